@@ -1,0 +1,332 @@
+//! What the user typed: clap definitions only. Doc comments are the help text (first line
+//! short). Nothing here validates beyond syntax; `settings.rs` turns these into checked values
+//! before any I/O.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// tern: a Terraform/OpenTofu automation server whose core is dynamic provider credentials.
+///
+/// tern is an OpenID Connect issuer: for every plan and apply it mints a short-lived signed
+/// token that AWS, Google Cloud, Azure, Kubernetes and Vault exchange for temporary
+/// credentials. No static cloud keys anywhere.
+#[derive(Debug, Parser)]
+#[command(name = "tern", version, propagate_version = true, max_term_width = 100)]
+#[command(after_help = "Start here:\n  \
+    tern serve                      run the issuer with a generated development key\n  \
+    tern keygen --out key.pem       make a production signing key\n  \
+    tern token mint --help          mint a token by hand to test a trust policy\n\n\
+    Exit codes: 0 success, 1 failure (including a refused token), 2 usage error.")]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "TERN_LOG_FORMAT")]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once per process
+pub enum Command {
+    /// Run the OIDC issuer (discovery and JWKS) over HTTP or HTTPS.
+    #[command(after_help = SERVE_AFTER_HELP)]
+    Serve(ServeArgs),
+    /// Generate a signing key (PKCS#8 PEM, mode 0600) and print its kid and public JWK.
+    #[command(after_help = "Examples:\n  \
+        tern keygen --out /etc/tern/signing-key.pem\n  \
+        tern keygen --out es256.pem --algorithm ES256\n  \
+        tern keygen --out next.pem --public-out next.pub.pem   # for OTF/Terrakube-style setups")]
+    Keygen(KeygenArgs),
+    /// Mint, inspect and verify workload identity tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+const SERVE_AFTER_HELP: &str = "\
+With no options, tern serves on http://127.0.0.1:8080 with a development key that it generates
+once in the data directory, and prints what to try next.
+
+For production, give the https URL at which clouds reach tern and a key made with `tern keygen`:
+  tern serve --issuer-url https://tern.example.com --signing-key /etc/tern/key.pem \\
+             --listen 0.0.0.0:8443 --tls-cert cert.pem --tls-key key.pem
+
+Rotation by hand: publish the next key first, sign with it later, retire the old one last:
+  tern serve --signing-key current.pem --signing-key next.pem     # next is only published
+  tern serve --signing-key next.pem --signing-key current.pem     # once clouds re-fetched the JWKS
+  tern serve --signing-key next.pem                               # after the last old token expired
+
+Migrating: OTF's --private-key-path/--public-key-path and OTF_PRIVATE_KEY_PATH,
+OTF_PUBLIC_KEY_PATH, OTF_HOSTNAME, and Terrakube's DynamicCredentialPrivateKeyPath,
+DynamicCredentialPublicKeyPath, DynamicCredentialId, DynamicCredentialTtl (minutes) and
+DynamicCredentialHostname are accepted as they are.";
+
+/// Which signing keys to use. Shared by `serve` and `token mint`.
+#[derive(Debug, Args)]
+pub struct SigningKeyArgs {
+    /// Private key that signs tokens (PEM: PKCS#8, PKCS#1 or SEC1; RSA >= 2048 bits or EC P-256).
+    ///
+    /// `tern serve` takes it several times (or comma-separated paths in the variable) to
+    /// publish more keys for rotation: the first signs, the others (private or public key
+    /// files) are only listed in the JWKS.
+    #[arg(
+        long = "signing-key",
+        visible_alias = "private-key-path",
+        value_name = "PATH",
+        env = "TERN_SIGNING_KEY",
+        value_delimiter = ','
+    )]
+    pub signing_keys: Vec<PathBuf>,
+
+    /// Public key (PEM PUBLIC KEY) that must match the signing key, or startup fails.
+    ///
+    /// Optional: tern derives the public key from the private key. Accepted so that OTF and
+    /// Terrakube configurations, which give both, keep working and are checked.
+    #[arg(
+        long = "public-key",
+        visible_alias = "public-key-path",
+        value_name = "PATH",
+        env = "TERN_PUBLIC_KEY"
+    )]
+    pub public_key: Option<PathBuf>,
+
+    /// Key id (kid) of the signing key; default: its RFC 7638 thumbprint.
+    ///
+    /// Set it only when relying parties pin a kid, e.g. Terrakube's DynamicCredentialId.
+    #[arg(long, value_name = "KID", env = "TERN_KID")]
+    pub kid: Option<String>,
+}
+
+/// Claim profile and subject layout. Shared by `serve` and `token mint`.
+#[derive(Debug, Args)]
+pub struct ClaimArgs {
+    /// Claim set of the tokens: tfc (HCP Terraform, default), otf or terrakube.
+    #[arg(long, value_name = "PROFILE", env = "TERN_CLAIM_PROFILE", default_value = "tfc")]
+    pub profile: String,
+
+    /// Custom `sub`: ordered keys, comma-separated, e.g. organization,workspace,run_phase.
+    ///
+    /// Keys: organization, organization_id, project, project_id, workspace, workspace_id,
+    /// run_id, run_phase. Must include the organization and the workspace (name or id).
+    /// Default: the profile's own layout.
+    #[arg(long, value_name = "KEYS", env = "TERN_SUBJECT_TEMPLATE")]
+    pub subject_template: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub keys: SigningKeyArgs,
+
+    #[command(flatten)]
+    pub claims: ClaimArgs,
+
+    /// Issuer URL: https, no trailing slash, exactly as clouds are configured to trust it.
+    ///
+    /// Default on a loopback --listen address: http://127.0.0.1:<port> (https:// with TLS),
+    /// which only relying parties on this machine can reach.
+    #[arg(long, value_name = "URL", env = "TERN_ISSUER_URL")]
+    pub issuer_url: Option<String>,
+
+    /// Address and port to listen on.
+    #[arg(long, value_name = "ADDR", env = "TERN_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: String,
+
+    /// TLS certificate chain (PEM, leaf first). Serves https when given with --tls-key.
+    #[arg(long, value_name = "PATH", env = "TERN_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// TLS private key (PEM) of --tls-cert.
+    #[arg(long, value_name = "PATH", env = "TERN_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Lifetime of the tokens this server mints, e.g. 15m (1m to 24h; default 15m).
+    #[arg(long, value_name = "DURATION", env = "TERN_TOKEN_TTL")]
+    pub token_ttl: Option<String>,
+
+    /// Directory for tern's state; the development key lives here.
+    ///
+    /// Default: $XDG_DATA_HOME/tern, or ~/.local/share/tern.
+    #[arg(long, value_name = "DIR", env = "TERN_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Cache-Control max-age of the JWKS. Keep it shorter than the wait between publishing a
+    /// new key and signing with it.
+    #[arg(long, value_name = "DURATION", env = "TERN_JWKS_MAX_AGE", default_value = "5m")]
+    pub jwks_max_age: String,
+
+    /// Cache-Control max-age of the discovery document.
+    #[arg(long, value_name = "DURATION", env = "TERN_DISCOVERY_MAX_AGE", default_value = "1h")]
+    pub discovery_max_age: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum KeyAlgorithm {
+    /// RSA with SHA-256: accepted by every cloud (default).
+    #[value(name = "RS256")]
+    Rs256,
+    /// ECDSA P-256 with SHA-256: smaller and faster to sign.
+    #[value(name = "ES256")]
+    Es256,
+}
+
+#[derive(Debug, Args)]
+pub struct KeygenArgs {
+    /// Where to write the private key (PKCS#8 PEM, mode 0600).
+    #[arg(long, value_name = "PATH")]
+    pub out: PathBuf,
+
+    /// Signature algorithm the key is for.
+    #[arg(long, value_enum, ignore_case = true, default_value = "RS256")]
+    pub algorithm: KeyAlgorithm,
+
+    /// RSA modulus size (RS256 only): 2048, 3072 or 4096.
+    #[arg(long, value_parser = ["2048", "3072", "4096"])]
+    pub bits: Option<String>,
+
+    /// Replace --out (and --public-out) if they exist (atomically: write, then rename).
+    #[arg(long)]
+    pub force: bool,
+
+    /// Also write the public key (PEM PUBLIC KEY), for setups that want both files.
+    #[arg(long, value_name = "PATH")]
+    pub public_out: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once per process
+pub enum TokenCommand {
+    /// Mint a token with a local key and print it on stdout.
+    #[command(
+        after_help = "The token goes to stdout, without a trailing newline unless stdout is a terminal,\n\
+        so `tern token mint ... > token` writes a file clouds' SDKs read verbatim.\n\n\
+        Example (test an AWS trust policy by hand):\n  \
+        tern token mint --signing-key key.pem --issuer-url https://tern.example.com \\\n    \
+        --organization acme --workspace prod --run-id run-1 --phase apply \\\n    \
+        --audience aws.workload.identity > /tmp/token\n  \
+        AWS_ROLE_ARN=arn:aws:iam::123456789012:role/prod AWS_WEB_IDENTITY_TOKEN_FILE=/tmp/token \\\n    \
+        aws sts get-caller-identity"
+    )]
+    Mint(MintArgs),
+    /// Decode a token and show its header and claims with human times (no verification).
+    Inspect(InspectArgs),
+    /// Verify a token as a cloud would: discovery, JWKS, signature, issuer, audience, times.
+    #[command(
+        after_help = "Exit code 0 when the token is valid, 1 when it is refused (the reason is printed).\n\n\
+        Example:\n  \
+        tern token mint ... | tern token verify --issuer-url https://tern.example.com \\\n    \
+        --audience aws.workload.identity"
+    )]
+    Verify(VerifyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MintArgs {
+    #[command(flatten)]
+    pub keys: SigningKeyArgs,
+
+    #[command(flatten)]
+    pub claims: ClaimArgs,
+
+    /// Issuer URL written into `iss` (must match what relying parties trust).
+    #[arg(long, value_name = "URL", env = "TERN_ISSUER_URL")]
+    pub issuer_url: String,
+
+    /// Organization name.
+    #[arg(long, value_name = "NAME")]
+    pub organization: String,
+
+    /// Organization id; default: derived from the name (stable across mints).
+    #[arg(long, value_name = "ID")]
+    pub organization_id: Option<String>,
+
+    /// Project name.
+    #[arg(long, value_name = "NAME", default_value = "Default Project")]
+    pub project: String,
+
+    /// Project id; default: derived from the organization and project names.
+    #[arg(long, value_name = "ID")]
+    pub project_id: Option<String>,
+
+    /// Workspace name.
+    #[arg(long, value_name = "NAME")]
+    pub workspace: String,
+
+    /// Workspace id; default: derived from the organization and workspace names.
+    #[arg(long, value_name = "ID")]
+    pub workspace_id: Option<String>,
+
+    /// Run id (Terrakube: job id).
+    #[arg(long, value_name = "ID")]
+    pub run_id: String,
+
+    /// Run phase.
+    #[arg(long, value_parser = ["plan", "apply"])]
+    pub phase: String,
+
+    /// Audience (`aud`), e.g. aws.workload.identity, vault.workload.identity,
+    /// api://AzureADTokenExchange or //iam.googleapis.com/projects/…/providers/….
+    #[arg(long, value_name = "AUD")]
+    pub audience: String,
+
+    /// Lifetime, e.g. 15m (1m to 24h).
+    #[arg(long, value_name = "DURATION", env = "TERN_TOKEN_TTL")]
+    pub ttl: Option<String>,
+
+    /// Pretend the token was issued at this time (RFC 3339), e.g. to see how a relying party
+    /// treats an expired or not-yet-valid token.
+    #[arg(long, value_name = "TIME")]
+    pub issued_at: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// The token; `-` or nothing reads it from stdin (keeps it out of the process list).
+    #[arg(value_name = "JWT")]
+    pub token: Option<String>,
+
+    /// Print {"header": …, "claims": …} as JSON instead.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Issuer URL to trust, exactly as a cloud would be configured.
+    #[arg(long, value_name = "URL")]
+    pub issuer_url: String,
+
+    /// Audience the token must carry; without it, `aud` is not checked.
+    #[arg(long, value_name = "AUD")]
+    pub audience: Option<String>,
+
+    /// Extra CA certificate (PEM) to trust for https, e.g. a private CA.
+    #[arg(long, value_name = "PATH")]
+    pub ca_cert: Option<PathBuf>,
+
+    /// Allowed clock skew for exp, nbf and iat.
+    #[arg(long, value_name = "DURATION", default_value = "60s")]
+    pub leeway: String,
+
+    /// Time limit for each HTTP request.
+    #[arg(long, value_name = "DURATION", default_value = "10s")]
+    pub timeout: String,
+
+    /// The token; `-` or nothing reads it from stdin.
+    #[arg(value_name = "JWT")]
+    pub token: Option<String>,
+}

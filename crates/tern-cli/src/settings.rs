@@ -1,0 +1,327 @@
+//! From what the user typed to validated settings, before any I/O.
+//!
+//! Each setting has a native spelling (flag and `TERN_*` variable, resolved by clap) and may
+//! have migration spellings from OTF and Terrakube, read here from the environment. If several
+//! spellings are set they must agree; otherwise tern refuses to guess and names them all.
+//! Environment access is injected (`Env`) so the precedence rules are unit-tested.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use tern_identity::{ClaimPolicy, ClaimProfile, Kid, SubjectTemplate};
+use tern_types::{IssuerUrl, Ttl};
+
+use crate::UsageError;
+use crate::cli::{ClaimArgs, SigningKeyArgs};
+
+/// Reads one environment variable; empty values count as unset.
+pub type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+/// The process environment.
+pub fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+const NATIVE_SIGNING_KEY: &str = "--signing-key/TERN_SIGNING_KEY";
+
+/// Which key files to load.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct KeySources {
+    /// The first signs; the others are only published.
+    pub signing: Vec<PathBuf>,
+    /// Public key that must match the first signing key.
+    pub public: Option<PathBuf>,
+    /// Key id override for the first signing key.
+    pub kid: Option<Kid>,
+    /// Migration names that were used, for the log.
+    pub migrated_from: Vec<&'static str>,
+}
+
+struct Candidate {
+    source: &'static str,
+    value: String,
+}
+
+/// All spellings that are set must agree; the first one set wins.
+fn agree(setting: &str, candidates: Vec<Candidate>) -> Result<Option<Candidate>, UsageError> {
+    let mut iter = candidates.into_iter();
+    let Some(first) = iter.next() else { return Ok(None) };
+    for other in iter {
+        if other.value != first.value {
+            return Err(UsageError(format!(
+                "{setting} is set twice with different values: {}={:?} and {}={:?}; keep one",
+                first.source, first.value, other.source, other.value
+            )));
+        }
+    }
+    Ok(Some(first))
+}
+
+fn compat(env: Env<'_>, names: &[&'static str]) -> Vec<Candidate> {
+    names.iter().filter_map(|&name| env(name).map(|value| Candidate { source: name, value })).collect()
+}
+
+/// Resolve the signing key, public key and kid from flags, `TERN_*` and migration variables.
+pub fn key_sources(args: &SigningKeyArgs, env: Env<'_>) -> Result<KeySources, UsageError> {
+    let mut migrated_from = Vec::new();
+    let mut note = |c: &Option<Candidate>, native: &str| {
+        if let Some(c) = c
+            && c.source != native
+        {
+            migrated_from.push(c.source);
+        }
+    };
+
+    let mut signing_candidates: Vec<Candidate> = args
+        .signing_keys
+        .first()
+        .map(|p| Candidate { source: NATIVE_SIGNING_KEY, value: p.display().to_string() })
+        .into_iter()
+        .collect();
+    signing_candidates.extend(compat(env, &["OTF_PRIVATE_KEY_PATH", "DynamicCredentialPrivateKeyPath"]));
+    let first = agree("the signing key", signing_candidates)?;
+    note(&first, NATIVE_SIGNING_KEY);
+    let signing = match (args.signing_keys.is_empty(), first) {
+        (false, _) => args.signing_keys.clone(),
+        (true, Some(c)) => vec![PathBuf::from(c.value)],
+        (true, None) => Vec::new(),
+    };
+
+    let mut public_candidates: Vec<Candidate> = args
+        .public_key
+        .iter()
+        .map(|p| Candidate { source: "--public-key/TERN_PUBLIC_KEY", value: p.display().to_string() })
+        .collect();
+    public_candidates.extend(compat(env, &["OTF_PUBLIC_KEY_PATH", "DynamicCredentialPublicKeyPath"]));
+    let public = agree("the public key", public_candidates)?;
+    note(&public, "--public-key/TERN_PUBLIC_KEY");
+    if public.is_some() && signing.is_empty() {
+        return Err(UsageError(
+            "a public key is configured but no signing key; give --signing-key (the public key is only checked against it)"
+                .to_owned(),
+        ));
+    }
+
+    let mut kid_candidates: Vec<Candidate> =
+        args.kid.iter().map(|k| Candidate { source: "--kid/TERN_KID", value: k.clone() }).collect();
+    kid_candidates.extend(compat(env, &["DynamicCredentialId"]));
+    let kid = agree("the key id", kid_candidates)?;
+    note(&kid, "--kid/TERN_KID");
+    let kid = match kid {
+        Some(c) => Some(Kid::parse(&c.value).map_err(|e| UsageError(format!("{}: {e}", c.source)))?),
+        None => None,
+    };
+    if kid.is_some() && signing.is_empty() {
+        return Err(UsageError(
+            "a key id (--kid) is configured but no signing key; give --signing-key".to_owned(),
+        ));
+    }
+
+    Ok(KeySources { signing, public: public.map(|c| PathBuf::from(c.value)), kid, migrated_from })
+}
+
+/// The issuer URL from `--issuer-url`/`TERN_ISSUER_URL`, or from Terrakube's
+/// `DynamicCredentialHostname` / OTF's `OTF_HOSTNAME` (both mean `https://<host>`).
+pub fn issuer(flag: Option<&str>, env: Env<'_>) -> Result<Option<(IssuerUrl, &'static str)>, UsageError> {
+    let mut candidates: Vec<Candidate> = flag
+        .map(|v| Candidate { source: "--issuer-url/TERN_ISSUER_URL", value: v.to_owned() })
+        .into_iter()
+        .collect();
+    for name in ["DynamicCredentialHostname", "OTF_HOSTNAME"] {
+        if let Some(host) = env(name) {
+            candidates.push(Candidate { source: name, value: format!("https://{host}") });
+        }
+    }
+    match agree("the issuer URL", candidates)? {
+        None => Ok(None),
+        Some(c) => {
+            let url = IssuerUrl::parse(&c.value).map_err(|e| UsageError(format!("{}: {e}", c.source)))?;
+            Ok(Some((url, c.source)))
+        }
+    }
+}
+
+/// Token lifetime from `--token-ttl`/`TERN_TOKEN_TTL` or Terrakube's `DynamicCredentialTtl`
+/// (minutes); default 15 minutes.
+pub fn ttl(flag: Option<&str>, env: Env<'_>) -> Result<Ttl, UsageError> {
+    let native = match flag {
+        Some(v) => Some(v.parse::<Ttl>().map_err(|e| UsageError(format!("--token-ttl: {e}")))?),
+        None => None,
+    };
+    let terrakube = match env("DynamicCredentialTtl") {
+        Some(v) => {
+            let minutes: u64 = v.trim().parse().map_err(|_| {
+                UsageError(format!("DynamicCredentialTtl={v:?} is not a whole number of minutes"))
+            })?;
+            Some(Ttl::from_minutes(minutes).map_err(|e| UsageError(format!("DynamicCredentialTtl: {e}")))?)
+        }
+        None => None,
+    };
+    match (native, terrakube) {
+        (Some(a), Some(b)) if a != b => Err(UsageError(format!(
+            "the token lifetime is set twice with different values: --token-ttl/TERN_TOKEN_TTL={a} and DynamicCredentialTtl={}m; keep one",
+            b.as_secs() / 60
+        ))),
+        (Some(a), _) => Ok(a),
+        (None, Some(b)) => Ok(b),
+        (None, None) => Ok(Ttl::DEFAULT),
+    }
+}
+
+/// Claim profile and subject template.
+pub fn claim_policy(args: &ClaimArgs) -> Result<ClaimPolicy, UsageError> {
+    let profile: ClaimProfile = args.profile.parse().map_err(|e| UsageError(format!("--profile: {e}")))?;
+    let template = match &args.subject_template {
+        Some(t) => {
+            Some(SubjectTemplate::parse(t).map_err(|e| UsageError(format!("--subject-template: {e}")))?)
+        }
+        None => None,
+    };
+    Ok(ClaimPolicy::new(profile, template))
+}
+
+/// A duration option such as `--jwks-max-age 5m`.
+pub fn duration(flag: &str, value: &str) -> Result<Duration, UsageError> {
+    humantime::parse_duration(value).map_err(|e| {
+        UsageError(format!("{flag} {value:?} is not a duration ({e}); write e.g. 30s, 5m or 1h"))
+    })
+}
+
+/// `$XDG_DATA_HOME/tern`, else `$HOME/.local/share/tern`.
+pub fn default_data_dir(env: Env<'_>) -> Result<PathBuf, UsageError> {
+    if let Some(xdg) = env("XDG_DATA_HOME") {
+        return Ok(PathBuf::from(xdg).join("tern"));
+    }
+    match env("HOME") {
+        Some(home) => Ok(PathBuf::from(home).join(".local").join("share").join("tern")),
+        None => Err(UsageError("neither XDG_DATA_HOME nor HOME is set; give --data-dir".to_owned())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> =
+            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        move |k: &str| map.get(k).cloned()
+    }
+
+    fn args(signing: &[&str], public: Option<&str>, kid: Option<&str>) -> SigningKeyArgs {
+        SigningKeyArgs {
+            signing_keys: signing.iter().map(PathBuf::from).collect(),
+            public_key: public.map(PathBuf::from),
+            kid: kid.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn key_sources_table() {
+        let paths = |s: &KeySources| s.signing.iter().map(|p| p.display().to_string()).collect::<Vec<_>>();
+        // (args, env, expected signing keys or error substring)
+        type Case =
+            (SigningKeyArgs, Vec<(&'static str, &'static str)>, Result<Vec<&'static str>, &'static str>);
+        let cases: Vec<Case> = vec![
+            (args(&[], None, None), vec![], Ok(vec![])),
+            (args(&["a.pem", "b.pem"], None, None), vec![], Ok(vec!["a.pem", "b.pem"])),
+            (args(&[], None, None), vec![("OTF_PRIVATE_KEY_PATH", "otf.pem")], Ok(vec!["otf.pem"])),
+            (args(&[], None, None), vec![("DynamicCredentialPrivateKeyPath", "tk.pem")], Ok(vec!["tk.pem"])),
+            (
+                args(&["a.pem"], None, None),
+                vec![("DynamicCredentialPrivateKeyPath", "a.pem")],
+                Ok(vec!["a.pem"]),
+            ),
+            (
+                args(&["a.pem"], None, None),
+                vec![("DynamicCredentialPrivateKeyPath", "b.pem")],
+                Err("--signing-key/TERN_SIGNING_KEY=\"a.pem\" and DynamicCredentialPrivateKeyPath=\"b.pem\""),
+            ),
+            (
+                args(&[], None, None),
+                vec![("OTF_PRIVATE_KEY_PATH", "a.pem"), ("DynamicCredentialPrivateKeyPath", "b.pem")],
+                Err("set twice"),
+            ),
+            (args(&[], Some("p.pem"), None), vec![], Err("no signing key")),
+            (args(&[], None, Some("kid-1")), vec![], Err("no signing key")),
+            (args(&["a.pem"], None, Some("bad kid")), vec![], Err("--kid/TERN_KID")),
+            (
+                args(&["a.pem"], Some("p.pem"), None),
+                vec![("OTF_PUBLIC_KEY_PATH", "q.pem")],
+                Err("the public key is set twice"),
+            ),
+        ];
+        for (i, (a, env, expected)) in cases.into_iter().enumerate() {
+            let env = env_of(&env);
+            match (key_sources(&a, &env), expected) {
+                (Ok(s), Ok(want)) => assert_eq!(paths(&s), want, "case {i}"),
+                (Err(e), Err(part)) => assert!(e.0.contains(part), "case {i}: {}", e.0),
+                (got, want) => panic!("case {i}: got {got:?}, want {want:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn terrakube_configuration_is_taken_whole() {
+        let env = env_of(&[
+            ("DynamicCredentialPrivateKeyPath", "/etc/terrakube/private.pem"),
+            ("DynamicCredentialPublicKeyPath", "/etc/terrakube/public.pem"),
+            ("DynamicCredentialId", "03446895-220d-47e1-9564-4eeaa3691b42"),
+            ("DynamicCredentialTtl", "30"),
+            ("DynamicCredentialHostname", "terrakube-api.example.com"),
+        ]);
+        let s = key_sources(&args(&[], None, None), &env).unwrap();
+        assert_eq!(s.signing, vec![PathBuf::from("/etc/terrakube/private.pem")]);
+        assert_eq!(s.public, Some(PathBuf::from("/etc/terrakube/public.pem")));
+        assert_eq!(s.kid.as_ref().map(Kid::as_str), Some("03446895-220d-47e1-9564-4eeaa3691b42"));
+        assert_eq!(
+            s.migrated_from,
+            ["DynamicCredentialPrivateKeyPath", "DynamicCredentialPublicKeyPath", "DynamicCredentialId"]
+        );
+        assert_eq!(ttl(None, &env).unwrap().as_secs(), 1800);
+        let (url, source) = issuer(None, &env).unwrap().unwrap();
+        assert_eq!(url.as_str(), "https://terrakube-api.example.com");
+        assert_eq!(source, "DynamicCredentialHostname");
+    }
+
+    #[test]
+    fn issuer_and_ttl_conflicts() {
+        let env = env_of(&[("OTF_HOSTNAME", "otf.example.com")]);
+        assert_eq!(
+            issuer(Some("https://otf.example.com"), &env).unwrap().unwrap().1,
+            "--issuer-url/TERN_ISSUER_URL"
+        );
+        assert!(issuer(Some("https://tern.example.com"), &env).unwrap_err().0.contains("OTF_HOSTNAME"));
+        assert!(issuer(Some("https://tern.example.com/"), &env_of(&[])).unwrap_err().0.contains("trailing"));
+        assert_eq!(issuer(None, &env_of(&[])).unwrap(), None);
+
+        let env = env_of(&[("DynamicCredentialTtl", "15")]);
+        assert_eq!(ttl(Some("15m"), &env).unwrap().as_secs(), 900);
+        assert!(ttl(Some("20m"), &env).unwrap_err().0.contains("DynamicCredentialTtl=15m"));
+        assert!(ttl(None, &env_of(&[("DynamicCredentialTtl", "half an hour")])).is_err());
+        assert!(ttl(None, &env_of(&[("DynamicCredentialTtl", "0")])).is_err());
+        assert_eq!(ttl(None, &env_of(&[])).unwrap(), Ttl::DEFAULT);
+        assert!(ttl(Some("900"), &env_of(&[])).unwrap_err().0.contains("no unit"));
+    }
+
+    #[test]
+    fn claim_policy_and_data_dir() {
+        let ok = claim_policy(&ClaimArgs { profile: "otf".into(), subject_template: None }).unwrap();
+        assert_eq!(ok.profile(), ClaimProfile::Otf);
+        assert!(claim_policy(&ClaimArgs { profile: "github".into(), subject_template: None }).is_err());
+        let err =
+            claim_policy(&ClaimArgs { profile: "tfc".into(), subject_template: Some("workspace".into()) });
+        assert!(
+            err.unwrap_err().0.contains("--subject-template: subject template must include organization")
+        );
+
+        assert_eq!(default_data_dir(&env_of(&[("XDG_DATA_HOME", "/x")])).unwrap(), PathBuf::from("/x/tern"));
+        assert_eq!(
+            default_data_dir(&env_of(&[("HOME", "/home/u")])).unwrap(),
+            PathBuf::from("/home/u/.local/share/tern")
+        );
+        assert!(default_data_dir(&env_of(&[])).is_err());
+    }
+}

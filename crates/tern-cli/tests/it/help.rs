@@ -1,0 +1,42 @@
+//! `--help` of every command is user-visible text: golden files catch accidental changes.
+
+use crate::support::{Scratch, run};
+
+#[test]
+fn help_output_of_every_command() {
+    let scratch = Scratch::new();
+    let commands: &[&[&str]] = &[
+        &[],
+        &["serve"],
+        &["keygen"],
+        &["token"],
+        &["token", "mint"],
+        &["token", "inspect"],
+        &["token", "verify"],
+    ];
+    for args in commands {
+        let mut cmd = scratch.tern();
+        cmd.args(*args).arg("--help");
+        let out = run(&mut cmd);
+        out.success();
+        let name = if args.is_empty() { "tern".to_owned() } else { format!("tern-{}", args.join("-")) };
+        tern_testkit::assert_golden(
+            &crate::errors::golden_dir(),
+            &format!("help-{name}.txt"),
+            out.stdout.as_bytes(),
+        );
+    }
+}
+
+#[test]
+fn usage_errors_exit_2_and_version_works() {
+    let scratch = Scratch::new();
+    let out = run(scratch.tern().arg("frobnicate"));
+    out.failure(2);
+    let out = run(scratch.tern().args(["token", "mint"]));
+    out.failure(2);
+    assert!(out.stderr.contains("--organization"), "{out}");
+    let out = run(scratch.tern().arg("--version"));
+    out.success();
+    assert_eq!(out.stdout.trim(), format!("tern {}", env!("CARGO_PKG_VERSION")));
+}

@@ -1,0 +1,12 @@
+//! End-to-end tests of the `tern` binary: every command as a user runs it, the real server on an
+//! ephemeral port, and the real peers (PyJWT, jose, OpenBao) verifying what it mints.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail by panicking
+
+mod errors;
+mod help;
+mod interop;
+mod keygen;
+mod serve;
+mod support;
+mod tokens;

@@ -1,0 +1,258 @@
+//! Running `tern` the way a user does, and reporting everything when it misbehaves.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead as _, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_tern")
+}
+
+/// `tern` with a clean environment (only PATH and the given HOME) in `cwd`.
+pub fn tern(cwd: &Path, home: &Path) -> Command {
+    let mut cmd = Command::new(bin());
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home)
+        .current_dir(cwd)
+        .stdin(Stdio::null());
+    cmd
+}
+
+/// The result of a finished command, printable in full when a test fails.
+pub struct Run {
+    pub command: String,
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn code(&self) -> i32 {
+        self.status.code().unwrap_or(-1)
+    }
+
+    pub fn success(&self) -> &Self {
+        assert!(self.status.success(), "expected success\n{self}");
+        self
+    }
+
+    pub fn failure(&self, code: i32) -> &Self {
+        assert_eq!(self.code(), code, "expected exit code {code}\n{self}");
+        self
+    }
+}
+
+impl std::fmt::Display for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "command: {}\nstatus: {}\n--- stdout\n{}\n--- stderr\n{}",
+            self.command, self.status, self.stdout, self.stderr
+        )
+    }
+}
+
+pub fn run(cmd: &mut Command) -> Run {
+    run_with_stdin(cmd, None)
+}
+
+pub fn run_with_stdin(cmd: &mut Command, stdin: Option<&str>) -> Run {
+    let command = format!("{cmd:?}");
+    let output: Output = match stdin {
+        None => cmd.output().unwrap_or_else(|e| panic!("{command}: {e}")),
+        Some(input) => {
+            use std::io::Write as _;
+            cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+            let mut child = cmd.spawn().unwrap_or_else(|e| panic!("{command}: {e}"));
+            child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+            child.wait_with_output().unwrap()
+        }
+    };
+    Run {
+        command,
+        status: output.status,
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// A scratch directory with copies of the key fixtures under `keys/` (mode 0600, so loading them
+/// warns about nothing) and an empty `home/`.
+pub struct Scratch {
+    pub dir: tempfile::TempDir,
+}
+
+impl Scratch {
+    pub fn new() -> Self {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let keys = dir.path().join("keys");
+        std::fs::create_dir(&keys).unwrap();
+        for entry in std::fs::read_dir(tern_testkit::workspace_root().join("testdata").join("keys")).unwrap()
+        {
+            let entry = entry.unwrap();
+            let to = keys.join(entry.file_name());
+            std::fs::copy(entry.path(), &to).unwrap();
+            std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+        std::fs::create_dir(dir.path().join("home")).unwrap();
+        Self { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn home(&self) -> PathBuf {
+        self.dir.path().join("home")
+    }
+
+    pub fn key(&self, name: &str) -> PathBuf {
+        self.dir.path().join("keys").join(name)
+    }
+
+    /// `tern` running in this directory with this HOME.
+    pub fn tern(&self) -> Command {
+        tern(self.path(), &self.home())
+    }
+
+    /// `tern token mint` for acme/prod with the given key, issuer and audience.
+    pub fn mint(&self, key: &str, issuer: &str, audience: &str, extra: &[&str]) -> String {
+        let mut cmd = self.tern();
+        cmd.args(["token", "mint", "--signing-key"]).arg(self.key(key));
+        cmd.args(["--issuer-url", issuer, "--organization", "acme", "--workspace", "prod"]);
+        cmd.args(["--run-id", "run-CZcmD7eagjhyX0vN", "--phase", "plan", "--audience", audience]);
+        cmd.args(extra);
+        let out = run(&mut cmd);
+        out.success();
+        assert!(!out.stdout.ends_with('\n'), "a token on a non-terminal stdout has no trailing newline");
+        out.stdout
+    }
+}
+
+/// A running `tern serve`, stopped (SIGTERM) when dropped.
+pub struct Server {
+    child: Option<Child>,
+    pub base: String,
+    pub issuer: String,
+    logs: Arc<Mutex<String>>,
+}
+
+impl Server {
+    /// Start `tern serve <args>` (on `--listen 127.0.0.1:0` unless `args` choose an address)
+    /// and wait for its "listening on" line.
+    pub fn start(mut cmd: Command, args: &[&str]) -> Server {
+        cmd.arg("serve");
+        if !args.contains(&"--listen") {
+            cmd.args(["--listen", "127.0.0.1:0"]);
+        }
+        cmd.args(args);
+        Self::spawn(cmd)
+    }
+
+    pub fn spawn(mut cmd: Command) -> Server {
+        let command = format!("{cmd:?}");
+        cmd.stdout(Stdio::null()).stderr(Stdio::piped());
+        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("{command}: {e}"));
+        let stderr = child.stderr.take().unwrap();
+        let logs = Arc::new(Mutex::new(String::new()));
+        let sink = logs.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                let mut logs = sink.lock().unwrap();
+                logs.push_str(&line);
+                logs.push('\n');
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let text = logs.lock().unwrap().clone();
+            if let Some((base, issuer)) = parse_listening(&text) {
+                return Server { child: Some(child), base, issuer, logs };
+            }
+            if let Some(status) = child.try_wait().unwrap() {
+                std::thread::sleep(Duration::from_millis(100));
+                panic!(
+                    "tern serve exited with {status} before listening\ncommand: {command}\n--- stderr\n{}",
+                    logs.lock().unwrap()
+                );
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!(
+                    "tern serve did not report listening within 20 s\ncommand: {command}\n--- stderr\n{text}"
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn logs(&self) -> String {
+        self.logs.lock().unwrap().clone()
+    }
+
+    /// SIGTERM, wait, and return the exit status and the complete log.
+    pub fn stop(mut self) -> (ExitStatus, String) {
+        let mut child = self.child.take().unwrap();
+        let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("tern serve did not stop within 15 s of SIGTERM\n{}", self.logs());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        std::thread::sleep(Duration::from_millis(50));
+        (status, self.logs())
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Find "listening on <url> with issuer <url>" in the log.
+fn parse_listening(logs: &str) -> Option<(String, String)> {
+    let line = logs.lines().find(|l| l.contains("listening on "))?;
+    let rest = &line[line.find("listening on ")? + "listening on ".len()..];
+    let mut words = rest.split_whitespace();
+    let base = words.next()?.to_owned();
+    let (_, after) = rest.split_once(" with issuer ")?;
+    let issuer = after.split_whitespace().next()?.to_owned();
+    Some((base, issuer))
+}
+
+/// GET a JSON document.
+pub fn get_json(url: &str) -> serde_json::Value {
+    let body = http_get(url);
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("{url}: not JSON ({e}): {body}"))
+}
+
+/// GET with curl-free std networking: the issuer endpoints are plain HTTP/1.1 on loopback.
+pub fn http_get(url: &str) -> String {
+    use std::io::{Read as _, Write as _};
+    let rest = url.strip_prefix("http://").unwrap_or_else(|| panic!("http only: {url}"));
+    let (host, path) = rest.split_once('/').map(|(h, p)| (h, format!("/{p}"))).unwrap_or((rest, "/".into()));
+    let mut stream = std::net::TcpStream::connect(host).unwrap();
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("HTTP/1.1 200"), "{url}: {head}");
+    body.to_owned()
+}

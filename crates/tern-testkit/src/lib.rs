@@ -1,0 +1,158 @@
+//! Test helpers shared by tern's crates: golden files, fixture paths and the real peers
+//! (PyJWT, jose, OpenBao) that interop tests drive. Only ever a `dev-dependency`.
+//!
+//! Golden files: `assert_golden` compares bytes with a committed file and, when
+//! `TERN_UPDATE_GOLDEN=1` is set, rewrites the file instead (then review the diff).
+
+#![allow(clippy::panic, clippy::expect_used, clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+
+/// The root of the cargo workspace.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .expect("tern-testkit lives at crates/tern-testkit")
+        .to_path_buf()
+}
+
+/// `testdata/keys/<name>`.
+pub fn key_fixture(name: &str) -> PathBuf {
+    workspace_root().join("testdata").join("keys").join(name)
+}
+
+/// The bytes of `testdata/keys/<name>`.
+pub fn read_key_fixture(name: &str) -> Vec<u8> {
+    let path = key_fixture(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("reading fixture {}: {e}", path.display()))
+}
+
+/// Compare `actual` with the golden file `dir/name`; rewrite it when `TERN_UPDATE_GOLDEN=1`.
+pub fn assert_golden(dir: &Path, name: &str, actual: &[u8]) {
+    let path = dir.join(name);
+    if std::env::var_os("TERN_UPDATE_GOLDEN").is_some_and(|v| v == "1") {
+        std::fs::create_dir_all(dir).expect("creating golden dir");
+        std::fs::write(&path, actual).expect("writing golden file");
+        return;
+    }
+    let expected = std::fs::read(&path).unwrap_or_else(|e| {
+        panic!(
+            "golden file {} cannot be read ({e}); create it with TERN_UPDATE_GOLDEN=1 and review it",
+            path.display()
+        )
+    });
+    if expected != actual {
+        let actual_path = path.with_extension("actual");
+        let _ = std::fs::write(&actual_path, actual);
+        panic!(
+            "output differs from golden file {}\n--- expected\n{}\n--- actual (saved as {})\n{}\n\
+             If the change is intended, rerun with TERN_UPDATE_GOLDEN=1 and review the diff.",
+            path.display(),
+            String::from_utf8_lossy(&expected),
+            actual_path.display(),
+            String::from_utf8_lossy(actual),
+        );
+    }
+}
+
+/// A throw-away certificate authority and a server certificate for `localhost` and 127.0.0.1,
+/// written as PEM files into a directory.
+pub mod tls {
+    use std::path::{Path, PathBuf};
+
+    use rcgen::{
+        BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, KeyUsagePurpose,
+    };
+
+    /// Paths of the generated files.
+    pub struct TestCa {
+        /// The CA certificate (what a client trusts).
+        pub ca_cert: PathBuf,
+        /// The server certificate, signed by the CA.
+        pub server_cert: PathBuf,
+        /// The server certificate's private key.
+        pub server_key: PathBuf,
+    }
+
+    impl TestCa {
+        /// Generate into `dir`.
+        pub fn generate(dir: &Path) -> TestCa {
+            let ca_key = KeyPair::generate().expect("CA key");
+            let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+            ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+            ca_params.distinguished_name.push(DnType::CommonName, "tern test CA");
+            ca_params.key_usages = vec![
+                KeyUsagePurpose::KeyCertSign,
+                KeyUsagePurpose::CrlSign,
+                KeyUsagePurpose::DigitalSignature,
+            ];
+            let ca = CertifiedIssuer::self_signed(ca_params, ca_key).expect("CA certificate");
+
+            let server_key = KeyPair::generate().expect("server key");
+            let mut params = CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+                .expect("server params");
+            params.distinguished_name.push(DnType::CommonName, "localhost");
+            let server = params.signed_by(&server_key, &ca).expect("server certificate");
+
+            let out = TestCa {
+                ca_cert: dir.join("ca.pem"),
+                server_cert: dir.join("server.pem"),
+                server_key: dir.join("server-key.pem"),
+            };
+            std::fs::write(&out.ca_cert, ca.pem()).expect("write CA");
+            std::fs::write(&out.server_cert, server.pem()).expect("write server cert");
+            std::fs::write(&out.server_key, server_key.serialize_pem()).expect("write server key");
+            out
+        }
+    }
+}
+
+/// The real peers of SPEC §7, installed by `scripts/install-peers`. A missing peer is a test
+/// failure that says how to install it, never a silent skip.
+pub mod peers {
+    use std::path::PathBuf;
+
+    fn dir() -> PathBuf {
+        match std::env::var_os("TERN_PEERS_DIR") {
+            Some(d) => PathBuf::from(d),
+            None => {
+                PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache").join("tern-peers")
+            }
+        }
+    }
+
+    fn require(what: &str, path: PathBuf) -> PathBuf {
+        if !path.exists() {
+            panic!(
+                "test peer {what} is not installed (looked for {}).\n\
+                 Run the whole suite with scripts/test, or install the peers once with scripts/install-peers \
+                 (set TERN_PEERS_DIR if you keep them elsewhere).",
+                path.display()
+            );
+        }
+        path
+    }
+
+    /// Python with PyJWT and cryptography.
+    pub fn python() -> PathBuf {
+        require("Python virtualenv with PyJWT", dir().join("venv").join("bin").join("python"))
+    }
+
+    /// The OpenBao server binary.
+    pub fn bao() -> PathBuf {
+        require("OpenBao (bao)", dir().join("venv").join("bin").join("bao"))
+    }
+
+    /// `tests/peers/node`, with jose installed in its node_modules.
+    pub fn node_dir() -> PathBuf {
+        let node_dir = crate::workspace_root().join("tests").join("peers").join("node");
+        require("jose (npm)", node_dir.join("node_modules").join("jose"));
+        node_dir
+    }
+
+    /// `tests/peers/python`, where the PyJWT verifier script lives.
+    pub fn python_scripts() -> PathBuf {
+        crate::workspace_root().join("tests").join("peers").join("python")
+    }
+}
