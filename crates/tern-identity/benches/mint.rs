@@ -58,30 +58,26 @@ struct Fixture {
 }
 
 impl Fixture {
-    /// The full mint path a server runs per token: clock, random jti, claims, JSON, base64, signature.
-    fn mint(&self, key: &SigningKey, policy: &ClaimPolicy) -> usize {
-        let request = TokenRequest {
+    /// What a server builds per token: the clock's time and a random jti.
+    fn request<'a>(&'a self, policy: &'a ClaimPolicy) -> TokenRequest<'a> {
+        TokenRequest {
             context: &self.ctx,
             audience: &self.audience,
             policy,
             issued_at: SystemClock.now(),
             ttl: Ttl::DEFAULT,
             jti: Jti::random().unwrap(),
-        };
-        mint(key, &self.issuer, &request).unwrap().jwt.expose_secret().len()
+        }
+    }
+
+    /// The full mint path: clock, random jti, claims, JSON, base64, signature.
+    fn mint(&self, key: &SigningKey, policy: &ClaimPolicy) -> usize {
+        mint(key, &self.issuer, &self.request(policy)).unwrap().jwt.expose_secret().len()
     }
 
     /// Length of the JWS signing input (`header.payload`) of a token from `key` under `policy`.
     fn signing_input_len(&self, key: &SigningKey, policy: &ClaimPolicy) -> usize {
-        let request = TokenRequest {
-            context: &self.ctx,
-            audience: &self.audience,
-            policy,
-            issued_at: SystemClock.now(),
-            ttl: Ttl::DEFAULT,
-            jti: Jti::random().unwrap(),
-        };
-        mint(key, &self.issuer, &request).unwrap().jwt.expose_secret().rfind('.').unwrap()
+        mint(key, &self.issuer, &self.request(policy)).unwrap().jwt.expose_secret().rfind('.').unwrap()
     }
 }
 

@@ -123,7 +123,7 @@ pub fn run(args: ServeArgs, env: Env<'_>) -> anyhow::Result<ExitCode> {
         );
     }
     if let Some(path) = &dev_key {
-        print_next_steps(&issuer, path, bound.port());
+        print_next_steps(&issuer, path, bound.port(), &self_command(env("PATH")));
     }
 
     let runtime =
@@ -169,7 +169,18 @@ fn development_key(path: &Path) -> anyhow::Result<SigningKey> {
     Ok(key)
 }
 
-fn print_next_steps(issuer: &IssuerUrl, key: &Path, port: u16) {
+/// How the user can run this binary: `tern` if that is what `PATH` finds, else its full path
+/// (after `cargo run`, `tern` is not on `PATH` and pasted hints would fail).
+fn self_command(path_var: Option<String>) -> String {
+    let Ok(me) = std::env::current_exe().and_then(|p| p.canonicalize()) else { return "tern".to_owned() };
+    let on_path = path_var
+        .iter()
+        .flat_map(|p| std::env::split_paths(p).collect::<Vec<_>>())
+        .any(|dir| dir.join("tern").canonicalize().is_ok_and(|found| found == me));
+    if on_path { "tern".to_owned() } else { me.display().to_string() }
+}
+
+fn print_next_steps(issuer: &IssuerUrl, key: &Path, port: u16, tern: &str) {
     let key = key.display();
     eprintln!(
         "\n\
@@ -180,13 +191,13 @@ curl {issuer}/.well-known/openid-configuration\n       \
 curl {issuer}/.well-known/jwks\n\
 \n  \
 2. Mint a token for a workspace and verify it the way a cloud would:\n       \
-tern token mint --signing-key {key} --issuer-url {issuer} \\\n         \
+{tern} token mint --signing-key {key} --issuer-url {issuer} \\\n         \
 --organization acme --workspace prod --run-id run-1 --phase plan \\\n         \
---audience vault.workload.identity | tern token verify --issuer-url {issuer} --audience vault.workload.identity\n\
+--audience vault.workload.identity | {tern} token verify --issuer-url {issuer} --audience vault.workload.identity\n\
 \n  \
 3. For production, make a key and serve the https URL clouds reach:\n       \
-tern keygen --out /etc/tern/signing-key.pem\n       \
-tern serve --signing-key /etc/tern/signing-key.pem --issuer-url https://tern.example.com \\\n         \
+{tern} keygen --out /etc/tern/signing-key.pem\n       \
+{tern} serve --signing-key /etc/tern/signing-key.pem --issuer-url https://tern.example.com \\\n         \
 --listen 0.0.0.0:{port} --tls-cert cert.pem --tls-key key.pem\n\
 \n\
 Stop with Ctrl-C.\n"

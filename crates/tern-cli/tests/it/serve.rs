@@ -36,24 +36,16 @@ fn development_mode_generates_a_key_once_and_says_what_to_do_next() {
     let server = Server::start(s.tern(), &[]);
     assert!(server.logs().contains("using the development key"), "{}", server.logs());
     assert_eq!(kids(&get_json(&format!("{}/.well-known/jwks", server.base))), first);
-    // And the printed next step works as printed.
-    let token = s.mint(
-        "../home/.local/share/tern/dev-signing-key.pem",
-        &server.issuer,
-        "vault.workload.identity",
-        &[],
-    );
-    let out = run_with_stdin(
-        s.tern().args([
-            "token",
-            "verify",
-            "--issuer-url",
-            &server.issuer,
-            "--audience",
-            "vault.workload.identity",
-        ]),
-        Some(&token),
-    );
+    // And the printed step 2 works when pasted into a shell, exactly as printed.
+    let logs = server.logs();
+    let start = logs.find("2. Mint a token").unwrap();
+    let step: Vec<&str> = logs[start..].lines().skip(1).take_while(|l| !l.trim().is_empty()).collect();
+    let command = step.iter().map(|l| l.trim().trim_end_matches('\\').trim()).collect::<Vec<_>>().join(" ");
+    assert!(command.contains("token mint") && command.contains("| "), "{command}");
+    let mut sh = std::process::Command::new("sh");
+    sh.args(["-c", &command]).env_clear().env("PATH", std::env::var_os("PATH").unwrap_or_default());
+    sh.env("HOME", s.home()).current_dir(s.path());
+    let out = run(&mut sh);
     out.success();
     assert!(out.stdout.starts_with("token is valid"), "{out}");
 }
