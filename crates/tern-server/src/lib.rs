@@ -13,5 +13,5 @@ mod serve;
 mod tls;
 
 pub use routes::{CachePolicy, IssuerState, app};
-pub use serve::{ServeError, serve};
+pub use serve::{ServeError, ServeOptions, serve};
 pub use tls::{TlsError, load_tls};

@@ -3,12 +3,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail by panicking
 
+use std::io::{Read as _, Write as _};
 use std::net::TcpListener;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use tern_identity::{ClaimPolicy, IssuerDocuments, KeyRing, SigningKey};
-use tern_server::{CachePolicy, IssuerState, TlsError, app, load_tls, serve};
+use tern_server::{CachePolicy, IssuerState, ServeOptions, TlsError, app, load_tls, serve};
 use tern_types::IssuerUrl;
 use tokio::sync::oneshot;
 
@@ -44,7 +46,8 @@ async fn start(docs: &IssuerDocuments, path: &str, tls: Option<Arc<rustls::Serve
     let (tx, rx) = oneshot::channel::<()>();
     let router = app(state.clone(), path);
     let task = tokio::spawn(async move {
-        serve(listener, tls, router, async move {
+        let options = ServeOptions { header_read_timeout: Duration::from_secs(1), ..ServeOptions::default() };
+        serve(listener, tls, router, options, async move {
             let _ = rx.await;
         })
         .await
@@ -110,6 +113,26 @@ async fn health_and_not_found() {
     let body: serde_json::Value = resp.json().await.unwrap();
     assert_eq!(body["errors"][0]["status"], "404");
     assert_eq!(body["errors"][0]["detail"], "no resource at /.well-known/jwks.json");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_that_never_finishes_its_headers_is_disconnected() {
+    let docs = documents("https://tern.example.com", &["rsa-2048.pem"]);
+    let server = start(&docs, "", None).await;
+    let addr = server.base.trim_start_matches("http://").to_owned();
+    let closed_after = tokio::task::spawn_blocking(move || {
+        let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        stream.write_all(b"GET /.well-known/jwks HTTP/1.1\r\nHost: x\r\n").unwrap(); // never ends
+        let started = Instant::now();
+        let mut buf = [0u8; 512];
+        let _ = stream.read(&mut buf); // EOF (or an error response) when the server gives up
+        started.elapsed()
+    })
+    .await
+    .unwrap();
+    assert!(closed_after < Duration::from_secs(5), "slow client held the connection for {closed_after:?}");
     server.stop().await;
 }
 

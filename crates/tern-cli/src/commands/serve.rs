@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use anyhow::{Context as _, anyhow};
 use tern_identity::{ClaimPolicy, IssuerDocuments, KeyRing, KeySpec, SigningKey};
-use tern_server::{CachePolicy, IssuerState};
+use tern_server::{CachePolicy, IssuerState, ServeOptions};
 use tern_types::{IssuerUrl, Ttl};
 
 use crate::UsageError;
@@ -128,7 +128,9 @@ pub fn run(args: ServeArgs, env: Env<'_>) -> anyhow::Result<ExitCode> {
 
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
-    runtime.block_on(async move { tern_server::serve(listener, tls, router, shutdown_signal()).await })?;
+    runtime.block_on(async move {
+        tern_server::serve(listener, tls, router, ServeOptions::default(), shutdown_signal()).await
+    })?;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
 }
