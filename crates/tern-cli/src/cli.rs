@@ -154,7 +154,7 @@ pub struct ServeArgs {
     #[arg(long, value_name = "PATH", env = "TERN_TLS_KEY", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
 
-    /// Lifetime of the tokens this server mints, e.g. 15m (1m to 24h; default 15m).
+    /// Lifetime of the tokens this server mints, e.g. 15m (10s to 24h; default 15m).
     #[arg(long, value_name = "DURATION", env = "TERN_TOKEN_TTL")]
     pub token_ttl: Option<String>,
 
@@ -283,7 +283,7 @@ pub struct MintArgs {
     #[arg(long, value_name = "AUD")]
     pub audience: String,
 
-    /// Lifetime, e.g. 15m (1m to 24h).
+    /// Lifetime, e.g. 15m (10s to 24h).
     #[arg(long, value_name = "DURATION", env = "TERN_TOKEN_TTL")]
     pub ttl: Option<String>,
 

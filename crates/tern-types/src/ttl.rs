@@ -22,9 +22,7 @@ pub enum TtlError {
         reason: String,
     },
     /// Too short.
-    #[error(
-        "token lifetime {value} is shorter than the minimum of 1m (clouds allow up to 60 s of clock skew)"
-    )]
+    #[error("token lifetime {value} is shorter than the minimum of 10s")]
     TooShort {
         /// What was given, formatted.
         value: String,
@@ -37,13 +35,14 @@ pub enum TtlError {
     },
 }
 
-/// A token lifetime between one minute and 24 hours.
+/// A token lifetime between 10 seconds and 24 hours. Short lifetimes are for tokens that are
+/// refreshed in files; relying parties allow ~60 s of clock skew on top.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Ttl(Duration);
 
 impl Ttl {
     /// Shortest accepted lifetime.
-    pub const MIN: Duration = Duration::from_secs(60);
+    pub const MIN: Duration = Duration::from_secs(10);
     /// Longest accepted lifetime.
     pub const MAX: Duration = Duration::from_secs(24 * 3600);
     /// The default for tokens written to files (SPEC §3): 15 minutes.
@@ -119,7 +118,8 @@ mod tests {
             assert_eq!(input.parse::<Ttl>().ok().map(Ttl::as_secs), secs, "{input}");
         }
         assert!(matches!("900".parse::<Ttl>(), Err(TtlError::NoUnit { .. })));
-        assert!(matches!("59s".parse::<Ttl>(), Err(TtlError::TooShort { .. })));
+        assert!(matches!("9s".parse::<Ttl>(), Err(TtlError::TooShort { .. })));
+        assert_eq!("20s".parse::<Ttl>().map(Ttl::as_secs), Ok(20));
         assert_eq!("48h".parse::<Ttl>(), Err(TtlError::TooLong { value: "48h".into() }));
         assert!(matches!("soon".parse::<Ttl>(), Err(TtlError::Invalid { .. })));
         assert_eq!(Ttl::from_minutes(30).map(Ttl::as_secs), Ok(1800));
