@@ -52,10 +52,36 @@ pub enum Command {
         tern keygen --out es256.pem --algorithm ES256\n  \
         tern keygen --out next.pem --public-out next.pub.pem   # for OTF/Terrakube-style setups")]
     Keygen(KeygenArgs),
+    /// Run a command (e.g. terraform plan) with dynamic credentials for every configured cloud.
+    #[command(after_help = EXEC_AFTER_HELP)]
+    Exec(ExecArgs),
     /// Mint, inspect and verify workload identity tokens.
     #[command(subcommand)]
     Token(TokenCommand),
 }
+
+const EXEC_AFTER_HELP: &str = "\
+The workspace variables come from --env-file (dotenv lines) and from the dynamic credentials
+variables in the environment (TFC_*, and Terrakube's ENABLE_DYNAMIC_CREDENTIALS_* and
+WORKLOAD_IDENTITY_*). Every problem with them is reported before anything is minted.
+
+tern mints a token per configuration, writes credential files into a private directory of the
+run (outside the working directory), logs in to Vault and reads secrets engines where asked,
+refreshes file tokens and renews Vault tokens while the command runs, and removes everything
+(revoking Vault tokens and leases) when it ends: on success, failure, timeout or a signal. A
+phase that was killed is cleaned up by the next start. The runner's own cloud credentials are
+removed from the command's environment.
+
+Exit code: the command's; 128+N if a signal N killed it; 124 if the phase timed out; 1 (with
+an error on stderr) if tern could not prepare the credentials; 2 for a usage error.
+
+tern exec signs with a local key that the command, running as the same user, could read: use
+it for development and trusted CI. Runs on a tern server never give the key to the workload.
+
+Examples:
+  tern exec --env-file workspace.env --signing-key key.pem --issuer-url https://tern.example.com \\
+    --organization acme --workspace prod --run-id run-42 --phase plan -- terraform plan -out=tfplan
+  tern exec --dry-run --env-file workspace.env ... -- terraform plan   # show what would be built";
 
 const SERVE_AFTER_HELP: &str = "\
 With no options, tern serves on http://127.0.0.1:8080 with a development key that it generates
@@ -237,6 +263,89 @@ pub enum TokenCommand {
 #[derive(Debug, Args)]
 pub struct MintArgs {
     #[command(flatten)]
+    pub minting: MintingArgs,
+
+    /// Audience (`aud`), e.g. aws.workload.identity, vault.workload.identity,
+    /// api://AzureADTokenExchange or //iam.googleapis.com/projects/…/providers/….
+    #[arg(long, value_name = "AUD")]
+    pub audience: String,
+
+    /// Lifetime, e.g. 15m (10s to 24h).
+    #[arg(long, value_name = "DURATION", env = "TERN_TOKEN_TTL")]
+    pub ttl: Option<String>,
+
+    /// Pretend the token was issued at this time (RFC 3339), e.g. to see how a relying party
+    /// treats an expired or not-yet-valid token.
+    #[arg(long, value_name = "TIME")]
+    pub issued_at: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    #[command(flatten)]
+    pub minting: MintingArgs,
+
+    /// Workspace variables as dotenv lines (repeatable; later files win).
+    #[arg(long = "env-file", value_name = "PATH")]
+    pub env_files: Vec<PathBuf>,
+
+    /// Lifetime of tokens in files, refreshed at two thirds of it, e.g. 15m (10s to 24h).
+    #[arg(long, value_name = "DURATION", env = "TERN_TOKEN_TTL")]
+    pub token_ttl: Option<String>,
+
+    /// Time limit of the phase: then the command is interrupted (SIGINT), and killed after
+    /// --grace. Inline tokens (KUBE_TOKEN, TFC_WORKLOAD_IDENTITY_TOKEN) live this long.
+    #[arg(long, value_name = "DURATION", default_value = "2h")]
+    pub timeout: String,
+
+    /// How long an interrupted command gets to stop before it is killed.
+    #[arg(long, value_name = "DURATION", default_value = "30s")]
+    pub grace: String,
+
+    /// Where runs' private credential directories live (must be owned by you, mode 0700).
+    ///
+    /// Default: $XDG_RUNTIME_DIR/tern, or /tmp/tern-<uid>.
+    #[arg(long, value_name = "DIR", env = "TERN_CREDENTIALS_DIR")]
+    pub credentials_dir: Option<PathBuf>,
+
+    /// Working directory of the command; the Terraform input variables for aliases go here.
+    ///
+    /// Default: the current directory.
+    #[arg(long, value_name = "DIR")]
+    pub workdir: Option<PathBuf>,
+
+    /// Google STS token endpoint written into external_account files (Private Service Connect).
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "TERN_GCP_STS_URL",
+        default_value = "https://sts.googleapis.com/v1/token"
+    )]
+    pub gcp_sts_url: String,
+
+    /// Google IAM Credentials endpoint used for service account impersonation.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "TERN_GCP_IAM_CREDENTIALS_URL",
+        default_value = "https://iamcredentials.googleapis.com"
+    )]
+    pub gcp_iam_credentials_url: String,
+
+    /// Print what would be built (configurations, token claims, files, environment names) and
+    /// exit; nothing is minted, written or sent, and no secret is printed.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// The command and its arguments, after `--`.
+    #[arg(last = true, required = true, value_name = "COMMAND")]
+    pub command: Vec<std::ffi::OsString>,
+}
+
+/// Who signs, with which claims, for which run: shared by `token mint` and `exec`.
+#[derive(Debug, Args)]
+pub struct MintingArgs {
+    #[command(flatten)]
     pub keys: SigningKeyArgs,
 
     #[command(flatten)]
@@ -246,6 +355,14 @@ pub struct MintArgs {
     #[arg(long, value_name = "URL", env = "TERN_ISSUER_URL")]
     pub issuer_url: String,
 
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// The run a token is for: organization, project, workspace, run and phase. Shared by
+/// `token mint` and `exec`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
     /// Organization name.
     #[arg(long, value_name = "NAME")]
     pub organization: String,
@@ -277,20 +394,6 @@ pub struct MintArgs {
     /// Run phase.
     #[arg(long, value_parser = ["plan", "apply"])]
     pub phase: String,
-
-    /// Audience (`aud`), e.g. aws.workload.identity, vault.workload.identity,
-    /// api://AzureADTokenExchange or //iam.googleapis.com/projects/…/providers/….
-    #[arg(long, value_name = "AUD")]
-    pub audience: String,
-
-    /// Lifetime, e.g. 15m (10s to 24h).
-    #[arg(long, value_name = "DURATION", env = "TERN_TOKEN_TTL")]
-    pub ttl: Option<String>,
-
-    /// Pretend the token was issued at this time (RFC 3339), e.g. to see how a relying party
-    /// treats an expired or not-yet-valid token.
-    #[arg(long, value_name = "TIME")]
-    pub issued_at: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -24,11 +24,12 @@ pub struct UsageError(pub String);
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.global.log_format, matches!(cli.command, Command::Serve(_)));
+    init_logging(cli.global.log_format, matches!(cli.command, Command::Serve(_) | Command::Exec(_)));
     let env = settings::process_env;
     let result = match cli.command {
         Command::Serve(args) => commands::serve::run(args, &env),
         Command::Keygen(args) => commands::keygen::run(args),
+        Command::Exec(args) => commands::exec::run(args, &env),
         Command::Token(TokenCommand::Mint(args)) => commands::token::mint(args, &env),
         Command::Token(TokenCommand::Inspect(args)) => commands::token::inspect(args),
         Command::Token(TokenCommand::Verify(args)) => commands::token::verify(args),
@@ -43,9 +44,9 @@ fn main() -> ExitCode {
 }
 
 /// Logs go to stderr. `TERN_LOG` sets the filter (e.g. `debug`, `info,tower_http=debug`);
-/// the default is `info` for `serve` and `warn` for one-shot commands.
-fn init_logging(format: LogFormat, serving: bool) {
-    let default = if serving { "info" } else { "warn" };
+/// the default is `info` for `serve` and `exec` (credential lifecycle), `warn` otherwise.
+fn init_logging(format: LogFormat, informative: bool) {
+    let default = if informative { "info" } else { "warn" };
     let filter = EnvFilter::try_from_env("TERN_LOG").unwrap_or_else(|_| EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)

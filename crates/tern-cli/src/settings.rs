@@ -8,11 +8,11 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use tern_identity::{ClaimPolicy, ClaimProfile, Kid, SubjectTemplate};
-use tern_types::{IssuerUrl, Ttl};
+use tern_identity::{ClaimPolicy, ClaimProfile, Kid, RunContext, SubjectTemplate};
+use tern_types::{IssuerUrl, OrganizationName, ProjectName, ResourceId, RunId, RunPhase, Ttl, WorkspaceName};
 
 use crate::UsageError;
-use crate::cli::{ClaimArgs, SigningKeyArgs};
+use crate::cli::{ClaimArgs, RunArgs, SigningKeyArgs};
 
 /// Reads one environment variable; empty values count as unset.
 pub type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
@@ -180,6 +180,50 @@ pub fn claim_policy(args: &ClaimArgs) -> Result<ClaimPolicy, UsageError> {
     Ok(ClaimPolicy::new(profile, template))
 }
 
+/// The run a token names, from `--organization`, `--workspace`, … Ids that are not given are
+/// derived from the names, so repeated invocations for a workspace agree.
+pub fn run_context(args: &RunArgs) -> Result<RunContext, UsageError> {
+    let usage = |flag: &str, e: &dyn std::fmt::Display| UsageError(format!("{flag}: {e}"));
+    let organization =
+        OrganizationName::parse(&args.organization).map_err(|e| usage("--organization", &e))?;
+    let project = ProjectName::parse(&args.project).map_err(|e| usage("--project", &e))?;
+    let workspace = WorkspaceName::parse(&args.workspace).map_err(|e| usage("--workspace", &e))?;
+    let id = |flag: &str,
+              given: &Option<String>,
+              prefix: &str,
+              parts: &[&str]|
+     -> Result<ResourceId, UsageError> {
+        let value = given.clone().unwrap_or_else(|| derived_id(prefix, parts));
+        ResourceId::parse(&value).map_err(|e| usage(flag, &e))
+    };
+    Ok(RunContext {
+        organization_id: id("--organization-id", &args.organization_id, "org", &[organization.as_str()])?,
+        project_id: id("--project-id", &args.project_id, "prj", &[organization.as_str(), project.as_str()])?,
+        workspace_id: id(
+            "--workspace-id",
+            &args.workspace_id,
+            "ws",
+            &[organization.as_str(), workspace.as_str()],
+        )?,
+        organization,
+        project,
+        workspace,
+        run_id: RunId::parse(&args.run_id).map_err(|e| usage("--run-id", &e))?,
+        phase: args.phase.parse::<RunPhase>().map_err(|e| usage("--phase", &e))?,
+    })
+}
+
+/// A stable, readable id for a name when the user gives none: `<prefix>-<16 hex>` (FNV-1a 64 of
+/// the parts). Stable across releases, so repeated mints for a workspace carry the same ids.
+pub fn derived_id(prefix: &str, parts: &[&str]) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in parts.join("/").bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{prefix}-{hash:016x}")
+}
+
 /// A duration option such as `--jwks-max-age 5m`.
 pub fn duration(flag: &str, value: &str) -> Result<Duration, UsageError> {
     humantime::parse_duration(value).map_err(|e| {
@@ -304,6 +348,15 @@ mod tests {
         assert!(ttl(None, &env_of(&[("DynamicCredentialTtl", "0")])).is_err());
         assert_eq!(ttl(None, &env_of(&[])).unwrap(), Ttl::DEFAULT);
         assert!(ttl(Some("900"), &env_of(&[])).unwrap_err().0.contains("no unit"));
+    }
+
+    #[test]
+    fn derived_ids_are_stable_and_valid() {
+        assert_eq!(derived_id("ws", &["acme", "prod"]), derived_id("ws", &["acme", "prod"]));
+        assert_ne!(derived_id("ws", &["acme", "prod"]), derived_id("ws", &["acme", "dev"]));
+        // Pinned (FNV-1a 64, checked independently): ids must not change between releases.
+        assert_eq!(derived_id("org", &["acme"]), "org-0724d383f4f6de0f");
+        assert!(ResourceId::parse(&derived_id("prj", &["acme", "Default Project"])).is_ok());
     }
 
     #[test]

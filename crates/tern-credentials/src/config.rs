@@ -396,6 +396,145 @@ impl CredentialConfigs {
     pub fn is_empty(&self) -> bool {
         Platform::ALL.iter().all(|p| !self.enabled(*p)) && self.generic.is_empty()
     }
+
+    /// Every configuration with its settings for `phase` and where each came from, one per
+    /// line (for `tern exec --dry-run`). Contains no secrets.
+    pub fn describe(&self, phase: RunPhase) -> String {
+        use std::fmt::Write as _;
+        let mut out = String::new();
+        let src = |s: &Source| format!(" ({s})");
+        let head = |platform: Platform, tag: &Option<Tag>, origin: Origin| {
+            let by = if origin == Origin::Terrakube { ", Terrakube variables" } else { "" };
+            format!("{}{by}", ConfigRef { platform, tag: tag.clone() })
+        };
+        for c in &self.aws {
+            let r = c.settings.role_arn.get(phase);
+            let a = &c.settings.audience;
+            let _ = writeln!(
+                out,
+                "  {}: role {}{}, audience {}{}",
+                head(Platform::Aws, &c.tag, c.origin),
+                r.value,
+                src(&r.source),
+                a.value,
+                src(&a.source)
+            );
+        }
+        for c in &self.gcp {
+            let who = match &c.settings.principal {
+                GcpPrincipal::ServiceAccount { email } => {
+                    let e = email.get(phase);
+                    format!("impersonates {}{}", e.value, src(&e.source))
+                }
+                GcpPrincipal::WorkloadPool => "acts as the workload pool identity".to_owned(),
+            };
+            let p = &c.settings.provider;
+            let a = &c.settings.audience;
+            let _ = writeln!(
+                out,
+                "  {}: provider {}{}, {who}, audience {}{}",
+                head(Platform::Gcp, &c.tag, c.origin),
+                p.value.name(),
+                src(&p.source),
+                a.value,
+                src(&a.source)
+            );
+        }
+        for c in &self.azure {
+            let id = c.settings.client_id.get(phase);
+            let a = &c.settings.audience;
+            let _ = writeln!(
+                out,
+                "  {}: client {}{}, audience {}{}",
+                head(Platform::Azure, &c.tag, c.origin),
+                id.value,
+                src(&id.source),
+                a.value,
+                src(&a.source)
+            );
+        }
+        for c in &self.kubernetes {
+            let a = &c.settings.audience;
+            let _ = writeln!(
+                out,
+                "  {}: audience {}{}",
+                head(Platform::Kubernetes, &c.tag, c.origin),
+                a.value,
+                src(&a.source)
+            );
+        }
+        for c in &self.vault {
+            let v = &c.settings;
+            let role = v.role.get(phase);
+            let _ = writeln!(
+                out,
+                "  {}: {}{} role {}{} auth path {}{} namespace {} audience {}{} timeout {}s",
+                head(Platform::Vault, &c.tag, c.origin),
+                v.addr.value,
+                src(&v.addr.source),
+                role.value,
+                src(&role.source),
+                v.auth_path.value,
+                src(&v.auth_path.source),
+                v.namespace.as_ref().map_or("-".to_owned(), |n| format!("{}{}", n.value, src(&n.source))),
+                v.audience.value,
+                src(&v.audience.source),
+                v.timeout.value.as_secs(),
+            );
+        }
+        let via = |t: &Option<Tag>| ConfigRef { platform: Platform::Vault, tag: t.clone() }.to_string();
+        for c in &self.vault_backed_aws {
+            let v = &c.settings;
+            let role = v.vault_role.get(phase);
+            let _ = writeln!(
+                out,
+                "  {}: {} from role {}{} at {} via {}",
+                head(Platform::VaultBackedAws, &c.tag, c.origin),
+                v.auth_type.value.as_str(),
+                role.value,
+                src(&role.source),
+                v.mount_path.value,
+                via(&v.vault)
+            );
+        }
+        for c in &self.vault_backed_gcp {
+            let v = &c.settings;
+            let name = v.name.get(phase);
+            let _ = writeln!(
+                out,
+                "  {}: {} {}{} at {} via {}",
+                head(Platform::VaultBackedGcp, &c.tag, c.origin),
+                v.auth_type.value.as_str(),
+                name.value,
+                src(&name.source),
+                v.mount_path.value,
+                via(&v.vault)
+            );
+        }
+        for c in &self.vault_backed_azure {
+            let v = &c.settings;
+            let role = v.vault_role.get(phase);
+            let _ = writeln!(
+                out,
+                "  {}: role {}{} at {} via {}",
+                head(Platform::VaultBackedAzure, &c.tag, c.origin),
+                role.value,
+                src(&role.source),
+                v.mount_path.value,
+                via(&v.vault)
+            );
+        }
+        for g in &self.generic {
+            let _ = writeln!(
+                out,
+                "  generic token {}: audience {}{}",
+                g.env_name(),
+                g.audience.value,
+                src(&g.audience.source)
+            );
+        }
+        out
+    }
 }
 
 /// Resolve every configuration from `vars`.
@@ -515,7 +654,19 @@ pub fn resolve(vars: &Variables) -> Result<CredentialConfigs, ConfigErrors> {
     terrakube::resolve(vars, &tfc_names, &mut out, &mut r.errors, &mut r.warnings);
     check_vault_references(&out, &mut r.errors);
     check_overlaps(&out, &mut r.errors);
-    check_conflicts(vars, &out, &mut r.errors);
+    // Conflicts are judged for every configuration that is switched on, even one whose own
+    // variables failed, so the user sees every problem in one pass.
+    let mut switched_on: Vec<ConfigRef> = switches
+        .iter()
+        .filter(|(_, on)| **on)
+        .map(|((platform, tag), _)| ConfigRef { platform: *platform, tag: tag.clone() })
+        .collect();
+    for platform in [Platform::Aws, Platform::Gcp, Platform::Azure, Platform::Vault] {
+        if out.tags(platform).contains(&None) && !switched_on.iter().any(|c| c.platform == platform) {
+            switched_on.push(ConfigRef { platform, tag: None });
+        }
+    }
+    check_conflicts(vars, &switched_on, &out, &mut r.errors);
 
     out.warnings = r.warnings;
     if r.errors.is_empty() { Ok(out) } else { Err(ConfigErrors(r.errors)) }
@@ -980,11 +1131,20 @@ fn check_overlaps(out: &CredentialConfigs, errors: &mut Vec<ConfigError>) {
 }
 
 /// Workspace variables that would override or mix with dynamic credentials.
-fn check_conflicts(vars: &Variables, out: &CredentialConfigs, errors: &mut Vec<ConfigError>) {
+fn check_conflicts(
+    vars: &Variables,
+    switched_on: &[ConfigRef],
+    out: &CredentialConfigs,
+    errors: &mut Vec<ConfigError>,
+) {
     for platform in Platform::ALL {
-        let Some(tag) = out.tags(platform).into_iter().next() else { continue };
-        let terrakube_azure =
-            platform == Platform::Azure && out.azure.iter().any(|c| c.origin == Origin::Terrakube);
+        let Some(tag) = switched_on.iter().filter(|c| c.platform == platform).map(|c| c.tag.clone()).min()
+        else {
+            continue;
+        };
+        let terrakube_azure = platform == Platform::Azure
+            && (out.azure.iter().any(|c| c.origin == Origin::Terrakube)
+                || vars.contains("ENABLE_DYNAMIC_CREDENTIALS_AZURE"));
         for name in platform.credential_env() {
             if !vars.contains(name) || (terrakube_azure && *name == "ARM_CLIENT_ID") {
                 continue;

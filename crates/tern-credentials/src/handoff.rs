@@ -127,6 +127,8 @@ pub struct VaultLogin {
     pub audience: Audience,
     /// CA bundle (PEM), when Vault's certificate is from a private CA.
     pub ca_pem: Option<String>,
+    /// Where the plan writes that CA bundle.
+    pub ca_file: Option<PathBuf>,
     /// Timeout of each request.
     pub timeout: Duration,
     /// Where to write the Vault token (always: teardown and crash recovery revoke it from there).
@@ -462,6 +464,7 @@ pub fn plan(input: &PlanInput<'_>) -> Result<HandoffPlan, PlanError> {
             Some(ca) => Some(p.file(Platform::Vault, &c.tag, "ca.pem", ca.value.clone())?),
             None => None,
         };
+        let ca_path = ca_file.as_ref().map(PathBuf::from);
         let (token_path, token_text) = p.path(Platform::Vault, &c.tag, "token")?;
         let namespace = v.namespace.as_ref().map(|n| n.value.clone()).filter(|n| !n.is_empty());
         p.plan.vault_logins.push(VaultLogin {
@@ -473,6 +476,7 @@ pub fn plan(input: &PlanInput<'_>) -> Result<HandoffPlan, PlanError> {
             role: v.role.get(phase).value.clone(),
             audience: v.audience.value.clone(),
             ca_pem: v.ca_cert.as_ref().map(|c| c.value.clone()),
+            ca_file: ca_path,
             timeout: v.timeout.value,
             token_file: token_path,
             token_env: (!aliases).then(|| "VAULT_TOKEN".to_owned()),

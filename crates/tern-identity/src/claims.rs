@@ -378,6 +378,14 @@ impl ClaimPolicy {
         self.subject.render(ctx)
     }
 
+    /// The claims whose values do not change from token to token of a phase (`iss`, `sub` and
+    /// the profile's), in emission order; for previews such as `tern exec --dry-run`.
+    pub fn fixed_claims(&self, issuer: &str, ctx: &RunContext) -> Vec<(&'static str, String)> {
+        let mut out = vec![("iss", issuer.to_owned()), ("sub", self.subject(ctx))];
+        out.extend(self.profile.extra_claims(ctx).into_iter().map(|(k, v)| (k, v.into_owned())));
+        out
+    }
+
     /// Every claim a token under this policy carries (for `claims_supported`).
     pub fn claim_names(&self) -> Vec<&'static str> {
         REGISTERED_CLAIMS.iter().copied().chain(self.profile.extra_claim_names().iter().copied()).collect()

@@ -7,11 +7,8 @@ use std::time::Duration;
 use anyhow::{Context as _, anyhow, bail};
 use serde_json::Value;
 use tern_identity::verify::{self, Expectations, Jwks, MAX_TOKEN_LEN, ago, rfc3339};
-use tern_identity::{Jti, RunContext, TokenRequest};
-use tern_types::{
-    Audience, Clock as _, IssuerUrl, OrganizationName, ProjectName, ResourceId, RunId, RunPhase, SystemClock,
-    WorkspaceName, unix_seconds,
-};
+use tern_identity::{Jti, TokenRequest};
+use tern_types::{Audience, Clock as _, IssuerUrl, SystemClock, unix_seconds};
 
 use crate::UsageError;
 use crate::cli::{InspectArgs, MintArgs, VerifyArgs};
@@ -20,7 +17,7 @@ use crate::settings::{self, Env};
 
 pub fn mint(args: MintArgs, env: Env<'_>) -> anyhow::Result<ExitCode> {
     let usage = |flag: &str, e: &dyn std::fmt::Display| UsageError(format!("{flag}: {e}"));
-    let sources = settings::key_sources(&args.keys, env)?;
+    let sources = settings::key_sources(&args.minting.keys, env)?;
     match sources.signing.len() {
         0 => return Err(UsageError("give the key to sign with: --signing-key PATH".into()).into()),
         1 => {}
@@ -31,40 +28,12 @@ pub fn mint(args: MintArgs, env: Env<'_>) -> anyhow::Result<ExitCode> {
             .into());
         }
     }
-    let issuer = IssuerUrl::parse(&args.issuer_url).map_err(|e| usage("--issuer-url", &e))?;
-    let organization =
-        OrganizationName::parse(&args.organization).map_err(|e| usage("--organization", &e))?;
-    let project = ProjectName::parse(&args.project).map_err(|e| usage("--project", &e))?;
-    let workspace = WorkspaceName::parse(&args.workspace).map_err(|e| usage("--workspace", &e))?;
-    let id = |flag: &str,
-              given: &Option<String>,
-              prefix: &str,
-              parts: &[&str]|
-     -> Result<ResourceId, UsageError> {
-        match given {
-            Some(v) => ResourceId::parse(v).map_err(|e| usage(flag, &e)),
-            None => ResourceId::parse(&derived_id(prefix, parts)).map_err(|e| usage(flag, &e)),
-        }
-    };
-    let context = RunContext {
-        organization_id: id("--organization-id", &args.organization_id, "org", &[organization.as_str()])?,
-        project_id: id("--project-id", &args.project_id, "prj", &[organization.as_str(), project.as_str()])?,
-        workspace_id: id(
-            "--workspace-id",
-            &args.workspace_id,
-            "ws",
-            &[organization.as_str(), workspace.as_str()],
-        )?,
-        organization,
-        project,
-        workspace,
-        run_id: RunId::parse(&args.run_id).map_err(|e| usage("--run-id", &e))?,
-        phase: args.phase.parse::<RunPhase>().map_err(|e| usage("--phase", &e))?,
-    };
+    let issuer = IssuerUrl::parse(&args.minting.issuer_url).map_err(|e| usage("--issuer-url", &e))?;
+    let context = settings::run_context(&args.minting.run)?;
     let audience = Audience::parse(&args.audience).map_err(|e| usage("--audience", &e))?;
     let ttl = settings::ttl(args.ttl.as_deref(), env)
         .map_err(|e| UsageError(e.0.replace("--token-ttl", "--ttl")))?;
-    let policy = settings::claim_policy(&args.claims)?;
+    let policy = settings::claim_policy(&args.minting.claims)?;
     let issued_at = match &args.issued_at {
         Some(t) => humantime::parse_rfc3339_weak(t).map_err(|e| {
             UsageError(format!(
@@ -101,17 +70,6 @@ pub fn mint(args: MintArgs, env: Env<'_>) -> anyhow::Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// A stable, readable id for a name when the user gives none: `<prefix>-<16 hex>` (FNV-1a 64 of
-/// the parts). Stable across releases, so repeated mints for a workspace carry the same ids.
-fn derived_id(prefix: &str, parts: &[&str]) -> String {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in parts.join("/").bytes() {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
-    format!("{prefix}-{hash:016x}")
 }
 
 fn read_token(arg: Option<&str>) -> anyhow::Result<String> {
@@ -259,48 +217,19 @@ async fn fetch_keys(client: &reqwest::Client, issuer: &str) -> anyhow::Result<(S
 }
 
 async fn get_bytes(client: &reqwest::Client, url: &str, what: &str) -> anyhow::Result<bytes::Bytes> {
-    let resp =
-        client.get(url).send().await.map_err(|e| anyhow!("cannot fetch the {what} {url}: {}", chain(&e)))?;
+    let resp = client
+        .get(url)
+        .send()
+        .await
+        .map_err(|e| anyhow!("cannot fetch the {what} {url}: {}", tern_handoff::http_cause(&e)))?;
     let status = resp.status();
     if !status.is_success() {
         bail!("the {what} {url} answered HTTP {status}");
     }
-    resp.bytes().await.map_err(|e| anyhow!("reading the {what} {url}: {}", chain(&e)))
+    resp.bytes().await.map_err(|e| anyhow!("reading the {what} {url}: {}", tern_handoff::http_cause(&e)))
 }
 
 async fn get_json(client: &reqwest::Client, url: &str, what: &str) -> anyhow::Result<Value> {
     let body = get_bytes(client, url, what).await?;
     serde_json::from_slice(&body).map_err(|e| anyhow!("the {what} {url} is not JSON: {e}"))
-}
-
-/// reqwest's own messages repeat the URL and say little ("error sending request for url
-/// (…)", "client error (Connect)"); the causes below them say what happened.
-fn chain(e: &reqwest::Error) -> String {
-    if e.is_timeout() {
-        return "timed out (raise --timeout if the issuer is slow)".to_owned();
-    }
-    let mut parts: Vec<String> = Vec::new();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !text.starts_with("client error (") && !parts.iter().any(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-        source = s.source();
-    }
-    if parts.is_empty() { e.to_string() } else { parts.join(": ") }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn derived_ids_are_stable_and_valid() {
-        assert_eq!(derived_id("ws", &["acme", "prod"]), derived_id("ws", &["acme", "prod"]));
-        assert_ne!(derived_id("ws", &["acme", "prod"]), derived_id("ws", &["acme", "dev"]));
-        // Pinned (FNV-1a 64, checked independently): ids must not change between releases.
-        assert_eq!(derived_id("org", &["acme"]), "org-0724d383f4f6de0f");
-        assert!(ResourceId::parse(&derived_id("prj", &["acme", "Default Project"])).is_ok());
-    }
 }

@@ -9,6 +9,7 @@ fn help_output_of_every_command() {
         &[],
         &["serve"],
         &["keygen"],
+        &["exec"],
         &["token"],
         &["token", "mint"],
         &["token", "inspect"],

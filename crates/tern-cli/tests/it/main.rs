@@ -4,9 +4,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail by panicking
 
 mod errors;
+mod exec;
 mod help;
 mod interop;
 mod keygen;
+mod peers;
 mod serve;
 mod support;
 mod tokens;

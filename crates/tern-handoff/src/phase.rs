@@ -1,0 +1,611 @@
+//! A phase's credentials, from plan to teardown.
+//!
+//! [`prepare`] carries out a [`HandoffPlan`] in a locked [`RunDir`]: static files, tokens
+//! (files and inline), Vault logins, secrets-engine reads, the tfvars file — recording what must
+//! be revoked before it exists, so a crash can be cleaned up by [`recover_abandoned`]. If any
+//! step fails, everything done so far is undone before the error returns: a phase never starts
+//! with part of its credentials (Terrakube continues with an empty token; tern does not).
+//!
+//! While the phase runs, a task re-mints file tokens at two thirds of their lifetime and
+//! renews Vault tokens at two thirds of their lease. [`ActivePhase::finish`] stops it, revokes
+//! leases and Vault tokens, and removes every file; dropping an `ActivePhase` without
+//! finishing removes the files (no network) and warns.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use serde_json::Value;
+use tern_credentials::Tag;
+use tern_credentials::handoff::{HandoffPlan, Method, SecretOutput, TokenTarget, aws_credentials_file};
+use tern_identity::verify;
+use tern_types::{Audience, SecretString, Ttl};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use crate::files::write_private;
+use crate::minter::TokenMinter;
+use crate::rundir::{Abandoned, RecoveryState, RunDir, VaultRecord, abandoned};
+use crate::vault::{VaultClient, VaultError};
+
+/// Lifetimes of the tokens a phase mints.
+#[derive(Debug, Clone, Copy)]
+pub struct PhaseOptions {
+    /// Tokens in files (refreshed).
+    pub file_token_ttl: Ttl,
+    /// Tokens in environment variables (not refreshable): the phase timeout, capped at 24 h.
+    pub inline_token_ttl: Ttl,
+}
+
+/// Why a phase's credentials could not be prepared.
+#[derive(Debug, thiserror::Error)]
+pub enum PrepareError {
+    /// The credentials directory.
+    #[error(transparent)]
+    Dir(#[from] crate::rundir::DirError),
+    /// Writing a file.
+    #[error("writing {}: {source}", .path.display())]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Minting a token.
+    #[error("minting the token for {purpose}: {reason}")]
+    Mint {
+        /// Which configuration.
+        purpose: String,
+        /// Why.
+        reason: String,
+    },
+    /// Vault refused the login; says what the token carried.
+    #[error(
+        "{purpose}: {error}; the token presented had {claims} (compare them with the role's bound_audiences, bound_claims and the auth method's bound_issuer)"
+    )]
+    VaultLogin {
+        /// Which configuration.
+        purpose: String,
+        /// Vault's answer.
+        error: Box<VaultError>,
+        /// iss, sub and aud of the token.
+        claims: String,
+    },
+    /// Another Vault call failed.
+    #[error("{purpose}: {error}")]
+    Vault {
+        /// Which configuration.
+        purpose: String,
+        /// What failed.
+        error: Box<VaultError>,
+    },
+    /// The plan refers to a Vault login it does not contain.
+    #[error("{purpose}: no Vault login for configuration {vault}")]
+    NoLogin {
+        /// Which configuration.
+        purpose: String,
+        /// The Vault configuration named.
+        vault: String,
+    },
+    /// A secrets-engine answer without the expected field.
+    #[error("{purpose}: Vault answered {path} without data.{field}")]
+    MissingField {
+        /// Which configuration.
+        purpose: String,
+        /// The API path.
+        path: String,
+        /// The field.
+        field: &'static str,
+    },
+}
+
+/// A value in the command's environment.
+pub enum EnvValue {
+    /// Not secret (paths, addresses, ids).
+    Literal(String),
+    /// A secret (token, Vault token, client secret).
+    Secret(SecretString),
+}
+
+impl EnvValue {
+    /// The value, for the process that needs it.
+    pub fn expose(&self) -> &str {
+        match self {
+            Self::Literal(s) => s,
+            Self::Secret(s) => s.expose_secret(),
+        }
+    }
+}
+
+impl std::fmt::Debug for EnvValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Literal(s) => write!(f, "{s:?}"),
+            Self::Secret(_) => f.write_str("<secret>"),
+        }
+    }
+}
+
+struct Login {
+    key: Option<Tag>,
+    purpose: String,
+    client: VaultClient,
+    token: SecretString,
+    lease: Duration,
+    renewable: bool,
+}
+
+struct FileToken {
+    purpose: String,
+    path: PathBuf,
+    audience: Audience,
+}
+
+/// A phase whose credentials are in place.
+pub struct ActivePhase {
+    rundir: Option<RunDir>,
+    env: Vec<(String, EnvValue)>,
+    unset: BTreeSet<String>,
+    logins: Vec<Arc<Login>>,
+    leases: Vec<(usize, String, String)>,
+    tfvars: Option<PathBuf>,
+    refresher: Option<JoinHandle<()>>,
+    state: RecoveryState,
+}
+
+impl std::fmt::Debug for ActivePhase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ActivePhase")
+            .field("dir", &self.rundir.as_ref().map(RunDir::path))
+            .field("env", &self.env)
+            .field("vault_logins", &self.logins.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// What could not be undone at teardown (empty when all went well).
+#[derive(Debug, Default)]
+pub struct TeardownReport {
+    /// Problems, one line each.
+    pub problems: Vec<String>,
+}
+
+fn write(path: &Path, contents: &[u8]) -> Result<(), PrepareError> {
+    write_private(path, contents).map_err(|source| PrepareError::Write { path: path.to_path_buf(), source })
+}
+
+fn claims_of(jwt: &str) -> String {
+    match verify::decode(jwt) {
+        Ok(t) => {
+            let c = t.claims();
+            let get = |k: &str| {
+                c.get(k)
+                    .map(|v| v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string()))
+                    .unwrap_or_default()
+            };
+            format!("iss={:?}, sub={:?}, aud={:?}", get("iss"), get("sub"), get("aud"))
+        }
+        Err(_) => "undecodable claims".to_owned(),
+    }
+}
+
+/// Carry out `plan` in `rundir` (whose path is `plan.dir`).
+pub async fn prepare<M: TokenMinter>(
+    plan: &HandoffPlan,
+    rundir: RunDir,
+    minter: Arc<M>,
+    options: PhaseOptions,
+) -> Result<ActivePhase, PrepareError> {
+    let mut phase = ActivePhase {
+        rundir: Some(rundir),
+        env: Vec::new(),
+        unset: plan.unset.clone(),
+        logins: Vec::new(),
+        leases: Vec::new(),
+        tfvars: None,
+        refresher: None,
+        state: RecoveryState::default(),
+    };
+    match phase.setup(plan, minter.as_ref(), options).await {
+        Ok(file_tokens) => {
+            phase.start_refresher(minter, file_tokens, options.file_token_ttl);
+            Ok(phase)
+        }
+        Err(e) => {
+            let report = phase.finish().await;
+            for p in report.problems {
+                tracing::warn!("while undoing a failed preparation: {p}");
+            }
+            Err(e)
+        }
+    }
+}
+
+impl ActivePhase {
+    async fn setup<M: TokenMinter>(
+        &mut self,
+        plan: &HandoffPlan,
+        minter: &M,
+        options: PhaseOptions,
+    ) -> Result<Vec<FileToken>, PrepareError> {
+        for f in &plan.files {
+            write(&f.path, f.contents.as_bytes())?;
+        }
+
+        let mut file_tokens = Vec::new();
+        for t in &plan.tokens {
+            let ttl = match t.target {
+                TokenTarget::File(_) => options.file_token_ttl,
+                TokenTarget::Env(_) => options.inline_token_ttl,
+            };
+            let minted = minter
+                .mint(&t.audience, ttl)
+                .await
+                .map_err(|e| PrepareError::Mint { purpose: t.purpose.clone(), reason: e.0 })?;
+            tracing::info!(
+                "minted the token for {} (kid {}, jti {}, sub {}, expires in {}s)",
+                t.purpose,
+                minted.kid,
+                minted.jti,
+                minted.subject,
+                minted.expires_at.saturating_sub(minted.issued_at)
+            );
+            match &t.target {
+                TokenTarget::File(path) => {
+                    write(path, minted.jwt.expose_secret().as_bytes())?;
+                    file_tokens.push(FileToken {
+                        purpose: t.purpose.clone(),
+                        path: path.clone(),
+                        audience: t.audience.clone(),
+                    });
+                }
+                TokenTarget::Env(name) => {
+                    self.env.push((
+                        name.clone(),
+                        EnvValue::Secret(SecretString::new(minted.jwt.expose_secret().to_owned())),
+                    ));
+                }
+            }
+        }
+
+        for l in &plan.vault_logins {
+            let vault_err =
+                |error| PrepareError::Vault { purpose: l.purpose.clone(), error: Box::new(error) };
+            let client = VaultClient::new(&l.addr, l.namespace.as_deref(), l.ca_pem.as_deref(), l.timeout)
+                .map_err(vault_err)?;
+            let jwt = minter
+                .mint(&l.audience, options.file_token_ttl)
+                .await
+                .map_err(|e| PrepareError::Mint { purpose: l.purpose.clone(), reason: e.0 })?;
+            let token =
+                client.login(&l.auth_path, &l.role, jwt.jwt.expose_secret()).await.map_err(|error| {
+                    PrepareError::VaultLogin {
+                        purpose: l.purpose.clone(),
+                        error: Box::new(error),
+                        claims: claims_of(jwt.jwt.expose_secret()),
+                    }
+                })?;
+            write(&l.token_file, token.token.expose_secret().as_bytes())?;
+            self.state.vault_tokens.push(VaultRecord {
+                addr: l.addr.clone(),
+                namespace: l.namespace.clone(),
+                ca_file: l.ca_file.clone(),
+                token_file: l.token_file.clone(),
+            });
+            self.record()?;
+            tracing::info!(
+                "logged in to Vault at {} for {} (lease {}s, {})",
+                l.addr,
+                l.purpose,
+                token.lease.as_secs(),
+                if token.renewable { "renewable" } else { "not renewable" }
+            );
+            if let Some(env) = &l.token_env {
+                self.env.push((env.clone(), EnvValue::Secret(token.token.clone())));
+            }
+            self.logins.push(Arc::new(Login {
+                key: l.key.clone(),
+                purpose: l.purpose.clone(),
+                client,
+                token: token.token,
+                lease: token.lease,
+                renewable: token.renewable,
+            }));
+        }
+
+        let mut sleep = Duration::ZERO;
+        for r in &plan.vault_reads {
+            let index =
+                self.logins.iter().position(|l| l.key == r.vault).ok_or_else(|| PrepareError::NoLogin {
+                    purpose: r.purpose.clone(),
+                    vault: r.vault.as_ref().map_or("(default)".to_owned(), |t| t.to_string()),
+                })?;
+            let login = Arc::clone(&self.logins[index]);
+            let secret = login
+                .client
+                .read(&login.token, r.method == Method::Post, &r.path, r.body.as_ref())
+                .await
+                .map_err(|error| PrepareError::Vault {
+                    purpose: r.purpose.clone(),
+                    error: Box::new(error),
+                })?;
+            if !secret.lease_id.is_empty() {
+                self.leases.push((index, secret.lease_id.clone(), r.purpose.clone()));
+            }
+            let field = |name: &'static str| -> Result<String, PrepareError> {
+                secret.data.get(name).and_then(Value::as_str).map(str::to_owned).ok_or(
+                    PrepareError::MissingField {
+                        purpose: r.purpose.clone(),
+                        path: r.path.clone(),
+                        field: name,
+                    },
+                )
+            };
+            match &r.output {
+                SecretOutput::AwsCredentials { file } => {
+                    let session = secret
+                        .data
+                        .get("security_token")
+                        .or_else(|| secret.data.get("session_token"))
+                        .and_then(Value::as_str)
+                        .map(str::to_owned);
+                    let text = zeroize::Zeroizing::new(aws_credentials_file(
+                        &field("access_key")?,
+                        &field("secret_key")?,
+                        session.as_deref(),
+                    ));
+                    write(file, text.as_bytes())?;
+                }
+                SecretOutput::GcpAccessToken { file, env } => {
+                    let token = SecretString::new(field("token")?);
+                    write(file, token.expose_secret().as_bytes())?;
+                    if *env {
+                        self.env.push(("GOOGLE_OAUTH_ACCESS_TOKEN".to_owned(), EnvValue::Secret(token)));
+                    }
+                }
+                SecretOutput::GcpKey { file } => {
+                    let encoded = zeroize::Zeroizing::new(field("private_key_data")?);
+                    let key = zeroize::Zeroizing::new(
+                        base64::engine::general_purpose::STANDARD.decode(encoded.trim()).map_err(|_| {
+                            PrepareError::MissingField {
+                                purpose: r.purpose.clone(),
+                                path: r.path.clone(),
+                                field: "private_key_data (as base64)",
+                            }
+                        })?,
+                    );
+                    write(file, &key)?;
+                }
+                SecretOutput::AzureClient { client_id_file, client_secret_file, env } => {
+                    let id = field("client_id")?;
+                    let secret_value = SecretString::new(field("client_secret")?);
+                    write(client_id_file, id.as_bytes())?;
+                    write(client_secret_file, secret_value.expose_secret().as_bytes())?;
+                    if *env {
+                        self.env.push(("ARM_CLIENT_ID".to_owned(), EnvValue::Literal(id)));
+                        self.env.push(("ARM_CLIENT_SECRET".to_owned(), EnvValue::Secret(secret_value)));
+                    }
+                }
+            }
+            tracing::info!("read {} from Vault at {} for {}", r.path, login.client.addr(), r.purpose);
+            sleep = sleep.max(r.sleep);
+        }
+        if !sleep.is_zero() {
+            tracing::info!(
+                "waiting {}s for the new cloud credentials to propagate (SLEEP_SECONDS)",
+                sleep.as_secs()
+            );
+            tokio::time::sleep(sleep).await;
+        }
+
+        if let Some(t) = &plan.tfvars {
+            self.state.tfvars = Some(t.path.clone());
+            self.record()?;
+            write(&t.path, t.contents.as_bytes())?;
+            self.tfvars = Some(t.path.clone());
+        }
+        for (name, value) in &plan.env {
+            self.env.push((name.clone(), EnvValue::Literal(value.clone())));
+        }
+        Ok(file_tokens)
+    }
+
+    fn record(&self) -> Result<(), PrepareError> {
+        match &self.rundir {
+            Some(d) => d.record(&self.state).map_err(PrepareError::Dir),
+            None => Ok(()),
+        }
+    }
+
+    fn start_refresher<M: TokenMinter>(&mut self, minter: Arc<M>, tokens: Vec<FileToken>, ttl: Ttl) {
+        let logins: Vec<Arc<Login>> =
+            self.logins.iter().filter(|l| l.renewable && !l.lease.is_zero()).cloned().collect();
+        if tokens.is_empty() && logins.is_empty() {
+            return;
+        }
+        self.refresher = Some(tokio::spawn(refresh_loop(minter, tokens, logins, ttl)));
+    }
+
+    /// The environment the command gets on top of the base environment (after removing
+    /// [`Self::unset`]).
+    pub fn env(&self) -> &[(String, EnvValue)] {
+        &self.env
+    }
+
+    /// Names to remove from the base environment.
+    pub fn unset(&self) -> &BTreeSet<String> {
+        &self.unset
+    }
+
+    /// The run's credentials directory.
+    pub fn dir(&self) -> Option<&Path> {
+        self.rundir.as_ref().map(RunDir::path)
+    }
+
+    /// Stop refreshing, revoke leases and Vault tokens, remove every file.
+    pub async fn finish(mut self) -> TeardownReport {
+        let mut report = TeardownReport::default();
+        if let Some(task) = self.refresher.take() {
+            task.abort();
+        }
+        for (index, lease, purpose) in std::mem::take(&mut self.leases) {
+            let login = &self.logins[index];
+            if let Err(e) = login.client.revoke_lease(&login.token, &lease).await {
+                report.problems.push(format!("{purpose}: revoking lease {lease}: {e}"));
+            }
+        }
+        for login in std::mem::take(&mut self.logins) {
+            match login.client.revoke_self(&login.token).await {
+                Ok(()) => tracing::info!("revoked tern's Vault token for {}", login.purpose),
+                Err(e) => report.problems.push(format!("{}: {e}", login.purpose)),
+            }
+        }
+        self.remove_files(&mut report.problems);
+        report
+    }
+
+    fn remove_files(&mut self, problems: &mut Vec<String>) {
+        if let Some(t) = self.tfvars.take()
+            && let Err(e) = std::fs::remove_file(&t)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            problems.push(format!("removing {}: {e}", t.display()));
+        }
+        if let Some(dir) = self.rundir.take() {
+            let path = dir.path().to_path_buf();
+            if let Err(e) = dir.remove() {
+                problems.push(format!("removing {}: {e}", path.display()));
+            }
+        }
+    }
+}
+
+impl Drop for ActivePhase {
+    fn drop(&mut self) {
+        if let Some(task) = self.refresher.take() {
+            task.abort();
+        }
+        if self.rundir.is_some() {
+            let mut problems = Vec::new();
+            self.remove_files(&mut problems);
+            tracing::warn!(
+                "a phase ended without teardown: its credential files were removed, its Vault tokens ({}) expire with their TTL",
+                self.logins.len()
+            );
+            for p in problems {
+                tracing::warn!("{p}");
+            }
+        }
+    }
+}
+
+async fn refresh_loop<M: TokenMinter>(
+    minter: Arc<M>,
+    tokens: Vec<FileToken>,
+    logins: Vec<Arc<Login>>,
+    ttl: Ttl,
+) {
+    let two_thirds = |d: Duration| d * 2 / 3;
+    let now = Instant::now();
+    let mut token_due: Vec<Instant> = tokens.iter().map(|_| now + two_thirds(ttl.as_duration())).collect();
+    let mut login_due: Vec<Instant> = logins.iter().map(|l| now + two_thirds(l.lease)).collect();
+    loop {
+        let next = token_due.iter().chain(login_due.iter()).min().copied();
+        let Some(next) = next else { return };
+        tokio::time::sleep_until(next).await;
+        let now = Instant::now();
+        for (i, t) in tokens.iter().enumerate() {
+            if token_due[i] > now {
+                continue;
+            }
+            match minter.mint(&t.audience, ttl).await {
+                Ok(minted) => match write_private(&t.path, minted.jwt.expose_secret().as_bytes()) {
+                    Ok(()) => {
+                        tracing::info!("refreshed the token for {} (jti {})", t.purpose, minted.jti);
+                        token_due[i] = now + two_thirds(ttl.as_duration());
+                    }
+                    Err(e) => {
+                        tracing::error!(
+                            "refreshing the token for {}: writing {}: {e}",
+                            t.purpose,
+                            t.path.display()
+                        );
+                        token_due[i] = now + Duration::from_secs(2);
+                    }
+                },
+                Err(e) => {
+                    tracing::warn!("refreshing the token for {}: {e}; retrying", t.purpose);
+                    token_due[i] = now + Duration::from_secs(2);
+                }
+            }
+        }
+        for (i, l) in logins.iter().enumerate() {
+            if login_due[i] > now {
+                continue;
+            }
+            match l.client.renew_self(&l.token).await {
+                Ok(renewed) => {
+                    tracing::info!(
+                        "renewed tern's Vault token for {} (lease {}s)",
+                        l.purpose,
+                        renewed.lease.as_secs()
+                    );
+                    login_due[i] = now + two_thirds(renewed.lease).max(Duration::from_secs(1));
+                    if renewed.lease < Duration::from_secs(3) {
+                        tracing::warn!(
+                            "tern's Vault token for {} reached its max TTL and will expire",
+                            l.purpose
+                        );
+                        login_due[i] = now + Duration::from_secs(3600 * 24);
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!("renewing tern's Vault token for {}: {e}; retrying", l.purpose);
+                    login_due[i] = now + Duration::from_secs(2);
+                }
+            }
+        }
+    }
+}
+
+/// Clean up after phases that died: revoke the Vault tokens they recorded and remove their
+/// files. Returns what was done, one line each.
+pub async fn recover_abandoned(base: &Path) -> Vec<String> {
+    let mut done = Vec::new();
+    for a in abandoned(base) {
+        done.extend(recover_one(a).await);
+    }
+    done
+}
+
+async fn recover_one(a: Abandoned) -> Vec<String> {
+    let mut done = Vec::new();
+    for record in &a.state.vault_tokens {
+        let Ok(token) = std::fs::read_to_string(&record.token_file) else { continue };
+        let token = SecretString::new(token);
+        let ca = record.ca_file.as_ref().and_then(|f| std::fs::read_to_string(f).ok());
+        match VaultClient::new(
+            &record.addr,
+            record.namespace.as_deref(),
+            ca.as_deref(),
+            Duration::from_secs(10),
+        ) {
+            Ok(client) => match client.revoke_self(&token).await {
+                Ok(()) => done.push(format!("revoked a Vault token left by a dead phase at {}", record.addr)),
+                Err(e) => done.push(format!(
+                    "a Vault token left by a dead phase could not be revoked ({e}); it expires with its TTL"
+                )),
+            },
+            Err(e) => done.push(format!("Vault at {}: {e}", record.addr)),
+        }
+    }
+    let path = a.path.clone();
+    match a.remove() {
+        Ok(()) => done.push(format!("removed {} left by a dead phase", path.display())),
+        Err(e) => done.push(format!("could not remove {}: {e}", path.display())),
+    }
+    done
+}

@@ -1,0 +1,152 @@
+//! Running the command of a phase: a clean environment, the exit code propagated, signals
+//! forwarded, and a timeout that interrupts (SIGINT, which Terraform handles by stopping
+//! gracefully and saving state) before it kills (SIGKILL after a grace period).
+//!
+//! SIGTERM, SIGHUP and SIGQUIT are forwarded to the command. SIGINT is forwarded only when
+//! stdin is not a terminal: on a terminal, Ctrl-C already reaches the command through its
+//! process group, and Terraform treats a second interrupt as "exit immediately".
+
+use std::ffi::OsString;
+use std::io::IsTerminal as _;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::time::Instant;
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct CommandSpec {
+    /// Program (looked up on the `PATH` of `env`).
+    pub program: OsString,
+    /// Arguments.
+    pub args: Vec<OsString>,
+    /// Working directory.
+    pub cwd: PathBuf,
+    /// The complete environment (nothing else is inherited).
+    pub env: Vec<(OsString, OsString)>,
+}
+
+/// How the command ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Exited with this code.
+    Exited(i32),
+    /// Killed by this signal.
+    Signaled(i32),
+    /// Stopped because the phase timed out.
+    TimedOut(Duration),
+}
+
+impl Outcome {
+    /// The exit code a shell would report: the code, 128+signal, or 124 for a timeout (as
+    /// `timeout(1)` does).
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Self::Exited(c) => u8::try_from(c).unwrap_or(1),
+            Self::Signaled(s) => u8::try_from(128 + s).unwrap_or(255),
+            Self::TimedOut(_) => 124,
+        }
+    }
+
+    /// Whether the command succeeded.
+    pub fn success(self) -> bool {
+        self == Self::Exited(0)
+    }
+}
+
+/// Why the command could not be run.
+#[derive(Debug, thiserror::Error)]
+pub enum ProcessError {
+    /// Spawning failed.
+    #[error("cannot run {program:?}: {source}")]
+    Spawn {
+        /// The program.
+        program: OsString,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Waiting failed.
+    #[error("waiting for the command: {0}")]
+    Wait(#[source] std::io::Error),
+    /// Installing signal handlers failed.
+    #[error("installing signal handlers: {0}")]
+    Signals(#[source] std::io::Error),
+}
+
+fn send(pid: Option<u32>, sig: Signal) {
+    if let Some(pid) = pid.and_then(|p| i32::try_from(p).ok()) {
+        let _ = kill(Pid::from_raw(pid), sig);
+    }
+}
+
+/// Run `spec` until it exits; `timeout` bounds it, `grace` is how long an interrupted command
+/// gets before SIGKILL.
+pub async fn run(
+    spec: CommandSpec,
+    timeout: Option<Duration>,
+    grace: Duration,
+) -> Result<Outcome, ProcessError> {
+    let mut term = signal(SignalKind::terminate()).map_err(ProcessError::Signals)?;
+    let mut int = signal(SignalKind::interrupt()).map_err(ProcessError::Signals)?;
+    let mut hup = signal(SignalKind::hangup()).map_err(ProcessError::Signals)?;
+    let mut quit = signal(SignalKind::quit()).map_err(ProcessError::Signals)?;
+
+    let mut child = tokio::process::Command::new(&spec.program)
+        .args(&spec.args)
+        .current_dir(&spec.cwd)
+        .env_clear()
+        .envs(spec.env.iter().map(|(k, v)| (k, v)))
+        .spawn()
+        .map_err(|source| ProcessError::Spawn { program: spec.program.clone(), source })?;
+    let pid = child.id();
+    let interactive = std::io::stdin().is_terminal();
+    let deadline = timeout.map(|t| Instant::now() + t);
+    let mut kill_at: Option<Instant> = None;
+    let mut timed_out = false;
+    let far = Instant::now() + Duration::from_secs(100 * 365 * 24 * 3600);
+
+    loop {
+        tokio::select! {
+            status = child.wait() => {
+                let status = status.map_err(ProcessError::Wait)?;
+                if timed_out && let Some(t) = timeout {
+                    return Ok(Outcome::TimedOut(t));
+                }
+                use std::os::unix::process::ExitStatusExt as _;
+                return Ok(match (status.code(), status.signal()) {
+                    (Some(code), _) => Outcome::Exited(code),
+                    (None, Some(sig)) => Outcome::Signaled(sig),
+                    (None, None) => Outcome::Exited(1),
+                });
+            }
+            _ = term.recv() => {
+                tracing::info!("SIGTERM: passing it on to the command");
+                send(pid, Signal::SIGTERM);
+                kill_at.get_or_insert(Instant::now() + grace);
+            }
+            _ = int.recv() => {
+                if !interactive {
+                    send(pid, Signal::SIGINT);
+                }
+                kill_at.get_or_insert(Instant::now() + grace);
+            }
+            _ = hup.recv() => send(pid, Signal::SIGHUP),
+            _ = quit.recv() => send(pid, Signal::SIGQUIT),
+            () = tokio::time::sleep_until(deadline.unwrap_or(far)), if deadline.is_some() && !timed_out => {
+                tracing::warn!("the phase timed out after {}s: interrupting the command", timeout.unwrap_or_default().as_secs());
+                timed_out = true;
+                send(pid, Signal::SIGINT);
+                kill_at = Some(Instant::now() + grace);
+            }
+            () = tokio::time::sleep_until(kill_at.unwrap_or(far)), if kill_at.is_some() => {
+                tracing::warn!("the command did not stop within {}s: killing it", grace.as_secs());
+                send(pid, Signal::SIGKILL);
+                kill_at = None;
+            }
+        }
+    }
+}
