@@ -47,7 +47,10 @@ fn main() -> ExitCode {
 /// the default is `info` for `serve` and `exec` (credential lifecycle), `warn` otherwise.
 fn init_logging(format: LogFormat, informative: bool) {
     let default = if informative { "info" } else { "warn" };
-    let filter = EnvFilter::try_from_env("TERN_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    // rustls-platform-verifier logs every refused certificate at ERROR; tern reports the
+    // failure itself, once, with what to do.
+    let filter = EnvFilter::try_from_env("TERN_LOG")
+        .unwrap_or_else(|_| EnvFilter::new(format!("{default},rustls_platform_verifier=off")));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -280,14 +280,18 @@ impl ActivePhase {
                 .mint(&l.audience, options.file_token_ttl)
                 .await
                 .map_err(|e| PrepareError::Mint { purpose: l.purpose.clone(), reason: e.0 })?;
-            let token =
-                client.login(&l.auth_path, &l.role, jwt.jwt.expose_secret()).await.map_err(|error| {
-                    PrepareError::VaultLogin {
+            let token = match client.login(&l.auth_path, &l.role, jwt.jwt.expose_secret()).await {
+                Ok(token) => token,
+                // Vault judged the token: say what it carried, to compare with the role.
+                Err(error @ VaultError::Refused { .. }) => {
+                    return Err(PrepareError::VaultLogin {
                         purpose: l.purpose.clone(),
                         error: Box::new(error),
                         claims: claims_of(jwt.jwt.expose_secret()),
-                    }
-                })?;
+                    });
+                }
+                Err(error) => return Err(vault_err(error)),
+            };
             write(&l.token_file, token.token.expose_secret().as_bytes())?;
             self.state.vault_tokens.push(VaultRecord {
                 addr: l.addr.clone(),

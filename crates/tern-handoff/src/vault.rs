@@ -14,7 +14,7 @@ pub enum VaultError {
     #[error("the Vault CA certificate is not a usable PEM certificate: {0}")]
     Ca(String),
     /// Could not talk to Vault.
-    #[error("cannot reach Vault at {addr} ({what}): {reason}")]
+    #[error("cannot reach Vault at {addr} ({what}): {reason}{}", tls_hint(.reason))]
     Unreachable {
         /// Vault address.
         addr: String,
@@ -45,6 +45,14 @@ pub enum VaultError {
         /// The missing field.
         field: &'static str,
     },
+}
+
+fn tls_hint(reason: &str) -> &'static str {
+    if reason.contains("UnknownIssuer") || reason.contains("certificate") {
+        "; if Vault's certificate comes from a private CA, set TFC_VAULT_ENCODED_CACERT to the CA's PEM, base64-encoded"
+    } else {
+        ""
+    }
 }
 
 fn messages(errors: &[String]) -> String {

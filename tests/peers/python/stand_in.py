@@ -7,6 +7,7 @@ credentials the way SDKs and providers do, and prints a JSON report (never a sec
   azure-token                     azure-identity WorkloadIdentityCredential.get_token
   vault-read PATH SLEEP OUT       sleep, then read a KV secret with VAULT_TOKEN; write the token to OUT
   vault-backed                    what the Vault-backed hand-off provided
+  vault-backed-aliases AWS GCP    the same through the aliases' input variables
   refresh-loop SECONDS            new AWS and Google sessions every 2 s for SECONDS
   sleep SECONDS                   sleep (for timeout and signal tests)
 """
@@ -14,6 +15,7 @@ credentials the way SDKs and providers do, and prints a JSON report (never a sec
 import glob
 import json
 import os
+import ssl
 import sys
 import time
 import urllib.request
@@ -62,17 +64,27 @@ def main():
         time.sleep(pause)
         with open(out, "w") as f:
             f.write(os.environ["VAULT_TOKEN"])
-        request = urllib.request.Request(f"{os.environ['VAULT_ADDR']}/v1/{path}",
-                                         headers={"X-Vault-Token": os.environ["VAULT_TOKEN"]})
-        with urllib.request.urlopen(request) as r:
+        headers = {"X-Vault-Token": os.environ["VAULT_TOKEN"]}
+        if os.environ.get("VAULT_NAMESPACE"):
+            headers["X-Vault-Namespace"] = os.environ["VAULT_NAMESPACE"]
+        request = urllib.request.Request(f"{os.environ['VAULT_ADDR']}/v1/{path}", headers=headers)
+        context = ssl.create_default_context(cafile=os.environ["VAULT_CACERT"]) if os.environ.get("VAULT_CACERT") else None
+        with urllib.request.urlopen(request, context=context) as r:
             data = json.load(r)["data"]["data"]
-        report(keys=sorted(data), addr=os.environ["VAULT_ADDR"])
+        report(keys=sorted(data), addr=os.environ["VAULT_ADDR"], namespace=os.environ.get("VAULT_NAMESPACE"),
+               cacert=bool(os.environ.get("VAULT_CACERT")))
     elif cmd == "vault-backed":
         credentials = open(os.environ["AWS_SHARED_CREDENTIALS_FILE"]).read()
         report(aws_credentials=credentials.splitlines(),
                gcp_access_token=os.environ.get("GOOGLE_OAUTH_ACCESS_TOKEN"),
                arm_client_id=os.environ.get("ARM_CLIENT_ID"),
                arm_client_secret_set=bool(os.environ.get("ARM_CLIENT_SECRET")))
+    elif cmd == "vault-backed-aliases":
+        variables = tfvars()
+        aws = variables["tfc_vault_backed_aws_dynamic_credentials"]["aliases"][args[0]]["shared_credentials_file"]
+        gcp = variables["tfc_vault_backed_gcp_dynamic_credentials"]["aliases"][args[1]]["credentials"]
+        report(aws_credentials=open(aws).read().splitlines(), gcp_key_type=json.load(open(gcp))["type"],
+               implicit_aws=os.environ.get("AWS_SHARED_CREDENTIALS_FILE"))
     elif cmd == "refresh-loop":
         import boto3
         import google.auth

@@ -11,7 +11,7 @@ use base64::Engine as _;
 use serde_json::Value;
 use tern_testkit::peers;
 
-use crate::peers::{Peer, bao_as, moto, openbao, openbao_trusts};
+use crate::peers::{Peer, bao_as, bao_tls, moto, openbao, openbao_tls, openbao_trusts};
 use crate::support::{Run, Scratch, Server, get_json, http_get, run, run_with_stdin};
 
 const PROVIDER: &str = "projects/123456/locations/global/workloadIdentityPools/tern-pool/providers/tern";
@@ -420,6 +420,158 @@ TFC_VAULT_BACKED_AZURE_RUN_VAULT_ROLE=contributor
     let revoked = all.iter().filter(|r| r["kind"] == "revoke").count();
     assert_eq!(revoked, 2, "the AWS and Azure leases are revoked at the end (access tokens have none)");
     e.assert_clean("run-vb");
+}
+
+#[test]
+fn vault_over_tls_with_a_private_ca_in_a_namespace() {
+    let e = Exec::new();
+    let bao_home = tempfile::tempdir().unwrap();
+    let (_bao, addr, ca) = openbao_tls(bao_home.path());
+    let ns = Some("team");
+    let ok = |r: (u16, Value), what: &str| assert!(r.0 < 300, "{what}: {} {}", r.0, r.1);
+    ok(bao_tls(&addr, &ca, None, "POST", "sys/namespaces/team", Some(&serde_json::json!({}))), "namespace");
+    ok(
+        bao_tls(&addr, &ca, ns, "POST", "sys/auth/jwt", Some(&serde_json::json!({"type": "jwt"}))),
+        "enable jwt",
+    );
+    ok(
+        bao_tls(
+            &addr,
+            &ca,
+            ns,
+            "POST",
+            "auth/jwt/config",
+            Some(&serde_json::json!({"oidc_discovery_url": e.issuer, "bound_issuer": e.issuer})),
+        ),
+        "configure jwt",
+    );
+    ok(
+        bao_tls(
+            &addr,
+            &ca,
+            ns,
+            "POST",
+            "sys/mounts/secret",
+            Some(&serde_json::json!({"type": "kv", "options": {"version": "2"}})),
+        ),
+        "kv mount",
+    );
+    ok(
+        bao_tls(
+            &addr,
+            &ca,
+            ns,
+            "POST",
+            "sys/policies/acl/app",
+            Some(&serde_json::json!({"policy": "path \"secret/data/app\" { capabilities = [\"read\"] }"})),
+        ),
+        "policy",
+    );
+    ok(
+        bao_tls(
+            &addr,
+            &ca,
+            ns,
+            "POST",
+            "auth/jwt/role/tern",
+            Some(&serde_json::json!({
+                "role_type": "jwt", "bound_audiences": ["vault.workload.identity"], "user_claim": "terraform_full_workspace",
+                "bound_claims_type": "glob", "bound_claims": {"sub": "organization:acme:*:workspace:prod:*"},
+                "token_policies": ["app"], "token_ttl": "5m",
+            })),
+        ),
+        "role",
+    );
+    ok(
+        bao_tls(
+            &addr,
+            &ca,
+            ns,
+            "POST",
+            "secret/data/app",
+            Some(&serde_json::json!({"data": {"user": "tern"}})),
+        ),
+        "secret",
+    );
+
+    let encoded = base64::engine::general_purpose::STANDARD.encode(&ca);
+    let vars = format!(
+        "TFC_VAULT_PROVIDER_AUTH=true\nTFC_VAULT_ADDR={addr}\nTFC_VAULT_RUN_ROLE=tern\nTFC_VAULT_NAMESPACE=team\nTFC_VAULT_ENCODED_CACERT={encoded}\nTFC_VAULT_CLIENT_TIMEOUT=10\n"
+    );
+    let token_out = e.s.path().join("vault-token");
+    let cmd = Exec::stand_in(&["vault-read", "secret/data/app", "0", token_out.to_str().unwrap()]);
+    let out = run(&mut e.command("run-vault-tls", &vars, &[], &stand_in_refs(&cmd)));
+    out.success();
+    let report = Exec::report(&out);
+    assert_eq!(report["keys"], serde_json::json!(["user"]), "{out}");
+    assert_eq!(report["namespace"], "team");
+    assert_eq!(report["cacert"], true, "VAULT_CACERT points at the CA tern wrote");
+    e.assert_clean("run-vault-tls");
+
+    // Without the CA, the TLS failure is reported as such.
+    let vars = format!(
+        "TFC_VAULT_PROVIDER_AUTH=true\nTFC_VAULT_ADDR={addr}\nTFC_VAULT_RUN_ROLE=tern\nTFC_VAULT_NAMESPACE=team\n"
+    );
+    let out = run(&mut e.command("run-vault-no-ca", &vars, &[], &["true"]));
+    out.failure(1);
+    assert!(out.stderr.contains("cannot reach Vault at https://127.0.0.1:"), "{out}");
+    assert!(out.stderr.contains("invalid peer certificate: UnknownIssuer"), "{out}");
+    assert!(out.stderr.contains("set TFC_VAULT_ENCODED_CACERT"), "{out}");
+    assert!(
+        !out.stderr.contains("bound_audiences"),
+        "the token never reached Vault: no claims advice\n{out}"
+    );
+    assert_eq!(out.stderr.lines().count(), 1, "one line, not a second copy from a library's log\n{out}");
+    e.assert_clean("run-vault-no-ca");
+}
+
+#[test]
+fn vault_backed_aliases_assumed_role_and_static_account_key() {
+    let e = Exec::new();
+    let bao_home = tempfile::tempdir().unwrap();
+    let (_bao, addr) = openbao(bao_home.path());
+    openbao_trusts(&addr, &e.issuer, "5m");
+    let stub = Peer::python("vault_engines_stub.py", &["--bao", &addr]);
+    let vault = format!("http://127.0.0.1:{}", stub.port("port"));
+    let vars = format!(
+        "TFC_VAULT_PROVIDER_AUTH_V=true
+TFC_VAULT_ADDR_V={vault}
+TFC_VAULT_RUN_ROLE_V=tern
+TFC_VAULT_BACKED_AWS_AUTH_A=true
+TFC_VAULT_BACKED_AWS_AUTH_TYPE_A=assumed_role
+TFC_VAULT_BACKED_AWS_RUN_VAULT_ROLE_A=deploy
+TFC_VAULT_BACKED_AWS_RUN_ROLE_ARN_A=arn:aws:iam::123456789012:role/deployer
+TFC_VAULT_BACKED_AWS_VAULT_CONFIG_A=V
+TFC_VAULT_BACKED_GCP_AUTH_G=true
+TFC_VAULT_BACKED_GCP_AUTH_TYPE_G=static_account/service_account_key
+TFC_VAULT_BACKED_GCP_RUN_VAULT_STATIC_ACCOUNT_G=ci
+TFC_VAULT_BACKED_GCP_VAULT_CONFIG_G=V
+"
+    );
+    let cmd = Exec::stand_in(&["vault-backed-aliases", "A", "G"]);
+    let out = run(&mut e.command("run-vb-aliases", &vars, &[], &stand_in_refs(&cmd)));
+    out.success();
+    let report = Exec::report(&out);
+    assert_eq!(
+        report["aws_credentials"],
+        serde_json::json!([
+            "[default]",
+            "aws_access_key_id = AKIASTUBVAULT",
+            "aws_secret_access_key = aws-stub-secret",
+            "aws_session_token = aws-stub-session"
+        ]),
+        "{out}"
+    );
+    assert_eq!(report["gcp_key_type"], "service_account");
+    assert_eq!(report["implicit_aws"], Value::Null, "aliases set no implicit environment");
+    let all: Vec<Value> = serde_json::from_str(&http_get(&format!("{vault}/records"))).unwrap();
+    let sts = all.iter().find(|r| r["path"] == "/v1/aws/sts/deploy").unwrap();
+    assert_eq!(sts["method"], "POST");
+    assert_eq!(sts["body"]["role_arn"], "arn:aws:iam::123456789012:role/deployer");
+    assert_eq!(sts["body"]["role_session_name"], "tern-run-vb-aliases-plan");
+    assert!(all.iter().any(|r| r["path"] == "/v1/gcp/static-account/ci/key"));
+    assert_eq!(all.iter().filter(|r| r["kind"] == "revoke").count(), 2);
+    e.assert_clean("run-vb-aliases");
 }
 
 fn wait_until(mut cond: impl FnMut() -> bool, what: &str) {

@@ -209,3 +209,72 @@ pub fn openbao_trusts(addr: &str, issuer: &str, token_ttl: &str) {
         "put secret",
     );
 }
+
+/// `bao server -dev -dev-tls` (its own CA) on a free port: (daemon, https address, CA PEM).
+pub fn openbao_tls(home: &std::path::Path) -> (Daemon, String, String) {
+    let port = free_port();
+    let certs = home.join("tls");
+    std::fs::create_dir_all(&certs).unwrap();
+    let log = std::fs::File::create(home.join("bao.log")).unwrap();
+    let child = Command::new(peers::bao())
+        .args([
+            "server",
+            "-dev",
+            "-dev-tls",
+            "-dev-root-token-id=root",
+            &format!("-dev-listen-address=127.0.0.1:{port}"),
+        ])
+        .arg(format!("-dev-tls-cert-dir={}", certs.display()))
+        .env_clear()
+        .env("HOME", home)
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let daemon = Daemon(child);
+    let addr = format!("https://127.0.0.1:{port}");
+    let ca_path = certs.join("vault-ca.pem");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(ca) = std::fs::read_to_string(&ca_path)
+            && bao_tls(&addr, &ca, None, "GET", "sys/health", None).0 == 200
+        {
+            return (daemon, addr, ca);
+        }
+        assert!(Instant::now() < deadline, "OpenBao (TLS) not healthy within 60 s");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// One OpenBao call over TLS with the root token, optionally in a namespace.
+pub fn bao_tls(
+    addr: &str,
+    ca: &str,
+    namespace: Option<&str>,
+    method: &str,
+    path: &str,
+    body: Option<&Value>,
+) -> (u16, Value) {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let Ok(certs) = reqwest::Certificate::from_pem_bundle(ca.as_bytes()) else { return (0, Value::Null) };
+        let client = reqwest::Client::builder().tls_certs_only(certs).build().unwrap();
+        let mut req = client
+            .request(method.parse().unwrap(), format!("{addr}/v1/{path}"))
+            .header("X-Vault-Token", "root");
+        if let Some(ns) = namespace {
+            req = req.header("X-Vault-Namespace", ns);
+        }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        match req.send().await {
+            Ok(r) => {
+                let status = r.status().as_u16();
+                (status, r.json().await.unwrap_or(Value::Null))
+            }
+            Err(_) => (0, Value::Null),
+        }
+    })
+}
