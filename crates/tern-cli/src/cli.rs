@@ -16,6 +16,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[command(after_help = "Start here:\n  \
     tern serve                      run the issuer with a generated development key\n  \
     tern keygen --out key.pem       make a production signing key\n  \
+    tern exec --help                run terraform with dynamic credentials for your clouds\n  \
     tern token mint --help          mint a token by hand to test a trust policy\n\n\
     Exit codes: 0 success, 1 failure (including a refused token), 2 usage error.")]
 pub struct Cli {

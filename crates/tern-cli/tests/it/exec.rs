@@ -371,13 +371,19 @@ fn vault_tokens_are_renewed_while_the_phase_runs_and_revoked_after() {
     assert!(!e.creds().join("run-vault-killed").exists());
 }
 
-#[test]
-fn vault_backed_engines_after_a_real_openbao_login() {
+/// tern serve, OpenBao trusting it, and the secrets-engine stub in front of OpenBao.
+fn vault_backed_setup() -> (Exec, (crate::peers::Daemon, tempfile::TempDir), Peer) {
     let e = Exec::new();
     let bao_home = tempfile::tempdir().unwrap();
-    let (_bao, addr) = openbao(bao_home.path());
+    let (bao, addr) = openbao(bao_home.path());
     openbao_trusts(&addr, &e.issuer, "5m");
     let stub = Peer::python("vault_engines_stub.py", &["--bao", &addr]);
+    (e, (bao, bao_home), stub)
+}
+
+#[test]
+fn vault_backed_engines_after_a_real_openbao_login() {
+    let (e, _bao, stub) = vault_backed_setup();
     let vault = format!("http://127.0.0.1:{}", stub.port("port"));
     let vars = format!(
         "TFC_VAULT_PROVIDER_AUTH=true
@@ -527,11 +533,7 @@ fn vault_over_tls_with_a_private_ca_in_a_namespace() {
 
 #[test]
 fn vault_backed_aliases_assumed_role_and_static_account_key() {
-    let e = Exec::new();
-    let bao_home = tempfile::tempdir().unwrap();
-    let (_bao, addr) = openbao(bao_home.path());
-    openbao_trusts(&addr, &e.issuer, "5m");
-    let stub = Peer::python("vault_engines_stub.py", &["--bao", &addr]);
+    let (e, _bao, stub) = vault_backed_setup();
     let vault = format!("http://127.0.0.1:{}", stub.port("port"));
     let vars = format!(
         "TFC_VAULT_PROVIDER_AUTH_V=true

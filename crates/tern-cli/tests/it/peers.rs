@@ -97,12 +97,13 @@ pub fn moto(recording: &std::path::Path) -> (Daemon, u16) {
     (daemon, port)
 }
 
-/// `bao server -dev` with root token `root`, healthy.
-pub fn openbao(home: &std::path::Path) -> (Daemon, String) {
+/// Start `bao server -dev` (root token `root`) on a free port with `extra` arguments.
+fn spawn_openbao(home: &std::path::Path, extra: &[String]) -> (Daemon, u16) {
     let port = free_port();
     let log = std::fs::File::create(home.join("bao.log")).unwrap();
     let child = Command::new(peers::bao())
         .args(["server", "-dev", "-dev-root-token-id=root", &format!("-dev-listen-address=127.0.0.1:{port}")])
+        .args(extra)
         .env_clear()
         .env("HOME", home)
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
@@ -110,16 +111,24 @@ pub fn openbao(home: &std::path::Path) -> (Daemon, String) {
         .stderr(log)
         .spawn()
         .unwrap();
-    let daemon = Daemon(child);
-    let addr = format!("http://127.0.0.1:{port}");
+    (Daemon(child), port)
+}
+
+/// Poll `healthy` until it holds, for at most 60 s.
+fn wait_healthy(what: &str, mut healthy: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if bao(&addr, "GET", "sys/health", None).0 == 200 {
-            return (daemon, addr);
-        }
-        assert!(Instant::now() < deadline, "OpenBao not healthy within 60 s");
+    while !healthy() {
+        assert!(Instant::now() < deadline, "{what} not healthy within 60 s");
         std::thread::sleep(Duration::from_millis(200));
     }
+}
+
+/// `bao server -dev` with root token `root`, healthy.
+pub fn openbao(home: &std::path::Path) -> (Daemon, String) {
+    let (daemon, port) = spawn_openbao(home, &[]);
+    let addr = format!("http://127.0.0.1:{port}");
+    wait_healthy("OpenBao", || bao(&addr, "GET", "sys/health", None).0 == 200);
+    (daemon, addr)
 }
 
 /// One OpenBao API call with the root token: (status, JSON body).
@@ -212,39 +221,18 @@ pub fn openbao_trusts(addr: &str, issuer: &str, token_ttl: &str) {
 
 /// `bao server -dev -dev-tls` (its own CA) on a free port: (daemon, https address, CA PEM).
 pub fn openbao_tls(home: &std::path::Path) -> (Daemon, String, String) {
-    let port = free_port();
     let certs = home.join("tls");
     std::fs::create_dir_all(&certs).unwrap();
-    let log = std::fs::File::create(home.join("bao.log")).unwrap();
-    let child = Command::new(peers::bao())
-        .args([
-            "server",
-            "-dev",
-            "-dev-tls",
-            "-dev-root-token-id=root",
-            &format!("-dev-listen-address=127.0.0.1:{port}"),
-        ])
-        .arg(format!("-dev-tls-cert-dir={}", certs.display()))
-        .env_clear()
-        .env("HOME", home)
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    let daemon = Daemon(child);
+    let (daemon, port) =
+        spawn_openbao(home, &["-dev-tls".to_owned(), format!("-dev-tls-cert-dir={}", certs.display())]);
     let addr = format!("https://127.0.0.1:{port}");
     let ca_path = certs.join("vault-ca.pem");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Ok(ca) = std::fs::read_to_string(&ca_path)
-            && bao_tls(&addr, &ca, None, "GET", "sys/health", None).0 == 200
-        {
-            return (daemon, addr, ca);
-        }
-        assert!(Instant::now() < deadline, "OpenBao (TLS) not healthy within 60 s");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    wait_healthy("OpenBao (TLS)", || {
+        std::fs::read_to_string(&ca_path)
+            .is_ok_and(|ca| bao_tls(&addr, &ca, None, "GET", "sys/health", None).0 == 200)
+    });
+    let ca = std::fs::read_to_string(&ca_path).unwrap();
+    (daemon, addr, ca)
 }
 
 /// One OpenBao call over TLS with the root token, optionally in a namespace.
