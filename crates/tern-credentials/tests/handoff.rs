@@ -215,3 +215,109 @@ fn the_credentials_directory_must_be_outside_the_configuration() {
     .unwrap_err();
     assert!(matches!(err, PlanError::DirInsideWorkdir { .. }), "{err}");
 }
+
+#[test]
+fn every_vault_backed_auth_type_asks_the_documented_engine_path() {
+    use tern_credentials::handoff::{Method, SecretOutput};
+    let vault = [
+        ("TFC_VAULT_PROVIDER_AUTH", "true"),
+        ("TFC_VAULT_ADDR", "http://127.0.0.1:8200"),
+        ("TFC_VAULT_RUN_ROLE", "tern"),
+    ];
+    /// (auth type variables, method, path, output kind)
+    type Case = (Vec<(&'static str, &'static str)>, Method, &'static str, &'static str);
+    let cases: Vec<Case> = vec![
+        (
+            vec![
+                ("TFC_VAULT_BACKED_AWS_AUTH", "true"),
+                ("TFC_VAULT_BACKED_AWS_AUTH_TYPE", "iam_user"),
+                ("TFC_VAULT_BACKED_AWS_RUN_VAULT_ROLE", "r"),
+            ],
+            Method::Get,
+            "aws/creds/r",
+            "aws",
+        ),
+        (
+            vec![
+                ("TFC_VAULT_BACKED_AWS_AUTH", "true"),
+                ("TFC_VAULT_BACKED_AWS_AUTH_TYPE", "assumed_role"),
+                ("TFC_VAULT_BACKED_AWS_RUN_VAULT_ROLE", "r"),
+            ],
+            Method::Post,
+            "aws/sts/r",
+            "aws",
+        ),
+        (
+            vec![
+                ("TFC_VAULT_BACKED_AWS_AUTH", "true"),
+                ("TFC_VAULT_BACKED_AWS_AUTH_TYPE", "federation_token"),
+                ("TFC_VAULT_BACKED_AWS_RUN_VAULT_ROLE", "r"),
+                ("TFC_VAULT_BACKED_AWS_MOUNT_PATH", "aws-prod"),
+            ],
+            Method::Post,
+            "aws-prod/sts/r",
+            "aws",
+        ),
+        (
+            vec![
+                ("TFC_VAULT_BACKED_GCP_AUTH", "true"),
+                ("TFC_VAULT_BACKED_GCP_AUTH_TYPE", "roleset/access_token"),
+                ("TFC_VAULT_BACKED_GCP_RUN_VAULT_ROLESET", "s"),
+            ],
+            Method::Get,
+            "gcp/roleset/s/token",
+            "gcp-token",
+        ),
+        (
+            vec![
+                ("TFC_VAULT_BACKED_GCP_AUTH", "true"),
+                ("TFC_VAULT_BACKED_GCP_AUTH_TYPE", "roleset/service_account_key"),
+                ("TFC_VAULT_BACKED_GCP_RUN_VAULT_ROLESET", "s"),
+            ],
+            Method::Get,
+            "gcp/roleset/s/key",
+            "gcp-key",
+        ),
+        (
+            vec![
+                ("TFC_VAULT_BACKED_GCP_AUTH", "true"),
+                ("TFC_VAULT_BACKED_GCP_AUTH_TYPE", "static_account/access_token"),
+                ("TFC_VAULT_BACKED_GCP_RUN_VAULT_STATIC_ACCOUNT", "a"),
+            ],
+            Method::Get,
+            "gcp/static-account/a/token",
+            "gcp-token",
+        ),
+        (
+            vec![
+                ("TFC_VAULT_BACKED_GCP_AUTH", "true"),
+                ("TFC_VAULT_BACKED_GCP_AUTH_TYPE", "static_account/service_account_key"),
+                ("TFC_VAULT_BACKED_GCP_RUN_VAULT_STATIC_ACCOUNT", "a"),
+            ],
+            Method::Get,
+            "gcp/static-account/a/key",
+            "gcp-key",
+        ),
+        (
+            vec![("TFC_VAULT_BACKED_AZURE_AUTH", "true"), ("TFC_VAULT_BACKED_AZURE_RUN_VAULT_ROLE", "c")],
+            Method::Get,
+            "azure/creds/c",
+            "azure",
+        ),
+    ];
+    for (extra, method, path, kind) in cases {
+        let mut vars = vault.to_vec();
+        vars.extend(extra);
+        let plan = planned(&vars, RunPhase::Plan);
+        assert_eq!(plan.vault_reads.len(), 1, "{path}");
+        let read = &plan.vault_reads[0];
+        assert_eq!((read.method, read.path.as_str()), (method, path));
+        let got = match &read.output {
+            SecretOutput::AwsCredentials { .. } => "aws",
+            SecretOutput::GcpAccessToken { .. } => "gcp-token",
+            SecretOutput::GcpKey { .. } => "gcp-key",
+            SecretOutput::AzureClient { .. } => "azure",
+        };
+        assert_eq!(got, kind, "{path}");
+    }
+}
