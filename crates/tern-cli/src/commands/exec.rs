@@ -79,7 +79,12 @@ pub fn run(args: ExecArgs, env: Env<'_>) -> anyhow::Result<ExitCode> {
             file_vars.push((name, value));
         }
     }
-    let configs = resolve(&variables).map_err(|e| anyhow!("{e}"))?;
+    let mut configs = resolve(&variables).map_err(|e| anyhow!("{e}"))?;
+    if !configs.azure.is_empty() && file_ttl.as_duration() < std::time::Duration::from_secs(15 * 60) {
+        configs.warnings.push(format!(
+            "--token-ttl {file_ttl} is short for Azure: azure-identity re-reads its token file only every 10 minutes, so it may present an expired token; use 15m or more"
+        ));
+    }
     for w in &configs.warnings {
         tracing::warn!("{w}");
     }

@@ -729,6 +729,41 @@ TFC_AWS_PROVIDER_AUTH_STAGING=false
 }
 
 #[test]
+fn a_short_token_lifetime_with_azure_is_warned_about() {
+    let s = Scratch::new();
+    let vars = "TFC_AZURE_PROVIDER_AUTH=true\nTFC_AZURE_RUN_CLIENT_ID=4e4b7b2a-2f0e-4d3c-9a7b-1c2d3e4f5a6b\n";
+    std::fs::write(s.path().join("ws.env"), vars).unwrap();
+    let out = run(s.tern().args([
+        "exec",
+        "--dry-run",
+        "--env-file",
+        "ws.env",
+        "--signing-key",
+        "keys/rsa-2048.pem",
+        "--issuer-url",
+        "https://tern.example.com",
+        "--organization",
+        "acme",
+        "--workspace",
+        "prod",
+        "--run-id",
+        "r",
+        "--phase",
+        "plan",
+        "--token-ttl",
+        "5m",
+        "--credentials-dir",
+        "/run/tern",
+        "--workdir",
+        "/work",
+        "--",
+        "true",
+    ]));
+    out.success();
+    assert!(out.stdout.contains("--token-ttl 5m is short for Azure"), "{out}");
+}
+
+#[test]
 fn the_issuer_serves_what_exec_signs() {
     // The key of `tern serve` and `tern exec` is the same file: exec tokens verify at serve's JWKS.
     let e = Exec::new();
