@@ -804,26 +804,8 @@ impl Resolver<'_> {
                     apply: Sourced { value: apply?, source: Source::Variable(av) },
                 })
             }
-            (Some((set, _)), None) => {
-                self.errors.push(ConfigError::PhaseWithoutFallback {
-                    config: cfg.clone(),
-                    what,
-                    set,
-                    missing: RunPhase::Apply,
-                    candidates: apply_c,
-                });
-                None
-            }
-            (None, Some((set, _))) => {
-                self.errors.push(ConfigError::PhaseWithoutFallback {
-                    config: cfg.clone(),
-                    what,
-                    set,
-                    missing: RunPhase::Plan,
-                    candidates: plan_c,
-                });
-                None
-            }
+            (Some((set, _)), None) => self.no_fallback(cfg, what, set, RunPhase::Apply, apply_c),
+            (None, Some((set, _))) => self.no_fallback(cfg, what, set, RunPhase::Plan, plan_c),
             (None, None) => {
                 if required {
                     // [PLAN_X_T, DEFAULT_PLAN_X, RUN_X_T, DEFAULT_RUN_X]: say it the way a user acts.
@@ -842,6 +824,25 @@ impl Resolver<'_> {
                 None
             }
         }
+    }
+
+    /// A phase-specific value is set, but the other phase has none.
+    fn no_fallback<T>(
+        &mut self,
+        cfg: &ConfigRef,
+        what: &'static str,
+        set: String,
+        missing: RunPhase,
+        candidates: Vec<String>,
+    ) -> Option<T> {
+        self.errors.push(ConfigError::PhaseWithoutFallback {
+            config: cfg.clone(),
+            what,
+            set,
+            missing,
+            candidates,
+        });
+        None
     }
 
     fn audience(&mut self, cfg: &ConfigRef, default: Option<String>) -> Option<Sourced<Audience>> {

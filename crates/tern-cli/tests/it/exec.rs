@@ -666,6 +666,16 @@ fn configuration_errors_stop_the_phase_before_anything_exists() {
     assert!(out.stderr.contains("run-bad-file.env: line 1: expected NAME=value"), "{out}");
 }
 
+/// `tern exec --dry-run` for acme/prod with `vars` as the workspace, credentials under /run/tern.
+fn dry_run(s: &Scratch, vars: &str, extra: &[&str], command: &[&str]) -> Run {
+    std::fs::write(s.path().join("ws.env"), vars).unwrap();
+    let mut cmd = s.tern();
+    cmd.args(["exec", "--dry-run", "--env-file", "ws.env", "--signing-key", "keys/rsa-2048.pem"]);
+    cmd.args(["--issuer-url", "https://tern.example.com", "--organization", "acme", "--workspace", "prod"]);
+    cmd.args(["--credentials-dir", "/run/tern"]).args(extra).arg("--").args(command);
+    run(&mut cmd)
+}
+
 #[test]
 fn dry_run_of_a_multi_platform_multi_alias_workspace() {
     let s = Scratch::new();
@@ -696,33 +706,12 @@ TFC_AWS_RUN_ROLE_ARN_STAGING=arn:aws:iam::123456789012:role/unused
 TFC_AWS_PROVIDER_AUTH_STAGING=false
 "
     );
-    std::fs::write(s.path().join("ws.env"), vars).unwrap();
-    let out = run(s.tern().args([
-        "exec",
-        "--dry-run",
-        "--env-file",
-        "ws.env",
-        "--signing-key",
-        "keys/rsa-2048.pem",
-        "--issuer-url",
-        "https://tern.example.com",
-        "--organization",
-        "acme",
-        "--workspace",
-        "prod",
-        "--run-id",
-        "run-CZcmD7eagjhyX0vN",
-        "--phase",
-        "apply",
-        "--credentials-dir",
-        "/run/tern",
-        "--workdir",
-        "/work/infra",
-        "--",
-        "terraform",
-        "apply",
-        "tfplan",
-    ]));
+    let out = dry_run(
+        &s,
+        &vars,
+        &["--run-id", "run-CZcmD7eagjhyX0vN", "--phase", "apply", "--workdir", "/work/infra"],
+        &["terraform", "apply", "tfplan"],
+    );
     out.success();
     assert!(!std::path::Path::new("/run/tern/run-CZcmD7eagjhyX0vN").exists(), "a dry run creates nothing");
     tern_testkit::assert_golden(&crate::errors::golden_dir(), "exec-dry-run.txt", out.stdout.as_bytes());
@@ -732,33 +721,12 @@ TFC_AWS_PROVIDER_AUTH_STAGING=false
 fn a_short_token_lifetime_with_azure_is_warned_about() {
     let s = Scratch::new();
     let vars = "TFC_AZURE_PROVIDER_AUTH=true\nTFC_AZURE_RUN_CLIENT_ID=4e4b7b2a-2f0e-4d3c-9a7b-1c2d3e4f5a6b\n";
-    std::fs::write(s.path().join("ws.env"), vars).unwrap();
-    let out = run(s.tern().args([
-        "exec",
-        "--dry-run",
-        "--env-file",
-        "ws.env",
-        "--signing-key",
-        "keys/rsa-2048.pem",
-        "--issuer-url",
-        "https://tern.example.com",
-        "--organization",
-        "acme",
-        "--workspace",
-        "prod",
-        "--run-id",
-        "r",
-        "--phase",
-        "plan",
-        "--token-ttl",
-        "5m",
-        "--credentials-dir",
-        "/run/tern",
-        "--workdir",
-        "/work",
-        "--",
-        "true",
-    ]));
+    let out = dry_run(
+        &s,
+        vars,
+        &["--run-id", "r", "--phase", "plan", "--token-ttl", "5m", "--workdir", "/work"],
+        &["true"],
+    );
     out.success();
     assert!(out.stdout.contains("--token-ttl 5m is short for Azure"), "{out}");
 }
