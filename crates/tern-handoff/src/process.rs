@@ -16,8 +16,9 @@ use nix::unistd::Pid;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::time::Instant;
 
-/// What to run.
-#[derive(Debug, Clone)]
+/// What to run. Its environment holds secrets (Vault tokens, inline tokens, client secrets), so
+/// `Debug` shows variable names only.
+#[derive(Clone)]
 pub struct CommandSpec {
     /// Program (looked up on the `PATH` of `env`).
     pub program: OsString,
@@ -27,6 +28,19 @@ pub struct CommandSpec {
     pub cwd: PathBuf,
     /// The complete environment (nothing else is inherited).
     pub env: Vec<(OsString, OsString)>,
+}
+
+impl std::fmt::Debug for CommandSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<std::borrow::Cow<'_, str>> =
+            self.env.iter().map(|(k, _)| k.to_string_lossy()).collect();
+        f.debug_struct("CommandSpec")
+            .field("program", &self.program)
+            .field("args", &self.args)
+            .field("cwd", &self.cwd)
+            .field("env (names only)", &names)
+            .finish()
+    }
 }
 
 /// How the command ended.
@@ -148,5 +162,23 @@ pub async fn run(
                 kill_at = None;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_shows_environment_names_not_values() {
+        let spec = CommandSpec {
+            program: "terraform".into(),
+            args: vec!["plan".into()],
+            cwd: PathBuf::from("/work"),
+            env: vec![("VAULT_TOKEN".into(), "s.super-secret-token".into())],
+        };
+        let shown = format!("{spec:?} {spec:#?}");
+        assert!(shown.contains("VAULT_TOKEN") && shown.contains("terraform"), "{shown}");
+        assert!(!shown.contains("super-secret"), "{shown}");
     }
 }

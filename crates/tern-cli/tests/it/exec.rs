@@ -12,7 +12,7 @@ use serde_json::Value;
 use tern_testkit::peers;
 
 use crate::peers::{Peer, bao_as, bao_tls, moto, openbao, openbao_tls, openbao_trusts};
-use crate::support::{Run, Scratch, Server, get_json, http_get, run, run_with_stdin};
+use crate::support::{Run, Scratch, Server, http_get, run, run_with_stdin};
 
 const PROVIDER: &str = "projects/123456/locations/global/workloadIdentityPools/tern-pool/providers/tern";
 const SUB_PLAN: &str = "organization:acme:project:Default Project:workspace:prod:run_phase:plan";
@@ -729,12 +729,4 @@ fn a_short_token_lifetime_with_azure_is_warned_about() {
     );
     out.success();
     assert!(out.stdout.contains("--token-ttl 5m is short for Azure"), "{out}");
-}
-
-#[test]
-fn the_issuer_serves_what_exec_signs() {
-    // The key of `tern serve` and `tern exec` is the same file: exec tokens verify at serve's JWKS.
-    let e = Exec::new();
-    let jwks = get_json(&format!("{}/.well-known/jwks", e.issuer));
-    assert_eq!(jwks["keys"].as_array().unwrap().len(), 1);
 }
