@@ -156,3 +156,68 @@ pub mod peers {
         crate::workspace_root().join("tests").join("peers").join("python")
     }
 }
+
+/// Databases for tests: a fresh PostgreSQL database per test (on the server of
+/// `TERN_TEST_POSTGRES_URL`, default `postgres://postgres@127.0.0.1:5432/test`), or a SQLite file
+/// in a temporary directory. PostgreSQL missing is a failure, never a skip.
+pub mod db {
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    /// The server tests create their databases on.
+    pub fn admin_url() -> String {
+        std::env::var("TERN_TEST_POSTGRES_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
+    }
+
+    /// A database that is dropped with this value.
+    pub struct TestDatabase {
+        /// URL to give tern.
+        pub url: String,
+        name: Option<String>,
+        _dir: Option<tempfile::TempDir>,
+    }
+
+    fn psql(admin: &str, sql: &str) -> Result<(), String> {
+        let out = std::process::Command::new("psql")
+            .args([admin, "-v", "ON_ERROR_STOP=1", "-q", "-c", sql])
+            .output()
+            .map_err(|e| format!("cannot run psql: {e}"))?;
+        if out.status.success() { Ok(()) } else { Err(String::from_utf8_lossy(&out.stderr).into_owned()) }
+    }
+
+    impl TestDatabase {
+        /// A new, empty PostgreSQL database.
+        pub fn postgres() -> Self {
+            static N: AtomicU32 = AtomicU32::new(0);
+            let admin = admin_url();
+            let name = format!(
+                "tern_test_{}_{}_{}",
+                std::process::id(),
+                N.fetch_add(1, Ordering::Relaxed),
+                std::time::SystemTime::UNIX_EPOCH.elapsed().map(|d| d.subsec_nanos()).unwrap_or(0)
+            );
+            if let Err(e) = psql(&admin, &format!("CREATE DATABASE {name}")) {
+                panic!(
+                    "PostgreSQL is required for these tests and is not usable at {admin} (set TERN_TEST_POSTGRES_URL): {e}"
+                );
+            }
+            let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b).to_owned();
+            Self { url: format!("{base}/{name}"), name: Some(name), _dir: None }
+        }
+
+        /// A new SQLite database file.
+        pub fn sqlite() -> Self {
+            let dir = tempfile::tempdir().expect("temporary directory");
+            let url = format!("sqlite://{}?mode=rwc", dir.path().join("tern.db").display());
+            Self { url, name: None, _dir: Some(dir) }
+        }
+    }
+
+    impl Drop for TestDatabase {
+        fn drop(&mut self) {
+            if let Some(name) = &self.name {
+                let _ = psql(&admin_url(), &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+            }
+        }
+    }
+}

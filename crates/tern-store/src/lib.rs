@@ -1,0 +1,255 @@
+//! tern's persistent store, on SQLite (embedded, the default) or PostgreSQL (several replicas).
+//!
+//! One schema in two flavours (`migrations/sqlite`, `migrations/postgres`), applied on
+//! [`Store::open`]; every query is written once, with `$N` parameters that both backends accept,
+//! and runs through sqlx's `Any` driver. Times are unix seconds from the injected clock.
+//!
+//! The store owns the rules that must hold whatever the caller does: names unique per
+//! organization, sensitive values only as ciphertext, tokens only as hashes, one active run per
+//! workspace, a job claimed by exactly one agent, run states moving only along TFE's edges.
+//! It knows nothing of HTTP.
+
+mod crypto;
+mod migrate;
+mod records;
+mod runs;
+mod state;
+mod tokens;
+mod variables;
+mod workspaces;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::{AnyPool, Executor as _};
+use tern_types::{Clock, unix_seconds};
+
+pub use crypto::{Cipher, CryptoError, EncryptionKey, token_hash};
+pub use records::*;
+pub use runs::JobOutcome;
+pub use state::{MAX_STATE_BYTES, StateError, md5_hex, parse_state};
+pub use variables::MAX_VALUE_BYTES;
+pub use workspaces::{DEFAULT_TIMEOUT_S, MAX_TIMEOUT_S};
+
+/// Which database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// Embedded SQLite file (WAL).
+    Sqlite,
+    /// PostgreSQL server.
+    Postgres,
+}
+
+/// What went wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The thing asked for does not exist (or the caller may not see it).
+    #[error("{what} {id:?} not found")]
+    NotFound {
+        /// Kind of resource.
+        what: &'static str,
+        /// Its id or name.
+        id: String,
+    },
+    /// The change conflicts with what is stored (a name taken, a run in the wrong state).
+    #[error("{0}")]
+    Conflict(String),
+    /// The input is invalid.
+    #[error("{0}")]
+    Invalid(String),
+    /// The database URL is not one tern can use.
+    #[error(
+        "database URL {0:?} is not supported: use sqlite://PATH (embedded) or postgres://USER@HOST:PORT/DB"
+    )]
+    UnsupportedUrl(String),
+    /// A migration failed or the schema is newer than this tern.
+    #[error("migrating the database: {0}")]
+    Migration(String),
+    /// Encryption at rest.
+    #[error(transparent)]
+    Crypto(#[from] CryptoError),
+    /// The database refused or failed.
+    #[error("database error: {0}")]
+    Database(#[source] sqlx::Error),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        if let sqlx::Error::Database(db) = &e
+            && db.is_unique_violation()
+        {
+            return Self::Conflict("it already exists".into());
+        }
+        Self::Database(e)
+    }
+}
+
+pub(crate) fn not_found(what: &'static str, id: &str) -> StoreError {
+    StoreError::NotFound { what, id: id.to_owned() }
+}
+
+/// A page of a list: 1-based number and size (TFE's `page[number]`, `page[size]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page {
+    /// 1-based.
+    pub number: u32,
+    /// Items per page.
+    pub size: u32,
+}
+
+impl Default for Page {
+    fn default() -> Self {
+        Self { number: 1, size: 20 }
+    }
+}
+
+impl Page {
+    /// Largest page size served.
+    pub const MAX_SIZE: u32 = 100;
+
+    pub(crate) fn limit(self) -> i64 {
+        i64::from(self.size.clamp(1, Self::MAX_SIZE))
+    }
+
+    pub(crate) fn offset(self) -> i64 {
+        i64::from(self.number.max(1) - 1) * self.limit()
+    }
+}
+
+/// Items of one page and the total count.
+#[derive(Debug, Clone)]
+pub struct Paged<T> {
+    /// The items.
+    pub items: Vec<T>,
+    /// How many there are in all.
+    pub total: u64,
+    /// The page served.
+    pub page: Page,
+}
+
+/// The store.
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+    cipher: Arc<Cipher>,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("backend", &self.backend).finish_non_exhaustive()
+    }
+}
+
+/// The setting that proves the key-encryption key is the one the database was set up with.
+const KEK_CHECK: &str = "kek-check";
+
+impl Store {
+    /// Connect to `url`, apply migrations, and check the key-encryption key.
+    pub async fn open(url: &str, key: &EncryptionKey, clock: Arc<dyn Clock>) -> Result<Self, StoreError> {
+        install_default_drivers();
+        let (backend, connections) = if url.starts_with("sqlite:") {
+            (Backend::Sqlite, 4)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            (Backend::Postgres, 10)
+        } else {
+            return Err(StoreError::UnsupportedUrl(url.to_owned()));
+        };
+        let mut options =
+            AnyPoolOptions::new().max_connections(connections).acquire_timeout(Duration::from_secs(30));
+        if backend == Backend::Sqlite {
+            options = options.after_connect(|conn, _| {
+                Box::pin(async move {
+                    conn.execute("PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL;").await?;
+                    Ok(())
+                })
+            });
+        }
+        let pool = options.connect(url).await.map_err(StoreError::Database)?;
+        migrate::run(&pool, backend).await?;
+        let cipher = Arc::new(Cipher::new(key)?);
+        let store = Self { pool, backend, cipher, clock };
+        store.check_key().await?;
+        Ok(store)
+    }
+
+    /// Which backend this is.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The pool (for health checks).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Close every connection.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    pub(crate) fn now(&self) -> i64 {
+        i64::try_from(unix_seconds(self.clock.now())).unwrap_or(i64::MAX)
+    }
+
+    async fn check_key(&self) -> Result<(), StoreError> {
+        match self.setting(KEK_CHECK).await? {
+            Some(sealed) => {
+                let bytes = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, sealed)
+                    .map_err(|_| StoreError::Crypto(CryptoError::Open))?;
+                self.cipher.open(KEK_CHECK, &bytes).map_err(|_| {
+                    StoreError::Invalid("the key-encryption key is not the one this database was set up with: sensitive variables and managed keys cannot be read. Start tern with the original key (TERN_ENCRYPTION_KEY or --encryption-key-file).".into())
+                })?;
+            }
+            None => {
+                let sealed = self.cipher.seal(KEK_CHECK, b"tern")?;
+                let text = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, sealed);
+                sqlx::query(
+                    "INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+                )
+                .bind(KEK_CHECK)
+                .bind(text)
+                .execute(&self.pool)
+                .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A setting of the installation.
+    pub async fn setting(&self, name: &str) -> Result<Option<String>, StoreError> {
+        let value: Option<(String,)> = sqlx::query_as("SELECT value FROM settings WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(value.map(|v| v.0))
+    }
+}
+
+/// `(seq/total)` helper for counts, which come back as `i64` on both backends.
+pub(crate) fn count(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
+
+/// A query text assembled from this crate's constants (column lists, fixed filters), never
+/// from input: every value is a bound parameter.
+pub(crate) fn sql(text: String) -> sqlx::AssertSqlSafe<String> {
+    sqlx::AssertSqlSafe(text)
+}
+
+/// A boolean column: BOOLEAN on PostgreSQL, a 0/1 INTEGER on SQLite (sqlx's `Any` driver does
+/// not decode SQLite's BOOLEAN).
+pub(crate) fn flag(row: &sqlx::any::AnyRow, column: &str) -> Result<bool, sqlx::Error> {
+    use sqlx::Row as _;
+    row.try_get::<bool, _>(column).or_else(|_| row.try_get::<i64, _>(column).map(|v| v != 0))
+}
+
+/// A nullable boolean column.
+pub(crate) fn flag_opt(row: &sqlx::any::AnyRow, column: &str) -> Result<Option<bool>, sqlx::Error> {
+    use sqlx::Row as _;
+    row.try_get::<Option<bool>, _>(column)
+        .or_else(|_| row.try_get::<Option<i64>, _>(column).map(|v| v.map(|v| v != 0)))
+}

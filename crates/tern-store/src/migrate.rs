@@ -1,0 +1,85 @@
+//! Migrations: the SQL files of `migrations/<backend>`, embedded, applied in order once each.
+//! A checksum per applied file refuses a database whose history differs from this build, and a
+//! database migrated by a newer tern is refused rather than misread. On PostgreSQL an advisory
+//! lock serialises replicas that start at the same time.
+
+use sqlx::{AnyPool, Executor as _};
+
+use crate::{Backend, StoreError};
+
+struct Migration {
+    version: i64,
+    name: &'static str,
+    sqlite: &'static str,
+    postgres: &'static str,
+}
+
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "initial",
+    sqlite: include_str!("../migrations/sqlite/0001_initial.sql"),
+    postgres: include_str!("../migrations/postgres/0001_initial.sql"),
+}];
+
+/// Arbitrary, fixed: the advisory lock id tern's replicas agree on.
+const LOCK_ID: i64 = 0x7465_726e_6d69;
+
+fn checksum(sql: &str) -> String {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, sql.as_bytes());
+    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+pub(crate) async fn run(pool: &AnyPool, backend: Backend) -> Result<(), StoreError> {
+    let mut conn = pool.acquire().await?;
+    if backend == Backend::Postgres {
+        sqlx::query("SELECT pg_advisory_lock($1)").bind(LOCK_ID).execute(&mut *conn).await?;
+    }
+    let result = apply(&mut conn, backend).await;
+    if backend == Backend::Postgres {
+        sqlx::query("SELECT pg_advisory_unlock($1)").bind(LOCK_ID).execute(&mut *conn).await?;
+    }
+    result
+}
+
+async fn apply(conn: &mut sqlx::AnyConnection, backend: Backend) -> Result<(), StoreError> {
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS tern_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, checksum TEXT NOT NULL, applied_at BIGINT NOT NULL)",
+    )
+    .await?;
+    let applied: Vec<(i64, String, String)> =
+        sqlx::query_as("SELECT version, name, checksum FROM tern_migrations ORDER BY version")
+            .fetch_all(&mut *conn)
+            .await?;
+    let newest = MIGRATIONS.last().map_or(0, |m| m.version);
+    for (version, name, sum) in &applied {
+        let Some(m) = MIGRATIONS.iter().find(|m| m.version == *version) else {
+            return Err(StoreError::Migration(format!(
+                "the database has migration {version} ({name}), newer than this tern knows (up to {newest}): upgrade tern"
+            )));
+        };
+        let sql = if backend == Backend::Sqlite { m.sqlite } else { m.postgres };
+        if checksum(sql) != *sum {
+            return Err(StoreError::Migration(format!(
+                "migration {version} ({name}) applied to this database differs from this build's"
+            )));
+        }
+    }
+    for m in MIGRATIONS.iter().filter(|m| !applied.iter().any(|(v, _, _)| *v == m.version)) {
+        let sql = if backend == Backend::Sqlite { m.sqlite } else { m.postgres };
+        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+        tx.execute(sql)
+            .await
+            .map_err(|e| StoreError::Migration(format!("{} ({}): {e}", m.version, m.name)))?;
+        sqlx::query(
+            "INSERT INTO tern_migrations (version, name, checksum, applied_at) VALUES ($1, $2, $3, 0)",
+        )
+        .bind(m.version)
+        .bind(m.name)
+        .bind(checksum(sql))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        tracing::info!(version = m.version, name = m.name, "applied database migration");
+    }
+    Ok(())
+}

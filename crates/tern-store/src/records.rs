@@ -1,0 +1,465 @@
+//! What the store keeps, as typed records. Sensitive values never appear in these: a
+//! [`Variable`] that is sensitive has `value: None`; the plaintext comes only from
+//! `Store::job_variables`, wrapped in a `SecretString`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use tern_types::{RunPhase, SecretString};
+
+macro_rules! string_enum {
+    ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum $name { $($(#[$vm])* $variant),+ }
+
+        impl $name {
+            /// Every value.
+            pub const ALL: &'static [Self] = &[$(Self::$variant),+];
+
+            /// The stored and API spelling.
+            pub fn as_str(self) -> &'static str {
+                match self { $(Self::$variant => $text),+ }
+            }
+
+            /// Parse the stored and API spelling.
+            pub fn parse(text: &str) -> Option<Self> {
+                match text { $($text => Some(Self::$variant),)+ _ => None }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+string_enum!(
+    /// A run's status, as TFE names them.
+    RunStatus {
+        /// Waiting for the workspace or an agent.
+        Pending = "pending",
+        /// The plan phase runs.
+        Planning = "planning",
+        /// Planned with changes; waits for confirmation.
+        Planned = "planned",
+        /// Planned without changes, or a plan-only run: nothing more to do.
+        PlannedAndFinished = "planned_and_finished",
+        /// Confirmed; the apply job is queued.
+        Confirmed = "confirmed",
+        /// The apply phase runs.
+        Applying = "applying",
+        /// Applied.
+        Applied = "applied",
+        /// Discarded after planning.
+        Discarded = "discarded",
+        /// Canceled.
+        Canceled = "canceled",
+        /// Failed; `error_message` says why.
+        Errored = "errored",
+    }
+);
+
+impl RunStatus {
+    /// Whether nothing more will happen to the run.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            Self::PlannedAndFinished | Self::Applied | Self::Discarded | Self::Canceled | Self::Errored
+        )
+    }
+}
+
+string_enum!(
+    /// A plan's or an apply's own status (TFE: `plans`/`applies` resources).
+    PhaseStatus {
+        /// Not started.
+        Pending = "pending",
+        /// Waiting for an agent.
+        Queued = "queued",
+        /// Running.
+        Running = "running",
+        /// Finished successfully.
+        Finished = "finished",
+        /// Failed.
+        Errored = "errored",
+        /// Canceled while it ran or waited.
+        Canceled = "canceled",
+        /// Will not run (the run ended before).
+        Unreachable = "unreachable",
+    }
+);
+
+string_enum!(
+    /// A job's status.
+    JobStatus {
+        /// Waiting for an agent.
+        Queued = "queued",
+        /// Claimed by an agent.
+        Running = "running",
+        /// Over (whatever the outcome).
+        Done = "done",
+        /// Will not run: its run ended before it was claimed.
+        Dropped = "dropped",
+    }
+);
+
+string_enum!(
+    /// A variable's category.
+    Category {
+        /// Environment variable of the Terraform process.
+        Env = "env",
+        /// Terraform input variable.
+        Terraform = "terraform",
+    }
+);
+
+string_enum!(
+    /// Where a workspace's runs execute.
+    ExecutionMode {
+        /// On tern's workers and agents.
+        Remote = "remote",
+        /// On an agent (tern treats it as `remote`: every worker is an agent).
+        Agent = "agent",
+        /// On the client; tern keeps the state only.
+        Local = "local",
+    }
+);
+
+string_enum!(
+    /// What a bearer token may do.
+    TokenKind {
+        /// Everything.
+        Admin = "admin",
+        /// The API, within one organization.
+        Organization = "organization",
+        /// Claim jobs (of one organization, or all for the server's own workers).
+        Agent = "agent",
+        /// Act on one job: its run and phase only.
+        Job = "job",
+    }
+);
+
+/// An organization.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Organization {
+    /// `org-…`.
+    pub id: String,
+    /// Unique name (TFE uses it as the API id).
+    pub name: String,
+    /// Contact address.
+    pub email: String,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
+/// A project.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Project {
+    /// `prj-…`.
+    pub id: String,
+    /// Owning organization's id.
+    pub organization_id: String,
+    /// Owning organization's name.
+    pub organization: String,
+    /// Name, unique in the organization.
+    pub name: String,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
+/// The name of the project every organization starts with.
+pub const DEFAULT_PROJECT: &str = "Default Project";
+
+/// A workspace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Workspace {
+    /// `ws-…`.
+    pub id: String,
+    /// Organization id.
+    pub organization_id: String,
+    /// Organization name.
+    pub organization: String,
+    /// Project id.
+    pub project_id: String,
+    /// Project name.
+    pub project: String,
+    /// Name, unique in the organization.
+    pub name: String,
+    /// Free text.
+    pub description: String,
+    /// The `terraform` or `tofu` program runs use (a name on the runner's PATH or a path).
+    pub terraform_bin: String,
+    /// Directory within the configuration where Terraform runs.
+    pub working_directory: String,
+    /// Apply without confirmation when a plan has changes.
+    pub auto_apply: bool,
+    /// Where runs execute.
+    pub execution_mode: ExecutionMode,
+    /// Plan phase timeout, seconds.
+    pub plan_timeout_s: i64,
+    /// Apply phase timeout, seconds.
+    pub apply_timeout_s: i64,
+    /// Locked by a user (no run starts).
+    pub locked: bool,
+    /// The run that holds the workspace.
+    pub active_run_id: Option<String>,
+    /// Current state version.
+    pub current_state_version_id: Option<String>,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds.
+    pub updated_at: i64,
+}
+
+/// Settings of a new workspace, or changes to one (`None`: default, or unchanged).
+#[derive(Debug, Clone, Default)]
+pub struct WorkspaceSettings {
+    /// Name (required when creating).
+    pub name: Option<String>,
+    /// Project id (default: the organization's Default Project).
+    pub project_id: Option<String>,
+    /// Description.
+    pub description: Option<String>,
+    /// Program.
+    pub terraform_bin: Option<String>,
+    /// Working directory.
+    pub working_directory: Option<String>,
+    /// Auto-apply.
+    pub auto_apply: Option<bool>,
+    /// Execution mode.
+    pub execution_mode: Option<ExecutionMode>,
+    /// Plan timeout, seconds.
+    pub plan_timeout_s: Option<i64>,
+    /// Apply timeout, seconds.
+    pub apply_timeout_s: Option<i64>,
+}
+
+/// Who owns a variable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VariableOwner {
+    /// A workspace (id).
+    Workspace(String),
+    /// A variable set (id).
+    VariableSet(String),
+}
+
+/// A variable as the API shows it: no value when sensitive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Variable {
+    /// `var-…`.
+    pub id: String,
+    /// Owner.
+    pub owner: VariableOwner,
+    /// Name.
+    pub key: String,
+    /// Value, `None` when sensitive.
+    pub value: Option<String>,
+    /// Free text.
+    pub description: String,
+    /// `env` or `terraform`.
+    pub category: Category,
+    /// Value is HCL.
+    pub hcl: bool,
+    /// Write-only.
+    pub sensitive: bool,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
+/// A variable to create, or changes to one.
+#[derive(Debug, Clone, Default)]
+pub struct VariableInput {
+    /// Name.
+    pub key: Option<String>,
+    /// Value.
+    pub value: Option<SecretString>,
+    /// Description.
+    pub description: Option<String>,
+    /// Category.
+    pub category: Option<Category>,
+    /// HCL.
+    pub hcl: Option<bool>,
+    /// Sensitive (cannot be turned off once on).
+    pub sensitive: Option<bool>,
+}
+
+/// A variable with its value, for the job that runs Terraform.
+#[derive(Debug, Clone)]
+pub struct JobVariable {
+    /// Name.
+    pub key: String,
+    /// Value (plaintext of sensitive ones too).
+    pub value: SecretString,
+    /// Category.
+    pub category: Category,
+    /// HCL.
+    pub hcl: bool,
+    /// Sensitive.
+    pub sensitive: bool,
+}
+
+/// A variable set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VariableSet {
+    /// `varset-…`.
+    pub id: String,
+    /// Organization id.
+    pub organization_id: String,
+    /// Name.
+    pub name: String,
+    /// Description.
+    pub description: String,
+    /// Applies to every workspace of the organization.
+    pub global: bool,
+    /// Workspaces it applies to (when not global).
+    pub workspace_ids: Vec<String>,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
+/// A configuration version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigurationVersion {
+    /// `cv-…`.
+    pub id: String,
+    /// Workspace id.
+    pub workspace_id: String,
+    /// `pending` (waiting for upload), `uploaded`, `errored`.
+    pub status: String,
+    /// Why it errored.
+    pub error_message: Option<String>,
+    /// Plan-only runs.
+    pub speculative: bool,
+    /// Start a run when uploaded.
+    pub auto_queue_runs: bool,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
+/// A run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Run {
+    /// `run-…`.
+    pub id: String,
+    /// Workspace id.
+    pub workspace_id: String,
+    /// Configuration version id.
+    pub configuration_version_id: String,
+    /// Status.
+    pub status: RunStatus,
+    /// Message given when created.
+    pub message: String,
+    /// Destroy plan.
+    pub is_destroy: bool,
+    /// Apply without confirmation.
+    pub auto_apply: bool,
+    /// Plan only (speculative).
+    pub plan_only: bool,
+    /// Whether the plan has changes (after planning).
+    pub has_changes: Option<bool>,
+    /// Why it errored or was canceled.
+    pub error_message: Option<String>,
+    /// The plan's status.
+    pub plan_status: PhaseStatus,
+    /// The apply's status.
+    pub apply_status: PhaseStatus,
+    /// Token id that created it.
+    pub created_by: String,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// `<status>-at` → unix seconds.
+    pub status_timestamps: BTreeMap<String, i64>,
+}
+
+impl Run {
+    /// The plan resource's id (`plan-…` with the run's suffix).
+    pub fn plan_id(&self) -> String {
+        format!("plan-{}", self.id.trim_start_matches("run-"))
+    }
+
+    /// The apply resource's id.
+    pub fn apply_id(&self) -> String {
+        format!("apply-{}", self.id.trim_start_matches("run-"))
+    }
+}
+
+/// Settings of a new run.
+#[derive(Debug, Clone, Default)]
+pub struct RunInput {
+    /// Configuration version (default: the workspace's latest uploaded).
+    pub configuration_version_id: Option<String>,
+    /// Message.
+    pub message: Option<String>,
+    /// Destroy.
+    pub is_destroy: bool,
+    /// Auto-apply (default: the workspace's setting).
+    pub auto_apply: Option<bool>,
+    /// Plan only.
+    pub plan_only: bool,
+}
+
+/// A job: one phase of one run, for one agent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Job {
+    /// `job-…`.
+    pub id: String,
+    /// Run id.
+    pub run_id: String,
+    /// Organization id.
+    pub organization_id: String,
+    /// Phase.
+    pub phase: RunPhase,
+    /// Status.
+    pub status: JobStatus,
+    /// The agent that claimed it.
+    pub agent: Option<String>,
+    /// Cancel asked for.
+    pub cancel_requested: bool,
+    /// Lease end, unix seconds.
+    pub lease_expires_at: Option<i64>,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
+/// A state version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateVersion {
+    /// `sv-…`.
+    pub id: String,
+    /// Workspace id.
+    pub workspace_id: String,
+    /// Run that wrote it.
+    pub run_id: Option<String>,
+    /// Terraform's serial.
+    pub serial: i64,
+    /// Terraform's lineage.
+    pub lineage: String,
+    /// MD5 of the state bytes (hex), as TFE reports it.
+    pub md5: String,
+    /// Size in bytes.
+    pub size: i64,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
+/// A bearer token's record (never the token).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Token {
+    /// `at-…`.
+    pub id: String,
+    /// What it may do.
+    pub kind: TokenKind,
+    /// Organization it is limited to.
+    pub organization_id: Option<String>,
+    /// Job it is limited to.
+    pub job_id: Option<String>,
+    /// Free text.
+    pub description: String,
+    /// Unix seconds.
+    pub expires_at: Option<i64>,
+    /// Unix seconds.
+    pub created_at: i64,
+}

@@ -1,0 +1,759 @@
+//! Configuration versions, runs, the job queue, logs and saved plans.
+//!
+//! A run holds its workspace from the moment its plan job is claimed until it reaches a final
+//! state (`workspaces.active_run_id`), so runs of one workspace execute one at a time and in
+//! order. A job is claimed by exactly one agent: the claim is a conditional update
+//! (`status = 'queued'`) in the same transaction that takes the workspace. A running job holds a
+//! lease that its agent renews; a job whose lease ran out is errored by [`Store::expire_jobs`].
+
+use std::collections::BTreeMap;
+
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row as _, Transaction};
+use tern_types::RunPhase;
+
+use crate::crypto::new_id;
+use crate::{
+    ConfigurationVersion, ExecutionMode, Job, JobStatus, Page, Paged, PhaseStatus, Run, RunInput, RunStatus,
+    Store, StoreError, count, not_found, sql,
+};
+
+/// How a job ended, as its agent reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobOutcome {
+    /// The phase succeeded; for a plan, whether it has changes.
+    Succeeded {
+        /// Plan had changes (ignored for applies).
+        has_changes: bool,
+    },
+    /// The phase failed, with the reason shown to the user.
+    Failed(String),
+    /// The phase stopped because a cancel was asked for.
+    Canceled,
+}
+
+const RUN_COLUMNS: &str = "id, workspace_id, configuration_version_id, status, message, is_destroy, auto_apply, plan_only, has_changes, error_message, plan_status, apply_status, created_by, created_at, status_timestamps";
+const JOB_COLUMNS: &str =
+    "id, run_id, organization_id, phase, status, agent, cancel_requested, lease_expires_at, created_at";
+
+fn run(row: &AnyRow) -> Result<Run, sqlx::Error> {
+    let status: String = row.try_get("status")?;
+    let plan: String = row.try_get("plan_status")?;
+    let apply: String = row.try_get("apply_status")?;
+    let stamps: String = row.try_get("status_timestamps")?;
+    Ok(Run {
+        id: row.try_get("id")?,
+        workspace_id: row.try_get("workspace_id")?,
+        configuration_version_id: row.try_get("configuration_version_id")?,
+        status: RunStatus::parse(&status).unwrap_or(RunStatus::Errored),
+        message: row.try_get("message")?,
+        is_destroy: crate::flag(row, "is_destroy")?,
+        auto_apply: crate::flag(row, "auto_apply")?,
+        plan_only: crate::flag(row, "plan_only")?,
+        has_changes: crate::flag_opt(row, "has_changes")?,
+        error_message: row.try_get("error_message")?,
+        plan_status: PhaseStatus::parse(&plan).unwrap_or(PhaseStatus::Errored),
+        apply_status: PhaseStatus::parse(&apply).unwrap_or(PhaseStatus::Errored),
+        created_by: row.try_get("created_by")?,
+        created_at: row.try_get("created_at")?,
+        status_timestamps: serde_json::from_str(&stamps).unwrap_or_default(),
+    })
+}
+
+fn job(row: &AnyRow) -> Result<Job, sqlx::Error> {
+    let phase: String = row.try_get("phase")?;
+    let status: String = row.try_get("status")?;
+    Ok(Job {
+        id: row.try_get("id")?,
+        run_id: row.try_get("run_id")?,
+        organization_id: row.try_get("organization_id")?,
+        phase: phase.parse().unwrap_or(RunPhase::Plan),
+        status: JobStatus::parse(&status).unwrap_or(JobStatus::Done),
+        agent: row.try_get("agent")?,
+        cancel_requested: crate::flag(row, "cancel_requested")?,
+        lease_expires_at: row.try_get("lease_expires_at")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+fn cv(row: &AnyRow) -> Result<ConfigurationVersion, sqlx::Error> {
+    Ok(ConfigurationVersion {
+        id: row.try_get("id")?,
+        workspace_id: row.try_get("workspace_id")?,
+        status: row.try_get("status")?,
+        error_message: row.try_get("error_message")?,
+        speculative: crate::flag(row, "speculative")?,
+        auto_queue_runs: crate::flag(row, "auto_queue_runs")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+/// A change of a run's status, applied in a transaction.
+struct Transition<'a> {
+    status: RunStatus,
+    plan: Option<PhaseStatus>,
+    apply: Option<PhaseStatus>,
+    error: Option<&'a str>,
+    has_changes: Option<bool>,
+}
+
+impl Store {
+    async fn transition(
+        &self,
+        tx: &mut Transaction<'_, Any>,
+        run_id: &str,
+        t: Transition<'_>,
+    ) -> Result<(), StoreError> {
+        let row = sqlx::query("SELECT status_timestamps, workspace_id FROM runs WHERE id = $1")
+            .bind(run_id)
+            .fetch_one(&mut **tx)
+            .await?;
+        let stamps: String = row.try_get("status_timestamps")?;
+        let workspace_id: String = row.try_get("workspace_id")?;
+        let mut stamps: BTreeMap<String, i64> = serde_json::from_str(&stamps).unwrap_or_default();
+        stamps.insert(format!("{}-at", t.status.as_str().replace('_', "-")), self.now());
+        let stamps = serde_json::to_string(&stamps).unwrap_or_else(|_| "{}".into());
+        sqlx::query("UPDATE runs SET status = $2, plan_status = COALESCE($3, plan_status), apply_status = COALESCE($4, apply_status), error_message = COALESCE($5, error_message), has_changes = COALESCE($6, has_changes), status_timestamps = $7 WHERE id = $1")
+            .bind(run_id)
+            .bind(t.status.as_str())
+            .bind(t.plan.map(PhaseStatus::as_str))
+            .bind(t.apply.map(PhaseStatus::as_str))
+            .bind(t.error)
+            .bind(t.has_changes)
+            .bind(stamps)
+            .execute(&mut **tx)
+            .await?;
+        if t.status.is_final() {
+            sqlx::query("UPDATE workspaces SET active_run_id = NULL WHERE id = $1 AND active_run_id = $2")
+                .bind(&workspace_id)
+                .bind(run_id)
+                .execute(&mut **tx)
+                .await?;
+            sqlx::query("UPDATE jobs SET status = 'dropped', finished_at = $2 WHERE run_id = $1 AND status = 'queued'")
+                .bind(run_id)
+                .bind(self.now())
+                .execute(&mut **tx)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn queue_job(
+        &self,
+        tx: &mut Transaction<'_, Any>,
+        run_id: &str,
+        organization_id: &str,
+        phase: RunPhase,
+    ) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO jobs (id, run_id, organization_id, phase, status, cancel_requested, created_at) VALUES ($1, $2, $3, $4, 'queued', FALSE, $5)")
+            .bind(new_id("job")?)
+            .bind(run_id)
+            .bind(organization_id)
+            .bind(phase.as_str())
+            .bind(self.now())
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
+    /// A new configuration version, waiting for its upload.
+    pub async fn create_configuration_version(
+        &self,
+        workspace_id: &str,
+        speculative: bool,
+        auto_queue_runs: bool,
+    ) -> Result<ConfigurationVersion, StoreError> {
+        self.workspace(workspace_id).await?;
+        let id = new_id("cv")?;
+        sqlx::query("INSERT INTO configuration_versions (id, workspace_id, status, speculative, auto_queue_runs, created_at) VALUES ($1, $2, 'pending', $3, $4, $5)")
+            .bind(&id)
+            .bind(workspace_id)
+            .bind(speculative)
+            .bind(auto_queue_runs)
+            .bind(self.now())
+            .execute(&self.pool)
+            .await?;
+        self.configuration_version(&id).await
+    }
+
+    /// A configuration version.
+    pub async fn configuration_version(&self, id: &str) -> Result<ConfigurationVersion, StoreError> {
+        let row = sqlx::query("SELECT id, workspace_id, status, error_message, speculative, auto_queue_runs, created_at FROM configuration_versions WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| not_found("configuration version", id))?;
+        Ok(cv(&row)?)
+    }
+
+    /// Configuration versions of a workspace, newest first.
+    pub async fn list_configuration_versions(
+        &self,
+        workspace_id: &str,
+        page: Page,
+    ) -> Result<Paged<ConfigurationVersion>, StoreError> {
+        let total: (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM configuration_versions WHERE workspace_id = $1")
+                .bind(workspace_id)
+                .fetch_one(&self.pool)
+                .await?;
+        let rows = sqlx::query("SELECT id, workspace_id, status, error_message, speculative, auto_queue_runs, created_at FROM configuration_versions WHERE workspace_id = $1 ORDER BY seq DESC LIMIT $2 OFFSET $3")
+            .bind(workspace_id)
+            .bind(page.limit())
+            .bind(page.offset())
+            .fetch_all(&self.pool)
+            .await?;
+        let items = rows.iter().map(cv).collect::<Result<_, _>>()?;
+        Ok(Paged { items, total: count(total.0), page })
+    }
+
+    /// Store the (already checked) tarball of a pending configuration version.
+    pub async fn upload_configuration(
+        &self,
+        id: &str,
+        tarball: &[u8],
+    ) -> Result<ConfigurationVersion, StoreError> {
+        let done = sqlx::query("UPDATE configuration_versions SET status = 'uploaded', tarball = $2 WHERE id = $1 AND status = 'pending'")
+            .bind(id)
+            .bind(tarball)
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            let current = self.configuration_version(id).await?;
+            return Err(StoreError::Conflict(format!(
+                "configuration version {id} is {}; only a pending one accepts an upload",
+                current.status
+            )));
+        }
+        self.configuration_version(id).await
+    }
+
+    /// Mark a pending configuration version errored (its upload was refused).
+    pub async fn fail_configuration(&self, id: &str, reason: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE configuration_versions SET status = 'errored', error_message = $2 WHERE id = $1 AND status = 'pending'")
+            .bind(id)
+            .bind(reason)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The tarball of an uploaded configuration version.
+    pub async fn configuration_tarball(&self, id: &str) -> Result<Vec<u8>, StoreError> {
+        let row: Option<(Option<Vec<u8>>,)> =
+            sqlx::query_as("SELECT tarball FROM configuration_versions WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+        row.and_then(|r| r.0).ok_or_else(|| not_found("configuration upload", id))
+    }
+
+    /// Create a run (pending) and queue its plan.
+    pub async fn create_run(
+        &self,
+        workspace_id: &str,
+        input: &RunInput,
+        created_by: &str,
+    ) -> Result<Run, StoreError> {
+        let ws = self.workspace(workspace_id).await?;
+        if ws.locked {
+            return Err(StoreError::Conflict(format!(
+                "workspace {:?} is locked; unlock it to start runs",
+                ws.name
+            )));
+        }
+        if ws.execution_mode == ExecutionMode::Local {
+            return Err(StoreError::Conflict(format!(
+                "workspace {:?} uses local execution: runs happen on the client and tern keeps only the state; set execution-mode to \"remote\" to run here",
+                ws.name
+            )));
+        }
+        let cv_id = match &input.configuration_version_id {
+            Some(id) => id.clone(),
+            None => {
+                let latest: Option<(String,)> = sqlx::query_as("SELECT id FROM configuration_versions WHERE workspace_id = $1 AND status = 'uploaded' ORDER BY seq DESC LIMIT 1")
+                    .bind(workspace_id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                latest.map(|r| r.0).ok_or_else(|| {
+                    StoreError::Invalid(format!(
+                        "workspace {:?} has no uploaded configuration; upload one first",
+                        ws.name
+                    ))
+                })?
+            }
+        };
+        let cv = self.configuration_version(&cv_id).await?;
+        if cv.workspace_id != ws.id {
+            return Err(not_found("configuration version", &cv_id));
+        }
+        if cv.status != "uploaded" {
+            return Err(StoreError::Conflict(format!(
+                "configuration version {cv_id} is {}; a run needs an uploaded one",
+                cv.status
+            )));
+        }
+        let id = new_id("run")?;
+        let now = self.now();
+        let stamps = format!("{{\"plan-queued-at\":{now}}}");
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("INSERT INTO runs (id, workspace_id, configuration_version_id, status, message, is_destroy, auto_apply, plan_only, plan_status, apply_status, created_by, created_at, status_timestamps) VALUES ($1, $2, $3, 'pending', $4, $5, $6, $7, 'queued', 'pending', $8, $9, $10)")
+            .bind(&id)
+            .bind(&ws.id)
+            .bind(&cv_id)
+            .bind(input.message.clone().unwrap_or_else(|| "Queued manually".into()))
+            .bind(input.is_destroy)
+            .bind(input.auto_apply.unwrap_or(ws.auto_apply))
+            .bind(input.plan_only || cv.speculative)
+            .bind(created_by)
+            .bind(now)
+            .bind(stamps)
+            .execute(&mut *tx)
+            .await?;
+        self.queue_job(&mut tx, &id, &ws.organization_id, RunPhase::Plan).await?;
+        tx.commit().await?;
+        self.run(&id).await
+    }
+
+    /// A run.
+    pub async fn run(&self, id: &str) -> Result<Run, StoreError> {
+        let row = sqlx::query(sql(format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = $1")))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| not_found("run", id))?;
+        Ok(run(&row)?)
+    }
+
+    /// Runs of a workspace, newest first.
+    pub async fn list_runs(&self, workspace_id: &str, page: Page) -> Result<Paged<Run>, StoreError> {
+        let total: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM runs WHERE workspace_id = $1")
+            .bind(workspace_id)
+            .fetch_one(&self.pool)
+            .await?;
+        let rows = sqlx::query(sql(format!(
+            "SELECT {RUN_COLUMNS} FROM runs WHERE workspace_id = $1 ORDER BY seq DESC LIMIT $2 OFFSET $3"
+        )))
+        .bind(workspace_id)
+        .bind(page.limit())
+        .bind(page.offset())
+        .fetch_all(&self.pool)
+        .await?;
+        let items = rows.iter().map(run).collect::<Result<_, _>>()?;
+        Ok(Paged { items, total: count(total.0), page })
+    }
+
+    fn wrong_state(run: &Run, action: &str, allowed: &str) -> StoreError {
+        StoreError::Conflict(format!(
+            "run {} is {}; it can be {action} only when {allowed}",
+            run.id, run.status
+        ))
+    }
+
+    /// Confirm a planned run: queue its apply.
+    pub async fn apply_run(&self, id: &str) -> Result<Run, StoreError> {
+        let current = self.run(id).await?;
+        if current.status != RunStatus::Planned {
+            return Err(Self::wrong_state(&current, "applied", "planned with changes"));
+        }
+        let org: (String,) = sqlx::query_as("SELECT organization_id FROM workspaces WHERE id = $1")
+            .bind(&current.workspace_id)
+            .fetch_one(&self.pool)
+            .await?;
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query("UPDATE runs SET status = 'confirmed' WHERE id = $1 AND status = 'planned'")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::Conflict(format!("run {id} changed state; read it again")));
+        }
+        self.transition(
+            &mut tx,
+            id,
+            Transition {
+                status: RunStatus::Confirmed,
+                plan: None,
+                apply: Some(PhaseStatus::Queued),
+                error: None,
+                has_changes: None,
+            },
+        )
+        .await?;
+        self.queue_job(&mut tx, id, &org.0, RunPhase::Apply).await?;
+        tx.commit().await?;
+        self.run(id).await
+    }
+
+    /// Discard a planned run.
+    pub async fn discard_run(&self, id: &str) -> Result<Run, StoreError> {
+        let current = self.run(id).await?;
+        if current.status != RunStatus::Planned {
+            return Err(Self::wrong_state(&current, "discarded", "planned with changes"));
+        }
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query("UPDATE runs SET status = 'discarded' WHERE id = $1 AND status = 'planned'")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::Conflict(format!("run {id} changed state; read it again")));
+        }
+        self.transition(
+            &mut tx,
+            id,
+            Transition {
+                status: RunStatus::Discarded,
+                plan: None,
+                apply: Some(PhaseStatus::Unreachable),
+                error: None,
+                has_changes: None,
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        self.run(id).await
+    }
+
+    /// Cancel a run: at once when it waits; by asking its agent when a phase runs (the run
+    /// becomes `canceled` when the agent reports the phase stopped).
+    pub async fn cancel_run(&self, id: &str, reason: &str) -> Result<Run, StoreError> {
+        let current = self.run(id).await?;
+        match current.status {
+            RunStatus::Pending | RunStatus::Confirmed | RunStatus::Planned => {
+                let mut tx = self.pool.begin().await?;
+                let done = sqlx::query("UPDATE jobs SET status = 'dropped', finished_at = $2 WHERE run_id = $1 AND status = 'queued'")
+                    .bind(id)
+                    .bind(self.now())
+                    .execute(&mut *tx)
+                    .await?;
+                let _ = done;
+                let running: Option<(String,)> =
+                    sqlx::query_as("SELECT id FROM jobs WHERE run_id = $1 AND status = 'running'")
+                        .bind(id)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                if running.is_some() {
+                    // Claimed a moment ago: the agent stops it.
+                    sqlx::query(
+                        "UPDATE jobs SET cancel_requested = TRUE WHERE run_id = $1 AND status = 'running'",
+                    )
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                } else {
+                    let (plan, apply) = match current.status {
+                        RunStatus::Pending => (Some(PhaseStatus::Canceled), Some(PhaseStatus::Unreachable)),
+                        _ => (None, Some(PhaseStatus::Canceled)),
+                    };
+                    self.transition(
+                        &mut tx,
+                        id,
+                        Transition {
+                            status: RunStatus::Canceled,
+                            plan,
+                            apply,
+                            error: Some(reason),
+                            has_changes: None,
+                        },
+                    )
+                    .await?;
+                }
+                tx.commit().await?;
+            }
+            RunStatus::Planning | RunStatus::Applying => {
+                sqlx::query(
+                    "UPDATE jobs SET cancel_requested = TRUE WHERE run_id = $1 AND status = 'running'",
+                )
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+                sqlx::query("UPDATE runs SET error_message = COALESCE(error_message, $2) WHERE id = $1")
+                    .bind(id)
+                    .bind(reason)
+                    .execute(&self.pool)
+                    .await?;
+            }
+            _ => {
+                return Err(Self::wrong_state(
+                    &current,
+                    "canceled",
+                    "pending, planning, planned, confirmed or applying",
+                ));
+            }
+        }
+        self.run(id).await
+    }
+
+    /// Claim the oldest job that can run now, for `agent`; `organization_id` limits the claim to
+    /// one organization. The run moves to planning or applying.
+    pub async fn claim_job(
+        &self,
+        agent: &str,
+        organization_id: Option<&str>,
+        lease_s: i64,
+    ) -> Result<Option<Job>, StoreError> {
+        let filter = if organization_id.is_some() { "AND j.organization_id = $1" } else { "AND $1 = $1" };
+        let candidates: Vec<(String, String, String, String)> = sqlx::query_as(sql(format!(
+            "SELECT j.id, j.run_id, r.workspace_id, j.phase FROM jobs j JOIN runs r ON r.id = j.run_id JOIN workspaces w ON w.id = r.workspace_id
+             WHERE j.status = 'queued' {filter}
+               AND (w.active_run_id IS NULL OR w.active_run_id = j.run_id)
+               AND NOT EXISTS (SELECT 1 FROM runs o WHERE o.workspace_id = r.workspace_id AND o.status = 'pending' AND o.seq < r.seq)
+             ORDER BY j.seq LIMIT 8"
+        )))
+        .bind(organization_id.unwrap_or(""))
+        .fetch_all(&self.pool)
+        .await?;
+        for (job_id, run_id, workspace_id, phase) in candidates {
+            let mut tx = self.pool.begin().await?;
+            // Take the workspace first: on PostgreSQL the row lock orders concurrent claims,
+            // and a write first keeps SQLite from upgrading a read transaction.
+            let took = sqlx::query("UPDATE workspaces SET active_run_id = $2 WHERE id = $1 AND (active_run_id IS NULL OR active_run_id = $2)")
+                .bind(&workspace_id)
+                .bind(&run_id)
+                .execute(&mut *tx)
+                .await?;
+            if took.rows_affected() == 0 {
+                tx.rollback().await?;
+                continue;
+            }
+            let now = self.now();
+            let claimed = sqlx::query("UPDATE jobs SET status = 'running', agent = $2, lease_expires_at = $3 WHERE id = $1 AND status = 'queued'")
+                .bind(&job_id)
+                .bind(agent)
+                .bind(now + lease_s)
+                .execute(&mut *tx)
+                .await?;
+            if claimed.rows_affected() == 0 {
+                tx.rollback().await?;
+                continue;
+            }
+            let (status, plan, apply) = if phase == "plan" {
+                (RunStatus::Planning, Some(PhaseStatus::Running), None)
+            } else {
+                (RunStatus::Applying, None, Some(PhaseStatus::Running))
+            };
+            self.transition(
+                &mut tx,
+                &run_id,
+                Transition { status, plan, apply, error: None, has_changes: None },
+            )
+            .await?;
+            tx.commit().await?;
+            return Ok(Some(self.job(&job_id).await?));
+        }
+        Ok(None)
+    }
+
+    /// A job.
+    pub async fn job(&self, id: &str) -> Result<Job, StoreError> {
+        let row = sqlx::query(sql(format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1")))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| not_found("job", id))?;
+        Ok(job(&row)?)
+    }
+
+    /// Jobs of a run, oldest first.
+    pub async fn jobs_of_run(&self, run_id: &str) -> Result<Vec<Job>, StoreError> {
+        let rows = sqlx::query(sql(format!("SELECT {JOB_COLUMNS} FROM jobs WHERE run_id = $1 ORDER BY seq")))
+            .bind(run_id)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(job).collect::<Result<_, _>>()?)
+    }
+
+    /// Renew a running job's lease; returns whether a cancel was asked for.
+    pub async fn heartbeat(&self, job_id: &str, lease_s: i64) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE jobs SET lease_expires_at = $2 WHERE id = $1 AND status = 'running'")
+            .bind(job_id)
+            .bind(self.now() + lease_s)
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::Conflict(format!("job {job_id} is no longer running")));
+        }
+        Ok(self.job(job_id).await?.cancel_requested)
+    }
+
+    /// Record how a running job ended and move its run on. Revokes the job's tokens.
+    pub async fn finish_job(&self, job_id: &str, outcome: &JobOutcome) -> Result<Run, StoreError> {
+        let job = self.job(job_id).await?;
+        let run_now = self.run(&job.run_id).await?;
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query(
+            "UPDATE jobs SET status = 'done', finished_at = $2 WHERE id = $1 AND status = 'running'",
+        )
+        .bind(job_id)
+        .bind(self.now())
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::Conflict(format!("job {job_id} is no longer running")));
+        }
+        sqlx::query("DELETE FROM tokens WHERE job_id = $1").bind(job_id).execute(&mut *tx).await?;
+        let outcome = if job.cancel_requested && !matches!(outcome, JobOutcome::Succeeded { .. }) {
+            &JobOutcome::Canceled
+        } else {
+            outcome
+        };
+        let t = match (job.phase, outcome) {
+            (RunPhase::Plan, JobOutcome::Succeeded { has_changes }) if job.cancel_requested => Transition {
+                status: RunStatus::Canceled,
+                plan: Some(PhaseStatus::Finished),
+                apply: Some(PhaseStatus::Unreachable),
+                error: None,
+                has_changes: Some(*has_changes),
+            },
+            (RunPhase::Plan, JobOutcome::Succeeded { has_changes }) => {
+                let status = if !has_changes || run_now.plan_only {
+                    RunStatus::PlannedAndFinished
+                } else if run_now.auto_apply {
+                    RunStatus::Confirmed
+                } else {
+                    RunStatus::Planned
+                };
+                let apply = match status {
+                    RunStatus::PlannedAndFinished => PhaseStatus::Unreachable,
+                    RunStatus::Confirmed => PhaseStatus::Queued,
+                    _ => PhaseStatus::Pending,
+                };
+                Transition {
+                    status,
+                    plan: Some(PhaseStatus::Finished),
+                    apply: Some(apply),
+                    error: None,
+                    has_changes: Some(*has_changes),
+                }
+            }
+            (RunPhase::Plan, JobOutcome::Failed(reason)) => Transition {
+                status: RunStatus::Errored,
+                plan: Some(PhaseStatus::Errored),
+                apply: Some(PhaseStatus::Unreachable),
+                error: Some(reason),
+                has_changes: None,
+            },
+            (RunPhase::Plan, JobOutcome::Canceled) => Transition {
+                status: RunStatus::Canceled,
+                plan: Some(PhaseStatus::Canceled),
+                apply: Some(PhaseStatus::Unreachable),
+                error: None,
+                has_changes: None,
+            },
+            (RunPhase::Apply, JobOutcome::Succeeded { .. }) => Transition {
+                status: RunStatus::Applied,
+                plan: None,
+                apply: Some(PhaseStatus::Finished),
+                error: None,
+                has_changes: None,
+            },
+            (RunPhase::Apply, JobOutcome::Failed(reason)) => Transition {
+                status: RunStatus::Errored,
+                plan: None,
+                apply: Some(PhaseStatus::Errored),
+                error: Some(reason),
+                has_changes: None,
+            },
+            (RunPhase::Apply, JobOutcome::Canceled) => Transition {
+                status: RunStatus::Canceled,
+                plan: None,
+                apply: Some(PhaseStatus::Canceled),
+                error: None,
+                has_changes: None,
+            },
+        };
+        let queue_apply = t.status == RunStatus::Confirmed;
+        self.transition(&mut tx, &job.run_id, t).await?;
+        if queue_apply {
+            self.queue_job(&mut tx, &job.run_id, &job.organization_id, RunPhase::Apply).await?;
+        }
+        tx.commit().await?;
+        self.run(&job.run_id).await
+    }
+
+    /// Error every running job whose lease ran out (its agent died or lost the server).
+    pub async fn expire_jobs(&self) -> Result<Vec<Run>, StoreError> {
+        let expired: Vec<(String, Option<String>)> = sqlx::query_as(
+            "SELECT id, agent FROM jobs WHERE status = 'running' AND lease_expires_at < $1 ORDER BY seq",
+        )
+        .bind(self.now())
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::new();
+        for (id, agent) in expired {
+            let reason = format!(
+                "the agent running this phase ({}) stopped reporting: it was killed, or lost its connection to tern",
+                agent.as_deref().unwrap_or("unknown")
+            );
+            match self.finish_job(&id, &JobOutcome::Failed(reason)).await {
+                Ok(run) => out.push(run),
+                Err(StoreError::Conflict(_)) => {} // finished meanwhile
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Error every running job of `agent` (it restarted, so it runs none of them any more).
+    pub async fn abandon_agent_jobs(&self, agent: &str, reason: &str) -> Result<Vec<Run>, StoreError> {
+        let ids: Vec<(String,)> =
+            sqlx::query_as("SELECT id FROM jobs WHERE status = 'running' AND agent = $1 ORDER BY seq")
+                .bind(agent)
+                .fetch_all(&self.pool)
+                .await?;
+        let mut out = Vec::new();
+        for (id,) in ids {
+            match self.finish_job(&id, &JobOutcome::Failed(reason.to_owned())).await {
+                Ok(run) => out.push(run),
+                Err(StoreError::Conflict(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Append to a phase's log.
+    pub async fn append_log(&self, run_id: &str, phase: RunPhase, data: &[u8]) -> Result<(), StoreError> {
+        if data.is_empty() {
+            return Ok(());
+        }
+        sqlx::query("INSERT INTO log_chunks (run_id, phase, data) VALUES ($1, $2, $3)")
+            .bind(run_id)
+            .bind(phase.as_str())
+            .bind(data)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// A phase's log so far.
+    pub async fn log(&self, run_id: &str, phase: RunPhase) -> Result<Vec<u8>, StoreError> {
+        let chunks: Vec<(Vec<u8>,)> =
+            sqlx::query_as("SELECT data FROM log_chunks WHERE run_id = $1 AND phase = $2 ORDER BY seq")
+                .bind(run_id)
+                .bind(phase.as_str())
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(chunks.into_iter().flat_map(|c| c.0).collect())
+    }
+
+    /// Keep the plan file of a run's plan phase, for its apply phase.
+    pub async fn set_plan_file(&self, run_id: &str, plan: &[u8]) -> Result<(), StoreError> {
+        sqlx::query("UPDATE runs SET plan_file = $2 WHERE id = $1")
+            .bind(run_id)
+            .bind(plan)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The saved plan file of a run.
+    pub async fn plan_file(&self, run_id: &str) -> Result<Vec<u8>, StoreError> {
+        let row: Option<(Option<Vec<u8>>,)> = sqlx::query_as("SELECT plan_file FROM runs WHERE id = $1")
+            .bind(run_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.and_then(|r| r.0).ok_or_else(|| not_found("plan file of run", run_id))
+    }
+}

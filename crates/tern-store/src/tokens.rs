@@ -1,0 +1,151 @@
+//! Bearer tokens: created once (the caller shows the token to the user, once), stored as a
+//! SHA-256, checked on every request. Job tokens die with their job.
+
+use sqlx::Row as _;
+use sqlx::any::AnyRow;
+use tern_types::SecretString;
+
+use crate::crypto::{new_id, new_token_secret, token_hash};
+use crate::{Store, StoreError, Token, TokenKind, not_found, sql};
+
+const COLUMNS: &str = "id, kind, organization_id, job_id, description, expires_at, created_at";
+
+fn token(row: &AnyRow) -> Result<Token, sqlx::Error> {
+    let kind: String = row.try_get("kind")?;
+    Ok(Token {
+        id: row.try_get("id")?,
+        kind: TokenKind::parse(&kind).unwrap_or(TokenKind::Job),
+        organization_id: row.try_get("organization_id")?,
+        job_id: row.try_get("job_id")?,
+        description: row.try_get("description")?,
+        expires_at: row.try_get("expires_at")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+/// The prefix of each kind's tokens, so a leaked token says what it is (and secret scanners
+/// can match it).
+fn prefix(kind: TokenKind) -> &'static str {
+    match kind {
+        TokenKind::Admin => "tern-admin",
+        TokenKind::Organization => "tern-org",
+        TokenKind::Agent => "tern-agent",
+        TokenKind::Job => "tern-job",
+    }
+}
+
+impl Store {
+    /// Create a token; the secret is returned here and never again.
+    pub async fn create_token(
+        &self,
+        kind: TokenKind,
+        organization_id: Option<&str>,
+        job_id: Option<&str>,
+        description: &str,
+        expires_at: Option<i64>,
+    ) -> Result<(Token, SecretString), StoreError> {
+        let secret = new_token_secret(prefix(kind))?;
+        self.insert_token(kind, organization_id, job_id, description, expires_at, &secret).await
+    }
+
+    /// Register a token the operator chose (e.g. the admin token from the environment).
+    pub async fn import_token(
+        &self,
+        kind: TokenKind,
+        description: &str,
+        secret: &SecretString,
+    ) -> Result<Token, StoreError> {
+        if secret.len() < 32 {
+            return Err(StoreError::Invalid("a token must be at least 32 characters long".into()));
+        }
+        let hash = token_hash(secret.expose_secret());
+        let existing: Option<(String,)> = sqlx::query_as("SELECT id FROM tokens WHERE hash = $1")
+            .bind(&hash)
+            .fetch_optional(&self.pool)
+            .await?;
+        if let Some((id,)) = existing {
+            return self.token(&id).await;
+        }
+        Ok(self.insert_token(kind, None, None, description, None, secret.expose_secret()).await?.0)
+    }
+
+    async fn insert_token(
+        &self,
+        kind: TokenKind,
+        organization_id: Option<&str>,
+        job_id: Option<&str>,
+        description: &str,
+        expires_at: Option<i64>,
+        secret: &str,
+    ) -> Result<(Token, SecretString), StoreError> {
+        let id = new_id("at")?;
+        sqlx::query("INSERT INTO tokens (id, hash, kind, organization_id, job_id, description, expires_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+            .bind(&id)
+            .bind(token_hash(secret))
+            .bind(kind.as_str())
+            .bind(organization_id)
+            .bind(job_id)
+            .bind(description)
+            .bind(expires_at)
+            .bind(self.now())
+            .execute(&self.pool)
+            .await?;
+        Ok((self.token(&id).await?, SecretString::new(secret.to_owned())))
+    }
+
+    /// A token's record.
+    pub async fn token(&self, id: &str) -> Result<Token, StoreError> {
+        let row = sqlx::query(sql(format!("SELECT {COLUMNS} FROM tokens WHERE id = $1")))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| not_found("token", id))?;
+        Ok(token(&row)?)
+    }
+
+    /// The record of a presented token, if it exists and has not expired.
+    pub async fn authenticate(&self, presented: &str) -> Result<Option<Token>, StoreError> {
+        let row = sqlx::query(sql(format!("SELECT {COLUMNS} FROM tokens WHERE hash = $1")))
+            .bind(token_hash(presented))
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let t = token(&row)?;
+        if t.expires_at.is_some_and(|e| e <= self.now()) {
+            return Ok(None);
+        }
+        Ok(Some(t))
+    }
+
+    /// Whether any admin token exists.
+    pub async fn has_admin_token(&self) -> Result<bool, StoreError> {
+        let n: (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM tokens WHERE kind = 'admin'").fetch_one(&self.pool).await?;
+        Ok(n.0 > 0)
+    }
+
+    /// Tokens of a kind (and organization), oldest first.
+    pub async fn list_tokens(
+        &self,
+        kind: TokenKind,
+        organization_id: Option<&str>,
+    ) -> Result<Vec<Token>, StoreError> {
+        let rows = sqlx::query(sql(format!(
+            "SELECT {COLUMNS} FROM tokens WHERE kind = $1 AND ($2 = '' OR organization_id = $2) ORDER BY seq"
+        )))
+        .bind(kind.as_str())
+        .bind(organization_id.unwrap_or(""))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(token).collect::<Result<_, _>>()?)
+    }
+
+    /// Revoke a token.
+    pub async fn revoke_token(&self, id: &str) -> Result<(), StoreError> {
+        let done = sqlx::query("DELETE FROM tokens WHERE id = $1").bind(id).execute(&self.pool).await?;
+        if done.rows_affected() == 0 {
+            return Err(not_found("token", id));
+        }
+        Ok(())
+    }
+}

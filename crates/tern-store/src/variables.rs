@@ -1,0 +1,377 @@
+//! Workspace variables and variable sets. A sensitive value is sealed before it reaches the
+//! database and is never read back except for a job ([`Store::job_variables`]).
+
+use sqlx::Row as _;
+use sqlx::any::AnyRow;
+use tern_types::SecretString;
+
+use crate::crypto::new_id;
+use crate::{
+    Category, JobVariable, Store, StoreError, Variable, VariableInput, VariableOwner, VariableSet, not_found,
+    sql,
+};
+
+const COLUMNS: &str = "id, workspace_id, variable_set_id, key, value, value_ciphertext, description, category, hcl, sensitive, created_at";
+
+/// Longest variable value accepted (TFE's limit is 256 KiB too).
+pub const MAX_VALUE_BYTES: usize = 256 * 1024;
+
+fn variable(row: &AnyRow) -> Result<Variable, sqlx::Error> {
+    let ws: Option<String> = row.try_get("workspace_id")?;
+    let set: Option<String> = row.try_get("variable_set_id")?;
+    let sensitive = crate::flag(row, "sensitive")?;
+    let category: String = row.try_get("category")?;
+    Ok(Variable {
+        id: row.try_get("id")?,
+        owner: match (ws, set) {
+            (Some(ws), _) => VariableOwner::Workspace(ws),
+            (None, Some(set)) => VariableOwner::VariableSet(set),
+            (None, None) => VariableOwner::Workspace(String::new()),
+        },
+        key: row.try_get("key")?,
+        value: if sensitive { None } else { Some(row.try_get("value")?) },
+        description: row.try_get("description")?,
+        category: Category::parse(&category).unwrap_or(Category::Env),
+        hcl: crate::flag(row, "hcl")?,
+        sensitive,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+fn check_key(key: &str, category: Category) -> Result<(), StoreError> {
+    let ok = !key.is_empty()
+        && key.len() <= 128
+        && key.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || (category == Category::Terraform && c == '-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(StoreError::Invalid(format!(
+            "variable key {key:?} is not a valid {} name: start with a letter or '_', then letters, digits and '_'{}",
+            if category == Category::Env { "environment variable" } else { "Terraform variable" },
+            if category == Category::Terraform { " or '-'" } else { "" }
+        )))
+    }
+}
+
+fn check_value(value: &SecretString) -> Result<(), StoreError> {
+    if value.len() > MAX_VALUE_BYTES {
+        return Err(StoreError::Invalid(format!(
+            "variable value is {} bytes; at most {MAX_VALUE_BYTES} are allowed",
+            value.len()
+        )));
+    }
+    if value.expose_secret().contains('\0') {
+        return Err(StoreError::Invalid("variable value contains a NUL byte".into()));
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Create a variable.
+    pub async fn create_variable(
+        &self,
+        owner: &VariableOwner,
+        input: &VariableInput,
+    ) -> Result<Variable, StoreError> {
+        let key = input.key.as_deref().ok_or_else(|| StoreError::Invalid("a variable needs a key".into()))?;
+        let category = input.category.ok_or_else(|| {
+            StoreError::Invalid("a variable needs a category: \"env\" or \"terraform\"".into())
+        })?;
+        check_key(key, category)?;
+        let empty = SecretString::new(String::new());
+        let value = input.value.as_ref().unwrap_or(&empty);
+        check_value(value)?;
+        let sensitive = input.sensitive.unwrap_or(false);
+        let id = new_id("var")?;
+        let (plain, sealed) = if sensitive {
+            (String::new(), Some(self.cipher.seal(&id, value.expose_secret().as_bytes())?))
+        } else {
+            (value.expose_secret().to_owned(), None)
+        };
+        let (ws, set) = match owner {
+            VariableOwner::Workspace(id) => (Some(id.as_str()), None),
+            VariableOwner::VariableSet(id) => (None, Some(id.as_str())),
+        };
+        sqlx::query("INSERT INTO variables (id, workspace_id, variable_set_id, key, value, value_ciphertext, description, category, hcl, sensitive, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)")
+            .bind(&id)
+            .bind(ws)
+            .bind(set)
+            .bind(key)
+            .bind(plain)
+            .bind(sealed)
+            .bind(input.description.clone().unwrap_or_default())
+            .bind(category.as_str())
+            .bind(input.hcl.unwrap_or(false))
+            .bind(sensitive)
+            .bind(self.now())
+            .execute(&self.pool)
+            .await
+            .map_err(|e| match StoreError::from(e) {
+                StoreError::Conflict(_) => StoreError::Conflict(format!(
+                    "a {category} variable {key:?} already exists here; update it instead"
+                )),
+                other => other,
+            })?;
+        self.variable(&id).await
+    }
+
+    /// A variable (value hidden when sensitive).
+    pub async fn variable(&self, id: &str) -> Result<Variable, StoreError> {
+        let row = sqlx::query(sql(format!("SELECT {COLUMNS} FROM variables WHERE id = $1")))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| not_found("variable", id))?;
+        Ok(variable(&row)?)
+    }
+
+    /// Variables of a workspace or set, by key.
+    pub async fn list_variables(&self, owner: &VariableOwner) -> Result<Vec<Variable>, StoreError> {
+        let (column, id) = match owner {
+            VariableOwner::Workspace(id) => ("workspace_id", id),
+            VariableOwner::VariableSet(id) => ("variable_set_id", id),
+        };
+        let rows = sqlx::query(sql(format!(
+            "SELECT {COLUMNS} FROM variables WHERE {column} = $1 ORDER BY key, category"
+        )))
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(variable).collect::<Result<_, _>>()?)
+    }
+
+    /// Change a variable. A sensitive variable stays sensitive (TFE's rule: the value was
+    /// promised never to be shown again).
+    pub async fn update_variable(&self, id: &str, input: &VariableInput) -> Result<Variable, StoreError> {
+        let current = self.variable(id).await?;
+        let category = input.category.unwrap_or(current.category);
+        let key = input.key.clone().unwrap_or_else(|| current.key.clone());
+        check_key(&key, category)?;
+        if current.sensitive && input.sensitive == Some(false) {
+            return Err(StoreError::Invalid(
+                "a sensitive variable cannot be made non-sensitive; delete it and create it again".into(),
+            ));
+        }
+        let sensitive = input.sensitive.unwrap_or(current.sensitive);
+        let mut sql = String::from(
+            "UPDATE variables SET key = $2, category = $3, description = $4, hcl = $5, sensitive = $6",
+        );
+        let (plain, sealed) = match &input.value {
+            Some(value) => {
+                check_value(value)?;
+                if sensitive {
+                    (String::new(), Some(self.cipher.seal(id, value.expose_secret().as_bytes())?))
+                } else {
+                    (value.expose_secret().to_owned(), None)
+                }
+            }
+            None if sensitive && !current.sensitive => {
+                // Becoming sensitive: seal the stored value and clear the plaintext.
+                let value = current.value.clone().unwrap_or_default();
+                (String::new(), Some(self.cipher.seal(id, value.as_bytes())?))
+            }
+            None => (String::new(), None),
+        };
+        if input.value.is_some() || (sensitive && !current.sensitive) {
+            sql.push_str(", value = $7, value_ciphertext = $8");
+        }
+        sql.push_str(" WHERE id = $1");
+        let mut q = sqlx::query(crate::sql(sql))
+            .bind(id)
+            .bind(&key)
+            .bind(category.as_str())
+            .bind(input.description.clone().unwrap_or(current.description))
+            .bind(input.hcl.unwrap_or(current.hcl))
+            .bind(sensitive);
+        if input.value.is_some() || (sensitive && !current.sensitive) {
+            q = q.bind(plain).bind(sealed);
+        }
+        q.execute(&self.pool).await.map_err(|e| match StoreError::from(e) {
+            StoreError::Conflict(_) => {
+                StoreError::Conflict(format!("a {category} variable {key:?} already exists here"))
+            }
+            other => other,
+        })?;
+        self.variable(id).await
+    }
+
+    /// Delete a variable.
+    pub async fn delete_variable(&self, id: &str) -> Result<(), StoreError> {
+        let done = sqlx::query("DELETE FROM variables WHERE id = $1").bind(id).execute(&self.pool).await?;
+        if done.rows_affected() == 0 {
+            return Err(not_found("variable", id));
+        }
+        Ok(())
+    }
+
+    /// The variables a job of `workspace_id` gets, with values: variable sets first (global,
+    /// then attached, by name), then the workspace's own, which win over a set's of the same key
+    /// and category.
+    pub async fn job_variables(&self, workspace_id: &str) -> Result<Vec<JobVariable>, StoreError> {
+        let rows = sqlx::query(sql(format!(
+            "SELECT {COLUMNS}, CAST(0 AS BIGINT) AS precedence, CAST('' AS TEXT) AS set_name FROM variables WHERE workspace_id = $1
+             UNION ALL
+             SELECT v.id, v.workspace_id, v.variable_set_id, v.key, v.value, v.value_ciphertext, v.description, v.category, v.hcl, v.sensitive, v.created_at, CAST(1 AS BIGINT) AS precedence, s.name AS set_name
+               FROM variables v JOIN variable_sets s ON s.id = v.variable_set_id
+               JOIN workspaces w ON w.id = $1 AND w.organization_id = s.organization_id
+              WHERE s.global = TRUE OR EXISTS (SELECT 1 FROM variable_set_workspaces a WHERE a.variable_set_id = s.id AND a.workspace_id = $1)"
+        )))
+        .bind(workspace_id)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out: Vec<(i64, String, JobVariable)> = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let id: String = row.try_get("id")?;
+            let sensitive = crate::flag(row, "sensitive")?;
+            let value = if sensitive {
+                let sealed: Option<Vec<u8>> = row.try_get("value_ciphertext")?;
+                let plain = self.cipher.open(&id, sealed.as_deref().unwrap_or_default())?;
+                SecretString::new(
+                    String::from_utf8(plain.to_vec())
+                        .map_err(|_| StoreError::Crypto(crate::CryptoError::Open))?,
+                )
+            } else {
+                SecretString::new(row.try_get("value")?)
+            };
+            let category: String = row.try_get("category")?;
+            let precedence: i64 = row.try_get("precedence")?;
+            let set_name: String = row.try_get("set_name")?;
+            out.push((
+                precedence,
+                set_name,
+                JobVariable {
+                    key: row.try_get("key")?,
+                    value,
+                    category: Category::parse(&category).unwrap_or(Category::Env),
+                    hcl: crate::flag(row, "hcl")?,
+                    sensitive,
+                },
+            ));
+        }
+        // Workspace variables (precedence 0) win; among sets, the first by name wins.
+        out.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+        let mut seen = std::collections::BTreeSet::new();
+        Ok(out
+            .into_iter()
+            .filter(|(_, _, v)| seen.insert((v.category, v.key.clone())))
+            .map(|(_, _, v)| v)
+            .collect())
+    }
+
+    /// Create a variable set.
+    pub async fn create_variable_set(
+        &self,
+        organization_id: &str,
+        name: &str,
+        description: &str,
+        global: bool,
+    ) -> Result<VariableSet, StoreError> {
+        if name.trim().is_empty() || name.len() > 128 {
+            return Err(StoreError::Invalid("a variable set needs a name of 1 to 128 characters".into()));
+        }
+        let id = new_id("varset")?;
+        sqlx::query("INSERT INTO variable_sets (id, organization_id, name, description, global, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
+            .bind(&id)
+            .bind(organization_id)
+            .bind(name)
+            .bind(description)
+            .bind(global)
+            .bind(self.now())
+            .execute(&self.pool)
+            .await
+            .map_err(|e| match StoreError::from(e) {
+                StoreError::Conflict(_) => StoreError::Conflict(format!("variable set {name:?} already exists")),
+                other => other,
+            })?;
+        self.variable_set(&id).await
+    }
+
+    /// A variable set.
+    pub async fn variable_set(&self, id: &str) -> Result<VariableSet, StoreError> {
+        let row = sqlx::query("SELECT id, organization_id, name, description, global, created_at FROM variable_sets WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| not_found("variable set", id))?;
+        let workspaces: Vec<(String,)> = sqlx::query_as(
+            "SELECT workspace_id FROM variable_set_workspaces WHERE variable_set_id = $1 ORDER BY workspace_id",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(VariableSet {
+            id: row.try_get("id")?,
+            organization_id: row.try_get("organization_id")?,
+            name: row.try_get("name")?,
+            description: row.try_get("description")?,
+            global: crate::flag(&row, "global")?,
+            workspace_ids: workspaces.into_iter().map(|w| w.0).collect(),
+            created_at: row.try_get("created_at")?,
+        })
+    }
+
+    /// Variable sets of an organization, by name.
+    pub async fn list_variable_sets(&self, organization_id: &str) -> Result<Vec<VariableSet>, StoreError> {
+        let ids: Vec<(String,)> =
+            sqlx::query_as("SELECT id FROM variable_sets WHERE organization_id = $1 ORDER BY name")
+                .bind(organization_id)
+                .fetch_all(&self.pool)
+                .await?;
+        let mut out = Vec::with_capacity(ids.len());
+        for (id,) in ids {
+            out.push(self.variable_set(&id).await?);
+        }
+        Ok(out)
+    }
+
+    /// Apply a set to workspaces of its organization.
+    pub async fn attach_variable_set(
+        &self,
+        set_id: &str,
+        workspace_ids: &[String],
+    ) -> Result<VariableSet, StoreError> {
+        let set = self.variable_set(set_id).await?;
+        for ws in workspace_ids {
+            if self.workspace(ws).await?.organization_id != set.organization_id {
+                return Err(not_found("workspace", ws));
+            }
+            sqlx::query("INSERT INTO variable_set_workspaces (variable_set_id, workspace_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                .bind(set_id)
+                .bind(ws)
+                .execute(&self.pool)
+                .await?;
+        }
+        self.variable_set(set_id).await
+    }
+
+    /// Remove a set from workspaces.
+    pub async fn detach_variable_set(
+        &self,
+        set_id: &str,
+        workspace_ids: &[String],
+    ) -> Result<VariableSet, StoreError> {
+        for ws in workspace_ids {
+            sqlx::query(
+                "DELETE FROM variable_set_workspaces WHERE variable_set_id = $1 AND workspace_id = $2",
+            )
+            .bind(set_id)
+            .bind(ws)
+            .execute(&self.pool)
+            .await?;
+        }
+        self.variable_set(set_id).await
+    }
+
+    /// Delete a variable set and its variables.
+    pub async fn delete_variable_set(&self, id: &str) -> Result<(), StoreError> {
+        let done =
+            sqlx::query("DELETE FROM variable_sets WHERE id = $1").bind(id).execute(&self.pool).await?;
+        if done.rows_affected() == 0 {
+            return Err(not_found("variable set", id));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,430 @@
+//! Organizations, projects and workspaces.
+
+use sqlx::Row as _;
+use sqlx::any::AnyRow;
+use tern_types::{OrganizationName, ProjectName, WorkspaceName};
+
+use crate::crypto::new_id;
+use crate::{
+    DEFAULT_PROJECT, ExecutionMode, Organization, Page, Paged, Project, Store, StoreError, Workspace,
+    WorkspaceSettings, count, not_found, sql,
+};
+
+/// Default phase timeout: two hours, as TFE.
+pub const DEFAULT_TIMEOUT_S: i64 = 2 * 60 * 60;
+/// Longest phase timeout accepted: one day (tokens cannot outlive it).
+pub const MAX_TIMEOUT_S: i64 = 24 * 60 * 60;
+
+fn organization(row: &AnyRow) -> Result<Organization, sqlx::Error> {
+    Ok(Organization {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        email: row.try_get("email")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+fn project(row: &AnyRow) -> Result<Project, sqlx::Error> {
+    Ok(Project {
+        id: row.try_get("id")?,
+        organization_id: row.try_get("organization_id")?,
+        organization: row.try_get("organization")?,
+        name: row.try_get("name")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+const WORKSPACE_COLUMNS: &str = "w.id, w.organization_id, o.name AS organization, w.project_id, p.name AS project, w.name, w.description, w.terraform_bin, w.working_directory, w.auto_apply, w.execution_mode, w.plan_timeout_s, w.apply_timeout_s, w.locked, w.active_run_id, w.current_state_version_id, w.created_at, w.updated_at FROM workspaces w JOIN organizations o ON o.id = w.organization_id JOIN projects p ON p.id = w.project_id";
+
+fn workspace(row: &AnyRow) -> Result<Workspace, sqlx::Error> {
+    let mode: String = row.try_get("execution_mode")?;
+    Ok(Workspace {
+        id: row.try_get("id")?,
+        organization_id: row.try_get("organization_id")?,
+        organization: row.try_get("organization")?,
+        project_id: row.try_get("project_id")?,
+        project: row.try_get("project")?,
+        name: row.try_get("name")?,
+        description: row.try_get("description")?,
+        terraform_bin: row.try_get("terraform_bin")?,
+        working_directory: row.try_get("working_directory")?,
+        auto_apply: crate::flag(row, "auto_apply")?,
+        execution_mode: ExecutionMode::parse(&mode).unwrap_or(ExecutionMode::Remote),
+        plan_timeout_s: row.try_get("plan_timeout_s")?,
+        apply_timeout_s: row.try_get("apply_timeout_s")?,
+        locked: crate::flag(row, "locked")?,
+        active_run_id: row.try_get("active_run_id")?,
+        current_state_version_id: row.try_get("current_state_version_id")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+fn invalid(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Invalid(e.to_string())
+}
+
+fn check_timeout(name: &str, value: i64) -> Result<i64, StoreError> {
+    if (60..=MAX_TIMEOUT_S).contains(&value) {
+        Ok(value)
+    } else {
+        Err(StoreError::Invalid(format!(
+            "{name} must be between 60 seconds and one day ({MAX_TIMEOUT_S} seconds); got {value}"
+        )))
+    }
+}
+
+/// A working directory must stay inside the configuration: relative, no `..`.
+fn check_working_directory(dir: &str) -> Result<String, StoreError> {
+    let trimmed = dir.trim_matches('/');
+    if dir.starts_with('/') || trimmed.split('/').any(|part| part == "..") || dir.contains('\0') {
+        return Err(StoreError::Invalid(format!(
+            "working-directory {dir:?} must be a relative path inside the configuration, without '..'"
+        )));
+    }
+    Ok(trimmed.to_owned())
+}
+
+fn check_program(program: &str) -> Result<String, StoreError> {
+    if program.trim().is_empty() || program.contains('\0') || program.contains('\n') {
+        return Err(StoreError::Invalid(format!(
+            "terraform-bin {program:?} must name a program (`terraform`, `tofu`) or an absolute path"
+        )));
+    }
+    Ok(program.to_owned())
+}
+
+impl Store {
+    /// Create an organization and its `Default Project`.
+    pub async fn create_organization(&self, name: &str, email: &str) -> Result<Organization, StoreError> {
+        OrganizationName::parse(name).map_err(invalid)?;
+        let now = self.now();
+        let org = Organization {
+            id: new_id("org")?,
+            name: name.to_owned(),
+            email: email.to_owned(),
+            created_at: now,
+        };
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("INSERT INTO organizations (id, name, email, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(&org.id)
+            .bind(&org.name)
+            .bind(&org.email)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| match StoreError::from(e) {
+                StoreError::Conflict(_) => {
+                    StoreError::Conflict(format!("organization {name:?} already exists"))
+                }
+                other => other,
+            })?;
+        sqlx::query("INSERT INTO projects (id, organization_id, name, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(new_id("prj")?)
+            .bind(&org.id)
+            .bind(DEFAULT_PROJECT)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(org)
+    }
+
+    /// An organization by name.
+    pub async fn organization(&self, name: &str) -> Result<Organization, StoreError> {
+        let row = sqlx::query("SELECT id, name, email, created_at FROM organizations WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| not_found("organization", name))?;
+        Ok(organization(&row)?)
+    }
+
+    /// An organization by id.
+    pub async fn organization_by_id(&self, id: &str) -> Result<Organization, StoreError> {
+        let row = sqlx::query("SELECT id, name, email, created_at FROM organizations WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| not_found("organization", id))?;
+        Ok(organization(&row)?)
+    }
+
+    /// Organizations, by name; only `only` when given.
+    pub async fn list_organizations(
+        &self,
+        only: Option<&str>,
+        page: Page,
+    ) -> Result<Paged<Organization>, StoreError> {
+        let filter = if only.is_some() { "WHERE id = $1" } else { "WHERE $1 = $1" };
+        let only = only.unwrap_or("");
+        let total: (i64,) = sqlx::query_as(sql(format!("SELECT COUNT(*) FROM organizations {filter}")))
+            .bind(only)
+            .fetch_one(&self.pool)
+            .await?;
+        let rows = sqlx::query(sql(format!(
+            "SELECT id, name, email, created_at FROM organizations {filter} ORDER BY name LIMIT $2 OFFSET $3"
+        )))
+        .bind(only)
+        .bind(page.limit())
+        .bind(page.offset())
+        .fetch_all(&self.pool)
+        .await?;
+        let items = rows.iter().map(organization).collect::<Result<_, _>>()?;
+        Ok(Paged { items, total: count(total.0), page })
+    }
+
+    /// Create a project.
+    pub async fn create_project(&self, organization_id: &str, name: &str) -> Result<Project, StoreError> {
+        ProjectName::parse(name).map_err(invalid)?;
+        let id = new_id("prj")?;
+        sqlx::query("INSERT INTO projects (id, organization_id, name, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(&id)
+            .bind(organization_id)
+            .bind(name)
+            .bind(self.now())
+            .execute(&self.pool)
+            .await
+            .map_err(|e| match StoreError::from(e) {
+                StoreError::Conflict(_) => StoreError::Conflict(format!("project {name:?} already exists")),
+                other => other,
+            })?;
+        self.project(&id).await
+    }
+
+    /// A project by id.
+    pub async fn project(&self, id: &str) -> Result<Project, StoreError> {
+        let row = sqlx::query("SELECT p.id, p.organization_id, o.name AS organization, p.name, p.created_at FROM projects p JOIN organizations o ON o.id = p.organization_id WHERE p.id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| not_found("project", id))?;
+        Ok(project(&row)?)
+    }
+
+    /// A project by name.
+    pub async fn project_by_name(&self, organization_id: &str, name: &str) -> Result<Project, StoreError> {
+        let row = sqlx::query("SELECT p.id, p.organization_id, o.name AS organization, p.name, p.created_at FROM projects p JOIN organizations o ON o.id = p.organization_id WHERE p.organization_id = $1 AND p.name = $2")
+            .bind(organization_id)
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| not_found("project", name))?;
+        Ok(project(&row)?)
+    }
+
+    /// Projects of an organization, by name.
+    pub async fn list_projects(
+        &self,
+        organization_id: &str,
+        page: Page,
+    ) -> Result<Paged<Project>, StoreError> {
+        let total: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM projects WHERE organization_id = $1")
+            .bind(organization_id)
+            .fetch_one(&self.pool)
+            .await?;
+        let rows = sqlx::query("SELECT p.id, p.organization_id, o.name AS organization, p.name, p.created_at FROM projects p JOIN organizations o ON o.id = p.organization_id WHERE p.organization_id = $1 ORDER BY p.name LIMIT $2 OFFSET $3")
+            .bind(organization_id)
+            .bind(page.limit())
+            .bind(page.offset())
+            .fetch_all(&self.pool)
+            .await?;
+        let items = rows.iter().map(project).collect::<Result<_, _>>()?;
+        Ok(Paged { items, total: count(total.0), page })
+    }
+
+    /// Create a workspace.
+    pub async fn create_workspace(
+        &self,
+        organization_id: &str,
+        settings: &WorkspaceSettings,
+    ) -> Result<Workspace, StoreError> {
+        let name =
+            settings.name.as_deref().ok_or_else(|| StoreError::Invalid("a workspace needs a name".into()))?;
+        WorkspaceName::parse(name).map_err(invalid)?;
+        let project_id = match &settings.project_id {
+            Some(id) => {
+                let p = self.project(id).await?;
+                if p.organization_id != organization_id {
+                    return Err(not_found("project", id));
+                }
+                p.id
+            }
+            None => self.project_by_name(organization_id, DEFAULT_PROJECT).await?.id,
+        };
+        let id = new_id("ws")?;
+        let now = self.now();
+        sqlx::query("INSERT INTO workspaces (id, organization_id, project_id, name, description, terraform_bin, working_directory, auto_apply, execution_mode, plan_timeout_s, apply_timeout_s, locked, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, FALSE, $12, $12)")
+            .bind(&id)
+            .bind(organization_id)
+            .bind(&project_id)
+            .bind(name)
+            .bind(settings.description.clone().unwrap_or_default())
+            .bind(check_program(settings.terraform_bin.as_deref().unwrap_or("terraform"))?)
+            .bind(check_working_directory(settings.working_directory.as_deref().unwrap_or(""))?)
+            .bind(settings.auto_apply.unwrap_or(false))
+            .bind(settings.execution_mode.unwrap_or(ExecutionMode::Remote).as_str())
+            .bind(check_timeout("plan-timeout", settings.plan_timeout_s.unwrap_or(DEFAULT_TIMEOUT_S))?)
+            .bind(check_timeout("apply-timeout", settings.apply_timeout_s.unwrap_or(DEFAULT_TIMEOUT_S))?)
+            .bind(now)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| match StoreError::from(e) {
+                StoreError::Conflict(_) => StoreError::Conflict(format!("workspace {name:?} already exists in this organization")),
+                other => other,
+            })?;
+        self.workspace(&id).await
+    }
+
+    /// A workspace by id.
+    pub async fn workspace(&self, id: &str) -> Result<Workspace, StoreError> {
+        let row = sqlx::query(sql(format!("SELECT {WORKSPACE_COLUMNS} WHERE w.id = $1")))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| not_found("workspace", id))?;
+        Ok(workspace(&row)?)
+    }
+
+    /// A workspace by organization and name.
+    pub async fn workspace_by_name(
+        &self,
+        organization_id: &str,
+        name: &str,
+    ) -> Result<Workspace, StoreError> {
+        let row = sqlx::query(sql(format!(
+            "SELECT {WORKSPACE_COLUMNS} WHERE w.organization_id = $1 AND w.name = $2"
+        )))
+        .bind(organization_id)
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| not_found("workspace", name))?;
+        Ok(workspace(&row)?)
+    }
+
+    /// Workspaces of an organization by name; `search` matches a part of the name.
+    pub async fn list_workspaces(
+        &self,
+        organization_id: &str,
+        search: Option<&str>,
+        page: Page,
+    ) -> Result<Paged<Workspace>, StoreError> {
+        let pattern = format!(
+            "%{}%",
+            search.unwrap_or("").replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+        );
+        let total: (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM workspaces WHERE organization_id = $1 AND name LIKE $2 ESCAPE '\\'",
+        )
+        .bind(organization_id)
+        .bind(&pattern)
+        .fetch_one(&self.pool)
+        .await?;
+        let rows = sqlx::query(sql(format!(
+            "SELECT {WORKSPACE_COLUMNS} WHERE w.organization_id = $1 AND w.name LIKE $2 ESCAPE '\\' ORDER BY w.name LIMIT $3 OFFSET $4"
+        )))
+        .bind(organization_id)
+        .bind(&pattern)
+        .bind(page.limit())
+        .bind(page.offset())
+        .fetch_all(&self.pool)
+        .await?;
+        let items = rows.iter().map(workspace).collect::<Result<_, _>>()?;
+        Ok(Paged { items, total: count(total.0), page })
+    }
+
+    /// Change a workspace's settings.
+    pub async fn update_workspace(
+        &self,
+        id: &str,
+        changes: &WorkspaceSettings,
+    ) -> Result<Workspace, StoreError> {
+        let mut ws = self.workspace(id).await?;
+        if let Some(name) = &changes.name {
+            WorkspaceName::parse(name).map_err(invalid)?;
+            ws.name.clone_from(name);
+        }
+        if let Some(project_id) = &changes.project_id {
+            let p = self.project(project_id).await?;
+            if p.organization_id != ws.organization_id {
+                return Err(not_found("project", project_id));
+            }
+            ws.project_id = p.id;
+        }
+        if let Some(d) = &changes.description {
+            ws.description.clone_from(d);
+        }
+        if let Some(b) = &changes.terraform_bin {
+            ws.terraform_bin = check_program(b)?;
+        }
+        if let Some(d) = &changes.working_directory {
+            ws.working_directory = check_working_directory(d)?;
+        }
+        if let Some(a) = changes.auto_apply {
+            ws.auto_apply = a;
+        }
+        if let Some(m) = changes.execution_mode {
+            ws.execution_mode = m;
+        }
+        if let Some(t) = changes.plan_timeout_s {
+            ws.plan_timeout_s = check_timeout("plan-timeout", t)?;
+        }
+        if let Some(t) = changes.apply_timeout_s {
+            ws.apply_timeout_s = check_timeout("apply-timeout", t)?;
+        }
+        sqlx::query("UPDATE workspaces SET name = $2, project_id = $3, description = $4, terraform_bin = $5, working_directory = $6, auto_apply = $7, execution_mode = $8, plan_timeout_s = $9, apply_timeout_s = $10, updated_at = $11 WHERE id = $1")
+            .bind(id)
+            .bind(&ws.name)
+            .bind(&ws.project_id)
+            .bind(&ws.description)
+            .bind(&ws.terraform_bin)
+            .bind(&ws.working_directory)
+            .bind(ws.auto_apply)
+            .bind(ws.execution_mode.as_str())
+            .bind(ws.plan_timeout_s)
+            .bind(ws.apply_timeout_s)
+            .bind(self.now())
+            .execute(&self.pool)
+            .await
+            .map_err(|e| match StoreError::from(e) {
+                StoreError::Conflict(_) => StoreError::Conflict(format!("workspace {:?} already exists in this organization", ws.name)),
+                other => other,
+            })?;
+        self.workspace(id).await
+    }
+
+    /// Delete a workspace with its variables, runs and state. Refused while a run is active.
+    pub async fn delete_workspace(&self, id: &str) -> Result<(), StoreError> {
+        let ws = self.workspace(id).await?;
+        if let Some(run) = ws.active_run_id {
+            return Err(StoreError::Conflict(format!(
+                "workspace {:?} has an active run ({run}); cancel or finish it first",
+                ws.name
+            )));
+        }
+        sqlx::query("DELETE FROM workspaces WHERE id = $1").bind(id).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Lock (`true`) or unlock a workspace. Locking a locked workspace is a conflict, as in TFE.
+    pub async fn set_workspace_lock(&self, id: &str, locked: bool) -> Result<Workspace, StoreError> {
+        let done =
+            sqlx::query("UPDATE workspaces SET locked = $2, updated_at = $3 WHERE id = $1 AND locked = $4")
+                .bind(id)
+                .bind(locked)
+                .bind(self.now())
+                .bind(!locked)
+                .execute(&self.pool)
+                .await?;
+        if done.rows_affected() == 0 {
+            let ws = self.workspace(id).await?;
+            return Err(StoreError::Conflict(format!(
+                "workspace {:?} is already {}",
+                ws.name,
+                if locked { "locked" } else { "unlocked" }
+            )));
+        }
+        self.workspace(id).await
+    }
+}
