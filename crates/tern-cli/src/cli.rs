@@ -14,9 +14,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[derive(Debug, Parser)]
 #[command(name = "tern", version, propagate_version = true, max_term_width = 100)]
 #[command(after_help = "Start here:\n  \
-    tern serve                      run the issuer with a generated development key\n  \
+    tern serve                      run the server (SQLite, development key) and see what to do next\n  \
+    tern run start --help           run Terraform on the server with dynamic credentials\n  \
+    tern agent --help               run jobs on another machine\n  \
+    tern exec --help                run terraform locally with dynamic credentials for your clouds\n  \
     tern keygen --out key.pem       make a production signing key\n  \
-    tern exec --help                run terraform with dynamic credentials for your clouds\n  \
     tern token mint --help          mint a token by hand to test a trust policy\n\n\
     Exit codes: 0 success, 1 failure (including a refused token), 2 usage error.")]
 pub struct Cli {
@@ -44,7 +46,7 @@ pub enum LogFormat {
 #[derive(Debug, Subcommand)]
 #[allow(clippy::large_enum_variant)] // parsed once per process
 pub enum Command {
-    /// Run the OIDC issuer (discovery and JWKS) over HTTP or HTTPS.
+    /// Run the server: OIDC issuer, TFE-compatible API, and workers that run plans and applies.
     #[command(after_help = SERVE_AFTER_HELP)]
     Serve(ServeArgs),
     /// Generate a signing key (PKCS#8 PEM, mode 0600) and print its kid and public JWK.
@@ -59,6 +61,339 @@ pub enum Command {
     /// Mint, inspect and verify workload identity tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Run jobs for a tern server on this machine (no signing key needed: the server mints).
+    #[command(after_help = "Examples:\n  \
+        tern agent-token create --org acme            # on a machine logged in to tern\n  \
+        TERN_AGENT_TOKEN=tern-agent.… tern agent --server https://tern.example.com")]
+    Agent(AgentArgs),
+    /// Store the server address and a token for the client commands.
+    Login(LoginArgs),
+    /// Organizations.
+    #[command(subcommand, name = "org")]
+    Org(OrgCommand),
+    /// Projects.
+    #[command(subcommand)]
+    Project(ProjectCommand),
+    /// Workspaces.
+    #[command(subcommand)]
+    Workspace(WorkspaceCommand),
+    /// Workspace variables (sensitive values are write-only).
+    #[command(subcommand)]
+    Var(VarCommand),
+    /// Runs: start (uploads a directory), follow logs, apply, discard, cancel.
+    #[command(subcommand)]
+    Run(RunCommand),
+    /// State versions.
+    #[command(subcommand)]
+    State(StateCommand),
+    /// Tokens for agents.
+    #[command(subcommand, name = "agent-token")]
+    AgentToken(AgentTokenCommand),
+}
+
+/// Where the server is and which token to use. Flags win over the environment, which wins over
+/// the file `tern login` writes.
+#[derive(Debug, Args, Clone)]
+pub struct ClientArgs {
+    /// tern server URL.
+    #[arg(long, global = true, value_name = "URL", env = "TERN_SERVER")]
+    pub server: Option<String>,
+    /// API token; prefer TERN_TOKEN or `tern login`.
+    #[arg(long, global = true, value_name = "TOKEN", env = "TERN_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// tern server URL, e.g. https://tern.example.com or http://127.0.0.1:8080.
+    #[arg(long, value_name = "URL")]
+    pub server: String,
+    /// Read the token from this file instead of standard input ("-" for stdin).
+    #[arg(long, value_name = "PATH", default_value = "-")]
+    pub token_file: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OrgCommand {
+    /// Create an organization (with its "Default Project"); needs the admin token.
+    Create {
+        /// Name: letters, digits, '-' and '_'.
+        name: String,
+        /// Contact address.
+        #[arg(long, default_value = "")]
+        email: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// List organizations.
+    List {
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProjectCommand {
+    /// Create a project.
+    Create {
+        /// Name (letters, digits, spaces, '-' and '_').
+        name: String,
+        /// Organization name.
+        #[arg(long, value_name = "ORG", env = "TERN_ORG")]
+        org: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// List projects.
+    List {
+        /// Organization name.
+        #[arg(long, value_name = "ORG", env = "TERN_ORG")]
+        org: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)]
+pub enum WorkspaceCommand {
+    /// Create a workspace.
+    Create {
+        /// Name: letters, digits, '-' and '_'.
+        name: String,
+        /// Organization name.
+        #[arg(long, value_name = "ORG", env = "TERN_ORG")]
+        org: String,
+        /// Project name (default: Default Project).
+        #[arg(long)]
+        project: Option<String>,
+        /// Apply without confirmation when a plan has changes.
+        #[arg(long)]
+        auto_apply: bool,
+        /// Program runs use: terraform (default), tofu, or a path.
+        #[arg(long, value_name = "PROGRAM")]
+        terraform_bin: Option<String>,
+        /// Directory of the configuration where Terraform runs.
+        #[arg(long, value_name = "DIR")]
+        working_directory: Option<String>,
+        /// remote (default), agent or local.
+        #[arg(long, value_name = "MODE")]
+        execution_mode: Option<String>,
+        /// Plan phase timeout, e.g. 30m (default 2h).
+        #[arg(long, value_name = "DURATION")]
+        plan_timeout: Option<String>,
+        /// Apply phase timeout, e.g. 1h (default 2h).
+        #[arg(long, value_name = "DURATION")]
+        apply_timeout: Option<String>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// List workspaces.
+    List {
+        /// Organization name.
+        #[arg(long, value_name = "ORG", env = "TERN_ORG")]
+        org: String,
+        /// Only names containing this.
+        #[arg(long)]
+        search: Option<String>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Show a workspace.
+    Show {
+        /// Workspace name.
+        name: String,
+        /// Organization name.
+        #[arg(long, value_name = "ORG", env = "TERN_ORG")]
+        org: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum VarCommand {
+    /// Create or update a variable: `tern var set KEY=VALUE` (or `KEY` and the value on stdin).
+    Set {
+        /// KEY=VALUE, or KEY to read the value from standard input (keeps it out of shell history).
+        assignment: String,
+        /// Organization name.
+        #[arg(long, value_name = "ORG", env = "TERN_ORG")]
+        org: String,
+        /// Workspace name.
+        #[arg(long, value_name = "NAME")]
+        workspace: String,
+        /// An environment variable of Terraform's process (default).
+        #[arg(long, conflicts_with = "terraform")]
+        env: bool,
+        /// A Terraform input variable.
+        #[arg(long)]
+        terraform: bool,
+        /// Write-only: never shown again, encrypted at rest.
+        #[arg(long)]
+        sensitive: bool,
+        /// The value is HCL (lists, maps).
+        #[arg(long)]
+        hcl: bool,
+        /// Free text shown with the variable.
+        #[arg(long, default_value = "")]
+        description: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// List variables (sensitive values show as <sensitive>).
+    List {
+        /// Organization name.
+        #[arg(long, value_name = "ORG", env = "TERN_ORG")]
+        org: String,
+        /// Workspace name.
+        #[arg(long, value_name = "NAME")]
+        workspace: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Delete a variable.
+    Delete {
+        /// Variable name.
+        key: String,
+        /// Organization name.
+        #[arg(long, value_name = "ORG", env = "TERN_ORG")]
+        org: String,
+        /// Workspace name.
+        #[arg(long, value_name = "NAME")]
+        workspace: String,
+        /// Delete the Terraform variable of that name, not the environment variable.
+        #[arg(long)]
+        terraform: bool,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RunCommand {
+    /// Pack a directory, upload it, and start a run; follows its logs unless --no-follow.
+    Start {
+        /// Organization name.
+        #[arg(long, value_name = "ORG", env = "TERN_ORG")]
+        org: String,
+        /// Workspace name.
+        #[arg(long, value_name = "NAME")]
+        workspace: String,
+        /// Configuration directory.
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        dir: PathBuf,
+        /// Apply without confirmation if the plan has changes.
+        #[arg(long)]
+        auto_apply: bool,
+        /// Plan only.
+        #[arg(long)]
+        plan_only: bool,
+        /// Plan to destroy everything.
+        #[arg(long)]
+        destroy: bool,
+        /// Message shown with the run.
+        #[arg(long, short)]
+        message: Option<String>,
+        /// Print the run id and return at once (default: follow the logs until the run ends or
+        /// waits for confirmation).
+        #[arg(long)]
+        no_follow: bool,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Show a run.
+    Show {
+        /// Run id (run-…).
+        run: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// List a workspace's runs.
+    List {
+        /// Organization name.
+        #[arg(long, value_name = "ORG", env = "TERN_ORG")]
+        org: String,
+        /// Workspace name.
+        #[arg(long, value_name = "NAME")]
+        workspace: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Confirm a planned run.
+    Apply {
+        /// Run id (run-…).
+        run: String,
+        /// Follow the apply's log.
+        #[arg(long)]
+        follow: bool,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Discard a planned run.
+    Discard {
+        /// Run id (run-…).
+        run: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Cancel a run (a running phase gets an interrupt, then is killed after the grace period).
+    Cancel {
+        /// Run id (run-…).
+        run: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Print a run's logs; --follow waits for the run to end.
+    Logs {
+        /// Run id (run-…).
+        run: String,
+        #[arg(long, short)]
+        follow: bool,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StateCommand {
+    /// Print the workspace's current state (as `terraform state pull` does).
+    Pull {
+        /// Organization name.
+        #[arg(long, value_name = "ORG", env = "TERN_ORG")]
+        org: String,
+        /// Workspace name.
+        #[arg(long, value_name = "NAME")]
+        workspace: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// List state versions.
+    List {
+        /// Organization name.
+        #[arg(long, value_name = "ORG", env = "TERN_ORG")]
+        org: String,
+        /// Workspace name.
+        #[arg(long, value_name = "NAME")]
+        workspace: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AgentTokenCommand {
+    /// Create an agent token for an organization; printed once.
+    Create {
+        /// Organization name.
+        #[arg(long, value_name = "ORG", env = "TERN_ORG")]
+        org: String,
+        /// Free text shown with the token.
+        #[arg(long, default_value = "")]
+        description: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
 }
 
 const EXEC_AFTER_HELP: &str = "\
@@ -85,12 +420,16 @@ Examples:
   tern exec --dry-run --env-file workspace.env ... -- terraform plan   # show what would be built";
 
 const SERVE_AFTER_HELP: &str = "\
-With no options, tern serves on http://127.0.0.1:8080 with a development key that it generates
-once in the data directory, and prints what to try next.
+With no options, tern serves on http://127.0.0.1:8080 with a SQLite database, a development
+signing key and an encryption key that it generates once in the data directory, runs jobs on 2
+workers of its own, and prints the admin token (first start only) and what to try next.
+TERN_ADMIN_TOKEN sets the admin token instead.
 
-For production, give the https URL at which clouds reach tern and a key made with `tern keygen`:
+For production, give the https URL at which clouds reach tern and a key made with `tern keygen`;
+for several replicas, one PostgreSQL database and the same encryption key:
   tern serve --issuer-url https://tern.example.com --signing-key /etc/tern/key.pem \\
-             --listen 0.0.0.0:8443 --tls-cert cert.pem --tls-key key.pem
+             --listen 0.0.0.0:8443 --tls-cert cert.pem --tls-key key.pem \\
+             --database-url postgres://tern@db:5432/tern --encryption-key-file /etc/tern/kek
 
 Rotation by hand: publish the next key first, sign with it later, retire the old one last:
   tern serve --signing-key current.pem --signing-key next.pem     # next is only published
@@ -199,6 +538,98 @@ pub struct ServeArgs {
     /// Cache-Control max-age of the discovery document.
     #[arg(long, value_name = "DURATION", env = "TERN_DISCOVERY_MAX_AGE", default_value = "1h")]
     pub discovery_max_age: String,
+
+    /// Database: sqlite://PATH or postgres://USER@HOST:PORT/DB (several replicas share one
+    /// PostgreSQL). Default: a SQLite file in the data directory.
+    #[arg(long, value_name = "URL", env = "TERN_DATABASE_URL")]
+    pub database_url: Option<String>,
+
+    /// File with the key-encryption key (32 random bytes, base64) that seals sensitive variables
+    /// at rest; TERN_ENCRYPTION_KEY gives it directly. Default: generated once in the data
+    /// directory (development only: keep the production key apart from the database).
+    #[arg(long, value_name = "PATH", env = "TERN_ENCRYPTION_KEY_FILE")]
+    pub encryption_key_file: Option<PathBuf>,
+
+    /// Jobs this server runs at once on its own workers (0: only remote agents run jobs).
+    #[arg(long, value_name = "N", env = "TERN_WORKERS", default_value_t = 2)]
+    pub workers: u16,
+
+    /// Base URL of the API for clients and agents (upload and log URLs). Default: the issuer URL.
+    #[arg(long, value_name = "URL", env = "TERN_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// How long an agent keeps a job without reporting; after that the run is errored.
+    #[arg(long, value_name = "DURATION", env = "TERN_JOB_LEASE", default_value = "60s")]
+    pub job_lease: String,
+
+    #[command(flatten)]
+    pub runner: RunnerArgs,
+}
+
+/// How workers run phases. Shared by `serve` (its own workers) and `agent`.
+#[derive(Debug, Args)]
+pub struct RunnerArgs {
+    /// Where runs keep their credential files (private, mode 0700). Default: <data dir>/credentials
+    /// for `serve`, $XDG_RUNTIME_DIR/tern for `agent`.
+    #[arg(long, value_name = "DIR", env = "TERN_CREDENTIALS_DIR")]
+    pub credentials_dir: Option<PathBuf>,
+
+    /// How long Terraform gets to stop after an interrupt (cancel, timeout) before it is killed.
+    #[arg(long, value_name = "DURATION", default_value = "20s")]
+    pub grace: String,
+
+    /// Google STS token URL written into external_account files.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "TERN_GCP_STS_URL",
+        default_value = "https://sts.googleapis.com/v1/token"
+    )]
+    pub gcp_sts_url: String,
+
+    /// Google IAM Credentials base URL (service account impersonation).
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "TERN_GCP_IAM_CREDENTIALS_URL",
+        default_value = "https://iamcredentials.googleapis.com"
+    )]
+    pub gcp_iam_credentials_url: String,
+}
+
+/// `tern agent`.
+#[derive(Debug, Args)]
+pub struct AgentArgs {
+    /// The tern server, e.g. https://tern.example.com.
+    #[arg(long, value_name = "URL", env = "TERN_SERVER")]
+    pub server: String,
+
+    /// Agent token (from `tern agent-token create`); prefer the environment variable.
+    #[arg(long, value_name = "TOKEN", env = "TERN_AGENT_TOKEN", hide_env_values = true)]
+    pub token: String,
+
+    /// Name of this agent in runs and logs. Default: the host name.
+    #[arg(long, value_name = "NAME", env = "TERN_AGENT_NAME")]
+    pub name: Option<String>,
+
+    /// Jobs this agent runs at once.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub concurrency: u16,
+
+    /// Where jobs get their working directories.
+    #[arg(long, value_name = "DIR", env = "TERN_WORK_DIR")]
+    pub work_dir: Option<PathBuf>,
+
+    /// Lifetime of tokens in files (refreshed at two thirds), e.g. 15m.
+    #[arg(long, value_name = "DURATION", env = "TERN_TOKEN_TTL")]
+    pub token_ttl: Option<String>,
+
+    /// Run one job, then exit with 0 if it succeeded (for tests and one-shot CI runners).
+    #[arg(long)]
+    pub once: bool,
+
+    #[command(flatten)]
+    pub runner: RunnerArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

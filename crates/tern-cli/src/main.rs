@@ -24,7 +24,10 @@ pub struct UsageError(pub String);
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.global.log_format, matches!(cli.command, Command::Serve(_) | Command::Exec(_)));
+    init_logging(
+        cli.global.log_format,
+        matches!(cli.command, Command::Serve(_) | Command::Exec(_) | Command::Agent(_)),
+    );
     let env = settings::process_env;
     let result = match cli.command {
         Command::Serve(args) => commands::serve::run(args, &env),
@@ -33,6 +36,15 @@ fn main() -> ExitCode {
         Command::Token(TokenCommand::Mint(args)) => commands::token::mint(args, &env),
         Command::Token(TokenCommand::Inspect(args)) => commands::token::inspect(args),
         Command::Token(TokenCommand::Verify(args)) => commands::token::verify(args),
+        Command::Agent(args) => commands::agent::run(args, &env),
+        Command::Login(args) => commands::client::login(args, &env),
+        Command::Org(c) => commands::client::org(c, &env),
+        Command::Project(c) => commands::client::project(c, &env),
+        Command::Workspace(c) => commands::client::workspace(c, &env),
+        Command::Var(c) => commands::client::var(c, &env),
+        Command::Run(c) => commands::client::run(c, &env),
+        Command::State(c) => commands::client::state(c, &env),
+        Command::AgentToken(c) => commands::client::agent_token(c, &env),
     };
     match result {
         Ok(code) => code,

@@ -242,6 +242,36 @@ pub fn default_data_dir(env: Env<'_>) -> Result<PathBuf, UsageError> {
     }
 }
 
+/// How workers run phases, from `serve`'s or `agent`'s flags.
+pub fn runner(
+    args: &crate::cli::RunnerArgs,
+    work_dir: PathBuf,
+    default_credentials_dir: PathBuf,
+    token_ttl: Ttl,
+    env: Env<'_>,
+) -> Result<tern_runner::RunnerSettings, UsageError> {
+    let absolute = |p: PathBuf| -> Result<PathBuf, UsageError> {
+        if p.is_absolute() {
+            Ok(p)
+        } else {
+            std::env::current_dir()
+                .map(|d| d.join(&p))
+                .map_err(|e| UsageError(format!("resolving {}: {e}", p.display())))
+        }
+    };
+    Ok(tern_runner::RunnerSettings {
+        work_dir: absolute(work_dir)?,
+        credentials_dir: absolute(args.credentials_dir.clone().unwrap_or(default_credentials_dir))?,
+        token_ttl,
+        grace: duration("--grace", &args.grace)?,
+        endpoints: tern_credentials::handoff::Endpoints {
+            gcp_sts: args.gcp_sts_url.clone(),
+            gcp_iam_credentials: args.gcp_iam_credentials_url.clone(),
+        },
+        path: env("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".to_owned()).into(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;

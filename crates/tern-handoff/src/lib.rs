@@ -18,6 +18,6 @@ pub use minter::{LocalMinter, MintFailure, TokenMinter};
 pub use phase::{
     ActivePhase, EnvValue, PhaseOptions, PrepareError, TeardownReport, prepare, recover_abandoned,
 };
-pub use process::{CommandSpec, Outcome, ProcessError};
+pub use process::{CommandSpec, Outcome, ProcessError, RunOptions};
 pub use rundir::{DirError, RunDir};
 pub use vault::http_cause;

@@ -98,25 +98,74 @@ fn send(pid: Option<u32>, sig: Signal) {
 }
 
 /// Run `spec` until it exits; `timeout` bounds it, `grace` is how long an interrupted command
-/// gets before SIGKILL.
+/// gets before SIGKILL. The command shares this process's stdout and stderr.
 pub async fn run(
     spec: CommandSpec,
     timeout: Option<Duration>,
     grace: Duration,
 ) -> Result<Outcome, ProcessError> {
+    run_with(spec, RunOptions { timeout, grace, output: None, cancel: None }).await
+}
+
+/// How [`run_with`] runs a command.
+#[derive(Debug)]
+pub struct RunOptions {
+    /// Bound on the run.
+    pub timeout: Option<Duration>,
+    /// How long an interrupted command gets before SIGKILL.
+    pub grace: Duration,
+    /// Where stdout and stderr go, in chunks as they are produced (None: inherited).
+    pub output: Option<tokio::sync::mpsc::Sender<Vec<u8>>>,
+    /// Becomes `true` when the command should stop (SIGINT, then SIGKILL after `grace`).
+    pub cancel: Option<tokio::sync::watch::Receiver<bool>>,
+}
+
+/// Pass everything `from` produces to `to`, in chunks.
+async fn pump(mut from: impl tokio::io::AsyncRead + Unpin, to: tokio::sync::mpsc::Sender<Vec<u8>>) {
+    use tokio::io::AsyncReadExt as _;
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        match from.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => {
+                if to.send(buf[..n].to_vec()).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// [`run`] with output capture and cancellation.
+pub async fn run_with(spec: CommandSpec, options: RunOptions) -> Result<Outcome, ProcessError> {
+    let RunOptions { timeout, grace, output, mut cancel } = options;
     let mut term = signal(SignalKind::terminate()).map_err(ProcessError::Signals)?;
     let mut int = signal(SignalKind::interrupt()).map_err(ProcessError::Signals)?;
     let mut hup = signal(SignalKind::hangup()).map_err(ProcessError::Signals)?;
     let mut quit = signal(SignalKind::quit()).map_err(ProcessError::Signals)?;
 
-    let mut child = tokio::process::Command::new(&spec.program)
-        .args(&spec.args)
-        .current_dir(&spec.cwd)
-        .env_clear()
-        .envs(spec.env.iter().map(|(k, v)| (k, v)))
-        .spawn()
-        .map_err(|source| ProcessError::Spawn { program: spec.program.clone(), source })?;
+    let mut command = tokio::process::Command::new(&spec.program);
+    command.args(&spec.args).current_dir(&spec.cwd).env_clear().envs(spec.env.iter().map(|(k, v)| (k, v)));
+    if output.is_some() {
+        command
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+    }
+    let mut child =
+        command.spawn().map_err(|source| ProcessError::Spawn { program: spec.program.clone(), source })?;
+    let mut pumps = Vec::new();
+    if let Some(tx) = &output {
+        if let Some(out) = child.stdout.take() {
+            pumps.push(tokio::spawn(pump(out, tx.clone())));
+        }
+        if let Some(err) = child.stderr.take() {
+            pumps.push(tokio::spawn(pump(err, tx.clone())));
+        }
+    }
+    drop(output);
     let pid = child.id();
+    let mut canceled = false;
     let interactive = std::io::stdin().is_terminal();
     let deadline = timeout.map(|t| Instant::now() + t);
     let mut kill_at: Option<Instant> = None;
@@ -127,6 +176,10 @@ pub async fn run(
         tokio::select! {
             status = child.wait() => {
                 let status = status.map_err(ProcessError::Wait)?;
+                // Everything the command wrote reaches the receiver before we return.
+                for p in pumps.drain(..) {
+                    let _ = p.await;
+                }
                 if timed_out && let Some(t) = timeout {
                     return Ok(Outcome::TimedOut(t));
                 }
@@ -155,6 +208,16 @@ pub async fn run(
                 timed_out = true;
                 send(pid, Signal::SIGINT);
                 kill_at = Some(Instant::now() + grace);
+            }
+            changed = async { match cancel.as_mut() { Some(rx) => rx.changed().await.is_ok(), None => std::future::pending().await } }, if !canceled => {
+                if !changed {
+                    canceled = true; // the sender is gone: nobody can cancel any more
+                } else if cancel.as_ref().is_some_and(|rx| *rx.borrow()) {
+                    canceled = true;
+                    tracing::info!("cancel requested: interrupting the command");
+                    send(pid, Signal::SIGINT);
+                    kill_at.get_or_insert(Instant::now() + grace);
+                }
             }
             () = tokio::time::sleep_until(kill_at.unwrap_or(far)), if kill_at.is_some() => {
                 tracing::warn!("the command did not stop within {}s: killing it", grace.as_secs());

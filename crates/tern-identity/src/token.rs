@@ -108,6 +108,11 @@ fn format_uuid_v4(mut b: [u8; 16]) -> String {
 pub struct Jwt(SecretString);
 
 impl Jwt {
+    /// A token minted elsewhere (by the server, for an agent), as received.
+    pub fn received(token: SecretString) -> Self {
+        Self(token)
+    }
+
     /// The compact serialisation, for the party that needs it and nobody else.
     pub fn expose_secret(&self) -> &str {
         self.0.expose_secret()

@@ -85,6 +85,11 @@ impl IssuerState {
 /// The router: well-known documents at the root and, when the issuer has a path
 /// (`https://host/tern`), under that path too; `/healthz`; JSON 404 for everything else.
 pub fn app(state: Arc<IssuerState>, issuer_path: &str) -> Router {
+    app_with(state, issuer_path, Router::new())
+}
+
+/// [`app`] with more routes (the API), which share its fallback and tracing.
+pub fn app_with(state: Arc<IssuerState>, issuer_path: &str, more: Router) -> Router {
     let mut router = Router::new()
         .route("/.well-known/openid-configuration", get(discovery))
         .route("/.well-known/jwks", get(jwks))
@@ -94,7 +99,7 @@ pub fn app(state: Arc<IssuerState>, issuer_path: &str) -> Router {
             .route(&format!("{issuer_path}/.well-known/openid-configuration"), get(discovery))
             .route(&format!("{issuer_path}/.well-known/jwks"), get(jwks));
     }
-    router.fallback(not_found).with_state(state).layer(TraceLayer::new_for_http())
+    router.with_state(state).merge(more).fallback(not_found).layer(TraceLayer::new_for_http())
 }
 
 async fn discovery(State(state): State<Arc<IssuerState>>, headers: HeaderMap) -> Response {

@@ -695,13 +695,21 @@ impl Store {
         Ok(out)
     }
 
-    /// Error every running job of `agent` (it restarted, so it runs none of them any more).
-    pub async fn abandon_agent_jobs(&self, agent: &str, reason: &str) -> Result<Vec<Run>, StoreError> {
-        let ids: Vec<(String,)> =
-            sqlx::query_as("SELECT id FROM jobs WHERE status = 'running' AND agent = $1 ORDER BY seq")
-                .bind(agent)
-                .fetch_all(&self.pool)
-                .await?;
+    /// Error every running job of `agent` (it restarted, so it runs none of them any more),
+    /// within `organization_id` when given.
+    pub async fn abandon_agent_jobs(
+        &self,
+        agent: &str,
+        organization_id: Option<&str>,
+        reason: &str,
+    ) -> Result<Vec<Run>, StoreError> {
+        let ids: Vec<(String,)> = sqlx::query_as(
+            "SELECT id FROM jobs WHERE status = 'running' AND agent = $1 AND ($2 = '' OR organization_id = $2) ORDER BY seq",
+        )
+        .bind(agent)
+        .bind(organization_id.unwrap_or(""))
+        .fetch_all(&self.pool)
+        .await?;
         let mut out = Vec::new();
         for (id,) in ids {
             match self.finish_job(&id, &JobOutcome::Failed(reason.to_owned())).await {

@@ -450,7 +450,7 @@ async fn dead_agents_leave_errored_runs(f: Fixture) {
     let r2 = f.store.create_run(&ws.id, &RunInput::default(), "t").await.unwrap();
     f.store.claim_job("local@host", None, 30).await.unwrap().unwrap();
     let abandoned =
-        f.store.abandon_agent_jobs("local@host", "tern restarted while this phase ran").await.unwrap();
+        f.store.abandon_agent_jobs("local@host", None, "tern restarted while this phase ran").await.unwrap();
     assert_eq!(abandoned[0].id, r2.id);
     assert_eq!(
         f.store.run(&r2.id).await.unwrap().error_message.as_deref(),

@@ -1,5 +1,7 @@
 //! One module per subcommand.
 
+pub mod agent;
+pub mod client;
 pub mod exec;
 pub mod keygen;
 pub mod serve;

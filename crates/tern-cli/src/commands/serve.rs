@@ -6,10 +6,16 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use std::time::Duration;
+
 use anyhow::{Context as _, anyhow};
 use tern_identity::{ClaimPolicy, IssuerDocuments, KeyRing, KeySpec, SigningKey};
+use tern_runner::{AgentClient, RunnerSettings};
+use tern_server::api::{ApiLimits, ApiState, Signer};
 use tern_server::{CachePolicy, IssuerState, ServeOptions};
-use tern_types::{IssuerUrl, Ttl};
+use tern_store::{EncryptionKey, Store, TokenKind};
+use tern_types::{IssuerUrl, SystemClock, Ttl};
+use tokio::sync::{Notify, watch};
 
 use crate::UsageError;
 use crate::cli::ServeArgs;
@@ -26,6 +32,12 @@ struct ServeSettings {
     ttl: Ttl,
     data_dir: PathBuf,
     cache: CachePolicy,
+    database_url: String,
+    encryption_key_file: Option<PathBuf>,
+    workers: u16,
+    public_url: Option<String>,
+    job_lease: Duration,
+    runner: RunnerSettings,
 }
 
 impl ServeSettings {
@@ -46,7 +58,38 @@ impl ServeSettings {
             Some(dir) => dir.clone(),
             None => settings::default_data_dir(env)?,
         };
+        let public_url = match &args.public_url {
+            Some(u) if u.starts_with("https://") || u.starts_with("http://") => {
+                Some(u.trim_end_matches('/').to_owned())
+            }
+            Some(u) => {
+                return Err(UsageError(format!("--public-url {u:?} must start with https:// or http://")));
+            }
+            None => None,
+        };
+        let database_url = match &args.database_url {
+            Some(url) => url.clone(),
+            None => format!("sqlite://{}?mode=rwc", data_dir.join("tern.db").display()),
+        };
+        let job_lease = settings::duration("--job-lease", &args.job_lease)?;
+        if job_lease < Duration::from_secs(15) {
+            return Err(UsageError("--job-lease must be at least 15s: agents renew it every 5s".into()));
+        }
+        let token_ttl = settings::ttl(args.token_ttl.as_deref(), env)?;
+        let runner = settings::runner(
+            &args.runner,
+            data_dir.join("work"),
+            data_dir.join("credentials"),
+            token_ttl,
+            env,
+        )?;
         Ok(Self {
+            database_url,
+            encryption_key_file: args.encryption_key_file.clone(),
+            workers: args.workers,
+            public_url,
+            job_lease,
+            runner,
             keys: settings::key_sources(&args.keys, env)?,
             issuer,
             listen,
@@ -83,6 +126,8 @@ pub fn run(args: ServeArgs, env: Env<'_>) -> anyhow::Result<ExitCode> {
     } else {
         (keyfile::load_ring(&settings.keys)?, None)
     };
+    let encryption_key = encryption_key(&settings, env)?;
+    let admin_token = env("TERN_ADMIN_TOKEN").map(|t| tern_types::SecretString::new(t.trim().to_owned()));
 
     let listener = TcpListener::bind(settings.listen).map_err(|e| {
         anyhow!(
@@ -100,39 +145,204 @@ pub fn run(args: ServeArgs, env: Env<'_>) -> anyhow::Result<ExitCode> {
                 .map_err(|e| anyhow!("deriving the issuer URL from {bound}: {e}"))?
         }
     };
+    let public_url = settings.public_url.clone().unwrap_or_else(|| {
+        let s = issuer.as_str();
+        let path = issuer.path();
+        s[..s.len() - path.len()].to_owned()
+    });
+    // The server's own workers reach it on loopback; with TLS, at the public URL.
+    let worker_url =
+        if tls.is_some() { public_url.clone() } else { format!("http://{}", loopback_addr(&bound)) };
 
     let docs = IssuerDocuments::build(&issuer, &ring, &settings.policy);
-    let state = Arc::new(IssuerState::new(&docs, settings.cache));
-    let router = tern_server::app(state, issuer.path());
-
-    let signing = ring.signing_key();
+    let issuer_state = Arc::new(IssuerState::new(&docs, settings.cache));
+    let signing = ring.signing_key().clone();
     let published = ring.public_keys().count() - 1;
-    tracing::info!(
-        "listening on {scheme}://{bound} with issuer {issuer} (signing key kid={} {}, {published} more published, profile {}, token lifetime {})",
-        signing.kid(),
-        signing.algorithm(),
-        settings.policy.profile(),
-        settings.ttl,
-    );
-    if !issuer.is_https() && !issuer.is_loopback() {
-        tracing::warn!("issuer {issuer} is plain http: AWS, Azure and Google Cloud only trust https issuers");
-    }
-    if issuer.is_loopback() {
-        tracing::warn!(
-            "issuer {issuer} is only reachable from this machine; give --issuer-url with the https URL clouds reach"
-        );
-    }
-    if let Some(path) = &dev_key {
-        print_next_steps(&issuer, path, bound.port(), &self_command(env("PATH")));
-    }
+    let signer = Arc::new(Signer {
+        ring: arc_swap::ArcSwap::from_pointee(ring),
+        issuer: issuer.clone(),
+        policy: settings.policy.clone(),
+        max_ttl: settings.ttl,
+    });
 
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
     runtime.block_on(async move {
-        tern_server::serve(listener, tls, router, ServeOptions::default(), shutdown_signal()).await
+        let clock: Arc<dyn tern_types::Clock> = Arc::new(SystemClock);
+        let store = Store::open(&settings.database_url, &encryption_key, clock.clone())
+            .await
+            .with_context(|| format!("opening the database {}", redact_url(&settings.database_url)))?;
+        let admin = ensure_admin_token(&store, admin_token).await?;
+
+        // Jobs of this server's own workers that a previous process left running are dead.
+        let host = nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).unwrap_or_else(|_| "localhost".into());
+        let local_agent = format!("tern-serve@{host}:{}", bound.port());
+        for run in store.abandon_agent_jobs(&local_agent, None, "tern serve restarted while this phase ran on its own worker").await? {
+            tracing::warn!(run = %run.id, "run errored: tern serve restarted while it ran");
+        }
+
+        let api = ApiState {
+            store: store.clone(),
+            signer,
+            clock,
+            public_url: public_url.clone(),
+            limits: ApiLimits::default(),
+            job_lease: settings.job_lease,
+            jobs_queued: Arc::new(Notify::new()),
+        };
+        let router = tern_server::app_with(issuer_state, issuer.path(), tern_server::api::router(api));
+
+        tracing::info!(
+            "listening on {scheme}://{bound} with issuer {issuer} (signing key kid={} {}, {published} more published, profile {}, token lifetime {}, database {:?}, {} workers)",
+            signing.kid(),
+            signing.algorithm(),
+            settings.policy.profile(),
+            settings.ttl,
+            store.backend(),
+            settings.workers,
+        );
+        if !issuer.is_https() && !issuer.is_loopback() {
+            tracing::warn!("issuer {issuer} is plain http: AWS, Azure and Google Cloud only trust https issuers");
+        }
+        if issuer.is_loopback() {
+            tracing::warn!(
+                "issuer {issuer} is only reachable from this machine; give --issuer-url with the https URL clouds reach"
+            );
+        }
+        if let Some(path) = &dev_key {
+            print_next_steps(&issuer, &public_url, path, admin.as_ref(), bound.port(), &self_command(env("PATH")));
+        } else if let Some(token) = &admin {
+            eprintln!("\nAdmin token (shown once; store it now): {}\n", token.expose_secret());
+        }
+
+        // Background: runs whose agent stopped reporting are errored.
+        let reaper_store = store.clone();
+        let reaper = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(5));
+            loop {
+                tick.tick().await;
+                match reaper_store.expire_jobs().await {
+                    Ok(runs) => {
+                        for run in runs {
+                            tracing::warn!(run = %run.id, "run errored: {}", run.error_message.as_deref().unwrap_or("its agent stopped reporting"));
+                        }
+                    }
+                    Err(e) => tracing::error!("checking job leases: {e}"),
+                }
+            }
+        });
+
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let mut workers = Vec::new();
+        if settings.workers > 0 {
+            // A fresh token per start; the previous start's is revoked.
+            let description = format!("workers of {local_agent}");
+            for old in store.list_tokens(TokenKind::Agent, None).await? {
+                if old.description == description && old.organization_id.is_none() {
+                    store.revoke_token(&old.id).await?;
+                }
+            }
+            let (_, worker_token) = store.create_token(TokenKind::Agent, None, None, &description, None).await?;
+            let runner = settings.runner.clone();
+            for _ in 0..settings.workers {
+                let agent = AgentClient::new(&worker_url, worker_token.clone(), &local_agent)?;
+                workers.push(tokio::spawn(tern_runner::run_worker(agent, runner.clone(), stop_rx.clone(), false)));
+            }
+            for line in tern_handoff::recover_abandoned(&runner.credentials_dir).await {
+                tracing::info!("{line}");
+            }
+        }
+
+        let shutdown = async move {
+            shutdown_signal().await;
+            let _ = stop_tx.send(true);
+        };
+        tern_server::serve(listener, tls, router, ServeOptions::default(), shutdown).await?;
+        reaper.abort();
+        for w in workers {
+            let _ = tokio::time::timeout(Duration::from_secs(30), w).await;
+        }
+        store.close().await;
+        anyhow::Ok(())
     })?;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// A database URL without its password, for messages.
+fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{}{user}{}", &url[..scheme + 3], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// The key-encryption key: TERN_ENCRYPTION_KEY, --encryption-key-file, or (development) a key
+/// generated once in the data directory.
+fn encryption_key(settings: &ServeSettings, env: Env<'_>) -> anyhow::Result<EncryptionKey> {
+    if let Some(text) = env("TERN_ENCRYPTION_KEY") {
+        return EncryptionKey::from_base64(&text).map_err(|e| anyhow!("TERN_ENCRYPTION_KEY: {e}"));
+    }
+    let (path, dev) = match &settings.encryption_key_file {
+        Some(p) => (p.clone(), false),
+        None => (settings.data_dir.join("encryption-key"), true),
+    };
+    if path.exists() || !dev {
+        let text = keyfile::read("encryption key", &path, true)?;
+        let text =
+            std::str::from_utf8(&text).map_err(|_| anyhow!("encryption key {}: not text", path.display()))?;
+        return EncryptionKey::from_base64(text)
+            .map_err(|e| anyhow!("encryption key {}: {e}", path.display()));
+    }
+    ensure_private_dir(&settings.data_dir)?;
+    let key = EncryptionKey::generate()?;
+    keyfile::write_new(&path, key.to_base64().as_bytes(), 0o600, false)?;
+    tracing::warn!(
+        "no encryption key given: generated {} to seal sensitive variables; in production keep the key apart from the database (TERN_ENCRYPTION_KEY or --encryption-key-file)",
+        path.display()
+    );
+    Ok(key)
+}
+
+fn ensure_private_dir(dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating the data directory {}", dir.display()))?;
+    use std::os::unix::fs::PermissionsExt as _;
+    let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+    Ok(())
+}
+
+/// The admin token: TERN_ADMIN_TOKEN registered as given; otherwise one is created on first
+/// start and returned so it can be printed once.
+async fn ensure_admin_token(
+    store: &Store,
+    given: Option<tern_types::SecretString>,
+) -> anyhow::Result<Option<tern_types::SecretString>> {
+    if let Some(token) = given {
+        store
+            .import_token(TokenKind::Admin, "from TERN_ADMIN_TOKEN", &token)
+            .await
+            .context("TERN_ADMIN_TOKEN")?;
+        tracing::info!("admin token taken from TERN_ADMIN_TOKEN");
+        return Ok(None);
+    }
+    if store.has_admin_token().await? {
+        return Ok(None);
+    }
+    let (_, secret) =
+        store.create_token(TokenKind::Admin, None, None, "created on first start", None).await?;
+    Ok(Some(secret))
+}
+
+fn loopback_addr(bound: &SocketAddr) -> String {
+    match bound {
+        SocketAddr::V4(v4) if v4.ip().is_unspecified() => format!("127.0.0.1:{}", v4.port()),
+        SocketAddr::V6(v6) if v6.ip().is_unspecified() => format!("[::1]:{}", v6.port()),
+        other => loopback_host(other) + &format!(":{}", other.port()),
+    }
 }
 
 fn loopback_host(bound: &SocketAddr) -> String {
@@ -182,25 +392,47 @@ fn self_command(path_var: Option<String>) -> String {
     if on_path { "tern".to_owned() } else { me.display().to_string() }
 }
 
-fn print_next_steps(issuer: &IssuerUrl, key: &Path, port: u16, tern: &str) {
+fn print_next_steps(
+    issuer: &IssuerUrl,
+    server: &str,
+    key: &Path,
+    admin: Option<&tern_types::SecretString>,
+    port: u16,
+    tern: &str,
+) {
     let key = key.display();
+    let login = match admin {
+        Some(token) => format!(
+            "Admin token (shown once, now; keep it): {}\n\n  \
+1. Log in the CLI and create an organization and a workspace:\n       \
+echo {} | {tern} login --server {server}\n",
+            token.expose_secret(),
+            token.expose_secret()
+        ),
+        None => format!(
+            "  1. Log in the CLI with the admin token printed on first start (or TERN_ADMIN_TOKEN):\n       \
+{tern} login --server {server}\n"
+        ),
+    };
     eprintln!(
         "\n\
 tern is running in development mode. Next steps:\n\
+\n{login}       \
+{tern} org create acme\n       \
+{tern} workspace create app --org acme\n\
 \n  \
-1. Look at the issuer documents:\n       \
-curl {issuer}/.well-known/openid-configuration\n       \
-curl {issuer}/.well-known/jwks\n\
+2. Run Terraform in it (plan, then confirm the apply), with the logs as they come:\n       \
+{tern} run start --org acme --workspace app --dir ./my-terraform-config\n       \
+{tern} run apply <run-id> --follow\n\
 \n  \
-2. Mint a token for a workspace and verify it the way a cloud would:\n       \
+3. Mint a token for the workspace and verify it the way a cloud would:\n       \
 {tern} token mint --signing-key {key} --issuer-url {issuer} \\\n         \
---organization acme --workspace prod --run-id run-1 --phase plan \\\n         \
+--organization acme --workspace app --run-id run-1 --phase plan \\\n         \
 --audience vault.workload.identity | {tern} token verify --issuer-url {issuer} --audience vault.workload.identity\n\
 \n  \
-3. For production, make a key and serve the https URL clouds reach:\n       \
-{tern} keygen --out /etc/tern/signing-key.pem\n       \
+4. For production: a key from `{tern} keygen`, the https URL clouds reach, PostgreSQL:\n       \
 {tern} serve --signing-key /etc/tern/signing-key.pem --issuer-url https://tern.example.com \\\n         \
---listen 0.0.0.0:{port} --tls-cert cert.pem --tls-key key.pem\n\
+--listen 0.0.0.0:{port} --tls-cert cert.pem --tls-key key.pem --database-url postgres://…\n\
 \n\
 Stop with Ctrl-C.\n"
     );

@@ -14,6 +14,14 @@ fn help_output_of_every_command() {
         &["token", "mint"],
         &["token", "inspect"],
         &["token", "verify"],
+        &["agent"],
+        &["login"],
+        &["org", "create"],
+        &["workspace", "create"],
+        &["var", "set"],
+        &["run"],
+        &["run", "start"],
+        &["state", "pull"],
     ];
     for args in commands {
         let mut cmd = scratch.tern();

@@ -26,6 +26,7 @@ fn development_mode_generates_a_key_once_and_says_what_to_do_next() {
     assert!(logs.contains("generated a development key"), "{logs}");
     assert!(logs.contains("Next steps"), "{logs}");
     assert!(logs.contains("tern token mint --signing-key"), "{logs}");
+    assert!(logs.contains("Admin token (shown once"), "{logs}");
     let key = s.home().join(".local/share/tern/dev-signing-key.pem");
     assert!(key.exists());
     let first = kids(&get_json(&format!("{}/.well-known/jwks", server.base)));
@@ -36,9 +37,10 @@ fn development_mode_generates_a_key_once_and_says_what_to_do_next() {
     let server = Server::start(s.tern(), &[]);
     assert!(server.logs().contains("using the development key"), "{}", server.logs());
     assert_eq!(kids(&get_json(&format!("{}/.well-known/jwks", server.base))), first);
-    // And the printed step 2 works when pasted into a shell, exactly as printed.
+    // And the printed step 3 works when pasted into a shell, exactly as printed.
     let logs = server.logs();
-    let start = logs.find("2. Mint a token").unwrap();
+    assert!(!logs.contains("Admin token (shown once"), "printed once only: {logs}");
+    let start = logs.find("3. Mint a token").unwrap();
     let step: Vec<&str> = logs[start..].lines().skip(1).take_while(|l| !l.trim().is_empty()).collect();
     let command = step.iter().map(|l| l.trim().trim_end_matches('\\').trim()).collect::<Vec<_>>().join(" ");
     assert!(command.contains("token mint") && command.contains("| "), "{command}");

@@ -1,0 +1,725 @@
+//! The everyday client commands: organizations, projects, workspaces, variables, runs, state,
+//! agent tokens, and `tern login`. They speak the same API as any TFE client.
+
+use std::io::{IsTerminal as _, Read as _, Write as _};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context as _, anyhow, bail};
+use reqwest::Method;
+use serde_json::{Value, json};
+use tern_types::SecretString;
+
+use crate::UsageError;
+use crate::cli::{
+    AgentTokenCommand, ClientArgs, LoginArgs, OrgCommand, ProjectCommand, RunCommand, StateCommand,
+    VarCommand, WorkspaceCommand,
+};
+use crate::settings::Env;
+
+/// Where `tern login` keeps the server and token.
+fn config_path(env: Env<'_>) -> Option<PathBuf> {
+    env("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .or_else(|| env("HOME").map(|h| PathBuf::from(h).join(".config")))
+        .map(|d| d.join("tern").join("credentials.json"))
+}
+
+struct Client {
+    http: reqwest::Client,
+    server: String,
+    token: SecretString,
+}
+
+impl Client {
+    fn new(args: &ClientArgs, env: Env<'_>) -> anyhow::Result<Self> {
+        let saved: Option<Value> = config_path(env)
+            .and_then(|p| std::fs::read(p).ok())
+            .and_then(|b| serde_json::from_slice(&b).ok());
+        let saved_server = saved.as_ref().and_then(|v| v["server"].as_str()).map(str::to_owned);
+        let server = args.server.clone().or_else(|| saved_server.clone()).ok_or_else(|| {
+            UsageError(
+                "no server: give --server URL, set TERN_SERVER, or run `tern login --server URL`".into(),
+            )
+        })?;
+        let server = server.trim_end_matches('/').to_owned();
+        let token = match &args.token {
+            Some(t) => t.clone(),
+            None if saved_server.as_deref().map(|s| s.trim_end_matches('/')) == Some(server.as_str()) => {
+                saved.as_ref().and_then(|v| v["token"].as_str()).map(str::to_owned).ok_or_else(|| {
+                    UsageError("the saved login has no token; run `tern login` again".into())
+                })?
+            }
+            None => {
+                return Err(UsageError(format!(
+                    "no token for {server}: set TERN_TOKEN, or run `tern login --server {server}`"
+                ))
+                .into());
+            }
+        };
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(300))
+            .user_agent(concat!("tern/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Self { http, server, token: SecretString::new(token) })
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+        json_body: bool,
+    ) -> anyhow::Result<reqwest::Response> {
+        let url = if path.starts_with("http") { path.to_owned() } else { format!("{}{path}", self.server) };
+        let mut request = self.http.request(method.clone(), &url).bearer_auth(self.token.expose_secret());
+        if let Some(body) = body {
+            if json_body {
+                request = request.header("content-type", "application/vnd.api+json");
+            }
+            request = request.body(body);
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|e| anyhow!("cannot reach tern at {}: {}", self.server, tern_handoff::http_cause(&e)))?;
+        if response.status().is_success() {
+            return Ok(response);
+        }
+        let status = response.status();
+        let text = response.text().await.unwrap_or_default();
+        let detail = serde_json::from_str::<Value>(&text)
+            .ok()
+            .and_then(|v| v["errors"][0]["detail"].as_str().map(str::to_owned))
+            .unwrap_or(text);
+        bail!("{method} {path}: {} {}: {detail}", status.as_u16(), status.canonical_reason().unwrap_or(""))
+    }
+
+    async fn get(&self, path: &str) -> anyhow::Result<Value> {
+        Ok(self.send(Method::GET, path, None, false).await?.json().await?)
+    }
+
+    async fn write(&self, method: Method, path: &str, body: Value) -> anyhow::Result<Value> {
+        let response = self.send(method, path, Some(body.to_string().into_bytes()), true).await?;
+        let text = response.text().await?;
+        Ok(if text.is_empty() { Value::Null } else { serde_json::from_str(&text)? })
+    }
+
+    async fn workspace(&self, org: &str, name: &str) -> anyhow::Result<Value> {
+        Ok(self.get(&format!("/api/v2/organizations/{}/workspaces/{}", enc(org), enc(name))).await?["data"]
+            .clone())
+    }
+}
+
+/// Percent-encode a path segment.
+fn enc(segment: &str) -> String {
+    segment
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+fn attr<'a>(v: &'a Value, name: &str) -> &'a Value {
+    &v["attributes"][name]
+}
+
+fn text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => "-".into(),
+        other => other.to_string(),
+    }
+}
+
+fn block_on<F: std::future::Future<Output = anyhow::Result<ExitCode>>>(f: F) -> anyhow::Result<ExitCode> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?
+        .block_on(f)
+}
+
+pub fn login(args: LoginArgs, env: Env<'_>) -> anyhow::Result<ExitCode> {
+    let mut token = String::new();
+    if args.token_file.as_os_str() == "-" {
+        if std::io::stdin().is_terminal() {
+            eprint!("Token for {}: ", args.server);
+            let _ = std::io::stderr().flush();
+        }
+        std::io::stdin().read_line(&mut token).context("reading the token from standard input")?;
+    } else {
+        std::fs::File::open(&args.token_file)
+            .and_then(|mut f| f.read_to_string(&mut token))
+            .with_context(|| format!("reading {}", args.token_file.display()))?;
+    }
+    let token = token.trim().to_owned();
+    if token.is_empty() {
+        return Err(UsageError("no token given".into()).into());
+    }
+    let client =
+        Client::new(&ClientArgs { server: Some(args.server.clone()), token: Some(token.clone()) }, env)?;
+    block_on(async move {
+        client.get("/api/v2/ping").await.context("checking the token")?;
+        Ok(ExitCode::SUCCESS)
+    })?;
+    let path = config_path(env).ok_or_else(|| anyhow!("neither XDG_CONFIG_HOME nor HOME is set"))?;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let body = json!({ "server": args.server.trim_end_matches('/'), "token": token }).to_string();
+    let tmp = path.with_extension("tmp");
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)
+            .with_context(|| format!("writing {}", tmp.display()))?;
+        f.write_all(body.as_bytes())?;
+    }
+    std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))?;
+    eprintln!("Logged in to {}; the token is in {} (mode 0600).", args.server, path.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn org(command: OrgCommand, env: Env<'_>) -> anyhow::Result<ExitCode> {
+    match command {
+        OrgCommand::Create { name, email, client } => {
+            let c = Client::new(&client, env)?;
+            block_on(async move {
+                let body = json!({ "data": { "type": "organizations", "attributes": { "name": name, "email": email } } });
+                let org = c.write(Method::POST, "/api/v2/organizations", body).await?;
+                println!(
+                    "created organization {} (with project \"Default Project\")",
+                    text(&org["data"]["id"])
+                );
+                Ok(ExitCode::SUCCESS)
+            })
+        }
+        OrgCommand::List { client } => {
+            let c = Client::new(&client, env)?;
+            block_on(async move {
+                for o in c.get("/api/v2/organizations?page%5Bsize%5D=100").await?["data"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                {
+                    println!("{}", text(&o["id"]));
+                }
+                Ok(ExitCode::SUCCESS)
+            })
+        }
+    }
+}
+
+pub fn project(command: ProjectCommand, env: Env<'_>) -> anyhow::Result<ExitCode> {
+    match command {
+        ProjectCommand::Create { name, org, client } => {
+            let c = Client::new(&client, env)?;
+            block_on(async move {
+                let body = json!({ "data": { "type": "projects", "attributes": { "name": name } } });
+                let p = c
+                    .write(Method::POST, &format!("/api/v2/organizations/{}/projects", enc(&org)), body)
+                    .await?;
+                println!("created project {:?} ({})", text(attr(&p["data"], "name")), text(&p["data"]["id"]));
+                Ok(ExitCode::SUCCESS)
+            })
+        }
+        ProjectCommand::List { org, client } => {
+            let c = Client::new(&client, env)?;
+            block_on(async move {
+                let list = c
+                    .get(&format!("/api/v2/organizations/{}/projects?page%5Bsize%5D=100", enc(&org)))
+                    .await?;
+                for p in list["data"].as_array().into_iter().flatten() {
+                    println!("{}\t{}", text(&p["id"]), text(attr(p, "name")));
+                }
+                Ok(ExitCode::SUCCESS)
+            })
+        }
+    }
+}
+
+fn seconds(flag: &str, value: Option<&str>) -> Result<Option<u64>, UsageError> {
+    value.map(|v| crate::settings::duration(flag, v).map(|d| d.as_secs())).transpose()
+}
+
+pub fn workspace(command: WorkspaceCommand, env: Env<'_>) -> anyhow::Result<ExitCode> {
+    match command {
+        WorkspaceCommand::Create {
+            name,
+            org,
+            project,
+            auto_apply,
+            terraform_bin,
+            working_directory,
+            execution_mode,
+            plan_timeout,
+            apply_timeout,
+            client,
+        } => {
+            let plan_timeout = seconds("--plan-timeout", plan_timeout.as_deref())?;
+            let apply_timeout = seconds("--apply-timeout", apply_timeout.as_deref())?;
+            let c = Client::new(&client, env)?;
+            block_on(async move {
+                let mut relationships = json!({});
+                if let Some(p) = project {
+                    let list = c
+                        .get(&format!("/api/v2/organizations/{}/projects?page%5Bsize%5D=100", enc(&org)))
+                        .await?;
+                    let found = list["data"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .find(|x| attr(x, "name") == &json!(p))
+                        .ok_or_else(|| {
+                            anyhow!("organization {org} has no project {p:?} (tern project list --org {org})")
+                        })?;
+                    relationships =
+                        json!({ "project": { "data": { "type": "projects", "id": found["id"] } } });
+                }
+                let mut attributes = json!({ "name": name, "auto-apply": auto_apply });
+                for (k, v) in [
+                    ("terraform-bin", terraform_bin.map(Value::from)),
+                    ("working-directory", working_directory.map(Value::from)),
+                    ("execution-mode", execution_mode.map(Value::from)),
+                    ("plan-timeout", plan_timeout.map(Value::from)),
+                    ("apply-timeout", apply_timeout.map(Value::from)),
+                ] {
+                    if let Some(v) = v {
+                        attributes[k] = v;
+                    }
+                }
+                let body = json!({ "data": { "type": "workspaces", "attributes": attributes, "relationships": relationships } });
+                let ws = c
+                    .write(Method::POST, &format!("/api/v2/organizations/{}/workspaces", enc(&org)), body)
+                    .await?;
+                println!(
+                    "created workspace {} ({})",
+                    text(attr(&ws["data"], "name")),
+                    text(&ws["data"]["id"])
+                );
+                Ok(ExitCode::SUCCESS)
+            })
+        }
+        WorkspaceCommand::List { org, search, client } => {
+            let c = Client::new(&client, env)?;
+            block_on(async move {
+                let mut page = 1;
+                loop {
+                    let mut path = format!(
+                        "/api/v2/organizations/{}/workspaces?page%5Bsize%5D=100&page%5Bnumber%5D={page}",
+                        enc(&org)
+                    );
+                    if let Some(s) = &search {
+                        path.push_str(&format!("&search%5Bname%5D={}", enc(s)));
+                    }
+                    let list = c.get(&path).await?;
+                    for w in list["data"].as_array().into_iter().flatten() {
+                        println!("{}\t{}", text(attr(w, "name")), text(&w["id"]));
+                    }
+                    match list["meta"]["pagination"]["next-page"].as_u64() {
+                        Some(n) => page = n,
+                        None => break,
+                    }
+                }
+                Ok(ExitCode::SUCCESS)
+            })
+        }
+        WorkspaceCommand::Show { name, org, client } => {
+            let c = Client::new(&client, env)?;
+            block_on(async move {
+                let ws = c.workspace(&org, &name).await?;
+                let project = c
+                    .get(&format!("/api/v2/projects/{}", text(&ws["relationships"]["project"]["data"]["id"])))
+                    .await?;
+                println!("name:              {}", text(attr(&ws, "name")));
+                println!("id:                {}", text(&ws["id"]));
+                println!("organization:      {org}");
+                println!("project:           {}", text(attr(&project["data"], "name")));
+                for (label, key) in [
+                    ("execution mode", "execution-mode"),
+                    ("auto-apply", "auto-apply"),
+                    ("terraform", "terraform-bin"),
+                    ("working directory", "working-directory"),
+                    ("plan timeout (s)", "plan-timeout"),
+                    ("apply timeout (s)", "apply-timeout"),
+                    ("locked", "locked"),
+                ] {
+                    println!("{:<19}{}", format!("{label}:"), text(attr(&ws, key)));
+                }
+                println!("current run:       {}", text(&ws["relationships"]["current-run"]["data"]["id"]));
+                println!(
+                    "current state:     {}",
+                    text(&ws["relationships"]["current-state-version"]["data"]["id"])
+                );
+                Ok(ExitCode::SUCCESS)
+            })
+        }
+    }
+}
+
+pub fn var(command: VarCommand, env: Env<'_>) -> anyhow::Result<ExitCode> {
+    match command {
+        VarCommand::Set {
+            assignment,
+            org,
+            workspace,
+            env: _,
+            terraform,
+            sensitive,
+            hcl,
+            description,
+            client,
+        } => {
+            let (key, value) = match assignment.split_once('=') {
+                Some((k, v)) => (k.to_owned(), v.to_owned()),
+                None => {
+                    let mut v = String::new();
+                    std::io::stdin()
+                        .read_to_string(&mut v)
+                        .context("reading the value from standard input")?;
+                    (assignment.clone(), v.strip_suffix('\n').unwrap_or(&v).to_owned())
+                }
+            };
+            let category = if terraform { "terraform" } else { "env" };
+            let c = Client::new(&client, env)?;
+            block_on(async move {
+                let ws = c.workspace(&org, &workspace).await?;
+                let ws_id = text(&ws["id"]);
+                let vars = c.get(&format!("/api/v2/workspaces/{ws_id}/vars")).await?;
+                let existing = vars["data"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .find(|v| attr(v, "key") == &json!(key) && attr(v, "category") == &json!(category))
+                    .map(|v| text(&v["id"]));
+                let mut attributes = json!({ "key": key, "value": value, "category": category, "hcl": hcl, "description": description });
+                if sensitive {
+                    attributes["sensitive"] = json!(true);
+                }
+                let body = json!({ "data": { "type": "vars", "attributes": attributes } });
+                match existing {
+                    Some(id) => {
+                        c.write(Method::PATCH, &format!("/api/v2/workspaces/{ws_id}/vars/{id}"), body)
+                            .await?;
+                        println!("updated {category} variable {key}");
+                    }
+                    None => {
+                        c.write(Method::POST, &format!("/api/v2/workspaces/{ws_id}/vars"), body).await?;
+                        println!(
+                            "created {category} variable {key}{}",
+                            if sensitive { " (sensitive)" } else { "" }
+                        );
+                    }
+                }
+                Ok(ExitCode::SUCCESS)
+            })
+        }
+        VarCommand::List { org, workspace, client } => {
+            let c = Client::new(&client, env)?;
+            block_on(async move {
+                let ws = c.workspace(&org, &workspace).await?;
+                let vars = c.get(&format!("/api/v2/workspaces/{}/vars", text(&ws["id"]))).await?;
+                for v in vars["data"].as_array().into_iter().flatten() {
+                    let value = if attr(v, "sensitive") == &json!(true) {
+                        "<sensitive>".to_owned()
+                    } else {
+                        text(attr(v, "value"))
+                    };
+                    println!("{:<9}\t{}\t{}", text(attr(v, "category")), text(attr(v, "key")), value);
+                }
+                Ok(ExitCode::SUCCESS)
+            })
+        }
+        VarCommand::Delete { key, org, workspace, terraform, client } => {
+            let category = if terraform { "terraform" } else { "env" };
+            let c = Client::new(&client, env)?;
+            block_on(async move {
+                let ws = c.workspace(&org, &workspace).await?;
+                let ws_id = text(&ws["id"]);
+                let vars = c.get(&format!("/api/v2/workspaces/{ws_id}/vars")).await?;
+                let id = vars["data"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .find(|v| attr(v, "key") == &json!(key) && attr(v, "category") == &json!(category))
+                    .map(|v| text(&v["id"]))
+                    .ok_or_else(|| anyhow!("workspace {workspace} has no {category} variable {key}"))?;
+                c.send(Method::DELETE, &format!("/api/v2/workspaces/{ws_id}/vars/{id}"), None, false).await?;
+                println!("deleted {category} variable {key}");
+                Ok(ExitCode::SUCCESS)
+            })
+        }
+    }
+}
+
+const FINAL: &[&str] = &["planned_and_finished", "applied", "discarded", "canceled", "errored"];
+
+/// Print a run's logs as they grow until it is over (or waits for confirmation); the exit code
+/// says how it ended.
+async fn follow(c: &Client, run_id: &str, from_apply: bool) -> anyhow::Result<ExitCode> {
+    let progress = if std::io::stderr().is_terminal() {
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.enable_steady_tick(Duration::from_millis(120));
+        Some(bar)
+    } else {
+        None
+    };
+    let mut offsets = [0usize, 0usize];
+    let phases = [("plans", "plan"), ("applies", "apply")];
+    let start = usize::from(from_apply);
+    loop {
+        let run = c.get(&format!("/api/v2/runs/{run_id}")).await?["data"].clone();
+        let status = text(attr(&run, "status"));
+        if let Some(bar) = &progress {
+            bar.set_message(format!("run {run_id}: {status}"));
+        }
+        for (i, (kind, rel)) in phases.iter().enumerate().skip(start) {
+            let id = text(&run["relationships"][*rel]["data"]["id"]);
+            let response = c
+                .send(Method::GET, &format!("/api/v2/{kind}/{id}/logs?offset={}", offsets[i]), None, false)
+                .await?;
+            let bytes = response.bytes().await?;
+            offsets[i] += bytes.len();
+            let shown: Vec<u8> = bytes.iter().copied().filter(|b| *b != 0x02 && *b != 0x03).collect();
+            if !shown.is_empty() {
+                let out = String::from_utf8_lossy(&shown);
+                match &progress {
+                    Some(bar) => bar.suspend(|| print!("{out}")),
+                    None => print!("{out}"),
+                }
+                let _ = std::io::stdout().flush();
+            }
+        }
+        if FINAL.contains(&status.as_str()) || status == "planned" {
+            if let Some(bar) = progress {
+                bar.finish_and_clear();
+            }
+            let reason = attr(&run, "error-message");
+            match status.as_str() {
+                "planned" => {
+                    eprintln!(
+                        "run {run_id} is planned: confirm with `tern run apply {run_id} --follow`, or `tern run discard {run_id}`"
+                    );
+                    return Ok(ExitCode::SUCCESS);
+                }
+                "applied" | "planned_and_finished" => {
+                    eprintln!("run {run_id}: {status}");
+                    return Ok(ExitCode::SUCCESS);
+                }
+                _ => {
+                    eprintln!(
+                        "run {run_id}: {status}{}",
+                        if reason.is_null() { String::new() } else { format!(": {}", text(reason)) }
+                    );
+                    return Ok(ExitCode::FAILURE);
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(700)).await;
+    }
+}
+
+pub fn run(command: RunCommand, env: Env<'_>) -> anyhow::Result<ExitCode> {
+    match command {
+        RunCommand::Start {
+            org,
+            workspace,
+            dir,
+            auto_apply,
+            plan_only,
+            destroy,
+            message,
+            no_follow,
+            client,
+        } => {
+            if !dir.is_dir() {
+                return Err(UsageError(format!("--dir {}: not a directory", dir.display())).into());
+            }
+            let tarball = tern_archive::pack(&dir).with_context(|| format!("packing {}", dir.display()))?;
+            let c = Client::new(&client, env)?;
+            block_on(async move {
+                let ws = c.workspace(&org, &workspace).await?;
+                let ws_id = text(&ws["id"]);
+                let body = json!({ "data": { "type": "configuration-versions", "attributes": { "auto-queue-runs": false } } });
+                let cv = c
+                    .write(Method::POST, &format!("/api/v2/workspaces/{ws_id}/configuration-versions"), body)
+                    .await?;
+                let upload = text(attr(&cv["data"], "upload-url"));
+                c.send(Method::PUT, &upload, Some(tarball.clone()), false)
+                    .await
+                    .context("uploading the configuration")?;
+                eprintln!("uploaded {} ({} bytes compressed)", dir.display(), tarball.len());
+                let mut attributes = json!({ "is-destroy": destroy, "plan-only": plan_only });
+                if auto_apply {
+                    attributes["auto-apply"] = json!(true);
+                }
+                if let Some(m) = message {
+                    attributes["message"] = json!(m);
+                }
+                let body = json!({ "data": { "type": "runs", "attributes": attributes, "relationships": {
+                    "workspace": { "data": { "type": "workspaces", "id": ws_id } },
+                    "configuration-version": { "data": { "type": "configuration-versions", "id": cv["data"]["id"] } },
+                } } });
+                let run = c.write(Method::POST, "/api/v2/runs", body).await?;
+                let run_id = text(&run["data"]["id"]);
+                println!("{run_id}");
+                if no_follow {
+                    return Ok(ExitCode::SUCCESS);
+                }
+                follow(&c, &run_id, false).await
+            })
+        }
+        RunCommand::Show { run, client } => {
+            let c = Client::new(&client, env)?;
+            block_on(async move {
+                let r = c.get(&format!("/api/v2/runs/{}", enc(&run))).await?["data"].clone();
+                println!("run:          {}", text(&r["id"]));
+                println!("status:       {}", text(attr(&r, "status")));
+                println!("message:      {}", text(attr(&r, "message")));
+                println!("has changes:  {}", text(attr(&r, "has-changes")));
+                println!("auto-apply:   {}", text(attr(&r, "auto-apply")));
+                println!("created:      {}", text(attr(&r, "created-at")));
+                if !attr(&r, "error-message").is_null() {
+                    println!("error:        {}", text(attr(&r, "error-message")));
+                }
+                Ok(ExitCode::SUCCESS)
+            })
+        }
+        RunCommand::List { org, workspace, client } => {
+            let c = Client::new(&client, env)?;
+            block_on(async move {
+                let ws = c.workspace(&org, &workspace).await?;
+                let runs =
+                    c.get(&format!("/api/v2/workspaces/{}/runs?page%5Bsize%5D=50", text(&ws["id"]))).await?;
+                for r in runs["data"].as_array().into_iter().flatten() {
+                    println!(
+                        "{}\t{:<20}\t{}\t{}",
+                        text(&r["id"]),
+                        text(attr(r, "status")),
+                        text(attr(r, "created-at")),
+                        text(attr(r, "message"))
+                    );
+                }
+                Ok(ExitCode::SUCCESS)
+            })
+        }
+        RunCommand::Apply { run, follow: f, client } => {
+            let c = Client::new(&client, env)?;
+            block_on(async move {
+                c.write(Method::POST, &format!("/api/v2/runs/{}/actions/apply", enc(&run)), json!({}))
+                    .await?;
+                eprintln!("run {run} confirmed: the apply is queued");
+                if f { follow(&c, &run, true).await } else { Ok(ExitCode::SUCCESS) }
+            })
+        }
+        RunCommand::Discard { run, client } => {
+            let c = Client::new(&client, env)?;
+            block_on(async move {
+                c.write(Method::POST, &format!("/api/v2/runs/{}/actions/discard", enc(&run)), json!({}))
+                    .await?;
+                eprintln!("run {run} discarded");
+                Ok(ExitCode::SUCCESS)
+            })
+        }
+        RunCommand::Cancel { run, client } => {
+            let c = Client::new(&client, env)?;
+            block_on(async move {
+                c.write(Method::POST, &format!("/api/v2/runs/{}/actions/cancel", enc(&run)), json!({}))
+                    .await?;
+                eprintln!(
+                    "run {run}: cancel requested (a running phase is interrupted, then killed after its grace period)"
+                );
+                Ok(ExitCode::SUCCESS)
+            })
+        }
+        RunCommand::Logs { run, follow: f, client } => {
+            let c = Client::new(&client, env)?;
+            block_on(async move {
+                if f {
+                    return follow(&c, &run, false).await;
+                }
+                let r = c.get(&format!("/api/v2/runs/{}", enc(&run))).await?["data"].clone();
+                for (kind, rel) in [("plans", "plan"), ("applies", "apply")] {
+                    let id = text(&r["relationships"][rel]["data"]["id"]);
+                    let bytes = c
+                        .send(Method::GET, &format!("/api/v2/{kind}/{id}/logs"), None, false)
+                        .await?
+                        .bytes()
+                        .await?;
+                    let shown: Vec<u8> = bytes.iter().copied().filter(|b| *b != 0x02 && *b != 0x03).collect();
+                    print!("{}", String::from_utf8_lossy(&shown));
+                }
+                Ok(ExitCode::SUCCESS)
+            })
+        }
+    }
+}
+
+pub fn state(command: StateCommand, env: Env<'_>) -> anyhow::Result<ExitCode> {
+    match command {
+        StateCommand::Pull { org, workspace, client } => {
+            let c = Client::new(&client, env)?;
+            block_on(async move {
+                let ws = c.workspace(&org, &workspace).await?;
+                let sv =
+                    c.get(&format!("/api/v2/workspaces/{}/current-state-version", text(&ws["id"]))).await?;
+                let url = text(attr(&sv["data"], "hosted-state-download-url"));
+                let bytes = c.send(Method::GET, &url, None, false).await?.bytes().await?;
+                std::io::stdout().write_all(&bytes)?;
+                Ok(ExitCode::SUCCESS)
+            })
+        }
+        StateCommand::List { org, workspace, client } => {
+            let c = Client::new(&client, env)?;
+            block_on(async move {
+                let ws = c.workspace(&org, &workspace).await?;
+                let list = c
+                    .get(&format!("/api/v2/workspaces/{}/state-versions?page%5Bsize%5D=100", text(&ws["id"])))
+                    .await?;
+                for v in list["data"].as_array().into_iter().flatten() {
+                    println!(
+                        "{}\tserial {}\t{}\trun {}",
+                        text(&v["id"]),
+                        text(attr(v, "serial")),
+                        text(attr(v, "created-at")),
+                        text(&v["relationships"]["run"]["data"]["id"])
+                    );
+                }
+                Ok(ExitCode::SUCCESS)
+            })
+        }
+    }
+}
+
+pub fn agent_token(command: AgentTokenCommand, env: Env<'_>) -> anyhow::Result<ExitCode> {
+    match command {
+        AgentTokenCommand::Create { org, description, client } => {
+            let c = Client::new(&client, env)?;
+            block_on(async move {
+                let mut attributes = json!({});
+                if !description.is_empty() {
+                    attributes["description"] = json!(description);
+                }
+                let body = json!({ "data": { "type": "authentication-tokens", "attributes": attributes } });
+                let t = c
+                    .write(Method::POST, &format!("/api/v2/organizations/{}/agent-tokens", enc(&org)), body)
+                    .await?;
+                eprintln!("agent token for {org} (shown once; give it to `tern agent` as TERN_AGENT_TOKEN):");
+                println!("{}", text(attr(&t["data"], "token")));
+                Ok(ExitCode::SUCCESS)
+            })
+        }
+    }
+}

@@ -1,0 +1,483 @@
+//! One phase of a run, on this machine: fetch, set up, run Terraform with dynamic credentials,
+//! stream the log, store the result, clean up, report.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tern_credentials::handoff::{Endpoints, PlanInput, plan};
+use tern_credentials::{Variables, resolve};
+use tern_handoff::{CommandSpec, Outcome, PhaseOptions, RunDir, RunOptions, prepare, process};
+use tern_types::{RunPhase, Ttl};
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+
+use crate::client::{JobClient, JobSpec, ServerMinter};
+
+/// How this runner runs phases.
+#[derive(Debug, Clone)]
+pub struct RunnerSettings {
+    /// Where jobs get their working directories (one per job, removed after).
+    pub work_dir: PathBuf,
+    /// Where runs keep their credentials (private, 0700).
+    pub credentials_dir: PathBuf,
+    /// Lifetime of tokens in files (refreshed at two thirds).
+    pub token_ttl: Ttl,
+    /// How long Terraform gets after SIGINT before SIGKILL.
+    pub grace: Duration,
+    /// Google endpoints (tests point them at stand-ins).
+    pub endpoints: Endpoints,
+    /// The runner's own `PATH`, where `terraform`/`tofu` are found.
+    pub path: OsString,
+}
+
+/// How the phase ended, for the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PhaseResult {
+    /// Succeeded; plan had changes.
+    Succeeded {
+        /// Plan had changes.
+        has_changes: bool,
+    },
+    /// Failed, with the reason shown to the user.
+    Failed(String),
+    /// Stopped because the run was canceled.
+    Canceled,
+}
+
+/// The state file, in the working directory.
+const STATE_FILE: &str = "terraform.tfstate";
+
+/// Lines tern adds to the log, marked so they stand out from Terraform's.
+fn note(text: &str) -> Vec<u8> {
+    format!("[tern] {text}\n").into_bytes()
+}
+
+/// Sends the log to the server in batches and learns of cancellation.
+struct LogPump {
+    tx: mpsc::Sender<Vec<u8>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl LogPump {
+    fn start(client: JobClient, cancel: watch::Sender<bool>) -> Self {
+        let (tx, mut rx) = mpsc::channel::<Vec<u8>>(256);
+        let task = tokio::spawn(async move {
+            let mut pending: Vec<u8> = Vec::new();
+            let mut tick = tokio::time::interval(Duration::from_millis(500));
+            let mut last_sent = Instant::now();
+            let mut open = true;
+            while open || !pending.is_empty() {
+                tokio::select! {
+                    chunk = rx.recv(), if open => match chunk {
+                        Some(c) => {
+                            pending.extend(c);
+                            if pending.len() < 256 * 1024 { continue; }
+                        }
+                        None => open = false,
+                    },
+                    _ = tick.tick() => {}
+                }
+                // Send what we have; with nothing to send, still renew the lease every 5 s.
+                if pending.is_empty() && last_sent.elapsed() < Duration::from_secs(5) && open {
+                    continue;
+                }
+                let chunk = std::mem::take(&mut pending);
+                match client.logs(chunk.clone()).await {
+                    Ok(canceled) => {
+                        last_sent = Instant::now();
+                        if canceled {
+                            let _ = cancel.send(true);
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(job = client.id(), "sending logs failed (will retry): {e}");
+                        let mut back = chunk;
+                        back.extend(std::mem::take(&mut pending));
+                        pending = back;
+                        if !open {
+                            // Give up after the phase when the server stays away.
+                            tokio::time::sleep(Duration::from_secs(1)).await;
+                            if last_sent.elapsed() > Duration::from_secs(30) {
+                                return;
+                            }
+                        }
+                    }
+                }
+            }
+        });
+        Self { tx, task }
+    }
+
+    async fn line(&self, text: &str) {
+        let _ = self.tx.send(note(text)).await;
+    }
+
+    async fn close(self) {
+        drop(self.tx);
+        let _ = self.task.await;
+    }
+}
+
+/// Quote a string for HCL (a `.tfvars` file).
+fn hcl_string(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 2);
+    out.push('"');
+    let mut chars = value.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '$' | '%' if chars.peek() == Some(&'{') => {
+                out.push(c);
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Run the job `client` holds, then report how it ended. Never panics on input.
+pub async fn run_job(client: JobClient, settings: &RunnerSettings) -> PhaseResult {
+    let (cancel_tx, cancel_rx) = watch::channel(false);
+    let pump = LogPump::start(client.clone(), cancel_tx);
+    let job_dir = settings.work_dir.join(client.id());
+    let result = match client.spec().await {
+        Ok(spec) => execute(&client, &spec, settings, &job_dir, &pump, cancel_rx).await,
+        Err(e) => PhaseResult::Failed(format!("reading the job: {e}")),
+    };
+    if let Err(e) = tokio::fs::remove_dir_all(&job_dir).await
+        && e.kind() != std::io::ErrorKind::NotFound
+    {
+        pump.line(&format!("warning: could not remove the working directory {}: {e}", job_dir.display()))
+            .await;
+    }
+    match &result {
+        PhaseResult::Succeeded { .. } => {}
+        PhaseResult::Failed(reason) => pump.line(&format!("the phase failed: {reason}")).await,
+        PhaseResult::Canceled => pump.line("the phase was canceled").await,
+    }
+    pump.close().await;
+    let (outcome, has_changes, reason) = match &result {
+        PhaseResult::Succeeded { has_changes } => ("succeeded", *has_changes, None),
+        PhaseResult::Failed(r) => ("failed", false, Some(r.as_str())),
+        PhaseResult::Canceled => ("canceled", false, None),
+    };
+    match client.finish(outcome, has_changes, reason).await {
+        Ok(status) => tracing::info!(job = client.id(), "phase over: run is {status}"),
+        Err(e) => tracing::error!(job = client.id(), "reporting the end of the phase failed: {e}"),
+    }
+    result
+}
+
+async fn execute(
+    client: &JobClient,
+    spec: &JobSpec,
+    settings: &RunnerSettings,
+    job_dir: &Path,
+    pump: &LogPump,
+    cancel: watch::Receiver<bool>,
+) -> PhaseResult {
+    let deadline = Instant::now() + Duration::from_secs(spec.timeout_seconds);
+    let phase: RunPhase = match spec.phase.parse() {
+        Ok(p) => p,
+        Err(e) => return PhaseResult::Failed(format!("{e}")),
+    };
+    pump.line(&format!(
+        "{} of run {} in workspace {}/{} (project {:?}), timeout {}s",
+        phase,
+        spec.run_id,
+        spec.organization.name,
+        spec.workspace.name,
+        spec.project.name,
+        spec.timeout_seconds
+    ))
+    .await;
+
+    // The configuration, unpacked safely.
+    let config_dir = job_dir.join("config");
+    if let Err(e) = tokio::fs::create_dir_all(&config_dir).await {
+        return PhaseResult::Failed(format!("creating {}: {e}", config_dir.display()));
+    }
+    let tarball = match client.configuration().await {
+        Ok(t) => t,
+        Err(e) => return PhaseResult::Failed(e.to_string()),
+    };
+    let dest = config_dir.clone();
+    match tokio::task::spawn_blocking(move || {
+        tern_archive::unpack(&tarball, &dest, tern_archive::Limits::default())
+    })
+    .await
+    {
+        Ok(Ok(summary)) => {
+            pump.line(&format!("configuration: {} files, {} bytes", summary.files, summary.bytes)).await
+        }
+        Ok(Err(e)) => return PhaseResult::Failed(format!("the configuration cannot be unpacked: {e}")),
+        Err(_) => return PhaseResult::Failed("unpacking the configuration failed".into()),
+    }
+    let workdir = config_dir.join(&spec.working_directory);
+    if !workdir.is_dir() {
+        return PhaseResult::Failed(format!(
+            "the working directory {:?} is not a directory of the configuration",
+            spec.working_directory
+        ));
+    }
+
+    // State on a local backend. The path is relative to the working directory: the saved plan
+    // records the backend, and the apply may run in another directory or on another agent.
+    let state_path = workdir.join(STATE_FILE);
+    let previous_state = match client.state().await {
+        Ok(s) => s,
+        Err(e) => return PhaseResult::Failed(e.to_string()),
+    };
+    if let Some(state) = &previous_state
+        && let Err(e) = tern_handoff::files::write_private(&state_path, state)
+    {
+        return PhaseResult::Failed(format!("writing the state: {e}"));
+    }
+    let backend = format!(
+        "# Written by tern: the run uses a local backend with the workspace's state.\nterraform {{\n  backend \"local\" {{\n    path = {}\n  }}\n}}\n",
+        hcl_string(STATE_FILE)
+    );
+    if let Err(e) = std::fs::write(workdir.join("zz_tern_backend_override.tf"), backend) {
+        return PhaseResult::Failed(format!("writing the backend override: {e}"));
+    }
+
+    // Variables: env ones to the environment, terraform ones to a private tfvars file.
+    let mut variables = Variables::new();
+    let mut env_vars: Vec<(String, String)> = Vec::new();
+    let mut tfvars = String::new();
+    for v in &spec.variables {
+        if v.category == "env" {
+            variables.insert(v.key.clone(), v.value.clone(), v.sensitive);
+            env_vars.push((v.key.clone(), v.value.clone()));
+        } else {
+            let value = if v.hcl { v.value.clone() } else { hcl_string(&v.value) };
+            tfvars.push_str(&format!("{} = {}\n", v.key, value));
+        }
+    }
+    if !tfvars.is_empty()
+        && let Err(e) = tern_handoff::files::write_private(
+            &workdir.join("zz-tern-workspace.auto.tfvars"),
+            tfvars.as_bytes(),
+        )
+    {
+        return PhaseResult::Failed(format!("writing the workspace's Terraform variables: {e}"));
+    }
+
+    // Dynamic credentials: resolved from the variables, tokens minted by the server.
+    let configs = match resolve(&variables) {
+        Ok(c) => c,
+        Err(e) => return PhaseResult::Failed(format!("dynamic credentials are misconfigured:\n{e}")),
+    };
+    for w in &configs.warnings {
+        pump.line(&format!("warning: {w}")).await;
+    }
+    let creds_dir = settings.credentials_dir.join(&spec.run_id);
+    let handoff = match plan(&PlanInput {
+        configs: &configs,
+        variables: &variables,
+        phase,
+        run_id: &spec.run_id,
+        dir: &creds_dir,
+        workdir: &workdir,
+        endpoints: &settings.endpoints,
+    }) {
+        Ok(p) => p,
+        Err(e) => return PhaseResult::Failed(format!("dynamic credentials: {e}")),
+    };
+    let rundir = match RunDir::acquire(&settings.credentials_dir, &spec.run_id) {
+        Ok(r) => r,
+        Err(e) => return PhaseResult::Failed(format!("credentials directory: {e}")),
+    };
+    let inline = Ttl::new(Duration::from_secs(spec.timeout_seconds).clamp(Ttl::MIN, Ttl::MAX))
+        .unwrap_or(settings.token_ttl);
+    let options = PhaseOptions { file_token_ttl: settings.token_ttl, inline_token_ttl: inline };
+    let active = match prepare(&handoff, rundir, Arc::new(ServerMinter(client.clone())), options).await {
+        Ok(a) => a,
+        Err(e) => return PhaseResult::Failed(format!("preparing dynamic credentials: {e}")),
+    };
+    if !configs.is_empty() {
+        for line in handoff.describe().lines().filter(|l| !l.trim().is_empty()) {
+            pump.line(line).await;
+        }
+    }
+
+    // Terraform's environment: nothing of the runner's but PATH; then the workspace's, then
+    // the credentials.
+    let mut env: BTreeMap<OsString, OsString> = BTreeMap::new();
+    env.insert("PATH".into(), settings.path.clone());
+    env.insert("HOME".into(), job_dir.as_os_str().to_owned());
+    env.insert("TF_IN_AUTOMATION".into(), "1".into());
+    env.insert("TF_INPUT".into(), "0".into());
+    env.insert("TFC_RUN_ID".into(), spec.run_id.clone().into());
+    env.insert("TFC_WORKSPACE_NAME".into(), spec.workspace.name.clone().into());
+    env.insert(
+        "TFC_WORKSPACE_SLUG".into(),
+        format!("{}/{}", spec.organization.name, spec.workspace.name).into(),
+    );
+    env.insert("TFC_PROJECT_NAME".into(), spec.project.name.clone().into());
+    for (k, v) in env_vars {
+        env.insert(k.into(), v.into());
+    }
+    for name in active.unset() {
+        env.remove(&OsString::from(name));
+    }
+    for (k, v) in active.env() {
+        env.insert(k.into(), v.expose().into());
+    }
+    let env: Vec<(OsString, OsString)> = env.into_iter().collect();
+
+    let result =
+        terraform(client, spec, settings, phase, job_dir, &workdir, &env, deadline, pump, cancel).await;
+    let report = active.finish().await;
+    for problem in &report.problems {
+        pump.line(&format!("teardown: {problem}")).await;
+    }
+
+    // After an apply, store the state, even after a failure (Terraform saves partial state).
+    if phase == RunPhase::Apply
+        && let Ok(new_state) = tokio::fs::read(&state_path).await
+        && previous_state.as_deref() != Some(new_state.as_slice())
+    {
+        match client.upload_state(new_state).await {
+            Ok(()) => pump.line("stored the new state").await,
+            Err(e) => {
+                return PhaseResult::Failed(format!("storing the new state failed: {e}"));
+            }
+        }
+    }
+    if !report.problems.is_empty() && matches!(result, PhaseResult::Succeeded { .. }) {
+        return PhaseResult::Failed(
+            "the phase succeeded, but its credentials were not all revoked (see the log)".into(),
+        );
+    }
+    result
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn terraform(
+    client: &JobClient,
+    spec: &JobSpec,
+    settings: &RunnerSettings,
+    phase: RunPhase,
+    job_dir: &Path,
+    workdir: &Path,
+    env: &[(OsString, OsString)],
+    deadline: Instant,
+    pump: &LogPump,
+    cancel: watch::Receiver<bool>,
+) -> PhaseResult {
+    let plan_path = job_dir.join("plan.tfplan");
+    let mut steps: Vec<Vec<OsString>> = vec![vec!["init".into(), "-input=false".into(), "-no-color".into()]];
+    match phase {
+        RunPhase::Plan => {
+            let mut args: Vec<OsString> =
+                vec!["plan".into(), "-input=false".into(), "-no-color".into(), "-detailed-exitcode".into()];
+            if spec.is_destroy {
+                args.push("-destroy".into());
+            }
+            let mut out = OsString::from("-out=");
+            out.push(&plan_path);
+            args.push(out);
+            steps.push(args);
+        }
+        RunPhase::Apply => {
+            match client.plan_file().await {
+                Ok(bytes) => {
+                    if let Err(e) = tern_handoff::files::write_private(&plan_path, &bytes) {
+                        return PhaseResult::Failed(format!("writing the saved plan: {e}"));
+                    }
+                }
+                Err(e) => return PhaseResult::Failed(e.to_string()),
+            }
+            steps.push(vec![
+                "apply".into(),
+                "-input=false".into(),
+                "-no-color".into(),
+                "-auto-approve".into(),
+                plan_path.clone().into_os_string(),
+            ]);
+        }
+    }
+    let mut has_changes = false;
+    for args in steps {
+        if *cancel.borrow() {
+            return PhaseResult::Canceled;
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return PhaseResult::Failed(format!("the phase timed out after {}s", spec.timeout_seconds));
+        }
+        let shown: Vec<String> = args.iter().map(|a| a.to_string_lossy().into_owned()).collect();
+        pump.line(&format!("$ {} {}", spec.terraform_bin, shown.join(" "))).await;
+        let command = CommandSpec {
+            program: spec.terraform_bin.clone().into(),
+            args: args.clone(),
+            cwd: workdir.to_path_buf(),
+            env: env.to_vec(),
+        };
+        let options = RunOptions {
+            timeout: Some(left),
+            grace: settings.grace,
+            output: Some(pump.tx.clone()),
+            cancel: Some(cancel.clone()),
+        };
+        let outcome = match process::run_with(command, options).await {
+            Ok(o) => o,
+            Err(e) => {
+                return PhaseResult::Failed(format!(
+                    "{e} (is {:?} installed on this runner's PATH?)",
+                    spec.terraform_bin
+                ));
+            }
+        };
+        if *cancel.borrow() {
+            return PhaseResult::Canceled;
+        }
+        match (outcome, args[0].to_str()) {
+            (Outcome::Exited(0), _) => {}
+            (Outcome::Exited(2), Some("plan")) => has_changes = true,
+            (Outcome::TimedOut(t), _) => {
+                return PhaseResult::Failed(format!("the phase timed out after {}s", t.as_secs()));
+            }
+            (Outcome::Exited(code), Some(step)) => {
+                return PhaseResult::Failed(format!("terraform {step} exited with code {code}"));
+            }
+            (Outcome::Signaled(sig), Some(step)) => {
+                return PhaseResult::Failed(format!("terraform {step} was killed by signal {sig}"));
+            }
+            (other, None) => return PhaseResult::Failed(format!("terraform ended: {other:?}")),
+        }
+    }
+    if phase == RunPhase::Plan {
+        match tokio::fs::read(&plan_path).await {
+            Ok(bytes) => {
+                if let Err(e) = client.save_plan_file(bytes).await {
+                    return PhaseResult::Failed(e.to_string());
+                }
+            }
+            Err(e) => return PhaseResult::Failed(format!("terraform wrote no plan file: {e}")),
+        }
+    }
+    PhaseResult::Succeeded { has_changes }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hcl_strings_escape_quotes_and_templates() {
+        assert_eq!(hcl_string(r#"a "b" \c"#), r#""a \"b\" \\c""#);
+        assert_eq!(hcl_string("${x} %{y} $z"), r#""$${x} %%{y} $z""#);
+        assert_eq!(hcl_string("l1\nl2"), r#""l1\nl2""#);
+    }
+}

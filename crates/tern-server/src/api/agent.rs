@@ -1,0 +1,306 @@
+//! The agent API at `/api/agent`: agents claim jobs with their agent token; everything about a
+//! job then goes through the job token handed out with it, which works only for that job, only
+//! while it runs, and dies when it finishes. The signing key never leaves the server: an agent
+//! asks for tokens here, and they name the job's own run and phase.
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::StatusCode;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde_json::json;
+use tern_identity::{Jti, RunContext, TokenRequest};
+use tern_store::{Job, JobOutcome, Run, TokenKind, Workspace};
+use tern_types::{Audience, OrganizationName, ProjectName, ResourceId, RunId, RunPhase, Ttl, WorkspaceName};
+
+use super::{ApiError, ApiLimits, ApiState, Caller};
+
+type ApiResult = Result<Response, ApiError>;
+
+pub(crate) fn routes(limits: ApiLimits) -> Router<ApiState> {
+    Router::new()
+        .route("/api/agent/jobs/claim", post(claim))
+        .route("/api/agent/jobs/{id}", get(spec))
+        .route("/api/agent/jobs/{id}/configuration", get(configuration))
+        .route(
+            "/api/agent/jobs/{id}/state",
+            get(state).put(upload_state).layer(DefaultBodyLimit::max(tern_store::MAX_STATE_BYTES)),
+        )
+        .route(
+            "/api/agent/jobs/{id}/plan",
+            get(plan_file).put(save_plan_file).layer(DefaultBodyLimit::max(limits.max_upload_bytes)),
+        )
+        .route("/api/agent/jobs/{id}/token", post(mint))
+        .route(
+            "/api/agent/jobs/{id}/logs",
+            post(logs).layer(DefaultBodyLimit::max(limits.max_log_chunk_bytes)),
+        )
+        .route("/api/agent/jobs/{id}/heartbeat", post(heartbeat))
+        .route("/api/agent/jobs/{id}/finish", post(finish))
+}
+
+fn json_ok(value: &serde_json::Value) -> Response {
+    (StatusCode::OK, [(CONTENT_TYPE, "application/json")], value.to_string()).into_response()
+}
+
+fn parse<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("the request body is not what this endpoint takes: {e}")))
+}
+
+#[derive(Deserialize)]
+struct ClaimRequest {
+    agent: String,
+    #[serde(default)]
+    wait_seconds: u64,
+    #[serde(default)]
+    restarted: bool,
+}
+
+async fn claim(State(s): State<ApiState>, caller: Caller, body: Bytes) -> ApiResult {
+    let Caller::Agent(token) = &caller else {
+        return Err(ApiError::forbidden("claiming jobs needs an agent token"));
+    };
+    let request: ClaimRequest = parse(&body)?;
+    if request.agent.is_empty() || request.agent.len() > 200 || request.agent.chars().any(char::is_control) {
+        return Err(ApiError::bad_request("agent must be a name of 1 to 200 printable characters"));
+    }
+    if request.restarted {
+        let reason = format!("the agent {:?} restarted while this phase ran on it", request.agent);
+        for run in
+            s.store.abandon_agent_jobs(&request.agent, token.organization_id.as_deref(), &reason).await?
+        {
+            tracing::warn!(run = %run.id, "{reason}: run errored");
+        }
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(request.wait_seconds.min(30));
+    let lease = i64::try_from(s.job_lease.as_secs()).unwrap_or(60);
+    loop {
+        let notified = s.jobs_queued.notified();
+        if let Some(job) = s.store.claim_job(&request.agent, token.organization_id.as_deref(), lease).await? {
+            let run = s.store.run(&job.run_id).await?;
+            let ws = s.store.workspace(&run.workspace_id).await?;
+            let timeout = phase_timeout(&ws, job.phase);
+            let expires = s.store_now() + timeout + 3600;
+            let (_, secret) = s
+                .store
+                .create_token(
+                    TokenKind::Job,
+                    Some(&job.organization_id),
+                    Some(&job.id),
+                    &format!("{} of {}", job.phase, run.id),
+                    Some(expires),
+                )
+                .await?;
+            tracing::info!(job = %job.id, run = %run.id, phase = %job.phase, agent = %request.agent, "job claimed");
+            return Ok(json_ok(
+                &json!({ "job": { "id": job.id, "run_id": run.id, "phase": job.phase.as_str() }, "token": secret.expose_secret() }),
+            ));
+        }
+        let now = tokio::time::Instant::now();
+        if now >= deadline {
+            return Ok(StatusCode::NO_CONTENT.into_response());
+        }
+        // Woken by a run queued on this replica, or poll for the others.
+        let _ = tokio::time::timeout((deadline - now).min(Duration::from_secs(1)), notified).await;
+    }
+}
+
+impl ApiState {
+    fn store_now(&self) -> i64 {
+        i64::try_from(tern_types::unix_seconds(self.clock.now())).unwrap_or(i64::MAX)
+    }
+}
+
+fn phase_timeout(ws: &Workspace, phase: RunPhase) -> i64 {
+    if phase == RunPhase::Plan { ws.plan_timeout_s } else { ws.apply_timeout_s }
+}
+
+/// The job named in the path, if the caller holds its token and it runs.
+async fn load(s: &ApiState, caller: &Caller, id: &str) -> Result<(Job, Run, Workspace), ApiError> {
+    if !matches!(caller, Caller::Job(_)) {
+        return Err(ApiError::forbidden("only the job token handed out with a job may act on it"));
+    }
+    let job = s.store.job(id).await.map_err(|_| ApiError::not_found(format!("job {id:?} not found")))?;
+    caller.check_job(&job)?;
+    let run = s.store.run(&job.run_id).await?;
+    let ws = s.store.workspace(&run.workspace_id).await?;
+    Ok((job, run, ws))
+}
+
+async fn spec(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
+    let (job, run, ws) = load(&s, &caller, &id).await?;
+    let vars = s.store.job_variables(&ws.id).await?;
+    let variables: Vec<serde_json::Value> = vars
+        .iter()
+        .map(|v| json!({ "key": v.key, "value": v.value.expose_secret(), "category": v.category.as_str(), "hcl": v.hcl, "sensitive": v.sensitive }))
+        .collect();
+    Ok(json_ok(&json!({
+        "id": job.id,
+        "run_id": run.id,
+        "phase": job.phase.as_str(),
+        "organization": { "name": ws.organization, "id": ws.organization_id },
+        "project": { "name": ws.project, "id": ws.project_id },
+        "workspace": { "name": ws.name, "id": ws.id },
+        "terraform_bin": ws.terraform_bin,
+        "working_directory": ws.working_directory,
+        "timeout_seconds": phase_timeout(&ws, job.phase),
+        "is_destroy": run.is_destroy,
+        "plan_only": run.plan_only,
+        "variables": variables,
+    })))
+}
+
+async fn configuration(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
+    let (_, run, _) = load(&s, &caller, &id).await?;
+    let tarball = s.store.configuration_tarball(&run.configuration_version_id).await?;
+    Ok((StatusCode::OK, [(CONTENT_TYPE, "application/gzip")], tarball).into_response())
+}
+
+async fn state(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
+    let (_, _, ws) = load(&s, &caller, &id).await?;
+    match ws.current_state_version_id {
+        None => Ok(StatusCode::NO_CONTENT.into_response()),
+        Some(sv) => {
+            Ok((StatusCode::OK, [(CONTENT_TYPE, "application/json")], s.store.state_bytes(&sv).await?)
+                .into_response())
+        }
+    }
+}
+
+async fn upload_state(
+    State(s): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult {
+    let (job, run, ws) = load(&s, &caller, &id).await?;
+    if job.phase != RunPhase::Apply {
+        return Err(ApiError::forbidden("only the apply phase stores state"));
+    }
+    let v = s.store.create_state_version(&ws.id, Some(&run.id), &body).await?;
+    Ok(json_ok(&json!({ "id": v.id, "serial": v.serial })))
+}
+
+async fn plan_file(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
+    let (_, run, _) = load(&s, &caller, &id).await?;
+    Ok((StatusCode::OK, [(CONTENT_TYPE, "application/octet-stream")], s.store.plan_file(&run.id).await?)
+        .into_response())
+}
+
+async fn save_plan_file(
+    State(s): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult {
+    let (job, run, _) = load(&s, &caller, &id).await?;
+    if job.phase != RunPhase::Plan {
+        return Err(ApiError::forbidden("only the plan phase saves a plan"));
+    }
+    s.store.set_plan_file(&run.id, &body).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[derive(Deserialize)]
+struct MintRequest {
+    audience: String,
+    ttl_seconds: u64,
+}
+
+async fn mint(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>, body: Bytes) -> ApiResult {
+    let (job, run, ws) = load(&s, &caller, &id).await?;
+    let request: MintRequest = parse(&body)?;
+    let audience =
+        Audience::parse(&request.audience).map_err(|e| ApiError::bad_request(format!("audience: {e}")))?;
+    // A token may live as long as the phase may (inline tokens are read once at start).
+    let cap = s.signer.max_ttl.as_secs().max(u64::try_from(phase_timeout(&ws, job.phase)).unwrap_or(0));
+    let ttl = Ttl::new(Duration::from_secs(request.ttl_seconds.min(cap)).clamp(Ttl::MIN, Ttl::MAX))
+        .map_err(|e| ApiError::bad_request(format!("ttl_seconds: {e}")))?;
+    let bad = |what: &str, e: &dyn std::fmt::Display| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "cannot mint",
+            format!("the job's {what} cannot go into a token: {e}"),
+        )
+    };
+    let context = RunContext {
+        organization: OrganizationName::parse(&ws.organization).map_err(|e| bad("organization", &e))?,
+        organization_id: ResourceId::parse(&ws.organization_id).map_err(|e| bad("organization id", &e))?,
+        project: ProjectName::parse(&ws.project).map_err(|e| bad("project", &e))?,
+        project_id: ResourceId::parse(&ws.project_id).map_err(|e| bad("project id", &e))?,
+        workspace: WorkspaceName::parse(&ws.name).map_err(|e| bad("workspace", &e))?,
+        workspace_id: ResourceId::parse(&ws.id).map_err(|e| bad("workspace id", &e))?,
+        run_id: RunId::parse(&run.id).map_err(|e| bad("run id", &e))?,
+        phase: job.phase,
+    };
+    let ring = s.signer.ring.load();
+    let jti = Jti::random().map_err(|e| bad("token id", &e))?;
+    let request = TokenRequest {
+        context: &context,
+        audience: &audience,
+        policy: &s.signer.policy,
+        issued_at: s.clock.now(),
+        ttl,
+        jti,
+    };
+    let token =
+        tern_identity::mint(ring.signing_key(), &s.signer.issuer, &request).map_err(|e| bad("token", &e))?;
+    tracing::info!(job = %job.id, run = %run.id, phase = %job.phase, aud = %audience.as_str(), kid = %token.kid, jti = %token.jti.as_str(), "minted a workload identity token");
+    Ok(json_ok(&json!({
+        "token": token.jwt.expose_secret(),
+        "kid": token.kid.to_string(),
+        "jti": token.jti.as_str(),
+        "subject": token.subject,
+        "issued_at": token.issued_at,
+        "expires_at": token.expires_at,
+    })))
+}
+
+async fn logs(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>, body: Bytes) -> ApiResult {
+    let (job, run, _) = load(&s, &caller, &id).await?;
+    s.store.append_log(&run.id, job.phase, &body).await?;
+    let cancel = s.store.heartbeat(&job.id, i64::try_from(s.job_lease.as_secs()).unwrap_or(60)).await?;
+    Ok(json_ok(&json!({ "cancel": cancel })))
+}
+
+async fn heartbeat(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
+    let (job, _, _) = load(&s, &caller, &id).await?;
+    let cancel = s.store.heartbeat(&job.id, i64::try_from(s.job_lease.as_secs()).unwrap_or(60)).await?;
+    Ok(json_ok(&json!({ "cancel": cancel })))
+}
+
+#[derive(Deserialize)]
+struct FinishRequest {
+    outcome: String,
+    #[serde(default)]
+    has_changes: bool,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+async fn finish(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>, body: Bytes) -> ApiResult {
+    let (job, _, _) = load(&s, &caller, &id).await?;
+    let request: FinishRequest = parse(&body)?;
+    let outcome = match request.outcome.as_str() {
+        "succeeded" => JobOutcome::Succeeded { has_changes: request.has_changes },
+        "failed" => JobOutcome::Failed(request.reason.unwrap_or_else(|| "the phase failed".into())),
+        "canceled" => JobOutcome::Canceled,
+        other => {
+            return Err(ApiError::bad_request(format!(
+                "outcome {other:?} is not one of: succeeded, failed, canceled"
+            )));
+        }
+    };
+    let run = s.store.finish_job(&job.id, &outcome).await?;
+    if run.status == tern_store::RunStatus::Confirmed {
+        s.jobs_queued.notify_waiters();
+    }
+    tracing::info!(job = %job.id, run = %run.id, status = %run.status, "job finished");
+    Ok(json_ok(&json!({ "run_status": run.status.as_str() })))
+}

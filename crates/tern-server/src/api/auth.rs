@@ -1,0 +1,108 @@
+//! Who is calling: the bearer token, looked up by its hash, as a [`Caller`].
+//!
+//! Rules: an admin token may do everything; an organization token acts within its
+//! organization (other organizations' resources are "not found", so a token cannot probe for
+//! names); an agent token may only claim jobs; a job token may only act on its own job — its
+//! run and phase — while that job runs.
+
+use axum::extract::FromRequestParts;
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use tern_store::{Job, JobStatus, Organization, Token, TokenKind};
+
+use super::{ApiError, ApiState};
+
+/// The authenticated caller.
+#[derive(Debug, Clone)]
+pub enum Caller {
+    /// Everything.
+    Admin(Token),
+    /// One organization.
+    Organization(Token),
+    /// Claims jobs.
+    Agent(Token),
+    /// One job.
+    Job(Token),
+}
+
+impl Caller {
+    /// The token record.
+    pub fn token(&self) -> &Token {
+        match self {
+            Self::Admin(t) | Self::Organization(t) | Self::Agent(t) | Self::Job(t) => t,
+        }
+    }
+
+    /// May act on `org`'s resources through the user API.
+    pub(crate) fn check_org(&self, org: &Organization) -> Result<(), ApiError> {
+        match self {
+            Self::Admin(_) => Ok(()),
+            Self::Organization(t) if t.organization_id.as_deref() == Some(org.id.as_str()) => Ok(()),
+            Self::Organization(_) => {
+                Err(ApiError::not_found(format!("organization {:?} not found", org.name)))
+            }
+            Self::Agent(_) | Self::Job(_) => Err(ApiError::forbidden(
+                "agent and job tokens work only on the agent API (/api/agent); use an organization or admin token",
+            )),
+        }
+    }
+
+    /// May manage the installation (organizations, tokens, keys).
+    pub(crate) fn check_admin(&self) -> Result<(), ApiError> {
+        match self {
+            Self::Admin(_) => Ok(()),
+            _ => Err(ApiError::forbidden("this needs the admin token")),
+        }
+    }
+
+    /// May act on `job` (a job token of that very job, while it runs).
+    pub(crate) fn check_job(&self, job: &Job) -> Result<(), ApiError> {
+        match self {
+            Self::Job(t) if t.job_id.as_deref() == Some(job.id.as_str()) => {
+                if job.status == JobStatus::Running {
+                    Ok(())
+                } else {
+                    Err(ApiError::conflict(format!("job {} is over ({})", job.id, job.status)))
+                }
+            }
+            Self::Job(_) => Err(ApiError::not_found(format!("job {:?} not found", job.id))),
+            _ => Err(ApiError::forbidden("only the job token handed out with a job may act on it")),
+        }
+    }
+}
+
+fn bearer(parts: &Parts) -> Result<&str, ApiError> {
+    let unauthorized = |detail: &str| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", detail);
+    let value = parts.headers.get(axum::http::header::AUTHORIZATION).ok_or_else(|| {
+        unauthorized("this endpoint needs a token: send `Authorization: Bearer <token>` (`tern login` stores one for the CLI)")
+    })?;
+    let value = value.to_str().map_err(|_| unauthorized("the Authorization header is not ASCII"))?;
+    let (scheme, token) = value
+        .split_once(' ')
+        .ok_or_else(|| unauthorized("the Authorization header must be `Bearer <token>`"))?;
+    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+        return Err(unauthorized("the Authorization header must be `Bearer <token>`"));
+    }
+    Ok(token.trim())
+}
+
+impl FromRequestParts<ApiState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, Self::Rejection> {
+        let presented = bearer(parts)?;
+        let token = state.store.authenticate(presented).await?.ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "the token is not valid: unknown, revoked, or expired",
+            )
+        })?;
+        Ok(match token.kind {
+            TokenKind::Admin => Self::Admin(token),
+            TokenKind::Organization => Self::Organization(token),
+            TokenKind::Agent => Self::Agent(token),
+            TokenKind::Job => Self::Job(token),
+        })
+    }
+}

@@ -1,0 +1,95 @@
+//! API errors as JSON:API error objects.
+
+use axum::http::StatusCode;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+use tern_store::StoreError;
+
+/// An error response: status, a short title, and a detail that says what to change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Short, stable title.
+    pub title: &'static str,
+    /// What went wrong and what to do.
+    pub detail: String,
+    /// JSON pointer into the request document, for validation errors.
+    pub pointer: Option<String>,
+}
+
+impl ApiError {
+    pub(crate) fn new(status: StatusCode, title: &'static str, detail: impl Into<String>) -> Self {
+        Self { status, title, detail: detail.into(), pointer: None }
+    }
+
+    pub(crate) fn bad_request(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "bad request", detail)
+    }
+
+    pub(crate) fn invalid(pointer: &str, detail: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            title: "invalid attribute",
+            detail: detail.into(),
+            pointer: Some(pointer.to_owned()),
+        }
+    }
+
+    pub(crate) fn not_found(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not found", detail)
+    }
+
+    pub(crate) fn forbidden(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", detail)
+    }
+
+    pub(crate) fn conflict(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, "conflict", detail)
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound { .. } => Self::not_found(e.to_string()),
+            StoreError::Conflict(m) => Self::conflict(m),
+            StoreError::Invalid(m) => Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", m),
+            other => {
+                tracing::error!(error = %other, "store error");
+                Self::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal error",
+                    "tern could not complete the request because of a storage error; the server log has the cause",
+                )
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut error = json!({
+            "status": self.status.as_u16().to_string(),
+            "title": self.title,
+            "detail": self.detail,
+        });
+        if let Some(p) = &self.pointer {
+            error["source"] = json!({ "pointer": p });
+        }
+        let mut response = (
+            self.status,
+            [(CONTENT_TYPE, "application/vnd.api+json")],
+            json!({ "errors": [error] }).to_string(),
+        )
+            .into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Bearer realm=\"tern\""),
+            );
+        }
+        response
+    }
+}

@@ -1,0 +1,98 @@
+//! The TFE-compatible API (`/api/v2`, JSON:API) and tern's agent API (`/api/agent`).
+//!
+//! Every endpoint here needs a bearer token ([`auth`]). Handlers parse and check input, ask the
+//! store, and render JSON:API documents ([`docs`]); the store owns the rules. Errors are JSON:API
+//! error objects whose `detail` says what to change.
+
+mod agent;
+mod auth;
+mod docs;
+mod error;
+mod openapi;
+mod user;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use tern_identity::{ClaimPolicy, KeyRing};
+use tern_store::Store;
+use tern_types::{Clock, IssuerUrl, Ttl};
+use tokio::sync::Notify;
+
+pub use auth::Caller;
+pub use error::ApiError;
+pub use openapi::ENDPOINTS;
+
+/// Limits on what clients send.
+#[derive(Debug, Clone, Copy)]
+pub struct ApiLimits {
+    /// JSON request bodies.
+    pub max_json_bytes: usize,
+    /// Configuration uploads (compressed).
+    pub max_upload_bytes: usize,
+    /// Configuration contents (unpacked) and entry count.
+    pub archive: tern_archive::Limits,
+    /// One log upload.
+    pub max_log_chunk_bytes: usize,
+}
+
+impl Default for ApiLimits {
+    fn default() -> Self {
+        Self {
+            max_json_bytes: 1024 * 1024,
+            max_upload_bytes: 100 * 1024 * 1024,
+            archive: tern_archive::Limits::default(),
+            max_log_chunk_bytes: 1024 * 1024,
+        }
+    }
+}
+
+/// What signs job tokens. The key ring can be replaced while serving (rotation).
+pub struct Signer {
+    /// Current ring: the signing key and the published keys.
+    pub ring: ArcSwap<KeyRing>,
+    /// `iss`.
+    pub issuer: IssuerUrl,
+    /// Claim profile and subject template.
+    pub policy: ClaimPolicy,
+    /// Longest lifetime a job may ask for.
+    pub max_ttl: Ttl,
+}
+
+/// Everything the API handlers share.
+#[derive(Clone)]
+pub struct ApiState {
+    /// The store.
+    pub store: Store,
+    /// Signs job tokens.
+    pub signer: Arc<Signer>,
+    /// The clock tokens are minted with.
+    pub clock: Arc<dyn Clock>,
+    /// Base URL clients reach the API at (for upload and log URLs), no trailing slash.
+    pub public_url: String,
+    /// Input limits.
+    pub limits: ApiLimits,
+    /// How long a claimed job stays the agent's without a heartbeat.
+    pub job_lease: Duration,
+    /// Wakes agents waiting for a job when one is queued here.
+    pub jobs_queued: Arc<Notify>,
+}
+
+impl std::fmt::Debug for ApiState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiState").field("public_url", &self.public_url).finish_non_exhaustive()
+    }
+}
+
+/// The API routes, to be merged into the server's router.
+pub fn router(state: ApiState) -> Router {
+    let limits = state.limits;
+    user::routes(limits)
+        .merge(agent::routes(limits))
+        .merge(openapi::routes())
+        .layer(DefaultBodyLimit::max(limits.max_json_bytes))
+        .with_state(state)
+}

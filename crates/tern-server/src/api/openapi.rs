@@ -1,0 +1,131 @@
+//! The OpenAPI document, generated from [`ENDPOINTS`]; a test checks that every entry is
+//! routed, so the document cannot list an endpoint that does not exist.
+
+use axum::Router;
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::get;
+use serde_json::{Map, Value, json};
+
+use super::{ApiState, Caller, docs};
+
+/// Every API endpoint: method, path, and what it does.
+pub const ENDPOINTS: &[(&str, &str, &str)] = &[
+    ("GET", "/api/v2/ping", "Check the API and the token"),
+    ("GET", "/api/v2/openapi.json", "This document"),
+    ("GET", "/api/v2/organizations", "List organizations (admin: all; organization token: its own)"),
+    ("POST", "/api/v2/organizations", "Create an organization with its Default Project (admin)"),
+    ("GET", "/api/v2/organizations/{org}", "Show an organization"),
+    ("GET", "/api/v2/organizations/{org}/projects", "List projects"),
+    ("POST", "/api/v2/organizations/{org}/projects", "Create a project"),
+    ("GET", "/api/v2/projects/{id}", "Show a project"),
+    ("GET", "/api/v2/organizations/{org}/workspaces", "List workspaces (search[name] filters)"),
+    ("POST", "/api/v2/organizations/{org}/workspaces", "Create a workspace"),
+    ("GET", "/api/v2/organizations/{org}/workspaces/{name}", "Show a workspace by name"),
+    ("PATCH", "/api/v2/organizations/{org}/workspaces/{name}", "Update a workspace by name"),
+    ("DELETE", "/api/v2/organizations/{org}/workspaces/{name}", "Delete a workspace by name"),
+    ("GET", "/api/v2/workspaces/{id}", "Show a workspace"),
+    ("PATCH", "/api/v2/workspaces/{id}", "Update a workspace"),
+    ("DELETE", "/api/v2/workspaces/{id}", "Delete a workspace"),
+    ("POST", "/api/v2/workspaces/{id}/actions/lock", "Lock a workspace"),
+    ("POST", "/api/v2/workspaces/{id}/actions/unlock", "Unlock a workspace"),
+    ("GET", "/api/v2/workspaces/{id}/vars", "List workspace variables (sensitive values are never returned)"),
+    ("POST", "/api/v2/workspaces/{id}/vars", "Create a workspace variable"),
+    ("GET", "/api/v2/workspaces/{id}/vars/{var}", "Show a workspace variable"),
+    ("PATCH", "/api/v2/workspaces/{id}/vars/{var}", "Update a workspace variable"),
+    ("DELETE", "/api/v2/workspaces/{id}/vars/{var}", "Delete a workspace variable"),
+    ("GET", "/api/v2/organizations/{org}/varsets", "List variable sets"),
+    ("POST", "/api/v2/organizations/{org}/varsets", "Create a variable set"),
+    ("GET", "/api/v2/varsets/{id}", "Show a variable set"),
+    ("DELETE", "/api/v2/varsets/{id}", "Delete a variable set"),
+    ("GET", "/api/v2/varsets/{id}/relationships/vars", "List a set's variables"),
+    ("POST", "/api/v2/varsets/{id}/relationships/vars", "Add a variable to a set"),
+    ("PATCH", "/api/v2/varsets/{id}/relationships/vars/{var}", "Update a set's variable"),
+    ("DELETE", "/api/v2/varsets/{id}/relationships/vars/{var}", "Delete a set's variable"),
+    ("POST", "/api/v2/varsets/{id}/relationships/workspaces", "Apply a set to workspaces"),
+    ("DELETE", "/api/v2/varsets/{id}/relationships/workspaces", "Remove a set from workspaces"),
+    ("GET", "/api/v2/workspaces/{id}/configuration-versions", "List configuration versions"),
+    (
+        "POST",
+        "/api/v2/workspaces/{id}/configuration-versions",
+        "Create a configuration version (returns its upload-url)",
+    ),
+    ("GET", "/api/v2/configuration-versions/{id}", "Show a configuration version"),
+    ("PUT", "/api/v2/configuration-versions/{id}/upload", "Upload a configuration (.tar.gz)"),
+    ("POST", "/api/v2/runs", "Create a run"),
+    ("GET", "/api/v2/runs/{id}", "Show a run"),
+    ("GET", "/api/v2/workspaces/{id}/runs", "List a workspace's runs"),
+    ("POST", "/api/v2/workspaces/{id}/runs", "Create a run in a workspace"),
+    ("POST", "/api/v2/runs/{id}/actions/apply", "Confirm a planned run"),
+    ("POST", "/api/v2/runs/{id}/actions/discard", "Discard a planned run"),
+    ("POST", "/api/v2/runs/{id}/actions/cancel", "Cancel a run"),
+    ("GET", "/api/v2/plans/{id}", "Show a plan"),
+    ("GET", "/api/v2/plans/{id}/logs", "A plan's log (STX, text, ETX when over; offset and limit)"),
+    ("GET", "/api/v2/applies/{id}", "Show an apply"),
+    ("GET", "/api/v2/applies/{id}/logs", "An apply's log"),
+    ("GET", "/api/v2/workspaces/{id}/current-state-version", "The current state version"),
+    ("GET", "/api/v2/workspaces/{id}/state-versions", "List state versions"),
+    ("POST", "/api/v2/workspaces/{id}/state-versions", "Upload a state version (workspace locked)"),
+    (
+        "GET",
+        "/api/v2/state-versions",
+        "List state versions by filter[organization][name] and filter[workspace][name]",
+    ),
+    ("GET", "/api/v2/state-versions/{id}", "Show a state version"),
+    ("GET", "/api/v2/state-versions/{id}/download", "Download a state version"),
+    ("POST", "/api/v2/organizations/{org}/authentication-token", "Create an organization token (admin)"),
+    ("POST", "/api/v2/organizations/{org}/agent-tokens", "Create an agent token"),
+    ("POST", "/api/agent/jobs/claim", "Claim a job (agent token; long-polls up to wait_seconds)"),
+    ("GET", "/api/agent/jobs/{id}", "A job's specification with its variables (job token)"),
+    ("GET", "/api/agent/jobs/{id}/configuration", "A job's configuration tarball"),
+    ("GET", "/api/agent/jobs/{id}/state", "The workspace's current state (204: none)"),
+    ("PUT", "/api/agent/jobs/{id}/state", "Store the state an apply produced"),
+    ("GET", "/api/agent/jobs/{id}/plan", "The saved plan, for the apply phase"),
+    ("PUT", "/api/agent/jobs/{id}/plan", "Save the plan of the plan phase"),
+    ("POST", "/api/agent/jobs/{id}/token", "Mint a workload identity token for the job's run and phase"),
+    (
+        "POST",
+        "/api/agent/jobs/{id}/logs",
+        "Append to the phase's log; renews the lease, answers whether to cancel",
+    ),
+    ("POST", "/api/agent/jobs/{id}/heartbeat", "Renew the lease; answers whether to cancel"),
+    ("POST", "/api/agent/jobs/{id}/finish", "Report how the phase ended"),
+];
+
+pub(crate) fn routes() -> Router<ApiState> {
+    Router::new().route("/api/v2/openapi.json", get(document))
+}
+
+/// The OpenAPI 3.1 document.
+pub fn openapi() -> Value {
+    let mut paths = Map::new();
+    for (method, path, summary) in ENDPOINTS {
+        let params: Vec<Value> = path
+            .split('/')
+            .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+            .map(|name| json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string" } }))
+            .collect();
+        let entry = paths.entry((*path).to_owned()).or_insert_with(|| json!({}));
+        entry[method.to_ascii_lowercase()] = json!({
+            "summary": summary,
+            "parameters": params,
+            "security": [{ "bearer": [] }],
+            "responses": {
+                "200": { "description": "OK" },
+                "401": { "description": "No token, or not a valid one" },
+                "404": { "description": "Not found, or not visible to this token" },
+            },
+        });
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": { "title": "tern API", "version": env!("CARGO_PKG_VERSION"),
+                  "description": "TFE API v2 (JSON:API) for the resources tern shares with HCP Terraform, and tern's agent API." },
+        "components": { "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer" } } },
+        "paths": paths,
+    })
+}
+
+async fn document(_caller: Caller) -> Response {
+    docs::respond(StatusCode::OK, &openapi())
+}

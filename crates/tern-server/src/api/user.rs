@@ -1,0 +1,884 @@
+//! The user API at `/api/v2`: TFE's paths and shapes for the resources tern shares with TFE.
+
+use std::collections::HashMap;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::StatusCode;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use serde_json::json;
+use tern_store::{
+    Category, ExecutionMode, Organization, PhaseStatus, Run, RunInput, TokenKind, VariableInput,
+    VariableOwner, Workspace, WorkspaceSettings,
+};
+use tern_types::{RunPhase, SecretString};
+
+use super::docs::{self, Doc};
+use super::{ApiError, ApiLimits, ApiState, Caller};
+
+type Q = Query<HashMap<String, String>>;
+type ApiResult = Result<Response, ApiError>;
+
+pub(crate) fn routes(limits: ApiLimits) -> Router<ApiState> {
+    Router::new()
+        .route("/api/v2/ping", get(ping))
+        .route("/api/v2/organizations", get(list_orgs).post(create_org))
+        .route("/api/v2/organizations/{org}", get(show_org))
+        .route("/api/v2/organizations/{org}/projects", get(list_projects).post(create_project))
+        .route("/api/v2/projects/{id}", get(show_project))
+        .route("/api/v2/organizations/{org}/workspaces", get(list_workspaces).post(create_workspace))
+        .route(
+            "/api/v2/organizations/{org}/workspaces/{name}",
+            get(show_workspace_by_name).patch(update_workspace_by_name).delete(delete_workspace_by_name),
+        )
+        .route(
+            "/api/v2/workspaces/{id}",
+            get(show_workspace).patch(update_workspace).delete(delete_workspace),
+        )
+        .route("/api/v2/workspaces/{id}/actions/lock", post(lock_workspace))
+        .route("/api/v2/workspaces/{id}/actions/unlock", post(unlock_workspace))
+        .route("/api/v2/workspaces/{id}/vars", get(list_vars).post(create_var))
+        .route("/api/v2/workspaces/{id}/vars/{var}", get(show_var).patch(update_var).delete(delete_var))
+        .route("/api/v2/organizations/{org}/varsets", get(list_varsets).post(create_varset))
+        .route("/api/v2/varsets/{id}", get(show_varset).delete(delete_varset))
+        .route("/api/v2/varsets/{id}/relationships/vars", get(list_varset_vars).post(create_varset_var))
+        .route(
+            "/api/v2/varsets/{id}/relationships/vars/{var}",
+            axum::routing::patch(update_varset_var).delete(delete_varset_var),
+        )
+        .route("/api/v2/varsets/{id}/relationships/workspaces", post(attach_varset).delete(detach_varset))
+        .route("/api/v2/workspaces/{id}/configuration-versions", get(list_cvs).post(create_cv))
+        .route("/api/v2/configuration-versions/{id}", get(show_cv))
+        .route(
+            "/api/v2/configuration-versions/{id}/upload",
+            put(upload_cv).layer(DefaultBodyLimit::max(limits.max_upload_bytes)),
+        )
+        .route("/api/v2/runs", post(create_run))
+        .route("/api/v2/runs/{id}", get(show_run))
+        .route("/api/v2/workspaces/{id}/runs", get(list_runs).post(create_run_in_workspace))
+        .route("/api/v2/runs/{id}/actions/apply", post(apply_run))
+        .route("/api/v2/runs/{id}/actions/discard", post(discard_run))
+        .route("/api/v2/runs/{id}/actions/cancel", post(cancel_run))
+        .route("/api/v2/plans/{id}", get(show_plan))
+        .route("/api/v2/plans/{id}/logs", get(plan_logs))
+        .route("/api/v2/applies/{id}", get(show_apply))
+        .route("/api/v2/applies/{id}/logs", get(apply_logs))
+        .route("/api/v2/workspaces/{id}/current-state-version", get(current_state))
+        .route(
+            "/api/v2/workspaces/{id}/state-versions",
+            get(list_states).post(create_state).layer(DefaultBodyLimit::max(tern_store::MAX_STATE_BYTES * 2)),
+        )
+        .route("/api/v2/state-versions", get(filter_states))
+        .route("/api/v2/state-versions/{id}", get(show_state))
+        .route("/api/v2/state-versions/{id}/download", get(download_state))
+        .route("/api/v2/organizations/{org}/authentication-token", post(create_org_token))
+        .route("/api/v2/organizations/{org}/agent-tokens", post(create_agent_token))
+}
+
+async fn ping(_caller: Caller) -> Response {
+    docs::respond(StatusCode::OK, &json!({ "data": { "type": "ping" } }))
+}
+
+// ---------------------------------------------------------------- loading with authorization
+
+async fn load_org(s: &ApiState, caller: &Caller, name: &str) -> Result<Organization, ApiError> {
+    let org = s.store.organization(name).await?;
+    caller.check_org(&org)?;
+    Ok(org)
+}
+
+async fn load_ws(s: &ApiState, caller: &Caller, id: &str) -> Result<Workspace, ApiError> {
+    let ws = s.store.workspace(id).await?;
+    let org = s.store.organization_by_id(&ws.organization_id).await?;
+    caller.check_org(&org).map_err(|e| {
+        if e.status == StatusCode::NOT_FOUND {
+            ApiError::not_found(format!("workspace {id:?} not found"))
+        } else {
+            e
+        }
+    })?;
+    Ok(ws)
+}
+
+async fn load_ws_by_name(
+    s: &ApiState,
+    caller: &Caller,
+    org: &str,
+    name: &str,
+) -> Result<Workspace, ApiError> {
+    let org = load_org(s, caller, org).await?;
+    Ok(s.store.workspace_by_name(&org.id, name).await?)
+}
+
+async fn load_run(s: &ApiState, caller: &Caller, id: &str) -> Result<(Run, Workspace), ApiError> {
+    let run = s.store.run(id).await?;
+    let ws = load_ws(s, caller, &run.workspace_id).await.map_err(|e| {
+        if e.status == StatusCode::NOT_FOUND {
+            ApiError::not_found(format!("run {id:?} not found"))
+        } else {
+            e
+        }
+    })?;
+    Ok((run, ws))
+}
+
+/// `plan-X` / `apply-X` → `run-X`.
+fn run_of(id: &str, prefix: &str) -> Result<String, ApiError> {
+    id.strip_prefix(prefix)
+        .filter(|rest| !rest.is_empty())
+        .map(|rest| format!("run-{rest}"))
+        .ok_or_else(|| ApiError::not_found(format!("{id:?} is not a {} id", prefix.trim_end_matches('-'))))
+}
+
+// ---------------------------------------------------------------- organizations and projects
+
+async fn list_orgs(State(s): State<ApiState>, caller: Caller, Query(q): Q) -> ApiResult {
+    let only = match &caller {
+        Caller::Admin(_) => None,
+        Caller::Organization(t) => t.organization_id.clone(),
+        _ => return Err(ApiError::forbidden("agent and job tokens cannot list organizations")),
+    };
+    let paged = s.store.list_organizations(only.as_deref(), docs::page(&q)?).await?;
+    Ok(docs::list(&paged, "/api/v2/organizations", docs::organization))
+}
+
+async fn create_org(State(s): State<ApiState>, caller: Caller, body: Bytes) -> ApiResult {
+    caller.check_admin()?;
+    let doc = Doc::parse(&body, "organizations")?;
+    let name = doc.required("name")?;
+    let email = doc.string("email")?.unwrap_or_default();
+    let org = s.store.create_organization(&name, &email).await?;
+    Ok(docs::created(docs::organization(&org)))
+}
+
+async fn show_org(State(s): State<ApiState>, caller: Caller, Path(org): Path<String>) -> ApiResult {
+    Ok(docs::one(docs::organization(&load_org(&s, &caller, &org).await?)))
+}
+
+async fn list_projects(
+    State(s): State<ApiState>,
+    caller: Caller,
+    Path(org): Path<String>,
+    Query(q): Q,
+) -> ApiResult {
+    let org = load_org(&s, &caller, &org).await?;
+    let paged = s.store.list_projects(&org.id, docs::page(&q)?).await?;
+    Ok(docs::list(&paged, &format!("/api/v2/organizations/{}/projects", org.name), docs::project))
+}
+
+async fn create_project(
+    State(s): State<ApiState>,
+    caller: Caller,
+    Path(org): Path<String>,
+    body: Bytes,
+) -> ApiResult {
+    let org = load_org(&s, &caller, &org).await?;
+    let doc = Doc::parse(&body, "projects")?;
+    let project = s.store.create_project(&org.id, &doc.required("name")?).await?;
+    Ok(docs::created(docs::project(&project)))
+}
+
+async fn show_project(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
+    let project = s.store.project(&id).await?;
+    let org = s.store.organization_by_id(&project.organization_id).await?;
+    caller.check_org(&org).map_err(|_| ApiError::not_found(format!("project {id:?} not found")))?;
+    Ok(docs::one(docs::project(&project)))
+}
+
+// ---------------------------------------------------------------- workspaces
+
+fn workspace_settings(doc: &Doc) -> Result<WorkspaceSettings, ApiError> {
+    let mode = match doc.string("execution-mode")? {
+        None => None,
+        Some(m) => Some(ExecutionMode::parse(&m).ok_or_else(|| {
+            ApiError::invalid(
+                "/data/attributes/execution-mode",
+                format!("execution-mode {m:?} is not one of: remote, agent, local"),
+            )
+        })?),
+    };
+    Ok(WorkspaceSettings {
+        name: doc.string("name")?,
+        project_id: doc.relationship("project")?,
+        description: doc.string("description")?,
+        terraform_bin: doc.string("terraform-bin")?,
+        working_directory: doc.string("working-directory")?,
+        auto_apply: doc.boolean("auto-apply")?,
+        execution_mode: mode,
+        plan_timeout_s: doc.integer("plan-timeout")?,
+        apply_timeout_s: doc.integer("apply-timeout")?,
+    })
+}
+
+async fn list_workspaces(
+    State(s): State<ApiState>,
+    caller: Caller,
+    Path(org): Path<String>,
+    Query(q): Q,
+) -> ApiResult {
+    let org = load_org(&s, &caller, &org).await?;
+    let paged =
+        s.store.list_workspaces(&org.id, q.get("search[name]").map(String::as_str), docs::page(&q)?).await?;
+    Ok(docs::list(&paged, &format!("/api/v2/organizations/{}/workspaces", org.name), docs::workspace))
+}
+
+async fn create_workspace(
+    State(s): State<ApiState>,
+    caller: Caller,
+    Path(org): Path<String>,
+    body: Bytes,
+) -> ApiResult {
+    let org = load_org(&s, &caller, &org).await?;
+    let doc = Doc::parse(&body, "workspaces")?;
+    let settings = workspace_settings(&doc)?;
+    if settings.name.is_none() {
+        return Err(ApiError::invalid("/data/attributes/name", "name is required"));
+    }
+    let ws = s.store.create_workspace(&org.id, &settings).await?;
+    Ok(docs::created(docs::workspace(&ws)))
+}
+
+async fn show_workspace_by_name(
+    State(s): State<ApiState>,
+    caller: Caller,
+    Path((org, name)): Path<(String, String)>,
+) -> ApiResult {
+    Ok(docs::one(docs::workspace(&load_ws_by_name(&s, &caller, &org, &name).await?)))
+}
+
+async fn update_workspace_by_name(
+    State(s): State<ApiState>,
+    caller: Caller,
+    Path((org, name)): Path<(String, String)>,
+    body: Bytes,
+) -> ApiResult {
+    let ws = load_ws_by_name(&s, &caller, &org, &name).await?;
+    let settings = workspace_settings(&Doc::parse(&body, "workspaces")?)?;
+    Ok(docs::one(docs::workspace(&s.store.update_workspace(&ws.id, &settings).await?)))
+}
+
+async fn delete_workspace_by_name(
+    State(s): State<ApiState>,
+    caller: Caller,
+    Path((org, name)): Path<(String, String)>,
+) -> ApiResult {
+    let ws = load_ws_by_name(&s, &caller, &org, &name).await?;
+    s.store.delete_workspace(&ws.id).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn show_workspace(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
+    Ok(docs::one(docs::workspace(&load_ws(&s, &caller, &id).await?)))
+}
+
+async fn update_workspace(
+    State(s): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult {
+    let ws = load_ws(&s, &caller, &id).await?;
+    let settings = workspace_settings(&Doc::parse(&body, "workspaces")?)?;
+    Ok(docs::one(docs::workspace(&s.store.update_workspace(&ws.id, &settings).await?)))
+}
+
+async fn delete_workspace(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
+    let ws = load_ws(&s, &caller, &id).await?;
+    s.store.delete_workspace(&ws.id).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn lock_workspace(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
+    let ws = load_ws(&s, &caller, &id).await?;
+    Ok(docs::one(docs::workspace(&s.store.set_workspace_lock(&ws.id, true).await?)))
+}
+
+async fn unlock_workspace(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
+    let ws = load_ws(&s, &caller, &id).await?;
+    Ok(docs::one(docs::workspace(&s.store.set_workspace_lock(&ws.id, false).await?)))
+}
+
+// ---------------------------------------------------------------- variables and sets
+
+fn variable_input(doc: &Doc) -> Result<VariableInput, ApiError> {
+    let category = match doc.string("category")? {
+        None => None,
+        Some(c) => Some(Category::parse(&c).ok_or_else(|| {
+            ApiError::invalid(
+                "/data/attributes/category",
+                format!("category {c:?} is not one of: env, terraform"),
+            )
+        })?),
+    };
+    Ok(VariableInput {
+        key: doc.string("key")?,
+        value: doc.string("value")?.map(SecretString::new),
+        description: doc.string("description")?,
+        category,
+        hcl: doc.boolean("hcl")?,
+        sensitive: doc.boolean("sensitive")?,
+    })
+}
+
+async fn list_vars(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
+    let ws = load_ws(&s, &caller, &id).await?;
+    let vars = s.store.list_variables(&VariableOwner::Workspace(ws.id)).await?;
+    Ok(docs::one(json!(vars.iter().map(docs::variable).collect::<Vec<_>>())))
+}
+
+async fn create_var(
+    State(s): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult {
+    let ws = load_ws(&s, &caller, &id).await?;
+    let input = variable_input(&Doc::parse(&body, "vars")?)?;
+    let var = s.store.create_variable(&VariableOwner::Workspace(ws.id), &input).await?;
+    Ok(docs::created(docs::variable(&var)))
+}
+
+async fn ws_var(
+    s: &ApiState,
+    caller: &Caller,
+    id: &str,
+    var: &str,
+) -> Result<tern_store::Variable, ApiError> {
+    let ws = load_ws(s, caller, id).await?;
+    let v = s.store.variable(var).await?;
+    if v.owner != VariableOwner::Workspace(ws.id) {
+        return Err(ApiError::not_found(format!("variable {var:?} not found in this workspace")));
+    }
+    Ok(v)
+}
+
+async fn show_var(
+    State(s): State<ApiState>,
+    caller: Caller,
+    Path((id, var)): Path<(String, String)>,
+) -> ApiResult {
+    Ok(docs::one(docs::variable(&ws_var(&s, &caller, &id, &var).await?)))
+}
+
+async fn update_var(
+    State(s): State<ApiState>,
+    caller: Caller,
+    Path((id, var)): Path<(String, String)>,
+    body: Bytes,
+) -> ApiResult {
+    let v = ws_var(&s, &caller, &id, &var).await?;
+    let input = variable_input(&Doc::parse(&body, "vars")?)?;
+    Ok(docs::one(docs::variable(&s.store.update_variable(&v.id, &input).await?)))
+}
+
+async fn delete_var(
+    State(s): State<ApiState>,
+    caller: Caller,
+    Path((id, var)): Path<(String, String)>,
+) -> ApiResult {
+    let v = ws_var(&s, &caller, &id, &var).await?;
+    s.store.delete_variable(&v.id).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn load_varset(s: &ApiState, caller: &Caller, id: &str) -> Result<tern_store::VariableSet, ApiError> {
+    let set = s.store.variable_set(id).await?;
+    let org = s.store.organization_by_id(&set.organization_id).await?;
+    caller.check_org(&org).map_err(|_| ApiError::not_found(format!("variable set {id:?} not found")))?;
+    Ok(set)
+}
+
+async fn varset_doc(s: &ApiState, set: &tern_store::VariableSet) -> Result<serde_json::Value, ApiError> {
+    let vars = s.store.list_variables(&VariableOwner::VariableSet(set.id.clone())).await?;
+    Ok(docs::variable_set(set, &vars))
+}
+
+async fn list_varsets(State(s): State<ApiState>, caller: Caller, Path(org): Path<String>) -> ApiResult {
+    let org = load_org(&s, &caller, &org).await?;
+    let mut out = Vec::new();
+    for set in s.store.list_variable_sets(&org.id).await? {
+        out.push(varset_doc(&s, &set).await?);
+    }
+    Ok(docs::one(json!(out)))
+}
+
+async fn create_varset(
+    State(s): State<ApiState>,
+    caller: Caller,
+    Path(org): Path<String>,
+    body: Bytes,
+) -> ApiResult {
+    let org = load_org(&s, &caller, &org).await?;
+    let doc = Doc::parse(&body, "varsets")?;
+    let set = s
+        .store
+        .create_variable_set(
+            &org.id,
+            &doc.required("name")?,
+            &doc.string("description")?.unwrap_or_default(),
+            doc.boolean("global")?.unwrap_or(false),
+        )
+        .await?;
+    Ok(docs::created(varset_doc(&s, &set).await?))
+}
+
+async fn show_varset(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
+    let set = load_varset(&s, &caller, &id).await?;
+    Ok(docs::one(varset_doc(&s, &set).await?))
+}
+
+async fn delete_varset(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
+    let set = load_varset(&s, &caller, &id).await?;
+    s.store.delete_variable_set(&set.id).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn list_varset_vars(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
+    let set = load_varset(&s, &caller, &id).await?;
+    let vars = s.store.list_variables(&VariableOwner::VariableSet(set.id)).await?;
+    Ok(docs::one(json!(vars.iter().map(docs::variable).collect::<Vec<_>>())))
+}
+
+async fn create_varset_var(
+    State(s): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult {
+    let set = load_varset(&s, &caller, &id).await?;
+    let input = variable_input(&Doc::parse(&body, "vars")?)?;
+    Ok(docs::created(docs::variable(
+        &s.store.create_variable(&VariableOwner::VariableSet(set.id), &input).await?,
+    )))
+}
+
+async fn set_var(
+    s: &ApiState,
+    caller: &Caller,
+    id: &str,
+    var: &str,
+) -> Result<tern_store::Variable, ApiError> {
+    let set = load_varset(s, caller, id).await?;
+    let v = s.store.variable(var).await?;
+    if v.owner != VariableOwner::VariableSet(set.id) {
+        return Err(ApiError::not_found(format!("variable {var:?} not found in this variable set")));
+    }
+    Ok(v)
+}
+
+async fn update_varset_var(
+    State(s): State<ApiState>,
+    caller: Caller,
+    Path((id, var)): Path<(String, String)>,
+    body: Bytes,
+) -> ApiResult {
+    let v = set_var(&s, &caller, &id, &var).await?;
+    let input = variable_input(&Doc::parse(&body, "vars")?)?;
+    Ok(docs::one(docs::variable(&s.store.update_variable(&v.id, &input).await?)))
+}
+
+async fn delete_varset_var(
+    State(s): State<ApiState>,
+    caller: Caller,
+    Path((id, var)): Path<(String, String)>,
+) -> ApiResult {
+    let v = set_var(&s, &caller, &id, &var).await?;
+    s.store.delete_variable(&v.id).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn attach_varset(
+    State(s): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult {
+    let set = load_varset(&s, &caller, &id).await?;
+    let ids = docs::id_list(&body, "workspaces")?;
+    s.store.attach_variable_set(&set.id, &ids).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn detach_varset(
+    State(s): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult {
+    let set = load_varset(&s, &caller, &id).await?;
+    let ids = docs::id_list(&body, "workspaces")?;
+    s.store.detach_variable_set(&set.id, &ids).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+// ---------------------------------------------------------------- configuration versions
+
+async fn list_cvs(
+    State(s): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(q): Q,
+) -> ApiResult {
+    let ws = load_ws(&s, &caller, &id).await?;
+    let paged = s.store.list_configuration_versions(&ws.id, docs::page(&q)?).await?;
+    let url = s.public_url.clone();
+    Ok(docs::list(&paged, &format!("/api/v2/workspaces/{}/configuration-versions", ws.id), |cv| {
+        docs::configuration_version(cv, &url)
+    }))
+}
+
+async fn create_cv(
+    State(s): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult {
+    let ws = load_ws(&s, &caller, &id).await?;
+    let (speculative, auto_queue) = if body.is_empty() {
+        (false, true)
+    } else {
+        let doc = Doc::parse(&body, "configuration-versions")?;
+        (doc.boolean("speculative")?.unwrap_or(false), doc.boolean("auto-queue-runs")?.unwrap_or(true))
+    };
+    let cv = s.store.create_configuration_version(&ws.id, speculative, auto_queue).await?;
+    Ok(docs::created(docs::configuration_version(&cv, &s.public_url)))
+}
+
+async fn show_cv(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
+    let cv = s.store.configuration_version(&id).await?;
+    load_ws(&s, &caller, &cv.workspace_id)
+        .await
+        .map_err(|_| ApiError::not_found(format!("configuration version {id:?} not found")))?;
+    Ok(docs::one(docs::configuration_version(&cv, &s.public_url)))
+}
+
+async fn upload_cv(
+    State(s): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult {
+    let cv = s.store.configuration_version(&id).await?;
+    let ws = load_ws(&s, &caller, &cv.workspace_id)
+        .await
+        .map_err(|_| ApiError::not_found(format!("configuration version {id:?} not found")))?;
+    if cv.status != "pending" {
+        return Err(ApiError::conflict(format!(
+            "configuration version {id} is {}; only a pending one accepts an upload",
+            cv.status
+        )));
+    }
+    let limits = s.limits.archive;
+    let data = body.clone();
+    let checked = tokio::task::spawn_blocking(move || tern_archive::inspect(&data, limits))
+        .await
+        .map_err(|_| ApiError::bad_request("the upload could not be checked"))?;
+    if let Err(e) = checked {
+        s.store.fail_configuration(&id, &e.to_string()).await?;
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid configuration",
+            format!("the configuration was refused: {e}"),
+        ));
+    }
+    let cv = s.store.upload_configuration(&id, &body).await?;
+    if cv.auto_queue_runs {
+        s.store
+            .create_run(
+                &ws.id,
+                &RunInput {
+                    configuration_version_id: Some(cv.id.clone()),
+                    message: Some("Triggered via API".into()),
+                    ..Default::default()
+                },
+                &caller.token().id,
+            )
+            .await?;
+        s.jobs_queued.notify_waiters();
+    }
+    Ok(StatusCode::OK.into_response())
+}
+
+// ---------------------------------------------------------------- runs, plans, applies
+
+async fn start_run(s: &ApiState, caller: &Caller, ws: &Workspace, doc: &Doc) -> ApiResult {
+    let input = RunInput {
+        configuration_version_id: doc.relationship("configuration-version")?,
+        message: doc.string("message")?,
+        is_destroy: doc.boolean("is-destroy")?.unwrap_or(false),
+        auto_apply: doc.boolean("auto-apply")?,
+        plan_only: doc.boolean("plan-only")?.unwrap_or(false),
+    };
+    let run = s.store.create_run(&ws.id, &input, &caller.token().id).await?;
+    s.jobs_queued.notify_waiters();
+    Ok(docs::created(docs::run(&run)))
+}
+
+async fn create_run(State(s): State<ApiState>, caller: Caller, body: Bytes) -> ApiResult {
+    let doc = Doc::parse(&body, "runs")?;
+    let ws_id = doc.relationship("workspace")?.ok_or_else(|| {
+        ApiError::invalid("/data/relationships/workspace/data/id", "a run needs its workspace")
+    })?;
+    let ws = load_ws(&s, &caller, &ws_id).await?;
+    start_run(&s, &caller, &ws, &doc).await
+}
+
+async fn create_run_in_workspace(
+    State(s): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult {
+    let ws = load_ws(&s, &caller, &id).await?;
+    let doc = if body.is_empty() {
+        Doc::parse(br#"{"data":{"type":"runs"}}"#, "runs")?
+    } else {
+        Doc::parse(&body, "runs")?
+    };
+    start_run(&s, &caller, &ws, &doc).await
+}
+
+async fn show_run(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
+    Ok(docs::one(docs::run(&load_run(&s, &caller, &id).await?.0)))
+}
+
+async fn list_runs(
+    State(s): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(q): Q,
+) -> ApiResult {
+    let ws = load_ws(&s, &caller, &id).await?;
+    let paged = s.store.list_runs(&ws.id, docs::page(&q)?).await?;
+    Ok(docs::list(&paged, &format!("/api/v2/workspaces/{}/runs", ws.id), docs::run))
+}
+
+async fn apply_run(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
+    load_run(&s, &caller, &id).await?;
+    s.store.apply_run(&id).await?;
+    s.jobs_queued.notify_waiters();
+    Ok(StatusCode::ACCEPTED.into_response())
+}
+
+async fn discard_run(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
+    load_run(&s, &caller, &id).await?;
+    s.store.discard_run(&id).await?;
+    Ok(StatusCode::ACCEPTED.into_response())
+}
+
+async fn cancel_run(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
+    load_run(&s, &caller, &id).await?;
+    s.store.cancel_run(&id, &format!("canceled by token {}", caller.token().id)).await?;
+    Ok(StatusCode::ACCEPTED.into_response())
+}
+
+async fn show_plan(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
+    let (run, _) = load_run(&s, &caller, &run_of(&id, "plan-")?).await?;
+    Ok(docs::one(docs::plan(&run, &s.public_url)))
+}
+
+async fn show_apply(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
+    let (run, _) = load_run(&s, &caller, &run_of(&id, "apply-")?).await?;
+    Ok(docs::one(docs::apply(&run, &s.public_url)))
+}
+
+/// A phase's log as TFE serves it: STX (0x02), the text, and ETX (0x03) once the phase is
+/// over, from byte `offset`, at most `limit` bytes.
+async fn logs(s: &ApiState, run: &Run, phase: RunPhase, q: &HashMap<String, String>) -> ApiResult {
+    let status = if phase == RunPhase::Plan { run.plan_status } else { run.apply_status };
+    let mut framed = vec![0x02];
+    framed.extend(s.store.log(&run.id, phase).await?);
+    if matches!(
+        status,
+        PhaseStatus::Finished | PhaseStatus::Errored | PhaseStatus::Canceled | PhaseStatus::Unreachable
+    ) {
+        framed.push(0x03);
+    }
+    let number = |name: &str, default: usize| -> Result<usize, ApiError> {
+        q.get(name).map_or(Ok(default), |v| {
+            v.parse().map_err(|_| ApiError::bad_request(format!("{name} must be a non-negative integer")))
+        })
+    };
+    let offset = number("offset", 0)?.min(framed.len());
+    let limit = number("limit", usize::MAX)?;
+    let end = offset.saturating_add(limit).min(framed.len());
+    Ok((StatusCode::OK, [(CONTENT_TYPE, "text/plain; charset=utf-8")], framed[offset..end].to_vec())
+        .into_response())
+}
+
+async fn plan_logs(
+    State(s): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(q): Q,
+) -> ApiResult {
+    let (run, _) = load_run(&s, &caller, &run_of(&id, "plan-")?).await?;
+    logs(&s, &run, RunPhase::Plan, &q).await
+}
+
+async fn apply_logs(
+    State(s): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(q): Q,
+) -> ApiResult {
+    let (run, _) = load_run(&s, &caller, &run_of(&id, "apply-")?).await?;
+    logs(&s, &run, RunPhase::Apply, &q).await
+}
+
+// ---------------------------------------------------------------- state versions
+
+async fn current_state(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
+    let ws = load_ws(&s, &caller, &id).await?;
+    Ok(docs::one(docs::state_version(&s.store.current_state_version(&ws.id).await?, &s.public_url)))
+}
+
+async fn list_states(
+    State(s): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(q): Q,
+) -> ApiResult {
+    let ws = load_ws(&s, &caller, &id).await?;
+    let paged = s.store.list_state_versions(&ws.id, docs::page(&q)?).await?;
+    let url = s.public_url.clone();
+    Ok(docs::list(&paged, &format!("/api/v2/workspaces/{}/state-versions", ws.id), |v| {
+        docs::state_version(v, &url)
+    }))
+}
+
+async fn filter_states(State(s): State<ApiState>, caller: Caller, Query(q): Q) -> ApiResult {
+    let (Some(org), Some(name)) = (q.get("filter[organization][name]"), q.get("filter[workspace][name]"))
+    else {
+        return Err(ApiError::bad_request("give filter[organization][name] and filter[workspace][name]"));
+    };
+    let ws = load_ws_by_name(&s, &caller, org, name).await?;
+    let paged = s.store.list_state_versions(&ws.id, docs::page(&q)?).await?;
+    let url = s.public_url.clone();
+    Ok(docs::list(&paged, "/api/v2/state-versions", |v| docs::state_version(v, &url)))
+}
+
+async fn create_state(
+    State(s): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult {
+    use base64::Engine as _;
+    let ws = load_ws(&s, &caller, &id).await?;
+    if !ws.locked {
+        return Err(ApiError::conflict(format!(
+            "workspace {:?} must be locked to upload state (POST /api/v2/workspaces/{}/actions/lock)",
+            ws.name, ws.id
+        )));
+    }
+    let doc = Doc::parse(&body, "state-versions")?;
+    let encoded = doc.required("state")?;
+    let state = base64::engine::general_purpose::STANDARD
+        .decode(encoded.as_bytes())
+        .map_err(|_| ApiError::invalid("/data/attributes/state", "state must be base64"))?;
+    if let Some(md5) = doc.string("md5")?
+        && md5 != tern_store::md5_hex(&state)
+    {
+        return Err(ApiError::invalid("/data/attributes/md5", "md5 does not match the state"));
+    }
+    let (serial, lineage) = tern_store::parse_state(&state)
+        .map_err(|e| ApiError::invalid("/data/attributes/state", e.to_string()))?;
+    if doc.integer("serial")?.is_some_and(|n| n != serial) {
+        return Err(ApiError::invalid(
+            "/data/attributes/serial",
+            format!("serial does not match the state's ({serial})"),
+        ));
+    }
+    if doc.string("lineage")?.is_some_and(|l| l != lineage) {
+        return Err(ApiError::invalid(
+            "/data/attributes/lineage",
+            format!("lineage does not match the state's ({lineage:?})"),
+        ));
+    }
+    let run = doc.relationship("run")?;
+    let v = s.store.create_state_version(&ws.id, run.as_deref(), &state).await?;
+    Ok(docs::created(docs::state_version(&v, &s.public_url)))
+}
+
+async fn load_state(s: &ApiState, caller: &Caller, id: &str) -> Result<tern_store::StateVersion, ApiError> {
+    let v = s.store.state_version(id).await?;
+    load_ws(s, caller, &v.workspace_id)
+        .await
+        .map_err(|_| ApiError::not_found(format!("state version {id:?} not found")))?;
+    Ok(v)
+}
+
+async fn show_state(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
+    Ok(docs::one(docs::state_version(&load_state(&s, &caller, &id).await?, &s.public_url)))
+}
+
+async fn download_state(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
+    let v = load_state(&s, &caller, &id).await?;
+    let bytes = s.store.state_bytes(&v.id).await?;
+    Ok((StatusCode::OK, [(CONTENT_TYPE, "application/json")], bytes).into_response())
+}
+
+// ---------------------------------------------------------------- tokens
+
+async fn create_org_token(
+    State(s): State<ApiState>,
+    caller: Caller,
+    Path(org): Path<String>,
+    body: Bytes,
+) -> ApiResult {
+    caller.check_admin()?;
+    let org = load_org(&s, &caller, &org).await?;
+    let description = if body.is_empty() {
+        None
+    } else {
+        Doc::parse(&body, "authentication-tokens")?.string("description")?
+    };
+    let (token, secret) = s
+        .store
+        .create_token(
+            TokenKind::Organization,
+            Some(&org.id),
+            None,
+            &description.unwrap_or_else(|| format!("organization {}", org.name)),
+            None,
+        )
+        .await?;
+    Ok(docs::created(json!({
+        "id": token.id,
+        "type": "authentication-tokens",
+        "attributes": { "token": secret.expose_secret(), "description": token.description, "created-at": docs::time(token.created_at) },
+    })))
+}
+
+async fn create_agent_token(
+    State(s): State<ApiState>,
+    caller: Caller,
+    Path(org): Path<String>,
+    body: Bytes,
+) -> ApiResult {
+    let org = load_org(&s, &caller, &org).await?;
+    let description = if body.is_empty() {
+        None
+    } else {
+        Doc::parse(&body, "authentication-tokens")?.string("description")?
+    };
+    let (token, secret) = s
+        .store
+        .create_token(
+            TokenKind::Agent,
+            Some(&org.id),
+            None,
+            &description.unwrap_or_else(|| format!("agents of {}", org.name)),
+            None,
+        )
+        .await?;
+    Ok(docs::created(json!({
+        "id": token.id,
+        "type": "authentication-tokens",
+        "attributes": { "token": secret.expose_secret(), "description": token.description, "created-at": docs::time(token.created_at) },
+    })))
+}
