@@ -1,0 +1,852 @@
+//! The API over real HTTP on an ephemeral port, against SQLite and PostgreSQL stores: every
+//! endpoint's authentication, the resources' shapes, validation errors, pagination, the agent
+//! API's job scoping, and minting through it.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::Write as _;
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use tern_identity::{ClaimPolicy, IssuerDocuments, KeyRing, SigningKey};
+use tern_server::api::{ApiLimits, ApiState, ENDPOINTS, Signer};
+use tern_server::{CachePolicy, IssuerState, ServeOptions, app_with, serve};
+use tern_store::{EncryptionKey, Store, TokenKind};
+use tern_testkit::db::TestDatabase;
+use tern_types::{IssuerUrl, SystemClock, Ttl};
+use tokio::sync::Notify;
+
+struct Api {
+    base: String,
+    store: Store,
+    admin: String,
+    http: reqwest::Client,
+    _db: TestDatabase,
+}
+
+async fn start(db: TestDatabase) -> Api {
+    let key = SigningKey::from_pem(&tern_testkit::read_key_fixture("rsa-2048.pem")).unwrap();
+    let ring = KeyRing::new(key, Vec::new()).unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let issuer = IssuerUrl::parse(&base).unwrap();
+    let docs = IssuerDocuments::build(&issuer, &ring, &ClaimPolicy::default());
+    let store =
+        Store::open(&db.url, &EncryptionKey::generate().unwrap(), Arc::new(SystemClock)).await.unwrap();
+    let (_, admin) = store.create_token(TokenKind::Admin, None, None, "test", None).await.unwrap();
+    let api = ApiState {
+        store: store.clone(),
+        signer: Arc::new(Signer {
+            ring: arc_swap::ArcSwap::from_pointee(ring),
+            issuer,
+            policy: ClaimPolicy::default(),
+            max_ttl: Ttl::default(),
+        }),
+        clock: Arc::new(SystemClock),
+        public_url: base.clone(),
+        limits: ApiLimits { max_upload_bytes: 256 * 1024, ..ApiLimits::default() },
+        job_lease: Duration::from_secs(60),
+        jobs_queued: Arc::new(Notify::new()),
+    };
+    let router = app_with(
+        Arc::new(IssuerState::new(&docs, CachePolicy::default())),
+        "",
+        tern_server::api::router(api),
+    );
+    tokio::spawn(async move {
+        serve(listener, None, router, ServeOptions::default(), std::future::pending()).await.unwrap();
+    });
+    Api { base, store, admin: admin.expose_secret().to_owned(), http: reqwest::Client::new(), _db: db }
+}
+
+impl Api {
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut r = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(t) = token {
+            r = r.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            r = r.header("content-type", "application/vnd.api+json").body(b.to_string());
+        }
+        let response = r.send().await.unwrap();
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    async fn ok(&self, method: Method, path: &str, body: Option<Value>) -> Value {
+        let (status, v) = self.call(method.clone(), path, Some(&self.admin), body).await;
+        assert!(status.is_success(), "{method} {path}: {status} {v}");
+        v
+    }
+}
+
+fn tarball(files: &[(&str, &str)]) -> Vec<u8> {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in files {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
+    tern_archive::pack(dir.path()).unwrap()
+}
+
+macro_rules! both {
+    ($($name:ident),+ $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() { super::$name(super::start(super::TestDatabase::sqlite()).await).await; }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() { super::$name(super::start(super::TestDatabase::postgres()).await).await; }
+        }
+    )+};
+}
+
+both!(
+    every_endpoint_needs_a_valid_token,
+    resources_have_tfe_shapes_and_validation,
+    runs_state_and_the_agent_api
+);
+
+/// Concrete paths for the templates of ENDPOINTS.
+fn concrete(path: &str) -> String {
+    path.replace("{org}", "acme").replace("{name}", "app").replace("{id}", "x-1").replace("{var}", "var-1")
+}
+
+async fn every_endpoint_needs_a_valid_token(api: Api) {
+    for (method, path, _) in ENDPOINTS {
+        let method = Method::from_bytes(method.as_bytes()).unwrap();
+        let path = concrete(path);
+        let (status, body) = api.call(method.clone(), &path, None, None).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {path} without a token: {body}");
+        assert!(body["errors"][0]["detail"].as_str().unwrap().contains("Authorization: Bearer"), "{body}");
+        let (status, _) = api.call(method.clone(), &path, Some("tern-org.forged"), None).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {path} with an unknown token");
+        // Routed: with the admin token, never the router's "no resource at" fallback.
+        let (status, body) = api.call(method.clone(), &path, Some(&api.admin), None).await;
+        assert!(
+            !(status == StatusCode::NOT_FOUND && body.to_string().contains("no resource at")),
+            "{method} {path} is documented but not routed"
+        );
+    }
+    let doc = api.ok(Method::GET, "/api/v2/openapi.json", None).await;
+    assert_eq!(doc["openapi"], "3.1.0");
+    assert!(doc["paths"]["/api/v2/runs/{id}/actions/cancel"]["post"].is_object());
+    // Public: the issuer documents and health.
+    for path in ["/.well-known/jwks", "/.well-known/openid-configuration", "/healthz"] {
+        assert_eq!(api.call(Method::GET, path, None, None).await.0, StatusCode::OK, "{path}");
+    }
+}
+
+async fn resources_have_tfe_shapes_and_validation(api: Api) {
+    let org = api
+        .ok(
+            Method::POST,
+            "/api/v2/organizations",
+            Some(
+                json!({"data":{"type":"organizations","attributes":{"name":"acme","email":"ops@acme.test"}}}),
+            ),
+        )
+        .await;
+    assert_eq!(
+        (org["data"]["id"].as_str(), org["data"]["type"].as_str()),
+        (Some("acme"), Some("organizations"))
+    );
+    api.ok(
+        Method::POST,
+        "/api/v2/organizations",
+        Some(json!({"data":{"type":"organizations","attributes":{"name":"other"}}})),
+    )
+    .await;
+    // Validation: body, type, attribute types, names.
+    let cases: &[(Value, StatusCode, &str)] = &[
+        (json!("not a document"), StatusCode::UNPROCESSABLE_ENTITY, "\"data\" object"),
+        (
+            json!({"data":{"type":"projects","attributes":{"name":"x"}}}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "expected type \"workspaces\"",
+        ),
+        (
+            json!({"data":{"type":"workspaces","attributes":{"name":7}}}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "name must be a string",
+        ),
+        (
+            json!({"data":{"type":"workspaces","attributes":{}}}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "name is required",
+        ),
+        (
+            json!({"data":{"type":"workspaces","attributes":{"name":"a:b"}}}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "':'",
+        ),
+        (
+            json!({"data":{"type":"workspaces","attributes":{"name":"x","auto-apply":"yes"}}}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "true or false",
+        ),
+        (
+            json!({"data":{"type":"workspaces","attributes":{"name":"x","execution-mode":"cloud"}}}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "not one of",
+        ),
+        (
+            json!({"data":{"type":"workspaces","attributes":{"name":"x","working-directory":"/etc"}}}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "relative path",
+        ),
+    ];
+    for (body, status, detail) in cases {
+        let (got, v) = api
+            .call(Method::POST, "/api/v2/organizations/acme/workspaces", Some(&api.admin), Some(body.clone()))
+            .await;
+        assert_eq!(got, *status, "{body}: {v}");
+        assert!(v["errors"][0]["detail"].as_str().unwrap().contains(detail), "{body}: {v}");
+    }
+    let r = api
+        .http
+        .post(format!("{}/api/v2/organizations/acme/workspaces", api.base))
+        .bearer_auth(&api.admin)
+        .body(vec![0xff, 0xfe])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST, "invalid UTF-8 / not JSON");
+    let huge = format!(
+        "{{\"data\":{{\"type\":\"workspaces\",\"attributes\":{{\"name\":\"{}\"}}}}}}",
+        "x".repeat(2 * 1024 * 1024)
+    );
+    // A fresh client: the server closes a connection whose body it refused to read.
+    let r = reqwest::Client::new()
+        .post(format!("{}/api/v2/organizations/acme/workspaces", api.base))
+        .bearer_auth(&api.admin)
+        .body(huge)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+
+    let project = api
+        .ok(
+            Method::POST,
+            "/api/v2/organizations/acme/projects",
+            Some(json!({"data":{"type":"projects","attributes":{"name":"Team Blue"}}})),
+        )
+        .await;
+    let prj = project["data"]["id"].as_str().unwrap().to_owned();
+    let ws = api.ok(Method::POST, "/api/v2/organizations/acme/workspaces", Some(json!({"data":{"type":"workspaces","attributes":{"name":"app","auto-apply":true,"terraform-bin":"tofu","plan-timeout":600},"relationships":{"project":{"data":{"type":"projects","id":prj}}}}}))).await;
+    let a = &ws["data"]["attributes"];
+    assert_eq!(
+        (
+            a["auto-apply"].as_bool(),
+            a["terraform-bin"].as_str(),
+            a["plan-timeout"].as_i64(),
+            a["execution-mode"].as_str()
+        ),
+        (Some(true), Some("tofu"), Some(600), Some("remote"))
+    );
+    assert_eq!(ws["data"]["relationships"]["project"]["data"]["id"].as_str(), Some(prj.as_str()));
+    let (status, _) = api
+        .call(
+            Method::POST,
+            "/api/v2/organizations/acme/workspaces",
+            Some(&api.admin),
+            Some(json!({"data":{"type":"workspaces","attributes":{"name":"app"}}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    for i in 0..24 {
+        api.ok(
+            Method::POST,
+            "/api/v2/organizations/acme/workspaces",
+            Some(json!({"data":{"type":"workspaces","attributes":{"name":format!("w{i:02}")}}})),
+        )
+        .await;
+    }
+    let page =
+        api.ok(Method::GET, "/api/v2/organizations/acme/workspaces?page[number]=3&page[size]=10", None).await;
+    let p = &page["meta"]["pagination"];
+    assert_eq!(
+        (
+            p["current-page"].as_u64(),
+            p["total-count"].as_u64(),
+            p["total-pages"].as_u64(),
+            p["prev-page"].as_u64(),
+            p["next-page"].as_u64()
+        ),
+        (Some(3), Some(25), Some(3), Some(2), None)
+    );
+    assert_eq!(page["data"].as_array().unwrap().len(), 5);
+    assert!(page["links"]["first"].as_str().unwrap().contains("page%5Bnumber%5D=1"));
+    let (status, _) = api
+        .call(Method::GET, "/api/v2/organizations/acme/workspaces?page[size]=zero", Some(&api.admin), None)
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let search = api.ok(Method::GET, "/api/v2/organizations/acme/workspaces?search[name]=w1", None).await;
+    assert_eq!(search["meta"]["pagination"]["total-count"], 10);
+
+    // An organization token sees its organization only; other organizations do not exist for it.
+    let token = api
+        .ok(
+            Method::POST,
+            "/api/v2/organizations/other/authentication-token",
+            Some(json!({"data":{"type":"authentication-tokens","attributes":{"description":"ci"}}})),
+        )
+        .await;
+    let other = token["data"]["attributes"]["token"].as_str().unwrap().to_owned();
+    let ws_id = ws["data"]["id"].as_str().unwrap().to_owned();
+    for path in [
+        "/api/v2/organizations/acme",
+        "/api/v2/organizations/acme/workspaces/app",
+        &format!("/api/v2/workspaces/{ws_id}"),
+        &format!("/api/v2/workspaces/{ws_id}/vars"),
+        &format!("/api/v2/projects/{prj}"),
+    ] {
+        let (status, v) = api.call(Method::GET, path, Some(&other), None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}: {v}");
+    }
+    let (status, v) = api.call(Method::GET, "/api/v2/organizations", Some(&other), None).await;
+    assert_eq!((status, v["data"].as_array().unwrap().len()), (StatusCode::OK, 1));
+    assert_eq!(
+        api.call(
+            Method::POST,
+            "/api/v2/organizations",
+            Some(&other),
+            Some(json!({"data":{"type":"organizations","attributes":{"name":"mine"}}}))
+        )
+        .await
+        .0,
+        StatusCode::FORBIDDEN
+    );
+    let agent = api.ok(Method::POST, "/api/v2/organizations/acme/agent-tokens", None).await;
+    let agent = agent["data"]["attributes"]["token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        api.call(Method::GET, "/api/v2/organizations/acme", Some(&agent), None).await.0,
+        StatusCode::FORBIDDEN
+    );
+
+    // Variables: sensitive values are write-only.
+    let secret = "sensitive-value-that-never-comes-back";
+    let var = api.ok(Method::POST, &format!("/api/v2/workspaces/{ws_id}/vars"), Some(json!({"data":{"type":"vars","attributes":{"key":"DB_PASSWORD","value":secret,"category":"env","sensitive":true}}}))).await;
+    assert!(var["data"]["attributes"]["value"].is_null());
+    let var_id = var["data"]["id"].as_str().unwrap().to_owned();
+    let listed = api.ok(Method::GET, &format!("/api/v2/workspaces/{ws_id}/vars"), None).await;
+    let shown = api.ok(Method::GET, &format!("/api/v2/workspaces/{ws_id}/vars/{var_id}"), None).await;
+    let patched = api
+        .ok(
+            Method::PATCH,
+            &format!("/api/v2/workspaces/{ws_id}/vars/{var_id}"),
+            Some(json!({"data":{"type":"vars","attributes":{"value":format!("{secret}-2")}}})),
+        )
+        .await;
+    for v in [&listed, &shown, &patched] {
+        assert!(!v.to_string().contains(secret), "{v}");
+    }
+    let (status, v) = api
+        .call(
+            Method::POST,
+            &format!("/api/v2/workspaces/{ws_id}/vars"),
+            Some(&api.admin),
+            Some(json!({"data":{"type":"vars","attributes":{"key":"X","category":"secret"}}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert_eq!(v["errors"][0]["source"]["pointer"], "/data/attributes/category");
+    let set = api
+        .ok(
+            Method::POST,
+            "/api/v2/organizations/acme/varsets",
+            Some(json!({"data":{"type":"varsets","attributes":{"name":"aws","global":false}}})),
+        )
+        .await;
+    let set_id = set["data"]["id"].as_str().unwrap().to_owned();
+    api.ok(Method::POST, &format!("/api/v2/varsets/{set_id}/relationships/vars"), Some(json!({"data":{"type":"vars","attributes":{"key":"TFC_AWS_PROVIDER_AUTH","value":"true","category":"env"}}}))).await;
+    api.ok(
+        Method::POST,
+        &format!("/api/v2/varsets/{set_id}/relationships/workspaces"),
+        Some(json!({"data":[{"type":"workspaces","id":ws_id}]})),
+    )
+    .await;
+    let set = api.ok(Method::GET, &format!("/api/v2/varsets/{set_id}"), None).await;
+    assert_eq!(
+        (
+            set["data"]["attributes"]["var-count"].as_u64(),
+            set["data"]["attributes"]["workspace-count"].as_u64()
+        ),
+        (Some(1), Some(1))
+    );
+    api.ok(Method::DELETE, &format!("/api/v2/workspaces/{ws_id}/vars/{var_id}"), None).await;
+    assert_eq!(
+        api.call(
+            Method::DELETE,
+            &format!("/api/v2/workspaces/{ws_id}/vars/{var_id}"),
+            Some(&api.admin),
+            None
+        )
+        .await
+        .0,
+        StatusCode::NOT_FOUND
+    );
+
+    // Lock, update, delete.
+    api.ok(Method::POST, &format!("/api/v2/workspaces/{ws_id}/actions/lock"), None).await;
+    assert_eq!(
+        api.call(Method::POST, &format!("/api/v2/workspaces/{ws_id}/actions/lock"), Some(&api.admin), None)
+            .await
+            .0,
+        StatusCode::CONFLICT
+    );
+    api.ok(Method::POST, &format!("/api/v2/workspaces/{ws_id}/actions/unlock"), None).await;
+    let renamed = api
+        .ok(
+            Method::PATCH,
+            "/api/v2/organizations/acme/workspaces/w00",
+            Some(json!({"data":{"type":"workspaces","attributes":{"name":"w-renamed"}}})),
+        )
+        .await;
+    assert_eq!(renamed["data"]["attributes"]["name"], "w-renamed");
+    api.ok(Method::DELETE, "/api/v2/organizations/acme/workspaces/w-renamed", None).await;
+    assert_eq!(
+        api.call(Method::GET, "/api/v2/organizations/acme/workspaces/w-renamed", Some(&api.admin), None)
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+}
+
+async fn runs_state_and_the_agent_api(api: Api) {
+    api.ok(
+        Method::POST,
+        "/api/v2/organizations",
+        Some(json!({"data":{"type":"organizations","attributes":{"name":"acme"}}})),
+    )
+    .await;
+    let ws = api
+        .ok(
+            Method::POST,
+            "/api/v2/organizations/acme/workspaces",
+            Some(json!({"data":{"type":"workspaces","attributes":{"name":"app"}}})),
+        )
+        .await;
+    let ws_id = ws["data"]["id"].as_str().unwrap().to_owned();
+    let ws2 = api
+        .ok(
+            Method::POST,
+            "/api/v2/organizations/acme/workspaces",
+            Some(json!({"data":{"type":"workspaces","attributes":{"name":"other"}}})),
+        )
+        .await;
+    let ws2_id = ws2["data"]["id"].as_str().unwrap().to_owned();
+    api.ok(Method::POST, &format!("/api/v2/workspaces/{ws_id}/vars"), Some(json!({"data":{"type":"vars","attributes":{"key":"SECRET","value":"for-the-job-only","category":"env","sensitive":true}}}))).await;
+    let (status, v) = api.call(Method::POST, "/api/v2/runs", Some(&api.admin), Some(json!({"data":{"type":"runs","relationships":{"workspace":{"data":{"type":"workspaces","id":ws_id}}}}}))).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert!(v["errors"][0]["detail"].as_str().unwrap().contains("no uploaded configuration"));
+
+    // A hostile configuration is refused and the version errored; a good one is accepted.
+    let cv = api
+        .ok(
+            Method::POST,
+            &format!("/api/v2/workspaces/{ws_id}/configuration-versions"),
+            Some(json!({"data":{"type":"configuration-versions","attributes":{"auto-queue-runs":false}}})),
+        )
+        .await;
+    let upload = cv["data"]["attributes"]["upload-url"].as_str().unwrap().to_owned();
+    let mut evil = tar::Builder::new(flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast()));
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(tar::EntryType::Symlink);
+    h.set_size(0);
+    h.set_link_name("../../etc").unwrap();
+    h.set_cksum();
+    evil.append_data(&mut h, "escape", std::io::empty()).unwrap();
+    let evil = evil.into_inner().unwrap().finish().unwrap();
+    let r = api.http.put(&upload).bearer_auth(&api.admin).body(evil).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().await.unwrap().contains("outside the configuration"));
+    let cv = api
+        .ok(
+            Method::GET,
+            &format!("/api/v2/configuration-versions/{}", cv["data"]["id"].as_str().unwrap()),
+            None,
+        )
+        .await;
+    assert_eq!(cv["data"]["attributes"]["status"], "errored");
+    let r = api.http.put(format!("{}/upload-too-big", api.base)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let cv = api.ok(Method::POST, &format!("/api/v2/workspaces/{ws_id}/configuration-versions"), None).await;
+    let upload = cv["data"]["attributes"]["upload-url"].as_str().unwrap().to_owned();
+    let big = {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::none());
+        e.write_all(&vec![7u8; 400 * 1024]).unwrap();
+        e.finish().unwrap()
+    };
+    let r = reqwest::Client::new().put(&upload).bearer_auth(&api.admin).body(big).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE, "uploads are bounded");
+    let r = api
+        .http
+        .put(&upload)
+        .bearer_auth(&api.admin)
+        .body(tarball(&[("main.tf", "# empty\n")]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    // auto-queue-runs (the default) started a run.
+    let runs = api.ok(Method::GET, &format!("/api/v2/workspaces/{ws_id}/runs"), None).await;
+    let run = runs["data"][0].clone();
+    let run_id = run["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        (run["attributes"]["status"].as_str(), run["attributes"]["actions"]["is-cancelable"].as_bool()),
+        (Some("pending"), Some(true))
+    );
+    let plan_id = run["relationships"]["plan"]["data"]["id"].as_str().unwrap().to_owned();
+    let plan = api.ok(Method::GET, &format!("/api/v2/plans/{plan_id}"), None).await;
+    assert_eq!(plan["data"]["attributes"]["status"], "queued");
+    assert!(
+        plan["data"]["attributes"]["log-read-url"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("/api/v2/plans/{plan_id}/logs"))
+    );
+    assert_eq!(
+        api.call(Method::POST, &format!("/api/v2/runs/{run_id}/actions/apply"), Some(&api.admin), None)
+            .await
+            .0,
+        StatusCode::CONFLICT
+    );
+
+    // Another workspace's run, for the job-token checks.
+    let cv2 =
+        api.ok(Method::POST, &format!("/api/v2/workspaces/{ws2_id}/configuration-versions"), None).await;
+    api.http
+        .put(cv2["data"]["attributes"]["upload-url"].as_str().unwrap())
+        .bearer_auth(&api.admin)
+        .body(tarball(&[("main.tf", "")]))
+        .send()
+        .await
+        .unwrap();
+
+    // The agent claims both jobs; each job token works for its own job only.
+    let agent = api.ok(Method::POST, "/api/v2/organizations/acme/agent-tokens", None).await["data"]["attributes"]["token"].as_str().unwrap().to_owned();
+    let claim = |token: String| {
+        let api = &api;
+        async move {
+            api.call(
+                Method::POST,
+                "/api/agent/jobs/claim",
+                Some(&token),
+                Some(json!({"agent":"a1","wait_seconds":0})),
+            )
+            .await
+        }
+    };
+    assert_eq!(claim(api.admin.clone()).await.0, StatusCode::FORBIDDEN, "claiming needs an agent token");
+    let (status, first) = claim(agent.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    let (_, second) = claim(agent.clone()).await;
+    let (status, _) = claim(agent.clone()).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "nothing left");
+    let (job, job_token) =
+        (first["job"]["id"].as_str().unwrap().to_owned(), first["token"].as_str().unwrap().to_owned());
+    assert_eq!(first["job"]["run_id"].as_str(), Some(run_id.as_str()));
+    let other_job = second["job"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        api.call(Method::GET, &format!("/api/agent/jobs/{other_job}"), Some(&job_token), None).await.0,
+        StatusCode::NOT_FOUND,
+        "job token of another run"
+    );
+    assert_eq!(
+        api.call(Method::GET, &format!("/api/agent/jobs/{job}"), Some(&agent), None).await.0,
+        StatusCode::FORBIDDEN,
+        "agent token on a job"
+    );
+    assert_eq!(
+        api.call(Method::GET, &format!("/api/v2/runs/{run_id}"), Some(&job_token), None).await.0,
+        StatusCode::FORBIDDEN,
+        "job token on the user API"
+    );
+    let (status, spec) =
+        api.call(Method::GET, &format!("/api/agent/jobs/{job}"), Some(&job_token), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        (spec["phase"].as_str(), spec["project"]["name"].as_str()),
+        (Some("plan"), Some("Default Project"))
+    );
+    assert_eq!(spec["variables"][0]["value"], "for-the-job-only", "the job gets sensitive values");
+    let tarball_bytes = api
+        .http
+        .get(format!("{}/api/agent/jobs/{job}/configuration", api.base))
+        .bearer_auth(&job_token)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert!(tern_archive::inspect(&tarball_bytes, tern_archive::Limits::default()).is_ok());
+    assert_eq!(
+        api.http
+            .get(format!("{}/api/agent/jobs/{job}/state", api.base))
+            .bearer_auth(&job_token)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+
+    // Minting: the token names the job's own run and phase, and verifies against the JWKS.
+    let (status, minted) = api
+        .call(
+            Method::POST,
+            &format!("/api/agent/jobs/{job}/token"),
+            Some(&job_token),
+            Some(json!({"audience":"aws.workload.identity","ttl_seconds":600})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{minted}");
+    assert_eq!(minted["subject"], "organization:acme:project:Default Project:workspace:app:run_phase:plan");
+    let jwks =
+        api.http.get(format!("{}/.well-known/jwks", api.base)).send().await.unwrap().text().await.unwrap();
+    let jwks = tern_identity::verify::Jwks::from_json(jwks.as_bytes()).unwrap();
+    let expect = tern_identity::verify::Expectations {
+        issuer: &api.base,
+        audience: Some("aws.workload.identity"),
+        now: std::time::SystemTime::now(),
+        leeway: Duration::from_secs(5),
+    };
+    let verified = tern_identity::verify::verify(minted["token"].as_str().unwrap(), &jwks, &expect).unwrap();
+    assert_eq!(verified.claim_str("terraform_run_id"), Some(run_id.as_str()));
+    let (status, _) = api
+        .call(
+            Method::POST,
+            &format!("/api/agent/jobs/{job}/token"),
+            Some(&job_token),
+            Some(json!({"audience":"","ttl_seconds":600})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    // Logs stream while the phase runs; cancellation reaches the agent through them.
+    let r = api
+        .http
+        .post(format!("{}/api/agent/jobs/{job}/logs", api.base))
+        .bearer_auth(&job_token)
+        .body("Terraform will perform the following actions\n")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.json::<Value>().await.unwrap()["cancel"], false);
+    let log = api
+        .http
+        .get(format!("{}/api/v2/plans/{plan_id}/logs", api.base))
+        .bearer_auth(&api.admin)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(&log[..], b"\x02Terraform will perform the following actions\n", "no ETX while running");
+    let tail = api
+        .http
+        .get(format!("{}/api/v2/plans/{plan_id}/logs?offset=11&limit=7", api.base))
+        .bearer_auth(&api.admin)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(tail, "will pe");
+    api.http
+        .put(format!("{}/api/agent/jobs/{job}/plan", api.base))
+        .bearer_auth(&job_token)
+        .body("planfile")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        api.http
+            .put(format!("{}/api/agent/jobs/{job}/state", api.base))
+            .bearer_auth(&job_token)
+            .body("{}")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::FORBIDDEN,
+        "plans store no state"
+    );
+    let (status, done) = api
+        .call(
+            Method::POST,
+            &format!("/api/agent/jobs/{job}/finish"),
+            Some(&job_token),
+            Some(json!({"outcome":"succeeded","has_changes":true})),
+        )
+        .await;
+    assert_eq!((status, done["run_status"].as_str()), (StatusCode::OK, Some("planned")));
+    assert_eq!(
+        api.call(Method::GET, &format!("/api/agent/jobs/{job}"), Some(&job_token), None).await.0,
+        StatusCode::UNAUTHORIZED,
+        "the job token died with the job"
+    );
+    let log = api
+        .http
+        .get(format!("{}/api/v2/plans/{plan_id}/logs", api.base))
+        .bearer_auth(&api.admin)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(log.last(), Some(&0x03), "ETX once the plan is over");
+
+    // Confirm, apply through the agent API, store state.
+    assert_eq!(
+        api.call(Method::POST, &format!("/api/v2/runs/{run_id}/actions/apply"), Some(&api.admin), None)
+            .await
+            .0,
+        StatusCode::ACCEPTED
+    );
+    let (_, apply) = claim(agent.clone()).await;
+    let (ajob, atoken) =
+        (apply["job"]["id"].as_str().unwrap().to_owned(), apply["token"].as_str().unwrap().to_owned());
+    assert_eq!(apply["job"]["phase"], "apply");
+    let planfile = api
+        .http
+        .get(format!("{}/api/agent/jobs/{ajob}/plan", api.base))
+        .bearer_auth(&atoken)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(planfile, "planfile");
+    let state =
+        r#"{"version":4,"terraform_version":"1.0.3","serial":1,"lineage":"L","outputs":{},"resources":[]}"#;
+    assert_eq!(
+        api.http
+            .put(format!("{}/api/agent/jobs/{ajob}/state", api.base))
+            .bearer_auth(&atoken)
+            .body(state)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+    api.call(
+        Method::POST,
+        &format!("/api/agent/jobs/{ajob}/finish"),
+        Some(&atoken),
+        Some(json!({"outcome":"succeeded"})),
+    )
+    .await;
+    let run = api.ok(Method::GET, &format!("/api/v2/runs/{run_id}"), None).await;
+    assert_eq!(run["data"]["attributes"]["status"], "applied");
+    assert!(run["data"]["attributes"]["status-timestamps"]["applied-at"].is_string());
+    let current =
+        api.ok(Method::GET, &format!("/api/v2/workspaces/{ws_id}/current-state-version"), None).await;
+    assert_eq!(
+        (
+            current["data"]["attributes"]["serial"].as_i64(),
+            current["data"]["relationships"]["run"]["data"]["id"].as_str()
+        ),
+        (Some(1), Some(run_id.as_str()))
+    );
+    let download = current["data"]["attributes"]["hosted-state-download-url"].as_str().unwrap();
+    assert_eq!(
+        api.http.get(download).bearer_auth(&api.admin).send().await.unwrap().text().await.unwrap(),
+        state
+    );
+    let filtered = api
+        .ok(
+            Method::GET,
+            "/api/v2/state-versions?filter[organization][name]=acme&filter[workspace][name]=app",
+            None,
+        )
+        .await;
+    assert_eq!(filtered["meta"]["pagination"]["total-count"], 1);
+
+    // State uploads through the user API need the lock and a matching md5 and a newer serial.
+    let state2 = r#"{"version":4,"serial":2,"lineage":"L"}"#;
+    use base64::Engine as _;
+    let body = |md5: &str| json!({"data":{"type":"state-versions","attributes":{"serial":2,"md5":md5,"lineage":"L","state":base64::engine::general_purpose::STANDARD.encode(state2)}}});
+    let good = tern_store::md5_hex(state2.as_bytes());
+    assert_eq!(
+        api.call(
+            Method::POST,
+            &format!("/api/v2/workspaces/{ws_id}/state-versions"),
+            Some(&api.admin),
+            Some(body(&good))
+        )
+        .await
+        .0,
+        StatusCode::CONFLICT,
+        "unlocked"
+    );
+    api.ok(Method::POST, &format!("/api/v2/workspaces/{ws_id}/actions/lock"), None).await;
+    assert_eq!(
+        api.call(
+            Method::POST,
+            &format!("/api/v2/workspaces/{ws_id}/state-versions"),
+            Some(&api.admin),
+            Some(body("0000"))
+        )
+        .await
+        .0,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    api.ok(Method::POST, &format!("/api/v2/workspaces/{ws_id}/state-versions"), Some(body(&good))).await;
+    let (status, _) = api
+        .call(
+            Method::POST,
+            &format!("/api/v2/workspaces/{ws_id}/state-versions"),
+            Some(&api.admin),
+            Some(body(&good)),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "same serial again");
+
+    // The other run: canceled while it plans; the agent learns it from its next log upload.
+    let (other_token, other_run) =
+        (second["token"].as_str().unwrap().to_owned(), second["job"]["run_id"].as_str().unwrap().to_owned());
+    assert_eq!(
+        api.call(Method::POST, &format!("/api/v2/runs/{other_run}/actions/cancel"), Some(&api.admin), None)
+            .await
+            .0,
+        StatusCode::ACCEPTED
+    );
+    let r = api
+        .http
+        .post(format!("{}/api/agent/jobs/{other_job}/logs", api.base))
+        .bearer_auth(&other_token)
+        .body("")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.json::<Value>().await.unwrap()["cancel"], true);
+    api.call(
+        Method::POST,
+        &format!("/api/agent/jobs/{other_job}/finish"),
+        Some(&other_token),
+        Some(json!({"outcome":"canceled"})),
+    )
+    .await;
+    assert_eq!(
+        api.ok(Method::GET, &format!("/api/v2/runs/{other_run}"), None).await["data"]["attributes"]["status"],
+        "canceled"
+    );
+    let _ = api.store.ping().await;
+}
