@@ -619,7 +619,7 @@ async fn runs_state_and_the_agent_api(api: Api) {
     let expect = tern_identity::verify::Expectations {
         issuer: &api.base,
         audience: Some("aws.workload.identity"),
-        now: std::time::SystemTime::now(),
+        now: tern_types::Clock::now(&SystemClock),
         leeway: Duration::from_secs(5),
     };
     let verified = tern_identity::verify::verify(minted["token"].as_str().unwrap(), &jwks, &expect).unwrap();
