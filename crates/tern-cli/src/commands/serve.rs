@@ -244,6 +244,12 @@ pub fn run(args: ServeArgs, env: Env<'_>) -> anyhow::Result<ExitCode> {
             }
             let (_, worker_token) = store.create_token(TokenKind::Agent, None, None, &description, None).await?;
             let runner = settings.runner.clone();
+            // Working directories of jobs a previous process ran are stale.
+            match std::fs::remove_dir_all(&runner.work_dir) {
+                Ok(()) => tracing::info!("removed stale job directories in {}", runner.work_dir.display()),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => tracing::warn!("cannot clean {}: {e}", runner.work_dir.display()),
+            }
             for _ in 0..settings.workers {
                 let agent = AgentClient::new(&worker_url, worker_token.clone(), &local_agent)?;
                 workers.push(tokio::spawn(tern_runner::run_worker(agent, runner.clone(), stop_rx.clone(), false)));

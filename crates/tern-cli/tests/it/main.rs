@@ -9,6 +9,7 @@ mod help;
 mod interop;
 mod keygen;
 mod peers;
+mod runs;
 mod serve;
 mod support;
 mod tokens;

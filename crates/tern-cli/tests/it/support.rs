@@ -217,6 +217,17 @@ impl Server {
     }
 }
 
+impl Server {
+    /// SIGKILL: no shutdown at all. Returns the log.
+    pub fn kill9(mut self) -> String {
+        let mut child = self.child.take().unwrap();
+        let _ = child.kill();
+        let _ = child.wait();
+        std::thread::sleep(Duration::from_millis(50));
+        self.logs()
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         if let Some(mut child) = self.child.take() {

@@ -1,0 +1,413 @@
+//! Runs end to end: `tern serve` with real Terraform 1.0.3 and the null provider, a workspace
+//! with AWS (boto3 against moto) and Vault (a real OpenBao) dynamic credentials, on the server's
+//! own workers and on a separate `tern agent`; kill -9 of the server mid-plan; two replicas on
+//! one PostgreSQL.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::peers::{Daemon, bao, bao_as, moto, openbao, openbao_trusts};
+use crate::support::{Scratch, Server, run};
+
+const ADMIN: &str = "tern-admin-token-for-the-end-to-end-tests-0123456789";
+const ROLE: &str = "arn:aws:iam::123456789012:role/tern-run";
+
+struct World {
+    s: Scratch,
+    _moto: Daemon,
+    moto_port: u16,
+    _bao: Daemon,
+    bao_addr: String,
+    _bao_home: tempfile::TempDir,
+    tools: PathBuf,
+    tfrc: PathBuf,
+}
+
+impl World {
+    fn new() -> World {
+        let s = Scratch::new();
+        let (moto_daemon, moto_port) = moto(&s.path().join("moto.jsonl"));
+        let bao_home = tempfile::tempdir().unwrap();
+        let (bao_daemon, bao_addr) = openbao(bao_home.path());
+        // Terraform on the workers' PATH; a slow variant whose plan takes 60 s.
+        let tools = s.path().join("tools");
+        std::fs::create_dir_all(&tools).unwrap();
+        std::os::unix::fs::symlink(tern_testkit::peers::terraform(), tools.join("terraform")).unwrap();
+        let slow = tools.join("slow-terraform");
+        std::fs::write(&slow, "#!/bin/sh\nif [ \"$1\" = plan ]; then sleep 60; fi\nexec terraform \"$@\"\n")
+            .unwrap();
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&slow, std::fs::Permissions::from_mode(0o755)).unwrap();
+        // The null provider from a local mirror: no registry needed.
+        let mirror = s.path().join("mirror/registry.terraform.io/hashicorp/null/2.1.2/linux_amd64");
+        std::fs::create_dir_all(&mirror).unwrap();
+        std::fs::copy(tern_testkit::peers::null_provider(), mirror.join("terraform-provider-null_v2.1.2_x4"))
+            .unwrap();
+        let tfrc = s.path().join("terraform.tfrc");
+        std::fs::write(
+            &tfrc,
+            format!(
+                "provider_installation {{\n  filesystem_mirror {{\n    path = \"{}\"\n  }}\n}}\n",
+                s.path().join("mirror").display()
+            ),
+        )
+        .unwrap();
+        World {
+            s,
+            _moto: moto_daemon,
+            moto_port,
+            _bao: bao_daemon,
+            bao_addr,
+            _bao_home: bao_home,
+            tools,
+            tfrc,
+        }
+    }
+
+    fn path_var(&self) -> String {
+        format!("{}:{}", self.tools.display(), std::env::var("PATH").unwrap_or_default())
+    }
+
+    /// `tern serve` with this world's data directory (unless `args` give one).
+    fn serve(&self, args: &[&str]) -> Server {
+        let mut cmd = self.s.tern();
+        cmd.env("TERN_ADMIN_TOKEN", ADMIN).env("PATH", self.path_var());
+        let data = self.s.path().join("data");
+        let mut all: Vec<&str> = args.to_vec();
+        let data_arg = data.to_str().unwrap().to_owned();
+        if !args.contains(&"--data-dir") {
+            all.extend(["--data-dir", &data_arg]);
+        }
+        Server::start(cmd, &all)
+    }
+
+    fn cli(&self, server: &Server) -> Command {
+        let mut cmd = self.s.tern();
+        cmd.env("TERN_SERVER", &server.base).env("TERN_TOKEN", ADMIN).env("TERN_ORG", "acme");
+        cmd
+    }
+
+    fn ok(&self, server: &Server, args: &[&str]) -> String {
+        let out = run(self.cli(server).args(args));
+        out.success();
+        out.stdout.clone()
+    }
+
+    /// Organization acme (once), a workspace with AWS and Vault dynamic credentials, and a
+    /// configuration whose local-exec proves both.
+    fn workspace(&self, server: &Server, name: &str, extra: &[&str]) {
+        let _ = run(self.cli(server).args(["org", "create", "acme"]));
+        let mut create = vec!["workspace", "create", name];
+        create.extend(extra);
+        self.ok(server, &create);
+        let python = tern_testkit::peers::python();
+        let vars = [
+            format!("TF_CLI_CONFIG_FILE={}", self.tfrc.display()),
+            "TFC_AWS_PROVIDER_AUTH=true".into(),
+            format!("TFC_AWS_RUN_ROLE_ARN={ROLE}"),
+            format!("AWS_ENDPOINT_URL_STS=http://127.0.0.1:{}", self.moto_port),
+            "AWS_DEFAULT_REGION=us-east-1".into(),
+            "TFC_VAULT_PROVIDER_AUTH=true".into(),
+            format!("TFC_VAULT_ADDR={}", self.bao_addr),
+            "TFC_VAULT_RUN_ROLE=tern".into(),
+        ];
+        for v in &vars {
+            self.ok(server, &["var", "set", v, "--workspace", name]);
+        }
+        self.ok(
+            server,
+            &["var", "set", &format!("python={}", python.display()), "--terraform", "--workspace", name],
+        );
+        self.ok(
+            server,
+            &[
+                "var",
+                "set",
+                "DEPLOY_PASSWORD=a-sensitive-workspace-value",
+                "--sensitive",
+                "--workspace",
+                name,
+            ],
+        );
+    }
+
+    fn config(&self) -> PathBuf {
+        let dir = self.s.path().join("config");
+        if !dir.exists() {
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::copy(
+                tern_testkit::peers::python_scripts().join("e2e_check.py"),
+                dir.join("e2e_check.py"),
+            )
+            .unwrap();
+            std::fs::write(
+                dir.join("main.tf"),
+                r#"terraform {
+  required_providers {
+    null = { source = "hashicorp/null" }
+  }
+}
+variable "python" { type = string }
+resource "null_resource" "check" {
+  provisioner "local-exec" {
+    command = "${var.python} e2e_check.py"
+  }
+}
+output "workspace" { value = "checked" }
+"#,
+            )
+            .unwrap();
+        }
+        dir
+    }
+
+    /// Vault tokens alive besides root.
+    fn vault_tokens(&self) -> usize {
+        let (status, v) = bao_as(&self.bao_addr, "root", "LIST", "auth/token/accessors", None);
+        assert_eq!(status, 200, "{v}");
+        v["data"]["keys"].as_array().map_or(0, Vec::len) - 1
+    }
+
+    fn credential_dirs(&self, base: &Path) -> Vec<String> {
+        std::fs::read_dir(base)
+            .map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+            .unwrap_or_default()
+    }
+}
+
+/// `tern run start … --auto-apply` (following the logs through the API) must end applied, with
+/// the role and the secret in the log, a state version, no credentials left, Vault token revoked.
+fn assert_full_run(w: &World, server: &Server, workspace: &str, credentials: &Path) {
+    let config = w.config();
+    let out = run(w.cli(server).args([
+        "run",
+        "start",
+        "--workspace",
+        workspace,
+        "--dir",
+        config.to_str().unwrap(),
+        "--auto-apply",
+    ]));
+    out.success();
+    let log = &out.stdout;
+    assert!(log.contains("assumed role: arn:aws:sts::123456789012:assumed-role/tern-run/"), "{out}");
+    assert!(log.contains("read secret/data/app from Vault: password sha256"), "{out}");
+    assert!(log.contains("runner AWS key visible: False"), "{out}");
+    assert!(log.contains("Apply complete! Resources: 1 added"), "{out}");
+    assert!(log.contains("[tern] stored the new state"), "{out}");
+    assert!(!log.contains("a-sensitive-workspace-value"), "sensitive values stay out of logs");
+    assert!(out.stderr.contains(": applied"), "{out}");
+    let run_id = log.lines().next().unwrap().trim().to_owned();
+    let shown = w.ok(server, &["run", "show", &run_id]);
+    assert!(shown.contains("status:       applied"), "{shown}");
+    let state = w.ok(server, &["state", "pull", "--workspace", workspace]);
+    let state: Value = serde_json::from_str(&state).unwrap();
+    assert_eq!(state["resources"][0]["type"], "null_resource");
+    assert_eq!(state["outputs"]["workspace"]["value"], "checked");
+    assert_eq!(w.credential_dirs(credentials), Vec::<String>::new(), "no credential file remains");
+    assert_eq!(w.vault_tokens(), 0, "the phases' Vault tokens were revoked");
+}
+
+#[test]
+fn a_run_plans_and_applies_with_aws_and_vault_credentials_on_the_servers_workers() {
+    let w = World::new();
+    let server = w.serve(&[]);
+    openbao_trusts(&w.bao_addr, &server.issuer, "5m");
+    w.workspace(&server, "prod", &[]);
+    assert_full_run(&w, &server, "prod", &w.s.path().join("data/credentials"));
+    // The run went through the API like any other: listed, with both phases' logs.
+    let runs = w.ok(&server, &["run", "list", "--workspace", "prod"]);
+    assert!(runs.contains("applied"), "{runs}");
+    let (_, logs) = server.stop();
+    assert!(logs.contains("minted a workload identity token"), "{logs}");
+    assert!(!logs.contains("a-sensitive-workspace-value") && !logs.contains("hunter2"), "{logs}");
+}
+
+#[test]
+fn the_same_run_passes_on_a_separate_agent_that_has_no_key() {
+    let w = World::new();
+    let server = w.serve(&["--workers", "0"]);
+    openbao_trusts(&w.bao_addr, &server.issuer, "5m");
+    w.workspace(&server, "prod", &[]);
+    let token = w.ok(&server, &["agent-token", "create"]).trim().to_owned();
+    let agent_dir = tempfile::tempdir().unwrap();
+    let mut agent = w.s.tern();
+    agent
+        .args(["agent", "--server", &server.base, "--name", "agent-7"])
+        .env("TERN_AGENT_TOKEN", &token)
+        .env("XDG_RUNTIME_DIR", agent_dir.path())
+        .env("PATH", w.path_var())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let _agent = Daemon(agent.spawn().unwrap());
+    assert_full_run(&w, &server, "prod", &agent_dir.path().join("tern/credentials"));
+    let (_, logs) = server.stop();
+    assert!(logs.contains("agent=agent-7"), "{logs}");
+}
+
+fn wait_for(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+#[test]
+fn kill_9_during_a_plan_errors_the_run_on_restart_and_a_new_run_succeeds() {
+    let w = World::new();
+    let server = w.serve(&["--listen", "127.0.0.1:0"]);
+    openbao_trusts(&w.bao_addr, &server.issuer, "5m");
+    w.workspace(&server, "prod", &["--terraform-bin", "slow-terraform"]);
+    let out = run(w.cli(&server).args([
+        "run",
+        "start",
+        "--workspace",
+        "prod",
+        "--dir",
+        w.config().to_str().unwrap(),
+        "--no-follow",
+    ]));
+    out.success();
+    let run_id = out.stdout.trim().to_owned();
+    let credentials = w.s.path().join("data/credentials");
+    wait_for("the plan to start", Duration::from_secs(60), || {
+        run(w.cli(&server).args(["run", "logs", &run_id])).stdout.contains("$ slow-terraform plan")
+    });
+    assert_eq!(w.credential_dirs(&credentials), std::slice::from_ref(&run_id), "the phase holds credentials");
+    assert_eq!(w.vault_tokens(), 1, "and a Vault token");
+    let port = server.base.rsplit(':').next().unwrap().to_owned();
+    server.kill9();
+
+    // Restart on the same port (the workers' identity) and data directory.
+    let server = w.serve(&["--listen", &format!("127.0.0.1:{port}")]);
+    let shown = w.ok(&server, &["run", "show", &run_id]);
+    assert!(shown.contains("status:       errored"), "{shown}");
+    assert!(shown.contains("tern serve restarted while this phase ran"), "{shown}");
+    assert_eq!(
+        w.credential_dirs(&credentials),
+        Vec::<String>::new(),
+        "the dead phase's credentials are gone"
+    );
+    assert_eq!(w.vault_tokens(), 0, "its Vault token was revoked on restart");
+    assert!(server.logs().contains("revoked"), "{}", server.logs());
+    assert!(
+        w.ok(&server, &["workspace", "show", "prod"]).contains("current run:       -"),
+        "the workspace is free again"
+    );
+    // A new run succeeds, in a workspace with the normal terraform.
+    w.workspace(&server, "prod2", &[]);
+    let _ = bao(
+        &w.bao_addr,
+        "POST",
+        "auth/jwt/role/tern",
+        Some(&serde_json::json!({
+            "role_type": "jwt", "bound_audiences": ["vault.workload.identity"], "user_claim": "terraform_full_workspace",
+            "bound_claims_type": "glob", "bound_claims": {"sub": "organization:acme:project:*:workspace:prod*:run_phase:*"},
+            "token_policies": ["default", "app"], "token_ttl": "5m",
+        })),
+    );
+    assert_full_run(&w, &server, "prod2", &credentials);
+}
+
+#[test]
+fn two_replicas_on_one_postgres_serve_one_jwks_and_run_each_job_once() {
+    let w = World::new();
+    let db = tern_testkit::db::TestDatabase::postgres();
+    let key = tern_store_key();
+    let common = |data: &str, port: u16| {
+        vec![
+            "--listen".to_owned(),
+            format!("127.0.0.1:{port}"),
+            "--public-url".to_owned(),
+            format!("http://127.0.0.1:{port}"),
+            "--database-url".to_owned(),
+            db.url.clone(),
+            "--signing-key".to_owned(),
+            tern_testkit::key_fixture("rsa-2048.pem").to_str().unwrap().to_owned(),
+            "--issuer-url".to_owned(),
+            "https://tern.example.com".to_owned(),
+            "--data-dir".to_owned(),
+            w.s.path().join(data).to_str().unwrap().to_owned(),
+        ]
+    };
+    let start = |data: &str| {
+        let mut cmd = w.s.tern();
+        cmd.env("TERN_ADMIN_TOKEN", ADMIN).env("PATH", w.path_var()).env("TERN_ENCRYPTION_KEY", &key);
+        let args = common(data, crate::peers::free_port());
+        Server::start(cmd, &args.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    let a = start("a");
+    let b = start("b");
+    let jwks = |s: &Server| crate::support::http_get(&format!("{}/.well-known/jwks", s.base));
+    assert_eq!(jwks(&a), jwks(&b));
+    let _ = run(w.cli(&a).args(["org", "create", "acme"]));
+    let config = w.s.path().join("plain");
+    std::fs::create_dir_all(&config).unwrap();
+    std::fs::write(config.join("main.tf"), "terraform {\n  required_providers {\n    null = { source = \"hashicorp/null\" }\n  }\n}\nresource \"null_resource\" \"x\" {}\n").unwrap();
+    let mut runs = Vec::new();
+    for (i, server) in [&a, &b, &a, &b, &a, &b].iter().enumerate() {
+        let ws = format!("w{}", i % 3);
+        if i < 3 {
+            w.ok(server, &["workspace", "create", &ws, "--auto-apply"]);
+            w.ok(
+                server,
+                &["var", "set", &format!("TF_CLI_CONFIG_FILE={}", w.tfrc.display()), "--workspace", &ws],
+            );
+        }
+        let out = run(w.cli(server).args([
+            "run",
+            "start",
+            "--workspace",
+            &ws,
+            "--dir",
+            config.to_str().unwrap(),
+            "--no-follow",
+        ]));
+        out.success();
+        runs.push(out.stdout.trim().to_owned());
+    }
+    for id in &runs {
+        let deadline = Instant::now() + Duration::from_secs(180);
+        loop {
+            let shown = run(w.cli(&a).args(["run", "show", id])).stdout;
+            if ["applied", "planned_and_finished", "errored"]
+                .iter()
+                .any(|st| shown.contains(&format!("status:       {st}\n")))
+            {
+                break;
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "run {id} did not finish:\n{shown}\n--- replica a\n{}\n--- replica b\n{}\n--- log\n{}",
+                    a.logs(),
+                    b.logs(),
+                    run(w.cli(&a).args(["run", "logs", id])).stdout
+                );
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    }
+    // The first run of each workspace applies its change; the second finds nothing to do.
+    for (i, id) in runs.iter().enumerate() {
+        let shown = w.ok(&b, &["run", "show", id]);
+        let (status, applies) = if i < 3 { ("applied", 1) } else { ("planned_and_finished", 0) };
+        assert!(shown.contains(&format!("status:       {status}\n")), "{shown}");
+        let logs = w.ok(&a, &["run", "logs", id]);
+        assert_eq!(logs.matches("[tern] plan of run").count(), 1, "planned once: {logs}");
+        assert_eq!(logs.matches("[tern] apply of run").count(), applies, "applied {applies} times: {logs}");
+    }
+    let (_, la) = a.stop();
+    let (_, lb) = b.stop();
+    let claimed = |l: &str| l.matches("job claimed").count();
+    assert_eq!(claimed(&la) + claimed(&lb), 3 * 2 + 3, "each job claimed once across replicas");
+    assert!(claimed(&la) > 0 && claimed(&lb) > 0, "both replicas' workers ran jobs");
+}
+
+fn tern_store_key() -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode([7u8; 32])
+}
