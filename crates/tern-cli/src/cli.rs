@@ -89,6 +89,39 @@ pub enum Command {
     /// Tokens for agents.
     #[command(subcommand, name = "agent-token")]
     AgentToken(AgentTokenCommand),
+    /// Managed signing keys of a server started with --managed-keys (admin token).
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// List the keys: the signing key, the next one, and retired ones still published.
+    List {
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Publish a new key now; it signs once --activate-in has passed (default: the server's
+    /// --key-publish-lead), and the current key then retires.
+    Rotate {
+        /// How long to publish the new key before it signs, e.g. 1h. Keep it longer than
+        /// the JWKS max-age.
+        #[arg(long, value_name = "DURATION")]
+        activate_in: Option<String>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Retire a key: it stops signing (the next key takes over at once) and stays published
+    /// until its tokens have expired, or leaves the JWKS at once with --unpublish.
+    Retire {
+        /// Key id.
+        kid: String,
+        /// Remove it from the JWKS now: tokens it signed stop verifying (a compromised key).
+        #[arg(long)]
+        unpublish: bool,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
 }
 
 /// Where the server is and which token to use. Flags win over the environment, which wins over
@@ -561,6 +594,24 @@ pub struct ServeArgs {
     /// How long an agent keeps a job without reporting; after that the run is errored.
     #[arg(long, value_name = "DURATION", env = "TERN_JOB_LEASE", default_value = "60s")]
     pub job_lease: String,
+
+    /// Keep the signing keys in the database (private keys sealed with the encryption key),
+    /// shared by every replica, rotated on a schedule and with `tern keys`.
+    #[arg(long, env = "TERN_MANAGED_KEYS", conflicts_with = "signing_keys")]
+    pub managed_keys: bool,
+
+    /// Managed keys: algorithm of new keys.
+    #[arg(long, value_enum, ignore_case = true, default_value = "RS256", requires = "managed_keys")]
+    pub key_algorithm: KeyAlgorithm,
+
+    /// Managed keys: publish a new key this often ("off": only `tern keys rotate`).
+    #[arg(long, value_name = "DURATION", env = "TERN_ROTATE_KEYS_EVERY", default_value = "30d")]
+    pub rotate_keys_every: String,
+
+    /// Managed keys: how long a new key is published before it signs. At least --jwks-max-age,
+    /// so every relying party has fetched it before it sees a token signed with it.
+    #[arg(long, value_name = "DURATION", env = "TERN_KEY_PUBLISH_LEAD", default_value = "1h")]
+    pub key_publish_lead: String,
 
     #[command(flatten)]
     pub runner: RunnerArgs,

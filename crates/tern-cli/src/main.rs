@@ -45,6 +45,7 @@ fn main() -> ExitCode {
         Command::Run(c) => commands::client::run(c, &env),
         Command::State(c) => commands::client::state(c, &env),
         Command::AgentToken(c) => commands::client::agent_token(c, &env),
+        Command::Keys(c) => commands::client::keys(c, &env),
     };
     match result {
         Ok(code) => code,

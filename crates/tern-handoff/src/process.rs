@@ -91,9 +91,11 @@ pub enum ProcessError {
     Signals(#[source] std::io::Error),
 }
 
-fn send(pid: Option<u32>, sig: Signal) {
+/// Signal the command: its whole process group when it has its own (captured output: no
+/// terminal), so that what it started (provider plugins, `local-exec` children) stops too.
+fn send(pid: Option<u32>, sig: Signal, group: bool) {
     if let Some(pid) = pid.and_then(|p| i32::try_from(p).ok()) {
-        let _ = kill(Pid::from_raw(pid), sig);
+        let _ = kill(Pid::from_raw(if group { -pid } else { pid }), sig);
     }
 }
 
@@ -146,11 +148,13 @@ pub async fn run_with(spec: CommandSpec, options: RunOptions) -> Result<Outcome,
 
     let mut command = tokio::process::Command::new(&spec.program);
     command.args(&spec.args).current_dir(&spec.cwd).env_clear().envs(spec.env.iter().map(|(k, v)| (k, v)));
-    if output.is_some() {
+    let group = output.is_some();
+    if group {
         command
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped());
+            .stderr(std::process::Stdio::piped())
+            .process_group(0);
     }
     let mut child =
         command.spawn().map_err(|source| ProcessError::Spawn { program: spec.program.clone(), source })?;
@@ -176,9 +180,15 @@ pub async fn run_with(spec: CommandSpec, options: RunOptions) -> Result<Outcome,
         tokio::select! {
             status = child.wait() => {
                 let status = status.map_err(ProcessError::Wait)?;
-                // Everything the command wrote reaches the receiver before we return.
-                for p in pumps.drain(..) {
-                    let _ = p.await;
+                // Everything the command wrote reaches the receiver before we return; a
+                // grandchild that keeps the pipes open does not hold us longer than 2 s.
+                if group {
+                    send(pid, Signal::SIGKILL, true);
+                }
+                for mut p in pumps.drain(..) {
+                    if tokio::time::timeout(Duration::from_secs(2), &mut p).await.is_err() {
+                        p.abort();
+                    }
                 }
                 if timed_out && let Some(t) = timeout {
                     return Ok(Outcome::TimedOut(t));
@@ -192,21 +202,21 @@ pub async fn run_with(spec: CommandSpec, options: RunOptions) -> Result<Outcome,
             }
             _ = term.recv() => {
                 tracing::info!("SIGTERM: passing it on to the command");
-                send(pid, Signal::SIGTERM);
+                send(pid, Signal::SIGTERM, group);
                 kill_at.get_or_insert(Instant::now() + grace);
             }
             _ = int.recv() => {
                 if !interactive {
-                    send(pid, Signal::SIGINT);
+                    send(pid, Signal::SIGINT, group);
                 }
                 kill_at.get_or_insert(Instant::now() + grace);
             }
-            _ = hup.recv() => send(pid, Signal::SIGHUP),
-            _ = quit.recv() => send(pid, Signal::SIGQUIT),
+            _ = hup.recv() => send(pid, Signal::SIGHUP, group),
+            _ = quit.recv() => send(pid, Signal::SIGQUIT, group),
             () = tokio::time::sleep_until(deadline.unwrap_or(far)), if deadline.is_some() && !timed_out => {
                 tracing::warn!("the phase timed out after {}s: interrupting the command", timeout.unwrap_or_default().as_secs());
                 timed_out = true;
-                send(pid, Signal::SIGINT);
+                send(pid, Signal::SIGINT, group);
                 kill_at = Some(Instant::now() + grace);
             }
             changed = async { match cancel.as_mut() { Some(rx) => rx.changed().await.is_ok(), None => std::future::pending().await } }, if !canceled => {
@@ -215,13 +225,13 @@ pub async fn run_with(spec: CommandSpec, options: RunOptions) -> Result<Outcome,
                 } else if cancel.as_ref().is_some_and(|rx| *rx.borrow()) {
                     canceled = true;
                     tracing::info!("cancel requested: interrupting the command");
-                    send(pid, Signal::SIGINT);
+                    send(pid, Signal::SIGINT, group);
                     kill_at.get_or_insert(Instant::now() + grace);
                 }
             }
             () = tokio::time::sleep_until(kill_at.unwrap_or(far)), if kill_at.is_some() => {
                 tracing::warn!("the command did not stop within {}s: killing it", grace.as_secs());
-                send(pid, Signal::SIGKILL);
+                send(pid, Signal::SIGKILL, group);
                 kill_at = None;
             }
         }

@@ -50,6 +50,7 @@ async fn start(db: TestDatabase) -> Api {
         limits: ApiLimits { max_upload_bytes: 256 * 1024, ..ApiLimits::default() },
         job_lease: Duration::from_secs(60),
         jobs_queued: Arc::new(Notify::new()),
+        keys: None,
     };
     let router = app_with(
         Arc::new(IssuerState::new(&docs, CachePolicy::default())),

@@ -10,6 +10,7 @@
 //! It knows nothing of HTTP.
 
 mod crypto;
+mod keys;
 mod migrate;
 mod records;
 mod runs;
@@ -26,6 +27,7 @@ use sqlx::{AnyPool, Executor as _};
 use tern_types::{Clock, unix_seconds};
 
 pub use crypto::{Cipher, CryptoError, EncryptionKey, token_hash};
+pub use keys::{KeyState, ManagedKey};
 pub use records::*;
 pub use runs::JobOutcome;
 pub use state::{MAX_STATE_BYTES, StateError, md5_hex, parse_state};

@@ -14,12 +14,20 @@ struct Migration {
     postgres: &'static str,
 }
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "initial",
-    sqlite: include_str!("../migrations/sqlite/0001_initial.sql"),
-    postgres: include_str!("../migrations/postgres/0001_initial.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "initial",
+        sqlite: include_str!("../migrations/sqlite/0001_initial.sql"),
+        postgres: include_str!("../migrations/postgres/0001_initial.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "one next, one current signing key",
+        sqlite: include_str!("../migrations/sqlite/0002_one_next_one_current_key.sql"),
+        postgres: include_str!("../migrations/postgres/0002_one_next_one_current_key.sql"),
+    },
+];
 
 /// Arbitrary, fixed: the advisory lock id tern's replicas agree on.
 const LOCK_ID: i64 = 0x7465_726e_6d69;

@@ -52,6 +52,7 @@ both!(
     state_versions_move_forward_only,
     tokens_are_hashed_and_expire,
     reopening_checks_migrations_and_the_key,
+    managed_keys_rotate_in_order,
 );
 
 async fn org(f: &Fixture, name: &str) -> Organization {
@@ -549,4 +550,45 @@ async fn reopening_checks_migrations_and_the_key(f: Fixture) {
     again.close().await;
     let err = Store::open(&f.db.url, &EncryptionKey::generate().unwrap(), f.clock.clone()).await.unwrap_err();
     assert!(err.to_string().contains("not the one this database was set up with"), "{err}");
+}
+
+async fn managed_keys_rotate_in_order(f: Fixture) {
+    let now = 1_800_000_000;
+    assert!(f.store.add_managed_key("k1", "RS256", b"PEM-1", KeyState::Current, now).await.unwrap());
+    assert!(
+        !f.store.add_managed_key("k1b", "RS256", b"PEM-x", KeyState::Current, now).await.unwrap(),
+        "one current key"
+    );
+    let err = f.store.retire_managed_key("k1", 100, false).await.unwrap_err();
+    assert!(err.to_string().contains("run `tern keys rotate` first"), "{err}");
+    assert!(f.store.add_managed_key("k2", "ES256", b"PEM-2", KeyState::Next, now + 10).await.unwrap());
+    assert!(
+        !f.store.add_managed_key("k3", "RS256", b"PEM-3", KeyState::Next, now + 10).await.unwrap(),
+        "one next key"
+    );
+    let states = |keys: Vec<ManagedKey>| keys.into_iter().map(|k| (k.kid, k.state)).collect::<Vec<_>>();
+    assert_eq!(
+        states(f.store.managed_keys().await.unwrap()),
+        [("k1".into(), KeyState::Current), ("k2".into(), KeyState::Next)]
+    );
+    assert!(!f.store.advance_managed_keys(100).await.unwrap(), "not yet");
+    f.clock.advance(Duration::from_secs(10));
+    assert!(f.store.advance_managed_keys(100).await.unwrap());
+    assert_eq!(
+        states(f.store.managed_keys().await.unwrap()),
+        [("k2".into(), KeyState::Current), ("k1".into(), KeyState::Retired)]
+    );
+    assert_eq!(f.store.managed_key_pem("k2").await.unwrap().as_slice(), b"PEM-2", "sealed and opened");
+    f.clock.advance(Duration::from_secs(100));
+    f.store.advance_managed_keys(100).await.unwrap();
+    assert_eq!(
+        states(f.store.managed_keys().await.unwrap()),
+        [("k2".into(), KeyState::Current)],
+        "k1 left the JWKS after its window"
+    );
+    // A compromised key leaves at once, its replacement signs at once.
+    f.store.add_managed_key("k4", "RS256", b"PEM-4", KeyState::Next, now + 10_000).await.unwrap();
+    f.store.retire_managed_key("k2", 100, true).await.unwrap();
+    assert_eq!(states(f.store.managed_keys().await.unwrap()), [("k4".into(), KeyState::Current)]);
+    assert!(matches!(f.store.retire_managed_key("nope", 1, false).await, Err(StoreError::NotFound { .. })));
 }

@@ -723,3 +723,65 @@ pub fn agent_token(command: AgentTokenCommand, env: Env<'_>) -> anyhow::Result<E
         }
     }
 }
+
+pub fn keys(command: crate::cli::KeysCommand, env: Env<'_>) -> anyhow::Result<ExitCode> {
+    use crate::cli::KeysCommand;
+    let print = |list: &Value| {
+        println!("{:<44} {:<6} {:<8} {:<21} PUBLISHED UNTIL", "KID", "ALG", "STATE", "SIGNS FROM");
+        for k in list["data"].as_array().into_iter().flatten() {
+            println!(
+                "{:<44} {:<6} {:<8} {:<21} {}",
+                text(&k["id"]),
+                text(attr(k, "algorithm")),
+                text(attr(k, "state")),
+                text(attr(k, "activates-at")),
+                text(attr(k, "publish-until"))
+            );
+        }
+    };
+    match command {
+        KeysCommand::List { client } => {
+            let c = Client::new(&client, env)?;
+            block_on(async move {
+                print(&c.get("/api/v2/admin/signing-keys").await?);
+                Ok(ExitCode::SUCCESS)
+            })
+        }
+        KeysCommand::Rotate { activate_in, client } => {
+            let seconds = seconds("--activate-in", activate_in.as_deref())?;
+            let c = Client::new(&client, env)?;
+            block_on(async move {
+                let mut attributes = json!({});
+                if let Some(s) = seconds {
+                    attributes["activate-in"] = json!(s);
+                }
+                let body = json!({ "data": { "type": "signing-keys", "attributes": attributes } });
+                let key = c.write(Method::POST, "/api/v2/admin/signing-keys/actions/rotate", body).await?;
+                eprintln!(
+                    "published key {} ({}); it signs from {}, and the current key then stays published until its tokens expire",
+                    text(&key["data"]["id"]),
+                    text(attr(&key["data"], "algorithm")),
+                    text(attr(&key["data"], "activates-at"))
+                );
+                Ok(ExitCode::SUCCESS)
+            })
+        }
+        KeysCommand::Retire { kid, unpublish, client } => {
+            let c = Client::new(&client, env)?;
+            block_on(async move {
+                let body =
+                    json!({ "data": { "type": "signing-keys", "attributes": { "unpublish": unpublish } } });
+                let list = c
+                    .write(
+                        Method::POST,
+                        &format!("/api/v2/admin/signing-keys/{}/actions/retire", enc(&kid)),
+                        body,
+                    )
+                    .await?;
+                eprintln!("retired {kid}{}", if unpublish { " and removed it from the JWKS" } else { "" });
+                print(&list);
+                Ok(ExitCode::SUCCESS)
+            })
+        }
+    }
+}

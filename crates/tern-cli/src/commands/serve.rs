@@ -12,6 +12,7 @@ use anyhow::{Context as _, anyhow};
 use tern_identity::{ClaimPolicy, IssuerDocuments, KeyRing, KeySpec, SigningKey};
 use tern_runner::{AgentClient, RunnerSettings};
 use tern_server::api::{ApiLimits, ApiState, Signer};
+use tern_server::keys::{ManagedKeys, RotationPolicy};
 use tern_server::{CachePolicy, IssuerState, ServeOptions};
 use tern_store::{EncryptionKey, Store, TokenKind};
 use tern_types::{IssuerUrl, SystemClock, Ttl};
@@ -38,6 +39,7 @@ struct ServeSettings {
     public_url: Option<String>,
     job_lease: Duration,
     runner: RunnerSettings,
+    managed: Option<RotationPolicy>,
 }
 
 impl ServeSettings {
@@ -83,24 +85,59 @@ impl ServeSettings {
             token_ttl,
             env,
         )?;
+        let keys = settings::key_sources(&args.keys, env)?;
+        let cache = CachePolicy {
+            jwks_max_age: settings::duration("--jwks-max-age", &args.jwks_max_age)?,
+            discovery_max_age: settings::duration("--discovery-max-age", &args.discovery_max_age)?,
+        };
+        let managed = if args.managed_keys {
+            if !keys.signing.is_empty() {
+                return Err(UsageError("--managed-keys keeps the keys in the database: drop --signing-key (and the OTF/Terrakube key settings)".into()));
+            }
+            let lead = settings::duration("--key-publish-lead", &args.key_publish_lead)?;
+            if lead < cache.jwks_max_age {
+                return Err(UsageError(format!(
+                    "--key-publish-lead ({}) must be at least --jwks-max-age ({}): relying parties may use a cached JWKS that long, and must know a key before it signs",
+                    humantime::format_duration(lead),
+                    humantime::format_duration(cache.jwks_max_age)
+                )));
+            }
+            let every = match args.rotate_keys_every.as_str() {
+                "off" | "never" => None,
+                v => {
+                    let d = settings::duration("--rotate-keys-every", v)?;
+                    if d <= lead {
+                        return Err(UsageError(
+                            "--rotate-keys-every must be longer than --key-publish-lead".into(),
+                        ));
+                    }
+                    Some(d)
+                }
+            };
+            let spec = match args.key_algorithm {
+                crate::cli::KeyAlgorithm::Rs256 => KeySpec::Rsa { bits: 2048 },
+                crate::cli::KeyAlgorithm::Es256 => KeySpec::EcP256,
+            };
+            Some(RotationPolicy { spec, every, lead, window: RotationPolicy::default_window() })
+        } else {
+            None
+        };
         Ok(Self {
+            managed,
             database_url,
             encryption_key_file: args.encryption_key_file.clone(),
             workers: args.workers,
             public_url,
             job_lease,
             runner,
-            keys: settings::key_sources(&args.keys, env)?,
+            keys,
             issuer,
             listen,
             tls: args.tls_cert.clone().zip(args.tls_key.clone()),
             policy: settings::claim_policy(&args.claims)?,
             ttl: settings::ttl(args.token_ttl.as_deref(), env)?,
             data_dir,
-            cache: CachePolicy {
-                jwks_max_age: settings::duration("--jwks-max-age", &args.jwks_max_age)?,
-                discovery_max_age: settings::duration("--discovery-max-age", &args.discovery_max_age)?,
-            },
+            cache,
         })
     }
 }
@@ -120,11 +157,13 @@ pub fn run(args: ServeArgs, env: Env<'_>) -> anyhow::Result<ExitCode> {
         Some((cert, key)) => Some(tern_server::load_tls(cert, key)?),
         None => None,
     };
-    let (ring, dev_key) = if settings.keys.signing.is_empty() {
+    let (ring, dev_key) = if settings.managed.is_some() {
+        (None, None)
+    } else if settings.keys.signing.is_empty() {
         let path = settings.data_dir.join("dev-signing-key.pem");
-        (KeyRing::new(development_key(&path)?, Vec::new())?, Some(path))
+        (Some(KeyRing::new(development_key(&path)?, Vec::new())?), Some(path))
     } else {
-        (keyfile::load_ring(&settings.keys)?, None)
+        (Some(keyfile::load_ring(&settings.keys)?), None)
     };
     let encryption_key = encryption_key(&settings, env)?;
     let admin_token = env("TERN_ADMIN_TOKEN").map(|t| tern_types::SecretString::new(t.trim().to_owned()));
@@ -154,17 +193,6 @@ pub fn run(args: ServeArgs, env: Env<'_>) -> anyhow::Result<ExitCode> {
     let worker_url =
         if tls.is_some() { public_url.clone() } else { format!("http://{}", loopback_addr(&bound)) };
 
-    let docs = IssuerDocuments::build(&issuer, &ring, &settings.policy);
-    let issuer_state = Arc::new(IssuerState::new(&docs, settings.cache));
-    let signing = ring.signing_key().clone();
-    let published = ring.public_keys().count() - 1;
-    let signer = Arc::new(Signer {
-        ring: arc_swap::ArcSwap::from_pointee(ring),
-        issuer: issuer.clone(),
-        policy: settings.policy.clone(),
-        max_ttl: settings.ttl,
-    });
-
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
     runtime.block_on(async move {
@@ -173,6 +201,32 @@ pub fn run(args: ServeArgs, env: Env<'_>) -> anyhow::Result<ExitCode> {
             .await
             .with_context(|| format!("opening the database {}", redact_url(&settings.database_url)))?;
         let admin = ensure_admin_token(&store, admin_token).await?;
+
+        // Keys: files (static), or the managed ring in the database.
+        let (issuer_state, signer, managed) = match (ring, settings.managed) {
+            (Some(ring), _) => {
+                let docs = IssuerDocuments::build(&issuer, &ring, &settings.policy);
+                let signer = Arc::new(Signer {
+                    ring: arc_swap::ArcSwap::from_pointee(ring),
+                    issuer: issuer.clone(),
+                    policy: settings.policy.clone(),
+                    max_ttl: settings.ttl,
+                });
+                (Arc::new(IssuerState::new(&docs, settings.cache)), signer, None)
+            }
+            (None, Some(rotation)) => {
+                let now = i64::try_from(tern_types::unix_seconds(clock.now())).unwrap_or(i64::MAX);
+                let keys = ManagedKeys::start(store.clone(), issuer.clone(), settings.policy.clone(), settings.cache, rotation, settings.ttl, now)
+                    .await
+                    .context("loading the managed signing keys")?;
+                (keys.documents(), keys.signer(), Some(keys))
+            }
+            (None, None) => anyhow::bail!("no signing key"),
+        };
+        let (signing_kid, signing_alg, published) = {
+            let ring = signer.ring.load();
+            (ring.signing_key().kid().to_string(), ring.signing_key().algorithm(), ring.public_keys().count() - 1)
+        };
 
         // Jobs of this server's own workers that a previous process left running are dead.
         let host = nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).unwrap_or_else(|_| "localhost".into());
@@ -189,13 +243,15 @@ pub fn run(args: ServeArgs, env: Env<'_>) -> anyhow::Result<ExitCode> {
             limits: ApiLimits::default(),
             job_lease: settings.job_lease,
             jobs_queued: Arc::new(Notify::new()),
+            keys: managed.clone(),
         };
         let router = tern_server::app_with(issuer_state, issuer.path(), tern_server::api::router(api));
 
         tracing::info!(
-            "listening on {scheme}://{bound} with issuer {issuer} (signing key kid={} {}, {published} more published, profile {}, token lifetime {}, database {:?}, {} workers)",
-            signing.kid(),
-            signing.algorithm(),
+            "listening on {scheme}://{bound} with issuer {issuer} (signing key kid={} {}, {published} more published{}, profile {}, token lifetime {}, database {:?}, {} workers)",
+            signing_kid,
+            signing_alg,
+            if managed.is_some() { ", managed keys" } else { "" },
             settings.policy.profile(),
             settings.ttl,
             store.backend(),
@@ -232,6 +288,22 @@ pub fn run(args: ServeArgs, env: Env<'_>) -> anyhow::Result<ExitCode> {
             }
         });
 
+        // Managed keys: promote, schedule and drop on time, on every replica.
+        let key_task = managed.clone().map(|keys| {
+            let clock = Arc::new(SystemClock);
+            let every = (keys.rotation().lead / 3).clamp(Duration::from_secs(1), Duration::from_secs(10));
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(every);
+                loop {
+                    tick.tick().await;
+                    let now = i64::try_from(tern_types::unix_seconds(tern_types::Clock::now(clock.as_ref()))).unwrap_or(i64::MAX);
+                    if let Err(e) = keys.refresh(now).await {
+                        tracing::error!("refreshing the managed keys: {e}");
+                    }
+                }
+            })
+        });
+
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut workers = Vec::new();
         if settings.workers > 0 {
@@ -265,6 +337,9 @@ pub fn run(args: ServeArgs, env: Env<'_>) -> anyhow::Result<ExitCode> {
         };
         tern_server::serve(listener, tls, router, ServeOptions::default(), shutdown).await?;
         reaper.abort();
+        if let Some(t) = key_task {
+            t.abort();
+        }
         for w in workers {
             let _ = tokio::time::timeout(Duration::from_secs(30), w).await;
         }

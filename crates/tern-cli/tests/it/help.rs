@@ -22,6 +22,8 @@ fn help_output_of_every_command() {
         &["run"],
         &["run", "start"],
         &["state", "pull"],
+        &["keys"],
+        &["keys", "rotate"],
     ];
     for args in commands {
         let mut cmd = scratch.tern();

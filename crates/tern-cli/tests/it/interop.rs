@@ -13,7 +13,7 @@ use tern_testkit::peers;
 use crate::support::{Scratch, Server, run_with_stdin};
 
 /// Ask a peer to verify `token`; returns its JSON verdict.
-fn peer_verdict(peer: &str, issuer: &str, audience: &str, token: &str) -> Value {
+pub fn peer_verdict(peer: &str, issuer: &str, audience: &str, token: &str) -> Value {
     let mut cmd = match peer {
         "pyjwt" => {
             let mut c = Command::new(peers::python());

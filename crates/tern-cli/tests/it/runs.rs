@@ -411,3 +411,159 @@ fn tern_store_key() -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode([7u8; 32])
 }
+
+/// A tiny blocking JSON-over-HTTP helper for the agent API.
+fn call(method: &str, url: &str, token: &str, body: Option<Value>) -> (u16, Value) {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let client = reqwest::Client::new();
+        let mut r =
+            client.request(reqwest::Method::from_bytes(method.as_bytes()).unwrap(), url).bearer_auth(token);
+        if let Some(b) = body {
+            r = r.body(b.to_string());
+        }
+        let response = r.send().await.unwrap();
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    })
+}
+
+#[test]
+fn managed_key_rotation_keeps_every_token_verifiable_until_it_expires() {
+    let w = World::new();
+    let server = w.serve(&[
+        "--managed-keys",
+        "--key-publish-lead",
+        "3s",
+        "--jwks-max-age",
+        "1s",
+        "--rotate-keys-every",
+        "off",
+        "--workers",
+        "0",
+    ]);
+    assert!(server.logs().contains("generated the first one"), "{}", server.logs());
+    let _ = run(w.cli(&server).args(["org", "create", "acme"]));
+    w.ok(&server, &["workspace", "create", "prod"]);
+    let config = w.s.path().join("plain");
+    std::fs::create_dir_all(&config).unwrap();
+    std::fs::write(config.join("main.tf"), "# nothing\n").unwrap();
+    w.ok(&server, &["run", "start", "--workspace", "prod", "--dir", config.to_str().unwrap(), "--no-follow"]);
+    let agent = w.ok(&server, &["agent-token", "create"]).trim().to_owned();
+    let (status, claimed) = call(
+        "POST",
+        &format!("{}/api/agent/jobs/claim", server.base),
+        &agent,
+        Some(serde_json::json!({"agent": "test"})),
+    );
+    assert_eq!(status, 200, "{claimed}");
+    let (job, job_token) =
+        (claimed["job"]["id"].as_str().unwrap().to_owned(), claimed["token"].as_str().unwrap().to_owned());
+    let mint = || {
+        let (status, v) = call(
+            "POST",
+            &format!("{}/api/agent/jobs/{job}/token", server.base),
+            &job_token,
+            Some(serde_json::json!({"audience": "aud.example", "ttl_seconds": 600})),
+        );
+        assert_eq!(status, 200, "{v}");
+        (v["token"].as_str().unwrap().to_owned(), v["kid"].as_str().unwrap().to_owned())
+    };
+    let verifies = |token: &str| -> bool {
+        let verdicts: Vec<bool> = ["pyjwt", "jose"]
+            .iter()
+            .map(|p| crate::interop::peer_verdict(p, &server.issuer, "aud.example", token)["ok"] == true)
+            .collect();
+        assert_eq!(verdicts[0], verdicts[1], "PyJWT and jose disagree on {token}");
+        verdicts[0]
+    };
+    let jwks_kids = || -> Vec<String> {
+        let jwks: Value =
+            serde_json::from_str(&crate::support::http_get(&format!("{}/.well-known/jwks", server.base)))
+                .unwrap();
+        jwks["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap().to_owned()).collect()
+    };
+
+    let (before, kid_a) = mint();
+    assert!(verifies(&before));
+    assert_eq!(jwks_kids(), [kid_a.clone()]);
+
+    let out = run(w.cli(&server).args(["keys", "rotate", "--activate-in", "4s"]));
+    out.success();
+    let kids = jwks_kids();
+    assert_eq!(kids.len(), 2, "the next key is published before it signs: {kids:?}");
+    let kid_b = kids.iter().find(|k| **k != kid_a).unwrap().clone();
+    let (during, kid) = mint();
+    assert_eq!(kid, kid_a, "still signing with the current key while the next one is only published");
+    assert!(verifies(&before) && verifies(&during));
+    let listed = w.ok(&server, &["keys", "list"]);
+    assert!(listed.contains(&kid_b) && listed.contains("next"), "{listed}");
+
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let after = loop {
+        let (token, kid) = mint();
+        if kid == kid_b {
+            break token;
+        }
+        assert!(Instant::now() < deadline, "the next key never started signing");
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert!(verifies(&before) && verifies(&during) && verifies(&after), "all verify after the rotation");
+    let listed = w.ok(&server, &["keys", "list"]);
+    assert!(listed.contains("retired") && listed.contains(&kid_a), "{listed}");
+    assert_eq!(jwks_kids(), [kid_b.clone(), kid_a.clone()], "the retired key stays published");
+
+    // A compromised key leaves the JWKS at once: its tokens stop verifying, the others do not.
+    run(w.cli(&server).args(["keys", "retire", &kid_a, "--unpublish"])).success();
+    assert_eq!(jwks_kids(), [kid_b.clone()]);
+    assert!(!verifies(&before) && verifies(&after));
+    let out = run(w.cli(&server).args(["keys", "retire", &kid_b]));
+    out.failure(1);
+    assert!(out.stderr.contains("run `tern keys rotate` first"), "{out}");
+
+    // A server with key files refuses the key commands with a useful message.
+    drop(server);
+    let plain = w.serve(&["--data-dir", w.s.path().join("plain-data").to_str().unwrap()]);
+    let out = run(w.cli(&plain).args(["keys", "list"]));
+    out.failure(1);
+    assert!(out.stderr.contains("--managed-keys"), "{out}");
+}
+
+#[test]
+fn canceling_a_running_plan_interrupts_terraform_and_cleans_up() {
+    let w = World::new();
+    let server = w.serve(&["--grace", "5s"]);
+    openbao_trusts(&w.bao_addr, &server.issuer, "5m");
+    w.workspace(&server, "prod", &["--terraform-bin", "slow-terraform"]);
+    let out = run(w.cli(&server).args([
+        "run",
+        "start",
+        "--workspace",
+        "prod",
+        "--dir",
+        w.config().to_str().unwrap(),
+        "--no-follow",
+    ]));
+    out.success();
+    let run_id = out.stdout.trim().to_owned();
+    wait_for("the plan to start", Duration::from_secs(60), || {
+        run(w.cli(&server).args(["run", "logs", &run_id])).stdout.contains("$ slow-terraform plan")
+    });
+    assert_eq!(w.vault_tokens(), 1);
+    let started = Instant::now();
+    w.ok(&server, &["run", "cancel", &run_id]);
+    let follow = run(w.cli(&server).args(["run", "logs", &run_id, "--follow"]));
+    follow.failure(1);
+    assert!(follow.stderr.contains("canceled"), "{follow}");
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "canceled in {:?}, not after the 60 s sleep",
+        started.elapsed()
+    );
+    assert!(follow.stdout.contains("[tern] the phase was canceled"), "{follow}");
+    assert_eq!(w.credential_dirs(&w.s.path().join("data/credentials")), Vec::<String>::new());
+    assert_eq!(w.vault_tokens(), 0, "the canceled phase's Vault token was revoked");
+    let runs = w.ok(&server, &["run", "list", "--workspace", "prod"]);
+    assert!(runs.contains("canceled"), "{runs}");
+}

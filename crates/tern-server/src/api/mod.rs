@@ -4,6 +4,7 @@
 //! store, and render JSON:API documents ([`docs`]); the store owns the rules. Errors are JSON:API
 //! error objects whose `detail` says what to change.
 
+mod admin;
 mod agent;
 mod auth;
 mod docs;
@@ -79,6 +80,8 @@ pub struct ApiState {
     pub job_lease: Duration,
     /// Wakes agents waiting for a job when one is queued here.
     pub jobs_queued: Arc<Notify>,
+    /// The managed key ring (None: static key files).
+    pub keys: Option<Arc<crate::keys::ManagedKeys>>,
 }
 
 impl std::fmt::Debug for ApiState {
@@ -93,6 +96,7 @@ pub fn router(state: ApiState) -> Router {
     user::routes(limits)
         .merge(agent::routes(limits))
         .merge(openapi::routes())
+        .merge(admin::routes())
         .layer(DefaultBodyLimit::max(limits.max_json_bytes))
         .with_state(state)
 }

@@ -1,0 +1,107 @@
+//! Installation administration: the managed signing keys.
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+use tern_store::ManagedKey;
+
+use super::docs::{self, Doc};
+use super::{ApiError, ApiState, Caller};
+use crate::keys::{KeysError, ManagedKeys};
+
+type ApiResult = Result<Response, ApiError>;
+
+pub(crate) fn routes() -> Router<ApiState> {
+    Router::new()
+        .route("/api/v2/admin/signing-keys", get(list))
+        .route("/api/v2/admin/signing-keys/actions/rotate", post(rotate))
+        .route("/api/v2/admin/signing-keys/{kid}/actions/retire", post(retire))
+}
+
+fn key_doc(k: &ManagedKey) -> Value {
+    json!({
+        "id": k.kid,
+        "type": "signing-keys",
+        "attributes": {
+            "algorithm": k.algorithm,
+            "state": k.state.as_str(),
+            "created-at": docs::time(k.created_at),
+            "activates-at": docs::time(k.activates_at),
+            "retired-at": k.retired_at.map(docs::time),
+            "publish-until": k.publish_until.map(docs::time),
+        },
+    })
+}
+
+impl From<KeysError> for ApiError {
+    fn from(e: KeysError) -> Self {
+        match e {
+            KeysError::Store(s) => s.into(),
+            other => {
+                tracing::error!(error = %other, "managed keys");
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "key ring error", other.to_string())
+            }
+        }
+    }
+}
+
+fn managed<'a>(s: &'a ApiState, caller: &Caller) -> Result<&'a ManagedKeys, ApiError> {
+    caller.check_admin()?;
+    s.keys.as_deref().ok_or_else(|| {
+        ApiError::conflict(
+            "this server signs with key files (--signing-key); rotate them by restarting with the next key listed second (see `tern serve --help`), or start it with --managed-keys",
+        )
+    })
+}
+
+fn now(s: &ApiState) -> i64 {
+    i64::try_from(tern_types::unix_seconds(s.clock.now())).unwrap_or(i64::MAX)
+}
+
+async fn list(State(s): State<ApiState>, caller: Caller) -> ApiResult {
+    let keys = managed(&s, &caller)?.list().await?;
+    Ok(docs::one(json!(keys.iter().map(key_doc).collect::<Vec<_>>())))
+}
+
+async fn rotate(State(s): State<ApiState>, caller: Caller, body: Bytes) -> ApiResult {
+    let keys = managed(&s, &caller)?;
+    let lead = if body.is_empty() {
+        keys.rotation().lead
+    } else {
+        match Doc::parse(&body, "signing-keys")?.integer("activate-in")? {
+            Some(n) if n >= 0 => Duration::from_secs(n.unsigned_abs()),
+            Some(_) => {
+                return Err(ApiError::invalid(
+                    "/data/attributes/activate-in",
+                    "activate-in must not be negative",
+                ));
+            }
+            None => keys.rotation().lead,
+        }
+    };
+    let key = keys.rotate(now(&s), lead).await?;
+    Ok(docs::created(key_doc(&key)))
+}
+
+async fn retire(
+    State(s): State<ApiState>,
+    caller: Caller,
+    Path(kid): Path<String>,
+    body: Bytes,
+) -> ApiResult {
+    let keys = managed(&s, &caller)?;
+    let unpublish = if body.is_empty() {
+        false
+    } else {
+        Doc::parse(&body, "signing-keys")?.boolean("unpublish")?.unwrap_or(false)
+    };
+    keys.retire(now(&s), &kid, unpublish).await?;
+    let list = keys.list().await?;
+    Ok(docs::one(json!(list.iter().map(key_doc).collect::<Vec<_>>())))
+}

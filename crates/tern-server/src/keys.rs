@@ -1,0 +1,221 @@
+//! Managed signing keys: the key ring lives in the database (private keys sealed under the
+//! operator's key-encryption key), shared by every replica. [`ManagedKeys::refresh`] runs
+//! periodically on each replica: it promotes a `next` key whose time has come, schedules the
+//! next rotation, drops retired keys whose tokens have all expired, and swaps the documents and
+//! the signer when the ring changed. A new key is published `lead` before it signs, so relying
+//! parties that cache the JWKS (for at most its max-age) know it before they see a token.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use tern_identity::{ClaimPolicy, IssuerDocuments, KeyError, KeyRing, KeyRingError, KeySpec, SigningKey};
+use tern_store::{KeyState, ManagedKey, Store, StoreError};
+use tern_types::{IssuerUrl, Ttl};
+
+use crate::api::Signer;
+use crate::{CachePolicy, IssuerState};
+
+/// Why the managed key ring could not be loaded or changed.
+#[derive(Debug, thiserror::Error)]
+pub enum KeysError {
+    /// The store.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A stored key does not parse, or generating one failed.
+    #[error("managed signing key: {0}")]
+    Key(#[from] KeyError),
+    /// The keys do not form a ring.
+    #[error(transparent)]
+    Ring(#[from] KeyRingError),
+    /// There is no current key (another replica is creating the first one).
+    #[error("the database has no current signing key")]
+    NoCurrentKey,
+}
+
+/// How keys rotate.
+#[derive(Debug, Clone, Copy)]
+pub struct RotationPolicy {
+    /// Key type of new keys.
+    pub spec: KeySpec,
+    /// A new key every this long (None: only by hand).
+    pub every: Option<Duration>,
+    /// How long a new key is published before it signs.
+    pub lead: Duration,
+    /// How long a retired key stays published: the longest token lifetime, plus leeway.
+    pub window: Duration,
+}
+
+impl RotationPolicy {
+    /// A retired key stays published for the longest lifetime a token can have (an inline token
+    /// lives as long as its phase, at most 24 h), plus five minutes.
+    pub fn default_window() -> Duration {
+        Ttl::MAX + Duration::from_secs(300)
+    }
+}
+
+/// The managed key ring of this replica.
+pub struct ManagedKeys {
+    store: Store,
+    issuer: IssuerUrl,
+    policy: ClaimPolicy,
+    rotation: RotationPolicy,
+    documents: Arc<IssuerState>,
+    signer: Arc<Signer>,
+    loaded: Mutex<Vec<(String, KeyState)>>,
+}
+
+impl std::fmt::Debug for ManagedKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ManagedKeys").field("rotation", &self.rotation).finish_non_exhaustive()
+    }
+}
+
+fn secs(d: Duration) -> i64 {
+    i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
+}
+
+impl ManagedKeys {
+    /// Load the ring (creating the first key if the database has none) and build the documents
+    /// and signer that serve it.
+    pub async fn start(
+        store: Store,
+        issuer: IssuerUrl,
+        policy: ClaimPolicy,
+        cache: CachePolicy,
+        rotation: RotationPolicy,
+        max_ttl: Ttl,
+        now: i64,
+    ) -> Result<Arc<Self>, KeysError> {
+        if !store.managed_keys().await?.iter().any(|k| k.state == KeyState::Current) {
+            let key = SigningKey::generate(rotation.spec)?;
+            let pem = key.to_pkcs8_pem()?;
+            if store
+                .add_managed_key(
+                    key.kid().as_str(),
+                    &key.algorithm().to_string(),
+                    pem.as_bytes(),
+                    KeyState::Current,
+                    now,
+                )
+                .await?
+            {
+                tracing::warn!(kid = %key.kid(), "the database had no signing key: generated the first one ({})", key.algorithm());
+            }
+        }
+        let (ring, loaded) = Self::load(&store).await?;
+        let documents = Arc::new(IssuerState::new(&IssuerDocuments::build(&issuer, &ring, &policy), cache));
+        let signer = Arc::new(Signer {
+            ring: ArcSwap::from_pointee(ring),
+            issuer: issuer.clone(),
+            policy: policy.clone(),
+            max_ttl,
+        });
+        Ok(Arc::new(Self { store, issuer, policy, rotation, documents, signer, loaded: Mutex::new(loaded) }))
+    }
+
+    /// The documents to serve.
+    pub fn documents(&self) -> Arc<IssuerState> {
+        self.documents.clone()
+    }
+
+    /// The signer to mint with.
+    pub fn signer(&self) -> Arc<Signer> {
+        self.signer.clone()
+    }
+
+    /// How keys rotate here.
+    pub fn rotation(&self) -> RotationPolicy {
+        self.rotation
+    }
+
+    async fn load(store: &Store) -> Result<(KeyRing, Vec<(String, KeyState)>), KeysError> {
+        let keys = store.managed_keys().await?;
+        let mut current = None;
+        let mut published = Vec::new();
+        for k in &keys {
+            let pem = store.managed_key_pem(&k.kid).await?;
+            let key = SigningKey::from_pem(&pem)?;
+            if k.state == KeyState::Current && current.is_none() {
+                current = Some(key);
+            } else {
+                published.push(key.public_jwk().clone());
+            }
+        }
+        let ring = KeyRing::new(current.ok_or(KeysError::NoCurrentKey)?, published)?;
+        Ok((ring, keys.iter().map(|k| (k.kid.clone(), k.state)).collect()))
+    }
+
+    /// Advance the ring and serve it if it changed. Returns whether it changed.
+    pub async fn refresh(&self, now: i64) -> Result<bool, KeysError> {
+        self.store.advance_managed_keys(secs(self.rotation.window)).await?;
+        if let Some(every) = self.rotation.every {
+            let keys = self.store.managed_keys().await?;
+            let due = keys
+                .iter()
+                .find(|k| k.state == KeyState::Current)
+                .is_some_and(|c| c.activates_at + secs(every) - secs(self.rotation.lead) <= now);
+            if due && !keys.iter().any(|k| k.state == KeyState::Next) {
+                self.add_next(now + secs(self.rotation.lead)).await?;
+            }
+        }
+        let keys = self.store.managed_keys().await?;
+        let now_loaded: Vec<(String, KeyState)> = keys.iter().map(|k| (k.kid.clone(), k.state)).collect();
+        let changed = self.loaded.lock().map(|l| *l != now_loaded).unwrap_or(true);
+        if changed {
+            let (ring, loaded) = Self::load(&self.store).await?;
+            self.documents.replace(&IssuerDocuments::build(&self.issuer, &ring, &self.policy));
+            tracing::info!(signing = %ring.signing_key().kid(), published = ring.public_keys().count(), "key ring changed");
+            self.signer.ring.store(Arc::new(ring));
+            if let Ok(mut l) = self.loaded.lock() {
+                *l = loaded;
+            }
+        }
+        Ok(changed)
+    }
+
+    async fn add_next(&self, activates_at: i64) -> Result<Option<ManagedKey>, KeysError> {
+        let key = SigningKey::generate(self.rotation.spec)?;
+        let pem = key.to_pkcs8_pem()?;
+        let kid = key.kid().as_str().to_owned();
+        if !self
+            .store
+            .add_managed_key(&kid, &key.algorithm().to_string(), pem.as_bytes(), KeyState::Next, activates_at)
+            .await?
+        {
+            return Ok(None);
+        }
+        tracing::info!(%kid, activates_at, "published the next signing key");
+        Ok(self.store.managed_keys().await?.into_iter().find(|k| k.kid == kid))
+    }
+
+    /// Publish a new key that signs from `now + activate_in`.
+    pub async fn rotate(&self, now: i64, activate_in: Duration) -> Result<ManagedKey, KeysError> {
+        if let Some(next) = self.store.managed_keys().await?.into_iter().find(|k| k.state == KeyState::Next) {
+            return Err(StoreError::Conflict(format!(
+                "key {} is already published as the next key (it signs from {}); retire it first to replace it",
+                next.kid, next.activates_at
+            ))
+            .into());
+        }
+        let key = self.add_next(now + secs(activate_in)).await?.ok_or_else(|| {
+            KeysError::Store(StoreError::Conflict(
+                "another replica published a next key at the same moment".into(),
+            ))
+        })?;
+        self.refresh(now).await?;
+        Ok(key)
+    }
+
+    /// Retire a key (see `Store::retire_managed_key`).
+    pub async fn retire(&self, now: i64, kid: &str, unpublish: bool) -> Result<(), KeysError> {
+        self.store.retire_managed_key(kid, secs(self.rotation.window), unpublish).await?;
+        self.refresh(now).await?;
+        Ok(())
+    }
+
+    /// The keys, signing key first.
+    pub async fn list(&self) -> Result<Vec<ManagedKey>, KeysError> {
+        Ok(self.store.managed_keys().await?)
+    }
+}
