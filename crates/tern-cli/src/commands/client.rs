@@ -107,6 +107,17 @@ impl Client {
         Ok(if text.is_empty() { Value::Null } else { serde_json::from_str(&text)? })
     }
 
+    /// The id of a workspace's variable of that key and category.
+    async fn find_var(&self, ws_id: &str, key: &str, category: &str) -> anyhow::Result<Option<String>> {
+        let vars = self.get(&format!("/api/v2/workspaces/{ws_id}/vars")).await?;
+        Ok(vars["data"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|v| attr(v, "key") == &json!(key) && attr(v, "category") == &json!(category))
+            .map(|v| text(&v["id"])))
+    }
+
     async fn workspace(&self, org: &str, name: &str) -> anyhow::Result<Value> {
         Ok(self.get(&format!("/api/v2/organizations/{}/workspaces/{}", enc(org), enc(name))).await?["data"]
             .clone())
@@ -397,13 +408,7 @@ pub fn var(command: VarCommand, env: Env<'_>) -> anyhow::Result<ExitCode> {
             block_on(async move {
                 let ws = c.workspace(&org, &workspace).await?;
                 let ws_id = text(&ws["id"]);
-                let vars = c.get(&format!("/api/v2/workspaces/{ws_id}/vars")).await?;
-                let existing = vars["data"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .find(|v| attr(v, "key") == &json!(key) && attr(v, "category") == &json!(category))
-                    .map(|v| text(&v["id"]));
+                let existing = c.find_var(&ws_id, &key, category).await?;
                 let mut attributes = json!({ "key": key, "value": value, "category": category, "hcl": hcl, "description": description });
                 if sensitive {
                     attributes["sensitive"] = json!(true);
@@ -448,13 +453,9 @@ pub fn var(command: VarCommand, env: Env<'_>) -> anyhow::Result<ExitCode> {
             block_on(async move {
                 let ws = c.workspace(&org, &workspace).await?;
                 let ws_id = text(&ws["id"]);
-                let vars = c.get(&format!("/api/v2/workspaces/{ws_id}/vars")).await?;
-                let id = vars["data"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .find(|v| attr(v, "key") == &json!(key) && attr(v, "category") == &json!(category))
-                    .map(|v| text(&v["id"]))
+                let id = c
+                    .find_var(&ws_id, &key, category)
+                    .await?
                     .ok_or_else(|| anyhow!("workspace {workspace} has no {category} variable {key}"))?;
                 c.send(Method::DELETE, &format!("/api/v2/workspaces/{ws_id}/vars/{id}"), None, false).await?;
                 println!("deleted {category} variable {key}");
@@ -462,6 +463,11 @@ pub fn var(command: VarCommand, env: Env<'_>) -> anyhow::Result<ExitCode> {
             })
         }
     }
+}
+
+/// A log without TFE's STX/ETX framing bytes.
+fn unframe(bytes: &[u8]) -> Vec<u8> {
+    bytes.iter().copied().filter(|b| *b != 0x02 && *b != 0x03).collect()
 }
 
 const FINAL: &[&str] = &["planned_and_finished", "applied", "discarded", "canceled", "errored"];
@@ -492,7 +498,7 @@ async fn follow(c: &Client, run_id: &str, from_apply: bool) -> anyhow::Result<Ex
                 .await?;
             let bytes = response.bytes().await?;
             offsets[i] += bytes.len();
-            let shown: Vec<u8> = bytes.iter().copied().filter(|b| *b != 0x02 && *b != 0x03).collect();
+            let shown = unframe(&bytes);
             if !shown.is_empty() {
                 let out = String::from_utf8_lossy(&shown);
                 match &progress {
@@ -658,7 +664,7 @@ pub fn run(command: RunCommand, env: Env<'_>) -> anyhow::Result<ExitCode> {
                         .await?
                         .bytes()
                         .await?;
-                    let shown: Vec<u8> = bytes.iter().copied().filter(|b| *b != 0x02 && *b != 0x03).collect();
+                    let shown = unframe(&bytes);
                     print!("{}", String::from_utf8_lossy(&shown));
                 }
                 Ok(ExitCode::SUCCESS)

@@ -247,6 +247,12 @@ pub fn run(args: ServeArgs, env: Env<'_>) -> anyhow::Result<ExitCode> {
         };
         let router = tern_server::app_with(issuer_state, issuer.path(), tern_server::api::router(api));
 
+        // Printed before the "listening on" line, which tells scripts the server is ready.
+        if let Some(path) = &dev_key {
+            print_next_steps(&issuer, &public_url, path, admin.as_ref(), bound.port(), &self_command(env("PATH")));
+        } else if let Some(token) = &admin {
+            eprintln!("\nAdmin token (shown once; store it now): {}\n", token.expose_secret());
+        }
         tracing::info!(
             "listening on {scheme}://{bound} with issuer {issuer} (signing key kid={} {}, {published} more published{}, profile {}, token lifetime {}, database {:?}, {} workers)",
             signing_kid,
@@ -264,11 +270,6 @@ pub fn run(args: ServeArgs, env: Env<'_>) -> anyhow::Result<ExitCode> {
             tracing::warn!(
                 "issuer {issuer} is only reachable from this machine; give --issuer-url with the https URL clouds reach"
             );
-        }
-        if let Some(path) = &dev_key {
-            print_next_steps(&issuer, &public_url, path, admin.as_ref(), bound.port(), &self_command(env("PATH")));
-        } else if let Some(token) = &admin {
-            eprintln!("\nAdmin token (shown once; store it now): {}\n", token.expose_secret());
         }
 
         // Background: runs whose agent stopped reporting are errored.

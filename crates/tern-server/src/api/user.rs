@@ -824,6 +824,32 @@ async fn download_state(State(s): State<ApiState>, caller: Caller, Path(id): Pat
 
 // ---------------------------------------------------------------- tokens
 
+/// A new token of `kind` for `org`, shown once in the response.
+async fn create_token(
+    s: &ApiState,
+    org: &Organization,
+    kind: TokenKind,
+    body: &[u8],
+    default: String,
+) -> ApiResult {
+    let description = if body.is_empty() {
+        None
+    } else {
+        Doc::parse(body, "authentication-tokens")?.string("description")?
+    };
+    let (token, secret) =
+        s.store.create_token(kind, Some(&org.id), None, &description.unwrap_or(default), None).await?;
+    Ok(docs::created(json!({
+        "id": token.id,
+        "type": "authentication-tokens",
+        "attributes": {
+            "token": secret.expose_secret(),
+            "description": token.description,
+            "created-at": docs::time(token.created_at),
+        },
+    })))
+}
+
 async fn create_org_token(
     State(s): State<ApiState>,
     caller: Caller,
@@ -832,26 +858,8 @@ async fn create_org_token(
 ) -> ApiResult {
     caller.check_admin()?;
     let org = load_org(&s, &caller, &org).await?;
-    let description = if body.is_empty() {
-        None
-    } else {
-        Doc::parse(&body, "authentication-tokens")?.string("description")?
-    };
-    let (token, secret) = s
-        .store
-        .create_token(
-            TokenKind::Organization,
-            Some(&org.id),
-            None,
-            &description.unwrap_or_else(|| format!("organization {}", org.name)),
-            None,
-        )
-        .await?;
-    Ok(docs::created(json!({
-        "id": token.id,
-        "type": "authentication-tokens",
-        "attributes": { "token": secret.expose_secret(), "description": token.description, "created-at": docs::time(token.created_at) },
-    })))
+    let default = format!("organization {}", org.name);
+    create_token(&s, &org, TokenKind::Organization, &body, default).await
 }
 
 async fn create_agent_token(
@@ -861,24 +869,6 @@ async fn create_agent_token(
     body: Bytes,
 ) -> ApiResult {
     let org = load_org(&s, &caller, &org).await?;
-    let description = if body.is_empty() {
-        None
-    } else {
-        Doc::parse(&body, "authentication-tokens")?.string("description")?
-    };
-    let (token, secret) = s
-        .store
-        .create_token(
-            TokenKind::Agent,
-            Some(&org.id),
-            None,
-            &description.unwrap_or_else(|| format!("agents of {}", org.name)),
-            None,
-        )
-        .await?;
-    Ok(docs::created(json!({
-        "id": token.id,
-        "type": "authentication-tokens",
-        "attributes": { "token": secret.expose_secret(), "description": token.description, "created-at": docs::time(token.created_at) },
-    })))
+    let default = format!("agents of {}", org.name);
+    create_token(&s, &org, TokenKind::Agent, &body, default).await
 }
