@@ -113,7 +113,8 @@ macro_rules! both {
 both!(
     every_endpoint_needs_a_valid_token,
     resources_have_tfe_shapes_and_validation,
-    runs_state_and_the_agent_api
+    runs_state_and_the_agent_api,
+    every_other_endpoint_has_a_happy_path
 );
 
 /// Concrete paths for the templates of ENDPOINTS.
@@ -850,4 +851,172 @@ async fn runs_state_and_the_agent_api(api: Api) {
         "canceled"
     );
     let _ = api.store.ping().await;
+}
+
+/// The endpoints the other tests do not walk through, each on its happy path.
+async fn every_other_endpoint_has_a_happy_path(api: Api) {
+    api.ok(
+        Method::POST,
+        "/api/v2/organizations",
+        Some(json!({"data":{"type":"organizations","attributes":{"name":"acme"}}})),
+    )
+    .await;
+    assert_eq!(api.ok(Method::GET, "/api/v2/ping", None).await["data"]["type"], "ping");
+    assert_eq!(
+        api.ok(Method::GET, "/api/v2/organizations/acme", None).await["data"]["attributes"]["name"],
+        "acme"
+    );
+    let projects = api.ok(Method::GET, "/api/v2/organizations/acme/projects", None).await;
+    let default = projects["data"][0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        api.ok(Method::GET, &format!("/api/v2/projects/{default}"), None).await["data"]["attributes"]["name"],
+        "Default Project"
+    );
+    let ws = api
+        .ok(
+            Method::POST,
+            "/api/v2/organizations/acme/workspaces",
+            Some(json!({"data":{"type":"workspaces","attributes":{"name":"app"}}})),
+        )
+        .await;
+    let id = ws["data"]["id"].as_str().unwrap().to_owned();
+    let patched = api.ok(Method::PATCH, &format!("/api/v2/workspaces/{id}"), Some(json!({"data":{"type":"workspaces","attributes":{"description":"the app","apply-timeout":900}}}))).await;
+    assert_eq!(
+        (
+            patched["data"]["attributes"]["description"].as_str(),
+            patched["data"]["attributes"]["apply-timeout"].as_i64()
+        ),
+        (Some("the app"), Some(900))
+    );
+
+    // Variable sets: list, their variables, update, delete, detach, delete the set.
+    let set = api
+        .ok(
+            Method::POST,
+            "/api/v2/organizations/acme/varsets",
+            Some(json!({"data":{"type":"varsets","attributes":{"name":"shared"}}})),
+        )
+        .await;
+    let set_id = set["data"]["id"].as_str().unwrap().to_owned();
+    let var = api.ok(Method::POST, &format!("/api/v2/varsets/{set_id}/relationships/vars"), Some(json!({"data":{"type":"vars","attributes":{"key":"region","value":"eu","category":"terraform"}}}))).await;
+    let var_id = var["data"]["id"].as_str().unwrap().to_owned();
+    let updated = api
+        .ok(
+            Method::PATCH,
+            &format!("/api/v2/varsets/{set_id}/relationships/vars/{var_id}"),
+            Some(json!({"data":{"type":"vars","attributes":{"value":"us","hcl":false}}})),
+        )
+        .await;
+    assert_eq!(updated["data"]["attributes"]["value"], "us");
+    assert_eq!(
+        api.ok(Method::GET, &format!("/api/v2/varsets/{set_id}/relationships/vars"), None).await["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        api.ok(Method::GET, "/api/v2/organizations/acme/varsets", None).await["data"][0]["id"].as_str(),
+        Some(set_id.as_str())
+    );
+    api.ok(
+        Method::POST,
+        &format!("/api/v2/varsets/{set_id}/relationships/workspaces"),
+        Some(json!({"data":[{"type":"workspaces","id":id}]})),
+    )
+    .await;
+    api.ok(
+        Method::DELETE,
+        &format!("/api/v2/varsets/{set_id}/relationships/workspaces"),
+        Some(json!({"data":[{"type":"workspaces","id":id}]})),
+    )
+    .await;
+    api.ok(Method::DELETE, &format!("/api/v2/varsets/{set_id}/relationships/vars/{var_id}"), None).await;
+    api.ok(Method::DELETE, &format!("/api/v2/varsets/{set_id}"), None).await;
+    assert_eq!(
+        api.call(Method::GET, &format!("/api/v2/varsets/{set_id}"), Some(&api.admin), None).await.0,
+        StatusCode::NOT_FOUND
+    );
+
+    // Configuration versions and runs: list, a run created in the workspace, discard after plan.
+    let cv = api
+        .ok(
+            Method::POST,
+            &format!("/api/v2/workspaces/{id}/configuration-versions"),
+            Some(json!({"data":{"type":"configuration-versions","attributes":{"auto-queue-runs":false}}})),
+        )
+        .await;
+    api.http
+        .put(cv["data"]["attributes"]["upload-url"].as_str().unwrap())
+        .bearer_auth(&api.admin)
+        .body(tarball(&[("main.tf", "")]))
+        .send()
+        .await
+        .unwrap();
+    let cvs = api.ok(Method::GET, &format!("/api/v2/workspaces/{id}/configuration-versions"), None).await;
+    assert_eq!(
+        (cvs["meta"]["pagination"]["total-count"].as_u64(), cvs["data"][0]["attributes"]["status"].as_str()),
+        (Some(1), Some("uploaded"))
+    );
+    assert!(cvs["data"][0]["attributes"]["upload-url"].is_null(), "no upload URL once uploaded");
+    let run = api
+        .ok(
+            Method::POST,
+            &format!("/api/v2/workspaces/{id}/runs"),
+            Some(json!({"data":{"type":"runs","attributes":{"message":"from the test"}}})),
+        )
+        .await;
+    let run_id = run["data"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(run["data"]["attributes"]["message"], "from the test");
+    let agent = api.ok(Method::POST, "/api/v2/organizations/acme/agent-tokens", None).await["data"]["attributes"]["token"].as_str().unwrap().to_owned();
+    let (_, claimed) =
+        api.call(Method::POST, "/api/agent/jobs/claim", Some(&agent), Some(json!({"agent":"a"}))).await;
+    let (job, token) =
+        (claimed["job"]["id"].as_str().unwrap().to_owned(), claimed["token"].as_str().unwrap().to_owned());
+    assert_eq!(
+        api.call(Method::POST, &format!("/api/agent/jobs/{job}/heartbeat"), Some(&token), None).await.1["cancel"],
+        false
+    );
+    api.call(
+        Method::POST,
+        &format!("/api/agent/jobs/{job}/finish"),
+        Some(&token),
+        Some(json!({"outcome":"succeeded","has_changes":true})),
+    )
+    .await;
+    api.ok(Method::POST, &format!("/api/v2/runs/{run_id}/actions/discard"), None).await;
+    let runs = api.ok(Method::GET, &format!("/api/v2/workspaces/{id}/runs"), None).await;
+    assert_eq!(runs["data"][0]["attributes"]["status"], "discarded");
+    let apply_id = runs["data"][0]["relationships"]["apply"]["data"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        api.ok(Method::GET, &format!("/api/v2/applies/{apply_id}"), None).await["data"]["attributes"]["status"],
+        "unreachable"
+    );
+    let log = api
+        .http
+        .get(format!("{}/api/v2/applies/{apply_id}/logs", api.base))
+        .bearer_auth(&api.admin)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(&log[..], b"\x02\x03", "an apply that never ran has an empty, closed log");
+
+    // State: list by workspace, show one.
+    api.store.create_state_version(&id, None, br#"{"version":4,"serial":1,"lineage":"L"}"#).await.unwrap();
+    let states = api.ok(Method::GET, &format!("/api/v2/workspaces/{id}/state-versions"), None).await;
+    let sv = states["data"][0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        api.ok(Method::GET, &format!("/api/v2/state-versions/{sv}"), None).await["data"]["attributes"]["serial"],
+        1
+    );
+
+    // Delete the workspace by id.
+    api.ok(Method::DELETE, &format!("/api/v2/workspaces/{id}"), None).await;
+    assert_eq!(
+        api.call(Method::GET, &format!("/api/v2/workspaces/{id}"), Some(&api.admin), None).await.0,
+        StatusCode::NOT_FOUND
+    );
 }
