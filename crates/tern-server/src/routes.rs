@@ -93,7 +93,8 @@ pub fn app_with(state: Arc<IssuerState>, issuer_path: &str, more: Router) -> Rou
     let mut router = Router::new()
         .route("/.well-known/openid-configuration", get(discovery))
         .route("/.well-known/jwks", get(jwks))
-        .route("/healthz", get(health));
+        .route("/healthz", get(health))
+        .route("/.well-known/terraform.json", get(terraform_discovery));
     if !issuer_path.is_empty() && issuer_path.starts_with('/') {
         router = router
             .route(&format!("{issuer_path}/.well-known/openid-configuration"), get(discovery))
@@ -135,6 +136,17 @@ fn if_none_match(request: &HeaderMap, etag: &HeaderValue) -> bool {
                 .any(|tag| tag == "*" || tag.trim_start_matches("W/").as_bytes() == ours)
         })
     })
+}
+
+/// Terraform's service discovery: where the TFE API is, for the `remote` backend, the `cloud`
+/// block and `terraform login`.
+async fn terraform_discovery() -> Response {
+    (
+        StatusCode::OK,
+        [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+        "{\"tfe.v2\":\"/api/v2/\",\"tfe.v2.1\":\"/api/v2/\",\"tfe.v2.2\":\"/api/v2/\"}\n",
+    )
+        .into_response()
 }
 
 async fn health() -> Response {

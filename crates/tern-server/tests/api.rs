@@ -128,7 +128,12 @@ async fn every_endpoint_needs_a_valid_token(api: Api) {
         let path = concrete(path);
         let (status, body) = api.call(method.clone(), &path, None, None).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {path} without a token: {body}");
-        assert!(body["errors"][0]["detail"].as_str().unwrap().contains("Authorization: Bearer"), "{body}");
+        let detail = body["errors"][0]["detail"].as_str().unwrap();
+        if path.contains("{signature}") {
+            assert!(detail.contains("not valid or has expired"), "{body}");
+        } else {
+            assert!(detail.contains("Authorization: Bearer"), "{body}");
+        }
         let (status, _) = api.call(method.clone(), &path, Some("tern-org.forged"), None).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {path} with an unknown token");
         // Routed: with the admin token, never the router's "no resource at" fallback.
@@ -511,11 +516,17 @@ async fn runs_state_and_the_agent_api(api: Api) {
     let plan_id = run["relationships"]["plan"]["data"]["id"].as_str().unwrap().to_owned();
     let plan = api.ok(Method::GET, &format!("/api/v2/plans/{plan_id}"), None).await;
     assert_eq!(plan["data"]["attributes"]["status"], "queued");
-    assert!(
-        plan["data"]["attributes"]["log-read-url"]
-            .as_str()
-            .unwrap()
-            .ends_with(&format!("/api/v2/plans/{plan_id}/logs"))
+    let log_url = plan["data"]["attributes"]["log-read-url"].as_str().unwrap().to_owned();
+    assert!(log_url.starts_with(&format!("{}/api/v2/plans/{plan_id}/logs/", api.base)), "{log_url}");
+    // The signed URL works without a token, as TFE's do; a tampered one does not.
+    assert_eq!(reqwest::get(&log_url).await.unwrap().bytes().await.unwrap().as_ref(), b"\x02");
+    let tampered = format!("{}0", &log_url[..log_url.len() - 1]);
+    assert_eq!(reqwest::get(&tampered).await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    let other_plan = log_url.replace(&plan_id, "plan-AAAAAAAAAAAAAAAA");
+    assert_eq!(
+        reqwest::get(&other_plan).await.unwrap().status(),
+        StatusCode::UNAUTHORIZED,
+        "a signature is for one plan"
     );
     assert_eq!(
         api.call(Method::POST, &format!("/api/v2/runs/{run_id}/actions/apply"), Some(&api.admin), None)

@@ -63,6 +63,13 @@ impl EncryptionKey {
         Ok(Self(key))
     }
 
+    /// An HMAC key derived from this key for `purpose` (never the key itself).
+    pub fn derive_hmac_key(&self, purpose: &str) -> aws_lc_rs::hmac::Key {
+        let root = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, self.0.as_ref());
+        let derived = Zeroizing::new(aws_lc_rs::hmac::sign(&root, purpose.as_bytes()).as_ref().to_vec());
+        aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, &derived)
+    }
+
     /// The base64 form, to be written to a private file.
     pub fn to_base64(&self) -> Zeroizing<String> {
         Zeroizing::new(STANDARD.encode(self.0.as_ref()))

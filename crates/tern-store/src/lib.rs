@@ -136,6 +136,7 @@ pub struct Store {
     pool: AnyPool,
     backend: Backend,
     cipher: Arc<Cipher>,
+    url_key: Arc<aws_lc_rs::hmac::Key>,
     clock: Arc<dyn Clock>,
 }
 
@@ -172,9 +173,34 @@ impl Store {
         let pool = options.connect(url).await.map_err(StoreError::Database)?;
         migrate::run(&pool, backend).await?;
         let cipher = Arc::new(Cipher::new(key)?);
-        let store = Self { pool, backend, cipher, clock };
+        let url_key = Arc::new(key.derive_hmac_key("tern signed URLs"));
+        let store = Self { pool, backend, cipher, url_key, clock };
         store.check_key().await?;
         Ok(store)
+    }
+
+    /// A signature of `message` (hex HMAC-SHA256 under a key derived from the encryption key,
+    /// so every replica agrees), for capability URLs such as log-read URLs.
+    pub fn sign(&self, message: &str) -> String {
+        aws_lc_rs::hmac::sign(&self.url_key, message.as_bytes())
+            .as_ref()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
+    /// Whether `signature` is [`Store::sign`] of `message` (constant time).
+    pub fn verify_signature(&self, message: &str, signature: &str) -> bool {
+        let bytes: Option<Vec<u8>> = (0..signature.len())
+            .step_by(2)
+            .map(|i| signature.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
+            .collect();
+        bytes.is_some_and(|b| aws_lc_rs::hmac::verify(&self.url_key, message.as_bytes(), &b).is_ok())
+    }
+
+    /// The current time, unix seconds.
+    pub fn unix_now(&self) -> i64 {
+        self.now()
     }
 
     /// Which backend this is.

@@ -343,6 +343,28 @@ impl Store {
         Ok(Paged { items, total: count(total.0), page })
     }
 
+    /// Runs of an organization waiting for or holding a worker (TFE's run queue), oldest first.
+    pub async fn queued_runs(&self, organization_id: &str, page: Page) -> Result<Paged<Run>, StoreError> {
+        const ACTIVE: &str = "r.status IN ('pending', 'planning', 'confirmed', 'applying')";
+        let total: (i64,) = sqlx::query_as(sql(format!(
+            "SELECT COUNT(*) FROM runs r JOIN workspaces w ON w.id = r.workspace_id WHERE w.organization_id = $1 AND {ACTIVE}"
+        )))
+        .bind(organization_id)
+        .fetch_one(&self.pool)
+        .await?;
+        let columns = RUN_COLUMNS.split(", ").map(|c| format!("r.{c}")).collect::<Vec<_>>().join(", ");
+        let rows = sqlx::query(sql(format!(
+            "SELECT {columns} FROM runs r JOIN workspaces w ON w.id = r.workspace_id WHERE w.organization_id = $1 AND {ACTIVE} ORDER BY r.seq LIMIT $2 OFFSET $3"
+        )))
+        .bind(organization_id)
+        .bind(page.limit())
+        .bind(page.offset())
+        .fetch_all(&self.pool)
+        .await?;
+        let items = rows.iter().map(run).collect::<Result<_, _>>()?;
+        Ok(Paged { items, total: count(total.0), page })
+    }
+
     fn wrong_state(run: &Run, action: &str, allowed: &str) -> StoreError {
         StoreError::Conflict(format!(
             "run {} is {}; it can be {action} only when {allowed}",
@@ -494,28 +516,33 @@ impl Store {
         lease_s: i64,
     ) -> Result<Option<Job>, StoreError> {
         let filter = if organization_id.is_some() { "AND j.organization_id = $1" } else { "AND $1 = $1" };
-        let candidates: Vec<(String, String, String, String)> = sqlx::query_as(sql(format!(
-            "SELECT j.id, j.run_id, r.workspace_id, j.phase FROM jobs j JOIN runs r ON r.id = j.run_id JOIN workspaces w ON w.id = r.workspace_id
+        // Plan-only (speculative) runs change nothing: like TFE, they neither wait for the
+        // workspace nor hold it.
+        let candidates: Vec<(String, String, String, String, String)> = sqlx::query_as(sql(format!(
+            "SELECT j.id, j.run_id, r.workspace_id, j.phase, CASE WHEN r.plan_only THEN 'yes' ELSE 'no' END
+               FROM jobs j JOIN runs r ON r.id = j.run_id JOIN workspaces w ON w.id = r.workspace_id
              WHERE j.status = 'queued' {filter}
-               AND (w.active_run_id IS NULL OR w.active_run_id = j.run_id)
-               AND NOT EXISTS (SELECT 1 FROM runs o WHERE o.workspace_id = r.workspace_id AND o.status = 'pending' AND o.seq < r.seq)
+               AND (r.plan_only OR ((w.active_run_id IS NULL OR w.active_run_id = j.run_id)
+                    AND NOT EXISTS (SELECT 1 FROM runs o WHERE o.workspace_id = r.workspace_id AND o.status = 'pending' AND NOT o.plan_only AND o.seq < r.seq)))
              ORDER BY j.seq LIMIT 8"
         )))
         .bind(organization_id.unwrap_or(""))
         .fetch_all(&self.pool)
         .await?;
-        for (job_id, run_id, workspace_id, phase) in candidates {
+        for (job_id, run_id, workspace_id, phase, plan_only) in candidates {
             let mut tx = self.pool.begin().await?;
             // Take the workspace first: on PostgreSQL the row lock orders concurrent claims,
             // and a write first keeps SQLite from upgrading a read transaction.
-            let took = sqlx::query("UPDATE workspaces SET active_run_id = $2 WHERE id = $1 AND (active_run_id IS NULL OR active_run_id = $2)")
-                .bind(&workspace_id)
-                .bind(&run_id)
-                .execute(&mut *tx)
-                .await?;
-            if took.rows_affected() == 0 {
-                tx.rollback().await?;
-                continue;
+            if plan_only == "no" {
+                let took = sqlx::query("UPDATE workspaces SET active_run_id = $2 WHERE id = $1 AND (active_run_id IS NULL OR active_run_id = $2)")
+                    .bind(&workspace_id)
+                    .bind(&run_id)
+                    .execute(&mut *tx)
+                    .await?;
+                if took.rows_affected() == 0 {
+                    tx.rollback().await?;
+                    continue;
+                }
             }
             let now = self.now();
             let claimed = sqlx::query("UPDATE jobs SET status = 'running', agent = $2, lease_expires_at = $3 WHERE id = $1 AND status = 'queued'")

@@ -395,6 +395,15 @@ async fn runs_of_a_workspace_take_turns(f: Fixture) {
     f.store.discard_run(&a1.id).await.unwrap();
     let j3 = f.store.claim_job("x", None, 30).await.unwrap().unwrap();
     assert_eq!(j3.run_id, a2.id);
+    // A plan-only run neither waits for the workspace nor takes it.
+    let spec =
+        f.store.create_run(&a.id, &RunInput { plan_only: true, ..Default::default() }, "t").await.unwrap();
+    let j4 = f.store.claim_job("x", None, 30).await.unwrap().unwrap();
+    assert_eq!(j4.run_id, spec.id);
+    assert_eq!(f.store.workspace(&a.id).await.unwrap().active_run_id.as_deref(), Some(a2.id.as_str()));
+    f.store.finish_job(&j4.id, &JobOutcome::Succeeded { has_changes: true }).await.unwrap();
+    assert_eq!(f.store.run(&spec.id).await.unwrap().status, RunStatus::PlannedAndFinished);
+    assert_eq!(f.store.workspace(&a.id).await.unwrap().active_run_id.as_deref(), Some(a2.id.as_str()));
 }
 
 async fn each_job_is_claimed_exactly_once(f: Fixture) {

@@ -189,9 +189,19 @@ pub fn run(args: ServeArgs, env: Env<'_>) -> anyhow::Result<ExitCode> {
         let path = issuer.path();
         s[..s.len() - path.len()].to_owned()
     });
-    // The server's own workers reach it on loopback; with TLS, at the public URL.
-    let worker_url =
-        if tls.is_some() { public_url.clone() } else { format!("http://{}", loopback_addr(&bound)) };
+    // The server's own workers reach it on loopback. With TLS, on a second, plain-HTTP listener
+    // bound to 127.0.0.1 (the certificate may come from a CA this process does not trust);
+    // everything there still needs a token.
+    let internal = match (&tls, settings.workers) {
+        (Some(_), n) if n > 0 => {
+            Some(TcpListener::bind("127.0.0.1:0").context("binding the workers' loopback listener")?)
+        }
+        _ => None,
+    };
+    let worker_url = match &internal {
+        Some(l) => format!("http://{}", l.local_addr().context("reading the loopback address")?),
+        None => format!("http://{}", loopback_addr(&bound)),
+    };
 
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
@@ -332,6 +342,18 @@ pub fn run(args: ServeArgs, env: Env<'_>) -> anyhow::Result<ExitCode> {
             }
         }
 
+        // The loopback listener outlives the public one until the workers have reported.
+        let (internal_stop, internal_stop_rx) = watch::channel(false);
+        let internal_task = internal.map(|l| {
+            let router = router.clone();
+            let mut stop = internal_stop_rx.clone();
+            tokio::spawn(async move {
+                let stopped = async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                };
+                tern_server::serve(l, None, router, ServeOptions::default(), stopped).await
+            })
+        });
         let shutdown = async move {
             shutdown_signal().await;
             let _ = stop_tx.send(true);
@@ -343,6 +365,10 @@ pub fn run(args: ServeArgs, env: Env<'_>) -> anyhow::Result<ExitCode> {
         }
         for w in workers {
             let _ = tokio::time::timeout(Duration::from_secs(30), w).await;
+        }
+        let _ = internal_stop.send(true);
+        if let Some(t) = internal_task {
+            let _ = t.await;
         }
         store.close().await;
         anyhow::Ok(())

@@ -175,17 +175,18 @@ fn dechunk(body: &str) -> String {
 
 /// Set up OpenBao's JWT auth against tern's issuer with a role bound to acme/prod.
 pub fn openbao_trusts(addr: &str, issuer: &str, token_ttl: &str) {
+    openbao_trusts_with_ca(addr, issuer, token_ttl, None);
+}
+
+/// [`openbao_trusts`] for an https issuer whose certificate comes from `ca_pem`.
+pub fn openbao_trusts_with_ca(addr: &str, issuer: &str, token_ttl: &str, ca_pem: Option<&str>) {
     let ok = |r: (u16, Value), what: &str| assert!(r.0 < 300, "{what}: {} {}", r.0, r.1);
     ok(bao(addr, "POST", "sys/auth/jwt", Some(&serde_json::json!({"type": "jwt"}))), "enable jwt");
-    ok(
-        bao(
-            addr,
-            "POST",
-            "auth/jwt/config",
-            Some(&serde_json::json!({"oidc_discovery_url": issuer, "bound_issuer": issuer})),
-        ),
-        "configure jwt",
-    );
+    let mut config = serde_json::json!({"oidc_discovery_url": issuer, "bound_issuer": issuer});
+    if let Some(ca) = ca_pem {
+        config["oidc_discovery_ca_pem"] = serde_json::json!(ca);
+    }
+    ok(bao(addr, "POST", "auth/jwt/config", Some(&config)), "configure jwt");
     ok(
         bao(
             addr,

@@ -567,3 +567,129 @@ fn canceling_a_running_plan_interrupts_terraform_and_cleans_up() {
     let runs = w.ok(&server, &["run", "list", "--workspace", "prod"]);
     assert!(runs.contains("canceled"), "{runs}");
 }
+
+#[test]
+fn terraform_plans_and_applies_remotely_through_the_remote_backend_over_https() {
+    let w = World::new();
+    let ca = tern_testkit::tls::TestCa::generate(w.s.path());
+    let tls = ["--tls-cert", ca.server_cert.to_str().unwrap(), "--tls-key", ca.server_key.to_str().unwrap()];
+    let server = w.serve(&tls);
+    assert!(server.issuer.starts_with("https://localhost:"), "{}", server.issuer);
+    let ca_pem = std::fs::read_to_string(&ca.ca_cert).unwrap();
+    crate::peers::openbao_trusts_with_ca(&w.bao_addr, &server.issuer, "5m", Some(&ca_pem));
+    let host = server.issuer.trim_start_matches("https://").to_owned();
+    let with_ca = |mut cmd: Command| {
+        cmd.env("SSL_CERT_FILE", &ca.ca_cert).env("TERN_SERVER", &server.issuer);
+        cmd
+    };
+    let tern = |args: &[&str]| {
+        let out = run(with_ca(w.cli(&server)).args(args));
+        out.success();
+        out.stdout.clone()
+    };
+    let _ = run(with_ca(w.cli(&server)).args(["org", "create", "acme"]));
+    // The workspace as World::workspace makes it, over https.
+    tern(&["workspace", "create", "prod"]);
+    for v in [
+        format!("TF_CLI_CONFIG_FILE={}", w.tfrc.display()),
+        "TFC_AWS_PROVIDER_AUTH=true".into(),
+        format!("TFC_AWS_RUN_ROLE_ARN={ROLE}"),
+        format!("AWS_ENDPOINT_URL_STS=http://127.0.0.1:{}", w.moto_port),
+        "AWS_DEFAULT_REGION=us-east-1".into(),
+        "TFC_VAULT_PROVIDER_AUTH=true".into(),
+        format!("TFC_VAULT_ADDR={}", w.bao_addr),
+        "TFC_VAULT_RUN_ROLE=tern".into(),
+    ] {
+        tern(&["var", "set", &v, "--workspace", "prod"]);
+    }
+    tern(&[
+        "var",
+        "set",
+        &format!("python={}", tern_testkit::peers::python().display()),
+        "--terraform",
+        "--workspace",
+        "prod",
+    ]);
+
+    // The user's side: a configuration with a remote backend and a CLI configuration with the
+    // token, exactly as for HCP Terraform.
+    let dir = w.s.path().join("laptop");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(tern_testkit::peers::python_scripts().join("e2e_check.py"), dir.join("e2e_check.py"))
+        .unwrap();
+    std::fs::write(
+        dir.join("main.tf"),
+        format!(
+            r#"terraform {{
+  backend "remote" {{
+    hostname     = "{host}"
+    organization = "acme"
+    workspaces {{ name = "prod" }}
+  }}
+  required_providers {{
+    null = {{ source = "hashicorp/null" }}
+  }}
+}}
+variable "python" {{ type = string }}
+resource "null_resource" "check" {{
+  provisioner "local-exec" {{
+    command = "${{var.python}} e2e_check.py"
+  }}
+}}
+output "workspace" {{ value = "checked" }}
+"#
+        ),
+    )
+    .unwrap();
+    let cli_config = w.s.path().join("laptop.tfrc");
+    std::fs::write(
+        &cli_config,
+        format!(
+            "credentials \"{host}\" {{\n  token = \"{ADMIN}\"\n}}\nprovider_installation {{\n  filesystem_mirror {{\n    path = \"{}\"\n  }}\n}}\n",
+            w.s.path().join("mirror").display()
+        ),
+    )
+    .unwrap();
+    let terraform = |args: &[&str]| {
+        let mut cmd = Command::new(tern_testkit::peers::terraform());
+        cmd.args(args)
+            .arg("-no-color")
+            .current_dir(&dir)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", w.s.home())
+            .env("TF_CLI_CONFIG_FILE", &cli_config)
+            .env("SSL_CERT_FILE", &ca.ca_cert)
+            .env("TF_IN_AUTOMATION", "1");
+        run(&mut cmd)
+    };
+    let init = terraform(&["init", "-input=false"]);
+    init.success();
+    assert!(init.stdout.contains("Successfully configured the backend \"remote\""), "{init}");
+    let plan = terraform(&["plan", "-input=false"]);
+    plan.success();
+    assert!(plan.stdout.contains("Running plan in the remote backend"), "{plan}");
+    assert!(plan.stdout.contains("[tern] plan of run"), "the remote log is streamed: {plan}");
+    assert!(plan.stdout.contains("Plan: 1 to add, 0 to change, 0 to destroy."), "{plan}");
+    let apply = terraform(&["apply", "-input=false", "-auto-approve"]);
+    apply.success();
+    assert!(
+        apply.stdout.contains("assumed role: arn:aws:sts::123456789012:assumed-role/tern-run/"),
+        "{apply}"
+    );
+    assert!(apply.stdout.contains("read secret/data/app from Vault"), "{apply}");
+    assert!(apply.stdout.contains("Apply complete! Resources: 1 added"), "{apply}");
+
+    // The state Terraform sees is the state tern stores; the runs are tern runs like any other.
+    let pulled = terraform(&["state", "pull"]);
+    pulled.success();
+    let ours: Value = serde_json::from_str(&tern(&["state", "pull", "--workspace", "prod"])).unwrap();
+    let theirs: Value = serde_json::from_str(&pulled.stdout).unwrap();
+    assert_eq!(ours, theirs);
+    let outputs = terraform(&["output", "-json"]);
+    let outputs: Value = serde_json::from_str(&outputs.stdout).unwrap();
+    assert_eq!(outputs["workspace"]["value"], "checked");
+    let runs = tern(&["run", "list", "--workspace", "prod"]);
+    assert!(runs.contains("applied") && runs.contains("planned_and_finished"), "{runs}");
+    assert_eq!(w.vault_tokens(), 0);
+}

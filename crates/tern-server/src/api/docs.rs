@@ -365,7 +365,7 @@ pub(crate) fn run(r: &Run) -> Value {
     })
 }
 
-pub(crate) fn plan(r: &Run, public_url: &str) -> Value {
+pub(crate) fn plan(r: &Run, log_url: &str) -> Value {
     let id = r.plan_id();
     json!({
         "id": id,
@@ -373,21 +373,21 @@ pub(crate) fn plan(r: &Run, public_url: &str) -> Value {
         "attributes": {
             "status": r.plan_status.as_str(),
             "has-changes": r.has_changes.unwrap_or(false),
-            "log-read-url": format!("{public_url}/api/v2/plans/{id}/logs"),
+            "log-read-url": log_url,
             "status-timestamps": stamps(r),
         },
         "relationships": { "run": rel(Some(&r.id), "runs") },
     })
 }
 
-pub(crate) fn apply(r: &Run, public_url: &str) -> Value {
+pub(crate) fn apply(r: &Run, log_url: &str) -> Value {
     let id = r.apply_id();
     json!({
         "id": id,
         "type": "applies",
         "attributes": {
             "status": r.apply_status.as_str(),
-            "log-read-url": format!("{public_url}/api/v2/applies/{id}/logs"),
+            "log-read-url": log_url,
             "status-timestamps": stamps(r),
         },
         "relationships": { "run": rel(Some(&r.id), "runs") },

@@ -90,6 +90,13 @@ impl std::fmt::Debug for ApiState {
     }
 }
 
+/// The TFE API version tern implements, announced as TFE does (`TFP-API-Version`), which
+/// Terraform's `remote` backend reads to decide which calls it may make.
+async fn api_version(mut response: axum::response::Response) -> axum::response::Response {
+    response.headers_mut().insert("tfp-api-version", axum::http::HeaderValue::from_static("2.5"));
+    response
+}
+
 /// The API routes, to be merged into the server's router.
 pub fn router(state: ApiState) -> Router {
     let limits = state.limits;
@@ -98,5 +105,6 @@ pub fn router(state: ApiState) -> Router {
         .merge(openapi::routes())
         .merge(admin::routes())
         .layer(DefaultBodyLimit::max(limits.max_json_bytes))
+        .layer(axum::middleware::map_response(api_version))
         .with_state(state)
 }

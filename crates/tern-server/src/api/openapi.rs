@@ -16,6 +16,16 @@ pub const ENDPOINTS: &[(&str, &str, &str)] = &[
     ("GET", "/api/v2/organizations", "List organizations (admin: all; organization token: its own)"),
     ("POST", "/api/v2/organizations", "Create an organization with its Default Project (admin)"),
     ("GET", "/api/v2/organizations/{org}", "Show an organization"),
+    (
+        "GET",
+        "/api/v2/organizations/{org}/entitlement-set",
+        "What the organization may do (Terraform's remote backend asks)",
+    ),
+    (
+        "GET",
+        "/api/v2/organizations/{org}/runs/queue",
+        "Runs of the organization waiting for or holding a worker",
+    ),
     ("GET", "/api/v2/organizations/{org}/projects", "List projects"),
     ("POST", "/api/v2/organizations/{org}/projects", "Create a project"),
     ("GET", "/api/v2/projects/{id}", "Show a project"),
@@ -61,7 +71,13 @@ pub const ENDPOINTS: &[(&str, &str, &str)] = &[
     ("POST", "/api/v2/runs/{id}/actions/cancel", "Cancel a run"),
     ("GET", "/api/v2/plans/{id}", "Show a plan"),
     ("GET", "/api/v2/plans/{id}/logs", "A plan's log (STX, text, ETX when over; offset and limit)"),
+    ("GET", "/api/v2/plans/{id}/logs/{signature}", "A plan's log through its signed log-read-url (no token)"),
     ("GET", "/api/v2/applies/{id}", "Show an apply"),
+    (
+        "GET",
+        "/api/v2/applies/{id}/logs/{signature}",
+        "An apply's log through its signed log-read-url (no token)",
+    ),
     ("GET", "/api/v2/applies/{id}/logs", "An apply's log"),
     ("GET", "/api/v2/workspaces/{id}/current-state-version", "The current state version"),
     ("GET", "/api/v2/workspaces/{id}/state-versions", "List state versions"),
@@ -112,7 +128,7 @@ pub fn openapi() -> Value {
         entry[method.to_ascii_lowercase()] = json!({
             "summary": summary,
             "parameters": params,
-            "security": [{ "bearer": [] }],
+            "security": if path.contains("{signature}") { json!([]) } else { json!([{ "bearer": [] }]) },
             "responses": {
                 "200": { "description": "OK" },
                 "401": { "description": "No token, or not a valid one" },

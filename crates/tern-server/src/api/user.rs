@@ -27,6 +27,8 @@ pub(crate) fn routes(limits: ApiLimits) -> Router<ApiState> {
         .route("/api/v2/ping", get(ping))
         .route("/api/v2/organizations", get(list_orgs).post(create_org))
         .route("/api/v2/organizations/{org}", get(show_org))
+        .route("/api/v2/organizations/{org}/entitlement-set", get(entitlements))
+        .route("/api/v2/organizations/{org}/runs/queue", get(run_queue))
         .route("/api/v2/organizations/{org}/projects", get(list_projects).post(create_project))
         .route("/api/v2/projects/{id}", get(show_project))
         .route("/api/v2/organizations/{org}/workspaces", get(list_workspaces).post(create_workspace))
@@ -64,8 +66,10 @@ pub(crate) fn routes(limits: ApiLimits) -> Router<ApiState> {
         .route("/api/v2/runs/{id}/actions/cancel", post(cancel_run))
         .route("/api/v2/plans/{id}", get(show_plan))
         .route("/api/v2/plans/{id}/logs", get(plan_logs))
+        .route("/api/v2/plans/{id}/logs/{signature}", get(signed_plan_logs))
         .route("/api/v2/applies/{id}", get(show_apply))
         .route("/api/v2/applies/{id}/logs", get(apply_logs))
+        .route("/api/v2/applies/{id}/logs/{signature}", get(signed_apply_logs))
         .route("/api/v2/workspaces/{id}/current-state-version", get(current_state))
         .route(
             "/api/v2/workspaces/{id}/state-versions",
@@ -156,6 +160,24 @@ async fn create_org(State(s): State<ApiState>, caller: Caller, body: Bytes) -> A
 
 async fn show_org(State(s): State<ApiState>, caller: Caller, Path(org): Path<String>) -> ApiResult {
     Ok(docs::one(docs::organization(&load_org(&s, &caller, &org).await?)))
+}
+
+/// What this organization may do, as the `remote` backend asks before it runs anything.
+async fn entitlements(State(s): State<ApiState>, caller: Caller, Path(org): Path<String>) -> ApiResult {
+    let org = load_org(&s, &caller, &org).await?;
+    Ok(docs::one(json!({
+        "id": org.id,
+        "type": "entitlement-sets",
+        "attributes": {
+            "operations": true,
+            "state-storage": true,
+            "private-module-registry": false,
+            "sentinel": false,
+            "teams": false,
+            "vcs-integrations": false,
+            "agents": true,
+        },
+    })))
 }
 
 async fn list_projects(
@@ -641,6 +663,17 @@ async fn create_run_in_workspace(
     start_run(&s, &caller, &ws, &doc).await
 }
 
+async fn run_queue(
+    State(s): State<ApiState>,
+    caller: Caller,
+    Path(org): Path<String>,
+    Query(q): Q,
+) -> ApiResult {
+    let org = load_org(&s, &caller, &org).await?;
+    let paged = s.store.queued_runs(&org.id, docs::page(&q)?).await?;
+    Ok(docs::list(&paged, &format!("/api/v2/organizations/{}/runs/queue", org.name), docs::run))
+}
+
 async fn show_run(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
     Ok(docs::one(docs::run(&load_run(&s, &caller, &id).await?.0)))
 }
@@ -677,12 +710,12 @@ async fn cancel_run(State(s): State<ApiState>, caller: Caller, Path(id): Path<St
 
 async fn show_plan(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
     let (run, _) = load_run(&s, &caller, &run_of(&id, "plan-")?).await?;
-    Ok(docs::one(docs::plan(&run, &s.public_url)))
+    Ok(docs::one(docs::plan(&run, &log_url(&s, "plans", &id))))
 }
 
 async fn show_apply(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
     let (run, _) = load_run(&s, &caller, &run_of(&id, "apply-")?).await?;
-    Ok(docs::one(docs::apply(&run, &s.public_url)))
+    Ok(docs::one(docs::apply(&run, &log_url(&s, "applies", &id))))
 }
 
 /// A phase's log as TFE serves it: STX (0x02), the text, and ETX (0x03) once the phase is
@@ -707,6 +740,54 @@ async fn logs(s: &ApiState, run: &Run, phase: RunPhase, q: &HashMap<String, Stri
     let end = offset.saturating_add(limit).min(framed.len());
     Ok((StatusCode::OK, [(CONTENT_TYPE, "text/plain; charset=utf-8")], framed[offset..end].to_vec())
         .into_response())
+}
+
+/// How long a log-read URL works without a token (TFE's archivist URLs are signed the same way).
+const LOG_URL_LIFETIME_S: i64 = 25 * 3600;
+
+/// A log-read URL that works without a bearer token until it expires, as TFE's do: Terraform's
+/// `remote` backend reads logs without the API token.
+fn log_url(s: &ApiState, kind: &str, id: &str) -> String {
+    let expires = s.store.unix_now() + LOG_URL_LIFETIME_S;
+    let signature = s.store.sign(&format!("{kind}/{id}/logs/{expires}"));
+    format!("{}/api/v2/{kind}/{id}/logs/{expires}.{signature}", s.public_url)
+}
+
+fn check_log_signature(s: &ApiState, kind: &str, id: &str, signature: &str) -> Result<(), ApiError> {
+    let refused = || {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "this log URL is not valid or has expired; read the plan or apply again for a fresh log-read-url",
+        )
+    };
+    let (expires, sig) = signature.split_once('.').ok_or_else(refused)?;
+    let expires: i64 = expires.parse().map_err(|_| refused())?;
+    if expires < s.store.unix_now() || !s.store.verify_signature(&format!("{kind}/{id}/logs/{expires}"), sig)
+    {
+        return Err(refused());
+    }
+    Ok(())
+}
+
+async fn signed_plan_logs(
+    State(s): State<ApiState>,
+    Path((id, signature)): Path<(String, String)>,
+    Query(q): Q,
+) -> ApiResult {
+    check_log_signature(&s, "plans", &id, &signature)?;
+    let run = s.store.run(&run_of(&id, "plan-")?).await?;
+    logs(&s, &run, RunPhase::Plan, &q).await
+}
+
+async fn signed_apply_logs(
+    State(s): State<ApiState>,
+    Path((id, signature)): Path<(String, String)>,
+    Query(q): Q,
+) -> ApiResult {
+    check_log_signature(&s, "applies", &id, &signature)?;
+    let run = s.store.run(&run_of(&id, "apply-")?).await?;
+    logs(&s, &run, RunPhase::Apply, &q).await
 }
 
 async fn plan_logs(
