@@ -641,28 +641,7 @@ output "workspace" {{ value = "checked" }}
         ),
     )
     .unwrap();
-    let cli_config = w.s.path().join("laptop.tfrc");
-    std::fs::write(
-        &cli_config,
-        format!(
-            "credentials \"{host}\" {{\n  token = \"{ADMIN}\"\n}}\nprovider_installation {{\n  filesystem_mirror {{\n    path = \"{}\"\n  }}\n}}\n",
-            w.s.path().join("mirror").display()
-        ),
-    )
-    .unwrap();
-    let terraform = |args: &[&str]| {
-        let mut cmd = Command::new(tern_testkit::peers::terraform());
-        cmd.args(args)
-            .arg("-no-color")
-            .current_dir(&dir)
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("HOME", w.s.home())
-            .env("TF_CLI_CONFIG_FILE", &cli_config)
-            .env("SSL_CERT_FILE", &ca.ca_cert)
-            .env("TF_IN_AUTOMATION", "1");
-        run(&mut cmd)
-    };
+    let terraform = |args: &[&str]| laptop_terraform(&w, &dir, &host, ADMIN, &ca.ca_cert, args);
     let init = terraform(&["init", "-input=false"]);
     init.success();
     assert!(init.stdout.contains("Successfully configured the backend \"remote\""), "{init}");
@@ -692,4 +671,93 @@ output "workspace" {{ value = "checked" }}
     let runs = tern(&["run", "list", "--workspace", "prod"]);
     assert!(runs.contains("applied") && runs.contains("planned_and_finished"), "{runs}");
     assert_eq!(w.vault_tokens(), 0);
+}
+
+/// Terraform on "a laptop": `dir` with a CLI configuration holding `token` for `host` and the
+/// provider mirror, trusting the test CA.
+fn laptop_terraform(
+    w: &World,
+    dir: &Path,
+    host: &str,
+    token: &str,
+    ca: &Path,
+    args: &[&str],
+) -> crate::support::Run {
+    let cli_config = dir.with_extension("tfrc");
+    std::fs::write(
+        &cli_config,
+        format!(
+            "credentials \"{host}\" {{\n  token = \"{token}\"\n}}\nprovider_installation {{\n  filesystem_mirror {{\n    path = \"{}\"\n  }}\n}}\n",
+            w.s.path().join("mirror").display()
+        ),
+    )
+    .unwrap();
+    let mut cmd = Command::new(tern_testkit::peers::terraform());
+    cmd.args(args)
+        .arg("-no-color")
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", w.s.home())
+        .env("TF_CLI_CONFIG_FILE", &cli_config)
+        .env("SSL_CERT_FILE", ca)
+        .env("TF_IN_AUTOMATION", "1");
+    run(&mut cmd)
+}
+
+#[test]
+fn the_remote_backend_explains_a_wrong_token_or_organization_and_creates_a_missing_workspace() {
+    let w = World::new();
+    let ca = tern_testkit::tls::TestCa::generate(w.s.path());
+    let server = w.serve(&[
+        "--tls-cert",
+        ca.server_cert.to_str().unwrap(),
+        "--tls-key",
+        ca.server_key.to_str().unwrap(),
+        "--workers",
+        "0",
+    ]);
+    let host = server.issuer.trim_start_matches("https://").to_owned();
+    let out = run(w
+        .cli(&server)
+        .env("SSL_CERT_FILE", &ca.ca_cert)
+        .env("TERN_SERVER", &server.issuer)
+        .args(["org", "create", "acme"]));
+    out.success();
+    let config = |org: &str, workspace: &str| {
+        let dir = w.s.path().join(format!("laptop-{org}-{workspace}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("main.tf"),
+            format!("terraform {{\n  backend \"remote\" {{\n    hostname = \"{host}\"\n    organization = \"{org}\"\n    workspaces {{ name = \"{workspace}\" }}\n  }}\n}}\n"),
+        )
+        .unwrap();
+        dir
+    };
+    let init = |dir: &Path, token: &str| {
+        laptop_terraform(&w, dir, &host, token, &ca.ca_cert, &["init", "-input=false"])
+    };
+
+    let out = init(&config("nope", "app"), ADMIN);
+    out.failure(1);
+    assert!(
+        out.stderr.contains("organization \"nope\" at host") && out.stderr.contains("not found"),
+        "{out}"
+    );
+    let out = init(&config("acme", "app"), "tern-org.not-a-real-token");
+    out.failure(1);
+    assert!(
+        out.stderr.contains("Failed to read organization \"acme\"") && out.stderr.contains("unauthorized"),
+        "{out}"
+    );
+    // A workspace the configuration names but tern does not have is created, as by TFE.
+    let out = init(&config("acme", "brand-new"), ADMIN);
+    out.success();
+    let shown = run(w
+        .cli(&server)
+        .env("SSL_CERT_FILE", &ca.ca_cert)
+        .env("TERN_SERVER", &server.issuer)
+        .args(["workspace", "show", "brand-new"]));
+    shown.success();
+    assert!(shown.stdout.contains("project:           Default Project"), "{shown}");
 }
