@@ -232,6 +232,26 @@ pub enum WorkspaceCommand {
         #[command(flatten)]
         client: ClientArgs,
     },
+    /// Lock a workspace: no run starts and no client applies until it is unlocked.
+    Lock {
+        /// Workspace name.
+        name: String,
+        /// Organization name.
+        #[arg(long, value_name = "ORG", env = "TERN_ORG")]
+        org: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Unlock a workspace.
+    Unlock {
+        /// Workspace name.
+        name: String,
+        /// Organization name.
+        #[arg(long, value_name = "ORG", env = "TERN_ORG")]
+        org: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
     /// Show a workspace.
     Show {
         /// Workspace name.

@@ -266,6 +266,11 @@ fn seconds(flag: &str, value: Option<&str>) -> Result<Option<u64>, UsageError> {
 }
 
 pub fn workspace(command: WorkspaceCommand, env: Env<'_>) -> anyhow::Result<ExitCode> {
+    let command_kind = match &command {
+        WorkspaceCommand::Lock { .. } => "lock",
+        WorkspaceCommand::Unlock { .. } => "unlock",
+        _ => "",
+    };
     match command {
         WorkspaceCommand::Create {
             name,
@@ -344,6 +349,21 @@ pub fn workspace(command: WorkspaceCommand, env: Env<'_>) -> anyhow::Result<Exit
                         None => break,
                     }
                 }
+                Ok(ExitCode::SUCCESS)
+            })
+        }
+        WorkspaceCommand::Lock { name, org, client } | WorkspaceCommand::Unlock { name, org, client } => {
+            let action = if matches!(command_kind, "lock") { "lock" } else { "unlock" };
+            let c = Client::new(&client, env)?;
+            block_on(async move {
+                let ws = c.workspace(&org, &name).await?;
+                c.write(
+                    Method::POST,
+                    &format!("/api/v2/workspaces/{}/actions/{action}", text(&ws["id"])),
+                    json!({}),
+                )
+                .await?;
+                println!("{action}ed workspace {name}");
                 Ok(ExitCode::SUCCESS)
             })
         }

@@ -761,3 +761,59 @@ fn the_remote_backend_explains_a_wrong_token_or_organization_and_creates_a_missi
     shown.success();
     assert!(shown.stdout.contains("project:           Default Project"), "{shown}");
 }
+
+#[test]
+fn local_execution_keeps_the_state_in_tern_and_the_lock_stops_a_second_apply() {
+    let w = World::new();
+    let ca = tern_testkit::tls::TestCa::generate(w.s.path());
+    let server = w.serve(&[
+        "--tls-cert",
+        ca.server_cert.to_str().unwrap(),
+        "--tls-key",
+        ca.server_key.to_str().unwrap(),
+        "--workers",
+        "0",
+    ]);
+    let host = server.issuer.trim_start_matches("https://").to_owned();
+    let tern = |args: &[&str]| {
+        run(w.cli(&server).env("SSL_CERT_FILE", &ca.ca_cert).env("TERN_SERVER", &server.issuer).args(args))
+    };
+    tern(&["org", "create", "acme"]).success();
+    tern(&["workspace", "create", "laptop", "--execution-mode", "local"]).success();
+    let dir = w.s.path().join("local-config");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("main.tf"),
+        format!(
+            "terraform {{\n  backend \"remote\" {{\n    hostname = \"{host}\"\n    organization = \"acme\"\n    workspaces {{ name = \"laptop\" }}\n  }}\n  required_providers {{\n    null = {{ source = \"hashicorp/null\" }}\n  }}\n}}\nresource \"null_resource\" \"here\" {{\n  provisioner \"local-exec\" {{ command = \"echo ran on the laptop\" }}\n}}\n"
+        ),
+    )
+    .unwrap();
+    let terraform = |args: &[&str]| laptop_terraform(&w, &dir, &host, ADMIN, &ca.ca_cert, args);
+    terraform(&["init", "-input=false"]).success();
+    let apply = terraform(&["apply", "-input=false", "-auto-approve"]);
+    apply.success();
+    assert!(apply.stdout.contains("(local-exec): ran on the laptop"), "{apply}");
+    assert!(!apply.stdout.contains("Running apply in the remote backend"), "{apply}");
+    let states = tern(&["state", "list", "--workspace", "laptop"]);
+    states.success();
+    assert_eq!(states.stdout.lines().count(), 1, "one state version, written by the client: {states}");
+    let pulled: Value =
+        serde_json::from_str(&tern(&["state", "pull", "--workspace", "laptop"]).stdout).unwrap();
+    assert_eq!(pulled["resources"][0]["type"], "null_resource");
+    let out = tern(&["run", "start", "--workspace", "laptop", "--dir", dir.to_str().unwrap()]);
+    out.failure(1);
+    assert!(out.stderr.contains("uses local execution"), "{out}");
+
+    // Another apply holds the lock: this one waits for nothing and says why.
+    tern(&["workspace", "lock", "laptop"]).success();
+    let blocked = terraform(&["apply", "-input=false", "-auto-approve"]);
+    blocked.failure(1);
+    assert!(
+        blocked.stderr.contains("Error acquiring the state lock")
+            && blocked.stderr.contains("already locked"),
+        "{blocked}"
+    );
+    tern(&["workspace", "unlock", "laptop"]).success();
+    terraform(&["apply", "-input=false", "-auto-approve"]).success();
+}
