@@ -1023,6 +1023,19 @@ async fn every_other_endpoint_has_a_happy_path(api: Api) {
         api.ok(Method::GET, &format!("/api/v2/state-versions/{sv}"), None).await["data"]["attributes"]["serial"],
         1
     );
+    let with_outputs = br#"{"version":4,"serial":2,"lineage":"L","outputs":{"url":{"value":"https://x","type":"string"},"password":{"value":"p4ss","type":"string","sensitive":true}}}"#;
+    api.store.create_state_version(&id, None, with_outputs).await.unwrap();
+    let outputs =
+        api.ok(Method::GET, &format!("/api/v2/workspaces/{id}/current-state-version-outputs"), None).await;
+    let by_name = |n: &str| {
+        outputs["data"].as_array().unwrap().iter().find(|o| o["attributes"]["name"] == n).unwrap().clone()
+    };
+    assert_eq!(by_name("url")["attributes"]["value"], "https://x");
+    assert!(
+        by_name("password")["attributes"]["value"].is_null()
+            && by_name("password")["attributes"]["sensitive"] == true
+    );
+    assert!(!outputs.to_string().contains("p4ss"));
 
     // Delete the workspace by id.
     api.ok(Method::DELETE, &format!("/api/v2/workspaces/{id}"), None).await;

@@ -817,3 +817,77 @@ fn local_execution_keeps_the_state_in_tern_and_the_lock_stops_a_second_apply() {
     tern(&["workspace", "unlock", "laptop"]).success();
     terraform(&["apply", "-input=false", "-auto-approve"]).success();
 }
+
+#[test]
+fn ctrl_c_in_the_terraform_cli_cancels_the_remote_apply() {
+    let w = World::new();
+    let ca = tern_testkit::tls::TestCa::generate(w.s.path());
+    let server = w.serve(&[
+        "--tls-cert",
+        ca.server_cert.to_str().unwrap(),
+        "--tls-key",
+        ca.server_key.to_str().unwrap(),
+        "--grace",
+        "5s",
+    ]);
+    let host = server.issuer.trim_start_matches("https://").to_owned();
+    let tern = |args: &[&str]| {
+        run(w.cli(&server).env("SSL_CERT_FILE", &ca.ca_cert).env("TERN_SERVER", &server.issuer).args(args))
+    };
+    tern(&["org", "create", "acme"]).success();
+    tern(&["workspace", "create", "slow"]).success();
+    tern(&["var", "set", &format!("TF_CLI_CONFIG_FILE={}", w.tfrc.display()), "--workspace", "slow"])
+        .success();
+    let dir = w.s.path().join("slow-config");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("main.tf"),
+        format!(
+            "terraform {{\n  backend \"remote\" {{\n    hostname = \"{host}\"\n    organization = \"acme\"\n    workspaces {{ name = \"slow\" }}\n  }}\n  required_providers {{\n    null = {{ source = \"hashicorp/null\" }}\n  }}\n}}\nresource \"null_resource\" \"slow\" {{\n  provisioner \"local-exec\" {{ command = \"sleep 120\" }}\n}}\n"
+        ),
+    )
+    .unwrap();
+    laptop_terraform(&w, &dir, &host, ADMIN, &ca.ca_cert, &["init", "-input=false"]).success();
+    // Spawn the apply as a terminal would: in its own process group, which Ctrl-C signals as a
+    // whole (Terraform 1.0 runs as two processes; the outer one ignores SIGINT).
+    let mut apply = Command::new(tern_testkit::peers::terraform());
+    apply
+        .args(["apply", "-input=false", "-auto-approve", "-no-color"])
+        .current_dir(&dir)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", w.s.home())
+        .env("TF_CLI_CONFIG_FILE", dir.with_extension("tfrc"))
+        .env("SSL_CERT_FILE", &ca.ca_cert)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    std::os::unix::process::CommandExt::process_group(&mut apply, 0);
+    let mut child = apply.spawn().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let sink = seen.clone();
+    let reader = std::thread::spawn(move || {
+        use std::io::BufRead as _;
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            let mut s = sink.lock().unwrap();
+            s.push_str(&line);
+            s.push('\n');
+        }
+    });
+    wait_for("the remote apply to start its provisioner", Duration::from_secs(90), || {
+        seen.lock().unwrap().contains("Provisioning with 'local-exec'")
+    });
+    let started = Instant::now();
+    let group = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap());
+    nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGINT).unwrap();
+    let _ = child.wait().unwrap();
+    reader.join().unwrap();
+    let output = seen.lock().unwrap().clone();
+    assert!(output.contains("The remote operation was successfully cancelled"), "{output}");
+    wait_for("the run to be canceled on the server", Duration::from_secs(30), || {
+        tern(&["run", "list", "--workspace", "slow"]).stdout.lines().next().unwrap_or("").contains("canceled")
+    });
+    assert!(started.elapsed() < Duration::from_secs(60), "canceled, not waited out: {:?}", started.elapsed());
+    let shown = tern(&["workspace", "show", "slow"]);
+    assert!(shown.stdout.contains("current run:       -"), "the workspace is free again: {shown}");
+}

@@ -89,6 +89,12 @@ pub const ENDPOINTS: &[(&str, &str, &str)] = &[
     ),
     ("GET", "/api/v2/state-versions/{id}", "Show a state version"),
     ("GET", "/api/v2/state-versions/{id}/download", "Download a state version"),
+    ("GET", "/api/v2/state-versions/{id}/outputs", "A state version's outputs (sensitive values withheld)"),
+    (
+        "GET",
+        "/api/v2/workspaces/{id}/current-state-version-outputs",
+        "The current state's outputs (sensitive values withheld)",
+    ),
     ("POST", "/api/v2/organizations/{org}/authentication-token", "Create an organization token (admin)"),
     ("POST", "/api/v2/organizations/{org}/agent-tokens", "Create an agent token"),
     ("GET", "/api/v2/admin/signing-keys", "List the managed signing keys (admin)"),

@@ -78,6 +78,8 @@ pub(crate) fn routes(limits: ApiLimits) -> Router<ApiState> {
         .route("/api/v2/state-versions", get(filter_states))
         .route("/api/v2/state-versions/{id}", get(show_state))
         .route("/api/v2/state-versions/{id}/download", get(download_state))
+        .route("/api/v2/state-versions/{id}/outputs", get(state_outputs))
+        .route("/api/v2/workspaces/{id}/current-state-version-outputs", get(current_state_outputs))
         .route("/api/v2/organizations/{org}/authentication-token", post(create_org_token))
         .route("/api/v2/organizations/{org}/agent-tokens", post(create_agent_token))
 }
@@ -901,6 +903,46 @@ async fn download_state(State(s): State<ApiState>, caller: Caller, Path(id): Pat
     let v = load_state(&s, &caller, &id).await?;
     let bytes = s.store.state_bytes(&v.id).await?;
     Ok((StatusCode::OK, [(CONTENT_TYPE, "application/json")], bytes).into_response())
+}
+
+/// The outputs of a state version as TFE lists them; sensitive values are not returned.
+async fn outputs_of(s: &ApiState, v: &tern_store::StateVersion) -> ApiResult {
+    let bytes = s.store.state_bytes(&v.id).await?;
+    let state: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+    let mut out = Vec::new();
+    if let Some(outputs) = state.get("outputs").and_then(serde_json::Value::as_object) {
+        for (name, o) in outputs {
+            let sensitive = o.get("sensitive").and_then(serde_json::Value::as_bool).unwrap_or(false);
+            let id = format!("wsout-{}", &s.store.sign(&format!("{}/{name}", v.id))[..16]);
+            out.push(json!({
+                "id": id,
+                "type": "state-version-outputs",
+                "attributes": {
+                    "name": name,
+                    "sensitive": sensitive,
+                    "type": o.get("type").and_then(|t| t.as_str()).unwrap_or("string"),
+                    "detailed-type": o.get("type").cloned().unwrap_or(serde_json::Value::Null),
+                    "value": if sensitive { serde_json::Value::Null } else { o.get("value").cloned().unwrap_or(serde_json::Value::Null) },
+                },
+            }));
+        }
+    }
+    Ok(docs::one(json!(out)))
+}
+
+async fn state_outputs(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
+    let v = load_state(&s, &caller, &id).await?;
+    outputs_of(&s, &v).await
+}
+
+async fn current_state_outputs(
+    State(s): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult {
+    let ws = load_ws(&s, &caller, &id).await?;
+    let v = s.store.current_state_version(&ws.id).await?;
+    outputs_of(&s, &v).await
 }
 
 // ---------------------------------------------------------------- tokens
