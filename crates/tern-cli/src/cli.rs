@@ -114,7 +114,8 @@ pub enum KeysCommand {
     /// Retire a key: it stops signing (the next key takes over at once) and stays published
     /// until its tokens have expired, or leaves the JWKS at once with --unpublish.
     Retire {
-        /// Key id.
+        /// Key id (as `tern keys list` shows it; it may start with '-').
+        #[arg(allow_hyphen_values = true)]
         kid: String,
         /// Remove it from the JWKS now: tokens it signed stop verifying (a compromised key).
         #[arg(long)]
@@ -526,7 +527,7 @@ pub struct SigningKeyArgs {
     /// Key id (kid) of the signing key; default: its RFC 7638 thumbprint.
     ///
     /// Set it only when relying parties pin a kid, e.g. Terrakube's DynamicCredentialId.
-    #[arg(long, value_name = "KID", env = "TERN_KID")]
+    #[arg(long, value_name = "KID", env = "TERN_KID", allow_hyphen_values = true)]
     pub kid: Option<String>,
 }
 

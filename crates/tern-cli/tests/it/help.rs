@@ -47,6 +47,18 @@ fn usage_errors_exit_2_and_version_works() {
     let out = run(scratch.tern().args(["token", "mint"]));
     out.failure(2);
     assert!(out.stderr.contains("--organization"), "{out}");
+    // Key ids are base64url and may start with '-': still a key id, not a flag.
+    let out = run(scratch.tern().args([
+        "keys",
+        "retire",
+        "-pOYjoL4Q",
+        "--server",
+        "http://127.0.0.1:9",
+        "--token",
+        "t",
+    ]));
+    out.failure(1);
+    assert!(out.stderr.contains("cannot reach tern"), "{out}");
     let out = run(scratch.tern().arg("--version"));
     out.success();
     assert_eq!(out.stdout.trim(), format!("tern {}", env!("CARGO_PKG_VERSION")));
