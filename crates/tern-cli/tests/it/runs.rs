@@ -178,6 +178,56 @@ output "workspace" { value = "checked" }
     }
 }
 
+/// `tern serve` over https with a fresh test CA, as Terraform requires of a remote host.
+struct Https {
+    server: Server,
+    ca: tern_testkit::tls::TestCa,
+    /// `localhost:<port>`, the backend's `hostname`.
+    host: String,
+}
+
+impl World {
+    fn serve_https(&self, extra: &[&str]) -> Https {
+        let ca = tern_testkit::tls::TestCa::generate(self.s.path());
+        let mut args = vec![
+            "--tls-cert",
+            ca.server_cert.to_str().unwrap(),
+            "--tls-key",
+            ca.server_key.to_str().unwrap(),
+        ];
+        args.extend(extra);
+        let server = self.serve(&args);
+        assert!(server.issuer.starts_with("https://localhost:"), "{}", server.issuer);
+        let host = server.issuer.trim_start_matches("https://").to_owned();
+        Https { server, ca, host }
+    }
+
+    /// `tern <args>` against an https server, trusting its CA.
+    fn tern_https(&self, h: &Https, args: &[&str]) -> crate::support::Run {
+        run(self
+            .cli(&h.server)
+            .env("SSL_CERT_FILE", &h.ca.ca_cert)
+            .env("TERN_SERVER", &h.server.issuer)
+            .args(args))
+    }
+
+    /// A configuration directory whose `remote` backend is `workspace` of acme on `h`, followed
+    /// by `body`.
+    fn remote_config(&self, h: &Https, name: &str, org: &str, workspace: &str, body: &str) -> PathBuf {
+        let dir = self.s.path().join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("main.tf"),
+            format!(
+                "terraform {{\n  backend \"remote\" {{\n    hostname     = \"{}\"\n    organization = \"{org}\"\n    workspaces {{ name = \"{workspace}\" }}\n  }}\n  required_providers {{\n    null = {{ source = \"hashicorp/null\" }}\n  }}\n}}\n{body}",
+                h.host
+            ),
+        )
+        .unwrap();
+        dir
+    }
+}
+
 /// `tern run start … --auto-apply` (following the logs through the API) must end applied, with
 /// the role and the secret in the log, a state version, no credentials left, Vault token revoked.
 fn assert_full_run(w: &World, server: &Server, workspace: &str, credentials: &Path) {
@@ -571,23 +621,15 @@ fn canceling_a_running_plan_interrupts_terraform_and_cleans_up() {
 #[test]
 fn terraform_plans_and_applies_remotely_through_the_remote_backend_over_https() {
     let w = World::new();
-    let ca = tern_testkit::tls::TestCa::generate(w.s.path());
-    let tls = ["--tls-cert", ca.server_cert.to_str().unwrap(), "--tls-key", ca.server_key.to_str().unwrap()];
-    let server = w.serve(&tls);
-    assert!(server.issuer.starts_with("https://localhost:"), "{}", server.issuer);
-    let ca_pem = std::fs::read_to_string(&ca.ca_cert).unwrap();
-    crate::peers::openbao_trusts_with_ca(&w.bao_addr, &server.issuer, "5m", Some(&ca_pem));
-    let host = server.issuer.trim_start_matches("https://").to_owned();
-    let with_ca = |mut cmd: Command| {
-        cmd.env("SSL_CERT_FILE", &ca.ca_cert).env("TERN_SERVER", &server.issuer);
-        cmd
-    };
+    let h = w.serve_https(&[]);
+    let ca_pem = std::fs::read_to_string(&h.ca.ca_cert).unwrap();
+    crate::peers::openbao_trusts_with_ca(&w.bao_addr, &h.server.issuer, "5m", Some(&ca_pem));
     let tern = |args: &[&str]| {
-        let out = run(with_ca(w.cli(&server)).args(args));
+        let out = w.tern_https(&h, args);
         out.success();
         out.stdout.clone()
     };
-    let _ = run(with_ca(w.cli(&server)).args(["org", "create", "acme"]));
+    tern(&["org", "create", "acme"]);
     // The workspace as World::workspace makes it, over https.
     tern(&["workspace", "create", "prod"]);
     for v in [
@@ -613,35 +655,18 @@ fn terraform_plans_and_applies_remotely_through_the_remote_backend_over_https() 
 
     // The user's side: a configuration with a remote backend and a CLI configuration with the
     // token, exactly as for HCP Terraform.
-    let dir = w.s.path().join("laptop");
-    std::fs::create_dir_all(&dir).unwrap();
+    let body = r#"variable "python" { type = string }
+resource "null_resource" "check" {
+  provisioner "local-exec" {
+    command = "${var.python} e2e_check.py"
+  }
+}
+output "workspace" { value = "checked" }
+"#;
+    let dir = w.remote_config(&h, "laptop", "acme", "prod", body);
     std::fs::copy(tern_testkit::peers::python_scripts().join("e2e_check.py"), dir.join("e2e_check.py"))
         .unwrap();
-    std::fs::write(
-        dir.join("main.tf"),
-        format!(
-            r#"terraform {{
-  backend "remote" {{
-    hostname     = "{host}"
-    organization = "acme"
-    workspaces {{ name = "prod" }}
-  }}
-  required_providers {{
-    null = {{ source = "hashicorp/null" }}
-  }}
-}}
-variable "python" {{ type = string }}
-resource "null_resource" "check" {{
-  provisioner "local-exec" {{
-    command = "${{var.python}} e2e_check.py"
-  }}
-}}
-output "workspace" {{ value = "checked" }}
-"#
-        ),
-    )
-    .unwrap();
-    let terraform = |args: &[&str]| laptop_terraform(&w, &dir, &host, ADMIN, &ca.ca_cert, args);
+    let terraform = |args: &[&str]| laptop_terraform(&w, &dir, &h.host, ADMIN, &h.ca.ca_cert, args);
     let init = terraform(&["init", "-input=false"]);
     init.success();
     assert!(init.stdout.contains("Successfully configured the backend \"remote\""), "{init}");
@@ -708,56 +733,27 @@ fn laptop_terraform(
 #[test]
 fn the_remote_backend_explains_a_wrong_token_or_organization_and_creates_a_missing_workspace() {
     let w = World::new();
-    let ca = tern_testkit::tls::TestCa::generate(w.s.path());
-    let server = w.serve(&[
-        "--tls-cert",
-        ca.server_cert.to_str().unwrap(),
-        "--tls-key",
-        ca.server_key.to_str().unwrap(),
-        "--workers",
-        "0",
-    ]);
-    let host = server.issuer.trim_start_matches("https://").to_owned();
-    let out = run(w
-        .cli(&server)
-        .env("SSL_CERT_FILE", &ca.ca_cert)
-        .env("TERN_SERVER", &server.issuer)
-        .args(["org", "create", "acme"]));
-    out.success();
-    let config = |org: &str, workspace: &str| {
-        let dir = w.s.path().join(format!("laptop-{org}-{workspace}"));
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(
-            dir.join("main.tf"),
-            format!("terraform {{\n  backend \"remote\" {{\n    hostname = \"{host}\"\n    organization = \"{org}\"\n    workspaces {{ name = \"{workspace}\" }}\n  }}\n}}\n"),
-        )
-        .unwrap();
-        dir
+    let h = w.serve_https(&["--workers", "0"]);
+    w.tern_https(&h, &["org", "create", "acme"]).success();
+    let init = |org: &str, workspace: &str, token: &str| {
+        let dir = w.remote_config(&h, &format!("laptop-{org}-{workspace}"), org, workspace, "");
+        laptop_terraform(&w, &dir, &h.host, token, &h.ca.ca_cert, &["init", "-input=false"])
     };
-    let init = |dir: &Path, token: &str| {
-        laptop_terraform(&w, dir, &host, token, &ca.ca_cert, &["init", "-input=false"])
-    };
-
-    let out = init(&config("nope", "app"), ADMIN);
+    let out = init("nope", "app", ADMIN);
     out.failure(1);
     assert!(
         out.stderr.contains("organization \"nope\" at host") && out.stderr.contains("not found"),
         "{out}"
     );
-    let out = init(&config("acme", "app"), "tern-org.not-a-real-token");
+    let out = init("acme", "app", "tern-org.not-a-real-token");
     out.failure(1);
     assert!(
         out.stderr.contains("Failed to read organization \"acme\"") && out.stderr.contains("unauthorized"),
         "{out}"
     );
     // A workspace the configuration names but tern does not have is created, as by TFE.
-    let out = init(&config("acme", "brand-new"), ADMIN);
-    out.success();
-    let shown = run(w
-        .cli(&server)
-        .env("SSL_CERT_FILE", &ca.ca_cert)
-        .env("TERN_SERVER", &server.issuer)
-        .args(["workspace", "show", "brand-new"]));
+    init("acme", "brand-new", ADMIN).success();
+    let shown = w.tern_https(&h, &["workspace", "show", "brand-new"]);
     shown.success();
     assert!(shown.stdout.contains("project:           Default Project"), "{shown}");
 }
@@ -765,31 +761,13 @@ fn the_remote_backend_explains_a_wrong_token_or_organization_and_creates_a_missi
 #[test]
 fn local_execution_keeps_the_state_in_tern_and_the_lock_stops_a_second_apply() {
     let w = World::new();
-    let ca = tern_testkit::tls::TestCa::generate(w.s.path());
-    let server = w.serve(&[
-        "--tls-cert",
-        ca.server_cert.to_str().unwrap(),
-        "--tls-key",
-        ca.server_key.to_str().unwrap(),
-        "--workers",
-        "0",
-    ]);
-    let host = server.issuer.trim_start_matches("https://").to_owned();
-    let tern = |args: &[&str]| {
-        run(w.cli(&server).env("SSL_CERT_FILE", &ca.ca_cert).env("TERN_SERVER", &server.issuer).args(args))
-    };
+    let h = w.serve_https(&["--workers", "0"]);
+    let tern = |args: &[&str]| w.tern_https(&h, args);
     tern(&["org", "create", "acme"]).success();
     tern(&["workspace", "create", "laptop", "--execution-mode", "local"]).success();
-    let dir = w.s.path().join("local-config");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(
-        dir.join("main.tf"),
-        format!(
-            "terraform {{\n  backend \"remote\" {{\n    hostname = \"{host}\"\n    organization = \"acme\"\n    workspaces {{ name = \"laptop\" }}\n  }}\n  required_providers {{\n    null = {{ source = \"hashicorp/null\" }}\n  }}\n}}\nresource \"null_resource\" \"here\" {{\n  provisioner \"local-exec\" {{ command = \"echo ran on the laptop\" }}\n}}\n"
-        ),
-    )
-    .unwrap();
-    let terraform = |args: &[&str]| laptop_terraform(&w, &dir, &host, ADMIN, &ca.ca_cert, args);
+    let body = "resource \"null_resource\" \"here\" {\n  provisioner \"local-exec\" { command = \"echo ran on the laptop\" }\n}\n";
+    let dir = w.remote_config(&h, "local-config", "acme", "laptop", body);
+    let terraform = |args: &[&str]| laptop_terraform(&w, &dir, &h.host, ADMIN, &h.ca.ca_cert, args);
     terraform(&["init", "-input=false"]).success();
     let apply = terraform(&["apply", "-input=false", "-auto-approve"]);
     apply.success();
@@ -821,33 +799,16 @@ fn local_execution_keeps_the_state_in_tern_and_the_lock_stops_a_second_apply() {
 #[test]
 fn ctrl_c_in_the_terraform_cli_cancels_the_remote_apply() {
     let w = World::new();
-    let ca = tern_testkit::tls::TestCa::generate(w.s.path());
-    let server = w.serve(&[
-        "--tls-cert",
-        ca.server_cert.to_str().unwrap(),
-        "--tls-key",
-        ca.server_key.to_str().unwrap(),
-        "--grace",
-        "5s",
-    ]);
-    let host = server.issuer.trim_start_matches("https://").to_owned();
-    let tern = |args: &[&str]| {
-        run(w.cli(&server).env("SSL_CERT_FILE", &ca.ca_cert).env("TERN_SERVER", &server.issuer).args(args))
-    };
+    let h = w.serve_https(&["--grace", "5s"]);
+    let tern = |args: &[&str]| w.tern_https(&h, args);
     tern(&["org", "create", "acme"]).success();
     tern(&["workspace", "create", "slow"]).success();
     tern(&["var", "set", &format!("TF_CLI_CONFIG_FILE={}", w.tfrc.display()), "--workspace", "slow"])
         .success();
-    let dir = w.s.path().join("slow-config");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(
-        dir.join("main.tf"),
-        format!(
-            "terraform {{\n  backend \"remote\" {{\n    hostname = \"{host}\"\n    organization = \"acme\"\n    workspaces {{ name = \"slow\" }}\n  }}\n  required_providers {{\n    null = {{ source = \"hashicorp/null\" }}\n  }}\n}}\nresource \"null_resource\" \"slow\" {{\n  provisioner \"local-exec\" {{ command = \"sleep 120\" }}\n}}\n"
-        ),
-    )
-    .unwrap();
-    laptop_terraform(&w, &dir, &host, ADMIN, &ca.ca_cert, &["init", "-input=false"]).success();
+    let body = "resource \"null_resource\" \"slow\" {\n  provisioner \"local-exec\" { command = \"sleep 120\" }\n}\n";
+    let dir = w.remote_config(&h, "slow-config", "acme", "slow", body);
+    let (host, ca) = (&h.host, &h.ca);
+    laptop_terraform(&w, &dir, host, ADMIN, &ca.ca_cert, &["init", "-input=false"]).success();
     // Spawn the apply as a terminal would: in its own process group, which Ctrl-C signals as a
     // whole (Terraform 1.0 runs as two processes; the outer one ignores SIGINT).
     let mut apply = Command::new(tern_testkit::peers::terraform());
