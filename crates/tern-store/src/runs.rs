@@ -372,36 +372,40 @@ impl Store {
         ))
     }
 
-    /// Confirm a planned run: queue its apply.
-    pub async fn apply_run(&self, id: &str) -> Result<Run, StoreError> {
+    /// Move a planned run on (confirmed or discarded) in a transaction, from `planned` only.
+    async fn leave_planned(
+        &self,
+        id: &str,
+        to: RunStatus,
+        apply: PhaseStatus,
+        verb: &str,
+    ) -> Result<(Run, Transaction<'_, Any>), StoreError> {
         let current = self.run(id).await?;
         if current.status != RunStatus::Planned {
-            return Err(Self::wrong_state(&current, "applied", "planned with changes"));
+            return Err(Self::wrong_state(&current, verb, "planned with changes"));
         }
-        let org: (String,) = sqlx::query_as("SELECT organization_id FROM workspaces WHERE id = $1")
-            .bind(&current.workspace_id)
-            .fetch_one(&self.pool)
-            .await?;
         let mut tx = self.pool.begin().await?;
-        let done = sqlx::query("UPDATE runs SET status = 'confirmed' WHERE id = $1 AND status = 'planned'")
+        let done = sqlx::query("UPDATE runs SET status = $2 WHERE id = $1 AND status = 'planned'")
             .bind(id)
+            .bind(to.as_str())
             .execute(&mut *tx)
             .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::Conflict(format!("run {id} changed state; read it again")));
         }
-        self.transition(
-            &mut tx,
-            id,
-            Transition {
-                status: RunStatus::Confirmed,
-                plan: None,
-                apply: Some(PhaseStatus::Queued),
-                error: None,
-                has_changes: None,
-            },
-        )
-        .await?;
+        let t = Transition { status: to, plan: None, apply: Some(apply), error: None, has_changes: None };
+        self.transition(&mut tx, id, t).await?;
+        Ok((current, tx))
+    }
+
+    /// Confirm a planned run: queue its apply.
+    pub async fn apply_run(&self, id: &str) -> Result<Run, StoreError> {
+        let (current, mut tx) =
+            self.leave_planned(id, RunStatus::Confirmed, PhaseStatus::Queued, "applied").await?;
+        let org: (String,) = sqlx::query_as("SELECT organization_id FROM workspaces WHERE id = $1")
+            .bind(&current.workspace_id)
+            .fetch_one(&mut *tx)
+            .await?;
         self.queue_job(&mut tx, id, &org.0, RunPhase::Apply).await?;
         tx.commit().await?;
         self.run(id).await
@@ -409,30 +413,8 @@ impl Store {
 
     /// Discard a planned run.
     pub async fn discard_run(&self, id: &str) -> Result<Run, StoreError> {
-        let current = self.run(id).await?;
-        if current.status != RunStatus::Planned {
-            return Err(Self::wrong_state(&current, "discarded", "planned with changes"));
-        }
-        let mut tx = self.pool.begin().await?;
-        let done = sqlx::query("UPDATE runs SET status = 'discarded' WHERE id = $1 AND status = 'planned'")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::Conflict(format!("run {id} changed state; read it again")));
-        }
-        self.transition(
-            &mut tx,
-            id,
-            Transition {
-                status: RunStatus::Discarded,
-                plan: None,
-                apply: Some(PhaseStatus::Unreachable),
-                error: None,
-                has_changes: None,
-            },
-        )
-        .await?;
+        let (_, tx) =
+            self.leave_planned(id, RunStatus::Discarded, PhaseStatus::Unreachable, "discarded").await?;
         tx.commit().await?;
         self.run(id).await
     }

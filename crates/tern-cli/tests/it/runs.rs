@@ -104,18 +104,8 @@ impl World {
         create.extend(extra);
         self.ok(server, &create);
         let python = tern_testkit::peers::python();
-        let vars = [
-            format!("TF_CLI_CONFIG_FILE={}", self.tfrc.display()),
-            "TFC_AWS_PROVIDER_AUTH=true".into(),
-            format!("TFC_AWS_RUN_ROLE_ARN={ROLE}"),
-            format!("AWS_ENDPOINT_URL_STS=http://127.0.0.1:{}", self.moto_port),
-            "AWS_DEFAULT_REGION=us-east-1".into(),
-            "TFC_VAULT_PROVIDER_AUTH=true".into(),
-            format!("TFC_VAULT_ADDR={}", self.bao_addr),
-            "TFC_VAULT_RUN_ROLE=tern".into(),
-        ];
-        for v in &vars {
-            self.ok(server, &["var", "set", v, "--workspace", name]);
+        for v in self.credential_vars() {
+            self.ok(server, &["var", "set", &v, "--workspace", name]);
         }
         self.ok(
             server,
@@ -132,6 +122,20 @@ impl World {
                 name,
             ],
         );
+    }
+
+    /// The env variables of a workspace with AWS (moto) and Vault (OpenBao) dynamic credentials.
+    fn credential_vars(&self) -> Vec<String> {
+        vec![
+            format!("TF_CLI_CONFIG_FILE={}", self.tfrc.display()),
+            "TFC_AWS_PROVIDER_AUTH=true".into(),
+            format!("TFC_AWS_RUN_ROLE_ARN={ROLE}"),
+            format!("AWS_ENDPOINT_URL_STS=http://127.0.0.1:{}", self.moto_port),
+            "AWS_DEFAULT_REGION=us-east-1".into(),
+            "TFC_VAULT_PROVIDER_AUTH=true".into(),
+            format!("TFC_VAULT_ADDR={}", self.bao_addr),
+            "TFC_VAULT_RUN_ROLE=tern".into(),
+        ]
     }
 
     fn config(&self) -> PathBuf {
@@ -632,16 +636,7 @@ fn terraform_plans_and_applies_remotely_through_the_remote_backend_over_https() 
     tern(&["org", "create", "acme"]);
     // The workspace as World::workspace makes it, over https.
     tern(&["workspace", "create", "prod"]);
-    for v in [
-        format!("TF_CLI_CONFIG_FILE={}", w.tfrc.display()),
-        "TFC_AWS_PROVIDER_AUTH=true".into(),
-        format!("TFC_AWS_RUN_ROLE_ARN={ROLE}"),
-        format!("AWS_ENDPOINT_URL_STS=http://127.0.0.1:{}", w.moto_port),
-        "AWS_DEFAULT_REGION=us-east-1".into(),
-        "TFC_VAULT_PROVIDER_AUTH=true".into(),
-        format!("TFC_VAULT_ADDR={}", w.bao_addr),
-        "TFC_VAULT_RUN_ROLE=tern".into(),
-    ] {
+    for v in w.credential_vars() {
         tern(&["var", "set", &v, "--workspace", "prod"]);
     }
     tern(&[
