@@ -189,14 +189,13 @@ pub fn run(args: ServeArgs, env: Env<'_>) -> anyhow::Result<ExitCode> {
         let path = issuer.path();
         s[..s.len() - path.len()].to_owned()
     });
-    // The server's own workers reach it on loopback. With TLS, on a second, plain-HTTP listener
-    // bound to 127.0.0.1 (the certificate may come from a CA this process does not trust);
-    // everything there still needs a token.
-    let internal = match (&tls, settings.workers) {
-        (Some(_), n) if n > 0 => {
-            Some(TcpListener::bind("127.0.0.1:0").context("binding the workers' loopback listener")?)
-        }
-        _ => None,
+    // The server's own workers reach it on a second, plain-HTTP listener bound to 127.0.0.1: it
+    // works whatever CA signed the public certificate, and it stays open on shutdown until the
+    // workers have reported how their phases ended. Everything there still needs a token.
+    let internal = if settings.workers > 0 {
+        Some(TcpListener::bind("127.0.0.1:0").context("binding the workers' loopback listener")?)
+    } else {
+        None
     };
     let worker_url = match &internal {
         Some(l) => format!("http://{}", l.local_addr().context("reading the loopback address")?),
