@@ -164,6 +164,17 @@ pub enum OrgCommand {
         #[command(flatten)]
         client: ClientArgs,
     },
+    /// Create an API token limited to one organization (for Terraform's `credentials` block or
+    /// CI); needs the admin token. Printed once.
+    Token {
+        /// Organization name.
+        name: String,
+        /// Free text shown with the token.
+        #[arg(long, default_value = "")]
+        description: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -217,6 +217,28 @@ pub fn org(command: OrgCommand, env: Env<'_>) -> anyhow::Result<ExitCode> {
                 Ok(ExitCode::SUCCESS)
             })
         }
+        OrgCommand::Token { name, description, client } => {
+            let c = Client::new(&client, env)?;
+            block_on(async move {
+                let mut attributes = json!({});
+                if !description.is_empty() {
+                    attributes["description"] = json!(description);
+                }
+                let body = json!({ "data": { "type": "authentication-tokens", "attributes": attributes } });
+                let t = c
+                    .write(
+                        Method::POST,
+                        &format!("/api/v2/organizations/{}/authentication-token", enc(&name)),
+                        body,
+                    )
+                    .await?;
+                eprintln!(
+                    "token for organization {name} (shown once; put it in Terraform's credentials block or TERN_TOKEN):"
+                );
+                println!("{}", text(attr(&t["data"], "token")));
+                Ok(ExitCode::SUCCESS)
+            })
+        }
         OrgCommand::List { client } => {
             let c = Client::new(&client, env)?;
             block_on(async move {

@@ -730,6 +730,11 @@ fn the_remote_backend_explains_a_wrong_token_or_organization_and_creates_a_missi
     let w = World::new();
     let h = w.serve_https(&["--workers", "0"]);
     w.tern_https(&h, &["org", "create", "acme"]).success();
+    // An organization token from the CLI works for its organization.
+    let org_token = w.tern_https(&h, &["org", "token", "acme", "--description", "laptop"]);
+    org_token.success();
+    let org_token = org_token.stdout.trim().to_owned();
+    assert!(org_token.starts_with("tern-org."), "{org_token}");
     let init = |org: &str, workspace: &str, token: &str| {
         let dir = w.remote_config(&h, &format!("laptop-{org}-{workspace}"), org, workspace, "");
         laptop_terraform(&w, &dir, &h.host, token, &h.ca.ca_cert, &["init", "-input=false"])
@@ -747,7 +752,7 @@ fn the_remote_backend_explains_a_wrong_token_or_organization_and_creates_a_missi
         "{out}"
     );
     // A workspace the configuration names but tern does not have is created, as by TFE.
-    init("acme", "brand-new", ADMIN).success();
+    init("acme", "brand-new", &org_token).success();
     let shown = w.tern_https(&h, &["workspace", "show", "brand-new"]);
     shown.success();
     assert!(shown.stdout.contains("project:           Default Project"), "{shown}");
