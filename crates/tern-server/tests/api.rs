@@ -861,7 +861,6 @@ async fn runs_state_and_the_agent_api(api: Api) {
         api.ok(Method::GET, &format!("/api/v2/runs/{other_run}"), None).await["data"]["attributes"]["status"],
         "canceled"
     );
-    let _ = api.store.ping().await;
 }
 
 /// The endpoints the other tests do not walk through, each on its happy path.

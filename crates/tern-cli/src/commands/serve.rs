@@ -199,7 +199,7 @@ pub fn run(args: ServeArgs, env: Env<'_>) -> anyhow::Result<ExitCode> {
     };
     let worker_url = match &internal {
         Some(l) => format!("http://{}", l.local_addr().context("reading the loopback address")?),
-        None => format!("http://{}", loopback_addr(&bound)),
+        None => String::new(), // no workers
     };
 
     let runtime =
@@ -442,14 +442,6 @@ async fn ensure_admin_token(
     let (_, secret) =
         store.create_token(TokenKind::Admin, None, None, "created on first start", None).await?;
     Ok(Some(secret))
-}
-
-fn loopback_addr(bound: &SocketAddr) -> String {
-    match bound {
-        SocketAddr::V4(v4) if v4.ip().is_unspecified() => format!("127.0.0.1:{}", v4.port()),
-        SocketAddr::V6(v6) if v6.ip().is_unspecified() => format!("[::1]:{}", v6.port()),
-        other => loopback_host(other) + &format!(":{}", other.port()),
-    }
 }
 
 fn loopback_host(bound: &SocketAddr) -> String {

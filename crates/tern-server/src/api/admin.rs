@@ -60,10 +60,6 @@ fn managed<'a>(s: &'a ApiState, caller: &Caller) -> Result<&'a ManagedKeys, ApiE
     })
 }
 
-fn now(s: &ApiState) -> i64 {
-    i64::try_from(tern_types::unix_seconds(s.clock.now())).unwrap_or(i64::MAX)
-}
-
 async fn list(State(s): State<ApiState>, caller: Caller) -> ApiResult {
     let keys = managed(&s, &caller)?.list().await?;
     Ok(docs::one(json!(keys.iter().map(key_doc).collect::<Vec<_>>())))
@@ -85,7 +81,7 @@ async fn rotate(State(s): State<ApiState>, caller: Caller, body: Bytes) -> ApiRe
             None => keys.rotation().lead,
         }
     };
-    let key = keys.rotate(now(&s), lead).await?;
+    let key = keys.rotate(s.store.unix_now(), lead).await?;
     Ok(docs::created(key_doc(&key)))
 }
 
@@ -101,7 +97,7 @@ async fn retire(
     } else {
         Doc::parse(&body, "signing-keys")?.boolean("unpublish")?.unwrap_or(false)
     };
-    keys.retire(now(&s), &kid, unpublish).await?;
+    keys.retire(s.store.unix_now(), &kid, unpublish).await?;
     let list = keys.list().await?;
     Ok(docs::one(json!(list.iter().map(key_doc).collect::<Vec<_>>())))
 }

@@ -86,7 +86,7 @@ async fn claim(State(s): State<ApiState>, caller: Caller, body: Bytes) -> ApiRes
             let run = s.store.run(&job.run_id).await?;
             let ws = s.store.workspace(&run.workspace_id).await?;
             let timeout = phase_timeout(&ws, job.phase);
-            let expires = s.store_now() + timeout + 3600;
+            let expires = s.store.unix_now() + timeout + 3600;
             let (_, secret) = s
                 .store
                 .create_token(
@@ -108,12 +108,6 @@ async fn claim(State(s): State<ApiState>, caller: Caller, body: Bytes) -> ApiRes
         }
         // Woken by a run queued on this replica, or poll for the others.
         let _ = tokio::time::timeout((deadline - now).min(Duration::from_secs(1)), notified).await;
-    }
-}
-
-impl ApiState {
-    fn store_now(&self) -> i64 {
-        i64::try_from(tern_types::unix_seconds(self.clock.now())).unwrap_or(i64::MAX)
     }
 }
 
