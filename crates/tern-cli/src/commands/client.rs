@@ -219,25 +219,11 @@ pub fn org(command: OrgCommand, env: Env<'_>) -> anyhow::Result<ExitCode> {
         }
         OrgCommand::Token { name, description, client } => {
             let c = Client::new(&client, env)?;
-            block_on(async move {
-                let mut attributes = json!({});
-                if !description.is_empty() {
-                    attributes["description"] = json!(description);
-                }
-                let body = json!({ "data": { "type": "authentication-tokens", "attributes": attributes } });
-                let t = c
-                    .write(
-                        Method::POST,
-                        &format!("/api/v2/organizations/{}/authentication-token", enc(&name)),
-                        body,
-                    )
-                    .await?;
-                eprintln!(
-                    "token for organization {name} (shown once; put it in Terraform's credentials block or TERN_TOKEN):"
-                );
-                println!("{}", text(attr(&t["data"], "token")));
-                Ok(ExitCode::SUCCESS)
-            })
+            let path = format!("/api/v2/organizations/{}/authentication-token", enc(&name));
+            let hint = format!(
+                "token for organization {name} (shown once; put it in Terraform's credentials block or TERN_TOKEN):"
+            );
+            block_on(async move { create_token(&c, &path, &description, &hint).await })
         }
         OrgCommand::List { client } => {
             let c = Client::new(&client, env)?;
@@ -751,23 +737,27 @@ pub fn state(command: StateCommand, env: Env<'_>) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// Create a token at `path`; the hint goes to stderr, the token (shown once) to stdout.
+async fn create_token(c: &Client, path: &str, description: &str, hint: &str) -> anyhow::Result<ExitCode> {
+    let mut attributes = json!({});
+    if !description.is_empty() {
+        attributes["description"] = json!(description);
+    }
+    let body = json!({ "data": { "type": "authentication-tokens", "attributes": attributes } });
+    let t = c.write(Method::POST, path, body).await?;
+    eprintln!("{hint}");
+    println!("{}", text(attr(&t["data"], "token")));
+    Ok(ExitCode::SUCCESS)
+}
+
 pub fn agent_token(command: AgentTokenCommand, env: Env<'_>) -> anyhow::Result<ExitCode> {
     match command {
         AgentTokenCommand::Create { org, description, client } => {
             let c = Client::new(&client, env)?;
-            block_on(async move {
-                let mut attributes = json!({});
-                if !description.is_empty() {
-                    attributes["description"] = json!(description);
-                }
-                let body = json!({ "data": { "type": "authentication-tokens", "attributes": attributes } });
-                let t = c
-                    .write(Method::POST, &format!("/api/v2/organizations/{}/agent-tokens", enc(&org)), body)
-                    .await?;
-                eprintln!("agent token for {org} (shown once; give it to `tern agent` as TERN_AGENT_TOKEN):");
-                println!("{}", text(attr(&t["data"], "token")));
-                Ok(ExitCode::SUCCESS)
-            })
+            let path = format!("/api/v2/organizations/{}/agent-tokens", enc(&org));
+            let hint =
+                format!("agent token for {org} (shown once; give it to `tern agent` as TERN_AGENT_TOKEN):");
+            block_on(async move { create_token(&c, &path, &description, &hint).await })
         }
     }
 }
