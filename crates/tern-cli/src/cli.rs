@@ -338,6 +338,17 @@ pub enum VarCommand {
 #[derive(Debug, Subcommand)]
 pub enum RunCommand {
     /// Pack a directory, upload it, and start a run; follows its logs unless --no-follow.
+    #[command(after_help = "\
+The directory is packed without .terraform/, .git/ and state files. The run executes on the
+server's workers or an agent, with the workspace's variables and dynamic credentials.
+
+Exit code (when following): 0 if the run applied, found nothing to change, or is planned and
+waits for `tern run apply`; 1 if it errored, was canceled or discarded.
+
+Examples:
+  tern run start --org acme --workspace prod --dir ./infra
+  tern run start --org acme --workspace prod --dir ./infra --auto-apply
+  RUN=$(tern run start --org acme --workspace prod --no-follow) && tern run logs \"$RUN\" --follow")]
     Start {
         /// Organization name.
         #[arg(long, value_name = "ORG", env = "TERN_ORG")]
