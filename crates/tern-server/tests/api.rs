@@ -520,7 +520,9 @@ async fn runs_state_and_the_agent_api(api: Api) {
     assert!(log_url.starts_with(&format!("{}/api/v2/plans/{plan_id}/logs/", api.base)), "{log_url}");
     // The signed URL works without a token, as TFE's do; a tampered one does not.
     assert_eq!(reqwest::get(&log_url).await.unwrap().bytes().await.unwrap().as_ref(), b"\x02");
-    let tampered = format!("{}0", &log_url[..log_url.len() - 1]);
+    // Flip the last hex digit (replacing it with a fixed one is a no-op when it already is that).
+    let last = if log_url.ends_with('0') { '1' } else { '0' };
+    let tampered = format!("{}{last}", &log_url[..log_url.len() - 1]);
     assert_eq!(reqwest::get(&tampered).await.unwrap().status(), StatusCode::UNAUTHORIZED);
     let other_plan = log_url.replace(&plan_id, "plan-AAAAAAAAAAAAAAAA");
     assert_eq!(
