@@ -92,6 +92,278 @@ pub enum Command {
     /// Managed signing keys of a server started with --managed-keys (admin token).
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Print what a cloud must be told to trust this server's tokens (Terraform, JSON or CLI).
+    #[command(after_help = TRUST_AFTER_HELP)]
+    Trust(TrustArgs),
+    /// Say whether a cloud would accept a token, condition by condition (exit 0 yes, 1 no).
+    #[command(after_help = EXPLAIN_AFTER_HELP)]
+    Explain(ExplainArgs),
+    /// Check an installation (run it with tern serve's flags and environment): issuer,
+    /// documents, keys, clock, database, agents, TLS. Exit 0 when nothing fails.
+    #[command(after_help = DOCTOR_AFTER_HELP)]
+    Doctor(DoctorArgs),
+}
+
+const TRUST_AFTER_HELP: &str = "\
+Subjects come from the claim profile and subject template in use (--profile,
+--subject-template, or TERN_CLAIM_PROFILE / TERN_SUBJECT_TEMPLATE as tern serve reads them),
+so the trust and the tokens cannot drift. Leave --project or --workspace out to trust any
+(AWS, Google Cloud, Vault); Azure and Kubernetes compare subjects exactly and need both.
+
+--phase: plan, apply, both (one role for either phase; default) or each (one role per phase,
+so plan can be read-only).
+
+Examples:
+  tern trust aws --organization acme --project 'Default Project' --workspace prod > trust.tf
+  tern trust gcp --organization acme --workspace prod --format cli --gcp-project-id my-proj
+  tern trust azure --organization acme --project 'Default Project' --workspace prod --format json
+  tern trust vault --organization acme --phase each --format cli | sh
+  tern trust kubernetes --organization acme --project Platform --workspace eks --audience k8s";
+
+const EXPLAIN_AFTER_HELP: &str = "\
+The token comes from --token (a file, or - for stdin), or tern mints a sample from
+--organization/--project/--workspace/--phase with the issuer and claim profile in use. Each
+condition is printed with the token's value and the expected one, and the first difference
+is pointed at (a trailing slash, a missing project segment, the phase, 'Default Project', an
+audience). The signature is not checked: that is `tern token verify`.
+
+--trust takes what the cloud prints, or what `tern trust --format json` wrote:
+  aws    the role trust policy (aws iam get-role --role-name R, or its AssumeRolePolicyDocument);
+         --provider-url and --client-id describe the IAM OIDC provider
+  gcp    the provider (gcloud iam workload-identity-pools providers describe P --format json);
+         --member checks a service account binding's principal too
+  azure  the federated credential(s) (az ad app federated-credential list --id APP)
+  vault  the role (vault read -format=json auth/jwt/role/R); --config the auth method's config
+
+Exit codes: 0 the cloud would accept the token, 1 it would refuse it, 2 unreadable input.
+
+Examples:
+  tern explain aws --trust role.json --provider-url https://tern.example.com --token token.jwt
+  tern explain vault --trust role.json --config config.json \\
+    --organization acme --workspace prod --phase apply";
+
+const DOCTOR_AFTER_HELP: &str = "\
+Run it where tern serve runs, with the same flags and environment: it reads the same issuer,
+keys, database and TLS files, fetches the discovery and JWKS documents at the issuer URL as a
+cloud would, and changes nothing. Each check prints pass, warn or FAIL, and a fix.
+
+Exit codes: 0 no check failed (warnings allowed), 1 some check failed, 2 unusable flags.
+
+Example:
+  TERN_ISSUER_URL=https://tern.example.com tern doctor --signing-key /etc/tern/key.pem \\
+    --tls-cert /etc/tern/cert.pem --tls-key /etc/tern/key.pem --database-url postgres://…";
+
+/// A relying party for `tern trust`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum TrustCloud {
+    /// AWS IAM OIDC provider and role trust policy.
+    Aws,
+    /// Google Cloud workload identity pool, provider and service account binding.
+    Gcp,
+    /// Microsoft Entra ID federated identity credentials.
+    Azure,
+    /// Vault / OpenBao JWT auth method, roles and policy.
+    Vault,
+    /// EKS identity provider config (or structured authentication) and RBAC bindings.
+    Kubernetes,
+}
+
+/// A relying party for `tern explain`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ExplainCloud {
+    /// AWS STS AssumeRoleWithWebIdentity.
+    Aws,
+    /// Google Cloud STS with a workload identity provider.
+    Gcp,
+    /// Microsoft Entra ID federated credentials.
+    Azure,
+    /// Vault / OpenBao JWT login.
+    Vault,
+}
+
+/// Output of `tern trust`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum TrustFormat {
+    /// Terraform resources.
+    Terraform,
+    /// The cloud's own JSON documents.
+    Json,
+    /// The cloud's CLI commands, as a shell script.
+    Cli,
+}
+
+#[derive(Debug, Args)]
+pub struct TrustArgs {
+    /// The cloud.
+    #[arg(value_enum)]
+    pub cloud: TrustCloud,
+
+    /// Output: terraform, json (the cloud's documents) or cli (a shell script).
+    #[arg(long, value_enum, default_value = "terraform")]
+    pub format: TrustFormat,
+
+    /// Issuer URL of the server, exactly as in its tokens.
+    #[arg(long, value_name = "URL", env = "TERN_ISSUER_URL")]
+    pub issuer_url: Option<String>,
+
+    #[command(flatten)]
+    pub claims: ClaimArgs,
+
+    /// Organization name.
+    #[arg(long, value_name = "NAME")]
+    pub organization: String,
+
+    /// Organization id (needed when the subject template uses organization_id).
+    #[arg(long, value_name = "ID")]
+    pub organization_id: Option<String>,
+
+    /// Project name (HCP Terraform's default: 'Default Project'); omitted: any project.
+    #[arg(long, value_name = "NAME")]
+    pub project: Option<String>,
+
+    /// Project id, when the subject template uses project_id; omitted: any.
+    #[arg(long, value_name = "ID")]
+    pub project_id: Option<String>,
+
+    /// Workspace name; omitted: any workspace of the organization (and project).
+    #[arg(long, value_name = "NAME")]
+    pub workspace: Option<String>,
+
+    /// Workspace id, when the subject template uses workspace_id; omitted: any.
+    #[arg(long, value_name = "ID")]
+    pub workspace_id: Option<String>,
+
+    /// Which phases: plan, apply, both (one role) or each (one role per phase).
+    #[arg(long, value_parser = ["plan", "apply", "both", "each"], default_value = "both")]
+    pub phase: String,
+
+    /// Audience, when the workspace sets one (TFC_<P>_WORKLOAD_IDENTITY_AUDIENCE); required
+    /// for Kubernetes. Default: the cloud's (aws.workload.identity, api://AzureADTokenExchange,
+    /// vault.workload.identity, Google's provider name).
+    #[arg(long, value_name = "AUD")]
+    pub audience: Option<String>,
+
+    /// Base name of roles, pools, credentials and policies (default tern-<org>[-<workspace>]).
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+
+    /// AWS account id (json format: the provider ARN; cli format asks AWS otherwise).
+    #[arg(long, value_name = "ID", help_heading = "Cloud settings")]
+    pub aws_account_id: Option<String>,
+
+    /// Google Cloud project id of the pool.
+    #[arg(long, value_name = "ID", help_heading = "Cloud settings")]
+    pub gcp_project_id: Option<String>,
+
+    /// Google Cloud project number (json format: resource names).
+    #[arg(long, value_name = "NUMBER", help_heading = "Cloud settings")]
+    pub gcp_project_number: Option<String>,
+
+    /// Workload identity pool id (default: the base name).
+    #[arg(long, value_name = "ID", help_heading = "Cloud settings")]
+    pub gcp_pool_id: Option<String>,
+
+    /// Workload identity pool provider id (default: tern).
+    #[arg(long, value_name = "ID", help_heading = "Cloud settings")]
+    pub gcp_provider_id: Option<String>,
+
+    /// Service account the runs impersonate.
+    #[arg(long, value_name = "EMAIL", help_heading = "Cloud settings")]
+    pub service_account: Option<String>,
+
+    /// Object id of the Entra ID application.
+    #[arg(long, value_name = "ID", help_heading = "Cloud settings")]
+    pub azure_application_id: Option<String>,
+
+    /// Vault JWT auth mount path (default: jwt).
+    #[arg(long, value_name = "PATH", help_heading = "Cloud settings")]
+    pub vault_mount: Option<String>,
+
+    /// EKS cluster name.
+    #[arg(long, value_name = "NAME", help_heading = "Cloud settings")]
+    pub eks_cluster: Option<String>,
+
+    /// Kubernetes ClusterRole the runs are bound to (default: edit).
+    #[arg(long, value_name = "ROLE", help_heading = "Cloud settings")]
+    pub kubernetes_cluster_role: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// The cloud.
+    #[arg(value_enum)]
+    pub cloud: ExplainCloud,
+
+    /// The trust configuration (JSON; see below for what each cloud takes).
+    #[arg(long, value_name = "PATH")]
+    pub trust: PathBuf,
+
+    /// The token to explain: a file, or - for stdin. Without it, a sample is minted (not
+    /// signed) from --organization, --workspace, … with the issuer and profile in use.
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["organization", "workspace"])]
+    pub token: Option<String>,
+
+    /// Sample token: organization name.
+    #[arg(long, value_name = "NAME", required_unless_present = "token", requires = "workspace")]
+    pub organization: Option<String>,
+
+    /// Sample token: project name.
+    #[arg(long, value_name = "NAME", default_value = "Default Project")]
+    pub project: String,
+
+    /// Sample token: workspace name.
+    #[arg(long, value_name = "NAME")]
+    pub workspace: Option<String>,
+
+    /// Sample token: phase.
+    #[arg(long, value_parser = ["plan", "apply"], default_value = "plan")]
+    pub phase: String,
+
+    /// Sample token: issuer URL (the server's).
+    #[arg(long, value_name = "URL", env = "TERN_ISSUER_URL")]
+    pub issuer_url: Option<String>,
+
+    #[command(flatten)]
+    pub claims: ClaimArgs,
+
+    /// Sample token: audience (default: the cloud's, as tern's tokens carry it).
+    #[arg(long, value_name = "AUD")]
+    pub audience: Option<String>,
+
+    /// AWS: the IAM OIDC provider's URL.
+    #[arg(long, value_name = "URL")]
+    pub provider_url: Option<String>,
+
+    /// AWS: the IAM OIDC provider's client IDs (repeatable).
+    #[arg(long = "client-id", value_name = "AUD")]
+    pub client_ids: Vec<String>,
+
+    /// Google Cloud: a service account binding's member to check, e.g.
+    /// principalSet://iam.googleapis.com/projects/…/workloadIdentityPools/POOL/*.
+    #[arg(long, value_name = "PRINCIPAL")]
+    pub member: Option<String>,
+
+    /// Vault: the auth method's config (vault read -format=json auth/jwt/config).
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+
+    /// Which role of a `tern trust --format json` document (AWS RoleName, Vault role name).
+    #[arg(long, value_name = "NAME")]
+    pub role: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    #[command(flatten)]
+    pub serve: ServeArgs,
+
+    /// Extra CA certificate (PEM) to trust when fetching the issuer's documents.
+    #[arg(long, value_name = "PATH", help_heading = "Doctor")]
+    pub ca_cert: Option<PathBuf>,
+
+    /// Time limit of each network check.
+    #[arg(long, value_name = "DURATION", default_value = "10s", help_heading = "Doctor")]
+    pub timeout: String,
 }
 
 #[derive(Debug, Subcommand)]

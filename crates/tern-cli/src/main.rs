@@ -46,6 +46,9 @@ fn main() -> ExitCode {
         Command::State(c) => commands::client::state(c, &env),
         Command::AgentToken(c) => commands::client::agent_token(c, &env),
         Command::Keys(c) => commands::client::keys(c, &env),
+        Command::Trust(args) => commands::trust::trust(args, &env),
+        Command::Explain(args) => commands::trust::explain(args, &env),
+        Command::Doctor(args) => commands::doctor::run(args, &env),
     };
     match result {
         Ok(code) => code,

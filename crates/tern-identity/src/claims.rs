@@ -83,6 +83,38 @@ impl ClaimProfile {
         }
     }
 
+    /// The claim of this profile that carries the value of a subject key on its own, if any
+    /// (e.g. `terraform_workspace_name` for `workspace` under `tfc`). Trust configurations that
+    /// can test claims (GCP, Vault) use it; a test checks it against what minting emits.
+    pub fn claim_for(self, key: SubjectKey) -> Option<&'static str> {
+        use SubjectKey as K;
+        match (self, key) {
+            (Self::Tfc | Self::Otf, K::Organization) => Some("terraform_organization_name"),
+            (Self::Tfc, K::OrganizationId) => Some("terraform_organization_id"),
+            (Self::Tfc, K::Project) => Some("terraform_project_name"),
+            (Self::Tfc, K::ProjectId) => Some("terraform_project_id"),
+            (Self::Tfc | Self::Otf, K::Workspace) => Some("terraform_workspace_name"),
+            (Self::Tfc | Self::Otf, K::WorkspaceId) => Some("terraform_workspace_id"),
+            (Self::Tfc | Self::Otf, K::RunId) => Some("terraform_run_id"),
+            (Self::Tfc | Self::Otf, K::RunPhase) => Some("terraform_run_phase"),
+            (Self::Terrakube, K::Organization) => Some("terrakube_organization_name"),
+            (Self::Terrakube, K::OrganizationId) => Some("terrakube_organization_id"),
+            (Self::Terrakube, K::Workspace) => Some("terrakube_workspace_name"),
+            (Self::Terrakube, K::WorkspaceId) => Some("terrakube_workspace_id"),
+            (Self::Terrakube, K::RunId) => Some("terrakube_job_id"),
+            _ => None,
+        }
+    }
+
+    /// The claim naming the whole workspace, suited to Vault's `user_claim` (an entity alias
+    /// per workspace).
+    pub fn workspace_claim(self) -> &'static str {
+        match self {
+            Self::Tfc | Self::Otf => "terraform_full_workspace",
+            Self::Terrakube => "terrakube_workspace_id",
+        }
+    }
+
     /// The profile's extra claims for `ctx`, in [`Self::extra_claim_names`] order.
     pub(crate) fn extra_claims<'a>(self, ctx: &'a RunContext) -> Vec<(&'static str, Cow<'a, str>)> {
         let b = |s: &'a str| Cow::Borrowed(s);
@@ -308,6 +340,30 @@ impl SubjectTemplate {
         &self.0
     }
 
+    /// Whether the template includes `key`.
+    pub fn has(&self, key: SubjectKey) -> bool {
+        self.0.contains(&key)
+    }
+
+    /// Build a pattern of `sub` for trust policies: `value` gives a key's fixed value, or `None`
+    /// for any value, written `*` (AWS `StringLike`, Vault glob `bound_claims`). The same layout
+    /// as [`Self::render`], so a trust policy and the tokens cannot drift.
+    pub fn render_pattern(&self, value: impl Fn(SubjectKey) -> Option<String>) -> String {
+        let mut out = String::with_capacity(128);
+        for (i, key) in self.0.iter().enumerate() {
+            if i > 0 {
+                out.push(':');
+            }
+            out.push_str(key.as_str());
+            out.push(':');
+            match value(*key) {
+                Some(v) => out.push_str(&v),
+                None => out.push('*'),
+            }
+        }
+        out
+    }
+
     /// Build `sub` for `ctx`.
     pub fn render(&self, ctx: &RunContext) -> String {
         let mut out = String::with_capacity(128);
@@ -435,6 +491,31 @@ pub(crate) mod tests {
             let names: Vec<&str> = profile.extra_claims(&ctx).iter().map(|(k, _)| *k).collect();
             assert_eq!(names, profile.extra_claim_names(), "{profile}");
         }
+    }
+
+    #[test]
+    fn claim_for_carries_the_subject_value() {
+        let ctx = context(RunPhase::Apply);
+        for profile in ClaimProfile::ALL {
+            let claims = profile.extra_claims(&ctx);
+            for key in SubjectKey::ALL {
+                if let Some(name) = profile.claim_for(key) {
+                    let emitted = claims.iter().find(|(k, _)| *k == name).map(|(_, v)| v.as_ref());
+                    assert_eq!(emitted, Some(key.value(&ctx)), "{profile} {name}");
+                }
+            }
+            assert!(profile.extra_claim_names().contains(&profile.workspace_claim()), "{profile}");
+        }
+    }
+
+    #[test]
+    fn patterns_follow_the_template() {
+        let ctx = context(RunPhase::Plan);
+        let t = ClaimProfile::Tfc.default_subject();
+        let exact = t.render_pattern(|k| Some(k.value(&ctx).to_owned()));
+        assert_eq!(exact, t.render(&ctx));
+        let any_phase = t.render_pattern(|k| (k != SubjectKey::RunPhase).then(|| k.value(&ctx).to_owned()));
+        assert_eq!(any_phase, "organization:acme:project:Default Project:workspace:prod:run_phase:*");
     }
 
     #[test]

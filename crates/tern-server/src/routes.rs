@@ -100,7 +100,23 @@ pub fn app_with(state: Arc<IssuerState>, issuer_path: &str, more: Router) -> Rou
             .route(&format!("{issuer_path}/.well-known/openid-configuration"), get(discovery))
             .route(&format!("{issuer_path}/.well-known/jwks"), get(jwks));
     }
-    router.with_state(state).merge(more).fallback(not_found).layer(TraceLayer::new_for_http())
+    // The request span names the method and path only: no query string, and a signed log
+    // URL's signature (a read capability for that log) replaced.
+    let trace = TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<axum::body::Body>| {
+        tracing::debug_span!("request", method = %req.method(), path = %loggable_path(req.uri().path()))
+    });
+    router.with_state(state).merge(more).fallback(not_found).layer(trace)
+}
+
+/// `path` fit for logs: the signature segment of `/…/logs/<expiry>.<signature>` is replaced.
+pub(crate) fn loggable_path(path: &str) -> std::borrow::Cow<'_, str> {
+    if let Some((head, last)) = path.rsplit_once('/')
+        && head.ends_with("/logs")
+        && let Some((expiry, _)) = last.split_once('.')
+    {
+        return std::borrow::Cow::Owned(format!("{head}/{expiry}.<signature>"));
+    }
+    std::borrow::Cow::Borrowed(path)
 }
 
 async fn discovery(State(state): State<Arc<IssuerState>>, headers: HeaderMap) -> Response {
@@ -179,6 +195,16 @@ async fn not_found(uri: Uri) -> Response {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn signed_log_urls_are_not_logged() {
+        assert_eq!(
+            super::loggable_path("/api/v2/plans/plan-1/logs/1790000000.9f86d081884c7d65"),
+            "/api/v2/plans/plan-1/logs/1790000000.<signature>"
+        );
+        assert_eq!(super::loggable_path("/api/v2/runs/run-1"), "/api/v2/runs/run-1");
+        assert_eq!(super::loggable_path("/.well-known/jwks"), "/.well-known/jwks");
+    }
+
     use super::*;
 
     #[test]

@@ -28,6 +28,7 @@ use tern_types::{Clock, unix_seconds};
 
 pub use crypto::{Cipher, CryptoError, EncryptionKey, token_hash};
 pub use keys::{KeyState, ManagedKey};
+pub use migrate::MigrationStatus;
 pub use records::*;
 pub use runs::JobOutcome;
 pub use state::{MAX_STATE_BYTES, StateError, md5_hex, parse_state};
@@ -177,6 +178,57 @@ impl Store {
         let store = Self { pool, backend, cipher, url_key, clock };
         store.check_key().await?;
         Ok(store)
+    }
+
+    /// Connect to an existing database without changing it (no migrations, no setup): for
+    /// `tern doctor`. A SQLite file that does not exist is an error, not created. Returns the
+    /// store when the schema is current, and the migration status either way.
+    pub async fn inspect(
+        url: &str,
+        key: Option<&EncryptionKey>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<(MigrationStatus, Option<Self>), StoreError> {
+        install_default_drivers();
+        let (backend, url) = if let Some(rest) = url.strip_prefix("sqlite:") {
+            let path = rest.trim_start_matches("//");
+            let path = path.split('?').next().unwrap_or(path);
+            if !std::path::Path::new(path).exists() {
+                return Err(StoreError::Invalid(format!(
+                    "the SQLite database {path} does not exist (tern serve creates it on its first start)"
+                )));
+            }
+            (Backend::Sqlite, format!("sqlite://{path}?mode=ro"))
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            (Backend::Postgres, url.to_owned())
+        } else {
+            return Err(StoreError::UnsupportedUrl(url.to_owned()));
+        };
+        let pool = AnyPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect(&url)
+            .await
+            .map_err(StoreError::Database)?;
+        let status = migrate::status(&pool, backend).await?;
+        let store = match key {
+            Some(key) if status.is_current() => {
+                let cipher = Arc::new(Cipher::new(key)?);
+                let url_key = Arc::new(key.derive_hmac_key("tern signed URLs"));
+                let store = Self { pool, backend, cipher, url_key, clock };
+                if let Some(sealed) = store.setting(KEK_CHECK).await? {
+                    let bytes = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, sealed)
+                        .map_err(|_| StoreError::Crypto(CryptoError::Open))?;
+                    store.cipher.open(KEK_CHECK, &bytes).map_err(|_| {
+                        StoreError::Invalid(
+                            "the key-encryption key is not the one this database was set up with".into(),
+                        )
+                    })?;
+                }
+                Some(store)
+            }
+            _ => None,
+        };
+        Ok((status, store))
     }
 
     /// A signature of `message` (hex HMAC-SHA256 under a key derived from the encryption key,

@@ -91,3 +91,63 @@ async fn apply(conn: &mut sqlx::AnyConnection, backend: Backend) -> Result<(), S
     }
     Ok(())
 }
+
+/// How a database's migrations compare with this build's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigrationStatus {
+    /// Versions applied to the database.
+    pub applied: Vec<i64>,
+    /// The newest version this build knows.
+    pub newest_known: i64,
+    /// Versions this build would apply.
+    pub pending: Vec<i64>,
+    /// Applied versions this build does not know, or whose checksum differs.
+    pub conflicts: Vec<String>,
+}
+
+impl MigrationStatus {
+    /// Whether the database is exactly at this build's schema.
+    pub fn is_current(&self) -> bool {
+        self.pending.is_empty() && self.conflicts.is_empty()
+    }
+}
+
+pub(crate) async fn status(pool: &AnyPool, backend: Backend) -> Result<MigrationStatus, StoreError> {
+    let exists: Option<(i64,)> = match backend {
+        Backend::Sqlite => sqlx::query_as("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'tern_migrations'")
+            .fetch_optional(pool)
+            .await?,
+        Backend::Postgres => sqlx::query_as("SELECT 1::BIGINT FROM information_schema.tables WHERE table_name = 'tern_migrations' AND table_schema = current_schema()")
+            .fetch_optional(pool)
+            .await?,
+    };
+    let applied: Vec<(i64, String, String)> = if exists.is_some() {
+        sqlx::query_as("SELECT version, name, checksum FROM tern_migrations ORDER BY version")
+            .fetch_all(pool)
+            .await?
+    } else {
+        Vec::new()
+    };
+    let mut conflicts = Vec::new();
+    for (version, name, sum) in &applied {
+        match MIGRATIONS.iter().find(|m| m.version == *version) {
+            None => conflicts.push(format!("migration {version} ({name}) is newer than this tern")),
+            Some(m) => {
+                let sql = if backend == Backend::Sqlite { m.sqlite } else { m.postgres };
+                if checksum(sql) != *sum {
+                    conflicts.push(format!("migration {version} ({name}) differs from this build's"));
+                }
+            }
+        }
+    }
+    Ok(MigrationStatus {
+        applied: applied.iter().map(|a| a.0).collect(),
+        newest_known: MIGRATIONS.last().map_or(0, |m| m.version),
+        pending: MIGRATIONS
+            .iter()
+            .map(|m| m.version)
+            .filter(|v| !applied.iter().any(|a| a.0 == *v))
+            .collect(),
+        conflicts,
+    })
+}

@@ -111,10 +111,31 @@ impl Store {
             .await?;
         let Some(row) = row else { return Ok(None) };
         let t = token(&row)?;
-        if t.expires_at.is_some_and(|e| e <= self.now()) {
+        let now = self.now();
+        if t.expires_at.is_some_and(|e| e <= now) {
             return Ok(None);
         }
+        if t.kind == TokenKind::Agent {
+            // When an agent was last seen (for `tern doctor`); written at most every 15 s.
+            sqlx::query("UPDATE tokens SET last_used_at = $1 WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $3)")
+                .bind(now)
+                .bind(&t.id)
+                .bind(now - 15)
+                .execute(&self.pool)
+                .await?;
+        }
         Ok(Some(t))
+    }
+
+    /// Agent tokens used since `since` (unix seconds): `(description, last used)`, newest first.
+    pub async fn agents_seen_since(&self, since: i64) -> Result<Vec<(String, i64)>, StoreError> {
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT description, last_used_at FROM tokens WHERE kind = 'agent' AND last_used_at IS NOT NULL AND last_used_at >= $1 ORDER BY last_used_at DESC",
+        )
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows)
     }
 
     /// Whether any admin token exists.

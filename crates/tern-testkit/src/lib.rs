@@ -78,6 +78,16 @@ pub mod tls {
     impl TestCa {
         /// Generate into `dir`.
         pub fn generate(dir: &Path) -> TestCa {
+            Self::generate_with(dir, false)
+        }
+
+        /// Like [`TestCa::generate`], but the server certificate expired in 2021.
+        pub fn generate_expired(dir: &Path) -> TestCa {
+            Self::generate_with(dir, true)
+        }
+
+        fn generate_with(dir: &Path, expired: bool) -> TestCa {
+            std::fs::create_dir_all(dir).expect("creating the CA directory");
             let ca_key = KeyPair::generate().expect("CA key");
             let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
             ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
@@ -93,6 +103,10 @@ pub mod tls {
             let mut params = CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
                 .expect("server params");
             params.distinguished_name.push(DnType::CommonName, "localhost");
+            if expired {
+                params.not_before = rcgen::date_time_ymd(2020, 1, 1);
+                params.not_after = rcgen::date_time_ymd(2021, 1, 1);
+            }
             let server = params.signed_by(&server_key, &ca).expect("server certificate");
 
             let out = TestCa {
@@ -103,6 +117,9 @@ pub mod tls {
             std::fs::write(&out.ca_cert, ca.pem()).expect("write CA");
             std::fs::write(&out.server_cert, server.pem()).expect("write server cert");
             std::fs::write(&out.server_key, server_key.serialize_pem()).expect("write server key");
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(&out.server_key, std::fs::Permissions::from_mode(0o600))
+                .expect("chmod server key");
             out
         }
     }

@@ -24,26 +24,26 @@ use crate::keyfile;
 use crate::settings::{self, Env, KeySources};
 
 /// Everything `serve` needs, validated, before any file is read or socket bound.
-struct ServeSettings {
-    keys: KeySources,
-    issuer: Option<(IssuerUrl, &'static str)>,
-    listen: SocketAddr,
-    tls: Option<(PathBuf, PathBuf)>,
-    policy: ClaimPolicy,
-    ttl: Ttl,
-    data_dir: PathBuf,
-    cache: CachePolicy,
-    database_url: String,
-    encryption_key_file: Option<PathBuf>,
-    workers: u16,
-    public_url: Option<String>,
-    job_lease: Duration,
-    runner: RunnerSettings,
-    managed: Option<RotationPolicy>,
+pub(crate) struct ServeSettings {
+    pub(crate) keys: KeySources,
+    pub(crate) issuer: Option<(IssuerUrl, &'static str)>,
+    pub(crate) listen: SocketAddr,
+    pub(crate) tls: Option<(PathBuf, PathBuf)>,
+    pub(crate) policy: ClaimPolicy,
+    pub(crate) ttl: Ttl,
+    pub(crate) data_dir: PathBuf,
+    pub(crate) cache: CachePolicy,
+    pub(crate) database_url: String,
+    pub(crate) encryption_key_file: Option<PathBuf>,
+    pub(crate) workers: u16,
+    pub(crate) public_url: Option<String>,
+    pub(crate) job_lease: Duration,
+    pub(crate) runner: RunnerSettings,
+    pub(crate) managed: Option<RotationPolicy>,
 }
 
 impl ServeSettings {
-    fn from_args(args: &ServeArgs, env: Env<'_>) -> Result<Self, UsageError> {
+    pub(crate) fn from_args(args: &ServeArgs, env: Env<'_>) -> Result<Self, UsageError> {
         let listen: SocketAddr = args.listen.parse().map_err(|_| {
             UsageError(format!(
                 "--listen {:?} is not an address and port, e.g. 127.0.0.1:8080 or 0.0.0.0:8443",
@@ -377,7 +377,7 @@ pub fn run(args: ServeArgs, env: Env<'_>) -> anyhow::Result<ExitCode> {
 }
 
 /// A database URL without its password, for messages.
-fn redact_url(url: &str) -> String {
+pub(crate) fn redact_url(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(scheme), Some(at)) if at > scheme => {
             let userinfo = &url[scheme + 3..at];
@@ -390,21 +390,33 @@ fn redact_url(url: &str) -> String {
 
 /// The key-encryption key: TERN_ENCRYPTION_KEY, --encryption-key-file, or (development) a key
 /// generated once in the data directory.
-fn encryption_key(settings: &ServeSettings, env: Env<'_>) -> anyhow::Result<EncryptionKey> {
+/// The key-encryption key from `TERN_ENCRYPTION_KEY`, `--encryption-key-file`, or the data
+/// directory's `encryption-key`; `None` when the development default does not exist yet.
+pub(crate) fn read_encryption_key(
+    settings: &ServeSettings,
+    env: Env<'_>,
+) -> anyhow::Result<Option<EncryptionKey>> {
     if let Some(text) = env("TERN_ENCRYPTION_KEY") {
-        return EncryptionKey::from_base64(&text).map_err(|e| anyhow!("TERN_ENCRYPTION_KEY: {e}"));
+        return EncryptionKey::from_base64(&text).map(Some).map_err(|e| anyhow!("TERN_ENCRYPTION_KEY: {e}"));
     }
     let (path, dev) = match &settings.encryption_key_file {
         Some(p) => (p.clone(), false),
         None => (settings.data_dir.join("encryption-key"), true),
     };
-    if path.exists() || !dev {
-        let text = keyfile::read("encryption key", &path, true)?;
-        let text =
-            std::str::from_utf8(&text).map_err(|_| anyhow!("encryption key {}: not text", path.display()))?;
-        return EncryptionKey::from_base64(text)
-            .map_err(|e| anyhow!("encryption key {}: {e}", path.display()));
+    if !path.exists() && dev {
+        return Ok(None);
     }
+    let text = keyfile::read("encryption key", &path, true)?;
+    let text =
+        std::str::from_utf8(&text).map_err(|_| anyhow!("encryption key {}: not text", path.display()))?;
+    EncryptionKey::from_base64(text).map(Some).map_err(|e| anyhow!("encryption key {}: {e}", path.display()))
+}
+
+fn encryption_key(settings: &ServeSettings, env: Env<'_>) -> anyhow::Result<EncryptionKey> {
+    if let Some(key) = read_encryption_key(settings, env)? {
+        return Ok(key);
+    }
+    let path = settings.data_dir.join("encryption-key");
     ensure_private_dir(&settings.data_dir)?;
     let key = EncryptionKey::generate()?;
     keyfile::write_new(&path, key.to_base64().as_bytes(), 0o600, false)?;
@@ -444,7 +456,7 @@ async fn ensure_admin_token(
     Ok(Some(secret))
 }
 
-fn loopback_host(bound: &SocketAddr) -> String {
+pub(crate) fn loopback_host(bound: &SocketAddr) -> String {
     match bound {
         SocketAddr::V4(v4) => v4.ip().to_string(),
         SocketAddr::V6(v6) => format!("[{}]", v6.ip()),

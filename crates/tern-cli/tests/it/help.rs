@@ -24,6 +24,9 @@ fn help_output_of_every_command() {
         &["state", "pull"],
         &["keys"],
         &["keys", "rotate"],
+        &["trust"],
+        &["explain"],
+        &["doctor"],
     ];
     for args in commands {
         let mut cmd = scratch.tern();

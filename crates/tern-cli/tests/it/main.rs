@@ -13,3 +13,4 @@ mod runs;
 mod serve;
 mod support;
 mod tokens;
+mod trust;
