@@ -147,6 +147,16 @@ impl std::fmt::Debug for Store {
     }
 }
 
+/// `sqlite://PATH`, as documented, creates the file on first start: sqlx's SQLite driver only
+/// opens existing files unless the URL asks for `mode=rwc`. A URL that names a mode keeps it.
+fn sqlite_create_mode(url: &str) -> std::borrow::Cow<'_, str> {
+    if !url.starts_with("sqlite:") || url.contains("mode=") || url.contains(":memory:") {
+        return url.into();
+    }
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}mode=rwc").into()
+}
+
 /// The setting that proves the key-encryption key is the one the database was set up with.
 const KEK_CHECK: &str = "kek-check";
 
@@ -164,14 +174,17 @@ impl Store {
         let mut options =
             AnyPoolOptions::new().max_connections(connections).acquire_timeout(Duration::from_secs(30));
         if backend == Backend::Sqlite {
-            options = options.after_connect(|conn, _| {
+            // A connection to a local file cannot go stale: pinging it on every acquire (sqlx's
+            // default) cost two thread hand-offs per query, half the mint endpoint's time.
+            options = options.test_before_acquire(false).after_connect(|conn, _| {
                 Box::pin(async move {
                     conn.execute("PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL;").await?;
                     Ok(())
                 })
             });
         }
-        let pool = options.connect(url).await.map_err(StoreError::Database)?;
+        let url = sqlite_create_mode(url);
+        let pool = options.connect(&url).await.map_err(StoreError::Database)?;
         migrate::run(&pool, backend).await?;
         let cipher = Arc::new(Cipher::new(key)?);
         let url_key = Arc::new(key.derive_hmac_key("tern signed URLs"));
@@ -332,4 +345,21 @@ pub(crate) fn flag_opt(row: &sqlx::any::AnyRow, column: &str) -> Result<Option<b
     use sqlx::Row as _;
     row.try_get::<Option<bool>, _>(column)
         .or_else(|_| row.try_get::<Option<i64>, _>(column).map(|v| v.map(|v| v != 0)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sqlite_create_mode;
+
+    #[test]
+    fn sqlite_urls_create_their_file_unless_they_name_a_mode() {
+        assert_eq!(
+            sqlite_create_mode("sqlite:///var/lib/tern/tern.db"),
+            "sqlite:///var/lib/tern/tern.db?mode=rwc"
+        );
+        assert_eq!(sqlite_create_mode("sqlite://t.db?cache=shared"), "sqlite://t.db?cache=shared&mode=rwc");
+        assert_eq!(sqlite_create_mode("sqlite://t.db?mode=ro"), "sqlite://t.db?mode=ro");
+        assert_eq!(sqlite_create_mode("sqlite::memory:"), "sqlite::memory:");
+        assert_eq!(sqlite_create_mode("postgres://u@h/db"), "postgres://u@h/db");
+    }
 }

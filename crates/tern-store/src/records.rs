@@ -424,6 +424,26 @@ pub struct Job {
     pub created_at: i64,
 }
 
+/// A job with what a token minted for it names: its run, workspace, project and organization
+/// (one query, for the mint endpoint's hot path).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobScope {
+    /// The job.
+    pub job: Job,
+    /// Organization name.
+    pub organization: String,
+    /// Project id.
+    pub project_id: String,
+    /// Project name.
+    pub project: String,
+    /// Workspace id.
+    pub workspace_id: String,
+    /// Workspace name.
+    pub workspace: String,
+    /// The phase's timeout, seconds (the workspace's plan or apply timeout).
+    pub timeout_s: i64,
+}
+
 /// A state version.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StateVersion {

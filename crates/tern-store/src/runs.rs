@@ -12,10 +12,10 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, Row as _, Transaction};
 use tern_types::RunPhase;
 
-use crate::crypto::new_id;
+use crate::crypto::{new_id, token_hash};
 use crate::{
-    ConfigurationVersion, ExecutionMode, Job, JobStatus, Page, Paged, PhaseStatus, Run, RunInput, RunStatus,
-    Store, StoreError, count, not_found, sql,
+    ConfigurationVersion, ExecutionMode, Job, JobScope, JobStatus, Page, Paged, PhaseStatus, Run, RunInput,
+    RunStatus, Store, StoreError, count, not_found, sql,
 };
 
 /// How a job ended, as its agent reports it.
@@ -57,6 +57,37 @@ fn run(row: &AnyRow) -> Result<Run, sqlx::Error> {
         created_by: row.try_get("created_by")?,
         created_at: row.try_get("created_at")?,
         status_timestamps: serde_json::from_str(&stamps).unwrap_or_default(),
+    })
+}
+
+/// How one look at the queue went.
+enum Claim {
+    Claimed(Box<Job>),
+    /// Nothing is queued that this caller may run.
+    Empty,
+    /// Jobs were queued, but other agents took every one looked at.
+    AllTaken,
+}
+
+/// Columns of [`JobScope`]: the job's own under their names, the rest aliased.
+const JOB_SCOPE_COLUMNS: &str = "j.id, j.run_id, j.organization_id, j.phase, j.status, j.agent, j.cancel_requested, j.lease_expires_at, j.created_at,
+    o.name AS organization_name, w.project_id, p.name AS project_name, w.id AS workspace_id, w.name AS workspace_name,
+    w.plan_timeout_s, w.apply_timeout_s";
+const JOB_SCOPE_JOINS: &str = "JOIN runs r ON r.id = j.run_id JOIN workspaces w ON w.id = r.workspace_id
+    JOIN organizations o ON o.id = w.organization_id JOIN projects p ON p.id = w.project_id";
+
+fn job_scope(row: &AnyRow) -> Result<JobScope, sqlx::Error> {
+    let job = job(row)?;
+    let timeout_s: i64 =
+        row.try_get(if job.phase == RunPhase::Plan { "plan_timeout_s" } else { "apply_timeout_s" })?;
+    Ok(JobScope {
+        organization: row.try_get("organization_name")?,
+        project_id: row.try_get("project_id")?,
+        project: row.try_get("project_name")?,
+        workspace_id: row.try_get("workspace_id")?,
+        workspace: row.try_get("workspace_name")?,
+        timeout_s,
+        job,
     })
 }
 
@@ -497,6 +528,25 @@ impl Store {
         organization_id: Option<&str>,
         lease_s: i64,
     ) -> Result<Option<Job>, StoreError> {
+        // Candidates can all go to other agents between the query and the claim (several
+        // agents see the same oldest jobs); look again rather than report an empty queue,
+        // which would make the agent wait for the next poll with jobs still queued.
+        for _ in 0..8 {
+            match self.claim_one_of_queued(agent, organization_id, lease_s).await? {
+                Claim::Claimed(job) => return Ok(Some(*job)),
+                Claim::Empty => return Ok(None),
+                Claim::AllTaken => continue,
+            }
+        }
+        Ok(None)
+    }
+
+    async fn claim_one_of_queued(
+        &self,
+        agent: &str,
+        organization_id: Option<&str>,
+        lease_s: i64,
+    ) -> Result<Claim, StoreError> {
         let filter = if organization_id.is_some() { "AND j.organization_id = $1" } else { "AND $1 = $1" };
         // Plan-only (speculative) runs change nothing: like TFE, they neither wait for the
         // workspace nor hold it.
@@ -511,6 +561,9 @@ impl Store {
         .bind(organization_id.unwrap_or(""))
         .fetch_all(&self.pool)
         .await?;
+        if candidates.is_empty() {
+            return Ok(Claim::Empty);
+        }
         for (job_id, run_id, workspace_id, phase, plan_only) in candidates {
             let mut tx = self.pool.begin().await?;
             // Take the workspace first: on PostgreSQL the row lock orders concurrent claims,
@@ -549,9 +602,9 @@ impl Store {
             )
             .await?;
             tx.commit().await?;
-            return Ok(Some(self.job(&job_id).await?));
+            return Ok(Claim::Claimed(Box::new(self.job(&job_id).await?)));
         }
-        Ok(None)
+        Ok(Claim::AllTaken)
     }
 
     /// A job.
@@ -562,6 +615,43 @@ impl Store {
             .await?
             .ok_or_else(|| not_found("job", id))?;
         Ok(job(&row)?)
+    }
+
+    /// A job and the names a token for it carries, in one query.
+    pub async fn job_scope(&self, id: &str) -> Result<JobScope, StoreError> {
+        let row = sqlx::query(sql(format!(
+            "SELECT {JOB_SCOPE_COLUMNS} FROM jobs j {JOB_SCOPE_JOINS} WHERE j.id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| not_found("job", id))?;
+        Ok(job_scope(&row)?)
+    }
+
+    /// The scope of job `job_id` if `presented` is that job's token, unexpired, and the job
+    /// runs: authentication and the job's names in one query, for the mint endpoint. `None`
+    /// for anything else (the caller then finds out why, the slow way).
+    pub async fn job_token_scope(
+        &self,
+        presented: &str,
+        job_id: &str,
+    ) -> Result<Option<JobScope>, StoreError> {
+        let row = sqlx::query(sql(format!(
+            "SELECT {JOB_SCOPE_COLUMNS}, t.expires_at AS token_expires_at
+               FROM tokens t JOIN jobs j ON j.id = t.job_id {JOB_SCOPE_JOINS}
+              WHERE t.hash = $1 AND t.kind = 'job' AND j.id = $2 AND j.status = 'running'"
+        )))
+        .bind(token_hash(presented))
+        .bind(job_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let expires: Option<i64> = row.try_get("token_expires_at")?;
+        if expires.is_some_and(|e| e <= self.now()) {
+            return Ok(None);
+        }
+        Ok(Some(job_scope(&row)?))
     }
 
     /// Jobs of a run, oldest first.

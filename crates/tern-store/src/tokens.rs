@@ -105,7 +105,7 @@ impl Store {
 
     /// The record of a presented token, if it exists and has not expired.
     pub async fn authenticate(&self, presented: &str) -> Result<Option<Token>, StoreError> {
-        let row = sqlx::query(sql(format!("SELECT {COLUMNS} FROM tokens WHERE hash = $1")))
+        let row = sqlx::query(sql(format!("SELECT {COLUMNS}, last_used_at FROM tokens WHERE hash = $1")))
             .bind(token_hash(presented))
             .fetch_optional(&self.pool)
             .await?;
@@ -115,8 +115,10 @@ impl Store {
         if t.expires_at.is_some_and(|e| e <= now) {
             return Ok(None);
         }
-        if t.kind == TokenKind::Agent {
-            // When an agent was last seen (for `tern doctor`); written at most every 15 s.
+        let last_used: Option<i64> = row.try_get("last_used_at")?;
+        if t.kind == TokenKind::Agent && last_used.is_none_or(|at| at < now - 15) {
+            // When an agent was last seen (for `tern doctor`): written at most every 15 s, and
+            // only then, so that an agent's polling takes no write lock.
             sqlx::query("UPDATE tokens SET last_used_at = $1 WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $3)")
                 .bind(now)
                 .bind(&t.id)

@@ -6,8 +6,8 @@
 //! run and phase — while that job runs.
 
 use axum::extract::FromRequestParts;
-use axum::http::StatusCode;
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
 use tern_store::{Job, JobStatus, Organization, Token, TokenKind};
 
 use super::{ApiError, ApiState};
@@ -71,9 +71,14 @@ impl Caller {
     }
 }
 
-fn bearer(parts: &Parts) -> Result<&str, ApiError> {
+/// The bearer token of a request, if it has a well-formed one.
+pub(crate) fn bearer_of(headers: &HeaderMap) -> Option<&str> {
+    bearer(headers).ok()
+}
+
+fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
     let unauthorized = |detail: &str| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", detail);
-    let value = parts.headers.get(axum::http::header::AUTHORIZATION).ok_or_else(|| {
+    let value = headers.get(axum::http::header::AUTHORIZATION).ok_or_else(|| {
         unauthorized("this endpoint needs a token: send `Authorization: Bearer <token>` (`tern login` stores one for the CLI)")
     })?;
     let value = value.to_str().map_err(|_| unauthorized("the Authorization header is not ASCII"))?;
@@ -90,7 +95,14 @@ impl FromRequestParts<ApiState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, Self::Rejection> {
-        let presented = bearer(parts)?;
+        Self::from_headers(&parts.headers, state).await
+    }
+}
+
+impl Caller {
+    /// Who sent a request with these headers.
+    pub(crate) async fn from_headers(headers: &HeaderMap, state: &ApiState) -> Result<Self, ApiError> {
+        let presented = bearer(headers)?;
         let token = state.store.authenticate(presented).await?.ok_or_else(|| {
             ApiError::new(
                 StatusCode::UNAUTHORIZED,
