@@ -20,13 +20,13 @@ use base64::Engine as _;
 use serde_json::Value;
 use tern_credentials::Tag;
 use tern_credentials::handoff::{HandoffPlan, Method, SecretOutput, TokenTarget, aws_credentials_file};
-use tern_identity::verify;
+use tern_identity::{MintedToken, verify};
 use tern_types::{Audience, SecretString, Ttl};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::files::write_private;
-use crate::minter::TokenMinter;
+use crate::minter::{MintFailure, TokenMinter};
 use crate::rundir::{Abandoned, RecoveryState, RunDir, VaultRecord, abandoned};
 use crate::vault::{VaultClient, VaultError};
 
@@ -209,7 +209,7 @@ pub async fn prepare<M: TokenMinter>(
         refresher: None,
         state: RecoveryState::default(),
     };
-    match phase.setup(plan, minter.as_ref(), options).await {
+    match phase.setup(plan, &minter, options).await {
         Ok(file_tokens) => {
             phase.start_refresher(minter, file_tokens, options.file_token_ttl);
             Ok(phase)
@@ -224,27 +224,67 @@ pub async fn prepare<M: TokenMinter>(
     }
 }
 
+/// Mint every `(audience, ttl)` concurrently; results in the order asked.
+async fn mint_all<M: TokenMinter>(
+    minter: &Arc<M>,
+    requests: Vec<(Audience, Ttl)>,
+) -> Vec<Result<MintedToken, MintFailure>> {
+    let n = requests.len();
+    let mut set = tokio::task::JoinSet::new();
+    for (i, (audience, ttl)) in requests.into_iter().enumerate() {
+        let minter = Arc::clone(minter);
+        set.spawn(async move { (i, minter.mint(&audience, ttl).await) });
+    }
+    let mut out: Vec<Result<MintedToken, MintFailure>> =
+        (0..n).map(|_| Err(MintFailure("the minting task stopped".into()))).collect();
+    while let Some(done) = set.join_next().await {
+        if let Ok((i, result)) = done
+            && let Some(slot) = out.get_mut(i)
+        {
+            *slot = result;
+        }
+    }
+    out
+}
+
 impl ActivePhase {
     async fn setup<M: TokenMinter>(
         &mut self,
         plan: &HandoffPlan,
-        minter: &M,
+        minter: &Arc<M>,
         options: PhaseOptions,
     ) -> Result<Vec<FileToken>, PrepareError> {
+        // Every token of the phase (files, inline, Vault logins) is asked for at once: the
+        // server signs them in parallel on its cores instead of one round trip after another.
+        let mut requests: Vec<(Audience, Ttl)> = plan
+            .tokens
+            .iter()
+            .map(|t| match t.target {
+                TokenTarget::File(_) => (t.audience.clone(), options.file_token_ttl),
+                TokenTarget::Env(_) => (t.audience.clone(), options.inline_token_ttl),
+            })
+            .collect();
+        requests.extend(plan.vault_logins.iter().map(|l| (l.audience.clone(), options.file_token_ttl)));
+        let purposes: Vec<&str> = plan
+            .tokens
+            .iter()
+            .map(|t| t.purpose.as_str())
+            .chain(plan.vault_logins.iter().map(|l| l.purpose.as_str()))
+            .collect();
+        let mut minted = mint_all(minter, requests).await.into_iter().zip(purposes).map(|(m, purpose)| {
+            m.map_err(|e| PrepareError::Mint { purpose: purpose.to_owned(), reason: e.0 })
+        });
+
         for f in &plan.files {
             write(&f.path, f.contents.as_bytes())?;
         }
 
         let mut file_tokens = Vec::new();
         for t in &plan.tokens {
-            let ttl = match t.target {
-                TokenTarget::File(_) => options.file_token_ttl,
-                TokenTarget::Env(_) => options.inline_token_ttl,
-            };
-            let minted = minter
-                .mint(&t.audience, ttl)
-                .await
-                .map_err(|e| PrepareError::Mint { purpose: t.purpose.clone(), reason: e.0 })?;
+            let minted = minted.next().ok_or_else(|| PrepareError::Mint {
+                purpose: t.purpose.clone(),
+                reason: "no token was minted".into(),
+            })??;
             tracing::info!(
                 "minted the token for {} (kid {}, jti {}, sub {}, expires in {}s)",
                 t.purpose,
@@ -276,10 +316,10 @@ impl ActivePhase {
                 |error| PrepareError::Vault { purpose: l.purpose.clone(), error: Box::new(error) };
             let client = VaultClient::new(&l.addr, l.namespace.as_deref(), l.ca_pem.as_deref(), l.timeout)
                 .map_err(vault_err)?;
-            let jwt = minter
-                .mint(&l.audience, options.file_token_ttl)
-                .await
-                .map_err(|e| PrepareError::Mint { purpose: l.purpose.clone(), reason: e.0 })?;
+            let jwt = minted.next().ok_or_else(|| PrepareError::Mint {
+                purpose: l.purpose.clone(),
+                reason: "no token was minted".into(),
+            })??;
             let token = match client.login(&l.auth_path, &l.role, jwt.jwt.expose_secret()).await {
                 Ok(token) => token,
                 // Vault judged the token: say what it carried, to compare with the role.

@@ -106,7 +106,7 @@ pub async fn run(
     timeout: Option<Duration>,
     grace: Duration,
 ) -> Result<Outcome, ProcessError> {
-    run_with(spec, RunOptions { timeout, grace, output: None, cancel: None }).await
+    run_with(spec, RunOptions { timeout, grace, output: None, cancel: None, spawned: None }).await
 }
 
 /// How [`run_with`] runs a command.
@@ -120,6 +120,8 @@ pub struct RunOptions {
     pub output: Option<tokio::sync::mpsc::Sender<Vec<u8>>>,
     /// Becomes `true` when the command should stop (SIGINT, then SIGKILL after `grace`).
     pub cancel: Option<tokio::sync::watch::Receiver<bool>>,
+    /// Told the moment the command has been spawned (its program exec'd), for timing.
+    pub spawned: Option<tokio::sync::oneshot::Sender<std::time::Instant>>,
 }
 
 /// Pass everything `from` produces to `to`, in chunks.
@@ -138,15 +140,41 @@ async fn pump(mut from: impl tokio::io::AsyncRead + Unpin, to: tokio::sync::mpsc
     }
 }
 
+/// The program as a path: a bare name is looked up on the `PATH` of the command's own
+/// environment. Given a path, the standard library starts the process with `posix_spawn`
+/// (vfork and exec); given a bare name with a `PATH` of its own it has to fork the whole
+/// server process, which took a millisecond of every phase's start. A name found nowhere is
+/// returned as is, so that spawning reports it.
+fn resolve_program(program: &std::ffi::OsStr, env: &[(OsString, OsString)]) -> OsString {
+    use std::os::unix::fs::PermissionsExt as _;
+    if program.as_encoded_bytes().contains(&b'/') || program.is_empty() {
+        return program.to_owned();
+    }
+    let Some((_, path)) = env.iter().rev().find(|(k, _)| k == "PATH") else { return program.to_owned() };
+    for dir in std::env::split_paths(path) {
+        if dir.as_os_str().is_empty() {
+            continue;
+        }
+        let candidate = dir.join(program);
+        if let Ok(meta) = std::fs::metadata(&candidate)
+            && meta.is_file()
+            && meta.permissions().mode() & 0o111 != 0
+        {
+            return candidate.into_os_string();
+        }
+    }
+    program.to_owned()
+}
+
 /// [`run`] with output capture and cancellation.
 pub async fn run_with(spec: CommandSpec, options: RunOptions) -> Result<Outcome, ProcessError> {
-    let RunOptions { timeout, grace, output, mut cancel } = options;
+    let RunOptions { timeout, grace, output, mut cancel, spawned } = options;
     let mut term = signal(SignalKind::terminate()).map_err(ProcessError::Signals)?;
     let mut int = signal(SignalKind::interrupt()).map_err(ProcessError::Signals)?;
     let mut hup = signal(SignalKind::hangup()).map_err(ProcessError::Signals)?;
     let mut quit = signal(SignalKind::quit()).map_err(ProcessError::Signals)?;
 
-    let mut command = tokio::process::Command::new(&spec.program);
+    let mut command = tokio::process::Command::new(resolve_program(&spec.program, &spec.env));
     command.args(&spec.args).current_dir(&spec.cwd).env_clear().envs(spec.env.iter().map(|(k, v)| (k, v)));
     let group = output.is_some();
     if group {
@@ -158,6 +186,9 @@ pub async fn run_with(spec: CommandSpec, options: RunOptions) -> Result<Outcome,
     }
     let mut child =
         command.spawn().map_err(|source| ProcessError::Spawn { program: spec.program.clone(), source })?;
+    if let Some(tx) = spawned {
+        let _ = tx.send(std::time::Instant::now());
+    }
     let mut pumps = Vec::new();
     if let Some(tx) = &output {
         if let Some(out) = child.stdout.take() {
@@ -253,5 +284,43 @@ mod tests {
         let shown = format!("{spec:?} {spec:#?}");
         assert!(shown.contains("VAULT_TOKEN") && shown.contains("terraform"), "{shown}");
         assert!(!shown.contains("super-secret"), "{shown}");
+    }
+
+    #[test]
+    fn programs_are_found_on_the_commands_own_path() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let (first, second) = (dir.path().join("a"), dir.path().join("b"));
+        std::fs::create_dir_all(&first).unwrap();
+        std::fs::create_dir_all(&second).unwrap();
+        // Not executable in the first directory, executable in the second: the second wins.
+        std::fs::write(first.join("terraform"), "#!/bin/sh\n").unwrap();
+        std::fs::write(second.join("terraform"), "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(second.join("terraform"), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let path = std::env::join_paths([&first, &second]).unwrap();
+        let env = vec![("PATH".into(), path)];
+        assert_eq!(resolve_program("terraform".as_ref(), &env), second.join("terraform").into_os_string());
+        assert_eq!(
+            resolve_program("tofu".as_ref(), &env),
+            OsString::from("tofu"),
+            "not found: left to spawn"
+        );
+        assert_eq!(resolve_program("./run.sh".as_ref(), &env), OsString::from("./run.sh"), "a path stays");
+        assert_eq!(resolve_program("terraform".as_ref(), &[]), OsString::from("terraform"), "no PATH");
+    }
+
+    #[tokio::test]
+    async fn a_program_found_on_the_path_runs_and_a_missing_one_is_named() {
+        let env = vec![("PATH".into(), OsString::from("/usr/bin:/bin"))];
+        let spec = |program: &str| CommandSpec {
+            program: program.into(),
+            args: vec!["-c".into(), "exit 3".into()],
+            cwd: std::env::temp_dir(),
+            env: env.clone(),
+        };
+        let outcome = run(spec("sh"), None, Duration::from_secs(1)).await.unwrap();
+        assert_eq!(outcome, Outcome::Exited(3));
+        let err = run(spec("no-such-program-tern"), None, Duration::from_secs(1)).await.unwrap_err();
+        assert!(err.to_string().contains("no-such-program-tern"), "{err}");
     }
 }

@@ -151,7 +151,7 @@ impl RunDir {
     pub fn record(&self, state: &RecoveryState) -> Result<(), DirError> {
         let path = self.path.join(".state.json");
         let bytes = serde_json::to_vec_pretty(state).unwrap_or_default();
-        crate::files::write_private(&path, &bytes).map_err(io(&path))
+        crate::files::write_private_synced(&path, &bytes).map_err(io(&path))
     }
 
     /// Remove the directory and everything in it (the lock is released when `self` drops).

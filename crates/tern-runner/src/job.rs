@@ -121,6 +121,60 @@ impl LogPump {
     }
 }
 
+/// How long a phase took from its start (the job claimed) to Terraform's first process.
+#[derive(Debug, Clone, Copy)]
+struct SetupTiming {
+    started: std::time::Instant,
+    /// From the start until the job, its configuration and its state are in place.
+    fetched: Duration,
+    credentials: Duration,
+    tokens: usize,
+    vault_logins: usize,
+}
+
+impl SetupTiming {
+    /// A sender for [`tern_handoff::RunOptions::spawned`]: when Terraform has started, say in
+    /// the run's log and in the runner's own log (`phase_setup_us`) how long the setup took.
+    fn report_when_spawned(
+        self,
+        job: String,
+        log: mpsc::Sender<Vec<u8>>,
+    ) -> tokio::sync::oneshot::Sender<std::time::Instant> {
+        let (tx, rx) = tokio::sync::oneshot::channel::<std::time::Instant>();
+        // Called as the command is handed to the process runner: from here to `spawned` is
+        // starting the process (signal handlers, fork and exec).
+        let requested = std::time::Instant::now();
+        tokio::spawn(async move {
+            let Ok(spawned) = rx.await else { return };
+            let setup = spawned.saturating_duration_since(self.started);
+            let starting = spawned.saturating_duration_since(requested);
+            let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+            tracing::info!(
+                job,
+                phase_setup_us = setup.as_micros() as u64,
+                fetch_us = self.fetched.as_micros() as u64,
+                credentials_us = self.credentials.as_micros() as u64,
+                spawn_us = starting.as_micros() as u64,
+                tokens = self.tokens,
+                vault_logins = self.vault_logins,
+                "terraform started"
+            );
+            let _ = log
+                .send(note(&format!(
+                    "terraform started {:.1} ms after the phase began (job, configuration and state {:.1} ms; {} token(s) and {} Vault login(s) {:.1} ms; starting the process {:.1} ms)",
+                    ms(setup),
+                    ms(self.fetched),
+                    self.tokens,
+                    self.vault_logins,
+                    ms(self.credentials),
+                    ms(starting),
+                )))
+                .await;
+        });
+        tx
+    }
+}
+
 /// Quote a string for HCL (a `.tfvars` file).
 fn hcl_string(value: &str) -> String {
     let mut out = String::with_capacity(value.len() + 2);
@@ -146,11 +200,15 @@ fn hcl_string(value: &str) -> String {
 
 /// Run the job `client` holds, then report how it ended. Never panics on input.
 pub async fn run_job(client: JobClient, settings: &RunnerSettings) -> PhaseResult {
+    let started = std::time::Instant::now();
     let (cancel_tx, cancel_rx) = watch::channel(false);
     let pump = LogPump::start(client.clone(), cancel_tx);
     let job_dir = settings.work_dir.join(client.id());
-    let result = match client.spec().await {
-        Ok(spec) => execute(&client, &spec, settings, &job_dir, &pump, cancel_rx).await,
+    // The job, its configuration and its state, fetched at once.
+    let (spec, tarball, previous_state) = tokio::join!(client.spec(), client.configuration(), client.state());
+    let fetched = Fetched { tarball, previous_state };
+    let result = match spec {
+        Ok(spec) => execute(&client, &spec, fetched, settings, &job_dir, &pump, cancel_rx, started).await,
         Err(e) => PhaseResult::Failed(format!("reading the job: {e}")),
     };
     if let Err(e) = tokio::fs::remove_dir_all(&job_dir).await
@@ -177,13 +235,22 @@ pub async fn run_job(client: JobClient, settings: &RunnerSettings) -> PhaseResul
     result
 }
 
+/// What a phase fetches besides its specification.
+struct Fetched {
+    tarball: Result<Vec<u8>, crate::ClientError>,
+    previous_state: Result<Option<Vec<u8>>, crate::ClientError>,
+}
+
+#[allow(clippy::too_many_arguments)]
 async fn execute(
     client: &JobClient,
     spec: &JobSpec,
+    fetched: Fetched,
     settings: &RunnerSettings,
     job_dir: &Path,
     pump: &LogPump,
     cancel: watch::Receiver<bool>,
+    started: std::time::Instant,
 ) -> PhaseResult {
     let deadline = Instant::now() + Duration::from_secs(spec.timeout_seconds);
     let phase: RunPhase = match spec.phase.parse() {
@@ -206,7 +273,8 @@ async fn execute(
     if let Err(e) = tokio::fs::create_dir_all(&config_dir).await {
         return PhaseResult::Failed(format!("creating {}: {e}", config_dir.display()));
     }
-    let tarball = match client.configuration().await {
+    let Fetched { tarball, previous_state } = fetched;
+    let tarball = match tarball {
         Ok(t) => t,
         Err(e) => return PhaseResult::Failed(e.to_string()),
     };
@@ -233,7 +301,7 @@ async fn execute(
     // State on a local backend. The path is relative to the working directory: the saved plan
     // records the backend, and the apply may run in another directory or on another agent.
     let state_path = workdir.join(STATE_FILE);
-    let previous_state = match client.state().await {
+    let previous_state = match previous_state {
         Ok(s) => s,
         Err(e) => return PhaseResult::Failed(e.to_string()),
     };
@@ -249,6 +317,8 @@ async fn execute(
     if let Err(e) = std::fs::write(workdir.join("zz_tern_backend_override.tf"), backend) {
         return PhaseResult::Failed(format!("writing the backend override: {e}"));
     }
+
+    let fetched = started.elapsed();
 
     // Variables: env ones to the environment, terraform ones to a private tfvars file.
     let mut variables = Variables::new();
@@ -300,9 +370,17 @@ async fn execute(
     let inline = Ttl::new(Duration::from_secs(spec.timeout_seconds).clamp(Ttl::MIN, Ttl::MAX))
         .unwrap_or(settings.token_ttl);
     let options = PhaseOptions { file_token_ttl: settings.token_ttl, inline_token_ttl: inline };
+    let preparing = std::time::Instant::now();
     let active = match prepare(&handoff, rundir, Arc::new(ServerMinter(client.clone())), options).await {
         Ok(a) => a,
         Err(e) => return PhaseResult::Failed(format!("preparing dynamic credentials: {e}")),
+    };
+    let timing = SetupTiming {
+        started,
+        fetched,
+        credentials: preparing.elapsed(),
+        tokens: handoff.tokens.len(),
+        vault_logins: handoff.vault_logins.len(),
     };
     if !configs.is_empty() {
         for line in handoff.describe().lines().filter(|l| !l.trim().is_empty()) {
@@ -336,7 +414,8 @@ async fn execute(
     let env: Vec<(OsString, OsString)> = env.into_iter().collect();
 
     let result =
-        terraform(client, spec, settings, phase, job_dir, &workdir, &env, deadline, pump, cancel).await;
+        terraform(client, spec, settings, phase, job_dir, &workdir, &env, deadline, pump, cancel, timing)
+            .await;
     let report = active.finish().await;
     for problem in &report.problems {
         pump.line(&format!("teardown: {problem}")).await;
@@ -374,6 +453,7 @@ async fn terraform(
     deadline: Instant,
     pump: &LogPump,
     cancel: watch::Receiver<bool>,
+    timing: SetupTiming,
 ) -> PhaseResult {
     let plan_path = job_dir.join("plan.tfplan");
     let mut steps: Vec<Vec<OsString>> = vec![vec!["init".into(), "-input=false".into(), "-no-color".into()]];
@@ -408,6 +488,7 @@ async fn terraform(
         }
     }
     let mut has_changes = false;
+    let mut timing = Some(timing);
     for args in steps {
         if *cancel.borrow() {
             return PhaseResult::Canceled;
@@ -429,6 +510,7 @@ async fn terraform(
             grace: settings.grace,
             output: Some(pump.tx.clone()),
             cancel: Some(cancel.clone()),
+            spawned: timing.take().map(|t| t.report_when_spawned(client.id().to_owned(), pump.tx.clone())),
         };
         let outcome = match process::run_with(command, options).await {
             Ok(o) => o,

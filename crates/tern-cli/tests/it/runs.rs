@@ -252,6 +252,15 @@ fn assert_full_run(w: &World, server: &Server, workspace: &str, credentials: &Pa
     assert!(log.contains("runner AWS key visible: False"), "{out}");
     assert!(log.contains("Apply complete! Resources: 1 added"), "{out}");
     assert!(log.contains("[tern] stored the new state"), "{out}");
+    // Each phase says how long it took to start Terraform (scripts/bench reads this line).
+    let started: Vec<&str> = log.lines().filter(|l| l.contains("[tern] terraform started ")).collect();
+    assert_eq!(started.len(), 2, "one line per phase: {out}");
+    assert!(
+        started.iter().all(|l| l.contains(" ms after the phase began (job, configuration and state ")
+            && l.contains("Vault login(s) ")
+            && l.contains("; starting the process ")),
+        "{started:?}"
+    );
     assert!(!log.contains("a-sensitive-workspace-value"), "sensitive values stay out of logs");
     assert!(out.stderr.contains(": applied"), "{out}");
     let run_id = log.lines().next().unwrap().trim().to_owned();
