@@ -111,6 +111,7 @@ macro_rules! both {
 }
 
 both!(
+    every_endpoint_refuses_every_credential_it_must,
     every_endpoint_needs_a_valid_token,
     resources_have_tfe_shapes_and_validation,
     runs_state_and_the_agent_api,
@@ -1044,4 +1045,277 @@ async fn every_other_endpoint_has_a_happy_path(api: Api) {
         api.call(Method::GET, &format!("/api/v2/workspaces/{id}"), Some(&api.admin), None).await.0,
         StatusCode::NOT_FOUND
     );
+}
+
+/// Who may call an endpoint (from its path), for the authorization matrix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    /// Any valid token (ping, the API description).
+    AnyToken,
+    /// Admin token only.
+    Admin,
+    /// Admin, or a token of the organization that owns the resource.
+    Organization,
+    /// Agent tokens: claiming a job.
+    Claim,
+    /// The job token of this very job, while it runs.
+    Job,
+    /// Signed URLs: no token at all.
+    Signed,
+}
+
+fn scope_of(method: &str, path: &str) -> Scope {
+    match (method, path) {
+        (_, p) if p.contains("{signature}") => Scope::Signed,
+        ("GET", "/api/v2/ping" | "/api/v2/openapi.json") => Scope::AnyToken,
+        // Listing organizations shows each caller its own: not a denial for any valid user token.
+        ("GET", "/api/v2/organizations") => Scope::AnyToken,
+        ("POST", "/api/v2/organizations") => Scope::Admin,
+        (_, p) if p.ends_with("/authentication-token") || p.starts_with("/api/v2/admin/") => Scope::Admin,
+        (_, "/api/agent/jobs/claim") => Scope::Claim,
+        (_, p) if p.starts_with("/api/agent/jobs/") => Scope::Job,
+        _ => Scope::Organization,
+    }
+}
+
+/// The credentials every endpoint is tried with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Credential {
+    None,
+    Malformed,
+    Unknown,
+    ExpiredOrgToken,
+    OrgToken,
+    OtherOrgToken,
+    AgentToken,
+    JobTokenOfAnotherJob,
+    JobTokenAfterItsPhase,
+    Admin,
+}
+
+const CREDENTIALS: [Credential; 10] = [
+    Credential::None,
+    Credential::Malformed,
+    Credential::Unknown,
+    Credential::ExpiredOrgToken,
+    Credential::OrgToken,
+    Credential::OtherOrgToken,
+    Credential::AgentToken,
+    Credential::JobTokenOfAnotherJob,
+    Credential::JobTokenAfterItsPhase,
+    Credential::Admin,
+];
+
+/// The one table: the status a denial must have, or `None` where the credential is allowed
+/// (allowed calls are exercised by the happy-path tests; this matrix does not mutate).
+fn expected(scope: Scope, credential: Credential) -> Option<u16> {
+    use Credential as C;
+    use Scope as S;
+    match (scope, credential) {
+        (S::Signed, _) => Some(401), // a wrong signature, whatever token comes with it
+        (_, C::None | C::Malformed | C::Unknown | C::ExpiredOrgToken | C::JobTokenAfterItsPhase) => Some(401),
+        (S::AnyToken, _) => None,
+        (S::Admin, C::Admin) => None,
+        (S::Admin, _) => Some(403),
+        (S::Organization, C::Admin | C::OrgToken) => None,
+        // Another organization's resources do not exist for it: 404, never 403 (no oracle).
+        (S::Organization, C::OtherOrgToken) => Some(404),
+        (S::Organization, C::AgentToken | C::JobTokenOfAnotherJob) => Some(403),
+        (S::Claim, C::AgentToken) => None,
+        (S::Claim, _) => Some(403),
+        (S::Job, C::JobTokenOfAnotherJob) => Some(404),
+        (S::Job, _) => Some(403),
+    }
+}
+
+/// Every endpoint × every credential kind, from [`expected`]: resources are real (so that
+/// "another organization" cannot pass by the resource not existing), and no allowed call is
+/// made, so the matrix changes nothing.
+async fn every_endpoint_refuses_every_credential_it_must(api: Api) {
+    for org in ["acme", "other"] {
+        api.ok(
+            Method::POST,
+            "/api/v2/organizations",
+            Some(json!({"data":{"type":"organizations","attributes":{"name":org,"email":"ops@acme.test"}}})),
+        )
+        .await;
+    }
+    let token_of = |v: &Value| v["data"]["attributes"]["token"].as_str().unwrap().to_owned();
+    let org_token =
+        token_of(&api.ok(Method::POST, "/api/v2/organizations/acme/authentication-token", None).await);
+    let other_token =
+        token_of(&api.ok(Method::POST, "/api/v2/organizations/other/authentication-token", None).await);
+    let agent = token_of(&api.ok(Method::POST, "/api/v2/organizations/acme/agent-tokens", None).await);
+    let acme = api.store.organization("acme").await.unwrap();
+    let past = api.store.unix_now() - 60;
+    let (_, expired) = api
+        .store
+        .create_token(TokenKind::Organization, Some(&acme.id), None, "expired", Some(past))
+        .await
+        .unwrap();
+
+    // Three workspaces with a run each; their plan jobs: the target (running), another
+    // (running), and one that has finished.
+    let mut ids = Vec::new();
+    for name in ["app", "app2", "app3"] {
+        let ws = api
+            .ok(
+                Method::POST,
+                "/api/v2/organizations/acme/workspaces",
+                Some(json!({"data":{"type":"workspaces","attributes":{"name":name}}})),
+            )
+            .await;
+        let ws_id = ws["data"]["id"].as_str().unwrap().to_owned();
+        let cv = api
+            .ok(
+                Method::POST,
+                &format!("/api/v2/workspaces/{ws_id}/configuration-versions"),
+                Some(
+                    json!({"data":{"type":"configuration-versions","attributes":{"auto-queue-runs":false}}}),
+                ),
+            )
+            .await;
+        let cv_id = cv["data"]["id"].as_str().unwrap().to_owned();
+        let upload = cv["data"]["attributes"]["upload-url"].as_str().unwrap().to_owned();
+        let r =
+            api.http.put(&upload).bearer_auth(&api.admin).body(tarball(&[("main.tf", "# x\n")])).send().await;
+        assert_eq!(r.unwrap().status(), StatusCode::OK);
+        let run = api
+            .ok(
+                Method::POST,
+                "/api/v2/runs",
+                Some(json!({"data":{"type":"runs","attributes":{},"relationships":{
+                    "workspace":{"data":{"type":"workspaces","id":ws_id}},
+                    "configuration-version":{"data":{"type":"configuration-versions","id":cv_id}}}}})),
+            )
+            .await;
+        let (status, claimed) = api
+            .call(
+                Method::POST,
+                "/api/agent/jobs/claim",
+                Some(&agent),
+                Some(json!({"agent":"matrix","wait_seconds":5})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{claimed}");
+        ids.push((ws_id, cv_id, run["data"].clone(), claimed));
+    }
+    let job_id = |i: usize| ids[i].3["job"]["id"].as_str().unwrap().to_owned();
+    let job_token = |i: usize| ids[i].3["token"].as_str().unwrap().to_owned();
+    let (_, finished) = api
+        .call(
+            Method::POST,
+            &format!("/api/agent/jobs/{}/finish", job_id(2)),
+            Some(&job_token(2)),
+            Some(json!({"outcome":"succeeded","has_changes":false})),
+        )
+        .await;
+    assert!(finished.get("run_status").is_some(), "{finished}");
+    let (ws_id, cv_id, run, _) = &ids[0];
+    let run_id = run["id"].as_str().unwrap();
+    let plan_id = run["relationships"]["plan"]["data"]["id"].as_str().unwrap();
+    let apply_id = run["relationships"]["apply"]["data"]["id"].as_str().unwrap();
+    let var = api
+        .ok(
+            Method::POST,
+            &format!("/api/v2/workspaces/{ws_id}/vars"),
+            Some(json!({"data":{"type":"vars","attributes":{"key":"k","value":"v","category":"env"}}})),
+        )
+        .await;
+    let var_id = var["data"]["id"].as_str().unwrap().to_owned();
+    let set = api
+        .ok(
+            Method::POST,
+            "/api/v2/organizations/acme/varsets",
+            Some(json!({"data":{"type":"varsets","attributes":{"name":"shared"}}})),
+        )
+        .await;
+    let set_id = set["data"]["id"].as_str().unwrap().to_owned();
+    let set_var = api
+        .ok(
+            Method::POST,
+            &format!("/api/v2/varsets/{set_id}/relationships/vars"),
+            Some(json!({"data":{"type":"vars","attributes":{"key":"r","value":"eu","category":"env"}}})),
+        )
+        .await;
+    let set_var_id = set_var["data"]["id"].as_str().unwrap().to_owned();
+    let state = br#"{"version":4,"terraform_version":"1.0.3","serial":1,"lineage":"l-1","outputs":{},"resources":[]}"#;
+    let sv = api.store.create_state_version(ws_id, None, state).await.unwrap();
+    let project = api.ok(Method::GET, "/api/v2/organizations/acme/projects", None).await["data"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // Concrete paths: each template's ids are acme's real resources of the right kind.
+    let concrete = |path: &str| -> String {
+        let id = if path.starts_with("/api/v2/workspaces/") {
+            ws_id.as_str()
+        } else if path.starts_with("/api/v2/varsets/") {
+            &set_id
+        } else if path.starts_with("/api/v2/configuration-versions/") {
+            cv_id
+        } else if path.starts_with("/api/v2/runs/") {
+            run_id
+        } else if path.starts_with("/api/v2/plans/") {
+            plan_id
+        } else if path.starts_with("/api/v2/applies/") {
+            apply_id
+        } else if path.starts_with("/api/v2/state-versions/") {
+            &sv.id
+        } else if path.starts_with("/api/v2/projects/") {
+            &project
+        } else {
+            "x-1"
+        };
+        let var = if path.starts_with("/api/v2/varsets/") { &set_var_id } else { &var_id };
+        path.replace("{org}", "acme")
+            .replace("{name}", "app")
+            .replace("{var}", var)
+            .replace("{kid}", "no-such-kid")
+            .replace("{signature}", "0.00")
+            .replace("/api/agent/jobs/{id}", &format!("/api/agent/jobs/{}", job_id(0)))
+            .replace("{id}", id)
+    };
+    // A body where the endpoint reads one before it can tell whose resource it is.
+    let run_body = json!({"data":{"type":"runs","attributes":{},"relationships":{
+        "workspace":{"data":{"type":"workspaces","id":ws_id}},
+        "configuration-version":{"data":{"type":"configuration-versions","id":cv_id}}}}});
+    let body_for = |template: &str| (template == "/api/v2/runs").then(|| run_body.clone());
+    let mut tried = 0;
+    let mut failures = Vec::new();
+    for (method_name, template, _) in ENDPOINTS {
+        let scope = scope_of(method_name, template);
+        let method = Method::from_bytes(method_name.as_bytes()).unwrap();
+        let mut path = concrete(template);
+        if path == "/api/v2/state-versions" {
+            path.push_str("?filter[organization][name]=acme&filter[workspace][name]=app");
+        }
+        for credential in CREDENTIALS {
+            let Some(want) = expected(scope, credential) else { continue };
+            let token: Option<String> = match credential {
+                Credential::None => None,
+                Credential::Malformed => Some("not a token at all".into()),
+                Credential::Unknown => Some("tern-org.forged-forged-forged-forged-forged".into()),
+                Credential::ExpiredOrgToken => Some(expired.expose_secret().to_owned()),
+                Credential::OrgToken => Some(org_token.clone()),
+                Credential::OtherOrgToken => Some(other_token.clone()),
+                Credential::AgentToken => Some(agent.clone()),
+                Credential::JobTokenOfAnotherJob => Some(job_token(1)),
+                Credential::JobTokenAfterItsPhase => Some(job_token(2)),
+                Credential::Admin => Some(api.admin.clone()),
+            };
+            let (status, body) = api.call(method.clone(), &path, token.as_deref(), body_for(template)).await;
+            tried += 1;
+            if status.as_u16() != want {
+                failures.push(format!(
+                    "{method} {path} ({scope:?}) with {credential:?}: {status}, want {want}: {body}"
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{} of {tried} denials wrong:\n{}", failures.len(), failures.join("\n"));
+    assert!(tried > 500, "{tried}");
+    // Nothing changed: the target job still runs, its run is still planning.
+    let job = api.store.job(&job_id(0)).await.unwrap();
+    assert_eq!(job.status.to_string(), "running");
 }

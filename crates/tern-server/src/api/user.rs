@@ -90,6 +90,12 @@ async fn ping(_caller: Caller) -> Response {
 
 // ---------------------------------------------------------------- loading with authorization
 
+/// Another organization's resource is "not found" under its own name (no oracle for ids);
+/// anything else (an agent or job token on the user API: 403) stays as it is.
+fn hidden(e: ApiError, detail: String) -> ApiError {
+    if e.status == StatusCode::NOT_FOUND { ApiError::not_found(detail) } else { e }
+}
+
 async fn load_org(s: &ApiState, caller: &Caller, name: &str) -> Result<Organization, ApiError> {
     let org = s.store.organization(name).await?;
     caller.check_org(&org)?;
@@ -99,13 +105,7 @@ async fn load_org(s: &ApiState, caller: &Caller, name: &str) -> Result<Organizat
 async fn load_ws(s: &ApiState, caller: &Caller, id: &str) -> Result<Workspace, ApiError> {
     let ws = s.store.workspace(id).await?;
     let org = s.store.organization_by_id(&ws.organization_id).await?;
-    caller.check_org(&org).map_err(|e| {
-        if e.status == StatusCode::NOT_FOUND {
-            ApiError::not_found(format!("workspace {id:?} not found"))
-        } else {
-            e
-        }
-    })?;
+    caller.check_org(&org).map_err(|e| hidden(e, format!("workspace {id:?} not found")))?;
     Ok(ws)
 }
 
@@ -121,13 +121,9 @@ async fn load_ws_by_name(
 
 async fn load_run(s: &ApiState, caller: &Caller, id: &str) -> Result<(Run, Workspace), ApiError> {
     let run = s.store.run(id).await?;
-    let ws = load_ws(s, caller, &run.workspace_id).await.map_err(|e| {
-        if e.status == StatusCode::NOT_FOUND {
-            ApiError::not_found(format!("run {id:?} not found"))
-        } else {
-            e
-        }
-    })?;
+    let ws = load_ws(s, caller, &run.workspace_id)
+        .await
+        .map_err(|e| hidden(e, format!("run {id:?} not found")))?;
     Ok((run, ws))
 }
 
@@ -208,7 +204,7 @@ async fn create_project(
 async fn show_project(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
     let project = s.store.project(&id).await?;
     let org = s.store.organization_by_id(&project.organization_id).await?;
-    caller.check_org(&org).map_err(|_| ApiError::not_found(format!("project {id:?} not found")))?;
+    caller.check_org(&org).map_err(|e| hidden(e, format!("project {id:?} not found")))?;
     Ok(docs::one(docs::project(&project)))
 }
 
@@ -411,7 +407,7 @@ async fn delete_var(
 async fn load_varset(s: &ApiState, caller: &Caller, id: &str) -> Result<tern_store::VariableSet, ApiError> {
     let set = s.store.variable_set(id).await?;
     let org = s.store.organization_by_id(&set.organization_id).await?;
-    caller.check_org(&org).map_err(|_| ApiError::not_found(format!("variable set {id:?} not found")))?;
+    caller.check_org(&org).map_err(|e| hidden(e, format!("variable set {id:?} not found")))?;
     Ok(set)
 }
 
@@ -575,7 +571,7 @@ async fn show_cv(State(s): State<ApiState>, caller: Caller, Path(id): Path<Strin
     let cv = s.store.configuration_version(&id).await?;
     load_ws(&s, &caller, &cv.workspace_id)
         .await
-        .map_err(|_| ApiError::not_found(format!("configuration version {id:?} not found")))?;
+        .map_err(|e| hidden(e, format!("configuration version {id:?} not found")))?;
     Ok(docs::one(docs::configuration_version(&cv, &s.public_url)))
 }
 
@@ -588,7 +584,7 @@ async fn upload_cv(
     let cv = s.store.configuration_version(&id).await?;
     let ws = load_ws(&s, &caller, &cv.workspace_id)
         .await
-        .map_err(|_| ApiError::not_found(format!("configuration version {id:?} not found")))?;
+        .map_err(|e| hidden(e, format!("configuration version {id:?} not found")))?;
     if cv.status != "pending" {
         return Err(ApiError::conflict(format!(
             "configuration version {id} is {}; only a pending one accepts an upload",
@@ -891,7 +887,7 @@ async fn load_state(s: &ApiState, caller: &Caller, id: &str) -> Result<tern_stor
     let v = s.store.state_version(id).await?;
     load_ws(s, caller, &v.workspace_id)
         .await
-        .map_err(|_| ApiError::not_found(format!("state version {id:?} not found")))?;
+        .map_err(|e| hidden(e, format!("state version {id:?} not found")))?;
     Ok(v)
 }
 
