@@ -26,9 +26,13 @@ pub struct LoadArgs {
     /// HTTP method.
     #[arg(long, default_value = "GET")]
     method: String,
-    /// A header, "Name: value" (repeatable).
+    /// A header, "Name: value" (repeatable). Not for secrets: a command line is visible to
+    /// every user of the machine; use --header-file.
     #[arg(long = "header", short = 'H')]
     headers: Vec<String>,
+    /// A file of headers, one "Name: value" per line (for tokens).
+    #[arg(long)]
+    header_file: Option<std::path::PathBuf>,
     /// Request body: text, or @FILE.
     #[arg(long)]
     body: Option<String>,
@@ -114,9 +118,15 @@ pub fn run(args: LoadArgs) -> anyhow::Result<(serde_json::Value, bool)> {
         Some(b) => b.clone().into_bytes(),
         None => Vec::new(),
     };
+    let mut lines = args.headers.clone();
+    if let Some(path) = &args.header_file {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        lines.extend(text.lines().filter(|l| !l.trim().is_empty()).map(str::to_owned));
+    }
     let mut headers = Vec::new();
-    for h in &args.headers {
-        let (k, v) = h.split_once(':').with_context(|| format!("header {h:?} is not \"Name: value\""))?;
+    for h in &lines {
+        // The line may hold a token: never echo it.
+        let (k, v) = h.split_once(':').context("a header has no ':' (it must be \"Name: value\")")?;
         headers.push((HeaderName::from_bytes(k.trim().as_bytes())?, HeaderValue::from_str(v.trim())?));
     }
     let path = match url.query() {

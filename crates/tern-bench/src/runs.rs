@@ -21,7 +21,7 @@ pub struct RunsArgs {
     /// The server's API (loopback).
     #[arg(long)]
     server: String,
-    /// An admin or organization token.
+    /// An admin or organization token (give it in the environment, not on the command line).
     #[arg(long, env = "TERN_TOKEN", hide_env_values = true)]
     token: String,
     /// Organization seeded by `tern-bench seed`.
@@ -145,7 +145,7 @@ pub struct LatencyArgs {
     /// A server's API (loopback); repeat for each server to compare.
     #[arg(long = "server", required = true)]
     servers: Vec<String>,
-    /// An admin token valid on every server.
+    /// An admin token valid on every server (give it in the environment).
     #[arg(long, env = "TERN_TOKEN", hide_env_values = true)]
     token: String,
     /// Organization seeded by `tern-bench seed` on every server.

@@ -15,7 +15,8 @@ pub struct SeedArgs {
     /// The database (sqlite://PATH or postgres://…), as given to `tern serve`.
     #[arg(long)]
     database_url: String,
-    /// The key-encryption key, base64 (as TERN_ENCRYPTION_KEY).
+    /// The key-encryption key, base64. Give it in the environment: a command line is visible
+    /// to every user of the machine.
     #[arg(long, env = "TERN_ENCRYPTION_KEY", hide_env_values = true)]
     encryption_key: String,
     /// Organization to create the workspaces in (created if missing).

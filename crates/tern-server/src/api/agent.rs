@@ -223,17 +223,10 @@ async fn mint(
     let scope = match fast {
         Some(scope) => scope,
         None => {
+            // The general checks say why the fast path refused (and, after a race, allow).
             let caller = Caller::from_headers(&headers, &s).await?;
-            if !matches!(caller, Caller::Job(_)) {
-                return Err(ApiError::forbidden("only the job token handed out with a job may act on it"));
-            }
-            let scope = s
-                .store
-                .job_scope(&id)
-                .await
-                .map_err(|_| ApiError::not_found(format!("job {id:?} not found")))?;
-            caller.check_job(&scope.job)?;
-            scope
+            load(&s, &caller, &id).await?;
+            s.store.job_scope(&id).await?
         }
     };
     let job = &scope.job;
