@@ -48,13 +48,13 @@ fn json_ok(value: &serde_json::Value) -> Response {
     (StatusCode::OK, [(CONTENT_TYPE, "application/json")], value.to_string()).into_response()
 }
 
-fn parse<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, ApiError> {
+pub(crate) fn parse<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(body)
         .map_err(|e| ApiError::bad_request(format!("the request body is not what this endpoint takes: {e}")))
 }
 
 #[derive(Deserialize)]
-struct ClaimRequest {
+pub(crate) struct ClaimRequest {
     agent: String,
     #[serde(default)]
     wait_seconds: u64,
@@ -202,7 +202,7 @@ async fn save_plan_file(
 }
 
 #[derive(Deserialize)]
-struct MintRequest {
+pub(crate) struct MintRequest {
     audience: String,
     ttl_seconds: u64,
 }
@@ -291,7 +291,7 @@ async fn heartbeat(State(s): State<ApiState>, caller: Caller, Path(id): Path<Str
 }
 
 #[derive(Deserialize)]
-struct FinishRequest {
+pub(crate) struct FinishRequest {
     outcome: String,
     #[serde(default)]
     has_changes: bool,

@@ -27,6 +27,44 @@ pub use auth::Caller;
 pub use error::ApiError;
 pub use openapi::ENDPOINTS;
 
+/// Entry points for the fuzz targets in `fuzz/` (not an API: hidden, may change at any time).
+#[doc(hidden)]
+pub mod fuzzing {
+    use super::{agent, docs::Doc, docs::id_list, user};
+
+    /// Decode `body` as every request document the API takes, the way the handlers do, before
+    /// any store access. Returns how many decodings succeeded; errors must render as text.
+    pub fn decode_request_documents(body: &[u8]) -> usize {
+        let mut ok = 0;
+        let mut seen = |r: Result<(), super::ApiError>| match r {
+            Ok(()) => ok += 1,
+            Err(e) => {
+                // Every refusal is a 4xx with a detail, rendered as the handlers render it.
+                assert!(e.status.is_client_error() && !e.detail.is_empty(), "{e:?}");
+                drop(axum::response::IntoResponse::into_response(e));
+            }
+        };
+        for kind in ["organizations", "projects", "workspaces", "vars", "varsets", "runs", "state-versions"] {
+            seen(Doc::parse(body, kind).and_then(|doc| {
+                user::workspace_settings(&doc)?;
+                user::variable_input(&doc)?;
+                doc.relationship("workspace")?;
+                doc.required("name")?;
+                doc.integer("serial")?;
+                Ok(())
+            }));
+        }
+        seen(id_list(body, "workspaces").map(drop));
+        seen(agent::parse::<agent::ClaimRequest>(body).map(drop));
+        seen(agent::parse::<agent::MintRequest>(body).map(drop));
+        seen(agent::parse::<agent::FinishRequest>(body).map(drop));
+        seen(
+            tern_store::parse_state(body).map(drop).map_err(|e| super::ApiError::bad_request(e.to_string())),
+        );
+        ok
+    }
+}
+
 /// Limits on what clients send.
 #[derive(Debug, Clone, Copy)]
 pub struct ApiLimits {

@@ -210,7 +210,7 @@ async fn show_project(State(s): State<ApiState>, caller: Caller, Path(id): Path<
 
 // ---------------------------------------------------------------- workspaces
 
-fn workspace_settings(doc: &Doc) -> Result<WorkspaceSettings, ApiError> {
+pub(crate) fn workspace_settings(doc: &Doc) -> Result<WorkspaceSettings, ApiError> {
     let mode = match doc.string("execution-mode")? {
         None => None,
         Some(m) => Some(ExecutionMode::parse(&m).ok_or_else(|| {
@@ -323,7 +323,7 @@ async fn unlock_workspace(State(s): State<ApiState>, caller: Caller, Path(id): P
 
 // ---------------------------------------------------------------- variables and sets
 
-fn variable_input(doc: &Doc) -> Result<VariableInput, ApiError> {
+pub(crate) fn variable_input(doc: &Doc) -> Result<VariableInput, ApiError> {
     let category = match doc.string("category")? {
         None => None,
         Some(c) => Some(Category::parse(&c).ok_or_else(|| {
