@@ -47,7 +47,11 @@ async fn start(db: TestDatabase) -> Api {
         }),
         clock: Arc::new(SystemClock),
         public_url: base.clone(),
-        limits: ApiLimits { max_upload_bytes: 256 * 1024, ..ApiLimits::default() },
+        limits: ApiLimits {
+            max_upload_bytes: 256 * 1024,
+            archive: tern_archive::Limits { max_unpacked_bytes: 8 * 1024 * 1024, max_entries: 1000 },
+            ..ApiLimits::default()
+        },
         job_lease: Duration::from_secs(60),
         jobs_queued: Arc::new(Notify::new()),
         keys: None,
@@ -111,6 +115,7 @@ macro_rules! both {
 }
 
 both!(
+    bad_input_leaves_the_store_unchanged,
     every_endpoint_refuses_every_credential_it_must,
     every_endpoint_needs_a_valid_token,
     resources_have_tfe_shapes_and_validation,
@@ -1318,4 +1323,747 @@ async fn every_endpoint_refuses_every_credential_it_must(api: Api) {
     // Nothing changed: the target job still runs, its run is still planning.
     let job = api.store.job(&job_id(0)).await.unwrap();
     assert_eq!(job.status.to_string(), "running");
+}
+
+// ---------------------------------------------------------------- the bad-input catalogue
+
+/// What a bad request sends.
+enum Send {
+    Json(Value),
+    Raw(Vec<u8>),
+}
+
+/// One bad request: what, where, the status and a fragment of the message it must get.
+struct Bad {
+    what: &'static str,
+    method: Method,
+    path: String,
+    token: String,
+    send: Send,
+    status: u16,
+    detail: &'static str,
+    /// The one row a refused upload may change (its configuration version, to `errored`).
+    errors_cv: Option<String>,
+}
+
+fn gz_tar(build: impl FnOnce(&mut tar::Builder<flate2::write::GzEncoder<Vec<u8>>>)) -> Vec<u8> {
+    let mut b = tar::Builder::new(flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast()));
+    build(&mut b);
+    b.into_inner().unwrap().finish().unwrap()
+}
+
+fn tar_entry(
+    b: &mut tar::Builder<flate2::write::GzEncoder<Vec<u8>>>,
+    kind: tar::EntryType,
+    path: &str,
+    link: Option<&str>,
+    data: &[u8],
+) {
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(kind);
+    h.set_size(data.len() as u64);
+    h.set_mode(0o644);
+    if let Some(l) = link {
+        h.set_link_name(l).unwrap();
+    }
+    // set_path refuses '..' and absolute paths; write the raw name so the server sees them.
+    let name = path.as_bytes();
+    h.as_old_mut().name[..name.len()].copy_from_slice(name);
+    h.set_cksum();
+    b.append(&h, data).unwrap();
+}
+
+/// Every kind of bad input the API takes, each refused with a 4xx and a message, and the store
+/// byte-for-byte unchanged after each (every row of every table, `Store::dump`), except that a
+/// refused configuration upload marks its version `errored`, as TFE does.
+async fn bad_input_leaves_the_store_unchanged(api: Api) {
+    let ok = |path: &str, body: Value| {
+        let api = &api;
+        let path = path.to_owned();
+        async move { api.ok(Method::POST, &path, Some(body)).await }
+    };
+    ok("/api/v2/organizations", json!({"data":{"type":"organizations","attributes":{"name":"acme"}}})).await;
+    ok("/api/v2/organizations", json!({"data":{"type":"organizations","attributes":{"name":"other"}}})).await;
+    let other_prj = ok(
+        "/api/v2/organizations/other/projects",
+        json!({"data":{"type":"projects","attributes":{"name":"Theirs"}}}),
+    )
+    .await["data"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let ws = ok(
+        "/api/v2/organizations/acme/workspaces",
+        json!({"data":{"type":"workspaces","attributes":{"name":"app"}}}),
+    )
+    .await["data"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let other_ws = ok(
+        "/api/v2/organizations/other/workspaces",
+        json!({"data":{"type":"workspaces","attributes":{"name":"theirs"}}}),
+    )
+    .await["data"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    ok(
+        &format!("/api/v2/workspaces/{ws}/vars"),
+        json!({"data":{"type":"vars","attributes":{"key":"TFC_AWS_PROVIDER_AUTH","value":"true","category":"env"}}}),
+    )
+    .await;
+    let varset = ok(
+        "/api/v2/organizations/acme/varsets",
+        json!({"data":{"type":"varsets","attributes":{"name":"shared"}}}),
+    )
+    .await["data"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // A run whose plan job an agent holds, for the agent API's cases.
+    let cv = ok(
+        &format!("/api/v2/workspaces/{ws}/configuration-versions"),
+        json!({"data":{"type":"configuration-versions","attributes":{"auto-queue-runs":true}}}),
+    )
+    .await;
+    let r = api
+        .http
+        .put(cv["data"]["attributes"]["upload-url"].as_str().unwrap())
+        .bearer_auth(&api.admin)
+        .body(tarball(&[("main.tf", "")]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let agent = api.ok(Method::POST, "/api/v2/organizations/acme/agent-tokens", None).await["data"]["attributes"]
+        ["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, claimed) =
+        api.call(Method::POST, "/api/agent/jobs/claim", Some(&agent), Some(json!({"agent":"a1"}))).await;
+    assert_eq!(status, StatusCode::OK, "{claimed}");
+    let job = claimed["job"]["id"].as_str().unwrap().to_owned();
+    let job_token = claimed["token"].as_str().unwrap().to_owned();
+    // Pending configuration versions, one per hostile upload.
+    let mut pending = Vec::new();
+    for _ in 0..12 {
+        let cv = ok(
+            &format!("/api/v2/workspaces/{ws}/configuration-versions"),
+            json!({"data":{"type":"configuration-versions"}}),
+        )
+        .await;
+        pending.push((
+            cv["data"]["id"].as_str().unwrap().to_owned(),
+            cv["data"]["attributes"]["upload-url"].as_str().unwrap().to_owned(),
+        ));
+    }
+    // A locked workspace, so state uploads reach validation.
+    let locked = ok(
+        "/api/v2/organizations/acme/workspaces",
+        json!({"data":{"type":"workspaces","attributes":{"name":"locked"}}}),
+    )
+    .await["data"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    api.ok(Method::POST, &format!("/api/v2/workspaces/{locked}/actions/lock"), None).await;
+
+    // The user API cases run as acme's organization token: "another organization" is real for it.
+    let admin = api
+        .ok(
+            Method::POST,
+            "/api/v2/organizations/acme/authentication-token",
+            Some(json!({"data":{"type":"authentication-tokens","attributes":{"description":"bad input"}}})),
+        )
+        .await["data"]["attributes"]["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let json_case = |what, method, path: String, body: Value, status, detail| Bad {
+        what,
+        method,
+        path,
+        token: admin.clone(),
+        send: Send::Json(body),
+        status,
+        detail,
+        errors_cv: None,
+    };
+    let raw_case = |what, method, path: String, body: Vec<u8>, status, detail| Bad {
+        what,
+        method,
+        path,
+        token: admin.clone(),
+        send: Send::Raw(body),
+        status,
+        detail,
+        errors_cv: None,
+    };
+    let workspaces = "/api/v2/organizations/acme/workspaces".to_owned();
+    let vars = format!("/api/v2/workspaces/{ws}/vars");
+    let states = format!("/api/v2/workspaces/{locked}/state-versions");
+    let state_doc = |state: &[u8], extra: Value| {
+        use base64::Engine as _;
+        let mut attributes =
+            json!({"serial": 1, "state": base64::engine::general_purpose::STANDARD.encode(state)});
+        if let (Some(a), Value::Object(e)) = (attributes.as_object_mut(), extra) {
+            a.extend(e);
+        }
+        json!({"data":{"type":"state-versions","attributes":attributes}})
+    };
+    let good_state = br#"{"version":4,"terraform_version":"1.0.3","serial":1,"lineage":"abc","outputs":{},"resources":[]}"#;
+    let huge_value = "v".repeat(tern_store::MAX_VALUE_BYTES + 1);
+    let mut cases = vec![
+        // JSON:API payloads
+        raw_case(
+            "body is not JSON",
+            Method::POST,
+            workspaces.clone(),
+            b"{\"data\":".to_vec(),
+            400,
+            "not a JSON document",
+        ),
+        raw_case(
+            "body is not UTF-8",
+            Method::POST,
+            workspaces.clone(),
+            vec![0xff, 0xfe, 0x7b],
+            400,
+            "not a JSON document",
+        ),
+        raw_case("body is empty", Method::POST, workspaces.clone(), Vec::new(), 400, "not a JSON document"),
+        raw_case("body over 1 MiB", Method::POST, workspaces.clone(), vec![b' '; 1024 * 1024 + 1], 413, ""),
+        json_case("no data object", Method::POST, workspaces.clone(), json!([1, 2]), 422, "\"data\" object"),
+        json_case(
+            "data is a string",
+            Method::POST,
+            workspaces.clone(),
+            json!({"data":"workspaces"}),
+            422,
+            "\"data\" object",
+        ),
+        json_case(
+            "no type",
+            Method::POST,
+            workspaces.clone(),
+            json!({"data":{"attributes":{"name":"x"}}}),
+            422,
+            "\"type\" must be",
+        ),
+        json_case(
+            "wrong type",
+            Method::POST,
+            workspaces.clone(),
+            json!({"data":{"type":"vars","attributes":{"name":"x"}}}),
+            422,
+            "expected type",
+        ),
+        json_case(
+            "name is a number",
+            Method::POST,
+            workspaces.clone(),
+            json!({"data":{"type":"workspaces","attributes":{"name":7}}}),
+            422,
+            "must be a string",
+        ),
+        json_case(
+            "attributes are a list",
+            Method::POST,
+            workspaces.clone(),
+            json!({"data":{"type":"workspaces","attributes":["name"]}}),
+            422,
+            "name is required",
+        ),
+        json_case(
+            "name with a colon",
+            Method::POST,
+            workspaces.clone(),
+            json!({"data":{"type":"workspaces","attributes":{"name":"a:b"}}}),
+            422,
+            "':'",
+        ),
+        json_case(
+            "name too long",
+            Method::POST,
+            workspaces.clone(),
+            json!({"data":{"type":"workspaces","attributes":{"name":"n".repeat(300)}}}),
+            422,
+            "long",
+        ),
+        json_case(
+            "name taken",
+            Method::POST,
+            workspaces.clone(),
+            json!({"data":{"type":"workspaces","attributes":{"name":"app"}}}),
+            409,
+            "app",
+        ),
+        json_case(
+            "auto-apply as a string",
+            Method::POST,
+            workspaces.clone(),
+            json!({"data":{"type":"workspaces","attributes":{"name":"x","auto-apply":"true"}}}),
+            422,
+            "true or false",
+        ),
+        json_case(
+            "timeout as a string",
+            Method::POST,
+            workspaces.clone(),
+            json!({"data":{"type":"workspaces","attributes":{"name":"x","plan-timeout":"10m"}}}),
+            422,
+            "integer",
+        ),
+        json_case(
+            "timeout negative",
+            Method::POST,
+            workspaces.clone(),
+            json!({"data":{"type":"workspaces","attributes":{"name":"x","plan-timeout":-1}}}),
+            422,
+            "timeout",
+        ),
+        json_case(
+            "timeout over the maximum",
+            Method::POST,
+            workspaces.clone(),
+            json!({"data":{"type":"workspaces","attributes":{"name":"x","apply-timeout":10_000_000}}}),
+            422,
+            "timeout",
+        ),
+        json_case(
+            "working directory escapes",
+            Method::POST,
+            workspaces.clone(),
+            json!({"data":{"type":"workspaces","attributes":{"name":"x","working-directory":"../up"}}}),
+            422,
+            "relative path",
+        ),
+        json_case(
+            "project relationship without id",
+            Method::POST,
+            workspaces.clone(),
+            json!({"data":{"type":"workspaces","attributes":{"name":"x"},"relationships":{"project":{"data":{"type":"projects"}}}}}),
+            422,
+            "needs an id",
+        ),
+        json_case(
+            "project that does not exist",
+            Method::POST,
+            workspaces.clone(),
+            json!({"data":{"type":"workspaces","attributes":{"name":"x"},"relationships":{"project":{"data":{"type":"projects","id":"prj-AAAAAAAAAAAAAAAA"}}}}}),
+            404,
+            "not found",
+        ),
+        json_case(
+            "another organization's project",
+            Method::POST,
+            workspaces.clone(),
+            json!({"data":{"type":"workspaces","attributes":{"name":"x"},"relationships":{"project":{"data":{"type":"projects","id":other_prj}}}}}),
+            404,
+            "not found",
+        ),
+        // Variables
+        json_case(
+            "variable without a key",
+            Method::POST,
+            vars.clone(),
+            json!({"data":{"type":"vars","attributes":{"value":"v","category":"env"}}}),
+            422,
+            "key",
+        ),
+        json_case(
+            "variable key with a space",
+            Method::POST,
+            vars.clone(),
+            json!({"data":{"type":"vars","attributes":{"key":"A B","value":"v","category":"env"}}}),
+            422,
+            "key",
+        ),
+        json_case(
+            "environment variable key with '='",
+            Method::POST,
+            vars.clone(),
+            json!({"data":{"type":"vars","attributes":{"key":"A=B","value":"v","category":"env"}}}),
+            422,
+            "key",
+        ),
+        json_case(
+            "unknown category",
+            Method::POST,
+            vars.clone(),
+            json!({"data":{"type":"vars","attributes":{"key":"A","value":"v","category":"secret"}}}),
+            422,
+            "not one of",
+        ),
+        json_case(
+            "sensitive as a string",
+            Method::POST,
+            vars.clone(),
+            json!({"data":{"type":"vars","attributes":{"key":"A","value":"v","category":"env","sensitive":"yes"}}}),
+            422,
+            "true or false",
+        ),
+        json_case(
+            "value not a string",
+            Method::POST,
+            vars.clone(),
+            json!({"data":{"type":"vars","attributes":{"key":"A","value":{"nested":1},"category":"env"}}}),
+            422,
+            "must be a string",
+        ),
+        json_case(
+            "value too large",
+            Method::POST,
+            vars.clone(),
+            json!({"data":{"type":"vars","attributes":{"key":"A","value":huge_value,"category":"env"}}}),
+            422,
+            "bytes",
+        ),
+        json_case(
+            "the same key twice",
+            Method::POST,
+            vars.clone(),
+            json!({"data":{"type":"vars","attributes":{"key":"TFC_AWS_PROVIDER_AUTH","value":"false","category":"env"}}}),
+            409,
+            "TFC_AWS_PROVIDER_AUTH",
+        ),
+        json_case(
+            "variable set: workspace list is an object",
+            Method::POST,
+            format!("/api/v2/varsets/{varset}/relationships/workspaces"),
+            json!({"data":{"type":"workspaces","id":ws}}),
+            422,
+            "must be a list",
+        ),
+        json_case(
+            "variable set: workspace without id",
+            Method::POST,
+            format!("/api/v2/varsets/{varset}/relationships/workspaces"),
+            json!({"data":[{"type":"workspaces"}]}),
+            422,
+            "id is required",
+        ),
+        json_case(
+            "variable set: another organization's workspace",
+            Method::POST,
+            format!("/api/v2/varsets/{varset}/relationships/workspaces"),
+            json!({"data":[{"type":"workspaces","id":other_ws}]}),
+            404,
+            "not found",
+        ),
+        // Runs
+        json_case(
+            "run without a workspace",
+            Method::POST,
+            "/api/v2/runs".into(),
+            json!({"data":{"type":"runs","attributes":{"message":"x"}}}),
+            422,
+            "workspace",
+        ),
+        json_case(
+            "run in another organization's workspace",
+            Method::POST,
+            "/api/v2/runs".into(),
+            json!({"data":{"type":"runs","relationships":{"workspace":{"data":{"type":"workspaces","id":other_ws}}}}}),
+            404,
+            "not found",
+        ),
+        json_case(
+            "run with a configuration version that does not exist",
+            Method::POST,
+            "/api/v2/runs".into(),
+            json!({"data":{"type":"runs","relationships":{"workspace":{"data":{"type":"workspaces","id":ws}},"configuration-version":{"data":{"type":"configuration-versions","id":"cv-AAAAAAAAAAAAAAAA"}}}}}),
+            404,
+            "not found",
+        ),
+        json_case(
+            "run with a pending configuration version",
+            Method::POST,
+            "/api/v2/runs".into(),
+            json!({"data":{"type":"runs","relationships":{"workspace":{"data":{"type":"workspaces","id":ws}},"configuration-version":{"data":{"type":"configuration-versions","id":pending[0].0}}}}}),
+            409,
+            "is pending",
+        ),
+        // State uploads
+        json_case(
+            "state not base64",
+            Method::POST,
+            states.clone(),
+            json!({"data":{"type":"state-versions","attributes":{"serial":1,"state":"%%%"}}}),
+            422,
+            "base64",
+        ),
+        json_case(
+            "state not JSON",
+            Method::POST,
+            states.clone(),
+            state_doc(b"not json", json!({})),
+            422,
+            "state",
+        ),
+        json_case(
+            "state md5 does not match",
+            Method::POST,
+            states.clone(),
+            state_doc(good_state, json!({"md5":"00000000000000000000000000000000"})),
+            422,
+            "md5",
+        ),
+        json_case(
+            "state serial does not match",
+            Method::POST,
+            states.clone(),
+            state_doc(good_state, json!({"serial":2})),
+            422,
+            "serial",
+        ),
+        json_case(
+            "state lineage does not match",
+            Method::POST,
+            states.clone(),
+            state_doc(good_state, json!({"lineage":"other"})),
+            422,
+            "lineage",
+        ),
+        json_case(
+            "state over 64 MiB",
+            Method::POST,
+            states.clone(),
+            state_doc(&vec![b' '; tern_store::MAX_STATE_BYTES + 1], json!({})),
+            422,
+            "at most",
+        ),
+        json_case(
+            "state in another organization's workspace",
+            Method::POST,
+            format!("/api/v2/workspaces/{other_ws}/state-versions"),
+            state_doc(good_state, json!({})),
+            404,
+            "not found",
+        ),
+        // The agent API
+        Bad {
+            token: agent.clone(),
+            ..json_case(
+                "claim: agent name with a newline",
+                Method::POST,
+                "/api/agent/jobs/claim".into(),
+                json!({"agent":"a\nb"}),
+                400,
+                "agent must be",
+            )
+        },
+        Bad {
+            token: agent.clone(),
+            ..json_case(
+                "claim: wrong field type",
+                Method::POST,
+                "/api/agent/jobs/claim".into(),
+                json!({"agent":1}),
+                400,
+                "not what this endpoint takes",
+            )
+        },
+        Bad {
+            token: job_token.clone(),
+            ..json_case(
+                "mint: no audience",
+                Method::POST,
+                format!("/api/agent/jobs/{job}/token"),
+                json!({"ttl_seconds":600}),
+                400,
+                "audience",
+            )
+        },
+        Bad {
+            token: job_token.clone(),
+            ..json_case(
+                "mint: empty audience",
+                Method::POST,
+                format!("/api/agent/jobs/{job}/token"),
+                json!({"audience":"","ttl_seconds":600}),
+                400,
+                "audience",
+            )
+        },
+        Bad {
+            token: job_token.clone(),
+            ..json_case(
+                "mint: negative lifetime",
+                Method::POST,
+                format!("/api/agent/jobs/{job}/token"),
+                json!({"audience":"a","ttl_seconds":-1}),
+                400,
+                "expected u64",
+            )
+        },
+        Bad {
+            token: job_token.clone(),
+            ..json_case(
+                "mint: lifetime as a string",
+                Method::POST,
+                format!("/api/agent/jobs/{job}/token"),
+                json!({"audience":"a","ttl_seconds":"15m"}),
+                400,
+                "expected u64",
+            )
+        },
+        Bad {
+            token: job_token.clone(),
+            ..json_case(
+                "finish: unknown outcome",
+                Method::POST,
+                format!("/api/agent/jobs/{job}/finish"),
+                json!({"outcome":"exploded"}),
+                400,
+                "outcome",
+            )
+        },
+        Bad {
+            token: job_token.clone(),
+            ..raw_case(
+                "log chunk over 1 MiB",
+                Method::POST,
+                format!("/api/agent/jobs/{job}/logs"),
+                vec![b'x'; 1024 * 1024 + 1],
+                413,
+                "",
+            )
+        },
+        Bad {
+            token: job_token.clone(),
+            ..raw_case(
+                "plan file over the upload limit",
+                Method::PUT,
+                format!("/api/agent/jobs/{job}/plan"),
+                vec![0; 256 * 1024 + 1],
+                413,
+                "",
+            )
+        },
+    ];
+    // Configuration tarballs, each on its own pending version.
+    let tarballs: Vec<(&'static str, Vec<u8>, u16, &'static str)> = vec![
+        ("tarball: not gzip", b"main.tf".to_vec(), 422, "not a readable"),
+        (
+            "tarball: truncated",
+            {
+                let t = tarball(&[("main.tf", "# x\n")]);
+                t[..t.len() / 2].to_vec()
+            },
+            422,
+            "not a readable",
+        ),
+        (
+            "tarball: path traversal",
+            gz_tar(|b| tar_entry(b, tar::EntryType::Regular, "../escape.tf", None, b"x")),
+            422,
+            "'..'",
+        ),
+        (
+            "tarball: absolute path",
+            gz_tar(|b| tar_entry(b, tar::EntryType::Regular, "/etc/cron.d/x", None, b"x")),
+            422,
+            "absolute",
+        ),
+        (
+            "tarball: symlink out of the directory",
+            gz_tar(|b| tar_entry(b, tar::EntryType::Symlink, "up", Some("../../etc"), b"")),
+            422,
+            "outside the configuration",
+        ),
+        (
+            "tarball: absolute symlink",
+            gz_tar(|b| tar_entry(b, tar::EntryType::Symlink, "passwd", Some("/etc/passwd"), b"")),
+            422,
+            "outside the configuration",
+        ),
+        (
+            "tarball: hard link",
+            gz_tar(|b| {
+                tar_entry(b, tar::EntryType::Regular, "a.tf", None, b"x");
+                tar_entry(b, tar::EntryType::Link, "b.tf", Some("/etc/shadow"), b"")
+            }),
+            422,
+            "hard link",
+        ),
+        (
+            "tarball: character device",
+            gz_tar(|b| tar_entry(b, tar::EntryType::Char, "null", None, b"")),
+            422,
+            "character device",
+        ),
+        ("tarball: FIFO", gz_tar(|b| tar_entry(b, tar::EntryType::Fifo, "pipe", None, b"")), 422, "FIFO"),
+        (
+            "tarball: too many files",
+            gz_tar(|b| {
+                for i in 0..1001 {
+                    tar_entry(b, tar::EntryType::Regular, &format!("f{i}.tf"), None, b"")
+                }
+            }),
+            422,
+            "more than 1000 entries",
+        ),
+        (
+            "tarball: gzip bomb",
+            gz_tar(|b| tar_entry(b, tar::EntryType::Regular, "bomb.tf", None, &vec![0; 9 * 1024 * 1024])),
+            422,
+            "more than 8388608 bytes",
+        ),
+        ("tarball: over the upload limit", vec![0; 256 * 1024 + 1], 413, ""),
+    ];
+    assert_eq!(tarballs.len(), pending.len());
+    for ((what, body, status, detail), (cv, url)) in tarballs.into_iter().zip(&pending) {
+        let path = url.strip_prefix(&api.base).unwrap().to_owned();
+        cases.push(Bad {
+            errors_cv: (status != 413).then(|| cv.clone()),
+            ..raw_case(what, Method::PUT, path, body, status, detail)
+        });
+    }
+
+    let mut before = api.store.dump().await.unwrap();
+    for case in &cases {
+        // A fresh connection each time: the server closes one whose body it refused to read.
+        let mut r = reqwest::Client::new().request(case.method.clone(), format!("{}{}", api.base, case.path));
+        r = r.bearer_auth(&case.token);
+        r = match &case.send {
+            Send::Json(v) => r.header("content-type", "application/vnd.api+json").body(v.to_string()),
+            Send::Raw(b) => r.body(b.clone()),
+        };
+        let response = r.send().await.unwrap();
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        assert_eq!(status, case.status, "{}: {text}", case.what);
+        if !case.detail.is_empty() {
+            let v: Value =
+                serde_json::from_str(&text).unwrap_or_else(|_| panic!("{}: not JSON: {text}", case.what));
+            let detail = v["errors"][0]["detail"].as_str().unwrap_or_else(|| panic!("{}: {v}", case.what));
+            assert!(detail.contains(case.detail), "{}: {detail:?} lacks {:?}", case.what, case.detail);
+        }
+        let after = api.store.dump().await.unwrap();
+        let changed = changed_rows(&before, &after);
+        match &case.errors_cv {
+            None => assert!(changed.is_empty(), "{}: the store changed: {changed:#?}", case.what),
+            Some(cv) => assert!(
+                changed.len() == 2
+                    && changed.iter().all(|r| r.contains(cv.as_str()))
+                    && changed[1].contains("errored"),
+                "{}: only {cv} may change, to errored: {changed:#?}",
+                case.what
+            ),
+        }
+        before = after;
+    }
+    println!("bad-input catalogue: {} cases refused, store unchanged after each", cases.len());
+}
+
+/// Rows removed then rows added between two dumps, as `table: row`.
+fn changed_rows(before: &[(String, Vec<String>)], after: &[(String, Vec<String>)]) -> Vec<String> {
+    let set = |d: &[(String, Vec<String>)]| -> std::collections::BTreeSet<String> {
+        d.iter().flat_map(|(t, rows)| rows.iter().map(move |r| format!("{t}: {r}"))).collect()
+    };
+    let (b, a) = (set(before), set(after));
+    b.difference(&a).map(|r| format!("- {r}")).chain(a.difference(&b).map(|r| format!("+ {r}"))).collect()
 }

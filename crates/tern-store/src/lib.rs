@@ -329,6 +329,80 @@ pub(crate) fn count(n: i64) -> u64 {
 
 /// A query text assembled from this crate's constants (column lists, fixed filters), never
 /// from input: every value is a bound parameter.
+impl Store {
+    /// Every row of every table as text, table by table in name order, rows sorted: one line per
+    /// row, columns joined by `|`, binary columns in hex. For operators' forensics and for the
+    /// tests that prove bad input changed nothing and that no secret is stored in the clear.
+    /// Reads everything: not for request paths.
+    pub async fn dump(&self) -> Result<Vec<(String, Vec<String>)>, StoreError> {
+        use sqlx::Row as _;
+        let tables: Vec<String> = match self.backend {
+            Backend::Sqlite => sqlx::query(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
+            ),
+            Backend::Postgres => sqlx::query(
+                "SELECT table_name::text AS name FROM information_schema.tables \
+                 WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY table_name",
+            ),
+        }
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| r.try_get::<String, _>("name"))
+        .collect::<Result<_, _>>()?;
+        let mut out = Vec::with_capacity(tables.len());
+        for table in tables {
+            // Names come from the catalogue, not from a caller; quote them anyway.
+            let quoted = format!("\"{}\"", table.replace('"', "\"\""));
+            // (name, whether it holds bytes)
+            let columns: Vec<(String, bool)> = match self.backend {
+                Backend::Sqlite => sqlx::query(sql(format!(
+                    "SELECT name, 0 AS binary FROM pragma_table_info('{}') ORDER BY cid",
+                    table.replace('\'', "''")
+                )))
+                .fetch_all(&self.pool)
+                .await?,
+                Backend::Postgres => sqlx::query(
+                    "SELECT column_name::text AS name, CASE WHEN data_type = 'bytea' THEN 1 ELSE 0 END AS binary \
+                     FROM information_schema.columns \
+                     WHERE table_schema = current_schema() AND table_name = $1 ORDER BY ordinal_position",
+                )
+                .bind(&table)
+                .fetch_all(&self.pool)
+                .await?,
+            }
+            .iter()
+            .map(|r| Ok((r.try_get::<String, _>("name")?, r.try_get::<i32, _>("binary")? != 0)))
+            .collect::<Result<_, sqlx::Error>>()?;
+            let cells: Vec<String> = columns
+                .iter()
+                .map(|(c, binary)| {
+                    let c = format!("\"{}\"", c.replace('"', "\"\""));
+                    match (self.backend, binary) {
+                        (Backend::Sqlite, _) => format!(
+                            "CASE WHEN typeof({c}) = 'blob' THEN 'x' || hex({c}) ELSE coalesce(CAST({c} AS TEXT), 'NULL') END"
+                        ),
+                        (Backend::Postgres, true) => {
+                            format!("coalesce('x' || upper(encode({c}, 'hex')), 'NULL')")
+                        }
+                        (Backend::Postgres, false) => format!("coalesce({c}::text, 'NULL')"),
+                    }
+                })
+                .collect();
+            let joined = if cells.is_empty() { "''".to_owned() } else { cells.join(" || '|' || ") };
+            let mut rows: Vec<String> = sqlx::query(sql(format!("SELECT {joined} AS row FROM {quoted}")))
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(|r| r.try_get::<String, _>("row"))
+                .collect::<Result<_, _>>()?;
+            rows.sort();
+            out.push((table, rows));
+        }
+        Ok(out)
+    }
+}
+
 pub(crate) fn sql(text: String) -> sqlx::AssertSqlSafe<String> {
     sqlx::AssertSqlSafe(text)
 }
