@@ -484,6 +484,12 @@ impl ActivePhase {
         &self.unset
     }
 
+    /// What records each command this phase starts (Terraform) for recovery, so that a runner
+    /// that was killed can stop its commands when it starts again.
+    pub fn process_recorder(&self) -> Option<crate::rundir::ProcessRecorder> {
+        self.rundir.as_ref().map(|d| d.process_recorder(&self.state))
+    }
+
     /// The run's credentials directory.
     pub fn dir(&self) -> Option<&Path> {
         self.rundir.as_ref().map(RunDir::path)
@@ -615,6 +621,22 @@ async fn refresh_loop<M: TokenMinter>(
     }
 }
 
+/// SIGKILL the process group an abandoned phase started, and wait (at most 5 s) until its
+/// leader is gone.
+async fn stop_orphan(p: crate::rundir::ProcessRecord) -> String {
+    use nix::sys::signal::{Signal, killpg};
+    use nix::unistd::Pid;
+    let Ok(raw) = i32::try_from(p.pid) else { return format!("pid {} is out of range", p.pid) };
+    if let Err(e) = killpg(Pid::from_raw(raw), Signal::SIGKILL) {
+        return format!("could not stop process group {} left running by a dead phase: {e}", p.pid);
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while p.is_alive() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    format!("stopped process group {} (Terraform) left running by a dead phase", p.pid)
+}
+
 /// Clean up after phases that died: revoke the Vault tokens they recorded and remove their
 /// files. Returns what was done, one line each.
 pub async fn recover_abandoned(base: &Path) -> Vec<String> {
@@ -627,6 +649,11 @@ pub async fn recover_abandoned(base: &Path) -> Vec<String> {
 
 async fn recover_one(a: Abandoned) -> Vec<String> {
     let mut done = Vec::new();
+    // First stop what the dead phase started: it must not go on changing infrastructure once
+    // its run is declared dead and its workspace is free for the next run.
+    if let Some(p) = a.state.process.filter(|p| p.is_alive()) {
+        done.push(stop_orphan(p).await);
+    }
     for record in &a.state.vault_tokens {
         let Ok(token) = std::fs::read_to_string(&record.token_file) else { continue };
         let token = SecretString::new(token);
@@ -652,4 +679,42 @@ async fn recover_one(a: Abandoned) -> Vec<String> {
         Err(e) => done.push(format!("could not remove {}: {e}", path.display())),
     }
     done
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::process::CommandExt as _;
+
+    use super::*;
+    use crate::rundir::{ProcessRecord, RecoveryState};
+
+    #[tokio::test]
+    async fn recovery_stops_the_command_a_dead_phase_left_running() {
+        let root = tempfile::tempdir().unwrap();
+        let base = root.path().join("credentials");
+        let dir = RunDir::acquire(&base, "run-1").unwrap();
+        // "Terraform" and a child of it, in their own process group, as the runner starts it.
+        let mut orphan = std::process::Command::new("sh")
+            .args(["-c", "sleep 60 & sleep 60"])
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let record = ProcessRecord::of(orphan.id()).unwrap();
+        dir.process_recorder(&RecoveryState::default()).record(orphan.id());
+        drop(dir); // the runner dies; the command does not
+        assert!(record.is_alive());
+        let done = recover_abandoned(&base).await;
+        assert!(done.iter().any(|l| l.starts_with("stopped process group")), "{done:?}");
+        let status = orphan.wait().unwrap();
+        assert!(!status.success(), "killed, not finished");
+        assert!(!record.is_alive());
+        assert!(!base.join("run-1").exists());
+        // The group went with it: nothing is left in it to signal.
+        let group = nix::unistd::Pid::from_raw(i32::try_from(record.pid).unwrap());
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while nix::sys::signal::killpg(group, None).is_ok() {
+            assert!(std::time::Instant::now() < deadline, "the orphan's child survived");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
 }

@@ -106,11 +106,11 @@ pub async fn run(
     timeout: Option<Duration>,
     grace: Duration,
 ) -> Result<Outcome, ProcessError> {
-    run_with(spec, RunOptions { timeout, grace, output: None, cancel: None, spawned: None }).await
+    run_with(spec, RunOptions { timeout, grace, output: None, cancel: None, spawned: None, on_spawn: None })
+        .await
 }
 
 /// How [`run_with`] runs a command.
-#[derive(Debug)]
 pub struct RunOptions {
     /// Bound on the run.
     pub timeout: Option<Duration>,
@@ -122,6 +122,21 @@ pub struct RunOptions {
     pub cancel: Option<tokio::sync::watch::Receiver<bool>>,
     /// Told the moment the command has been spawned (its program exec'd), for timing.
     pub spawned: Option<tokio::sync::oneshot::Sender<std::time::Instant>>,
+    /// Called with the command's pid as soon as it runs (for the phase's recovery record).
+    pub on_spawn: Option<Box<dyn FnOnce(u32) + Send>>,
+}
+
+impl std::fmt::Debug for RunOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunOptions")
+            .field("timeout", &self.timeout)
+            .field("grace", &self.grace)
+            .field("output", &self.output.is_some())
+            .field("cancel", &self.cancel.is_some())
+            .field("spawned", &self.spawned.is_some())
+            .field("on_spawn", &self.on_spawn.is_some())
+            .finish()
+    }
 }
 
 /// Pass everything `from` produces to `to`, in chunks.
@@ -168,7 +183,7 @@ fn resolve_program(program: &std::ffi::OsStr, env: &[(OsString, OsString)]) -> O
 
 /// [`run`] with output capture and cancellation.
 pub async fn run_with(spec: CommandSpec, options: RunOptions) -> Result<Outcome, ProcessError> {
-    let RunOptions { timeout, grace, output, mut cancel, spawned } = options;
+    let RunOptions { timeout, grace, output, mut cancel, spawned, on_spawn } = options;
     let mut term = signal(SignalKind::terminate()).map_err(ProcessError::Signals)?;
     let mut int = signal(SignalKind::interrupt()).map_err(ProcessError::Signals)?;
     let mut hup = signal(SignalKind::hangup()).map_err(ProcessError::Signals)?;
@@ -188,6 +203,10 @@ pub async fn run_with(spec: CommandSpec, options: RunOptions) -> Result<Outcome,
         command.spawn().map_err(|source| ProcessError::Spawn { program: spec.program.clone(), source })?;
     if let Some(tx) = spawned {
         let _ = tx.send(std::time::Instant::now());
+    }
+    // Only a command in its own process group can be stopped as a whole later.
+    if group && let (Some(record), Some(pid)) = (on_spawn, child.id()) {
+        record(pid);
     }
     let mut pumps = Vec::new();
     if let Some(tx) = &output {

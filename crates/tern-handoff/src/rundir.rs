@@ -95,6 +95,68 @@ pub struct RecoveryState {
     pub vault_tokens: Vec<VaultRecord>,
     /// The Terraform input variables file written into the working directory.
     pub tfvars: Option<PathBuf>,
+    /// The command running with these credentials (Terraform), so that a phase whose runner was
+    /// killed does not go on running after the runner starts again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub process: Option<ProcessRecord>,
+}
+
+/// A process (and its process group, which it leads) that a phase started.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ProcessRecord {
+    /// Its pid, which is also its process group id.
+    pub pid: u32,
+    /// Its start time (`/proc/<pid>/stat` field 22, clock ticks since boot): a pid reused by
+    /// another process has another start time, so only the recorded process is ever signalled.
+    pub start_ticks: u64,
+}
+
+impl ProcessRecord {
+    /// The record of a live process, or `None` if it is gone or `/proc` cannot tell.
+    pub fn of(pid: u32) -> Option<Self> {
+        Some(Self { pid, start_ticks: process_start_ticks(pid)? })
+    }
+
+    /// Whether the recorded process is still the one running under its pid (a zombie, dead
+    /// but not yet reaped, is not running).
+    pub fn is_alive(&self) -> bool {
+        process_start_ticks(self.pid) == Some(self.start_ticks)
+    }
+}
+
+/// Records the command a phase runs in its recovery state, as it starts.
+#[derive(Debug, Clone)]
+pub struct ProcessRecorder {
+    path: PathBuf,
+    state: RecoveryState,
+}
+
+impl ProcessRecorder {
+    /// Record `pid` (which leads its own process group). Written without waiting for the disk:
+    /// the record matters only while this machine stays up, and a killed runner's writes
+    /// survive it in the page cache.
+    pub fn record(&self, pid: u32) {
+        let mut state = self.state.clone();
+        state.process = ProcessRecord::of(pid);
+        let bytes = serde_json::to_vec_pretty(&state).unwrap_or_default();
+        if let Err(e) = crate::files::write_private(&self.path, &bytes) {
+            tracing::warn!("recording the command's pid in {}: {e}", self.path.display());
+        }
+    }
+}
+
+/// Field 22 of `/proc/<pid>/stat` (after the parenthesised command name, which may hold
+/// spaces and parentheses itself).
+/// `None` for a process that is gone or a zombie.
+fn process_start_ticks(pid: u32) -> Option<u64> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    // After the name: field 3 (state) is the first; field 22 is the 20th.
+    let mut fields = after_name.split_whitespace();
+    if matches!(fields.next(), Some("Z" | "X")) {
+        return None;
+    }
+    fields.nth(18)?.parse().ok()
 }
 
 /// A Vault token to revoke on recovery.
@@ -152,6 +214,11 @@ impl RunDir {
         let path = self.path.join(".state.json");
         let bytes = serde_json::to_vec_pretty(state).unwrap_or_default();
         crate::files::write_private_synced(&path, &bytes).map_err(io(&path))
+    }
+
+    /// What records, for this phase's recovery, each command it starts.
+    pub fn process_recorder(&self, state: &RecoveryState) -> ProcessRecorder {
+        ProcessRecorder { path: self.path.join(".state.json"), state: state.clone() }
     }
 
     /// Remove the directory and everything in it (the lock is released when `self` drops).
@@ -231,8 +298,11 @@ mod tests {
         let held = RunDir::acquire(&base, "run-1").unwrap();
         assert!(matches!(RunDir::acquire(&base, "run-1"), Err(DirError::Busy { .. })));
         assert!(abandoned(&base).is_empty(), "a live phase is not swept");
-        let state =
-            RecoveryState { vault_tokens: vec![], tfvars: Some(root.path().join("x.auto.tfvars.json")) };
+        let state = RecoveryState {
+            vault_tokens: vec![],
+            tfvars: Some(root.path().join("x.auto.tfvars.json")),
+            process: None,
+        };
         held.record(&state).unwrap();
         fs::write(held.path().join("aws.token"), "t").unwrap();
         drop(held); // the phase "dies": its lock is released, its files remain
@@ -245,5 +315,19 @@ mod tests {
         assert!(!base.join("run-1").exists());
         // The same run can start again.
         RunDir::acquire(&base, "run-1").unwrap().remove().unwrap();
+    }
+
+    #[test]
+    fn a_process_record_names_one_process_and_not_a_reused_pid() {
+        let me = ProcessRecord::of(std::process::id()).unwrap();
+        assert!(me.is_alive());
+        assert!(
+            !ProcessRecord { start_ticks: me.start_ticks + 1, ..me }.is_alive(),
+            "same pid, other process"
+        );
+        assert!(ProcessRecord::of(u32::MAX).is_none(), "no such pid");
+        // An older record without the field still reads.
+        let old: RecoveryState = serde_json::from_str(r#"{"vault_tokens":[],"tfvars":null}"#).unwrap();
+        assert_eq!(old.process, None);
     }
 }

@@ -413,9 +413,11 @@ async fn execute(
     }
     let env: Vec<(OsString, OsString)> = env.into_iter().collect();
 
-    let result =
-        terraform(client, spec, settings, phase, job_dir, &workdir, &env, deadline, pump, cancel, timing)
-            .await;
+    let recorder = active.process_recorder();
+    let result = terraform(
+        client, spec, settings, phase, job_dir, &workdir, &env, deadline, pump, cancel, timing, recorder,
+    )
+    .await;
     let report = active.finish().await;
     for problem in &report.problems {
         pump.line(&format!("teardown: {problem}")).await;
@@ -454,6 +456,7 @@ async fn terraform(
     pump: &LogPump,
     cancel: watch::Receiver<bool>,
     timing: SetupTiming,
+    recorder: Option<tern_handoff::rundir::ProcessRecorder>,
 ) -> PhaseResult {
     let plan_path = job_dir.join("plan.tfplan");
     let mut steps: Vec<Vec<OsString>> = vec![vec!["init".into(), "-input=false".into(), "-no-color".into()]];
@@ -511,6 +514,9 @@ async fn terraform(
             output: Some(pump.tx.clone()),
             cancel: Some(cancel.clone()),
             spawned: timing.take().map(|t| t.report_when_spawned(client.id().to_owned(), pump.tx.clone())),
+            on_spawn: recorder
+                .clone()
+                .map(|r| Box::new(move |pid| r.record(pid)) as Box<dyn FnOnce(u32) + Send>),
         };
         let outcome = match process::run_with(command, options).await {
             Ok(o) => o,

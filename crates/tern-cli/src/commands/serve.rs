@@ -157,6 +157,10 @@ pub fn run(args: ServeArgs, env: Env<'_>) -> anyhow::Result<ExitCode> {
         Some((cert, key)) => Some(tern_server::load_tls(cert, key)?),
         None => None,
     };
+    // The data directory holds the default SQLite database and the credentials directory: make
+    // it now, whatever else is configured (a new --data-dir with every key given used to fail
+    // with SQLite's "unable to open database file").
+    ensure_private_dir(&settings.data_dir)?;
     let (ring, dev_key) = if settings.managed.is_some() {
         (None, None)
     } else if settings.keys.signing.is_empty() {
@@ -314,6 +318,11 @@ pub fn run(args: ServeArgs, env: Env<'_>) -> anyhow::Result<ExitCode> {
             })
         });
 
+        // Phases a previous process ran died with it: stop the commands they left running,
+        // revoke their Vault tokens and remove their credentials, before any worker starts.
+        for line in tern_handoff::recover_abandoned(&settings.runner.credentials_dir).await {
+            tracing::info!("{line}");
+        }
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut workers = Vec::new();
         if settings.workers > 0 {
@@ -335,9 +344,6 @@ pub fn run(args: ServeArgs, env: Env<'_>) -> anyhow::Result<ExitCode> {
             for _ in 0..settings.workers {
                 let agent = AgentClient::new(&worker_url, worker_token.clone(), &local_agent)?;
                 workers.push(tokio::spawn(tern_runner::run_worker(agent, runner.clone(), stop_rx.clone(), false)));
-            }
-            for line in tern_handoff::recover_abandoned(&runner.credentials_dir).await {
-                tracing::info!("{line}");
             }
         }
 

@@ -3,11 +3,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail by panicking
 
+mod crash;
 mod errors;
 mod exec;
 mod help;
 mod interop;
 mod keygen;
+mod load;
 mod peers;
 mod runs;
 mod serve;

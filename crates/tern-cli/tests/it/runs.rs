@@ -12,22 +12,22 @@ use serde_json::Value;
 use crate::peers::{Daemon, bao, bao_as, moto, openbao, openbao_trusts};
 use crate::support::{Scratch, Server, run};
 
-const ADMIN: &str = "tern-admin-token-for-the-end-to-end-tests-0123456789";
+pub(crate) const ADMIN: &str = "tern-admin-token-for-the-end-to-end-tests-0123456789";
 const ROLE: &str = "arn:aws:iam::123456789012:role/tern-run";
 
-struct World {
-    s: Scratch,
+pub(crate) struct World {
+    pub(crate) s: Scratch,
     _moto: Daemon,
     moto_port: u16,
     _bao: Daemon,
-    bao_addr: String,
+    pub(crate) bao_addr: String,
     _bao_home: tempfile::TempDir,
-    tools: PathBuf,
-    tfrc: PathBuf,
+    pub(crate) tools: PathBuf,
+    pub(crate) tfrc: PathBuf,
 }
 
 impl World {
-    fn new() -> World {
+    pub(crate) fn new() -> World {
         let s = Scratch::new();
         let (moto_daemon, moto_port) = moto(&s.path().join("moto.jsonl"));
         let bao_home = tempfile::tempdir().unwrap();
@@ -67,12 +67,12 @@ impl World {
         }
     }
 
-    fn path_var(&self) -> String {
+    pub(crate) fn path_var(&self) -> String {
         format!("{}:{}", self.tools.display(), std::env::var("PATH").unwrap_or_default())
     }
 
     /// `tern serve` with this world's data directory (unless `args` give one).
-    fn serve(&self, args: &[&str]) -> Server {
+    pub(crate) fn serve(&self, args: &[&str]) -> Server {
         let mut cmd = self.s.tern();
         cmd.env("TERN_ADMIN_TOKEN", ADMIN).env("PATH", self.path_var());
         let data = self.s.path().join("data");
@@ -84,13 +84,13 @@ impl World {
         Server::start(cmd, &all)
     }
 
-    fn cli(&self, server: &Server) -> Command {
+    pub(crate) fn cli(&self, server: &Server) -> Command {
         let mut cmd = self.s.tern();
         cmd.env("TERN_SERVER", &server.base).env("TERN_TOKEN", ADMIN).env("TERN_ORG", "acme");
         cmd
     }
 
-    fn ok(&self, server: &Server, args: &[&str]) -> String {
+    pub(crate) fn ok(&self, server: &Server, args: &[&str]) -> String {
         let out = run(self.cli(server).args(args));
         out.success();
         out.stdout.clone()
@@ -98,7 +98,7 @@ impl World {
 
     /// Organization acme (once), a workspace with AWS and Vault dynamic credentials, and a
     /// configuration whose local-exec proves both.
-    fn workspace(&self, server: &Server, name: &str, extra: &[&str]) {
+    pub(crate) fn workspace(&self, server: &Server, name: &str, extra: &[&str]) {
         let _ = run(self.cli(server).args(["org", "create", "acme"]));
         let mut create = vec!["workspace", "create", name];
         create.extend(extra);
@@ -125,7 +125,7 @@ impl World {
     }
 
     /// The env variables of a workspace with AWS (moto) and Vault (OpenBao) dynamic credentials.
-    fn credential_vars(&self) -> Vec<String> {
+    pub(crate) fn credential_vars(&self) -> Vec<String> {
         vec![
             format!("TF_CLI_CONFIG_FILE={}", self.tfrc.display()),
             "TFC_AWS_PROVIDER_AUTH=true".into(),
@@ -138,7 +138,7 @@ impl World {
         ]
     }
 
-    fn config(&self) -> PathBuf {
+    pub(crate) fn config(&self) -> PathBuf {
         let dir = self.s.path().join("config");
         if !dir.exists() {
             std::fs::create_dir_all(&dir).unwrap();
@@ -169,13 +169,13 @@ output "workspace" { value = "checked" }
     }
 
     /// Vault tokens alive besides root.
-    fn vault_tokens(&self) -> usize {
+    pub(crate) fn vault_tokens(&self) -> usize {
         let (status, v) = bao_as(&self.bao_addr, "root", "LIST", "auth/token/accessors", None);
         assert_eq!(status, 200, "{v}");
         v["data"]["keys"].as_array().map_or(0, Vec::len) - 1
     }
 
-    fn credential_dirs(&self, base: &Path) -> Vec<String> {
+    pub(crate) fn credential_dirs(&self, base: &Path) -> Vec<String> {
         std::fs::read_dir(base)
             .map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
             .unwrap_or_default()
@@ -311,7 +311,7 @@ fn the_same_run_passes_on_a_separate_agent_that_has_no_key() {
     assert!(logs.contains("agent=agent-7"), "{logs}");
 }
 
-fn wait_for(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
+pub(crate) fn wait_for(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
     let deadline = Instant::now() + timeout;
     while !cond() {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
@@ -470,13 +470,13 @@ fn two_replicas_on_one_postgres_serve_one_jwks_and_run_each_job_once() {
     assert!(claimed(&la) > 0 && claimed(&lb) > 0, "both replicas' workers ran jobs");
 }
 
-fn tern_store_key() -> String {
+pub(crate) fn tern_store_key() -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode([7u8; 32])
 }
 
 /// A tiny blocking JSON-over-HTTP helper for the agent API.
-fn call(method: &str, url: &str, token: &str, body: Option<Value>) -> (u16, Value) {
+pub(crate) fn call(method: &str, url: &str, token: &str, body: Option<Value>) -> (u16, Value) {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(async {
         let client = reqwest::Client::new();

@@ -1,0 +1,294 @@
+//! Crash and restart: `kill -9` of the server and of a separate agent at random points across
+//! many runs, from a fixed, printed seed (`TERN_CRASH_SEED`, `TERN_CRASH_ROUNDS` to change).
+//! Afterwards no run is stuck, no credential file remains, every run's apply ran at most once and
+//! only while its run was alive, state versions form one unbroken lineage, and no Vault token of
+//! a dead phase is left (they are revoked when the killed process starts again).
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::peers::{bao, free_port, openbao_trusts};
+use crate::runs::{ADMIN, World, call};
+use crate::support::{Server, run};
+
+/// xorshift64*: tiny, deterministic, enough to pick kill points.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+fn unix_ms() -> u128 {
+    std::time::UNIX_EPOCH.elapsed().map(|d| d.as_millis()).unwrap_or(0)
+}
+
+fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+const TERMINAL: [&str; 5] = ["applied", "planned_and_finished", "errored", "canceled", "discarded"];
+
+struct Agent {
+    child: Child,
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_agent(w: &World, server: &Server, token: &str, dir: &Path, log: &Path) -> Agent {
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
+    let child =
+        w.s.tern()
+            .args(["agent", "--server", &server.base, "--name", "crash-agent"])
+            .env("TERN_AGENT_TOKEN", token)
+            .env("XDG_RUNTIME_DIR", dir)
+            .env("PATH", w.path_var())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+    Agent { child }
+}
+
+fn status_of(w: &World, server: &Server, run_id: &str) -> String {
+    let shown = run(w.cli(server).args(["run", "show", run_id])).stdout;
+    shown.lines().find_map(|l| l.strip_prefix("status:")).map(|s| s.trim().to_owned()).unwrap_or_default()
+}
+
+/// The configuration: a resource replaced on every run whose apply writes `start` and `end`
+/// lines (with the run id) to a ledger around a pause and the AWS + Vault check.
+fn crash_config(w: &World, ledger: &Path) -> PathBuf {
+    let dir = w.s.path().join("crash-config");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(tern_testkit::peers::python_scripts().join("e2e_check.py"), dir.join("e2e_check.py"))
+        .unwrap();
+    std::fs::write(
+        dir.join("main.tf"),
+        format!(
+            r#"terraform {{
+  required_providers {{
+    null = {{ source = "hashicorp/null" }}
+  }}
+}}
+variable "python" {{ type = string }}
+resource "null_resource" "step" {{
+  triggers = {{ always = timestamp() }}
+  provisioner "local-exec" {{
+    command = "echo \"$TFC_RUN_ID start $(date +%s%3N)\" >> {ledger}; sleep 4; ${{var.python}} e2e_check.py > /dev/null; echo \"$TFC_RUN_ID end $(date +%s%3N)\" >> {ledger}"
+  }}
+}}
+"#,
+            ledger = ledger.display()
+        ),
+    )
+    .unwrap();
+    dir
+}
+
+#[test]
+fn kill_9_of_server_and_agent_at_random_points_loses_nothing() {
+    let seed = env_u64("TERN_CRASH_SEED", 0x7e41_2026);
+    let rounds = env_u64("TERN_CRASH_ROUNDS", 5);
+    eprintln!("crash test: seed {seed:#x}, {rounds} rounds (set TERN_CRASH_SEED / TERN_CRASH_ROUNDS)");
+    let mut rng = Rng(seed | 1);
+    let w = World::new();
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let serve = || w.serve(&["--listen", &listen, "--workers", "1"]);
+    let mut server = Some(serve());
+    openbao_trusts(&w.bao_addr, &server.as_ref().unwrap().issuer, "5m");
+    let _ = bao(
+        &w.bao_addr,
+        "POST",
+        "auth/jwt/role/tern",
+        Some(&serde_json::json!({
+            "role_type": "jwt", "bound_audiences": ["vault.workload.identity"], "user_claim": "terraform_full_workspace",
+            "bound_claims_type": "glob", "bound_claims": {"sub": "organization:acme:project:*:workspace:crash-*:run_phase:*"},
+            "token_policies": ["default", "app"], "token_ttl": "5m",
+        })),
+    );
+    let workspaces = ["crash-0", "crash-1", "crash-2"];
+    for ws in workspaces {
+        w.workspace(server.as_ref().unwrap(), ws, &["--auto-apply"]);
+    }
+    let ledger = w.s.path().join("ledger.txt");
+    let config = crash_config(&w, &ledger);
+    let agent_token = w.ok(server.as_ref().unwrap(), &["agent-token", "create"]).trim().to_owned();
+    let agent_dir = tempfile::tempdir().unwrap();
+    let agent_log = w.s.path().join("agent.log");
+    let mut agent =
+        Some(start_agent(&w, server.as_ref().unwrap(), &agent_token, agent_dir.path(), &agent_log));
+
+    let mut all_runs: Vec<String> = Vec::new();
+    let mut recovered_times = std::collections::BTreeMap::<String, u128>::new();
+    let mut kills = (0, 0); // (server, agent)
+    let mut server_logs = String::new();
+    for round in 0..rounds {
+        let srv = server.as_ref().unwrap();
+        let mut round_runs = Vec::new();
+        for ws in workspaces {
+            let out = run(w.cli(srv).args([
+                "run",
+                "start",
+                "--workspace",
+                ws,
+                "--dir",
+                config.to_str().unwrap(),
+                "--no-follow",
+            ]));
+            out.success();
+            round_runs.push(out.stdout.trim().to_owned());
+        }
+        let delay = Duration::from_millis(200 + rng.below(6000));
+        let victim = rng.below(3); // 0 server, 1 agent, 2 both
+        let pause = Duration::from_millis(rng.below(800));
+        std::thread::sleep(delay);
+        let statuses: Vec<String> = round_runs.iter().map(|r| status_of(&w, srv, r)).collect();
+        eprintln!(
+            "round {round}: kill -9 {} after {} ms (runs then: {statuses:?}), restart after {} ms",
+            ["server", "agent", "server and agent"][victim as usize],
+            delay.as_millis(),
+            pause.as_millis()
+        );
+        if victim != 1 {
+            server_logs.push_str(&server.take().unwrap().kill9());
+            kills.0 += 1;
+        }
+        if victim != 0 {
+            agent.take();
+            kills.1 += 1;
+        }
+        std::thread::sleep(pause);
+        if server.is_none() {
+            server = Some(serve());
+        }
+        if agent.is_none() {
+            agent =
+                Some(start_agent(&w, server.as_ref().unwrap(), &agent_token, agent_dir.path(), &agent_log));
+        }
+        // Recovery runs as a killed process starts, before it takes work; give the agent the
+        // moment the server needed to print its listening line.
+        std::thread::sleep(Duration::from_millis(500));
+        let recovered_at = unix_ms();
+        let srv = server.as_ref().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(180);
+        for r in &round_runs {
+            loop {
+                let st = status_of(&w, srv, r);
+                if TERMINAL.contains(&st.as_str()) {
+                    break;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "run {r} stuck in {st:?} after round {round}\n--- server\n{}\n--- agent\n{}",
+                    srv.logs(),
+                    std::fs::read_to_string(&agent_log).unwrap_or_default()
+                );
+                std::thread::sleep(Duration::from_millis(250));
+            }
+        }
+        recovered_times.extend(round_runs.iter().map(|r| (r.clone(), recovered_at)));
+        all_runs.extend(round_runs);
+    }
+
+    // One more run per workspace with no kill: every workspace still works.
+    let srv = server.as_ref().unwrap();
+    for ws in workspaces {
+        let out =
+            run(w.cli(srv).args(["run", "start", "--workspace", ws, "--dir", config.to_str().unwrap()]));
+        assert!(out.stderr.contains(": applied"), "{ws} after the crashes: {out}");
+        all_runs.push(out.stdout.lines().next().unwrap().trim().to_owned());
+    }
+
+    // Statuses, and what the ledger says each run's apply did.
+    let ledger_text = std::fs::read_to_string(&ledger).unwrap_or_default();
+    let mut tally = std::collections::BTreeMap::<String, usize>::new();
+    for r in &all_runs {
+        let st = status_of(&w, srv, r);
+        assert!(TERMINAL.contains(&st.as_str()), "{r}: {st}");
+        let stamps = |what: &str| -> Vec<u128> {
+            let prefix = format!("{r} {what} ");
+            ledger_text.lines().filter_map(|l| l.strip_prefix(&prefix)?.parse().ok()).collect()
+        };
+        let (starts, ends) = (stamps("start").len(), stamps("end").len());
+        // A phase whose runner was killed must not go on changing things once the runner has
+        // started again: its run is errored and its workspace free for the next run.
+        if st == "errored"
+            && let Some(recovered) = recovered_times.get(r)
+        {
+            let late: Vec<u128> = stamps("end").into_iter().filter(|t| t > recovered).collect();
+            assert!(
+                late.is_empty(),
+                "run {r}'s runner was killed and had recovered at {recovered}, but its apply went on until {late:?}"
+            );
+        }
+        assert!(starts <= 1, "run {r} applied {starts} times\n{ledger_text}");
+        if st == "applied" {
+            assert_eq!((starts, ends), (1, 1), "applied run {r}\n{ledger_text}");
+        }
+        *tally.entry(st).or_default() += 1;
+    }
+    eprintln!(
+        "crash test: {} runs, {} server kills, {} agent kills, outcomes {tally:?}",
+        all_runs.len(),
+        kills.0,
+        kills.1
+    );
+
+    // State: per workspace, serials strictly increase and one lineage runs through them all.
+    for ws in workspaces {
+        let (status, ws_doc) =
+            call("GET", &format!("{}/api/v2/organizations/acme/workspaces/{ws}", srv.base), ADMIN, None);
+        assert_eq!(status, 200, "{ws_doc}");
+        let id = ws_doc["data"]["id"].as_str().unwrap();
+        let (status, list) = call(
+            "GET",
+            &format!("{}/api/v2/workspaces/{id}/state-versions?page[size]=100", srv.base),
+            ADMIN,
+            None,
+        );
+        assert_eq!(status, 200, "{list}");
+        let mut serials: Vec<i64> = Vec::new();
+        let mut lineages = std::collections::BTreeSet::new();
+        for v in list["data"].as_array().unwrap() {
+            let url = v["attributes"]["hosted-state-download-url"].as_str().unwrap();
+            let (status, state) = call("GET", url, ADMIN, None);
+            assert_eq!(status, 200, "{url}");
+            assert_eq!(
+                Some(v["attributes"]["serial"].as_i64().unwrap()),
+                state["serial"].as_i64(),
+                "{state}"
+            );
+            serials.push(state["serial"].as_i64().unwrap());
+            lineages.insert(state["lineage"].as_str().unwrap().to_owned());
+        }
+        serials.sort_unstable();
+        assert!(serials.windows(2).all(|p| p[0] < p[1]), "{ws}: serials {serials:?}");
+        assert_eq!(lineages.len(), 1, "{ws}: one lineage, got {lineages:?}");
+        assert!(!serials.is_empty(), "{ws}: the last run applied, so there is state");
+    }
+
+    // Nothing left behind: credential directories and Vault tokens of the dead phases.
+    let server_creds = w.s.path().join("data/credentials");
+    let agent_creds = agent_dir.path().join("tern/credentials");
+    assert_eq!(w.credential_dirs(&server_creds), Vec::<String>::new(), "server credentials left");
+    assert_eq!(w.credential_dirs(&agent_creds), Vec::<String>::new(), "agent credentials left");
+    assert_eq!(w.vault_tokens(), 0, "a dead phase's Vault token is still alive");
+    drop(agent);
+    let (_, logs) = server.take().unwrap().stop();
+    server_logs.push_str(&logs);
+    assert!(!server_logs.contains("panicked"), "{server_logs}");
+}
