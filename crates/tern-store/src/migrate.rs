@@ -27,6 +27,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0002_one_next_one_current_key.sql"),
         postgres: include_str!("../migrations/postgres/0002_one_next_one_current_key.sql"),
     },
+    Migration {
+        version: 3,
+        name: "sealed state and plan files",
+        sqlite: include_str!("../migrations/sqlite/0003_sealed_state_and_plans.sql"),
+        postgres: include_str!("../migrations/postgres/0003_sealed_state_and_plans.sql"),
+    },
 ];
 
 /// Arbitrary, fixed: the advisory lock id tern's replicas agree on.

@@ -846,10 +846,12 @@ impl Store {
     }
 
     /// Keep the plan file of a run's plan phase, for its apply phase.
+    /// Sealed: a saved plan holds the run's variable values, sensitive ones included.
     pub async fn set_plan_file(&self, run_id: &str, plan: &[u8]) -> Result<(), StoreError> {
-        sqlx::query("UPDATE runs SET plan_file = $2 WHERE id = $1")
+        let sealed = self.cipher.seal(&plan_context(run_id), plan)?;
+        sqlx::query("UPDATE runs SET plan_file = $2, plan_file_sealed = 1 WHERE id = $1")
             .bind(run_id)
-            .bind(plan)
+            .bind(&sealed)
             .execute(&self.pool)
             .await?;
         Ok(())
@@ -857,10 +859,20 @@ impl Store {
 
     /// The saved plan file of a run.
     pub async fn plan_file(&self, run_id: &str) -> Result<Vec<u8>, StoreError> {
-        let row: Option<(Option<Vec<u8>>,)> = sqlx::query_as("SELECT plan_file FROM runs WHERE id = $1")
-            .bind(run_id)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.and_then(|r| r.0).ok_or_else(|| not_found("plan file of run", run_id))
+        let row: Option<(Option<Vec<u8>>, i64)> =
+            sqlx::query_as("SELECT plan_file, CAST(plan_file_sealed AS BIGINT) FROM runs WHERE id = $1")
+                .bind(run_id)
+                .fetch_optional(&self.pool)
+                .await?;
+        match row {
+            Some((Some(plan), 0)) => Ok(plan),
+            Some((Some(sealed), _)) => Ok(self.cipher.open(&plan_context(run_id), &sealed)?.to_vec()),
+            _ => Err(not_found("plan file of run", run_id)),
+        }
     }
+}
+
+/// What a saved plan's ciphertext is bound to: its run.
+fn plan_context(run_id: &str) -> String {
+    format!("plan file of run {run_id}")
 }

@@ -36,8 +36,7 @@ fn version(row: &AnyRow) -> Result<StateVersion, sqlx::Error> {
     })
 }
 
-const COLUMNS: &str =
-    "id, workspace_id, run_id, serial, lineage, md5, CAST(LENGTH(state) AS BIGINT) AS size, created_at";
+const COLUMNS: &str = "id, workspace_id, run_id, serial, lineage, md5, COALESCE(size, CAST(LENGTH(state) AS BIGINT)) AS size, created_at";
 
 /// Serial and lineage of a state file.
 pub fn parse_state(state: &[u8]) -> Result<(i64, String), StateError> {
@@ -93,16 +92,20 @@ impl Store {
             }
         }
         let id = new_id("sv")?;
+        // Sealed: Terraform keeps sensitive values in the clear in state.
+        let sealed = self.cipher.seal(&state_context(&id), state)?;
+        let size = i64::try_from(state.len()).unwrap_or(i64::MAX);
         let mut tx = self.pool.begin().await?;
-        sqlx::query("INSERT INTO state_versions (id, workspace_id, run_id, serial, lineage, md5, state, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+        sqlx::query("INSERT INTO state_versions (id, workspace_id, run_id, serial, lineage, md5, state, created_at, sealed, size) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9)")
             .bind(&id)
             .bind(workspace_id)
             .bind(run_id)
             .bind(serial)
             .bind(&lineage)
             .bind(md5_hex(state))
-            .bind(state)
+            .bind(&sealed)
             .bind(self.now())
+            .bind(size)
             .execute(&mut *tx)
             .await
             .map_err(|e| match StoreError::from(e) {
@@ -168,12 +171,22 @@ impl Store {
 
     /// The bytes of a state version.
     pub async fn state_bytes(&self, id: &str) -> Result<Vec<u8>, StoreError> {
-        let row: Option<(Vec<u8>,)> = sqlx::query_as("SELECT state FROM state_versions WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(|r| r.0).ok_or_else(|| not_found("state version", id))
+        let row: Option<(Vec<u8>, i64)> =
+            sqlx::query_as("SELECT state, CAST(sealed AS BIGINT) FROM state_versions WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+        match row {
+            None => Err(not_found("state version", id)),
+            Some((state, 0)) => Ok(state),
+            Some((sealed, _)) => Ok(self.cipher.open(&state_context(id), &sealed)?.to_vec()),
+        }
     }
+}
+
+/// What a state version's ciphertext is bound to: its own row.
+fn state_context(id: &str) -> String {
+    format!("state version {id}")
 }
 
 #[cfg(test)]

@@ -325,7 +325,11 @@ async fn a_run_goes_through_plan_and_apply(f: Fixture) {
         b"Terraform will perform the following actions\n"
     );
     assert!(!f.store.heartbeat(&job.id, 30).await.unwrap());
-    f.store.set_plan_file(&run.id, b"planfile").await.unwrap();
+    f.store.set_plan_file(&run.id, b"planfile with a sensitive value").await.unwrap();
+    assert_eq!(f.store.plan_file(&run.id).await.unwrap(), b"planfile with a sensitive value");
+    let dump = format!("{:?}", f.store.dump().await.unwrap());
+    let hex: String = b"planfile".iter().map(|c| format!("{c:02X}")).collect();
+    assert!(!dump.contains(&hex), "saved plans are sealed at rest");
     let planned = f.store.finish_job(&job.id, &JobOutcome::Succeeded { has_changes: true }).await.unwrap();
     assert_eq!(
         (planned.status, planned.plan_status, planned.has_changes),
@@ -337,7 +341,7 @@ async fn a_run_goes_through_plan_and_apply(f: Fixture) {
     assert_eq!((confirmed.status, confirmed.apply_status), (RunStatus::Confirmed, PhaseStatus::Queued));
     let apply = f.store.claim_job("agent-2", Some(&o.id), 30).await.unwrap().unwrap();
     assert_eq!(apply.phase, RunPhase::Apply);
-    assert_eq!(f.store.plan_file(&run.id).await.unwrap(), b"planfile");
+    assert_eq!(f.store.plan_file(&run.id).await.unwrap(), b"planfile with a sensitive value");
     let applied = f.store.finish_job(&apply.id, &JobOutcome::Succeeded { has_changes: true }).await.unwrap();
     assert_eq!((applied.status, applied.apply_status), (RunStatus::Applied, PhaseStatus::Finished));
     assert!(
@@ -512,10 +516,20 @@ async fn state_versions_move_forward_only(f: Fixture) {
         .await
         .unwrap_err();
     assert!(other.to_string().contains("lineage"), "{other}");
-    let s2 = br#"{"version":4,"serial":2,"lineage":"L1"}"#;
+    let s2 = br#"{"version":4,"serial":2,"lineage":"L1","outputs":{"db":{"value":"state-secret-7f3a","sensitive":true}}}"#;
     let v2 = f.store.create_state_version(&ws.id, Some("run-x"), s2).await.unwrap();
     assert_eq!(f.store.current_state_version(&ws.id).await.unwrap(), v2);
     assert_eq!(f.store.state_bytes(&v2.id).await.unwrap(), s2);
+    assert_eq!(v2.size, i64::try_from(s2.len()).unwrap(), "the size is the state's, not the ciphertext's");
+    // Sealed at rest: neither the value nor the state's text is in any row.
+    let dump = format!("{:?}", f.store.dump().await.unwrap());
+    let hex = |b: &[u8]| b.iter().map(|c| format!("{c:02X}")).collect::<String>();
+    for needle in ["state-secret-7f3a", "lineage"] {
+        assert!(
+            !dump.contains(needle) && !dump.contains(&hex(needle.as_bytes())),
+            "{needle} stored in the clear"
+        );
+    }
     let list = f.store.list_state_versions(&ws.id, Page::default()).await.unwrap();
     assert_eq!(list.items.iter().map(|v| v.serial).collect::<Vec<_>>(), [2, 1]);
     assert!(matches!(f.store.create_state_version(&ws.id, None, b"{}").await, Err(StoreError::Invalid(_))));

@@ -10,11 +10,13 @@ use std::path::{Path, PathBuf};
 
 /// The root of the cargo workspace.
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .nth(2)
-        .expect("tern-testkit lives at crates/tern-testkit")
-        .to_path_buf()
+    // At run time first: `cargo test` sets CARGO_MANIFEST_DIR to the tested crate
+    // (crates/<name>). The compile-time value names whichever clone built this crate, and clones
+    // sharing one CARGO_TARGET_DIR share that build.
+    let manifest = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    manifest.ancestors().nth(2).expect("test crates live at crates/<name>").to_path_buf()
 }
 
 /// `testdata/keys/<name>`.

@@ -9,6 +9,7 @@ mod exec;
 mod help;
 mod interop;
 mod keygen;
+mod leaks;
 mod load;
 mod peers;
 mod runs;
