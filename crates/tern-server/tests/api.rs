@@ -1057,6 +1057,8 @@ async fn every_other_endpoint_has_a_happy_path(api: Api) {
 enum Scope {
     /// Any valid token (ping, the API description).
     AnyToken,
+    /// Any user token, admin or organization: each sees its own (listing organizations).
+    UserToken,
     /// Admin token only.
     Admin,
     /// Admin, or a token of the organization that owns the resource.
@@ -1073,8 +1075,8 @@ fn scope_of(method: &str, path: &str) -> Scope {
     match (method, path) {
         (_, p) if p.contains("{signature}") => Scope::Signed,
         ("GET", "/api/v2/ping" | "/api/v2/openapi.json") => Scope::AnyToken,
-        // Listing organizations shows each caller its own: not a denial for any valid user token.
-        ("GET", "/api/v2/organizations") => Scope::AnyToken,
+        // Listing organizations shows each user token its own; agents and jobs have none.
+        ("GET", "/api/v2/organizations") => Scope::UserToken,
         ("POST", "/api/v2/organizations") => Scope::Admin,
         (_, p) if p.ends_with("/authentication-token") || p.starts_with("/api/v2/admin/") => Scope::Admin,
         (_, "/api/agent/jobs/claim") => Scope::Claim,
@@ -1093,12 +1095,13 @@ enum Credential {
     OrgToken,
     OtherOrgToken,
     AgentToken,
+    JobToken,
     JobTokenOfAnotherJob,
     JobTokenAfterItsPhase,
     Admin,
 }
 
-const CREDENTIALS: [Credential; 10] = [
+const CREDENTIALS: [Credential; 11] = [
     Credential::None,
     Credential::Malformed,
     Credential::Unknown,
@@ -1106,13 +1109,14 @@ const CREDENTIALS: [Credential; 10] = [
     Credential::OrgToken,
     Credential::OtherOrgToken,
     Credential::AgentToken,
+    Credential::JobToken,
     Credential::JobTokenOfAnotherJob,
     Credential::JobTokenAfterItsPhase,
     Credential::Admin,
 ];
 
 /// The one table: the status a denial must have, or `None` where the credential is allowed
-/// (allowed calls are exercised by the happy-path tests; this matrix does not mutate).
+/// (allowed calls are made harmlessly where they can be, see [`harmless_probe`]).
 fn expected(scope: Scope, credential: Credential) -> Option<u16> {
     use Credential as C;
     use Scope as S;
@@ -1120,22 +1124,26 @@ fn expected(scope: Scope, credential: Credential) -> Option<u16> {
         (S::Signed, _) => Some(401), // a wrong signature, whatever token comes with it
         (_, C::None | C::Malformed | C::Unknown | C::ExpiredOrgToken | C::JobTokenAfterItsPhase) => Some(401),
         (S::AnyToken, _) => None,
+        (S::UserToken, C::Admin | C::OrgToken | C::OtherOrgToken) => None,
+        (S::UserToken, _) => Some(403),
         (S::Admin, C::Admin) => None,
         (S::Admin, _) => Some(403),
         (S::Organization, C::Admin | C::OrgToken) => None,
         // Another organization's resources do not exist for it: 404, never 403 (no oracle).
         (S::Organization, C::OtherOrgToken) => Some(404),
-        (S::Organization, C::AgentToken | C::JobTokenOfAnotherJob) => Some(403),
+        (S::Organization, C::AgentToken | C::JobToken | C::JobTokenOfAnotherJob) => Some(403),
         (S::Claim, C::AgentToken) => None,
         (S::Claim, _) => Some(403),
+        (S::Job, C::JobToken) => None,
         (S::Job, C::JobTokenOfAnotherJob) => Some(404),
         (S::Job, _) => Some(403),
     }
 }
 
 /// Every endpoint × every credential kind, from [`expected`]: resources are real (so that
-/// "another organization" cannot pass by the resource not existing), and no allowed call is
-/// made, so the matrix changes nothing.
+/// "another organization" cannot pass by the resource not existing); denials must have their
+/// status, and allowed calls are made only where [`harmless_probe`] can make them without
+/// changing anything, so the matrix changes nothing.
 async fn every_endpoint_refuses_every_credential_it_must(api: Api) {
     for org in ["acme", "other"] {
         api.ok(
@@ -1305,6 +1313,7 @@ async fn every_endpoint_refuses_every_credential_it_must(api: Api) {
                 Credential::OrgToken => Some(org_token.clone()),
                 Credential::OtherOrgToken => Some(other_token.clone()),
                 Credential::AgentToken => Some(agent.clone()),
+                Credential::JobToken => Some(job_token(0)),
                 Credential::JobTokenOfAnotherJob => Some(job_token(1)),
                 Credential::JobTokenAfterItsPhase => Some(job_token(2)),
                 Credential::Admin => Some(api.admin.clone()),
@@ -1320,9 +1329,107 @@ async fn every_endpoint_refuses_every_credential_it_must(api: Api) {
     }
     assert!(failures.is_empty(), "{} of {tried} denials wrong:\n{}", failures.len(), failures.join("\n"));
     assert!(tried > 500, "{tried}");
+
+    // The allowed cells, made harmless: reads, and writes whose body is refused only after the
+    // caller was let in. The rest (deletes, actions, uploads) mutate by nature: the happy-path
+    // tests make them with the allowed credentials.
+    let mut allowed = 0;
+    let mut happy_path_only = Vec::new();
+    for (method_name, template, _) in ENDPOINTS {
+        let scope = scope_of(method_name, template);
+        let method = Method::from_bytes(method_name.as_bytes()).unwrap();
+        let mut path = concrete(template);
+        if path == "/api/v2/state-versions" {
+            path.push_str("?filter[organization][name]=acme&filter[workspace][name]=app");
+        }
+        for credential in CREDENTIALS {
+            if expected(scope, credential).is_some() {
+                continue;
+            }
+            let Some((body, want)) = harmless_probe(method_name, template) else {
+                happy_path_only.push(format!("{method_name} {template}"));
+                continue;
+            };
+            let token = match credential {
+                Credential::OrgToken => org_token.clone(),
+                Credential::OtherOrgToken => other_token.clone(),
+                Credential::AgentToken => agent.clone(),
+                Credential::JobToken => job_token(0),
+                Credential::JobTokenOfAnotherJob => job_token(1),
+                Credential::Admin => api.admin.clone(),
+                other => panic!("{other:?} is never allowed"),
+            };
+            let (status, response) = api.call(method.clone(), &path, Some(&token), body).await;
+            allowed += 1;
+            if status.as_u16() != want {
+                failures.push(format!(
+                    "{method} {path} ({scope:?}) with {credential:?} (allowed): {status}, want {want}: {response}"
+                ));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {allowed} allowed calls wrong:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    happy_path_only.dedup();
+    println!(
+        "authorization matrix: {tried} denials and {allowed} allowed calls from one table; {} endpoints only the happy-path tests call: {}",
+        happy_path_only.len(),
+        happy_path_only.join(", ")
+    );
     // Nothing changed: the target job still runs, its run is still planning.
     let job = api.store.job(&job_id(0)).await.unwrap();
     assert_eq!(job.status.to_string(), "running");
+}
+
+/// How an allowed call is made without changing anything, and the status it must get: a read
+/// (with its status), or a write whose body is refused after authorization (400 on the agent
+/// API, 422 on JSON:API documents). `None`: it changes things by nature (deletes, actions,
+/// uploads, token creation) and only the happy-path tests make it.
+fn harmless_probe(method: &str, template: &str) -> Option<(Option<Value>, u16)> {
+    let not_a_document = json!({"data": "not an object"});
+    match (method, template) {
+        // A wrong signature is refused whoever asks; the right one is the happy path's.
+        (_, p) if p.contains("{signature}") => None,
+        // This server signs with key files: the managed-key API says so, after authorization.
+        ("GET", "/api/v2/admin/signing-keys") => Some((None, 409)),
+        // The workspace has a state; the job, a plan phase, has no saved plan yet.
+        ("GET", "/api/agent/jobs/{id}/plan") => Some((None, 404)),
+        ("GET", _) => Some((None, 200)),
+        // Refused by the state of things, after authorization: the workspace is not locked,
+        // the run is still planning, the keys are files.
+        ("POST", "/api/v2/workspaces/{id}/state-versions") => Some((Some(not_a_document), 409)),
+        ("POST", "/api/v2/runs/{id}/actions/apply" | "/api/v2/runs/{id}/actions/discard") => {
+            Some((None, 409))
+        }
+        ("POST", "/api/v2/workspaces/{id}/actions/unlock") => Some((None, 409)),
+        (
+            "POST",
+            "/api/v2/admin/signing-keys/actions/rotate" | "/api/v2/admin/signing-keys/{kid}/actions/retire",
+        ) => Some((None, 409)),
+        ("POST", "/api/agent/jobs/claim" | "/api/agent/jobs/{id}/token" | "/api/agent/jobs/{id}/finish") => {
+            Some((Some(json!({"agent": 1, "audience": 1, "outcome": 1})), 400))
+        }
+        ("POST", "/api/v2/organizations")
+        | ("POST", "/api/v2/organizations/{org}/projects")
+        | (
+            "POST" | "PATCH",
+            "/api/v2/organizations/{org}/workspaces" | "/api/v2/organizations/{org}/workspaces/{name}",
+        )
+        | ("PATCH", "/api/v2/workspaces/{id}")
+        | ("POST", "/api/v2/workspaces/{id}/vars" | "/api/v2/organizations/{org}/varsets" | "/api/v2/runs")
+        | ("PATCH", "/api/v2/workspaces/{id}/vars/{var}" | "/api/v2/varsets/{id}/relationships/vars/{var}")
+        | (
+            "POST",
+            "/api/v2/varsets/{id}/relationships/vars" | "/api/v2/varsets/{id}/relationships/workspaces",
+        )
+        | ("DELETE", "/api/v2/varsets/{id}/relationships/workspaces")
+        | ("POST", "/api/v2/workspaces/{id}/runs") => Some((Some(not_a_document), 422)),
+        _ => None,
+    }
 }
 
 // ---------------------------------------------------------------- the bad-input catalogue
