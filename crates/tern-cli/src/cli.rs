@@ -770,8 +770,9 @@ Examples:
 const SERVE_AFTER_HELP: &str = "\
 With no options, tern serves on http://127.0.0.1:8080 with a SQLite database, a development
 signing key and an encryption key that it generates once in the data directory, runs jobs on 2
-workers of its own, and prints the admin token (first start only) and what to try next.
-TERN_ADMIN_TOKEN sets the admin token instead.
+workers of its own, and prints what to try next. On first start it creates the admin token in
+<data directory>/admin-token (mode 0600; never printed or logged). TERN_ADMIN_TOKEN sets the
+admin token instead.
 
 For production, give the https URL at which clouds reach tern and a key made with `tern keygen`;
 for several replicas, one PostgreSQL database and the same encryption key:

@@ -60,6 +60,45 @@ pub fn assert_golden(dir: &Path, name: &str, actual: &[u8]) {
 
 /// A throw-away certificate authority and a server certificate for `localhost` and 127.0.0.1,
 /// written as PEM files into a directory.
+/// Secret-shaped strings, for the leak checks: every log of every `tern serve` the CLI tests
+/// start is scanned with this when the server stops, and the leak scan uses it everywhere.
+pub mod leaks {
+    use base64::Engine as _;
+
+    /// What in `text` looks like a secret: a tern bearer token, an OpenBao token, or a JWT whose
+    /// issuer is `issuer` (anything that server minted). One description per hit, never the
+    /// secret itself.
+    pub fn secret_shapes(text: &str, issuer: &str) -> Vec<String> {
+        let mut hits = Vec::new();
+        let word = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
+        for token in text.split(|c: char| !(word(c) || c == '.')) {
+            let parts: Vec<&str> = token.split('.').collect();
+            match parts.as_slice() {
+                [prefix, secret]
+                    if ["tern-admin", "tern-org", "tern-agent", "tern-job"].contains(prefix)
+                        && secret.len() == 43 =>
+                {
+                    hits.push(format!("a {prefix} bearer token"));
+                }
+                ["s", secret] if secret.len() == 24 && secret.chars().all(|c| c.is_ascii_alphanumeric()) => {
+                    hits.push("an OpenBao token".into());
+                }
+                [header, payload, signature] if header.starts_with("eyJ") && signature.len() >= 40 => {
+                    let claims = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                        .decode(payload)
+                        .ok()
+                        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok());
+                    if claims.is_some_and(|c| c["iss"] == issuer) {
+                        hits.push("a token minted by this server".into());
+                    }
+                }
+                _ => {}
+            }
+        }
+        hits
+    }
+}
+
 pub mod tls {
     use std::path::{Path, PathBuf};
 

@@ -260,11 +260,27 @@ pub fn run(args: ServeArgs, env: Env<'_>) -> anyhow::Result<ExitCode> {
         };
         let router = tern_server::app_with(issuer_state, issuer.path(), tern_server::api::router(api));
 
+        // A new admin token goes to a file only the operator can read, never to the terminal or
+        // the log, which may be kept (journald, a log shipper).
+        let admin_file = match &admin {
+            Some(token) => {
+                let path = settings.data_dir.join("admin-token");
+                keyfile::write_new(&path, format!("{}\n", token.expose_secret()).as_bytes(), 0o600, true)
+                    .with_context(|| format!("saving the new admin token to {}", path.display()))?;
+                Some(path)
+            }
+            None => None,
+        };
         // Printed before the "listening on" line, which tells scripts the server is ready.
+        let tern = self_command(env("PATH"));
         if let Some(path) = &dev_key {
-            print_next_steps(&issuer, &public_url, path, admin.as_ref(), bound.port(), &self_command(env("PATH")));
-        } else if let Some(token) = &admin {
-            eprintln!("\nAdmin token (shown once; store it now): {}\n", token.expose_secret());
+            print_next_steps(&issuer, &public_url, path, admin_file.as_deref(), bound.port(), &tern);
+        } else if let Some(path) = &admin_file {
+            eprintln!(
+                "\nAdmin token created: it is in {} (readable by you only). Log in with\n  {tern} login --server {public_url} < {}\nthen keep it in your secret store and delete the file.\n",
+                path.display(),
+                path.display()
+            );
         }
         tracing::info!(
             "listening on {scheme}://{bound} with issuer {issuer} (signing key kid={} {}, {published} more published{}, profile {}, token lifetime {}, database {:?}, {} workers)",
@@ -513,21 +529,20 @@ fn print_next_steps(
     issuer: &IssuerUrl,
     server: &str,
     key: &Path,
-    admin: Option<&tern_types::SecretString>,
+    admin_file: Option<&Path>,
     port: u16,
     tern: &str,
 ) {
     let key = key.display();
-    let login = match admin {
-        Some(token) => format!(
-            "Admin token (shown once, now; keep it): {}\n\n  \
+    let login = match admin_file {
+        Some(path) => format!(
+            "Admin token created, in {path} (readable by you only; it is never printed or logged).\n\n  \
 1. Log in the CLI and create an organization and a workspace:\n       \
-echo {} | {tern} login --server {server}\n",
-            token.expose_secret(),
-            token.expose_secret()
+{tern} login --server {server} < {path}\n",
+            path = path.display()
         ),
         None => format!(
-            "  1. Log in the CLI with the admin token printed on first start (or TERN_ADMIN_TOKEN):\n       \
+            "  1. Log in the CLI with the admin token saved on first start (admin-token in the data directory, or TERN_ADMIN_TOKEN):\n       \
 {tern} login --server {server}\n"
         ),
     };

@@ -1,5 +1,5 @@
 //! Crash and restart: `kill -9` of the server and of a separate agent at random points across
-//! many runs, from a fixed, printed seed (`TERN_CRASH_SEED`, `TERN_CRASH_ROUNDS` to change).
+//! many runs, on SQLite and on PostgreSQL, from a fixed, printed seed (`TERN_CRASH_SEED`, `TERN_CRASH_ROUNDS` to change).
 //! Afterwards no run is stuck, no credential file remains, every run's apply ran at most once and
 //! only while its run was alive, state versions form one unbroken lineage, and no Vault token of
 //! a dead phase is left (they are revoked when the killed process starts again).
@@ -100,14 +100,31 @@ resource "null_resource" "step" {{
 
 #[test]
 fn kill_9_of_server_and_agent_at_random_points_loses_nothing() {
+    crash_rounds(None, 5);
+}
+
+#[test]
+fn kill_9_of_server_and_agent_at_random_points_loses_nothing_on_postgres() {
+    let db = tern_testkit::db::TestDatabase::postgres();
+    crash_rounds(Some(&db.url), 3);
+}
+
+fn crash_rounds(database_url: Option<&str>, default_rounds: u64) {
     let seed = env_u64("TERN_CRASH_SEED", 0x7e41_2026);
-    let rounds = env_u64("TERN_CRASH_ROUNDS", 5);
-    eprintln!("crash test: seed {seed:#x}, {rounds} rounds (set TERN_CRASH_SEED / TERN_CRASH_ROUNDS)");
+    let rounds = env_u64("TERN_CRASH_ROUNDS", default_rounds);
+    let backend = if database_url.is_some() { "PostgreSQL" } else { "SQLite" };
+    eprintln!(
+        "crash test ({backend}): seed {seed:#x}, {rounds} rounds (set TERN_CRASH_SEED / TERN_CRASH_ROUNDS)"
+    );
     let mut rng = Rng(seed | 1);
     let w = World::new();
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");
-    let serve = || w.serve(&["--listen", &listen, "--workers", "1"]);
+    let mut args = vec!["--listen", listen.as_str(), "--workers", "1"];
+    if let Some(url) = database_url {
+        args.extend(["--database-url", url]);
+    }
+    let serve = || w.serve(&args);
     let mut server = Some(serve());
     openbao_trusts(&w.bao_addr, &server.as_ref().unwrap().issuer, "5m");
     let _ = bao(
@@ -242,7 +259,7 @@ fn kill_9_of_server_and_agent_at_random_points_loses_nothing() {
         *tally.entry(st).or_default() += 1;
     }
     eprintln!(
-        "crash test: {} runs, {} server kills, {} agent kills, outcomes {tally:?}",
+        "crash test ({backend}): {} runs, {} server kills, {} agent kills, outcomes {tally:?}",
         all_runs.len(),
         kills.0,
         kills.1

@@ -36,38 +36,6 @@ fn find(haystack: &[u8], needle: &[u8]) -> bool {
     !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
 }
 
-/// Secret-shaped strings in `text`: tern bearer tokens, OpenBao tokens, and JWTs whose issuer
-/// is this server (anything it minted).
-fn shaped(text: &str, issuer: &str) -> Vec<String> {
-    let mut hits = Vec::new();
-    let word = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
-    for token in text.split(|c: char| !(word(c) || c == '.')) {
-        let parts: Vec<&str> = token.split('.').collect();
-        match parts.as_slice() {
-            [prefix, secret]
-                if ["tern-admin", "tern-org", "tern-agent", "tern-job"].contains(prefix)
-                    && secret.len() == 43 =>
-            {
-                hits.push(format!("a {prefix} bearer token"));
-            }
-            ["s", secret] if secret.len() == 24 && secret.chars().all(|c| c.is_ascii_alphanumeric()) => {
-                hits.push("an OpenBao token".into());
-            }
-            [header, payload, signature] if header.starts_with("eyJ") && signature.len() >= 40 => {
-                let claims = base64::engine::general_purpose::URL_SAFE_NO_PAD
-                    .decode(payload)
-                    .ok()
-                    .and_then(|b| serde_json::from_slice::<Value>(&b).ok());
-                if claims.is_some_and(|c| c["iss"] == issuer) {
-                    hits.push("a token minted by this server".into());
-                }
-            }
-            _ => {}
-        }
-    }
-    hits
-}
-
 /// Every file below `dir`, skipping the paths in `skip`.
 fn files(dir: &Path, skip: &[PathBuf], out: &mut Vec<PathBuf>) {
     let Ok(entries) = std::fs::read_dir(dir) else { return };
@@ -247,7 +215,7 @@ output "password" {{
     // The needles.
     let handed = std::fs::read_to_string(capture.join("handed")).unwrap();
     // Controls: the detectors see what they must, where it is by design.
-    let shapes = shaped(&handed, &server.issuer);
+    let shapes = tern_testkit::leaks::secret_shapes(&handed, &server.issuer);
     assert_eq!(
         (
             shapes.iter().filter(|s| s.contains("minted")).count(),
@@ -344,7 +312,7 @@ output "password" {{
                 hits.push(format!("{} in {name}", n.what));
             }
         }
-        for shape in shaped(&String::from_utf8_lossy(hay), &issuer) {
+        for shape in tern_testkit::leaks::secret_shapes(&String::from_utf8_lossy(hay), &issuer) {
             hits.push(format!("{shape} in {name}"));
         }
     }

@@ -26,7 +26,20 @@ fn development_mode_generates_a_key_once_and_says_what_to_do_next() {
     assert!(logs.contains("generated a development key"), "{logs}");
     assert!(logs.contains("Next steps"), "{logs}");
     assert!(logs.contains("tern token mint --signing-key"), "{logs}");
-    assert!(logs.contains("Admin token (shown once"), "{logs}");
+    // The admin token is in a private file, never in the output; the printed login works.
+    let admin_file = s.home().join(".local/share/tern/admin-token");
+    assert!(logs.contains(&format!("Admin token created, in {}", admin_file.display())), "{logs}");
+    use std::os::unix::fs::PermissionsExt as _;
+    assert_eq!(std::fs::metadata(&admin_file).unwrap().permissions().mode() & 0o777, 0o600);
+    let admin = std::fs::read_to_string(&admin_file).unwrap();
+    assert!(admin.starts_with("tern-admin.") && !logs.contains(admin.trim()), "{logs}");
+    let login = logs.lines().find(|l| l.contains(" login --server ")).unwrap().trim().to_owned();
+    let mut sh = std::process::Command::new("sh");
+    sh.args(["-c", &login]).env_clear();
+    sh.env("PATH", std::env::var_os("PATH").unwrap_or_default()).env("HOME", s.home()).current_dir(s.path());
+    run(&mut sh).success();
+    let orgs = run(s.tern().args(["org", "list"]));
+    orgs.success();
     let key = s.home().join(".local/share/tern/dev-signing-key.pem");
     assert!(key.exists());
     let first = kids(&get_json(&format!("{}/.well-known/jwks", server.base)));
@@ -39,7 +52,7 @@ fn development_mode_generates_a_key_once_and_says_what_to_do_next() {
     assert_eq!(kids(&get_json(&format!("{}/.well-known/jwks", server.base))), first);
     // And the printed step 3 works when pasted into a shell, exactly as printed.
     let logs = server.logs();
-    assert!(!logs.contains("Admin token (shown once"), "printed once only: {logs}");
+    assert!(!logs.contains("Admin token created"), "created once only: {logs}");
     let start = logs.find("3. Mint a token").unwrap();
     let step: Vec<&str> = logs[start..].lines().skip(1).take_while(|l| !l.trim().is_empty()).collect();
     let command = step.iter().map(|l| l.trim().trim_end_matches('\\').trim()).collect::<Vec<_>>().join(" ");

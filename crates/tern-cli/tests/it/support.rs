@@ -234,6 +234,11 @@ impl Drop for Server {
             let _ = child.kill();
             let _ = child.wait();
         }
+        // Every server any test starts: its log must hold nothing shaped like a secret.
+        if !std::thread::panicking() {
+            let hits = tern_testkit::leaks::secret_shapes(&self.logs(), &self.issuer);
+            assert!(hits.is_empty(), "tern serve logged secrets: {hits:?}\n{}", self.logs());
+        }
     }
 }
 

@@ -173,10 +173,17 @@ pub(crate) enum Expr {
     List(Vec<Expr>),
 }
 
+/// Limits that keep parsing and evaluating bounded (the recursion follows the nesting; a
+/// fuzzed condition of 30 000 nested parentheses overflowed the stack). Real conditions use a
+/// few dozen tokens and a few levels.
+const MAX_TOKENS: usize = 1000;
+const MAX_NESTING: usize = 32;
+
 struct Parser {
     toks: Vec<(usize, Tok)>,
     pos: usize,
     end: usize,
+    depth: usize,
 }
 
 impl Parser {
@@ -196,6 +203,14 @@ impl Parser {
         } else {
             false
         }
+    }
+    /// Go one level deeper (parentheses, lists, `!`, indexes, call arguments), or refuse.
+    fn deeper(&mut self) -> Result<(), CelError> {
+        self.depth += 1;
+        if self.depth > MAX_NESTING {
+            return self.err(format!("the expression nests deeper than {MAX_NESTING} levels"));
+        }
+        Ok(())
     }
     fn expect(&mut self, s: &str) -> Result<(), CelError> {
         if self.eat(s) { Ok(()) } else { self.err(format!("expected `{s}`")) }
@@ -236,7 +251,10 @@ impl Parser {
     }
     fn unary(&mut self) -> Result<Expr, CelError> {
         if self.eat("!") {
-            return Ok(Expr::Not(Box::new(self.unary()?)));
+            self.deeper()?;
+            let e = Expr::Not(Box::new(self.unary()?));
+            self.depth -= 1;
+            return Ok(e);
         }
         self.postfix()
     }
@@ -255,8 +273,10 @@ impl Parser {
                     e = Expr::Field(Box::new(e), name);
                 }
             } else if self.eat("[") {
+                self.deeper()?;
                 let i = self.or()?;
                 self.expect("]")?;
+                self.depth -= 1;
                 e = Expr::Index(Box::new(e), Box::new(i));
             } else {
                 return Ok(e);
@@ -268,9 +288,11 @@ impl Parser {
         if self.eat(close) {
             return Ok(out);
         }
+        self.deeper()?;
         loop {
             out.push(self.or()?);
             if self.eat(close) {
+                self.depth -= 1;
                 return Ok(out);
             }
             self.expect(",")?;
@@ -296,8 +318,10 @@ impl Parser {
                 _ => Ok(Expr::Ident(i)),
             },
             Tok::Sym("(") => {
+                self.deeper()?;
                 let e = self.or()?;
                 self.expect(")")?;
+                self.depth -= 1;
                 Ok(e)
             }
             Tok::Sym("[") => Ok(Expr::List(self.args("]")?)),
@@ -319,7 +343,16 @@ fn sym(s: &str) -> &'static str {
 /// Parse an expression of the subset.
 pub(crate) fn parse(src: &str) -> Result<Expr, CelError> {
     let toks = lex(src)?;
-    let mut p = Parser { toks, pos: 0, end: src.chars().count() };
+    if toks.len() > MAX_TOKENS {
+        return Err(CelError::Syntax {
+            at: toks.get(MAX_TOKENS).map_or(0, |t| t.0),
+            message: format!(
+                "the expression has {} tokens; tern explains expressions of at most {MAX_TOKENS}",
+                toks.len()
+            ),
+        });
+    }
+    let mut p = Parser { toks, pos: 0, end: src.chars().count(), depth: 0 };
     let e = p.or()?;
     if p.pos < p.toks.len() {
         return p.err("unexpected text after the expression");
@@ -477,6 +510,20 @@ mod tests {
     fn env() -> BTreeMap<String, CelValue> {
         let claims = serde_json::json!({"sub": "organization:acme:workspace:prod", "terraform_run_phase": "plan", "n": 3});
         BTreeMap::from([("assertion".to_owned(), CelValue::from_json(&claims))])
+    }
+
+    #[test]
+    fn deep_or_huge_expressions_are_refused_not_a_stack_overflow() {
+        // Found by the `explain` fuzz target: 30 000 nested parentheses overflowed the stack.
+        for deep in ["(".repeat(30_000) + "1" + &")".repeat(30_000), "!".repeat(30_000) + "true"] {
+            let e = evaluate(&deep, &env()).unwrap_err();
+            assert!(e.to_string().contains("tokens") || e.to_string().contains("nests deeper"), "{e}");
+        }
+        let nested = "(".repeat(33) + "1" + &")".repeat(33);
+        assert!(evaluate(&nested, &env()).unwrap_err().to_string().contains("nests deeper than 32"));
+        assert_eq!(evaluate(&("(".repeat(32) + "1" + &")".repeat(32)), &env()).unwrap(), CelValue::Int(1));
+        let long = vec!["1"; 600].join(" + ");
+        assert!(evaluate(&long, &env()).unwrap_err().to_string().contains("at most 1000"));
     }
 
     #[test]
