@@ -190,6 +190,12 @@ impl Store {
         let url_key = Arc::new(key.derive_hmac_key("tern signed URLs"));
         let store = Self { pool, backend, cipher, url_key, clock };
         store.check_key().await?;
+        let sealed = store.seal_legacy().await?;
+        if sealed > 0 {
+            tracing::info!(
+                "sealed {sealed} state files and saved plans stored in the clear by an earlier tern"
+            );
+        }
         Ok(store)
     }
 

@@ -873,6 +873,6 @@ impl Store {
 }
 
 /// What a saved plan's ciphertext is bound to: its run.
-fn plan_context(run_id: &str) -> String {
+pub(crate) fn plan_context(run_id: &str) -> String {
     format!("plan file of run {run_id}")
 }

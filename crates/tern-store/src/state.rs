@@ -184,6 +184,60 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Seal what tern stored in the clear before migration 3: state files and saved plans,
+    /// in batches, each row only if it is still unsealed (replicas may race to do this).
+    /// Returns how many rows it sealed; with none left it costs one query per table.
+    pub(crate) async fn seal_legacy(&self) -> Result<u64, StoreError> {
+        const BATCH: i64 = 32;
+        let mut sealed = 0;
+        loop {
+            let rows: Vec<(String, Vec<u8>)> =
+                sqlx::query_as("SELECT id, state FROM state_versions WHERE sealed = 0 LIMIT $1")
+                    .bind(BATCH)
+                    .fetch_all(&self.pool)
+                    .await?;
+            if rows.is_empty() {
+                break;
+            }
+            for (id, state) in rows {
+                let size = i64::try_from(state.len()).unwrap_or(i64::MAX);
+                let done = sqlx::query(
+                    "UPDATE state_versions SET state = $2, sealed = 1, size = $3 WHERE id = $1 AND sealed = 0",
+                )
+                .bind(&id)
+                .bind(self.cipher.seal(&state_context(&id), &state)?)
+                .bind(size)
+                .execute(&self.pool)
+                .await?;
+                sealed += done.rows_affected();
+            }
+        }
+        loop {
+            let rows: Vec<(String, Vec<u8>)> = sqlx::query_as(
+                "SELECT id, plan_file FROM runs WHERE plan_file IS NOT NULL AND plan_file_sealed = 0 LIMIT $1",
+            )
+            .bind(BATCH)
+            .fetch_all(&self.pool)
+            .await?;
+            if rows.is_empty() {
+                break;
+            }
+            for (id, plan) in rows {
+                let done = sqlx::query(
+                    "UPDATE runs SET plan_file = $2, plan_file_sealed = 1 WHERE id = $1 AND plan_file_sealed = 0",
+                )
+                .bind(&id)
+                .bind(self.cipher.seal(&crate::runs::plan_context(&id), &plan)?)
+                .execute(&self.pool)
+                .await?;
+                sealed += done.rows_affected();
+            }
+        }
+        Ok(sealed)
+    }
+}
+
 /// What a state version's ciphertext is bound to: its own row.
 fn state_context(id: &str) -> String {
     format!("state version {id}")
@@ -206,5 +260,39 @@ mod tests {
             assert!(parse_state(bad).is_err(), "{}", String::from_utf8_lossy(bad));
         }
         assert_eq!(md5_hex(b""), "d41d8cd98f00b204e9800998ecf8427e");
+    }
+
+    #[tokio::test]
+    async fn rows_stored_in_the_clear_before_migration_3_are_sealed_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let key = crate::EncryptionKey::generate().unwrap();
+        let clock: std::sync::Arc<dyn tern_types::Clock> = std::sync::Arc::new(tern_types::SystemClock);
+        let store = Store::open(&url, &key, clock.clone()).await.unwrap();
+        let org = store.create_organization("acme", "ops@example.com").await.unwrap();
+        let ws = store
+            .create_workspace(
+                &org.id,
+                &crate::WorkspaceSettings { name: Some("app".into()), ..Default::default() },
+            )
+            .await
+            .unwrap();
+        // What an earlier tern wrote: the state in the clear, unsealed.
+        let state = br#"{"version":4,"serial":1,"lineage":"legacy-lineage","outputs":{}}"#;
+        sqlx::query("INSERT INTO state_versions (id, workspace_id, run_id, serial, lineage, md5, state, created_at) VALUES ('sv-legacy', $1, NULL, 1, 'l', $2, $3, 0)")
+            .bind(&ws.id)
+            .bind(md5_hex(state))
+            .bind(&state[..])
+            .execute(&store.pool)
+            .await
+            .unwrap();
+        let hex: String = b"legacy-lineage".iter().map(|b| format!("{b:02X}")).collect();
+        assert!(format!("{:?}", store.dump().await.unwrap()).contains(&hex));
+        drop(store);
+        let store = Store::open(&url, &key, clock).await.unwrap();
+        assert!(!format!("{:?}", store.dump().await.unwrap()).contains(&hex), "sealed on open");
+        assert_eq!(store.state_bytes("sv-legacy").await.unwrap(), state);
+        assert_eq!(store.state_version("sv-legacy").await.unwrap().size, i64::try_from(state.len()).unwrap());
+        assert_eq!(store.seal_legacy().await.unwrap(), 0, "nothing left");
     }
 }
