@@ -271,6 +271,12 @@ pub fn run(args: ServeArgs, env: Env<'_>) -> anyhow::Result<ExitCode> {
             }
             None => None,
         };
+        // Phases a previous process ran died with it: stop the commands they left running,
+        // revoke their Vault tokens and remove their credentials, before any worker starts and
+        // before the "listening on" line says the server is ready.
+        for line in tern_handoff::recover_abandoned(&settings.runner.credentials_dir).await {
+            tracing::info!("{line}");
+        }
         // Printed before the "listening on" line, which tells scripts the server is ready.
         let tern = self_command(env("PATH"));
         if let Some(path) = &dev_key {
@@ -334,11 +340,6 @@ pub fn run(args: ServeArgs, env: Env<'_>) -> anyhow::Result<ExitCode> {
             })
         });
 
-        // Phases a previous process ran died with it: stop the commands they left running,
-        // revoke their Vault tokens and remove their credentials, before any worker starts.
-        for line in tern_handoff::recover_abandoned(&settings.runner.credentials_dir).await {
-            tracing::info!("{line}");
-        }
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut workers = Vec::new();
         if settings.workers > 0 {

@@ -193,12 +193,20 @@ fn crash_rounds(database_url: Option<&str>, default_rounds: u64) {
             server = Some(serve());
         }
         if agent.is_none() {
+            // The agent recovers before it says it is serving; wait for that line.
+            let serving =
+                || std::fs::read_to_string(&agent_log).unwrap_or_default().matches(" serving ").count();
+            let before = serving();
             agent =
                 Some(start_agent(&w, server.as_ref().unwrap(), &agent_token, agent_dir.path(), &agent_log));
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while serving() == before {
+                assert!(Instant::now() < deadline, "the restarted agent never started serving");
+                std::thread::sleep(Duration::from_millis(20));
+            }
         }
-        // Recovery runs as a killed process starts, before it takes work; give the agent the
-        // moment the server needed to print its listening line.
-        std::thread::sleep(Duration::from_millis(500));
+        // Both recover before they say they are ready (the server's listening line, the agent's
+        // serving line): from here on nothing of a killed phase may run.
         let recovered_at = unix_ms();
         let srv = server.as_ref().unwrap();
         let deadline = Instant::now() + Duration::from_secs(180);
