@@ -1970,7 +1970,7 @@ async fn bad_input_leaves_the_store_unchanged(api: Api) {
                 "/api/agent/jobs/claim".into(),
                 json!({"agent":1}),
                 400,
-                "not what this endpoint takes",
+                "agent: invalid type",
             )
         },
         Bad {
@@ -2003,7 +2003,7 @@ async fn bad_input_leaves_the_store_unchanged(api: Api) {
                 format!("/api/agent/jobs/{job}/token"),
                 json!({"audience":"a","ttl_seconds":-1}),
                 400,
-                "expected u64",
+                "ttl_seconds: invalid value",
             )
         },
         Bad {
@@ -2014,7 +2014,7 @@ async fn bad_input_leaves_the_store_unchanged(api: Api) {
                 format!("/api/agent/jobs/{job}/token"),
                 json!({"audience":"a","ttl_seconds":"15m"}),
                 400,
-                "expected u64",
+                "ttl_seconds: invalid type",
             )
         },
         Bad {

@@ -48,9 +48,20 @@ fn json_ok(value: &serde_json::Value) -> Response {
     (StatusCode::OK, [(CONTENT_TYPE, "application/json")], value.to_string()).into_response()
 }
 
+/// Decode an agent API body, naming the field that is wrong ("ttl_seconds: invalid type…").
 pub(crate) fn parse<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(body)
-        .map_err(|e| ApiError::bad_request(format!("the request body is not what this endpoint takes: {e}")))
+    let mut de = serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if path == "." {
+            ApiError::bad_request(format!("the request body is not what this endpoint takes: {inner}"))
+        } else {
+            ApiError::bad_request(format!(
+                "the request body is not what this endpoint takes: {path}: {inner}"
+            ))
+        }
+    })
 }
 
 #[derive(Deserialize)]
