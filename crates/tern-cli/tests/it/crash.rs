@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::peers::{bao, free_port, openbao_trusts};
+use crate::peers::{free_port, openbao_role, openbao_trusts};
 use crate::runs::{ADMIN, World, call};
 use crate::support::{Server, run};
 
@@ -71,13 +71,9 @@ fn status_of(w: &World, server: &Server, run_id: &str) -> String {
 /// The configuration: a resource replaced on every run whose apply writes `start` and `end`
 /// lines (with the run id) to a ledger around a pause and the AWS + Vault check.
 fn crash_config(w: &World, ledger: &Path) -> PathBuf {
-    let dir = w.s.path().join("crash-config");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::copy(tern_testkit::peers::python_scripts().join("e2e_check.py"), dir.join("e2e_check.py"))
-        .unwrap();
-    std::fs::write(
-        dir.join("main.tf"),
-        format!(
+    w.config_with(
+        "crash-config",
+        &        format!(
             r#"terraform {{
   required_providers {{
     null = {{ source = "hashicorp/null" }}
@@ -94,8 +90,6 @@ resource "null_resource" "step" {{
             ledger = ledger.display()
         ),
     )
-    .unwrap();
-    dir
 }
 
 #[test]
@@ -127,16 +121,7 @@ fn crash_rounds(database_url: Option<&str>, default_rounds: u64) {
     let serve = || w.serve(&args);
     let mut server = Some(serve());
     openbao_trusts(&w.bao_addr, &server.as_ref().unwrap().issuer, "5m");
-    let _ = bao(
-        &w.bao_addr,
-        "POST",
-        "auth/jwt/role/tern",
-        Some(&serde_json::json!({
-            "role_type": "jwt", "bound_audiences": ["vault.workload.identity"], "user_claim": "terraform_full_workspace",
-            "bound_claims_type": "glob", "bound_claims": {"sub": "organization:acme:project:*:workspace:crash-*:run_phase:*"},
-            "token_policies": ["default", "app"], "token_ttl": "5m",
-        })),
-    );
+    openbao_role(&w.bao_addr, "crash-*", "5m");
     let workspaces = ["crash-0", "crash-1", "crash-2"];
     for ws in workspaces {
         w.workspace(server.as_ref().unwrap(), ws, &["--auto-apply"]);

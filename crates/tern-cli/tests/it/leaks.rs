@@ -150,13 +150,9 @@ fn no_secret_reaches_logs_responses_the_database_or_disk() {
     // knows the exact Vault token and minted token values to look for everywhere else.
     let capture = w.s.path().join("capture");
     std::fs::create_dir_all(&capture).unwrap();
-    let config = w.s.path().join("leak-config");
-    std::fs::create_dir_all(&config).unwrap();
-    std::fs::copy(tern_testkit::peers::python_scripts().join("e2e_check.py"), config.join("e2e_check.py"))
-        .unwrap();
-    std::fs::write(
-        config.join("main.tf"),
-        format!(
+    let config = w.config_with(
+        "leak-config",
+        &        format!(
             r#"terraform {{
   required_providers {{
     null = {{ source = "hashicorp/null" }}
@@ -180,8 +176,7 @@ output "password" {{
 "#,
             c = capture.display()
         ),
-    )
-    .unwrap();
+    );
 
     let agent_token = w.ok(&server, &["agent-token", "create"]).trim().to_owned();
     let agent_home = w.s.path().join("agent-runtime");

@@ -178,6 +178,27 @@ pub fn openbao_trusts(addr: &str, issuer: &str, token_ttl: &str) {
     openbao_trusts_with_ca(addr, issuer, token_ttl, None);
 }
 
+/// (Re)define OpenBao's JWT role `tern` for acme's workspaces matching `workspaces` (a glob),
+/// any project and phase, with the `app` policy.
+pub fn openbao_role(addr: &str, workspaces: &str, token_ttl: &str) {
+    let (status, v) = bao(
+        addr,
+        "POST",
+        "auth/jwt/role/tern",
+        Some(&serde_json::json!({
+            "role_type": "jwt",
+            "bound_audiences": ["vault.workload.identity"],
+            "user_claim": "terraform_full_workspace",
+            "bound_claims_type": "glob",
+            "bound_claims": {"sub": format!("organization:acme:project:*:workspace:{workspaces}:run_phase:*")},
+            "token_policies": ["default", "app"],
+            "token_ttl": token_ttl,
+            "token_max_ttl": "10m",
+        })),
+    );
+    assert!(status < 300, "role: {status} {v}");
+}
+
 /// [`openbao_trusts`] for an https issuer whose certificate comes from `ca_pem`.
 pub fn openbao_trusts_with_ca(addr: &str, issuer: &str, token_ttl: &str, ca_pem: Option<&str>) {
     let ok = |r: (u16, Value), what: &str| assert!(r.0 < 300, "{what}: {} {}", r.0, r.1);
@@ -196,24 +217,7 @@ pub fn openbao_trusts_with_ca(addr: &str, issuer: &str, token_ttl: &str, ca_pem:
         ),
         "policy",
     );
-    ok(
-        bao(
-            addr,
-            "POST",
-            "auth/jwt/role/tern",
-            Some(&serde_json::json!({
-                "role_type": "jwt",
-                "bound_audiences": ["vault.workload.identity"],
-                "user_claim": "terraform_full_workspace",
-                "bound_claims_type": "glob",
-                "bound_claims": {"sub": "organization:acme:project:*:workspace:prod:run_phase:*"},
-                "token_policies": ["default", "app"],
-                "token_ttl": token_ttl,
-                "token_max_ttl": "10m",
-            })),
-        ),
-        "role",
-    );
+    openbao_role(addr, "prod", token_ttl);
     ok(
         bao(addr, "POST", "secret/data/app", Some(&serde_json::json!({"data": {"password": "hunter2"}}))),
         "put secret",

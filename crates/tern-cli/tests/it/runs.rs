@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::peers::{Daemon, bao, bao_as, moto, openbao, openbao_trusts};
+use crate::peers::{Daemon, bao_as, moto, openbao, openbao_role, openbao_trusts};
 use crate::support::{Scratch, Server, run};
 
 pub(crate) const ADMIN: &str = "tern-admin-token-for-the-end-to-end-tests-0123456789";
@@ -139,17 +139,9 @@ impl World {
     }
 
     pub(crate) fn config(&self) -> PathBuf {
-        let dir = self.s.path().join("config");
-        if !dir.exists() {
-            std::fs::create_dir_all(&dir).unwrap();
-            std::fs::copy(
-                tern_testkit::peers::python_scripts().join("e2e_check.py"),
-                dir.join("e2e_check.py"),
-            )
-            .unwrap();
-            std::fs::write(
-                dir.join("main.tf"),
-                r#"terraform {
+        self.config_with(
+            "config",
+            r#"terraform {
   required_providers {
     null = { source = "hashicorp/null" }
   }
@@ -162,9 +154,16 @@ resource "null_resource" "check" {
 }
 output "workspace" { value = "checked" }
 "#,
-            )
+        )
+    }
+
+    /// A configuration directory `name` with `main_tf` and the AWS + Vault check script.
+    pub(crate) fn config_with(&self, name: &str, main_tf: &str) -> PathBuf {
+        let dir = self.s.path().join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::copy(tern_testkit::peers::python_scripts().join("e2e_check.py"), dir.join("e2e_check.py"))
             .unwrap();
-        }
+        std::fs::write(dir.join("main.tf"), main_tf).unwrap();
         dir
     }
 
@@ -363,16 +362,7 @@ fn kill_9_during_a_plan_errors_the_run_on_restart_and_a_new_run_succeeds() {
     );
     // A new run succeeds, in a workspace with the normal terraform.
     w.workspace(&server, "prod2", &[]);
-    let _ = bao(
-        &w.bao_addr,
-        "POST",
-        "auth/jwt/role/tern",
-        Some(&serde_json::json!({
-            "role_type": "jwt", "bound_audiences": ["vault.workload.identity"], "user_claim": "terraform_full_workspace",
-            "bound_claims_type": "glob", "bound_claims": {"sub": "organization:acme:project:*:workspace:prod*:run_phase:*"},
-            "token_policies": ["default", "app"], "token_ttl": "5m",
-        })),
-    );
+    openbao_role(&w.bao_addr, "prod*", "5m");
     assert_full_run(&w, &server, "prod2", &credentials);
 }
 
