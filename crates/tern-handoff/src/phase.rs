@@ -320,6 +320,16 @@ impl ActivePhase {
                 purpose: l.purpose.clone(),
                 reason: "no token was minted".into(),
             })??;
+            // Recorded before the login, as everything else a dead phase must undo: a runner
+            // killed once the token file exists leaves a record that names it. (Killed while
+            // the login is in flight, tern never holds the token; Vault expires it with its TTL.)
+            self.state.vault_tokens.push(VaultRecord {
+                addr: l.addr.clone(),
+                namespace: l.namespace.clone(),
+                ca_file: l.ca_file.clone(),
+                token_file: l.token_file.clone(),
+            });
+            self.record()?;
             let token = match client.login(&l.auth_path, &l.role, jwt.jwt.expose_secret()).await {
                 Ok(token) => token,
                 // Vault judged the token: say what it carried, to compare with the role.
@@ -333,13 +343,6 @@ impl ActivePhase {
                 Err(error) => return Err(vault_err(error)),
             };
             write(&l.token_file, token.token.expose_secret().as_bytes())?;
-            self.state.vault_tokens.push(VaultRecord {
-                addr: l.addr.clone(),
-                namespace: l.namespace.clone(),
-                ca_file: l.ca_file.clone(),
-                token_file: l.token_file.clone(),
-            });
-            self.record()?;
             tracing::info!(
                 "logged in to Vault at {} for {} (lease {}s, {})",
                 l.addr,
@@ -655,7 +658,13 @@ async fn recover_one(a: Abandoned) -> Vec<String> {
         done.push(stop_orphan(p).await);
     }
     for record in &a.state.vault_tokens {
-        let Ok(token) = std::fs::read_to_string(&record.token_file) else { continue };
+        let Ok(token) = std::fs::read_to_string(&record.token_file) else {
+            done.push(format!(
+                "a Vault login at {} was under way when the phase died; tern never received its token, so Vault expires it with its TTL if it issued one",
+                record.addr
+            ));
+            continue;
+        };
         let token = SecretString::new(token);
         let ca = record.ca_file.as_ref().and_then(|f| std::fs::read_to_string(f).ok());
         match VaultClient::new(
@@ -685,8 +694,194 @@ async fn recover_one(a: Abandoned) -> Vec<String> {
 mod tests {
     use std::os::unix::process::CommandExt as _;
 
+    use std::sync::Mutex;
+
+    use tern_credentials::handoff::VaultLogin;
+    use tern_identity::{ClaimPolicy, ClaimProfile, RunContext, SigningKey};
+    use tern_types::{
+        IssuerUrl, OrganizationName, ProjectName, ResourceId, RunId, RunPhase, SystemClock, WorkspaceName,
+    };
+    use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
+
     use super::*;
+    use crate::minter::LocalMinter;
     use crate::rundir::{ProcessRecord, RecoveryState};
+
+    /// One request a stub Vault received: its path, its `X-Vault-Token`, and what the phase's
+    /// recovery record (`.state.json` of `watch`) said at that moment.
+    #[derive(Debug, Clone)]
+    struct Seen {
+        path: String,
+        token: Option<String>,
+        record: Option<RecoveryState>,
+    }
+
+    /// A Vault that answers every login with `token` (lease 0: nothing to renew) and every other
+    /// POST with 204, over keep-alive HTTP/1.1, noting each request.
+    async fn stub_vault(token: &'static str, watch: PathBuf) -> (String, Arc<Mutex<Vec<Seen>>>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = format!("http://{}", listener.local_addr().unwrap());
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = Arc::clone(&seen);
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let (log, watch) = (Arc::clone(&log), watch.clone());
+                tokio::spawn(async move {
+                    let mut stream = BufReader::new(stream);
+                    loop {
+                        let mut line = String::new();
+                        if stream.read_line(&mut line).await.unwrap_or(0) == 0 {
+                            return;
+                        }
+                        let path = line.split_whitespace().nth(1).unwrap_or_default().to_owned();
+                        let (mut length, mut vault_token) = (0usize, None);
+                        loop {
+                            let mut header = String::new();
+                            stream.read_line(&mut header).await.unwrap();
+                            let header = header.trim_end();
+                            if header.is_empty() {
+                                break;
+                            }
+                            let (name, value) = header.split_once(':').unwrap();
+                            match name.to_ascii_lowercase().as_str() {
+                                "content-length" => length = value.trim().parse().unwrap(),
+                                "x-vault-token" => vault_token = Some(value.trim().to_owned()),
+                                _ => {}
+                            }
+                        }
+                        let mut body = vec![0; length];
+                        stream.read_exact(&mut body).await.unwrap();
+                        let record = std::fs::read(watch.join(".state.json"))
+                            .ok()
+                            .map(|b| serde_json::from_slice(&b).unwrap());
+                        let login = path.ends_with("/login");
+                        log.lock().unwrap().push(Seen { path, token: vault_token, record });
+                        let reply = if login {
+                            let body = format!(
+                                r#"{{"auth":{{"client_token":"{token}","lease_duration":0,"renewable":false}}}}"#
+                            );
+                            format!(
+                                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+                                body.len()
+                            )
+                        } else {
+                            "HTTP/1.1 204 No Content\r\n\r\n".to_owned()
+                        };
+                        stream.get_mut().write_all(reply.as_bytes()).await.unwrap();
+                    }
+                });
+            }
+        });
+        (addr, seen)
+    }
+
+    fn minter() -> Arc<LocalMinter> {
+        let key = SigningKey::from_pem(&tern_testkit::read_key_fixture("rsa-2048.pem")).unwrap();
+        let context = RunContext {
+            organization: OrganizationName::parse("acme").unwrap(),
+            organization_id: ResourceId::parse("org-GRFXpGJkuZfOkmqH").unwrap(),
+            project: ProjectName::default_project(),
+            project_id: ResourceId::parse("prj-8Q4dVhGMzWPS7Tuv").unwrap(),
+            workspace: WorkspaceName::parse("prod").unwrap(),
+            workspace_id: ResourceId::parse("ws-mbsd5E3Ktt5Rg2Xm").unwrap(),
+            run_id: RunId::parse("run-CZcmD7eagjhyX0vN").unwrap(),
+            phase: RunPhase::Apply,
+        };
+        Arc::new(LocalMinter::new(
+            Arc::new(key),
+            IssuerUrl::parse("https://tern.example.com").unwrap(),
+            context,
+            ClaimPolicy::new(ClaimProfile::Tfc, None),
+            Arc::new(SystemClock),
+        ))
+    }
+
+    /// Regression (crash test on PostgreSQL, a Vault token outlived its dead phase): the record
+    /// naming the token file was written only after the login, so a runner killed in between
+    /// left a token no recovery knew of. The record must be on disk when Vault sees the login.
+    #[tokio::test]
+    async fn a_vault_login_is_recorded_before_vault_sees_it() {
+        let root = tempfile::tempdir().unwrap();
+        let base = root.path().join("credentials");
+        let dir = RunDir::acquire(&base, "run-1").unwrap();
+        let token_file = dir.path().join("vault.token");
+        let (addr, seen) = stub_vault("s.stub-token", dir.path().to_path_buf()).await;
+        let plan = HandoffPlan {
+            dir: dir.path().to_path_buf(),
+            tokens: vec![],
+            files: vec![],
+            vault_logins: vec![VaultLogin {
+                key: None,
+                purpose: "Vault".into(),
+                addr: addr.clone(),
+                namespace: None,
+                auth_path: "jwt".into(),
+                role: "tern".into(),
+                audience: Audience::parse("vault.workload.identity").unwrap(),
+                ca_pem: None,
+                ca_file: None,
+                timeout: Duration::from_secs(5),
+                token_file: token_file.clone(),
+                token_env: Some("VAULT_TOKEN".into()),
+            }],
+            vault_reads: vec![],
+            env: Default::default(),
+            unset: Default::default(),
+            tfvars: None,
+            notes: vec![],
+        };
+        let ttl = Ttl::new(Duration::from_secs(300)).unwrap();
+        let options = PhaseOptions { file_token_ttl: ttl, inline_token_ttl: ttl };
+        let active = prepare(&plan, dir, minter(), options).await.unwrap();
+        let login = seen.lock().unwrap()[0].clone();
+        assert_eq!(login.path, "/v1/auth/jwt/login");
+        let record = login.record.expect("a recovery record existed when Vault saw the login");
+        assert_eq!(record.vault_tokens.len(), 1, "{record:?}");
+        assert_eq!(record.vault_tokens[0].token_file, token_file);
+        assert_eq!(record.vault_tokens[0].addr, addr);
+        assert_eq!(std::fs::read_to_string(&token_file).unwrap(), "s.stub-token");
+
+        assert!(active.finish().await.problems.is_empty());
+        let revoke = seen.lock().unwrap()[1].clone();
+        assert_eq!(revoke.path, "/v1/auth/token/revoke-self");
+        assert_eq!(revoke.token.as_deref(), Some("s.stub-token"));
+    }
+
+    /// What recovery does with each Vault record a dead phase left: a token file is revoked with
+    /// its own token; a record without one (killed while the login was in flight) is reported
+    /// and the directory still goes.
+    #[tokio::test]
+    async fn recovery_revokes_recorded_tokens_and_reports_logins_it_never_saw_answered() {
+        let root = tempfile::tempdir().unwrap();
+        let base = root.path().join("credentials");
+        let (addr, seen) = stub_vault("unused", root.path().to_path_buf()).await;
+        let dir = RunDir::acquire(&base, "run-1").unwrap();
+        let record = |file: &str| VaultRecord {
+            addr: addr.clone(),
+            namespace: None,
+            ca_file: None,
+            token_file: dir.path().join(file),
+        };
+        let state = RecoveryState {
+            vault_tokens: vec![record("answered.token"), record("in-flight.token")],
+            tfvars: None,
+            process: None,
+        };
+        dir.record(&state).unwrap();
+        std::fs::write(dir.path().join("answered.token"), "s.dead-phase").unwrap();
+        drop(dir); // the runner dies
+
+        let done = recover_abandoned(&base).await;
+        assert_eq!(done.len(), 3, "{done:?}");
+        assert!(done[0].starts_with("revoked a Vault token left by a dead phase"), "{done:?}");
+        assert!(done[1].contains("was under way when the phase died"), "{done:?}");
+        assert!(done[2].starts_with("removed "), "{done:?}");
+        let seen = seen.lock().unwrap().clone();
+        assert_eq!(seen.len(), 1, "{seen:?}");
+        assert_eq!(seen[0].path, "/v1/auth/token/revoke-self");
+        assert_eq!(seen[0].token.as_deref(), Some("s.dead-phase"));
+        assert!(!base.join("run-1").exists());
+    }
 
     #[tokio::test]
     async fn recovery_stops_the_command_a_dead_phase_left_running() {

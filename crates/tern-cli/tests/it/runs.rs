@@ -169,9 +169,32 @@ output "workspace" { value = "checked" }
 
     /// Vault tokens alive besides root.
     pub(crate) fn vault_tokens(&self) -> usize {
+        self.vault_token_lookups().len()
+    }
+
+    /// Vault's lookup of every token alive besides root (`ttl`, `creation_time`, `meta`, …).
+    pub(crate) fn vault_token_lookups(&self) -> Vec<Value> {
         let (status, v) = bao_as(&self.bao_addr, "root", "LIST", "auth/token/accessors", None);
         assert_eq!(status, 200, "{v}");
-        v["data"]["keys"].as_array().map_or(0, Vec::len) - 1
+        let accessors: Vec<String> = v["data"]["keys"]
+            .as_array()
+            .map(|keys| keys.iter().filter_map(|k| k.as_str().map(str::to_owned)).collect())
+            .unwrap_or_default();
+        accessors
+            .into_iter()
+            .filter_map(|accessor| {
+                let body = serde_json::json!({ "accessor": accessor });
+                let (status, v) =
+                    bao_as(&self.bao_addr, "root", "POST", "auth/token/lookup-accessor", Some(&body));
+                // Gone between the listing and the lookup (expired or revoked just then).
+                if status == 400 || status == 403 {
+                    return None;
+                }
+                assert_eq!(status, 200, "lookup-accessor: {v}");
+                let root = v["data"]["policies"].as_array().is_some_and(|p| p.iter().any(|p| p == "root"));
+                (!root).then(|| v["data"].clone())
+            })
+            .collect()
     }
 
     pub(crate) fn credential_dirs(&self, base: &Path) -> Vec<String> {
