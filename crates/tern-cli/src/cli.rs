@@ -938,6 +938,12 @@ pub struct ServeArgs {
 pub struct RunnerArgs {
     /// Where runs keep their credential files (private, mode 0700). Default: <data dir>/credentials
     /// for `serve`, $XDG_RUNTIME_DIR/tern for `agent`.
+    ///
+    /// `tern serve` and `tern agent` clean up here when they start, before they take work: for
+    /// each phase a killed process left, they stop the Terraform it left running, revoke its
+    /// Vault tokens and remove its files. Give each agent its own directory on local disk. A
+    /// Vault login cut off in flight cannot be revoked (tern never received the token): it
+    /// expires with the Vault role's token_ttl, so keep that short; tern renews tokens anyway.
     #[arg(long, value_name = "DIR", env = "TERN_CREDENTIALS_DIR")]
     pub credentials_dir: Option<PathBuf>,
 

@@ -717,7 +717,7 @@ mod tests {
     }
 
     /// A Vault that answers every login with `token` (lease 0: nothing to renew) and every other
-    /// POST with 204, over keep-alive HTTP/1.1, noting each request.
+    /// request with 204, over keep-alive HTTP/1.1, noting each request.
     async fn stub_vault(token: &'static str, watch: PathBuf) -> (String, Arc<Mutex<Vec<Seen>>>) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = format!("http://{}", listener.local_addr().unwrap());
