@@ -16,7 +16,8 @@ pub mod vault;
 
 pub use minter::{LocalMinter, MintFailure, TokenMinter};
 pub use phase::{
-    ActivePhase, EnvValue, PhaseOptions, PrepareError, TeardownReport, prepare, recover_abandoned,
+    ActivePhase, EnvValue, PhaseOptions, PrepareError, RecoveryNote, TeardownReport, prepare,
+    recover_abandoned,
 };
 pub use process::{CommandSpec, Outcome, ProcessError, RunOptions};
 pub use rundir::{DirError, RunDir};

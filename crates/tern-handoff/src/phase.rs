@@ -624,25 +624,58 @@ async fn refresh_loop<M: TokenMinter>(
     }
 }
 
+/// One thing recovery did, or could not do and an operator should know about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecoveryNote {
+    /// What happened, one line; never a secret.
+    pub text: String,
+    /// Something may still be alive or on disk (a token, a process, a directory).
+    pub needs_attention: bool,
+}
+
+impl RecoveryNote {
+    fn done(text: String) -> Self {
+        Self { text, needs_attention: false }
+    }
+
+    fn attention(text: String) -> Self {
+        Self { text, needs_attention: true }
+    }
+
+    /// Log it: at `warn` when it needs attention, at `info` otherwise.
+    pub fn log(&self) {
+        if self.needs_attention {
+            tracing::warn!("{}", self.text);
+        } else {
+            tracing::info!("{}", self.text);
+        }
+    }
+}
+
 /// SIGKILL the process group an abandoned phase started, and wait (at most 5 s) until its
 /// leader is gone.
-async fn stop_orphan(p: crate::rundir::ProcessRecord) -> String {
+async fn stop_orphan(p: crate::rundir::ProcessRecord) -> RecoveryNote {
     use nix::sys::signal::{Signal, killpg};
     use nix::unistd::Pid;
-    let Ok(raw) = i32::try_from(p.pid) else { return format!("pid {} is out of range", p.pid) };
+    let Ok(raw) = i32::try_from(p.pid) else {
+        return RecoveryNote::attention(format!("pid {} is out of range", p.pid));
+    };
     if let Err(e) = killpg(Pid::from_raw(raw), Signal::SIGKILL) {
-        return format!("could not stop process group {} left running by a dead phase: {e}", p.pid);
+        return RecoveryNote::attention(format!(
+            "could not stop process group {} left running by a dead phase: {e}",
+            p.pid
+        ));
     }
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     while p.is_alive() && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    format!("stopped process group {} (Terraform) left running by a dead phase", p.pid)
+    RecoveryNote::done(format!("stopped process group {} (Terraform) left running by a dead phase", p.pid))
 }
 
-/// Clean up after phases that died: revoke the Vault tokens they recorded and remove their
-/// files. Returns what was done, one line each.
-pub async fn recover_abandoned(base: &Path) -> Vec<String> {
+/// Clean up after phases that died: stop the commands they left running, revoke the Vault
+/// tokens they recorded and remove their files. Returns what was done, one note each.
+pub async fn recover_abandoned(base: &Path) -> Vec<RecoveryNote> {
     let mut done = Vec::new();
     for a in abandoned(base) {
         done.extend(recover_one(a).await);
@@ -650,7 +683,7 @@ pub async fn recover_abandoned(base: &Path) -> Vec<String> {
     done
 }
 
-async fn recover_one(a: Abandoned) -> Vec<String> {
+async fn recover_one(a: Abandoned) -> Vec<RecoveryNote> {
     let mut done = Vec::new();
     // First stop what the dead phase started: it must not go on changing infrastructure once
     // its run is declared dead and its workspace is free for the next run.
@@ -659,34 +692,39 @@ async fn recover_one(a: Abandoned) -> Vec<String> {
     }
     for record in &a.state.vault_tokens {
         let Ok(token) = std::fs::read_to_string(&record.token_file) else {
-            done.push(format!(
+            done.push(RecoveryNote::attention(format!(
                 "a Vault login at {} was under way when the phase died; tern never received its token, so Vault expires it with its TTL if it issued one",
                 record.addr
-            ));
+            )));
             continue;
         };
         let token = SecretString::new(token);
         let ca = record.ca_file.as_ref().and_then(|f| std::fs::read_to_string(f).ok());
-        match VaultClient::new(
+        done.push(match VaultClient::new(
             &record.addr,
             record.namespace.as_deref(),
             ca.as_deref(),
             Duration::from_secs(10),
         ) {
             Ok(client) => match client.revoke_self(&token).await {
-                Ok(()) => done.push(format!("revoked a Vault token left by a dead phase at {}", record.addr)),
-                Err(e) => done.push(format!(
+                Ok(()) => {
+                    RecoveryNote::done(format!("revoked a Vault token left by a dead phase at {}", record.addr))
+                }
+                Err(e) => RecoveryNote::attention(format!(
                     "a Vault token left by a dead phase could not be revoked ({e}); it expires with its TTL"
                 )),
             },
-            Err(e) => done.push(format!("Vault at {}: {e}", record.addr)),
-        }
+            Err(e) => RecoveryNote::attention(format!(
+                "Vault at {}: {e}; a token left by a dead phase expires with its TTL",
+                record.addr
+            )),
+        });
     }
     let path = a.path.clone();
-    match a.remove() {
-        Ok(()) => done.push(format!("removed {} left by a dead phase", path.display())),
-        Err(e) => done.push(format!("could not remove {}: {e}", path.display())),
-    }
+    done.push(match a.remove() {
+        Ok(()) => RecoveryNote::done(format!("removed {} left by a dead phase", path.display())),
+        Err(e) => RecoveryNote::attention(format!("could not remove {}: {e}", path.display())),
+    });
     done
 }
 
@@ -872,10 +910,14 @@ mod tests {
         drop(dir); // the runner dies
 
         let done = recover_abandoned(&base).await;
+        let done: Vec<(bool, &str)> = done.iter().map(|n| (n.needs_attention, n.text.as_str())).collect();
         assert_eq!(done.len(), 3, "{done:?}");
-        assert!(done[0].starts_with("revoked a Vault token left by a dead phase"), "{done:?}");
-        assert!(done[1].contains("was under way when the phase died"), "{done:?}");
-        assert!(done[2].starts_with("removed "), "{done:?}");
+        assert!(
+            !done[0].0 && done[0].1.starts_with("revoked a Vault token left by a dead phase"),
+            "{done:?}"
+        );
+        assert!(done[1].0 && done[1].1.contains("was under way when the phase died"), "{done:?}");
+        assert!(!done[2].0 && done[2].1.starts_with("removed "), "{done:?}");
         let seen = seen.lock().unwrap().clone();
         assert_eq!(seen.len(), 1, "{seen:?}");
         assert_eq!(seen[0].path, "/v1/auth/token/revoke-self");
@@ -899,7 +941,7 @@ mod tests {
         drop(dir); // the runner dies; the command does not
         assert!(record.is_alive());
         let done = recover_abandoned(&base).await;
-        assert!(done.iter().any(|l| l.starts_with("stopped process group")), "{done:?}");
+        assert!(done.iter().any(|l| l.text.starts_with("stopped process group")), "{done:?}");
         let status = orphan.wait().unwrap();
         assert!(!status.success(), "killed, not finished");
         assert!(!record.is_alive());

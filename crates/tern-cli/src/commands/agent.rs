@@ -39,7 +39,7 @@ pub fn run(args: AgentArgs, env: Env<'_>) -> anyhow::Result<ExitCode> {
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
     runtime.block_on(async move {
         for line in tern_handoff::recover_abandoned(&runner.credentials_dir).await {
-            tracing::info!("{line}");
+            line.log();
         }
         tracing::info!(
             "agent {name} serving {} ({} at once); no signing key here: the server mints every token",

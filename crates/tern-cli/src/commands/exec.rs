@@ -128,7 +128,7 @@ pub fn run(args: ExecArgs, env: Env<'_>) -> anyhow::Result<ExitCode> {
         .context("starting the runtime")?;
     runtime.block_on(async move {
         for line in recover_abandoned(&base).await {
-            tracing::info!("{line}");
+            line.log();
         }
         let rundir = RunDir::acquire(&base, context.run_id.as_str())?;
         let minter =

@@ -275,7 +275,7 @@ pub fn run(args: ServeArgs, env: Env<'_>) -> anyhow::Result<ExitCode> {
         // revoke their Vault tokens and remove their credentials, before any worker starts and
         // before the "listening on" line says the server is ready.
         for line in tern_handoff::recover_abandoned(&settings.runner.credentials_dir).await {
-            tracing::info!("{line}");
+            line.log();
         }
         // Printed before the "listening on" line, which tells scripts the server is ready.
         let tern = self_command(env("PATH"));
