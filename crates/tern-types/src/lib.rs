@@ -14,6 +14,7 @@ mod issuer;
 mod names;
 mod phase;
 mod secret;
+mod terraform;
 mod ttl;
 
 pub use audience::{Audience, AudienceError};
@@ -22,4 +23,5 @@ pub use issuer::{IssuerUrl, IssuerUrlError};
 pub use names::{NameError, NameKind, OrganizationName, ProjectName, ResourceId, RunId, WorkspaceName};
 pub use phase::{PhaseError, RunPhase};
 pub use secret::SecretString;
+pub use terraform::{TerraformVersion, TerraformVersionError, Version};
 pub use ttl::{Ttl, TtlError};
