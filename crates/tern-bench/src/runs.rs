@@ -88,6 +88,12 @@ impl Api {
     }
 }
 
+/// The Terraform version synthetic agents advertise: they never run it, but an agent with none
+/// is offered no job (the seeded workspaces ask for `latest`).
+fn synthetic_terraform() -> [tern_types::Version; 1] {
+    [tern_types::Version::new(1, 11, 4)]
+}
+
 /// A job held open on a server for measuring mint latency: claimed from a run queued on the
 /// first seeded workspace.
 struct LatencyJob {
@@ -98,7 +104,8 @@ impl LatencyJob {
     async fn start(api: &Api, org: &str, agent_token: &str, tarball: &[u8]) -> anyhow::Result<Self> {
         api.queue_run(org, &crate::seed::workspace_name(0), tarball).await?;
         let agent =
-            AgentClient::new(&api.base, SecretString::new(agent_token.to_owned()), "tern-bench-latency")?;
+            AgentClient::new(&api.base, SecretString::new(agent_token.to_owned()), "tern-bench-latency")?
+                .with_terraform_versions(&synthetic_terraform());
         let claimed = agent
             .claim(Duration::from_secs(10), false)
             .await?
@@ -260,7 +267,8 @@ async fn measure(args: RunsArgs) -> anyhow::Result<(Value, bool)> {
             &args.server,
             SecretString::new(agent_token.clone()),
             &format!("tern-bench-{k}"),
-        )?;
+        )?
+        .with_terraform_versions(&synthetic_terraform());
         let (done, audience) = (done.clone(), audience.clone());
         tasks.spawn(async move {
             let mut claim_us = Vec::new();

@@ -62,9 +62,16 @@ pub enum Command {
     #[command(subcommand)]
     Token(TokenCommand),
     /// Run jobs for a tern server on this machine (no signing key needed: the server mints).
-    #[command(after_help = "Examples:\n  \
-        tern agent-token create --org acme            # on a machine logged in to tern\n  \
-        TERN_AGENT_TOKEN=tern-agent.… tern agent --server https://tern.example.com")]
+    #[command(
+        after_help = "The token decides what the agent runs: a pool's token (tern agent-pool token) runs the\n\
+        workspaces of that pool (agent execution mode); an organization-wide token (tern agent-token\n\
+        create) runs the organization's remote-mode workspaces. The agent takes only jobs whose\n\
+        Terraform version it has (--terraform, --tools-dir, or terraform/tofu on PATH).\n\n\
+        Examples:\n  \
+        tern agent-pool token prod --org acme         # on a machine logged in to tern\n  \
+        TERN_AGENT_TOKEN=tern-agent.… tern agent --server https://tern.example.com \\\n    \
+        --terraform /opt/terraform-1.11.4 --terraform /opt/tofu-1.8.0"
+    )]
     Agent(AgentArgs),
     /// Store the server address and a token for the client commands.
     Login(LoginArgs),
@@ -86,9 +93,12 @@ pub enum Command {
     /// State versions.
     #[command(subcommand)]
     State(StateCommand),
-    /// Tokens for agents.
+    /// Organization-wide agent tokens (their agents run remote-mode workspaces).
     #[command(subcommand, name = "agent-token")]
     AgentToken(AgentTokenCommand),
+    /// Agent pools: the agents that run the workspaces in agent execution mode.
+    #[command(subcommand, name = "agent-pool", after_help = AGENT_POOL_AFTER_HELP)]
+    AgentPool(AgentPoolCommand),
     /// Managed signing keys of a server started with --managed-keys (admin token).
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -487,15 +497,24 @@ pub enum WorkspaceCommand {
         /// Apply without confirmation when a plan has changes.
         #[arg(long)]
         auto_apply: bool,
-        /// Program runs use: terraform (default), tofu, or a path.
-        #[arg(long, value_name = "PROGRAM")]
+        /// Terraform version runs use: an exact version (1.11.4) or latest (default: the highest
+        /// version the runner has). The runners' operators register the binaries.
+        #[arg(long, value_name = "VERSION")]
+        terraform_version: Option<String>,
+        /// Removed: a workspace chooses a Terraform version (--terraform-version), not a program.
+        #[arg(long, value_name = "PROGRAM", hide = true)]
         terraform_bin: Option<String>,
         /// Directory of the configuration where Terraform runs.
         #[arg(long, value_name = "DIR")]
         working_directory: Option<String>,
-        /// remote (default), agent or local.
+        /// remote (default: tern serve's workers), agent (the agents of --agent-pool) or local
+        /// (Terraform runs on the client; tern keeps the state).
         #[arg(long, value_name = "MODE")]
         execution_mode: Option<String>,
+        /// Agent pool (name or apool-… id) whose agents run this workspace; implies
+        /// --execution-mode agent.
+        #[arg(long, value_name = "POOL")]
+        agent_pool: Option<String>,
         /// Plan phase timeout, e.g. 30m (default 2h).
         #[arg(long, value_name = "DURATION")]
         plan_timeout: Option<String>,
@@ -729,9 +748,67 @@ pub enum StateCommand {
     },
 }
 
+const AGENT_POOL_AFTER_HELP: &str = "\
+A workspace in agent execution mode names a pool, and only agents holding a token of that pool
+run its plans and applies: never tern serve's own workers, never another pool's agents. Runs
+of such a workspace wait until an agent of the pool asks for work (the run says so).
+
+Example:
+  tern agent-pool create prod --org acme
+  tern workspace create app --org acme --agent-pool prod --terraform-version 1.11.4
+  TERN_AGENT_TOKEN=$(tern agent-pool token prod --org acme) \\
+    tern agent --server https://tern.example.com --terraform /opt/terraform/1.11.4/terraform";
+
+#[derive(Debug, Subcommand)]
+pub enum AgentPoolCommand {
+    /// Create an agent pool.
+    Create {
+        /// Name, unique in the organization.
+        name: String,
+        /// Organization name.
+        #[arg(long, value_name = "ORG", env = "TERN_ORG")]
+        org: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// List agent pools with their agents (seen in the last minute) and workspaces.
+    List {
+        /// Organization name.
+        #[arg(long, value_name = "ORG", env = "TERN_ORG")]
+        org: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Create a token for the pool's agents (printed once; give it to `tern agent`).
+    Token {
+        /// Pool name (or apool-… id).
+        pool: String,
+        /// Organization name.
+        #[arg(long, value_name = "ORG", env = "TERN_ORG")]
+        org: String,
+        /// Free text shown with the token.
+        #[arg(long, default_value = "")]
+        description: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Delete a pool and its tokens (refused while a workspace uses it).
+    Delete {
+        /// Pool name (or apool-… id).
+        pool: String,
+        /// Organization name.
+        #[arg(long, value_name = "ORG", env = "TERN_ORG")]
+        org: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+}
+
 #[derive(Debug, Subcommand)]
 pub enum AgentTokenCommand {
-    /// Create an agent token for an organization; printed once.
+    /// Create an organization-wide agent token; printed once. Its agents run the organization's
+    /// remote-mode workspaces (like tern serve's workers); for agent mode, use an agent pool's
+    /// token (`tern agent-pool token`).
     Create {
         /// Organization name.
         #[arg(long, value_name = "ORG", env = "TERN_ORG")]
@@ -779,6 +856,11 @@ for several replicas, one PostgreSQL database and the same encryption key:
   tern serve --issuer-url https://tern.example.com --signing-key /etc/tern/key.pem \\
              --listen 0.0.0.0:8443 --tls-cert cert.pem --tls-key key.pem \\
              --database-url postgres://tern@db:5432/tern --encryption-key-file /etc/tern/kek
+
+Terraform: the workers run the binaries given with --terraform or --tools-dir (or terraform,
+else tofu, found on PATH), each probed for its version at start, and take only the jobs whose
+workspace's terraform-version they have. They never run a workspace in agent execution mode:
+its agent pool's agents do (tern agent-pool --help).
 
 Rotation by hand: publish the next key first, sign with it later, retire the old one last:
   tern serve --signing-key current.pem --signing-key next.pem     # next is only published
@@ -950,6 +1032,22 @@ pub struct RunnerArgs {
     /// How long Terraform gets to stop after an interrupt (cancel, timeout) before it is killed.
     #[arg(long, value_name = "DURATION", default_value = "20s")]
     pub grace: String,
+
+    /// A Terraform or OpenTofu binary that runs may use (repeatable).
+    ///
+    /// Each is asked for its version (`<binary> version -json`) once at start; workspaces then
+    /// choose one by that version (terraform-version: "1.11.4", or "latest" for the highest),
+    /// never by path, and this runner only takes jobs whose version it has. TERN_TERRAFORM takes several paths
+    /// separated by ':'. With neither --terraform nor --tools-dir, `terraform` (else `tofu`) is
+    /// looked up on PATH.
+    #[arg(long = "terraform", value_name = "PATH", env = "TERN_TERRAFORM", value_delimiter = ':')]
+    pub terraform: Vec<PathBuf>,
+
+    /// A directory of Terraform/OpenTofu binaries: every executable file in it whose name
+    /// starts with "terraform" or "tofu" (e.g. terraform-1.11.4, tofu-1.8.0) is registered as
+    /// with --terraform.
+    #[arg(long, value_name = "DIR", env = "TERN_TOOLS_DIR")]
+    pub tools_dir: Option<PathBuf>,
 
     /// Google STS token URL written into external_account files.
     #[arg(

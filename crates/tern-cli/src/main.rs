@@ -45,6 +45,7 @@ fn main() -> ExitCode {
         Command::Run(c) => commands::client::run(c, &env),
         Command::State(c) => commands::client::state(c, &env),
         Command::AgentToken(c) => commands::client::agent_token(c, &env),
+        Command::AgentPool(c) => commands::client::agent_pool(c, &env),
         Command::Keys(c) => commands::client::keys(c, &env),
         Command::Trust(args) => commands::trust::trust(args, &env),
         Command::Explain(args) => commands::trust::explain(args, &env),

@@ -269,7 +269,19 @@ pub fn runner(
             gcp_iam_credentials: args.gcp_iam_credentials_url.clone(),
         },
         path: env("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".to_owned()).into(),
+        // Probed when the command starts (I/O): see `terraform_sources`.
+        terraform: std::sync::Arc::default(),
     })
+}
+
+/// Where the operator's Terraform binaries are (`--terraform`, `--tools-dir`). They are probed
+/// when the command starts (and kept as absolute paths: Terraform runs in each job's directory).
+pub fn terraform_sources(args: &crate::cli::RunnerArgs) -> tern_runner::TerraformSources {
+    tern_runner::TerraformSources {
+        // An empty entry (TERN_TERRAFORM="a::b", or set but empty) names nothing.
+        paths: args.terraform.iter().filter(|p| !p.as_os_str().is_empty()).cloned().collect(),
+        tools_dir: args.tools_dir.clone(),
+    }
 }
 
 #[cfg(test)]

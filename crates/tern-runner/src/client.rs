@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::json;
 use tern_handoff::{MintFailure, TokenMinter};
 use tern_identity::{Jti, Jwt, Kid, MintedToken};
-use tern_types::{Audience, SecretString, Ttl};
+use tern_types::{Audience, SecretString, Ttl, Version};
 
 /// Why a call to the server failed.
 #[derive(Debug, thiserror::Error)]
@@ -105,6 +105,8 @@ impl Api {
 pub struct AgentClient {
     api: Api,
     name: String,
+    /// The Terraform versions advertised with every claim.
+    terraform_versions: Vec<String>,
 }
 
 impl std::fmt::Debug for AgentClient {
@@ -129,13 +131,25 @@ pub struct Claimed {
 impl AgentClient {
     /// A client for `server` with an agent token; `name` identifies this agent in runs.
     pub fn new(server: &str, token: SecretString, name: &str) -> Result<Self, ClientError> {
-        Ok(Self { api: Api::new(server, token)?, name: name.to_owned() })
+        Ok(Self { api: Api::new(server, token)?, name: name.to_owned(), terraform_versions: Vec::new() })
+    }
+
+    /// Advertise these Terraform versions when claiming: the server then offers only jobs that
+    /// need one of them (none: no job at all).
+    pub fn with_terraform_versions(mut self, versions: &[Version]) -> Self {
+        self.terraform_versions = versions.iter().map(Version::to_string).collect();
+        self
     }
 
     /// Claim the next job, waiting up to `wait` for one. `restarted` tells the server that
     /// jobs it thinks this agent runs are dead.
     pub async fn claim(&self, wait: Duration, restarted: bool) -> Result<Option<Claimed>, ClientError> {
-        let body = json!({ "agent": self.name, "wait_seconds": wait.as_secs(), "restarted": restarted });
+        let body = json!({
+            "agent": self.name,
+            "wait_seconds": wait.as_secs(),
+            "restarted": restarted,
+            "terraform_versions": self.terraform_versions,
+        });
         let response = self
             .api
             .call(
@@ -228,8 +242,8 @@ pub struct JobSpec {
     pub project: Named,
     /// Workspace.
     pub workspace: Named,
-    /// Program.
-    pub terraform_bin: String,
+    /// The exact Terraform version to run it with (this runner advertised it).
+    pub terraform_version: String,
     /// Directory in the configuration.
     pub working_directory: String,
     /// Phase timeout.

@@ -15,6 +15,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 use crate::client::{JobClient, JobSpec, ServerMinter};
+use crate::terraform::{TerraformBinary, TerraformSet};
 
 /// How this runner runs phases.
 #[derive(Debug, Clone)]
@@ -29,8 +30,10 @@ pub struct RunnerSettings {
     pub grace: Duration,
     /// Google endpoints (tests point them at stand-ins).
     pub endpoints: Endpoints,
-    /// The runner's own `PATH`, where `terraform`/`tofu` are found.
+    /// The runner's own `PATH`, given to Terraform.
     pub path: OsString,
+    /// The Terraform binaries this runner has; a job's version selects one.
+    pub terraform: Arc<TerraformSet>,
 }
 
 /// How the phase ended, for the server.
@@ -257,6 +260,10 @@ async fn execute(
         Ok(p) => p,
         Err(e) => return PhaseResult::Failed(format!("{e}")),
     };
+    let binary = match select_terraform(&settings.terraform, &spec.terraform_version) {
+        Ok(b) => b,
+        Err(reason) => return PhaseResult::Failed(reason),
+    };
     pump.line(&format!(
         "{} of run {} in workspace {}/{} (project {:?}), timeout {}s",
         phase,
@@ -267,6 +274,7 @@ async fn execute(
         spec.timeout_seconds
     ))
     .await;
+    pump.line(&format!("{} {} ({})", binary.flavor, binary.version, binary.name())).await;
 
     // The configuration, unpacked safely.
     let config_dir = job_dir.join("config");
@@ -415,7 +423,8 @@ async fn execute(
 
     let recorder = active.process_recorder();
     let result = terraform(
-        client, spec, settings, phase, job_dir, &workdir, &env, deadline, pump, cancel, timing, recorder,
+        client, spec, &binary, settings, phase, job_dir, &workdir, &env, deadline, pump, cancel, timing,
+        recorder,
     )
     .await;
     let report = active.finish().await;
@@ -447,6 +456,7 @@ async fn execute(
 async fn terraform(
     client: &JobClient,
     spec: &JobSpec,
+    binary: &TerraformBinary,
     settings: &RunnerSettings,
     phase: RunPhase,
     job_dir: &Path,
@@ -501,9 +511,9 @@ async fn terraform(
             return PhaseResult::Failed(format!("the phase timed out after {}s", spec.timeout_seconds));
         }
         let shown: Vec<String> = args.iter().map(|a| a.to_string_lossy().into_owned()).collect();
-        pump.line(&format!("$ {} {}", spec.terraform_bin, shown.join(" "))).await;
+        pump.line(&format!("$ {} {}", binary.name(), shown.join(" "))).await;
         let command = CommandSpec {
-            program: spec.terraform_bin.clone().into(),
+            program: binary.path.clone().into_os_string(),
             args: args.clone(),
             cwd: workdir.to_path_buf(),
             env: env.to_vec(),
@@ -521,10 +531,7 @@ async fn terraform(
         let outcome = match process::run_with(command, options).await {
             Ok(o) => o,
             Err(e) => {
-                return PhaseResult::Failed(format!(
-                    "{e} (is {:?} installed on this runner's PATH?)",
-                    spec.terraform_bin
-                ));
+                return PhaseResult::Failed(format!("{e} ({} {})", binary.flavor, binary.path.display()));
             }
         };
         if *cancel.borrow() {
@@ -556,6 +563,15 @@ async fn terraform(
         }
     }
     PhaseResult::Succeeded { has_changes }
+}
+
+/// The binary for the job's Terraform version (the server offered this runner only jobs whose
+/// version it advertised, so a miss means the set changed or the server erred).
+fn select_terraform(set: &TerraformSet, version: &str) -> Result<TerraformBinary, String> {
+    let requested = tern_types::TerraformVersion::parse(version).map_err(|e| e.to_string())?;
+    set.select(&requested)
+        .cloned()
+        .ok_or_else(|| format!("this runner has no Terraform {requested} (it has: {})", set.describe()))
 }
 
 #[cfg(test)]

@@ -120,7 +120,8 @@ both!(
     every_endpoint_needs_a_valid_token,
     resources_have_tfe_shapes_and_validation,
     runs_state_and_the_agent_api,
-    every_other_endpoint_has_a_happy_path
+    every_other_endpoint_has_a_happy_path,
+    agent_pools_run_their_workspaces_and_nothing_else
 );
 
 /// Concrete paths for the templates of ENDPOINTS.
@@ -216,6 +217,32 @@ async fn resources_have_tfe_shapes_and_validation(api: Api) {
             StatusCode::UNPROCESSABLE_ENTITY,
             "relative path",
         ),
+        // A workspace names a Terraform version, never a program.
+        (
+            json!({"data":{"type":"workspaces","attributes":{"name":"x","terraform-bin":"/bin/sh"}}}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "terraform-bin was removed: a workspace chooses its Terraform by version with terraform-version",
+        ),
+        (
+            json!({"data":{"type":"workspaces","attributes":{"name":"x","terraform-version":"/bin/sh"}}}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "not an exact version",
+        ),
+        (
+            json!({"data":{"type":"workspaces","attributes":{"name":"x","terraform-version":"~> 1.5"}}}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "constraints are not supported",
+        ),
+        (
+            json!({"data":{"type":"workspaces","attributes":{"name":"x","terraform-version":"1.5"}}}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "all three numbers",
+        ),
+        (
+            json!({"data":{"type":"workspaces","attributes":{"name":"x","terraform-version":7}}}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "must be a string",
+        ),
     ];
     for (body, status, detail) in cases {
         let (got, v) = api
@@ -255,16 +282,16 @@ async fn resources_have_tfe_shapes_and_validation(api: Api) {
         )
         .await;
     let prj = project["data"]["id"].as_str().unwrap().to_owned();
-    let ws = api.ok(Method::POST, "/api/v2/organizations/acme/workspaces", Some(json!({"data":{"type":"workspaces","attributes":{"name":"app","auto-apply":true,"terraform-bin":"tofu","plan-timeout":600},"relationships":{"project":{"data":{"type":"projects","id":prj}}}}}))).await;
+    let ws = api.ok(Method::POST, "/api/v2/organizations/acme/workspaces", Some(json!({"data":{"type":"workspaces","attributes":{"name":"app","auto-apply":true,"terraform-version":"1.0.3","plan-timeout":600},"relationships":{"project":{"data":{"type":"projects","id":prj}}}}}))).await;
     let a = &ws["data"]["attributes"];
     assert_eq!(
         (
             a["auto-apply"].as_bool(),
-            a["terraform-bin"].as_str(),
+            a["terraform-version"].as_str(),
             a["plan-timeout"].as_i64(),
             a["execution-mode"].as_str()
         ),
-        (Some(true), Some("tofu"), Some(600), Some("remote"))
+        (Some(true), Some("1.0.3"), Some(600), Some("remote"))
     );
     assert_eq!(ws["data"]["relationships"]["project"]["data"]["id"].as_str(), Some(prj.as_str()));
     let (status, _) = api
@@ -563,7 +590,7 @@ async fn runs_state_and_the_agent_api(api: Api) {
                 Method::POST,
                 "/api/agent/jobs/claim",
                 Some(&token),
-                Some(json!({"agent":"a1","wait_seconds":0})),
+                Some(json!({"agent":"a1","wait_seconds":0,"terraform_versions":["1.11.4"]})),
             )
             .await
         }
@@ -601,6 +628,11 @@ async fn runs_state_and_the_agent_api(api: Api) {
         (Some("plan"), Some("Default Project"))
     );
     assert_eq!(spec["variables"][0]["value"], "for-the-job-only", "the job gets sensitive values");
+    assert_eq!(
+        (spec["terraform_version"].as_str(), spec.get("terraform_bin")),
+        (Some("1.11.4"), None),
+        "a version the agent has (the run's, pinned at the claim), never a program"
+    );
     let tarball_bytes = api
         .http
         .get(format!("{}/api/agent/jobs/{job}/configuration", api.base))
@@ -987,8 +1019,14 @@ async fn every_other_endpoint_has_a_happy_path(api: Api) {
     let run_id = run["data"]["id"].as_str().unwrap().to_owned();
     assert_eq!(run["data"]["attributes"]["message"], "from the test");
     let agent = api.ok(Method::POST, "/api/v2/organizations/acme/agent-tokens", None).await["data"]["attributes"]["token"].as_str().unwrap().to_owned();
-    let (_, claimed) =
-        api.call(Method::POST, "/api/agent/jobs/claim", Some(&agent), Some(json!({"agent":"a"}))).await;
+    let (_, claimed) = api
+        .call(
+            Method::POST,
+            "/api/agent/jobs/claim",
+            Some(&agent),
+            Some(json!({"agent":"a","terraform_versions":["1.11.4"]})),
+        )
+        .await;
     let (job, token) =
         (claimed["job"]["id"].as_str().unwrap().to_owned(), claimed["token"].as_str().unwrap().to_owned());
     assert_eq!(
@@ -1050,6 +1088,280 @@ async fn every_other_endpoint_has_a_happy_path(api: Api) {
         api.call(Method::GET, &format!("/api/v2/workspaces/{id}"), Some(&api.admin), None).await.0,
         StatusCode::NOT_FOUND
     );
+}
+
+/// An uploaded configuration and a run queued in workspace `ws_id`: the run's id.
+async fn queued_run(api: &Api, ws_id: &str) -> String {
+    let cv = api
+        .ok(
+            Method::POST,
+            &format!("/api/v2/workspaces/{ws_id}/configuration-versions"),
+            Some(json!({"data":{"type":"configuration-versions","attributes":{"auto-queue-runs":false}}})),
+        )
+        .await;
+    let upload = cv["data"]["attributes"]["upload-url"].as_str().unwrap().to_owned();
+    let r = api.http.put(&upload).bearer_auth(&api.admin).body(tarball(&[("main.tf", "# x\n")])).send().await;
+    assert_eq!(r.unwrap().status(), StatusCode::OK);
+    let run = api
+        .ok(
+            Method::POST,
+            "/api/v2/runs",
+            Some(json!({"data":{"type":"runs","attributes":{},"relationships":{
+                "workspace":{"data":{"type":"workspaces","id":ws_id}},
+                "configuration-version":{"data":{"type":"configuration-versions","id":cv["data"]["id"]}}}}})),
+        )
+        .await;
+    run["data"]["id"].as_str().unwrap().to_owned()
+}
+
+/// A workspace in agent mode runs only on its pool's agents, and only on those that have its
+/// Terraform version; until one asks, its run waits and says why. The server's own workers and
+/// organization-wide agent tokens never take it.
+async fn agent_pools_run_their_workspaces_and_nothing_else(api: Api) {
+    for org in ["acme", "other"] {
+        api.ok(
+            Method::POST,
+            "/api/v2/organizations",
+            Some(json!({"data":{"type":"organizations","attributes":{"name":org}}})),
+        )
+        .await;
+    }
+    let token_of = |v: &Value| v["data"]["attributes"]["token"].as_str().unwrap().to_owned();
+    let org_token = api.ok(Method::POST, "/api/v2/organizations/acme/authentication-token", None).await;
+    let (org_token_id, org_token) =
+        (org_token["data"]["id"].as_str().unwrap().to_owned(), token_of(&org_token));
+    let other_token =
+        token_of(&api.ok(Method::POST, "/api/v2/organizations/other/authentication-token", None).await);
+    // With the organization's own token, as its people would.
+    let as_org = |method: Method, path: String, body: Option<Value>| {
+        let (api, token) = (&api, org_token.clone());
+        async move { api.call(method, &path, Some(&token), body).await }
+    };
+    let (status, pool) = as_org(
+        Method::POST,
+        "/api/v2/organizations/acme/agent-pools".into(),
+        Some(json!({"data":{"type":"agent-pools","attributes":{"name":"prod"}}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{pool}");
+    let pool_id = pool["data"]["id"].as_str().unwrap().to_owned();
+    assert!(pool_id.starts_with("apool-"), "{pool}");
+    assert_eq!(
+        (pool["data"]["type"].as_str(), pool["data"]["attributes"]["agent-count"].as_u64()),
+        (Some("agent-pools"), Some(0))
+    );
+    assert_eq!(pool["data"]["relationships"]["organization"]["data"]["id"], "acme");
+    let (status, _) = as_org(
+        Method::POST,
+        "/api/v2/organizations/acme/agent-pools".into(),
+        Some(json!({"data":{"type":"agent-pools","attributes":{"name":"prod"}}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "one name per organization");
+    let (_, renamed) = as_org(
+        Method::PATCH,
+        format!("/api/v2/agent-pools/{pool_id}"),
+        Some(json!({"data":{"type":"agent-pools","attributes":{"name":"production"}}})),
+    )
+    .await;
+    assert_eq!(renamed["data"]["attributes"]["name"], "production");
+    let (_, list) = as_org(Method::GET, "/api/v2/organizations/acme/agent-pools".into(), None).await;
+    assert_eq!(list["meta"]["pagination"]["total-count"], 1);
+    assert_eq!(
+        api.call(Method::GET, &format!("/api/v2/agent-pools/{pool_id}"), Some(&other_token), None).await.0,
+        StatusCode::NOT_FOUND,
+        "another organization's pool does not exist for it"
+    );
+    let staging = api
+        .ok(
+            Method::POST,
+            "/api/v2/organizations/acme/agent-pools",
+            Some(json!({"data":{"type":"agent-pools","attributes":{"name":"staging"}}})),
+        )
+        .await["data"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // Tokens of the pool, shown once, as go-tfe creates them.
+    let (status, created) = as_org(
+        Method::POST,
+        format!("/api/v2/agent-pools/{pool_id}/authentication-tokens"),
+        Some(json!({"data":{"type":"agent-tokens","attributes":{"description":"rack 1"}}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let (pool_token_id, pool_token) =
+        (created["data"]["id"].as_str().unwrap().to_owned(), token_of(&created));
+    assert!(pool_token.starts_with("tern-agent."));
+    let (_, listed) =
+        as_org(Method::GET, format!("/api/v2/agent-pools/{pool_id}/authentication-tokens"), None).await;
+    assert_eq!(listed["data"][0]["attributes"]["description"], "rack 1");
+    assert!(listed["data"][0]["attributes"]["token"].is_null(), "never shown again: {listed}");
+    let (_, shown) =
+        as_org(Method::GET, format!("/api/v2/authentication-tokens/{pool_token_id}"), None).await;
+    assert_eq!(shown["data"]["relationships"]["agent-pool"]["data"]["id"].as_str(), Some(pool_id.as_str()));
+    assert_eq!(
+        as_org(Method::GET, format!("/api/v2/authentication-tokens/{org_token_id}"), None).await.0,
+        StatusCode::NOT_FOUND,
+        "only agent pool tokens are reachable there"
+    );
+    let staging_token = token_of(
+        &api.ok(Method::POST, &format!("/api/v2/agent-pools/{staging}/authentication-tokens"), None).await,
+    );
+
+    // An agent workspace on the pool, with Terraform 1.0.3, and a remote one.
+    let (status, ws) = as_org(
+        Method::POST,
+        "/api/v2/organizations/acme/workspaces".into(),
+        Some(json!({"data":{"type":"workspaces","attributes":{
+            "name":"on-agents","execution-mode":"agent","agent-pool-id":pool_id,"terraform-version":"1.0.3"}}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{ws}");
+    let a = &ws["data"]["attributes"];
+    assert_eq!(
+        (a["execution-mode"].as_str(), a["agent-pool-id"].as_str(), a["terraform-version"].as_str()),
+        (Some("agent"), Some(pool_id.as_str()), Some("1.0.3"))
+    );
+    assert_eq!(ws["data"]["relationships"]["agent-pool"]["data"]["id"].as_str(), Some(pool_id.as_str()));
+    let ws_id = ws["data"]["id"].as_str().unwrap().to_owned();
+    let remote = api
+        .ok(
+            Method::POST,
+            "/api/v2/organizations/acme/workspaces",
+            Some(json!({"data":{"type":"workspaces","attributes":{"name":"on-workers"}}})),
+        )
+        .await["data"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let run_id = queued_run(&api, &ws_id).await;
+    let remote_run = queued_run(&api, &remote).await;
+    let waiting = |id: String| {
+        let api = &api;
+        async move {
+            let run = api.ok(Method::GET, &format!("/api/v2/runs/{id}"), None).await;
+            (
+                run["data"]["attributes"]["status"].as_str().unwrap().to_owned(),
+                run["data"]["attributes"]["waiting-reason"].as_str().map(str::to_owned),
+            )
+        }
+    };
+    assert_eq!(
+        waiting(run_id.clone()).await,
+        (
+            "pending".into(),
+            Some(format!(
+                "waiting for an agent in pool \"production\" ({pool_id}): no agent of this pool has asked for work in the last 60 s"
+            ))
+        )
+    );
+
+    let claim = |token: String, versions: Value| {
+        let api = &api;
+        async move {
+            api.call(
+                Method::POST,
+                "/api/agent/jobs/claim",
+                Some(&token),
+                Some(json!({"agent":"rack-1","wait_seconds":0,"terraform_versions":versions})),
+            )
+            .await
+        }
+    };
+    // tern serve's own workers (their token has no organization) take the remote run only.
+    let (_, workers) = api.store.create_token(TokenKind::Agent, None, None, "workers", None).await.unwrap();
+    let workers = workers.expose_secret().to_owned();
+    let (status, got) = claim(workers.clone(), json!(["1.0.3", "1.11.4"])).await;
+    assert_eq!((status, got["job"]["run_id"].as_str()), (StatusCode::OK, Some(remote_run.as_str())), "{got}");
+    assert_eq!(claim(workers.clone(), json!(["1.0.3", "1.11.4"])).await.0, StatusCode::NO_CONTENT);
+    // An organization-wide agent token, another pool's token: nothing.
+    let legacy = token_of(&api.ok(Method::POST, "/api/v2/organizations/acme/agent-tokens", None).await);
+    assert_eq!(claim(legacy, json!(["1.0.3"])).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(claim(staging_token, json!(["1.0.3"])).await.0, StatusCode::NO_CONTENT);
+    // The pool's agent without 1.0.3: nothing, and the run says what it waits for.
+    assert_eq!(claim(pool_token.clone(), json!(["1.11.4"])).await.0, StatusCode::NO_CONTENT);
+    let (_, reason) = waiting(run_id.clone()).await;
+    assert!(
+        reason.as_deref().is_some_and(|r| r
+            .ends_with("with Terraform 1.0.3: the agents of this pool seen in the last 60 s have 1.11.4")),
+        "{reason:?}"
+    );
+    // The pool's agent with 1.0.3 runs it.
+    let (status, got) = claim(pool_token.clone(), json!(["1.0.3", "1.11.4"])).await;
+    assert_eq!((status, got["job"]["run_id"].as_str()), (StatusCode::OK, Some(run_id.as_str())), "{got}");
+    let (job, job_token) = (got["job"]["id"].as_str().unwrap().to_owned(), token_of_claim(&got));
+    let (_, spec) = api.call(Method::GET, &format!("/api/agent/jobs/{job}"), Some(&job_token), None).await;
+    assert_eq!(spec["terraform_version"], "1.0.3");
+    assert_eq!(waiting(run_id.clone()).await, ("planning".into(), None));
+    let (status, _) = api
+        .call(
+            Method::POST,
+            &format!("/api/agent/jobs/{job}/finish"),
+            Some(&job_token),
+            Some(json!({"outcome":"succeeded","has_changes":false})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, run) = as_org(Method::GET, format!("/api/v2/runs/{run_id}"), None).await;
+    assert_eq!(
+        (
+            run["data"]["attributes"]["status"].as_str(),
+            run["data"]["attributes"]["terraform-version"].as_str()
+        ),
+        (Some("planned_and_finished"), Some("1.0.3"))
+    );
+    let (_, shown) = as_org(Method::GET, format!("/api/v2/agent-pools/{pool_id}"), None).await;
+    assert_eq!(shown["data"]["attributes"]["agent-count"], 1, "{shown}");
+    assert_eq!(shown["data"]["relationships"]["workspaces"]["data"][0]["id"].as_str(), Some(ws_id.as_str()));
+
+    // A pool in use stays; leaving agent mode frees it; a revoked token claims nothing.
+    let (status, refused) = as_org(Method::DELETE, format!("/api/v2/agent-pools/{pool_id}"), None).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    assert!(
+        refused["errors"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("\"production\" is used by workspace \"on-agents\""),
+        "{refused}"
+    );
+    let (_, ws) = as_org(
+        Method::PATCH,
+        format!("/api/v2/workspaces/{ws_id}"),
+        Some(json!({"data":{"type":"workspaces","attributes":{"execution-mode":"remote"}}})),
+    )
+    .await;
+    assert!(ws["data"]["attributes"]["agent-pool-id"].is_null(), "{ws}");
+    assert!(ws["data"]["relationships"]["agent-pool"]["data"].is_null(), "{ws}");
+    assert_eq!(
+        api.call(
+            Method::DELETE,
+            &format!("/api/v2/authentication-tokens/{pool_token_id}"),
+            Some(&other_token),
+            None
+        )
+        .await
+        .0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        as_org(Method::DELETE, format!("/api/v2/authentication-tokens/{pool_token_id}"), None).await.0,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(claim(pool_token, json!(["1.0.3"])).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        as_org(Method::DELETE, format!("/api/v2/agent-pools/{pool_id}"), None).await.0,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        as_org(Method::GET, format!("/api/v2/agent-pools/{pool_id}"), None).await.0,
+        StatusCode::NOT_FOUND
+    );
+}
+
+fn token_of_claim(claimed: &Value) -> String {
+    claimed["token"].as_str().unwrap().to_owned()
 }
 
 /// Who may call an endpoint (from its path), for the authorization matrix.
@@ -1207,7 +1519,7 @@ async fn every_endpoint_refuses_every_credential_it_must(api: Api) {
                 Method::POST,
                 "/api/agent/jobs/claim",
                 Some(&agent),
-                Some(json!({"agent":"matrix","wait_seconds":5})),
+                Some(json!({"agent":"matrix","wait_seconds":5,"terraform_versions":["1.11.4"]})),
             )
             .await;
         assert_eq!(status, StatusCode::OK, "{claimed}");
@@ -1258,6 +1570,26 @@ async fn every_endpoint_refuses_every_credential_it_must(api: Api) {
         .as_str()
         .unwrap()
         .to_owned();
+    let pool = api
+        .ok(
+            Method::POST,
+            "/api/v2/organizations/acme/agent-pools",
+            Some(json!({"data":{"type":"agent-pools","attributes":{"name":"prod"}}})),
+        )
+        .await["data"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let pool_token = api
+        .ok(
+            Method::POST,
+            &format!("/api/v2/agent-pools/{pool}/authentication-tokens"),
+            Some(json!({"data":{"type":"agent-tokens","attributes":{"description":"rack 1"}}})),
+        )
+        .await["data"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
 
     // Concrete paths: each template's ids are acme's real resources of the right kind.
     let concrete = |path: &str| -> String {
@@ -1277,6 +1609,10 @@ async fn every_endpoint_refuses_every_credential_it_must(api: Api) {
             &sv.id
         } else if path.starts_with("/api/v2/projects/") {
             &project
+        } else if path.starts_with("/api/v2/agent-pools/") {
+            &pool
+        } else if path.starts_with("/api/v2/authentication-tokens/") {
+            &pool_token
         } else {
             "x-1"
         };
@@ -1419,7 +1755,8 @@ fn harmless_probe(method: &str, template: &str) -> Option<(Option<Value>, u16)> 
             "POST" | "PATCH",
             "/api/v2/organizations/{org}/workspaces" | "/api/v2/organizations/{org}/workspaces/{name}",
         )
-        | ("PATCH", "/api/v2/workspaces/{id}")
+        | ("PATCH", "/api/v2/workspaces/{id}" | "/api/v2/agent-pools/{id}")
+        | ("POST", "/api/v2/organizations/{org}/agent-pools")
         | ("POST", "/api/v2/workspaces/{id}/vars" | "/api/v2/organizations/{org}/varsets" | "/api/v2/runs")
         | ("PATCH", "/api/v2/workspaces/{id}/vars/{var}" | "/api/v2/varsets/{id}/relationships/vars/{var}")
         | (
@@ -1528,6 +1865,28 @@ async fn bad_input_leaves_the_store_unchanged(api: Api) {
         .as_str()
         .unwrap()
         .to_owned();
+    // An agent pool that a workspace uses, and another organization's.
+    let pool = ok(
+        "/api/v2/organizations/acme/agent-pools",
+        json!({"data":{"type":"agent-pools","attributes":{"name":"prod"}}}),
+    )
+    .await["data"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let other_pool = ok(
+        "/api/v2/organizations/other/agent-pools",
+        json!({"data":{"type":"agent-pools","attributes":{"name":"theirs"}}}),
+    )
+    .await["data"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    ok(
+        "/api/v2/organizations/acme/workspaces",
+        json!({"data":{"type":"workspaces","attributes":{"name":"on-agents","execution-mode":"agent","agent-pool-id":pool}}}),
+    )
+    .await;
     // A run whose plan job an agent holds, for the agent API's cases.
     let cv = ok(
         &format!("/api/v2/workspaces/{ws}/configuration-versions"),
@@ -1548,8 +1907,14 @@ async fn bad_input_leaves_the_store_unchanged(api: Api) {
         .as_str()
         .unwrap()
         .to_owned();
-    let (status, claimed) =
-        api.call(Method::POST, "/api/agent/jobs/claim", Some(&agent), Some(json!({"agent":"a1"}))).await;
+    let (status, claimed) = api
+        .call(
+            Method::POST,
+            "/api/agent/jobs/claim",
+            Some(&agent),
+            Some(json!({"agent":"a1","terraform_versions":["1.11.4"]})),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{claimed}");
     let job = claimed["job"]["id"].as_str().unwrap().to_owned();
     let job_token = claimed["token"].as_str().unwrap().to_owned();
@@ -1746,6 +2111,79 @@ async fn bad_input_leaves_the_store_unchanged(api: Api) {
             json!({"data":{"type":"workspaces","attributes":{"name":"x","working-directory":"../up"}}}),
             422,
             "relative path",
+        ),
+        // Terraform versions, not programs; agent pools of the workspace's organization.
+        json_case(
+            "terraform-bin names a program",
+            Method::POST,
+            workspaces.clone(),
+            json!({"data":{"type":"workspaces","attributes":{"name":"x","terraform-bin":"/bin/sh"}}}),
+            422,
+            "terraform-bin was removed",
+        ),
+        json_case(
+            "terraform-bin on an update",
+            Method::PATCH,
+            format!("/api/v2/workspaces/{ws}"),
+            json!({"data":{"type":"workspaces","attributes":{"terraform-bin":"tofu"}}}),
+            422,
+            "terraform-bin was removed",
+        ),
+        json_case(
+            "terraform-version is a path",
+            Method::POST,
+            workspaces.clone(),
+            json!({"data":{"type":"workspaces","attributes":{"name":"x","terraform-version":"/bin/sh"}}}),
+            422,
+            "not an exact version",
+        ),
+        json_case(
+            "terraform-version is a constraint",
+            Method::PATCH,
+            format!("/api/v2/workspaces/{ws}"),
+            json!({"data":{"type":"workspaces","attributes":{"terraform-version":">= 1.0.0"}}}),
+            422,
+            "constraints are not supported",
+        ),
+        json_case(
+            "agent mode without a pool",
+            Method::POST,
+            workspaces.clone(),
+            json!({"data":{"type":"workspaces","attributes":{"name":"x","execution-mode":"agent"}}}),
+            422,
+            "needs agent-pool-id",
+        ),
+        json_case(
+            "agent mode with another organization's pool",
+            Method::POST,
+            workspaces.clone(),
+            json!({"data":{"type":"workspaces","attributes":{"name":"x","execution-mode":"agent","agent-pool-id":other_pool}}}),
+            422,
+            "no such agent pool",
+        ),
+        json_case(
+            "agent pool on a remote workspace",
+            Method::PATCH,
+            format!("/api/v2/workspaces/{ws}"),
+            json!({"data":{"type":"workspaces","relationships":{"agent-pool":{"data":{"type":"agent-pools","id":pool}}}}}),
+            422,
+            "goes with execution-mode \"agent\" only",
+        ),
+        json_case(
+            "agent pool without a name",
+            Method::POST,
+            "/api/v2/organizations/acme/agent-pools".into(),
+            json!({"data":{"type":"agent-pools","attributes":{"name":""}}}),
+            422,
+            "1 to 90 printable characters",
+        ),
+        raw_case(
+            "agent pool deleted while a workspace uses it",
+            Method::DELETE,
+            format!("/api/v2/agent-pools/{pool}"),
+            Vec::new(),
+            422,
+            "is used by workspace \"on-agents\"",
         ),
         json_case(
             "project relationship without id",
@@ -1960,6 +2398,28 @@ async fn bad_input_leaves_the_store_unchanged(api: Api) {
                 json!({"agent":"a\nb"}),
                 400,
                 "agent must be",
+            )
+        },
+        Bad {
+            token: agent.clone(),
+            ..json_case(
+                "claim: an agent that does not say its Terraform versions",
+                Method::POST,
+                "/api/agent/jobs/claim".into(),
+                json!({"agent":"old"}),
+                400,
+                "terraform_versions is missing",
+            )
+        },
+        Bad {
+            token: agent.clone(),
+            ..json_case(
+                "claim: a Terraform version that is not one",
+                Method::POST,
+                "/api/agent/jobs/claim".into(),
+                json!({"agent":"a","terraform_versions":["latest"]}),
+                400,
+                "not an exact version",
             )
         },
         Bad {

@@ -6,12 +6,16 @@
 //!
 //! The store owns the rules that must hold whatever the caller does: names unique per
 //! organization, sensitive values only as ciphertext, tokens only as hashes, one active run per
-//! workspace, a job claimed by exactly one agent, run states moving only along TFE's edges.
+//! workspace, a job claimed by exactly one agent — and only by a runner its rules allow
+//! (`claims.rs`: agent pools, the server's workers, Terraform versions) —, run states moving only
+//! along TFE's edges.
 //! It knows nothing of HTTP.
 
+mod claims;
 mod crypto;
 mod keys;
 mod migrate;
+mod pools;
 mod records;
 mod runs;
 mod state;

@@ -33,6 +33,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0003_sealed_state_and_plans.sql"),
         postgres: include_str!("../migrations/postgres/0003_sealed_state_and_plans.sql"),
     },
+    Migration {
+        version: 4,
+        name: "agent pools and terraform versions",
+        sqlite: include_str!("../migrations/sqlite/0004_agent_pools_and_terraform_versions.sql"),
+        postgres: include_str!("../migrations/postgres/0004_agent_pools_and_terraform_versions.sql"),
+    },
 ];
 
 /// Arbitrary, fixed: the advisory lock id tern's replicas agree on.
@@ -48,14 +54,15 @@ pub(crate) async fn run(pool: &AnyPool, backend: Backend) -> Result<(), StoreErr
     if backend == Backend::Postgres {
         sqlx::query("SELECT pg_advisory_lock($1)").bind(LOCK_ID).execute(&mut *conn).await?;
     }
-    let result = apply(&mut conn, backend).await;
+    let result = apply(&mut conn, backend, i64::MAX).await;
     if backend == Backend::Postgres {
         sqlx::query("SELECT pg_advisory_unlock($1)").bind(LOCK_ID).execute(&mut *conn).await?;
     }
     result
 }
 
-async fn apply(conn: &mut sqlx::AnyConnection, backend: Backend) -> Result<(), StoreError> {
+/// Apply the migrations this database lacks, up to version `until`.
+async fn apply(conn: &mut sqlx::AnyConnection, backend: Backend, until: i64) -> Result<(), StoreError> {
     conn.execute(
         "CREATE TABLE IF NOT EXISTS tern_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, checksum TEXT NOT NULL, applied_at BIGINT NOT NULL)",
     )
@@ -78,7 +85,9 @@ async fn apply(conn: &mut sqlx::AnyConnection, backend: Backend) -> Result<(), S
             )));
         }
     }
-    for m in MIGRATIONS.iter().filter(|m| !applied.iter().any(|(v, _, _)| *v == m.version)) {
+    for m in
+        MIGRATIONS.iter().filter(|m| m.version <= until && !applied.iter().any(|(v, _, _)| *v == m.version))
+    {
         let sql = if backend == Backend::Sqlite { m.sqlite } else { m.postgres };
         let mut tx = sqlx::Connection::begin(&mut *conn).await?;
         tx.execute(sql)
@@ -156,4 +165,49 @@ pub(crate) async fn status(pool: &AnyPool, backend: Backend) -> Result<Migration
             .collect(),
         conflicts,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use sqlx::any::{AnyPoolOptions, install_default_drivers};
+    use tern_testkit::db::TestDatabase;
+
+    use super::*;
+
+    /// A database of an earlier tern, with a workspace that named a program, upgrades: the
+    /// program is forgotten (the column is gone) and the workspace runs `latest`.
+    async fn upgrading_replaces_terraform_bin_with_latest(db: TestDatabase, backend: Backend) {
+        install_default_drivers();
+        let pool = AnyPoolOptions::new().max_connections(1).connect(&db.url).await.unwrap();
+        let mut conn = pool.acquire().await.unwrap();
+        apply(&mut conn, backend, 3).await.unwrap();
+        for statement in [
+            "INSERT INTO organizations (id, name, email, created_at) VALUES ('org-1', 'acme', '', 0)",
+            "INSERT INTO projects (id, organization_id, name, created_at) VALUES ('prj-1', 'org-1', 'Default Project', 0)",
+            "INSERT INTO workspaces (id, organization_id, project_id, name, description, terraform_bin, working_directory, auto_apply, execution_mode, plan_timeout_s, apply_timeout_s, locked, created_at, updated_at) VALUES ('ws-1', 'org-1', 'prj-1', 'app', '', '/bin/sh', '', FALSE, 'agent', 60, 60, FALSE, 0, 0)",
+        ] {
+            sqlx::query(statement).execute(&mut *conn).await.unwrap();
+        }
+        apply(&mut conn, backend, i64::MAX).await.unwrap();
+        let (version, pool_id, mode): (String, Option<String>, String) = sqlx::query_as(
+            "SELECT terraform_version, agent_pool_id, execution_mode FROM workspaces WHERE id = 'ws-1'",
+        )
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+        assert_eq!((version.as_str(), pool_id, mode.as_str()), ("latest", None, "agent"));
+        assert!(sqlx::query("SELECT terraform_bin FROM workspaces").fetch_all(&mut *conn).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn upgrading_replaces_terraform_bin_with_latest_sqlite() {
+        upgrading_replaces_terraform_bin_with_latest(TestDatabase::sqlite(), Backend::Sqlite).await;
+    }
+
+    #[tokio::test]
+    async fn upgrading_replaces_terraform_bin_with_latest_postgres() {
+        upgrading_replaces_terraform_bin_with_latest(TestDatabase::postgres(), Backend::Postgres).await;
+    }
 }

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use tern_types::{RunPhase, SecretString};
+use tern_types::{RunPhase, SecretString, TerraformVersion};
 
 macro_rules! string_enum {
     ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
@@ -119,9 +119,9 @@ string_enum!(
 string_enum!(
     /// Where a workspace's runs execute.
     ExecutionMode {
-        /// On tern's workers and agents.
+        /// On `tern serve`'s own workers (or an organization-wide agent token's agents).
         Remote = "remote",
-        /// On an agent (tern treats it as `remote`: every worker is an agent).
+        /// On the agents of the workspace's agent pool, never on the server's workers.
         Agent = "agent",
         /// On the client; tern keeps the state only.
         Local = "local",
@@ -135,7 +135,9 @@ string_enum!(
         Admin = "admin",
         /// The API, within one organization.
         Organization = "organization",
-        /// Claim jobs (of one organization, or all for the server's own workers).
+        /// Claim jobs: of one agent pool (a pool token), of the `remote` workspaces of one
+        /// organization (an organization-wide token), or of every `remote` workspace (the
+        /// server's own workers, no organization). See [`ClaimScope`].
         Agent = "agent",
         /// Act on one job: its run and phase only.
         Job = "job",
@@ -190,14 +192,16 @@ pub struct Workspace {
     pub name: String,
     /// Free text.
     pub description: String,
-    /// The `terraform` or `tofu` program runs use (a name on the runner's PATH or a path).
-    pub terraform_bin: String,
+    /// The Terraform version runs use (TFE's `terraform-version`): exact, or `latest`.
+    pub terraform_version: TerraformVersion,
     /// Directory within the configuration where Terraform runs.
     pub working_directory: String,
     /// Apply without confirmation when a plan has changes.
     pub auto_apply: bool,
     /// Where runs execute.
     pub execution_mode: ExecutionMode,
+    /// The agent pool whose agents run it (`agent` execution mode only).
+    pub agent_pool_id: Option<String>,
     /// Plan phase timeout, seconds.
     pub plan_timeout_s: i64,
     /// Apply phase timeout, seconds.
@@ -223,14 +227,17 @@ pub struct WorkspaceSettings {
     pub project_id: Option<String>,
     /// Description.
     pub description: Option<String>,
-    /// Program.
-    pub terraform_bin: Option<String>,
+    /// Terraform version.
+    pub terraform_version: Option<TerraformVersion>,
     /// Working directory.
     pub working_directory: Option<String>,
     /// Auto-apply.
     pub auto_apply: Option<bool>,
-    /// Execution mode.
+    /// Execution mode. Leaving `agent` clears the agent pool.
     pub execution_mode: Option<ExecutionMode>,
+    /// Agent pool id (`apool-…`, of the same organization); only with `agent` execution mode,
+    /// which needs one.
+    pub agent_pool_id: Option<String>,
     /// Plan timeout, seconds.
     pub plan_timeout_s: Option<i64>,
     /// Apply timeout, seconds.
@@ -366,6 +373,8 @@ pub struct Run {
     pub plan_status: PhaseStatus,
     /// The apply's status.
     pub apply_status: PhaseStatus,
+    /// The exact Terraform version it runs with, fixed when a runner claims its first phase.
+    pub terraform_version: Option<String>,
     /// Token id that created it.
     pub created_by: String,
     /// Unix seconds.
@@ -476,10 +485,97 @@ pub struct Token {
     pub organization_id: Option<String>,
     /// Job it is limited to.
     pub job_id: Option<String>,
+    /// Agent pool it is bound to (agent tokens of a pool).
+    pub agent_pool_id: Option<String>,
     /// Free text.
     pub description: String,
     /// Unix seconds.
     pub expires_at: Option<i64>,
     /// Unix seconds.
     pub created_at: i64,
+    /// When it was last used, unix seconds (recorded for agent tokens, at most every 15 s).
+    pub last_used_at: Option<i64>,
+}
+
+/// An agent pool (TFE's): the agents that run the workspaces in `agent` execution mode that
+/// name it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentPool {
+    /// `apool-…`.
+    pub id: String,
+    /// Organization id.
+    pub organization_id: String,
+    /// Organization name.
+    pub organization: String,
+    /// Name, unique in the organization.
+    pub name: String,
+    /// Workspaces that use it.
+    pub workspace_ids: Vec<String>,
+    /// Agents of the pool that asked for work in the last [`AGENT_SEEN_WINDOW_S`] seconds.
+    pub agent_count: u64,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
+/// How recently a runner must have asked for work to count as present (for
+/// [`AgentPool::agent_count`] and for the reason a queued run gives for waiting). Agents
+/// long-poll for 20 s and their presence is written at most every 15 s.
+pub const AGENT_SEEN_WINDOW_S: i64 = 60;
+
+/// Which jobs an agent token may claim. Decided from the token alone, here, and applied by
+/// the claim query: the one place that says who runs what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClaimScope {
+    /// `tern serve`'s own workers (the agent token with no organization it makes at start):
+    /// jobs of `remote` workspaces of every organization, never of `agent` ones.
+    ServerWorkers,
+    /// An organization-wide agent token (made before agent pools, or with
+    /// `POST /organizations/:org/agent-tokens`): jobs of its organization's `remote`
+    /// workspaces, as such a token always did. It never runs an `agent` workspace.
+    Organization(String),
+    /// A token of an agent pool: jobs of the `agent` workspaces whose pool is this one.
+    Pool {
+        /// The pool's organization.
+        organization_id: String,
+        /// The pool.
+        pool_id: String,
+    },
+}
+
+impl ClaimScope {
+    /// The scope of an agent token; `None` for any other kind of token.
+    pub fn of(token: &Token) -> Option<Self> {
+        if token.kind != TokenKind::Agent {
+            return None;
+        }
+        Some(match (&token.agent_pool_id, &token.organization_id) {
+            // The pool decides, whatever else the token names.
+            (Some(pool), org) => {
+                Self::Pool { organization_id: org.clone().unwrap_or_default(), pool_id: pool.clone() }
+            }
+            (None, Some(org)) => Self::Organization(org.clone()),
+            (None, None) => Self::ServerWorkers,
+        })
+    }
+
+    /// The organization it is limited to, if any.
+    pub fn organization_id(&self) -> Option<&str> {
+        match self {
+            Self::ServerWorkers => None,
+            Self::Organization(org) | Self::Pool { organization_id: org, .. } => Some(org),
+        }
+    }
+}
+
+/// A runner asking for work: its token's scope and the Terraform versions it has.
+#[derive(Debug, Clone)]
+pub struct Claimant<'a> {
+    /// The agent's name (one token may serve several agents).
+    pub agent: &'a str,
+    /// The token it authenticated with.
+    pub token: &'a Token,
+    /// What that token may claim.
+    pub scope: ClaimScope,
+    /// The exact Terraform versions it can run. With none it claims nothing.
+    pub terraform_versions: &'a [tern_types::Version],
 }

@@ -12,10 +12,11 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, Row as _, Transaction};
 use tern_types::RunPhase;
 
+use crate::claims::{resolve, scope_condition, version_condition};
 use crate::crypto::{new_id, token_hash};
 use crate::{
-    ConfigurationVersion, ExecutionMode, Job, JobScope, JobStatus, Page, Paged, PhaseStatus, Run, RunInput,
-    RunStatus, Store, StoreError, count, not_found, sql,
+    Claimant, ConfigurationVersion, ExecutionMode, Job, JobScope, JobStatus, Page, Paged, PhaseStatus, Run,
+    RunInput, RunStatus, Store, StoreError, count, not_found, sql,
 };
 
 /// How a job ended, as its agent reports it.
@@ -32,7 +33,7 @@ pub enum JobOutcome {
     Canceled,
 }
 
-const RUN_COLUMNS: &str = "id, workspace_id, configuration_version_id, status, message, is_destroy, auto_apply, plan_only, has_changes, error_message, plan_status, apply_status, created_by, created_at, status_timestamps";
+const RUN_COLUMNS: &str = "id, workspace_id, configuration_version_id, status, message, is_destroy, auto_apply, plan_only, has_changes, error_message, plan_status, apply_status, terraform_version, created_by, created_at, status_timestamps";
 const JOB_COLUMNS: &str =
     "id, run_id, organization_id, phase, status, agent, cancel_requested, lease_expires_at, created_at";
 
@@ -54,6 +55,7 @@ fn run(row: &AnyRow) -> Result<Run, sqlx::Error> {
         error_message: row.try_get("error_message")?,
         plan_status: PhaseStatus::parse(&plan).unwrap_or(PhaseStatus::Errored),
         apply_status: PhaseStatus::parse(&apply).unwrap_or(PhaseStatus::Errored),
+        terraform_version: row.try_get("terraform_version")?,
         created_by: row.try_get("created_by")?,
         created_at: row.try_get("created_at")?,
         status_timestamps: serde_json::from_str(&stamps).unwrap_or_default(),
@@ -520,19 +522,19 @@ impl Store {
         self.run(id).await
     }
 
-    /// Claim the oldest job that can run now, for `agent`; `organization_id` limits the claim to
-    /// one organization. The run moves to planning or applying.
-    pub async fn claim_job(
-        &self,
-        agent: &str,
-        organization_id: Option<&str>,
-        lease_s: i64,
-    ) -> Result<Option<Job>, StoreError> {
+    /// Claim the oldest job that can run now and that `claimant` may run (the rules are in
+    /// `claims.rs`: its token's scope, its Terraform versions). The run moves to planning or
+    /// applying, with its Terraform version pinned. Also records that the claimant asked.
+    pub async fn claim_job(&self, claimant: &Claimant<'_>, lease_s: i64) -> Result<Option<Job>, StoreError> {
+        self.agent_seen(claimant).await?;
+        if claimant.terraform_versions.is_empty() {
+            return Ok(None);
+        }
         // Candidates can all go to other agents between the query and the claim (several
         // agents see the same oldest jobs); look again rather than report an empty queue,
         // which would make the agent wait for the next poll with jobs still queued.
         for _ in 0..8 {
-            match self.claim_one_of_queued(agent, organization_id, lease_s).await? {
+            match self.claim_one_of_queued(claimant, lease_s).await? {
                 Claim::Claimed(job) => return Ok(Some(*job)),
                 Claim::Empty => return Ok(None),
                 Claim::AllTaken => continue,
@@ -541,30 +543,33 @@ impl Store {
         Ok(None)
     }
 
-    async fn claim_one_of_queued(
-        &self,
-        agent: &str,
-        organization_id: Option<&str>,
-        lease_s: i64,
-    ) -> Result<Claim, StoreError> {
-        let filter = if organization_id.is_some() { "AND j.organization_id = $1" } else { "AND $1 = $1" };
+    async fn claim_one_of_queued(&self, claimant: &Claimant<'_>, lease_s: i64) -> Result<Claim, StoreError> {
+        let agent = claimant.agent;
+        let (scope, scope_value) = scope_condition(&claimant.scope);
+        let versions = version_condition(claimant.terraform_versions, 2);
         // Plan-only (speculative) runs change nothing: like TFE, they neither wait for the
         // workspace nor hold it.
-        let candidates: Vec<(String, String, String, String, String)> = sqlx::query_as(sql(format!(
-            "SELECT j.id, j.run_id, r.workspace_id, j.phase, CASE WHEN r.plan_only THEN 'yes' ELSE 'no' END
+        let mut query = sqlx::query_as(sql(format!(
+            "SELECT j.id, j.run_id, r.workspace_id, j.phase, CASE WHEN r.plan_only THEN 'yes' ELSE 'no' END,
+                    COALESCE(r.terraform_version, w.terraform_version)
                FROM jobs j JOIN runs r ON r.id = j.run_id JOIN workspaces w ON w.id = r.workspace_id
-             WHERE j.status = 'queued' {filter}
+             WHERE j.status = 'queued' AND {scope} AND {versions}
                AND (r.plan_only OR ((w.active_run_id IS NULL OR w.active_run_id = j.run_id)
                     AND NOT EXISTS (SELECT 1 FROM runs o WHERE o.workspace_id = r.workspace_id AND o.status = 'pending' AND NOT o.plan_only AND o.seq < r.seq)))
              ORDER BY j.seq LIMIT 8"
         )))
-        .bind(organization_id.unwrap_or(""))
-        .fetch_all(&self.pool)
-        .await?;
+        .bind(scope_value);
+        for v in claimant.terraform_versions {
+            query = query.bind(v.to_string());
+        }
+        let candidates: Vec<(String, String, String, String, String, String)> =
+            query.fetch_all(&self.pool).await?;
         if candidates.is_empty() {
             return Ok(Claim::Empty);
         }
-        for (job_id, run_id, workspace_id, phase, plan_only) in candidates {
+        for (job_id, run_id, workspace_id, phase, plan_only, requested) in candidates {
+            // The exact version this claimant runs it with (the query only offers jobs it has).
+            let Some(version) = resolve(&requested, claimant.terraform_versions) else { continue };
             let mut tx = self.pool.begin().await?;
             // Take the workspace first: on PostgreSQL the row lock orders concurrent claims,
             // and a write first keeps SQLite from upgrading a read transaction.
@@ -590,6 +595,11 @@ impl Store {
                 tx.rollback().await?;
                 continue;
             }
+            sqlx::query("UPDATE runs SET terraform_version = $2 WHERE id = $1 AND terraform_version IS NULL")
+                .bind(&run_id)
+                .bind(&version)
+                .execute(&mut *tx)
+                .await?;
             let (status, plan, apply) = if phase == "plan" {
                 (RunStatus::Planning, Some(PhaseStatus::Running), None)
             } else {

@@ -8,7 +8,8 @@ use tern_types::SecretString;
 use crate::crypto::{new_id, new_token_secret, token_hash};
 use crate::{Store, StoreError, Token, TokenKind, not_found, sql};
 
-const COLUMNS: &str = "id, kind, organization_id, job_id, description, expires_at, created_at";
+const COLUMNS: &str =
+    "id, kind, organization_id, job_id, agent_pool_id, description, expires_at, created_at, last_used_at";
 
 fn token(row: &AnyRow) -> Result<Token, sqlx::Error> {
     let kind: String = row.try_get("kind")?;
@@ -17,9 +18,11 @@ fn token(row: &AnyRow) -> Result<Token, sqlx::Error> {
         kind: TokenKind::parse(&kind).unwrap_or(TokenKind::Job),
         organization_id: row.try_get("organization_id")?,
         job_id: row.try_get("job_id")?,
+        agent_pool_id: row.try_get("agent_pool_id")?,
         description: row.try_get("description")?,
         expires_at: row.try_get("expires_at")?,
         created_at: row.try_get("created_at")?,
+        last_used_at: row.try_get("last_used_at")?,
     })
 }
 
@@ -45,7 +48,39 @@ impl Store {
         expires_at: Option<i64>,
     ) -> Result<(Token, SecretString), StoreError> {
         let secret = new_token_secret(prefix(kind))?;
-        self.insert_token(kind, organization_id, job_id, description, expires_at, &secret).await
+        self.insert_token(kind, organization_id, job_id, None, description, expires_at, &secret).await
+    }
+
+    /// Create an agent token bound to agent pool `pool_id`: it claims the jobs of the pool's
+    /// workspaces and nothing else. The secret is returned here and never again.
+    pub async fn create_pool_token(
+        &self,
+        pool_id: &str,
+        description: &str,
+    ) -> Result<(Token, SecretString), StoreError> {
+        let pool = self.agent_pool(pool_id).await?;
+        let secret = new_token_secret(prefix(TokenKind::Agent))?;
+        self.insert_token(
+            TokenKind::Agent,
+            Some(&pool.organization_id),
+            None,
+            Some(&pool.id),
+            description,
+            None,
+            &secret,
+        )
+        .await
+    }
+
+    /// The tokens of an agent pool, oldest first.
+    pub async fn list_pool_tokens(&self, pool_id: &str) -> Result<Vec<Token>, StoreError> {
+        let rows = sqlx::query(sql(format!(
+            "SELECT {COLUMNS} FROM tokens WHERE kind = 'agent' AND agent_pool_id = $1 ORDER BY seq"
+        )))
+        .bind(pool_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(token).collect::<Result<_, _>>()?)
     }
 
     /// Register a token the operator chose (e.g. the admin token from the environment).
@@ -66,20 +101,22 @@ impl Store {
         if let Some((id,)) = existing {
             return self.token(&id).await;
         }
-        Ok(self.insert_token(kind, None, None, description, None, secret.expose_secret()).await?.0)
+        Ok(self.insert_token(kind, None, None, None, description, None, secret.expose_secret()).await?.0)
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn insert_token(
         &self,
         kind: TokenKind,
         organization_id: Option<&str>,
         job_id: Option<&str>,
+        agent_pool_id: Option<&str>,
         description: &str,
         expires_at: Option<i64>,
         secret: &str,
     ) -> Result<(Token, SecretString), StoreError> {
         let id = new_id("at")?;
-        sqlx::query("INSERT INTO tokens (id, hash, kind, organization_id, job_id, description, expires_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+        sqlx::query("INSERT INTO tokens (id, hash, kind, organization_id, job_id, agent_pool_id, description, expires_at, created_at) VALUES ($1, $2, $3, $4, $5, $9, $6, $7, $8)")
             .bind(&id)
             .bind(token_hash(secret))
             .bind(kind.as_str())
@@ -88,6 +125,7 @@ impl Store {
             .bind(description)
             .bind(expires_at)
             .bind(self.now())
+            .bind(agent_pool_id)
             .execute(&self.pool)
             .await?;
         Ok((self.token(&id).await?, SecretString::new(secret.to_owned())))
@@ -105,7 +143,7 @@ impl Store {
 
     /// The record of a presented token, if it exists and has not expired.
     pub async fn authenticate(&self, presented: &str) -> Result<Option<Token>, StoreError> {
-        let row = sqlx::query(sql(format!("SELECT {COLUMNS}, last_used_at FROM tokens WHERE hash = $1")))
+        let row = sqlx::query(sql(format!("SELECT {COLUMNS} FROM tokens WHERE hash = $1")))
             .bind(token_hash(presented))
             .fetch_optional(&self.pool)
             .await?;
@@ -115,8 +153,7 @@ impl Store {
         if t.expires_at.is_some_and(|e| e <= now) {
             return Ok(None);
         }
-        let last_used: Option<i64> = row.try_get("last_used_at")?;
-        if t.kind == TokenKind::Agent && last_used.is_none_or(|at| at < now - 15) {
+        if t.kind == TokenKind::Agent && t.last_used_at.is_none_or(|at| at < now - 15) {
             // When an agent was last seen (for `tern doctor`): written at most every 15 s, and
             // only then, so that an agent's polling takes no write lock.
             sqlx::query("UPDATE tokens SET last_used_at = $1 WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $3)")

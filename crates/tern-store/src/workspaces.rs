@@ -2,7 +2,7 @@
 
 use sqlx::Row as _;
 use sqlx::any::AnyRow;
-use tern_types::{OrganizationName, ProjectName, WorkspaceName};
+use tern_types::{OrganizationName, ProjectName, TerraformVersion, WorkspaceName};
 
 use crate::crypto::new_id;
 use crate::{
@@ -34,10 +34,11 @@ fn project(row: &AnyRow) -> Result<Project, sqlx::Error> {
     })
 }
 
-const WORKSPACE_COLUMNS: &str = "w.id, w.organization_id, o.name AS organization, w.project_id, p.name AS project, w.name, w.description, w.terraform_bin, w.working_directory, w.auto_apply, w.execution_mode, w.plan_timeout_s, w.apply_timeout_s, w.locked, w.active_run_id, w.current_state_version_id, w.created_at, w.updated_at FROM workspaces w JOIN organizations o ON o.id = w.organization_id JOIN projects p ON p.id = w.project_id";
+const WORKSPACE_COLUMNS: &str = "w.id, w.organization_id, o.name AS organization, w.project_id, p.name AS project, w.name, w.description, w.terraform_version, w.working_directory, w.auto_apply, w.execution_mode, w.agent_pool_id, w.plan_timeout_s, w.apply_timeout_s, w.locked, w.active_run_id, w.current_state_version_id, w.created_at, w.updated_at FROM workspaces w JOIN organizations o ON o.id = w.organization_id JOIN projects p ON p.id = w.project_id";
 
 fn workspace(row: &AnyRow) -> Result<Workspace, sqlx::Error> {
     let mode: String = row.try_get("execution_mode")?;
+    let version: String = row.try_get("terraform_version")?;
     Ok(Workspace {
         id: row.try_get("id")?,
         organization_id: row.try_get("organization_id")?,
@@ -46,10 +47,12 @@ fn workspace(row: &AnyRow) -> Result<Workspace, sqlx::Error> {
         project: row.try_get("project")?,
         name: row.try_get("name")?,
         description: row.try_get("description")?,
-        terraform_bin: row.try_get("terraform_bin")?,
+        // Validated when stored; a row that does not parse is treated as the default.
+        terraform_version: TerraformVersion::parse(&version).unwrap_or_default(),
         working_directory: row.try_get("working_directory")?,
         auto_apply: crate::flag(row, "auto_apply")?,
         execution_mode: ExecutionMode::parse(&mode).unwrap_or(ExecutionMode::Remote),
+        agent_pool_id: row.try_get("agent_pool_id")?,
         plan_timeout_s: row.try_get("plan_timeout_s")?,
         apply_timeout_s: row.try_get("apply_timeout_s")?,
         locked: crate::flag(row, "locked")?,
@@ -85,16 +88,44 @@ fn check_working_directory(dir: &str) -> Result<String, StoreError> {
     Ok(trimmed.to_owned())
 }
 
-fn check_program(program: &str) -> Result<String, StoreError> {
-    if program.trim().is_empty() || program.contains('\0') || program.contains('\n') {
-        return Err(StoreError::Invalid(format!(
-            "terraform-bin {program:?} must name a program (`terraform`, `tofu`) or an absolute path"
-        )));
-    }
-    Ok(program.to_owned())
-}
-
 impl Store {
+    /// The execution mode and agent pool a workspace of `organization_id` ends up with after
+    /// `changes`: `agent` needs a pool of the same organization, any other mode has none (so
+    /// leaving `agent` clears the pool), and a pool is named only with `agent`.
+    async fn execution_of(
+        &self,
+        organization_id: &str,
+        current: (ExecutionMode, Option<String>),
+        changes: &WorkspaceSettings,
+    ) -> Result<(ExecutionMode, Option<String>), StoreError> {
+        if changes.execution_mode.is_none() && changes.agent_pool_id.is_none() {
+            // Unchanged (an agent workspace of an earlier tern may have no pool yet: its runs
+            // wait, and say so, until it gets one).
+            return Ok(current);
+        }
+        let mode = changes.execution_mode.unwrap_or(current.0);
+        if mode != ExecutionMode::Agent {
+            if let Some(pool) = &changes.agent_pool_id {
+                return Err(StoreError::Invalid(format!(
+                    "agent-pool-id {pool:?} goes with execution-mode \"agent\" only; this workspace's execution mode is \"{mode}\""
+                )));
+            }
+            return Ok((mode, None));
+        }
+        let Some(pool) = changes.agent_pool_id.clone().or(current.1) else {
+            return Err(StoreError::Invalid(
+                "execution-mode \"agent\" needs agent-pool-id: the pool whose agents run this workspace (create one with POST /api/v2/organizations/<org>/agent-pools, or `tern agent-pool create`)".into(),
+            ));
+        };
+        match self.agent_pool(&pool).await {
+            Ok(p) if p.organization_id == organization_id => Ok((mode, Some(p.id))),
+            Ok(_) | Err(StoreError::NotFound { .. }) => Err(StoreError::Invalid(format!(
+                "agent-pool-id {pool:?}: this organization has no such agent pool"
+            ))),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Create an organization and its `Default Project`.
     pub async fn create_organization(&self, name: &str, email: &str) -> Result<Organization, StoreError> {
         OrganizationName::parse(name).map_err(invalid)?;
@@ -252,18 +283,21 @@ impl Store {
             }
             None => self.project_by_name(organization_id, DEFAULT_PROJECT).await?.id,
         };
+        let (mode, pool) =
+            self.execution_of(organization_id, (ExecutionMode::Remote, None), settings).await?;
         let id = new_id("ws")?;
         let now = self.now();
-        sqlx::query("INSERT INTO workspaces (id, organization_id, project_id, name, description, terraform_bin, working_directory, auto_apply, execution_mode, plan_timeout_s, apply_timeout_s, locked, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, FALSE, $12, $12)")
+        sqlx::query("INSERT INTO workspaces (id, organization_id, project_id, name, description, terraform_version, working_directory, auto_apply, execution_mode, agent_pool_id, plan_timeout_s, apply_timeout_s, locked, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, FALSE, $13, $13)")
             .bind(&id)
             .bind(organization_id)
             .bind(&project_id)
             .bind(name)
             .bind(settings.description.clone().unwrap_or_default())
-            .bind(check_program(settings.terraform_bin.as_deref().unwrap_or("terraform"))?)
+            .bind(settings.terraform_version.clone().unwrap_or_default().to_string())
             .bind(check_working_directory(settings.working_directory.as_deref().unwrap_or(""))?)
             .bind(settings.auto_apply.unwrap_or(false))
-            .bind(settings.execution_mode.unwrap_or(ExecutionMode::Remote).as_str())
+            .bind(mode.as_str())
+            .bind(pool)
             .bind(check_timeout("plan-timeout", settings.plan_timeout_s.unwrap_or(DEFAULT_TIMEOUT_S))?)
             .bind(check_timeout("apply-timeout", settings.apply_timeout_s.unwrap_or(DEFAULT_TIMEOUT_S))?)
             .bind(now)
@@ -355,8 +389,8 @@ impl Store {
         if let Some(d) = &changes.description {
             ws.description.clone_from(d);
         }
-        if let Some(b) = &changes.terraform_bin {
-            ws.terraform_bin = check_program(b)?;
+        if let Some(v) = &changes.terraform_version {
+            ws.terraform_version = v.clone();
         }
         if let Some(d) = &changes.working_directory {
             ws.working_directory = check_working_directory(d)?;
@@ -364,27 +398,28 @@ impl Store {
         if let Some(a) = changes.auto_apply {
             ws.auto_apply = a;
         }
-        if let Some(m) = changes.execution_mode {
-            ws.execution_mode = m;
-        }
+        (ws.execution_mode, ws.agent_pool_id) = self
+            .execution_of(&ws.organization_id, (ws.execution_mode, ws.agent_pool_id.take()), changes)
+            .await?;
         if let Some(t) = changes.plan_timeout_s {
             ws.plan_timeout_s = check_timeout("plan-timeout", t)?;
         }
         if let Some(t) = changes.apply_timeout_s {
             ws.apply_timeout_s = check_timeout("apply-timeout", t)?;
         }
-        sqlx::query("UPDATE workspaces SET name = $2, project_id = $3, description = $4, terraform_bin = $5, working_directory = $6, auto_apply = $7, execution_mode = $8, plan_timeout_s = $9, apply_timeout_s = $10, updated_at = $11 WHERE id = $1")
+        sqlx::query("UPDATE workspaces SET name = $2, project_id = $3, description = $4, terraform_version = $5, working_directory = $6, auto_apply = $7, execution_mode = $8, agent_pool_id = $12, plan_timeout_s = $9, apply_timeout_s = $10, updated_at = $11 WHERE id = $1")
             .bind(id)
             .bind(&ws.name)
             .bind(&ws.project_id)
             .bind(&ws.description)
-            .bind(&ws.terraform_bin)
+            .bind(ws.terraform_version.to_string())
             .bind(&ws.working_directory)
             .bind(ws.auto_apply)
             .bind(ws.execution_mode.as_str())
             .bind(ws.plan_timeout_s)
             .bind(ws.apply_timeout_s)
             .bind(self.now())
+            .bind(&ws.agent_pool_id)
             .execute(&self.pool)
             .await
             .map_err(|e| match StoreError::from(e) {

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tern_store::*;
 use tern_testkit::db::TestDatabase;
-use tern_types::{FixedClock, RunPhase, SecretString};
+use tern_types::{FixedClock, RunPhase, SecretString, TerraformVersion};
 
 struct Fixture {
     store: Store,
@@ -53,6 +53,11 @@ both!(
     tokens_are_hashed_and_expire,
     reopening_checks_migrations_and_the_key,
     managed_keys_rotate_in_order,
+    agent_pools_are_unique_used_and_deleted_with_their_tokens,
+    agent_workspaces_need_a_pool_of_their_organization,
+    each_runner_claims_only_what_its_token_and_versions_allow,
+    a_runs_terraform_version_is_pinned_when_its_plan_is_claimed,
+    a_waiting_run_says_what_it_waits_for,
 );
 
 async fn org(f: &Fixture, name: &str) -> Organization {
@@ -64,6 +69,34 @@ async fn workspace(f: &Fixture, org: &Organization, name: &str) -> Workspace {
         .create_workspace(&org.id, &WorkspaceSettings { name: Some(name.into()), ..Default::default() })
         .await
         .unwrap()
+}
+
+fn version(text: &str) -> tern_types::Version {
+    tern_types::Version::parse(text).unwrap()
+}
+
+/// An agent token: the server's workers' (no organization), an organization-wide one, or a
+/// pool's.
+async fn agent_token(f: &Fixture, org: Option<&str>, pool: Option<&str>) -> Token {
+    match pool {
+        Some(pool) => f.store.create_pool_token(pool, "pool agents").await.unwrap().0,
+        None => f.store.create_token(TokenKind::Agent, org, None, "agents", None).await.unwrap().0,
+    }
+}
+
+/// Claim as `agent` with `token` and Terraform `versions`.
+async fn claim_with(f: &Fixture, agent: &str, token: &Token, versions: &[&str]) -> Option<Job> {
+    let versions: Vec<_> = versions.iter().map(|v| version(v)).collect();
+    let claimant =
+        Claimant { agent, token, scope: ClaimScope::of(token).unwrap(), terraform_versions: &versions };
+    f.store.claim_job(&claimant, 30).await.unwrap()
+}
+
+/// Claim as `agent` with the server's workers' token (`org` None) or an organization-wide
+/// agent token, with Terraform 1.11.4.
+async fn claim(f: &Fixture, agent: &str, org: Option<&str>) -> Option<Job> {
+    let token = agent_token(f, org, None).await;
+    claim_with(f, agent, &token, &["1.11.4"]).await
 }
 
 async fn uploaded_cv(f: &Fixture, ws: &Workspace) -> ConfigurationVersion {
@@ -105,8 +138,8 @@ async fn workspaces_are_unique_validated_and_paged(f: Fixture) {
     assert_eq!(f.store.list_workspaces(&o.id, Some("_"), Page::default()).await.unwrap().total, 0);
     let ws = f.store.workspace_by_name(&o.id, "ws-00").await.unwrap();
     assert_eq!(
-        (ws.project.as_str(), ws.terraform_bin.as_str(), ws.plan_timeout_s),
-        ("Default Project", "terraform", 7200)
+        (ws.project.as_str(), ws.terraform_version.to_string().as_str(), ws.plan_timeout_s),
+        ("Default Project", "latest", 7200)
     );
     let err = f
         .store
@@ -134,14 +167,14 @@ async fn workspaces_are_unique_validated_and_paged(f: Fixture) {
         .update_workspace(
             &ws.id,
             &WorkspaceSettings {
-                terraform_bin: Some("tofu".into()),
+                terraform_version: Some(TerraformVersion::parse("1.0.3").unwrap()),
                 auto_apply: Some(true),
                 ..Default::default()
             },
         )
         .await
         .unwrap();
-    assert!(updated.auto_apply && updated.terraform_bin == "tofu");
+    assert!(updated.auto_apply && updated.terraform_version.to_string() == "1.0.3");
     assert!(f.store.set_workspace_lock(&ws.id, true).await.unwrap().locked);
     assert!(matches!(f.store.set_workspace_lock(&ws.id, true).await, Err(StoreError::Conflict(_))));
     f.store.delete_workspace(&ws.id).await.unwrap();
@@ -310,14 +343,14 @@ async fn a_run_goes_through_plan_and_apply(f: Fixture) {
         (run.status, run.plan_status, run.configuration_version_id.as_str()),
         (RunStatus::Pending, PhaseStatus::Queued, cv.id.as_str())
     );
-    let job = f.store.claim_job("agent-1", None, 30).await.unwrap().unwrap();
+    let job = claim(&f, "agent-1", None).await.unwrap();
     assert_eq!(
         (job.phase, job.run_id.as_str(), job.agent.as_deref()),
         (RunPhase::Plan, run.id.as_str(), Some("agent-1"))
     );
     assert_eq!(f.store.run(&run.id).await.unwrap().status, RunStatus::Planning);
     assert_eq!(f.store.workspace(&ws.id).await.unwrap().active_run_id.as_deref(), Some(run.id.as_str()));
-    assert!(f.store.claim_job("agent-2", None, 30).await.unwrap().is_none());
+    assert!(claim(&f, "agent-2", None).await.is_none());
     f.store.append_log(&run.id, RunPhase::Plan, b"Terraform will perform ").await.unwrap();
     f.store.append_log(&run.id, RunPhase::Plan, b"the following actions\n").await.unwrap();
     assert_eq!(
@@ -336,10 +369,10 @@ async fn a_run_goes_through_plan_and_apply(f: Fixture) {
         (RunStatus::Planned, PhaseStatus::Finished, Some(true))
     );
     assert!(matches!(f.store.finish_job(&job.id, &JobOutcome::Canceled).await, Err(StoreError::Conflict(_))));
-    assert!(f.store.claim_job("agent-1", None, 30).await.unwrap().is_none(), "nothing to do until confirmed");
+    assert!(claim(&f, "agent-1", None).await.is_none(), "nothing to do until confirmed");
     let confirmed = f.store.apply_run(&run.id).await.unwrap();
     assert_eq!((confirmed.status, confirmed.apply_status), (RunStatus::Confirmed, PhaseStatus::Queued));
-    let apply = f.store.claim_job("agent-2", Some(&o.id), 30).await.unwrap().unwrap();
+    let apply = claim(&f, "agent-2", Some(&o.id)).await.unwrap();
     assert_eq!(apply.phase, RunPhase::Apply);
     assert_eq!(f.store.plan_file(&run.id).await.unwrap(), b"planfile with a sensitive value");
     let applied = f.store.finish_job(&apply.id, &JobOutcome::Succeeded { has_changes: true }).await.unwrap();
@@ -355,12 +388,12 @@ async fn a_run_goes_through_plan_and_apply(f: Fixture) {
         .create_run(&ws.id, &RunInput { auto_apply: Some(true), ..Default::default() }, "at-x")
         .await
         .unwrap();
-    let j = f.store.claim_job("a", None, 30).await.unwrap().unwrap();
+    let j = claim(&f, "a", None).await.unwrap();
     assert_eq!(
         f.store.finish_job(&j.id, &JobOutcome::Succeeded { has_changes: true }).await.unwrap().status,
         RunStatus::Confirmed
     );
-    let j = f.store.claim_job("a", None, 30).await.unwrap().unwrap();
+    let j = claim(&f, "a", None).await.unwrap();
     assert_eq!((j.run_id.as_str(), j.phase), (auto.id.as_str(), RunPhase::Apply));
     f.store.finish_job(&j.id, &JobOutcome::Failed("provider crashed".into())).await.unwrap();
     let failed = f.store.run(&auto.id).await.unwrap();
@@ -369,7 +402,7 @@ async fn a_run_goes_through_plan_and_apply(f: Fixture) {
         (RunStatus::Errored, Some("provider crashed"))
     );
     f.store.create_run(&ws.id, &RunInput::default(), "at-x").await.unwrap();
-    let j = f.store.claim_job("a", None, 30).await.unwrap().unwrap();
+    let j = claim(&f, "a", None).await.unwrap();
     assert_eq!(
         f.store.finish_job(&j.id, &JobOutcome::Succeeded { has_changes: false }).await.unwrap().status,
         RunStatus::PlannedAndFinished
@@ -377,7 +410,7 @@ async fn a_run_goes_through_plan_and_apply(f: Fixture) {
     // Another organization's agent sees nothing of acme.
     f.store.create_run(&ws.id, &RunInput::default(), "at-x").await.unwrap();
     let other = org(&f, "other").await;
-    assert!(f.store.claim_job("b", Some(&other.id), 30).await.unwrap().is_none());
+    assert!(claim(&f, "b", Some(&other.id)).await.is_none());
     assert_eq!(f.store.list_runs(&ws.id, Page::default()).await.unwrap().total, 4);
 }
 
@@ -390,19 +423,19 @@ async fn runs_of_a_workspace_take_turns(f: Fixture) {
     let a1 = f.store.create_run(&a.id, &RunInput::default(), "t").await.unwrap();
     let a2 = f.store.create_run(&a.id, &RunInput::default(), "t").await.unwrap();
     let b1 = f.store.create_run(&b.id, &RunInput::default(), "t").await.unwrap();
-    let j1 = f.store.claim_job("x", None, 30).await.unwrap().unwrap();
-    let j2 = f.store.claim_job("x", None, 30).await.unwrap().unwrap();
+    let j1 = claim(&f, "x", None).await.unwrap();
+    let j2 = claim(&f, "x", None).await.unwrap();
     assert_eq!((j1.run_id.as_str(), j2.run_id.as_str()), (a1.id.as_str(), b1.id.as_str()), "a2 waits for a1");
-    assert!(f.store.claim_job("x", None, 30).await.unwrap().is_none());
+    assert!(claim(&f, "x", None).await.is_none());
     f.store.finish_job(&j1.id, &JobOutcome::Succeeded { has_changes: true }).await.unwrap();
-    assert!(f.store.claim_job("x", None, 30).await.unwrap().is_none(), "a planned run holds its workspace");
+    assert!(claim(&f, "x", None).await.is_none(), "a planned run holds its workspace");
     f.store.discard_run(&a1.id).await.unwrap();
-    let j3 = f.store.claim_job("x", None, 30).await.unwrap().unwrap();
+    let j3 = claim(&f, "x", None).await.unwrap();
     assert_eq!(j3.run_id, a2.id);
     // A plan-only run neither waits for the workspace nor takes it.
     let spec =
         f.store.create_run(&a.id, &RunInput { plan_only: true, ..Default::default() }, "t").await.unwrap();
-    let j4 = f.store.claim_job("x", None, 30).await.unwrap().unwrap();
+    let j4 = claim(&f, "x", None).await.unwrap();
     assert_eq!(j4.run_id, spec.id);
     assert_eq!(f.store.workspace(&a.id).await.unwrap().active_run_id.as_deref(), Some(a2.id.as_str()));
     f.store.finish_job(&j4.id, &JobOutcome::Succeeded { has_changes: true }).await.unwrap();
@@ -421,10 +454,19 @@ async fn each_job_is_claimed_exactly_once(f: Fixture) {
     let mut tasks = Vec::new();
     for agent in 0..6 {
         let store = f.store.clone();
+        let workers = agent_token(&f, None, None).await;
+        let versions = vec![version("1.11.4")];
         tasks.push(tokio::spawn(async move {
             let mut mine = Vec::new();
             for _ in 0..40 {
-                match store.claim_job(&format!("agent-{agent}"), None, 30).await {
+                let name = format!("agent-{agent}");
+                let claimant = Claimant {
+                    agent: &name,
+                    token: &workers,
+                    scope: ClaimScope::ServerWorkers,
+                    terraform_versions: &versions,
+                };
+                match store.claim_job(&claimant, 30).await {
                     Ok(Some(job)) => mine.push(job.run_id),
                     Ok(None) => tokio::time::sleep(Duration::from_millis(2)).await,
                     Err(e) => panic!("claim failed: {e}"),
@@ -447,7 +489,7 @@ async fn dead_agents_leave_errored_runs(f: Fixture) {
     let ws = workspace(&f, &o, "app").await;
     uploaded_cv(&f, &ws).await;
     let r1 = f.store.create_run(&ws.id, &RunInput::default(), "t").await.unwrap();
-    let j = f.store.claim_job("doomed", None, 30).await.unwrap().unwrap();
+    let j = claim(&f, "doomed", None).await.unwrap();
     let (_, job_token) =
         f.store.create_token(TokenKind::Job, Some(&o.id), Some(&j.id), "job", None).await.unwrap();
     f.clock.advance(Duration::from_secs(20));
@@ -462,7 +504,7 @@ async fn dead_agents_leave_errored_runs(f: Fixture) {
     assert!(matches!(f.store.heartbeat(&j.id, 30).await, Err(StoreError::Conflict(_))));
     // A restarted agent errors what it held.
     let r2 = f.store.create_run(&ws.id, &RunInput::default(), "t").await.unwrap();
-    f.store.claim_job("local@host", None, 30).await.unwrap().unwrap();
+    claim(&f, "local@host", None).await.unwrap();
     let abandoned =
         f.store.abandon_agent_jobs("local@host", None, "tern restarted while this phase ran").await.unwrap();
     assert_eq!(abandoned[0].id, r2.id);
@@ -483,11 +525,11 @@ async fn cancel_and_discard_follow_the_state_machine(f: Fixture) {
     );
     let canceled = f.store.cancel_run(&r.id, "canceled by admin").await.unwrap();
     assert_eq!((canceled.status, canceled.plan_status), (RunStatus::Canceled, PhaseStatus::Canceled));
-    assert!(f.store.claim_job("a", None, 30).await.unwrap().is_none());
+    assert!(claim(&f, "a", None).await.is_none());
     assert!(matches!(f.store.cancel_run(&r.id, "again").await, Err(StoreError::Conflict(_))));
     // A running phase is asked to stop; the run is canceled when the agent reports.
     let r = f.store.create_run(&ws.id, &RunInput::default(), "t").await.unwrap();
-    let j = f.store.claim_job("a", None, 30).await.unwrap().unwrap();
+    let j = claim(&f, "a", None).await.unwrap();
     assert_eq!(f.store.cancel_run(&r.id, "stop").await.unwrap().status, RunStatus::Planning);
     assert!(f.store.heartbeat(&j.id, 30).await.unwrap(), "the agent learns of the cancel");
     let done = f.store.finish_job(&j.id, &JobOutcome::Failed("interrupted".into())).await.unwrap();
@@ -614,4 +656,334 @@ async fn managed_keys_rotate_in_order(f: Fixture) {
     f.store.retire_managed_key("k2", 100, true).await.unwrap();
     assert_eq!(states(f.store.managed_keys().await.unwrap()), [("k4".into(), KeyState::Current)]);
     assert!(matches!(f.store.retire_managed_key("nope", 1, false).await, Err(StoreError::NotFound { .. })));
+}
+
+async fn pool(f: &Fixture, org: &Organization, name: &str) -> AgentPool {
+    f.store.create_agent_pool(&org.id, name).await.unwrap()
+}
+
+async fn agent_workspace(
+    f: &Fixture,
+    org: &Organization,
+    name: &str,
+    pool: &AgentPool,
+    version: &str,
+) -> Workspace {
+    let ws = f
+        .store
+        .create_workspace(
+            &org.id,
+            &WorkspaceSettings {
+                name: Some(name.into()),
+                execution_mode: Some(ExecutionMode::Agent),
+                agent_pool_id: Some(pool.id.clone()),
+                terraform_version: Some(TerraformVersion::parse(version).unwrap()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    uploaded_cv(f, &ws).await;
+    ws
+}
+
+async fn agent_pools_are_unique_used_and_deleted_with_their_tokens(f: Fixture) {
+    let acme = org(&f, "acme").await;
+    let other = org(&f, "other").await;
+    let prod = pool(&f, &acme, "prod").await;
+    assert!(prod.id.starts_with("apool-") && prod.organization == "acme", "{prod:?}");
+    let err = f.store.create_agent_pool(&acme.id, "prod").await.unwrap_err();
+    assert!(matches!(&err, StoreError::Conflict(m) if m.contains("\"prod\" already exists")), "{err}");
+    pool(&f, &other, "prod").await; // names are unique per organization only
+    for bad in ["", " lead", "trail ", "new\nline", &"x".repeat(91)] {
+        assert!(
+            matches!(f.store.create_agent_pool(&acme.id, bad).await, Err(StoreError::Invalid(_))),
+            "{bad:?}"
+        );
+    }
+    let renamed = f.store.rename_agent_pool(&prod.id, "production").await.unwrap();
+    assert_eq!(renamed.name, "production");
+    let listed = f.store.list_agent_pools(&acme.id, Page::default()).await.unwrap();
+    assert_eq!((listed.total, listed.items[0].name.as_str()), (1, "production"));
+
+    let (token, secret) = f.store.create_pool_token(&prod.id, "rack 1").await.unwrap();
+    assert_eq!(
+        (token.kind, token.organization_id.as_deref(), token.agent_pool_id.as_deref()),
+        (TokenKind::Agent, Some(acme.id.as_str()), Some(prod.id.as_str()))
+    );
+    assert!(secret.expose_secret().starts_with("tern-agent."));
+    assert_eq!(
+        ClaimScope::of(&token),
+        Some(ClaimScope::Pool { organization_id: acme.id.clone(), pool_id: prod.id.clone() })
+    );
+    assert_eq!(f.store.list_pool_tokens(&prod.id).await.unwrap(), vec![token.clone()]);
+    // An agent of the pool that asks for work counts as present.
+    assert_eq!(claim_with(&f, "rack-1", &token, &["1.0.3"]).await, None);
+    assert_eq!(f.store.agent_pool(&prod.id).await.unwrap().agent_count, 1);
+    f.clock.advance(Duration::from_secs(61));
+    assert_eq!(f.store.agent_pool(&prod.id).await.unwrap().agent_count, 0, "gone quiet");
+
+    let ws = agent_workspace(&f, &acme, "app", &prod, "latest").await;
+    assert_eq!(f.store.agent_pool(&prod.id).await.unwrap().workspace_ids, vec![ws.id.clone()]);
+    let err = f.store.delete_agent_pool(&prod.id).await.unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Invalid(m) if m.contains("\"production\" is used by workspace \"app\"")),
+        "{err}"
+    );
+    f.store
+        .update_workspace(
+            &ws.id,
+            &WorkspaceSettings { execution_mode: Some(ExecutionMode::Remote), ..Default::default() },
+        )
+        .await
+        .unwrap();
+    f.store.delete_agent_pool(&prod.id).await.unwrap();
+    assert!(f.store.authenticate(secret.expose_secret()).await.unwrap().is_none(), "its tokens went with it");
+    assert!(matches!(f.store.agent_pool(&prod.id).await, Err(StoreError::NotFound { .. })));
+}
+
+async fn agent_workspaces_need_a_pool_of_their_organization(f: Fixture) {
+    let acme = org(&f, "acme").await;
+    let other = org(&f, "other").await;
+    let prod = pool(&f, &acme, "prod").await;
+    let theirs = pool(&f, &other, "theirs").await;
+    let create = |mode: Option<ExecutionMode>, pool: Option<&str>| WorkspaceSettings {
+        name: Some("app".into()),
+        execution_mode: mode,
+        agent_pool_id: pool.map(str::to_owned),
+        ..Default::default()
+    };
+    for (settings, says) in [
+        (create(Some(ExecutionMode::Agent), None), "needs agent-pool-id"),
+        (create(Some(ExecutionMode::Agent), Some(&theirs.id)), "no such agent pool"),
+        (create(Some(ExecutionMode::Agent), Some("apool-nope")), "no such agent pool"),
+        (create(None, Some(&prod.id)), "goes with execution-mode \"agent\" only"),
+        (create(Some(ExecutionMode::Local), Some(&prod.id)), "goes with execution-mode \"agent\" only"),
+    ] {
+        let err = f.store.create_workspace(&acme.id, &settings).await.unwrap_err();
+        assert!(matches!(&err, StoreError::Invalid(m) if m.contains(says)), "{settings:?}: {err}");
+    }
+    let ws = f
+        .store
+        .create_workspace(&acme.id, &create(Some(ExecutionMode::Agent), Some(&prod.id)))
+        .await
+        .unwrap();
+    assert_eq!(
+        (ws.execution_mode, ws.agent_pool_id.as_deref()),
+        (ExecutionMode::Agent, Some(prod.id.as_str()))
+    );
+    // Other changes keep the pool; another pool of the organization replaces it.
+    let second = pool(&f, &acme, "second").await;
+    let ws = f
+        .store
+        .update_workspace(&ws.id, &WorkspaceSettings { auto_apply: Some(true), ..Default::default() })
+        .await
+        .unwrap();
+    assert_eq!(ws.agent_pool_id.as_deref(), Some(prod.id.as_str()));
+    let ws = f
+        .store
+        .update_workspace(
+            &ws.id,
+            &WorkspaceSettings { agent_pool_id: Some(second.id.clone()), ..Default::default() },
+        )
+        .await
+        .unwrap();
+    assert_eq!(ws.agent_pool_id.as_deref(), Some(second.id.as_str()));
+    let err = f
+        .store
+        .update_workspace(
+            &ws.id,
+            &WorkspaceSettings { agent_pool_id: Some(theirs.id.clone()), ..Default::default() },
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Invalid(_)), "{err}");
+    // Leaving agent mode clears the pool.
+    let ws = f
+        .store
+        .update_workspace(
+            &ws.id,
+            &WorkspaceSettings { execution_mode: Some(ExecutionMode::Remote), ..Default::default() },
+        )
+        .await
+        .unwrap();
+    assert_eq!((ws.execution_mode, ws.agent_pool_id), (ExecutionMode::Remote, None));
+    let err = f
+        .store
+        .update_workspace(
+            &ws.id,
+            &WorkspaceSettings { execution_mode: Some(ExecutionMode::Agent), ..Default::default() },
+        )
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("needs agent-pool-id"), "{err}");
+}
+
+async fn each_runner_claims_only_what_its_token_and_versions_allow(f: Fixture) {
+    let acme = org(&f, "acme").await;
+    let other = org(&f, "other").await;
+    let prod = pool(&f, &acme, "prod").await;
+    let wrong = pool(&f, &acme, "staging").await;
+    let agent_ws = agent_workspace(&f, &acme, "on-agents", &prod, "1.0.3").await;
+    let remote_ws = workspace(&f, &acme, "on-workers").await;
+    uploaded_cv(&f, &remote_ws).await;
+    let agent_run = f.store.create_run(&agent_ws.id, &RunInput::default(), "t").await.unwrap();
+    let remote_run = f.store.create_run(&remote_ws.id, &RunInput::default(), "t").await.unwrap();
+
+    let workers = agent_token(&f, None, None).await;
+    let legacy_other = agent_token(&f, Some(&other.id), None).await;
+    let wrong_pool = agent_token(&f, None, Some(&wrong.id)).await;
+    let prod_agent = agent_token(&f, None, Some(&prod.id)).await;
+    assert_eq!(ClaimScope::of(&workers), Some(ClaimScope::ServerWorkers));
+    assert_eq!(ClaimScope::of(&legacy_other), Some(ClaimScope::Organization(other.id.clone())));
+
+    // Nothing claims without a version; another organization's token sees nothing; the wrong
+    // pool sees nothing; the right pool without 1.0.3 sees nothing.
+    assert_eq!(claim_with(&f, "w", &workers, &[]).await, None);
+    assert_eq!(claim_with(&f, "o", &legacy_other, &["1.0.3", "1.11.4"]).await, None);
+    assert_eq!(claim_with(&f, "s", &wrong_pool, &["1.0.3", "1.11.4"]).await, None);
+    assert_eq!(claim_with(&f, "p", &prod_agent, &["1.11.4"]).await, None);
+    // The server's workers take the remote run, never the agent one, whatever versions.
+    let j = claim_with(&f, "w", &workers, &["1.0.3", "1.11.4"]).await.unwrap();
+    assert_eq!(j.run_id, remote_run.id);
+    assert_eq!(
+        claim_with(&f, "w", &workers, &["1.0.3", "1.11.4"]).await,
+        None,
+        "the agent run is not theirs"
+    );
+    // The pool's agent with 1.0.3 takes it.
+    let j = claim_with(&f, "p", &prod_agent, &["1.0.3"]).await.unwrap();
+    assert_eq!((j.run_id.as_str(), j.agent.as_deref()), (agent_run.id.as_str(), Some("p")));
+    // A legacy organization-wide token keeps running its organization's remote workspaces,
+    // and only those.
+    let legacy = agent_token(&f, Some(&acme.id), None).await;
+    let second_agent_run = f
+        .store
+        .create_run(&agent_ws.id, &RunInput { plan_only: true, ..Default::default() }, "t")
+        .await
+        .unwrap();
+    let other_ws = workspace(&f, &other, "theirs").await;
+    uploaded_cv(&f, &other_ws).await;
+    f.store.create_run(&other_ws.id, &RunInput::default(), "t").await.unwrap();
+    let b = workspace(&f, &acme, "b").await;
+    uploaded_cv(&f, &b).await;
+    let b_run = f.store.create_run(&b.id, &RunInput::default(), "t").await.unwrap();
+    let j = claim_with(&f, "l", &legacy, &["1.0.3"]).await.unwrap();
+    assert_eq!(j.run_id, b_run.id, "not the agent run, not the other organization's");
+    assert_eq!(claim_with(&f, "l", &legacy, &["1.0.3"]).await, None);
+    // A local workspace's queued run is nobody's.
+    f.store
+        .update_workspace(
+            &other_ws.id,
+            &WorkspaceSettings { execution_mode: Some(ExecutionMode::Local), ..Default::default() },
+        )
+        .await
+        .unwrap();
+    assert_eq!(claim_with(&f, "w", &workers, &["1.0.3", "1.11.4"]).await, None);
+    assert_eq!(claim_with(&f, "o", &legacy_other, &["1.0.3", "1.11.4"]).await, None);
+    let j = claim_with(&f, "p", &prod_agent, &["1.0.3"]).await.unwrap();
+    assert_eq!(j.run_id, second_agent_run.id, "plan-only runs of the pool's workspace too");
+}
+
+async fn a_runs_terraform_version_is_pinned_when_its_plan_is_claimed(f: Fixture) {
+    let acme = org(&f, "acme").await;
+    let ws = workspace(&f, &acme, "app").await;
+    uploaded_cv(&f, &ws).await;
+    let workers = agent_token(&f, None, None).await;
+    let run = f.store.create_run(&ws.id, &RunInput::default(), "t").await.unwrap();
+    assert_eq!(run.terraform_version, None);
+    let plan = claim_with(&f, "w1", &workers, &["1.0.3", "1.11.4", "1.12.0-beta1"]).await.unwrap();
+    assert_eq!(
+        f.store.run(&run.id).await.unwrap().terraform_version.as_deref(),
+        Some("1.11.4"),
+        "latest: the highest release"
+    );
+    f.store.finish_job(&plan.id, &JobOutcome::Succeeded { has_changes: true }).await.unwrap();
+    // The workspace moves on; the run's apply still needs the Terraform that planned.
+    f.store
+        .update_workspace(
+            &ws.id,
+            &WorkspaceSettings {
+                terraform_version: Some(TerraformVersion::parse("1.0.3").unwrap()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    f.store.apply_run(&run.id).await.unwrap();
+    f.clock.advance(Duration::from_secs(61)); // w1 has not asked for a minute
+    assert_eq!(claim_with(&f, "w2", &workers, &["1.0.3"]).await, None);
+    let reason = f.store.run_waiting_reason(&f.store.run(&run.id).await.unwrap()).await.unwrap().unwrap();
+    assert!(reason.contains("waiting for a worker with Terraform 1.11.4"), "{reason}");
+    let apply = claim_with(&f, "w1", &workers, &["1.11.4"]).await.unwrap();
+    assert_eq!((apply.run_id.as_str(), apply.phase), (run.id.as_str(), RunPhase::Apply));
+    assert_eq!(f.store.run(&run.id).await.unwrap().terraform_version.as_deref(), Some("1.11.4"));
+    // An exact request is pinned as it is.
+    f.store.finish_job(&apply.id, &JobOutcome::Succeeded { has_changes: true }).await.unwrap();
+    let exact = f.store.create_run(&ws.id, &RunInput::default(), "t").await.unwrap();
+    claim_with(&f, "w1", &workers, &["1.0.3", "1.11.4"]).await.unwrap();
+    assert_eq!(f.store.run(&exact.id).await.unwrap().terraform_version.as_deref(), Some("1.0.3"));
+}
+
+async fn a_waiting_run_says_what_it_waits_for(f: Fixture) {
+    let acme = org(&f, "acme").await;
+    let prod = pool(&f, &acme, "prod").await;
+    let ws = agent_workspace(&f, &acme, "app", &prod, "1.0.3").await;
+    let run = f.store.create_run(&ws.id, &RunInput::default(), "t").await.unwrap();
+    let reason = |run: Run| {
+        let store = f.store.clone();
+        async move { store.run_waiting_reason(&run).await.unwrap() }
+    };
+    let said = reason(run.clone()).await.unwrap();
+    assert_eq!(
+        said,
+        format!(
+            "waiting for an agent in pool \"prod\" ({}): no agent of this pool has asked for work in the last 60 s",
+            prod.id
+        )
+    );
+    // The server's workers asking changes nothing for an agent workspace.
+    let workers = agent_token(&f, None, None).await;
+    assert_eq!(claim_with(&f, "w", &workers, &["1.0.3"]).await, None);
+    assert_eq!(reason(run.clone()).await.unwrap(), said);
+    // An agent of the pool without the version.
+    let agent = agent_token(&f, None, Some(&prod.id)).await;
+    assert_eq!(claim_with(&f, "a", &agent, &["1.11.4", "1.9.0"]).await, None);
+    let said = reason(run.clone()).await.unwrap();
+    assert!(
+        said.ends_with(
+            "with Terraform 1.0.3: the agents of this pool seen in the last 60 s have 1.11.4, 1.9.0"
+        ),
+        "{said}"
+    );
+    // Once it has it, the run is next in line: nothing to explain.
+    f.clock.advance(Duration::from_secs(1));
+    let job = claim_with(&f, "a", &agent, &["1.0.3"]).await.unwrap();
+    assert_eq!(reason(f.store.run(&run.id).await.unwrap()).await, None, "running");
+    // A second run waits for the first.
+    let second = f.store.create_run(&ws.id, &RunInput::default(), "t").await.unwrap();
+    assert_eq!(
+        reason(second.clone()).await.unwrap(),
+        format!("waiting for run {} to finish: the runs of a workspace take turns", run.id)
+    );
+    f.store.finish_job(&job.id, &JobOutcome::Succeeded { has_changes: false }).await.unwrap();
+    assert_eq!(reason(second.clone()).await, None, "an agent with 1.0.3 asked within the minute");
+    f.clock.advance(Duration::from_secs(61));
+    assert!(reason(second.clone()).await.unwrap().contains("no agent of this pool has asked"));
+    // A remote workspace with nobody asking, then a local one.
+    let remote = workspace(&f, &acme, "remote").await;
+    uploaded_cv(&f, &remote).await;
+    let r = f.store.create_run(&remote.id, &RunInput::default(), "t").await.unwrap();
+    assert_eq!(
+        reason(r.clone()).await.unwrap(),
+        "waiting for a worker: neither tern serve's own workers nor an agent of organization \"acme\" has asked for work in the last 60 s"
+    );
+    f.store
+        .update_workspace(
+            &remote.id,
+            &WorkspaceSettings { execution_mode: Some(ExecutionMode::Local), ..Default::default() },
+        )
+        .await
+        .unwrap();
+    assert!(reason(r).await.unwrap().contains("uses local execution"));
 }

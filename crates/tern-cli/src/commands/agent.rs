@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use tern_runner::{AgentClient, PhaseResult, run_job};
+use tern_runner::{AgentClient, PhaseResult, TerraformSet, run_job};
 use tern_types::SecretString;
 use tokio::sync::watch;
 
@@ -32,7 +32,9 @@ pub fn run(args: AgentArgs, env: Env<'_>) -> anyhow::Result<ExitCode> {
     };
     let work_dir = args.work_dir.clone().unwrap_or_else(|| runtime_dir.join("work"));
     let token_ttl = settings::ttl(args.token_ttl.as_deref(), env)?;
-    let runner = settings::runner(&args.runner, work_dir, runtime_dir.join("credentials"), token_ttl, env)?;
+    let mut runner =
+        settings::runner(&args.runner, work_dir, runtime_dir.join("credentials"), token_ttl, env)?;
+    let sources = settings::terraform_sources(&args.runner);
     let agent = AgentClient::new(&args.server, SecretString::new(args.token.trim().to_owned()), &name)?;
 
     let runtime =
@@ -41,11 +43,23 @@ pub fn run(args: AgentArgs, env: Env<'_>) -> anyhow::Result<ExitCode> {
         for line in tern_handoff::recover_abandoned(&runner.credentials_dir).await {
             line.log();
         }
+        // What this agent can run, advertised with every claim.
+        let terraform = TerraformSet::discover(&sources, &runner.path, tern_runner::terraform::PROBE_TIMEOUT)
+            .await
+            .context("registering this agent's Terraform binaries")?;
+        if terraform.is_empty() {
+            anyhow::bail!(
+                "no Terraform found: neither terraform nor tofu is on PATH; install one, or give --terraform PATH or --tools-dir DIR"
+            );
+        }
+        let agent = agent.with_terraform_versions(&terraform.versions());
         tracing::info!(
-            "agent {name} serving {} ({} at once); no signing key here: the server mints every token",
+            "agent {name} serving {} ({} at once) with Terraform {}; no signing key here: the server mints every token",
             args.server,
-            args.concurrency
+            args.concurrency,
+            terraform.describe()
         );
+        runner.terraform = std::sync::Arc::new(terraform);
         if args.once {
             // Tell the server any job it thinks we run is dead, then run exactly one.
             let mut restarted = true;

@@ -1,5 +1,5 @@
 //! The everyday client commands: organizations, projects, workspaces, variables, runs, state,
-//! agent tokens, and `tern login`. They speak the same API as any TFE client.
+//! agent tokens and pools, and `tern login`. They speak the same API as any TFE client.
 
 use std::io::{IsTerminal as _, Read as _, Write as _};
 use std::path::PathBuf;
@@ -13,8 +13,8 @@ use tern_types::SecretString;
 
 use crate::UsageError;
 use crate::cli::{
-    AgentTokenCommand, ClientArgs, LoginArgs, OrgCommand, ProjectCommand, RunCommand, StateCommand,
-    VarCommand, WorkspaceCommand,
+    AgentPoolCommand, AgentTokenCommand, ClientArgs, LoginArgs, OrgCommand, ProjectCommand, RunCommand,
+    StateCommand, VarCommand, WorkspaceCommand,
 };
 use crate::settings::Env;
 
@@ -121,6 +121,24 @@ impl Client {
     async fn workspace(&self, org: &str, name: &str) -> anyhow::Result<Value> {
         Ok(self.get(&format!("/api/v2/organizations/{}/workspaces/{}", enc(org), enc(name))).await?["data"]
             .clone())
+    }
+
+    /// The id of agent pool `pool` (a name, or an `apool-…` id as it is).
+    async fn pool_id(&self, org: &str, pool: &str) -> anyhow::Result<String> {
+        if pool.starts_with("apool-") {
+            return Ok(pool.to_owned());
+        }
+        let list =
+            self.get(&format!("/api/v2/organizations/{}/agent-pools?page%5Bsize%5D=100", enc(org))).await?;
+        list["data"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|p| attr(p, "name") == &json!(pool))
+            .map(|p| text(&p["id"]))
+            .ok_or_else(|| {
+                anyhow!("organization {org} has no agent pool {pool:?} (tern agent-pool list --org {org})")
+            })
     }
 }
 
@@ -285,13 +303,25 @@ pub fn workspace(command: WorkspaceCommand, env: Env<'_>) -> anyhow::Result<Exit
             org,
             project,
             auto_apply,
+            terraform_version,
             terraform_bin,
             working_directory,
             execution_mode,
+            agent_pool,
             plan_timeout,
             apply_timeout,
             client,
         } => {
+            if terraform_bin.is_some() {
+                return Err(UsageError(
+                    "--terraform-bin was removed: a workspace chooses a Terraform version (--terraform-version 1.11.4, or latest), among the binaries the runners' operators registered (tern serve/agent --terraform)".into(),
+                )
+                .into());
+            }
+            let execution_mode = match (execution_mode, &agent_pool) {
+                (None, Some(_)) => Some("agent".to_owned()),
+                (mode, _) => mode,
+            };
             let plan_timeout = seconds("--plan-timeout", plan_timeout.as_deref())?;
             let apply_timeout = seconds("--apply-timeout", apply_timeout.as_deref())?;
             let c = Client::new(&client, env)?;
@@ -313,8 +343,11 @@ pub fn workspace(command: WorkspaceCommand, env: Env<'_>) -> anyhow::Result<Exit
                         json!({ "project": { "data": { "type": "projects", "id": found["id"] } } });
                 }
                 let mut attributes = json!({ "name": name, "auto-apply": auto_apply });
+                if let Some(pool) = agent_pool {
+                    attributes["agent-pool-id"] = json!(c.pool_id(&org, &pool).await?);
+                }
                 for (k, v) in [
-                    ("terraform-bin", terraform_bin.map(Value::from)),
+                    ("terraform-version", terraform_version.map(Value::from)),
                     ("working-directory", working_directory.map(Value::from)),
                     ("execution-mode", execution_mode.map(Value::from)),
                     ("plan-timeout", plan_timeout.map(Value::from)),
@@ -388,8 +421,9 @@ pub fn workspace(command: WorkspaceCommand, env: Env<'_>) -> anyhow::Result<Exit
                 println!("project:           {}", text(attr(&project["data"], "name")));
                 for (label, key) in [
                     ("execution mode", "execution-mode"),
+                    ("agent pool", "agent-pool-id"),
                     ("auto-apply", "auto-apply"),
-                    ("terraform", "terraform-bin"),
+                    ("terraform", "terraform-version"),
                     ("working directory", "working-directory"),
                     ("plan timeout (s)", "plan-timeout"),
                     ("apply timeout (s)", "apply-timeout"),
@@ -513,11 +547,23 @@ async fn follow(c: &Client, run_id: &str, from_apply: bool) -> anyhow::Result<Ex
     let mut offsets = [0usize, 0usize];
     let phases = [("plans", "plan"), ("applies", "apply")];
     let start = usize::from(from_apply);
+    let mut told = String::new();
     loop {
         let run = c.get(&format!("/api/v2/runs/{run_id}")).await?["data"].clone();
         let status = text(attr(&run, "status"));
         if let Some(bar) = &progress {
             bar.set_message(format!("run {run_id}: {status}"));
+        }
+        // Why it waits, once per change (no agent of its pool, no worker with its version, …).
+        let waiting = attr(&run, "waiting-reason").as_str().unwrap_or_default().to_owned();
+        if waiting != told {
+            if !waiting.is_empty() {
+                match &progress {
+                    Some(bar) => bar.suspend(|| eprintln!("run {run_id}: {waiting}")),
+                    None => eprintln!("run {run_id}: {waiting}"),
+                }
+            }
+            told = waiting;
         }
         for (i, (kind, rel)) in phases.iter().enumerate().skip(start) {
             let id = text(&run["relationships"][*rel]["data"]["id"]);
@@ -625,6 +671,12 @@ pub fn run(command: RunCommand, env: Env<'_>) -> anyhow::Result<ExitCode> {
                 println!("has changes:  {}", text(attr(&r, "has-changes")));
                 println!("auto-apply:   {}", text(attr(&r, "auto-apply")));
                 println!("created:      {}", text(attr(&r, "created-at")));
+                if !attr(&r, "terraform-version").is_null() {
+                    println!("terraform:    {}", text(attr(&r, "terraform-version")));
+                }
+                if !attr(&r, "waiting-reason").is_null() {
+                    println!("waiting:      {}", text(attr(&r, "waiting-reason")));
+                }
                 if !attr(&r, "error-message").is_null() {
                     println!("error:        {}", text(attr(&r, "error-message")));
                 }
@@ -758,6 +810,68 @@ pub fn agent_token(command: AgentTokenCommand, env: Env<'_>) -> anyhow::Result<E
             let hint =
                 format!("agent token for {org} (shown once; give it to `tern agent` as TERN_AGENT_TOKEN):");
             block_on(async move { create_token(&c, &path, &description, &hint).await })
+        }
+    }
+}
+
+pub fn agent_pool(command: AgentPoolCommand, env: Env<'_>) -> anyhow::Result<ExitCode> {
+    match command {
+        AgentPoolCommand::Create { name, org, client } => {
+            let c = Client::new(&client, env)?;
+            block_on(async move {
+                let body = json!({ "data": { "type": "agent-pools", "attributes": { "name": name } } });
+                let p = c
+                    .write(Method::POST, &format!("/api/v2/organizations/{}/agent-pools", enc(&org)), body)
+                    .await?;
+                println!(
+                    "created agent pool {:?} ({})",
+                    text(attr(&p["data"], "name")),
+                    text(&p["data"]["id"])
+                );
+                eprintln!(
+                    "next: a token for its agents with `tern agent-pool token {} --org {org}`, and workspaces with --agent-pool",
+                    text(attr(&p["data"], "name"))
+                );
+                Ok(ExitCode::SUCCESS)
+            })
+        }
+        AgentPoolCommand::List { org, client } => {
+            let c = Client::new(&client, env)?;
+            block_on(async move {
+                let list = c
+                    .get(&format!("/api/v2/organizations/{}/agent-pools?page%5Bsize%5D=100", enc(&org)))
+                    .await?;
+                for p in list["data"].as_array().into_iter().flatten() {
+                    println!(
+                        "{}\t{}\t{} agents\t{} workspaces",
+                        text(&p["id"]),
+                        text(attr(p, "name")),
+                        text(attr(p, "agent-count")),
+                        p["relationships"]["workspaces"]["data"].as_array().map_or(0, Vec::len)
+                    );
+                }
+                Ok(ExitCode::SUCCESS)
+            })
+        }
+        AgentPoolCommand::Token { pool, org, description, client } => {
+            let c = Client::new(&client, env)?;
+            block_on(async move {
+                let id = c.pool_id(&org, &pool).await?;
+                let path = format!("/api/v2/agent-pools/{}/authentication-tokens", enc(&id));
+                let hint = format!(
+                    "token for the agents of pool {pool} (shown once; give it to `tern agent` as TERN_AGENT_TOKEN):"
+                );
+                create_token(&c, &path, &description, &hint).await
+            })
+        }
+        AgentPoolCommand::Delete { pool, org, client } => {
+            let c = Client::new(&client, env)?;
+            block_on(async move {
+                let id = c.pool_id(&org, &pool).await?;
+                c.send(Method::DELETE, &format!("/api/v2/agent-pools/{}", enc(&id)), None, false).await?;
+                println!("deleted agent pool {pool} and its tokens");
+                Ok(ExitCode::SUCCESS)
+            })
         }
     }
 }

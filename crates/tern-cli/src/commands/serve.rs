@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, anyhow};
 use tern_identity::{ClaimPolicy, IssuerDocuments, KeyRing, KeySpec, SigningKey};
-use tern_runner::{AgentClient, RunnerSettings};
+use tern_runner::{AgentClient, RunnerSettings, TerraformSet, TerraformSources};
 use tern_server::api::{ApiLimits, ApiState, Signer};
 use tern_server::keys::{ManagedKeys, RotationPolicy};
 use tern_server::{CachePolicy, IssuerState, ServeOptions};
@@ -39,6 +39,7 @@ pub(crate) struct ServeSettings {
     pub(crate) public_url: Option<String>,
     pub(crate) job_lease: Duration,
     pub(crate) runner: RunnerSettings,
+    pub(crate) terraform: TerraformSources,
     pub(crate) managed: Option<RotationPolicy>,
 }
 
@@ -85,6 +86,7 @@ impl ServeSettings {
             token_ttl,
             env,
         )?;
+        let terraform = settings::terraform_sources(&args.runner);
         let keys = settings::key_sources(&args.keys, env)?;
         let cache = CachePolicy {
             jwks_max_age: settings::duration("--jwks-max-age", &args.jwks_max_age)?,
@@ -130,6 +132,7 @@ impl ServeSettings {
             public_url,
             job_lease,
             runner,
+            terraform,
             keys,
             issuer,
             listen,
@@ -277,6 +280,13 @@ pub fn run(args: ServeArgs, env: Env<'_>) -> anyhow::Result<ExitCode> {
         for line in tern_handoff::recover_abandoned(&settings.runner.credentials_dir).await {
             line.log();
         }
+        // The workers' Terraform versions, probed before the server says it is ready: a binary
+        // the operator named that does not answer stops the start, naming it.
+        let terraform = if settings.workers > 0 {
+            workers_terraform(&settings.terraform, &settings.runner).await?
+        } else {
+            TerraformSet::default()
+        };
         // Printed before the "listening on" line, which tells scripts the server is ready.
         let tern = self_command(env("PATH"));
         if let Some(path) = &dev_key {
@@ -351,7 +361,9 @@ pub fn run(args: ServeArgs, env: Env<'_>) -> anyhow::Result<ExitCode> {
                 }
             }
             let (_, worker_token) = store.create_token(TokenKind::Agent, None, None, &description, None).await?;
-            let runner = settings.runner.clone();
+            let mut runner = settings.runner.clone();
+            let versions = terraform.versions();
+            runner.terraform = Arc::new(terraform);
             // Working directories of jobs a previous process ran are stale.
             match std::fs::remove_dir_all(&runner.work_dir) {
                 Ok(()) => tracing::info!("removed stale job directories in {}", runner.work_dir.display()),
@@ -359,7 +371,8 @@ pub fn run(args: ServeArgs, env: Env<'_>) -> anyhow::Result<ExitCode> {
                 Err(e) => tracing::warn!("cannot clean {}: {e}", runner.work_dir.display()),
             }
             for _ in 0..settings.workers {
-                let agent = AgentClient::new(&worker_url, worker_token.clone(), &local_agent)?;
+                let agent = AgentClient::new(&worker_url, worker_token.clone(), &local_agent)?
+                    .with_terraform_versions(&versions);
                 workers.push(tokio::spawn(tern_runner::run_worker(agent, runner.clone(), stop_rx.clone(), false)));
             }
         }
@@ -397,6 +410,26 @@ pub fn run(args: ServeArgs, env: Env<'_>) -> anyhow::Result<ExitCode> {
     })?;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// The binaries the server's own workers run, probed; none found on `PATH` (and none named) is
+/// not fatal, so that a first start works anywhere: the workers then take no job, and runs say
+/// they are waiting for a worker with Terraform.
+async fn workers_terraform(
+    sources: &TerraformSources,
+    runner: &RunnerSettings,
+) -> anyhow::Result<TerraformSet> {
+    let set = TerraformSet::discover(sources, &runner.path, tern_runner::terraform::PROBE_TIMEOUT)
+        .await
+        .context("registering the workers' Terraform binaries")?;
+    if set.is_empty() {
+        tracing::warn!(
+            "no Terraform found: neither terraform nor tofu is on PATH, and no --terraform or --tools-dir was given; the workers will take no job until one is (runs say they are waiting for a worker with Terraform)"
+        );
+    } else {
+        tracing::info!("Terraform for the workers: {}", set.describe());
+    }
+    Ok(set)
 }
 
 /// A database URL without its password, for messages.

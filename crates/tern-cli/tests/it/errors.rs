@@ -204,6 +204,32 @@ fn cases() -> Vec<Case> {
             2,
         ),
         (
+            "serve: a --terraform that is not there",
+            vec![
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--signing-key",
+                ok,
+                "--terraform",
+                "tools/terraform-1.5.7",
+            ],
+            vec![],
+            1,
+        ),
+        (
+            "serve: a --terraform that is not Terraform",
+            vec!["serve", "--listen", "127.0.0.1:0", "--signing-key", ok, "--terraform", "/bin/echo"],
+            vec![],
+            1,
+        ),
+        (
+            "workspace create: --terraform-bin, removed",
+            vec!["workspace", "create", "app", "--org", "acme", "--terraform-bin", "/bin/sh"],
+            vec![],
+            2,
+        ),
+        (
             "verify: not a token",
             vec!["token", "verify", "--issuer-url", "http://127.0.0.1:9", "not-a-token"],
             vec![],

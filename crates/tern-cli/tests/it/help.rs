@@ -15,6 +15,8 @@ fn help_output_of_every_command() {
         &["token", "inspect"],
         &["token", "verify"],
         &["agent"],
+        &["agent-pool"],
+        &["agent-pool", "token"],
         &["login"],
         &["org", "create"],
         &["workspace", "create"],

@@ -158,7 +158,7 @@ fn concurrency_and_load(postgres: bool) {
             "POST",
             &format!("{}/api/agent/jobs/claim", server.base),
             &agent,
-            Some(json!({"agent": "load"})),
+            Some(json!({"agent": "load", "terraform_versions": ["1.0.3"]})),
         );
         assert_eq!(status, 200, "{claimed}");
         jobs.push((

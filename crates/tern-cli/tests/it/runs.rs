@@ -32,13 +32,18 @@ impl World {
         let (moto_daemon, moto_port) = moto(&s.path().join("moto.jsonl"));
         let bao_home = tempfile::tempdir().unwrap();
         let (bao_daemon, bao_addr) = openbao(bao_home.path());
-        // Terraform on the workers' PATH; a slow variant whose plan takes 60 s.
+        // Terraform on the workers' PATH; a slow variant whose plan takes 60 s, which says it is
+        // version 1.0.3-slow: a workspace chooses it with that terraform-version once a runner
+        // registers it (`--terraform tools/slow-terraform`).
         let tools = s.path().join("tools");
         std::fs::create_dir_all(&tools).unwrap();
         std::os::unix::fs::symlink(tern_testkit::peers::terraform(), tools.join("terraform")).unwrap();
         let slow = tools.join("slow-terraform");
-        std::fs::write(&slow, "#!/bin/sh\nif [ \"$1\" = plan ]; then sleep 60; fi\nexec terraform \"$@\"\n")
-            .unwrap();
+        std::fs::write(
+            &slow,
+            "#!/bin/sh\nif [ \"$1\" = version ]; then echo '{\"terraform_version\":\"1.0.3-slow\"}'; exit 0; fi\nif [ \"$1\" = plan ]; then sleep 60; fi\nexec terraform \"$@\"\n",
+        )
+        .unwrap();
         use std::os::unix::fs::PermissionsExt as _;
         std::fs::set_permissions(&slow, std::fs::Permissions::from_mode(0o755)).unwrap();
         // The null provider from a local mirror: no registry needed.
@@ -65,6 +70,14 @@ impl World {
             tools,
             tfrc,
         }
+    }
+
+    /// `--terraform` for both of this world's binaries (1.0.3 and 1.0.3-slow).
+    pub(crate) fn both_terraforms(&self) -> Vec<String> {
+        ["terraform", "slow-terraform"]
+            .iter()
+            .flat_map(|name| ["--terraform".to_owned(), self.tools.join(name).display().to_string()])
+            .collect()
     }
 
     pub(crate) fn path_var(&self) -> String {
@@ -333,6 +346,70 @@ fn the_same_run_passes_on_a_separate_agent_that_has_no_key() {
     assert!(logs.contains("agent=agent-7"), "{logs}");
 }
 
+#[test]
+fn an_agent_pool_workspace_waits_for_its_pools_agent_and_never_runs_on_the_servers_workers() {
+    let w = World::new();
+    let server = w.serve(&[]); // with its own workers, which must leave this workspace alone
+    openbao_trusts(&w.bao_addr, &server.issuer, "5m");
+    let _ = run(w.cli(&server).args(["org", "create", "acme"]));
+    let created = w.ok(&server, &["agent-pool", "create", "prod"]);
+    assert!(created.contains("created agent pool \"prod\" (apool-"), "{created}");
+    w.workspace(&server, "prod", &["--agent-pool", "prod", "--terraform-version", "1.0.3"]);
+    let shown = w.ok(&server, &["workspace", "show", "prod"]);
+    assert!(
+        shown.contains("execution mode:    agent") && shown.contains("agent pool:        apool-"),
+        "{shown}"
+    );
+    let out = run(w.cli(&server).args([
+        "run",
+        "start",
+        "--workspace",
+        "prod",
+        "--dir",
+        w.config().to_str().unwrap(),
+        "--auto-apply",
+        "--no-follow",
+    ]));
+    out.success();
+    let run_id = out.stdout.trim().to_owned();
+    // The server's workers poll every few seconds; the run stays queued and says why.
+    std::thread::sleep(Duration::from_secs(3));
+    let shown = w.ok(&server, &["run", "show", &run_id]);
+    assert!(shown.contains("status:       pending"), "{shown}");
+    assert!(
+        shown.contains("waiting:      waiting for an agent in pool \"prod\" (apool-")
+            && shown.contains("no agent of this pool has asked for work in the last 60 s"),
+        "{shown}"
+    );
+
+    // An agent with the pool's token runs it, plan and apply.
+    let token = w.ok(&server, &["agent-pool", "token", "prod"]).trim().to_owned();
+    assert!(token.starts_with("tern-agent."), "{token}");
+    let agent_dir = tempfile::tempdir().unwrap();
+    let mut agent = w.s.tern();
+    agent
+        .args(["agent", "--server", &server.base, "--name", "pool-agent"])
+        .env("TERN_AGENT_TOKEN", &token)
+        .env("TERN_TERRAFORM", w.tools.join("terraform"))
+        .env("XDG_RUNTIME_DIR", agent_dir.path())
+        .env("PATH", w.path_var())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let _agent = Daemon(agent.spawn().unwrap());
+    let follow = run(w.cli(&server).args(["run", "logs", &run_id, "--follow"]));
+    follow.success();
+    assert!(follow.stdout.contains("Apply complete! Resources: 1 added"), "{follow}");
+    assert!(follow.stdout.contains("[tern] Terraform 1.0.3 (terraform)"), "{follow}");
+    let pools = w.ok(&server, &["agent-pool", "list"]);
+    assert!(pools.contains("\tprod\t1 agents\t1 workspaces"), "{pools}");
+    let shown = w.ok(&server, &["run", "show", &run_id]);
+    assert!(shown.contains("terraform:    1.0.3") && !shown.contains("waiting:"), "{shown}");
+    let (_, logs) = server.stop();
+    let claims: Vec<&str> = logs.lines().filter(|l| l.contains("job claimed")).collect();
+    assert_eq!(claims.len(), 2, "{logs}");
+    assert!(claims.iter().all(|l| l.contains("agent=pool-agent")), "only the pool's agent: {claims:#?}");
+}
+
 pub(crate) fn wait_for(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
     let deadline = Instant::now() + timeout;
     while !cond() {
@@ -344,9 +421,12 @@ pub(crate) fn wait_for(what: &str, timeout: Duration, mut cond: impl FnMut() -> 
 #[test]
 fn kill_9_during_a_plan_errors_the_run_on_restart_and_a_new_run_succeeds() {
     let w = World::new();
-    let server = w.serve(&["--listen", "127.0.0.1:0"]);
+    let terraforms = w.both_terraforms();
+    let mut args = vec!["--listen", "127.0.0.1:0"];
+    args.extend(terraforms.iter().map(String::as_str));
+    let server = w.serve(&args);
     openbao_trusts(&w.bao_addr, &server.issuer, "5m");
-    w.workspace(&server, "prod", &["--terraform-bin", "slow-terraform"]);
+    w.workspace(&server, "prod", &["--terraform-version", "1.0.3-slow"]);
     let out = run(w.cli(&server).args([
         "run",
         "start",
@@ -368,7 +448,10 @@ fn kill_9_during_a_plan_errors_the_run_on_restart_and_a_new_run_succeeds() {
     server.kill9();
 
     // Restart on the same port (the workers' identity) and data directory.
-    let server = w.serve(&["--listen", &format!("127.0.0.1:{port}")]);
+    let listen = format!("127.0.0.1:{port}");
+    let mut args = vec!["--listen", listen.as_str()];
+    args.extend(terraforms.iter().map(String::as_str));
+    let server = w.serve(&args);
     let shown = w.ok(&server, &["run", "show", &run_id]);
     assert!(shown.contains("status:       errored"), "{shown}");
     assert!(shown.contains("tern serve restarted while this phase ran"), "{shown}");
@@ -531,7 +614,7 @@ fn managed_key_rotation_keeps_every_token_verifiable_until_it_expires() {
         "POST",
         &format!("{}/api/agent/jobs/claim", server.base),
         &agent,
-        Some(serde_json::json!({"agent": "test"})),
+        Some(serde_json::json!({"agent": "test", "terraform_versions": ["1.0.3"]})),
     );
     assert_eq!(status, 200, "{claimed}");
     let (job, job_token) =
@@ -609,9 +692,12 @@ fn managed_key_rotation_keeps_every_token_verifiable_until_it_expires() {
 #[test]
 fn canceling_a_running_plan_interrupts_terraform_and_cleans_up() {
     let w = World::new();
-    let server = w.serve(&["--grace", "5s"]);
+    let terraforms = w.both_terraforms();
+    let mut args = vec!["--grace", "5s"];
+    args.extend(terraforms.iter().map(String::as_str));
+    let server = w.serve(&args);
     openbao_trusts(&w.bao_addr, &server.issuer, "5m");
-    w.workspace(&server, "prod", &["--terraform-bin", "slow-terraform"]);
+    w.workspace(&server, "prod", &["--terraform-version", "1.0.3-slow"]);
     let out = run(w.cli(&server).args([
         "run",
         "start",

@@ -15,8 +15,10 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::json;
 use tern_identity::{Jti, RunContext, TokenRequest};
-use tern_store::{Job, JobOutcome, Run, TokenKind, Workspace};
-use tern_types::{Audience, OrganizationName, ProjectName, ResourceId, RunId, RunPhase, Ttl, WorkspaceName};
+use tern_store::{Claimant, Job, JobOutcome, Run, TokenKind, Workspace};
+use tern_types::{
+    Audience, OrganizationName, ProjectName, ResourceId, RunId, RunPhase, Ttl, Version, WorkspaceName,
+};
 
 use super::{ApiError, ApiLimits, ApiState, Caller};
 
@@ -71,16 +73,47 @@ pub(crate) struct ClaimRequest {
     wait_seconds: u64,
     #[serde(default)]
     restarted: bool,
+    /// The exact Terraform versions the agent can run; it is offered only jobs that need one of
+    /// them. Absent: an agent older than this server, which would run a program it cannot.
+    #[serde(default)]
+    terraform_versions: Option<Vec<String>>,
+}
+
+/// Most versions an agent may advertise.
+const MAX_VERSIONS: usize = 100;
+
+fn claimed_versions(request: &ClaimRequest) -> Result<Vec<Version>, ApiError> {
+    let Some(versions) = &request.terraform_versions else {
+        return Err(ApiError::bad_request(
+            "terraform_versions is missing: this agent is older than the server; upgrade tern on it (agents now say which Terraform versions they have)",
+        ));
+    };
+    if versions.len() > MAX_VERSIONS {
+        return Err(ApiError::bad_request(format!("terraform_versions: at most {MAX_VERSIONS} versions")));
+    }
+    let mut parsed = versions
+        .iter()
+        .map(|v| {
+            Version::parse(v).map_err(|_| {
+                ApiError::bad_request(format!(
+                    "terraform_versions: {v:?} is not an exact version such as 1.11.4"
+                ))
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    parsed.sort();
+    parsed.dedup();
+    Ok(parsed)
 }
 
 async fn claim(State(s): State<ApiState>, caller: Caller, body: Bytes) -> ApiResult {
-    let Caller::Agent(token) = &caller else {
-        return Err(ApiError::forbidden("claiming jobs needs an agent token"));
-    };
+    let (token, scope) = caller.check_claim()?;
     let request: ClaimRequest = parse(&body)?;
     if request.agent.is_empty() || request.agent.len() > 200 || request.agent.chars().any(char::is_control) {
         return Err(ApiError::bad_request("agent must be a name of 1 to 200 printable characters"));
     }
+    let versions = claimed_versions(&request)?;
+    let claimant = Claimant { agent: &request.agent, token, scope, terraform_versions: &versions };
     if request.restarted {
         let reason = format!("the agent {:?} restarted while this phase ran on it", request.agent);
         for run in
@@ -93,7 +126,7 @@ async fn claim(State(s): State<ApiState>, caller: Caller, body: Bytes) -> ApiRes
     let lease = i64::try_from(s.job_lease.as_secs()).unwrap_or(60);
     loop {
         let notified = s.jobs_queued.notified();
-        if let Some(job) = s.store.claim_job(&request.agent, token.organization_id.as_deref(), lease).await? {
+        if let Some(job) = s.store.claim_job(&claimant, lease).await? {
             let run = s.store.run(&job.run_id).await?;
             let ws = s.store.workspace(&run.workspace_id).await?;
             let timeout = phase_timeout(&ws, job.phase);
@@ -152,7 +185,9 @@ async fn spec(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>)
         "organization": { "name": ws.organization, "id": ws.organization_id },
         "project": { "name": ws.project, "id": ws.project_id },
         "workspace": { "name": ws.name, "id": ws.id },
-        "terraform_bin": ws.terraform_bin,
+        // The exact version, pinned when the run's first phase was claimed by a runner that
+        // has it (the claim offers a runner only jobs whose version it advertised).
+        "terraform_version": run.terraform_version.clone().unwrap_or_else(|| ws.terraform_version.to_string()),
         "working_directory": ws.working_directory,
         "timeout_seconds": phase_timeout(&ws, job.phase),
         "is_destroy": run.is_destroy,

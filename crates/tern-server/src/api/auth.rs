@@ -2,13 +2,14 @@
 //!
 //! Rules: an admin token may do everything; an organization token acts within its
 //! organization (other organizations' resources are "not found", so a token cannot probe for
-//! names); an agent token may only claim jobs; a job token may only act on its own job — its
-//! run and phase — while that job runs.
+//! names); an agent token may only claim jobs — which ones, the store decides from the token
+//! ([`ClaimScope`]: its agent pool, its organization, or the server's own workers); a job token
+//! may only act on its own job — its run and phase — while that job runs.
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
-use tern_store::{Job, JobStatus, Organization, Token, TokenKind};
+use tern_store::{ClaimScope, Job, JobStatus, Organization, Token, TokenKind};
 
 use super::{ApiError, ApiState};
 
@@ -52,6 +53,16 @@ impl Caller {
         match self {
             Self::Admin(_) => Ok(()),
             _ => Err(ApiError::forbidden("this needs the admin token")),
+        }
+    }
+
+    /// May claim jobs (an agent token): its token and which jobs it may claim.
+    pub(crate) fn check_claim(&self) -> Result<(&Token, ClaimScope), ApiError> {
+        match self {
+            Self::Agent(t) => ClaimScope::of(t)
+                .map(|scope| (t, scope))
+                .ok_or_else(|| ApiError::forbidden("claiming jobs needs an agent token")),
+            _ => Err(ApiError::forbidden("claiming jobs needs an agent token")),
         }
     }
 

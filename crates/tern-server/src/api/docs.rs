@@ -112,6 +112,11 @@ impl Doc {
         self.data.get("attributes").and_then(|a| a.get(name)).filter(|v| !v.is_null())
     }
 
+    /// Whether the document sets attribute `name` (to anything but null).
+    pub(crate) fn has(&self, name: &str) -> bool {
+        self.attr(name).is_some()
+    }
+
     pub(crate) fn string(&self, name: &str) -> Result<Option<String>, ApiError> {
         match self.attr(name) {
             None => Ok(None),
@@ -202,7 +207,7 @@ fn kind(v: &Value) -> &'static str {
     }
 }
 
-fn rel(id: Option<&str>, kind: &str) -> Value {
+pub(crate) fn rel(id: Option<&str>, kind: &str) -> Value {
     match id {
         Some(id) => json!({ "data": { "id": id, "type": kind } }),
         None => json!({ "data": null }),
@@ -243,9 +248,10 @@ pub(crate) fn workspace(w: &Workspace) -> Value {
             "description": w.description,
             "auto-apply": w.auto_apply,
             "execution-mode": w.execution_mode.as_str(),
+            "agent-pool-id": w.agent_pool_id,
             "operations": w.execution_mode != tern_store::ExecutionMode::Local,
             "working-directory": w.working_directory,
-            "terraform-bin": w.terraform_bin,
+            "terraform-version": w.terraform_version.to_string(),
             "plan-timeout": w.plan_timeout_s,
             "apply-timeout": w.apply_timeout_s,
             "locked": w.locked,
@@ -262,6 +268,7 @@ pub(crate) fn workspace(w: &Workspace) -> Value {
         "relationships": {
             "organization": rel(Some(&w.organization), "organizations"),
             "project": rel(Some(&w.project_id), "projects"),
+            "agent-pool": rel(w.agent_pool_id.as_deref(), "agent-pools"),
             "current-run": rel(w.active_run_id.as_deref(), "runs"),
             "current-state-version": rel(w.current_state_version_id.as_deref(), "state-versions"),
         },
@@ -332,7 +339,9 @@ fn stamps(run: &Run) -> Value {
     Value::Object(run.status_timestamps.iter().map(|(k, v)| (k.clone(), Value::String(time(*v)))).collect())
 }
 
-pub(crate) fn run(r: &Run) -> Value {
+/// A run; `waiting` says why it has not started yet, when tern can tell (a tern attribute,
+/// `waiting-reason`, which TFE clients ignore).
+pub(crate) fn run(r: &Run, waiting: Option<&str>) -> Value {
     json!({
         "id": r.id,
         "type": "runs",
@@ -344,6 +353,8 @@ pub(crate) fn run(r: &Run) -> Value {
             "plan-only": r.plan_only,
             "has-changes": r.has_changes.unwrap_or(false),
             "error-message": r.error_message,
+            "waiting-reason": waiting,
+            "terraform-version": r.terraform_version,
             "source": "tfe-api",
             "created-at": time(r.created_at),
             "status-timestamps": stamps(r),

@@ -10,6 +10,7 @@ mod auth;
 mod docs;
 mod error;
 mod openapi;
+mod pools;
 mod user;
 
 use std::sync::Arc;
@@ -44,7 +45,17 @@ pub mod fuzzing {
                 drop(axum::response::IntoResponse::into_response(e));
             }
         };
-        for kind in ["organizations", "projects", "workspaces", "vars", "varsets", "runs", "state-versions"] {
+        for kind in [
+            "organizations",
+            "projects",
+            "workspaces",
+            "vars",
+            "varsets",
+            "runs",
+            "state-versions",
+            "agent-pools",
+            "agent-tokens",
+        ] {
             seen(Doc::parse(body, kind).and_then(|doc| {
                 user::workspace_settings(&doc)?;
                 user::variable_input(&doc)?;
@@ -140,6 +151,7 @@ pub fn router(state: ApiState) -> Router {
     let limits = state.limits;
     user::routes(limits)
         .merge(agent::routes(limits))
+        .merge(pools::routes())
         .merge(openapi::routes())
         .merge(admin::routes())
         .layer(DefaultBodyLimit::max(limits.max_json_bytes))

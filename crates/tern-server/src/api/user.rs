@@ -14,7 +14,7 @@ use tern_store::{
     Category, ExecutionMode, Organization, PhaseStatus, Run, RunInput, TokenKind, VariableInput,
     VariableOwner, Workspace, WorkspaceSettings,
 };
-use tern_types::{RunPhase, SecretString};
+use tern_types::{RunPhase, SecretString, TerraformVersion};
 
 use super::docs::{self, Doc};
 use super::{ApiError, ApiLimits, ApiState, Caller};
@@ -92,11 +92,11 @@ async fn ping(_caller: Caller) -> Response {
 
 /// Another organization's resource is "not found" under its own name (no oracle for ids);
 /// anything else (an agent or job token on the user API: 403) stays as it is.
-fn hidden(e: ApiError, detail: String) -> ApiError {
+pub(crate) fn hidden(e: ApiError, detail: String) -> ApiError {
     if e.status == StatusCode::NOT_FOUND { ApiError::not_found(detail) } else { e }
 }
 
-async fn load_org(s: &ApiState, caller: &Caller, name: &str) -> Result<Organization, ApiError> {
+pub(crate) async fn load_org(s: &ApiState, caller: &Caller, name: &str) -> Result<Organization, ApiError> {
     let org = s.store.organization(name).await?;
     caller.check_org(&org)?;
     Ok(org)
@@ -211,6 +211,27 @@ async fn show_project(State(s): State<ApiState>, caller: Caller, Path(id): Path<
 // ---------------------------------------------------------------- workspaces
 
 pub(crate) fn workspace_settings(doc: &Doc) -> Result<WorkspaceSettings, ApiError> {
+    // A workspace used to name the program its runs execute, which let a tenant run anything
+    // on the runner. Refused loudly rather than ignored: a client that sends it must learn that
+    // it has no effect.
+    if doc.has("terraform-bin") {
+        return Err(ApiError::invalid(
+            "/data/attributes/terraform-bin",
+            "terraform-bin was removed: a workspace chooses its Terraform by version with terraform-version (e.g. \"1.11.4\", or \"latest\"), among the binaries the operator registered with the runners (tern serve/agent --terraform)",
+        ));
+    }
+    let terraform_version = match doc.string("terraform-version")? {
+        None => None,
+        Some(v) => Some(
+            TerraformVersion::parse(&v)
+                .map_err(|e| ApiError::invalid("/data/attributes/terraform-version", e.to_string()))?,
+        ),
+    };
+    // TFE's attribute, or the relationship as JSON:API clients may send it.
+    let agent_pool_id = match doc.string("agent-pool-id")? {
+        Some(id) => Some(id),
+        None => doc.relationship("agent-pool")?,
+    };
     let mode = match doc.string("execution-mode")? {
         None => None,
         Some(m) => Some(ExecutionMode::parse(&m).ok_or_else(|| {
@@ -224,10 +245,11 @@ pub(crate) fn workspace_settings(doc: &Doc) -> Result<WorkspaceSettings, ApiErro
         name: doc.string("name")?,
         project_id: doc.relationship("project")?,
         description: doc.string("description")?,
-        terraform_bin: doc.string("terraform-bin")?,
+        terraform_version,
         working_directory: doc.string("working-directory")?,
         auto_apply: doc.boolean("auto-apply")?,
         execution_mode: mode,
+        agent_pool_id,
         plan_timeout_s: doc.integer("plan-timeout")?,
         apply_timeout_s: doc.integer("apply-timeout")?,
     })
@@ -634,7 +656,8 @@ async fn start_run(s: &ApiState, caller: &Caller, ws: &Workspace, doc: &Doc) -> 
     };
     let run = s.store.create_run(&ws.id, &input, &caller.token().id).await?;
     s.jobs_queued.notify_waiters();
-    Ok(docs::created(docs::run(&run)))
+    let waiting = s.store.run_waiting_reason(&run).await?;
+    Ok(docs::created(docs::run(&run, waiting.as_deref())))
 }
 
 async fn create_run(State(s): State<ApiState>, caller: Caller, body: Bytes) -> ApiResult {
@@ -669,11 +692,27 @@ async fn run_queue(
 ) -> ApiResult {
     let org = load_org(&s, &caller, &org).await?;
     let paged = s.store.queued_runs(&org.id, docs::page(&q)?).await?;
-    Ok(docs::list(&paged, &format!("/api/v2/organizations/{}/runs/queue", org.name), docs::run))
+    let waiting = waiting_reasons(&s, &paged.items).await?;
+    Ok(docs::list(&paged, &format!("/api/v2/organizations/{}/runs/queue", org.name), |r| {
+        docs::run(r, waiting.get(&r.id).map(String::as_str))
+    }))
+}
+
+/// Why each of `runs` that waits does, when tern can tell (see `Store::run_waiting_reason`).
+async fn waiting_reasons(s: &ApiState, runs: &[Run]) -> Result<HashMap<String, String>, ApiError> {
+    let mut out = HashMap::new();
+    for run in runs {
+        if let Some(reason) = s.store.run_waiting_reason(run).await? {
+            out.insert(run.id.clone(), reason);
+        }
+    }
+    Ok(out)
 }
 
 async fn show_run(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
-    Ok(docs::one(docs::run(&load_run(&s, &caller, &id).await?.0)))
+    let run = load_run(&s, &caller, &id).await?.0;
+    let waiting = s.store.run_waiting_reason(&run).await?;
+    Ok(docs::one(docs::run(&run, waiting.as_deref())))
 }
 
 async fn list_runs(
@@ -684,7 +723,10 @@ async fn list_runs(
 ) -> ApiResult {
     let ws = load_ws(&s, &caller, &id).await?;
     let paged = s.store.list_runs(&ws.id, docs::page(&q)?).await?;
-    Ok(docs::list(&paged, &format!("/api/v2/workspaces/{}/runs", ws.id), docs::run))
+    let waiting = waiting_reasons(&s, &paged.items).await?;
+    Ok(docs::list(&paged, &format!("/api/v2/workspaces/{}/runs", ws.id), |r| {
+        docs::run(r, waiting.get(&r.id).map(String::as_str))
+    }))
 }
 
 async fn apply_run(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {

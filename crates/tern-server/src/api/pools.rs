@@ -1,0 +1,173 @@
+//! Agent pools and their tokens, in TFE's shapes (`agent-pools`, `authentication-tokens`).
+//! A workspace in `agent` execution mode names a pool; only agents holding one of the pool's
+//! tokens run its jobs (the store's `claims.rs` decides). Who may manage a pool: whoever may act
+//! on its organization ([`Caller::check_org`]).
+
+use std::collections::HashMap;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde_json::{Value, json};
+use tern_store::{AgentPool, Token, TokenKind};
+
+use super::docs::{self, Doc, rel};
+use super::user::{hidden, load_org};
+use super::{ApiError, ApiState, Caller};
+
+type ApiResult = Result<Response, ApiError>;
+
+pub(crate) fn routes() -> Router<ApiState> {
+    Router::new()
+        .route("/api/v2/organizations/{org}/agent-pools", get(list_pools).post(create_pool))
+        .route("/api/v2/agent-pools/{id}", get(show_pool).patch(update_pool).delete(delete_pool))
+        .route("/api/v2/agent-pools/{id}/authentication-tokens", get(list_tokens).post(create_token))
+        .route("/api/v2/authentication-tokens/{id}", get(show_token).delete(delete_token))
+}
+
+fn pool(p: &AgentPool) -> Value {
+    json!({
+        "id": p.id,
+        "type": "agent-pools",
+        "attributes": {
+            "name": p.name,
+            "created-at": docs::time(p.created_at),
+            "organization-scoped": true,
+            "agent-count": p.agent_count,
+        },
+        "relationships": {
+            "organization": rel(Some(&p.organization), "organizations"),
+            "workspaces": { "data": p.workspace_ids.iter().map(|id| json!({ "id": id, "type": "workspaces" })).collect::<Vec<_>>() },
+        },
+        "links": { "self": format!("/api/v2/agent-pools/{}", p.id) },
+    })
+}
+
+/// An agent token as TFE shows it; the secret only when just created.
+fn token(t: &Token, secret: Option<&str>) -> Value {
+    json!({
+        "id": t.id,
+        "type": "authentication-tokens",
+        "attributes": {
+            "token": secret,
+            "description": t.description,
+            "created-at": docs::time(t.created_at),
+            "last-used-at": t.last_used_at.map(docs::time),
+        },
+        "relationships": { "agent-pool": rel(t.agent_pool_id.as_deref(), "agent-pools") },
+    })
+}
+
+/// The pool `id`, if the caller may act on its organization (else "not found").
+async fn load_pool(s: &ApiState, caller: &Caller, id: &str) -> Result<AgentPool, ApiError> {
+    let p = s.store.agent_pool(id).await?;
+    let org = s.store.organization_by_id(&p.organization_id).await?;
+    caller.check_org(&org).map_err(|e| hidden(e, format!("agent pool {id:?} not found")))?;
+    Ok(p)
+}
+
+/// The agent-pool token `id`, if the caller may act on its pool. Tokens of other kinds are not
+/// reachable here: this endpoint revokes agents, not users.
+async fn load_token(s: &ApiState, caller: &Caller, id: &str) -> Result<Token, ApiError> {
+    let missing = || ApiError::not_found(format!("authentication token {id:?} not found"));
+    let t = s.store.token(id).await.map_err(|_| missing())?;
+    let pool = match (&t.kind, &t.agent_pool_id) {
+        (TokenKind::Agent, Some(pool)) => pool.clone(),
+        _ => return Err(missing()),
+    };
+    load_pool(s, caller, &pool)
+        .await
+        .map_err(|e| hidden(e, format!("authentication token {id:?} not found")))?;
+    Ok(t)
+}
+
+fn pool_name(doc: &Doc) -> Result<String, ApiError> {
+    doc.required("name")
+}
+
+async fn list_pools(
+    State(s): State<ApiState>,
+    caller: Caller,
+    Path(org): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult {
+    let org = load_org(&s, &caller, &org).await?;
+    let paged = s.store.list_agent_pools(&org.id, docs::page(&q)?).await?;
+    Ok(docs::list(&paged, &format!("/api/v2/organizations/{}/agent-pools", org.name), pool))
+}
+
+async fn create_pool(
+    State(s): State<ApiState>,
+    caller: Caller,
+    Path(org): Path<String>,
+    body: Bytes,
+) -> ApiResult {
+    let org = load_org(&s, &caller, &org).await?;
+    let doc = Doc::parse(&body, "agent-pools")?;
+    let created = s.store.create_agent_pool(&org.id, &pool_name(&doc)?).await?;
+    Ok(docs::created(pool(&created)))
+}
+
+async fn show_pool(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
+    Ok(docs::one(pool(&load_pool(&s, &caller, &id).await?)))
+}
+
+async fn update_pool(
+    State(s): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult {
+    let p = load_pool(&s, &caller, &id).await?;
+    let doc = Doc::parse(&body, "agent-pools")?;
+    let updated = match doc.string("name")? {
+        Some(name) => s.store.rename_agent_pool(&p.id, &name).await?,
+        None => p,
+    };
+    Ok(docs::one(pool(&updated)))
+}
+
+async fn delete_pool(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
+    let p = load_pool(&s, &caller, &id).await?;
+    s.store.delete_agent_pool(&p.id).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn list_tokens(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
+    let p = load_pool(&s, &caller, &id).await?;
+    let tokens = s.store.list_pool_tokens(&p.id).await?;
+    Ok(docs::one(json!(tokens.iter().map(|t| token(t, None)).collect::<Vec<_>>())))
+}
+
+async fn create_token(
+    State(s): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult {
+    let p = load_pool(&s, &caller, &id).await?;
+    // go-tfe sends `agent-tokens`; the resource it gets back is `authentication-tokens`.
+    let description = if body.is_empty() {
+        None
+    } else {
+        Doc::parse(&body, "authentication-tokens")
+            .or_else(|_| Doc::parse(&body, "agent-tokens"))?
+            .string("description")?
+    };
+    let description = description.unwrap_or_else(|| format!("agents of pool {}", p.name));
+    let (created, secret) = s.store.create_pool_token(&p.id, &description).await?;
+    Ok(docs::created(token(&created, Some(secret.expose_secret()))))
+}
+
+async fn show_token(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
+    Ok(docs::one(token(&load_token(&s, &caller, &id).await?, None)))
+}
+
+async fn delete_token(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
+    let t = load_token(&s, &caller, &id).await?;
+    s.store.revoke_token(&t.id).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
