@@ -1075,7 +1075,8 @@ pub struct AgentArgs {
     #[arg(long, value_name = "URL", env = "TERN_SERVER")]
     pub server: String,
 
-    /// Agent token (from `tern agent-token create`); prefer the environment variable.
+    /// Agent token (`tern agent-pool token`, or `tern agent-token create`); prefer the environment
+    /// variable.
     #[arg(long, value_name = "TOKEN", env = "TERN_AGENT_TOKEN", hide_env_values = true)]
     pub token: String,
 
