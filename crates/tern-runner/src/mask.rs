@@ -6,7 +6,9 @@
 //! caught line by line; and the forms in which Terraform and the tools around it print a string:
 //! quoted for HCL (what tern writes to the tfvars file, and what Terraform shows in the source
 //! snippet of an error about the value), and escaped for JSON (`-json` output, the JSON in error
-//! messages) with Go's HTML escapes (`\u003c`) and with every non-ASCII character escaped.
+//! messages) with Go's HTML escapes (`\u003c`) and with every non-ASCII character escaped, and
+//! one level of each inside the other (the snippet in `-json` diagnostics; a `jsonencode()`
+//! result that Terraform prints as a quoted string).
 //!
 //! The log is a stream of chunks cut anywhere, even inside a UTF-8 character or a secret.
 //! [`Masker::push`] returns what is safe to emit now and holds back only the shortest tail that
@@ -174,11 +176,13 @@ impl Masker {
         let mut new: Vec<String> = Vec::new();
         for base in bases {
             let hcl = hcl_escaped(base);
-            for form in [base, hcl.as_str()] {
-                new.push(form.to_owned());
-                new.push(json_escaped(form, JsonStyle::Plain));
-                new.push(json_escaped(form, JsonStyle::Go));
-                new.push(json_escaped(form, JsonStyle::Ascii));
+            new.push(base.to_owned());
+            for style in [JsonStyle::Plain, JsonStyle::Go, JsonStyle::Ascii] {
+                let json = json_escaped(base, style);
+                // The tfvars snippet in -json diagnostics; jsonencode() shown by Terraform.
+                new.push(json_escaped(&hcl, style));
+                new.push(hcl_escaped(&json));
+                new.push(json);
             }
             new.push(hcl);
         }
@@ -513,6 +517,8 @@ mod tests {
             crate::job::hcl_string(value),
             // That snippet in Terraform's -json diagnostics
             serde_json::to_string(&crate::job::hcl_string(value)).unwrap(),
+            // jsonencode(value) shown by Terraform as an output's value
+            crate::job::hcl_string(r#"p\"a\\ss\nw\u003co\u003erd\u0026é€😀"#),
         ];
         for form in forms {
             let out = text(&m.redact(format!("{{\"v\":{form}}}").as_bytes()));
