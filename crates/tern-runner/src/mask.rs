@@ -625,7 +625,8 @@ mod tests {
     fn a_secret_learned_mid_stream_masks_from_then_on() {
         let mut m = masker(&["first-secret"]);
         let mut out = m.push(b"first-secret then late-tok");
-        // Learned while "late-tok" is... not held: nothing could start a known secret there.
+        // Nothing there could start a known secret, so "late-tok" went out before the token was
+        // learned (as in the runner: a token is learned before anything can print it).
         assert_eq!(out, b"*** then late-tok");
         m.add_secret("late", &secret("late-token-value"));
         out = m.push(b"en-value and late-token-va");
