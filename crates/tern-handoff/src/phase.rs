@@ -154,6 +154,7 @@ pub struct ActivePhase {
     tfvars: Option<PathBuf>,
     refresher: Option<JoinHandle<()>>,
     state: RecoveryState,
+    secrets: Vec<(String, SecretString)>,
 }
 
 impl std::fmt::Debug for ActivePhase {
@@ -208,6 +209,7 @@ pub async fn prepare<M: TokenMinter>(
         tfvars: None,
         refresher: None,
         state: RecoveryState::default(),
+        secrets: Vec::new(),
     };
     match phase.setup(plan, &minter, options).await {
         Ok(file_tokens) => {
@@ -342,6 +344,7 @@ impl ActivePhase {
                 }
                 Err(error) => return Err(vault_err(error)),
             };
+            self.secrets.push((format!("the Vault token for {}", l.purpose), token.token.clone()));
             write(&l.token_file, token.token.expose_secret().as_bytes())?;
             tracing::info!(
                 "logged in to Vault at {} for {} (lease {}s, {})",
@@ -399,15 +402,26 @@ impl ActivePhase {
                         .or_else(|| secret.data.get("session_token"))
                         .and_then(Value::as_str)
                         .map(str::to_owned);
+                    let access_key = SecretString::new(field("access_key")?);
+                    let secret_key = SecretString::new(field("secret_key")?);
                     let text = zeroize::Zeroizing::new(aws_credentials_file(
-                        &field("access_key")?,
-                        &field("secret_key")?,
+                        access_key.expose_secret(),
+                        secret_key.expose_secret(),
                         session.as_deref(),
                     ));
+                    self.secrets.push((format!("the AWS access key for {}", r.purpose), access_key));
+                    self.secrets.push((format!("the AWS secret key for {}", r.purpose), secret_key));
+                    if let Some(session) = session {
+                        self.secrets.push((
+                            format!("the AWS session token for {}", r.purpose),
+                            SecretString::new(session),
+                        ));
+                    }
                     write(file, text.as_bytes())?;
                 }
                 SecretOutput::GcpAccessToken { file, env } => {
                     let token = SecretString::new(field("token")?);
+                    self.secrets.push((format!("the Google access token for {}", r.purpose), token.clone()));
                     write(file, token.expose_secret().as_bytes())?;
                     if *env {
                         self.env.push(("GOOGLE_OAUTH_ACCESS_TOKEN".to_owned(), EnvValue::Secret(token)));
@@ -424,11 +438,14 @@ impl ActivePhase {
                             }
                         })?,
                     );
+                    self.secrets.extend(key_file_secrets(&r.purpose, &encoded, &key));
                     write(file, &key)?;
                 }
                 SecretOutput::AzureClient { client_id_file, client_secret_file, env } => {
                     let id = field("client_id")?;
                     let secret_value = SecretString::new(field("client_secret")?);
+                    self.secrets
+                        .push((format!("the Azure client secret for {}", r.purpose), secret_value.clone()));
                     write(client_id_file, id.as_bytes())?;
                     write(client_secret_file, secret_value.expose_secret().as_bytes())?;
                     if *env {
@@ -493,6 +510,13 @@ impl ActivePhase {
         self.rundir.as_ref().map(|d| d.process_recorder(&self.state))
     }
 
+    /// Every secret value the phase received (Vault tokens, secrets-engine outputs), named,
+    /// for the caller to keep out of logs. Tokens come from the caller's own minter, which
+    /// sees each one, refreshed ones included.
+    pub fn secrets(&self) -> impl Iterator<Item = (&str, &SecretString)> {
+        self.secrets.iter().map(|(what, value)| (what.as_str(), value))
+    }
+
     /// The run's credentials directory.
     pub fn dir(&self) -> Option<&Path> {
         self.rundir.as_ref().map(RunDir::path)
@@ -553,6 +577,24 @@ impl Drop for ActivePhase {
             }
         }
     }
+}
+
+/// The secrets of a Google service account key from a secrets engine: the key as Vault sent it
+/// (base64) and, from the key file, its private key and id.
+fn key_file_secrets(purpose: &str, encoded: &str, key: &[u8]) -> Vec<(String, SecretString)> {
+    let mut out =
+        vec![(format!("the Google key for {purpose}"), SecretString::new(encoded.trim().to_owned()))];
+    if let Ok(Value::Object(file)) = serde_json::from_slice::<Value>(key) {
+        for field in ["private_key", "private_key_id"] {
+            if let Some(v) = file.get(field).and_then(Value::as_str) {
+                out.push((
+                    format!("the Google key's {field} for {purpose}"),
+                    SecretString::new(v.to_owned()),
+                ));
+            }
+        }
+    }
+    out
 }
 
 async fn refresh_loop<M: TokenMinter>(

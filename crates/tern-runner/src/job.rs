@@ -15,6 +15,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 use crate::client::{JobClient, JobSpec, ServerMinter};
+use crate::mask::{MaskingMinter, SharedMasker};
 use crate::terraform::{TerraformBinary, TerraformSet};
 
 /// How this runner runs phases.
@@ -58,15 +59,19 @@ fn note(text: &str) -> Vec<u8> {
     format!("[tern] {text}\n").into_bytes()
 }
 
-/// Sends the log to the server in batches and learns of cancellation.
+/// Sends the log to the server in batches and learns of cancellation. Every byte goes through
+/// `masker` first: what the batches and the timer send is only what it has released.
 struct LogPump {
     tx: mpsc::Sender<Vec<u8>>,
     task: tokio::task::JoinHandle<()>,
+    masker: SharedMasker,
 }
 
 impl LogPump {
     fn start(client: JobClient, cancel: watch::Sender<bool>) -> Self {
         let (tx, mut rx) = mpsc::channel::<Vec<u8>>(256);
+        let masker = SharedMasker::default();
+        let masking = masker.clone();
         let task = tokio::spawn(async move {
             let mut pending: Vec<u8> = Vec::new();
             let mut tick = tokio::time::interval(Duration::from_millis(500));
@@ -76,10 +81,13 @@ impl LogPump {
                 tokio::select! {
                     chunk = rx.recv(), if open => match chunk {
                         Some(c) => {
-                            pending.extend(c);
+                            pending.extend(masking.push(&c));
                             if pending.len() < 256 * 1024 { continue; }
                         }
-                        None => open = false,
+                        None => {
+                            open = false;
+                            pending.extend(masking.finish());
+                        }
                     },
                     _ = tick.tick() => {}
                 }
@@ -111,7 +119,7 @@ impl LogPump {
                 }
             }
         });
-        Self { tx, task }
+        Self { tx, task, masker }
     }
 
     async fn line(&self, text: &str) {
@@ -179,7 +187,7 @@ impl SetupTiming {
 }
 
 /// Quote a string for HCL (a `.tfvars` file).
-fn hcl_string(value: &str) -> String {
+pub(crate) fn hcl_string(value: &str) -> String {
     let mut out = String::with_capacity(value.len() + 2);
     out.push('"');
     let mut chars = value.chars().peekable();
@@ -213,6 +221,11 @@ pub async fn run_job(client: JobClient, settings: &RunnerSettings) -> PhaseResul
     let result = match spec {
         Ok(spec) => execute(&client, &spec, fetched, settings, &job_dir, &pump, cancel_rx, started).await,
         Err(e) => PhaseResult::Failed(format!("reading the job: {e}")),
+    };
+    // The reason goes to the log, the server and the caller's log: masked like the log.
+    let result = match result {
+        PhaseResult::Failed(reason) => PhaseResult::Failed(pump.masker.redact_str(&reason)),
+        other => other,
     };
     if let Err(e) = tokio::fs::remove_dir_all(&job_dir).await
         && e.kind() != std::io::ErrorKind::NotFound
@@ -275,6 +288,10 @@ async fn execute(
     ))
     .await;
     pump.line(&format!("{} {} ({})", binary.flavor, binary.version, binary.name())).await;
+    // Masked in the log from here on, before Terraform sees them; those too short are named.
+    for warning in pump.masker.add_sensitive_variables(&spec.variables) {
+        pump.line(&format!("warning: {warning}")).await;
+    }
 
     // The configuration, unpacked safely.
     let config_dir = job_dir.join("config");
@@ -379,10 +396,14 @@ async fn execute(
         .unwrap_or(settings.token_ttl);
     let options = PhaseOptions { file_token_ttl: settings.token_ttl, inline_token_ttl: inline };
     let preparing = std::time::Instant::now();
-    let active = match prepare(&handoff, rundir, Arc::new(ServerMinter(client.clone())), options).await {
+    let minter = Arc::new(MaskingMinter::new(ServerMinter(client.clone()), pump.masker.clone()));
+    let active = match prepare(&handoff, rundir, minter, options).await {
         Ok(a) => a,
         Err(e) => return PhaseResult::Failed(format!("preparing dynamic credentials: {e}")),
     };
+    for (what, value) in active.secrets() {
+        pump.masker.add_secret(what, value);
+    }
     let timing = SetupTiming {
         started,
         fetched,

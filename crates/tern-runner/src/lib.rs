@@ -1,12 +1,14 @@
 //! tern's runner: the agent side of runs. [`worker`] claims jobs from the server and runs them
 //! one at a time; [`job`] runs one phase — configuration, state, variables, dynamic credentials
 //! (minted by the server: the runner never holds a signing key), Terraform, logs, state upload,
-//! teardown. `tern serve` runs workers in-process over loopback; `tern agent` runs them
-//! elsewhere. Both use the same HTTP API and this same code. [`terraform`] knows which
-//! Terraform versions this runner has; it advertises them when it claims work.
+//! teardown; [`mask`] keeps every sensitive value the phase knows out of the log. `tern serve`
+//! runs workers in-process over loopback; `tern agent` runs them elsewhere. Both use the same
+//! HTTP API and this same code. [`terraform`] knows which Terraform versions this runner has;
+//! it advertises them when it claims work.
 
 pub mod client;
 pub mod job;
+pub mod mask;
 pub mod terraform;
 pub mod worker;
 

@@ -11,6 +11,7 @@ mod interop;
 mod keygen;
 mod leaks;
 mod load;
+mod masking;
 mod peers;
 mod runs;
 mod serve;
