@@ -53,6 +53,39 @@ pub enum PhaseResult {
 
 /// The state file, in the working directory.
 const STATE_FILE: &str = "terraform.tfstate";
+/// The largest state read back after an apply: the server stores no larger one.
+const MAX_STATE_BYTES: u64 = 64 * 1024 * 1024;
+/// The largest saved plan read back after a plan: the server's default upload limit.
+const MAX_PLAN_BYTES: u64 = 100 * 1024 * 1024;
+
+/// The configuration, unpacked into `config_dir`, and the working directory resolved inside it;
+/// or why not, for the run's log.
+fn unpack_configuration(
+    tarball: &[u8],
+    config_dir: &Path,
+    working_directory: &str,
+) -> Result<(tern_archive::Summary, PathBuf), String> {
+    let summary = tern_archive::unpack(tarball, config_dir, tern_archive::Limits::default())
+        .map_err(|e| format!("the configuration cannot be unpacked: {e}"))?;
+    Ok((summary, working_directory_in(config_dir, working_directory)?))
+}
+
+/// The working directory, a real directory inside the configuration: every symbolic link on the
+/// way is followed and must stay inside, since tern writes the workspace's variables there.
+fn working_directory_in(config_dir: &Path, working_directory: &str) -> Result<PathBuf, String> {
+    tern_archive::resolve_within(config_dir, working_directory)
+        .map_err(|e| format!("the working directory cannot be used: {e}"))
+}
+
+/// A file Terraform wrote (or the phase replaced): a regular file, at most `max` bytes, no link
+/// followed; `None` if there is none.
+fn read_back(path: &Path, max: u64) -> Result<Option<Vec<u8>>, std::io::Error> {
+    match tern_handoff::files::read_regular(path, max) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
 
 /// Lines tern adds to the log, marked so they stand out from Terraform's.
 fn note(text: &str) -> Vec<u8> {
@@ -303,25 +336,17 @@ async fn execute(
         Ok(t) => t,
         Err(e) => return PhaseResult::Failed(e.to_string()),
     };
-    let dest = config_dir.clone();
-    match tokio::task::spawn_blocking(move || {
-        tern_archive::unpack(&tarball, &dest, tern_archive::Limits::default())
-    })
-    .await
-    {
-        Ok(Ok(summary)) => {
-            pump.line(&format!("configuration: {} files, {} bytes", summary.files, summary.bytes)).await
+    let (dest, working_directory) = (config_dir.clone(), spec.working_directory.clone());
+    let unpacked =
+        tokio::task::spawn_blocking(move || unpack_configuration(&tarball, &dest, &working_directory)).await;
+    let workdir = match unpacked {
+        Ok(Ok((summary, workdir))) => {
+            pump.line(&format!("configuration: {} files, {} bytes", summary.files, summary.bytes)).await;
+            workdir
         }
-        Ok(Err(e)) => return PhaseResult::Failed(format!("the configuration cannot be unpacked: {e}")),
+        Ok(Err(reason)) => return PhaseResult::Failed(reason),
         Err(_) => return PhaseResult::Failed("unpacking the configuration failed".into()),
-    }
-    let workdir = config_dir.join(&spec.working_directory);
-    if !workdir.is_dir() {
-        return PhaseResult::Failed(format!(
-            "the working directory {:?} is not a directory of the configuration",
-            spec.working_directory
-        ));
-    }
+    };
 
     // State on a local backend. The path is relative to the working directory: the saved plan
     // records the backend, and the apply may run in another directory or on another agent.
@@ -339,7 +364,9 @@ async fn execute(
         "# Written by tern: the run uses a local backend with the workspace's state.\nterraform {{\n  backend \"local\" {{\n    path = {}\n  }}\n}}\n",
         hcl_string(STATE_FILE)
     );
-    if let Err(e) = std::fs::write(workdir.join("zz_tern_backend_override.tf"), backend) {
+    if let Err(e) =
+        tern_handoff::files::write_private(&workdir.join("zz_tern_backend_override.tf"), backend.as_bytes())
+    {
         return PhaseResult::Failed(format!("writing the backend override: {e}"));
     }
 
@@ -454,8 +481,26 @@ async fn execute(
     }
 
     // After an apply, store the state, even after a failure (Terraform saves partial state).
-    if phase == RunPhase::Apply
-        && let Ok(new_state) = tokio::fs::read(&state_path).await
+    // The phase could have replaced the working directory or the file with a link: resolve it
+    // again, and read a regular file only.
+    let new_state = match phase {
+        RunPhase::Apply => {
+            let (config_dir, working_directory) = (config_dir.clone(), spec.working_directory.clone());
+            let read = tokio::task::spawn_blocking(move || {
+                let workdir = working_directory_in(&config_dir, &working_directory)?;
+                read_back(&workdir.join(STATE_FILE), MAX_STATE_BYTES)
+                    .map_err(|e| format!("reading the new state: {e}"))
+            })
+            .await;
+            match read {
+                Ok(Ok(state)) => state,
+                Ok(Err(reason)) => return PhaseResult::Failed(reason),
+                Err(_) => return PhaseResult::Failed("reading the new state failed".into()),
+            }
+        }
+        RunPhase::Plan => None,
+    };
+    if let Some(new_state) = new_state
         && previous_state.as_deref() != Some(new_state.as_slice())
     {
         match client.upload_state(new_state).await {
@@ -574,13 +619,15 @@ async fn terraform(
         }
     }
     if phase == RunPhase::Plan {
-        match tokio::fs::read(&plan_path).await {
-            Ok(bytes) => {
+        match tokio::task::spawn_blocking(move || read_back(&plan_path, MAX_PLAN_BYTES)).await {
+            Ok(Ok(Some(bytes))) => {
                 if let Err(e) = client.save_plan_file(bytes).await {
                     return PhaseResult::Failed(e.to_string());
                 }
             }
-            Err(e) => return PhaseResult::Failed(format!("terraform wrote no plan file: {e}")),
+            Ok(Ok(None)) => return PhaseResult::Failed("terraform wrote no plan file".into()),
+            Ok(Err(e)) => return PhaseResult::Failed(format!("reading the saved plan: {e}")),
+            Err(_) => return PhaseResult::Failed("reading the saved plan failed".into()),
         }
     }
     PhaseResult::Succeeded { has_changes }
@@ -598,6 +645,102 @@ fn select_terraform(set: &TerraformSet, version: &str) -> Result<TerraformBinary
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A scratch directory, removed on drop.
+    struct Scratch(PathBuf);
+
+    impl Scratch {
+        fn new(name: &str) -> Self {
+            let path = std::env::temp_dir().join(format!("tern-runner-{name}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&path);
+            std::fs::create_dir_all(&path).unwrap();
+            Self(path)
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    /// Everything below `dir`, links not followed.
+    fn listing(dir: &Path) -> Vec<PathBuf> {
+        let mut out: Vec<PathBuf> = Vec::new();
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if std::fs::symlink_metadata(&path).unwrap().is_dir() {
+                out.extend(listing(&path));
+            }
+            out.push(path);
+        }
+        out.sort();
+        out
+    }
+
+    /// Issue 15: a configuration whose working directory leads out of it through a chain of
+    /// symbolic links (`d -> .`, then `d/d/..`, the job directory) made the runner write the
+    /// workspace's variables outside. The run now fails before anything is written, saying why.
+    #[test]
+    fn a_working_directory_that_leads_out_through_links_is_refused() {
+        let scratch = Scratch::new("workdir-escape");
+        let src = scratch.0.join("src");
+        std::fs::create_dir(&src).unwrap();
+        std::fs::write(src.join("main.tf"), "").unwrap();
+        std::os::unix::fs::symlink(".", src.join("d")).unwrap();
+        let job = scratch.0.join("job");
+        let unpack_into = |name: &str, working_directory: &str| {
+            let config = job.join(name);
+            std::fs::create_dir_all(&config).unwrap();
+            let tarball = tern_archive::pack(&src).unwrap();
+            unpack_configuration(&tarball, &config, working_directory)
+        };
+
+        // `d -> .` alone is a valid configuration, and `d/d` is its top.
+        let (_, workdir) = unpack_into("fine", "d/d").unwrap();
+        assert_eq!(workdir, job.join("fine"));
+
+        // As uploaded: the link out is refused by the same check the server makes.
+        std::os::unix::fs::symlink("d/d/..", src.join("wd")).unwrap();
+        let err = unpack_into("attack", "wd").unwrap_err();
+        assert_eq!(
+            err,
+            r#"the configuration cannot be unpacked: entry "wd" is a symbolic link to "d/d/..", which leads outside the configuration"#
+        );
+        std::fs::remove_file(src.join("wd")).unwrap();
+
+        // Through a link the archive accepts: the server refuses `..` in a working directory,
+        // but the runner does not rely on it.
+        let err = unpack_into("climb", "d/d/../..").unwrap_err();
+        assert_eq!(
+            err,
+            r#"the working directory cannot be used: "d/d/../.." leads outside the configuration: '..' above the top of the configuration"#
+        );
+
+        // Nothing was written outside the configurations.
+        let outside: Vec<PathBuf> = listing(&job)
+            .into_iter()
+            .filter(|p| !["fine", "attack", "climb"].iter().any(|c| p.starts_with(job.join(c))))
+            .collect();
+        assert!(outside.is_empty(), "{outside:?}");
+        assert_eq!(
+            listing(&scratch.0).iter().filter(|p| p.extension().is_some_and(|e| e == "tfvars")).count(),
+            0
+        );
+    }
+
+    /// What the phase leaves where tern reads next: a link is refused, not followed.
+    #[test]
+    fn files_read_back_after_a_phase_are_never_followed_through_links() {
+        let scratch = Scratch::new("read-back");
+        let secret = scratch.0.join("server-key.pem");
+        std::fs::write(&secret, "not the phase's").unwrap();
+        let plan = scratch.0.join("plan.tfplan");
+        std::os::unix::fs::symlink(&secret, &plan).unwrap();
+        let err = read_back(&plan, MAX_PLAN_BYTES).unwrap_err().to_string();
+        assert!(err.contains("symbolic link"), "{err}");
+        assert!(read_back(&scratch.0.join("none"), MAX_PLAN_BYTES).unwrap().is_none());
+    }
 
     #[test]
     fn hcl_strings_escape_quotes_and_templates() {

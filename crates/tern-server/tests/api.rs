@@ -518,6 +518,21 @@ async fn runs_state_and_the_agent_api(api: Api) {
         )
         .await;
     assert_eq!(cv["data"]["attributes"]["status"], "errored");
+    // Issue 15: links whose targets only look inside (`d -> .`, then `d/d/..`) are resolved as
+    // the filesystem will, and the uploader is told which entry leads out.
+    let cv = api.ok(Method::POST, &format!("/api/v2/workspaces/{ws_id}/configuration-versions"), None).await;
+    let upload = cv["data"]["attributes"]["upload-url"].as_str().unwrap().to_owned();
+    let chain = gz_tar(|b| {
+        tar_entry(b, tar::EntryType::Symlink, "d", Some("."), b"");
+        tar_entry(b, tar::EntryType::Symlink, "wd", Some("d/d/.."), b"");
+    });
+    let r = api.http.put(&upload).bearer_auth(&api.admin).body(chain).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(
+        v["errors"][0]["detail"],
+        r#"the configuration was refused: entry "wd" is a symbolic link to "d/d/..", which leads outside the configuration"#
+    );
     let r = api.http.put(format!("{}/upload-too-big", api.base)).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     let cv = api.ok(Method::POST, &format!("/api/v2/workspaces/{ws_id}/configuration-versions"), None).await;
