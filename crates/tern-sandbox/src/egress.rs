@@ -1,0 +1,1 @@
+//! Egress of a sandbox: a network namespace per phase with user-mode networking and a filter.
