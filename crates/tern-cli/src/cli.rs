@@ -67,6 +67,11 @@ pub enum Command {
         workspaces of that pool (agent execution mode); an organization-wide token (tern agent-token\n\
         create) runs the organization's remote-mode workspaces. The agent takes only jobs whose\n\
         Terraform version it has (--terraform, --tools-dir, or terraform/tofu on PATH).\n\n\
+        Jobs and credentials go under $XDG_RUNTIME_DIR/tern, else /tmp/tern-<uid>: created mode\n\
+        0700, and refused if it is a link, someone else's, or writable by others.\n\n\
+        SIGTERM or Ctrl-C stops it: no new jobs, running ones end first (their Terraform gets the\n\
+        signal, and is killed after --grace); a second signal kills their Terraform at once (the\n\
+        jobs are still reported and cleaned up), a third exits without cleaning up.\n\n\
         Examples:\n  \
         tern agent-pool token prod --org acme         # on a machine logged in to tern\n  \
         TERN_AGENT_TOKEN=tern-agent.… tern agent --server https://tern.example.com \\\n    \
@@ -1019,7 +1024,7 @@ pub struct ServeArgs {
 #[derive(Debug, Args)]
 pub struct RunnerArgs {
     /// Where runs keep their credential files (private, mode 0700). Default: <data dir>/credentials
-    /// for `serve`, $XDG_RUNTIME_DIR/tern for `agent`.
+    /// for `serve`; for `agent`, credentials/ in $XDG_RUNTIME_DIR/tern, else in /tmp/tern-<uid>.
     ///
     /// `tern serve` and `tern agent` clean up here when they start, before they take work: for
     /// each phase a killed process left, they stop the Terraform it left running, revoke its

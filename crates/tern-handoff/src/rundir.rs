@@ -7,17 +7,18 @@
 //! it must revoke in `<run dir>/.state.json`; a later start that can take the lock of a run
 //! directory knows its phase died, revokes what it recorded and removes the directory.
 
-use std::fs::{self, File, OpenOptions};
-use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _, PermissionsExt as _};
+use std::fs::{self, DirBuilder, File, OpenOptions};
+use std::os::unix::fs::{DirBuilderExt as _, MetadataExt as _, OpenOptionsExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-/// Why the credentials directory cannot be used.
+/// Why a directory tern keeps private files in (a run's credentials, an agent's jobs) cannot
+/// be used.
 #[derive(Debug, thiserror::Error)]
 pub enum DirError {
     /// An I/O error on a named path.
-    #[error("credentials directory {}: {source}", .path.display())]
+    #[error("{}: {source}", .path.display())]
     Io {
         /// The path.
         path: PathBuf,
@@ -25,11 +26,20 @@ pub enum DirError {
         #[source]
         source: std::io::Error,
     },
+    /// A symbolic link where the directory must be: it could lead anywhere.
+    #[error("{} is a symbolic link, not a directory", .path.display())]
+    Symlink {
+        /// The link.
+        path: PathBuf,
+    },
+    /// Something other than a directory.
+    #[error("{} exists and is not a directory", .path.display())]
+    NotADirectory {
+        /// The path.
+        path: PathBuf,
+    },
     /// Owned by someone else.
-    #[error(
-        "credentials directory {} is owned by uid {owner}, not by this user (uid {me}); tern keeps credentials only in directories it owns",
-        .path.display()
-    )]
+    #[error("{} is owned by uid {owner}, not you (uid {me})", .path.display())]
     NotOwned {
         /// The directory.
         path: PathBuf,
@@ -38,7 +48,15 @@ pub enum DirError {
         /// The current user.
         me: u32,
     },
-    /// Readable or writable by others.
+    /// Writable by the group or by others, who could then replace what is in it.
+    #[error("{} has mode {mode:04o}: other users can write to it", .path.display())]
+    Writable {
+        /// The directory.
+        path: PathBuf,
+        /// Its mode.
+        mode: u32,
+    },
+    /// Readable or writable by others (the credentials base must be closed to everyone).
     #[error(
         "credentials directory {} has mode {mode:04o}; it must be private (chmod 700 {})",
         .path.display(), .path.display()
@@ -59,28 +77,63 @@ pub enum DirError {
     },
 }
 
+impl DirError {
+    /// Whether the directory exists but someone else may control it (another user created it,
+    /// can write to it, or it is a link): the files tern would put there are not safe in it.
+    pub fn is_not_ours(&self) -> bool {
+        matches!(self, Self::Symlink { .. } | Self::NotOwned { .. } | Self::Writable { .. })
+    }
+}
+
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> DirError + '_ {
     move |source| DirError::Io { path: path.to_path_buf(), source }
 }
 
-/// Make sure `base` exists, is a directory owned by us, and is private.
-pub fn prepare_base(base: &Path) -> Result<(), DirError> {
-    match fs::symlink_metadata(base) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            fs::create_dir_all(base).map_err(io(base))?;
-            fs::set_permissions(base, fs::Permissions::from_mode(0o700)).map_err(io(base))?;
+/// Make sure `dir` is a directory of ours that no one else can change: a real directory (not
+/// a symbolic link), owned by the current user, with no group or other write permission.
+/// Missing, it is created with mode 0700 whatever the umask (missing parents too).
+///
+/// A directory someone else created first (in `/tmp`, say) is refused rather than used: its
+/// owner could read or replace whatever tern puts in it.
+pub fn ensure_own_dir(dir: &Path) -> Result<fs::Metadata, DirError> {
+    if let Err(e) = fs::symlink_metadata(dir) {
+        if e.kind() != std::io::ErrorKind::NotFound {
+            return Err(io(dir)(e));
         }
-        Err(e) => return Err(io(base)(e)),
-        Ok(meta) if !meta.is_dir() => {
-            return Err(io(base)(std::io::Error::other("exists and is not a directory")));
+        if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+            DirBuilder::new().recursive(true).mode(0o700).create(parent).map_err(io(parent))?;
         }
-        Ok(_) => {}
+        // Not recursive: if another process created it meanwhile, this fails and the checks
+        // below judge theirs.
+        match DirBuilder::new().mode(0o700).create(dir) {
+            // The umask may have taken bits away; set exactly 0700.
+            Ok(()) => fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(io(dir))?,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(io(dir)(e)),
+        }
     }
-    let meta = fs::metadata(base).map_err(io(base))?;
+    let meta = fs::symlink_metadata(dir).map_err(io(dir))?;
+    if meta.file_type().is_symlink() {
+        return Err(DirError::Symlink { path: dir.to_path_buf() });
+    }
+    if !meta.is_dir() {
+        return Err(DirError::NotADirectory { path: dir.to_path_buf() });
+    }
     let me = nix::unistd::getuid().as_raw();
     if meta.uid() != me {
-        return Err(DirError::NotOwned { path: base.to_path_buf(), owner: meta.uid(), me });
+        return Err(DirError::NotOwned { path: dir.to_path_buf(), owner: meta.uid(), me });
     }
+    let mode = meta.permissions().mode() & 0o7777;
+    if mode & 0o022 != 0 {
+        return Err(DirError::Writable { path: dir.to_path_buf(), mode });
+    }
+    Ok(meta)
+}
+
+/// Make sure `base` exists, is a directory owned by us (see [`ensure_own_dir`]), and is
+/// private: credentials are closed to everyone else, reading included.
+pub fn prepare_base(base: &Path) -> Result<(), DirError> {
+    let meta = ensure_own_dir(base)?;
     let mode = meta.permissions().mode() & 0o777;
     if mode & 0o077 != 0 {
         return Err(DirError::NotPrivate { path: base.to_path_buf(), mode });
@@ -124,6 +177,29 @@ impl ProcessRecord {
     }
 }
 
+impl ProcessRecord {
+    /// Whether the recorded process is still running, as a child of this process (a command
+    /// this runner started, not another runner's).
+    pub fn is_child_of_this_process(&self) -> bool {
+        self.is_alive() && process_parent(self.pid) == Some(std::process::id())
+    }
+}
+
+/// The commands that phases under `base` recorded and that still run as children of this
+/// process: what a runner stopping at once must end itself, since nothing else will until it
+/// starts again.
+pub fn running_children(base: &Path) -> Vec<ProcessRecord> {
+    let Ok(entries) = fs::read_dir(base) else { return Vec::new() };
+    entries
+        .flatten()
+        .filter_map(|entry| {
+            let bytes = fs::read(entry.path().join(".state.json")).ok()?;
+            serde_json::from_slice::<RecoveryState>(&bytes).ok()?.process
+        })
+        .filter(ProcessRecord::is_child_of_this_process)
+        .collect()
+}
+
 /// Records the command a phase runs in its recovery state, as it starts.
 #[derive(Debug, Clone)]
 pub struct ProcessRecorder {
@@ -157,6 +233,12 @@ fn process_start_ticks(pid: u32) -> Option<u64> {
         return None;
     }
     fields.nth(18)?.parse().ok()
+}
+
+/// Field 4 of `/proc/<pid>/stat`: the parent's pid.
+fn process_parent(pid: u32) -> Option<u32> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat[stat.rfind(')')? + 1..].split_whitespace().nth(1)?.parse().ok()
 }
 
 /// A Vault token to revoke on recovery.
@@ -288,7 +370,73 @@ mod tests {
         assert!(matches!(prepare_base(&base), Err(DirError::NotPrivate { mode: 0o755, .. })));
         let file = root.path().join("file");
         fs::write(&file, "x").unwrap();
-        assert!(prepare_base(&file).is_err());
+        assert!(matches!(prepare_base(&file), Err(DirError::NotADirectory { .. })));
+    }
+
+    #[test]
+    fn an_own_dir_is_created_0700() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("a").join("tern-1000");
+        ensure_own_dir(&dir).unwrap();
+        assert_eq!(fs::metadata(&dir).unwrap().permissions().mode() & 0o7777, 0o700);
+        assert_eq!(fs::metadata(root.path().join("a")).unwrap().permissions().mode() & 0o777, 0o700);
+        // An existing one of ours that others may read but not write is accepted as it is.
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
+        ensure_own_dir(&dir).unwrap();
+        assert_eq!(fs::metadata(&dir).unwrap().permissions().mode() & 0o777, 0o755);
+    }
+
+    #[test]
+    fn a_dir_others_can_write_is_refused() {
+        let root = tempfile::tempdir().unwrap();
+        for mode in [0o777, 0o1777, 0o770, 0o702] {
+            let dir = root.path().join(format!("tern-{mode:o}"));
+            fs::create_dir(&dir).unwrap();
+            fs::set_permissions(&dir, fs::Permissions::from_mode(mode)).unwrap();
+            let err = ensure_own_dir(&dir).unwrap_err();
+            assert!(matches!(err, DirError::Writable { mode: m, .. } if m == mode), "{mode:o}: {err:?}");
+            assert!(err.is_not_ours());
+            assert_eq!(
+                err.to_string(),
+                format!("{} has mode {mode:04o}: other users can write to it", dir.display())
+            );
+            assert_eq!(fs::metadata(&dir).unwrap().permissions().mode() & 0o7777, mode, "left as it was");
+        }
+    }
+
+    #[test]
+    fn a_dir_owned_by_another_user_is_refused() {
+        if !nix::unistd::getuid().is_root() {
+            eprintln!("skipped: only root can give a directory to another user");
+            return;
+        }
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("tern-1000");
+        fs::create_dir(&dir).unwrap();
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)).unwrap();
+        std::os::unix::fs::chown(&dir, Some(65534), Some(65534)).unwrap();
+        let err = ensure_own_dir(&dir).unwrap_err();
+        assert!(matches!(err, DirError::NotOwned { owner: 65534, me: 0, .. }), "{err:?}");
+        assert_eq!(err.to_string(), format!("{} is owned by uid 65534, not you (uid 0)", dir.display()));
+        assert!(matches!(prepare_base(&dir), Err(DirError::NotOwned { .. })));
+    }
+
+    #[test]
+    fn a_symlink_is_refused_even_to_a_dir_of_ours() {
+        let root = tempfile::tempdir().unwrap();
+        let target = root.path().join("real");
+        ensure_own_dir(&target).unwrap();
+        let link = root.path().join("tern-1000");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let err = ensure_own_dir(&link).unwrap_err();
+        assert!(matches!(err, DirError::Symlink { .. }), "{err:?}");
+        assert!(err.is_not_ours());
+        assert!(matches!(prepare_base(&link), Err(DirError::Symlink { .. })));
+        // A dangling one too: tern must not create the directory where it points.
+        let dangling = root.path().join("tern-1001");
+        std::os::unix::fs::symlink(root.path().join("elsewhere"), &dangling).unwrap();
+        assert!(matches!(ensure_own_dir(&dangling), Err(DirError::Symlink { .. })));
+        assert!(!root.path().join("elsewhere").exists());
     }
 
     #[test]
@@ -315,6 +463,25 @@ mod tests {
         assert!(!base.join("run-1").exists());
         // The same run can start again.
         RunDir::acquire(&base, "run-1").unwrap().remove().unwrap();
+    }
+
+    #[test]
+    fn running_children_are_the_recorded_commands_this_process_started() {
+        use std::os::unix::process::CommandExt as _;
+        let root = tempfile::tempdir().unwrap();
+        let base = root.path().join("tern");
+        let mut child = std::process::Command::new("sleep").arg("30").process_group(0).spawn().unwrap();
+        let mine = RunDir::acquire(&base, "run-1").unwrap();
+        mine.process_recorder(&RecoveryState::default()).record(child.id());
+        // Another runner's command (here: init) is not ours to end.
+        let other = RunDir::acquire(&base, "run-2").unwrap();
+        other.process_recorder(&RecoveryState::default()).record(1);
+        assert!(ProcessRecord::of(1).is_some_and(|p| !p.is_child_of_this_process()));
+        let found = running_children(&base);
+        assert_eq!(found.iter().map(|p| p.pid).collect::<Vec<_>>(), [child.id()]);
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert!(running_children(&base).is_empty(), "a process that ended is not running");
     }
 
     #[test]

@@ -248,10 +248,38 @@ pub struct JobSpec {
     pub working_directory: String,
     /// Phase timeout.
     pub timeout_seconds: u64,
+    /// The longest a token minted for this job may live, in seconds (the server's token
+    /// lifetime): the server caps every mint at it. Absent from older servers.
+    #[serde(default)]
+    pub max_token_ttl_seconds: Option<u64>,
     /// Destroy run.
     pub is_destroy: bool,
     /// Variables.
     pub variables: Vec<JobVariable>,
+}
+
+impl JobSpec {
+    /// The server's longest token lifetime, if it said.
+    fn max_token_ttl(&self) -> Duration {
+        self.max_token_ttl_seconds.map_or(Ttl::MAX, Duration::from_secs)
+    }
+
+    /// Lifetime of the tokens a phase reads once at its start (inline tokens such as
+    /// `KUBE_TOKEN`): the phase's timeout, but never longer than the server lets a token live.
+    pub fn inline_token_ttl(&self) -> Ttl {
+        let wanted = Duration::from_secs(self.timeout_seconds).min(self.max_token_ttl());
+        Ttl::new(wanted.clamp(Ttl::MIN, Ttl::MAX)).unwrap_or_default()
+    }
+
+    /// Lifetime of the tokens in files, refreshed at two thirds of it: `configured`, but never
+    /// longer than the server lets a token live (a shorter token than asked for would expire
+    /// before its refresh).
+    pub fn file_token_ttl(&self, configured: Ttl) -> Ttl {
+        if configured.as_duration() <= self.max_token_ttl() {
+            return configured;
+        }
+        Ttl::new(self.max_token_ttl().clamp(Ttl::MIN, Ttl::MAX)).unwrap_or(configured)
+    }
 }
 
 impl JobClient {
@@ -372,5 +400,51 @@ impl TokenMinter for ServerMinter {
             issued_at: m.issued_at,
             expires_at: m.expires_at,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(timeout_seconds: u64, max_token_ttl_seconds: Option<u64>) -> JobSpec {
+        let mut v = json!({
+            "id": "job-1", "run_id": "run-1", "phase": "plan",
+            "organization": { "name": "acme", "id": "org-1" },
+            "project": { "name": "Default Project", "id": "prj-1" },
+            "workspace": { "name": "app", "id": "ws-1" },
+            "terraform_version": "1.11.4", "working_directory": "",
+            "timeout_seconds": timeout_seconds, "is_destroy": false, "plan_only": false, "variables": [],
+        });
+        if let Some(max) = max_token_ttl_seconds {
+            v["max_token_ttl_seconds"] = json!(max);
+        }
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn a_jobs_tokens_never_outlive_the_servers_token_lifetime() {
+        let fifteen = Ttl::new(Duration::from_secs(900)).unwrap();
+        let hour = Ttl::new(Duration::from_secs(3600)).unwrap();
+        // A tenant's 24 h phase timeout: inline tokens live as long as the server allows.
+        let day = spec(24 * 3600, Some(900));
+        assert_eq!(day.inline_token_ttl().as_secs(), 900);
+        assert_eq!(day.file_token_ttl(fifteen).as_secs(), 900);
+        assert_eq!(day.file_token_ttl(hour).as_secs(), 900, "refreshed before the server's token expires");
+        // A short phase: its tokens need not outlive it.
+        let short = spec(300, Some(3600));
+        assert_eq!(short.inline_token_ttl().as_secs(), 300);
+        assert_eq!(short.file_token_ttl(fifteen).as_secs(), 900);
+        assert_eq!(spec(1, Some(3600)).inline_token_ttl().as_secs(), 10, "at least Ttl::MIN");
+    }
+
+    #[test]
+    fn an_older_server_that_does_not_say_leaves_the_phase_timeout() {
+        let old = spec(2 * 3600, None);
+        assert_eq!(old.max_token_ttl_seconds, None);
+        assert_eq!(old.inline_token_ttl().as_secs(), 2 * 3600);
+        let hour = Ttl::new(Duration::from_secs(3600)).unwrap();
+        assert_eq!(old.file_token_ttl(hour).as_secs(), 3600);
+        assert_eq!(spec(48 * 3600, None).inline_token_ttl().as_secs(), 24 * 3600, "at most Ttl::MAX");
     }
 }

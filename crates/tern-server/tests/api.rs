@@ -473,7 +473,9 @@ async fn runs_state_and_the_agent_api(api: Api) {
         .ok(
             Method::POST,
             "/api/v2/organizations/acme/workspaces",
-            Some(json!({"data":{"type":"workspaces","attributes":{"name":"app"}}})),
+            // The longest phase timeout a tenant may choose: its tokens still may not live
+            // that long.
+            Some(json!({"data":{"type":"workspaces","attributes":{"name":"app","plan-timeout":86400}}})),
         )
         .await;
     let ws_id = ws["data"]["id"].as_str().unwrap().to_owned();
@@ -681,6 +683,25 @@ async fn runs_state_and_the_agent_api(api: Api) {
         .await;
     assert_eq!(status, StatusCode::OK, "{minted}");
     assert_eq!(minted["subject"], "organization:acme:project:Default Project:workspace:app:run_phase:plan");
+    // Issue 15: a job's tokens never outlive the server's token lifetime, whatever the phase's
+    // timeout; the job says what that lifetime is, so that its runner asks for no more.
+    let max = Ttl::default().as_secs();
+    assert_eq!(spec["timeout_seconds"], 86400);
+    assert_eq!(spec["max_token_ttl_seconds"], max);
+    let lifetime = |m: &Value| m["expires_at"].as_u64().unwrap() - m["issued_at"].as_u64().unwrap();
+    assert_eq!(lifetime(&minted), 600, "a shorter lifetime is granted as asked");
+    for asked in [86400, max + 1] {
+        let (status, long) = api
+            .call(
+                Method::POST,
+                &format!("/api/agent/jobs/{job}/token"),
+                Some(&job_token),
+                Some(json!({"audience":"aws.workload.identity","ttl_seconds":asked})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{long}");
+        assert_eq!(lifetime(&long), max, "asked for {asked}s in a phase of 24 h");
+    }
     let jwks =
         api.http.get(format!("{}/.well-known/jwks", api.base)).send().await.unwrap().text().await.unwrap();
     let jwks = tern_identity::verify::Jwks::from_json(jwks.as_bytes()).unwrap();

@@ -25,14 +25,6 @@ fn is_config_name(name: &str) -> bool {
         || name.starts_with("WORKLOAD_IDENTITY_")
 }
 
-/// `$XDG_RUNTIME_DIR/tern`, else `/tmp/tern-<uid>`.
-fn default_credentials_dir(env: Env<'_>) -> PathBuf {
-    match env("XDG_RUNTIME_DIR") {
-        Some(dir) => PathBuf::from(dir).join("tern"),
-        None => PathBuf::from(format!("/tmp/tern-{}", nix::unistd::getuid().as_raw())),
-    }
-}
-
 fn absolute(path: &Path) -> anyhow::Result<PathBuf> {
     if path.is_absolute() {
         Ok(path.to_path_buf())
@@ -56,7 +48,8 @@ pub fn run(args: ExecArgs, env: Env<'_>) -> anyhow::Result<ExitCode> {
     let grace = settings::duration("--grace", &args.grace)?;
     let inline_ttl = Ttl::new(timeout.clamp(Ttl::MIN, Ttl::MAX)).map_err(|e| usage("--timeout", &e))?;
     let workdir = absolute(args.workdir.as_deref().unwrap_or(Path::new(".")))?;
-    let base = absolute(&args.credentials_dir.clone().unwrap_or_else(|| default_credentials_dir(env)))?;
+    let default_base = args.credentials_dir.is_none();
+    let base = absolute(&args.credentials_dir.clone().unwrap_or_else(|| super::default_runtime_dir(env)))?;
     let endpoints = Endpoints {
         gcp_sts: args.gcp_sts_url.clone(),
         gcp_iam_credentials: args.gcp_iam_credentials_url.clone(),
@@ -119,6 +112,9 @@ pub fn run(args: ExecArgs, env: Env<'_>) -> anyhow::Result<ExitCode> {
     }
     if configs.is_empty() {
         tracing::warn!("no dynamic credentials are configured: the command runs without any");
+    }
+    if default_base {
+        super::own_default_dir(&base, "credentials", "--credentials-dir DIR")?;
     }
 
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -190,6 +190,8 @@ async fn spec(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>)
         "terraform_version": run.terraform_version.clone().unwrap_or_else(|| ws.terraform_version.to_string()),
         "working_directory": ws.working_directory,
         "timeout_seconds": phase_timeout(&ws, job.phase),
+        // Every token minted for the job is capped at this: runners size their tokens to it.
+        "max_token_ttl_seconds": s.signer.max_ttl.as_secs(),
         "is_destroy": run.is_destroy,
         "plan_only": run.plan_only,
         "variables": variables,
@@ -279,8 +281,10 @@ async fn mint(
     let request: MintRequest = parse(&body)?;
     let audience =
         Audience::parse(&request.audience).map_err(|e| ApiError::bad_request(format!("audience: {e}")))?;
-    // A token may live as long as the phase may (inline tokens are read once at start).
-    let cap = s.signer.max_ttl.as_secs().max(u64::try_from(scope.timeout_s).unwrap_or(0));
+    // Never longer than the server's token lifetime, whatever the phase's timeout (a tenant
+    // chooses that): file tokens are refreshed anyway, and inline ones (read once at start) are
+    // as long-lived as the operator allows tokens to be.
+    let cap = s.signer.max_ttl.as_secs();
     let ttl = Ttl::new(Duration::from_secs(request.ttl_seconds.min(cap)).clamp(Ttl::MIN, Ttl::MAX))
         .map_err(|e| ApiError::bad_request(format!("ttl_seconds: {e}")))?;
     let bad = |what: &str, e: &dyn std::fmt::Display| {
