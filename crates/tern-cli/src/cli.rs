@@ -1071,6 +1071,58 @@ pub struct RunnerArgs {
         default_value = "https://iamcredentials.googleapis.com"
     )]
     pub gcp_iam_credentials_url: String,
+
+    /// How phases are isolated: `sandbox` (the default) runs every phase's Terraform, its
+    /// providers and whatever a configuration starts (local-exec, external) in a bubblewrap
+    /// sandbox. It sees only its job directory, a private /tmp, its own credential files,
+    /// read-only system directories, its Terraform binary and the --sandbox-read-only paths;
+    /// not the data directory, other jobs or any process outside it. As root it runs as
+    /// --sandbox-user. It keeps network access.
+    ///
+    /// `none` runs tenant code as this process's user, next to the signing key, the database and
+    /// other tenants' jobs: only for a single trusted operator. It is logged at every start and
+    /// shown by `tern doctor`. Needs bubblewrap (`apt-get install bubblewrap`).
+    #[arg(long, value_name = "MODE", env = "TERN_ISOLATION", default_value = "sandbox", value_parser = ["sandbox", "none"])]
+    pub isolation: String,
+
+    /// The user phases run as when tern runs as root: UID[:GID] (default 65534:65534, nobody).
+    #[arg(long, value_name = "UID[:GID]", env = "TERN_SANDBOX_USER")]
+    pub sandbox_user: Option<String>,
+
+    /// A path every phase sees read-only at the same place (repeatable; TERN_SANDBOX_READ_ONLY
+    /// takes several separated by ':'): tools a local-exec needs, a provider mirror. Never give
+    /// tern's data directory.
+    #[arg(long, value_name = "PATH", env = "TERN_SANDBOX_READ_ONLY", value_delimiter = ':')]
+    pub sandbox_read_only: Vec<PathBuf>,
+
+    /// A directory every phase may read AND write at the same place (repeatable;
+    /// TERN_SANDBOX_READ_WRITE separated by ':'), e.g. a Terraform plugin cache shared by all
+    /// runs. Phases of different workspaces and organizations share it: one can tamper with what
+    /// another reads there. Give it only for what all tenants may share.
+    #[arg(long, value_name = "DIR", env = "TERN_SANDBOX_READ_WRITE", value_delimiter = ':')]
+    pub sandbox_read_write: Vec<PathBuf>,
+
+    /// Address space of each process of a phase, in MiB (below 1024, Terraform does not start).
+    #[arg(long, value_name = "MIB", env = "TERN_PHASE_MEMORY_MIB", default_value_t = 8192)]
+    pub phase_memory_mib: u64,
+
+    /// Processes and threads a phase's user may have (per sandbox user: phases running as the
+    /// same user share it).
+    #[arg(long, value_name = "N", env = "TERN_PHASE_PROCESSES", default_value_t = 4096)]
+    pub phase_processes: u64,
+
+    /// The largest file a phase may write, in MiB.
+    #[arg(long, value_name = "MIB", env = "TERN_PHASE_FILE_SIZE_MIB", default_value_t = 10240)]
+    pub phase_file_size_mib: u64,
+
+    /// CPU time each process of a phase may use, in seconds (default: no limit; the phase
+    /// timeout bounds the wall time).
+    #[arg(long, value_name = "SECONDS", env = "TERN_PHASE_CPU_SECONDS")]
+    pub phase_cpu_seconds: Option<u64>,
+
+    /// The most a phase may write to its run log, in MiB; a phase that writes more is stopped.
+    #[arg(long, value_name = "MIB", env = "TERN_PHASE_LOG_MIB", default_value_t = 64)]
+    pub phase_log_mib: u64,
 }
 
 /// `tern agent`.

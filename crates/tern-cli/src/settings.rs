@@ -271,7 +271,86 @@ pub fn runner(
         path: env("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".to_owned()).into(),
         // Probed when the command starts (I/O): see `terraform_sources`.
         terraform: std::sync::Arc::default(),
+        // Set up when the command starts (I/O): see `sandbox`.
+        sandbox: None,
+        log_limit: args.phase_log_mib.saturating_mul(1 << 20),
     })
+}
+
+/// The sandbox phases run in, from `--isolation` and the limits; `None` for `--isolation none`.
+/// It is started once here and must prove it cannot see `private` (the data directory), so
+/// that a server that cannot sandbox says so at start, not at its first run.
+pub fn sandbox(
+    args: &crate::cli::RunnerArgs,
+    private: &std::path::Path,
+) -> Result<Option<std::sync::Arc<tern_sandbox::Sandbox>>, UsageError> {
+    if args.isolation == "none" {
+        return Ok(None);
+    }
+    let user = match &args.sandbox_user {
+        None => None,
+        Some(text) => {
+            let (uid, gid) = text.split_once(':').unwrap_or((text, text));
+            let parse = |v: &str| v.trim().parse::<u32>().ok();
+            match (parse(uid), parse(gid)) {
+                (Some(uid), Some(gid)) => Some((uid, gid)),
+                _ => {
+                    return Err(UsageError(format!(
+                        "--sandbox-user {text:?}: give numeric ids, UID or UID:GID (e.g. 65534:65534)"
+                    )));
+                }
+            }
+        }
+    };
+    let mib = |v: u64| v.saturating_mul(1 << 20);
+    if args.phase_memory_mib < 1024 {
+        return Err(UsageError(format!(
+            "--phase-memory-mib {}: Terraform needs at least 1024 MiB of address space to start",
+            args.phase_memory_mib
+        )));
+    }
+    let given = args.sandbox_read_only.iter().map(|p| ("--sandbox-read-only", p));
+    for (flag, path) in given.chain(args.sandbox_read_write.iter().map(|p| ("--sandbox-read-write", p))) {
+        if !path.is_absolute() || !path.exists() {
+            return Err(UsageError(format!("{flag} {}: give an absolute path that exists", path.display())));
+        }
+        if private.starts_with(path) || path.starts_with(private) {
+            return Err(UsageError(format!(
+                "{flag} {}: it would show phases tern's own directory {} (keys, database, other jobs)",
+                path.display(),
+                private.display()
+            )));
+        }
+    }
+    let config = tern_sandbox::Config {
+        user,
+        limits: tern_sandbox::Limits {
+            memory_bytes: mib(args.phase_memory_mib),
+            processes: args.phase_processes,
+            file_bytes: mib(args.phase_file_size_mib),
+            cpu_seconds: args.phase_cpu_seconds,
+            ..tern_sandbox::Limits::default()
+        },
+        read_only: args.sandbox_read_only.clone(),
+        read_write: args.sandbox_read_write.clone(),
+    };
+    let sandbox = tern_sandbox::Sandbox::new(config).map_err(|e| UsageError(e.to_string()))?;
+    sandbox.check(private).map_err(|e| {
+        UsageError(format!(
+            "{e}. tern runs every phase in a sandbox; fix the above, or run without isolation with --isolation none (tenant code then runs as tern's own user)"
+        ))
+    })?;
+    Ok(Some(std::sync::Arc::new(sandbox)))
+}
+
+/// Say at every start how phases are isolated (a warning without a sandbox).
+pub fn log_isolation(sandbox: Option<&tern_sandbox::Sandbox>) {
+    match sandbox {
+        Some(s) => tracing::info!("phases run in a sandbox: {}", s.describe()),
+        None => tracing::warn!(
+            "--isolation none: phases run WITHOUT a sandbox, as this process's user; a run's configuration (local-exec, providers) can read the signing key, the database and other tenants' jobs. Use only with a single trusted operator."
+        ),
+    }
 }
 
 /// Where the operator's Terraform binaries are (`--terraform`, `--tools-dir`). They are probed

@@ -26,15 +26,21 @@ use nix::libc;
 /// Write `contents` to `path` atomically with mode 0600. Refuses if `path` exists and is not a
 /// regular file (a symbolic link is refused, never followed or replaced).
 pub fn write_private(path: &Path, contents: &[u8]) -> io::Result<()> {
-    write_atomically(path, contents, false)
+    write_atomically(path, contents, false, None)
+}
+
+/// [`write_private`], the file owned by `owner` (uid, gid) when given: a credential file for a
+/// phase that runs as another user (the sandbox's). Changed on the open file, before the rename.
+pub fn write_private_owned(path: &Path, contents: &[u8], owner: Option<(u32, u32)>) -> io::Result<()> {
+    write_atomically(path, contents, false, owner)
 }
 
 /// [`write_private`], and on disk before it returns (fsync).
 pub fn write_private_synced(path: &Path, contents: &[u8]) -> io::Result<()> {
-    write_atomically(path, contents, true)
+    write_atomically(path, contents, true, None)
 }
 
-fn write_atomically(path: &Path, contents: &[u8], sync: bool) -> io::Result<()> {
+fn write_atomically(path: &Path, contents: &[u8], sync: bool, owner: Option<(u32, u32)>) -> io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let temp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
@@ -46,6 +52,9 @@ fn write_atomically(path: &Path, contents: &[u8], sync: bool) -> io::Result<()> 
             .custom_flags(libc::O_NOFOLLOW)
             .mode(0o600)
             .open(&temp)?;
+        if let Some((uid, gid)) = owner {
+            std::os::unix::fs::fchown(&file, Some(uid), Some(gid))?;
+        }
         file.write_all(contents)?;
         if sync {
             file.sync_all()?;

@@ -25,7 +25,7 @@ use tern_types::{Audience, SecretString, Ttl};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::files::write_private;
+use crate::files::write_private_owned;
 use crate::minter::{MintFailure, TokenMinter};
 use crate::rundir::{Abandoned, RecoveryState, RunDir, VaultRecord, abandoned};
 use crate::vault::{VaultClient, VaultError};
@@ -35,8 +35,12 @@ use crate::vault::{VaultClient, VaultError};
 pub struct PhaseOptions {
     /// Tokens in files (refreshed).
     pub file_token_ttl: Ttl,
-    /// Tokens in environment variables (not refreshable): the phase timeout, capped at 24 h.
+    /// Tokens in environment variables (not refreshable): the phase timeout, capped at the
+    /// server's token lifetime.
     pub inline_token_ttl: Ttl,
+    /// Who must own the credential files (uid, gid): the sandbox user the phase runs as, when
+    /// it is not the runner's. Their directory is then left traversable (0711) to that user.
+    pub file_owner: Option<(u32, u32)>,
 }
 
 /// Why a phase's credentials could not be prepared.
@@ -155,6 +159,7 @@ pub struct ActivePhase {
     refresher: Option<JoinHandle<()>>,
     state: RecoveryState,
     secrets: Vec<(String, SecretString)>,
+    owner: Option<(u32, u32)>,
 }
 
 impl std::fmt::Debug for ActivePhase {
@@ -174,8 +179,9 @@ pub struct TeardownReport {
     pub problems: Vec<String>,
 }
 
-fn write(path: &Path, contents: &[u8]) -> Result<(), PrepareError> {
-    write_private(path, contents).map_err(|source| PrepareError::Write { path: path.to_path_buf(), source })
+fn write(owner: Option<(u32, u32)>, path: &Path, contents: &[u8]) -> Result<(), PrepareError> {
+    write_private_owned(path, contents, owner)
+        .map_err(|source| PrepareError::Write { path: path.to_path_buf(), source })
 }
 
 fn claims_of(jwt: &str) -> String {
@@ -210,7 +216,15 @@ pub async fn prepare<M: TokenMinter>(
         refresher: None,
         state: RecoveryState::default(),
         secrets: Vec::new(),
+        owner: options.file_owner,
     };
+    if let (Some(dir), Some(_)) = (&phase.rundir, options.file_owner) {
+        // The sandbox user reads its files by name; it cannot list or change the directory.
+        use std::os::unix::fs::PermissionsExt as _;
+        let path = dir.path().to_path_buf();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o711))
+            .map_err(|source| PrepareError::Write { path, source })?;
+    }
     match phase.setup(plan, &minter, options).await {
         Ok(file_tokens) => {
             phase.start_refresher(minter, file_tokens, options.file_token_ttl);
@@ -278,7 +292,7 @@ impl ActivePhase {
         });
 
         for f in &plan.files {
-            write(&f.path, f.contents.as_bytes())?;
+            write(self.owner, &f.path, f.contents.as_bytes())?;
         }
 
         let mut file_tokens = Vec::new();
@@ -297,7 +311,7 @@ impl ActivePhase {
             );
             match &t.target {
                 TokenTarget::File(path) => {
-                    write(path, minted.jwt.expose_secret().as_bytes())?;
+                    write(self.owner, path, minted.jwt.expose_secret().as_bytes())?;
                     file_tokens.push(FileToken {
                         purpose: t.purpose.clone(),
                         path: path.clone(),
@@ -345,7 +359,7 @@ impl ActivePhase {
                 Err(error) => return Err(vault_err(error)),
             };
             self.secrets.push((format!("the Vault token for {}", l.purpose), token.token.clone()));
-            write(&l.token_file, token.token.expose_secret().as_bytes())?;
+            write(self.owner, &l.token_file, token.token.expose_secret().as_bytes())?;
             tracing::info!(
                 "logged in to Vault at {} for {} (lease {}s, {})",
                 l.addr,
@@ -417,12 +431,12 @@ impl ActivePhase {
                             SecretString::new(session),
                         ));
                     }
-                    write(file, text.as_bytes())?;
+                    write(self.owner, file, text.as_bytes())?;
                 }
                 SecretOutput::GcpAccessToken { file, env } => {
                     let token = SecretString::new(field("token")?);
                     self.secrets.push((format!("the Google access token for {}", r.purpose), token.clone()));
-                    write(file, token.expose_secret().as_bytes())?;
+                    write(self.owner, file, token.expose_secret().as_bytes())?;
                     if *env {
                         self.env.push(("GOOGLE_OAUTH_ACCESS_TOKEN".to_owned(), EnvValue::Secret(token)));
                     }
@@ -439,15 +453,15 @@ impl ActivePhase {
                         })?,
                     );
                     self.secrets.extend(key_file_secrets(&r.purpose, &encoded, &key));
-                    write(file, &key)?;
+                    write(self.owner, file, &key)?;
                 }
                 SecretOutput::AzureClient { client_id_file, client_secret_file, env } => {
                     let id = field("client_id")?;
                     let secret_value = SecretString::new(field("client_secret")?);
                     self.secrets
                         .push((format!("the Azure client secret for {}", r.purpose), secret_value.clone()));
-                    write(client_id_file, id.as_bytes())?;
-                    write(client_secret_file, secret_value.expose_secret().as_bytes())?;
+                    write(self.owner, client_id_file, id.as_bytes())?;
+                    write(self.owner, client_secret_file, secret_value.expose_secret().as_bytes())?;
                     if *env {
                         self.env.push(("ARM_CLIENT_ID".to_owned(), EnvValue::Literal(id)));
                         self.env.push(("ARM_CLIENT_SECRET".to_owned(), EnvValue::Secret(secret_value)));
@@ -468,7 +482,7 @@ impl ActivePhase {
         if let Some(t) = &plan.tfvars {
             self.state.tfvars = Some(t.path.clone());
             self.record()?;
-            write(&t.path, t.contents.as_bytes())?;
+            write(self.owner, &t.path, t.contents.as_bytes())?;
             self.tfvars = Some(t.path.clone());
         }
         for (name, value) in &plan.env {
@@ -490,7 +504,7 @@ impl ActivePhase {
         if tokens.is_empty() && logins.is_empty() {
             return;
         }
-        self.refresher = Some(tokio::spawn(refresh_loop(minter, tokens, logins, ttl)));
+        self.refresher = Some(tokio::spawn(refresh_loop(minter, tokens, logins, ttl, self.owner)));
     }
 
     /// The environment the command gets on top of the base environment (after removing
@@ -602,6 +616,7 @@ async fn refresh_loop<M: TokenMinter>(
     tokens: Vec<FileToken>,
     logins: Vec<Arc<Login>>,
     ttl: Ttl,
+    owner: Option<(u32, u32)>,
 ) {
     let two_thirds = |d: Duration| d * 2 / 3;
     let now = Instant::now();
@@ -617,20 +632,22 @@ async fn refresh_loop<M: TokenMinter>(
                 continue;
             }
             match minter.mint(&t.audience, ttl).await {
-                Ok(minted) => match write_private(&t.path, minted.jwt.expose_secret().as_bytes()) {
-                    Ok(()) => {
-                        tracing::info!("refreshed the token for {} (jti {})", t.purpose, minted.jti);
-                        token_due[i] = now + two_thirds(ttl.as_duration());
+                Ok(minted) => {
+                    match write_private_owned(&t.path, minted.jwt.expose_secret().as_bytes(), owner) {
+                        Ok(()) => {
+                            tracing::info!("refreshed the token for {} (jti {})", t.purpose, minted.jti);
+                            token_due[i] = now + two_thirds(ttl.as_duration());
+                        }
+                        Err(e) => {
+                            tracing::error!(
+                                "refreshing the token for {}: writing {}: {e}",
+                                t.purpose,
+                                t.path.display()
+                            );
+                            token_due[i] = now + Duration::from_secs(2);
+                        }
                     }
-                    Err(e) => {
-                        tracing::error!(
-                            "refreshing the token for {}: writing {}: {e}",
-                            t.purpose,
-                            t.path.display()
-                        );
-                        token_due[i] = now + Duration::from_secs(2);
-                    }
-                },
+                }
                 Err(e) => {
                     tracing::warn!("refreshing the token for {}: {e}; retrying", t.purpose);
                     token_due[i] = now + Duration::from_secs(2);
@@ -911,7 +928,7 @@ mod tests {
             notes: vec![],
         };
         let ttl = Ttl::new(Duration::from_secs(300)).unwrap();
-        let options = PhaseOptions { file_token_ttl: ttl, inline_token_ttl: ttl };
+        let options = PhaseOptions { file_token_ttl: ttl, inline_token_ttl: ttl, file_owner: None };
         let active = prepare(&plan, dir, minter(), options).await.unwrap();
         let login = seen.lock().unwrap()[0].clone();
         assert_eq!(login.path, "/v1/auth/jwt/login");

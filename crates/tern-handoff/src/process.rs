@@ -93,10 +93,49 @@ pub enum ProcessError {
 
 /// Signal the command: its whole process group when it has its own (captured output: no
 /// terminal), so that what it started (provider plugins, `local-exec` children) stops too.
+///
+/// A sandbox's own processes (bubblewrap: the one tern started and the namespace's init) are in
+/// the group too, but do not pass signals on and die of SIGINT or SIGTERM, which would kill the
+/// whole sandbox at once: Terraform would get no chance to stop gracefully and save its state.
+/// Signals other than SIGKILL therefore go to every member of the group but those.
 fn send(pid: Option<u32>, sig: Signal, group: bool) {
-    if let Some(pid) = pid.and_then(|p| i32::try_from(p).ok()) {
-        let _ = kill(Pid::from_raw(if group { -pid } else { pid }), sig);
+    let Some(pid) = pid.and_then(|p| i32::try_from(p).ok()) else { return };
+    if !group {
+        let _ = kill(Pid::from_raw(pid), sig);
+        return;
     }
+    if sig == Signal::SIGKILL {
+        let _ = kill(Pid::from_raw(-pid), sig);
+        return;
+    }
+    let members = group_members(pid);
+    if members.is_empty() {
+        let _ = kill(Pid::from_raw(-pid), sig); // /proc unreadable: the whole group, as before
+        return;
+    }
+    for (member, comm) in members {
+        if comm != "bwrap" {
+            let _ = kill(Pid::from_raw(member), sig);
+        }
+    }
+}
+
+/// The processes of group `pgid` and their command names, from `/proc` (empty if unreadable).
+fn group_members(pgid: i32) -> Vec<(i32, String)> {
+    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
+    let mut out = Vec::new();
+    for entry in entries.flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else { continue };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
+        // "pid (comm) state ppid pgrp …": comm may hold spaces and parentheses.
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else { continue };
+        let comm = stat[open + 1..close].to_owned();
+        let pgrp = stat[close + 1..].split_whitespace().nth(2).and_then(|g| g.parse::<i32>().ok());
+        if pgrp == Some(pgid) {
+            out.push((pid, comm));
+        }
+    }
+    out
 }
 
 /// Run `spec` until it exits; `timeout` bounds it, `grace` is how long an interrupted command

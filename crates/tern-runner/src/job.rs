@@ -35,6 +35,11 @@ pub struct RunnerSettings {
     pub path: OsString,
     /// The Terraform binaries this runner has; a job's version selects one.
     pub terraform: Arc<TerraformSet>,
+    /// The sandbox every phase's commands run in; `None` only when the operator chose
+    /// `--isolation none`.
+    pub sandbox: Option<Arc<tern_sandbox::Sandbox>>,
+    /// The most a phase may write to its log, in bytes; past it the phase is stopped.
+    pub log_limit: u64,
 }
 
 /// How the phase ended, for the server.
@@ -98,14 +103,19 @@ struct LogPump {
     tx: mpsc::Sender<Vec<u8>>,
     task: tokio::task::JoinHandle<()>,
     masker: SharedMasker,
+    /// Set when the phase wrote more than the log limit (and was stopped for it).
+    over_limit: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl LogPump {
-    fn start(client: JobClient, cancel: watch::Sender<bool>) -> Self {
+    fn start(client: JobClient, cancel: watch::Sender<bool>, limit: u64) -> Self {
         let (tx, mut rx) = mpsc::channel::<Vec<u8>>(256);
         let masker = SharedMasker::default();
         let masking = masker.clone();
+        let over_limit = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let over = over_limit.clone();
         let task = tokio::spawn(async move {
+            let mut written: u64 = 0;
             let mut pending: Vec<u8> = Vec::new();
             let mut tick = tokio::time::interval(Duration::from_millis(500));
             let mut last_sent = Instant::now();
@@ -114,6 +124,20 @@ impl LogPump {
                 tokio::select! {
                     chunk = rx.recv(), if open => match chunk {
                         Some(c) => {
+                            if over.load(std::sync::atomic::Ordering::Relaxed) {
+                                continue; // dropped: the limit was reached
+                            }
+                            written = written.saturating_add(c.len() as u64);
+                            if written > limit {
+                                over.store(true, std::sync::atomic::Ordering::Relaxed);
+                                pending.extend(masking.finish());
+                                pending.extend(note(&format!(
+                                    "the phase wrote more than {} MiB to its log (the operator's --phase-log-mib): stopping it; what follows is not stored",
+                                    limit >> 20
+                                )));
+                                let _ = cancel.send(true);
+                                continue;
+                            }
                             pending.extend(masking.push(&c));
                             if pending.len() < 256 * 1024 { continue; }
                         }
@@ -152,7 +176,7 @@ impl LogPump {
                 }
             }
         });
-        Self { tx, task, masker }
+        Self { tx, task, masker, over_limit }
     }
 
     async fn line(&self, text: &str) {
@@ -246,7 +270,7 @@ pub(crate) fn hcl_string(value: &str) -> String {
 pub async fn run_job(client: JobClient, settings: &RunnerSettings) -> PhaseResult {
     let started = std::time::Instant::now();
     let (cancel_tx, cancel_rx) = watch::channel(false);
-    let pump = LogPump::start(client.clone(), cancel_tx);
+    let pump = LogPump::start(client.clone(), cancel_tx, settings.log_limit);
     let job_dir = settings.work_dir.join(client.id());
     // The job, its configuration and its state, fetched at once.
     let (spec, tarball, previous_state) = tokio::join!(client.spec(), client.configuration(), client.state());
@@ -257,6 +281,10 @@ pub async fn run_job(client: JobClient, settings: &RunnerSettings) -> PhaseResul
     };
     // The reason goes to the log, the server and the caller's log: masked like the log.
     let result = match result {
+        _ if pump.over_limit.load(std::sync::atomic::Ordering::Relaxed) => PhaseResult::Failed(format!(
+            "the phase wrote more than {} MiB to its log (the operator's --phase-log-mib)",
+            settings.log_limit >> 20
+        )),
         PhaseResult::Failed(reason) => PhaseResult::Failed(pump.masker.redact_str(&reason)),
         other => other,
     };
@@ -419,9 +447,12 @@ async fn execute(
         Ok(r) => r,
         Err(e) => return PhaseResult::Failed(format!("credentials directory: {e}")),
     };
-    let inline = Ttl::new(Duration::from_secs(spec.timeout_seconds).clamp(Ttl::MIN, Ttl::MAX))
-        .unwrap_or(settings.token_ttl);
-    let options = PhaseOptions { file_token_ttl: settings.token_ttl, inline_token_ttl: inline };
+    // No token outlives the server's token lifetime; file tokens are refreshed before it ends.
+    let options = PhaseOptions {
+        file_token_ttl: spec.file_token_ttl(settings.token_ttl),
+        inline_token_ttl: spec.inline_token_ttl(),
+        file_owner: settings.sandbox.as_ref().and_then(|s| s.run_as()),
+    };
     let preparing = std::time::Instant::now();
     let minter = Arc::new(MaskingMinter::new(ServerMinter(client.clone()), pump.masker.clone()));
     let active = match prepare(&handoff, rundir, minter, options).await {
@@ -470,11 +501,30 @@ async fn execute(
     let env: Vec<(OsString, OsString)> = env.into_iter().collect();
 
     let recorder = active.process_recorder();
-    let result = terraform(
-        client, spec, &binary, settings, phase, job_dir, &workdir, &env, deadline, pump, cancel, timing,
-        recorder,
-    )
-    .await;
+    // The sandbox user owns the job's files: it runs Terraform, which writes there.
+    let owner = settings.sandbox.as_ref().and_then(|s| s.run_as());
+    let chowned = match owner {
+        Some((uid, gid)) => {
+            let dir = job_dir.to_path_buf();
+            match tokio::task::spawn_blocking(move || tern_sandbox::chown_tree(&dir, uid, gid)).await {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(e)) => Err(format!("giving the job directory to the sandbox user: {e}")),
+                Err(_) => Err("giving the job directory to the sandbox user failed".to_owned()),
+            }
+        }
+        None => Ok(()),
+    };
+    let result = match chowned {
+        Ok(()) => {
+            let sandboxed = Sandboxed { job_dir, credentials: &creds_dir };
+            terraform(
+                client, spec, &binary, settings, phase, sandboxed, &workdir, &env, deadline, pump, cancel,
+                timing, recorder,
+            )
+            .await
+        }
+        Err(reason) => PhaseResult::Failed(reason),
+    };
     let report = active.finish().await;
     for problem in &report.problems {
         pump.line(&format!("teardown: {problem}")).await;
@@ -525,7 +575,7 @@ async fn terraform(
     binary: &TerraformBinary,
     settings: &RunnerSettings,
     phase: RunPhase,
-    job_dir: &Path,
+    sandboxed: Sandboxed<'_>,
     workdir: &Path,
     env: &[(OsString, OsString)],
     deadline: Instant,
@@ -534,6 +584,7 @@ async fn terraform(
     timing: SetupTiming,
     recorder: Option<tern_handoff::rundir::ProcessRecorder>,
 ) -> PhaseResult {
+    let job_dir = sandboxed.job_dir;
     let plan_path = job_dir.join("plan.tfplan");
     let mut steps: Vec<Vec<OsString>> = vec![vec!["init".into(), "-input=false".into(), "-no-color".into()]];
     match phase {
@@ -551,7 +602,8 @@ async fn terraform(
         RunPhase::Apply => {
             match client.plan_file().await {
                 Ok(bytes) => {
-                    if let Err(e) = tern_handoff::files::write_private(&plan_path, &bytes) {
+                    let owner = settings.sandbox.as_ref().and_then(|s| s.run_as());
+                    if let Err(e) = tern_handoff::files::write_private_owned(&plan_path, &bytes, owner) {
                         return PhaseResult::Failed(format!("writing the saved plan: {e}"));
                     }
                 }
@@ -578,11 +630,24 @@ async fn terraform(
         }
         let shown: Vec<String> = args.iter().map(|a| a.to_string_lossy().into_owned()).collect();
         pump.line(&format!("$ {} {}", binary.name(), shown.join(" "))).await;
-        let command = CommandSpec {
-            program: binary.path.clone().into_os_string(),
-            args: args.clone(),
-            cwd: workdir.to_path_buf(),
-            env: env.to_vec(),
+        let command = match &settings.sandbox {
+            Some(sandbox) => {
+                let mut read_only = vec![sandboxed.credentials.to_path_buf()];
+                read_only.extend(settings.terraform.paths());
+                let inside = tern_sandbox::Phase {
+                    writable: vec![job_dir.to_path_buf()],
+                    read_only,
+                    cwd: workdir.to_path_buf(),
+                };
+                let w = sandbox.wrap(&inside, binary.path.as_os_str(), &args, env);
+                CommandSpec { program: w.program, args: w.args, cwd: workdir.to_path_buf(), env: w.env }
+            }
+            None => CommandSpec {
+                program: binary.path.clone().into_os_string(),
+                args: args.clone(),
+                cwd: workdir.to_path_buf(),
+                env: env.to_vec(),
+            },
         };
         let options = RunOptions {
             timeout: Some(left),
@@ -610,10 +675,24 @@ async fn terraform(
                 return PhaseResult::Failed(format!("the phase timed out after {}s", t.as_secs()));
             }
             (Outcome::Exited(code), Some(step)) => {
-                return PhaseResult::Failed(format!("terraform {step} exited with code {code}"));
+                // In the sandbox, a command killed by a signal exits with 128 + the signal.
+                let limit = settings
+                    .sandbox
+                    .as_ref()
+                    .zip(code.checked_sub(128))
+                    .and_then(|(s, sig)| tern_sandbox::limit_signal(sig, &s.limits()));
+                return PhaseResult::Failed(match limit {
+                    Some(why) => format!("terraform {step} was stopped: {why}"),
+                    None => format!("terraform {step} exited with code {code}"),
+                });
             }
             (Outcome::Signaled(sig), Some(step)) => {
-                return PhaseResult::Failed(format!("terraform {step} was killed by signal {sig}"));
+                let limit =
+                    settings.sandbox.as_ref().and_then(|s| tern_sandbox::limit_signal(sig, &s.limits()));
+                return PhaseResult::Failed(match limit {
+                    Some(why) => format!("terraform {step} was stopped: {why}"),
+                    None => format!("terraform {step} was killed by signal {sig}"),
+                });
             }
             (other, None) => return PhaseResult::Failed(format!("terraform ended: {other:?}")),
         }
@@ -631,6 +710,14 @@ async fn terraform(
         }
     }
     PhaseResult::Succeeded { has_changes }
+}
+
+/// Where a phase's commands run: the job's directory (writable in the sandbox) and the run's
+/// credentials directory (read-only in it).
+#[derive(Clone, Copy)]
+struct Sandboxed<'a> {
+    job_dir: &'a Path,
+    credentials: &'a Path,
 }
 
 /// The binary for the job's Terraform version (the server offered this runner only jobs whose

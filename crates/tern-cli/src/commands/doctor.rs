@@ -80,6 +80,42 @@ impl Report {
     }
 }
 
+/// Whether phases would run in a working sandbox: start one and prove it cannot see the data
+/// directory (a failure), or say that the operator turned isolation off (a warning).
+fn sandbox_check(args: &crate::cli::ServeArgs, env: Env<'_>) -> (Status, String, Option<String>) {
+    if args.runner.isolation == "none" {
+        return (
+            Status::Warn,
+            "--isolation none: phases run as tern's own user, next to the signing key, the database and other tenants' jobs".into(),
+            Some("drop --isolation none (TERN_ISOLATION) once bubblewrap is installed: apt-get install bubblewrap".into()),
+        );
+    }
+    let data_dir = match &args.data_dir {
+        Some(dir) => dir.clone(),
+        None => match settings::default_data_dir(env) {
+            Ok(d) => d,
+            Err(e) => return (Status::Fail, e.to_string(), Some("give --data-dir".into())),
+        },
+    };
+    match settings::sandbox(&args.runner, &data_dir) {
+        Ok(Some(sandbox)) => (
+            Status::Pass,
+            format!(
+                "{}; a test phase ran: {}",
+                sandbox.describe(),
+                sandbox.check(&data_dir).unwrap_or_default()
+            ),
+            None,
+        ),
+        Ok(None) => (Status::Warn, "no sandbox".into(), None),
+        Err(e) => (
+            Status::Fail,
+            e.to_string(),
+            Some("install bubblewrap (apt-get install bubblewrap), or see the message".into()),
+        ),
+    }
+}
+
 pub fn run(args: DoctorArgs, env: Env<'_>) -> anyhow::Result<ExitCode> {
     let mut report = Report::default();
     // The issuer URL first: a malformed one is the first finding, not a usage error.
@@ -92,6 +128,10 @@ pub fn run(args: DoctorArgs, env: Env<'_>) -> anyhow::Result<ExitCode> {
         println!("tern doctor");
         return Ok(report.finish());
     }
+    // The sandbox is checked here as a finding, not as the start-up error `serve` makes of it.
+    let sandbox_finding = sandbox_check(&args.serve, env);
+    let mut args = args;
+    args.serve.runner.isolation = "none".into();
     let settings = ServeSettings::from_args(&args.serve, env)?;
     let timeout = settings::duration("--timeout", &args.timeout)?;
     let scheme = if settings.tls.is_some() { "https" } else { "http" };
@@ -109,6 +149,8 @@ pub fn run(args: DoctorArgs, env: Env<'_>) -> anyhow::Result<ExitCode> {
     let runtime =
         tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the runtime")?;
     runtime.block_on(checks(&mut report, &settings, &issuer, &args, timeout, env));
+    let (status, detail, fix) = sandbox_finding;
+    report.add("sandbox", status, detail, fix);
     Ok(report.finish())
 }
 

@@ -129,7 +129,8 @@ pub fn run(args: ExecArgs, env: Env<'_>) -> anyhow::Result<ExitCode> {
         let rundir = RunDir::acquire(&base, context.run_id.as_str())?;
         let minter =
             Arc::new(LocalMinter::new(Arc::new(key), issuer, context.clone(), policy, Arc::new(SystemClock)));
-        let options = PhaseOptions { file_token_ttl: file_ttl, inline_token_ttl: inline_ttl };
+        let options =
+            PhaseOptions { file_token_ttl: file_ttl, inline_token_ttl: inline_ttl, file_owner: None };
         let active = prepare(&plan, rundir, minter, options).await?;
 
         // The command's environment: the runner's, minus its credentials for the configured

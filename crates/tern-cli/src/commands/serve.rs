@@ -79,13 +79,16 @@ impl ServeSettings {
             return Err(UsageError("--job-lease must be at least 15s: agents renew it every 5s".into()));
         }
         let token_ttl = settings::ttl(args.token_ttl.as_deref(), env)?;
-        let runner = settings::runner(
+        let mut runner = settings::runner(
             &args.runner,
             data_dir.join("work"),
             data_dir.join("credentials"),
             token_ttl,
             env,
         )?;
+        if args.workers > 0 {
+            runner.sandbox = settings::sandbox(&args.runner, &data_dir)?;
+        }
         let terraform = settings::terraform_sources(&args.runner);
         let keys = settings::key_sources(&args.keys, env)?;
         let cache = CachePolicy {
@@ -282,6 +285,9 @@ pub fn run(args: ServeArgs, env: Env<'_>) -> anyhow::Result<ExitCode> {
         }
         // The workers' Terraform versions, probed before the server says it is ready: a binary
         // the operator named that does not answer stops the start, naming it.
+        if settings.workers > 0 {
+            settings::log_isolation(settings.runner.sandbox.as_deref());
+        }
         let terraform = if settings.workers > 0 {
             workers_terraform(&settings.terraform, &settings.runner).await?
         } else {

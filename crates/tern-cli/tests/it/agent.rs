@@ -186,7 +186,8 @@ fn a_second_sigterm_kills_the_running_terraform_and_the_job_is_still_reported() 
     let tools = setup.s.path().join("tools");
     std::fs::create_dir(&tools).unwrap();
     let stubborn = tools.join("stubborn-terraform");
-    let pid_file = setup.s.path().join("plan.pid");
+    // Written from inside the phase's sandbox (the exchange directory is writable there).
+    let pid_file = setup.s.exchange().join("plan.pid");
     std::fs::write(
         &stubborn,
         format!(
@@ -214,18 +215,25 @@ fn a_second_sigterm_kills_the_running_terraform_and_the_job_is_still_reported() 
     out.success();
     let run_id = out.stdout.trim().to_owned();
     wait_for("the plan to start", Duration::from_secs(60), || pid_file.exists());
-    let plan_pid: u32 = std::fs::read_to_string(&pid_file).unwrap().trim().parse().unwrap();
+    // The plan's shell, seen from the host (inside, it has the sandbox's own pid).
+    let stubborn_running = || {
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+            .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+            .filter(|c| c.contains(stubborn.to_str().unwrap()) && c.contains(" plan "))
+            .count()
+    };
+    assert!(stubborn_running() >= 1, "the stubborn plan runs (with the sandbox around it)");
     // The first SIGTERM waits for the job (its Terraform has --grace, 20 s, to stop)...
     assert!(agent.sigterm(Duration::from_secs(1)).is_err(), "the first SIGTERM lets the job end");
     // ...the second ends it now: Terraform killed, the job reported and cleaned up.
     let status = agent.sigterm(Duration::from_secs(5)).unwrap_or_else(|e| panic!("{e}"));
     assert!(status.success(), "{status}\n{}", agent.log());
     assert!(agent.log().contains("SIGTERM: killed the Terraform of 1 running job(s)"), "{}", agent.log());
-    // Gone, or a zombie that init has yet to reap.
-    let state = std::fs::read_to_string(format!("/proc/{plan_pid}/stat"))
-        .ok()
-        .and_then(|stat| stat.rsplit_once(") ").map(|(_, rest)| rest.chars().next()));
-    assert!(matches!(state, None | Some(Some('Z'))), "the plan's process is gone: {state:?}");
+    // Gone with its sandbox (a zombie has no command line left).
+    wait_for("the plan's processes to end", Duration::from_secs(5), || stubborn_running() == 0);
     let shown = setup.ok(&["run", "show", &run_id]);
     assert!(shown.contains("status:       errored"), "the job was reported, not abandoned: {shown}");
     let credentials = runtime.path().join("tern/credentials");

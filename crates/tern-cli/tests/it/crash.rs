@@ -131,7 +131,7 @@ fn crash_rounds(database_url: Option<&str>, default_rounds: u64) {
     for ws in workspaces {
         w.workspace(server.as_ref().unwrap(), ws, &["--auto-apply"]);
     }
-    let ledger = w.s.path().join("ledger.txt");
+    let ledger = w.s.exchange().join("ledger.txt");
     let config = crash_config(&w, &ledger);
     let agent_token = w.ok(server.as_ref().unwrap(), &["agent-token", "create"]).trim().to_owned();
     let agent_dir = tempfile::tempdir().unwrap();
@@ -256,6 +256,23 @@ fn crash_rounds(database_url: Option<&str>, default_rounds: u64) {
         }
         *tally.entry(st).or_default() += 1;
     }
+    // No process of a killed phase survives it: every phase ran in a sandbox (a PID namespace
+    // that dies with its runner), providers and local-exec children included. Processes of this
+    // test's phases name its directory on their command line (job directory, configuration).
+    let root = w.s.path().to_string_lossy().into_owned();
+    let survivors: Vec<String> = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .filter(|c| {
+            c.contains(&root)
+                && (c.contains("/work/") || c.contains("terraform"))
+                && !c.contains("tern serve")
+        })
+        .filter(|c| !c.starts_with(super::support::bin()))
+        .collect();
+    assert!(survivors.is_empty(), "processes of killed phases still run: {survivors:#?}");
     eprintln!(
         "crash test ({backend}): {} runs, {} server kills, {} agent kills, outcomes {tally:?}",
         all_runs.len(),

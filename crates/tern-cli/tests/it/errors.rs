@@ -251,7 +251,7 @@ fn bad_input_catalogue() {
     let scratch = Scratch::new();
     let mut golden = String::new();
     for (what, args, env, code) in cases() {
-        let mut cmd = scratch.tern();
+        let mut cmd = scratch.tern_plain();
         cmd.env("TERN_LOG", "error").args(&args);
         for (k, v) in &env {
             cmd.env(k, v);

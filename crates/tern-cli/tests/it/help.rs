@@ -31,7 +31,7 @@ fn help_output_of_every_command() {
         &["doctor"],
     ];
     for args in commands {
-        let mut cmd = scratch.tern();
+        let mut cmd = scratch.tern_plain();
         cmd.args(*args).arg("--help");
         let out = run(&mut cmd);
         out.success();
@@ -47,13 +47,13 @@ fn help_output_of_every_command() {
 #[test]
 fn usage_errors_exit_2_and_version_works() {
     let scratch = Scratch::new();
-    let out = run(scratch.tern().arg("frobnicate"));
+    let out = run(scratch.tern_plain().arg("frobnicate"));
     out.failure(2);
-    let out = run(scratch.tern().args(["token", "mint"]));
+    let out = run(scratch.tern_plain().args(["token", "mint"]));
     out.failure(2);
     assert!(out.stderr.contains("--organization"), "{out}");
     // Key ids are base64url and may start with '-': still a key id, not a flag.
-    let out = run(scratch.tern().args([
+    let out = run(scratch.tern_plain().args([
         "keys",
         "retire",
         "-pOYjoL4Q",
@@ -64,7 +64,7 @@ fn usage_errors_exit_2_and_version_works() {
     ]));
     out.failure(1);
     assert!(out.stderr.contains("cannot reach tern"), "{out}");
-    let out = run(scratch.tern().arg("--version"));
+    let out = run(scratch.tern_plain().arg("--version"));
     out.success();
     assert_eq!(out.stdout.trim(), format!("tern {}", env!("CARGO_PKG_VERSION")));
 }

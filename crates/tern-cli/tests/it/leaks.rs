@@ -148,8 +148,10 @@ fn no_secret_reaches_logs_responses_the_database_or_disk() {
 
     // The configuration hands what Terraform got to a capture file the scan skips, so the test
     // knows the exact Vault token and minted token values to look for everywhere else.
-    let capture = w.s.path().join("capture");
+    let capture = w.s.exchange().join("capture");
     std::fs::create_dir_all(&capture).unwrap();
+    // Written by the phase, which runs as the sandbox user.
+    std::fs::set_permissions(&capture, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
     let config = w.config_with(
         "leak-config",
         &        format!(
@@ -277,9 +279,9 @@ output "password" {{
         root.join("keys"),
         capture.clone(),
         root.join("moto.jsonl"),
-        root.join("mirror"),
+        root.join("shared"),
+        root.join("exchange"),
         root.join("tools"),
-        root.join("terraform.tfrc"),
         root.join("config"),
         config.clone(),
         agent_log.clone(),

@@ -139,7 +139,7 @@ fn concurrency_and_load(postgres: bool) {
         Server::start(cmd, &args)
     };
     let _ = run(w.cli(&server).args(["org", "create", "acme"]));
-    let ledger = w.s.path().join("ledger.txt");
+    let ledger = w.s.exchange().join("ledger.txt");
     let config = plain_config(&w, &ledger);
 
     // Four claimed plan jobs to mint for.

@@ -9,6 +9,7 @@ mod errors;
 mod exec;
 mod help;
 mod interop;
+mod isolation;
 mod keygen;
 mod leaks;
 mod load;

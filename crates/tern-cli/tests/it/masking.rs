@@ -130,8 +130,10 @@ variable "python" { type = string }
     assert_eq!(hits(&out.stdout, &needles), Vec::<String>::new(), "followed log:\n{out}");
 
     // 2. A configuration that prints every value and credential it gets, in every phase.
-    let capture = w.s.path().join("capture");
+    let capture = w.s.exchange().join("capture");
     std::fs::create_dir_all(&capture).unwrap();
+    // Written by the phase, which runs as the sandbox user.
+    std::fs::set_permissions(&capture, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
     let printing = w.config_with(
         "printing",
         &format!(

@@ -47,16 +47,16 @@ impl World {
         use std::os::unix::fs::PermissionsExt as _;
         std::fs::set_permissions(&slow, std::fs::Permissions::from_mode(0o755)).unwrap();
         // The null provider from a local mirror: no registry needed.
-        let mirror = s.path().join("mirror/registry.terraform.io/hashicorp/null/2.1.2/linux_amd64");
+        let mirror = s.shared().join("mirror/registry.terraform.io/hashicorp/null/2.1.2/linux_amd64");
         std::fs::create_dir_all(&mirror).unwrap();
         std::fs::copy(tern_testkit::peers::null_provider(), mirror.join("terraform-provider-null_v2.1.2_x4"))
             .unwrap();
-        let tfrc = s.path().join("terraform.tfrc");
+        let tfrc = s.shared().join("terraform.tfrc");
         std::fs::write(
             &tfrc,
             format!(
                 "provider_installation {{\n  filesystem_mirror {{\n    path = \"{}\"\n  }}\n}}\n",
-                s.path().join("mirror").display()
+                s.shared().join("mirror").display()
             ),
         )
         .unwrap();
@@ -816,7 +816,7 @@ fn laptop_terraform(
         &cli_config,
         format!(
             "credentials \"{host}\" {{\n  token = \"{token}\"\n}}\nprovider_installation {{\n  filesystem_mirror {{\n    path = \"{}\"\n  }}\n}}\n",
-            w.s.path().join("mirror").display()
+            w.s.shared().join("mirror").display()
         ),
     )
     .unwrap();

@@ -101,6 +101,11 @@ impl Scratch {
             std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o600)).unwrap();
         }
         std::fs::create_dir(dir.path().join("home")).unwrap();
+        std::fs::create_dir(dir.path().join("shared")).unwrap();
+        // Open to the sandbox user (nobody, when the tests run as root).
+        std::fs::create_dir(dir.path().join("exchange")).unwrap();
+        std::fs::set_permissions(dir.path().join("exchange"), std::fs::Permissions::from_mode(0o777))
+            .unwrap();
         Self { dir }
     }
 
@@ -118,7 +123,31 @@ impl Scratch {
 
     /// `tern` running in this directory with this HOME.
     pub fn tern(&self) -> Command {
+        let mut cmd = tern(self.path(), &self.home());
+        // What phases may read in their sandbox: the Python peers a local-exec runs, and this
+        // test's shared/ (Terraform's CLI configuration and provider mirror).
+        let mut read_only = tern_testkit::peers::sandbox_read_only();
+        read_only.push(self.shared());
+        cmd.env("TERN_SANDBOX_READ_ONLY", std::env::join_paths(read_only).unwrap());
+        cmd.env("TERN_SANDBOX_READ_WRITE", self.exchange());
+        cmd
+    }
+
+    /// `tern` without the sandbox paths in its environment: for output that shows the
+    /// environment (`--help` prints the values of the variables it reads).
+    pub fn tern_plain(&self) -> Command {
         tern(self.path(), &self.home())
+    }
+
+    /// Where phases of this test's servers and agents may write what the test checks (a ledger,
+    /// a capture): writable in every sandbox.
+    pub fn exchange(&self) -> PathBuf {
+        self.path().join("exchange")
+    }
+
+    /// Files every phase of this test's servers and agents may read (in their sandbox).
+    pub fn shared(&self) -> PathBuf {
+        self.path().join("shared")
     }
 
     /// `tern token mint` for acme/prod with the given key, issuer and audience.

@@ -1,0 +1,167 @@
+//! The attack suite (issue 15): a tenant of organization `evil`, holding only its organization
+//! token, runs a configuration whose `local-exec` tries to read what the server and another
+//! tenant hold, while organization `acme`'s apply is running with a sensitive variable, a live
+//! AWS token file and a Vault token. Every phase runs in the sandbox (the default).
+
+use std::time::{Duration, Instant};
+
+use crate::peers::openbao_trusts;
+use crate::runs::World;
+use crate::support::run;
+
+/// What the attacker's `local-exec` tries. Each line it prints starting with `LEAK` is a hole.
+fn probe(data: &str, root: &str) -> String {
+    format!(
+        r#"#!/bin/sh
+DATA='{data}'
+ROOT='{root}'
+JOB="$(dirname "$PWD")"
+# The phase's own job directory and credentials are there; nothing else may be.
+for f in "$DATA"/* "$ROOT"/keys/* "$ROOT"/*; do
+  [ -f "$f" ] && echo "LEAK-SEES-FILE $f"
+done
+for d in "$DATA"/work/*; do
+  [ -e "$d" ] && [ "$d" != "$JOB" ] && echo "LEAK-SEES-JOB $d"
+done
+for d in "$DATA"/credentials/*; do
+  [ -e "$d" ] && [ "$(basename "$d")" != "$TFC_RUN_ID" ] && echo "LEAK-SEES-CREDENTIALS $d"
+done
+cat "$DATA/tern.db" >/dev/null 2>&1 && echo "LEAK-READS-DB"
+for p in /proc/[0-9]*; do
+  if tr '\0' '\n' < "$p/environ" 2>/dev/null | grep -q -e DEPLOY_PASSWORD -e TERN_ADMIN_TOKEN -e AWS_WEB_IDENTITY_TOKEN_FILE -e VAULT_TOKEN; then
+    echo "LEAK-ENVIRON $p $(cat $p/comm)"
+  fi
+done
+touch "$ROOT/pwned" 2>/dev/null && echo "LEAK-WRITES-OUTSIDE"
+touch "$DATA/pwned" 2>/dev/null && echo "LEAK-WRITES-DATA"
+echo "SIBLING-JOBS $(ls -A "$(dirname "$JOB")" | wc -l)"
+echo "PROCESSES $(ls -d /proc/[0-9]* | wc -l)"
+echo "UID $(id -u)"
+echo "PROBE-DONE"
+"#
+    )
+}
+
+#[test]
+fn a_tenants_run_cannot_reach_the_servers_keys_or_another_tenants_secrets() {
+    let w = World::new();
+    let server = w.serve(&["--workers", "2"]);
+    openbao_trusts(&w.bao_addr, &server.issuer, "5m");
+    let data = w.s.path().join("data");
+
+    // The victim: acme's apply holds its credentials for a while.
+    w.workspace(&server, "prod", &[]); // the workspace OpenBao trusts
+    let victim_config = w.config_with(
+        "victim-config",
+        r#"terraform {
+  required_providers {
+    null = { source = "hashicorp/null" }
+  }
+}
+variable "python" { type = string }
+resource "null_resource" "check" {
+  provisioner "local-exec" {
+    command = "${var.python} e2e_check.py && sleep 8"
+  }
+}
+"#,
+    );
+    let started = run(w.cli(&server).args([
+        "run",
+        "start",
+        "--workspace",
+        "prod",
+        "--dir",
+        victim_config.to_str().unwrap(),
+        "--auto-apply",
+        "--no-follow",
+    ]));
+    started.success();
+    let victim_run = started.stdout.lines().next().unwrap().trim().to_owned();
+
+    // The attacker: its own organization and token, nothing else.
+    w.ok(&server, &["org", "create", "evil"]);
+    let token = w.ok(&server, &["org", "token", "evil"]).trim().to_owned();
+    let evil = |args: &[&str]| {
+        let mut cmd = w.s.tern();
+        cmd.env("TERN_SERVER", &server.base).env("TERN_TOKEN", &token).env("TERN_ORG", "evil").args(args);
+        run(&mut cmd)
+    };
+    evil(&["workspace", "create", "attack"]).success();
+    for v in [
+        format!("TF_CLI_CONFIG_FILE={}", w.tfrc.display()),
+        // Loader and search variables a tenant may set: they must not reach the privileged steps.
+        "LD_PRELOAD=/nonexistent/evil.so".to_owned(),
+    ] {
+        evil(&["var", "set", &v, "--workspace", "attack"]).success();
+    }
+    let attack = w.s.path().join("attack-config");
+    std::fs::create_dir_all(&attack).unwrap();
+    std::fs::write(
+        attack.join("probe.sh"),
+        probe(&data.display().to_string(), &w.s.path().display().to_string()),
+    )
+    .unwrap();
+    std::fs::write(
+        attack.join("main.tf"),
+        r#"terraform {
+  required_providers {
+    null = { source = "hashicorp/null" }
+  }
+}
+resource "null_resource" "probe" {
+  provisioner "local-exec" {
+    command = "sh probe.sh"
+  }
+}
+"#,
+    )
+    .unwrap();
+
+    // Attack while the victim's apply runs (its check printed, its sleep going).
+    let until = Instant::now() + Duration::from_secs(90);
+    loop {
+        let shown = w.ok(&server, &["run", "show", &victim_run]);
+        if shown.contains("applying") {
+            break;
+        }
+        assert!(!shown.contains("errored"), "{shown}");
+        assert!(Instant::now() < until, "the victim's apply never started: {shown}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let out =
+        evil(&["run", "start", "--workspace", "attack", "--dir", attack.to_str().unwrap(), "--auto-apply"]);
+    out.success();
+    let log = &out.stdout;
+    assert!(log.contains("PROBE-DONE"), "{out}");
+    let leaks: Vec<&str> = log.lines().filter(|l| l.contains("LEAK")).collect();
+    assert!(leaks.is_empty(), "the sandbox let a phase reach: {leaks:#?}\n{out}");
+    assert!(log.contains("SIBLING-JOBS 1"), "other jobs are invisible: {out}");
+    let processes: usize = log
+        .lines()
+        .find_map(|l| l.split("PROCESSES ").nth(1))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(usize::MAX);
+    assert!(processes <= 12, "only the phase's own processes are visible ({processes}): {out}");
+    if nix::unistd::geteuid().is_root() {
+        assert!(log.contains("UID 65534"), "as root, phases run as nobody: {out}");
+    }
+    assert!(!w.s.path().join("pwned").exists() && !data.join("pwned").exists());
+    for secret in ["a-sensitive-workspace-value", super::runs::ADMIN] {
+        assert!(!log.contains(secret), "{secret} reached the attacker: {out}");
+    }
+
+    // The victim's run was not disturbed.
+    let until = Instant::now() + Duration::from_secs(90);
+    loop {
+        let shown = w.ok(&server, &["run", "show", &victim_run]);
+        if shown.contains("status:       applied") {
+            break;
+        }
+        assert!(!shown.contains("errored"), "{shown}");
+        assert!(Instant::now() < until, "the victim's run did not finish: {shown}");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let (_, logs) = server.stop();
+    assert!(logs.contains("phases run in a sandbox"), "{logs}");
+}
