@@ -1102,6 +1102,27 @@ pub struct RunnerArgs {
     #[arg(long, value_name = "DIR", env = "TERN_SANDBOX_READ_WRITE", value_delimiter = ':')]
     pub sandbox_read_write: Vec<PathBuf>,
 
+    /// What network a phase gets. `filtered`: its own network namespace (slirp4netns) with an
+    /// nftables filter: the internet, but not this host (its loopback services, e.g. a
+    /// PostgreSQL that trusts local connections, and its own addresses), not link-local and
+    /// cloud metadata addresses (169.254.169.254, fd00:ec2::254), and not --deny-egress ranges.
+    /// Needs root and `apt-get install slirp4netns nftables`. `host`: the host's network, not
+    /// confined. `auto` (the default): `filtered` when tern runs as root and the tools are
+    /// there, else `host` with a warning at start.
+    #[arg(long, value_name = "MODE", env = "TERN_EGRESS", default_value = "auto", value_parser = ["auto", "filtered", "host"])]
+    pub egress: String,
+
+    /// An address phases may reach although the filter would refuse it (repeatable;
+    /// TERN_ALLOW_EGRESS separated by ','), as IP:PORT: tern's own API on this host, an internal
+    /// Vault. 127.0.0.1:PORT reaches that port of this host's loopback, and only that one.
+    #[arg(long, value_name = "IP:PORT", env = "TERN_ALLOW_EGRESS", value_delimiter = ',')]
+    pub allow_egress: Vec<std::net::SocketAddr>,
+
+    /// A range phases may not reach besides the fixed ones (repeatable; TERN_DENY_EGRESS
+    /// separated by ','), e.g. 10.0.0.0/8 for the company network.
+    #[arg(long, value_name = "CIDR", env = "TERN_DENY_EGRESS", value_delimiter = ',')]
+    pub deny_egress: Vec<String>,
+
     /// Address space of each process of a phase, in MiB (below 1024, Terraform does not start).
     #[arg(long, value_name = "MIB", env = "TERN_PHASE_MEMORY_MIB", default_value_t = 8192)]
     pub phase_memory_mib: u64,

@@ -287,6 +287,7 @@ pub fn sandbox(
     if args.isolation == "none" {
         return Ok(None);
     }
+    let egress = egress(args, private)?;
     let user = match &args.sandbox_user {
         None => None,
         Some(text) => {
@@ -333,6 +334,7 @@ pub fn sandbox(
         },
         read_only: args.sandbox_read_only.clone(),
         read_write: args.sandbox_read_write.clone(),
+        egress,
     };
     let sandbox = tern_sandbox::Sandbox::new(config).map_err(|e| UsageError(e.to_string()))?;
     sandbox.check(private).map_err(|e| {
@@ -341,6 +343,56 @@ pub fn sandbox(
         ))
     })?;
     Ok(Some(std::sync::Arc::new(sandbox)))
+}
+
+/// The egress policy from `--egress`, `--allow-egress`, `--deny-egress`; `None` for the host's
+/// network. Writes the sandbox's resolv.conf into `private` (the data or runtime directory).
+fn egress(
+    args: &crate::cli::RunnerArgs,
+    private: &std::path::Path,
+) -> Result<Option<tern_sandbox::Egress>, UsageError> {
+    use tern_sandbox::egress;
+    let root = nix::unistd::geteuid().is_root();
+    let filtered = match args.egress.as_str() {
+        "host" => false,
+        "filtered" => true,
+        _ => {
+            let tools = egress::Tools::find();
+            if !root || tools.is_err() {
+                let why = match tools {
+                    Err(e) if root => e.to_string(),
+                    _ => "tern does not run as root".to_owned(),
+                };
+                tracing::warn!(
+                    "phases share this host's network (--egress auto: {why}): a run can reach this host's loopback services and a cloud metadata endpoint"
+                );
+            }
+            root && egress::Tools::find().is_ok()
+        }
+    };
+    if !filtered {
+        return Ok(None);
+    }
+    let deny = args
+        .deny_egress
+        .iter()
+        .filter(|d| !d.trim().is_empty())
+        .map(|d| egress::parse_cidr(d.trim()).map_err(|e| UsageError(format!("--deny-egress {d:?}: {e}"))))
+        .collect::<Result<Vec<_>, _>>()?;
+    if !private.is_dir() {
+        tern_handoff::rundir::prepare_base(private).map_err(|e| UsageError(e.to_string()))?;
+    }
+    let resolv_conf = private.join("sandbox-resolv.conf");
+    std::fs::write(&resolv_conf, egress::RESOLV_CONF)
+        .and_then(|()| {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(&resolv_conf, std::fs::Permissions::from_mode(0o644))
+        })
+        .map_err(|e| UsageError(format!("writing {}: {e}", resolv_conf.display())))?;
+    Ok(Some(tern_sandbox::Egress {
+        policy: egress::EgressPolicy { allow: args.allow_egress.clone(), deny },
+        resolv_conf,
+    }))
 }
 
 /// Say at every start how phases are isolated (a warning without a sandbox).

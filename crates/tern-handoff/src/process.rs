@@ -89,6 +89,9 @@ pub enum ProcessError {
     /// Installing signal handlers failed.
     #[error("installing signal handlers: {0}")]
     Signals(#[source] std::io::Error),
+    /// What the command waited for could not be prepared.
+    #[error("{0}")]
+    Gate(String),
 }
 
 /// Signal the command: its whole process group when it has its own (captured output: no
@@ -145,8 +148,11 @@ pub async fn run(
     timeout: Option<Duration>,
     grace: Duration,
 ) -> Result<Outcome, ProcessError> {
-    run_with(spec, RunOptions { timeout, grace, output: None, cancel: None, spawned: None, on_spawn: None })
-        .await
+    run_with(
+        spec,
+        RunOptions { timeout, grace, output: None, cancel: None, spawned: None, on_spawn: None, gate: None },
+    )
+    .await
 }
 
 /// How [`run_with`] runs a command.
@@ -163,7 +169,21 @@ pub struct RunOptions {
     pub spawned: Option<tokio::sync::oneshot::Sender<std::time::Instant>>,
     /// Called with the command's pid as soon as it runs (for the phase's recovery record).
     pub on_spawn: Option<Box<dyn FnOnce(u32) + Send>>,
+    /// A command that waits for one byte on its stdin before it starts its real work (a
+    /// sandbox whose network is set up from outside): called with its pid, it prepares what
+    /// the command waits for; what it returns is kept until the command ends. An error stops
+    /// the command before it started.
+    pub gate: Option<Gate>,
 }
+
+/// See [`RunOptions::gate`].
+pub type Gate = Box<
+    dyn FnOnce(
+            u32,
+        ) -> std::pin::Pin<
+            Box<dyn std::future::Future<Output = Result<Box<dyn std::any::Any + Send>, String>> + Send>,
+        > + Send,
+>;
 
 impl std::fmt::Debug for RunOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -174,6 +194,7 @@ impl std::fmt::Debug for RunOptions {
             .field("cancel", &self.cancel.is_some())
             .field("spawned", &self.spawned.is_some())
             .field("on_spawn", &self.on_spawn.is_some())
+            .field("gate", &self.gate.is_some())
             .finish()
     }
 }
@@ -222,7 +243,7 @@ fn resolve_program(program: &std::ffi::OsStr, env: &[(OsString, OsString)]) -> O
 
 /// [`run`] with output capture and cancellation.
 pub async fn run_with(spec: CommandSpec, options: RunOptions) -> Result<Outcome, ProcessError> {
-    let RunOptions { timeout, grace, output, mut cancel, spawned, on_spawn } = options;
+    let RunOptions { timeout, grace, output, mut cancel, spawned, on_spawn, gate } = options;
     let mut term = signal(SignalKind::terminate()).map_err(ProcessError::Signals)?;
     let mut int = signal(SignalKind::interrupt()).map_err(ProcessError::Signals)?;
     let mut hup = signal(SignalKind::hangup()).map_err(ProcessError::Signals)?;
@@ -233,7 +254,7 @@ pub async fn run_with(spec: CommandSpec, options: RunOptions) -> Result<Outcome,
     let group = output.is_some();
     if group {
         command
-            .stdin(std::process::Stdio::null())
+            .stdin(if gate.is_some() { std::process::Stdio::piped() } else { std::process::Stdio::null() })
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .process_group(0);
@@ -246,6 +267,26 @@ pub async fn run_with(spec: CommandSpec, options: RunOptions) -> Result<Outcome,
     // Only a command in its own process group can be stopped as a whole later.
     if group && let (Some(record), Some(pid)) = (on_spawn, child.id()) {
         record(pid);
+    }
+    // The gate: prepared while the command waits, then the command is let go. Kept until the
+    // command ends (`_opened` drops on every return below).
+    let mut _opened: Option<Box<dyn std::any::Any + Send>> = None;
+    if let (Some(gate), Some(pid)) = (gate, child.id()) {
+        let stdin = child.stdin.take();
+        match gate(pid).await {
+            Ok(kept) => {
+                _opened = Some(kept);
+                if let Some(mut stdin) = stdin {
+                    use tokio::io::AsyncWriteExt as _;
+                    let _ = stdin.write_all(b"1").await;
+                }
+            }
+            Err(reason) => {
+                send(Some(pid), Signal::SIGKILL, group);
+                let _ = child.wait().await;
+                return Err(ProcessError::Gate(reason));
+            }
+        }
     }
     let mut pumps = Vec::new();
     if let Some(tx) = &output {

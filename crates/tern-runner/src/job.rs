@@ -658,6 +658,16 @@ async fn terraform(
             on_spawn: recorder
                 .clone()
                 .map(|r| Box::new(move |pid| r.record(pid)) as Box<dyn FnOnce(u32) + Send>),
+            gate: settings.sandbox.clone().filter(|s| s.gated()).map(|sandbox| {
+                Box::new(move |pid: u32| {
+                    Box::pin(async move {
+                        match sandbox.connect(pid).await {
+                            Ok(network) => Ok(Box::new(network) as Box<dyn std::any::Any + Send>),
+                            Err(e) => Err(format!("setting up the phase's network: {e}")),
+                        }
+                    }) as std::pin::Pin<Box<dyn std::future::Future<Output = _> + Send>>
+                }) as tern_handoff::process::Gate
+            }),
         };
         let outcome = match process::run_with(command, options).await {
             Ok(o) => o,

@@ -96,6 +96,19 @@ pub struct Config {
     /// Directories every phase may read and write (a shared plugin cache): the operator's
     /// choice, shared by all tenants.
     pub read_write: Vec<PathBuf>,
+    /// Confine the network of every phase with this policy (needs root); `None`: phases share
+    /// the host's network.
+    pub egress: Option<Egress>,
+}
+
+/// How phases' network is confined.
+#[derive(Debug, Clone)]
+pub struct Egress {
+    /// What is allowed and denied besides the fixed rules.
+    pub policy: egress::EgressPolicy,
+    /// A file holding [`egress::RESOLV_CONF`], readable by everyone: the sandbox's
+    /// `/etc/resolv.conf` (names resolve through slirp4netns's forwarder).
+    pub resolv_conf: PathBuf,
 }
 
 /// A working sandbox: the tools found and the settings.
@@ -109,6 +122,7 @@ pub struct Sandbox {
     limits: Limits,
     read_only: Vec<PathBuf>,
     read_write: Vec<PathBuf>,
+    egress: Option<(egress::Tools, Egress)>,
 }
 
 /// A command made to run in the sandbox.
@@ -237,6 +251,18 @@ impl Sandbox {
         } else {
             None
         };
+        let egress = match config.egress {
+            None => None,
+            Some(_) if switch.is_none() => {
+                return Err(SandboxError::Broken(
+                    "confining a phase's network needs tern to run as root (slirp4netns and nft act on the sandbox's namespace); run as root, or give --egress host".into(),
+                ));
+            }
+            Some(e) => {
+                let tools = egress::Tools::find().map_err(|e| SandboxError::Broken(e.to_string()))?;
+                Some((tools, e))
+            }
+        };
         Ok(Self {
             bwrap,
             prlimit,
@@ -245,6 +271,7 @@ impl Sandbox {
             limits: config.limits,
             read_only: config.read_only,
             read_write: config.read_write,
+            egress,
         })
     }
 
@@ -252,6 +279,20 @@ impl Sandbox {
     /// must have.
     pub fn run_as(&self) -> Option<(u32, u32)> {
         self.switch.as_ref().map(|(_, uid, gid)| (*uid, *gid))
+    }
+
+    /// Whether commands wait for [`Sandbox::connect`] (their network is confined): they must be
+    /// started with stdin a pipe, and get one byte on it once connected.
+    pub fn gated(&self) -> bool {
+        self.egress.is_some()
+    }
+
+    /// Give the sandbox that bwrap `bwrap_pid` is setting up its confined network; the returned
+    /// network lives as long as the command should (dropping it ends slirp4netns).
+    pub async fn connect(&self, bwrap_pid: u32) -> Result<Option<egress::Network>, egress::EgressError> {
+        let Some((tools, e)) = &self.egress else { return Ok(None) };
+        let inside = egress::namespace_pid(bwrap_pid).await?;
+        egress::attach(tools, inside, &e.policy, false).await.map(Some)
     }
 
     /// The limits.
@@ -267,8 +308,16 @@ impl Sandbox {
         };
         let cpu = self.limits.cpu_seconds.map_or("no CPU limit".into(), |s| format!("{s} s of CPU"));
         format!(
-            "bubblewrap ({}), {user}; per process: {} MiB of address space, {} processes, files up to {} MiB, {cpu}; /tmp {} MiB",
+            "bubblewrap ({}), {user}, {}; per process: {} MiB of address space, {} processes, files up to {} MiB, {cpu}; /tmp {} MiB",
             self.bwrap.display(),
+            match &self.egress {
+                Some((_, e)) => format!(
+                    "network confined (internet only; no host, loopback or link-local addresses; {} allowed, {} denied by the operator)",
+                    e.policy.allow.len(),
+                    e.policy.deny.len()
+                ),
+                None => "the host's network (not confined)".to_owned(),
+            },
             self.limits.memory_bytes >> 20,
             self.limits.processes,
             self.limits.file_bytes >> 20,
@@ -341,6 +390,11 @@ impl Sandbox {
                 made.push(dir);
             }
             a.extend([how.into(), path.as_os_str().to_owned(), path.as_os_str().to_owned()]);
+        }
+        if let Some((_, e)) = &self.egress {
+            // Its own network namespace, which `connect` fills before the command starts.
+            push(&mut a, &["--unshare-net".as_ref(), "--ro-bind".as_ref(), e.resolv_conf.as_os_str()]);
+            push(&mut a, &["/etc/resolv.conf".as_ref(), "--block-fd".as_ref(), "0".as_ref()]);
         }
         push(&mut a, &["--chdir".as_ref(), phase.cwd.as_os_str()]);
         if self.switch.is_some() {

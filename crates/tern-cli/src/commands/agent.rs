@@ -32,7 +32,6 @@ pub fn run(args: AgentArgs, env: Env<'_>) -> anyhow::Result<ExitCode> {
     let mut runner =
         settings::runner(&args.runner, work_dir, runtime_dir.join("credentials"), token_ttl, env)?;
     let sources = settings::terraform_sources(&args.runner);
-    runner.sandbox = settings::sandbox(&args.runner, &runtime_dir)?;
     let agent = AgentClient::new(&args.server, SecretString::new(args.token.trim().to_owned()), &name)?;
     // Plans, state and credentials go under the default directory unless both are elsewhere.
     let defaulted: Vec<&str> = [
@@ -45,6 +44,7 @@ pub fn run(args: AgentArgs, env: Env<'_>) -> anyhow::Result<ExitCode> {
     if !defaulted.is_empty() {
         super::own_default_dir(&runtime_dir, "plans, state and credentials", &defaulted.join(" and "))?;
     }
+    runner.sandbox = settings::sandbox(&args.runner, &runtime_dir)?;
 
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;

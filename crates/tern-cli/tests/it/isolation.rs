@@ -10,11 +10,18 @@ use crate::runs::World;
 use crate::support::run;
 
 /// What the attacker's `local-exec` tries. Each line it prints starting with `LEAK` is a hole.
-fn probe(data: &str, root: &str) -> String {
+fn probe(data: &str, root: &str, targets: &str, allowed_ip: &str, allowed_port: u16) -> String {
     format!(
         r#"#!/bin/sh
 DATA='{data}'
 ROOT='{root}'
+# The network: this host's loopback services (PostgreSQL, tern's own listener) by every route,
+# its own addresses, a link-local address standing in for the metadata endpoint.
+for t in {targets}; do
+  timeout 3 bash -c "exec 3<>/dev/tcp/${{t%:*}}/${{t##*:}}" 2>/dev/null && echo "LEAK-CONNECTS $t"
+done
+# The control: what the operator allowed (a peer on this host's loopback) is reachable.
+timeout 3 bash -c "exec 3<>/dev/tcp/{allowed_ip}/{allowed_port}" 2>/dev/null && echo "REACHES-ALLOWED"
 JOB="$(dirname "$PWD")"
 # The phase's own job directory and credentials are there; nothing else may be.
 for f in "$DATA"/* "$ROOT"/keys/* "$ROOT"/*; do
@@ -97,11 +104,37 @@ resource "null_resource" "check" {
     }
     let attack = w.s.path().join("attack-config");
     std::fs::create_dir_all(&attack).unwrap();
-    std::fs::write(
-        attack.join("probe.sh"),
-        probe(&data.display().to_string(), &w.s.path().display().to_string()),
-    )
-    .unwrap();
+    // Targets: host:port pairs a phase must not reach.
+    let server_port = server.base.rsplit(':').next().unwrap().trim_end_matches('/').to_owned();
+    let mut targets = vec![
+        "127.0.0.1:5432".to_owned(),
+        "10.0.2.2:5432".to_owned(),
+        format!("127.0.0.1:{server_port}"),
+        format!("10.0.2.2:{server_port}"),
+        "169.254.169.254:80".to_owned(),
+    ];
+    for addr in tern_sandbox::egress::host_addresses().unwrap() {
+        if let std::net::IpAddr::V4(v4) = addr {
+            targets.push(format!("{v4}:5432"));
+            targets.push(format!("{v4}:{server_port}"));
+        }
+    }
+    // A listener on a link-local address of this host, standing in for the metadata endpoint,
+    // where the host can add one (root): the phase must not reach it.
+    let metadata = std::process::Command::new("ip")
+        .args(["addr", "add", "169.254.169.254/32", "dev", "lo"])
+        .status()
+        .is_ok_and(|s| s.success());
+    let _metadata_listener =
+        metadata.then(|| std::net::TcpListener::bind("169.254.169.254:80").ok()).flatten();
+    let probe_text = probe(
+        &data.display().to_string(),
+        &w.s.path().display().to_string(),
+        &targets.join(" "),
+        "127.0.0.1",
+        w.moto_port,
+    );
+    std::fs::write(attack.join("probe.sh"), probe_text).unwrap();
     std::fs::write(
         attack.join("main.tf"),
         r#"terraform {
@@ -137,6 +170,7 @@ resource "null_resource" "probe" {
     let leaks: Vec<&str> = log.lines().filter(|l| l.contains("LEAK")).collect();
     assert!(leaks.is_empty(), "the sandbox let a phase reach: {leaks:#?}\n{out}");
     assert!(log.contains("SIBLING-JOBS 1"), "other jobs are invisible: {out}");
+    assert!(log.contains("REACHES-ALLOWED"), "the control: an allowed peer is reachable: {out}");
     let processes: usize = log
         .lines()
         .find_map(|l| l.split("PROCESSES ").nth(1))
@@ -162,6 +196,11 @@ resource "null_resource" "probe" {
         assert!(Instant::now() < until, "the victim's run did not finish: {shown}");
         std::thread::sleep(Duration::from_millis(300));
     }
+    if metadata {
+        let _ = std::process::Command::new("ip")
+            .args(["addr", "del", "169.254.169.254/32", "dev", "lo"])
+            .status();
+    }
     let (_, logs) = server.stop();
-    assert!(logs.contains("phases run in a sandbox"), "{logs}");
+    assert!(logs.contains("phases run in a sandbox") && logs.contains("network confined"), "{logs}");
 }

@@ -18,7 +18,7 @@ const ROLE: &str = "arn:aws:iam::123456789012:role/tern-run";
 pub(crate) struct World {
     pub(crate) s: Scratch,
     _moto: Daemon,
-    moto_port: u16,
+    pub(crate) moto_port: u16,
     _bao: Daemon,
     pub(crate) bao_addr: String,
     _bao_home: tempfile::TempDir,
@@ -32,6 +32,10 @@ impl World {
         let (moto_daemon, moto_port) = moto(&s.path().join("moto.jsonl"));
         let bao_home = tempfile::tempdir().unwrap();
         let (bao_daemon, bao_addr) = openbao(bao_home.path());
+        // Phases reach both (boto3 and the Vault client in the check script), through the
+        // sandbox's egress filter.
+        s.allow_egress(&format!("127.0.0.1:{moto_port}"));
+        s.allow_egress(bao_addr.trim_start_matches("http://"));
         // Terraform on the workers' PATH; a slow variant whose plan takes 60 s, which says it is
         // version 1.0.3-slow: a workspace chooses it with that terraform-version once a runner
         // registers it (`--terraform tools/slow-terraform`).

@@ -85,6 +85,8 @@ pub fn run_with_stdin(cmd: &mut Command, stdin: Option<&str>) -> Run {
 /// warns about nothing) and an empty `home/`.
 pub struct Scratch {
     pub dir: tempfile::TempDir,
+    /// Addresses on this host the test's phases must reach (its peers): `--allow-egress`.
+    egress_allow: Mutex<Vec<String>>,
 }
 
 impl Scratch {
@@ -106,7 +108,7 @@ impl Scratch {
         std::fs::create_dir(dir.path().join("exchange")).unwrap();
         std::fs::set_permissions(dir.path().join("exchange"), std::fs::Permissions::from_mode(0o777))
             .unwrap();
-        Self { dir }
+        Self { dir, egress_allow: Mutex::new(Vec::new()) }
     }
 
     pub fn path(&self) -> &Path {
@@ -130,7 +132,16 @@ impl Scratch {
         read_only.push(self.shared());
         cmd.env("TERN_SANDBOX_READ_ONLY", std::env::join_paths(read_only).unwrap());
         cmd.env("TERN_SANDBOX_READ_WRITE", self.exchange());
+        let allow = self.egress_allow.lock().unwrap().join(",");
+        if !allow.is_empty() {
+            cmd.env("TERN_ALLOW_EGRESS", allow);
+        }
         cmd
+    }
+
+    /// Let this test's phases reach `addr` (IP:PORT) on this host: a peer such as moto or OpenBao.
+    pub fn allow_egress(&self, addr: &str) {
+        self.egress_allow.lock().unwrap().push(addr.to_owned());
     }
 
     /// `tern` without the sandbox paths in its environment: for output that shows the
