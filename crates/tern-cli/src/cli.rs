@@ -1102,6 +1102,15 @@ pub struct RunnerArgs {
     #[arg(long, value_name = "DIR", env = "TERN_SANDBOX_READ_WRITE", value_delimiter = ':')]
     pub sandbox_read_write: Vec<PathBuf>,
 
+    /// Terraform's CLI configuration for every phase (provider mirrors, plugin cache, registry
+    /// credentials), as TF_CLI_CONFIG_FILE; a workspace variable TF_CLI_CONFIG_FILE overrides it.
+    /// The file, its filesystem_mirror paths (read-only) and its plugin_cache_dir (read-write,
+    /// shared by all runs) are visible in every phase's sandbox; so are its credentials, to
+    /// every tenant. Default: this process's TF_CLI_CONFIG_FILE, else ~/.terraformrc if it exists.
+    /// Proxy settings (HTTPS_PROXY, HTTP_PROXY, NO_PROXY) of this process reach every phase too.
+    #[arg(long, value_name = "FILE", env = "TERN_TERRAFORM_CONFIG")]
+    pub terraform_config: Option<PathBuf>,
+
     /// What network a phase gets. `filtered`: its own network namespace (slirp4netns) with an
     /// nftables filter: the internet, but not this host (its loopback services, e.g. a
     /// PostgreSQL that trusts local connections, and its own addresses), not link-local and

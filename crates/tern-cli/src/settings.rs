@@ -274,7 +274,39 @@ pub fn runner(
         // Set up when the command starts (I/O): see `sandbox`.
         sandbox: None,
         log_limit: args.phase_log_mib.saturating_mul(1 << 20),
+        cli_config: cli_config(args, env)?,
+        proxy_env: ["HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY", "https_proxy", "http_proxy", "no_proxy"]
+            .iter()
+            .filter_map(|k| env(k).map(|v| ((*k).to_owned(), v)))
+            .collect(),
     })
+}
+
+/// The Terraform CLI configuration phases get: `--terraform-config`, else this process's
+/// `TF_CLI_CONFIG_FILE`, else `~/.terraformrc` when it exists.
+fn cli_config(
+    args: &crate::cli::RunnerArgs,
+    env: Env<'_>,
+) -> Result<Option<std::sync::Arc<tern_runner::cliconfig::CliConfig>>, UsageError> {
+    let (file, flag) = match (&args.terraform_config, env("TF_CLI_CONFIG_FILE")) {
+        (Some(f), _) => (f.clone(), "--terraform-config"),
+        (None, Some(f)) if !f.is_empty() => (PathBuf::from(f), "TF_CLI_CONFIG_FILE"),
+        _ => match env("HOME").map(|h| PathBuf::from(h).join(".terraformrc")) {
+            Some(f) if f.is_file() => (f, "~/.terraformrc"),
+            _ => return Ok(None),
+        },
+    };
+    let file = std::path::absolute(&file).unwrap_or(file);
+    let config =
+        tern_runner::cliconfig::CliConfig::load(&file).map_err(|e| UsageError(format!("{flag}: {e}")))?;
+    tracing::info!("phases use the Terraform CLI configuration {} ({flag})", file.display());
+    if config.has_credentials {
+        tracing::warn!(
+            "{} holds credentials blocks: every phase can read those registry tokens",
+            file.display()
+        );
+    }
+    Ok(Some(std::sync::Arc::new(config)))
 }
 
 /// The sandbox phases run in, from `--isolation` and the limits; `None` for `--isolation none`.

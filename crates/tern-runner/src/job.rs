@@ -40,6 +40,11 @@ pub struct RunnerSettings {
     pub sandbox: Option<Arc<tern_sandbox::Sandbox>>,
     /// The most a phase may write to its log, in bytes; past it the phase is stopped.
     pub log_limit: u64,
+    /// The operator's Terraform CLI configuration (`TF_CLI_CONFIG_FILE` of every phase, unless a
+    /// workspace sets its own), and the mirrors and cache it names.
+    pub cli_config: Option<Arc<crate::cliconfig::CliConfig>>,
+    /// The runner's proxy settings (`HTTPS_PROXY`, `NO_PROXY`…), given to every phase.
+    pub proxy_env: Vec<(String, String)>,
 }
 
 /// How the phase ended, for the server.
@@ -489,6 +494,12 @@ async fn execute(
         format!("{}/{}", spec.organization.name, spec.workspace.name).into(),
     );
     env.insert("TFC_PROJECT_NAME".into(), spec.project.name.clone().into());
+    if let Some(cli) = &settings.cli_config {
+        env.insert("TF_CLI_CONFIG_FILE".into(), cli.file.clone().into_os_string());
+    }
+    for (k, v) in &settings.proxy_env {
+        env.insert(k.into(), v.into());
+    }
     for (k, v) in env_vars {
         env.insert(k.into(), v.into());
     }
@@ -634,11 +645,13 @@ async fn terraform(
             Some(sandbox) => {
                 let mut read_only = vec![sandboxed.credentials.to_path_buf()];
                 read_only.extend(settings.terraform.paths());
-                let inside = tern_sandbox::Phase {
-                    writable: vec![job_dir.to_path_buf()],
-                    read_only,
-                    cwd: workdir.to_path_buf(),
-                };
+                let mut writable = vec![job_dir.to_path_buf()];
+                if let Some(cli) = &settings.cli_config {
+                    read_only.push(cli.file.clone());
+                    read_only.extend(cli.read_only.iter().cloned());
+                    writable.extend(cli.read_write.iter().cloned());
+                }
+                let inside = tern_sandbox::Phase { writable, read_only, cwd: workdir.to_path_buf() };
                 let w = sandbox.wrap(&inside, binary.path.as_os_str(), &args, env);
                 CommandSpec { program: w.program, args: w.args, cwd: workdir.to_path_buf(), env: w.env }
             }

@@ -4,8 +4,10 @@
 //! teardown; [`mask`] keeps every sensitive value the phase knows out of the log. `tern serve`
 //! runs workers in-process over loopback; `tern agent` runs them elsewhere. Both use the same
 //! HTTP API and this same code. [`terraform`] knows which Terraform versions this runner has;
-//! it advertises them when it claims work.
+//! it advertises them when it claims work; [`cliconfig`] reads the operator's Terraform CLI
+//! configuration, which every phase gets.
 
+pub mod cliconfig;
 pub mod client;
 pub mod job;
 pub mod mask;

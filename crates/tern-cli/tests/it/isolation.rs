@@ -52,7 +52,10 @@ echo "PROBE-DONE"
 #[test]
 fn a_tenants_run_cannot_reach_the_servers_keys_or_another_tenants_secrets() {
     let w = World::new();
-    let server = w.serve(&["--workers", "2"]);
+    // The operator's CLI configuration (the provider mirror) reaches every phase: the attacker's
+    // workspace does not set TF_CLI_CONFIG_FILE.
+    let tfrc = w.tfrc.display().to_string();
+    let server = w.serve(&["--workers", "2", "--terraform-config", &tfrc]);
     openbao_trusts(&w.bao_addr, &server.issuer, "5m");
     let data = w.s.path().join("data");
 
@@ -95,13 +98,8 @@ resource "null_resource" "check" {
         run(&mut cmd)
     };
     evil(&["workspace", "create", "attack"]).success();
-    for v in [
-        format!("TF_CLI_CONFIG_FILE={}", w.tfrc.display()),
-        // Loader and search variables a tenant may set: they must not reach the privileged steps.
-        "LD_PRELOAD=/nonexistent/evil.so".to_owned(),
-    ] {
-        evil(&["var", "set", &v, "--workspace", "attack"]).success();
-    }
+    // Loader variables a tenant may set: they must not reach the privileged steps.
+    evil(&["var", "set", "LD_PRELOAD=/nonexistent/evil.so", "--workspace", "attack"]).success();
     let attack = w.s.path().join("attack-config");
     std::fs::create_dir_all(&attack).unwrap();
     // Targets: host:port pairs a phase must not reach.
@@ -121,6 +119,9 @@ resource "null_resource" "check" {
     }
     // A listener on a link-local address of this host, standing in for the metadata endpoint,
     // where the host can add one (root): the phase must not reach it.
+    // (One a failed earlier run left is removed first.)
+    let _ =
+        std::process::Command::new("ip").args(["addr", "del", "169.254.169.254/32", "dev", "lo"]).status();
     let metadata = std::process::Command::new("ip")
         .args(["addr", "add", "169.254.169.254/32", "dev", "lo"])
         .status()
