@@ -290,7 +290,16 @@ fn cli_config(
 ) -> Result<Option<std::sync::Arc<tern_runner::cliconfig::CliConfig>>, UsageError> {
     let (file, flag) = match (&args.terraform_config, env("TF_CLI_CONFIG_FILE")) {
         (Some(f), _) => (f.clone(), "--terraform-config"),
-        (None, Some(f)) if !f.is_empty() => (PathBuf::from(f), "TF_CLI_CONFIG_FILE"),
+        (None, Some(f)) if !f.is_empty() => {
+            if !std::path::Path::new(&f).exists() {
+                // As Terraform does with it: a warning, not an error.
+                tracing::warn!(
+                    "TF_CLI_CONFIG_FILE names {f}, which does not exist: phases get no CLI configuration"
+                );
+                return Ok(None);
+            }
+            (PathBuf::from(f), "TF_CLI_CONFIG_FILE")
+        }
         _ => match env("HOME").map(|h| PathBuf::from(h).join(".terraformrc")) {
             Some(f) if f.is_file() => (f, "~/.terraformrc"),
             _ => return Ok(None),
@@ -581,5 +590,45 @@ mod tests {
             PathBuf::from("/home/u/.local/share/tern")
         );
         assert!(default_data_dir(&env_of(&[])).is_err());
+    }
+
+    fn runner_args(args: &[&str]) -> crate::cli::RunnerArgs {
+        use clap::Parser as _;
+        #[derive(clap::Parser)]
+        struct Wrapper {
+            #[command(flatten)]
+            runner: crate::cli::RunnerArgs,
+        }
+        let mut all = vec!["tern"];
+        all.extend(args);
+        Wrapper::try_parse_from(all).unwrap().runner
+    }
+
+    #[test]
+    fn the_cli_configuration_comes_from_the_flag_the_environment_or_home() {
+        let dir = tempfile::tempdir().unwrap();
+        let rc = dir.path().join("terraform.rc");
+        std::fs::write(&rc, "plugin_cache_dir = \"/tmp\"\n").unwrap();
+        let rc_text = rc.to_str().unwrap();
+        // The flag: must exist.
+        let found =
+            cli_config(&runner_args(&["--terraform-config", rc_text]), &env_of(&[])).unwrap().unwrap();
+        assert_eq!(found.read_write, vec![PathBuf::from("/tmp")]);
+        let err =
+            cli_config(&runner_args(&["--terraform-config", "/nonexistent/rc"]), &env_of(&[])).unwrap_err();
+        assert!(err.0.contains("--terraform-config"), "{}", err.0);
+        // TF_CLI_CONFIG_FILE: used; naming nothing is a warning, as Terraform makes it.
+        let from_env = cli_config(&runner_args(&[]), &env_of(&[("TF_CLI_CONFIG_FILE", rc_text)])).unwrap();
+        assert_eq!(from_env.unwrap().file, rc);
+        assert!(
+            cli_config(&runner_args(&[]), &env_of(&[("TF_CLI_CONFIG_FILE", "/nonexistent/rc")]))
+                .unwrap()
+                .is_none()
+        );
+        // ~/.terraformrc when it exists.
+        let home = dir.path().to_str().unwrap();
+        assert!(cli_config(&runner_args(&[]), &env_of(&[("HOME", home)])).unwrap().is_none());
+        std::fs::copy(&rc, dir.path().join(".terraformrc")).unwrap();
+        assert!(cli_config(&runner_args(&[]), &env_of(&[("HOME", home)])).unwrap().is_some());
     }
 }
