@@ -398,17 +398,17 @@ fn egress(
         "host" => false,
         "filtered" => true,
         _ => {
-            let tools = egress::Tools::find();
-            if !root || tools.is_err() {
-                let why = match tools {
-                    Err(e) if root => e.to_string(),
-                    _ => "tern does not run as root".to_owned(),
-                };
+            let why = if root {
+                egress::Tools::find().err().map(|e| e.to_string())
+            } else {
+                Some("tern does not run as root".to_owned())
+            };
+            if let Some(why) = &why {
                 tracing::warn!(
                     "phases share this host's network (--egress auto: {why}): a run can reach this host's loopback services and a cloud metadata endpoint"
                 );
             }
-            root && egress::Tools::find().is_ok()
+            why.is_none()
         }
     };
     if !filtered {

@@ -100,10 +100,11 @@ fn sandbox_check(args: &crate::cli::ServeArgs, env: Env<'_>) -> (Status, String,
     match settings::sandbox(&args.runner, &data_dir) {
         Ok(Some(sandbox)) => (
             Status::Pass,
+            // `settings::sandbox` has just started one and proved it cannot see the data directory.
             format!(
-                "{}; a test phase ran: {}",
+                "{}; a test sandbox ran as that user without capabilities and could not see {}",
                 sandbox.describe(),
-                sandbox.check(&data_dir).unwrap_or_default()
+                data_dir.display()
             ),
             None,
         ),

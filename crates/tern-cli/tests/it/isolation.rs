@@ -153,16 +153,20 @@ resource "null_resource" "probe" {
     .unwrap();
 
     // Attack while the victim's apply runs (its check printed, its sleep going).
-    let until = Instant::now() + Duration::from_secs(90);
-    loop {
-        let shown = w.ok(&server, &["run", "show", &victim_run]);
-        if shown.contains("applying") {
-            break;
+    // The victim's status reaches `want` (never errored on the way) within 90 s.
+    let victim_reaches = |want: &str, what: &str| {
+        let until = Instant::now() + Duration::from_secs(90);
+        loop {
+            let shown = w.ok(&server, &["run", "show", &victim_run]);
+            if shown.contains(want) {
+                return;
+            }
+            assert!(!shown.contains("errored"), "{shown}");
+            assert!(Instant::now() < until, "{what}: {shown}");
+            std::thread::sleep(Duration::from_millis(200));
         }
-        assert!(!shown.contains("errored"), "{shown}");
-        assert!(Instant::now() < until, "the victim's apply never started: {shown}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    };
+    victim_reaches("applying", "the victim's apply never started");
     let out =
         evil(&["run", "start", "--workspace", "attack", "--dir", attack.to_str().unwrap(), "--auto-apply"]);
     out.success();
@@ -187,16 +191,7 @@ resource "null_resource" "probe" {
     }
 
     // The victim's run was not disturbed.
-    let until = Instant::now() + Duration::from_secs(90);
-    loop {
-        let shown = w.ok(&server, &["run", "show", &victim_run]);
-        if shown.contains("status:       applied") {
-            break;
-        }
-        assert!(!shown.contains("errored"), "{shown}");
-        assert!(Instant::now() < until, "the victim's run did not finish: {shown}");
-        std::thread::sleep(Duration::from_millis(300));
-    }
+    victim_reaches("status:       applied", "the victim's run did not finish");
     if metadata {
         let _ = std::process::Command::new("ip")
             .args(["addr", "del", "169.254.169.254/32", "dev", "lo"])
