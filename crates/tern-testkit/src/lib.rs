@@ -9,6 +9,20 @@
 use std::path::{Path, PathBuf};
 
 /// The root of the cargo workspace.
+/// The command line of every process on this machine, arguments joined by spaces (a process
+/// that exits meanwhile is skipped): for tests that assert what still runs.
+pub fn command_lines() -> Vec<String> {
+    std::fs::read_dir("/proc")
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+                .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 pub fn workspace_root() -> PathBuf {
     // At run time first: `cargo test` sets CARGO_MANIFEST_DIR to the tested crate
     // (crates/<name>). The compile-time value names whichever clone built this crate, and clones

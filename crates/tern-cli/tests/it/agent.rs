@@ -217,11 +217,8 @@ fn a_second_sigterm_kills_the_running_terraform_and_the_job_is_still_reported() 
     wait_for("the plan to start", Duration::from_secs(60), || pid_file.exists());
     // The plan's shell, seen from the host (inside, it has the sandbox's own pid).
     let stubborn_running = || {
-        std::fs::read_dir("/proc")
-            .unwrap()
-            .flatten()
-            .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
-            .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        tern_testkit::command_lines()
+            .into_iter()
             .filter(|c| c.contains(stubborn.to_str().unwrap()) && c.contains(" plan "))
             .count()
     };

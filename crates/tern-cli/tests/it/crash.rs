@@ -260,11 +260,8 @@ fn crash_rounds(database_url: Option<&str>, default_rounds: u64) {
     // that dies with its runner), providers and local-exec children included. Processes of this
     // test's phases name its directory on their command line (job directory, configuration).
     let root = w.s.path().to_string_lossy().into_owned();
-    let survivors: Vec<String> = std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
-        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+    let survivors: Vec<String> = tern_testkit::command_lines()
+        .into_iter()
         .filter(|c| {
             c.contains(&root)
                 && (c.contains("/work/") || c.contains("terraform"))
