@@ -300,6 +300,15 @@ impl Sandbox {
         self.limits
     }
 
+    /// Let phases reach `addr` through the egress filter (tern's own API); nothing without one.
+    pub fn allow_egress(&mut self, addr: std::net::SocketAddr) {
+        if let Some((_, e)) = &mut self.egress
+            && !e.policy.allow.contains(&addr)
+        {
+            e.policy.allow.push(addr);
+        }
+    }
+
     /// One line for logs and `tern doctor`.
     pub fn describe(&self) -> String {
         let user = match self.run_as() {
@@ -312,8 +321,12 @@ impl Sandbox {
             self.bwrap.display(),
             match &self.egress {
                 Some((_, e)) => format!(
-                    "network confined (internet only; no host, loopback or link-local addresses; {} allowed, {} denied by the operator)",
-                    e.policy.allow.len(),
+                    "network confined (internet only; no host, loopback or link-local addresses; allowed: {}; {} range(s) denied by the operator)",
+                    if e.policy.allow.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        e.policy.allow.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+                    },
                     e.policy.deny.len()
                 ),
                 None => "the host's network (not confined)".to_owned(),
@@ -364,6 +377,9 @@ impl Sandbox {
                 _ => {}
             }
         }
+        // bwrap would make /etc 0700 for the binds below: the phase's user could read none of
+        // them (no resolver, no hosts, no CA certificates).
+        push(&mut a, &["--perms".as_ref(), "0755".as_ref(), "--dir".as_ref(), "/etc".as_ref()]);
         for name in ETC {
             let path = Path::new("/etc").join(name);
             push(&mut a, &["--ro-bind-try".as_ref(), path.as_os_str(), path.as_os_str()]);
@@ -572,6 +588,30 @@ mod tests {
         assert_eq!(stdout, "ttmp\n");
         assert_eq!(std::fs::read_to_string(rw.join("out")).unwrap(), "made\n");
         assert_eq!(std::fs::read_to_string(ro.join("token")).unwrap(), "t");
+    }
+
+    #[test]
+    fn the_phases_user_reads_the_resolver_hosts_and_ca_certificates() {
+        let sb = sandbox();
+        let dir = tempfile::tempdir().unwrap();
+        if let Some((uid, gid)) = sb.run_as() {
+            chown_tree(dir.path(), uid, gid).unwrap();
+        }
+        let phase =
+            Phase { writable: vec![dir.path().to_path_buf()], read_only: vec![], cwd: dir.path().into() };
+        // What the host has of these, the phase reads (as nobody when tern is root).
+        let files: Vec<&str> = ["/etc/hosts", "/etc/resolv.conf", "/etc/ssl/certs/ca-certificates.crt"]
+            .into_iter()
+            .filter(|f| Path::new(f).exists())
+            .collect();
+        assert!(!files.is_empty());
+        let script: String =
+            files.iter().map(|f| format!("cat {f} >/dev/null || echo UNREADABLE {f}; ")).collect();
+        let w = sb.wrap(&phase, "/bin/sh".as_ref(), &["-c".into(), script.into()], &[]);
+        let out = std::process::Command::new(w.program).args(w.args).env_clear().output().unwrap();
+        let text =
+            format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(out.status.success() && text.is_empty(), "{text}");
     }
 
     #[test]
