@@ -726,7 +726,7 @@ async fn stop_orphan(p: crate::rundir::ProcessRecord) -> RecoveryNote {
         ));
     }
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    while p.is_alive() && tokio::time::Instant::now() < deadline {
+    while p.still_runs() && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     RecoveryNote::done(format!("stopped process group {} (Terraform) left running by a dead phase", p.pid))
@@ -746,7 +746,7 @@ async fn recover_one(a: Abandoned) -> Vec<RecoveryNote> {
     let mut done = Vec::new();
     // First stop what the dead phase started: it must not go on changing infrastructure once
     // its run is declared dead and its workspace is free for the next run.
-    if let Some(p) = a.state.process.filter(|p| p.is_alive()) {
+    if let Some(p) = a.state.process.filter(crate::rundir::ProcessRecord::still_runs) {
         done.push(stop_orphan(p).await);
     }
     for record in &a.state.vault_tokens {
@@ -896,6 +896,45 @@ mod tests {
     /// Regression (crash test on PostgreSQL, a Vault token outlived its dead phase): the record
     /// naming the token file was written only after the login, so a runner killed in between
     /// left a token no recovery knew of. The record must be on disk when Vault sees the login.
+    /// A runner killed while its sandbox waited at the egress gate (`--block-fd`): bwrap's
+    /// outer process dies with the runner, the gate reads end-of-file, and the sandbox's pid 1
+    /// goes on to start the command, which no parent waits for any more. Recovery stops that
+    /// group although its leader is gone.
+    #[tokio::test]
+    async fn recovery_stops_a_sandbox_whose_leader_is_gone() {
+        // bubblewrap, which scripts/install-peers installs (a spawn error here says it is not).
+        let mut cmd = std::process::Command::new("bwrap");
+        if !nix::unistd::geteuid().is_root() {
+            cmd.arg("--unshare-user");
+        }
+        cmd.args(["--unshare-pid", "--die-with-parent", "--dev-bind", "/", "/", "--block-fd", "0"]);
+        cmd.args(["--", "sh", "-c", "sleep 300 & wait"]);
+        cmd.process_group(0).stdin(std::process::Stdio::piped());
+        let mut leader = cmd.spawn().unwrap();
+        let gate = leader.stdin.take();
+        let record = crate::rundir::ProcessRecord::of(leader.id()).unwrap();
+        let wait_for = |n: usize, what: &'static str| {
+            async move {
+                let until = std::time::Instant::now() + Duration::from_secs(10);
+                while record.sandboxed_survivors().len() < n {
+                    assert!(std::time::Instant::now() < until, "{what}");
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            }
+        };
+        wait_for(1, "the sandbox did not start").await;
+        // The runner dies at the gate: its bwrap goes with it, the gate closes.
+        leader.kill().unwrap();
+        leader.wait().unwrap();
+        drop(gate);
+        wait_for(3, "the sandbox's command did not start").await; // pid 1, sh, sleep
+        assert!(!record.is_alive());
+        assert!(record.still_runs(), "bwrap's pid 1 and its command are left");
+        let note = stop_orphan(record).await;
+        assert!(note.text.contains("stopped process group"), "{note:?}");
+        assert!(!record.still_runs(), "{:?}", record.sandboxed_survivors());
+    }
+
     #[tokio::test]
     async fn a_vault_login_is_recorded_before_vault_sees_it() {
         let root = tempfile::tempdir().unwrap();

@@ -178,6 +178,30 @@ impl ProcessRecord {
 }
 
 impl ProcessRecord {
+    /// Whether anything of the recorded process group still runs: the recorded process, or,
+    /// once it is gone, members of its group that run in another PID namespace than this
+    /// process and started after it. That is a sandbox whose outer bubblewrap died with the
+    /// runner while its PID namespace lived on (bwrap's pid 1 waiting for a provider). A group
+    /// id stays reserved while any member lives, so such members are the recorded group's.
+    pub fn still_runs(&self) -> bool {
+        self.is_alive() || !self.sandboxed_survivors().is_empty()
+    }
+
+    /// Members of the recorded group in another PID namespace, started after the record.
+    pub fn sandboxed_survivors(&self) -> Vec<u32> {
+        let ours = fs::read_link("/proc/self/ns/pid").ok();
+        let Ok(entries) = fs::read_dir("/proc") else { return Vec::new() };
+        entries
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+            .filter(|&pid| {
+                process_group(pid) == Some(self.pid)
+                    && process_start_ticks(pid).is_some_and(|t| t >= self.start_ticks)
+                    && fs::read_link(format!("/proc/{pid}/ns/pid")).ok().is_some_and(|ns| Some(ns) != ours)
+            })
+            .collect()
+    }
+
     /// Whether the recorded process is still running, as a child of this process (a command
     /// this runner started, not another runner's).
     pub fn is_child_of_this_process(&self) -> bool {
@@ -233,6 +257,12 @@ fn process_start_ticks(pid: u32) -> Option<u64> {
         return None;
     }
     fields.nth(18)?.parse().ok()
+}
+
+/// Field 5 of `/proc/<pid>/stat`: the process group.
+fn process_group(pid: u32) -> Option<u32> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat[stat.rfind(')')? + 1..].split_whitespace().nth(2)?.parse().ok()
 }
 
 /// Field 4 of `/proc/<pid>/stat`: the parent's pid.
