@@ -1111,6 +1111,15 @@ pub struct RunnerArgs {
     #[arg(long, value_name = "FILE", env = "TERN_TERRAFORM_CONFIG")]
     pub terraform_config: Option<PathBuf>,
 
+    /// Extra CA certificates (PEM) every phase trusts besides the system's: a private registry,
+    /// a provider mirror or a TLS-inspecting proxy signed by your own CA. tern writes them with
+    /// the system's roots into one bundle that every phase can read, and points SSL_CERT_FILE
+    /// (Terraform, providers, OpenSSL), CURL_CA_BUNDLE, REQUESTS_CA_BUNDLE and
+    /// NODE_EXTRA_CA_CERTS there; a workspace variable of the same name overrides one.
+    /// Certificates only: a file holding a private key is refused (every tenant can read it).
+    #[arg(long, value_name = "FILE", env = "TERN_CA_BUNDLE")]
+    pub ca_bundle: Option<PathBuf>,
+
     /// What network a phase gets. `filtered`: its own network namespace (slirp4netns) with an
     /// nftables filter: the internet, but not this host (its loopback services, e.g. a
     /// PostgreSQL that trusts local connections, and its own addresses), not link-local and

@@ -279,7 +279,124 @@ pub fn runner(
             .iter()
             .filter_map(|k| env(k).map(|v| ((*k).to_owned(), v)))
             .collect(),
+        // Written when the command starts (I/O): see `ca_bundle`.
+        ca_bundle: None,
     })
+}
+
+/// Where the system's CA bundle may be, in the order Go looks (`crypto/x509`, root_linux.go).
+const SYSTEM_CA_BUNDLES: &[&str] = &[
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/pki/tls/certs/ca-bundle.crt",
+    "/etc/ssl/ca-bundle.pem",
+    "/etc/pki/tls/cacert.pem",
+    "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
+    "/etc/ssl/cert.pem",
+];
+
+/// The bundle phases trust with `--ca-bundle`: the system's roots, then the operator's
+/// certificates, written into `private` (the data or runtime directory) readable by everyone.
+/// `None` without `--ca-bundle`: phases then use the system's roots as they are.
+pub fn ca_bundle(
+    args: &crate::cli::RunnerArgs,
+    private: &std::path::Path,
+) -> Result<Option<PathBuf>, UsageError> {
+    use rustls_pki_types::pem::SectionKind;
+    let Some(extra) = &args.ca_bundle else { return Ok(None) };
+    let flag = format!("--ca-bundle {}", extra.display());
+    let pem = std::fs::read(extra).map_err(|e| UsageError(format!("{flag}: cannot read it: {e}")))?;
+    let mut reader = pem.as_slice();
+    let mut certificates = 0usize;
+    loop {
+        match rustls_pki_types::pem::from_buf(&mut reader) {
+            Ok(None) => break,
+            Ok(Some((SectionKind::Certificate, _))) => certificates += 1,
+            Ok(Some((kind, _))) => {
+                return Err(UsageError(format!(
+                    "{flag}: holds a {kind:?} section; give CA certificates only (every phase can read this bundle)"
+                )));
+            }
+            Err(e) => return Err(UsageError(format!("{flag}: not a PEM file: {e:?}"))),
+        }
+    }
+    // Sections rustls does not know (ENCRYPTED PRIVATE KEY…) are skipped above: refuse any key.
+    if certificates == 0 || String::from_utf8_lossy(&pem).contains("PRIVATE KEY-----") {
+        return Err(UsageError(format!(
+            "{flag}: give a PEM file of CERTIFICATE blocks only (it has {certificates}, or also a private key)"
+        )));
+    }
+    let mut bundle = Vec::with_capacity(pem.len() + 256 * 1024);
+    match SYSTEM_CA_BUNDLES.iter().find_map(|p| std::fs::read(p).ok().map(|b| (p, b))) {
+        Some((path, system)) => {
+            bundle.extend_from_slice(format!("# The system's roots, from {path}\n").as_bytes());
+            bundle.extend_from_slice(&system);
+        }
+        None => tracing::warn!(
+            "{flag}: no system CA bundle found ({}): phases trust only these certificates",
+            SYSTEM_CA_BUNDLES.join(", ")
+        ),
+    }
+    if !bundle.is_empty() && !bundle.ends_with(b"\n") {
+        bundle.push(b'\n');
+    }
+    bundle.extend_from_slice(format!("# The operator's --ca-bundle {}\n", extra.display()).as_bytes());
+    bundle.extend_from_slice(&pem);
+    if !private.is_dir() {
+        tern_handoff::rundir::prepare_base(private).map_err(|e| UsageError(e.to_string()))?;
+    }
+    let path = private.join("phase-ca-bundle.pem");
+    let partial = private.join("phase-ca-bundle.pem.partial");
+    std::fs::write(&partial, &bundle)
+        .and_then(|()| {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(&partial, std::fs::Permissions::from_mode(0o644))
+        })
+        .and_then(|()| std::fs::rename(&partial, &path))
+        .map_err(|e| UsageError(format!("writing {}: {e}", path.display())))?;
+    tracing::info!(
+        "phases trust the system's roots and {certificates} certificate(s) of {} (SSL_CERT_FILE={})",
+        extra.display(),
+        path.display()
+    );
+    Ok(Some(path))
+}
+
+/// Where a phase reaches tern's API: the `listen` address (its port on 127.0.0.1 when it
+/// listens on every address), and what each of `urls` (the public URL, the issuer, an agent's
+/// server) resolves to now. A URL that does not resolve is a warning: phases then cannot reach it
+/// through the egress filter unless `--allow-egress` names it.
+pub fn api_addresses(urls: &[&str], listen: Option<std::net::SocketAddr>) -> Vec<std::net::SocketAddr> {
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs as _};
+    let mut found: Vec<SocketAddr> = Vec::new();
+    let mut add = |addr: SocketAddr| {
+        if !found.contains(&addr) {
+            found.push(addr);
+        }
+    };
+    if let Some(addr) = listen {
+        match addr.ip() {
+            IpAddr::V4(ip) if ip.is_unspecified() => {
+                add(SocketAddr::new(Ipv4Addr::LOCALHOST.into(), addr.port()))
+            }
+            IpAddr::V6(ip) if ip.is_unspecified() => {
+                add(SocketAddr::new(Ipv4Addr::LOCALHOST.into(), addr.port()));
+                add(SocketAddr::new(Ipv6Addr::LOCALHOST.into(), addr.port()));
+            }
+            _ => add(addr),
+        }
+    }
+    for url in urls {
+        let Ok(parsed) = url::Url::parse(url) else { continue };
+        let (Some(host), Some(port)) = (parsed.host_str(), parsed.port_or_known_default()) else { continue };
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        match (host, port).to_socket_addrs() {
+            Ok(addrs) => addrs.for_each(&mut add),
+            Err(e) => tracing::warn!(
+                "{url}: cannot resolve {host} ({e}): phases cannot reach it through the egress filter; give --allow-egress IP:PORT"
+            ),
+        }
+    }
+    found
 }
 
 /// The Terraform CLI configuration phases get: `--terraform-config`, else this process's
@@ -630,5 +747,48 @@ mod tests {
         assert!(cli_config(&runner_args(&[]), &env_of(&[("HOME", home)])).unwrap().is_none());
         std::fs::copy(&rc, dir.path().join(".terraformrc")).unwrap();
         assert!(cli_config(&runner_args(&[]), &env_of(&[("HOME", home)])).unwrap().is_some());
+    }
+
+    #[test]
+    fn the_ca_bundle_joins_the_system_roots_and_refuses_anything_but_certificates() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = tern_testkit::tls::TestCa::generate(&dir.path().join("ca"));
+        let private = dir.path().join("private");
+        let ca_text = ca.ca_cert.to_str().unwrap();
+        assert!(ca_bundle(&runner_args(&[]), &private).unwrap().is_none());
+        let path = ca_bundle(&runner_args(&["--ca-bundle", ca_text]), &private).unwrap().unwrap();
+        let written = std::fs::read_to_string(&path).unwrap();
+        let extra = std::fs::read_to_string(&ca.ca_cert).unwrap();
+        assert!(written.ends_with(&extra), "the operator's certificates come last");
+        if std::path::Path::new(SYSTEM_CA_BUNDLES[0]).exists() {
+            let system = std::fs::read_to_string(SYSTEM_CA_BUNDLES[0]).unwrap();
+            assert!(written.contains(&system), "the system's roots are kept");
+        }
+        use std::os::unix::fs::PermissionsExt as _;
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o644);
+        // A private key, a file of no certificate, and a missing file are start errors.
+        let key = ca_bundle(&runner_args(&["--ca-bundle", ca.server_key.to_str().unwrap()]), &private);
+        assert!(key.unwrap_err().0.contains("give CA certificates only"));
+        let mixed = dir.path().join("mixed.pem");
+        let both = format!("{extra}{}", std::fs::read_to_string(&ca.server_key).unwrap());
+        std::fs::write(&mixed, both).unwrap();
+        assert!(ca_bundle(&runner_args(&["--ca-bundle", mixed.to_str().unwrap()]), &private).is_err());
+        let empty = dir.path().join("empty.pem");
+        std::fs::write(&empty, "not a certificate\n").unwrap();
+        let err = ca_bundle(&runner_args(&["--ca-bundle", empty.to_str().unwrap()]), &private).unwrap_err();
+        assert!(err.0.contains("CERTIFICATE blocks only"), "{}", err.0);
+        assert!(ca_bundle(&runner_args(&["--ca-bundle", "/nonexistent.pem"]), &private).is_err());
+    }
+
+    #[test]
+    fn terns_api_addresses_come_from_the_listener_and_the_urls() {
+        let any: std::net::SocketAddr = "0.0.0.0:8443".parse().unwrap();
+        assert_eq!(api_addresses(&[], Some(any)), vec!["127.0.0.1:8443".parse().unwrap()]);
+        let found = api_addresses(&["https://127.0.0.1", "http://192.0.2.7:9000/x", "not a url"], None);
+        assert_eq!(found, vec!["127.0.0.1:443".parse().unwrap(), "192.0.2.7:9000".parse().unwrap()]);
+        let once = api_addresses(&["http://127.0.0.1:8080"], Some("127.0.0.1:8080".parse().unwrap()));
+        assert_eq!(once.len(), 1, "{once:?}");
+        // A name that does not resolve is a warning, not an error.
+        assert!(api_addresses(&["https://tern.invalid"], None).is_empty());
     }
 }

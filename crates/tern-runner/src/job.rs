@@ -45,7 +45,15 @@ pub struct RunnerSettings {
     pub cli_config: Option<Arc<crate::cliconfig::CliConfig>>,
     /// The runner's proxy settings (`HTTPS_PROXY`, `NO_PROXY`…), given to every phase.
     pub proxy_env: Vec<(String, String)>,
+    /// A CA bundle (the system's roots and the operator's `--ca-bundle`), readable by every
+    /// phase at this same path and named by its [`CA_BUNDLE_VARIABLES`] (a workspace's own
+    /// variables override them).
+    pub ca_bundle: Option<PathBuf>,
 }
+
+/// The variables that point a phase's TLS clients at the operator's CA bundle.
+pub const CA_BUNDLE_VARIABLES: &[&str] =
+    &["SSL_CERT_FILE", "CURL_CA_BUNDLE", "REQUESTS_CA_BUNDLE", "NODE_EXTRA_CA_CERTS"];
 
 /// How the phase ended, for the server.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -500,6 +508,13 @@ async fn execute(
     for (k, v) in &settings.proxy_env {
         env.insert(k.into(), v.into());
     }
+    if let Some(bundle) = &settings.ca_bundle {
+        // Read instead of the system's bundle by Go (Terraform, providers) and OpenSSL; curl,
+        // Python's requests and Node.js each have their own variable.
+        for name in CA_BUNDLE_VARIABLES {
+            env.insert(name.into(), bundle.clone().into_os_string());
+        }
+    }
     for (k, v) in env_vars {
         env.insert(k.into(), v.into());
     }
@@ -645,6 +660,7 @@ async fn terraform(
             Some(sandbox) => {
                 let mut read_only = vec![sandboxed.credentials.to_path_buf()];
                 read_only.extend(settings.terraform.paths());
+                read_only.extend(settings.ca_bundle.iter().cloned());
                 let mut writable = vec![job_dir.to_path_buf()];
                 if let Some(cli) = &settings.cli_config {
                     read_only.push(cli.file.clone());

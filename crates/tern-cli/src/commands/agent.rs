@@ -45,6 +45,13 @@ pub fn run(args: AgentArgs, env: Env<'_>) -> anyhow::Result<ExitCode> {
         super::own_default_dir(&runtime_dir, "plans, state and credentials", &defaulted.join(" and "))?;
     }
     runner.sandbox = settings::sandbox(&args.runner, &runtime_dir)?;
+    runner.ca_bundle = settings::ca_bundle(&args.runner, &runtime_dir)?;
+    // Phases may reach the server's API, as HCP Terraform's runs reach theirs.
+    if let Some(sandbox) = runner.sandbox.as_mut() {
+        for addr in settings::api_addresses(&[args.server.as_str()], None) {
+            std::sync::Arc::make_mut(sandbox).allow_egress(addr);
+        }
+    }
 
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;

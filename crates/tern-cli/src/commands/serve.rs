@@ -88,6 +88,7 @@ impl ServeSettings {
         )?;
         if args.workers > 0 {
             runner.sandbox = settings::sandbox(&args.runner, &data_dir)?;
+            runner.ca_bundle = settings::ca_bundle(&args.runner, &data_dir)?;
         }
         let terraform = settings::terraform_sources(&args.runner);
         let keys = settings::key_sources(&args.keys, env)?;
@@ -149,7 +150,7 @@ impl ServeSettings {
 }
 
 pub fn run(args: ServeArgs, env: Env<'_>) -> anyhow::Result<ExitCode> {
-    let settings = ServeSettings::from_args(&args, env)?;
+    let mut settings = ServeSettings::from_args(&args, env)?;
     for name in &settings.keys.migrated_from {
         tracing::info!("using {name} (migration setting)");
     }
@@ -199,6 +200,14 @@ pub fn run(args: ServeArgs, env: Env<'_>) -> anyhow::Result<ExitCode> {
         let path = issuer.path();
         s[..s.len() - path.len()].to_owned()
     });
+    // Phases may reach tern's API (as HCP Terraform's runs reach theirs): the listener and the
+    // public and issuer URLs get through the egress filter; the workers' listener below does not.
+    if let Some(sandbox) = settings.runner.sandbox.as_mut() {
+        let urls = [public_url.as_str(), issuer.as_str()];
+        for addr in settings::api_addresses(&urls, Some(bound)) {
+            Arc::make_mut(sandbox).allow_egress(addr);
+        }
+    }
     // The server's own workers reach it on a second, plain-HTTP listener bound to 127.0.0.1: it
     // works whatever CA signed the public certificate, and it stays open on shutdown until the
     // workers have reported how their phases ended. Everything there still needs a token.

@@ -237,6 +237,35 @@ impl Server {
         self.logs.lock().unwrap().clone()
     }
 
+    /// The TCP ports `tern serve` listens on (its API, its workers' loopback listener), read
+    /// from /proc: the sockets of its open files that /proc/net/tcp lists as listening.
+    pub fn listening_ports(&self) -> Vec<u16> {
+        let pid = self.child.as_ref().unwrap().id();
+        let inodes: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+            .unwrap()
+            .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+            .filter_map(|l| {
+                let l = l.to_string_lossy().into_owned();
+                Some(l.strip_prefix("socket:[")?.strip_suffix(']')?.to_owned())
+            })
+            .collect();
+        let mut ports = Vec::new();
+        for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+            let text = std::fs::read_to_string(table).unwrap_or_default();
+            for line in text.lines().skip(1) {
+                let f: Vec<&str> = line.split_whitespace().collect();
+                // local_address, st (0A: LISTEN), inode.
+                if f.len() > 9 && f[3] == "0A" && inodes.iter().any(|i| i == f[9]) {
+                    let port = f[1].rsplit(':').next().unwrap();
+                    ports.push(u16::from_str_radix(port, 16).unwrap());
+                }
+            }
+        }
+        ports.sort_unstable();
+        ports.dedup();
+        ports
+    }
+
     /// SIGTERM, wait, and return the exit status and the complete log.
     pub fn stop(mut self) -> (ExitStatus, String) {
         let mut child = self.child.take().unwrap();
