@@ -168,6 +168,14 @@ pub struct Summary {
     pub files: u64,
     /// Bytes of file contents.
     pub bytes: u64,
+    /// Regular files named `*.tf` or `*.tf.json` (a configuration without any plans to destroy
+    /// everything its state holds).
+    pub terraform_files: u64,
+}
+
+/// Whether `path` names a Terraform configuration file.
+pub fn is_terraform_file(path: &Path) -> bool {
+    path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.ends_with(".tf") || n.ends_with(".tf.json"))
 }
 
 /// Bounded reader: fails once more than `limit` bytes came out of the decompressor.
@@ -291,6 +299,7 @@ fn walk<'d>(
             tar::EntryType::Regular | tar::EntryType::Continuous => {
                 tree.add_file(&parts).map_err(|r| refused(r, &shown, None))?;
                 summary.files += 1;
+                summary.terraform_files += u64::from(is_terraform_file(&path));
                 summary.bytes = summary.bytes.saturating_add(entry.size());
                 if summary.bytes > limits.max_unpacked_bytes {
                     return Err(ArchiveError::TooLarge(limits.max_unpacked_bytes));
@@ -325,6 +334,7 @@ fn walk<'d>(
                 // The entry's own parents first, so a hard link below a link reads as such.
                 tree.add_hard_link(&parts, &target_parts).map_err(|r| refused(r, &shown, Some(&target)))?;
                 summary.files += 1;
+                summary.terraform_files += u64::from(is_terraform_file(&path));
                 each(Action::HardLink { path: &path, target: &joined(&target_parts) }, &mut entry)?;
             }
             tar::EntryType::Char => return Err(ArchiveError::Kind { path: shown, kind: "character device" }),
@@ -729,7 +739,10 @@ mod tests {
         let a = ("a.tf", Regular, &b"shared"[..], None);
         let (_dir, dest) = scratch();
         let ok = archive(&[a, ("sub/b.tf", Link, b"", Some("./a.tf"))]);
-        assert_eq!(unpack(&ok, &dest, Limits::default()).unwrap(), Summary { files: 2, bytes: 6 });
+        assert_eq!(
+            unpack(&ok, &dest, Limits::default()).unwrap(),
+            Summary { files: 2, bytes: 6, terraform_files: 2 }
+        );
         assert_eq!(fs::read(dest.join("sub/b.tf")).unwrap(), b"shared");
         let cases: Vec<(&str, Vec<E<'_>>)> = vec![
             ("absolute", vec![a, ("b", Link, b"", Some("/etc/passwd"))]),

@@ -913,13 +913,11 @@ mod tests {
         let mut leader = cmd.spawn().unwrap();
         let gate = leader.stdin.take();
         let record = crate::rundir::ProcessRecord::of(leader.id()).unwrap();
-        let wait_for = |n: usize, what: &'static str| {
-            async move {
-                let until = std::time::Instant::now() + Duration::from_secs(10);
-                while record.sandboxed_survivors().len() < n {
-                    assert!(std::time::Instant::now() < until, "{what}");
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                }
+        let wait_for = |n: usize, what: &'static str| async move {
+            let until = std::time::Instant::now() + Duration::from_secs(10);
+            while record.sandboxed_survivors().len() < n {
+                assert!(std::time::Instant::now() < until, "{what}");
+                tokio::time::sleep(Duration::from_millis(10)).await;
             }
         };
         wait_for(1, "the sandbox did not start").await;

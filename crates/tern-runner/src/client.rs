@@ -256,6 +256,22 @@ pub struct JobSpec {
     pub is_destroy: bool,
     /// Variables.
     pub variables: Vec<JobVariable>,
+    /// `-target` addresses of the plan.
+    #[serde(default)]
+    pub target_addrs: Vec<String>,
+    /// `-replace` addresses of the plan.
+    #[serde(default)]
+    pub replace_addrs: Vec<String>,
+    /// `false`: plan with `-refresh=false`.
+    #[serde(default = "yes")]
+    pub refresh: bool,
+    /// Plan with `-refresh-only`.
+    #[serde(default)]
+    pub refresh_only: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl JobSpec {

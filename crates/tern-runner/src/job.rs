@@ -95,6 +95,16 @@ fn working_directory_in(config_dir: &Path, working_directory: &str) -> Result<Pa
         .map_err(|e| format!("the working directory cannot be used: {e}"))
 }
 
+/// Whether the working directory holds a Terraform file: without one, tern's backend file would
+/// be the whole configuration, and the plan would destroy everything in the state.
+fn has_terraform_files(workdir: &Path) -> bool {
+    std::fs::read_dir(workdir).is_ok_and(|entries| {
+        entries
+            .flatten()
+            .any(|e| tern_archive::is_terraform_file(&e.path()) && e.file_type().is_ok_and(|t| t.is_file()))
+    })
+}
+
 /// A file Terraform wrote (or the phase replaced): a regular file, at most `max` bytes, no link
 /// followed; `None` if there is none.
 fn read_back(path: &Path, max: u64) -> Result<Option<Vec<u8>>, std::io::Error> {
@@ -388,6 +398,12 @@ async fn execute(
         Ok(Err(reason)) => return PhaseResult::Failed(reason),
         Err(_) => return PhaseResult::Failed("unpacking the configuration failed".into()),
     };
+    if !has_terraform_files(&workdir) {
+        return PhaseResult::Failed(format!(
+            "the working directory {:?} holds no Terraform files (*.tf or *.tf.json): a plan of it would destroy everything in the state; set the workspace's working directory to the one that holds the configuration",
+            spec.working_directory
+        ));
+    }
 
     // State on a local backend. The path is relative to the working directory: the saved plan
     // records the backend, and the apply may run in another directory or on another agent.
@@ -594,6 +610,20 @@ async fn execute(
     result
 }
 
+/// The run's plan options as `terraform plan` flags (each one argument: no shell reads them).
+fn plan_flags(spec: &JobSpec) -> Vec<OsString> {
+    let mut flags: Vec<OsString> = Vec::new();
+    if spec.refresh_only {
+        flags.push("-refresh-only".into());
+    }
+    if !spec.refresh {
+        flags.push("-refresh=false".into());
+    }
+    flags.extend(spec.target_addrs.iter().map(|a| OsString::from(format!("-target={a}"))));
+    flags.extend(spec.replace_addrs.iter().map(|a| OsString::from(format!("-replace={a}"))));
+    flags
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn terraform(
     client: &JobClient,
@@ -620,6 +650,7 @@ async fn terraform(
             if spec.is_destroy {
                 args.push("-destroy".into());
             }
+            args.extend(plan_flags(spec));
             let mut out = OsString::from("-out=");
             out.push(&plan_path);
             args.push(out);
@@ -807,6 +838,20 @@ mod tests {
     /// Issue 15: a configuration whose working directory leads out of it through a chain of
     /// symbolic links (`d -> .`, then `d/d/..`, the job directory) made the runner write the
     /// workspace's variables outside. The run now fails before anything is written, saying why.
+    #[test]
+    fn a_working_directory_needs_a_terraform_file_of_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let sub = dir.path().join("infra");
+        std::fs::create_dir(&sub).unwrap();
+        std::fs::write(dir.path().join("main.tf"), "").unwrap();
+        std::fs::write(sub.join("README.md"), "").unwrap();
+        std::fs::create_dir(sub.join("dir.tf")).unwrap(); // a directory, not a file
+        assert!(has_terraform_files(dir.path()));
+        assert!(!has_terraform_files(&sub), "Terraform reads only the working directory itself");
+        std::fs::write(sub.join("main.tf.json"), "{}").unwrap();
+        assert!(has_terraform_files(&sub));
+    }
+
     #[test]
     fn a_working_directory_that_leads_out_through_links_is_refused() {
         let scratch = Scratch::new("workdir-escape");

@@ -546,15 +546,38 @@ async fn runs_state_and_the_agent_api(api: Api) {
     };
     let r = reqwest::Client::new().put(&upload).bearer_auth(&api.admin).body(big).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE, "uploads are bounded");
+    // The upload-url is signed: it works without a token (go-tfe sends none), for this
+    // configuration version only, and not once tampered with.
+    let cv_id = cv["data"]["id"].as_str().unwrap().to_owned();
+    assert!(
+        upload.starts_with(&format!("{}/api/v2/configuration-versions/{cv_id}/upload/", api.base)),
+        "{upload}"
+    );
+    let put = |url: String| {
+        let http = api.http.clone();
+        async move { http.put(url).body(tarball(&[("main.tf", "# empty\n")])).send().await.unwrap().status() }
+    };
+    let last = if upload.ends_with('0') { '1' } else { '0' };
+    assert_eq!(put(format!("{}{last}", &upload[..upload.len() - 1])).await, StatusCode::UNAUTHORIZED);
+    let other =
+        api.ok(Method::POST, &format!("/api/v2/workspaces/{ws_id}/configuration-versions"), None).await;
+    let other_id = other["data"]["id"].as_str().unwrap();
+    assert_eq!(put(upload.replace(&cv_id, other_id)).await, StatusCode::UNAUTHORIZED, "one URL, one version");
+    // A configuration without Terraform files would plan to destroy everything: refused.
+    let empty =
+        api.ok(Method::POST, &format!("/api/v2/workspaces/{ws_id}/configuration-versions"), None).await;
     let r = api
         .http
-        .put(&upload)
-        .bearer_auth(&api.admin)
-        .body(tarball(&[("main.tf", "# empty\n")]))
+        .put(empty["data"]["attributes"]["upload-url"].as_str().unwrap())
+        .body(tarball(&[("README.md", "# not a configuration\n")]))
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().await.unwrap().contains("has no Terraform files (*.tf or *.tf.json)"));
+    let r = put(upload.clone()).await;
+    assert_eq!(r, StatusCode::OK);
+    assert_eq!(put(upload.clone()).await, StatusCode::CONFLICT, "a version is uploaded once");
     // auto-queue-runs (the default) started a run.
     let runs = api.ok(Method::GET, &format!("/api/v2/workspaces/{ws_id}/runs"), None).await;
     let run = runs["data"][0].clone();
@@ -2358,6 +2381,46 @@ async fn bad_input_leaves_the_store_unchanged(api: Api) {
             json!({"data":{"type":"runs","relationships":{"workspace":{"data":{"type":"workspaces","id":ws}},"configuration-version":{"data":{"type":"configuration-versions","id":"cv-AAAAAAAAAAAAAAAA"}}}}}),
             404,
             "not found",
+        ),
+        json_case(
+            "run variables that are not a list",
+            Method::POST,
+            "/api/v2/runs".into(),
+            json!({"data":{"type":"runs","attributes":{"variables":{"a":"1"}},"relationships":{"workspace":{"data":{"type":"workspaces","id":ws}}}}}),
+            422,
+            "variables must be a list",
+        ),
+        json_case(
+            "a run variable whose value defines a second one",
+            Method::POST,
+            "/api/v2/runs".into(),
+            json!({"data":{"type":"runs","attributes":{"variables":[{"key":"a","value":"1\nb = 2"}]},"relationships":{"workspace":{"data":{"type":"workspaces","id":ws}}}}}),
+            422,
+            "not one HCL expression",
+        ),
+        json_case(
+            "a run variable with an invalid name",
+            Method::POST,
+            "/api/v2/runs".into(),
+            json!({"data":{"type":"runs","attributes":{"variables":[{"key":"a b","value":"1"}]},"relationships":{"workspace":{"data":{"type":"workspaces","id":ws}}}}}),
+            422,
+            "not a Terraform variable name",
+        ),
+        json_case(
+            "a run with save-plan, which tern does not support yet",
+            Method::POST,
+            "/api/v2/runs".into(),
+            json!({"data":{"type":"runs","attributes":{"save-plan":true},"relationships":{"workspace":{"data":{"type":"workspaces","id":ws}}}}}),
+            422,
+            "does not support save-plan",
+        ),
+        json_case(
+            "a run target that is not an address",
+            Method::POST,
+            "/api/v2/runs".into(),
+            json!({"data":{"type":"runs","attributes":{"target-addrs":["a\nb"]},"relationships":{"workspace":{"data":{"type":"workspaces","id":ws}}}}}),
+            422,
+            "not a resource address",
         ),
         json_case(
             "run with a pending configuration version",

@@ -36,7 +36,7 @@ pub use migrate::MigrationStatus;
 pub use records::*;
 pub use runs::JobOutcome;
 pub use state::{MAX_STATE_BYTES, StateError, md5_hex, parse_state};
-pub use variables::MAX_VALUE_BYTES;
+pub use variables::{MAX_VALUE_BYTES, valid_variable_name};
 pub use workspaces::{DEFAULT_TIMEOUT_S, MAX_TIMEOUT_S};
 
 /// Which database.

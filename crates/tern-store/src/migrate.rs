@@ -39,6 +39,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0004_agent_pools_and_terraform_versions.sql"),
         postgres: include_str!("../migrations/postgres/0004_agent_pools_and_terraform_versions.sql"),
     },
+    Migration {
+        version: 5,
+        name: "run variables and options",
+        sqlite: include_str!("../migrations/sqlite/0005_run_variables_and_options.sql"),
+        postgres: include_str!("../migrations/postgres/0005_run_variables_and_options.sql"),
+    },
 ];
 
 /// Arbitrary, fixed: the advisory lock id tern's replicas agree on.

@@ -381,6 +381,8 @@ pub struct Run {
     pub created_at: i64,
     /// `<status>-at` → unix seconds.
     pub status_timestamps: BTreeMap<String, i64>,
+    /// How it plans.
+    pub options: RunOptions,
 }
 
 impl Run {
@@ -408,6 +410,40 @@ pub struct RunInput {
     pub auto_apply: Option<bool>,
     /// Plan only.
     pub plan_only: bool,
+    /// Terraform variables for this run only (TFE's run `variables`, from `-var`): HCL values
+    /// that take precedence over the workspace's terraform variables of the same key.
+    pub variables: Vec<RunVariable>,
+    /// How to plan.
+    pub options: RunOptions,
+}
+
+/// A Terraform variable given for one run: its value is an HCL expression, e.g. `"x"` or `3`.
+#[derive(Debug, Clone)]
+pub struct RunVariable {
+    /// Name.
+    pub key: String,
+    /// HCL value (may be a secret: sealed at rest, never shown).
+    pub value: SecretString,
+}
+
+/// How a run plans (TFE's run attributes), passed to `terraform plan` as its flags.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default, rename_all = "kebab-case")]
+pub struct RunOptions {
+    /// `-target` addresses.
+    pub target_addrs: Vec<String>,
+    /// `-replace` addresses.
+    pub replace_addrs: Vec<String>,
+    /// `false`: `-refresh=false`.
+    pub refresh: bool,
+    /// `-refresh-only`.
+    pub refresh_only: bool,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        Self { target_addrs: Vec::new(), replace_addrs: Vec::new(), refresh: true, refresh_only: false }
+    }
 }
 
 /// A job: one phase of one run, for one agent.

@@ -10,13 +10,13 @@ use std::collections::BTreeMap;
 
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row as _, Transaction};
-use tern_types::RunPhase;
+use tern_types::{RunPhase, SecretString};
 
 use crate::claims::{resolve, scope_condition, version_condition};
 use crate::crypto::{new_id, token_hash};
 use crate::{
     Claimant, ConfigurationVersion, ExecutionMode, Job, JobScope, JobStatus, Page, Paged, PhaseStatus, Run,
-    RunInput, RunStatus, Store, StoreError, count, not_found, sql,
+    RunInput, RunStatus, RunVariable, Store, StoreError, count, not_found, sql,
 };
 
 /// How a job ended, as its agent reports it.
@@ -33,7 +33,7 @@ pub enum JobOutcome {
     Canceled,
 }
 
-const RUN_COLUMNS: &str = "id, workspace_id, configuration_version_id, status, message, is_destroy, auto_apply, plan_only, has_changes, error_message, plan_status, apply_status, terraform_version, created_by, created_at, status_timestamps";
+const RUN_COLUMNS: &str = "id, workspace_id, configuration_version_id, status, message, is_destroy, auto_apply, plan_only, has_changes, error_message, plan_status, apply_status, terraform_version, created_by, created_at, status_timestamps, options";
 const JOB_COLUMNS: &str =
     "id, run_id, organization_id, phase, status, agent, cancel_requested, lease_expires_at, created_at";
 
@@ -42,6 +42,7 @@ fn run(row: &AnyRow) -> Result<Run, sqlx::Error> {
     let plan: String = row.try_get("plan_status")?;
     let apply: String = row.try_get("apply_status")?;
     let stamps: String = row.try_get("status_timestamps")?;
+    let options: String = row.try_get("options")?;
     Ok(Run {
         id: row.try_get("id")?,
         workspace_id: row.try_get("workspace_id")?,
@@ -59,7 +60,13 @@ fn run(row: &AnyRow) -> Result<Run, sqlx::Error> {
         created_by: row.try_get("created_by")?,
         created_at: row.try_get("created_at")?,
         status_timestamps: serde_json::from_str(&stamps).unwrap_or_default(),
+        options: serde_json::from_str(&options).unwrap_or_default(),
     })
+}
+
+/// What a run's variables are sealed under: bound to the run.
+fn run_variables_context(run_id: &str) -> String {
+    format!("run-variables/{run_id}")
 }
 
 /// How one look at the queue went.
@@ -329,8 +336,21 @@ impl Store {
         let id = new_id("run")?;
         let now = self.now();
         let stamps = format!("{{\"plan-queued-at\":{now}}}");
+        let variables = if input.variables.is_empty() {
+            None
+        } else {
+            let plain: Vec<serde_json::Value> = input
+                .variables
+                .iter()
+                .map(|v| serde_json::json!({ "key": v.key, "value": v.value.expose_secret() }))
+                .collect();
+            let bytes = serde_json::to_vec(&plain).map_err(|e| StoreError::Invalid(e.to_string()))?;
+            Some(self.cipher.seal(&run_variables_context(&id), &bytes)?)
+        };
+        let options =
+            serde_json::to_string(&input.options).map_err(|e| StoreError::Invalid(e.to_string()))?;
         let mut tx = self.pool.begin().await?;
-        sqlx::query("INSERT INTO runs (id, workspace_id, configuration_version_id, status, message, is_destroy, auto_apply, plan_only, plan_status, apply_status, created_by, created_at, status_timestamps) VALUES ($1, $2, $3, 'pending', $4, $5, $6, $7, 'queued', 'pending', $8, $9, $10)")
+        sqlx::query("INSERT INTO runs (id, workspace_id, configuration_version_id, status, message, is_destroy, auto_apply, plan_only, plan_status, apply_status, created_by, created_at, status_timestamps, variables_ciphertext, options) VALUES ($1, $2, $3, 'pending', $4, $5, $6, $7, 'queued', 'pending', $8, $9, $10, $11, $12)")
             .bind(&id)
             .bind(&ws.id)
             .bind(&cv_id)
@@ -341,11 +361,36 @@ impl Store {
             .bind(created_by)
             .bind(now)
             .bind(stamps)
+            .bind(variables)
+            .bind(options)
             .execute(&mut *tx)
             .await?;
         self.queue_job(&mut tx, &id, &ws.organization_id, RunPhase::Plan).await?;
         tx.commit().await?;
         self.run(&id).await
+    }
+
+    /// The variables a run was created with (`-var`), in the order given.
+    pub async fn run_variables(&self, run_id: &str) -> Result<Vec<RunVariable>, StoreError> {
+        let row = sqlx::query("SELECT variables_ciphertext FROM runs WHERE id = $1")
+            .bind(run_id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| not_found("run", run_id))?;
+        let sealed: Option<Vec<u8>> = row.try_get("variables_ciphertext")?;
+        let Some(sealed) = sealed else { return Ok(Vec::new()) };
+        let plain = self.cipher.open(&run_variables_context(run_id), &sealed)?;
+        let parsed: Vec<serde_json::Value> =
+            serde_json::from_slice(&plain).map_err(|_| StoreError::Crypto(crate::CryptoError::Open))?;
+        Ok(parsed
+            .iter()
+            .filter_map(|v| {
+                Some(RunVariable {
+                    key: v["key"].as_str()?.to_owned(),
+                    value: SecretString::new(v["value"].as_str()?.to_owned()),
+                })
+            })
+            .collect())
     }
 
     /// A run.

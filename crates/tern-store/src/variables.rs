@@ -38,6 +38,11 @@ fn variable(row: &AnyRow) -> Result<Variable, sqlx::Error> {
     })
 }
 
+/// Whether `key` is a valid Terraform variable name (what a tfvars file may assign).
+pub fn valid_variable_name(key: &str) -> bool {
+    check_key(key, Category::Terraform).is_ok()
+}
+
 fn check_key(key: &str, category: Category) -> Result<(), StoreError> {
     let ok = !key.is_empty()
         && key.len() <= 128

@@ -58,7 +58,45 @@ both!(
     each_runner_claims_only_what_its_token_and_versions_allow,
     a_runs_terraform_version_is_pinned_when_its_plan_is_claimed,
     a_waiting_run_says_what_it_waits_for,
+    run_variables_are_sealed_and_options_kept,
 );
+
+async fn run_variables_are_sealed_and_options_kept(f: Fixture) {
+    let o = org(&f, "acme").await;
+    let ws = workspace(&f, &o, "app").await;
+    uploaded_cv(&f, &ws).await;
+    let secret = "\"run-variable-secret-value\"";
+    let options = RunOptions {
+        target_addrs: vec!["null_resource.a".into()],
+        replace_addrs: vec!["module.m.null_resource.b[0]".into()],
+        refresh: false,
+        refresh_only: false,
+    };
+    let input = RunInput {
+        variables: vec![
+            RunVariable { key: "password".into(), value: SecretString::new(secret.into()) },
+            RunVariable { key: "n".into(), value: SecretString::new("3".into()) },
+        ],
+        options: options.clone(),
+        ..Default::default()
+    };
+    let run = f.store.create_run(&ws.id, &input, "at-x").await.unwrap();
+    assert_eq!(f.store.run(&run.id).await.unwrap().options, options);
+    let vars = f.store.run_variables(&run.id).await.unwrap();
+    let read: Vec<(&str, &str)> = vars.iter().map(|v| (v.key.as_str(), v.value.expose_secret())).collect();
+    assert_eq!(read, [("password", secret), ("n", "3")]);
+    assert!(!format!("{vars:?}").contains("run-variable-secret-value"));
+    // At rest the value is sealed: not in the database file or table in the clear.
+    let dump = format!("{:?}", f.store.dump().await.unwrap());
+    let hex = |b: &[u8]| b.iter().map(|c| format!("{c:02X}")).collect::<String>();
+    let needle = "run-variable-secret-value";
+    assert!(!dump.contains(needle) && !dump.contains(&hex(needle.as_bytes())), "sealed at rest");
+    // A run without variables has none; the defaults refresh.
+    let plain = f.store.create_run(&ws.id, &RunInput::default(), "at-x").await.unwrap();
+    assert!(f.store.run_variables(&plain.id).await.unwrap().is_empty());
+    assert_eq!(plain.options, RunOptions::default());
+    assert!(plain.options.refresh);
+}
 
 async fn org(f: &Fixture, name: &str) -> Organization {
     f.store.create_organization(name, "ops@example.com").await.unwrap()

@@ -632,6 +632,20 @@ pub fn run(command: RunCommand, env: Env<'_>) -> anyhow::Result<ExitCode> {
             block_on(async move {
                 let ws = c.workspace(&org, &workspace).await?;
                 let ws_id = text(&ws["id"]);
+                // A directory without Terraform files plans to destroy everything: say so here.
+                let working = attr(&ws, "working-directory").as_str().unwrap_or_default();
+                let holds = dir.join(working);
+                let has_tf = std::fs::read_dir(&holds).is_ok_and(|entries| {
+                    entries.flatten().any(|e| tern_archive::is_terraform_file(&e.path()))
+                });
+                if !has_tf {
+                    return Err(UsageError(format!(
+                        "--dir {}: {} holds no Terraform files (*.tf or *.tf.json); a run of it would destroy everything in {workspace}'s state. Give --dir the directory of your configuration (--destroy to destroy)",
+                        dir.display(),
+                        holds.display()
+                    ))
+                    .into());
+                }
                 let body = json!({ "data": { "type": "configuration-versions", "attributes": { "auto-queue-runs": false } } });
                 let cv = c
                     .write(Method::POST, &format!("/api/v2/workspaces/{ws_id}/configuration-versions"), body)

@@ -222,15 +222,15 @@ output "workspace" { value = "checked" }
 }
 
 /// `tern serve` over https with a fresh test CA, as Terraform requires of a remote host.
-struct Https {
-    server: Server,
-    ca: tern_testkit::tls::TestCa,
+pub(crate) struct Https {
+    pub(crate) server: Server,
+    pub(crate) ca: tern_testkit::tls::TestCa,
     /// `localhost:<port>`, the backend's `hostname`.
-    host: String,
+    pub(crate) host: String,
 }
 
 impl World {
-    fn serve_https(&self, extra: &[&str]) -> Https {
+    pub(crate) fn serve_https(&self, extra: &[&str]) -> Https {
         let ca = tern_testkit::tls::TestCa::generate(self.s.path());
         let mut args = vec![
             "--tls-cert",
@@ -246,7 +246,7 @@ impl World {
     }
 
     /// `tern <args>` against an https server, trusting its CA.
-    fn tern_https(&self, h: &Https, args: &[&str]) -> crate::support::Run {
+    pub(crate) fn tern_https(&self, h: &Https, args: &[&str]) -> crate::support::Run {
         run(self
             .cli(&h.server)
             .env("SSL_CERT_FILE", &h.ca.ca_cert)
@@ -256,7 +256,14 @@ impl World {
 
     /// A configuration directory whose `remote` backend is `workspace` of acme on `h`, followed
     /// by `body`.
-    fn remote_config(&self, h: &Https, name: &str, org: &str, workspace: &str, body: &str) -> PathBuf {
+    pub(crate) fn remote_config(
+        &self,
+        h: &Https,
+        name: &str,
+        org: &str,
+        workspace: &str,
+        body: &str,
+    ) -> PathBuf {
         let dir = self.s.path().join(name);
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(
@@ -815,6 +822,19 @@ fn laptop_terraform(
     ca: &Path,
     args: &[&str],
 ) -> crate::support::Run {
+    laptop_terraform_with(&tern_testkit::peers::terraform(), w, dir, host, token, ca, args)
+}
+
+/// [`laptop_terraform`] with another Terraform binary.
+pub(crate) fn laptop_terraform_with(
+    binary: &Path,
+    w: &World,
+    dir: &Path,
+    host: &str,
+    token: &str,
+    ca: &Path,
+    args: &[&str],
+) -> crate::support::Run {
     let cli_config = dir.with_extension("tfrc");
     std::fs::write(
         &cli_config,
@@ -824,7 +844,7 @@ fn laptop_terraform(
         ),
     )
     .unwrap();
-    let mut cmd = Command::new(tern_testkit::peers::terraform());
+    let mut cmd = Command::new(binary);
     cmd.args(args)
         .arg("-no-color")
         .current_dir(dir)
@@ -963,4 +983,39 @@ fn ctrl_c_in_the_terraform_cli_cancels_the_remote_apply() {
     assert!(started.elapsed() < Duration::from_secs(60), "canceled, not waited out: {:?}", started.elapsed());
     let shown = tern(&["workspace", "show", "slow"]);
     assert!(shown.stdout.contains("current run:       -"), "the workspace is free again: {shown}");
+}
+
+/// A directory without Terraform files plans to destroy everything (tern's backend file would be
+/// the whole configuration): `tern run start` refuses it, and so does the runner when the
+/// workspace's working directory holds none.
+#[test]
+fn a_configuration_without_terraform_files_never_plans() {
+    let w = World::new();
+    let server = w.serve(&["--terraform-config", w.tfrc.to_str().unwrap()]);
+    w.ok(&server, &["org", "create", "acme"]);
+    w.ok(&server, &["workspace", "create", "prod"]);
+    let empty = w.s.path().join("not-a-configuration");
+    std::fs::create_dir_all(&empty).unwrap();
+    std::fs::write(empty.join("README.md"), "notes\n").unwrap();
+    let out =
+        run(w.cli(&server).args(["run", "start", "--workspace", "prod", "--dir", empty.to_str().unwrap()]));
+    out.failure(2);
+    assert!(out.stderr.contains("holds no Terraform files (*.tf or *.tf.json)"), "{out}");
+    assert!(out.stderr.contains("would destroy everything in prod's state"), "{out}");
+
+    // The configuration has files, but not in the workspace's working directory.
+    w.ok(&server, &["workspace", "create", "nested", "--working-directory", "infra"]);
+    let config = w.config_with("root-only", "resource \"null_resource\" \"x\" {}\n");
+    std::fs::create_dir_all(config.join("infra")).unwrap();
+    std::fs::write(config.join("infra/README.md"), "moved\n").unwrap();
+    let refused = run(w.cli(&server).args([
+        "run",
+        "start",
+        "--workspace",
+        "nested",
+        "--dir",
+        config.to_str().unwrap(),
+    ]));
+    refused.failure(2);
+    assert!(refused.stderr.contains("infra holds no Terraform files"), "{refused}");
 }

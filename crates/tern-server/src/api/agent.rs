@@ -174,9 +174,18 @@ async fn load(s: &ApiState, caller: &Caller, id: &str) -> Result<(Job, Run, Work
 async fn spec(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
     let (job, run, ws) = load(&s, &caller, &id).await?;
     let vars = s.store.job_variables(&ws.id).await?;
+    // The run's own variables (`-var`) take precedence over the workspace's terraform ones.
+    let run_vars = s.store.run_variables(&run.id).await?;
+    let overridden = |key: &str, category: tern_store::Category| {
+        category == tern_store::Category::Terraform && run_vars.iter().any(|r| r.key == key)
+    };
     let variables: Vec<serde_json::Value> = vars
         .iter()
+        .filter(|v| !overridden(&v.key, v.category))
         .map(|v| json!({ "key": v.key, "value": v.value.expose_secret(), "category": v.category.as_str(), "hcl": v.hcl, "sensitive": v.sensitive }))
+        .chain(run_vars.iter().map(|r| {
+            json!({ "key": r.key, "value": r.value.expose_secret(), "category": "terraform", "hcl": true, "sensitive": false })
+        }))
         .collect();
     Ok(json_ok(&json!({
         "id": job.id,
@@ -195,6 +204,10 @@ async fn spec(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>)
         "is_destroy": run.is_destroy,
         "plan_only": run.plan_only,
         "variables": variables,
+        "target_addrs": run.options.target_addrs,
+        "replace_addrs": run.options.replace_addrs,
+        "refresh": run.options.refresh,
+        "refresh_only": run.options.refresh_only,
     })))
 }
 

@@ -156,6 +156,29 @@ impl Doc {
         }
     }
 
+    /// An attribute that is a list of strings.
+    pub(crate) fn strings(&self, name: &str) -> Result<Vec<String>, ApiError> {
+        let wrong = |what: &str| {
+            ApiError::invalid(
+                &format!("/data/attributes/{name}"),
+                format!("{name} must be a list of strings; {what}"),
+            )
+        };
+        match self.attr(name) {
+            None => Ok(Vec::new()),
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|v| v.as_str().map(str::to_owned).ok_or_else(|| wrong(&format!("got {}", kind(v)))))
+                .collect(),
+            Some(other) => Err(wrong(&format!("got {}", kind(other)))),
+        }
+    }
+
+    /// An attribute as it is (for shapes the helpers above do not cover).
+    pub(crate) fn value(&self, name: &str) -> Option<&Value> {
+        self.attr(name)
+    }
+
     /// The id of a to-one relationship.
     pub(crate) fn relationship(&self, name: &str) -> Result<Option<String>, ApiError> {
         match self.data.get("relationships").and_then(|r| r.get(name)).and_then(|r| r.get("data")) {
@@ -316,9 +339,9 @@ pub(crate) fn variable_set(s: &VariableSet, vars: &[Variable]) -> Value {
     })
 }
 
-pub(crate) fn configuration_version(cv: &ConfigurationVersion, public_url: &str) -> Value {
-    let upload = (cv.status == "pending")
-        .then(|| format!("{public_url}/api/v2/configuration-versions/{}/upload", cv.id));
+/// A configuration version; `upload` is its signed upload URL while it is pending.
+pub(crate) fn configuration_version(cv: &ConfigurationVersion, upload: Option<String>) -> Value {
+    let upload = upload.filter(|_| cv.status == "pending");
     json!({
         "id": cv.id,
         "type": "configuration-versions",

@@ -11,8 +11,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use serde_json::json;
 use tern_store::{
-    Category, ExecutionMode, Organization, PhaseStatus, Run, RunInput, TokenKind, VariableInput,
-    VariableOwner, Workspace, WorkspaceSettings,
+    Category, ConfigurationVersion, ExecutionMode, Organization, PhaseStatus, Run, RunInput, RunOptions,
+    RunVariable, TokenKind, VariableInput, VariableOwner, Workspace, WorkspaceSettings,
 };
 use tern_types::{RunPhase, SecretString, TerraformVersion};
 
@@ -58,8 +58,13 @@ pub(crate) fn routes(limits: ApiLimits) -> Router<ApiState> {
             "/api/v2/configuration-versions/{id}/upload",
             put(upload_cv).layer(DefaultBodyLimit::max(limits.max_upload_bytes)),
         )
+        .route(
+            "/api/v2/configuration-versions/{id}/upload/{signature}",
+            put(upload_cv_signed).layer(DefaultBodyLimit::max(limits.max_upload_bytes)),
+        )
         .route("/api/v2/runs", post(create_run))
         .route("/api/v2/runs/{id}", get(show_run))
+        .route("/api/v2/runs/{id}/run-events", get(run_events))
         .route("/api/v2/workspaces/{id}/runs", get(list_runs).post(create_run_in_workspace))
         .route("/api/v2/runs/{id}/actions/apply", post(apply_run))
         .route("/api/v2/runs/{id}/actions/discard", post(discard_run))
@@ -566,9 +571,8 @@ async fn list_cvs(
 ) -> ApiResult {
     let ws = load_ws(&s, &caller, &id).await?;
     let paged = s.store.list_configuration_versions(&ws.id, docs::page(&q)?).await?;
-    let url = s.public_url.clone();
     Ok(docs::list(&paged, &format!("/api/v2/workspaces/{}/configuration-versions", ws.id), |cv| {
-        docs::configuration_version(cv, &url)
+        docs::configuration_version(cv, Some(upload_url(&s, &cv.id, &caller.token().id)))
     }))
 }
 
@@ -586,7 +590,39 @@ async fn create_cv(
         (doc.boolean("speculative")?.unwrap_or(false), doc.boolean("auto-queue-runs")?.unwrap_or(true))
     };
     let cv = s.store.create_configuration_version(&ws.id, speculative, auto_queue).await?;
-    Ok(docs::created(docs::configuration_version(&cv, &s.public_url)))
+    Ok(docs::created(docs::configuration_version(&cv, Some(upload_url(&s, &cv.id, &caller.token().id)))))
+}
+
+/// How long a configuration version's upload URL works without a token.
+const UPLOAD_URL_LIFETIME_S: i64 = 3600;
+
+/// The `upload-url` of a configuration version: it works without a bearer token until it
+/// expires, for that configuration version only, as HCP Terraform's pre-signed URLs do (current
+/// go-tfe, inside Terraform ≥ 1.6 and the SDKs, uploads without the token). `creator` is the
+/// token it was handed to: a run its upload queues is that token's.
+fn upload_url(s: &ApiState, cv: &str, creator: &str) -> String {
+    let expires = s.store.unix_now() + UPLOAD_URL_LIFETIME_S;
+    let signature = s.store.sign(&format!("configuration-versions/{cv}/upload/{expires}/{creator}"));
+    format!("{}/api/v2/configuration-versions/{cv}/upload/{expires}.{creator}.{signature}", s.public_url)
+}
+
+/// The creator of a valid, unexpired upload URL of `cv`.
+fn check_upload_signature(s: &ApiState, cv: &str, signed: &str) -> Result<String, ApiError> {
+    let refused = || {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "this upload URL is not valid or has expired; read the configuration version again for a fresh upload-url",
+        )
+    };
+    let (rest, signature) = signed.rsplit_once('.').ok_or_else(refused)?;
+    let (expires, creator) = rest.split_once('.').ok_or_else(refused)?;
+    let expires: i64 = expires.parse().map_err(|_| refused())?;
+    let message = format!("configuration-versions/{cv}/upload/{expires}/{creator}");
+    if expires < s.store.unix_now() || !s.store.verify_signature(&message, signature) {
+        return Err(refused());
+    }
+    Ok(creator.to_owned())
 }
 
 async fn show_cv(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
@@ -594,7 +630,7 @@ async fn show_cv(State(s): State<ApiState>, caller: Caller, Path(id): Path<Strin
     load_ws(&s, &caller, &cv.workspace_id)
         .await
         .map_err(|e| hidden(e, format!("configuration version {id:?} not found")))?;
-    Ok(docs::one(docs::configuration_version(&cv, &s.public_url)))
+    Ok(docs::one(docs::configuration_version(&cv, Some(upload_url(&s, &cv.id, &caller.token().id)))))
 }
 
 async fn upload_cv(
@@ -607,6 +643,30 @@ async fn upload_cv(
     let ws = load_ws(&s, &caller, &cv.workspace_id)
         .await
         .map_err(|e| hidden(e, format!("configuration version {id:?} not found")))?;
+    accept_upload(&s, cv, &ws, &caller.token().id, body).await
+}
+
+/// `PUT` to a signed `upload-url`: no bearer token; the signature names the configuration
+/// version and the token the URL was handed to.
+async fn upload_cv_signed(
+    State(s): State<ApiState>,
+    Path((id, signed)): Path<(String, String)>,
+    body: Bytes,
+) -> ApiResult {
+    let creator = check_upload_signature(&s, &id, &signed)?;
+    let cv = s.store.configuration_version(&id).await?;
+    let ws = s.store.workspace(&cv.workspace_id).await?;
+    accept_upload(&s, cv, &ws, &creator, body).await
+}
+
+async fn accept_upload(
+    s: &ApiState,
+    cv: ConfigurationVersion,
+    ws: &Workspace,
+    creator: &str,
+    body: Bytes,
+) -> ApiResult {
+    let id = cv.id.clone();
     if cv.status != "pending" {
         return Err(ApiError::conflict(format!(
             "configuration version {id} is {}; only a pending one accepts an upload",
@@ -618,13 +678,18 @@ async fn upload_cv(
     let checked = tokio::task::spawn_blocking(move || tern_archive::inspect(&data, limits))
         .await
         .map_err(|_| ApiError::bad_request("the upload could not be checked"))?;
-    if let Err(e) = checked {
-        s.store.fail_configuration(&id, &e.to_string()).await?;
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid configuration",
-            format!("the configuration was refused: {e}"),
-        ));
+    let refused = match checked {
+        Err(e) => Some(format!("the configuration was refused: {e}")),
+        // Terraform plans a configuration without files as "destroy everything": refused, as
+        // Terraform's own "No configuration files" guard would (tern's backend file defeats it).
+        Ok(summary) if summary.terraform_files == 0 => Some(
+            "the configuration has no Terraform files (*.tf or *.tf.json): a plan of it would destroy everything in the workspace's state. Upload the directory that holds your configuration (use a destroy run to destroy)".to_owned(),
+        ),
+        Ok(_) => None,
+    };
+    if let Some(reason) = refused {
+        s.store.fail_configuration(&id, &reason).await?;
+        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid configuration", reason));
     }
     let cv = s.store.upload_configuration(&id, &body).await?;
     if cv.auto_queue_runs {
@@ -636,7 +701,7 @@ async fn upload_cv(
                     message: Some("Triggered via API".into()),
                     ..Default::default()
                 },
-                &caller.token().id,
+                creator,
             )
             .await?;
         s.jobs_queued.notify_waiters();
@@ -646,13 +711,108 @@ async fn upload_cv(
 
 // ---------------------------------------------------------------- runs, plans, applies
 
+/// Run attributes tern does not implement: refused when set (to anything but false or empty),
+/// never silently ignored — a run that ignored one would not be the run asked for.
+const UNSUPPORTED_RUN_ATTRIBUTES: &[&str] =
+    &["save-plan", "allow-empty-apply", "allow-config-generation", "debugging-mode"];
+
+/// The most run variables, and the longest key, value and address tern takes.
+const MAX_RUN_VARIABLES: usize = 500;
+const MAX_RUN_VARIABLE_VALUE: usize = 256 * 1024;
+const MAX_ADDRESS: usize = 1024;
+
+/// TFE's run `variables`: `[{"key": "name", "value": "<HCL>"}]`, as `-var` gives them.
+fn run_variables(doc: &Doc) -> Result<Vec<RunVariable>, ApiError> {
+    let pointer = "/data/attributes/variables";
+    let Some(value) = doc.value("variables") else { return Ok(Vec::new()) };
+    let items = value.as_array().ok_or_else(|| {
+        ApiError::invalid(pointer, "variables must be a list of {\"key\", \"value\"} objects")
+    })?;
+    if items.len() > MAX_RUN_VARIABLES {
+        return Err(ApiError::invalid(pointer, format!("at most {MAX_RUN_VARIABLES} run variables")));
+    }
+    let mut out: Vec<RunVariable> = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let at = format!("{pointer}/{i}");
+        let (Some(key), Some(value)) = (
+            item.get("key").and_then(serde_json::Value::as_str),
+            item.get("value").and_then(serde_json::Value::as_str),
+        ) else {
+            return Err(ApiError::invalid(
+                &at,
+                "each run variable needs a string key and a string value (HCL)",
+            ));
+        };
+        if !tern_store::valid_variable_name(key) {
+            return Err(ApiError::invalid(&at, format!("{key:?} is not a Terraform variable name")));
+        }
+        if value.len() > MAX_RUN_VARIABLE_VALUE || !is_one_hcl_expression(value) {
+            return Err(ApiError::invalid(
+                &at,
+                format!(
+                    "the value of {key} is not one HCL expression (strings are quoted, e.g. \"\\\"text\\\"\")"
+                ),
+            ));
+        }
+        if out.iter().any(|v| v.key == key) {
+            return Err(ApiError::invalid(&at, format!("{key} is given twice")));
+        }
+        out.push(RunVariable { key: key.to_owned(), value: SecretString::new(value.to_owned()) });
+    }
+    Ok(out)
+}
+
+/// Whether `value` is exactly one HCL expression: written as `key = value` into the run's
+/// tfvars file, it must not define anything else.
+fn is_one_hcl_expression(value: &str) -> bool {
+    match hcl::parse(&format!("v = {value}\n")) {
+        Ok(body) => body.attributes().count() == 1 && body.blocks().count() == 0,
+        Err(_) => false,
+    }
+}
+
+fn run_addresses(doc: &Doc, name: &str) -> Result<Vec<String>, ApiError> {
+    let addrs = doc.strings(name)?;
+    if let Some(bad) =
+        addrs.iter().find(|a| a.is_empty() || a.len() > MAX_ADDRESS || a.chars().any(char::is_control))
+    {
+        return Err(ApiError::invalid(
+            &format!("/data/attributes/{name}"),
+            format!("{bad:?} is not a resource address"),
+        ));
+    }
+    Ok(addrs)
+}
+
 async fn start_run(s: &ApiState, caller: &Caller, ws: &Workspace, doc: &Doc) -> ApiResult {
+    for name in UNSUPPORTED_RUN_ATTRIBUTES {
+        if doc.boolean(name)? == Some(true) {
+            return Err(ApiError::invalid(
+                &format!("/data/attributes/{name}"),
+                format!("tern does not support {name} yet; leave it false"),
+            ));
+        }
+    }
+    let options = RunOptions {
+        target_addrs: run_addresses(doc, "target-addrs")?,
+        replace_addrs: run_addresses(doc, "replace-addrs")?,
+        refresh: doc.boolean("refresh")?.unwrap_or(true),
+        refresh_only: doc.boolean("refresh-only")?.unwrap_or(false),
+    };
+    if options.refresh_only && (!options.refresh || doc.boolean("is-destroy")? == Some(true)) {
+        return Err(ApiError::invalid(
+            "/data/attributes/refresh-only",
+            "refresh-only cannot be combined with refresh: false or is-destroy",
+        ));
+    }
     let input = RunInput {
         configuration_version_id: doc.relationship("configuration-version")?,
         message: doc.string("message")?,
         is_destroy: doc.boolean("is-destroy")?.unwrap_or(false),
         auto_apply: doc.boolean("auto-apply")?,
         plan_only: doc.boolean("plan-only")?.unwrap_or(false),
+        variables: run_variables(doc)?,
+        options,
     };
     let run = s.store.create_run(&ws.id, &input, &caller.token().id).await?;
     s.jobs_queued.notify_waiters();
@@ -709,10 +869,65 @@ async fn waiting_reasons(s: &ApiState, runs: &[Run]) -> Result<HashMap<String, S
     Ok(out)
 }
 
-async fn show_run(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
-    let run = load_run(&s, &caller, &id).await?.0;
+async fn show_run(
+    State(s): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(q): Q,
+) -> ApiResult {
+    let (run, ws) = load_run(&s, &caller, &id).await?;
     let waiting = s.store.run_waiting_reason(&run).await?;
-    Ok(docs::one(docs::run(&run, waiting.as_deref())))
+    // `include`: the related resources tern has; others (task_stages, cost_estimate…) are
+    // tolerated and have nothing to include, as on a TFE without those features.
+    let mut included: Vec<serde_json::Value> = Vec::new();
+    for name in q.get("include").map(String::as_str).unwrap_or_default().split(',').map(str::trim) {
+        match name {
+            "workspace" => included.push(docs::workspace(&ws)),
+            "plan" => included.push(docs::plan(&run, &log_url(&s, "plans", &run.plan_id()))),
+            "apply" => included.push(docs::apply(&run, &log_url(&s, "applies", &run.apply_id()))),
+            "configuration_version" => {
+                let cv = s.store.configuration_version(&run.configuration_version_id).await?;
+                included.push(docs::configuration_version(&cv, None));
+            }
+            _ => {}
+        }
+    }
+    let data = docs::run(&run, waiting.as_deref());
+    if included.is_empty() {
+        return Ok(docs::one(data));
+    }
+    Ok(docs::respond(StatusCode::OK, &json!({ "data": data, "included": included })))
+}
+
+/// A run's events (TFE's `run-events`), from its status timestamps: Terraform's `cloud` block
+/// reads them right after creating a run.
+async fn run_events(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
+    let (run, _) = load_run(&s, &caller, &id).await?;
+    let mut stamps: Vec<(&String, &i64)> = run.status_timestamps.iter().collect();
+    stamps.sort_by_key(|(name, at)| (**at, (*name).clone()));
+    let events: Vec<serde_json::Value> = stamps
+        .iter()
+        .enumerate()
+        .map(|(i, (name, at))| {
+            json!({
+                "id": format!("re-{}-{i}", run.id.trim_start_matches("run-")),
+                "type": "run-events",
+                "attributes": {
+                    "action": name.trim_end_matches("-at"),
+                    "description": serde_json::Value::Null,
+                    "created-at": docs::time(**at),
+                },
+            })
+        })
+        .collect();
+    let n = events.len();
+    Ok(docs::respond(
+        StatusCode::OK,
+        &json!({
+            "data": events,
+            "meta": { "pagination": { "current-page": 1, "prev-page": null, "next-page": null, "total-pages": 1, "total-count": n } },
+        }),
+    ))
 }
 
 async fn list_runs(

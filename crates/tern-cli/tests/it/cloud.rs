@@ -1,0 +1,138 @@
+//! Terraform as users run it today (≥ 1.1): the `cloud` block and the `remote` backend of current
+//! Terraform, whose go-tfe uploads the configuration to the `upload-url` without a token.
+//!
+//! The binary is `TERN_TEST_TERRAFORM`, else `terraform` on PATH when it is 1.1 or newer
+//! (`scripts/test` says which it found). Where there is none, each test prints a loud skip line
+//! and passes: no registry reachable here serves a Terraform, so the suite cannot install one.
+//! Terraform 1.0.3 (the peers') keeps running the phases beside it.
+
+use std::path::PathBuf;
+
+use serde_json::Value;
+
+use crate::runs::{ADMIN, World, laptop_terraform_with};
+
+/// Terraform ≥ 1.1 and its version, or `None` (after saying so loudly).
+fn modern_terraform(test: &str) -> Option<(PathBuf, String)> {
+    let given = std::env::var("TERN_TEST_TERRAFORM").ok().filter(|v| !v.is_empty());
+    let path = match given.as_deref() {
+        Some("none") => None,
+        Some(p) => Some(PathBuf::from(p)),
+        None => std::env::var_os("PATH")
+            .and_then(|p| std::env::split_paths(&p).map(|d| d.join("terraform")).find(|f| f.is_file())),
+    };
+    let found = path.and_then(|p| {
+        let out = std::process::Command::new(&p).args(["version", "-json"]).output().ok()?;
+        let v: Value = serde_json::from_slice(&out.stdout).ok()?;
+        let version = v["terraform_version"].as_str()?.to_owned();
+        let mut parts = version.split('.').map(|n| n.parse::<u32>().unwrap_or(0));
+        let (major, minor) = (parts.next()?, parts.next()?);
+        (major > 1 || (major == 1 && minor >= 1)).then_some((p, version))
+    });
+    if found.is_none() {
+        eprintln!(
+            "\n!!!! SKIPPED {test}: no Terraform >= 1.1 (set TERN_TEST_TERRAFORM or put one on PATH) !!!!\n"
+        );
+    }
+    found
+}
+
+/// A server with both Terraforms registered (a workspace the `cloud` block creates is pinned to
+/// the CLI's version, as HCP Terraform pins it), organization acme, and a configuration `dir`.
+fn setup(w: &World, modern: &std::path::Path) -> crate::runs::Https {
+    let old = w.tools.join("terraform");
+    let h = w.serve_https(&[
+        "--terraform",
+        old.to_str().unwrap(),
+        "--terraform",
+        modern.to_str().unwrap(),
+        "--terraform-config",
+        w.tfrc.to_str().unwrap(),
+    ]);
+    let out = w.tern_https(&h, &["org", "create", "acme"]);
+    out.success();
+    h
+}
+
+const BODY: &str = r#"variable "greeting" {
+  type    = string
+  default = "hi"
+}
+resource "null_resource" "greeting" {
+  triggers = { greeting = var.greeting }
+}
+output "greeting" { value = var.greeting }
+"#;
+
+#[test]
+fn the_cloud_block_plans_and_applies_with_run_variables() {
+    let Some((terraform, version)) =
+        modern_terraform("cloud::the_cloud_block_plans_and_applies_with_run_variables")
+    else {
+        return;
+    };
+    let w = World::new();
+    let h = setup(&w, &terraform);
+    let dir = w.s.path().join("cloud-laptop");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("main.tf"),
+        format!(
+            "terraform {{\n  cloud {{\n    hostname     = \"{}\"\n    organization = \"acme\"\n    workspaces {{ name = \"cloudy\" }}\n  }}\n  required_providers {{\n    null = {{ source = \"hashicorp/null\" }}\n  }}\n}}\n{BODY}",
+            h.host
+        ),
+    )
+    .unwrap();
+    let tf = |args: &[&str]| laptop_terraform_with(&terraform, &w, &dir, &h.host, ADMIN, &h.ca.ca_cert, args);
+    let init = tf(&["init", "-input=false"]);
+    init.success();
+    assert!(init.stdout.contains("HCP Terraform has been successfully initialized"), "{init}");
+    // The cloud block created the workspace and pinned it to its own version.
+    let shown = w.tern_https(&h, &["workspace", "show", "cloudy"]);
+    shown.success();
+    assert!(shown.stdout.contains(&version), "{shown}");
+
+    // -var reaches the plan: a run variable, not silently dropped.
+    let plan = tf(&["plan", "-input=false", "-var", "greeting=hello"]);
+    plan.success();
+    assert!(plan.stdout.contains("Running plan in HCP Terraform"), "{plan}");
+    assert!(plan.stdout.contains("\"greeting\" = \"hello\""), "{plan}");
+    assert!(plan.stdout.contains("Plan: 1 to add, 0 to change, 0 to destroy."), "{plan}");
+
+    let apply = tf(&["apply", "-input=false", "-auto-approve", "-var", "greeting=hello"]);
+    apply.success();
+    assert!(apply.stdout.contains("Apply complete! Resources: 1 added"), "{apply}");
+    assert!(
+        apply.stdout.contains(&format!("[tern] Terraform {version}")),
+        "run by the pinned version: {apply}"
+    );
+    let outputs = tf(&["output", "-json"]);
+    outputs.success();
+    let outputs: Value = serde_json::from_str(&outputs.stdout).unwrap();
+    assert_eq!(outputs["greeting"]["value"], "hello");
+    let state = w.tern_https(&h, &["state", "pull", "--workspace", "cloudy"]);
+    state.success();
+    assert!(state.stdout.contains("\"hello\""), "{state}");
+}
+
+#[test]
+fn the_remote_backend_of_current_terraform_plans_and_applies() {
+    let Some((terraform, _)) =
+        modern_terraform("cloud::the_remote_backend_of_current_terraform_plans_and_applies")
+    else {
+        return;
+    };
+    let w = World::new();
+    let h = setup(&w, &terraform);
+    let created = w.tern_https(&h, &["workspace", "create", "laptop"]);
+    created.success();
+    let dir = w.remote_config(&h, "remote-laptop", "acme", "laptop", BODY);
+    let tf = |args: &[&str]| laptop_terraform_with(&terraform, &w, &dir, &h.host, ADMIN, &h.ca.ca_cert, args);
+    tf(&["init", "-input=false"]).success();
+    let plan = tf(&["plan", "-input=false"]);
+    plan.success();
+    assert!(plan.stdout.contains("Plan: 1 to add, 0 to change, 0 to destroy."), "{plan}");
+    let apply = tf(&["apply", "-input=false", "-auto-approve"]);
+    apply.success();
+    assert!(apply.stdout.contains("Apply complete! Resources: 1 added"), "{apply}");
+}
