@@ -82,6 +82,12 @@ async fn seed(args: SeedArgs) -> anyhow::Result<(serde_json::Value, bool)> {
 }
 
 async fn count(store: &Store, organization_id: &str) -> anyhow::Result<usize> {
-    let page = store.list_workspaces(organization_id, None, Page { number: 1, size: 1 }).await?;
+    let page = store
+        .list_workspaces(
+            organization_id,
+            &tern_store::WorkspaceFilter::default(),
+            Page { number: 1, size: 1 },
+        )
+        .await?;
     Ok(usize::try_from(page.total)?)
 }

@@ -526,6 +526,10 @@ pub enum WorkspaceCommand {
         /// Apply phase timeout, e.g. 1h (default 2h).
         #[arg(long, value_name = "DURATION")]
         apply_timeout: Option<String>,
+        /// A tag (repeatable): the `cloud` block's `workspaces { tags = [...] }` selects the
+        /// workspaces that have all of its tags.
+        #[arg(long = "tag", value_name = "TAG")]
+        tags: Vec<String>,
         #[command(flatten)]
         client: ClientArgs,
     },

@@ -333,6 +333,86 @@ async fn resources_have_tfe_shapes_and_validation(api: Api) {
     let search = api.ok(Method::GET, "/api/v2/organizations/acme/workspaces?search[name]=w1", None).await;
     assert_eq!(search["meta"]["pagination"]["total-count"], 10);
 
+    // Tags: set at creation and through relationships/tags; search[tags] needs all of them.
+    let tagged = api
+        .ok(
+            Method::POST,
+            "/api/v2/organizations/acme/workspaces",
+            Some(json!({"data":{"type":"workspaces","attributes":{"name":"tagged"},"relationships":{"tags":{"data":[{"type":"tags","attributes":{"name":"app"}}]}}}})),
+        )
+        .await;
+    assert_eq!(tagged["data"]["attributes"]["tag-names"], json!(["app"]));
+    let tagged_id = tagged["data"]["id"].as_str().unwrap().to_owned();
+    let (status, _) = api
+        .call(
+            Method::POST,
+            &format!("/api/v2/workspaces/{tagged_id}/relationships/tags"),
+            Some(&api.admin),
+            Some(json!({"data":[{"type":"tags","attributes":{"name":"team:web"}}]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let both = api
+        .ok(Method::GET, "/api/v2/organizations/acme/workspaces?search%5Btags%5D=app%2Cteam%3Aweb", None)
+        .await;
+    let names: Vec<&str> =
+        both["data"].as_array().unwrap().iter().map(|w| w["attributes"]["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["tagged"]);
+    let none =
+        api.ok(Method::GET, "/api/v2/organizations/acme/workspaces?search[tags]=app,absent", None).await;
+    assert_eq!(none["meta"]["pagination"]["total-count"], 0);
+    let (status, v) = api
+        .call(
+            Method::POST,
+            &format!("/api/v2/workspaces/{tagged_id}/relationships/tags"),
+            Some(&api.admin),
+            Some(json!({"data":[{"type":"tags","attributes":{"name":"Not Valid"}}]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    api.call(
+        Method::DELETE,
+        &format!("/api/v2/workspaces/{tagged_id}/relationships/tags"),
+        Some(&api.admin),
+        Some(json!({"data":[{"type":"tags","attributes":{"name":"app"}}]})),
+    )
+    .await;
+    let left = api.ok(Method::GET, &format!("/api/v2/workspaces/{tagged_id}"), None).await;
+    assert_eq!(left["data"]["attributes"]["tag-names"], json!(["team:web"]));
+    // filter[project][id] filters; a filter tern does not know is refused, not ignored.
+    let default_project = left["data"]["relationships"]["project"]["data"]["id"].as_str().unwrap().to_owned();
+    let in_project = api
+        .ok(
+            Method::GET,
+            &format!("/api/v2/organizations/acme/workspaces?filter[project][id]={default_project}"),
+            None,
+        )
+        .await;
+    assert!(in_project["meta"]["pagination"]["total-count"].as_u64().unwrap() >= 1);
+    let (status, v) = api
+        .call(
+            Method::GET,
+            "/api/v2/organizations/acme/workspaces?filter[project][id]=prj-AAAAAAAAAAAAAAAA",
+            Some(&api.admin),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{v}");
+    let (status, v) = api
+        .call(
+            Method::GET,
+            "/api/v2/organizations/acme/workspaces?filter[current-run][status]=errored",
+            Some(&api.admin),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        v.to_string().contains("does not support the query parameter filter[current-run][status]"),
+        "{v}"
+    );
+    api.call(Method::DELETE, &format!("/api/v2/workspaces/{tagged_id}"), Some(&api.admin), None).await;
+
     // An organization token sees its organization only; other organizations do not exist for it.
     let token = api
         .ok(

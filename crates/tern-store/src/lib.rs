@@ -37,7 +37,7 @@ pub use records::*;
 pub use runs::JobOutcome;
 pub use state::{MAX_STATE_BYTES, StateError, md5_hex, parse_state};
 pub use variables::{MAX_VALUE_BYTES, valid_variable_name};
-pub use workspaces::{DEFAULT_TIMEOUT_S, MAX_TIMEOUT_S};
+pub use workspaces::{DEFAULT_TIMEOUT_S, MAX_TIMEOUT_S, check_tag};
 
 /// Which database.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -45,6 +45,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0005_run_variables_and_options.sql"),
         postgres: include_str!("../migrations/postgres/0005_run_variables_and_options.sql"),
     },
+    Migration {
+        version: 6,
+        name: "workspace tags",
+        sqlite: include_str!("../migrations/sqlite/0006_workspace_tags.sql"),
+        postgres: include_str!("../migrations/postgres/0006_workspace_tags.sql"),
+    },
 ];
 
 /// Arbitrary, fixed: the advisory lock id tern's replicas agree on.

@@ -216,6 +216,19 @@ pub struct Workspace {
     pub created_at: i64,
     /// Unix seconds.
     pub updated_at: i64,
+    /// TFE's tag names, sorted (filled by the store's workspace getters and lists).
+    pub tag_names: Vec<String>,
+}
+
+/// Which workspaces of an organization to list (TFE's `search[…]` and `filter[…]`).
+#[derive(Debug, Clone, Default)]
+pub struct WorkspaceFilter {
+    /// A part of the name (`search[name]`).
+    pub name: Option<String>,
+    /// Tags every listed workspace has (`search[tags]`).
+    pub tags: Vec<String>,
+    /// The project (`filter[project][id]`).
+    pub project_id: Option<String>,
 }
 
 /// Settings of a new workspace, or changes to one (`None`: default, or unchanged).

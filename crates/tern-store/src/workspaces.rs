@@ -7,7 +7,7 @@ use tern_types::{OrganizationName, ProjectName, TerraformVersion, WorkspaceName}
 use crate::crypto::new_id;
 use crate::{
     DEFAULT_PROJECT, ExecutionMode, Organization, Page, Paged, Project, Store, StoreError, Workspace,
-    WorkspaceSettings, count, not_found, sql,
+    WorkspaceFilter, WorkspaceSettings, count, not_found, sql,
 };
 
 /// Default phase timeout: two hours, as TFE.
@@ -60,7 +60,26 @@ fn workspace(row: &AnyRow) -> Result<Workspace, sqlx::Error> {
         current_state_version_id: row.try_get("current_state_version_id")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
+        tag_names: Vec::new(),
     })
+}
+
+/// The longest tag name TFE takes.
+const MAX_TAG: usize = 255;
+
+/// A tag name as TFE takes it: lowercase letters, digits, '-', '_', ':' (and '.', which
+/// Terraform's own examples use), 1 to 255 characters.
+pub fn check_tag(name: &str) -> Result<(), StoreError> {
+    let ok = !name.is_empty()
+        && name.len() <= MAX_TAG
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-_:.".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(StoreError::Invalid(format!(
+            "tag {name:?}: use 1 to {MAX_TAG} lowercase letters, digits, '-', '_', ':' or '.'"
+        )))
+    }
 }
 
 fn invalid(e: impl std::fmt::Display) -> StoreError {
@@ -317,7 +336,59 @@ impl Store {
             .fetch_optional(&self.pool)
             .await?
             .ok_or_else(|| not_found("workspace", id))?;
-        Ok(workspace(&row)?)
+        let mut ws = workspace(&row)?;
+        ws.tag_names = self.tags_of(&ws.id).await?;
+        Ok(ws)
+    }
+
+    async fn tags_of(&self, workspace_id: &str) -> Result<Vec<String>, StoreError> {
+        let rows: Vec<(String,)> =
+            sqlx::query_as("SELECT name FROM workspace_tags WHERE workspace_id = $1 ORDER BY name")
+                .bind(workspace_id)
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows.into_iter().map(|(n,)| n).collect())
+    }
+
+    /// Add tags to a workspace (those it has already stay once).
+    pub async fn add_workspace_tags(
+        &self,
+        workspace_id: &str,
+        names: &[String],
+    ) -> Result<Workspace, StoreError> {
+        for name in names {
+            check_tag(name)?;
+        }
+        let ws = self.workspace(workspace_id).await?;
+        let mut tx = self.pool.begin().await?;
+        for name in names {
+            sqlx::query(
+                "INSERT INTO workspace_tags (workspace_id, name) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            )
+            .bind(&ws.id)
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        self.workspace(&ws.id).await
+    }
+
+    /// Remove tags from a workspace (ones it does not have are ignored).
+    pub async fn remove_workspace_tags(
+        &self,
+        workspace_id: &str,
+        names: &[String],
+    ) -> Result<Workspace, StoreError> {
+        let ws = self.workspace(workspace_id).await?;
+        for name in names {
+            sqlx::query("DELETE FROM workspace_tags WHERE workspace_id = $1 AND name = $2")
+                .bind(&ws.id)
+                .bind(name)
+                .execute(&self.pool)
+                .await?;
+        }
+        self.workspace(&ws.id).await
     }
 
     /// A workspace by organization and name.
@@ -334,37 +405,63 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?
         .ok_or_else(|| not_found("workspace", name))?;
-        Ok(workspace(&row)?)
+        let mut ws = workspace(&row)?;
+        ws.tag_names = self.tags_of(&ws.id).await?;
+        Ok(ws)
     }
 
-    /// Workspaces of an organization by name; `search` matches a part of the name.
+    /// Workspaces of an organization by name: a part of the name, tags they all have, a project.
     pub async fn list_workspaces(
         &self,
         organization_id: &str,
-        search: Option<&str>,
+        filter: &WorkspaceFilter,
         page: Page,
     ) -> Result<Paged<Workspace>, StoreError> {
         let pattern = format!(
             "%{}%",
-            search.unwrap_or("").replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+            filter
+                .name
+                .as_deref()
+                .unwrap_or("")
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
         );
-        let total: (i64,) = sqlx::query_as(
-            "SELECT COUNT(*) FROM workspaces WHERE organization_id = $1 AND name LIKE $2 ESCAPE '\\'",
-        )
-        .bind(organization_id)
-        .bind(&pattern)
-        .fetch_one(&self.pool)
-        .await?;
-        let rows = sqlx::query(sql(format!(
-            "SELECT {WORKSPACE_COLUMNS} WHERE w.organization_id = $1 AND w.name LIKE $2 ESCAPE '\\' ORDER BY w.name LIMIT $3 OFFSET $4"
-        )))
-        .bind(organization_id)
-        .bind(&pattern)
-        .bind(page.limit())
-        .bind(page.offset())
-        .fetch_all(&self.pool)
-        .await?;
-        let items = rows.iter().map(workspace).collect::<Result<_, _>>()?;
+        // $1 organization, $2 name pattern, $3 project (or NULL), then one per tag.
+        let mut condition =
+            "w.organization_id = $1 AND w.name LIKE $2 ESCAPE '\\' AND ($3 IS NULL OR w.project_id = $3)"
+                .to_owned();
+        for i in 0..filter.tags.len() {
+            condition.push_str(&format!(
+                " AND EXISTS (SELECT 1 FROM workspace_tags t WHERE t.workspace_id = w.id AND t.name = ${})",
+                i + 4
+            ));
+        }
+        let counted = format!("SELECT COUNT(*) FROM workspaces w WHERE {condition}");
+        let mut total = sqlx::query_as::<_, (i64,)>(sql(counted))
+            .bind(organization_id)
+            .bind(&pattern)
+            .bind(filter.project_id.clone());
+        for tag in &filter.tags {
+            total = total.bind(tag);
+        }
+        let total = total.fetch_one(&self.pool).await?;
+        let n = filter.tags.len();
+        let listed = format!(
+            "SELECT {WORKSPACE_COLUMNS} WHERE {condition} ORDER BY w.name LIMIT ${} OFFSET ${}",
+            n + 4,
+            n + 5
+        );
+        let mut rows =
+            sqlx::query(sql(listed)).bind(organization_id).bind(&pattern).bind(filter.project_id.clone());
+        for tag in &filter.tags {
+            rows = rows.bind(tag);
+        }
+        let rows = rows.bind(page.limit()).bind(page.offset()).fetch_all(&self.pool).await?;
+        let mut items: Vec<Workspace> = rows.iter().map(workspace).collect::<Result<_, _>>()?;
+        for ws in &mut items {
+            ws.tag_names = self.tags_of(&ws.id).await?;
+        }
         Ok(Paged { items, total: count(total.0), page })
     }
 

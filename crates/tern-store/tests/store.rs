@@ -137,6 +137,10 @@ async fn claim(f: &Fixture, agent: &str, org: Option<&str>) -> Option<Job> {
     claim_with(f, agent, &token, &["1.11.4"]).await
 }
 
+fn named(part: &str) -> WorkspaceFilter {
+    WorkspaceFilter { name: Some(part.into()), ..Default::default() }
+}
+
 async fn uploaded_cv(f: &Fixture, ws: &Workspace) -> ConfigurationVersion {
     let cv = f.store.create_configuration_version(&ws.id, false, false).await.unwrap();
     f.store.upload_configuration(&cv.id, b"tarball").await.unwrap()
@@ -167,13 +171,17 @@ async fn workspaces_are_unique_validated_and_paged(f: Fixture) {
     for i in 0..25 {
         workspace(&f, &o, &format!("ws-{i:02}")).await;
     }
-    let page2 = f.store.list_workspaces(&o.id, None, Page { number: 2, size: 10 }).await.unwrap();
+    let page2 = f
+        .store
+        .list_workspaces(&o.id, &WorkspaceFilter::default(), Page { number: 2, size: 10 })
+        .await
+        .unwrap();
     assert_eq!(page2.total, 25);
     assert_eq!(page2.items.first().unwrap().name, "ws-10");
-    let found = f.store.list_workspaces(&o.id, Some("-2"), Page::default()).await.unwrap();
+    let found = f.store.list_workspaces(&o.id, &named("-2"), Page::default()).await.unwrap();
     assert_eq!(found.total, 5, "ws-20..ws-24");
     // `_` is not a wildcard in search.
-    assert_eq!(f.store.list_workspaces(&o.id, Some("_"), Page::default()).await.unwrap().total, 0);
+    assert_eq!(f.store.list_workspaces(&o.id, &named("_"), Page::default()).await.unwrap().total, 0);
     let ws = f.store.workspace_by_name(&o.id, "ws-00").await.unwrap();
     assert_eq!(
         (ws.project.as_str(), ws.terraform_version.to_string().as_str(), ws.plan_timeout_s),

@@ -310,6 +310,7 @@ pub fn workspace(command: WorkspaceCommand, env: Env<'_>) -> anyhow::Result<Exit
             agent_pool,
             plan_timeout,
             apply_timeout,
+            tags,
             client,
         } => {
             if terraform_bin.is_some() {
@@ -356,6 +357,11 @@ pub fn workspace(command: WorkspaceCommand, env: Env<'_>) -> anyhow::Result<Exit
                     if let Some(v) = v {
                         attributes[k] = v;
                     }
+                }
+                if !tags.is_empty() {
+                    let tags: Vec<Value> =
+                        tags.iter().map(|t| json!({ "type": "tags", "attributes": { "name": t } })).collect();
+                    relationships["tags"] = json!({ "data": tags });
                 }
                 let body = json!({ "data": { "type": "workspaces", "attributes": attributes, "relationships": relationships } });
                 let ws = c
@@ -431,6 +437,16 @@ pub fn workspace(command: WorkspaceCommand, env: Env<'_>) -> anyhow::Result<Exit
                 ] {
                     println!("{:<19}{}", format!("{label}:"), text(attr(&ws, key)));
                 }
+                let tags: Vec<&str> = attr(&ws, "tag-names")
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .collect();
+                println!(
+                    "tags:              {}",
+                    if tags.is_empty() { "-".to_owned() } else { tags.join(", ") }
+                );
                 println!("current run:       {}", text(&ws["relationships"]["current-run"]["data"]["id"]));
                 println!(
                     "current state:     {}",

@@ -136,3 +136,86 @@ fn the_remote_backend_of_current_terraform_plans_and_applies() {
     apply.success();
     assert!(apply.stdout.contains("Apply complete! Resources: 1 added"), "{apply}");
 }
+
+/// Local execution with the cloud block: Terraform runs here and writes state versions through
+/// go-tfe's current path (upload URLs first, inline state on TFE's "param is missing" answer).
+#[test]
+fn the_cloud_block_in_local_execution_keeps_its_state_in_tern() {
+    let Some((terraform, _)) =
+        modern_terraform("cloud::the_cloud_block_in_local_execution_keeps_its_state_in_tern")
+    else {
+        return;
+    };
+    let w = World::new();
+    let h = setup(&w, &terraform);
+    w.tern_https(&h, &["workspace", "create", "here", "--execution-mode", "local"]).success();
+    let dir = w.s.path().join("local-cloud");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("main.tf"),
+        format!(
+            "terraform {{\n  cloud {{\n    hostname     = \"{}\"\n    organization = \"acme\"\n    workspaces {{ name = \"here\" }}\n  }}\n  required_providers {{\n    null = {{ source = \"hashicorp/null\" }}\n  }}\n}}\n{BODY}",
+            h.host
+        ),
+    )
+    .unwrap();
+    let tf = |args: &[&str]| laptop_terraform_with(&terraform, &w, &dir, &h.host, ADMIN, &h.ca.ca_cert, args);
+    tf(&["init", "-input=false"]).success();
+    let apply = tf(&["apply", "-input=false", "-auto-approve", "-var", "greeting=local"]);
+    apply.success();
+    assert!(apply.stdout.contains("Apply complete! Resources: 1 added"), "{apply}");
+    assert!(!apply.stdout.contains("Running apply in HCP Terraform"), "ran here: {apply}");
+    let pulled = w.tern_https(&h, &["state", "pull", "--workspace", "here"]);
+    pulled.success();
+    let state: Value = serde_json::from_str(&pulled.stdout).unwrap();
+    assert_eq!(state["outputs"]["greeting"]["value"], "local");
+    let shown = w.tern_https(&h, &["workspace", "show", "here"]);
+    shown.success();
+}
+
+/// The cloud block's `workspaces { tags = [...] }`: `terraform workspace new` creates a tagged
+/// workspace, `list` shows the tagged ones only, `select` and `delete` work, and an untagged
+/// workspace stays out of it.
+#[test]
+fn tagged_workspaces_through_terraform_workspace_commands() {
+    let Some((terraform, _)) =
+        modern_terraform("cloud::tagged_workspaces_through_terraform_workspace_commands")
+    else {
+        return;
+    };
+    let w = World::new();
+    let h = setup(&w, &terraform);
+    w.tern_https(&h, &["workspace", "create", "app-dev", "--tag", "app", "--tag", "team:web"]).success();
+    w.tern_https(&h, &["workspace", "create", "unrelated"]).success();
+    let shown = w.tern_https(&h, &["workspace", "show", "app-dev"]);
+    assert!(shown.stdout.contains("tags:              app, team:web"), "{shown}");
+    let dir = w.s.path().join("tagged");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("main.tf"),
+        format!(
+            "terraform {{\n  cloud {{\n    hostname     = \"{}\"\n    organization = \"acme\"\n    workspaces {{ tags = [\"app\"] }}\n  }}\n  required_providers {{\n    null = {{ source = \"hashicorp/null\" }}\n  }}\n}}\n{BODY}",
+            h.host
+        ),
+    )
+    .unwrap();
+    let tf = |args: &[&str]| laptop_terraform_with(&terraform, &w, &dir, &h.host, ADMIN, &h.ca.ca_cert, args);
+    tf(&["init", "-input=false"]).success();
+    let new = tf(&["workspace", "new", "app-prod"]);
+    new.success();
+    let listed = tf(&["workspace", "list"]);
+    listed.success();
+    let names: Vec<&str> =
+        listed.stdout.lines().map(|l| l.trim_start_matches('*').trim()).filter(|l| !l.is_empty()).collect();
+    assert_eq!(names, ["app-dev", "app-prod"], "{listed}");
+    let prod = w.tern_https(&h, &["workspace", "show", "app-prod"]);
+    assert!(prod.stdout.contains("tags:              app"), "created with the block's tags: {prod}");
+    tf(&["workspace", "select", "app-dev"]).success();
+    let plan = tf(&["plan", "-input=false"]);
+    plan.success();
+    assert!(plan.stdout.contains("/app/acme/app-dev/runs/"), "planned in app-dev: {plan}");
+    let deleted = tf(&["workspace", "delete", "app-prod"]);
+    deleted.success();
+    let gone = w.tern_https(&h, &["workspace", "show", "app-prod"]);
+    assert_ne!(gone.code(), 0, "deleted in tern: {gone}");
+}

@@ -179,6 +179,11 @@ impl Doc {
         self.attr(name)
     }
 
+    /// The `data` of a relationship, as given.
+    pub(crate) fn relationship_data(&self, name: &str) -> Option<&Value> {
+        self.data.get("relationships").and_then(|r| r.get(name)).and_then(|r| r.get("data"))
+    }
+
     /// The id of a to-one relationship.
     pub(crate) fn relationship(&self, name: &str) -> Result<Option<String>, ApiError> {
         match self.data.get("relationships").and_then(|r| r.get(name)).and_then(|r| r.get("data")) {
@@ -278,6 +283,7 @@ pub(crate) fn workspace(w: &Workspace) -> Value {
             "plan-timeout": w.plan_timeout_s,
             "apply-timeout": w.apply_timeout_s,
             "locked": w.locked,
+            "tag-names": w.tag_names,
             "created-at": time(w.created_at),
             "updated-at": time(w.updated_at),
             "actions": { "is-destroyable": w.active_run_id.is_none() },

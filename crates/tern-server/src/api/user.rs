@@ -12,7 +12,7 @@ use axum::routing::{get, post, put};
 use serde_json::json;
 use tern_store::{
     Category, ConfigurationVersion, ExecutionMode, Organization, PhaseStatus, Run, RunInput, RunOptions,
-    RunVariable, TokenKind, VariableInput, VariableOwner, Workspace, WorkspaceSettings,
+    RunVariable, TokenKind, VariableInput, VariableOwner, Workspace, WorkspaceFilter, WorkspaceSettings,
 };
 use tern_types::{RunPhase, SecretString, TerraformVersion};
 
@@ -39,6 +39,10 @@ pub(crate) fn routes(limits: ApiLimits) -> Router<ApiState> {
         .route(
             "/api/v2/workspaces/{id}",
             get(show_workspace).patch(update_workspace).delete(delete_workspace),
+        )
+        .route(
+            "/api/v2/workspaces/{id}/relationships/tags",
+            get(list_tags).post(add_tags).delete(remove_tags),
         )
         .route("/api/v2/workspaces/{id}/actions/lock", post(lock_workspace))
         .route("/api/v2/workspaces/{id}/actions/unlock", post(unlock_workspace))
@@ -267,9 +271,113 @@ async fn list_workspaces(
     Query(q): Q,
 ) -> ApiResult {
     let org = load_org(&s, &caller, &org).await?;
-    let paged =
-        s.store.list_workspaces(&org.id, q.get("search[name]").map(String::as_str), docs::page(&q)?).await?;
+    let filter = workspace_filter(&s, &org, &q).await?;
+    let paged = s.store.list_workspaces(&org.id, &filter, docs::page(&q)?).await?;
     Ok(docs::list(&paged, &format!("/api/v2/organizations/{}/workspaces", org.name), docs::workspace))
+}
+
+/// The query parameters a list takes besides paging: anything else that filters is refused,
+/// never ignored (a loop over one project's workspaces must not act on all of them).
+fn check_query(q: &HashMap<String, String>, known: &[&str]) -> Result<(), ApiError> {
+    let filters =
+        q.keys().filter(|k| k.starts_with("filter[") || k.starts_with("search[") || k.as_str() == "q");
+    let mut unknown: Vec<&String> = filters.filter(|k| !known.contains(&k.as_str())).collect();
+    unknown.sort();
+    match unknown.first() {
+        None => Ok(()),
+        Some(k) => Err(ApiError::bad_request(format!(
+            "tern does not support the query parameter {k}; this list takes {}",
+            known.join(", ")
+        ))),
+    }
+}
+
+/// TFE's workspace list parameters: `search[name]`, `search[tags]` (comma-separated, all
+/// required), `filter[project][id]`.
+async fn workspace_filter(
+    s: &ApiState,
+    org: &Organization,
+    q: &HashMap<String, String>,
+) -> Result<WorkspaceFilter, ApiError> {
+    check_query(q, &["search[name]", "search[tags]", "filter[project][id]"])?;
+    let tags: Vec<String> = q
+        .get("search[tags]")
+        .map(|t| t.split(',').map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned).collect())
+        .unwrap_or_default();
+    let project_id = match q.get("filter[project][id]") {
+        None => None,
+        Some(id) => {
+            let p = s
+                .store
+                .project(id)
+                .await
+                .map_err(|_| ApiError::not_found(format!("project {id:?} not found")))?;
+            if p.organization_id != org.id {
+                return Err(ApiError::not_found(format!("project {id:?} not found")));
+            }
+            Some(p.id)
+        }
+    };
+    Ok(WorkspaceFilter { name: q.get("search[name]").cloned(), tags, project_id })
+}
+
+/// Tag names of a `tags` relationship document: `{"data": [{"type": "tags", "attributes":
+/// {"name": "app"}}]}` (TFE's tag ids are not kept by tern: give names).
+fn tag_names(data: Option<&serde_json::Value>, pointer: &str) -> Result<Vec<String>, ApiError> {
+    let Some(items) = data else { return Ok(Vec::new()) };
+    let items = items.as_array().ok_or_else(|| ApiError::invalid(pointer, "tags must be a list"))?;
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            t.pointer("/attributes/name").and_then(serde_json::Value::as_str).map(str::to_owned).ok_or_else(
+                || {
+                    ApiError::invalid(
+                        &format!("{pointer}/{i}"),
+                        "each tag needs attributes.name (tern does not keep tag ids)",
+                    )
+                },
+            )
+        })
+        .collect()
+}
+
+async fn add_tags(
+    State(s): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult {
+    let ws = load_ws(&s, &caller, &id).await?;
+    let value: serde_json::Value = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request(format!("the request body is not a JSON document ({e})")))?;
+    let names = tag_names(value.get("data"), "/data")?;
+    s.store.add_workspace_tags(&ws.id, &names).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn remove_tags(
+    State(s): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult {
+    let ws = load_ws(&s, &caller, &id).await?;
+    let value: serde_json::Value = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request(format!("the request body is not a JSON document ({e})")))?;
+    let names = tag_names(value.get("data"), "/data")?;
+    s.store.remove_workspace_tags(&ws.id, &names).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn list_tags(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
+    let ws = load_ws(&s, &caller, &id).await?;
+    let tags: Vec<serde_json::Value> = ws
+        .tag_names
+        .iter()
+        .map(|n| json!({ "id": n, "type": "tags", "attributes": { "name": n } }))
+        .collect();
+    Ok(docs::respond(StatusCode::OK, &json!({ "data": tags })))
 }
 
 async fn create_workspace(
@@ -284,7 +392,15 @@ async fn create_workspace(
     if settings.name.is_none() {
         return Err(ApiError::invalid("/data/attributes/name", "name is required"));
     }
-    let ws = s.store.create_workspace(&org.id, &settings).await?;
+    let tags = tag_names(doc.relationship_data("tags"), "/data/relationships/tags/data")?;
+    for tag in &tags {
+        tern_store::check_tag(tag)
+            .map_err(|e| ApiError::invalid("/data/relationships/tags/data", e.to_string()))?;
+    }
+    let mut ws = s.store.create_workspace(&org.id, &settings).await?;
+    if !tags.is_empty() {
+        ws = s.store.add_workspace_tags(&ws.id, &tags).await?;
+    }
     Ok(docs::created(docs::workspace(&ws)))
 }
 
@@ -1112,7 +1228,14 @@ async fn create_state(
         )));
     }
     let doc = Doc::parse(&body, "state-versions")?;
-    let encoded = doc.required("state")?;
+    // tern stores state inline. go-tfe (Terraform >= 1.6) first asks for upload URLs without
+    // `state`, and falls back to inline state on exactly TFE's wording of this error.
+    let encoded = doc.string("state")?.ok_or_else(|| {
+        ApiError::invalid(
+            "/data/attributes/state",
+            "param is missing or the value is empty: state (tern takes the state inline, base64 in attributes.state)",
+        )
+    })?;
     let state = base64::engine::general_purpose::STANDARD
         .decode(encoded.as_bytes())
         .map_err(|_| ApiError::invalid("/data/attributes/state", "state must be base64"))?;
