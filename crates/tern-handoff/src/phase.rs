@@ -920,7 +920,13 @@ mod tests {
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
         };
-        wait_for(1, "the sandbox did not start").await;
+        // bwrap's child (the sandbox's pid 1, waiting at the gate) exists.
+        let children = format!("/proc/{0}/task/{0}/children", leader.id());
+        let until = std::time::Instant::now() + Duration::from_secs(10);
+        while std::fs::read_to_string(&children).unwrap_or_default().trim().is_empty() {
+            assert!(std::time::Instant::now() < until, "the sandbox did not start");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
         // The runner dies at the gate: its bwrap goes with it, the gate closes.
         leader.kill().unwrap();
         leader.wait().unwrap();

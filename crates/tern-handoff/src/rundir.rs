@@ -162,18 +162,34 @@ pub struct ProcessRecord {
     /// Its start time (`/proc/<pid>/stat` field 22, clock ticks since boot): a pid reused by
     /// another process has another start time, so only the recorded process is ever signalled.
     pub start_ticks: u64,
+    /// The first 64 bits of the kernel's boot id when it was recorded: after a reboot, pids and
+    /// start times repeat, and a record from before names nothing. Absent in older records.
+    #[serde(default)]
+    pub boot: Option<u64>,
+}
+
+/// The first 64 bits of `/proc/sys/kernel/random/boot_id`.
+fn boot_id() -> Option<u64> {
+    let text = fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
+    let hex: String = text.chars().filter(char::is_ascii_hexdigit).take(16).collect();
+    u64::from_str_radix(&hex, 16).ok()
 }
 
 impl ProcessRecord {
     /// The record of a live process, or `None` if it is gone or `/proc` cannot tell.
     pub fn of(pid: u32) -> Option<Self> {
-        Some(Self { pid, start_ticks: process_start_ticks(pid)? })
+        Some(Self { pid, start_ticks: process_start_ticks(pid)?, boot: boot_id() })
+    }
+
+    /// Whether the record was made since this machine booted.
+    fn this_boot(&self) -> bool {
+        self.boot.is_none() || self.boot == boot_id()
     }
 
     /// Whether the recorded process is still the one running under its pid (a zombie, dead
     /// but not yet reaped, is not running).
     pub fn is_alive(&self) -> bool {
-        process_start_ticks(self.pid) == Some(self.start_ticks)
+        self.this_boot() && process_start_ticks(self.pid) == Some(self.start_ticks)
     }
 }
 
@@ -187,8 +203,13 @@ impl ProcessRecord {
         self.is_alive() || !self.sandboxed_survivors().is_empty()
     }
 
-    /// Members of the recorded group in another PID namespace, started after the record.
+    /// Members of the recorded group in another PID namespace, started after the record. None
+    /// when any process holds the recorded pid: a pid is not reused while a group of that id
+    /// has members, so then the group is not the recorded one (nor after a reboot).
     pub fn sandboxed_survivors(&self) -> Vec<u32> {
+        if !self.this_boot() || Path::new(&format!("/proc/{}", self.pid)).exists() {
+            return Vec::new();
+        }
         let ours = fs::read_link("/proc/self/ns/pid").ok();
         let Ok(entries) = fs::read_dir("/proc") else { return Vec::new() };
         entries
@@ -521,6 +542,15 @@ mod tests {
         assert!(
             !ProcessRecord { start_ticks: me.start_ticks + 1, ..me }.is_alive(),
             "same pid, other process"
+        );
+        let other_boot = ProcessRecord { boot: Some(me.boot.unwrap_or(0) ^ 1), ..me };
+        assert!(
+            !other_boot.is_alive() && !other_boot.still_runs(),
+            "a record from before a reboot names nothing"
+        );
+        assert!(
+            ProcessRecord { start_ticks: 0, ..me }.sandboxed_survivors().is_empty(),
+            "a pid in use by another process: its group is not the recorded one"
         );
         assert!(ProcessRecord::of(u32::MAX).is_none(), "no such pid");
         // An older record without the field still reads.

@@ -301,12 +301,18 @@ impl Sandbox {
     }
 
     /// Let phases reach `addr` through the egress filter (tern's own API); nothing without one.
-    pub fn allow_egress(&mut self, addr: std::net::SocketAddr) {
-        if let Some((_, e)) = &mut self.egress
-            && !e.policy.allow.contains(&addr)
-        {
+    /// An address inside the operator's `--deny-egress` ranges stays refused: the operator's
+    /// explicit word wins over tern's own guess. Returns false only for such a denied address
+    /// (without a filter, phases reach everything anyway).
+    pub fn allow_egress(&mut self, addr: std::net::SocketAddr) -> bool {
+        let Some((_, e)) = &mut self.egress else { return true };
+        if e.policy.deny.iter().any(|net| net.contains(&addr.ip())) {
+            return false;
+        }
+        if !e.policy.allow.contains(&addr) {
             e.policy.allow.push(addr);
         }
+        true
     }
 
     /// One line for logs and `tern doctor`.
@@ -552,6 +558,21 @@ mod tests {
 
     fn sandbox() -> Sandbox {
         Sandbox::new(Config::default()).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn the_operators_deny_ranges_win_over_terns_own_api_addresses() {
+        let tools = egress::Tools::find().unwrap_or_else(|e| panic!("{e}"));
+        let policy =
+            egress::EgressPolicy { allow: vec![], deny: vec![egress::parse_cidr("10.0.0.0/8").unwrap()] };
+        let e = Egress { policy, resolv_conf: PathBuf::from("/etc/resolv.conf") };
+        let mut sb = sandbox();
+        sb.egress = Some((tools, e));
+        assert!(sb.allow_egress("127.0.0.1:8080".parse().unwrap()));
+        assert!(!sb.allow_egress("10.1.2.3:443".parse().unwrap()), "denied by the operator");
+        assert!(sb.describe().contains("allowed: 127.0.0.1:8080;"), "{}", sb.describe());
+        let mut open = sandbox();
+        assert!(open.allow_egress("10.1.2.3:443".parse().unwrap()), "no filter: nothing to refuse");
     }
 
     #[test]

@@ -110,10 +110,11 @@ pub fn app_with(state: Arc<IssuerState>, issuer_path: &str, more: Router) -> Rou
     router.with_state(state).merge(more).fallback(not_found).layer(trace)
 }
 
-/// `path` fit for logs: the signature segment of `/…/logs/<expiry>.<signature>` is replaced.
+/// `path` fit for logs: the signature segment of a signed URL (`/…/logs/<expiry>.<signature>`,
+/// `/…/upload/<expiry>.<creator>.<signature>`) is replaced.
 pub(crate) fn loggable_path(path: &str) -> std::borrow::Cow<'_, str> {
     if let Some((head, last)) = path.rsplit_once('/')
-        && head.ends_with("/logs")
+        && (head.ends_with("/logs") || head.ends_with("/upload"))
         && let Some((expiry, _)) = last.split_once('.')
     {
         return std::borrow::Cow::Owned(format!("{head}/{expiry}.<signature>"));
@@ -246,6 +247,12 @@ mod tests {
         assert_eq!(
             super::loggable_path("/api/v2/plans/plan-1/logs/1790000000.9f86d081884c7d65"),
             "/api/v2/plans/plan-1/logs/1790000000.<signature>"
+        );
+        assert_eq!(
+            super::loggable_path(
+                "/api/v2/configuration-versions/cv-1/upload/1790000000.at-1.9f86d081884c7d65"
+            ),
+            "/api/v2/configuration-versions/cv-1/upload/1790000000.<signature>"
         );
         assert_eq!(super::loggable_path("/api/v2/runs/run-1"), "/api/v2/runs/run-1");
         assert_eq!(super::loggable_path("/.well-known/jwks"), "/.well-known/jwks");

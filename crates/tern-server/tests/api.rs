@@ -2487,6 +2487,14 @@ async fn bad_input_leaves_the_store_unchanged(api: Api) {
             "not a Terraform variable name",
         ),
         json_case(
+            "a run variable whose heredoc ends at a line Terraform trims differently",
+            Method::POST,
+            "/api/v2/runs".into(),
+            json!({"data":{"type":"runs","attributes":{"variables":[{"key":"a","value":"<<EOF\n\u{a0}EOF\nextra = \"x\"\nz = <<EOF\nEOF"}]},"relationships":{"workspace":{"data":{"type":"workspaces","id":ws}}}}}),
+            422,
+            "not one HCL expression",
+        ),
+        json_case(
             "a run with save-plan, which tern does not support yet",
             Method::POST,
             "/api/v2/runs".into(),

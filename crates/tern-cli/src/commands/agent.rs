@@ -49,7 +49,11 @@ pub fn run(args: AgentArgs, env: Env<'_>) -> anyhow::Result<ExitCode> {
     // Phases may reach the server's API, as HCP Terraform's runs reach theirs.
     if let Some(sandbox) = runner.sandbox.as_mut() {
         for addr in settings::api_addresses(&[args.server.as_str()], None) {
-            std::sync::Arc::make_mut(sandbox).allow_egress(addr);
+            if !std::sync::Arc::make_mut(sandbox).allow_egress(addr) {
+                tracing::warn!(
+                    "the server's API at {addr} is in a --deny-egress range: phases cannot reach it"
+                );
+            }
         }
     }
 

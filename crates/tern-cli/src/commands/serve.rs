@@ -205,7 +205,9 @@ pub fn run(args: ServeArgs, env: Env<'_>) -> anyhow::Result<ExitCode> {
     if let Some(sandbox) = settings.runner.sandbox.as_mut() {
         let urls = [public_url.as_str(), issuer.as_str()];
         for addr in settings::api_addresses(&urls, Some(bound)) {
-            Arc::make_mut(sandbox).allow_egress(addr);
+            if !Arc::make_mut(sandbox).allow_egress(addr) {
+                tracing::warn!("tern's API at {addr} is in a --deny-egress range: phases cannot reach it");
+            }
         }
     }
     // The server's own workers reach it on a second, plain-HTTP listener bound to 127.0.0.1: it

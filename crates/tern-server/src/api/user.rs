@@ -62,10 +62,7 @@ pub(crate) fn routes(limits: ApiLimits) -> Router<ApiState> {
             "/api/v2/configuration-versions/{id}/upload",
             put(upload_cv).layer(DefaultBodyLimit::max(limits.max_upload_bytes)),
         )
-        .route(
-            "/api/v2/configuration-versions/{id}/upload/{signature}",
-            put(upload_cv_signed).layer(DefaultBodyLimit::max(limits.max_upload_bytes)),
-        )
+        .route("/api/v2/configuration-versions/{id}/upload/{signature}", put(upload_cv_signed))
         .route("/api/v2/runs", post(create_run))
         .route("/api/v2/runs/{id}", get(show_run))
         .route("/api/v2/runs/{id}/run-events", get(run_events))
@@ -763,15 +760,37 @@ async fn upload_cv(
 }
 
 /// `PUT` to a signed `upload-url`: no bearer token; the signature names the configuration
-/// version and the token the URL was handed to.
+/// version and the token the URL was handed to, which must still be valid and of the
+/// configuration's organization (a revoked token's URLs stop working with it). The signature
+/// is checked before the body is read: without a token, nobody gets the server to buffer one.
 async fn upload_cv_signed(
     State(s): State<ApiState>,
     Path((id, signed)): Path<(String, String)>,
-    body: Bytes,
+    request: axum::extract::Request,
 ) -> ApiResult {
     let creator = check_upload_signature(&s, &id, &signed)?;
     let cv = s.store.configuration_version(&id).await?;
     let ws = s.store.workspace(&cv.workspace_id).await?;
+    let refused = || {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "the token this upload URL was handed to is revoked or expired",
+        )
+    };
+    let token = s.store.token(&creator).await.map_err(|_| refused())?;
+    let expired = token.expires_at.is_some_and(|at| at <= s.store.unix_now());
+    let other_org = token.organization_id.as_ref().is_some_and(|org| *org != ws.organization_id);
+    if expired || other_org || !matches!(token.kind, TokenKind::Organization | TokenKind::Admin) {
+        return Err(refused());
+    }
+    let body = axum::body::to_bytes(request.into_body(), s.limits.max_upload_bytes).await.map_err(|_| {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too large",
+            format!("a configuration upload is at most {} bytes", s.limits.max_upload_bytes),
+        )
+    })?;
     accept_upload(&s, cv, &ws, &creator, body).await
 }
 
@@ -881,6 +900,12 @@ fn run_variables(doc: &Doc) -> Result<Vec<RunVariable>, ApiError> {
 /// Whether `value` is exactly one HCL expression: written as `key = value` into the run's
 /// tfvars file, it must not define anything else.
 fn is_one_hcl_expression(value: &str) -> bool {
+    // Terraform's scanner ends a heredoc on a line that is its delimiter after trimming any
+    // Unicode space, hcl-rs only after spaces and tabs: other whitespace would let a heredoc
+    // end earlier for Terraform than for this check. None is needed in a -var value.
+    if value.chars().any(|c| c.is_whitespace() && !matches!(c, ' ' | '\t' | '\n')) {
+        return false;
+    }
     match hcl::parse(&format!("v = {value}\n")) {
         Ok(body) => body.attributes().count() == 1 && body.blocks().count() == 0,
         Err(_) => false,
