@@ -2,6 +2,24 @@
 //! (`settings`), run the command (`commands`), print errors once as a chain, exit with a
 //! documented code: 0 success, 1 failure, 2 usage error.
 
+/// `println!` that never panics: a closed standard output (`tern run logs RUN | head`) ends the
+/// command quietly with status 0, as other Unix tools end; any other write error, with status 1.
+macro_rules! outln {
+    () => {
+        $crate::write_stdout(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::write_stdout(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+/// `print!` that never panics (see [`outln!`]).
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::write_stdout(format_args!($($arg)*))
+    };
+}
+
 mod cli;
 mod commands;
 mod keyfile;
@@ -58,6 +76,24 @@ fn main() -> ExitCode {
             if err.downcast_ref::<UsageError>().is_some() { ExitCode::from(2) } else { ExitCode::FAILURE }
         }
     }
+}
+
+/// Write to standard output; see [`stdout_failed`] for a failure.
+pub(crate) fn write_stdout(args: std::fmt::Arguments<'_>) {
+    use std::io::Write as _;
+    if let Err(e) = std::io::stdout().lock().write_fmt(args) {
+        stdout_failed(&e);
+    }
+}
+
+/// Standard output failed: a reader that went away (`| head`) is a normal end (status 0);
+/// anything else is an error (status 1). Either way nothing more is written.
+pub(crate) fn stdout_failed(e: &std::io::Error) -> ! {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        std::process::exit(0);
+    }
+    eprintln!("error: writing to standard output: {e}");
+    std::process::exit(1);
 }
 
 /// Logs go to stderr. `TERN_LOG` sets the filter (e.g. `debug`, `info,tower_http=debug`);

@@ -204,10 +204,13 @@ impl ProcessRecord {
     }
 
     /// Members of the recorded group in another PID namespace, started after the record. None
-    /// when any process holds the recorded pid: a pid is not reused while a group of that id
-    /// has members, so then the group is not the recorded one (nor after a reboot).
+    /// when another process holds the recorded pid: a pid is not reused while a group of that
+    /// id has members, so then the group is not the recorded one (nor after a reboot).
     pub fn sandboxed_survivors(&self) -> Vec<u32> {
-        if !self.this_boot() || Path::new(&format!("/proc/{}", self.pid)).exists() {
+        // The recorded process, dead but not yet reaped (a zombie), still holds its pid: that is
+        // the runner just killed, and its group is the recorded one.
+        let holder = stat_start_ticks(self.pid);
+        if !self.this_boot() || holder.is_some_and(|t| t != self.start_ticks) {
             return Vec::new();
         }
         let ours = fs::read_link("/proc/self/ns/pid").ok();
@@ -264,6 +267,13 @@ impl ProcessRecorder {
             tracing::warn!("recording the command's pid in {}: {e}", self.path.display());
         }
     }
+}
+
+/// Field 22 of `/proc/<pid>/stat` of whatever holds `pid`, zombies included.
+fn stat_start_ticks(pid: u32) -> Option<u64> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    after_name.split_whitespace().nth(19)?.parse().ok()
 }
 
 /// Field 22 of `/proc/<pid>/stat` (after the parenthesised command name, which may hold

@@ -228,7 +228,7 @@ pub fn org(command: OrgCommand, env: Env<'_>) -> anyhow::Result<ExitCode> {
             block_on(async move {
                 let body = json!({ "data": { "type": "organizations", "attributes": { "name": name, "email": email } } });
                 let org = c.write(Method::POST, "/api/v2/organizations", body).await?;
-                println!(
+                outln!(
                     "created organization {} (with project \"Default Project\")",
                     text(&org["data"]["id"])
                 );
@@ -251,7 +251,7 @@ pub fn org(command: OrgCommand, env: Env<'_>) -> anyhow::Result<ExitCode> {
                     .into_iter()
                     .flatten()
                 {
-                    println!("{}", text(&o["id"]));
+                    outln!("{}", text(&o["id"]));
                 }
                 Ok(ExitCode::SUCCESS)
             })
@@ -268,7 +268,7 @@ pub fn project(command: ProjectCommand, env: Env<'_>) -> anyhow::Result<ExitCode
                 let p = c
                     .write(Method::POST, &format!("/api/v2/organizations/{}/projects", enc(&org)), body)
                     .await?;
-                println!("created project {:?} ({})", text(attr(&p["data"], "name")), text(&p["data"]["id"]));
+                outln!("created project {:?} ({})", text(attr(&p["data"], "name")), text(&p["data"]["id"]));
                 Ok(ExitCode::SUCCESS)
             })
         }
@@ -279,7 +279,7 @@ pub fn project(command: ProjectCommand, env: Env<'_>) -> anyhow::Result<ExitCode
                     .get(&format!("/api/v2/organizations/{}/projects?page%5Bsize%5D=100", enc(&org)))
                     .await?;
                 for p in list["data"].as_array().into_iter().flatten() {
-                    println!("{}\t{}", text(&p["id"]), text(attr(p, "name")));
+                    outln!("{}\t{}", text(&p["id"]), text(attr(p, "name")));
                 }
                 Ok(ExitCode::SUCCESS)
             })
@@ -367,11 +367,7 @@ pub fn workspace(command: WorkspaceCommand, env: Env<'_>) -> anyhow::Result<Exit
                 let ws = c
                     .write(Method::POST, &format!("/api/v2/organizations/{}/workspaces", enc(&org)), body)
                     .await?;
-                println!(
-                    "created workspace {} ({})",
-                    text(attr(&ws["data"], "name")),
-                    text(&ws["data"]["id"])
-                );
+                outln!("created workspace {} ({})", text(attr(&ws["data"], "name")), text(&ws["data"]["id"]));
                 Ok(ExitCode::SUCCESS)
             })
         }
@@ -389,7 +385,7 @@ pub fn workspace(command: WorkspaceCommand, env: Env<'_>) -> anyhow::Result<Exit
                     }
                     let list = c.get(&path).await?;
                     for w in list["data"].as_array().into_iter().flatten() {
-                        println!("{}\t{}", text(attr(w, "name")), text(&w["id"]));
+                        outln!("{}\t{}", text(attr(w, "name")), text(&w["id"]));
                     }
                     match list["meta"]["pagination"]["next-page"].as_u64() {
                         Some(n) => page = n,
@@ -410,7 +406,7 @@ pub fn workspace(command: WorkspaceCommand, env: Env<'_>) -> anyhow::Result<Exit
                     json!({}),
                 )
                 .await?;
-                println!("{action}ed workspace {name}");
+                outln!("{action}ed workspace {name}");
                 Ok(ExitCode::SUCCESS)
             })
         }
@@ -421,10 +417,10 @@ pub fn workspace(command: WorkspaceCommand, env: Env<'_>) -> anyhow::Result<Exit
                 let project = c
                     .get(&format!("/api/v2/projects/{}", text(&ws["relationships"]["project"]["data"]["id"])))
                     .await?;
-                println!("name:              {}", text(attr(&ws, "name")));
-                println!("id:                {}", text(&ws["id"]));
-                println!("organization:      {org}");
-                println!("project:           {}", text(attr(&project["data"], "name")));
+                outln!("name:              {}", text(attr(&ws, "name")));
+                outln!("id:                {}", text(&ws["id"]));
+                outln!("organization:      {org}");
+                outln!("project:           {}", text(attr(&project["data"], "name")));
                 for (label, key) in [
                     ("execution mode", "execution-mode"),
                     ("agent pool", "agent-pool-id"),
@@ -435,7 +431,7 @@ pub fn workspace(command: WorkspaceCommand, env: Env<'_>) -> anyhow::Result<Exit
                     ("apply timeout (s)", "apply-timeout"),
                     ("locked", "locked"),
                 ] {
-                    println!("{:<19}{}", format!("{label}:"), text(attr(&ws, key)));
+                    outln!("{:<19}{}", format!("{label}:"), text(attr(&ws, key)));
                 }
                 let tags: Vec<&str> = attr(&ws, "tag-names")
                     .as_array()
@@ -443,12 +439,12 @@ pub fn workspace(command: WorkspaceCommand, env: Env<'_>) -> anyhow::Result<Exit
                     .flatten()
                     .filter_map(Value::as_str)
                     .collect();
-                println!(
+                outln!(
                     "tags:              {}",
                     if tags.is_empty() { "-".to_owned() } else { tags.join(", ") }
                 );
-                println!("current run:       {}", text(&ws["relationships"]["current-run"]["data"]["id"]));
-                println!(
+                outln!("current run:       {}", text(&ws["relationships"]["current-run"]["data"]["id"]));
+                outln!(
                     "current state:     {}",
                     text(&ws["relationships"]["current-state-version"]["data"]["id"])
                 );
@@ -496,11 +492,11 @@ pub fn var(command: VarCommand, env: Env<'_>) -> anyhow::Result<ExitCode> {
                     Some(id) => {
                         c.write(Method::PATCH, &format!("/api/v2/workspaces/{ws_id}/vars/{id}"), body)
                             .await?;
-                        println!("updated {category} variable {key}");
+                        outln!("updated {category} variable {key}");
                     }
                     None => {
                         c.write(Method::POST, &format!("/api/v2/workspaces/{ws_id}/vars"), body).await?;
-                        println!(
+                        outln!(
                             "created {category} variable {key}{}",
                             if sensitive { " (sensitive)" } else { "" }
                         );
@@ -520,7 +516,7 @@ pub fn var(command: VarCommand, env: Env<'_>) -> anyhow::Result<ExitCode> {
                     } else {
                         text(attr(v, "value"))
                     };
-                    println!("{:<9}\t{}\t{}", text(attr(v, "category")), text(attr(v, "key")), value);
+                    outln!("{:<9}\t{}\t{}", text(attr(v, "category")), text(attr(v, "key")), value);
                 }
                 Ok(ExitCode::SUCCESS)
             })
@@ -536,7 +532,7 @@ pub fn var(command: VarCommand, env: Env<'_>) -> anyhow::Result<ExitCode> {
                     .await?
                     .ok_or_else(|| anyhow!("workspace {workspace} has no {category} variable {key}"))?;
                 c.send(Method::DELETE, &format!("/api/v2/workspaces/{ws_id}/vars/{id}"), None, false).await?;
-                println!("deleted {category} variable {key}");
+                outln!("deleted {category} variable {key}");
                 Ok(ExitCode::SUCCESS)
             })
         }
@@ -592,10 +588,12 @@ async fn follow(c: &Client, run_id: &str, from_apply: bool) -> anyhow::Result<Ex
             if !shown.is_empty() {
                 let out = String::from_utf8_lossy(&shown);
                 match &progress {
-                    Some(bar) => bar.suspend(|| print!("{out}")),
-                    None => print!("{out}"),
+                    Some(bar) => bar.suspend(|| out!("{out}")),
+                    None => out!("{out}"),
                 }
-                let _ = std::io::stdout().flush();
+                if let Err(e) = std::io::stdout().flush() {
+                    crate::stdout_failed(&e);
+                }
             }
         }
         if FINAL.contains(&status.as_str()) || status == "planned" {
@@ -684,7 +682,7 @@ pub fn run(command: RunCommand, env: Env<'_>) -> anyhow::Result<ExitCode> {
                 } } });
                 let run = c.write(Method::POST, "/api/v2/runs", body).await?;
                 let run_id = text(&run["data"]["id"]);
-                println!("{run_id}");
+                outln!("{run_id}");
                 if no_follow {
                     return Ok(ExitCode::SUCCESS);
                 }
@@ -695,20 +693,20 @@ pub fn run(command: RunCommand, env: Env<'_>) -> anyhow::Result<ExitCode> {
             let c = Client::new(&client, env)?;
             block_on(async move {
                 let r = c.get(&format!("/api/v2/runs/{}", enc(&run))).await?["data"].clone();
-                println!("run:          {}", text(&r["id"]));
-                println!("status:       {}", text(attr(&r, "status")));
-                println!("message:      {}", text(attr(&r, "message")));
-                println!("has changes:  {}", text(attr(&r, "has-changes")));
-                println!("auto-apply:   {}", text(attr(&r, "auto-apply")));
-                println!("created:      {}", text(attr(&r, "created-at")));
+                outln!("run:          {}", text(&r["id"]));
+                outln!("status:       {}", text(attr(&r, "status")));
+                outln!("message:      {}", text(attr(&r, "message")));
+                outln!("has changes:  {}", text(attr(&r, "has-changes")));
+                outln!("auto-apply:   {}", text(attr(&r, "auto-apply")));
+                outln!("created:      {}", text(attr(&r, "created-at")));
                 if !attr(&r, "terraform-version").is_null() {
-                    println!("terraform:    {}", text(attr(&r, "terraform-version")));
+                    outln!("terraform:    {}", text(attr(&r, "terraform-version")));
                 }
                 if !attr(&r, "waiting-reason").is_null() {
-                    println!("waiting:      {}", text(attr(&r, "waiting-reason")));
+                    outln!("waiting:      {}", text(attr(&r, "waiting-reason")));
                 }
                 if !attr(&r, "error-message").is_null() {
-                    println!("error:        {}", text(attr(&r, "error-message")));
+                    outln!("error:        {}", text(attr(&r, "error-message")));
                 }
                 Ok(ExitCode::SUCCESS)
             })
@@ -720,7 +718,7 @@ pub fn run(command: RunCommand, env: Env<'_>) -> anyhow::Result<ExitCode> {
                 let runs =
                     c.get(&format!("/api/v2/workspaces/{}/runs?page%5Bsize%5D=50", text(&ws["id"]))).await?;
                 for r in runs["data"].as_array().into_iter().flatten() {
-                    println!(
+                    outln!(
                         "{}\t{:<20}\t{}\t{}",
                         text(&r["id"]),
                         text(attr(r, "status")),
@@ -775,7 +773,7 @@ pub fn run(command: RunCommand, env: Env<'_>) -> anyhow::Result<ExitCode> {
                         .bytes()
                         .await?;
                     let shown = unframe(&bytes);
-                    print!("{}", String::from_utf8_lossy(&shown));
+                    out!("{}", String::from_utf8_lossy(&shown));
                 }
                 Ok(ExitCode::SUCCESS)
             })
@@ -793,7 +791,9 @@ pub fn state(command: StateCommand, env: Env<'_>) -> anyhow::Result<ExitCode> {
                     c.get(&format!("/api/v2/workspaces/{}/current-state-version", text(&ws["id"]))).await?;
                 let url = text(attr(&sv["data"], "hosted-state-download-url"));
                 let bytes = c.send(Method::GET, &url, None, false).await?.bytes().await?;
-                std::io::stdout().write_all(&bytes)?;
+                if let Err(e) = std::io::stdout().write_all(&bytes) {
+                    crate::stdout_failed(&e);
+                }
                 Ok(ExitCode::SUCCESS)
             })
         }
@@ -805,7 +805,7 @@ pub fn state(command: StateCommand, env: Env<'_>) -> anyhow::Result<ExitCode> {
                     .get(&format!("/api/v2/workspaces/{}/state-versions?page%5Bsize%5D=100", text(&ws["id"])))
                     .await?;
                 for v in list["data"].as_array().into_iter().flatten() {
-                    println!(
+                    outln!(
                         "{}\tserial {}\t{}\trun {}",
                         text(&v["id"]),
                         text(attr(v, "serial")),
@@ -828,7 +828,7 @@ async fn create_token(c: &Client, path: &str, description: &str, hint: &str) -> 
     let body = json!({ "data": { "type": "authentication-tokens", "attributes": attributes } });
     let t = c.write(Method::POST, path, body).await?;
     eprintln!("{hint}");
-    println!("{}", text(attr(&t["data"], "token")));
+    outln!("{}", text(attr(&t["data"], "token")));
     Ok(ExitCode::SUCCESS)
 }
 
@@ -853,7 +853,7 @@ pub fn agent_pool(command: AgentPoolCommand, env: Env<'_>) -> anyhow::Result<Exi
                 let p = c
                     .write(Method::POST, &format!("/api/v2/organizations/{}/agent-pools", enc(&org)), body)
                     .await?;
-                println!(
+                outln!(
                     "created agent pool {:?} ({})",
                     text(attr(&p["data"], "name")),
                     text(&p["data"]["id"])
@@ -872,7 +872,7 @@ pub fn agent_pool(command: AgentPoolCommand, env: Env<'_>) -> anyhow::Result<Exi
                     .get(&format!("/api/v2/organizations/{}/agent-pools?page%5Bsize%5D=100", enc(&org)))
                     .await?;
                 for p in list["data"].as_array().into_iter().flatten() {
-                    println!(
+                    outln!(
                         "{}\t{}\t{} agents\t{} workspaces",
                         text(&p["id"]),
                         text(attr(p, "name")),
@@ -899,7 +899,7 @@ pub fn agent_pool(command: AgentPoolCommand, env: Env<'_>) -> anyhow::Result<Exi
             block_on(async move {
                 let id = c.pool_id(&org, &pool).await?;
                 c.send(Method::DELETE, &format!("/api/v2/agent-pools/{}", enc(&id)), None, false).await?;
-                println!("deleted agent pool {pool} and its tokens");
+                outln!("deleted agent pool {pool} and its tokens");
                 Ok(ExitCode::SUCCESS)
             })
         }
@@ -909,9 +909,9 @@ pub fn agent_pool(command: AgentPoolCommand, env: Env<'_>) -> anyhow::Result<Exi
 pub fn keys(command: crate::cli::KeysCommand, env: Env<'_>) -> anyhow::Result<ExitCode> {
     use crate::cli::KeysCommand;
     let print = |list: &Value| {
-        println!("{:<44} {:<6} {:<8} {:<21} PUBLISHED UNTIL", "KID", "ALG", "STATE", "SIGNS FROM");
+        outln!("{:<44} {:<6} {:<8} {:<21} PUBLISHED UNTIL", "KID", "ALG", "STATE", "SIGNS FROM");
         for k in list["data"].as_array().into_iter().flatten() {
-            println!(
+            outln!(
                 "{:<44} {:<6} {:<8} {:<21} {}",
                 text(&k["id"]),
                 text(attr(k, "algorithm")),

@@ -72,10 +72,10 @@ impl Report {
     fn finish(&self) -> ExitCode {
         let count = |s| self.0.iter().filter(|f| f.status == s).count();
         for f in &self.0 {
-            print!("{f}");
+            out!("{f}");
         }
         let (p, w, x) = (count(Status::Pass), count(Status::Warn), count(Status::Fail));
-        println!("\n{p} passed, {w} warnings, {x} failed");
+        outln!("\n{p} passed, {w} warnings, {x} failed");
         if x > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS }
     }
 }
@@ -126,7 +126,7 @@ pub fn run(args: DoctorArgs, env: Env<'_>) -> anyhow::Result<ExitCode> {
             e.to_string(),
             "give --issuer-url (TERN_ISSUER_URL) as the absolute https URL clouds reach, without a trailing slash",
         );
-        println!("tern doctor");
+        outln!("tern doctor");
         return Ok(report.finish());
     }
     // The sandbox is checked here as a finding, not as the start-up error `serve` makes of it.
@@ -145,7 +145,7 @@ pub fn run(args: DoctorArgs, env: Env<'_>) -> anyhow::Result<ExitCode> {
                 .map_err(|e| anyhow!("deriving the issuer URL from --listen {}: {e}", settings.listen))?
         }
     };
-    println!("tern doctor: issuer {issuer}, database {}\n", redact_url(&settings.database_url));
+    outln!("tern doctor: issuer {issuer}, database {}\n", redact_url(&settings.database_url));
 
     let runtime =
         tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the runtime")?;

@@ -107,7 +107,7 @@ pub fn run(args: ExecArgs, env: Env<'_>) -> anyhow::Result<ExitCode> {
                 names.join(" ")
             ));
         }
-        print!("{text}");
+        out!("{text}");
         return Ok(ExitCode::SUCCESS);
     }
     if configs.is_empty() {

@@ -44,6 +44,6 @@ pub fn run(args: KeygenArgs) -> anyhow::Result<ExitCode> {
     }
     eprintln!("kid: {}", key.kid());
     eprintln!("public JWK (as the JWKS will publish it):");
-    println!("{}", jwk.to_json_pretty());
+    outln!("{}", jwk.to_json_pretty());
     Ok(ExitCode::SUCCESS)
 }

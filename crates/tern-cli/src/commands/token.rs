@@ -99,7 +99,7 @@ pub fn inspect(args: InspectArgs) -> anyhow::Result<ExitCode> {
     let decoded = verify::decode(&token)?;
     if args.json {
         let doc = serde_json::json!({ "header": decoded.header(), "claims": decoded.claims() });
-        println!("{}", serde_json::to_string_pretty(&doc)?);
+        outln!("{}", serde_json::to_string_pretty(&doc)?);
         return Ok(ExitCode::SUCCESS);
     }
     let now = unix_seconds(SystemClock.now());
@@ -120,7 +120,7 @@ pub fn inspect(args: InspectArgs) -> anyhow::Result<ExitCode> {
         (None, _) => out.push_str("status     no exp claim: relying parties will refuse it\n"),
     }
     out.push_str("signature  not verified; check it with: tern token verify --issuer-url URL\n");
-    print!("{out}");
+    out!("{out}");
     Ok(ExitCode::SUCCESS)
 }
 
@@ -181,15 +181,15 @@ pub fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
     };
     let now = unix_seconds(SystemClock.now());
     let exp = verified.claims().get("exp").and_then(Value::as_u64).unwrap_or(now);
-    println!("token is valid");
-    println!("  signature  {} key {} from {jwks_uri}", verified.algorithm(), verified.kid());
-    println!("  issuer     {issuer} (matches the discovery document)");
+    outln!("token is valid");
+    outln!("  signature  {} key {} from {jwks_uri}", verified.algorithm(), verified.kid());
+    outln!("  issuer     {issuer} (matches the discovery document)");
     match args.audience.as_deref() {
-        Some(a) => println!("  audience   {a} (matches)"),
-        None => println!("  audience   not checked (give --audience to check it)"),
+        Some(a) => outln!("  audience   {a} (matches)"),
+        None => outln!("  audience   not checked (give --audience to check it)"),
     }
-    println!("  subject    {}", verified.claim_str("sub").unwrap_or("(none)"));
-    println!("  expires    {} (in {})", rfc3339(exp), ago(now, exp));
+    outln!("  subject    {}", verified.claim_str("sub").unwrap_or("(none)"));
+    outln!("  expires    {} (in {})", rfc3339(exp), ago(now, exp));
     Ok(ExitCode::SUCCESS)
 }
 

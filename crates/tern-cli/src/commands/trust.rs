@@ -73,7 +73,7 @@ pub fn trust(args: TrustArgs, env: Env<'_>) -> anyhow::Result<ExitCode> {
         kubernetes_cluster_role: args.kubernetes_cluster_role,
     };
     let out = tern_trust::render(cloud, format, &scope, &options).map_err(|e| UsageError(e.to_string()))?;
-    print!("{out}");
+    out!("{out}");
     Ok(ExitCode::SUCCESS)
 }
 
@@ -221,6 +221,6 @@ pub fn explain(args: ExplainArgs, env: Env<'_>) -> anyhow::Result<ExitCode> {
         }
         Cloud::Kubernetes => return Err(UsageError("kubernetes is not explained".into()).into()),
     };
-    print!("{explanation}");
+    out!("{explanation}");
     Ok(if explanation.accepted() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }

@@ -330,6 +330,17 @@ fn a_run_plans_and_applies_with_aws_and_vault_credentials_on_the_servers_workers
     // The run went through the API like any other: listed, with both phases' logs.
     let runs = w.ok(&server, &["run", "list", "--workspace", "prod"]);
     assert!(runs.contains("applied"), "{runs}");
+    // `tern run logs RUN | head -1`: a reader that goes away ends the command quietly, status 0
+    // (it used to panic with "failed printing to stdout: Broken pipe", status 101).
+    let run_id = runs.lines().find_map(|l| l.split_whitespace().find(|w| w.starts_with("run-"))).unwrap();
+    for args in [vec!["run", "logs", run_id], vec!["run", "list", "--workspace", "prod"]] {
+        let mut child =
+            w.cli(&server).args(&args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        drop(child.stdout.take()); // the reader is gone before the first line
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success() && !stderr.contains("panicked"), "{args:?}: {:?} {stderr}", out.status);
+    }
     let (_, logs) = server.stop();
     assert!(logs.contains("minted a workload identity token"), "{logs}");
     assert!(!logs.contains("a-sensitive-workspace-value") && !logs.contains("hunter2"), "{logs}");
