@@ -893,54 +893,42 @@ mod tests {
         ))
     }
 
-    /// Regression (crash test on PostgreSQL, a Vault token outlived its dead phase): the record
-    /// naming the token file was written only after the login, so a runner killed in between
-    /// left a token no recovery knew of. The record must be on disk when Vault sees the login.
     /// A runner killed while its sandbox waited at the egress gate (`--block-fd`): bwrap's
     /// outer process dies with the runner, the gate reads end-of-file, and the sandbox's pid 1
     /// goes on to start the command, which no parent waits for any more. Recovery stops that
-    /// group although its leader is gone.
+    /// group although its leader is gone. The same shape, made deterministic: `unshare --fork`
+    /// leads the group, its child is pid 1 of a new PID namespace, and the leader is killed.
     #[tokio::test]
     async fn recovery_stops_a_sandbox_whose_leader_is_gone() {
-        // bubblewrap, which scripts/install-peers installs (a spawn error here says it is not).
-        let mut cmd = std::process::Command::new("bwrap");
+        // util-linux's unshare (every Debian has it; a spawn error here says it is missing).
+        let mut cmd = std::process::Command::new("unshare");
         if !nix::unistd::geteuid().is_root() {
-            cmd.arg("--unshare-user");
+            cmd.args(["--user", "--map-root-user"]);
         }
-        cmd.args(["--unshare-pid", "--die-with-parent", "--dev-bind", "/", "/", "--block-fd", "0"]);
-        cmd.args(["--", "sh", "-c", "sleep 300 & wait"]);
-        cmd.process_group(0).stdin(std::process::Stdio::piped());
+        cmd.args(["--pid", "--fork", "--", "sh", "-c", "sleep 300 & wait"]);
+        cmd.process_group(0);
         let mut leader = cmd.spawn().unwrap();
-        let gate = leader.stdin.take();
         let record = crate::rundir::ProcessRecord::of(leader.id()).unwrap();
-        let wait_for = |n: usize, what: &'static str| async move {
-            let until = std::time::Instant::now() + Duration::from_secs(10);
-            while record.sandboxed_survivors().len() < n {
-                assert!(std::time::Instant::now() < until, "{what}");
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-        };
-        // bwrap's child (the sandbox's pid 1, waiting at the gate) exists.
-        let children = format!("/proc/{0}/task/{0}/children", leader.id());
         let until = std::time::Instant::now() + Duration::from_secs(10);
-        while std::fs::read_to_string(&children).unwrap_or_default().trim().is_empty() {
-            assert!(std::time::Instant::now() < until, "the sandbox did not start");
+        while record.sandboxed_survivors().len() < 2 {
+            assert!(std::time::Instant::now() < until, "the namespace's sh and sleep did not start");
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        // The runner dies at the gate: its bwrap goes with it (a zombie until reaped: recovery
-        // may look before that), the gate closes.
+        // The runner dies: a zombie until reaped (recovery may look before that).
         leader.kill().unwrap();
-        drop(gate);
-        wait_for(3, "the sandbox's command did not start").await; // pid 1, sh, sleep
+        tokio::time::sleep(Duration::from_millis(50)).await;
         assert!(!record.is_alive());
-        assert!(record.still_runs(), "the leader is a zombie; bwrap's pid 1 and its command are left");
+        assert!(record.still_runs(), "the leader is a zombie; pid 1 and its command are left");
         leader.wait().unwrap();
-        assert!(record.still_runs(), "the leader is gone; bwrap's pid 1 and its command are left");
+        assert!(record.still_runs(), "the leader is gone; pid 1 and its command are left");
         let note = stop_orphan(record).await;
         assert!(note.text.contains("stopped process group"), "{note:?}");
         assert!(!record.still_runs(), "{:?}", record.sandboxed_survivors());
     }
 
+    /// Regression (crash test on PostgreSQL, a Vault token outlived its dead phase): the record
+    /// naming the token file was written only after the login, so a runner killed in between
+    /// left a token no recovery knew of. The record must be on disk when Vault sees the login.
     #[tokio::test]
     async fn a_vault_login_is_recorded_before_vault_sees_it() {
         let root = tempfile::tempdir().unwrap();

@@ -412,6 +412,31 @@ async fn resources_have_tfe_shapes_and_validation(api: Api) {
         "{v}"
     );
     api.call(Method::DELETE, &format!("/api/v2/workspaces/{tagged_id}"), Some(&api.admin), None).await;
+    // Projects by name (the cloud block's project lookup); empty filters filter nothing.
+    let named = api
+        .ok(
+            Method::GET,
+            "/api/v2/organizations/acme/projects?filter[names]=Default%20Project&search[user]=",
+            None,
+        )
+        .await;
+    assert_eq!(named["meta"]["pagination"]["total-count"], 1);
+    let none = api.ok(Method::GET, "/api/v2/organizations/acme/projects?filter[names]=absent", None).await;
+    assert_eq!(none["meta"]["pagination"]["total-count"], 0);
+    // A method a path does not take says so in JSON:API, not an empty 405.
+    let (status, v) =
+        api.call(Method::PUT, "/api/v2/organizations/acme/workspaces", Some(&api.admin), None).await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    assert!(v["errors"][0]["detail"].as_str().unwrap().contains("does not support PUT"), "{v}");
+    // pytfe names the token type in the singular, go-tfe in the plural.
+    let singular = api
+        .ok(
+            Method::POST,
+            "/api/v2/organizations/acme/authentication-token",
+            Some(json!({"data":{"type":"authentication-token","attributes":{"description":"pytfe"}}})),
+        )
+        .await;
+    assert!(singular["data"]["attributes"]["token"].as_str().unwrap().starts_with("tern-org."));
 
     // An organization token sees its organization only; other organizations do not exist for it.
     let token = api
@@ -668,6 +693,10 @@ async fn runs_state_and_the_agent_api(api: Api) {
     );
     let plan_id = run["relationships"]["plan"]["data"]["id"].as_str().unwrap().to_owned();
     let plan = api.ok(Method::GET, &format!("/api/v2/plans/{plan_id}"), None).await;
+    let by_run = api.ok(Method::GET, &format!("/api/v2/runs/{run_id}/plan"), None).await;
+    assert_eq!(by_run["data"]["id"], plan["data"]["id"], "GET /runs/{{id}}/plan is the run's plan");
+    let apply_by_run = api.ok(Method::GET, &format!("/api/v2/runs/{run_id}/apply"), None).await;
+    assert_eq!(apply_by_run["data"]["type"], "applies");
     assert_eq!(plan["data"]["attributes"]["status"], "queued");
     let log_url = plan["data"]["attributes"]["log-read-url"].as_str().unwrap().to_owned();
     assert!(log_url.starts_with(&format!("{}/api/v2/plans/{plan_id}/logs/", api.base)), "{log_url}");

@@ -267,18 +267,33 @@ impl Store {
     pub async fn list_projects(
         &self,
         organization_id: &str,
+        names: &[String],
         page: Page,
     ) -> Result<Paged<Project>, StoreError> {
-        let total: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM projects WHERE organization_id = $1")
-            .bind(organization_id)
-            .fetch_one(&self.pool)
-            .await?;
-        let rows = sqlx::query("SELECT p.id, p.organization_id, o.name AS organization, p.name, p.created_at FROM projects p JOIN organizations o ON o.id = p.organization_id WHERE p.organization_id = $1 ORDER BY p.name LIMIT $2 OFFSET $3")
-            .bind(organization_id)
-            .bind(page.limit())
-            .bind(page.offset())
-            .fetch_all(&self.pool)
-            .await?;
+        // $1 organization, then one per name (any of them), then limit and offset.
+        let mut condition = "p.organization_id = $1".to_owned();
+        if !names.is_empty() {
+            let any: Vec<String> = (0..names.len()).map(|i| format!("p.name = ${}", i + 2)).collect();
+            condition.push_str(&format!(" AND ({})", any.join(" OR ")));
+        }
+        let mut total =
+            sqlx::query_as::<_, (i64,)>(sql(format!("SELECT COUNT(*) FROM projects p WHERE {condition}")))
+                .bind(organization_id);
+        for name in names {
+            total = total.bind(name);
+        }
+        let total = total.fetch_one(&self.pool).await?;
+        let n = names.len();
+        let listed = format!(
+            "SELECT p.id, p.organization_id, o.name AS organization, p.name, p.created_at FROM projects p JOIN organizations o ON o.id = p.organization_id WHERE {condition} ORDER BY p.name LIMIT ${} OFFSET ${}",
+            n + 2,
+            n + 3
+        );
+        let mut rows = sqlx::query(sql(listed)).bind(organization_id);
+        for name in names {
+            rows = rows.bind(name);
+        }
+        let rows = rows.bind(page.limit()).bind(page.offset()).fetch_all(&self.pool).await?;
         let items = rows.iter().map(project).collect::<Result<_, _>>()?;
         Ok(Paged { items, total: count(total.0), page })
     }

@@ -149,7 +149,14 @@ async fn uploaded_cv(f: &Fixture, ws: &Workspace) -> ConfigurationVersion {
 async fn organizations_start_with_a_default_project(f: Fixture) {
     let o = org(&f, "acme").await;
     assert!(o.id.starts_with("org-"));
-    let projects = f.store.list_projects(&o.id, Page::default()).await.unwrap();
+    let projects = f.store.list_projects(&o.id, &[], Page::default()).await.unwrap();
+    let named = f
+        .store
+        .list_projects(&o.id, &["Default Project".to_owned(), "absent".to_owned()], Page::default())
+        .await
+        .unwrap();
+    assert_eq!(named.items.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(), ["Default Project"]);
+    assert_eq!(named.total, 1);
     assert_eq!(projects.items.len(), 1);
     assert_eq!(projects.items[0].name, "Default Project");
     let err = f.store.create_organization("acme", "x@example.com").await.unwrap_err();

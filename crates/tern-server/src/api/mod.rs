@@ -146,6 +146,19 @@ async fn api_version(mut response: axum::response::Response) -> axum::response::
     response
 }
 
+/// A method a path does not take: a JSON:API error that says so (an empty 405 reaches SDK
+/// users as a bare "HTTP 405").
+async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> axum::response::Response {
+    axum::response::IntoResponse::into_response(ApiError::new(
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        "method not allowed",
+        format!(
+            "tern does not support {method} {} (yet); GET /api/v2/openapi.json lists what it supports",
+            uri.path()
+        ),
+    ))
+}
+
 /// The API routes, to be merged into the server's router.
 pub fn router(state: ApiState) -> Router {
     let limits = state.limits;
@@ -154,6 +167,7 @@ pub fn router(state: ApiState) -> Router {
         .merge(pools::routes())
         .merge(openapi::routes())
         .merge(admin::routes())
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limits.max_json_bytes))
         .layer(axum::middleware::map_response(api_version))
         .with_state(state)

@@ -73,6 +73,8 @@ pub const ENDPOINTS: &[(&str, &str, &str)] = &[
     ("POST", "/api/v2/runs", "Create a run"),
     ("GET", "/api/v2/runs/{id}", "Show a run (include: workspace, plan, apply, configuration_version)"),
     ("GET", "/api/v2/runs/{id}/run-events", "A run's events, from its status timestamps"),
+    ("GET", "/api/v2/runs/{id}/plan", "A run's plan"),
+    ("GET", "/api/v2/runs/{id}/apply", "A run's apply"),
     ("GET", "/api/v2/workspaces/{id}/runs", "List a workspace's runs"),
     ("POST", "/api/v2/workspaces/{id}/runs", "Create a run in a workspace"),
     ("POST", "/api/v2/runs/{id}/actions/apply", "Confirm a planned run"),

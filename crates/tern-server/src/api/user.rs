@@ -66,6 +66,8 @@ pub(crate) fn routes(limits: ApiLimits) -> Router<ApiState> {
         .route("/api/v2/runs", post(create_run))
         .route("/api/v2/runs/{id}", get(show_run))
         .route("/api/v2/runs/{id}/run-events", get(run_events))
+        .route("/api/v2/runs/{id}/plan", get(show_run_plan))
+        .route("/api/v2/runs/{id}/apply", get(show_run_apply))
         .route("/api/v2/workspaces/{id}/runs", get(list_runs).post(create_run_in_workspace))
         .route("/api/v2/runs/{id}/actions/apply", post(apply_run))
         .route("/api/v2/runs/{id}/actions/discard", post(discard_run))
@@ -191,7 +193,12 @@ async fn list_projects(
     Query(q): Q,
 ) -> ApiResult {
     let org = load_org(&s, &caller, &org).await?;
-    let paged = s.store.list_projects(&org.id, docs::page(&q)?).await?;
+    check_query(&q, &["filter[names]"])?;
+    let names: Vec<String> = q
+        .get("filter[names]")
+        .map(|n| n.split(',').map(str::trim).filter(|n| !n.is_empty()).map(str::to_owned).collect())
+        .unwrap_or_default();
+    let paged = s.store.list_projects(&org.id, &names, docs::page(&q)?).await?;
     Ok(docs::list(&paged, &format!("/api/v2/organizations/{}/projects", org.name), docs::project))
 }
 
@@ -276,8 +283,13 @@ async fn list_workspaces(
 /// The query parameters a list takes besides paging: anything else that filters is refused,
 /// never ignored (a loop over one project's workspaces must not act on all of them).
 fn check_query(q: &HashMap<String, String>, known: &[&str]) -> Result<(), ApiError> {
-    let filters =
-        q.keys().filter(|k| k.starts_with("filter[") || k.starts_with("search[") || k.as_str() == "q");
+    // An empty value filters nothing (pytfe sends `search[user]=` and the like): not refused.
+    let filters = q
+        .iter()
+        .filter(|(k, v)| {
+            !v.is_empty() && (k.starts_with("filter[") || k.starts_with("search[") || k.as_str() == "q")
+        })
+        .map(|(k, _)| k);
     let mut unknown: Vec<&String> = filters.filter(|k| !known.contains(&k.as_str())).collect();
     unknown.sort();
     match unknown.first() {
@@ -926,6 +938,12 @@ fn run_addresses(doc: &Doc, name: &str) -> Result<Vec<String>, ApiError> {
 }
 
 async fn start_run(s: &ApiState, caller: &Caller, ws: &Workspace, doc: &Doc) -> ApiResult {
+    if doc.string("terraform-version")?.is_some_and(|v| !v.is_empty()) {
+        return Err(ApiError::invalid(
+            "/data/attributes/terraform-version",
+            "tern does not support a run's own terraform-version yet; set the workspace's terraform-version",
+        ));
+    }
     for name in UNSUPPORTED_RUN_ATTRIBUTES {
         if doc.boolean(name)? == Some(true) {
             return Err(ApiError::invalid(
@@ -1078,6 +1096,7 @@ async fn list_runs(
     Query(q): Q,
 ) -> ApiResult {
     let ws = load_ws(&s, &caller, &id).await?;
+    check_query(&q, &[])?;
     let paged = s.store.list_runs(&ws.id, docs::page(&q)?).await?;
     let waiting = waiting_reasons(&s, &paged.items).await?;
     Ok(docs::list(&paged, &format!("/api/v2/workspaces/{}/runs", ws.id), |r| {
@@ -1107,6 +1126,16 @@ async fn cancel_run(State(s): State<ApiState>, caller: Caller, Path(id): Path<St
 async fn show_plan(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
     let (run, _) = load_run(&s, &caller, &run_of(&id, "plan-")?).await?;
     Ok(docs::one(docs::plan(&run, &log_url(&s, "plans", &id))))
+}
+
+async fn show_run_plan(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
+    let (run, _) = load_run(&s, &caller, &id).await?;
+    Ok(docs::one(docs::plan(&run, &log_url(&s, "plans", &run.plan_id()))))
+}
+
+async fn show_run_apply(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
+    let (run, _) = load_run(&s, &caller, &id).await?;
+    Ok(docs::one(docs::apply(&run, &log_url(&s, "applies", &run.apply_id()))))
 }
 
 async fn show_apply(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
@@ -1359,7 +1388,11 @@ async fn create_token(
     let description = if body.is_empty() {
         None
     } else {
-        Doc::parse(body, "authentication-tokens")?.string("description")?
+        // go-tfe sends the plural type, pytfe the singular: both name this resource.
+        match Doc::parse(body, "authentication-tokens") {
+            Ok(doc) => doc.string("description")?,
+            Err(_) => Doc::parse(body, "authentication-token")?.string("description")?,
+        }
     };
     let (token, secret) =
         s.store.create_token(kind, Some(&org.id), None, &description.unwrap_or(default), None).await?;
