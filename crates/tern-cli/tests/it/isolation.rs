@@ -177,8 +177,10 @@ resource "null_resource" "check" {
     // A listener on a link-local address of this host, standing in for the metadata endpoint,
     // where the host can add one (root): the phase must not reach it.
     // (One a failed earlier run left is removed first.)
-    let _ =
-        std::process::Command::new("ip").args(["addr", "del", "169.254.169.254/32", "dev", "lo"]).status();
+    let _ = std::process::Command::new("ip")
+        .args(["addr", "del", "169.254.169.254/32", "dev", "lo"])
+        .stderr(std::process::Stdio::null())
+        .status();
     let metadata = std::process::Command::new("ip")
         .args(["addr", "add", "169.254.169.254/32", "dev", "lo"])
         .status()
