@@ -1069,6 +1069,42 @@ async fn runs_state_and_the_agent_api(api: Api) {
         api.ok(Method::GET, &format!("/api/v2/runs/{other_run}"), None).await["data"]["attributes"]["status"],
         "canceled"
     );
+
+    // A run's plan options come back as TFE shows them; its variables never do.
+    let ws3 = api
+        .ok(
+            Method::POST,
+            "/api/v2/organizations/acme/workspaces",
+            Some(json!({"data":{"type":"workspaces","attributes":{"name":"options"}}})),
+        )
+        .await["data"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let cv3 = api.ok(Method::POST, &format!("/api/v2/workspaces/{ws3}/configuration-versions"), None).await;
+    let upload3 = cv3["data"]["attributes"]["upload-url"].as_str().unwrap().to_owned();
+    let r = api.http.put(&upload3).body(tarball(&[("main.tf", "# x\n")])).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let made = api
+        .ok(
+            Method::POST,
+            "/api/v2/runs",
+            Some(json!({"data":{"type":"runs","attributes":{
+                "target-addrs":["null_resource.a"],"replace-addrs":["null_resource.b"],"refresh":false,
+                "variables":[{"key":"password","value":"\"run-variable-7e1\""}]},
+                "relationships":{"workspace":{"data":{"type":"workspaces","id":ws3}}}}})),
+        )
+        .await;
+    let attrs = &made["data"]["attributes"];
+    assert_eq!(
+        (&attrs["target-addrs"], &attrs["replace-addrs"], &attrs["refresh"], &attrs["refresh-only"]),
+        (&json!(["null_resource.a"]), &json!(["null_resource.b"]), &json!(false), &json!(false))
+    );
+    let shown =
+        api.ok(Method::GET, &format!("/api/v2/runs/{}", made["data"]["id"].as_str().unwrap()), None).await;
+    assert!(
+        !made.to_string().contains("run-variable-7e1") && !shown.to_string().contains("run-variable-7e1")
+    );
 }
 
 /// The endpoints the other tests do not walk through, each on its happy path.
