@@ -358,6 +358,11 @@ async fn resources_have_tfe_shapes_and_validation(api: Api) {
     let names: Vec<&str> =
         both["data"].as_array().unwrap().iter().map(|w| w["attributes"]["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["tagged"]);
+    assert_eq!(
+        both["data"][0]["attributes"]["tag-names"],
+        json!(["app", "team:web"]),
+        "a list shows tags too"
+    );
     let none =
         api.ok(Method::GET, "/api/v2/organizations/acme/workspaces?search[tags]=app,absent", None).await;
     assert_eq!(none["meta"]["pagination"]["total-count"], 0);

@@ -474,8 +474,22 @@ impl Store {
         }
         let rows = rows.bind(page.limit()).bind(page.offset()).fetch_all(&self.pool).await?;
         let mut items: Vec<Workspace> = rows.iter().map(workspace).collect::<Result<_, _>>()?;
-        for ws in &mut items {
-            ws.tag_names = self.tags_of(&ws.id).await?;
+        // The page's tags in one query, not one per workspace.
+        if !items.is_empty() {
+            let ids: Vec<String> = (1..=items.len()).map(|i| format!("${i}")).collect();
+            let query = format!(
+                "SELECT workspace_id, name FROM workspace_tags WHERE workspace_id IN ({}) ORDER BY name",
+                ids.join(", ")
+            );
+            let mut tags = sqlx::query_as::<_, (String, String)>(sql(query));
+            for ws in &items {
+                tags = tags.bind(&ws.id);
+            }
+            for (id, name) in tags.fetch_all(&self.pool).await? {
+                if let Some(ws) = items.iter_mut().find(|w| w.id == id) {
+                    ws.tag_names.push(name);
+                }
+            }
         }
         Ok(Paged { items, total: count(total.0), page })
     }

@@ -64,6 +64,22 @@ resource "null_resource" "greeting" {
 output "greeting" { value = var.greeting }
 "#;
 
+/// A configuration directory `name` whose `cloud` block points at `h` (organization acme) with
+/// `workspaces`, e.g. `name = "x"` or `tags = ["app"]`, followed by [`BODY`].
+fn cloud_config(w: &World, h: &crate::runs::Https, name: &str, workspaces: &str) -> PathBuf {
+    let dir = w.s.path().join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("main.tf"),
+        format!(
+            "terraform {{\n  cloud {{\n    hostname     = \"{}\"\n    organization = \"acme\"\n    workspaces {{ {workspaces} }}\n  }}\n  required_providers {{\n    null = {{ source = \"hashicorp/null\" }}\n  }}\n}}\n{BODY}",
+            h.host
+        ),
+    )
+    .unwrap();
+    dir
+}
+
 #[test]
 fn the_cloud_block_plans_and_applies_with_run_variables() {
     let Some((terraform, version)) =
@@ -73,16 +89,7 @@ fn the_cloud_block_plans_and_applies_with_run_variables() {
     };
     let w = World::new();
     let h = setup(&w, &terraform);
-    let dir = w.s.path().join("cloud-laptop");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(
-        dir.join("main.tf"),
-        format!(
-            "terraform {{\n  cloud {{\n    hostname     = \"{}\"\n    organization = \"acme\"\n    workspaces {{ name = \"cloudy\" }}\n  }}\n  required_providers {{\n    null = {{ source = \"hashicorp/null\" }}\n  }}\n}}\n{BODY}",
-            h.host
-        ),
-    )
-    .unwrap();
+    let dir = cloud_config(&w, &h, "cloud-laptop", r#"name = "cloudy""#);
     let tf = |args: &[&str]| laptop_terraform_with(&terraform, &w, &dir, &h.host, ADMIN, &h.ca.ca_cert, args);
     let init = tf(&["init", "-input=false"]);
     init.success();
@@ -149,16 +156,7 @@ fn the_cloud_block_in_local_execution_keeps_its_state_in_tern() {
     let w = World::new();
     let h = setup(&w, &terraform);
     w.tern_https(&h, &["workspace", "create", "here", "--execution-mode", "local"]).success();
-    let dir = w.s.path().join("local-cloud");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(
-        dir.join("main.tf"),
-        format!(
-            "terraform {{\n  cloud {{\n    hostname     = \"{}\"\n    organization = \"acme\"\n    workspaces {{ name = \"here\" }}\n  }}\n  required_providers {{\n    null = {{ source = \"hashicorp/null\" }}\n  }}\n}}\n{BODY}",
-            h.host
-        ),
-    )
-    .unwrap();
+    let dir = cloud_config(&w, &h, "local-cloud", r#"name = "here""#);
     let tf = |args: &[&str]| laptop_terraform_with(&terraform, &w, &dir, &h.host, ADMIN, &h.ca.ca_cert, args);
     tf(&["init", "-input=false"]).success();
     let apply = tf(&["apply", "-input=false", "-auto-approve", "-var", "greeting=local"]);
@@ -189,16 +187,7 @@ fn tagged_workspaces_through_terraform_workspace_commands() {
     w.tern_https(&h, &["workspace", "create", "unrelated"]).success();
     let shown = w.tern_https(&h, &["workspace", "show", "app-dev"]);
     assert!(shown.stdout.contains("tags:              app, team:web"), "{shown}");
-    let dir = w.s.path().join("tagged");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(
-        dir.join("main.tf"),
-        format!(
-            "terraform {{\n  cloud {{\n    hostname     = \"{}\"\n    organization = \"acme\"\n    workspaces {{ tags = [\"app\"] }}\n  }}\n  required_providers {{\n    null = {{ source = \"hashicorp/null\" }}\n  }}\n}}\n{BODY}",
-            h.host
-        ),
-    )
-    .unwrap();
+    let dir = cloud_config(&w, &h, "tagged", r#"tags = ["app"]"#);
     let tf = |args: &[&str]| laptop_terraform_with(&terraform, &w, &dir, &h.host, ADMIN, &h.ca.ca_cert, args);
     tf(&["init", "-input=false"]).success();
     let new = tf(&["workspace", "new", "app-prod"]);

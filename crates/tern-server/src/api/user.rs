@@ -351,6 +351,13 @@ fn tag_names(data: Option<&serde_json::Value>, pointer: &str) -> Result<Vec<Stri
         .collect()
 }
 
+/// The tag names of a `POST`/`DELETE …/relationships/tags` body.
+fn tags_in_body(body: &[u8]) -> Result<Vec<String>, ApiError> {
+    let value: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("the request body is not a JSON document ({e})")))?;
+    tag_names(value.get("data"), "/data")
+}
+
 async fn add_tags(
     State(s): State<ApiState>,
     caller: Caller,
@@ -358,10 +365,7 @@ async fn add_tags(
     body: Bytes,
 ) -> ApiResult {
     let ws = load_ws(&s, &caller, &id).await?;
-    let value: serde_json::Value = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::bad_request(format!("the request body is not a JSON document ({e})")))?;
-    let names = tag_names(value.get("data"), "/data")?;
-    s.store.add_workspace_tags(&ws.id, &names).await?;
+    s.store.add_workspace_tags(&ws.id, &tags_in_body(&body)?).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -372,10 +376,7 @@ async fn remove_tags(
     body: Bytes,
 ) -> ApiResult {
     let ws = load_ws(&s, &caller, &id).await?;
-    let value: serde_json::Value = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::bad_request(format!("the request body is not a JSON document ({e})")))?;
-    let names = tag_names(value.get("data"), "/data")?;
-    s.store.remove_workspace_tags(&ws.id, &names).await?;
+    s.store.remove_workspace_tags(&ws.id, &tags_in_body(&body)?).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
