@@ -648,13 +648,13 @@ pub fn run(command: RunCommand, env: Env<'_>) -> anyhow::Result<ExitCode> {
                 let ws_id = text(&ws["id"]);
                 // A directory without Terraform files plans to destroy everything: say so here.
                 let working = attr(&ws, "working-directory").as_str().unwrap_or_default();
-                let holds = dir.join(working);
+                let holds = if working.is_empty() { dir.clone() } else { dir.join(working) };
                 let has_tf = std::fs::read_dir(&holds).is_ok_and(|entries| {
                     entries.flatten().any(|e| tern_archive::is_terraform_file(&e.path()))
                 });
                 if !has_tf {
                     return Err(UsageError(format!(
-                        "--dir {}: {} holds no Terraform files (*.tf or *.tf.json); a run of it would destroy everything in {workspace}'s state. Give --dir the directory of your configuration (--destroy to destroy)",
+                        "--dir {}: {} holds no Terraform files (*.tf or *.tf.json); a run of it would destroy everything in {workspace}'s state. Give --dir the directory of your configuration (to destroy, add --destroy to a run of that configuration)",
                         dir.display(),
                         holds.display()
                     ))
