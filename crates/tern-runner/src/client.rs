@@ -350,6 +350,14 @@ impl JobClient {
         self.api.call(Method::PUT, &self.path("/plan"), Some(plan), "saving the plan").await.map(|_| ())
     }
 
+    /// Save the plan as JSON, `terraform show -json` of it (plan phase).
+    pub async fn save_plan_json(&self, json: Vec<u8>) -> Result<(), ClientError> {
+        self.api
+            .call(Method::PUT, &self.path("/plan-json"), Some(json), "saving the JSON plan")
+            .await
+            .map(|_| ())
+    }
+
     /// Store new state (apply phase).
     pub async fn upload_state(&self, state: Vec<u8>) -> Result<(), ClientError> {
         self.api.call(Method::PUT, &self.path("/state"), Some(state), "storing the state").await.map(|_| ())

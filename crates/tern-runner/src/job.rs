@@ -655,6 +655,9 @@ async fn terraform(
             out.push(&plan_path);
             args.push(out);
             steps.push(args);
+            // The plan as JSON (TFE's json-output, and the run's resource counts): read into
+            // memory, never into the log, which would show every planned value.
+            steps.push(vec!["show".into(), "-json".into(), plan_path.clone().into_os_string()]);
         }
         RunPhase::Apply => {
             match client.plan_file().await {
@@ -685,8 +688,30 @@ async fn terraform(
         if left.is_zero() {
             return PhaseResult::Failed(format!("the phase timed out after {}s", spec.timeout_seconds));
         }
+        let capture = args[0] == "show";
         let shown: Vec<String> = args.iter().map(|a| a.to_string_lossy().into_owned()).collect();
-        pump.line(&format!("$ {} {}", binary.name(), shown.join(" "))).await;
+        if !capture {
+            pump.line(&format!("$ {} {}", binary.name(), shown.join(" "))).await;
+        }
+        // `show -json` writes into memory, bounded like a state; everything else to the log.
+        let (output, captured) = if capture {
+            let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(64);
+            let collector = tokio::spawn(async move {
+                let mut bytes = Vec::new();
+                let mut over = false;
+                while let Some(chunk) = rx.recv().await {
+                    if bytes.len() + chunk.len() > tern_types::MAX_PLAN_JSON_BYTES {
+                        over = true;
+                    } else if !over {
+                        bytes.extend_from_slice(&chunk);
+                    }
+                }
+                (!over).then_some(bytes)
+            });
+            (tx, Some(collector))
+        } else {
+            (pump.tx.clone(), None)
+        };
         let command = match &settings.sandbox {
             Some(sandbox) => {
                 let mut read_only = vec![sandboxed.credentials.to_path_buf()];
@@ -712,7 +737,7 @@ async fn terraform(
         let options = RunOptions {
             timeout: Some(left),
             grace: settings.grace,
-            output: Some(pump.tx.clone()),
+            output: Some(output),
             cancel: Some(cancel.clone()),
             spawned: timing.take().map(|t| t.report_when_spawned(client.id().to_owned(), pump.tx.clone())),
             on_spawn: recorder
@@ -737,6 +762,30 @@ async fn terraform(
         };
         if *cancel.borrow() {
             return PhaseResult::Canceled;
+        }
+        if let Some(collector) = captured {
+            // Best effort: a run without its JSON plan still applies, it only lacks counts.
+            let json = collector.await.ok().flatten();
+            match (&outcome, json) {
+                (Outcome::Exited(0), Some(json)) => {
+                    if let Err(e) = client.save_plan_json(json).await {
+                        pump.line(&format!("warning: the plan's resource counts are unavailable: {e}")).await;
+                    }
+                }
+                (Outcome::Exited(0), None) => {
+                    pump.line(
+                        "warning: the plan is too large to keep as JSON; the run has no resource counts",
+                    )
+                    .await;
+                }
+                (other, _) => {
+                    pump.line(&format!(
+                        "warning: terraform show -json of the plan failed ({other:?}); the run has no resource counts"
+                    ))
+                    .await;
+                }
+            }
+            continue;
         }
         match (outcome, args[0].to_str()) {
             (Outcome::Exited(0), _) => {}

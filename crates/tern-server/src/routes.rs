@@ -111,10 +111,10 @@ pub fn app_with(state: Arc<IssuerState>, issuer_path: &str, more: Router) -> Rou
 }
 
 /// `path` fit for logs: the signature segment of a signed URL (`/…/logs/<expiry>.<signature>`,
-/// `/…/upload/<expiry>.<creator>.<signature>`) is replaced.
+/// `/…/upload/<expiry>.<creator>.<signature>`, `/…/json-upload/…`) is replaced.
 pub(crate) fn loggable_path(path: &str) -> std::borrow::Cow<'_, str> {
     if let Some((head, last)) = path.rsplit_once('/')
-        && (head.ends_with("/logs") || head.ends_with("/upload"))
+        && (head.ends_with("/logs") || head.ends_with("/upload") || head.ends_with("/json-upload"))
         && let Some((expiry, _)) = last.split_once('.')
     {
         return std::borrow::Cow::Owned(format!("{head}/{expiry}.<signature>"));
@@ -209,12 +209,16 @@ async fn health() -> Response {
         .into_response()
 }
 
-async fn not_found(uri: Uri) -> Response {
+async fn not_found(method: axum::http::Method, uri: Uri) -> Response {
+    let detail = match crate::api::unsupported_feature(method.as_str(), uri.path()) {
+        Some(feature) => format!("tern does not support {feature}"),
+        None => format!("no resource at {}", uri.path()),
+    };
     let body = serde_json::json!({
         "errors": [{
             "status": "404",
             "title": "not found",
-            "detail": format!("no resource at {}", uri.path()),
+            "detail": detail,
         }]
     });
     (
@@ -253,6 +257,10 @@ mod tests {
                 "/api/v2/configuration-versions/cv-1/upload/1790000000.at-1.9f86d081884c7d65"
             ),
             "/api/v2/configuration-versions/cv-1/upload/1790000000.<signature>"
+        );
+        assert_eq!(
+            super::loggable_path("/api/v2/state-versions/sv-1/json-upload/1790000000.at-1.9f86d081884c7d65"),
+            "/api/v2/state-versions/sv-1/json-upload/1790000000.<signature>"
         );
         assert_eq!(super::loggable_path("/api/v2/runs/run-1"), "/api/v2/runs/run-1");
         assert_eq!(super::loggable_path("/.well-known/jwks"), "/.well-known/jwks");

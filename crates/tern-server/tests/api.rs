@@ -121,7 +121,8 @@ both!(
     resources_have_tfe_shapes_and_validation,
     runs_state_and_the_agent_api,
     every_other_endpoint_has_a_happy_path,
-    agent_pools_run_their_workspaces_and_nothing_else
+    agent_pools_run_their_workspaces_and_nothing_else,
+    what_the_sdks_call_on_organizations_projects_and_sets
 );
 
 /// Concrete paths for the templates of ENDPOINTS.
@@ -133,6 +134,10 @@ async fn every_endpoint_needs_a_valid_token(api: Api) {
     for (method, path, _) in ENDPOINTS {
         let method = Method::from_bytes(method.as_bytes()).unwrap();
         let path = concrete(path);
+        if scope_of(method.as_str(), &path) == Scope::Public {
+            assert_eq!(api.call(method.clone(), &path, None, None).await.0, StatusCode::OK, "{path}");
+            continue;
+        }
         let (status, body) = api.call(method.clone(), &path, None, None).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {path} without a token: {body}");
         let detail = body["errors"][0]["detail"].as_str().unwrap();
@@ -406,16 +411,13 @@ async fn resources_have_tfe_shapes_and_validation(api: Api) {
     let (status, v) = api
         .call(
             Method::GET,
-            "/api/v2/organizations/acme/workspaces?filter[current-run][status]=errored",
+            "/api/v2/organizations/acme/workspaces?filter[current-run][wat]=errored",
             Some(&api.admin),
             None,
         )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert!(
-        v.to_string().contains("does not support the query parameter filter[current-run][status]"),
-        "{v}"
-    );
+    assert!(v.to_string().contains("does not support the query parameter filter[current-run][wat]"), "{v}");
     api.call(Method::DELETE, &format!("/api/v2/workspaces/{tagged_id}"), Some(&api.admin), None).await;
     // Projects by name (the cloud block's project lookup); empty filters filter nothing.
     let named = api
@@ -1242,6 +1244,25 @@ async fn every_other_endpoint_has_a_happy_path(api: Api) {
         api.call(Method::POST, &format!("/api/agent/jobs/{job}/heartbeat"), Some(&token), None).await.1["cancel"],
         false
     );
+    // The plan as JSON: kept, and counted (a replacement is one addition and one destruction).
+    let plan_json = json!({"format_version":"1.2","resource_changes":[
+        {"address":"a.x","change":{"actions":["create"]}},
+        {"address":"a.y","change":{"actions":["update"]}},
+        {"address":"a.z","change":{"actions":["delete","create"]}},
+        {"address":"a.w","change":{"actions":["no-op"],"importing":{"id":"w"}}}]});
+    let (status, body) = api
+        .call(
+            Method::PUT,
+            &format!("/api/agent/jobs/{job}/plan-json"),
+            Some(&token),
+            Some(json!({"not":"a plan","resource_changes":7})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (status, body) = api
+        .call(Method::PUT, &format!("/api/agent/jobs/{job}/plan-json"), Some(&token), Some(plan_json.clone()))
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
     api.call(
         Method::POST,
         &format!("/api/agent/jobs/{job}/finish"),
@@ -1249,6 +1270,24 @@ async fn every_other_endpoint_has_a_happy_path(api: Api) {
         Some(json!({"outcome":"succeeded","has_changes":true})),
     )
     .await;
+    let plan = api.ok(Method::GET, &format!("/api/v2/runs/{run_id}/plan"), None).await;
+    let count = |k: &str| plan["data"]["attributes"][k].as_u64();
+    assert_eq!(
+        (
+            count("resource-additions"),
+            count("resource-changes"),
+            count("resource-destructions"),
+            count("resource-imports")
+        ),
+        (Some(2), Some(1), Some(1), Some(1)),
+        "{plan}"
+    );
+    let plan_id = plan["data"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(api.ok(Method::GET, &format!("/api/v2/plans/{plan_id}/json-output"), None).await, plan_json);
+    assert_eq!(
+        api.ok(Method::GET, &format!("/api/v2/runs/{run_id}/plan/json-output"), None).await,
+        plan_json
+    );
     api.ok(Method::POST, &format!("/api/v2/runs/{run_id}/actions/discard"), None).await;
     let runs = api.ok(Method::GET, &format!("/api/v2/workspaces/{id}/runs"), None).await;
     assert_eq!(runs["data"][0]["attributes"]["status"], "discarded");
@@ -1295,6 +1334,436 @@ async fn every_other_endpoint_has_a_happy_path(api: Api) {
     api.ok(Method::DELETE, &format!("/api/v2/workspaces/{id}"), None).await;
     assert_eq!(
         api.call(Method::GET, &format!("/api/v2/workspaces/{id}"), Some(&api.admin), None).await.0,
+        StatusCode::NOT_FOUND
+    );
+}
+
+/// The endpoints the SDKs (pytfe, go-tfe) call beyond Terraform's own: organization and project
+/// updates and deletes, variable sets scoped to projects (and their precedence in a job),
+/// safe-delete, the workspace filters, runs by status, outputs by id, the organization token.
+async fn what_the_sdks_call_on_organizations_projects_and_sets(api: Api) {
+    api.ok(
+        Method::POST,
+        "/api/v2/organizations",
+        Some(json!({"data":{"type":"organizations","attributes":{"name":"acme","email":"a@acme.test"}}})),
+    )
+    .await;
+    let org = api
+        .ok(
+            Method::PATCH,
+            "/api/v2/organizations/acme",
+            Some(json!({"data":{"type":"organizations","attributes":{"email":"ops@acme.test"}}})),
+        )
+        .await;
+    assert_eq!(org["data"]["attributes"]["email"], "ops@acme.test");
+    let (status, body) = api
+        .call(
+            Method::PATCH,
+            "/api/v2/organizations/acme",
+            Some(&api.admin),
+            Some(json!({"data":{"type":"organizations","attributes":{"name":"Not A Name!"}}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+
+    // Projects: create with a description, rename, find by filter[names].
+    let project = api
+        .ok(
+            Method::POST,
+            "/api/v2/organizations/acme/projects",
+            Some(json!({"data":{"type":"projects","attributes":{"name":"payments","description":"money"}}})),
+        )
+        .await;
+    let project_id = project["data"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(project["data"]["attributes"]["description"], "money");
+    let renamed = api
+        .ok(
+            Method::PATCH,
+            &format!("/api/v2/projects/{project_id}"),
+            Some(json!({"data":{"type":"projects","attributes":{"name":"billing"}}})),
+        )
+        .await;
+    assert_eq!(
+        (
+            renamed["data"]["attributes"]["name"].as_str(),
+            renamed["data"]["attributes"]["description"].as_str()
+        ),
+        (Some("billing"), Some("money"))
+    );
+
+    // Two workspaces: one in the project (tagged), one in the default project.
+    let mut ws = Vec::new();
+    for (name, project, tags) in [("api", Some(&project_id), json!(["prod"])), ("web", None, json!(["dev"]))]
+    {
+        let mut data = json!({"type":"workspaces","attributes":{"name":name,"tag-names":tags}});
+        if let Some(p) = project {
+            data["relationships"] = json!({"project":{"data":{"type":"projects","id":p}}});
+        }
+        let created = api
+            .ok(Method::POST, "/api/v2/organizations/acme/workspaces", Some(json!({ "data": data })))
+            .await;
+        ws.push(created["data"]["id"].as_str().unwrap().to_owned());
+    }
+    let names = |v: &Value| -> Vec<String> {
+        v["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| w["attributes"]["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let listed = api
+        .ok(
+            Method::GET,
+            &format!("/api/v2/organizations/acme/workspaces?filter[project][id]={project_id}"),
+            None,
+        )
+        .await;
+    assert_eq!(names(&listed), ["api"]);
+    let listed =
+        api.ok(Method::GET, "/api/v2/organizations/acme/workspaces?search[exclude-tags]=prod", None).await;
+    assert_eq!(names(&listed), ["web"]);
+    let listed =
+        api.ok(Method::GET, "/api/v2/organizations/acme/workspaces?search[wildcard-name]=*p_", None).await;
+    assert!(names(&listed).is_empty(), "_ is literal, not LIKE's any-character: {listed}");
+    let listed =
+        api.ok(Method::GET, "/api/v2/organizations/acme/workspaces?search[wildcard-name]=a*", None).await;
+    assert_eq!(names(&listed), ["api"]);
+    // Tags have stable TFE-style ids, which name them in relationships/tags.
+    let tags = api.ok(Method::GET, &format!("/api/v2/workspaces/{}/relationships/tags", ws[0]), None).await;
+    let prod = tags["data"][0]["id"].as_str().unwrap().to_owned();
+    assert!(prod.starts_with("tag-") && prod.len() == 20, "{tags}");
+    api.ok(
+        Method::POST,
+        &format!("/api/v2/workspaces/{}/relationships/tags", ws[1]),
+        Some(json!({"data":[{"type":"tags","id":prod}]})),
+    )
+    .await;
+    let listed = api.ok(Method::GET, "/api/v2/organizations/acme/workspaces?search[tags]=prod", None).await;
+    assert_eq!(names(&listed), ["api", "web"]);
+    let (status, body) = api
+        .call(
+            Method::POST,
+            &format!("/api/v2/workspaces/{}/relationships/tags", ws[1]),
+            Some(&api.admin),
+            Some(json!({"data":[{"type":"tags","id":"tag-0000000000000000"}]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    // A TFE feature tern lacks is named, not a bare 404.
+    let (status, body) = api
+        .call(
+            Method::PATCH,
+            &format!("/api/v2/workspaces/{}/tag-bindings", ws[0]),
+            Some(&api.admin),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(body.to_string().contains("does not support tag bindings"), "{body}");
+    let (status, body) = api
+        .call(
+            Method::PATCH,
+            &format!("/api/v2/workspaces/{}/state-versions", ws[0]),
+            Some(&api.admin),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    assert!(body.to_string().contains("state rollback"), "{body}");
+    let shown =
+        api.ok(Method::GET, &format!("/api/v2/workspaces/{}?include=project,nonsense", ws[0]), None).await;
+    assert_eq!(shown["included"][0]["attributes"]["name"], "billing", "{shown}");
+    let (status, body) = api
+        .call(
+            Method::POST,
+            "/api/v2/organizations/acme/workspaces",
+            Some(&api.admin),
+            Some(json!({"data":{"type":"workspaces","attributes":{"name":"vcs","vcs-repo":{"identifier":"a/b"}}}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body.to_string().contains("vcs-repo"), "{body}");
+    let (status, body) = api
+        .call(Method::GET, "/api/v2/organizations/acme/workspaces?filter[nonsense]=1", Some(&api.admin), None)
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "an unknown filter is refused, never ignored: {body}");
+    assert!(body.to_string().contains("filter[nonsense]"), "{body}");
+
+    // Variable sets: one on the project, one on the workspace, one global; the same name in each
+    // resolves workspace > set on the workspace > set on its project > global.
+    let mut sets = Vec::new();
+    for (name, global, relationships) in [
+        ("on-project", false, json!({"projects":{"data":[{"type":"projects","id":project_id}]}})),
+        ("on-workspace", false, json!({"workspaces":{"data":[{"type":"workspaces","id":ws[0]}]}})),
+        ("everywhere", true, json!({})),
+    ] {
+        let set = api
+            .ok(
+                Method::POST,
+                "/api/v2/organizations/acme/varsets",
+                Some(json!({"data":{"type":"varsets","attributes":{"name":name,"global":global},"relationships":relationships}})),
+            )
+            .await;
+        let id = set["data"]["id"].as_str().unwrap().to_owned();
+        for key in ["level".to_owned(), name.replace('-', "_")] {
+            api.ok(
+                Method::POST,
+                &format!("/api/v2/varsets/{id}/relationships/vars"),
+                Some(json!({"data":{"type":"vars","attributes":{"key":key,"value":name,"category":"env"}}})),
+            )
+            .await;
+        }
+        sets.push(id);
+    }
+    let applied = api.ok(Method::GET, &format!("/api/v2/workspaces/{}/varsets", ws[0]), None).await;
+    let mut set_names = names(&applied);
+    set_names.sort();
+    assert_eq!(set_names, ["everywhere", "on-project", "on-workspace"]);
+    assert_eq!(
+        names(&api.ok(Method::GET, &format!("/api/v2/workspaces/{}/varsets", ws[1]), None).await),
+        ["everywhere"]
+    );
+    assert_eq!(
+        names(&api.ok(Method::GET, &format!("/api/v2/projects/{project_id}/varsets"), None).await),
+        ["on-project"]
+    );
+    let resolved = |vars: Vec<tern_store::JobVariable>| -> Vec<(String, String)> {
+        let mut v: Vec<_> = vars.into_iter().map(|v| (v.key, v.value.expose_secret().to_owned())).collect();
+        v.sort();
+        v
+    };
+    let pair = |k: &str, v: &str| (k.to_owned(), v.to_owned());
+    assert_eq!(
+        resolved(api.store.job_variables(&ws[0]).await.unwrap()),
+        [
+            pair("everywhere", "everywhere"),
+            pair("level", "on-workspace"),
+            pair("on_project", "on-project"),
+            pair("on_workspace", "on-workspace")
+        ]
+    );
+    api.ok(
+        Method::DELETE,
+        &format!("/api/v2/varsets/{}/relationships/workspaces", sets[1]),
+        Some(json!({"data":[{"type":"workspaces","id":ws[0]}]})),
+    )
+    .await;
+    assert!(resolved(api.store.job_variables(&ws[0]).await.unwrap()).contains(&pair("level", "on-project")));
+    api.ok(
+        Method::POST,
+        &format!("/api/v2/workspaces/{}/vars", ws[0]),
+        Some(json!({"data":{"type":"vars","attributes":{"key":"level","value":"own","category":"env"}}})),
+    )
+    .await;
+    assert!(resolved(api.store.job_variables(&ws[0]).await.unwrap()).contains(&pair("level", "own")));
+    // all-vars: what a run gets, each name once, the winner's.
+    let all = api.ok(Method::GET, &format!("/api/v2/workspaces/{}/all-vars", ws[0]), None).await;
+    let all: Vec<(String, String)> = all["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| {
+            (
+                v["attributes"]["key"].as_str().unwrap().to_owned(),
+                v["attributes"]["value"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        all.iter().filter(|(k, _)| k == "level").collect::<Vec<_>>(),
+        [&pair("level", "own")],
+        "{all:?}"
+    );
+    api.ok(
+        Method::DELETE,
+        &format!("/api/v2/varsets/{}/relationships/projects", sets[0]),
+        Some(json!({"data":[{"type":"projects","id":project_id}]})),
+    )
+    .await;
+    assert!(
+        !resolved(api.store.job_variables(&ws[0]).await.unwrap()).contains(&pair("on_project", "on-project"))
+    );
+    let patched = api
+        .ok(
+            Method::PATCH,
+            &format!("/api/v2/varsets/{}", sets[2]),
+            Some(json!({"data":{"type":"varsets","attributes":{"global":false,"description":"no longer"}}})),
+        )
+        .await;
+    assert_eq!(
+        (
+            patched["data"]["attributes"]["global"].as_bool(),
+            patched["data"]["attributes"]["description"].as_str()
+        ),
+        (Some(false), Some("no longer"))
+    );
+    assert!(
+        names(&api.ok(Method::GET, &format!("/api/v2/workspaces/{}/varsets", ws[1]), None).await).is_empty()
+    );
+    let (status, body) = api
+        .call(
+            Method::PATCH,
+            &format!("/api/v2/varsets/{}", sets[2]),
+            Some(&api.admin),
+            Some(json!({"data":{"type":"varsets","attributes":{"priority":true}}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body.to_string().contains("priority"), "names what tern does not support: {body}");
+
+    // A project with workspaces is not deleted; an empty one is.
+    let (status, body) =
+        api.call(Method::DELETE, &format!("/api/v2/projects/{project_id}"), Some(&api.admin), None).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+
+    // Runs by status, outputs by id.
+    let run = queued_run(&api, &ws[0]).await;
+    let by_status = |status: &'static str| {
+        let api = &api;
+        let ws = ws[0].clone();
+        async move {
+            api.ok(Method::GET, &format!("/api/v2/workspaces/{ws}/runs?filter[status]={status}"), None).await
+        }
+    };
+    assert_eq!(by_status("pending,planning").await["data"][0]["id"].as_str(), Some(run.as_str()));
+    // No worker here: the run waits, first in the queue.
+    let capacity = api.ok(Method::GET, "/api/v2/organizations/acme/capacity", None).await;
+    assert_eq!(
+        (
+            capacity["data"]["attributes"]["pending"].as_u64(),
+            capacity["data"]["attributes"]["running"].as_u64()
+        ),
+        (Some(1), Some(0))
+    );
+    let shown = api.ok(Method::GET, &format!("/api/v2/runs/{run}"), None).await;
+    assert_eq!(shown["data"]["attributes"]["position-in-queue"], 0, "{shown}");
+    let org_runs =
+        api.ok(Method::GET, "/api/v2/organizations/acme/runs?filter[operation]=plan_and_apply", None).await;
+    assert_eq!(org_runs["data"][0]["id"].as_str(), Some(run.as_str()));
+    let org_runs =
+        api.ok(Method::GET, "/api/v2/organizations/acme/runs?filter[operation]=destroy", None).await;
+    assert_eq!(org_runs["data"].as_array().unwrap().len(), 0);
+    let events = api.ok(Method::GET, &format!("/api/v2/runs/{run}/run-events"), None).await;
+    let event = events["data"][0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        api.ok(Method::GET, &format!("/api/v2/run-events/{event}"), None).await["data"]["id"].as_str(),
+        Some(event.as_str())
+    );
+    let ws_doc = api.ok(Method::GET, &format!("/api/v2/workspaces/{}", ws[0]), None).await;
+    assert_eq!(ws_doc["data"]["relationships"]["current-run"]["data"]["id"].as_str(), Some(run.as_str()));
+    assert_eq!(by_status("applied").await["data"].as_array().unwrap().len(), 0);
+    let (status, body) = api
+        .call(
+            Method::GET,
+            &format!("/api/v2/workspaces/{}/runs?filter[status]=bogus", ws[0]),
+            Some(&api.admin),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    api.ok(Method::POST, &format!("/api/v2/runs/{run}/actions/cancel"), None).await;
+
+    let state = br#"{"version":4,"serial":1,"lineage":"L","outputs":{"url":{"value":"https://x","type":"string"},"pw":{"value":"s3cr3t","type":"string","sensitive":true}},"resources":[{"mode":"managed","type":"null_resource","name":"a","instances":[{}]}]}"#;
+    let sv = api.store.create_state_version(&ws[0], None, state).await.unwrap();
+    let outputs = api.ok(Method::GET, &format!("/api/v2/state-versions/{}/outputs", sv.id), None).await;
+    assert_eq!(outputs["meta"]["pagination"]["total-count"], 2, "{outputs}");
+    for output in outputs["data"].as_array().unwrap() {
+        let id = output["id"].as_str().unwrap();
+        let one = api.ok(Method::GET, &format!("/api/v2/state-version-outputs/{id}"), None).await;
+        assert_eq!(one["data"]["attributes"]["name"], output["attributes"]["name"]);
+    }
+    assert!(!outputs.to_string().contains("s3cr3t"));
+    let forged =
+        outputs["data"][0]["id"].as_str().unwrap().replace(|c: char| c.is_ascii_hexdigit() && c != '0', "0");
+    assert_eq!(
+        api.call(Method::GET, &format!("/api/v2/state-version-outputs/{forged}"), Some(&api.admin), None)
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+
+    // State through upload URLs (go-tfe's flow): announced, pending, then the state PUT without a
+    // token to the signed URL; it must be what was announced.
+    api.ok(Method::POST, &format!("/api/v2/workspaces/{}/actions/lock", ws[0]), None).await;
+    let next = br#"{"version":4,"serial":2,"lineage":"L","outputs":{},"resources":[{"mode":"managed","type":"null_resource","name":"a","instances":[{}]}]}"#;
+    let md5 = tern_store::md5_hex(next);
+    let announced = api
+        .ok(
+            Method::POST,
+            &format!("/api/v2/workspaces/{}/state-versions", ws[0]),
+            Some(json!({"data":{"type":"state-versions","attributes":{"serial":2,"lineage":"L","md5":md5}}})),
+        )
+        .await;
+    let sv2 = announced["data"]["id"].as_str().unwrap().to_owned();
+    let upload = announced["data"]["attributes"]["hosted-state-upload-url"].as_str().unwrap().to_owned();
+    let json_upload =
+        announced["data"]["attributes"]["hosted-json-state-upload-url"].as_str().unwrap().to_owned();
+    assert_eq!(
+        api.ok(Method::GET, &format!("/api/v2/state-versions/{sv2}"), None).await["data"]["attributes"]["status"],
+        "pending"
+    );
+    let put = |url: String, body: Vec<u8>| {
+        let http = api.http.clone();
+        async move { http.put(url).body(body).send().await.unwrap().status() }
+    };
+    assert_eq!(
+        put(format!("{upload}0"), next.to_vec()).await,
+        StatusCode::UNAUTHORIZED,
+        "a tampered signature"
+    );
+    assert_eq!(
+        put(upload.clone(), b"{}".to_vec()).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "not the announced state"
+    );
+    assert_eq!(put(json_upload, b"{}".to_vec()).await, StatusCode::OK);
+    assert_eq!(put(upload.clone(), next.to_vec()).await, StatusCode::OK);
+    let current =
+        api.ok(Method::GET, &format!("/api/v2/workspaces/{}/current-state-version", ws[0]), None).await;
+    assert_eq!(
+        (current["data"]["id"].as_str(), current["data"]["attributes"]["status"].as_str()),
+        (Some(sv2.as_str()), Some("finalized"))
+    );
+    assert_eq!(put(upload, next.to_vec()).await, StatusCode::NOT_FOUND, "an upload URL is used once");
+    api.ok(Method::POST, &format!("/api/v2/workspaces/{}/actions/unlock", ws[0]), None).await;
+
+    // Safe delete: refused while the state manages a resource, allowed when it manages none.
+    let (status, body) = api
+        .call(
+            Method::POST,
+            &format!("/api/v2/workspaces/{}/actions/safe-delete", ws[0]),
+            Some(&api.admin),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(body.to_string().contains("1 resource"), "{body}");
+    api.ok(Method::POST, "/api/v2/organizations/acme/workspaces/web/actions/safe-delete", None).await;
+    api.ok(Method::DELETE, &format!("/api/v2/workspaces/{}", ws[0]), None).await;
+    api.ok(Method::DELETE, &format!("/api/v2/projects/{project_id}"), None).await;
+
+    // The organization token: shown without its secret, revoked.
+    let token = api
+        .ok(
+            Method::POST,
+            "/api/v2/organizations/acme/authentication-token",
+            Some(json!({"data":{"type":"authentication-token"}})),
+        )
+        .await;
+    let secret = token["data"]["attributes"]["token"].as_str().unwrap().to_owned();
+    let shown = api.ok(Method::GET, "/api/v2/organizations/acme/authentication-token", None).await;
+    assert!(shown["data"]["attributes"]["token"].is_null() && !shown.to_string().contains(&secret));
+    api.ok(Method::DELETE, "/api/v2/organizations/acme/authentication-token", None).await;
+    assert_eq!(
+        api.call(Method::GET, "/api/v2/organizations/acme", Some(&secret), None).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+
+    // The organization goes, with everything in it.
+    api.ok(Method::DELETE, "/api/v2/organizations/acme", None).await;
+    assert_eq!(
+        api.call(Method::GET, "/api/v2/organizations/acme", Some(&api.admin), None).await.0,
         StatusCode::NOT_FOUND
     );
 }
@@ -1576,7 +2045,9 @@ fn token_of_claim(claimed: &Value) -> String {
 /// Who may call an endpoint (from its path), for the authorization matrix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Scope {
-    /// Any valid token (ping, the API description).
+    /// No token needed, any token accepted (the API description).
+    Public,
+    /// Any valid token (ping).
     AnyToken,
     /// Any user token, admin or organization: each sees its own (listing organizations).
     UserToken,
@@ -1595,10 +2066,13 @@ enum Scope {
 fn scope_of(method: &str, path: &str) -> Scope {
     match (method, path) {
         (_, p) if p.contains("{signature}") => Scope::Signed,
-        ("GET", "/api/v2/ping" | "/api/v2/openapi.json") => Scope::AnyToken,
+        ("GET", "/api/v2/openapi.json") => Scope::Public,
+        ("GET", "/api/v2/ping") => Scope::AnyToken,
         // Listing organizations shows each user token its own; agents and jobs have none.
         ("GET", "/api/v2/organizations") => Scope::UserToken,
-        ("POST", "/api/v2/organizations") => Scope::Admin,
+        ("POST", "/api/v2/organizations") | ("PATCH" | "DELETE", "/api/v2/organizations/{org}") => {
+            Scope::Admin
+        }
         (_, p) if p.ends_with("/authentication-token") || p.starts_with("/api/v2/admin/") => Scope::Admin,
         (_, "/api/agent/jobs/claim") => Scope::Claim,
         (_, p) if p.starts_with("/api/agent/jobs/") => Scope::Job,
@@ -1642,6 +2116,7 @@ fn expected(scope: Scope, credential: Credential) -> Option<u16> {
     use Credential as C;
     use Scope as S;
     match (scope, credential) {
+        (S::Public, _) => None,
         (S::Signed, _) => Some(401), // a wrong signature, whatever token comes with it
         (_, C::None | C::Malformed | C::Unknown | C::ExpiredOrgToken | C::JobTokenAfterItsPhase) => Some(401),
         (S::AnyToken, _) => None,
@@ -1773,8 +2248,13 @@ async fn every_endpoint_refuses_every_credential_it_must(api: Api) {
         )
         .await;
     let set_var_id = set_var["data"]["id"].as_str().unwrap().to_owned();
-    let state = br#"{"version":4,"terraform_version":"1.0.3","serial":1,"lineage":"l-1","outputs":{},"resources":[]}"#;
+    let state = br#"{"version":4,"terraform_version":"1.0.3","serial":1,"lineage":"l-1","outputs":{"o":{"value":"v","type":"string"}},"resources":[]}"#;
     let sv = api.store.create_state_version(ws_id, None, state).await.unwrap();
+    let output = api.ok(Method::GET, &format!("/api/v2/state-versions/{}/outputs", sv.id), None).await["data"]
+        [0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let project = api.ok(Method::GET, "/api/v2/organizations/acme/projects", None).await["data"][0]["id"]
         .as_str()
         .unwrap()
@@ -1800,6 +2280,7 @@ async fn every_endpoint_refuses_every_credential_it_must(api: Api) {
         .unwrap()
         .to_owned();
 
+    let run_event = format!("re-{}-0", run_id.trim_start_matches("run-"));
     // Concrete paths: each template's ids are acme's real resources of the right kind.
     let concrete = |path: &str| -> String {
         let id = if path.starts_with("/api/v2/workspaces/") {
@@ -1816,6 +2297,10 @@ async fn every_endpoint_refuses_every_credential_it_must(api: Api) {
             apply_id
         } else if path.starts_with("/api/v2/state-versions/") {
             &sv.id
+        } else if path.starts_with("/api/v2/state-version-outputs/") {
+            &output
+        } else if path.starts_with("/api/v2/run-events/") {
+            &run_event
         } else if path.starts_with("/api/v2/projects/") {
             &project
         } else if path.starts_with("/api/v2/agent-pools/") {
@@ -1891,6 +2376,10 @@ async fn every_endpoint_refuses_every_credential_it_must(api: Api) {
             if expected(scope, credential).is_some() {
                 continue;
             }
+            // The public document ignores any token: tried without one and with the admin's.
+            if scope == Scope::Public && !matches!(credential, Credential::None | Credential::Admin) {
+                continue;
+            }
             let Some((body, want)) = harmless_probe(method_name, template) else {
                 happy_path_only.push(format!("{method_name} {template}"));
                 continue;
@@ -1902,9 +2391,12 @@ async fn every_endpoint_refuses_every_credential_it_must(api: Api) {
                 Credential::JobToken => job_token(0),
                 Credential::JobTokenOfAnotherJob => job_token(1),
                 Credential::Admin => api.admin.clone(),
+                // Public: no token at all.
+                Credential::None => String::new(),
                 other => panic!("{other:?} is never allowed"),
             };
-            let (status, response) = api.call(method.clone(), &path, Some(&token), body).await;
+            let token = Some(token.as_str()).filter(|t| !t.is_empty());
+            let (status, response) = api.call(method.clone(), &path, token, body).await;
             allowed += 1;
             if status.as_u16() != want {
                 failures.push(format!(
@@ -1943,6 +2435,8 @@ fn harmless_probe(method: &str, template: &str) -> Option<(Option<Value>, u16)> 
         ("GET", "/api/v2/admin/signing-keys") => Some((None, 409)),
         // The workspace has a state; the job, a plan phase, has no saved plan yet.
         ("GET", "/api/agent/jobs/{id}/plan") => Some((None, 404)),
+        // The run is still planning: no JSON plan yet.
+        ("GET", "/api/v2/plans/{id}/json-output" | "/api/v2/runs/{id}/plan/json-output") => Some((None, 404)),
         ("GET", _) => Some((None, 200)),
         // Refused by the state of things, after authorization: the workspace is not locked,
         // the run is still planning, the keys are files.
@@ -1972,7 +2466,12 @@ fn harmless_probe(method: &str, template: &str) -> Option<(Option<Value>, u16)> 
             "POST",
             "/api/v2/varsets/{id}/relationships/vars" | "/api/v2/varsets/{id}/relationships/workspaces",
         )
-        | ("DELETE", "/api/v2/varsets/{id}/relationships/workspaces")
+        | (
+            "DELETE",
+            "/api/v2/varsets/{id}/relationships/workspaces" | "/api/v2/varsets/{id}/relationships/projects",
+        )
+        | ("POST", "/api/v2/varsets/{id}/relationships/projects")
+        | ("PATCH", "/api/v2/organizations/{org}" | "/api/v2/projects/{id}" | "/api/v2/varsets/{id}")
         | ("POST", "/api/v2/workspaces/{id}/runs") => Some((Some(not_a_document), 422)),
         _ => None,
     }

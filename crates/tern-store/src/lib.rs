@@ -35,7 +35,9 @@ pub use keys::{KeyState, ManagedKey};
 pub use migrate::MigrationStatus;
 pub use records::*;
 pub use runs::JobOutcome;
-pub use state::{MAX_STATE_BYTES, StateError, md5_hex, parse_state};
+pub use state::{
+    MAX_STATE_BYTES, StateError, StateHeader, managed_resources, md5_hex, parse_state, parse_state_header,
+};
 pub use variables::{MAX_VALUE_BYTES, valid_variable_name};
 pub use workspaces::{DEFAULT_TIMEOUT_S, MAX_TIMEOUT_S, check_tag};
 

@@ -51,6 +51,18 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0006_workspace_tags.sql"),
         postgres: include_str!("../migrations/postgres/0006_workspace_tags.sql"),
     },
+    Migration {
+        version: 7,
+        name: "project descriptions and project-scoped variable sets",
+        sqlite: include_str!("../migrations/sqlite/0007_project_scopes.sql"),
+        postgres: include_str!("../migrations/postgres/0007_project_scopes.sql"),
+    },
+    Migration {
+        version: 8,
+        name: "plan JSON, resource counts, upload and state Terraform versions",
+        sqlite: include_str!("../migrations/sqlite/0008_plan_json_and_counts.sql"),
+        postgres: include_str!("../migrations/postgres/0008_plan_json_and_counts.sql"),
+    },
 ];
 
 /// Arbitrary, fixed: the advisory lock id tern's replicas agree on.

@@ -92,6 +92,21 @@ string_enum!(
     }
 );
 
+impl PhaseStatus {
+    /// TFE's name of the timestamp a phase records when it reaches this status.
+    pub fn timestamp_name(self) -> &'static str {
+        match self {
+            Self::Pending => "pending-at",
+            Self::Queued => "queued-at",
+            Self::Running => "started-at",
+            Self::Finished => "finished-at",
+            Self::Errored => "errored-at",
+            Self::Canceled => "canceled-at",
+            Self::Unreachable => "unreachable-at",
+        }
+    }
+}
+
 string_enum!(
     /// A job's status.
     JobStatus {
@@ -168,6 +183,8 @@ pub struct Project {
     pub organization: String,
     /// Name, unique in the organization.
     pub name: String,
+    /// Free text.
+    pub description: String,
     /// Unix seconds.
     pub created_at: i64,
 }
@@ -210,6 +227,8 @@ pub struct Workspace {
     pub locked: bool,
     /// The run that holds the workspace.
     pub active_run_id: Option<String>,
+    /// The newest run, whatever its status (TFE's `current-run`).
+    pub latest_run_id: Option<String>,
     /// Current state version.
     pub current_state_version_id: Option<String>,
     /// Unix seconds.
@@ -220,6 +239,63 @@ pub struct Workspace {
     pub tag_names: Vec<String>,
 }
 
+/// A state version announced without its state, waiting for the upload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingStateVersion {
+    /// `sv-…`: the id the state version keeps once its state arrives.
+    pub id: String,
+    /// Workspace.
+    pub workspace_id: String,
+    /// The run that wrote it, when one did.
+    pub run_id: Option<String>,
+    /// Announced serial.
+    pub serial: i64,
+    /// Announced lineage.
+    pub lineage: String,
+    /// Announced hex MD5 of the state.
+    pub md5: String,
+    /// When it was announced.
+    pub created_at: i64,
+}
+
+/// Whose runs to list.
+#[derive(Debug, Clone, Copy)]
+pub enum RunScope<'a> {
+    /// One workspace's (by id).
+    Workspace(&'a str),
+    /// Every workspace's of an organization (by id).
+    Organization(&'a str),
+}
+
+/// TFE's run operations that tern can filter by (`filter[operation]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunOperation {
+    /// `plan_only`: speculative runs.
+    PlanOnly,
+    /// `plan_and_apply`: runs that may apply, not destroying.
+    PlanAndApply,
+    /// `destroy`.
+    Destroy,
+}
+
+impl RunOperation {
+    /// TFE's name of each.
+    pub const ALL: [(&'static str, RunOperation); 3] = [
+        ("plan_only", RunOperation::PlanOnly),
+        ("plan_and_apply", RunOperation::PlanAndApply),
+        ("destroy", RunOperation::Destroy),
+    ];
+}
+
+/// Which runs to list (any of the statuses, any of the operations; empty: all).
+#[derive(Debug, Clone, Default)]
+pub struct RunFilter {
+    /// `filter[status]`.
+    pub statuses: Vec<RunStatus>,
+    /// `filter[operation]`.
+    pub operations: Vec<RunOperation>,
+}
+
 /// Which workspaces of an organization to list (TFE's `search[…]` and `filter[…]`).
 #[derive(Debug, Clone, Default)]
 pub struct WorkspaceFilter {
@@ -227,8 +303,14 @@ pub struct WorkspaceFilter {
     pub name: Option<String>,
     /// Tags every listed workspace has (`search[tags]`).
     pub tags: Vec<String>,
+    /// Tags they must not have (any of them excludes a workspace).
+    pub exclude_tags: Vec<String>,
     /// The project (`filter[project][id]`).
     pub project_id: Option<String>,
+    /// A name pattern where `*` matches anything (`search[wildcard-name]`).
+    pub wildcard_name: Option<String>,
+    /// The newest run has one of these statuses (`filter[current-run][status]`).
+    pub current_run_statuses: Vec<RunStatus>,
 }
 
 /// Settings of a new workspace, or changes to one (`None`: default, or unchanged).
@@ -336,6 +418,8 @@ pub struct VariableSet {
     pub global: bool,
     /// Workspaces it applies to (when not global).
     pub workspace_ids: Vec<String>,
+    /// Projects it applies to: every workspace in them (when not global).
+    pub project_ids: Vec<String>,
     /// Unix seconds.
     pub created_at: i64,
 }
@@ -357,6 +441,8 @@ pub struct ConfigurationVersion {
     pub auto_queue_runs: bool,
     /// Unix seconds.
     pub created_at: i64,
+    /// When its configuration was uploaded.
+    pub uploaded_at: Option<i64>,
 }
 
 /// A run.
@@ -396,9 +482,67 @@ pub struct Run {
     pub status_timestamps: BTreeMap<String, i64>,
     /// How it plans.
     pub options: RunOptions,
+    /// What the plan would do, once its JSON has been read (TFE's `resource-additions`…).
+    pub resource_counts: Option<ResourceCounts>,
+}
+
+/// The resources a plan adds, changes, destroys and imports (a replacement counts as one
+/// addition and one destruction, as Terraform prints it).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ResourceCounts {
+    /// To create.
+    pub additions: u64,
+    /// To update in place.
+    pub changes: u64,
+    /// To destroy.
+    pub destructions: u64,
+    /// To import.
+    pub imports: u64,
+}
+
+impl ResourceCounts {
+    /// Count the `resource_changes` of a JSON plan (`terraform show -json`): `None` when it is
+    /// not one.
+    pub fn of_plan_json(plan: &[u8]) -> Option<ResourceCounts> {
+        let doc: serde_json::Value = serde_json::from_slice(plan).ok()?;
+        let changes =
+            doc.get("resource_changes").map_or(Some(&[][..]), |c| c.as_array().map(Vec::as_slice))?;
+        let mut counts = ResourceCounts::default();
+        for change in changes {
+            let change = change.get("change")?;
+            let actions: Vec<&str> =
+                change.get("actions")?.as_array()?.iter().filter_map(serde_json::Value::as_str).collect();
+            for action in &actions {
+                match *action {
+                    "create" => counts.additions += 1,
+                    "update" => counts.changes += 1,
+                    "delete" => counts.destructions += 1,
+                    _ => {}
+                }
+            }
+            if change.get("importing").is_some_and(|i| !i.is_null()) {
+                counts.imports += 1;
+            }
+        }
+        Some(counts)
+    }
 }
 
 impl Run {
+    /// The run's own `<status>-at` timestamps (without its phases').
+    pub fn run_timestamps(&self) -> impl Iterator<Item = (&str, i64)> {
+        self.status_timestamps.iter().filter(|(k, _)| !k.contains(':')).map(|(k, v)| (k.as_str(), *v))
+    }
+
+    /// A phase's own timestamps, by TFE's names (`queued-at`, `started-at`, `finished-at`,
+    /// `errored-at`, `canceled-at`, `unreachable-at`), kept as `<phase>:<name>` beside the run's.
+    pub fn phase_timestamps(&self, phase: RunPhase) -> impl Iterator<Item = (&str, i64)> {
+        let prefix = format!("{}:", phase.as_str());
+        self.status_timestamps
+            .iter()
+            .filter_map(move |(k, v)| k.strip_prefix(prefix.as_str()).map(|name| (name, *v)))
+    }
+
     /// The plan resource's id (`plan-…` with the run's suffix).
     pub fn plan_id(&self) -> String {
         format!("plan-{}", self.id.trim_start_matches("run-"))
@@ -521,6 +665,8 @@ pub struct StateVersion {
     pub size: i64,
     /// Unix seconds.
     pub created_at: i64,
+    /// The Terraform version that wrote it (`terraform_version` in the state).
+    pub terraform_version: Option<String>,
 }
 
 /// A bearer token's record (never the token).

@@ -15,8 +15,9 @@ use tern_types::{RunPhase, SecretString};
 use crate::claims::{resolve, scope_condition, version_condition};
 use crate::crypto::{new_id, token_hash};
 use crate::{
-    Claimant, ConfigurationVersion, ExecutionMode, Job, JobScope, JobStatus, Page, Paged, PhaseStatus, Run,
-    RunInput, RunStatus, RunVariable, Store, StoreError, count, not_found, sql,
+    Claimant, ConfigurationVersion, ExecutionMode, Job, JobScope, JobStatus, Page, Paged, PhaseStatus,
+    ResourceCounts, Run, RunFilter, RunInput, RunOperation, RunScope, RunStatus, RunVariable, Store,
+    StoreError, count, not_found, sql,
 };
 
 /// How a job ended, as its agent reports it.
@@ -33,7 +34,7 @@ pub enum JobOutcome {
     Canceled,
 }
 
-const RUN_COLUMNS: &str = "id, workspace_id, configuration_version_id, status, message, is_destroy, auto_apply, plan_only, has_changes, error_message, plan_status, apply_status, terraform_version, created_by, created_at, status_timestamps, options";
+const RUN_COLUMNS: &str = "id, workspace_id, configuration_version_id, status, message, is_destroy, auto_apply, plan_only, has_changes, error_message, plan_status, apply_status, terraform_version, created_by, created_at, status_timestamps, options, resource_counts";
 const JOB_COLUMNS: &str =
     "id, run_id, organization_id, phase, status, agent, cancel_requested, lease_expires_at, created_at";
 
@@ -61,6 +62,9 @@ fn run(row: &AnyRow) -> Result<Run, sqlx::Error> {
         created_at: row.try_get("created_at")?,
         status_timestamps: serde_json::from_str(&stamps).unwrap_or_default(),
         options: serde_json::from_str(&options).unwrap_or_default(),
+        resource_counts: row
+            .try_get::<Option<String>, _>("resource_counts")?
+            .and_then(|c| serde_json::from_str(&c).ok()),
     })
 }
 
@@ -125,6 +129,7 @@ fn cv(row: &AnyRow) -> Result<ConfigurationVersion, sqlx::Error> {
         speculative: crate::flag(row, "speculative")?,
         auto_queue_runs: crate::flag(row, "auto_queue_runs")?,
         created_at: row.try_get("created_at")?,
+        uploaded_at: row.try_get("uploaded_at")?,
     })
 }
 
@@ -151,7 +156,18 @@ impl Store {
         let stamps: String = row.try_get("status_timestamps")?;
         let workspace_id: String = row.try_get("workspace_id")?;
         let mut stamps: BTreeMap<String, i64> = serde_json::from_str(&stamps).unwrap_or_default();
-        stamps.insert(format!("{}-at", t.status.as_str().replace('_', "-")), self.now());
+        let now = self.now();
+        stamps.insert(format!("{}-at", t.status.as_str().replace('_', "-")), now);
+        // An auto-applied run is confirmed the moment its plan finishes: it was planned then too.
+        if t.status == RunStatus::Confirmed && t.plan == Some(PhaseStatus::Finished) {
+            stamps.insert("planned-at".to_owned(), now);
+        }
+        // The phases' own timestamps (see `Run::phase_timestamps`).
+        for (phase, status) in [(RunPhase::Plan, t.plan), (RunPhase::Apply, t.apply)] {
+            if let Some(status) = status {
+                stamps.insert(format!("{}:{}", phase.as_str(), status.timestamp_name()), now);
+            }
+        }
         let stamps = serde_json::to_string(&stamps).unwrap_or_else(|_| "{}".into());
         sqlx::query("UPDATE runs SET status = $2, plan_status = COALESCE($3, plan_status), apply_status = COALESCE($4, apply_status), error_message = COALESCE($5, error_message), has_changes = COALESCE($6, has_changes), status_timestamps = $7 WHERE id = $1")
             .bind(run_id)
@@ -218,7 +234,7 @@ impl Store {
 
     /// A configuration version.
     pub async fn configuration_version(&self, id: &str) -> Result<ConfigurationVersion, StoreError> {
-        let row = sqlx::query("SELECT id, workspace_id, status, error_message, speculative, auto_queue_runs, created_at FROM configuration_versions WHERE id = $1")
+        let row = sqlx::query("SELECT id, workspace_id, status, error_message, speculative, auto_queue_runs, created_at, uploaded_at FROM configuration_versions WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.pool)
             .await?
@@ -237,7 +253,7 @@ impl Store {
                 .bind(workspace_id)
                 .fetch_one(&self.pool)
                 .await?;
-        let rows = sqlx::query("SELECT id, workspace_id, status, error_message, speculative, auto_queue_runs, created_at FROM configuration_versions WHERE workspace_id = $1 ORDER BY seq DESC LIMIT $2 OFFSET $3")
+        let rows = sqlx::query("SELECT id, workspace_id, status, error_message, speculative, auto_queue_runs, created_at, uploaded_at FROM configuration_versions WHERE workspace_id = $1 ORDER BY seq DESC LIMIT $2 OFFSET $3")
             .bind(workspace_id)
             .bind(page.limit())
             .bind(page.offset())
@@ -253,9 +269,10 @@ impl Store {
         id: &str,
         tarball: &[u8],
     ) -> Result<ConfigurationVersion, StoreError> {
-        let done = sqlx::query("UPDATE configuration_versions SET status = 'uploaded', tarball = $2 WHERE id = $1 AND status = 'pending'")
+        let done = sqlx::query("UPDATE configuration_versions SET status = 'uploaded', tarball = $2, uploaded_at = $3 WHERE id = $1 AND status = 'pending'")
             .bind(id)
             .bind(tarball)
+            .bind(self.now())
             .execute(&self.pool)
             .await?;
         if done.rows_affected() == 0 {
@@ -335,7 +352,7 @@ impl Store {
         }
         let id = new_id("run")?;
         let now = self.now();
-        let stamps = format!("{{\"plan-queued-at\":{now}}}");
+        let stamps = format!("{{\"plan-queued-at\":{now},\"plan:queued-at\":{now}}}");
         let variables = if input.variables.is_empty() {
             None
         } else {
@@ -403,22 +420,101 @@ impl Store {
         Ok(run(&row)?)
     }
 
-    /// Runs of a workspace, newest first.
-    pub async fn list_runs(&self, workspace_id: &str, page: Page) -> Result<Paged<Run>, StoreError> {
-        let total: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM runs WHERE workspace_id = $1")
-            .bind(workspace_id)
-            .fetch_one(&self.pool)
-            .await?;
-        let rows = sqlx::query(sql(format!(
-            "SELECT {RUN_COLUMNS} FROM runs WHERE workspace_id = $1 ORDER BY seq DESC LIMIT $2 OFFSET $3"
-        )))
-        .bind(workspace_id)
-        .bind(page.limit())
-        .bind(page.offset())
-        .fetch_all(&self.pool)
-        .await?;
+    /// Runs of a workspace, newest first; only those in one of `statuses` when given.
+    pub async fn list_runs(
+        &self,
+        scope: RunScope<'_>,
+        filter: &RunFilter,
+        page: Page,
+    ) -> Result<Paged<Run>, StoreError> {
+        // Every value bound: `$n` is the n-th of `binds`, then limit and offset.
+        let mut binds: Vec<&str> = Vec::new();
+        let mut condition = match scope {
+            RunScope::Workspace(id) => {
+                binds.push(id);
+                "r.workspace_id = $1".to_owned()
+            }
+            RunScope::Organization(id) => {
+                binds.push(id);
+                "r.workspace_id IN (SELECT w.id FROM workspaces w WHERE w.organization_id = $1)".to_owned()
+            }
+        };
+        if !filter.statuses.is_empty() {
+            let any: Vec<String> = filter
+                .statuses
+                .iter()
+                .map(|status| {
+                    binds.push(status.as_str());
+                    format!("${}", binds.len())
+                })
+                .collect();
+            condition.push_str(&format!(" AND r.status IN ({})", any.join(", ")));
+        }
+        if !filter.operations.is_empty() {
+            let any: Vec<&str> = filter
+                .operations
+                .iter()
+                .map(|op| match op {
+                    RunOperation::PlanOnly => "r.plan_only = TRUE",
+                    RunOperation::PlanAndApply => "(r.plan_only = FALSE AND r.is_destroy = FALSE)",
+                    RunOperation::Destroy => "r.is_destroy = TRUE",
+                })
+                .collect();
+            condition.push_str(&format!(" AND ({})", any.join(" OR ")));
+        }
+        let mut total =
+            sqlx::query_as::<_, (i64,)>(sql(format!("SELECT COUNT(*) FROM runs r WHERE {condition}")));
+        for b in &binds {
+            total = total.bind(*b);
+        }
+        let total = total.fetch_one(&self.pool).await?;
+        let n = binds.len();
+        let columns = RUN_COLUMNS.split(", ").map(|c| format!("r.{c}")).collect::<Vec<_>>().join(", ");
+        let mut rows = sqlx::query(sql(format!(
+            "SELECT {columns} FROM runs r WHERE {condition} ORDER BY r.seq DESC LIMIT ${} OFFSET ${}",
+            n + 1,
+            n + 2
+        )));
+        for b in &binds {
+            rows = rows.bind(*b);
+        }
+        let rows = rows.bind(page.limit()).bind(page.offset()).fetch_all(&self.pool).await?;
         let items = rows.iter().map(run).collect::<Result<_, _>>()?;
         Ok(Paged { items, total: count(total.0), page })
+    }
+
+    /// An organization's runs waiting for a worker and running (TFE's organization capacity).
+    pub async fn run_capacity(&self, organization_id: &str) -> Result<(u64, u64), StoreError> {
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT r.status, COUNT(*) FROM runs r JOIN workspaces w ON w.id = r.workspace_id
+              WHERE w.organization_id = $1 AND r.status IN ('pending', 'confirmed', 'planning', 'applying')
+              GROUP BY r.status",
+        )
+        .bind(organization_id)
+        .fetch_all(&self.pool)
+        .await?;
+        let sum = |names: &[&str]| {
+            rows.iter().filter(|(s, _)| names.contains(&s.as_str())).map(|(_, n)| count(*n)).sum()
+        };
+        Ok((sum(&["pending", "confirmed"]), sum(&["planning", "applying"])))
+    }
+
+    /// How many runs of the organization have waited longer than this pending one (TFE's
+    /// `position-in-queue`, 0 for the next): `None` when it does not wait.
+    pub async fn queue_position(&self, run: &Run) -> Result<Option<u64>, StoreError> {
+        if run.status != RunStatus::Pending {
+            return Ok(None);
+        }
+        let (ahead,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM runs r JOIN workspaces w ON w.id = r.workspace_id
+              WHERE w.organization_id = (SELECT organization_id FROM workspaces WHERE id = $1)
+                AND r.status = 'pending' AND r.seq < (SELECT seq FROM runs WHERE id = $2)",
+        )
+        .bind(&run.workspace_id)
+        .bind(&run.id)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(Some(count(ahead)))
     }
 
     /// Runs of an organization waiting for or holding a worker (TFE's run queue), oldest first.
@@ -925,6 +1021,47 @@ impl Store {
             _ => Err(not_found("plan file of run", run_id)),
         }
     }
+}
+
+impl Store {
+    /// Keep a plan's JSON (`terraform show -json`) and the resource counts read from it.
+    /// Sealed: it holds every planned value, sensitive ones included.
+    pub async fn set_plan_json(
+        &self,
+        run_id: &str,
+        plan_json: &[u8],
+        counts: &ResourceCounts,
+    ) -> Result<(), StoreError> {
+        let sealed = self.cipher.seal(&plan_json_context(run_id), plan_json)?;
+        let counts = serde_json::to_string(counts).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let done = sqlx::query("UPDATE runs SET plan_json = $2, resource_counts = $3 WHERE id = $1")
+            .bind(run_id)
+            .bind(&sealed)
+            .bind(&counts)
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(not_found("run", run_id));
+        }
+        Ok(())
+    }
+
+    /// A run's plan JSON, if its plan phase produced one.
+    pub async fn plan_json(&self, run_id: &str) -> Result<Vec<u8>, StoreError> {
+        let row: Option<(Option<Vec<u8>>,)> = sqlx::query_as("SELECT plan_json FROM runs WHERE id = $1")
+            .bind(run_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        match row {
+            Some((Some(sealed),)) => Ok(self.cipher.open(&plan_json_context(run_id), &sealed)?.to_vec()),
+            _ => Err(not_found("JSON plan of run", run_id)),
+        }
+    }
+}
+
+/// What a plan JSON's ciphertext is bound to: its run.
+fn plan_json_context(run_id: &str) -> String {
+    format!("plan JSON of run {run_id}")
 }
 
 /// What a saved plan's ciphertext is bound to: its run.

@@ -7,7 +7,7 @@ use sqlx::Row as _;
 use sqlx::any::AnyRow;
 
 use crate::crypto::new_id;
-use crate::{Page, Paged, StateVersion, Store, StoreError, count, not_found, sql};
+use crate::{Page, Paged, PendingStateVersion, StateVersion, Store, StoreError, count, not_found, sql};
 
 /// Largest state accepted (bytes).
 pub const MAX_STATE_BYTES: usize = 64 * 1024 * 1024;
@@ -33,13 +33,30 @@ fn version(row: &AnyRow) -> Result<StateVersion, sqlx::Error> {
         md5: row.try_get("md5")?,
         size: row.try_get("size")?,
         created_at: row.try_get("created_at")?,
+        terraform_version: row.try_get("terraform_version")?,
     })
 }
 
-const COLUMNS: &str = "id, workspace_id, run_id, serial, lineage, md5, COALESCE(size, CAST(LENGTH(state) AS BIGINT)) AS size, created_at";
+const COLUMNS: &str = "id, workspace_id, run_id, serial, lineage, md5, COALESCE(size, CAST(LENGTH(state) AS BIGINT)) AS size, created_at, terraform_version";
 
 /// Serial and lineage of a state file.
 pub fn parse_state(state: &[u8]) -> Result<(i64, String), StateError> {
+    parse_state_header(state).map(|h| (h.serial, h.lineage))
+}
+
+/// What tern reads of a state file besides its resources.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateHeader {
+    /// `serial`.
+    pub serial: i64,
+    /// `lineage`.
+    pub lineage: String,
+    /// `terraform_version`, when given.
+    pub terraform_version: Option<String>,
+}
+
+/// Serial, lineage and Terraform version of a state file.
+pub fn parse_state_header(state: &[u8]) -> Result<StateHeader, StateError> {
     if state.len() > MAX_STATE_BYTES {
         return Err(StateError::TooLarge(state.len()));
     }
@@ -58,7 +75,44 @@ pub fn parse_state(state: &[u8]) -> Result<(i64, String), StateError> {
     if doc.get("version").and_then(serde_json::Value::as_i64).is_none() {
         return Err(StateError::NotState("no integer \"version\"".into()));
     }
-    Ok((serial, lineage.to_owned()))
+    let terraform_version = doc
+        .get("terraform_version")
+        .and_then(serde_json::Value::as_str)
+        .filter(|v| v.len() <= 64)
+        .map(str::to_owned);
+    Ok(StateHeader { serial, lineage: lineage.to_owned(), terraform_version })
+}
+
+/// How many resource instances a state manages (data sources are read, not managed): what
+/// TFE's safe delete checks. A state that does not parse counts as managing something.
+pub fn managed_resources(state: &[u8]) -> usize {
+    let Ok(doc) = serde_json::from_slice::<serde_json::Value>(state) else { return 1 };
+    let Some(resources) = doc.get("resources").and_then(serde_json::Value::as_array) else { return 0 };
+    resources
+        .iter()
+        .filter(|r| r.get("mode").and_then(serde_json::Value::as_str) != Some("data"))
+        .map(|r| r.get("instances").and_then(serde_json::Value::as_array).map_or(1, Vec::len))
+        .sum()
+}
+
+/// A `pending_state_versions` row: id, workspace, run, serial, lineage, md5, created at.
+type PendingRow = (String, String, Option<String>, i64, String, String, i64);
+
+/// A new state must continue the current one: the same lineage, a higher serial.
+fn check_successor(current: &StateVersion, serial: i64, lineage: &str) -> Result<(), StoreError> {
+    if current.lineage != lineage {
+        return Err(StoreError::Conflict(format!(
+            "the state's lineage {lineage:?} differs from the workspace's current state ({:?}); it belongs to another workspace or was recreated",
+            current.lineage
+        )));
+    }
+    if serial <= current.serial {
+        return Err(StoreError::Conflict(format!(
+            "the state's serial {serial} is not newer than the current state's ({}); pull the current state first",
+            current.serial
+        )));
+    }
+    Ok(())
 }
 
 /// Hex MD5 of bytes (what TFE reports and Terraform checks).
@@ -74,29 +128,112 @@ impl Store {
         run_id: Option<&str>,
         state: &[u8],
     ) -> Result<StateVersion, StoreError> {
-        let (serial, lineage) = parse_state(state).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let id = new_id("sv")?;
+        self.store_state_version(id, workspace_id, run_id, state).await
+    }
+
+    /// Announce a state version whose state will be uploaded later (TFE's upload URLs): checked
+    /// now against the current state, like a whole one, so that a wrong one fails early.
+    pub async fn create_pending_state_version(
+        &self,
+        workspace_id: &str,
+        run_id: Option<&str>,
+        serial: i64,
+        lineage: &str,
+        md5: &str,
+    ) -> Result<PendingStateVersion, StoreError> {
+        if serial < 0 || lineage.is_empty() || md5.len() != 32 || !md5.chars().all(|c| c.is_ascii_hexdigit())
+        {
+            return Err(StoreError::Invalid(
+                "a state version needs a non-negative serial, a lineage and the state's md5 (32 hex digits)"
+                    .into(),
+            ));
+        }
         let ws = self.workspace(workspace_id).await?;
         if let Some(current) = &ws.current_state_version_id {
             let cur = self.state_version(current).await?;
-            if cur.lineage != lineage {
-                return Err(StoreError::Conflict(format!(
-                    "the state's lineage {lineage:?} differs from the workspace's current state ({:?}); it belongs to another workspace or was recreated",
-                    cur.lineage
-                )));
-            }
-            if serial <= cur.serial {
-                return Err(StoreError::Conflict(format!(
-                    "the state's serial {serial} is not newer than the current state's ({}); pull the current state first",
-                    cur.serial
-                )));
-            }
+            check_successor(&cur, serial, lineage)?;
         }
         let id = new_id("sv")?;
+        let now = self.now();
+        sqlx::query("INSERT INTO pending_state_versions (id, workspace_id, run_id, serial, lineage, md5, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+            .bind(&id)
+            .bind(workspace_id)
+            .bind(run_id)
+            .bind(serial)
+            .bind(lineage)
+            .bind(md5.to_ascii_lowercase())
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(PendingStateVersion {
+            id,
+            workspace_id: workspace_id.to_owned(),
+            run_id: run_id.map(str::to_owned),
+            serial,
+            lineage: lineage.to_owned(),
+            md5: md5.to_ascii_lowercase(),
+            created_at: now,
+        })
+    }
+
+    /// A state version still waiting for its state.
+    pub async fn pending_state_version(&self, id: &str) -> Result<PendingStateVersion, StoreError> {
+        let row: Option<PendingRow> = sqlx::query_as(
+            "SELECT id, workspace_id, run_id, serial, lineage, md5, created_at FROM pending_state_versions WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        let (id, workspace_id, run_id, serial, lineage, md5, created_at) =
+            row.ok_or_else(|| not_found("state version", id))?;
+        Ok(PendingStateVersion { id, workspace_id, run_id, serial, lineage, md5, created_at })
+    }
+
+    /// The uploaded state of a pending version: it must be what was announced (md5, serial,
+    /// lineage); then it becomes the workspace's current state under the announced id.
+    pub async fn finalize_state_version(&self, id: &str, state: &[u8]) -> Result<StateVersion, StoreError> {
+        let pending = self.pending_state_version(id).await?;
+        if md5_hex(state) != pending.md5 {
+            return Err(StoreError::Invalid(format!(
+                "the uploaded state's md5 is {}, not the {} announced",
+                md5_hex(state),
+                pending.md5
+            )));
+        }
+        let header = parse_state_header(state).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        if header.serial != pending.serial || header.lineage != pending.lineage {
+            return Err(StoreError::Invalid(format!(
+                "the uploaded state has serial {} and lineage {:?}; {} and {:?} were announced",
+                header.serial, header.lineage, pending.serial, pending.lineage
+            )));
+        }
+        let v = self
+            .store_state_version(pending.id.clone(), &pending.workspace_id, pending.run_id.as_deref(), state)
+            .await?;
+        sqlx::query("DELETE FROM pending_state_versions WHERE id = $1").bind(id).execute(&self.pool).await?;
+        Ok(v)
+    }
+
+    async fn store_state_version(
+        &self,
+        id: String,
+        workspace_id: &str,
+        run_id: Option<&str>,
+        state: &[u8],
+    ) -> Result<StateVersion, StoreError> {
+        let header = parse_state_header(state).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let (serial, lineage) = (header.serial, header.lineage);
+        let ws = self.workspace(workspace_id).await?;
+        if let Some(current) = &ws.current_state_version_id {
+            let cur = self.state_version(current).await?;
+            check_successor(&cur, serial, &lineage)?;
+        }
         // Sealed: Terraform keeps sensitive values in the clear in state.
         let sealed = self.cipher.seal(&state_context(&id), state)?;
         let size = i64::try_from(state.len()).unwrap_or(i64::MAX);
         let mut tx = self.pool.begin().await?;
-        sqlx::query("INSERT INTO state_versions (id, workspace_id, run_id, serial, lineage, md5, state, created_at, sealed, size) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9)")
+        sqlx::query("INSERT INTO state_versions (id, workspace_id, run_id, serial, lineage, md5, state, created_at, sealed, size, terraform_version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $10)")
             .bind(&id)
             .bind(workspace_id)
             .bind(run_id)
@@ -106,6 +243,7 @@ impl Store {
             .bind(&sealed)
             .bind(self.now())
             .bind(size)
+            .bind(header.terraform_version.as_deref())
             .execute(&mut *tx)
             .await
             .map_err(|e| match StoreError::from(e) {

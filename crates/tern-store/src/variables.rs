@@ -212,17 +212,23 @@ impl Store {
         Ok(())
     }
 
-    /// The variables a job of `workspace_id` gets, with values: variable sets first (global,
-    /// then attached, by name), then the workspace's own, which win over a set's of the same key
-    /// and category.
+    /// The variables a job of `workspace_id` gets, with values. For one key and category, TFE's
+    /// precedence: the workspace's own variable, then a set applied to the workspace, then a set
+    /// applied to its project, then a global set; among sets of one level, the first by name.
     pub async fn job_variables(&self, workspace_id: &str) -> Result<Vec<JobVariable>, StoreError> {
         let rows = sqlx::query(sql(format!(
             "SELECT {COLUMNS}, CAST(0 AS BIGINT) AS precedence, CAST('' AS TEXT) AS set_name FROM variables WHERE workspace_id = $1
              UNION ALL
-             SELECT v.id, v.workspace_id, v.variable_set_id, v.key, v.value, v.value_ciphertext, v.description, v.category, v.hcl, v.sensitive, v.created_at, CAST(1 AS BIGINT) AS precedence, s.name AS set_name
-               FROM variables v JOIN variable_sets s ON s.id = v.variable_set_id
-               JOIN workspaces w ON w.id = $1 AND w.organization_id = s.organization_id
-              WHERE s.global = TRUE OR EXISTS (SELECT 1 FROM variable_set_workspaces a WHERE a.variable_set_id = s.id AND a.workspace_id = $1)"
+             SELECT * FROM (
+               SELECT v.id, v.workspace_id, v.variable_set_id, v.key, v.value, v.value_ciphertext, v.description, v.category, v.hcl, v.sensitive, v.created_at,
+                      CASE WHEN EXISTS (SELECT 1 FROM variable_set_workspaces a WHERE a.variable_set_id = s.id AND a.workspace_id = $1) THEN CAST(1 AS BIGINT)
+                           WHEN EXISTS (SELECT 1 FROM variable_set_projects ap WHERE ap.variable_set_id = s.id AND ap.project_id = w.project_id) THEN CAST(2 AS BIGINT)
+                           WHEN s.global = TRUE THEN CAST(3 AS BIGINT)
+                           ELSE CAST(9 AS BIGINT) END AS precedence,
+                      s.name AS set_name
+                 FROM variables v JOIN variable_sets s ON s.id = v.variable_set_id
+                 JOIN workspaces w ON w.id = $1 AND w.organization_id = s.organization_id
+             ) applied WHERE precedence < 9"
         )))
         .bind(workspace_id)
         .fetch_all(&self.pool)
@@ -256,7 +262,7 @@ impl Store {
                 },
             ));
         }
-        // Workspace variables (precedence 0) win; among sets, the first by name wins.
+        // Workspace variables (precedence 0) win, then sets by scope; within a scope, by name.
         out.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
         let mut seen = std::collections::BTreeSet::new();
         Ok(out
@@ -307,6 +313,12 @@ impl Store {
         .bind(id)
         .fetch_all(&self.pool)
         .await?;
+        let projects: Vec<(String,)> = sqlx::query_as(
+            "SELECT project_id FROM variable_set_projects WHERE variable_set_id = $1 ORDER BY project_id",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
         Ok(VariableSet {
             id: row.try_get("id")?,
             organization_id: row.try_get("organization_id")?,
@@ -314,6 +326,7 @@ impl Store {
             description: row.try_get("description")?,
             global: crate::flag(&row, "global")?,
             workspace_ids: workspaces.into_iter().map(|w| w.0).collect(),
+            project_ids: projects.into_iter().map(|p| p.0).collect(),
             created_at: row.try_get("created_at")?,
         })
     }
@@ -330,6 +343,109 @@ impl Store {
             out.push(self.variable_set(&id).await?);
         }
         Ok(out)
+    }
+
+    /// The sets that apply to a workspace: global ones, those applied to it, and those applied
+    /// to its project; by name.
+    pub async fn workspace_variable_sets(&self, workspace_id: &str) -> Result<Vec<VariableSet>, StoreError> {
+        let ids: Vec<(String,)> = sqlx::query_as(
+            "SELECT s.id FROM variable_sets s JOIN workspaces w ON w.id = $1 AND w.organization_id = s.organization_id
+              WHERE s.global = TRUE
+                 OR EXISTS (SELECT 1 FROM variable_set_workspaces a WHERE a.variable_set_id = s.id AND a.workspace_id = w.id)
+                 OR EXISTS (SELECT 1 FROM variable_set_projects ap WHERE ap.variable_set_id = s.id AND ap.project_id = w.project_id)
+              ORDER BY s.name",
+        )
+        .bind(workspace_id)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::with_capacity(ids.len());
+        for (id,) in ids {
+            out.push(self.variable_set(&id).await?);
+        }
+        Ok(out)
+    }
+
+    /// The sets applied to a project (not the global ones); by name.
+    pub async fn project_variable_sets(&self, project_id: &str) -> Result<Vec<VariableSet>, StoreError> {
+        let ids: Vec<(String,)> = sqlx::query_as(
+            "SELECT s.id FROM variable_sets s JOIN variable_set_projects ap ON ap.variable_set_id = s.id
+              WHERE ap.project_id = $1 ORDER BY s.name",
+        )
+        .bind(project_id)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::with_capacity(ids.len());
+        for (id,) in ids {
+            out.push(self.variable_set(&id).await?);
+        }
+        Ok(out)
+    }
+
+    /// Change a set's name, description or global flag.
+    pub async fn update_variable_set(
+        &self,
+        id: &str,
+        name: Option<&str>,
+        description: Option<&str>,
+        global: Option<bool>,
+    ) -> Result<VariableSet, StoreError> {
+        let current = self.variable_set(id).await?;
+        if let Some(name) = name
+            && (name.trim().is_empty() || name.len() > 128)
+        {
+            return Err(StoreError::Invalid("a variable set needs a name of 1 to 128 characters".into()));
+        }
+        sqlx::query("UPDATE variable_sets SET name = $2, description = $3, global = $4 WHERE id = $1")
+            .bind(id)
+            .bind(name.unwrap_or(&current.name))
+            .bind(description.unwrap_or(&current.description))
+            .bind(global.unwrap_or(current.global))
+            .execute(&self.pool)
+            .await
+            .map_err(|e| match StoreError::from(e) {
+                StoreError::Conflict(_) => StoreError::Conflict(format!(
+                    "variable set {:?} already exists",
+                    name.unwrap_or_default()
+                )),
+                other => other,
+            })?;
+        self.variable_set(id).await
+    }
+
+    /// Apply a set to projects of its organization: to every workspace in them.
+    pub async fn attach_variable_set_projects(
+        &self,
+        set_id: &str,
+        project_ids: &[String],
+    ) -> Result<VariableSet, StoreError> {
+        let set = self.variable_set(set_id).await?;
+        for p in project_ids {
+            if self.project(p).await?.organization_id != set.organization_id {
+                return Err(not_found("project", p));
+            }
+            sqlx::query("INSERT INTO variable_set_projects (variable_set_id, project_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                .bind(set_id)
+                .bind(p)
+                .execute(&self.pool)
+                .await?;
+        }
+        self.variable_set(set_id).await
+    }
+
+    /// Remove a set from projects.
+    pub async fn detach_variable_set_projects(
+        &self,
+        set_id: &str,
+        project_ids: &[String],
+    ) -> Result<VariableSet, StoreError> {
+        for p in project_ids {
+            sqlx::query("DELETE FROM variable_set_projects WHERE variable_set_id = $1 AND project_id = $2")
+                .bind(set_id)
+                .bind(p)
+                .execute(&self.pool)
+                .await?;
+        }
+        self.variable_set(set_id).await
     }
 
     /// Apply a set to workspaces of its organization.

@@ -30,11 +30,14 @@ fn project(row: &AnyRow) -> Result<Project, sqlx::Error> {
         organization_id: row.try_get("organization_id")?,
         organization: row.try_get("organization")?,
         name: row.try_get("name")?,
+        description: row.try_get("description")?,
         created_at: row.try_get("created_at")?,
     })
 }
 
-const WORKSPACE_COLUMNS: &str = "w.id, w.organization_id, o.name AS organization, w.project_id, p.name AS project, w.name, w.description, w.terraform_version, w.working_directory, w.auto_apply, w.execution_mode, w.agent_pool_id, w.plan_timeout_s, w.apply_timeout_s, w.locked, w.active_run_id, w.current_state_version_id, w.created_at, w.updated_at FROM workspaces w JOIN organizations o ON o.id = w.organization_id JOIN projects p ON p.id = w.project_id";
+const PROJECT_COLUMNS: &str = "p.id, p.organization_id, o.name AS organization, p.name, p.description, p.created_at FROM projects p JOIN organizations o ON o.id = p.organization_id";
+
+const WORKSPACE_COLUMNS: &str = "w.id, w.organization_id, o.name AS organization, w.project_id, p.name AS project, w.name, w.description, w.terraform_version, w.working_directory, w.auto_apply, w.execution_mode, w.agent_pool_id, w.plan_timeout_s, w.apply_timeout_s, w.locked, w.active_run_id, w.current_state_version_id, w.created_at, w.updated_at, (SELECT r.id FROM runs r WHERE r.workspace_id = w.id ORDER BY r.seq DESC LIMIT 1) AS latest_run_id FROM workspaces w JOIN organizations o ON o.id = w.organization_id JOIN projects p ON p.id = w.project_id";
 
 fn workspace(row: &AnyRow) -> Result<Workspace, sqlx::Error> {
     let mode: String = row.try_get("execution_mode")?;
@@ -57,6 +60,7 @@ fn workspace(row: &AnyRow) -> Result<Workspace, sqlx::Error> {
         apply_timeout_s: row.try_get("apply_timeout_s")?,
         locked: crate::flag(row, "locked")?,
         active_run_id: row.try_get("active_run_id")?,
+        latest_run_id: row.try_get("latest_run_id")?,
         current_state_version_id: row.try_get("current_state_version_id")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
@@ -80,6 +84,16 @@ pub fn check_tag(name: &str) -> Result<(), StoreError> {
             "tag {name:?}: use 1 to {MAX_TAG} lowercase letters, digits, '-', '_', ':' or '.'"
         )))
     }
+}
+
+/// TFE's limit on a project's description.
+const MAX_DESCRIPTION: usize = 2048;
+
+fn check_description(description: &str) -> Result<(), StoreError> {
+    if description.len() > MAX_DESCRIPTION {
+        return Err(StoreError::Invalid(format!("a description holds at most {MAX_DESCRIPTION} bytes")));
+    }
+    Ok(())
 }
 
 fn invalid(e: impl std::fmt::Display) -> StoreError {
@@ -225,13 +239,20 @@ impl Store {
     }
 
     /// Create a project.
-    pub async fn create_project(&self, organization_id: &str, name: &str) -> Result<Project, StoreError> {
+    pub async fn create_project(
+        &self,
+        organization_id: &str,
+        name: &str,
+        description: &str,
+    ) -> Result<Project, StoreError> {
         ProjectName::parse(name).map_err(invalid)?;
+        check_description(description)?;
         let id = new_id("prj")?;
-        sqlx::query("INSERT INTO projects (id, organization_id, name, created_at) VALUES ($1, $2, $3, $4)")
+        sqlx::query("INSERT INTO projects (id, organization_id, name, description, created_at) VALUES ($1, $2, $3, $4, $5)")
             .bind(&id)
             .bind(organization_id)
             .bind(name)
+            .bind(description)
             .bind(self.now())
             .execute(&self.pool)
             .await
@@ -244,7 +265,7 @@ impl Store {
 
     /// A project by id.
     pub async fn project(&self, id: &str) -> Result<Project, StoreError> {
-        let row = sqlx::query("SELECT p.id, p.organization_id, o.name AS organization, p.name, p.created_at FROM projects p JOIN organizations o ON o.id = p.organization_id WHERE p.id = $1")
+        let row = sqlx::query(sql(format!("SELECT {PROJECT_COLUMNS} WHERE p.id = $1")))
             .bind(id)
             .fetch_optional(&self.pool)
             .await?
@@ -254,12 +275,14 @@ impl Store {
 
     /// A project by name.
     pub async fn project_by_name(&self, organization_id: &str, name: &str) -> Result<Project, StoreError> {
-        let row = sqlx::query("SELECT p.id, p.organization_id, o.name AS organization, p.name, p.created_at FROM projects p JOIN organizations o ON o.id = p.organization_id WHERE p.organization_id = $1 AND p.name = $2")
-            .bind(organization_id)
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or_else(|| not_found("project", name))?;
+        let row = sqlx::query(sql(format!(
+            "SELECT {PROJECT_COLUMNS} WHERE p.organization_id = $1 AND p.name = $2"
+        )))
+        .bind(organization_id)
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| not_found("project", name))?;
         Ok(project(&row)?)
     }
 
@@ -268,34 +291,157 @@ impl Store {
         &self,
         organization_id: &str,
         names: &[String],
+        query: Option<&str>,
         page: Page,
     ) -> Result<Paged<Project>, StoreError> {
-        // $1 organization, then one per name (any of them), then limit and offset.
+        // $1 organization, then one per name (any of them), then the name part, then limit
+        // and offset.
+        let mut binds: Vec<String> = vec![organization_id.to_owned()];
         let mut condition = "p.organization_id = $1".to_owned();
         if !names.is_empty() {
-            let any: Vec<String> = (0..names.len()).map(|i| format!("p.name = ${}", i + 2)).collect();
+            let any: Vec<String> = names
+                .iter()
+                .map(|n| {
+                    binds.push(n.clone());
+                    format!("p.name = ${}", binds.len())
+                })
+                .collect();
             condition.push_str(&format!(" AND ({})", any.join(" OR ")));
         }
+        if let Some(q) = query.filter(|q| !q.is_empty()) {
+            binds.push(format!("%{}%", q.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")));
+            condition.push_str(&format!(" AND p.name LIKE ${} ESCAPE '\\'", binds.len()));
+        }
         let mut total =
-            sqlx::query_as::<_, (i64,)>(sql(format!("SELECT COUNT(*) FROM projects p WHERE {condition}")))
-                .bind(organization_id);
-        for name in names {
-            total = total.bind(name);
+            sqlx::query_as::<_, (i64,)>(sql(format!("SELECT COUNT(*) FROM projects p WHERE {condition}")));
+        for b in &binds {
+            total = total.bind(b);
         }
         let total = total.fetch_one(&self.pool).await?;
-        let n = names.len();
+        let n = binds.len();
         let listed = format!(
-            "SELECT p.id, p.organization_id, o.name AS organization, p.name, p.created_at FROM projects p JOIN organizations o ON o.id = p.organization_id WHERE {condition} ORDER BY p.name LIMIT ${} OFFSET ${}",
-            n + 2,
-            n + 3
+            "SELECT {PROJECT_COLUMNS} WHERE {condition} ORDER BY p.name LIMIT ${} OFFSET ${}",
+            n + 1,
+            n + 2
         );
-        let mut rows = sqlx::query(sql(listed)).bind(organization_id);
-        for name in names {
-            rows = rows.bind(name);
+        let mut rows = sqlx::query(sql(listed));
+        for b in &binds {
+            rows = rows.bind(b);
         }
         let rows = rows.bind(page.limit()).bind(page.offset()).fetch_all(&self.pool).await?;
         let items = rows.iter().map(project).collect::<Result<_, _>>()?;
         Ok(Paged { items, total: count(total.0), page })
+    }
+
+    /// Rename a project or change its description. The `Default Project` keeps its name: it is
+    /// where new workspaces go when they name none.
+    pub async fn update_project(
+        &self,
+        id: &str,
+        name: Option<&str>,
+        description: Option<&str>,
+    ) -> Result<Project, StoreError> {
+        let current = self.project(id).await?;
+        if let Some(name) = name {
+            ProjectName::parse(name).map_err(invalid)?;
+            if current.name == DEFAULT_PROJECT && name != DEFAULT_PROJECT {
+                return Err(StoreError::Invalid(format!(
+                    "the {DEFAULT_PROJECT:?} cannot be renamed: workspaces created without a project go there"
+                )));
+            }
+        }
+        if let Some(description) = description {
+            check_description(description)?;
+        }
+        sqlx::query("UPDATE projects SET name = $2, description = $3 WHERE id = $1")
+            .bind(id)
+            .bind(name.unwrap_or(&current.name))
+            .bind(description.unwrap_or(&current.description))
+            .execute(&self.pool)
+            .await
+            .map_err(|e| match StoreError::from(e) {
+                StoreError::Conflict(_) => {
+                    StoreError::Conflict(format!("project {:?} already exists", name.unwrap_or_default()))
+                }
+                other => other,
+            })?;
+        self.project(id).await
+    }
+
+    /// Delete an empty project, as TFE: its workspaces must be moved or deleted first, and the
+    /// `Default Project` stays.
+    pub async fn delete_project(&self, id: &str) -> Result<(), StoreError> {
+        let project = self.project(id).await?;
+        if project.name == DEFAULT_PROJECT {
+            return Err(StoreError::Conflict(format!(
+                "the {DEFAULT_PROJECT:?} cannot be deleted: workspaces created without a project go there"
+            )));
+        }
+        let mut tx = self.pool.begin().await?;
+        let (workspaces,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM workspaces WHERE project_id = $1")
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
+        if workspaces > 0 {
+            return Err(StoreError::Conflict(format!(
+                "project {:?} still holds {workspaces} workspace(s); move or delete them first",
+                project.name
+            )));
+        }
+        sqlx::query("DELETE FROM projects WHERE id = $1").bind(id).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Rename an organization or change its email. Renaming changes the `sub` of every token
+    /// minted afterwards: trust policies that name the old organization stop matching.
+    pub async fn update_organization(
+        &self,
+        id: &str,
+        name: Option<&str>,
+        email: Option<&str>,
+    ) -> Result<Organization, StoreError> {
+        let current = self.organization_by_id(id).await?;
+        if let Some(name) = name {
+            OrganizationName::parse(name).map_err(invalid)?;
+        }
+        sqlx::query("UPDATE organizations SET name = $2, email = $3 WHERE id = $1")
+            .bind(id)
+            .bind(name.unwrap_or(&current.name))
+            .bind(email.unwrap_or(&current.email))
+            .execute(&self.pool)
+            .await
+            .map_err(|e| match StoreError::from(e) {
+                StoreError::Conflict(_) => StoreError::Conflict(format!(
+                    "organization {:?} already exists",
+                    name.unwrap_or_default()
+                )),
+                other => other,
+            })?;
+        self.organization_by_id(id).await
+    }
+
+    /// Delete an organization and everything in it (projects, workspaces, state, variables,
+    /// tokens, agent pools). Refused while one of its runs holds a workspace: its job would go
+    /// on with nobody to report to.
+    pub async fn delete_organization(&self, id: &str) -> Result<(), StoreError> {
+        let org = self.organization_by_id(id).await?;
+        let mut tx = self.pool.begin().await?;
+        let (active,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM workspaces WHERE organization_id = $1 AND active_run_id IS NOT NULL",
+        )
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await?;
+        if active > 0 {
+            return Err(StoreError::Conflict(format!(
+                "organization {:?} has {active} active run(s); cancel or finish them first",
+                org.name
+            )));
+        }
+        sqlx::query("DELETE FROM organizations WHERE id = $1").bind(id).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Create a workspace.
@@ -354,6 +500,18 @@ impl Store {
         let mut ws = workspace(&row)?;
         ws.tag_names = self.tags_of(&ws.id).await?;
         Ok(ws)
+    }
+
+    /// Every tag name used in an organization.
+    pub async fn organization_tags(&self, organization_id: &str) -> Result<Vec<String>, StoreError> {
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "SELECT DISTINCT t.name FROM workspace_tags t JOIN workspaces w ON w.id = t.workspace_id
+              WHERE w.organization_id = $1 ORDER BY t.name",
+        )
+        .bind(organization_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(|r| r.0).collect())
     }
 
     async fn tags_of(&self, workspace_id: &str) -> Result<Vec<String>, StoreError> {
@@ -432,45 +590,59 @@ impl Store {
         filter: &WorkspaceFilter,
         page: Page,
     ) -> Result<Paged<Workspace>, StoreError> {
-        let pattern = format!(
-            "%{}%",
-            filter
-                .name
-                .as_deref()
-                .unwrap_or("")
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_")
-        );
-        // $1 organization, $2 name pattern, $3 project (or NULL), then one per tag.
-        let mut condition =
-            "w.organization_id = $1 AND w.name LIKE $2 ESCAPE '\\' AND ($3 IS NULL OR w.project_id = $3)"
-                .to_owned();
-        for i in 0..filter.tags.len() {
+        // Every value is bound, never spliced: `$n` names the n-th of `binds`.
+        let mut binds: Vec<String> = vec![organization_id.to_owned()];
+        let mut param = |v: String| {
+            binds.push(v);
+            format!("${}", binds.len())
+        };
+        let like_escape = |v: &str| v.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+        let mut condition = "w.organization_id = $1".to_owned();
+        if let Some(name) = filter.name.as_deref().filter(|n| !n.is_empty()) {
+            let p = param(format!("%{}%", like_escape(name)));
+            condition.push_str(&format!(" AND w.name LIKE {p} ESCAPE '\\'"));
+        }
+        if let Some(wildcard) = filter.wildcard_name.as_deref().filter(|n| !n.is_empty()) {
+            // `*` matches any run of characters; everything else is literal.
+            let pattern = wildcard.split('*').map(like_escape).collect::<Vec<_>>().join("%");
+            let p = param(pattern);
+            condition.push_str(&format!(" AND w.name LIKE {p} ESCAPE '\\'"));
+        }
+        if let Some(project) = &filter.project_id {
+            let p = param(project.clone());
+            condition.push_str(&format!(" AND w.project_id = {p}"));
+        }
+        for (tags, not) in [(&filter.tags, ""), (&filter.exclude_tags, "NOT ")] {
+            for tag in tags {
+                let p = param(tag.clone());
+                condition.push_str(&format!(
+                    " AND {not}EXISTS (SELECT 1 FROM workspace_tags t WHERE t.workspace_id = w.id AND t.name = {p})"
+                ));
+            }
+        }
+        if !filter.current_run_statuses.is_empty() {
+            let ps: Vec<String> =
+                filter.current_run_statuses.iter().map(|s| param(s.as_str().to_owned())).collect();
             condition.push_str(&format!(
-                " AND EXISTS (SELECT 1 FROM workspace_tags t WHERE t.workspace_id = w.id AND t.name = ${})",
-                i + 4
+                " AND (SELECT r.status FROM runs r WHERE r.workspace_id = w.id ORDER BY r.seq DESC LIMIT 1) IN ({})",
+                ps.join(", ")
             ));
         }
         let counted = format!("SELECT COUNT(*) FROM workspaces w WHERE {condition}");
-        let mut total = sqlx::query_as::<_, (i64,)>(sql(counted))
-            .bind(organization_id)
-            .bind(&pattern)
-            .bind(filter.project_id.clone());
-        for tag in &filter.tags {
-            total = total.bind(tag);
+        let mut total = sqlx::query_as::<_, (i64,)>(sql(counted));
+        for b in &binds {
+            total = total.bind(b);
         }
         let total = total.fetch_one(&self.pool).await?;
-        let n = filter.tags.len();
+        let n = binds.len();
         let listed = format!(
             "SELECT {WORKSPACE_COLUMNS} WHERE {condition} ORDER BY w.name LIMIT ${} OFFSET ${}",
-            n + 4,
-            n + 5
+            n + 1,
+            n + 2
         );
-        let mut rows =
-            sqlx::query(sql(listed)).bind(organization_id).bind(&pattern).bind(filter.project_id.clone());
-        for tag in &filter.tags {
-            rows = rows.bind(tag);
+        let mut rows = sqlx::query(sql(listed));
+        for b in &binds {
+            rows = rows.bind(b);
         }
         let rows = rows.bind(page.limit()).bind(page.offset()).fetch_all(&self.pool).await?;
         let mut items: Vec<Workspace> = rows.iter().map(workspace).collect::<Result<_, _>>()?;

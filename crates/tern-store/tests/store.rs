@@ -149,10 +149,10 @@ async fn uploaded_cv(f: &Fixture, ws: &Workspace) -> ConfigurationVersion {
 async fn organizations_start_with_a_default_project(f: Fixture) {
     let o = org(&f, "acme").await;
     assert!(o.id.starts_with("org-"));
-    let projects = f.store.list_projects(&o.id, &[], Page::default()).await.unwrap();
+    let projects = f.store.list_projects(&o.id, &[], None, Page::default()).await.unwrap();
     let named = f
         .store
-        .list_projects(&o.id, &["Default Project".to_owned(), "absent".to_owned()], Page::default())
+        .list_projects(&o.id, &["Default Project".to_owned(), "absent".to_owned()], None, Page::default())
         .await
         .unwrap();
     assert_eq!(named.items.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(), ["Default Project"]);
@@ -163,7 +163,7 @@ async fn organizations_start_with_a_default_project(f: Fixture) {
     assert!(matches!(&err, StoreError::Conflict(m) if m.contains("\"acme\" already exists")), "{err}");
     let err = f.store.create_organization("ac:me", "x@example.com").await.unwrap_err();
     assert!(matches!(&err, StoreError::Invalid(m) if m.contains("':'")), "{err}");
-    let p = f.store.create_project(&o.id, "Team Blue").await.unwrap();
+    let p = f.store.create_project(&o.id, "Team Blue", "").await.unwrap();
     assert_eq!(f.store.project_by_name(&o.id, "Team Blue").await.unwrap(), p);
     assert!(matches!(f.store.organization("nope").await, Err(StoreError::NotFound { .. })));
     org(&f, "beta").await;
@@ -464,7 +464,18 @@ async fn a_run_goes_through_plan_and_apply(f: Fixture) {
     f.store.create_run(&ws.id, &RunInput::default(), "at-x").await.unwrap();
     let other = org(&f, "other").await;
     assert!(claim(&f, "b", Some(&other.id)).await.is_none());
-    assert_eq!(f.store.list_runs(&ws.id, Page::default()).await.unwrap().total, 4);
+    assert_eq!(
+        f.store
+            .list_runs(
+                tern_store::RunScope::Workspace(&ws.id),
+                &tern_store::RunFilter::default(),
+                Page::default()
+            )
+            .await
+            .unwrap()
+            .total,
+        4
+    );
 }
 
 async fn runs_of_a_workspace_take_turns(f: Fixture) {

@@ -25,3 +25,7 @@ pub use phase::{PhaseError, RunPhase};
 pub use secret::SecretString;
 pub use terraform::{TerraformVersion, TerraformVersionError, Version};
 pub use ttl::{Ttl, TtlError};
+
+/// The largest JSON plan (`terraform show -json` of a saved plan) a runner sends and the
+/// server keeps.
+pub const MAX_PLAN_JSON_BYTES: usize = 64 * 1024 * 1024;

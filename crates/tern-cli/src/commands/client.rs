@@ -443,7 +443,10 @@ pub fn workspace(command: WorkspaceCommand, env: Env<'_>) -> anyhow::Result<Exit
                     "tags:              {}",
                     if tags.is_empty() { "-".to_owned() } else { tags.join(", ") }
                 );
-                outln!("current run:       {}", text(&ws["relationships"]["current-run"]["data"]["id"]));
+                // The run that holds the workspace (tern's `active-run`), and the newest (TFE's
+                // `current-run`, whatever its status).
+                outln!("active run:        {}", text(&ws["relationships"]["active-run"]["data"]["id"]));
+                outln!("latest run:        {}", text(&ws["relationships"]["current-run"]["data"]["id"]));
                 outln!(
                     "current state:     {}",
                     text(&ws["relationships"]["current-state-version"]["data"]["id"])

@@ -14,6 +14,12 @@ use crate::runs::{ADMIN, World, laptop_terraform_with};
 
 /// Terraform ≥ 1.1 and its version, or `None` (after saying so loudly).
 fn modern_terraform(test: &str) -> Option<(PathBuf, String)> {
+    terraform_at_least(test, 1)
+}
+
+/// Terraform ≥ 1.`minor` (from `TERN_TEST_TERRAFORM` or PATH) and its version, or `None` after
+/// a loud skip line.
+pub(crate) fn terraform_at_least(test: &str, min_minor: u32) -> Option<(PathBuf, String)> {
     let given = std::env::var("TERN_TEST_TERRAFORM").ok().filter(|v| !v.is_empty());
     let path = match given.as_deref() {
         Some("none") => None,
@@ -27,11 +33,11 @@ fn modern_terraform(test: &str) -> Option<(PathBuf, String)> {
         let version = v["terraform_version"].as_str()?.to_owned();
         let mut parts = version.split('.').map(|n| n.parse::<u32>().unwrap_or(0));
         let (major, minor) = (parts.next()?, parts.next()?);
-        (major > 1 || (major == 1 && minor >= 1)).then_some((p, version))
+        (major > 1 || (major == 1 && minor >= min_minor)).then_some((p, version))
     });
     if found.is_none() {
         eprintln!(
-            "\n!!!! SKIPPED {test}: no Terraform >= 1.1 (set TERN_TEST_TERRAFORM or put one on PATH) !!!!\n"
+            "\n!!!! SKIPPED {test}: no Terraform >= 1.{min_minor} (set TERN_TEST_TERRAFORM or put one on PATH) !!!!\n"
         );
     }
     found
@@ -145,7 +151,8 @@ fn the_remote_backend_of_current_terraform_plans_and_applies() {
 }
 
 /// Local execution with the cloud block: Terraform runs here and writes state versions through
-/// go-tfe's current path (upload URLs first, inline state on TFE's "param is missing" answer).
+/// go-tfe's current path: the version announced without its state, the state then PUT to the
+/// signed upload URL (and the JSON state to the JSON one).
 #[test]
 fn the_cloud_block_in_local_execution_keeps_its_state_in_tern() {
     let Some((terraform, _)) =

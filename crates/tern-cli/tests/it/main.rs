@@ -16,6 +16,7 @@ mod leaks;
 mod load;
 mod masking;
 mod peers;
+mod pytfe;
 mod runs;
 mod serve;
 mod support;

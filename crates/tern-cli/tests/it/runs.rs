@@ -485,7 +485,7 @@ fn kill_9_during_a_plan_errors_the_run_on_restart_and_a_new_run_succeeds() {
     assert_eq!(w.vault_tokens(), 0, "its Vault token was revoked on restart");
     assert!(server.logs().contains("revoked"), "{}", server.logs());
     assert!(
-        w.ok(&server, &["workspace", "show", "prod"]).contains("current run:       -"),
+        w.ok(&server, &["workspace", "show", "prod"]).contains("active run:        -"),
         "the workspace is free again"
     );
     // A new run succeeds, in a workspace with the normal terraform.
@@ -993,7 +993,7 @@ fn ctrl_c_in_the_terraform_cli_cancels_the_remote_apply() {
     });
     assert!(started.elapsed() < Duration::from_secs(60), "canceled, not waited out: {:?}", started.elapsed());
     let shown = tern(&["workspace", "show", "slow"]);
-    assert!(shown.stdout.contains("current run:       -"), "the workspace is free again: {shown}");
+    assert!(shown.stdout.contains("active run:        -"), "the workspace is free again: {shown}");
 }
 
 /// A directory without Terraform files plans to destroy everything (tern's backend file would be

@@ -11,7 +11,7 @@ use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use serde::Deserialize;
 use serde_json::json;
 use tern_identity::{Jti, RunContext, TokenRequest};
@@ -36,6 +36,10 @@ pub(crate) fn routes(limits: ApiLimits) -> Router<ApiState> {
         .route(
             "/api/agent/jobs/{id}/plan",
             get(plan_file).put(save_plan_file).layer(DefaultBodyLimit::max(limits.max_upload_bytes)),
+        )
+        .route(
+            "/api/agent/jobs/{id}/plan-json",
+            put(save_plan_json).layer(DefaultBodyLimit::max(tern_types::MAX_PLAN_JSON_BYTES)),
         )
         .route("/api/agent/jobs/{id}/token", post(mint))
         .route(
@@ -259,6 +263,36 @@ async fn save_plan_file(
         return Err(ApiError::forbidden("only the plan phase saves a plan"));
     }
     s.store.set_plan_file(&run.id, &body).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// The plan phase's `terraform show -json` of its saved plan: kept sealed (TFE's plan
+/// `json-output`), and counted (the plan's and apply's `resource-additions`…). A document that
+/// is not a JSON plan is refused: the counts would be wrong.
+async fn save_plan_json(
+    State(s): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult {
+    let (job, run, _) = load(&s, &caller, &id).await?;
+    if job.phase != RunPhase::Plan {
+        return Err(ApiError::forbidden("only the plan phase saves a JSON plan"));
+    }
+    let parsed = body.clone();
+    let counts = tokio::task::spawn_blocking(move || tern_store::ResourceCounts::of_plan_json(&parsed))
+        .await
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal error",
+                format!("reading the JSON plan: {e}"),
+            )
+        })?
+        .ok_or_else(|| {
+            ApiError::bad_request("the body is not a JSON plan (terraform show -json of a plan file)")
+        })?;
+    s.store.set_plan_json(&run.id, &body, &counts).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

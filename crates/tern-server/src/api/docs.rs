@@ -251,6 +251,9 @@ pub(crate) fn organization(o: &Organization) -> Value {
             "email": o.email,
             "external-id": o.id,
             "created-at": time(o.created_at),
+            "default-execution-mode": "remote",
+            "cost-estimation-enabled": false,
+            "assessments-enforced": false,
             "permissions": { "can-update": true, "can-create-workspace": true },
         },
         "links": { "self": format!("/api/v2/organizations/{}", o.name) },
@@ -261,7 +264,7 @@ pub(crate) fn project(p: &Project) -> Value {
     json!({
         "id": p.id,
         "type": "projects",
-        "attributes": { "name": p.name, "created-at": time(p.created_at) },
+        "attributes": { "name": p.name, "description": p.description, "created-at": time(p.created_at) },
         "relationships": { "organization": rel(Some(&p.organization), "organizations") },
         "links": { "self": format!("/api/v2/projects/{}", p.id) },
     })
@@ -298,7 +301,10 @@ pub(crate) fn workspace(w: &Workspace) -> Value {
             "organization": rel(Some(&w.organization), "organizations"),
             "project": rel(Some(&w.project_id), "projects"),
             "agent-pool": rel(w.agent_pool_id.as_deref(), "agent-pools"),
-            "current-run": rel(w.active_run_id.as_deref(), "runs"),
+            "current-run": rel(w.latest_run_id.as_deref(), "runs"),
+            "latest-run": rel(w.latest_run_id.as_deref(), "runs"),
+            // tern's: the run that holds the workspace (none when it is free).
+            "active-run": rel(w.active_run_id.as_deref(), "runs"),
             "current-state-version": rel(w.current_state_version_id.as_deref(), "state-versions"),
         },
         "links": { "self": format!("/api/v2/organizations/{}/workspaces/{}", w.organization, w.name) },
@@ -336,10 +342,13 @@ pub(crate) fn variable_set(s: &VariableSet, vars: &[Variable]) -> Value {
             "global": s.global,
             "var-count": vars.len(),
             "workspace-count": s.workspace_ids.len(),
+            "project-count": s.project_ids.len(),
+            "priority": false,
             "created-at": time(s.created_at),
         },
         "relationships": {
             "workspaces": { "data": s.workspace_ids.iter().map(|id| json!({ "id": id, "type": "workspaces" })).collect::<Vec<_>>() },
+            "projects": { "data": s.project_ids.iter().map(|id| json!({ "id": id, "type": "projects" })).collect::<Vec<_>>() },
             "vars": { "data": vars.iter().map(|v| json!({ "id": v.id, "type": "vars" })).collect::<Vec<_>>() },
         },
     })
@@ -359,13 +368,22 @@ pub(crate) fn configuration_version(cv: &ConfigurationVersion, upload: Option<St
             "source": "tfe-api",
             "upload-url": upload,
             "created-at": time(cv.created_at),
+            "status-timestamps": match cv.uploaded_at {
+                Some(at) => json!({ "queued-at": time(cv.created_at), "uploaded-at": time(at) }),
+                None => json!({ "queued-at": time(cv.created_at) }),
+            },
         },
         "relationships": { "workspace": rel(Some(&cv.workspace_id), "workspaces") },
     })
 }
 
 fn stamps(run: &Run) -> Value {
-    Value::Object(run.status_timestamps.iter().map(|(k, v)| (k.clone(), Value::String(time(*v)))).collect())
+    Value::Object(run.run_timestamps().map(|(k, v)| (k.to_owned(), Value::String(time(v)))).collect())
+}
+
+/// A plan's or an apply's own `status-timestamps` (`queued-at`, `started-at`, `finished-at`…).
+fn phase_stamps(run: &Run, phase: tern_types::RunPhase) -> Value {
+    Value::Object(run.phase_timestamps(phase).map(|(k, v)| (k.to_owned(), Value::String(time(v)))).collect())
 }
 
 /// A run; `waiting` says why it has not started yet, when tern can tell (a tern attribute,
@@ -389,6 +407,7 @@ pub(crate) fn run(r: &Run, waiting: Option<&str>) -> Value {
             "target-addrs": r.options.target_addrs,
             "replace-addrs": r.options.replace_addrs,
             "source": "tfe-api",
+            "position-in-queue": 0,
             "created-at": time(r.created_at),
             "status-timestamps": stamps(r),
             "actions": {
@@ -409,8 +428,10 @@ pub(crate) fn run(r: &Run, waiting: Option<&str>) -> Value {
     })
 }
 
+/// A plan: its resource counts come from its JSON plan (0 until it has one).
 pub(crate) fn plan(r: &Run, log_url: &str) -> Value {
     let id = r.plan_id();
+    let counts = r.resource_counts.unwrap_or_default();
     json!({
         "id": id,
         "type": "plans",
@@ -418,21 +439,38 @@ pub(crate) fn plan(r: &Run, log_url: &str) -> Value {
             "status": r.plan_status.as_str(),
             "has-changes": r.has_changes.unwrap_or(false),
             "log-read-url": log_url,
-            "status-timestamps": stamps(r),
+            "status-timestamps": phase_stamps(r, tern_types::RunPhase::Plan),
+            "resource-additions": counts.additions,
+            "resource-changes": counts.changes,
+            "resource-destructions": counts.destructions,
+            "resource-imports": counts.imports,
+            "execution-details": { "mode": "remote" },
         },
         "relationships": { "run": rel(Some(&r.id), "runs") },
     })
 }
 
+/// An apply: it applies the saved plan exactly, so once it has finished its counts are the
+/// plan's (0 before, and for an apply that failed part-way: tern does not count those).
 pub(crate) fn apply(r: &Run, log_url: &str) -> Value {
     let id = r.apply_id();
+    let counts = if r.apply_status == tern_store::PhaseStatus::Finished {
+        r.resource_counts.unwrap_or_default()
+    } else {
+        tern_store::ResourceCounts::default()
+    };
     json!({
         "id": id,
         "type": "applies",
         "attributes": {
             "status": r.apply_status.as_str(),
             "log-read-url": log_url,
-            "status-timestamps": stamps(r),
+            "status-timestamps": phase_stamps(r, tern_types::RunPhase::Apply),
+            "resource-additions": counts.additions,
+            "resource-changes": counts.changes,
+            "resource-destructions": counts.destructions,
+            "resource-imports": counts.imports,
+            "execution-details": { "mode": "remote" },
         },
         "relationships": { "run": rel(Some(&r.id), "runs") },
     })
@@ -448,8 +486,13 @@ pub(crate) fn state_version(v: &StateVersion, public_url: &str) -> Value {
             "md5": v.md5,
             "size": v.size,
             "status": "finalized",
+            "state-version": 4,
+            "terraform-version": v.terraform_version,
+            "resources-processed": true,
             "created-at": time(v.created_at),
             "hosted-state-download-url": format!("{public_url}/api/v2/state-versions/{}/download", v.id),
+            // TFE's JSON state (`terraform show -json` of the state) is not produced by tern.
+            "hosted-json-state-download-url": null,
         },
         "relationships": {
             "run": rel(v.run_id.as_deref(), "runs"),

@@ -147,16 +147,97 @@ async fn api_version(mut response: axum::response::Response) -> axum::response::
 }
 
 /// A method a path does not take: a JSON:API error that says so (an empty 405 reaches SDK
-/// users as a bare "HTTP 405").
+/// users as a bare "HTTP 405"), naming the TFE feature when it is one tern lacks.
 async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> axum::response::Response {
-    axum::response::IntoResponse::into_response(ApiError::new(
-        axum::http::StatusCode::METHOD_NOT_ALLOWED,
-        "method not allowed",
-        format!(
+    let detail = match unsupported_feature(method.as_str(), uri.path()) {
+        Some(feature) => format!("tern does not support {feature}"),
+        None => format!(
             "tern does not support {method} {} (yet); GET /api/v2/openapi.json lists what it supports",
             uri.path()
         ),
+    };
+    axum::response::IntoResponse::into_response(ApiError::new(
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        "method not allowed",
+        detail,
     ))
+}
+
+/// TFE API features tern does not have, by the request that reaches for them: what the answer
+/// names (with what to do instead), so that an SDK user reads more than "not found". `*` is
+/// one path segment.
+const UNSUPPORTED: &[(&str, &str, &str)] = &[
+    (
+        "*",
+        "/api/v2/workspaces/*/tag-bindings",
+        "tag bindings (key/value tags) yet; use tags: tag-names, or relationships/tags",
+    ),
+    (
+        "*",
+        "/api/v2/workspaces/*/effective-tag-bindings",
+        "tag bindings (key/value tags) yet; use tags: tag-names, or relationships/tags",
+    ),
+    ("*", "/api/v2/projects/*/tag-bindings", "tag bindings (key/value tags) yet; tag the workspaces instead"),
+    (
+        "*",
+        "/api/v2/projects/*/effective-tag-bindings",
+        "tag bindings (key/value tags) yet; tag the workspaces instead",
+    ),
+    (
+        "PATCH",
+        "/api/v2/workspaces/*/state-versions",
+        "state rollback yet; download the old version and push it with `terraform state push`",
+    ),
+    (
+        "*",
+        "/api/v2/runs/*/actions/force-cancel",
+        "force-cancel: cancel the run (actions/cancel); tern interrupts Terraform and kills it after the grace period",
+    ),
+    ("*", "/api/v2/runs/*/actions/force-execute", "force-execute: tern runs the queue in order"),
+    (
+        "*",
+        "/api/v2/plans/*/json-output-redacted",
+        "the redacted JSON plan (json-output-redacted) yet; json-output holds the plan",
+    ),
+    (
+        "*",
+        "/api/v2/runs/*/plan/json-output-redacted",
+        "the redacted JSON plan (json-output-redacted) yet; json-output holds the plan",
+    ),
+    ("*", "/api/v2/runs/*/policy-checks", "policy checks (Sentinel/OPA)"),
+    ("*", "/api/v2/runs/*/task-stages", "run tasks"),
+    ("*", "/api/v2/runs/*/cost-estimate", "cost estimation"),
+    ("*", "/api/v2/cost-estimates/*", "cost estimation"),
+    ("*", "/api/v2/organizations/*/teams", "teams yet"),
+    ("*", "/api/v2/organizations/*/oauth-clients", "VCS connections (oauth-clients) yet"),
+    ("*", "/api/v2/organizations/*/policy-sets", "policy sets"),
+    ("*", "/api/v2/organizations/*/registry-modules", "a private module registry"),
+    ("*", "/api/v2/organizations/*/registry-providers", "a private provider registry"),
+    ("*", "/api/v2/workspaces/*/notification-configurations", "notification configurations yet"),
+    (
+        "*",
+        "/api/v2/workspaces/*/relationships/remote-state-consumers",
+        "remote state consumers: any token of the organization may read a workspace's outputs",
+    ),
+    ("*", "/api/v2/workspaces/*/relationships/ssh-key", "SSH keys for modules"),
+];
+
+/// The feature a request reaches for that tern does not have (see [`UNSUPPORTED`]).
+pub(crate) fn unsupported_feature(method: &str, path: &str) -> Option<&'static str> {
+    let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+    UNSUPPORTED.iter().find_map(|(m, pattern, feature)| {
+        let pattern: Vec<&str> = pattern.split('/').collect();
+        let matches = (*m == "*" || *m == method)
+            && pattern.len() == segments.len()
+            && pattern.iter().zip(&segments).all(|(p, s)| *p == "*" || p == s);
+        matches.then_some(*feature)
+    })
+}
+
+/// Every TFE feature tern answers "not supported" for, with its request pattern (for the API
+/// coverage table in the docs).
+pub fn unsupported_features() -> impl Iterator<Item = (&'static str, &'static str, &'static str)> {
+    UNSUPPORTED.iter().copied()
 }
 
 /// The API routes, to be merged into the server's router.

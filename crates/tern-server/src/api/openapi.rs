@@ -7,7 +7,7 @@ use axum::response::Response;
 use axum::routing::get;
 use serde_json::{Map, Value, json};
 
-use super::{ApiState, Caller, docs};
+use super::{ApiState, docs};
 
 /// Every API endpoint: method, path, and what it does.
 pub const ENDPOINTS: &[(&str, &str, &str)] = &[
@@ -16,6 +16,12 @@ pub const ENDPOINTS: &[(&str, &str, &str)] = &[
     ("GET", "/api/v2/organizations", "List organizations (admin: all; organization token: its own)"),
     ("POST", "/api/v2/organizations", "Create an organization with its Default Project (admin)"),
     ("GET", "/api/v2/organizations/{org}", "Show an organization"),
+    ("PATCH", "/api/v2/organizations/{org}", "Rename an organization or change its email (admin)"),
+    (
+        "DELETE",
+        "/api/v2/organizations/{org}",
+        "Delete an organization and everything in it (admin; refused while a run is active)",
+    ),
     (
         "GET",
         "/api/v2/organizations/{org}/entitlement-set",
@@ -26,14 +32,58 @@ pub const ENDPOINTS: &[(&str, &str, &str)] = &[
         "/api/v2/organizations/{org}/runs/queue",
         "Runs of the organization waiting for or holding a worker",
     ),
+    (
+        "PUT",
+        "/api/v2/state-versions/{id}/upload/{signature}",
+        "Upload a pending state version's state (signed URL, no token)",
+    ),
+    (
+        "PUT",
+        "/api/v2/state-versions/{id}/json-upload/{signature}",
+        "Upload a pending state version's JSON state (signed URL, no token; not kept)",
+    ),
+    (
+        "GET",
+        "/api/v2/organizations/{org}/runs",
+        "List an organization's runs, newest first (filter[status], filter[operation])",
+    ),
+    ("GET", "/api/v2/organizations/{org}/capacity", "How many of the organization's runs wait and run"),
+    (
+        "GET",
+        "/api/v2/workspaces/{id}/all-vars",
+        "Every variable a run in the workspace gets, the winner of each name",
+    ),
+    ("GET", "/api/v2/run-events/{id}", "One run event"),
+    (
+        "GET",
+        "/api/v2/plans/{id}/json-output",
+        "The plan as JSON (terraform show -json; holds sensitive values)",
+    ),
+    (
+        "GET",
+        "/api/v2/runs/{id}/plan/json-output",
+        "A run's plan as JSON (terraform show -json; holds sensitive values)",
+    ),
     ("GET", "/api/v2/organizations/{org}/projects", "List projects"),
     ("POST", "/api/v2/organizations/{org}/projects", "Create a project"),
     ("GET", "/api/v2/projects/{id}", "Show a project"),
-    ("GET", "/api/v2/organizations/{org}/workspaces", "List workspaces (search[name] filters)"),
+    ("PATCH", "/api/v2/projects/{id}", "Rename a project or change its description"),
+    ("DELETE", "/api/v2/projects/{id}", "Delete an empty project"),
+    ("GET", "/api/v2/projects/{id}/varsets", "Variable sets applied to a project"),
+    (
+        "GET",
+        "/api/v2/organizations/{org}/workspaces",
+        "List workspaces (search[name], search[tags], search[exclude-tags], filter[project][id])",
+    ),
     ("POST", "/api/v2/organizations/{org}/workspaces", "Create a workspace"),
     ("GET", "/api/v2/organizations/{org}/workspaces/{name}", "Show a workspace by name"),
     ("PATCH", "/api/v2/organizations/{org}/workspaces/{name}", "Update a workspace by name"),
     ("DELETE", "/api/v2/organizations/{org}/workspaces/{name}", "Delete a workspace by name"),
+    (
+        "POST",
+        "/api/v2/organizations/{org}/workspaces/{name}/actions/safe-delete",
+        "Delete a workspace by name if its state manages no resource",
+    ),
     ("GET", "/api/v2/workspaces/{id}", "Show a workspace"),
     ("PATCH", "/api/v2/workspaces/{id}", "Update a workspace"),
     ("DELETE", "/api/v2/workspaces/{id}", "Delete a workspace"),
@@ -42,21 +92,44 @@ pub const ENDPOINTS: &[(&str, &str, &str)] = &[
     ("DELETE", "/api/v2/workspaces/{id}/relationships/tags", "Remove tags from a workspace"),
     ("POST", "/api/v2/workspaces/{id}/actions/lock", "Lock a workspace"),
     ("POST", "/api/v2/workspaces/{id}/actions/unlock", "Unlock a workspace"),
+    ("POST", "/api/v2/workspaces/{id}/actions/force-unlock", "Unlock a workspace, whoever locked it"),
+    (
+        "POST",
+        "/api/v2/workspaces/{id}/actions/safe-delete",
+        "Delete a workspace if its state manages no resource",
+    ),
+    (
+        "GET",
+        "/api/v2/workspaces/{id}/varsets",
+        "Variable sets that apply to a workspace (global, applied to it or to its project)",
+    ),
     ("GET", "/api/v2/workspaces/{id}/vars", "List workspace variables (sensitive values are never returned)"),
     ("POST", "/api/v2/workspaces/{id}/vars", "Create a workspace variable"),
     ("GET", "/api/v2/workspaces/{id}/vars/{var}", "Show a workspace variable"),
     ("PATCH", "/api/v2/workspaces/{id}/vars/{var}", "Update a workspace variable"),
     ("DELETE", "/api/v2/workspaces/{id}/vars/{var}", "Delete a workspace variable"),
     ("GET", "/api/v2/organizations/{org}/varsets", "List variable sets"),
-    ("POST", "/api/v2/organizations/{org}/varsets", "Create a variable set"),
+    (
+        "POST",
+        "/api/v2/organizations/{org}/varsets",
+        "Create a variable set (optionally applied to workspaces and projects)",
+    ),
     ("GET", "/api/v2/varsets/{id}", "Show a variable set"),
+    ("PATCH", "/api/v2/varsets/{id}", "Change a variable set's name, description or global flag"),
     ("DELETE", "/api/v2/varsets/{id}", "Delete a variable set"),
     ("GET", "/api/v2/varsets/{id}/relationships/vars", "List a set's variables"),
     ("POST", "/api/v2/varsets/{id}/relationships/vars", "Add a variable to a set"),
+    ("GET", "/api/v2/varsets/{id}/relationships/vars/{var}", "Show a set's variable"),
     ("PATCH", "/api/v2/varsets/{id}/relationships/vars/{var}", "Update a set's variable"),
     ("DELETE", "/api/v2/varsets/{id}/relationships/vars/{var}", "Delete a set's variable"),
     ("POST", "/api/v2/varsets/{id}/relationships/workspaces", "Apply a set to workspaces"),
     ("DELETE", "/api/v2/varsets/{id}/relationships/workspaces", "Remove a set from workspaces"),
+    (
+        "POST",
+        "/api/v2/varsets/{id}/relationships/projects",
+        "Apply a set to projects (every workspace in them)",
+    ),
+    ("DELETE", "/api/v2/varsets/{id}/relationships/projects", "Remove a set from projects"),
     ("GET", "/api/v2/workspaces/{id}/configuration-versions", "List configuration versions"),
     (
         "POST",
@@ -64,6 +137,7 @@ pub const ENDPOINTS: &[(&str, &str, &str)] = &[
         "Create a configuration version (returns its upload-url)",
     ),
     ("GET", "/api/v2/configuration-versions/{id}", "Show a configuration version"),
+    ("GET", "/api/v2/configuration-versions/{id}/download", "Download an uploaded configuration (.tar.gz)"),
     ("PUT", "/api/v2/configuration-versions/{id}/upload", "Upload a configuration (.tar.gz)"),
     (
         "PUT",
@@ -75,7 +149,7 @@ pub const ENDPOINTS: &[(&str, &str, &str)] = &[
     ("GET", "/api/v2/runs/{id}/run-events", "A run's events, from its status timestamps"),
     ("GET", "/api/v2/runs/{id}/plan", "A run's plan"),
     ("GET", "/api/v2/runs/{id}/apply", "A run's apply"),
-    ("GET", "/api/v2/workspaces/{id}/runs", "List a workspace's runs"),
+    ("GET", "/api/v2/workspaces/{id}/runs", "List a workspace's runs (filter[status])"),
     ("POST", "/api/v2/workspaces/{id}/runs", "Create a run in a workspace"),
     ("POST", "/api/v2/runs/{id}/actions/apply", "Confirm a planned run"),
     ("POST", "/api/v2/runs/{id}/actions/discard", "Discard a planned run"),
@@ -101,12 +175,23 @@ pub const ENDPOINTS: &[(&str, &str, &str)] = &[
     ("GET", "/api/v2/state-versions/{id}", "Show a state version"),
     ("GET", "/api/v2/state-versions/{id}/download", "Download a state version"),
     ("GET", "/api/v2/state-versions/{id}/outputs", "A state version's outputs (sensitive values withheld)"),
+    ("GET", "/api/v2/state-version-outputs/{id}", "One output of a state version (sensitive value withheld)"),
     (
         "GET",
         "/api/v2/workspaces/{id}/current-state-version-outputs",
         "The current state's outputs (sensitive values withheld)",
     ),
+    (
+        "GET",
+        "/api/v2/organizations/{org}/authentication-token",
+        "Show the newest organization token (admin; never its secret)",
+    ),
     ("POST", "/api/v2/organizations/{org}/authentication-token", "Create an organization token (admin)"),
+    (
+        "DELETE",
+        "/api/v2/organizations/{org}/authentication-token",
+        "Revoke the organization's organization tokens (admin)",
+    ),
     (
         "POST",
         "/api/v2/organizations/{org}/agent-tokens",
@@ -143,6 +228,7 @@ pub const ENDPOINTS: &[(&str, &str, &str)] = &[
     ("PUT", "/api/agent/jobs/{id}/state", "Store the state an apply produced"),
     ("GET", "/api/agent/jobs/{id}/plan", "The saved plan, for the apply phase"),
     ("PUT", "/api/agent/jobs/{id}/plan", "Save the plan of the plan phase"),
+    ("PUT", "/api/agent/jobs/{id}/plan-json", "Save the plan phase's JSON plan (terraform show -json)"),
     ("POST", "/api/agent/jobs/{id}/token", "Mint a workload identity token for the job's run and phase"),
     (
         "POST",
@@ -170,7 +256,7 @@ pub fn openapi() -> Value {
         entry[method.to_ascii_lowercase()] = json!({
             "summary": summary,
             "parameters": params,
-            "security": if path.contains("{signature}") { json!([]) } else { json!([{ "bearer": [] }]) },
+            "security": if path.contains("{signature}") || *path == "/api/v2/openapi.json" { json!([]) } else { json!([{ "bearer": [] }]) },
             "responses": {
                 "200": { "description": "OK" },
                 "401": { "description": "No token, or not a valid one" },
@@ -187,6 +273,7 @@ pub fn openapi() -> Value {
     })
 }
 
-async fn document(_caller: Caller) -> Response {
+/// Served without a token: it describes the API, and holds nothing of any organization.
+async fn document() -> Response {
     docs::respond(StatusCode::OK, &openapi())
 }

@@ -11,8 +11,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use serde_json::json;
 use tern_store::{
-    Category, ConfigurationVersion, ExecutionMode, Organization, PhaseStatus, Run, RunInput, RunOptions,
-    RunVariable, TokenKind, VariableInput, VariableOwner, Workspace, WorkspaceFilter, WorkspaceSettings,
+    Category, ConfigurationVersion, ExecutionMode, Organization, PhaseStatus, Run, RunFilter, RunInput,
+    RunOperation, RunOptions, RunScope, RunStatus, RunVariable, TokenKind, VariableInput, VariableOwner,
+    Workspace, WorkspaceFilter, WorkspaceSettings,
 };
 use tern_types::{RunPhase, SecretString, TerraformVersion};
 
@@ -26,15 +27,22 @@ pub(crate) fn routes(limits: ApiLimits) -> Router<ApiState> {
     Router::new()
         .route("/api/v2/ping", get(ping))
         .route("/api/v2/organizations", get(list_orgs).post(create_org))
-        .route("/api/v2/organizations/{org}", get(show_org))
+        .route("/api/v2/organizations/{org}", get(show_org).patch(update_org).delete(delete_org))
         .route("/api/v2/organizations/{org}/entitlement-set", get(entitlements))
         .route("/api/v2/organizations/{org}/runs/queue", get(run_queue))
+        .route("/api/v2/organizations/{org}/runs", get(list_org_runs))
+        .route("/api/v2/organizations/{org}/capacity", get(capacity))
         .route("/api/v2/organizations/{org}/projects", get(list_projects).post(create_project))
-        .route("/api/v2/projects/{id}", get(show_project))
+        .route("/api/v2/projects/{id}", get(show_project).patch(update_project).delete(delete_project))
+        .route("/api/v2/projects/{id}/varsets", get(project_varsets))
         .route("/api/v2/organizations/{org}/workspaces", get(list_workspaces).post(create_workspace))
         .route(
             "/api/v2/organizations/{org}/workspaces/{name}",
             get(show_workspace_by_name).patch(update_workspace_by_name).delete(delete_workspace_by_name),
+        )
+        .route(
+            "/api/v2/organizations/{org}/workspaces/{name}/actions/safe-delete",
+            post(safe_delete_workspace_by_name),
         )
         .route(
             "/api/v2/workspaces/{id}",
@@ -46,18 +54,27 @@ pub(crate) fn routes(limits: ApiLimits) -> Router<ApiState> {
         )
         .route("/api/v2/workspaces/{id}/actions/lock", post(lock_workspace))
         .route("/api/v2/workspaces/{id}/actions/unlock", post(unlock_workspace))
+        .route("/api/v2/workspaces/{id}/actions/force-unlock", post(unlock_workspace))
+        .route("/api/v2/workspaces/{id}/actions/safe-delete", post(safe_delete_workspace))
+        .route("/api/v2/workspaces/{id}/varsets", get(workspace_varsets))
+        .route("/api/v2/workspaces/{id}/all-vars", get(all_vars))
         .route("/api/v2/workspaces/{id}/vars", get(list_vars).post(create_var))
         .route("/api/v2/workspaces/{id}/vars/{var}", get(show_var).patch(update_var).delete(delete_var))
         .route("/api/v2/organizations/{org}/varsets", get(list_varsets).post(create_varset))
-        .route("/api/v2/varsets/{id}", get(show_varset).delete(delete_varset))
+        .route("/api/v2/varsets/{id}", get(show_varset).patch(update_varset).delete(delete_varset))
         .route("/api/v2/varsets/{id}/relationships/vars", get(list_varset_vars).post(create_varset_var))
         .route(
             "/api/v2/varsets/{id}/relationships/vars/{var}",
-            axum::routing::patch(update_varset_var).delete(delete_varset_var),
+            get(show_varset_var).patch(update_varset_var).delete(delete_varset_var),
         )
         .route("/api/v2/varsets/{id}/relationships/workspaces", post(attach_varset).delete(detach_varset))
+        .route(
+            "/api/v2/varsets/{id}/relationships/projects",
+            post(attach_varset_projects).delete(detach_varset_projects),
+        )
         .route("/api/v2/workspaces/{id}/configuration-versions", get(list_cvs).post(create_cv))
         .route("/api/v2/configuration-versions/{id}", get(show_cv))
+        .route("/api/v2/configuration-versions/{id}/download", get(download_cv))
         .route(
             "/api/v2/configuration-versions/{id}/upload",
             put(upload_cv).layer(DefaultBodyLimit::max(limits.max_upload_bytes)),
@@ -66,6 +83,7 @@ pub(crate) fn routes(limits: ApiLimits) -> Router<ApiState> {
         .route("/api/v2/runs", post(create_run))
         .route("/api/v2/runs/{id}", get(show_run))
         .route("/api/v2/runs/{id}/run-events", get(run_events))
+        .route("/api/v2/run-events/{id}", get(show_run_event))
         .route("/api/v2/runs/{id}/plan", get(show_run_plan))
         .route("/api/v2/runs/{id}/apply", get(show_run_apply))
         .route("/api/v2/workspaces/{id}/runs", get(list_runs).post(create_run_in_workspace))
@@ -73,6 +91,8 @@ pub(crate) fn routes(limits: ApiLimits) -> Router<ApiState> {
         .route("/api/v2/runs/{id}/actions/discard", post(discard_run))
         .route("/api/v2/runs/{id}/actions/cancel", post(cancel_run))
         .route("/api/v2/plans/{id}", get(show_plan))
+        .route("/api/v2/plans/{id}/json-output", get(plan_json_output))
+        .route("/api/v2/runs/{id}/plan/json-output", get(run_plan_json_output))
         .route("/api/v2/plans/{id}/logs", get(plan_logs))
         .route("/api/v2/plans/{id}/logs/{signature}", get(signed_plan_logs))
         .route("/api/v2/applies/{id}", get(show_apply))
@@ -86,9 +106,21 @@ pub(crate) fn routes(limits: ApiLimits) -> Router<ApiState> {
         .route("/api/v2/state-versions", get(filter_states))
         .route("/api/v2/state-versions/{id}", get(show_state))
         .route("/api/v2/state-versions/{id}/download", get(download_state))
+        .route(
+            "/api/v2/state-versions/{id}/upload/{signature}",
+            put(upload_state_signed).layer(DefaultBodyLimit::max(tern_store::MAX_STATE_BYTES)),
+        )
+        .route(
+            "/api/v2/state-versions/{id}/json-upload/{signature}",
+            put(upload_json_state_signed).layer(DefaultBodyLimit::max(tern_store::MAX_STATE_BYTES)),
+        )
         .route("/api/v2/state-versions/{id}/outputs", get(state_outputs))
+        .route("/api/v2/state-version-outputs/{id}", get(show_state_output))
         .route("/api/v2/workspaces/{id}/current-state-version-outputs", get(current_state_outputs))
-        .route("/api/v2/organizations/{org}/authentication-token", post(create_org_token))
+        .route(
+            "/api/v2/organizations/{org}/authentication-token",
+            get(show_org_token).post(create_org_token).delete(delete_org_token),
+        )
         .route("/api/v2/organizations/{org}/agent-tokens", post(create_agent_token))
 }
 
@@ -168,6 +200,29 @@ async fn show_org(State(s): State<ApiState>, caller: Caller, Path(org): Path<Str
     Ok(docs::one(docs::organization(&load_org(&s, &caller, &org).await?)))
 }
 
+async fn update_org(
+    State(s): State<ApiState>,
+    caller: Caller,
+    Path(org): Path<String>,
+    body: Bytes,
+) -> ApiResult {
+    caller.check_admin()?;
+    let org = load_org(&s, &caller, &org).await?;
+    let doc = Doc::parse(&body, "organizations")?;
+    let name = doc.string("name")?;
+    let email = doc.string("email")?;
+    Ok(docs::one(docs::organization(
+        &s.store.update_organization(&org.id, name.as_deref(), email.as_deref()).await?,
+    )))
+}
+
+async fn delete_org(State(s): State<ApiState>, caller: Caller, Path(org): Path<String>) -> ApiResult {
+    caller.check_admin()?;
+    let org = load_org(&s, &caller, &org).await?;
+    s.store.delete_organization(&org.id).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
 /// What this organization may do, as the `remote` backend asks before it runs anything.
 async fn entitlements(State(s): State<ApiState>, caller: Caller, Path(org): Path<String>) -> ApiResult {
     let org = load_org(&s, &caller, &org).await?;
@@ -193,12 +248,13 @@ async fn list_projects(
     Query(q): Q,
 ) -> ApiResult {
     let org = load_org(&s, &caller, &org).await?;
-    check_query(&q, &["filter[names]"])?;
+    check_query(&q, &["filter[names]", "q"])?;
     let names: Vec<String> = q
         .get("filter[names]")
         .map(|n| n.split(',').map(str::trim).filter(|n| !n.is_empty()).map(str::to_owned).collect())
         .unwrap_or_default();
-    let paged = s.store.list_projects(&org.id, &names, docs::page(&q)?).await?;
+    let paged =
+        s.store.list_projects(&org.id, &names, q.get("q").map(String::as_str), docs::page(&q)?).await?;
     Ok(docs::list(&paged, &format!("/api/v2/organizations/{}/projects", org.name), docs::project))
 }
 
@@ -210,15 +266,46 @@ async fn create_project(
 ) -> ApiResult {
     let org = load_org(&s, &caller, &org).await?;
     let doc = Doc::parse(&body, "projects")?;
-    let project = s.store.create_project(&org.id, &doc.required("name")?).await?;
+    let description = doc.string("description")?.unwrap_or_default();
+    let project = s.store.create_project(&org.id, &doc.required("name")?, &description).await?;
     Ok(docs::created(docs::project(&project)))
 }
 
-async fn show_project(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
-    let project = s.store.project(&id).await?;
+async fn load_project(s: &ApiState, caller: &Caller, id: &str) -> Result<tern_store::Project, ApiError> {
+    let project = s.store.project(id).await?;
     let org = s.store.organization_by_id(&project.organization_id).await?;
     caller.check_org(&org).map_err(|e| hidden(e, format!("project {id:?} not found")))?;
-    Ok(docs::one(docs::project(&project)))
+    Ok(project)
+}
+
+async fn show_project(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
+    Ok(docs::one(docs::project(&load_project(&s, &caller, &id).await?)))
+}
+
+async fn update_project(
+    State(s): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult {
+    let project = load_project(&s, &caller, &id).await?;
+    let doc = Doc::parse(&body, "projects")?;
+    let (name, description) = (doc.string("name")?, doc.string("description")?);
+    Ok(docs::one(docs::project(
+        &s.store.update_project(&project.id, name.as_deref(), description.as_deref()).await?,
+    )))
+}
+
+async fn delete_project(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
+    let project = load_project(&s, &caller, &id).await?;
+    s.store.delete_project(&project.id).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn project_varsets(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
+    let project = load_project(&s, &caller, &id).await?;
+    let sets = s.store.project_variable_sets(&project.id).await?;
+    varset_list(&s, &sets).await
 }
 
 // ---------------------------------------------------------------- workspaces
@@ -227,6 +314,13 @@ pub(crate) fn workspace_settings(doc: &Doc) -> Result<WorkspaceSettings, ApiErro
     // A workspace used to name the program its runs execute, which let a tenant run anything
     // on the runner. Refused loudly rather than ignored: a client that sends it must learn that
     // it has no effect.
+    // pytfe sends an empty `vcs-repo: {}` on every workspace: only a real one is refused.
+    if doc.value("vcs-repo").is_some_and(|v| !v.is_null() && v.as_object().is_none_or(|o| !o.is_empty())) {
+        return Err(ApiError::invalid(
+            "/data/attributes/vcs-repo",
+            "tern does not run workspaces from version control yet (vcs-repo): upload configurations with the API, `tern run start` or Terraform's cloud block",
+        ));
+    }
     if doc.has("terraform-bin") {
         return Err(ApiError::invalid(
             "/data/attributes/terraform-bin",
@@ -308,11 +402,23 @@ async fn workspace_filter(
     org: &Organization,
     q: &HashMap<String, String>,
 ) -> Result<WorkspaceFilter, ApiError> {
-    check_query(q, &["search[name]", "search[tags]", "filter[project][id]"])?;
-    let tags: Vec<String> = q
-        .get("search[tags]")
-        .map(|t| t.split(',').map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned).collect())
-        .unwrap_or_default();
+    check_query(
+        q,
+        &[
+            "search[name]",
+            "search[wildcard-name]",
+            "search[tags]",
+            "search[exclude-tags]",
+            "filter[project][id]",
+            "filter[current-run][status]",
+        ],
+    )?;
+    let list = |name: &str| -> Vec<String> {
+        q.get(name)
+            .map(|t| t.split(',').map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned).collect())
+            .unwrap_or_default()
+    };
+    let (tags, exclude_tags) = (list("search[tags]"), list("search[exclude-tags]"));
     let project_id = match q.get("filter[project][id]") {
         None => None,
         Some(id) => {
@@ -327,35 +433,99 @@ async fn workspace_filter(
             Some(p.id)
         }
     };
-    Ok(WorkspaceFilter { name: q.get("search[name]").cloned(), tags, project_id })
+    Ok(WorkspaceFilter {
+        name: q.get("search[name]").cloned(),
+        tags,
+        exclude_tags,
+        project_id,
+        wildcard_name: q.get("search[wildcard-name]").cloned(),
+        current_run_statuses: run_statuses(q, "filter[current-run][status]")?,
+    })
+}
+
+/// The run statuses of a comma-separated query parameter; an unknown one is refused by name.
+fn run_statuses(q: &HashMap<String, String>, key: &str) -> Result<Vec<RunStatus>, ApiError> {
+    let mut statuses = Vec::new();
+    for name in q.get(key).map(String::as_str).unwrap_or_default().split(',').map(str::trim) {
+        if name.is_empty() {
+            continue;
+        }
+        statuses.push(RunStatus::parse(name).ok_or_else(|| {
+            let known: Vec<&str> = RunStatus::ALL.iter().map(|s| s.as_str()).collect();
+            ApiError::bad_request(format!(
+                "{key}: tern has no run status {name:?}; it has {}",
+                known.join(", ")
+            ))
+        })?);
+    }
+    Ok(statuses)
+}
+
+/// TFE's run list parameters: `filter[status]` and `filter[operation]` (comma-separated, any).
+fn run_filter(q: &HashMap<String, String>) -> Result<RunFilter, ApiError> {
+    check_query(q, &["filter[status]", "filter[operation]"])?;
+    let mut operations = Vec::new();
+    for name in q.get("filter[operation]").map(String::as_str).unwrap_or_default().split(',').map(str::trim) {
+        if name.is_empty() {
+            continue;
+        }
+        let op = RunOperation::ALL.iter().find(|(n, _)| *n == name).map(|(_, op)| *op).ok_or_else(|| {
+            let known: Vec<&str> = RunOperation::ALL.iter().map(|(n, _)| *n).collect();
+            ApiError::bad_request(format!(
+                "filter[operation]: tern does not filter by {name:?}; it filters by {}",
+                known.join(", ")
+            ))
+        })?;
+        operations.push(op);
+    }
+    Ok(RunFilter { statuses: run_statuses(q, "filter[status]")?, operations })
+}
+
+/// A tag's TFE id: `tag-` and 16 hex derived from its organization and name (tern keeps tags
+/// by name; the id is stable and names the same tag wherever it is used).
+fn tag_id(s: &ApiState, organization_id: &str, name: &str) -> String {
+    format!("tag-{}", &s.store.sign(&format!("tag/{organization_id}/{name}"))[..16])
 }
 
 /// Tag names of a `tags` relationship document: `{"data": [{"type": "tags", "attributes":
-/// {"name": "app"}}]}` (TFE's tag ids are not kept by tern: give names).
-fn tag_names(data: Option<&serde_json::Value>, pointer: &str) -> Result<Vec<String>, ApiError> {
+/// {"name": "app"}}]}`, or the `id` of a tag already used in the organization.
+async fn tag_names(
+    s: &ApiState,
+    organization_id: &str,
+    data: Option<&serde_json::Value>,
+    pointer: &str,
+) -> Result<Vec<String>, ApiError> {
     let Some(items) = data else { return Ok(Vec::new()) };
     let items = items.as_array().ok_or_else(|| ApiError::invalid(pointer, "tags must be a list"))?;
-    items
-        .iter()
-        .enumerate()
-        .map(|(i, t)| {
-            t.pointer("/attributes/name").and_then(serde_json::Value::as_str).map(str::to_owned).ok_or_else(
-                || {
-                    ApiError::invalid(
-                        &format!("{pointer}/{i}"),
-                        "each tag needs attributes.name (tern does not keep tag ids)",
-                    )
-                },
+    let mut known: Option<Vec<String>> = None;
+    let mut names = Vec::new();
+    for (i, t) in items.iter().enumerate() {
+        if let Some(name) = t.pointer("/attributes/name").and_then(serde_json::Value::as_str) {
+            names.push(name.to_owned());
+            continue;
+        }
+        let id = t.get("id").and_then(serde_json::Value::as_str).ok_or_else(|| {
+            ApiError::invalid(&format!("{pointer}/{i}"), "each tag needs attributes.name or an id")
+        })?;
+        if known.is_none() {
+            known = Some(s.store.organization_tags(organization_id).await?);
+        }
+        let name = known.iter().flatten().find(|n| tag_id(s, organization_id, n) == id).ok_or_else(|| {
+            ApiError::invalid(
+                &format!("{pointer}/{i}/id"),
+                format!("no tag with id {id:?} in this organization; give new tags by attributes.name"),
             )
-        })
-        .collect()
+        })?;
+        names.push(name.clone());
+    }
+    Ok(names)
 }
 
 /// The tag names of a `POST`/`DELETE …/relationships/tags` body.
-fn tags_in_body(body: &[u8]) -> Result<Vec<String>, ApiError> {
+async fn tags_in_body(s: &ApiState, organization_id: &str, body: &[u8]) -> Result<Vec<String>, ApiError> {
     let value: serde_json::Value = serde_json::from_slice(body)
         .map_err(|e| ApiError::bad_request(format!("the request body is not a JSON document ({e})")))?;
-    tag_names(value.get("data"), "/data")
+    tag_names(s, organization_id, value.get("data"), "/data").await
 }
 
 async fn add_tags(
@@ -365,7 +535,7 @@ async fn add_tags(
     body: Bytes,
 ) -> ApiResult {
     let ws = load_ws(&s, &caller, &id).await?;
-    s.store.add_workspace_tags(&ws.id, &tags_in_body(&body)?).await?;
+    s.store.add_workspace_tags(&ws.id, &tags_in_body(&s, &ws.organization_id, &body).await?).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -376,7 +546,7 @@ async fn remove_tags(
     body: Bytes,
 ) -> ApiResult {
     let ws = load_ws(&s, &caller, &id).await?;
-    s.store.remove_workspace_tags(&ws.id, &tags_in_body(&body)?).await?;
+    s.store.remove_workspace_tags(&ws.id, &tags_in_body(&s, &ws.organization_id, &body).await?).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -385,7 +555,7 @@ async fn list_tags(State(s): State<ApiState>, caller: Caller, Path(id): Path<Str
     let tags: Vec<serde_json::Value> = ws
         .tag_names
         .iter()
-        .map(|n| json!({ "id": n, "type": "tags", "attributes": { "name": n } }))
+        .map(|n| json!({ "id": tag_id(&s, &ws.organization_id, n), "type": "tags", "attributes": { "name": n } }))
         .collect();
     Ok(docs::respond(StatusCode::OK, &json!({ "data": tags })))
 }
@@ -402,7 +572,10 @@ async fn create_workspace(
     if settings.name.is_none() {
         return Err(ApiError::invalid("/data/attributes/name", "name is required"));
     }
-    let tags = tag_names(doc.relationship_data("tags"), "/data/relationships/tags/data")?;
+    // Tags as relationships (current go-tfe) or as the `tag-names` attribute (older clients).
+    let mut tags =
+        tag_names(&s, &org.id, doc.relationship_data("tags"), "/data/relationships/tags/data").await?;
+    tags.extend(doc.strings("tag-names")?);
     for tag in &tags {
         tern_store::check_tag(tag)
             .map_err(|e| ApiError::invalid("/data/relationships/tags/data", e.to_string()))?;
@@ -418,8 +591,36 @@ async fn show_workspace_by_name(
     State(s): State<ApiState>,
     caller: Caller,
     Path((org, name)): Path<(String, String)>,
+    Query(q): Q,
 ) -> ApiResult {
-    Ok(docs::one(docs::workspace(&load_ws_by_name(&s, &caller, &org, &name).await?)))
+    workspace_with_included(&s, &load_ws_by_name(&s, &caller, &org, &name).await?, &q).await
+}
+
+/// A workspace with the related resources `include` asks for that tern has (`project`,
+/// `organization`, `current_run`/`latest_run`); other names are tolerated with nothing to
+/// include, as on a TFE without those features.
+async fn workspace_with_included(s: &ApiState, ws: &Workspace, q: &HashMap<String, String>) -> ApiResult {
+    let mut included: Vec<serde_json::Value> = Vec::new();
+    for name in q.get("include").map(String::as_str).unwrap_or_default().split(',').map(str::trim) {
+        match name {
+            "project" => included.push(docs::project(&s.store.project(&ws.project_id).await?)),
+            "organization" => {
+                included.push(docs::organization(&s.store.organization_by_id(&ws.organization_id).await?))
+            }
+            "current_run" | "latest_run" => {
+                if let Some(id) = &ws.latest_run_id {
+                    included.push(run_doc(s, &s.store.run(id).await?).await?);
+                }
+            }
+            _ => {}
+        }
+    }
+    let data = docs::workspace(ws);
+    if included.is_empty() {
+        return Ok(docs::one(data));
+    }
+    included.dedup_by(|a, b| a["id"] == b["id"]);
+    Ok(docs::respond(StatusCode::OK, &json!({ "data": data, "included": included })))
 }
 
 async fn update_workspace_by_name(
@@ -443,8 +644,42 @@ async fn delete_workspace_by_name(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-async fn show_workspace(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
-    Ok(docs::one(docs::workspace(&load_ws(&s, &caller, &id).await?)))
+async fn show_workspace(
+    State(s): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(q): Q,
+) -> ApiResult {
+    workspace_with_included(&s, &load_ws(&s, &caller, &id).await?, &q).await
+}
+
+/// Every variable a run in the workspace gets, each name once, the one that wins: the
+/// workspace's own, then sets applied to it, then sets applied to its project, then global
+/// sets (sensitive values withheld, as everywhere).
+async fn all_vars(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
+    let ws = load_ws(&s, &caller, &id).await?;
+    let mut sets = s.store.workspace_variable_sets(&ws.id).await?;
+    let level = |set: &tern_store::VariableSet| {
+        if set.workspace_ids.contains(&ws.id) {
+            0
+        } else if set.project_ids.contains(&ws.project_id) {
+            1
+        } else {
+            2
+        }
+    };
+    sets.sort_by(|a, b| (level(a), &a.name).cmp(&(level(b), &b.name)));
+    let mut vars = s.store.list_variables(&VariableOwner::Workspace(ws.id.clone())).await?;
+    for set in &sets {
+        vars.extend(s.store.list_variables(&VariableOwner::VariableSet(set.id.clone())).await?);
+    }
+    let mut seen = std::collections::HashSet::new();
+    let effective: Vec<serde_json::Value> = vars
+        .iter()
+        .filter(|v| seen.insert((v.category.as_str(), v.key.clone())))
+        .map(docs::variable)
+        .collect();
+    Ok(docs::one(json!(effective)))
 }
 
 async fn update_workspace(
@@ -462,6 +697,46 @@ async fn delete_workspace(State(s): State<ApiState>, caller: Caller, Path(id): P
     let ws = load_ws(&s, &caller, &id).await?;
     s.store.delete_workspace(&ws.id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// TFE's safe delete: only a workspace whose current state manages no resource.
+async fn safe_delete(s: &ApiState, ws: &Workspace) -> ApiResult {
+    if let Some(state_id) = &ws.current_state_version_id {
+        let bytes = s.store.state_bytes(state_id).await?;
+        let resources = tern_store::managed_resources(&bytes);
+        if resources > 0 {
+            return Err(ApiError::conflict(format!(
+                "workspace {:?} is managing {resources} resource(s): destroy them first (a destroy run), or delete it without safe-delete",
+                ws.name
+            )));
+        }
+    }
+    s.store.delete_workspace(&ws.id).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn safe_delete_workspace(
+    State(s): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult {
+    let ws = load_ws(&s, &caller, &id).await?;
+    safe_delete(&s, &ws).await
+}
+
+async fn safe_delete_workspace_by_name(
+    State(s): State<ApiState>,
+    caller: Caller,
+    Path((org, name)): Path<(String, String)>,
+) -> ApiResult {
+    let ws = load_ws_by_name(&s, &caller, &org, &name).await?;
+    safe_delete(&s, &ws).await
+}
+
+async fn workspace_varsets(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
+    let ws = load_ws(&s, &caller, &id).await?;
+    let sets = s.store.workspace_variable_sets(&ws.id).await?;
+    varset_list(&s, &sets).await
 }
 
 async fn lock_workspace(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
@@ -569,13 +844,60 @@ async fn varset_doc(s: &ApiState, set: &tern_store::VariableSet) -> Result<serde
     Ok(docs::variable_set(set, &vars))
 }
 
+/// Sets as a list document (TFE pages these; tern returns them on one page).
+async fn varset_list(s: &ApiState, sets: &[tern_store::VariableSet]) -> ApiResult {
+    let mut out = Vec::new();
+    for set in sets {
+        out.push(varset_doc(s, set).await?);
+    }
+    let n = out.len();
+    Ok(docs::respond(
+        StatusCode::OK,
+        &json!({
+            "data": out,
+            "meta": { "pagination": { "current-page": 1, "prev-page": null, "next-page": null, "total-pages": 1, "total-count": n } },
+        }),
+    ))
+}
+
 async fn list_varsets(State(s): State<ApiState>, caller: Caller, Path(org): Path<String>) -> ApiResult {
     let org = load_org(&s, &caller, &org).await?;
-    let mut out = Vec::new();
-    for set in s.store.list_variable_sets(&org.id).await? {
-        out.push(varset_doc(&s, &set).await?);
+    let sets = s.store.list_variable_sets(&org.id).await?;
+    varset_list(&s, &sets).await
+}
+
+/// Ids in a create body's `relationships.<name>.data` (`[{"id": …, "type": …}]`).
+fn relationship_ids(doc: &Doc, name: &str) -> Result<Vec<String>, ApiError> {
+    let Some(data) = doc.relationship_data(name) else { return Ok(Vec::new()) };
+    let pointer = format!("/data/relationships/{name}/data");
+    let items = data.as_array().ok_or_else(|| ApiError::invalid(&pointer, "must be a list"))?;
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            item.get("id")
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_owned)
+                .ok_or_else(|| ApiError::invalid(&format!("{pointer}/{i}/id"), "each item needs an id"))
+        })
+        .collect()
+}
+
+/// TFE features of variable sets that tern does not have, refused by name.
+fn refuse_varset_features(doc: &Doc) -> Result<(), ApiError> {
+    if doc.relationship_data("parent").is_some_and(|p| !p.is_null()) {
+        return Err(ApiError::invalid(
+            "/data/relationships/parent",
+            "tern does not support variable sets owned by a project (parent); create the set in the organization and apply it to the project (relationships.projects)",
+        ));
     }
-    Ok(docs::one(json!(out)))
+    if doc.boolean("priority")? == Some(true) {
+        return Err(ApiError::invalid(
+            "/data/attributes/priority",
+            "tern does not support priority variable sets: a workspace's own variables win over every set",
+        ));
+    }
+    Ok(())
 }
 
 async fn create_varset(
@@ -586,7 +908,9 @@ async fn create_varset(
 ) -> ApiResult {
     let org = load_org(&s, &caller, &org).await?;
     let doc = Doc::parse(&body, "varsets")?;
-    let set = s
+    refuse_varset_features(&doc)?;
+    let (workspaces, projects) = (relationship_ids(&doc, "workspaces")?, relationship_ids(&doc, "projects")?);
+    let mut set = s
         .store
         .create_variable_set(
             &org.id,
@@ -595,12 +919,81 @@ async fn create_varset(
             doc.boolean("global")?.unwrap_or(false),
         )
         .await?;
+    let applied = async {
+        if !workspaces.is_empty() {
+            set = s.store.attach_variable_set(&set.id, &workspaces).await?;
+        }
+        if !projects.is_empty() {
+            set = s.store.attach_variable_set_projects(&set.id, &projects).await?;
+        }
+        Ok::<_, tern_store::StoreError>(())
+    }
+    .await;
+    if let Err(e) = applied {
+        // All or nothing: a set applied to only some of what was asked is not what was asked.
+        s.store.delete_variable_set(&set.id).await?;
+        return Err(e.into());
+    }
     Ok(docs::created(varset_doc(&s, &set).await?))
 }
 
-async fn show_varset(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
+async fn update_varset(
+    State(s): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult {
     let set = load_varset(&s, &caller, &id).await?;
+    let doc = Doc::parse(&body, "varsets")?;
+    refuse_varset_features(&doc)?;
+    let (name, description) = (doc.string("name")?, doc.string("description")?);
+    // Relationships given replace the set's workspaces or projects (TFE's update semantics).
+    let workspaces =
+        doc.relationship_data("workspaces").map(|_| relationship_ids(&doc, "workspaces")).transpose()?;
+    let projects =
+        doc.relationship_data("projects").map(|_| relationship_ids(&doc, "projects")).transpose()?;
+    let mut set = s
+        .store
+        .update_variable_set(&set.id, name.as_deref(), description.as_deref(), doc.boolean("global")?)
+        .await?;
+    if let Some(wanted) = workspaces {
+        let gone: Vec<String> = set.workspace_ids.iter().filter(|id| !wanted.contains(id)).cloned().collect();
+        let new: Vec<String> = wanted.iter().filter(|id| !set.workspace_ids.contains(id)).cloned().collect();
+        if !new.is_empty() {
+            set = s.store.attach_variable_set(&set.id, &new).await?;
+        }
+        if !gone.is_empty() {
+            set = s.store.detach_variable_set(&set.id, &gone).await?;
+        }
+    }
+    if let Some(wanted) = projects {
+        let gone: Vec<String> = set.project_ids.iter().filter(|id| !wanted.contains(id)).cloned().collect();
+        let new: Vec<String> = wanted.iter().filter(|id| !set.project_ids.contains(id)).cloned().collect();
+        if !new.is_empty() {
+            set = s.store.attach_variable_set_projects(&set.id, &new).await?;
+        }
+        if !gone.is_empty() {
+            set = s.store.detach_variable_set_projects(&set.id, &gone).await?;
+        }
+    }
     Ok(docs::one(varset_doc(&s, &set).await?))
+}
+
+async fn show_varset(
+    State(s): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(q): Q,
+) -> ApiResult {
+    let set = load_varset(&s, &caller, &id).await?;
+    let data = varset_doc(&s, &set).await?;
+    let wants_vars = q.get("include").is_some_and(|i| i.split(',').any(|n| n.trim() == "vars"));
+    if !wants_vars {
+        return Ok(docs::one(data));
+    }
+    let vars = s.store.list_variables(&VariableOwner::VariableSet(set.id)).await?;
+    let included: Vec<serde_json::Value> = vars.iter().map(docs::variable).collect();
+    Ok(docs::respond(StatusCode::OK, &json!({ "data": data, "included": included })))
 }
 
 async fn delete_varset(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
@@ -640,6 +1033,14 @@ async fn set_var(
         return Err(ApiError::not_found(format!("variable {var:?} not found in this variable set")));
     }
     Ok(v)
+}
+
+async fn show_varset_var(
+    State(s): State<ApiState>,
+    caller: Caller,
+    Path((id, var)): Path<(String, String)>,
+) -> ApiResult {
+    Ok(docs::one(docs::variable(&set_var(&s, &caller, &id, &var).await?)))
 }
 
 async fn update_varset_var(
@@ -684,6 +1085,30 @@ async fn detach_varset(
     let set = load_varset(&s, &caller, &id).await?;
     let ids = docs::id_list(&body, "workspaces")?;
     s.store.detach_variable_set(&set.id, &ids).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn attach_varset_projects(
+    State(s): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult {
+    let set = load_varset(&s, &caller, &id).await?;
+    let ids = docs::id_list(&body, "projects")?;
+    s.store.attach_variable_set_projects(&set.id, &ids).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn detach_varset_projects(
+    State(s): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult {
+    let set = load_varset(&s, &caller, &id).await?;
+    let ids = docs::id_list(&body, "projects")?;
+    s.store.detach_variable_set_projects(&set.id, &ids).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -759,6 +1184,18 @@ async fn show_cv(State(s): State<ApiState>, caller: Caller, Path(id): Path<Strin
     Ok(docs::one(docs::configuration_version(&cv, Some(upload_url(&s, &cv.id, &caller.token().id)))))
 }
 
+/// The uploaded configuration, as TFE's download: the tarball as it was uploaded.
+async fn download_cv(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
+    let cv = s.store.configuration_version(&id).await?;
+    load_ws(&s, &caller, &cv.workspace_id)
+        .await
+        .map_err(|e| hidden(e, format!("configuration version {id:?} not found")))?;
+    let tarball = s.store.configuration_tarball(&cv.id).await.map_err(|_| {
+        ApiError::not_found(format!("configuration version {id:?} has no upload yet (status {})", cv.status))
+    })?;
+    Ok((StatusCode::OK, [(CONTENT_TYPE, "application/octet-stream")], tarball).into_response())
+}
+
 async fn upload_cv(
     State(s): State<ApiState>,
     caller: Caller,
@@ -784,19 +1221,7 @@ async fn upload_cv_signed(
     let creator = check_upload_signature(&s, &id, &signed)?;
     let cv = s.store.configuration_version(&id).await?;
     let ws = s.store.workspace(&cv.workspace_id).await?;
-    let refused = || {
-        ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "the token this upload URL was handed to is revoked or expired",
-        )
-    };
-    let token = s.store.token(&creator).await.map_err(|_| refused())?;
-    let expired = token.expires_at.is_some_and(|at| at <= s.store.unix_now());
-    let other_org = token.organization_id.as_ref().is_some_and(|org| *org != ws.organization_id);
-    if expired || other_org || !matches!(token.kind, TokenKind::Organization | TokenKind::Admin) {
-        return Err(refused());
-    }
+    check_upload_creator(&s, &creator, &ws.organization_id).await?;
     let body = axum::body::to_bytes(request.into_body(), s.limits.max_upload_bytes).await.map_err(|_| {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -805,6 +1230,25 @@ async fn upload_cv_signed(
         )
     })?;
     accept_upload(&s, cv, &ws, &creator, body).await
+}
+
+/// The token an upload URL was handed to must still be valid and may still write to
+/// `organization_id`: revoking it revokes its URLs.
+async fn check_upload_creator(s: &ApiState, creator: &str, organization_id: &str) -> Result<(), ApiError> {
+    let refused = || {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "the token this upload URL was handed to is revoked or expired",
+        )
+    };
+    let token = s.store.token(creator).await.map_err(|_| refused())?;
+    let expired = token.expires_at.is_some_and(|at| at <= s.store.unix_now());
+    let other_org = token.organization_id.as_ref().is_some_and(|org| org != organization_id);
+    if expired || other_org || !matches!(token.kind, TokenKind::Organization | TokenKind::Admin) {
+        return Err(refused());
+    }
+    Ok(())
 }
 
 async fn accept_upload(
@@ -976,8 +1420,7 @@ async fn start_run(s: &ApiState, caller: &Caller, ws: &Workspace, doc: &Doc) -> 
     };
     let run = s.store.create_run(&ws.id, &input, &caller.token().id).await?;
     s.jobs_queued.notify_waiters();
-    let waiting = s.store.run_waiting_reason(&run).await?;
-    Ok(docs::created(docs::run(&run, waiting.as_deref())))
+    Ok(docs::created(run_doc(s, &run).await?))
 }
 
 async fn create_run(State(s): State<ApiState>, caller: Caller, body: Bytes) -> ApiResult {
@@ -1018,6 +1461,23 @@ async fn run_queue(
     }))
 }
 
+/// One run's document with what only a single run shows: its place in the queue. Never its
+/// variables (TFE shows them; `-var` may carry secrets, and tern keeps them sealed; names
+/// without values would break SDKs that expect a string).
+async fn run_doc(s: &ApiState, run: &Run) -> Result<serde_json::Value, ApiError> {
+    let waiting = s.store.run_waiting_reason(run).await?;
+    let mut data = docs::run(run, waiting.as_deref());
+    add_run_details(s, run, &mut data).await?;
+    Ok(data)
+}
+
+async fn add_run_details(s: &ApiState, run: &Run, data: &mut serde_json::Value) -> Result<(), ApiError> {
+    if let Some(position) = s.store.queue_position(run).await? {
+        data["attributes"]["position-in-queue"] = json!(position);
+    }
+    Ok(())
+}
+
 /// Why each of `runs` that waits does, when tern can tell (see `Store::run_waiting_reason`).
 async fn waiting_reasons(s: &ApiState, runs: &[Run]) -> Result<HashMap<String, String>, ApiError> {
     let mut out = HashMap::new();
@@ -1045,27 +1505,26 @@ async fn show_run(
             "workspace" => included.push(docs::workspace(&ws)),
             "plan" => included.push(docs::plan(&run, &log_url(&s, "plans", &run.plan_id()))),
             "apply" => included.push(docs::apply(&run, &log_url(&s, "applies", &run.apply_id()))),
-            "configuration_version" => {
+            "configuration_version" | "configuration-version" => {
                 let cv = s.store.configuration_version(&run.configuration_version_id).await?;
                 included.push(docs::configuration_version(&cv, None));
             }
             _ => {}
         }
     }
-    let data = docs::run(&run, waiting.as_deref());
+    let mut data = docs::run(&run, waiting.as_deref());
+    add_run_details(&s, &run, &mut data).await?;
     if included.is_empty() {
         return Ok(docs::one(data));
     }
     Ok(docs::respond(StatusCode::OK, &json!({ "data": data, "included": included })))
 }
 
-/// A run's events (TFE's `run-events`), from its status timestamps: Terraform's `cloud` block
-/// reads them right after creating a run.
-async fn run_events(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
-    let (run, _) = load_run(&s, &caller, &id).await?;
-    let mut stamps: Vec<(&String, &i64)> = run.status_timestamps.iter().collect();
-    stamps.sort_by_key(|(name, at)| (**at, (*name).clone()));
-    let events: Vec<serde_json::Value> = stamps
+/// A run's events (TFE's `run-events`), from its status timestamps, oldest first.
+fn events_of(run: &Run) -> Vec<serde_json::Value> {
+    let mut stamps: Vec<(&str, i64)> = run.run_timestamps().collect();
+    stamps.sort_by_key(|(name, at)| (*at, *name));
+    stamps
         .iter()
         .enumerate()
         .map(|(i, (name, at))| {
@@ -1075,11 +1534,18 @@ async fn run_events(State(s): State<ApiState>, caller: Caller, Path(id): Path<St
                 "attributes": {
                     "action": name.trim_end_matches("-at"),
                     "description": serde_json::Value::Null,
-                    "created-at": docs::time(**at),
+                    "created-at": docs::time(*at),
                 },
+                "relationships": { "run": docs::rel(Some(&run.id), "runs") },
             })
         })
-        .collect();
+        .collect()
+}
+
+/// A run's events: Terraform's `cloud` block reads them right after creating a run.
+async fn run_events(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
+    let (run, _) = load_run(&s, &caller, &id).await?;
+    let events = events_of(&run);
     let n = events.len();
     Ok(docs::respond(
         StatusCode::OK,
@@ -1090,6 +1556,17 @@ async fn run_events(State(s): State<ApiState>, caller: Caller, Path(id): Path<St
     ))
 }
 
+/// One run event, by the id `re-<run>-<n>` the list gave it.
+async fn show_run_event(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
+    let not_found = || ApiError::not_found(format!("run event {id:?} not found"));
+    let (run_part, n) = id.strip_prefix("re-").and_then(|r| r.rsplit_once('-')).ok_or_else(not_found)?;
+    let n: usize = n.parse().map_err(|_| not_found())?;
+    let (run, _) = load_run(&s, &caller, &format!("run-{run_part}"))
+        .await
+        .map_err(|e| hidden(e, format!("run event {id:?} not found")))?;
+    events_of(&run).into_iter().nth(n).map(docs::one).ok_or_else(not_found)
+}
+
 async fn list_runs(
     State(s): State<ApiState>,
     caller: Caller,
@@ -1097,12 +1574,39 @@ async fn list_runs(
     Query(q): Q,
 ) -> ApiResult {
     let ws = load_ws(&s, &caller, &id).await?;
-    check_query(&q, &[])?;
-    let paged = s.store.list_runs(&ws.id, docs::page(&q)?).await?;
+    let filter = run_filter(&q)?;
+    let paged = s.store.list_runs(RunScope::Workspace(&ws.id), &filter, docs::page(&q)?).await?;
     let waiting = waiting_reasons(&s, &paged.items).await?;
     Ok(docs::list(&paged, &format!("/api/v2/workspaces/{}/runs", ws.id), |r| {
         docs::run(r, waiting.get(&r.id).map(String::as_str))
     }))
+}
+
+/// Every run of an organization, newest first (TFE's organization run list).
+async fn list_org_runs(
+    State(s): State<ApiState>,
+    caller: Caller,
+    Path(org): Path<String>,
+    Query(q): Q,
+) -> ApiResult {
+    let org = load_org(&s, &caller, &org).await?;
+    let filter = run_filter(&q)?;
+    let paged = s.store.list_runs(RunScope::Organization(&org.id), &filter, docs::page(&q)?).await?;
+    let waiting = waiting_reasons(&s, &paged.items).await?;
+    Ok(docs::list(&paged, &format!("/api/v2/organizations/{}/runs", org.name), |r| {
+        docs::run(r, waiting.get(&r.id).map(String::as_str))
+    }))
+}
+
+/// How many of an organization's runs wait for a worker and how many run.
+async fn capacity(State(s): State<ApiState>, caller: Caller, Path(org): Path<String>) -> ApiResult {
+    let org = load_org(&s, &caller, &org).await?;
+    let (pending, running) = s.store.run_capacity(&org.id).await?;
+    Ok(docs::one(json!({
+        "id": org.name,
+        "type": "organization-capacity",
+        "attributes": { "pending": pending, "running": running },
+    })))
 }
 
 async fn apply_run(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
@@ -1127,6 +1631,33 @@ async fn cancel_run(State(s): State<ApiState>, caller: Caller, Path(id): Path<St
 async fn show_plan(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
     let (run, _) = load_run(&s, &caller, &run_of(&id, "plan-")?).await?;
     Ok(docs::one(docs::plan(&run, &log_url(&s, "plans", &id))))
+}
+
+/// The plan as JSON (`terraform show -json` of the saved plan), as TFE's `json-output`: it holds
+/// every planned value, sensitive ones included, so it needs the same access as the state.
+async fn plan_json_output(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
+    let (run, _) = load_run(&s, &caller, &run_of(&id, "plan-")?).await?;
+    json_plan_response(&s, &run).await
+}
+
+async fn run_plan_json_output(
+    State(s): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult {
+    let (run, _) = load_run(&s, &caller, &id).await?;
+    json_plan_response(&s, &run).await
+}
+
+async fn json_plan_response(s: &ApiState, run: &Run) -> ApiResult {
+    let json = s.store.plan_json(&run.id).await.map_err(|e| match ApiError::from(e) {
+        e if e.status == StatusCode::NOT_FOUND => ApiError::not_found(format!(
+            "run {} has no JSON plan: its plan has not finished, or ran on a runner older than this server",
+            run.id
+        )),
+        e => e,
+    })?;
+    Ok((StatusCode::OK, [(axum::http::header::CONTENT_TYPE, "application/json")], json).into_response())
 }
 
 async fn show_run_plan(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
@@ -1283,14 +1814,22 @@ async fn create_state(
         )));
     }
     let doc = Doc::parse(&body, "state-versions")?;
-    // tern stores state inline. go-tfe (Terraform >= 1.6) first asks for upload URLs without
-    // `state`, and falls back to inline state on exactly TFE's wording of this error.
-    let encoded = doc.string("state")?.ok_or_else(|| {
-        ApiError::invalid(
-            "/data/attributes/state",
-            "param is missing or the value is empty: state (tern takes the state inline, base64 in attributes.state)",
-        )
-    })?;
+    // Without `state`: go-tfe's upload flow (Terraform >= 1.6, pytfe). The version is announced
+    // (serial, lineage, md5) and its state arrives at a signed upload URL.
+    let Some(encoded) = doc.string("state")? else {
+        let serial = doc.integer("serial")?.ok_or_else(|| {
+            ApiError::invalid(
+                "/data/attributes/serial",
+                "serial is required (with lineage and md5) when state is not given",
+            )
+        })?;
+        let (lineage, md5) = (doc.required("lineage")?, doc.required("md5")?);
+        let run = doc.relationship("run")?;
+        let pending =
+            s.store.create_pending_state_version(&ws.id, run.as_deref(), serial, &lineage, &md5).await?;
+        let creator = caller.token().id.clone();
+        return Ok(docs::created(pending_state_doc(&s, &pending, Some(&creator))));
+    };
     let state = base64::engine::general_purpose::STANDARD
         .decode(encoded.as_bytes())
         .map_err(|_| ApiError::invalid("/data/attributes/state", "state must be base64"))?;
@@ -1318,6 +1857,101 @@ async fn create_state(
     Ok(docs::created(docs::state_version(&v, &s.public_url)))
 }
 
+/// A pending state version; with `creator`, its signed upload URLs (handed only to the caller
+/// that announced it).
+fn pending_state_doc(
+    s: &ApiState,
+    v: &tern_store::PendingStateVersion,
+    creator: Option<&str>,
+) -> serde_json::Value {
+    let url = |kind: &str| creator.map(|c| state_upload_url(s, &v.id, kind, c));
+    json!({
+        "id": v.id,
+        "type": "state-versions",
+        "attributes": {
+            "serial": v.serial,
+            "lineage": v.lineage,
+            "md5": v.md5,
+            "status": "pending",
+            "size": 0,
+            "created-at": docs::time(v.created_at),
+            "hosted-state-upload-url": url("upload"),
+            "hosted-json-state-upload-url": url("json-upload"),
+            "hosted-state-download-url": null,
+            "hosted-json-state-download-url": null,
+        },
+        "relationships": {
+            "run": docs::rel(v.run_id.as_deref(), "runs"),
+            "workspace": docs::rel(Some(&v.workspace_id), "workspaces"),
+        },
+    })
+}
+
+/// A signed, short-lived URL that takes the state (`kind` "upload") or its JSON form
+/// ("json-upload") of pending version `id`, for the token `creator` only.
+fn state_upload_url(s: &ApiState, id: &str, kind: &str, creator: &str) -> String {
+    let expires = s.store.unix_now() + UPLOAD_URL_LIFETIME_S;
+    let signature = s.store.sign(&format!("state-versions/{id}/{kind}/{expires}/{creator}"));
+    format!("{}/api/v2/state-versions/{id}/{kind}/{expires}.{creator}.{signature}", s.public_url)
+}
+
+/// The creator of a valid, unexpired state upload URL, whose token may still write to the
+/// workspace's organization.
+async fn check_state_upload(
+    s: &ApiState,
+    id: &str,
+    kind: &str,
+    signed: &str,
+) -> Result<tern_store::PendingStateVersion, ApiError> {
+    let refused = |why: &str| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", why.to_owned());
+    let invalid = "this upload URL is not valid or has expired; create the state version again";
+    let (rest, signature) = signed.rsplit_once('.').ok_or_else(|| refused(invalid))?;
+    let (expires, creator) = rest.split_once('.').ok_or_else(|| refused(invalid))?;
+    let expires: i64 = expires.parse().map_err(|_| refused(invalid))?;
+    let message = format!("state-versions/{id}/{kind}/{expires}/{creator}");
+    if expires < s.store.unix_now() || !s.store.verify_signature(&message, signature) {
+        return Err(refused(invalid));
+    }
+    let pending = s.store.pending_state_version(id).await?;
+    let ws = s.store.workspace(&pending.workspace_id).await?;
+    check_upload_creator(s, creator, &ws.organization_id).await?;
+    Ok(pending)
+}
+
+async fn upload_state_signed(
+    State(s): State<ApiState>,
+    Path((id, signed)): Path<(String, String)>,
+    request: axum::extract::Request,
+) -> ApiResult {
+    // The signature before the body: nobody without a valid URL makes the server buffer one.
+    check_state_upload(&s, &id, "upload", &signed).await?;
+    let body = read_state_body(request).await?;
+    s.store.finalize_state_version(&id, &body).await?;
+    Ok(StatusCode::OK.into_response())
+}
+
+/// The JSON form of the state (`terraform show -json`), which go-tfe uploads beside the state:
+/// taken after the same checks and not kept (tern serves the state itself).
+async fn upload_json_state_signed(
+    State(s): State<ApiState>,
+    Path((id, signed)): Path<(String, String)>,
+    request: axum::extract::Request,
+) -> ApiResult {
+    check_state_upload(&s, &id, "json-upload", &signed).await?;
+    read_state_body(request).await?;
+    Ok(StatusCode::OK.into_response())
+}
+
+async fn read_state_body(request: axum::extract::Request) -> Result<Bytes, ApiError> {
+    axum::body::to_bytes(request.into_body(), tern_store::MAX_STATE_BYTES).await.map_err(|_| {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too large",
+            format!("a state upload is at most {} bytes", tern_store::MAX_STATE_BYTES),
+        )
+    })
+}
+
 async fn load_state(s: &ApiState, caller: &Caller, id: &str) -> Result<tern_store::StateVersion, ApiError> {
     let v = s.store.state_version(id).await?;
     load_ws(s, caller, &v.workspace_id)
@@ -1327,6 +1961,13 @@ async fn load_state(s: &ApiState, caller: &Caller, id: &str) -> Result<tern_stor
 }
 
 async fn show_state(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
+    // A version still waiting for its upload reads as `pending`, as in TFE.
+    if let Ok(pending) = s.store.pending_state_version(&id).await {
+        load_ws(&s, &caller, &pending.workspace_id)
+            .await
+            .map_err(|e| hidden(e, format!("state version {id:?} not found")))?;
+        return Ok(docs::one(pending_state_doc(&s, &pending, None)));
+    }
     Ok(docs::one(docs::state_version(&load_state(&s, &caller, &id).await?, &s.public_url)))
 }
 
@@ -1337,16 +1978,17 @@ async fn download_state(State(s): State<ApiState>, caller: Caller, Path(id): Pat
 }
 
 /// The outputs of a state version as TFE lists them; sensitive values are not returned.
-async fn outputs_of(s: &ApiState, v: &tern_store::StateVersion) -> ApiResult {
+/// An output's id is derived from its state version and name (`wsout-…`), so it can be found
+/// again: [`show_state_output`] looks through the workspace's state versions.
+async fn output_docs(s: &ApiState, v: &tern_store::StateVersion) -> Result<Vec<serde_json::Value>, ApiError> {
     let bytes = s.store.state_bytes(&v.id).await?;
     let state: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
     let mut out = Vec::new();
     if let Some(outputs) = state.get("outputs").and_then(serde_json::Value::as_object) {
         for (name, o) in outputs {
             let sensitive = o.get("sensitive").and_then(serde_json::Value::as_bool).unwrap_or(false);
-            let id = format!("wsout-{}", &s.store.sign(&format!("{}/{name}", v.id))[..16]);
             out.push(json!({
-                "id": id,
+                "id": output_id(s, &v.id, name),
                 "type": "state-version-outputs",
                 "attributes": {
                     "name": name,
@@ -1355,10 +1997,49 @@ async fn outputs_of(s: &ApiState, v: &tern_store::StateVersion) -> ApiResult {
                     "detailed-type": o.get("type").cloned().unwrap_or(serde_json::Value::Null),
                     "value": if sensitive { serde_json::Value::Null } else { o.get("value").cloned().unwrap_or(serde_json::Value::Null) },
                 },
+                "relationships": { "state-version": docs::rel(Some(&v.id), "state-versions") },
             }));
         }
     }
-    Ok(docs::one(json!(out)))
+    Ok(out)
+}
+
+/// `wsout-` and 16 hex of the state version and name, signed with the server's secret: stable,
+/// and it reveals neither.
+fn output_id(s: &ApiState, state_version: &str, name: &str) -> String {
+    format!(
+        "wsout-{}-{}",
+        state_version.trim_start_matches("sv-"),
+        &s.store.sign(&format!("{state_version}/{name}"))[..16]
+    )
+}
+
+async fn outputs_of(s: &ApiState, v: &tern_store::StateVersion) -> ApiResult {
+    let out = output_docs(s, v).await?;
+    let n = out.len();
+    Ok(docs::respond(
+        StatusCode::OK,
+        &json!({
+            "data": out,
+            "meta": { "pagination": { "current-page": 1, "prev-page": null, "next-page": null, "total-pages": 1, "total-count": n } },
+        }),
+    ))
+}
+
+/// One output by id: `wsout-<state version suffix>-<signature>`.
+async fn show_state_output(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
+    let not_found = || ApiError::not_found(format!("state version output {id:?} not found"));
+    let rest = id.strip_prefix("wsout-").ok_or_else(not_found)?;
+    let (suffix, _) = rest.rsplit_once('-').ok_or_else(not_found)?;
+    let v = load_state(&s, &caller, &format!("sv-{suffix}"))
+        .await
+        .map_err(|e| hidden(e, format!("state version output {id:?} not found")))?;
+    output_docs(&s, &v)
+        .await?
+        .into_iter()
+        .find(|o| o.get("id").and_then(serde_json::Value::as_str) == Some(id.as_str()))
+        .map(docs::one)
+        .ok_or_else(not_found)
 }
 
 async fn state_outputs(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
@@ -1418,6 +2099,42 @@ async fn create_org_token(
     let org = load_org(&s, &caller, &org).await?;
     let default = format!("organization {}", org.name);
     create_token(&s, &org, TokenKind::Organization, &body, default).await
+}
+
+/// The organization's newest organization token, as TFE shows its one organization token
+/// (never the secret).
+async fn show_org_token(State(s): State<ApiState>, caller: Caller, Path(org): Path<String>) -> ApiResult {
+    caller.check_admin()?;
+    let org = load_org(&s, &caller, &org).await?;
+    let tokens = s.store.list_tokens(TokenKind::Organization, Some(&org.id)).await?;
+    let token = tokens.last().ok_or_else(|| {
+        ApiError::not_found(format!("organization {:?} has no organization token", org.name))
+    })?;
+    Ok(docs::one(json!({
+        "id": token.id,
+        "type": "authentication-tokens",
+        "attributes": {
+            "description": token.description,
+            "created-at": docs::time(token.created_at),
+            "last-used-at": token.last_used_at.map(docs::time),
+            "expired-at": token.expires_at.map(docs::time),
+            "token": null,
+        },
+    })))
+}
+
+/// Revoke the organization's organization tokens (TFE has one; tern may have made several).
+async fn delete_org_token(State(s): State<ApiState>, caller: Caller, Path(org): Path<String>) -> ApiResult {
+    caller.check_admin()?;
+    let org = load_org(&s, &caller, &org).await?;
+    let tokens = s.store.list_tokens(TokenKind::Organization, Some(&org.id)).await?;
+    if tokens.is_empty() {
+        return Err(ApiError::not_found(format!("organization {:?} has no organization token", org.name)));
+    }
+    for token in tokens {
+        s.store.revoke_token(&token.id).await?;
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 async fn create_agent_token(
