@@ -358,6 +358,14 @@ impl JobClient {
             .map(|_| ())
     }
 
+    /// Save the redacted, structured plan Terraform's `cloud` block renders (plan phase).
+    pub async fn save_plan_json_redacted(&self, json: Vec<u8>) -> Result<(), ClientError> {
+        self.api
+            .call(Method::PUT, &self.path("/plan-json-redacted"), Some(json), "saving the redacted JSON plan")
+            .await
+            .map(|_| ())
+    }
+
     /// Store new state (apply phase).
     pub async fn upload_state(&self, state: Vec<u8>) -> Result<(), ClientError> {
         self.api.call(Method::PUT, &self.path("/state"), Some(state), "storing the state").await.map(|_| ())

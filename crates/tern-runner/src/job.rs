@@ -658,6 +658,8 @@ async fn terraform(
             // The plan as JSON (TFE's json-output, and the run's resource counts): read into
             // memory, never into the log, which would show every planned value.
             steps.push(vec!["show".into(), "-json".into(), plan_path.clone().into_os_string()]);
+            // The schemas of the providers, for the structured plan the cloud block renders.
+            steps.push(vec!["providers".into(), "schema".into(), "-json".into()]);
         }
         RunPhase::Apply => {
             match client.plan_file().await {
@@ -680,6 +682,9 @@ async fn terraform(
     }
     let mut has_changes = false;
     let mut timing = Some(timing);
+    // What `show -json` and `providers schema -json` wrote, when they succeeded.
+    let mut plan_json: Option<Vec<u8>> = None;
+    let mut schemas_json: Option<Vec<u8>> = None;
     for args in steps {
         if *cancel.borrow() {
             return PhaseResult::Canceled;
@@ -688,7 +693,7 @@ async fn terraform(
         if left.is_zero() {
             return PhaseResult::Failed(format!("the phase timed out after {}s", spec.timeout_seconds));
         }
-        let capture = args[0] == "show";
+        let capture = args[0] == "show" || args[0] == "providers";
         let shown: Vec<String> = args.iter().map(|a| a.to_string_lossy().into_owned()).collect();
         if !capture {
             pump.line(&format!("$ {} {}", binary.name(), shown.join(" "))).await;
@@ -766,21 +771,19 @@ async fn terraform(
         if let Some(collector) = captured {
             // Best effort: a run without its JSON plan still applies, it only lacks counts.
             let json = collector.await.ok().flatten();
+            let what = if args[0] == "show" { "the plan as JSON" } else { "the providers' schemas" };
             match (&outcome, json) {
-                (Outcome::Exited(0), Some(json)) => {
-                    if let Err(e) = client.save_plan_json(json).await {
-                        pump.line(&format!("warning: the plan's resource counts are unavailable: {e}")).await;
-                    }
-                }
+                (Outcome::Exited(0), Some(json)) if args[0] == "show" => plan_json = Some(json),
+                (Outcome::Exited(0), Some(json)) => schemas_json = Some(json),
                 (Outcome::Exited(0), None) => {
-                    pump.line(
-                        "warning: the plan is too large to keep as JSON; the run has no resource counts",
-                    )
+                    pump.line(&format!(
+                        "warning: {what} is too large to keep; the run's plan details are incomplete"
+                    ))
                     .await;
                 }
                 (other, _) => {
                     pump.line(&format!(
-                        "warning: terraform show -json of the plan failed ({other:?}); the run has no resource counts"
+                        "warning: reading {what} failed ({other:?}); the run's plan details are incomplete"
                     ))
                     .await;
                 }
@@ -817,6 +820,7 @@ async fn terraform(
         }
     }
     if phase == RunPhase::Plan {
+        send_plan_details(client, pump, plan_json, schemas_json).await;
         match tokio::task::spawn_blocking(move || read_back(&plan_path, MAX_PLAN_BYTES)).await {
             Ok(Ok(Some(bytes))) => {
                 if let Err(e) = client.save_plan_file(bytes).await {
@@ -829,6 +833,36 @@ async fn terraform(
         }
     }
     PhaseResult::Succeeded { has_changes }
+}
+
+/// The plan as JSON (counts, `json-output`) and, with the providers' schemas, the redacted
+/// structured plan (`json-output-redacted`). Best effort: a run without them still applies.
+async fn send_plan_details(
+    client: &JobClient,
+    pump: &LogPump,
+    plan_json: Option<Vec<u8>>,
+    schemas_json: Option<Vec<u8>>,
+) {
+    let Some(plan_json) = plan_json else { return };
+    let structured = match &schemas_json {
+        Some(schemas) => {
+            let (plan, schemas) = (plan_json.clone(), schemas.clone());
+            tokio::task::spawn_blocking(move || crate::structured::redacted_plan(&plan, &schemas)).await.ok()
+        }
+        None => None,
+    };
+    if let Err(e) = client.save_plan_json(plan_json).await {
+        pump.line(&format!("warning: the plan's resource counts are unavailable: {e}")).await;
+    }
+    match structured {
+        Some(Ok(doc)) => {
+            if let Err(e) = client.save_plan_json_redacted(doc).await {
+                pump.line(&format!("warning: the structured plan is unavailable: {e}")).await;
+            }
+        }
+        Some(Err(e)) => pump.line(&format!("warning: the structured plan is unavailable: {e}")).await,
+        None => {}
+    }
 }
 
 /// Where a phase's commands run: the job's directory (writable in the sandbox) and the run's

@@ -11,6 +11,7 @@ pub mod cliconfig;
 pub mod client;
 pub mod job;
 pub mod mask;
+pub mod structured;
 pub mod terraform;
 pub mod worker;
 

@@ -1263,6 +1263,25 @@ async fn every_other_endpoint_has_a_happy_path(api: Api) {
         .call(Method::PUT, &format!("/api/agent/jobs/{job}/plan-json"), Some(&token), Some(plan_json.clone()))
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let structured = json!({"plan_format_version":"1.2","resource_changes":[],"provider_schemas":{}});
+    let (status, body) = api
+        .call(
+            Method::PUT,
+            &format!("/api/agent/jobs/{job}/plan-json-redacted"),
+            Some(&token),
+            Some(json!({"x":1})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (status, body) = api
+        .call(
+            Method::PUT,
+            &format!("/api/agent/jobs/{job}/plan-json-redacted"),
+            Some(&token),
+            Some(structured.clone()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
     api.call(
         Method::POST,
         &format!("/api/agent/jobs/{job}/finish"),
@@ -1287,6 +1306,10 @@ async fn every_other_endpoint_has_a_happy_path(api: Api) {
     assert_eq!(
         api.ok(Method::GET, &format!("/api/v2/runs/{run_id}/plan/json-output"), None).await,
         plan_json
+    );
+    assert_eq!(
+        api.ok(Method::GET, &format!("/api/v2/plans/{plan_id}/json-output-redacted"), None).await,
+        structured
     );
     api.ok(Method::POST, &format!("/api/v2/runs/{run_id}/actions/discard"), None).await;
     let runs = api.ok(Method::GET, &format!("/api/v2/workspaces/{id}/runs"), None).await;
@@ -2436,7 +2459,13 @@ fn harmless_probe(method: &str, template: &str) -> Option<(Option<Value>, u16)> 
         // The workspace has a state; the job, a plan phase, has no saved plan yet.
         ("GET", "/api/agent/jobs/{id}/plan") => Some((None, 404)),
         // The run is still planning: no JSON plan yet.
-        ("GET", "/api/v2/plans/{id}/json-output" | "/api/v2/runs/{id}/plan/json-output") => Some((None, 404)),
+        (
+            "GET",
+            "/api/v2/plans/{id}/json-output"
+            | "/api/v2/runs/{id}/plan/json-output"
+            | "/api/v2/plans/{id}/json-output-redacted"
+            | "/api/v2/runs/{id}/plan/json-output-redacted",
+        ) => Some((None, 404)),
         ("GET", _) => Some((None, 200)),
         // Refused by the state of things, after authorization: the workspace is not locked,
         // the run is still planning, the keys are files.
@@ -3064,12 +3093,20 @@ async fn bad_input_leaves_the_store_unchanged(api: Api) {
             "not one HCL expression",
         ),
         json_case(
-            "a run with save-plan, which tern does not support yet",
+            "a run with allow-empty-apply, which tern does not support yet",
             Method::POST,
             "/api/v2/runs".into(),
-            json!({"data":{"type":"runs","attributes":{"save-plan":true},"relationships":{"workspace":{"data":{"type":"workspaces","id":ws}}}}}),
+            json!({"data":{"type":"runs","attributes":{"allow-empty-apply":true},"relationships":{"workspace":{"data":{"type":"workspaces","id":ws}}}}}),
             422,
-            "does not support save-plan",
+            "does not support allow-empty-apply",
+        ),
+        json_case(
+            "a saved plan that is speculative",
+            Method::POST,
+            "/api/v2/runs".into(),
+            json!({"data":{"type":"runs","attributes":{"save-plan":true,"plan-only":true},"relationships":{"workspace":{"data":{"type":"workspaces","id":ws}}}}}),
+            422,
+            "save-plan cannot be combined with plan-only",
         ),
         json_case(
             "a run target that is not an address",

@@ -45,6 +45,9 @@ string_enum!(
         Planning = "planning",
         /// Planned with changes; waits for confirmation.
         Planned = "planned",
+        /// A saved plan (`terraform plan -out` with the cloud block) with changes: applied only
+        /// when asked (`terraform apply <plan file>`), never automatically.
+        PlannedAndSaved = "planned_and_saved",
         /// Planned without changes, or a plan-only run: nothing more to do.
         PlannedAndFinished = "planned_and_finished",
         /// Confirmed; the apply job is queued.
@@ -595,11 +598,19 @@ pub struct RunOptions {
     pub refresh: bool,
     /// `-refresh-only`.
     pub refresh_only: bool,
+    /// TFE's `save-plan`: stop at `planned_and_saved`, whatever auto-apply says.
+    pub save_plan: bool,
 }
 
 impl Default for RunOptions {
     fn default() -> Self {
-        Self { target_addrs: Vec::new(), replace_addrs: Vec::new(), refresh: true, refresh_only: false }
+        Self {
+            target_addrs: Vec::new(),
+            replace_addrs: Vec::new(),
+            refresh: true,
+            refresh_only: false,
+            save_plan: false,
+        }
     }
 }
 

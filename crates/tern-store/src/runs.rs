@@ -555,13 +555,14 @@ impl Store {
         verb: &str,
     ) -> Result<(Run, Transaction<'_, Any>), StoreError> {
         let current = self.run(id).await?;
-        if current.status != RunStatus::Planned {
+        if !matches!(current.status, RunStatus::Planned | RunStatus::PlannedAndSaved) {
             return Err(Self::wrong_state(&current, verb, "planned with changes"));
         }
         let mut tx = self.pool.begin().await?;
-        let done = sqlx::query("UPDATE runs SET status = $2 WHERE id = $1 AND status = 'planned'")
+        let done = sqlx::query("UPDATE runs SET status = $2 WHERE id = $1 AND status = $3")
             .bind(id)
             .bind(to.as_str())
+            .bind(current.status.as_str())
             .execute(&mut *tx)
             .await?;
         if done.rows_affected() == 0 {
@@ -598,7 +599,7 @@ impl Store {
     pub async fn cancel_run(&self, id: &str, reason: &str) -> Result<Run, StoreError> {
         let current = self.run(id).await?;
         match current.status {
-            RunStatus::Pending | RunStatus::Confirmed | RunStatus::Planned => {
+            RunStatus::Pending | RunStatus::Confirmed | RunStatus::Planned | RunStatus::PlannedAndSaved => {
                 let mut tx = self.pool.begin().await?;
                 let done = sqlx::query("UPDATE jobs SET status = 'dropped', finished_at = $2 WHERE run_id = $1 AND status = 'queued'")
                     .bind(id)
@@ -859,6 +860,8 @@ impl Store {
             (RunPhase::Plan, JobOutcome::Succeeded { has_changes }) => {
                 let status = if !has_changes || run_now.plan_only {
                     RunStatus::PlannedAndFinished
+                } else if run_now.options.save_plan {
+                    RunStatus::PlannedAndSaved
                 } else if run_now.auto_apply {
                     RunStatus::Confirmed
                 } else {
@@ -1057,6 +1060,42 @@ impl Store {
             _ => Err(not_found("JSON plan of run", run_id)),
         }
     }
+}
+
+impl Store {
+    /// Keep the redacted, structured plan (sealed like the JSON plan, for uniformity: it holds
+    /// every non-sensitive planned value).
+    pub async fn set_plan_json_redacted(&self, run_id: &str, doc: &[u8]) -> Result<(), StoreError> {
+        let sealed = self.cipher.seal(&plan_json_redacted_context(run_id), doc)?;
+        let done = sqlx::query("UPDATE runs SET plan_json_redacted = $2 WHERE id = $1")
+            .bind(run_id)
+            .bind(&sealed)
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(not_found("run", run_id));
+        }
+        Ok(())
+    }
+
+    /// A run's redacted, structured plan, if its plan phase produced one.
+    pub async fn plan_json_redacted(&self, run_id: &str) -> Result<Vec<u8>, StoreError> {
+        let row: Option<(Option<Vec<u8>>,)> =
+            sqlx::query_as("SELECT plan_json_redacted FROM runs WHERE id = $1")
+                .bind(run_id)
+                .fetch_optional(&self.pool)
+                .await?;
+        match row {
+            Some((Some(sealed),)) => {
+                Ok(self.cipher.open(&plan_json_redacted_context(run_id), &sealed)?.to_vec())
+            }
+            _ => Err(not_found("redacted JSON plan of run", run_id)),
+        }
+    }
+}
+
+fn plan_json_redacted_context(run_id: &str) -> String {
+    format!("redacted plan JSON of run {run_id}")
 }
 
 /// What a plan JSON's ciphertext is bound to: its run.

@@ -71,6 +71,7 @@ async fn run_variables_are_sealed_and_options_kept(f: Fixture) {
         replace_addrs: vec!["module.m.null_resource.b[0]".into()],
         refresh: false,
         refresh_only: false,
+        save_plan: true,
     };
     let input = RunInput {
         variables: vec![

@@ -1385,9 +1385,13 @@ def run_is_destroy(c: Ctx) -> None:
 @check
 def run_save_plan(c: Ctx) -> None:
     ws = c.workspace()
-    cv = c.upload(ws.id)
-    # Not in tern yet: refused by name.
-    expect_refusal(lambda: c.run(ws.id, cv.id, save_plan=True), "save-plan")
+    cv = c.upload(ws.id, c.config(VARIABLE_TF))
+    run = c.run(ws.id, cv.id, save_plan=True, auto_apply=True)
+    expect(run.save_plan is True, f"save-plan {run.save_plan!r}")
+    # A saved plan waits, whatever auto-apply says, until it is applied.
+    c.wait(run.id, {"planned_and_saved"})
+    c.client.runs.apply(run.id)
+    c.wait(run.id, {"applied"})
 
 
 @check

@@ -150,6 +150,41 @@ fn the_remote_backend_of_current_terraform_plans_and_applies() {
     assert!(apply.stdout.contains("Apply complete! Resources: 1 added"), "{apply}");
 }
 
+/// `terraform plan -out` with the cloud block saves the plan on the server (the run stops at
+/// `planned_and_saved`, whatever auto-apply says); `terraform show` shows it, and `terraform apply`
+/// of the file applies exactly that run.
+#[test]
+fn the_cloud_block_saves_a_plan_and_applies_it_later() {
+    let Some((terraform, _)) = modern_terraform("cloud::the_cloud_block_saves_a_plan_and_applies_it_later")
+    else {
+        return;
+    };
+    let w = World::new();
+    let h = setup(&w, &terraform);
+    let dir = cloud_config(&w, &h, "saved-plan", r#"name = "saved""#);
+    let tf = |args: &[&str]| laptop_terraform_with(&terraform, &w, &dir, &h.host, ADMIN, &h.ca.ca_cert, args);
+    tf(&["init", "-input=false"]).success();
+    let plan = tf(&["plan", "-input=false", "-var", "greeting=saved", "-out=saved.tfplan"]);
+    plan.success();
+    assert!(plan.stdout.contains("Plan: 1 to add, 0 to change, 0 to destroy."), "{plan}");
+    let runs = w.tern_https(&h, &["run", "list", "--workspace", "saved"]);
+    assert!(runs.stdout.lines().next().unwrap_or("").contains("planned_and_saved"), "{runs}");
+    let show = tf(&["show", "saved.tfplan"]);
+    show.success();
+    assert!(show.stdout.contains("null_resource.greeting"), "{show}");
+    let shown = tf(&["show", "-json", "saved.tfplan"]);
+    shown.success();
+    let shown: Value = serde_json::from_str(&shown.stdout).unwrap();
+    assert_eq!(shown["resource_changes"][0]["address"], "null_resource.greeting", "{shown}");
+    let apply = tf(&["apply", "-input=false", "saved.tfplan"]);
+    apply.success();
+    assert!(apply.stdout.contains("Apply complete! Resources: 1 added"), "{apply}");
+    let outputs = tf(&["output", "-json"]);
+    outputs.success();
+    let outputs: Value = serde_json::from_str(&outputs.stdout).unwrap();
+    assert_eq!(outputs["greeting"]["value"], "saved");
+}
+
 /// Local execution with the cloud block: Terraform runs here and writes state versions through
 /// go-tfe's current path: the version announced without its state, the state then PUT to the
 /// signed upload URL (and the JSON state to the JSON one).

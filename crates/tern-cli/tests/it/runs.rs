@@ -856,9 +856,12 @@ pub(crate) fn laptop_terraform_with(
     )
     .unwrap();
     let mut cmd = Command::new(binary);
-    cmd.args(args)
-        .arg("-no-color")
-        .current_dir(dir)
+    // `-no-color` before a saved plan file, which must come last; at the end otherwise.
+    match args.split_last() {
+        Some((file, rest)) if file.ends_with(".tfplan") => cmd.args(rest).arg("-no-color").arg(file),
+        _ => cmd.args(args).arg("-no-color"),
+    };
+    cmd.current_dir(dir)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("HOME", w.s.home())

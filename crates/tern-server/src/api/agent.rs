@@ -41,6 +41,10 @@ pub(crate) fn routes(limits: ApiLimits) -> Router<ApiState> {
             "/api/agent/jobs/{id}/plan-json",
             put(save_plan_json).layer(DefaultBodyLimit::max(tern_types::MAX_PLAN_JSON_BYTES)),
         )
+        .route(
+            "/api/agent/jobs/{id}/plan-json-redacted",
+            put(save_plan_json_redacted).layer(DefaultBodyLimit::max(tern_types::MAX_PLAN_JSON_BYTES)),
+        )
         .route("/api/agent/jobs/{id}/token", post(mint))
         .route(
             "/api/agent/jobs/{id}/logs",
@@ -293,6 +297,27 @@ async fn save_plan_json(
             ApiError::bad_request("the body is not a JSON plan (terraform show -json of a plan file)")
         })?;
     s.store.set_plan_json(&run.id, &body, &counts).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// The redacted, structured plan the runner composed (TFE's `json-output-redacted`).
+async fn save_plan_json_redacted(
+    State(s): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult {
+    let (job, run, _) = load(&s, &caller, &id).await?;
+    if job.phase != RunPhase::Plan {
+        return Err(ApiError::forbidden("only the plan phase saves a JSON plan"));
+    }
+    if serde_json::from_slice::<serde_json::Value>(&body)
+        .map(|v| v.get("plan_format_version").is_none())
+        .unwrap_or(true)
+    {
+        return Err(ApiError::bad_request("the body is not a structured plan (no plan_format_version)"));
+    }
+    s.store.set_plan_json_redacted(&run.id, &body).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

@@ -194,16 +194,6 @@ const UNSUPPORTED: &[(&str, &str, &str)] = &[
         "force-cancel: cancel the run (actions/cancel); tern interrupts Terraform and kills it after the grace period",
     ),
     ("*", "/api/v2/runs/*/actions/force-execute", "force-execute: tern runs the queue in order"),
-    (
-        "*",
-        "/api/v2/plans/*/json-output-redacted",
-        "the redacted JSON plan (json-output-redacted) yet; json-output holds the plan",
-    ),
-    (
-        "*",
-        "/api/v2/runs/*/plan/json-output-redacted",
-        "the redacted JSON plan (json-output-redacted) yet; json-output holds the plan",
-    ),
     ("*", "/api/v2/runs/*/policy-checks", "policy checks (Sentinel/OPA)"),
     ("*", "/api/v2/runs/*/task-stages", "run tasks"),
     ("*", "/api/v2/runs/*/cost-estimate", "cost estimation"),

@@ -64,6 +64,17 @@ pub const ENDPOINTS: &[(&str, &str, &str)] = &[
         "/api/v2/runs/{id}/plan/json-output",
         "A run's plan as JSON (terraform show -json; holds sensitive values)",
     ),
+    (
+        "GET",
+        "/api/v2/plans/{id}/json-output-redacted",
+        "The structured plan the cloud block renders, sensitive values removed",
+    ),
+    (
+        "GET",
+        "/api/v2/runs/{id}/plan/json-output-redacted",
+        "A run's structured plan, sensitive values removed",
+    ),
+    ("PUT", "/api/agent/jobs/{id}/plan-json-redacted", "Save the plan phase's redacted, structured plan"),
     ("GET", "/api/v2/organizations/{org}/projects", "List projects"),
     ("POST", "/api/v2/organizations/{org}/projects", "Create a project"),
     ("GET", "/api/v2/projects/{id}", "Show a project"),

@@ -93,6 +93,8 @@ pub(crate) fn routes(limits: ApiLimits) -> Router<ApiState> {
         .route("/api/v2/plans/{id}", get(show_plan))
         .route("/api/v2/plans/{id}/json-output", get(plan_json_output))
         .route("/api/v2/runs/{id}/plan/json-output", get(run_plan_json_output))
+        .route("/api/v2/plans/{id}/json-output-redacted", get(plan_json_output_redacted))
+        .route("/api/v2/runs/{id}/plan/json-output-redacted", get(run_plan_json_output_redacted))
         .route("/api/v2/plans/{id}/logs", get(plan_logs))
         .route("/api/v2/plans/{id}/logs/{signature}", get(signed_plan_logs))
         .route("/api/v2/applies/{id}", get(show_apply))
@@ -1306,7 +1308,7 @@ async fn accept_upload(
 /// Run attributes tern does not implement: refused when set (to anything but false or empty),
 /// never silently ignored — a run that ignored one would not be the run asked for.
 const UNSUPPORTED_RUN_ATTRIBUTES: &[&str] =
-    &["save-plan", "allow-empty-apply", "allow-config-generation", "debugging-mode"];
+    &["allow-empty-apply", "allow-config-generation", "debugging-mode"];
 
 /// The most run variables, and the longest key, value and address tern takes.
 const MAX_RUN_VARIABLES: usize = 500;
@@ -1402,7 +1404,14 @@ async fn start_run(s: &ApiState, caller: &Caller, ws: &Workspace, doc: &Doc) -> 
         replace_addrs: run_addresses(doc, "replace-addrs")?,
         refresh: doc.boolean("refresh")?.unwrap_or(true),
         refresh_only: doc.boolean("refresh-only")?.unwrap_or(false),
+        save_plan: doc.boolean("save-plan")?.unwrap_or(false),
     };
+    if options.save_plan && doc.boolean("plan-only")? == Some(true) {
+        return Err(ApiError::invalid(
+            "/data/attributes/save-plan",
+            "save-plan cannot be combined with plan-only: a speculative plan is never applied",
+        ));
+    }
     if options.refresh_only && (!options.refresh || doc.boolean("is-destroy")? == Some(true)) {
         return Err(ApiError::invalid(
             "/data/attributes/refresh-only",
@@ -1649,8 +1658,34 @@ async fn run_plan_json_output(
     json_plan_response(&s, &run).await
 }
 
+/// The redacted, structured plan (TFE's `json-output-redacted`): what `terraform show` of a
+/// saved cloud plan renders, sensitive values removed.
+async fn plan_json_output_redacted(
+    State(s): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult {
+    let (run, _) = load_run(&s, &caller, &run_of(&id, "plan-")?).await?;
+    json_plan_response_of(&s, &run, true).await
+}
+
+async fn run_plan_json_output_redacted(
+    State(s): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult {
+    let (run, _) = load_run(&s, &caller, &id).await?;
+    json_plan_response_of(&s, &run, true).await
+}
+
 async fn json_plan_response(s: &ApiState, run: &Run) -> ApiResult {
-    let json = s.store.plan_json(&run.id).await.map_err(|e| match ApiError::from(e) {
+    json_plan_response_of(s, run, false).await
+}
+
+async fn json_plan_response_of(s: &ApiState, run: &Run, redacted: bool) -> ApiResult {
+    let read =
+        if redacted { s.store.plan_json_redacted(&run.id).await } else { s.store.plan_json(&run.id).await };
+    let json = read.map_err(|e| match ApiError::from(e) {
         e if e.status == StatusCode::NOT_FOUND => ApiError::not_found(format!(
             "run {} has no JSON plan: its plan has not finished, or ran on a runner older than this server",
             run.id

@@ -2,6 +2,8 @@
 -- the saved plan since it holds the same values, and the resource counts read from it (JSON:
 -- additions, changes, destructions, imports). Keep in step with ../sqlite/0008_plan_json_and_counts.sql.
 ALTER TABLE runs ADD COLUMN plan_json BYTEA;
+-- The redacted, structured plan the cloud block renders (TFE's json-output-redacted).
+ALTER TABLE runs ADD COLUMN plan_json_redacted BYTEA;
 ALTER TABLE runs ADD COLUMN resource_counts TEXT;
 -- When a configuration was uploaded (TFE's uploaded-at), and the Terraform version that wrote a
 -- state (TFE's terraform-version of a state version).
