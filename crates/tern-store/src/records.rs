@@ -508,6 +508,7 @@ impl ResourceCounts {
     /// not one.
     pub fn of_plan_json(plan: &[u8]) -> Option<ResourceCounts> {
         let doc: serde_json::Value = serde_json::from_slice(plan).ok()?;
+        doc.as_object()?;
         let changes =
             doc.get("resource_changes").map_or(Some(&[][..]), |c| c.as_array().map(Vec::as_slice))?;
         let mut counts = ResourceCounts::default();
@@ -784,4 +785,37 @@ pub struct Claimant<'a> {
     pub scope: ClaimScope,
     /// The exact Terraform versions it can run. With none it claims nothing.
     pub terraform_versions: &'a [tern_types::Version],
+}
+
+#[cfg(test)]
+mod counts_tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::ResourceCounts;
+
+    #[test]
+    fn a_json_plan_is_counted_as_terraform_prints_it() {
+        let plan = br#"{"resource_changes":[
+            {"change":{"actions":["create"]}},
+            {"change":{"actions":["delete","create"]}},
+            {"change":{"actions":["create","delete"]}},
+            {"change":{"actions":["update"]}},
+            {"change":{"actions":["no-op"],"importing":{"id":"i-1"}}},
+            {"change":{"actions":["read"]}},
+            {"change":{"actions":["no-op"],"importing":null}}]}"#;
+        assert_eq!(
+            ResourceCounts::of_plan_json(plan).unwrap(),
+            ResourceCounts { additions: 3, changes: 1, destructions: 2, imports: 1 }
+        );
+        assert_eq!(ResourceCounts::of_plan_json(b"{}").unwrap(), ResourceCounts::default(), "no changes");
+    }
+
+    #[test]
+    fn what_is_not_a_json_plan_has_no_counts() {
+        for bad in
+            [&b"not json"[..], b"[]", br#"{"resource_changes":7}"#, br#"{"resource_changes":[{"x":1}]}"#]
+        {
+            assert_eq!(ResourceCounts::of_plan_json(bad), None, "{}", String::from_utf8_lossy(bad));
+        }
+    }
 }
