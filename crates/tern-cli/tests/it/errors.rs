@@ -243,6 +243,28 @@ fn cases() -> Vec<Case> {
             1,
         ),
         ("inspect: two parts", vec!["token", "inspect", "abc.def"], vec![], 1),
+        (
+            "exec: a command that is not on PATH",
+            vec![
+                "exec",
+                "--signing-key",
+                ok,
+                "--issuer-url",
+                "https://tern.example.com",
+                "--organization",
+                "acme",
+                "--workspace",
+                "prod",
+                "--run-id",
+                "run-1",
+                "--phase",
+                "plan",
+                "--",
+                "no-such-command",
+            ],
+            vec![],
+            1,
+        ),
     ]
 }
 
