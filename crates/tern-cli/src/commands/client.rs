@@ -472,13 +472,7 @@ pub fn var(command: VarCommand, env: Env<'_>) -> anyhow::Result<ExitCode> {
         } => {
             let (key, value) = match assignment.split_once('=') {
                 Some((k, v)) => (k.to_owned(), v.to_owned()),
-                None => {
-                    let mut v = String::new();
-                    std::io::stdin()
-                        .read_to_string(&mut v)
-                        .context("reading the value from standard input")?;
-                    (assignment.clone(), v.strip_suffix('\n').unwrap_or(&v).to_owned())
-                }
+                None => (assignment.clone(), value_from_stdin(&assignment)?),
             };
             let category = if terraform { "terraform" } else { "env" };
             let c = Client::new(&client, env)?;
@@ -540,6 +534,32 @@ pub fn var(command: VarCommand, env: Env<'_>) -> anyhow::Result<ExitCode> {
             })
         }
     }
+}
+
+/// The value of variable `key` from standard input (one line asked for at a terminal, else all
+/// of it, without its final newline). Nothing at all is refused: an empty value is set on purpose
+/// with `KEY=`, never by a forgotten `< file`.
+fn value_from_stdin(key: &str) -> anyhow::Result<String> {
+    let mut stdin = std::io::stdin();
+    let terminal = stdin.is_terminal();
+    let mut value = String::new();
+    if terminal {
+        eprint!("Value of {key}: ");
+        let _ = std::io::stderr().flush();
+        stdin.read_line(&mut value).context("reading the value from the terminal")?;
+        value = value.strip_suffix('\n').unwrap_or(&value).to_owned();
+    } else {
+        stdin.read_to_string(&mut value).context("reading the value from standard input")?;
+        value = value.strip_suffix('\n').unwrap_or(&value).to_owned();
+    }
+    if value.is_empty() {
+        let source = if terminal { "no value was typed" } else { "standard input is empty" };
+        return Err(UsageError(format!(
+            "{source}, so {key} was not set: give the value as `{key}=VALUE` or on standard input (`tern var set {key} … < file`); to set an empty value on purpose, write `{key}=`"
+        ))
+        .into());
+    }
+    Ok(value)
 }
 
 /// A log without TFE's STX/ETX framing bytes.

@@ -244,6 +244,12 @@ fn cases() -> Vec<Case> {
         ),
         ("inspect: two parts", vec!["token", "inspect", "abc.def"], vec![], 1),
         (
+            "var set: KEY with nothing on standard input",
+            vec!["var", "set", "DB_PASSWORD", "--org", "acme", "--workspace", "prod"],
+            vec![("TERN_SERVER", "http://127.0.0.1:9"), ("TERN_TOKEN", "t")],
+            2,
+        ),
+        (
             "exec: a command that is not on PATH",
             vec![
                 "exec",
