@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::{Context as _, anyhow, bail};
+use anyhow::{Context as _, anyhow};
 use reqwest::Method;
 use serde_json::{Value, json};
 use tern_types::SecretString;
@@ -26,17 +26,84 @@ fn config_path(env: Env<'_>) -> Option<PathBuf> {
         .map(|d| d.join("tern").join("credentials.json"))
 }
 
+/// Where the client's token came from, to say so when the server refuses it.
+enum TokenSource {
+    Flag,
+    Env,
+    /// The file `tern login` wrote.
+    Saved(PathBuf),
+    /// The token being checked by `tern login`.
+    Login,
+}
+
+impl TokenSource {
+    /// What to do about a token the server does not accept (401).
+    fn advice(&self, server: &str) -> String {
+        let fresh = "the admin token (<data dir>/admin-token of tern serve) or an organization token (`tern org token ORG`)";
+        match self {
+            Self::Flag => {
+                format!("the token given with --token was refused: give --token a valid token, {fresh}")
+            }
+            Self::Env => format!(
+                "the token in the TERN_TOKEN environment variable was refused: set TERN_TOKEN to a valid token, {fresh}, or unset it to use the saved login (`tern login`)"
+            ),
+            Self::Saved(path) => format!(
+                "the token saved by `tern login` in {} was refused: log in again with a valid token, `tern login --server {server} < TOKEN-FILE`, or set TERN_TOKEN",
+                path.display()
+            ),
+            Self::Login => format!("the token given to `tern login` was refused: give {fresh}"),
+        }
+    }
+}
+
+/// Whether `--token` is on the command line (rather than only in TERN_TOKEN).
+fn token_flag_given() -> bool {
+    std::env::args_os().any(|a| a == "--token" || a.to_string_lossy().starts_with("--token="))
+}
+
+/// An answer other than 2xx from the API.
+#[derive(Debug)]
+struct ApiError {
+    method: Method,
+    path: String,
+    status: reqwest::StatusCode,
+    detail: String,
+    /// What to do, when tern knows.
+    hint: Option<String>,
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {}: {} {}: {}",
+            self.method,
+            self.path,
+            self.status.as_u16(),
+            self.status.canonical_reason().unwrap_or(""),
+            self.detail
+        )?;
+        match &self.hint {
+            Some(hint) => write!(f, "; {hint}"),
+            None => Ok(()),
+        }
+    }
+}
+
+impl std::error::Error for ApiError {}
+
 struct Client {
     http: reqwest::Client,
     server: String,
     token: SecretString,
+    token_source: TokenSource,
 }
 
 impl Client {
     fn new(args: &ClientArgs, env: Env<'_>) -> anyhow::Result<Self> {
-        let saved: Option<Value> = config_path(env)
-            .and_then(|p| std::fs::read(p).ok())
-            .and_then(|b| serde_json::from_slice(&b).ok());
+        let path = config_path(env);
+        let saved: Option<Value> =
+            path.as_ref().and_then(|p| std::fs::read(p).ok()).and_then(|b| serde_json::from_slice(&b).ok());
         let saved_server = saved.as_ref().and_then(|v| v["server"].as_str()).map(str::to_owned);
         let server = args.server.clone().or_else(|| saved_server.clone()).ok_or_else(|| {
             UsageError(
@@ -44,12 +111,17 @@ impl Client {
             )
         })?;
         let server = server.trim_end_matches('/').to_owned();
-        let token = match &args.token {
-            Some(t) => t.clone(),
+        let (token, token_source) = match &args.token {
+            Some(t) if env("TERN_TOKEN").as_deref() == Some(t.as_str()) && !token_flag_given() => {
+                (t.clone(), TokenSource::Env)
+            }
+            Some(t) => (t.clone(), TokenSource::Flag),
             None if saved_server.as_deref().map(|s| s.trim_end_matches('/')) == Some(server.as_str()) => {
-                saved.as_ref().and_then(|v| v["token"].as_str()).map(str::to_owned).ok_or_else(|| {
-                    UsageError("the saved login has no token; run `tern login` again".into())
-                })?
+                let token =
+                    saved.as_ref().and_then(|v| v["token"].as_str()).map(str::to_owned).ok_or_else(|| {
+                        UsageError("the saved login has no token; run `tern login` again".into())
+                    })?;
+                (token, TokenSource::Saved(path.unwrap_or_default()))
             }
             None => {
                 return Err(UsageError(format!(
@@ -63,9 +135,11 @@ impl Client {
             .timeout(Duration::from_secs(300))
             .user_agent(concat!("tern/", env!("CARGO_PKG_VERSION")))
             .build()?;
-        Ok(Self { http, server, token: SecretString::new(token) })
+        Ok(Self { http, server, token: SecretString::new(token), token_source })
     }
 
+    /// A request; an error answer comes back as an [`ApiError`], which says what to do about a
+    /// refused token (401).
     async fn send(
         &self,
         method: Method,
@@ -73,6 +147,24 @@ impl Client {
         body: Option<Vec<u8>>,
         json_body: bool,
     ) -> anyhow::Result<reqwest::Response> {
+        let mut error = match self.send_once(method, path, body, json_body).await? {
+            Ok(response) => return Ok(response),
+            Err(e) => e,
+        };
+        if error.status == reqwest::StatusCode::UNAUTHORIZED {
+            error.hint = Some(self.token_source.advice(&self.server));
+        }
+        Err(error.into())
+    }
+
+    /// One request, without advice on errors (the outer error: no answer at all).
+    async fn send_once(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+        json_body: bool,
+    ) -> anyhow::Result<Result<reqwest::Response, ApiError>> {
         let url = if path.starts_with("http") { path.to_owned() } else { format!("{}{path}", self.server) };
         let mut request = self.http.request(method.clone(), &url).bearer_auth(self.token.expose_secret());
         if let Some(body) = body {
@@ -86,7 +178,7 @@ impl Client {
             .await
             .map_err(|e| anyhow!("cannot reach tern at {}: {}", self.server, tern_handoff::http_cause(&e)))?;
         if response.status().is_success() {
-            return Ok(response);
+            return Ok(Ok(response));
         }
         let status = response.status();
         let text = response.text().await.unwrap_or_default();
@@ -94,7 +186,7 @@ impl Client {
             .ok()
             .and_then(|v| v["errors"][0]["detail"].as_str().map(str::to_owned))
             .unwrap_or(text);
-        bail!("{method} {path}: {} {}: {detail}", status.as_u16(), status.canonical_reason().unwrap_or(""))
+        Ok(Err(ApiError { method, path: path.to_owned(), status, detail, hint: None }))
     }
 
     async fn get(&self, path: &str) -> anyhow::Result<Value> {
@@ -193,8 +285,9 @@ pub fn login(args: LoginArgs, env: Env<'_>) -> anyhow::Result<ExitCode> {
     if token.is_empty() {
         return Err(UsageError("no token given".into()).into());
     }
-    let client =
+    let mut client =
         Client::new(&ClientArgs { server: Some(args.server.clone()), token: Some(token.clone()) }, env)?;
+    client.token_source = TokenSource::Login;
     block_on(async move {
         client.get("/api/v2/ping").await.context("checking the token")?;
         Ok(ExitCode::SUCCESS)

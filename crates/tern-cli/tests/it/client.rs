@@ -1,5 +1,5 @@
-//! The client commands as a new user first meets them. Each error says what happened and what to
-//! do.
+//! The client commands as a new user first meets them: a wrong token, an empty value. Each error
+//! says what happened and what to do.
 
 use std::process::Command;
 
@@ -26,6 +26,40 @@ fn failed(out: &Run, code: i32) -> String {
     assert!(out.stdout.is_empty(), "nothing on stdout when failing\n{out}");
     assert_eq!(out.stderr.lines().count(), 1, "one line on stderr\n{out}");
     out.stderr.clone()
+}
+
+#[test]
+fn a_refused_token_names_where_it_came_from() {
+    let s = Scratch::new();
+    let server = serve(&s, &[]);
+    let refused = "401 Unauthorized: the token is not valid: unknown, revoked, or expired";
+
+    let err = failed(&run(cli(&s, &server).env("TERN_TOKEN", "not-a-token").args(["org", "list"])), 1);
+    assert!(err.contains(refused), "{err}");
+    assert!(err.contains("the token in the TERN_TOKEN environment variable was refused"), "{err}");
+    assert!(err.contains("set TERN_TOKEN to a valid token"), "{err}");
+    assert!(!err.contains("not-a-token"), "the token is never echoed: {err}");
+
+    let err = failed(&run(cli(&s, &server).args(["org", "list", "--token", "not-a-token"])), 1);
+    assert!(err.contains("the token given with --token was refused"), "{err}");
+
+    // The saved login: good when saved, then replaced by a bad one in the file.
+    run_with_stdin(s.tern_plain().args(["login", "--server", &server.base]), Some(ADMIN)).success();
+    let saved = s.home().join(".config/tern/credentials.json");
+    let mut login: serde_json::Value = serde_json::from_slice(&std::fs::read(&saved).unwrap()).unwrap();
+    login["token"] = "revoked-token".into();
+    std::fs::write(&saved, login.to_string()).unwrap();
+    let err = failed(&run(s.tern_plain().args(["org", "list"])), 1);
+    assert!(err.contains(refused), "{err}");
+    assert!(
+        err.contains(&format!("the token saved by `tern login` in {} was refused", saved.display())),
+        "{err}"
+    );
+    assert!(err.contains(&format!("`tern login --server {}", server.base)), "{err}");
+
+    let err =
+        failed(&run_with_stdin(s.tern_plain().args(["login", "--server", &server.base]), Some("bad")), 1);
+    assert!(err.contains("the token given to `tern login` was refused"), "{err}");
 }
 
 #[test]
