@@ -61,6 +61,78 @@ fn token_flag_given() -> bool {
     std::env::args_os().any(|a| a == "--token" || a.to_string_lossy().starts_with("--token="))
 }
 
+/// `server` if it is an http(s) URL; otherwise what to write instead.
+fn check_server_url(server: &str) -> Result<(), UsageError> {
+    if !server.contains("://") {
+        return Err(UsageError(format!(
+            "server URL {server:?} has no scheme: write http://{server} (or https://{server} if tern serve has --tls-cert)"
+        )));
+    }
+    match url::Url::parse(server) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(()),
+        Ok(u) if !matches!(u.scheme(), "http" | "https") => Err(UsageError(format!(
+            "server URL {server:?}: tern speaks http:// or https://, not {}://",
+            u.scheme()
+        ))),
+        Ok(_) => {
+            Err(UsageError(format!("server URL {server:?} has no host: write e.g. http://127.0.0.1:8080")))
+        }
+        Err(e) => Err(UsageError(format!(
+            "server URL {server:?} is not a URL ({e}): write e.g. http://127.0.0.1:8080"
+        ))),
+    }
+}
+
+/// Why a request to `server` got no answer, in words that say what to do: reqwest's and rustls'
+/// own causes ("Connection refused", "received corrupt message of type InvalidContentType",
+/// "invalid peer certificate: UnknownIssuer") name the symptom, not the fix.
+fn unreachable(server: &str, e: &reqwest::Error) -> String {
+    let cause = tern_handoff::http_cause(e);
+    let address = url::Url::parse(server)
+        .ok()
+        .and_then(|u| Some(format!("{}:{}", u.host_str()?, u.port_or_known_default()?)))
+        .unwrap_or_else(|| server.to_owned());
+    let mut refused = false;
+    let mut rustls_error: Option<String> = None;
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(s) = source {
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            refused |= io.kind() == std::io::ErrorKind::ConnectionRefused;
+            if let Some(inner) = io.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+                rustls_error = Some(format!("{inner:?}"));
+            }
+        }
+        if let Some(r) = s.downcast_ref::<rustls::Error>() {
+            rustls_error = Some(format!("{r:?}"));
+        }
+        source = s.source();
+    }
+    let tls = rustls_error.unwrap_or_default();
+    let hint = if refused || cause.contains("Connection refused") {
+        format!(
+            "nothing listens at {address}: start the server there (`tern serve`), or point --server (TERN_SERVER) at where it runs"
+        )
+    } else if tls.contains("InvalidContentType") || cause.contains("InvalidContentType") {
+        format!(
+            "{address} speaks plain HTTP, not TLS: use {} (or start tern serve with --tls-cert and --tls-key)",
+            server.replacen("https://", "http://", 1)
+        )
+    } else if tls.contains("InvalidCertificate") || cause.contains("invalid peer certificate") {
+        if tls.contains("NotValidForName") || cause.contains("NotValidForName") {
+            format!(
+                "the certificate of {address} is not valid for that name: use the host name the certificate names in --server"
+            )
+        } else {
+            format!(
+                "the certificate of {address} is not trusted: if your own CA signed it, set SSL_CERT_FILE to that CA's certificate (PEM)"
+            )
+        }
+    } else {
+        return format!("cannot reach tern at {server}: {cause}");
+    };
+    format!("cannot reach tern at {server} ({cause}): {hint}")
+}
+
 /// An answer other than 2xx from the API.
 #[derive(Debug)]
 struct ApiError {
@@ -111,6 +183,7 @@ impl Client {
             )
         })?;
         let server = server.trim_end_matches('/').to_owned();
+        check_server_url(&server)?;
         let (token, token_source) = match &args.token {
             Some(t) if env("TERN_TOKEN").as_deref() == Some(t.as_str()) && !token_flag_given() => {
                 (t.clone(), TokenSource::Env)
@@ -173,10 +246,7 @@ impl Client {
             }
             request = request.body(body);
         }
-        let response = request
-            .send()
-            .await
-            .map_err(|e| anyhow!("cannot reach tern at {}: {}", self.server, tern_handoff::http_cause(&e)))?;
+        let response = request.send().await.map_err(|e| anyhow!(unreachable(&self.server, &e)))?;
         if response.status().is_success() {
             return Ok(Ok(response));
         }

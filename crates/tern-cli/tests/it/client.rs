@@ -1,4 +1,5 @@
-//! The client commands as a new user first meets them: a wrong token, an empty value. Each error
+//! The client commands as a new user first meets them: a wrong token, a server URL without its
+//! scheme or with the wrong one, an empty value. Each error
 //! says what happened and what to do.
 
 use std::process::Command;
@@ -84,4 +85,45 @@ fn var_set_refuses_an_empty_standard_input_and_sets_empty_values_on_purpose() {
     let vars = ok(&["var", "list", "--workspace", "prod", "--org", "acme"]);
     assert!(vars.contains("TOKEN\tfrom-stdin"), "{vars}");
     assert!(vars.lines().any(|l| l.ends_with("\tEMPTY\t")), "{vars}");
+}
+
+#[test]
+fn server_urls_without_a_scheme_the_wrong_scheme_or_nothing_listening() {
+    let s = Scratch::new();
+    let server = serve(&s, &[]);
+    let org_list = |url: &str| {
+        let mut cmd = cli(&s, &server);
+        cmd.args(["org", "list", "--server", url]);
+        cmd
+    };
+    let address = server.base.trim_start_matches("http://").to_owned();
+
+    let err = failed(&run(&mut org_list(&address)), 2);
+    assert!(err.contains(&format!("has no scheme: write http://{address}")), "{err}");
+
+    let err = failed(&run(&mut org_list(&format!("https://{address}"))), 1);
+    assert!(err.contains(&format!("{address} speaks plain HTTP, not TLS: use http://{address}")), "{err}");
+
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let err = failed(&run(&mut org_list(&format!("http://{closed}"))), 1);
+    assert!(
+        err.contains(&format!("nothing listens at {closed}: start the server there (`tern serve`)")),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_untrusted_certificate_says_to_set_ssl_cert_file() {
+    let s = Scratch::new();
+    let ca = tern_testkit::tls::TestCa::generate(s.path());
+    let server = serve(
+        &s,
+        &["--tls-cert", ca.server_cert.to_str().unwrap(), "--tls-key", ca.server_key.to_str().unwrap()],
+    );
+    let mut cmd = cli(&s, &server);
+    cmd.env("TERN_SERVER", &server.issuer).args(["org", "list"]);
+    let err = failed(&run(&mut cmd), 1);
+    assert!(err.contains("is not trusted: if your own CA signed it, set SSL_CERT_FILE"), "{err}");
+    // With the CA, it works.
+    run(cmd.env("SSL_CERT_FILE", &ca.ca_cert)).success();
 }

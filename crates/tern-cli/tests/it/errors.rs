@@ -250,6 +250,24 @@ fn cases() -> Vec<Case> {
             2,
         ),
         (
+            "client: --server without a scheme",
+            vec!["org", "list", "--server", "127.0.0.1:8080", "--token", "t"],
+            vec![],
+            2,
+        ),
+        (
+            "client: a scheme tern does not speak",
+            vec!["org", "list", "--server", "ftp://127.0.0.1:8080", "--token", "t"],
+            vec![],
+            2,
+        ),
+        (
+            "client: nothing listens there",
+            vec!["org", "list"],
+            vec![("TERN_SERVER", "http://127.0.0.1:9"), ("TERN_TOKEN", "t")],
+            1,
+        ),
+        (
             "exec: a command that is not on PATH",
             vec![
                 "exec",
