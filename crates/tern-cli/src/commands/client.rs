@@ -164,6 +164,59 @@ impl std::fmt::Display for ApiError {
 
 impl std::error::Error for ApiError {}
 
+/// Of `candidates`, the one closest to `name` (a typo away), if any is close enough.
+fn closest<'a>(name: &str, candidates: &'a [String]) -> Option<&'a str> {
+    let lower = name.to_lowercase();
+    candidates
+        .iter()
+        .map(|c| (edit_distance(&lower, &c.to_lowercase()), c))
+        .filter(|(d, c)| *d <= (name.chars().count() / 3).max(2) || c.to_lowercase().starts_with(&lower))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c.as_str())
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur.push((prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// "did you mean X? The <what>s are: …" for a `name` that is not among `names`, with the command
+/// that `list` shows them and `create` makes one.
+fn did_you_mean(name: &str, what: &str, names: &[String], list: &str, create: &str) -> String {
+    if names.is_empty() {
+        return format!("there is no {what} yet: create one with `{create}`");
+    }
+    const SHOWN: usize = 10;
+    let mut shown: Vec<String> = names.iter().take(SHOWN).map(|n| format!("{n:?}")).collect();
+    if names.len() > SHOWN {
+        shown.push(format!("… ({} in all: `{list}`)", names.len()));
+    }
+    let all = format!("the {what}s are {}", shown.join(", "));
+    match closest(name, names) {
+        Some(c) => format!("did you mean {c:?}? ({all})"),
+        None => all,
+    }
+}
+
+/// The names in a JSON:API list: `attributes.name`, else the id (organizations).
+fn names(list: &Value) -> Vec<String> {
+    list["data"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|d| attr(d, "name").as_str().map_or_else(|| text(&d["id"]), str::to_owned))
+        .collect()
+}
+
 struct Client {
     http: reqwest::Client,
     server: String,
@@ -212,7 +265,8 @@ impl Client {
     }
 
     /// A request; an error answer comes back as an [`ApiError`], which says what to do about a
-    /// refused token (401).
+    /// refused token (401) or an organization that does not exist (404: the ones that do, one
+    /// more request).
     async fn send(
         &self,
         method: Method,
@@ -226,6 +280,10 @@ impl Client {
         };
         if error.status == reqwest::StatusCode::UNAUTHORIZED {
             error.hint = Some(self.token_source.advice(&self.server));
+        } else if error.status == reqwest::StatusCode::NOT_FOUND
+            && let Some(org) = missing_org(&error.detail)
+        {
+            error.hint = self.org_hint(&org).await;
         }
         Err(error.into())
     }
@@ -259,6 +317,13 @@ impl Client {
         Ok(Err(ApiError { method, path: path.to_owned(), status, detail, hint: None }))
     }
 
+    /// The organizations that exist, and the closest to `org` (None if they cannot be listed).
+    async fn org_hint(&self, org: &str) -> Option<String> {
+        let list = self.send_once(Method::GET, "/api/v2/organizations?page%5Bsize%5D=100", None, false).await;
+        let list: Value = list.ok()?.ok()?.json().await.ok()?;
+        Some(did_you_mean(org, "organization", &names(&list), "tern org list", "tern org create NAME"))
+    }
+
     async fn get(&self, path: &str) -> anyhow::Result<Value> {
         Ok(self.send(Method::GET, path, None, false).await?.json().await?)
     }
@@ -280,9 +345,34 @@ impl Client {
             .map(|v| text(&v["id"])))
     }
 
+    /// Workspace `name` of `org`; if there is none (404), the error names the workspaces that
+    /// exist and the closest (one more request).
     async fn workspace(&self, org: &str, name: &str) -> anyhow::Result<Value> {
-        Ok(self.get(&format!("/api/v2/organizations/{}/workspaces/{}", enc(org), enc(name))).await?["data"]
-            .clone())
+        let path = format!("/api/v2/organizations/{}/workspaces/{}", enc(org), enc(name));
+        match self.send(Method::GET, &path, None, false).await {
+            Ok(response) => Ok(response.json::<Value>().await?["data"].clone()),
+            Err(e) => match e.downcast::<ApiError>() {
+                Ok(mut api)
+                    if api.status == reqwest::StatusCode::NOT_FOUND && missing_org(&api.detail).is_none() =>
+                {
+                    let list = format!("/api/v2/organizations/{}/workspaces?page%5Bsize%5D=100", enc(org));
+                    if let Ok(Ok(list)) = self.send_once(Method::GET, &list, None, false).await
+                        && let Ok(list) = list.json::<Value>().await
+                    {
+                        api.hint = Some(did_you_mean(
+                            name,
+                            "workspace",
+                            &names(&list),
+                            &format!("tern workspace list --org {org}"),
+                            &format!("tern workspace create NAME --org {org}"),
+                        ));
+                    }
+                    Err(api.into())
+                }
+                Ok(api) => Err(api.into()),
+                Err(e) => Err(e),
+            },
+        }
     }
 
     /// The id of agent pool `pool` (a name, or an `apool-…` id as it is).
@@ -299,7 +389,14 @@ impl Client {
             .find(|p| attr(p, "name") == &json!(pool))
             .map(|p| text(&p["id"]))
             .ok_or_else(|| {
-                anyhow!("organization {org} has no agent pool {pool:?} (tern agent-pool list --org {org})")
+                let hint = did_you_mean(
+                    pool,
+                    "agent pool",
+                    &names(&list),
+                    &format!("tern agent-pool list --org {org}"),
+                    &format!("tern agent-pool create NAME --org {org}"),
+                );
+                anyhow!("organization {org} has no agent pool {pool:?}: {hint}")
             })
     }
 }
@@ -316,6 +413,12 @@ fn enc(segment: &str) -> String {
             }
         })
         .collect()
+}
+
+/// The organization of a 404 "organization \"NAME\" not found".
+fn missing_org(detail: &str) -> Option<String> {
+    let quoted = detail.strip_prefix("organization ")?.strip_suffix(" not found")?;
+    serde_json::from_str::<String>(quoted).ok()
 }
 
 fn attr<'a>(v: &'a Value, name: &str) -> &'a Value {
@@ -501,7 +604,14 @@ pub fn workspace(command: WorkspaceCommand, env: Env<'_>) -> anyhow::Result<Exit
                         .flatten()
                         .find(|x| attr(x, "name") == &json!(p))
                         .ok_or_else(|| {
-                            anyhow!("organization {org} has no project {p:?} (tern project list --org {org})")
+                            let hint = did_you_mean(
+                                &p,
+                                "project",
+                                &names(&list),
+                                &format!("tern project list --org {org}"),
+                                &format!("tern project create NAME --org {org}"),
+                            );
+                            anyhow!("organization {org} has no project {p:?}: {hint}")
                         })?;
                     relationships =
                         json!({ "project": { "data": { "type": "projects", "id": found["id"] } } });

@@ -1,5 +1,5 @@
-//! The client commands as a new user first meets them: a wrong token, a server URL without its
-//! scheme or with the wrong one, an empty value. Each error
+//! The client commands as a new user first meets them: a wrong token, a typo in a name, a server
+//! URL without its scheme or with the wrong one, an empty value. Each error
 //! says what happened and what to do.
 
 use std::process::Command;
@@ -61,6 +61,48 @@ fn a_refused_token_names_where_it_came_from() {
     let err =
         failed(&run_with_stdin(s.tern_plain().args(["login", "--server", &server.base]), Some("bad")), 1);
     assert!(err.contains("the token given to `tern login` was refused"), "{err}");
+}
+
+#[test]
+fn unknown_organizations_and_workspaces_suggest_the_closest_name() {
+    let s = Scratch::new();
+    let server = serve(&s, &[]);
+    let ok = |args: &[&str]| run(cli(&s, &server).args(args)).success().stdout.clone();
+    ok(&["org", "create", "acme"]);
+    ok(&["workspace", "create", "prod", "--org", "acme"]);
+    ok(&["workspace", "create", "staging", "--org", "acme"]);
+
+    let err = failed(&run(cli(&s, &server).env("TERN_ORG", "acmee").args(["workspace", "list"])), 1);
+    assert!(err.contains("organization \"acmee\" not found; did you mean \"acme\"?"), "{err}");
+    assert!(err.contains("the organizations are \"acme\""), "{err}");
+
+    let err = failed(&run(cli(&s, &server).args(["workspace", "show", "prd", "--org", "acme"])), 1);
+    assert!(err.contains("workspace \"prd\" not found; did you mean \"prod\"?"), "{err}");
+    assert!(err.contains("the workspaces are \"prod\", \"staging\""), "{err}");
+
+    // Nothing close: the names that exist, no guess.
+    let err =
+        failed(&run(cli(&s, &server).args(["var", "list", "--workspace", "zzzzzz", "--org", "acme"])), 1);
+    assert!(err.contains("workspace \"zzzzzz\" not found; the workspaces are"), "{err}");
+    assert!(!err.contains("did you mean"), "{err}");
+
+    // A workspace of an organization that does not exist: the organization is the typo.
+    let err = failed(&run(cli(&s, &server).args(["workspace", "show", "prod", "--org", "acne"])), 1);
+    assert!(err.contains("organization \"acne\" not found; did you mean \"acme\"?"), "{err}");
+
+    let err = failed(
+        &run(cli(&s, &server).args([
+            "workspace",
+            "create",
+            "app",
+            "--org",
+            "acme",
+            "--project",
+            "default project",
+        ])),
+        1,
+    );
+    assert!(err.contains("has no project \"default project\": did you mean \"Default Project\"?"), "{err}");
 }
 
 #[test]
