@@ -1,8 +1,8 @@
 //! The client commands as a new user first meets them: a wrong token, a typo in a name, a server
-//! URL without its scheme or with the wrong one, an empty value. Each error
+//! URL without its scheme or with the wrong one, an empty value, a pipe closed early. Each error
 //! says what happened and what to do.
 
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 use crate::runs::ADMIN;
 use crate::support::{Run, Scratch, Server, run, run_with_stdin};
@@ -168,4 +168,41 @@ fn an_untrusted_certificate_says_to_set_ssl_cert_file() {
     assert!(err.contains("is not trusted: if your own CA signed it, set SSL_CERT_FILE"), "{err}");
     // With the CA, it works.
     run(cmd.env("SSL_CERT_FILE", &ca.ca_cert)).success();
+}
+
+#[test]
+fn a_closed_standard_output_ends_quietly() {
+    let s = Scratch::new();
+    let server = serve(&s, &[]);
+    run(cli(&s, &server).args(["org", "create", "acme"])).success();
+    for i in 0..3 {
+        run(cli(&s, &server).args(["workspace", "create", &format!("w{i}"), "--org", "acme"])).success();
+    }
+    let mint = [
+        "token",
+        "mint",
+        "--signing-key",
+        "keys/rsa-2048.pem",
+        "--issuer-url",
+        "https://tern.example.com",
+        "--organization",
+        "acme",
+        "--workspace",
+        "prod",
+        "--run-id",
+        "run-1",
+        "--phase",
+        "plan",
+        "--audience",
+        "sts.amazonaws.com",
+    ];
+    for args in [vec!["workspace", "list", "--org", "acme"], vec!["org", "list"], mint.to_vec()] {
+        let mut child =
+            cli(&s, &server).args(&args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        drop(child.stdout.take()); // `| head` gone before the first line
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{args:?}: {:?} {stderr}", out.status);
+        assert!(!stderr.contains("panicked") && !stderr.contains("Broken pipe"), "{args:?}: {stderr}");
+    }
 }
