@@ -580,7 +580,11 @@ pub enum WorkspaceCommand {
 pub enum VarCommand {
     /// Create or update a variable: `tern var set KEY=VALUE` (or `KEY` and the value on stdin).
     Set {
-        /// KEY=VALUE, or KEY to read the value from standard input (keeps it out of shell history).
+        /// KEY=VALUE, or KEY to read the value from standard input (keeps it out of shell history;
+        /// at a terminal, tern asks for it).
+        ///
+        /// An empty standard input is refused, so that a forgotten `< file` does not store an
+        /// empty value: to set one on purpose, write `KEY=`.
         assignment: String,
         /// Organization name.
         #[arg(long, value_name = "ORG", env = "TERN_ORG")]

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::{Context as _, anyhow, bail};
+use anyhow::{Context as _, anyhow};
 use reqwest::Method;
 use serde_json::{Value, json};
 use tern_types::SecretString;
@@ -26,17 +26,209 @@ fn config_path(env: Env<'_>) -> Option<PathBuf> {
         .map(|d| d.join("tern").join("credentials.json"))
 }
 
+/// Where the client's token came from, to say so when the server refuses it.
+enum TokenSource {
+    Flag,
+    Env,
+    /// The file `tern login` wrote.
+    Saved(PathBuf),
+    /// The token being checked by `tern login`.
+    Login,
+}
+
+impl TokenSource {
+    /// What to do about a token the server does not accept (401).
+    fn advice(&self, server: &str) -> String {
+        let fresh = "the admin token (<data dir>/admin-token of tern serve) or an organization token (`tern org token ORG`)";
+        match self {
+            Self::Flag => {
+                format!("the token given with --token was refused: give --token a valid token, {fresh}")
+            }
+            Self::Env => format!(
+                "the token in the TERN_TOKEN environment variable was refused: set TERN_TOKEN to a valid token, {fresh}, or unset it to use the saved login (`tern login`)"
+            ),
+            Self::Saved(path) => format!(
+                "the token saved by `tern login` in {} was refused: log in again with a valid token, `tern login --server {server} < TOKEN-FILE`, or set TERN_TOKEN",
+                path.display()
+            ),
+            Self::Login => format!("the token given to `tern login` was refused: give {fresh}"),
+        }
+    }
+}
+
+/// Whether `--token` is on the command line (rather than only in TERN_TOKEN).
+fn token_flag_given() -> bool {
+    std::env::args_os().any(|a| a == "--token" || a.to_string_lossy().starts_with("--token="))
+}
+
+/// `server` if it is an http(s) URL; otherwise what to write instead.
+fn check_server_url(server: &str) -> Result<(), UsageError> {
+    if !server.contains("://") {
+        return Err(UsageError(format!(
+            "server URL {server:?} has no scheme: write http://{server} (or https://{server} if tern serve has --tls-cert)"
+        )));
+    }
+    match url::Url::parse(server) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(()),
+        Ok(u) if !matches!(u.scheme(), "http" | "https") => Err(UsageError(format!(
+            "server URL {server:?}: tern speaks http:// or https://, not {}://",
+            u.scheme()
+        ))),
+        Ok(_) => {
+            Err(UsageError(format!("server URL {server:?} has no host: write e.g. http://127.0.0.1:8080")))
+        }
+        Err(e) => Err(UsageError(format!(
+            "server URL {server:?} is not a URL ({e}): write e.g. http://127.0.0.1:8080"
+        ))),
+    }
+}
+
+/// Why a request to `server` got no answer, in words that say what to do: reqwest's and rustls'
+/// own causes ("Connection refused", "received corrupt message of type InvalidContentType",
+/// "invalid peer certificate: UnknownIssuer") name the symptom, not the fix.
+fn unreachable(server: &str, e: &reqwest::Error) -> String {
+    let cause = tern_handoff::http_cause(e);
+    let address = url::Url::parse(server)
+        .ok()
+        .and_then(|u| Some(format!("{}:{}", u.host_str()?, u.port_or_known_default()?)))
+        .unwrap_or_else(|| server.to_owned());
+    let mut refused = false;
+    let mut rustls_error: Option<String> = None;
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(s) = source {
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            refused |= io.kind() == std::io::ErrorKind::ConnectionRefused;
+            if let Some(inner) = io.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+                rustls_error = Some(format!("{inner:?}"));
+            }
+        }
+        if let Some(r) = s.downcast_ref::<rustls::Error>() {
+            rustls_error = Some(format!("{r:?}"));
+        }
+        source = s.source();
+    }
+    let tls = rustls_error.unwrap_or_default();
+    let hint = if refused || cause.contains("Connection refused") {
+        format!(
+            "nothing listens at {address}: start the server there (`tern serve`), or point --server (TERN_SERVER) at where it runs"
+        )
+    } else if tls.contains("InvalidContentType") || cause.contains("InvalidContentType") {
+        format!(
+            "{address} speaks plain HTTP, not TLS: use {} (or start tern serve with --tls-cert and --tls-key)",
+            server.replacen("https://", "http://", 1)
+        )
+    } else if tls.contains("InvalidCertificate") || cause.contains("invalid peer certificate") {
+        if tls.contains("NotValidForName") || cause.contains("NotValidForName") {
+            format!(
+                "the certificate of {address} is not valid for that name: use the host name the certificate names in --server"
+            )
+        } else {
+            format!(
+                "the certificate of {address} is not trusted: if your own CA signed it, set SSL_CERT_FILE to that CA's certificate (PEM)"
+            )
+        }
+    } else {
+        return format!("cannot reach tern at {server}: {cause}");
+    };
+    format!("cannot reach tern at {server} ({cause}): {hint}")
+}
+
+/// An answer other than 2xx from the API.
+#[derive(Debug)]
+struct ApiError {
+    method: Method,
+    path: String,
+    status: reqwest::StatusCode,
+    detail: String,
+    /// What to do, when tern knows.
+    hint: Option<String>,
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {}: {} {}: {}",
+            self.method,
+            self.path,
+            self.status.as_u16(),
+            self.status.canonical_reason().unwrap_or(""),
+            self.detail
+        )?;
+        match &self.hint {
+            Some(hint) => write!(f, "; {hint}"),
+            None => Ok(()),
+        }
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+/// Of `candidates`, the one closest to `name` (a typo away), if any is close enough.
+fn closest<'a>(name: &str, candidates: &'a [String]) -> Option<&'a str> {
+    let lower = name.to_lowercase();
+    candidates
+        .iter()
+        .map(|c| (edit_distance(&lower, &c.to_lowercase()), c))
+        .filter(|(d, c)| *d <= (name.chars().count() / 3).max(2) || c.to_lowercase().starts_with(&lower))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c.as_str())
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur.push((prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// "did you mean X? The <what>s are: …" for a `name` that is not among `names`, with the command
+/// that `list` shows them and `create` makes one.
+fn did_you_mean(name: &str, what: &str, names: &[String], list: &str, create: &str) -> String {
+    if names.is_empty() {
+        return format!("there is no {what} yet: create one with `{create}`");
+    }
+    const SHOWN: usize = 10;
+    let mut shown: Vec<String> = names.iter().take(SHOWN).map(|n| format!("{n:?}")).collect();
+    if names.len() > SHOWN {
+        shown.push(format!("… ({} in all: `{list}`)", names.len()));
+    }
+    let all = format!("the {what}s are {}", shown.join(", "));
+    match closest(name, names) {
+        Some(c) => format!("did you mean {c:?}? ({all})"),
+        None => all,
+    }
+}
+
+/// The names in a JSON:API list: `attributes.name`, else the id (organizations).
+fn names(list: &Value) -> Vec<String> {
+    list["data"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|d| attr(d, "name").as_str().map_or_else(|| text(&d["id"]), str::to_owned))
+        .collect()
+}
+
 struct Client {
     http: reqwest::Client,
     server: String,
     token: SecretString,
+    token_source: TokenSource,
 }
 
 impl Client {
     fn new(args: &ClientArgs, env: Env<'_>) -> anyhow::Result<Self> {
-        let saved: Option<Value> = config_path(env)
-            .and_then(|p| std::fs::read(p).ok())
-            .and_then(|b| serde_json::from_slice(&b).ok());
+        let path = config_path(env);
+        let saved: Option<Value> =
+            path.as_ref().and_then(|p| std::fs::read(p).ok()).and_then(|b| serde_json::from_slice(&b).ok());
         let saved_server = saved.as_ref().and_then(|v| v["server"].as_str()).map(str::to_owned);
         let server = args.server.clone().or_else(|| saved_server.clone()).ok_or_else(|| {
             UsageError(
@@ -44,12 +236,18 @@ impl Client {
             )
         })?;
         let server = server.trim_end_matches('/').to_owned();
-        let token = match &args.token {
-            Some(t) => t.clone(),
+        check_server_url(&server)?;
+        let (token, token_source) = match &args.token {
+            Some(t) if env("TERN_TOKEN").as_deref() == Some(t.as_str()) && !token_flag_given() => {
+                (t.clone(), TokenSource::Env)
+            }
+            Some(t) => (t.clone(), TokenSource::Flag),
             None if saved_server.as_deref().map(|s| s.trim_end_matches('/')) == Some(server.as_str()) => {
-                saved.as_ref().and_then(|v| v["token"].as_str()).map(str::to_owned).ok_or_else(|| {
-                    UsageError("the saved login has no token; run `tern login` again".into())
-                })?
+                let token =
+                    saved.as_ref().and_then(|v| v["token"].as_str()).map(str::to_owned).ok_or_else(|| {
+                        UsageError("the saved login has no token; run `tern login` again".into())
+                    })?;
+                (token, TokenSource::Saved(path.unwrap_or_default()))
             }
             None => {
                 return Err(UsageError(format!(
@@ -63,9 +261,12 @@ impl Client {
             .timeout(Duration::from_secs(300))
             .user_agent(concat!("tern/", env!("CARGO_PKG_VERSION")))
             .build()?;
-        Ok(Self { http, server, token: SecretString::new(token) })
+        Ok(Self { http, server, token: SecretString::new(token), token_source })
     }
 
+    /// A request; an error answer comes back as an [`ApiError`], which says what to do about a
+    /// refused token (401) or an organization that does not exist (404: the ones that do, one
+    /// more request).
     async fn send(
         &self,
         method: Method,
@@ -73,6 +274,28 @@ impl Client {
         body: Option<Vec<u8>>,
         json_body: bool,
     ) -> anyhow::Result<reqwest::Response> {
+        let mut error = match self.send_once(method, path, body, json_body).await? {
+            Ok(response) => return Ok(response),
+            Err(e) => e,
+        };
+        if error.status == reqwest::StatusCode::UNAUTHORIZED {
+            error.hint = Some(self.token_source.advice(&self.server));
+        } else if error.status == reqwest::StatusCode::NOT_FOUND
+            && let Some(org) = missing_org(&error.detail)
+        {
+            error.hint = self.org_hint(&org).await;
+        }
+        Err(error.into())
+    }
+
+    /// One request, without advice on errors (the outer error: no answer at all).
+    async fn send_once(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+        json_body: bool,
+    ) -> anyhow::Result<Result<reqwest::Response, ApiError>> {
         let url = if path.starts_with("http") { path.to_owned() } else { format!("{}{path}", self.server) };
         let mut request = self.http.request(method.clone(), &url).bearer_auth(self.token.expose_secret());
         if let Some(body) = body {
@@ -81,12 +304,9 @@ impl Client {
             }
             request = request.body(body);
         }
-        let response = request
-            .send()
-            .await
-            .map_err(|e| anyhow!("cannot reach tern at {}: {}", self.server, tern_handoff::http_cause(&e)))?;
+        let response = request.send().await.map_err(|e| anyhow!(unreachable(&self.server, &e)))?;
         if response.status().is_success() {
-            return Ok(response);
+            return Ok(Ok(response));
         }
         let status = response.status();
         let text = response.text().await.unwrap_or_default();
@@ -94,7 +314,14 @@ impl Client {
             .ok()
             .and_then(|v| v["errors"][0]["detail"].as_str().map(str::to_owned))
             .unwrap_or(text);
-        bail!("{method} {path}: {} {}: {detail}", status.as_u16(), status.canonical_reason().unwrap_or(""))
+        Ok(Err(ApiError { method, path: path.to_owned(), status, detail, hint: None }))
+    }
+
+    /// The organizations that exist, and the closest to `org` (None if they cannot be listed).
+    async fn org_hint(&self, org: &str) -> Option<String> {
+        let list = self.send_once(Method::GET, "/api/v2/organizations?page%5Bsize%5D=100", None, false).await;
+        let list: Value = list.ok()?.ok()?.json().await.ok()?;
+        Some(did_you_mean(org, "organization", &names(&list), "tern org list", "tern org create NAME"))
     }
 
     async fn get(&self, path: &str) -> anyhow::Result<Value> {
@@ -118,9 +345,34 @@ impl Client {
             .map(|v| text(&v["id"])))
     }
 
+    /// Workspace `name` of `org`; if there is none (404), the error names the workspaces that
+    /// exist and the closest (one more request).
     async fn workspace(&self, org: &str, name: &str) -> anyhow::Result<Value> {
-        Ok(self.get(&format!("/api/v2/organizations/{}/workspaces/{}", enc(org), enc(name))).await?["data"]
-            .clone())
+        let path = format!("/api/v2/organizations/{}/workspaces/{}", enc(org), enc(name));
+        match self.send(Method::GET, &path, None, false).await {
+            Ok(response) => Ok(response.json::<Value>().await?["data"].clone()),
+            Err(e) => match e.downcast::<ApiError>() {
+                Ok(mut api)
+                    if api.status == reqwest::StatusCode::NOT_FOUND && missing_org(&api.detail).is_none() =>
+                {
+                    let list = format!("/api/v2/organizations/{}/workspaces?page%5Bsize%5D=100", enc(org));
+                    if let Ok(Ok(list)) = self.send_once(Method::GET, &list, None, false).await
+                        && let Ok(list) = list.json::<Value>().await
+                    {
+                        api.hint = Some(did_you_mean(
+                            name,
+                            "workspace",
+                            &names(&list),
+                            &format!("tern workspace list --org {org}"),
+                            &format!("tern workspace create NAME --org {org}"),
+                        ));
+                    }
+                    Err(api.into())
+                }
+                Ok(api) => Err(api.into()),
+                Err(e) => Err(e),
+            },
+        }
     }
 
     /// The id of agent pool `pool` (a name, or an `apool-…` id as it is).
@@ -137,7 +389,14 @@ impl Client {
             .find(|p| attr(p, "name") == &json!(pool))
             .map(|p| text(&p["id"]))
             .ok_or_else(|| {
-                anyhow!("organization {org} has no agent pool {pool:?} (tern agent-pool list --org {org})")
+                let hint = did_you_mean(
+                    pool,
+                    "agent pool",
+                    &names(&list),
+                    &format!("tern agent-pool list --org {org}"),
+                    &format!("tern agent-pool create NAME --org {org}"),
+                );
+                anyhow!("organization {org} has no agent pool {pool:?}: {hint}")
             })
     }
 }
@@ -154,6 +413,12 @@ fn enc(segment: &str) -> String {
             }
         })
         .collect()
+}
+
+/// The organization of a 404 "organization \"NAME\" not found".
+fn missing_org(detail: &str) -> Option<String> {
+    let quoted = detail.strip_prefix("organization ")?.strip_suffix(" not found")?;
+    serde_json::from_str::<String>(quoted).ok()
 }
 
 fn attr<'a>(v: &'a Value, name: &str) -> &'a Value {
@@ -193,8 +458,9 @@ pub fn login(args: LoginArgs, env: Env<'_>) -> anyhow::Result<ExitCode> {
     if token.is_empty() {
         return Err(UsageError("no token given".into()).into());
     }
-    let client =
+    let mut client =
         Client::new(&ClientArgs { server: Some(args.server.clone()), token: Some(token.clone()) }, env)?;
+    client.token_source = TokenSource::Login;
     block_on(async move {
         client.get("/api/v2/ping").await.context("checking the token")?;
         Ok(ExitCode::SUCCESS)
@@ -338,7 +604,14 @@ pub fn workspace(command: WorkspaceCommand, env: Env<'_>) -> anyhow::Result<Exit
                         .flatten()
                         .find(|x| attr(x, "name") == &json!(p))
                         .ok_or_else(|| {
-                            anyhow!("organization {org} has no project {p:?} (tern project list --org {org})")
+                            let hint = did_you_mean(
+                                &p,
+                                "project",
+                                &names(&list),
+                                &format!("tern project list --org {org}"),
+                                &format!("tern project create NAME --org {org}"),
+                            );
+                            anyhow!("organization {org} has no project {p:?}: {hint}")
                         })?;
                     relationships =
                         json!({ "project": { "data": { "type": "projects", "id": found["id"] } } });
@@ -472,13 +745,7 @@ pub fn var(command: VarCommand, env: Env<'_>) -> anyhow::Result<ExitCode> {
         } => {
             let (key, value) = match assignment.split_once('=') {
                 Some((k, v)) => (k.to_owned(), v.to_owned()),
-                None => {
-                    let mut v = String::new();
-                    std::io::stdin()
-                        .read_to_string(&mut v)
-                        .context("reading the value from standard input")?;
-                    (assignment.clone(), v.strip_suffix('\n').unwrap_or(&v).to_owned())
-                }
+                None => (assignment.clone(), value_from_stdin(&assignment)?),
             };
             let category = if terraform { "terraform" } else { "env" };
             let c = Client::new(&client, env)?;
@@ -540,6 +807,32 @@ pub fn var(command: VarCommand, env: Env<'_>) -> anyhow::Result<ExitCode> {
             })
         }
     }
+}
+
+/// The value of variable `key` from standard input (one line asked for at a terminal, else all
+/// of it, without its final newline). Nothing at all is refused: an empty value is set on purpose
+/// with `KEY=`, never by a forgotten `< file`.
+fn value_from_stdin(key: &str) -> anyhow::Result<String> {
+    let mut stdin = std::io::stdin();
+    let terminal = stdin.is_terminal();
+    let mut value = String::new();
+    if terminal {
+        eprint!("Value of {key}: ");
+        let _ = std::io::stderr().flush();
+        stdin.read_line(&mut value).context("reading the value from the terminal")?;
+        value = value.strip_suffix('\n').unwrap_or(&value).to_owned();
+    } else {
+        stdin.read_to_string(&mut value).context("reading the value from standard input")?;
+        value = value.strip_suffix('\n').unwrap_or(&value).to_owned();
+    }
+    if value.is_empty() {
+        let source = if terminal { "no value was typed" } else { "standard input is empty" };
+        return Err(UsageError(format!(
+            "{source}, so {key} was not set: give the value as `{key}=VALUE` or on standard input (`tern var set {key} … < file`); to set an empty value on purpose, write `{key}=`"
+        ))
+        .into());
+    }
+    Ok(value)
 }
 
 /// A log without TFE's STX/ETX framing bytes.

@@ -110,6 +110,15 @@ pub fn run(args: ExecArgs, env: Env<'_>) -> anyhow::Result<ExitCode> {
         out!("{text}");
         return Ok(ExitCode::SUCCESS);
     }
+    // A command that is not there fails here, before any token is minted or file written.
+    let path_var = file_vars
+        .iter()
+        .rev()
+        .find(|(k, _)| k == "PATH")
+        .map(|(_, v)| OsString::from(v))
+        .or_else(|| std::env::var_os("PATH"));
+    let program = args.command.first().ok_or_else(|| UsageError("no command given after --".into()))?;
+    find_program(program, &workdir, path_var.as_deref())?;
     if configs.is_empty() {
         tracing::warn!("no dynamic credentials are configured: the command runs without any");
     }
@@ -173,6 +182,35 @@ pub fn run(args: ExecArgs, env: Env<'_>) -> anyhow::Result<ExitCode> {
         }
         Ok(ExitCode::from(outcome.exit_code()))
     })
+}
+
+/// The executable `program` names: a path (relative to `workdir`, where it runs) when it has a
+/// `/`, else the first match on `path` (the command's PATH), as the OS will look it up.
+fn find_program(
+    program: &std::ffi::OsStr,
+    workdir: &Path,
+    path: Option<&std::ffi::OsStr>,
+) -> anyhow::Result<PathBuf> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let shown = program.to_string_lossy();
+    let executable =
+        |p: &Path| p.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0);
+    if shown.contains('/') {
+        let full: PathBuf = workdir.join(program).components().collect();
+        if executable(&full) {
+            return Ok(full);
+        }
+        if full.is_file() {
+            bail!("cannot run {shown:?}: it is not executable (chmod +x {})", full.display());
+        }
+        bail!("cannot run {shown:?}: there is no file {}", full.display());
+    }
+    if let Some(found) =
+        path.into_iter().flat_map(std::env::split_paths).map(|d| d.join(program)).find(|p| executable(p))
+    {
+        return Ok(found);
+    }
+    bail!("cannot run {shown:?}: no such command on PATH; install it, or give its path (e.g. ./{shown})")
 }
 
 #[allow(clippy::too_many_arguments)]

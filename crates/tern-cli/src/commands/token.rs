@@ -54,12 +54,15 @@ pub fn mint(args: MintArgs, env: Env<'_>) -> anyhow::Result<ExitCode> {
     };
     let token = tern_identity::mint(&key, &issuer, &request)?;
 
+    let newline: &[u8] = if std::io::stdout().is_terminal() { b"\n" } else { b"" };
     let mut stdout = std::io::stdout().lock();
-    stdout.write_all(token.jwt.expose_secret().as_bytes()).context("writing the token to stdout")?;
-    if std::io::stdout().is_terminal() {
-        stdout.write_all(b"\n")?;
+    if let Err(e) = stdout
+        .write_all(token.jwt.expose_secret().as_bytes())
+        .and_then(|()| stdout.write_all(newline))
+        .and_then(|()| stdout.flush())
+    {
+        crate::stdout_failed(&e);
     }
-    stdout.flush()?;
     if std::io::stderr().is_terminal() {
         eprintln!(
             "minted: kid {} · sub {} · expires {} (in {})",

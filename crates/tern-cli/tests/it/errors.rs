@@ -243,6 +243,52 @@ fn cases() -> Vec<Case> {
             1,
         ),
         ("inspect: two parts", vec!["token", "inspect", "abc.def"], vec![], 1),
+        (
+            "var set: KEY with nothing on standard input",
+            vec!["var", "set", "DB_PASSWORD", "--org", "acme", "--workspace", "prod"],
+            vec![("TERN_SERVER", "http://127.0.0.1:9"), ("TERN_TOKEN", "t")],
+            2,
+        ),
+        (
+            "client: --server without a scheme",
+            vec!["org", "list", "--server", "127.0.0.1:8080", "--token", "t"],
+            vec![],
+            2,
+        ),
+        (
+            "client: a scheme tern does not speak",
+            vec!["org", "list", "--server", "ftp://127.0.0.1:8080", "--token", "t"],
+            vec![],
+            2,
+        ),
+        (
+            "client: nothing listens there",
+            vec!["org", "list"],
+            vec![("TERN_SERVER", "http://127.0.0.1:9"), ("TERN_TOKEN", "t")],
+            1,
+        ),
+        (
+            "exec: a command that is not on PATH",
+            vec![
+                "exec",
+                "--signing-key",
+                ok,
+                "--issuer-url",
+                "https://tern.example.com",
+                "--organization",
+                "acme",
+                "--workspace",
+                "prod",
+                "--run-id",
+                "run-1",
+                "--phase",
+                "plan",
+                "--",
+                "no-such-command",
+            ],
+            vec![],
+            1,
+        ),
     ]
 }
 

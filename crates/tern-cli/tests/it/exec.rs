@@ -730,3 +730,19 @@ fn a_short_token_lifetime_with_azure_is_warned_about() {
     out.success();
     assert!(out.stdout.contains("--token-ttl 5m is short for Azure"), "{out}");
 }
+
+#[test]
+fn a_missing_command_is_reported_once_before_any_token_is_minted() {
+    let e = Exec::new();
+    for (command, says) in [
+        ("no-such-command-here", "cannot run \"no-such-command-here\": no such command on PATH"),
+        ("./no-such-script", "cannot run \"./no-such-script\": there is no file "),
+    ] {
+        let out = run(&mut e.command("run-missing", AWS_VARS, &[], &[command, "arg"]));
+        out.failure(1);
+        assert_eq!(out.stderr.matches(says).count(), 1, "said once\n{out}");
+        assert!(!out.stderr.contains("os error"), "{out}");
+        assert!(!out.stderr.contains("minted"), "nothing minted for a command that is not there\n{out}");
+        assert!(!e.creds().join("run-missing").exists(), "nothing written\n{out}");
+    }
+}

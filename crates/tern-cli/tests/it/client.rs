@@ -1,0 +1,208 @@
+//! The client commands as a new user first meets them: a wrong token, a typo in a name, a server
+//! URL without its scheme or with the wrong one, an empty value, a pipe closed early. Each error
+//! says what happened and what to do.
+
+use std::process::{Command, Stdio};
+
+use crate::runs::ADMIN;
+use crate::support::{Run, Scratch, Server, run, run_with_stdin};
+
+fn serve(s: &Scratch, extra: &[&str]) -> Server {
+    let mut args = vec!["--signing-key", "keys/rsa-2048.pem", "--workers", "0"];
+    args.extend(extra);
+    let mut cmd = s.tern_plain();
+    cmd.env("TERN_ADMIN_TOKEN", ADMIN);
+    Server::start(cmd, &args)
+}
+
+/// `tern` against `server` with the admin token in TERN_TOKEN.
+fn cli(s: &Scratch, server: &Server) -> Command {
+    let mut cmd = s.tern_plain();
+    cmd.env("TERN_SERVER", &server.base).env("TERN_TOKEN", ADMIN);
+    cmd
+}
+
+fn failed(out: &Run, code: i32) -> String {
+    out.failure(code);
+    assert!(out.stdout.is_empty(), "nothing on stdout when failing\n{out}");
+    assert_eq!(out.stderr.lines().count(), 1, "one line on stderr\n{out}");
+    out.stderr.clone()
+}
+
+#[test]
+fn a_refused_token_names_where_it_came_from() {
+    let s = Scratch::new();
+    let server = serve(&s, &[]);
+    let refused = "401 Unauthorized: the token is not valid: unknown, revoked, or expired";
+
+    let err = failed(&run(cli(&s, &server).env("TERN_TOKEN", "not-a-token").args(["org", "list"])), 1);
+    assert!(err.contains(refused), "{err}");
+    assert!(err.contains("the token in the TERN_TOKEN environment variable was refused"), "{err}");
+    assert!(err.contains("set TERN_TOKEN to a valid token"), "{err}");
+    assert!(!err.contains("not-a-token"), "the token is never echoed: {err}");
+
+    let err = failed(&run(cli(&s, &server).args(["org", "list", "--token", "not-a-token"])), 1);
+    assert!(err.contains("the token given with --token was refused"), "{err}");
+
+    // The saved login: good when saved, then replaced by a bad one in the file.
+    run_with_stdin(s.tern_plain().args(["login", "--server", &server.base]), Some(ADMIN)).success();
+    let saved = s.home().join(".config/tern/credentials.json");
+    let mut login: serde_json::Value = serde_json::from_slice(&std::fs::read(&saved).unwrap()).unwrap();
+    login["token"] = "revoked-token".into();
+    std::fs::write(&saved, login.to_string()).unwrap();
+    let err = failed(&run(s.tern_plain().args(["org", "list"])), 1);
+    assert!(err.contains(refused), "{err}");
+    assert!(
+        err.contains(&format!("the token saved by `tern login` in {} was refused", saved.display())),
+        "{err}"
+    );
+    assert!(err.contains(&format!("`tern login --server {}", server.base)), "{err}");
+
+    let err =
+        failed(&run_with_stdin(s.tern_plain().args(["login", "--server", &server.base]), Some("bad")), 1);
+    assert!(err.contains("the token given to `tern login` was refused"), "{err}");
+}
+
+#[test]
+fn unknown_organizations_and_workspaces_suggest_the_closest_name() {
+    let s = Scratch::new();
+    let server = serve(&s, &[]);
+    let ok = |args: &[&str]| run(cli(&s, &server).args(args)).success().stdout.clone();
+    ok(&["org", "create", "acme"]);
+    ok(&["workspace", "create", "prod", "--org", "acme"]);
+    ok(&["workspace", "create", "staging", "--org", "acme"]);
+
+    let err = failed(&run(cli(&s, &server).env("TERN_ORG", "acmee").args(["workspace", "list"])), 1);
+    assert!(err.contains("organization \"acmee\" not found; did you mean \"acme\"?"), "{err}");
+    assert!(err.contains("the organizations are \"acme\""), "{err}");
+
+    let err = failed(&run(cli(&s, &server).args(["workspace", "show", "prd", "--org", "acme"])), 1);
+    assert!(err.contains("workspace \"prd\" not found; did you mean \"prod\"?"), "{err}");
+    assert!(err.contains("the workspaces are \"prod\", \"staging\""), "{err}");
+
+    // Nothing close: the names that exist, no guess.
+    let err =
+        failed(&run(cli(&s, &server).args(["var", "list", "--workspace", "zzzzzz", "--org", "acme"])), 1);
+    assert!(err.contains("workspace \"zzzzzz\" not found; the workspaces are"), "{err}");
+    assert!(!err.contains("did you mean"), "{err}");
+
+    // A workspace of an organization that does not exist: the organization is the typo.
+    let err = failed(&run(cli(&s, &server).args(["workspace", "show", "prod", "--org", "acne"])), 1);
+    assert!(err.contains("organization \"acne\" not found; did you mean \"acme\"?"), "{err}");
+
+    let err = failed(
+        &run(cli(&s, &server).args([
+            "workspace",
+            "create",
+            "app",
+            "--org",
+            "acme",
+            "--project",
+            "default project",
+        ])),
+        1,
+    );
+    assert!(err.contains("has no project \"default project\": did you mean \"Default Project\"?"), "{err}");
+}
+
+#[test]
+fn var_set_refuses_an_empty_standard_input_and_sets_empty_values_on_purpose() {
+    let s = Scratch::new();
+    let server = serve(&s, &[]);
+    let ok = |args: &[&str]| run(cli(&s, &server).args(args)).success().stdout.clone();
+    ok(&["org", "create", "acme"]);
+    ok(&["workspace", "create", "prod", "--org", "acme"]);
+    let set = ["var", "set", "TOKEN", "--workspace", "prod", "--org", "acme"];
+
+    for stdin in [None, Some(""), Some("\n")] {
+        let err = failed(&run_with_stdin(cli(&s, &server).args(set), stdin), 2);
+        assert!(err.contains("TOKEN was not set"), "{err}");
+        assert!(err.contains("to set an empty value on purpose, write `TOKEN=`"), "{err}");
+    }
+    let vars = ok(&["var", "list", "--workspace", "prod", "--org", "acme"]);
+    assert!(!vars.contains("TOKEN"), "nothing stored: {vars}");
+
+    run_with_stdin(cli(&s, &server).args(set), Some("from-stdin\n")).success();
+    ok(&["var", "set", "EMPTY=", "--workspace", "prod", "--org", "acme"]);
+    let vars = ok(&["var", "list", "--workspace", "prod", "--org", "acme"]);
+    assert!(vars.contains("TOKEN\tfrom-stdin"), "{vars}");
+    assert!(vars.lines().any(|l| l.ends_with("\tEMPTY\t")), "{vars}");
+}
+
+#[test]
+fn server_urls_without_a_scheme_the_wrong_scheme_or_nothing_listening() {
+    let s = Scratch::new();
+    let server = serve(&s, &[]);
+    let org_list = |url: &str| {
+        let mut cmd = cli(&s, &server);
+        cmd.args(["org", "list", "--server", url]);
+        cmd
+    };
+    let address = server.base.trim_start_matches("http://").to_owned();
+
+    let err = failed(&run(&mut org_list(&address)), 2);
+    assert!(err.contains(&format!("has no scheme: write http://{address}")), "{err}");
+
+    let err = failed(&run(&mut org_list(&format!("https://{address}"))), 1);
+    assert!(err.contains(&format!("{address} speaks plain HTTP, not TLS: use http://{address}")), "{err}");
+
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let err = failed(&run(&mut org_list(&format!("http://{closed}"))), 1);
+    assert!(
+        err.contains(&format!("nothing listens at {closed}: start the server there (`tern serve`)")),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_untrusted_certificate_says_to_set_ssl_cert_file() {
+    let s = Scratch::new();
+    let ca = tern_testkit::tls::TestCa::generate(s.path());
+    let server = serve(
+        &s,
+        &["--tls-cert", ca.server_cert.to_str().unwrap(), "--tls-key", ca.server_key.to_str().unwrap()],
+    );
+    let mut cmd = cli(&s, &server);
+    cmd.env("TERN_SERVER", &server.issuer).args(["org", "list"]);
+    let err = failed(&run(&mut cmd), 1);
+    assert!(err.contains("is not trusted: if your own CA signed it, set SSL_CERT_FILE"), "{err}");
+    // With the CA, it works.
+    run(cmd.env("SSL_CERT_FILE", &ca.ca_cert)).success();
+}
+
+#[test]
+fn a_closed_standard_output_ends_quietly() {
+    let s = Scratch::new();
+    let server = serve(&s, &[]);
+    run(cli(&s, &server).args(["org", "create", "acme"])).success();
+    for i in 0..3 {
+        run(cli(&s, &server).args(["workspace", "create", &format!("w{i}"), "--org", "acme"])).success();
+    }
+    let mint = [
+        "token",
+        "mint",
+        "--signing-key",
+        "keys/rsa-2048.pem",
+        "--issuer-url",
+        "https://tern.example.com",
+        "--organization",
+        "acme",
+        "--workspace",
+        "prod",
+        "--run-id",
+        "run-1",
+        "--phase",
+        "plan",
+        "--audience",
+        "sts.amazonaws.com",
+    ];
+    for args in [vec!["workspace", "list", "--org", "acme"], vec!["org", "list"], mint.to_vec()] {
+        let mut child =
+            cli(&s, &server).args(&args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        drop(child.stdout.take()); // `| head` gone before the first line
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{args:?}: {:?} {stderr}", out.status);
+        assert!(!stderr.contains("panicked") && !stderr.contains("Broken pipe"), "{args:?}: {stderr}");
+    }
+}
