@@ -964,6 +964,14 @@ pub struct ServeArgs {
     #[arg(long, value_name = "PATH", env = "TERN_TLS_KEY", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
 
+    /// Serve https with a certificate made for this machine, to try tern (and Terraform, which
+    /// talks only https) locally: a local CA kept in <data dir>/tls (reused across restarts)
+    /// signs a server certificate for localhost, 127.0.0.1 and ::1 (and --issuer-url's host).
+    /// The server prints the SSL_CERT_FILE line that makes Terraform and tern trust it. In
+    /// production give --tls-cert and --tls-key.
+    #[arg(long, env = "TERN_TLS_SELF_SIGNED", conflicts_with_all = ["tls_cert", "tls_key"])]
+    pub tls_self_signed: bool,
+
     /// Lifetime of the tokens this server mints, e.g. 15m (10s to 24h; default 15m).
     #[arg(long, value_name = "DURATION", env = "TERN_TOKEN_TTL")]
     pub token_ttl: Option<String>,

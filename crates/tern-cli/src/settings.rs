@@ -285,7 +285,7 @@ pub fn runner(
 }
 
 /// Where the system's CA bundle may be, in the order Go looks (`crypto/x509`, root_linux.go).
-const SYSTEM_CA_BUNDLES: &[&str] = &[
+pub(crate) const SYSTEM_CA_BUNDLES: &[&str] = &[
     "/etc/ssl/certs/ca-certificates.crt",
     "/etc/pki/tls/certs/ca-bundle.crt",
     "/etc/ssl/ca-bundle.pem",

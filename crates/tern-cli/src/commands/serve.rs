@@ -29,6 +29,8 @@ pub(crate) struct ServeSettings {
     pub(crate) issuer: Option<(IssuerUrl, &'static str)>,
     pub(crate) listen: SocketAddr,
     pub(crate) tls: Option<(PathBuf, PathBuf)>,
+    /// `--tls-self-signed`: make (or reuse) a local CA and a certificate at start.
+    pub(crate) tls_self_signed: bool,
     pub(crate) policy: ClaimPolicy,
     pub(crate) ttl: Ttl,
     pub(crate) data_dir: PathBuf,
@@ -141,6 +143,7 @@ impl ServeSettings {
             issuer,
             listen,
             tls: args.tls_cert.clone().zip(args.tls_key.clone()),
+            tls_self_signed: args.tls_self_signed,
             policy: settings::claim_policy(&args.claims)?,
             ttl: settings::ttl(args.token_ttl.as_deref(), env)?,
             data_dir,
@@ -160,6 +163,14 @@ pub fn run(args: ServeArgs, env: Env<'_>) -> anyhow::Result<ExitCode> {
         tracing::info!("issuer URL taken from {source}");
     }
 
+    let mut trust_bundle = None;
+    if settings.tls_self_signed {
+        ensure_private_dir(&settings.data_dir)?;
+        let issuer_host = settings.issuer.as_ref().map(|(url, _)| host_of(url.as_str()).to_owned());
+        let made = self_signed_tls(&settings.data_dir.join("tls"), issuer_host.as_deref())?;
+        settings.tls = Some((made.server_cert, made.server_key));
+        trust_bundle = Some(made.bundle);
+    }
     let tls = match &settings.tls {
         Some((cert, key)) => Some(tern_server::load_tls(cert, key)?),
         None => None,
@@ -306,6 +317,12 @@ pub fn run(args: ServeArgs, env: Env<'_>) -> anyhow::Result<ExitCode> {
         };
         // Printed before the "listening on" line, which tells scripts the server is ready.
         let tern = self_command(env("PATH"));
+        if let Some(bundle) = &trust_bundle {
+            eprintln!(
+                "\nhttps with a certificate for this machine, signed by tern's local CA (--tls-self-signed).\nTrust it in Terraform and the tern CLI (the file also holds the system's CAs):\n  export SSL_CERT_FILE={}\n",
+                bundle.display()
+            );
+        }
         if let Some(path) = &dev_key {
             print_next_steps(&issuer, &public_url, path, admin_file.as_deref(), bound.port(), &tern);
         } else if let Some(path) = &admin_file {
@@ -638,4 +655,106 @@ async fn shutdown_signal() {
         () = term => {},
     }
     tracing::info!("shutting down: no new connections, open ones get up to 10 s");
+}
+
+/// The host of an `https://host:port/path` URL.
+fn host_of(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split('/').next().unwrap_or(rest);
+    if let Some(v6) = authority.strip_prefix('[') {
+        return v6.split(']').next().unwrap_or(v6);
+    }
+    authority.rsplit_once(':').map_or(authority, |(h, _)| h)
+}
+
+/// What `--tls-self-signed` made.
+struct SelfSigned {
+    server_cert: PathBuf,
+    server_key: PathBuf,
+    /// The system's CAs and the local CA: what SSL_CERT_FILE should name.
+    bundle: PathBuf,
+}
+
+/// A local CA in `dir` (made once, then reused, so that clients keep trusting it) and a fresh
+/// server certificate it signs for localhost, 127.0.0.1, ::1 and `extra_host`, valid 397 days.
+/// Uses rcgen (aws-lc-rs), as the tests' CA does, rather than shelling out to openssl.
+fn self_signed_tls(dir: &std::path::Path, extra_host: Option<&str>) -> anyhow::Result<SelfSigned> {
+    use rcgen::{
+        BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer,
+        KeyPair, KeyUsagePurpose,
+    };
+    ensure_private_dir(dir)?;
+    let (ca_cert, ca_key) = (dir.join("ca.pem"), dir.join("ca-key.pem"));
+    let year = |offset: i32| {
+        use tern_types::Clock as _;
+        let now = tern_types::SystemClock.now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        1970 + i32::try_from(now.as_secs() / 31_556_952).unwrap_or(0) + offset
+    };
+    let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+    ca_params.distinguished_name.push(DnType::CommonName, "tern local development CA");
+    ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    // The issuer is rebuilt from the same name and key each start (what a signature needs),
+    // so rcgen need not parse the stored certificate.
+    let (ca_pem, key) = if ca_cert.is_file() && ca_key.is_file() {
+        let key = KeyPair::from_pem(&std::fs::read_to_string(&ca_key).context("reading the local CA's key")?)
+            .context("the local CA's key in the data directory is not a PEM key: remove its tls directory to make a new CA")?;
+        (std::fs::read_to_string(&ca_cert).context("reading the local CA's certificate")?, key)
+    } else {
+        let mut params = ca_params.clone();
+        params.not_before = rcgen::date_time_ymd(year(0) - 1, 1, 1);
+        params.not_after = rcgen::date_time_ymd(year(0) + 10, 1, 1);
+        let certified = CertifiedIssuer::self_signed(params, KeyPair::generate()?)?;
+        let key_pem = certified.key().serialize_pem();
+        write_private(&ca_key, key_pem.as_bytes())?;
+        std::fs::write(&ca_cert, certified.pem())
+            .with_context(|| format!("writing {}", ca_cert.display()))?;
+        (certified.pem(), KeyPair::from_pem(&key_pem)?)
+    };
+    let ca = Issuer::new(ca_params, key);
+    let mut names = vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned()];
+    if let Some(h) = extra_host.filter(|h| !names.iter().any(|n| n == h)) {
+        names.push(h.to_owned());
+    }
+    let mut params = CertificateParams::new(names)?;
+    params.distinguished_name.push(DnType::CommonName, "localhost");
+    params.is_ca = IsCa::ExplicitNoCa;
+    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    params.not_before = rcgen::date_time_ymd(year(0) - 1, 1, 1);
+    params.not_after = rcgen::date_time_ymd(year(0) + 1, 1, 1);
+    let key = KeyPair::generate()?;
+    let cert = params.signed_by(&key, &ca)?;
+    let (server_cert, server_key, bundle) =
+        (dir.join("server.pem"), dir.join("server-key.pem"), dir.join("bundle.pem"));
+    write_private(&server_key, key.serialize_pem().as_bytes())?;
+    std::fs::write(&server_cert, cert.pem()).with_context(|| format!("writing {}", server_cert.display()))?;
+    let mut trust = Vec::new();
+    if let Some((path, system)) =
+        settings::SYSTEM_CA_BUNDLES.iter().find_map(|p| std::fs::read(p).ok().map(|b| (p, b)))
+    {
+        trust.extend_from_slice(format!("# The system's roots, from {path}\n").as_bytes());
+        trust.extend_from_slice(&system);
+        if !trust.ends_with(b"\n") {
+            trust.push(b'\n');
+        }
+    }
+    trust.extend_from_slice(b"# tern's local development CA (--tls-self-signed)\n");
+    trust.extend_from_slice(ca_pem.as_bytes());
+    std::fs::write(&bundle, trust).with_context(|| format!("writing {}", bundle.display()))?;
+    Ok(SelfSigned { server_cert, server_key, bundle })
+}
+
+/// Write a file only its owner may read.
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    f.write_all(bytes).with_context(|| format!("writing {}", path.display()))
 }

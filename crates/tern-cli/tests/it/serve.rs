@@ -207,6 +207,58 @@ fn https_with_a_private_ca_and_verify_through_it() {
     assert!(out.stderr.to_lowercase().contains("certificate"), "{out}");
 }
 
+/// `--tls-self-signed`: https with a certificate for this machine, signed by a local CA that is
+/// kept across restarts; the printed SSL_CERT_FILE line is what makes the CLI (and Terraform)
+/// trust it, and the server certificate is an end-entity one (not a CA, which clients refuse).
+#[test]
+fn a_self_signed_server_says_how_to_trust_it_and_keeps_its_ca() {
+    let s = Scratch::new();
+    let data = s.path().join("data");
+    let data_arg = data.to_str().unwrap().to_owned();
+    let start = || Server::start(s.tern(), &["--tls-self-signed", "--data-dir", &data_arg]);
+    let server = start();
+    assert!(server.issuer.starts_with("https://localhost:"), "{}", server.issuer);
+    let logs = server.logs();
+    let line = logs.lines().find(|l| l.contains("export SSL_CERT_FILE=")).unwrap_or_else(|| panic!("{logs}"));
+    let bundle = line.trim().trim_start_matches("export SSL_CERT_FILE=").to_owned();
+    let admin = std::fs::read_to_string(data.join("admin-token")).unwrap();
+    let cli = |bundle: Option<&str>| {
+        let mut cmd = s.tern();
+        cmd.env("TERN_SERVER", &server.issuer).env("TERN_TOKEN", admin.trim()).args(["org", "list"]);
+        if let Some(b) = bundle {
+            cmd.env("SSL_CERT_FILE", b);
+        }
+        run(&mut cmd)
+    };
+    cli(Some(&bundle)).success();
+    let untrusted = cli(None);
+    assert_ne!(untrusted.status.code(), Some(0), "{untrusted}");
+    use std::os::unix::fs::PermissionsExt as _;
+    for key in ["ca-key.pem", "server-key.pem"] {
+        let mode = std::fs::metadata(data.join("tls").join(key)).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{key}");
+    }
+    let ca = std::fs::read(data.join("tls/ca.pem")).unwrap();
+    drop(server);
+    let again = start();
+    assert_eq!(
+        std::fs::read(data.join("tls/ca.pem")).unwrap(),
+        ca,
+        "the CA is reused: clients keep trusting it"
+    );
+    let mut cmd = s.tern();
+    cmd.env("TERN_SERVER", &again.issuer).env("TERN_TOKEN", admin.trim()).env("SSL_CERT_FILE", &bundle);
+    run(cmd.args(["org", "list"])).success();
+    // Not both ways of giving TLS.
+    let both =
+        run(s.tern().args(["serve", "--tls-self-signed", "--tls-cert", "c.pem", "--tls-key", "k.pem"]));
+    both.failure(2);
+    assert!(
+        both.stderr.contains("--tls-self-signed") && both.stderr.contains("cannot be used with"),
+        "{both}"
+    );
+}
+
 #[test]
 fn json_logs() {
     let s = Scratch::new();

@@ -243,9 +243,38 @@ pub(crate) fn best(candidates: Vec<Explanation>) -> Option<Explanation> {
     best
 }
 
-/// Parse a JSON input.
+/// Parse a JSON input; Terraform (HCL) given instead is named as such, with where the JSON comes
+/// from.
 pub fn parse_json(what: &str, text: &str) -> Result<Value, ExplainError> {
-    serde_json::from_str(text).map_err(|e| ExplainError::new(what, format!("not JSON: {e}")))
+    serde_json::from_str(text).map_err(|e| {
+        if looks_like_hcl(text) {
+            ExplainError::new(
+                what,
+                "this is Terraform (HCL), not the cloud's JSON: give the document as the cloud \
+                 prints it (e.g. `aws iam get-role --role-name NAME --query Role.AssumeRolePolicyDocument`, \
+                 `gcloud iam workload-identity-pools providers describe … --format=json`, \
+                 `az ad app federated-credential list --id APP`), or `terraform show -json` of the \
+                 resource's state"
+                    .to_owned(),
+            )
+        } else {
+            ExplainError::new(what, format!("not JSON: {e}"))
+        }
+    })
+}
+
+/// Whether text that is not JSON reads like a Terraform file: its first word is a block type,
+/// or it assigns with `=`.
+fn looks_like_hcl(text: &str) -> bool {
+    let trimmed = text.trim_start();
+    let first = trimmed.split(|c: char| c.is_whitespace() || c == '"').next().unwrap_or("");
+    matches!(
+        first,
+        "resource" | "data" | "module" | "variable" | "locals" | "provider" | "terraform" | "output"
+    ) || trimmed.lines().next().is_some_and(|l| {
+        let l = l.trim();
+        !l.starts_with(['{', '[']) && l.contains(" = ")
+    })
 }
 
 /// The claims a token for `ctx` would carry (what `tern explain` evaluates when asked to mint a
@@ -274,4 +303,19 @@ pub fn sample_claims(
         out.insert(k.to_owned(), Value::String(v));
     }
     out
+}
+
+#[cfg(test)]
+mod hcl_tests {
+    #![allow(clippy::unwrap_used)]
+
+    #[test]
+    fn terraform_given_for_json_is_named() {
+        let e = super::parse_json("the trust policy", "resource \"aws_iam_role\" \"r\" {\n}\n").unwrap_err();
+        assert!(e.reason.contains("this is Terraform (HCL)"), "{}", e.reason);
+        let e = super::parse_json("the trust policy", "assume_role_policy = jsonencode({})").unwrap_err();
+        assert!(e.reason.contains("this is Terraform (HCL)"), "{}", e.reason);
+        let e = super::parse_json("the trust policy", "{ broken").unwrap_err();
+        assert!(e.reason.starts_with("not JSON"), "{}", e.reason);
+    }
 }
