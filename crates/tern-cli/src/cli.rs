@@ -544,6 +544,60 @@ pub enum WorkspaceCommand {
         #[command(flatten)]
         client: ClientArgs,
     },
+    /// Change a workspace's settings: only the options given change.
+    Update {
+        /// Workspace name.
+        name: String,
+        /// Organization name.
+        #[arg(long, value_name = "ORG", env = "TERN_ORG")]
+        org: String,
+        /// A new name (Terraform's configurations that name the workspace must follow).
+        #[arg(long, value_name = "NAME")]
+        rename: Option<String>,
+        /// Free text.
+        #[arg(long, value_name = "TEXT")]
+        description: Option<String>,
+        /// Apply without confirmation when a plan has changes: true or false.
+        #[arg(long, value_name = "BOOL")]
+        auto_apply: Option<bool>,
+        /// Terraform version runs use: an exact version (1.11.4) or latest.
+        #[arg(long, value_name = "VERSION")]
+        terraform_version: Option<String>,
+        /// Directory of the configuration where Terraform runs.
+        #[arg(long, value_name = "DIR")]
+        working_directory: Option<String>,
+        /// remote, agent (with --agent-pool) or local.
+        #[arg(long, value_name = "MODE")]
+        execution_mode: Option<String>,
+        /// Agent pool (name or apool-… id); implies --execution-mode agent.
+        #[arg(long, value_name = "POOL")]
+        agent_pool: Option<String>,
+        /// Plan phase timeout, e.g. 30m.
+        #[arg(long, value_name = "DURATION")]
+        plan_timeout: Option<String>,
+        /// Apply phase timeout, e.g. 1h.
+        #[arg(long, value_name = "DURATION")]
+        apply_timeout: Option<String>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Delete a workspace with its runs, state versions and variables (refused while a run holds
+    /// it).
+    Delete {
+        /// Workspace name.
+        name: String,
+        /// Organization name.
+        #[arg(long, value_name = "ORG", env = "TERN_ORG")]
+        org: String,
+        /// Only if its current state manages no resource (TFE's safe delete): destroy first.
+        #[arg(long)]
+        safe: bool,
+        /// Required: deleting cannot be undone.
+        #[arg(long)]
+        yes: bool,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
     /// Lock a workspace: no run starts and no client applies until it is unlocked.
     Lock {
         /// Workspace name.

@@ -668,6 +668,82 @@ pub fn workspace(command: WorkspaceCommand, env: Env<'_>) -> anyhow::Result<Exit
                 Ok(ExitCode::SUCCESS)
             })
         }
+        WorkspaceCommand::Update {
+            name,
+            org,
+            rename,
+            description,
+            auto_apply,
+            terraform_version,
+            working_directory,
+            execution_mode,
+            agent_pool,
+            plan_timeout,
+            apply_timeout,
+            client,
+        } => {
+            let execution_mode = match (execution_mode, &agent_pool) {
+                (None, Some(_)) => Some("agent".to_owned()),
+                (mode, _) => mode,
+            };
+            let plan_timeout = seconds("--plan-timeout", plan_timeout.as_deref())?;
+            let apply_timeout = seconds("--apply-timeout", apply_timeout.as_deref())?;
+            let mut attributes = json!({});
+            for (k, v) in [
+                ("name", rename.map(Value::from)),
+                ("description", description.map(Value::from)),
+                ("auto-apply", auto_apply.map(Value::from)),
+                ("terraform-version", terraform_version.map(Value::from)),
+                ("working-directory", working_directory.map(Value::from)),
+                ("execution-mode", execution_mode.map(Value::from)),
+                ("plan-timeout", plan_timeout.map(Value::from)),
+                ("apply-timeout", apply_timeout.map(Value::from)),
+            ] {
+                if let Some(v) = v {
+                    attributes[k] = v;
+                }
+            }
+            if attributes.as_object().is_some_and(|a| a.is_empty()) && agent_pool.is_none() {
+                return Err(UsageError(
+                    "nothing to change: give at least one option (tern workspace update --help lists them)"
+                        .into(),
+                )
+                .into());
+            }
+            let c = Client::new(&client, env)?;
+            block_on(async move {
+                let ws = c.workspace(&org, &name).await?;
+                if let Some(pool) = agent_pool {
+                    attributes["agent-pool-id"] = json!(c.pool_id(&org, &pool).await?);
+                }
+                let body = json!({ "data": { "type": "workspaces", "attributes": attributes } });
+                let updated =
+                    c.write(Method::PATCH, &format!("/api/v2/workspaces/{}", text(&ws["id"])), body).await?;
+                outln!("updated workspace {}", text(attr(&updated["data"], "name")));
+                Ok(ExitCode::SUCCESS)
+            })
+        }
+        WorkspaceCommand::Delete { name, org, safe, yes, client } => {
+            if !yes {
+                return Err(UsageError(format!(
+                    "deleting workspace {name} removes its runs, state versions and variables for good: add --yes (and --safe to refuse while its state manages resources)"
+                ))
+                .into());
+            }
+            let c = Client::new(&client, env)?;
+            block_on(async move {
+                let ws = c.workspace(&org, &name).await?;
+                let id = text(&ws["id"]);
+                if safe {
+                    c.write(Method::POST, &format!("/api/v2/workspaces/{id}/actions/safe-delete"), json!({}))
+                        .await?;
+                } else {
+                    c.send(Method::DELETE, &format!("/api/v2/workspaces/{id}"), None, false).await?;
+                }
+                outln!("deleted workspace {name}");
+                Ok(ExitCode::SUCCESS)
+            })
+        }
         WorkspaceCommand::Lock { name, org, client } | WorkspaceCommand::Unlock { name, org, client } => {
             let action = if matches!(command_kind, "lock") { "lock" } else { "unlock" };
             let c = Client::new(&client, env)?;

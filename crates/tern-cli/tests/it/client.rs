@@ -206,3 +206,54 @@ fn a_closed_standard_output_ends_quietly() {
         assert!(!stderr.contains("panicked") && !stderr.contains("Broken pipe"), "{args:?}: {stderr}");
     }
 }
+
+/// `tern workspace update` changes only what is given; `delete` needs --yes, and --safe refuses
+/// while the state manages a resource.
+#[test]
+fn workspaces_are_updated_and_deleted_from_the_cli() {
+    let s = Scratch::new();
+    let server = serve(&s, &[]);
+    let tern = |args: &[&str]| run(cli(&s, &server).env("TERN_ORG", "acme").args(args));
+    tern(&["org", "create", "acme"]).success();
+    tern(&["workspace", "create", "app", "--plan-timeout", "30m"]).success();
+    let err = failed(&tern(&["workspace", "update", "app"]), 2);
+    assert!(err.contains("nothing to change"), "{err}");
+    tern(&[
+        "workspace",
+        "update",
+        "app",
+        "--auto-apply",
+        "true",
+        "--terraform-version",
+        "1.11.4",
+        "--rename",
+        "api",
+    ])
+    .success();
+    let shown = tern(&["workspace", "show", "api"]);
+    shown.success();
+    for line in ["auto-apply:        true", "terraform:         1.11.4", "plan timeout (s):  1800"] {
+        assert!(shown.stdout.contains(line), "{line}\n{shown}");
+    }
+    let err = failed(&tern(&["workspace", "delete", "api"]), 2);
+    assert!(err.contains("add --yes"), "{err}");
+    // A state that manages a resource: --safe refuses, plain delete goes ahead.
+    use base64::Engine as _;
+    let state = r#"{"version":4,"serial":1,"lineage":"l","outputs":{},"resources":[{"mode":"managed","type":"null_resource","name":"a","instances":[{}]}]}"#;
+    let id = shown.stdout.lines().find_map(|l| l.strip_prefix("id:")).unwrap().trim().to_owned();
+    tern(&["workspace", "lock", "api"]).success();
+    let (status, body) = crate::runs::call(
+        "POST",
+        &format!("{}/api/v2/workspaces/{id}/state-versions", server.base),
+        ADMIN,
+        Some(serde_json::json!({"data":{"type":"state-versions","attributes":{
+            "serial": 1, "lineage": "l", "state": base64::engine::general_purpose::STANDARD.encode(state)}}})),
+    );
+    assert_eq!(status, 201, "{body}");
+    tern(&["workspace", "unlock", "api"]).success();
+    let err = failed(&tern(&["workspace", "delete", "api", "--safe", "--yes"]), 1);
+    assert!(err.contains("managing 1 resource"), "{err}");
+    tern(&["workspace", "delete", "api", "--yes"]).success();
+    let err = failed(&tern(&["workspace", "show", "api"]), 1);
+    assert!(err.contains("not found"), "{err}");
+}
