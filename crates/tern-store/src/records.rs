@@ -261,6 +261,33 @@ pub struct PendingStateVersion {
     pub created_at: i64,
 }
 
+/// What a variable set is applied to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SetScope {
+    /// Workspaces, one by one.
+    Workspaces,
+    /// Projects: every workspace in them.
+    Projects,
+}
+
+impl SetScope {
+    /// The link table and its column (constants: never from input).
+    pub(crate) fn table(self) -> (&'static str, &'static str) {
+        match self {
+            SetScope::Workspaces => ("variable_set_workspaces", "workspace_id"),
+            SetScope::Projects => ("variable_set_projects", "project_id"),
+        }
+    }
+
+    /// What one of them is called in messages.
+    pub(crate) fn what(self) -> &'static str {
+        match self {
+            SetScope::Workspaces => "workspace",
+            SetScope::Projects => "project",
+        }
+    }
+}
+
 /// Whose runs to list.
 #[derive(Debug, Clone, Copy)]
 pub enum RunScope<'a> {

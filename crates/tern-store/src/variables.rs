@@ -7,8 +7,8 @@ use tern_types::SecretString;
 
 use crate::crypto::new_id;
 use crate::{
-    Category, JobVariable, Store, StoreError, Variable, VariableInput, VariableOwner, VariableSet, not_found,
-    sql,
+    Category, JobVariable, SetScope, Store, StoreError, Variable, VariableInput, VariableOwner, VariableSet,
+    not_found, sql,
 };
 
 const COLUMNS: &str = "id, workspace_id, variable_set_id, key, value, value_ciphertext, description, category, hcl, sensitive, created_at";
@@ -412,77 +412,56 @@ impl Store {
         self.variable_set(id).await
     }
 
-    /// Apply a set to projects of its organization: to every workspace in them.
-    pub async fn attach_variable_set_projects(
+    /// Apply a set to workspaces, or to projects (every workspace in them), of its organization.
+    /// All or nothing: every id is checked before any is applied.
+    pub async fn apply_variable_set(
         &self,
         set_id: &str,
-        project_ids: &[String],
+        scope: SetScope,
+        ids: &[String],
     ) -> Result<VariableSet, StoreError> {
         let set = self.variable_set(set_id).await?;
-        for p in project_ids {
-            if self.project(p).await?.organization_id != set.organization_id {
-                return Err(not_found("project", p));
+        for id in ids {
+            let organization = match scope {
+                SetScope::Workspaces => self.workspace(id).await?.organization_id,
+                SetScope::Projects => self.project(id).await?.organization_id,
+            };
+            if organization != set.organization_id {
+                return Err(not_found(scope.what(), id));
             }
-            sqlx::query("INSERT INTO variable_set_projects (variable_set_id, project_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-                .bind(set_id)
-                .bind(p)
-                .execute(&self.pool)
-                .await?;
         }
-        self.variable_set(set_id).await
-    }
-
-    /// Remove a set from projects.
-    pub async fn detach_variable_set_projects(
-        &self,
-        set_id: &str,
-        project_ids: &[String],
-    ) -> Result<VariableSet, StoreError> {
-        for p in project_ids {
-            sqlx::query("DELETE FROM variable_set_projects WHERE variable_set_id = $1 AND project_id = $2")
-                .bind(set_id)
-                .bind(p)
-                .execute(&self.pool)
-                .await?;
-        }
-        self.variable_set(set_id).await
-    }
-
-    /// Apply a set to workspaces of its organization.
-    pub async fn attach_variable_set(
-        &self,
-        set_id: &str,
-        workspace_ids: &[String],
-    ) -> Result<VariableSet, StoreError> {
-        let set = self.variable_set(set_id).await?;
-        for ws in workspace_ids {
-            if self.workspace(ws).await?.organization_id != set.organization_id {
-                return Err(not_found("workspace", ws));
-            }
-            sqlx::query("INSERT INTO variable_set_workspaces (variable_set_id, workspace_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-                .bind(set_id)
-                .bind(ws)
-                .execute(&self.pool)
-                .await?;
-        }
-        self.variable_set(set_id).await
-    }
-
-    /// Remove a set from workspaces.
-    pub async fn detach_variable_set(
-        &self,
-        set_id: &str,
-        workspace_ids: &[String],
-    ) -> Result<VariableSet, StoreError> {
-        for ws in workspace_ids {
-            sqlx::query(
-                "DELETE FROM variable_set_workspaces WHERE variable_set_id = $1 AND workspace_id = $2",
-            )
+        let (table, column) = scope.table();
+        let mut tx = self.pool.begin().await?;
+        for id in ids {
+            sqlx::query(sql(format!(
+                "INSERT INTO {table} (variable_set_id, {column}) VALUES ($1, $2) ON CONFLICT DO NOTHING"
+            )))
             .bind(set_id)
-            .bind(ws)
-            .execute(&self.pool)
+            .bind(id)
+            .execute(&mut *tx)
             .await?;
         }
+        tx.commit().await?;
+        self.variable_set(set_id).await
+    }
+
+    /// Remove a set from workspaces or projects.
+    pub async fn remove_variable_set(
+        &self,
+        set_id: &str,
+        scope: SetScope,
+        ids: &[String],
+    ) -> Result<VariableSet, StoreError> {
+        let (table, column) = scope.table();
+        let mut tx = self.pool.begin().await?;
+        for id in ids {
+            sqlx::query(sql(format!("DELETE FROM {table} WHERE variable_set_id = $1 AND {column} = $2")))
+                .bind(set_id)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
         self.variable_set(set_id).await
     }
 

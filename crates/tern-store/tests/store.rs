@@ -351,7 +351,10 @@ async fn variable_sets_apply_with_workspace_precedence(f: Fixture) {
     set(&global, "ONLY_GLOBAL", "g").await;
     set(&attached, "TFC_AWS_RUN_ROLE_ARN", "aws-role").await;
     set(&attached, "TFC_AWS_PROVIDER_AUTH", "true").await;
-    f.store.attach_variable_set(&attached.id, std::slice::from_ref(&a.id)).await.unwrap();
+    f.store
+        .apply_variable_set(&attached.id, SetScope::Workspaces, std::slice::from_ref(&a.id))
+        .await
+        .unwrap();
     f.store
         .create_variable(
             &VariableOwner::Workspace(a.id.clone()),
@@ -378,9 +381,27 @@ async fn variable_sets_apply_with_workspace_precedence(f: Fixture) {
     assert_eq!(value(&vb, "TFC_AWS_PROVIDER_AUTH"), None);
     let other = org(&f, "other").await;
     let foreign = workspace(&f, &other, "x").await;
-    assert!(f.store.attach_variable_set(&attached.id, std::slice::from_ref(&foreign.id)).await.is_err());
+    assert!(
+        f.store
+            .apply_variable_set(&attached.id, SetScope::Workspaces, std::slice::from_ref(&foreign.id))
+            .await
+            .is_err()
+    );
     assert_eq!(f.store.job_variables(&foreign.id).await.unwrap().len(), 0, "sets never cross organizations");
-    let detached = f.store.detach_variable_set(&attached.id, std::slice::from_ref(&a.id)).await.unwrap();
+    // All or nothing: one foreign id among good ones applies none of them.
+    let c = workspace(&f, &o, "c").await;
+    assert!(
+        f.store
+            .apply_variable_set(&attached.id, SetScope::Workspaces, &[c.id.clone(), foreign.id.clone()])
+            .await
+            .is_err()
+    );
+    assert!(!f.store.variable_set(&attached.id).await.unwrap().workspace_ids.contains(&c.id));
+    let detached = f
+        .store
+        .remove_variable_set(&attached.id, SetScope::Workspaces, std::slice::from_ref(&a.id))
+        .await
+        .unwrap();
     assert!(detached.workspace_ids.is_empty());
     assert_eq!(f.store.list_variable_sets(&o.id).await.unwrap().len(), 2);
 }

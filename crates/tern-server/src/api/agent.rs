@@ -256,17 +256,42 @@ async fn plan_file(State(s): State<ApiState>, caller: Caller, Path(id): Path<Str
         .into_response())
 }
 
+/// The run of a job that is in its plan phase: only that phase saves what a plan produced.
+async fn plan_phase_run(s: &ApiState, caller: &Caller, id: &str, what: &str) -> Result<String, ApiError> {
+    let (job, run, _) = load(s, caller, id).await?;
+    if job.phase != RunPhase::Plan {
+        return Err(ApiError::forbidden(format!("only the plan phase saves {what}")));
+    }
+    Ok(run.id)
+}
+
+/// Read a (tenant-influenced, up to 64 MiB) JSON document off the async runtime.
+async fn off_runtime<T: Send + 'static>(
+    body: &Bytes,
+    read: impl FnOnce(&[u8]) -> Option<T> + Send + 'static,
+    refusal: &'static str,
+) -> Result<T, ApiError> {
+    let body = body.clone();
+    tokio::task::spawn_blocking(move || read(&body))
+        .await
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal error",
+                format!("reading the body: {e}"),
+            )
+        })?
+        .ok_or_else(|| ApiError::bad_request(refusal))
+}
+
 async fn save_plan_file(
     State(s): State<ApiState>,
     caller: Caller,
     Path(id): Path<String>,
     body: Bytes,
 ) -> ApiResult {
-    let (job, run, _) = load(&s, &caller, &id).await?;
-    if job.phase != RunPhase::Plan {
-        return Err(ApiError::forbidden("only the plan phase saves a plan"));
-    }
-    s.store.set_plan_file(&run.id, &body).await?;
+    let run = plan_phase_run(&s, &caller, &id, "a plan").await?;
+    s.store.set_plan_file(&run, &body).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -279,24 +304,14 @@ async fn save_plan_json(
     Path(id): Path<String>,
     body: Bytes,
 ) -> ApiResult {
-    let (job, run, _) = load(&s, &caller, &id).await?;
-    if job.phase != RunPhase::Plan {
-        return Err(ApiError::forbidden("only the plan phase saves a JSON plan"));
-    }
-    let parsed = body.clone();
-    let counts = tokio::task::spawn_blocking(move || tern_store::ResourceCounts::of_plan_json(&parsed))
-        .await
-        .map_err(|e| {
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal error",
-                format!("reading the JSON plan: {e}"),
-            )
-        })?
-        .ok_or_else(|| {
-            ApiError::bad_request("the body is not a JSON plan (terraform show -json of a plan file)")
-        })?;
-    s.store.set_plan_json(&run.id, &body, &counts).await?;
+    let run = plan_phase_run(&s, &caller, &id, "a JSON plan").await?;
+    let counts = off_runtime(
+        &body,
+        tern_store::ResourceCounts::of_plan_json,
+        "the body is not a JSON plan (terraform show -json of a plan file)",
+    )
+    .await?;
+    s.store.set_plan_json(&run, &body, &counts).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -307,17 +322,19 @@ async fn save_plan_json_redacted(
     Path(id): Path<String>,
     body: Bytes,
 ) -> ApiResult {
-    let (job, run, _) = load(&s, &caller, &id).await?;
-    if job.phase != RunPhase::Plan {
-        return Err(ApiError::forbidden("only the plan phase saves a JSON plan"));
-    }
-    if serde_json::from_slice::<serde_json::Value>(&body)
-        .map(|v| v.get("plan_format_version").is_none())
-        .unwrap_or(true)
-    {
-        return Err(ApiError::bad_request("the body is not a structured plan (no plan_format_version)"));
-    }
-    s.store.set_plan_json_redacted(&run.id, &body).await?;
+    let run = plan_phase_run(&s, &caller, &id, "a JSON plan").await?;
+    off_runtime(
+        &body,
+        |b| {
+            serde_json::from_slice::<serde_json::Value>(b)
+                .ok()
+                .filter(|v| v.get("plan_format_version").is_some())
+                .map(|_| ())
+        },
+        "the body is not a structured plan (no plan_format_version)",
+    )
+    .await?;
+    s.store.set_plan_json_redacted(&run, &body).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

@@ -12,8 +12,8 @@ use axum::routing::{get, post, put};
 use serde_json::json;
 use tern_store::{
     Category, ConfigurationVersion, ExecutionMode, Organization, PhaseStatus, Run, RunFilter, RunInput,
-    RunOperation, RunOptions, RunScope, RunStatus, RunVariable, TokenKind, VariableInput, VariableOwner,
-    Workspace, WorkspaceFilter, WorkspaceSettings,
+    RunOperation, RunOptions, RunScope, RunStatus, RunVariable, SetScope, TokenKind, VariableInput,
+    VariableOwner, Workspace, WorkspaceFilter, WorkspaceSettings,
 };
 use tern_types::{RunPhase, SecretString, TerraformVersion};
 
@@ -922,11 +922,10 @@ async fn create_varset(
         )
         .await?;
     let applied = async {
-        if !workspaces.is_empty() {
-            set = s.store.attach_variable_set(&set.id, &workspaces).await?;
-        }
-        if !projects.is_empty() {
-            set = s.store.attach_variable_set_projects(&set.id, &projects).await?;
+        for (scope, ids) in [(SetScope::Workspaces, &workspaces), (SetScope::Projects, &projects)] {
+            if !ids.is_empty() {
+                set = s.store.apply_variable_set(&set.id, scope, ids).await?;
+            }
         }
         Ok::<_, tern_store::StoreError>(())
     }
@@ -949,35 +948,29 @@ async fn update_varset(
     let doc = Doc::parse(&body, "varsets")?;
     refuse_varset_features(&doc)?;
     let (name, description) = (doc.string("name")?, doc.string("description")?);
-    // Relationships given replace the set's workspaces or projects (TFE's update semantics).
-    let workspaces =
-        doc.relationship_data("workspaces").map(|_| relationship_ids(&doc, "workspaces")).transpose()?;
-    let projects =
-        doc.relationship_data("projects").map(|_| relationship_ids(&doc, "projects")).transpose()?;
-    let mut set = s
+    // Relationships given replace the set's workspaces or projects (TFE's update semantics);
+    // applied before the attributes, so that a refused id changes nothing else.
+    let mut wanted = Vec::new();
+    for (scope, name) in [(SetScope::Workspaces, "workspaces"), (SetScope::Projects, "projects")] {
+        if doc.relationship_data(name).is_some() {
+            wanted.push((scope, relationship_ids(&doc, name)?));
+        }
+    }
+    let mut set = set;
+    for (scope, wanted) in wanted {
+        let current = match scope {
+            SetScope::Workspaces => &set.workspace_ids,
+            SetScope::Projects => &set.project_ids,
+        };
+        let gone: Vec<String> = current.iter().filter(|id| !wanted.contains(id)).cloned().collect();
+        let new: Vec<String> = wanted.iter().filter(|id| !current.contains(id)).cloned().collect();
+        set = s.store.apply_variable_set(&set.id, scope, &new).await?;
+        set = s.store.remove_variable_set(&set.id, scope, &gone).await?;
+    }
+    let set = s
         .store
         .update_variable_set(&set.id, name.as_deref(), description.as_deref(), doc.boolean("global")?)
         .await?;
-    if let Some(wanted) = workspaces {
-        let gone: Vec<String> = set.workspace_ids.iter().filter(|id| !wanted.contains(id)).cloned().collect();
-        let new: Vec<String> = wanted.iter().filter(|id| !set.workspace_ids.contains(id)).cloned().collect();
-        if !new.is_empty() {
-            set = s.store.attach_variable_set(&set.id, &new).await?;
-        }
-        if !gone.is_empty() {
-            set = s.store.detach_variable_set(&set.id, &gone).await?;
-        }
-    }
-    if let Some(wanted) = projects {
-        let gone: Vec<String> = set.project_ids.iter().filter(|id| !wanted.contains(id)).cloned().collect();
-        let new: Vec<String> = wanted.iter().filter(|id| !set.project_ids.contains(id)).cloned().collect();
-        if !new.is_empty() {
-            set = s.store.attach_variable_set_projects(&set.id, &new).await?;
-        }
-        if !gone.is_empty() {
-            set = s.store.detach_variable_set_projects(&set.id, &gone).await?;
-        }
-    }
     Ok(docs::one(varset_doc(&s, &set).await?))
 }
 
@@ -1066,16 +1059,36 @@ async fn delete_varset_var(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
+/// `POST`/`DELETE …/relationships/workspaces|projects` of a set.
+async fn change_varset_scope(
+    s: &ApiState,
+    caller: &Caller,
+    id: &str,
+    body: &[u8],
+    scope: SetScope,
+    apply: bool,
+) -> ApiResult {
+    let set = load_varset(s, caller, id).await?;
+    let kind = match scope {
+        SetScope::Workspaces => "workspaces",
+        SetScope::Projects => "projects",
+    };
+    let ids = docs::id_list(body, kind)?;
+    if apply {
+        s.store.apply_variable_set(&set.id, scope, &ids).await?;
+    } else {
+        s.store.remove_variable_set(&set.id, scope, &ids).await?;
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
 async fn attach_varset(
     State(s): State<ApiState>,
     caller: Caller,
     Path(id): Path<String>,
     body: Bytes,
 ) -> ApiResult {
-    let set = load_varset(&s, &caller, &id).await?;
-    let ids = docs::id_list(&body, "workspaces")?;
-    s.store.attach_variable_set(&set.id, &ids).await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
+    change_varset_scope(&s, &caller, &id, &body, SetScope::Workspaces, true).await
 }
 
 async fn detach_varset(
@@ -1084,10 +1097,7 @@ async fn detach_varset(
     Path(id): Path<String>,
     body: Bytes,
 ) -> ApiResult {
-    let set = load_varset(&s, &caller, &id).await?;
-    let ids = docs::id_list(&body, "workspaces")?;
-    s.store.detach_variable_set(&set.id, &ids).await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
+    change_varset_scope(&s, &caller, &id, &body, SetScope::Workspaces, false).await
 }
 
 async fn attach_varset_projects(
@@ -1096,10 +1106,7 @@ async fn attach_varset_projects(
     Path(id): Path<String>,
     body: Bytes,
 ) -> ApiResult {
-    let set = load_varset(&s, &caller, &id).await?;
-    let ids = docs::id_list(&body, "projects")?;
-    s.store.attach_variable_set_projects(&set.id, &ids).await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
+    change_varset_scope(&s, &caller, &id, &body, SetScope::Projects, true).await
 }
 
 async fn detach_varset_projects(
@@ -1108,10 +1115,7 @@ async fn detach_varset_projects(
     Path(id): Path<String>,
     body: Bytes,
 ) -> ApiResult {
-    let set = load_varset(&s, &caller, &id).await?;
-    let ids = docs::id_list(&body, "projects")?;
-    s.store.detach_variable_set_projects(&set.id, &ids).await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
+    change_varset_scope(&s, &caller, &id, &body, SetScope::Projects, false).await
 }
 
 // ---------------------------------------------------------------- configuration versions
@@ -1646,7 +1650,7 @@ async fn show_plan(State(s): State<ApiState>, caller: Caller, Path(id): Path<Str
 /// every planned value, sensitive ones included, so it needs the same access as the state.
 async fn plan_json_output(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
     let (run, _) = load_run(&s, &caller, &run_of(&id, "plan-")?).await?;
-    json_plan_response(&s, &run).await
+    json_plan_response_of(&s, &run, false).await
 }
 
 async fn run_plan_json_output(
@@ -1655,7 +1659,7 @@ async fn run_plan_json_output(
     Path(id): Path<String>,
 ) -> ApiResult {
     let (run, _) = load_run(&s, &caller, &id).await?;
-    json_plan_response(&s, &run).await
+    json_plan_response_of(&s, &run, false).await
 }
 
 /// The redacted, structured plan (TFE's `json-output-redacted`): what `terraform show` of a
@@ -1676,10 +1680,6 @@ async fn run_plan_json_output_redacted(
 ) -> ApiResult {
     let (run, _) = load_run(&s, &caller, &id).await?;
     json_plan_response_of(&s, &run, true).await
-}
-
-async fn json_plan_response(s: &ApiState, run: &Run) -> ApiResult {
-    json_plan_response_of(s, run, false).await
 }
 
 async fn json_plan_response_of(s: &ApiState, run: &Run, redacted: bool) -> ApiResult {
