@@ -675,15 +675,23 @@ mod tests {
         let status =
             std::process::Command::new(w.program).args(w.args).env_clear().envs(w.env).status().unwrap();
         assert!(status.success());
-        std::thread::sleep(std::time::Duration::from_millis(300));
-        let survivors: Vec<String> = std::fs::read_dir("/proc")
-            .unwrap()
-            .flatten()
-            .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
-            .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
-            .filter(|c| c.starts_with("sleep 300"))
-            .collect();
-        assert!(survivors.is_empty(), "{survivors:?}");
+        // The kernel reaps the namespace's processes asynchronously: on a loaded machine that
+        // takes longer than a moment, so wait (bounded) for them to go rather than look once.
+        let survivors = || -> Vec<String> {
+            std::fs::read_dir("/proc")
+                .unwrap()
+                .flatten()
+                .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+                .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+                .filter(|c| c.starts_with("sleep 300"))
+                .collect()
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !survivors().is_empty() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        let left = survivors();
+        assert!(left.is_empty(), "still running 10 s after the sandbox ended: {left:?}");
     }
 
     /// A tenant's loader variables reach its own command, never bwrap or the privileged steps
