@@ -129,7 +129,7 @@ impl LatencyJob {
     }
 
     async fn finish(self) -> anyhow::Result<()> {
-        self.claimed.client.finish("succeeded", false, None).await?;
+        self.claimed.client.finish(tern_runner::client::Outcome::Succeeded, false, None).await?;
         Ok(())
     }
 }
@@ -281,7 +281,7 @@ async fn measure(args: RunsArgs) -> anyhow::Result<(Value, bool)> {
                     .mint(&audience, Ttl::DEFAULT)
                     .await
                     .map_err(|e| anyhow::anyhow!("mint: {e}"))?;
-                job.client.finish("succeeded", false, None).await?;
+                job.client.finish(tern_runner::client::Outcome::Succeeded, false, None).await?;
                 done.fetch_add(1, Ordering::Relaxed);
                 last_finish = Some(Instant::now());
             }

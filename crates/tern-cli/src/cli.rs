@@ -89,9 +89,12 @@ pub enum Command {
     /// Workspaces.
     #[command(subcommand)]
     Workspace(WorkspaceCommand),
-    /// Workspace variables (sensitive values are write-only).
+    /// Variables of a workspace or a variable set (sensitive values are write-only).
     #[command(subcommand)]
     Var(VarCommand),
+    /// Variable sets: variables shared by many workspaces (by workspace, project, or all).
+    #[command(subcommand)]
+    Varset(VarsetCommand),
     /// Runs: start (uploads a directory), follow logs, apply, discard, cancel.
     #[command(subcommand)]
     Run(RunCommand),
@@ -643,9 +646,8 @@ pub enum VarCommand {
         /// Organization name.
         #[arg(long, value_name = "ORG", env = "TERN_ORG")]
         org: String,
-        /// Workspace name.
-        #[arg(long, value_name = "NAME")]
-        workspace: String,
+        #[command(flatten)]
+        owner: VarOwner,
         /// An environment variable of Terraform's process (default).
         #[arg(long, conflicts_with = "terraform")]
         env: bool,
@@ -669,9 +671,8 @@ pub enum VarCommand {
         /// Organization name.
         #[arg(long, value_name = "ORG", env = "TERN_ORG")]
         org: String,
-        /// Workspace name.
-        #[arg(long, value_name = "NAME")]
-        workspace: String,
+        #[command(flatten)]
+        owner: VarOwner,
         #[command(flatten)]
         client: ClientArgs,
     },
@@ -682,15 +683,124 @@ pub enum VarCommand {
         /// Organization name.
         #[arg(long, value_name = "ORG", env = "TERN_ORG")]
         org: String,
-        /// Workspace name.
-        #[arg(long, value_name = "NAME")]
-        workspace: String,
+        #[command(flatten)]
+        owner: VarOwner,
         /// Delete the Terraform variable of that name, not the environment variable.
         #[arg(long)]
         terraform: bool,
         #[command(flatten)]
         client: ClientArgs,
     },
+}
+
+/// Whose variables: a workspace's, or a variable set's.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct VarOwner {
+    /// Workspace name.
+    #[arg(long, value_name = "NAME")]
+    pub workspace: Option<String>,
+    /// Variable set name (see `tern varset list`): the variable applies wherever the set does.
+    #[arg(long, value_name = "NAME")]
+    pub varset: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+#[command(after_help = "\
+A variable set holds variables that apply to many workspaces: to the workspaces and projects it is
+applied to, or to every workspace of the organization (--global). A workspace's own variable wins
+over a set's of the same name and kind; a set applied to the workspace wins over one applied to its
+project, which wins over a global one. Set a set's variables with `tern var set --varset NAME`.
+
+Examples:
+  tern varset create aws-prod --org acme --description \"AWS role for production\"
+  tern var set TFC_AWS_PROVIDER_AUTH=true --varset aws-prod --org acme
+  tern varset apply aws-prod --org acme --project production --workspace network
+  tern varset show aws-prod --org acme")]
+pub enum VarsetCommand {
+    /// Create a variable set.
+    Create {
+        /// Name, unique in the organization.
+        name: String,
+        /// Organization name.
+        #[arg(long, value_name = "ORG", env = "TERN_ORG")]
+        org: String,
+        /// Free text.
+        #[arg(long, default_value = "")]
+        description: String,
+        /// Apply it to every workspace of the organization.
+        #[arg(long)]
+        global: bool,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// List the organization's variable sets.
+    List {
+        /// Organization name.
+        #[arg(long, value_name = "ORG", env = "TERN_ORG")]
+        org: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Show a variable set: where it applies and its variables (sensitive values hidden).
+    Show {
+        /// Variable set name.
+        name: String,
+        /// Organization name.
+        #[arg(long, value_name = "ORG", env = "TERN_ORG")]
+        org: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Apply a variable set to workspaces and projects (every workspace in them).
+    Apply {
+        /// Variable set name.
+        name: String,
+        /// Organization name.
+        #[arg(long, value_name = "ORG", env = "TERN_ORG")]
+        org: String,
+        #[command(flatten)]
+        targets: VarsetTargets,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Stop applying a variable set to workspaces and projects.
+    Remove {
+        /// Variable set name.
+        name: String,
+        /// Organization name.
+        #[arg(long, value_name = "ORG", env = "TERN_ORG")]
+        org: String,
+        #[command(flatten)]
+        targets: VarsetTargets,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Delete a variable set and its variables.
+    Delete {
+        /// Variable set name.
+        name: String,
+        /// Organization name.
+        #[arg(long, value_name = "ORG", env = "TERN_ORG")]
+        org: String,
+        /// Confirm: the set's variables stop applying to every workspace at once.
+        #[arg(long)]
+        yes: bool,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+}
+
+/// The workspaces and projects a variable set is applied to or removed from.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = true)]
+pub struct VarsetTargets {
+    /// A workspace (repeat for several).
+    #[arg(long, value_name = "NAME")]
+    pub workspace: Vec<String>,
+    /// A project: every workspace in it (repeat for several).
+    #[arg(long, value_name = "NAME")]
+    pub project: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -60,6 +60,7 @@ fn main() -> ExitCode {
         Command::Project(c) => commands::client::project(c, &env),
         Command::Workspace(c) => commands::client::workspace(c, &env),
         Command::Var(c) => commands::client::var(c, &env),
+        Command::Varset(c) => commands::client::varset(c, &env),
         Command::Run(c) => commands::client::run(c, &env),
         Command::State(c) => commands::client::state(c, &env),
         Command::AgentToken(c) => commands::client::agent_token(c, &env),

@@ -4,11 +4,14 @@
 use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
-use serde::Deserialize;
-use serde_json::json;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use tern_handoff::{MintFailure, TokenMinter};
 use tern_identity::{Jti, Jwt, Kid, MintedToken};
-use tern_types::{Audience, SecretString, Ttl, Version};
+use tern_protocol::agent;
+pub use tern_protocol::agent::{JobSpec, JobVariable, Named, Outcome};
+use tern_protocol::jsonapi::ErrorDocument;
+use tern_types::{Audience, RunPhase, SecretString, Ttl, Version};
 
 /// Why a call to the server failed.
 #[derive(Debug, thiserror::Error)]
@@ -43,9 +46,9 @@ fn cause(e: &reqwest::Error) -> String {
 async fn refused(what: &str, response: reqwest::Response) -> ClientError {
     let status = response.status().as_u16();
     let body = response.text().await.unwrap_or_default();
-    let detail = serde_json::from_str::<serde_json::Value>(&body)
+    let detail = serde_json::from_str::<ErrorDocument>(&body)
         .ok()
-        .and_then(|v| v["errors"][0]["detail"].as_str().map(str::to_owned))
+        .and_then(|d| d.detail().map(str::to_owned))
         .unwrap_or_else(|| body.chars().take(300).collect());
     ClientError::Refused { what: what.to_owned(), status, detail }
 }
@@ -88,14 +91,19 @@ impl Api {
         if response.status().is_success() { Ok(response) } else { Err(refused(what, response).await) }
     }
 
-    async fn json(
+    /// A call whose answer is the protocol's `T`; `body` is sent as JSON.
+    async fn json<T: DeserializeOwned>(
         &self,
         method: Method,
         path: &str,
-        body: Option<serde_json::Value>,
+        body: Option<&impl Serialize>,
         what: &str,
-    ) -> Result<serde_json::Value, ClientError> {
-        let response = self.call(method, path, body.map(|b| b.to_string().into_bytes()), what).await?;
+    ) -> Result<T, ClientError> {
+        let body = body
+            .map(serde_json::to_vec)
+            .transpose()
+            .map_err(|e| ClientError::Unexpected(format!("{what}: {e}")))?;
+        let response = self.call(method, path, body, what).await?;
         response.json().await.map_err(|_| ClientError::Unexpected(what.to_owned()))
     }
 }
@@ -122,8 +130,8 @@ pub struct Claimed {
     pub id: String,
     /// Run id.
     pub run_id: String,
-    /// `plan` or `apply`.
-    pub phase: String,
+    /// The phase.
+    pub phase: RunPhase,
     /// Everything else goes through this.
     pub client: JobClient,
 }
@@ -144,39 +152,26 @@ impl AgentClient {
     /// Claim the next job, waiting up to `wait` for one. `restarted` tells the server that
     /// jobs it thinks this agent runs are dead.
     pub async fn claim(&self, wait: Duration, restarted: bool) -> Result<Option<Claimed>, ClientError> {
-        let body = json!({
-            "agent": self.name,
-            "wait_seconds": wait.as_secs(),
-            "restarted": restarted,
-            "terraform_versions": self.terraform_versions,
-        });
-        let response = self
-            .api
-            .call(
-                Method::POST,
-                "/api/agent/jobs/claim",
-                Some(body.to_string().into_bytes()),
-                "claiming a job",
-            )
-            .await?;
+        let request = agent::ClaimRequest {
+            agent: self.name.clone(),
+            wait_seconds: wait.as_secs(),
+            restarted,
+            terraform_versions: Some(self.terraform_versions.clone()),
+        };
+        let body = serde_json::to_vec(&request)
+            .map_err(|e| ClientError::Unexpected(format!("claiming a job: {e}")))?;
+        let response = self.api.call(Method::POST, agent::CLAIM_PATH, Some(body), "claiming a job").await?;
         if response.status() == StatusCode::NO_CONTENT {
             return Ok(None);
         }
-        let v: serde_json::Value =
+        let claimed: agent::ClaimResponse =
             response.json().await.map_err(|_| ClientError::Unexpected("claiming a job".into()))?;
-        let field = |p: &str| {
-            v.pointer(p)
-                .and_then(serde_json::Value::as_str)
-                .map(str::to_owned)
-                .ok_or_else(|| ClientError::Unexpected("claiming a job".into()))
-        };
-        let token = SecretString::new(field("/token")?);
-        let id = field("/job/id")?;
+        let agent::ClaimedJob { id, run_id, phase } = claimed.job;
         Ok(Some(Claimed {
-            client: JobClient { api: Api { token, ..self.api.clone() }, job: id.clone() },
+            client: JobClient { api: Api { token: claimed.token, ..self.api.clone() }, job: id.clone() },
             id,
-            run_id: field("/job/run_id")?,
-            phase: field("/job/phase")?,
+            run_id,
+            phase,
         }))
     }
 }
@@ -194,107 +189,34 @@ impl std::fmt::Debug for JobClient {
     }
 }
 
-/// A variable of the job's workspace.
-#[derive(Deserialize)]
-pub struct JobVariable {
-    /// Name.
-    pub key: String,
-    /// Value (sensitive ones too).
-    pub value: String,
-    /// `env` or `terraform`.
-    pub category: String,
-    /// HCL value.
-    pub hcl: bool,
-    /// Sensitive.
-    pub sensitive: bool,
-}
-
-impl std::fmt::Debug for JobVariable {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("JobVariable")
-            .field("key", &self.key)
-            .field("category", &self.category)
-            .finish_non_exhaustive()
-    }
-}
-
-/// Name and id.
-#[derive(Debug, Deserialize)]
-pub struct Named {
-    /// Name.
-    pub name: String,
-    /// Id.
-    pub id: String,
-}
-
-/// What a job is.
-#[derive(Debug, Deserialize)]
-pub struct JobSpec {
-    /// Job id.
-    pub id: String,
-    /// Run id.
-    pub run_id: String,
-    /// `plan` or `apply`.
-    pub phase: String,
-    /// Organization.
-    pub organization: Named,
-    /// Project.
-    pub project: Named,
-    /// Workspace.
-    pub workspace: Named,
-    /// The exact Terraform version to run it with (this runner advertised it).
-    pub terraform_version: String,
-    /// Directory in the configuration.
-    pub working_directory: String,
-    /// Phase timeout.
-    pub timeout_seconds: u64,
-    /// The longest a token minted for this job may live, in seconds (the server's token
-    /// lifetime): the server caps every mint at it. Absent from older servers.
-    #[serde(default)]
-    pub max_token_ttl_seconds: Option<u64>,
-    /// Destroy run.
-    pub is_destroy: bool,
-    /// Variables.
-    pub variables: Vec<JobVariable>,
-    /// `-target` addresses of the plan.
-    #[serde(default)]
-    pub target_addrs: Vec<String>,
-    /// `-replace` addresses of the plan.
-    #[serde(default)]
-    pub replace_addrs: Vec<String>,
-    /// `false`: plan with `-refresh=false`.
-    #[serde(default = "yes")]
-    pub refresh: bool,
-    /// Plan with `-refresh-only`.
-    #[serde(default)]
-    pub refresh_only: bool,
-}
-
-fn yes() -> bool {
-    true
-}
-
-impl JobSpec {
-    /// The server's longest token lifetime, if it said.
-    fn max_token_ttl(&self) -> Duration {
-        self.max_token_ttl_seconds.map_or(Ttl::MAX, Duration::from_secs)
-    }
-
+/// The token lifetimes of a job, from what its specification says.
+pub trait TokenLifetimes {
     /// Lifetime of the tokens a phase reads once at its start (inline tokens such as
     /// `KUBE_TOKEN`): the phase's timeout, but never longer than the server lets a token live.
-    pub fn inline_token_ttl(&self) -> Ttl {
-        let wanted = Duration::from_secs(self.timeout_seconds).min(self.max_token_ttl());
-        Ttl::new(wanted.clamp(Ttl::MIN, Ttl::MAX)).unwrap_or_default()
-    }
+    fn inline_token_ttl(&self) -> Ttl;
 
     /// Lifetime of the tokens in files, refreshed at two thirds of it: `configured`, but never
     /// longer than the server lets a token live (a shorter token than asked for would expire
     /// before its refresh).
-    pub fn file_token_ttl(&self, configured: Ttl) -> Ttl {
-        if configured.as_duration() <= self.max_token_ttl() {
+    fn file_token_ttl(&self, configured: Ttl) -> Ttl;
+}
+
+/// The server's longest token lifetime, if it said.
+fn max_token_ttl(spec: &JobSpec) -> Duration {
+    spec.max_token_ttl_seconds.map_or(Ttl::MAX, Duration::from_secs)
+}
+
+impl TokenLifetimes for JobSpec {
+    fn inline_token_ttl(&self) -> Ttl {
+        let wanted = Duration::from_secs(self.timeout_seconds).min(max_token_ttl(self));
+        Ttl::new(wanted.clamp(Ttl::MIN, Ttl::MAX)).unwrap_or_default()
+    }
+
+    fn file_token_ttl(&self, configured: Ttl) -> Ttl {
+        if configured.as_duration() <= max_token_ttl(self) {
             return configured;
         }
-        Ttl::new(self.max_token_ttl().clamp(Ttl::MIN, Ttl::MAX)).unwrap_or(configured)
+        Ttl::new(max_token_ttl(self).clamp(Ttl::MIN, Ttl::MAX)).unwrap_or(configured)
     }
 }
 
@@ -305,13 +227,12 @@ impl JobClient {
     }
 
     fn path(&self, rest: &str) -> String {
-        format!("/api/agent/jobs/{}{rest}", self.job)
+        agent::job_path(&self.job, rest)
     }
 
     /// The job's specification.
     pub async fn spec(&self) -> Result<JobSpec, ClientError> {
-        let v = self.api.json(Method::GET, &self.path(""), None, "reading the job").await?;
-        serde_json::from_value(v).map_err(|_| ClientError::Unexpected("reading the job".into()))
+        self.api.json(Method::GET, &self.path(""), None::<&()>, "reading the job").await
     }
 
     async fn bytes(&self, rest: &str, what: &str) -> Result<Option<Vec<u8>>, ClientError> {
@@ -374,28 +295,22 @@ impl JobClient {
     /// Append to the log; answers whether the run was canceled.
     pub async fn logs(&self, chunk: Vec<u8>) -> Result<bool, ClientError> {
         let response = self.api.call(Method::POST, &self.path("/logs"), Some(chunk), "sending logs").await?;
-        let v: serde_json::Value =
+        let control: agent::JobControl =
             response.json().await.map_err(|_| ClientError::Unexpected("sending logs".into()))?;
-        Ok(v["cancel"].as_bool().unwrap_or(false))
+        Ok(control.cancel)
     }
 
     /// Report the end of the phase.
     pub async fn finish(
         &self,
-        outcome: &str,
+        outcome: Outcome,
         has_changes: bool,
         reason: Option<&str>,
     ) -> Result<String, ClientError> {
-        let v = self
-            .api
-            .json(
-                Method::POST,
-                &self.path("/finish"),
-                Some(json!({ "outcome": outcome, "has_changes": has_changes, "reason": reason })),
-                "finishing the job",
-            )
-            .await?;
-        Ok(v["run_status"].as_str().unwrap_or_default().to_owned())
+        let request = agent::FinishRequest { outcome, has_changes, reason: reason.map(str::to_owned) };
+        let done: agent::FinishResponse =
+            self.api.json(Method::POST, &self.path("/finish"), Some(&request), "finishing the job").await?;
+        Ok(done.run_status)
     }
 }
 
@@ -403,29 +318,18 @@ impl JobClient {
 #[derive(Debug, Clone)]
 pub struct ServerMinter(pub JobClient);
 
-#[derive(Deserialize)]
-struct Minted {
-    token: String,
-    kid: String,
-    jti: String,
-    subject: String,
-    issued_at: u64,
-    expires_at: u64,
-}
-
 impl TokenMinter for ServerMinter {
     async fn mint(&self, audience: &Audience, ttl: Ttl) -> Result<MintedToken, MintFailure> {
-        let body = json!({ "audience": audience.as_str(), "ttl_seconds": ttl.as_secs() });
-        let v = self
+        let request =
+            agent::MintRequest { audience: audience.as_str().to_owned(), ttl_seconds: ttl.as_secs() };
+        let m: agent::MintResponse = self
             .0
             .api
-            .json(Method::POST, &self.0.path("/token"), Some(body), "minting a token")
+            .json(Method::POST, &self.0.path("/token"), Some(&request), "minting a token")
             .await
             .map_err(|e| MintFailure(e.to_string()))?;
-        let m: Minted = serde_json::from_value(v)
-            .map_err(|_| MintFailure("the server's answer to a mint request is not a token".into()))?;
         Ok(MintedToken {
-            jwt: Jwt::received(SecretString::new(m.token)),
+            jwt: Jwt::received(m.token),
             kid: Kid::parse(&m.kid).map_err(|e| MintFailure(e.to_string()))?,
             jti: Jti::fixed(&m.jti),
             subject: m.subject,
@@ -440,7 +344,7 @@ mod tests {
     use super::*;
 
     fn spec(timeout_seconds: u64, max_token_ttl_seconds: Option<u64>) -> JobSpec {
-        let mut v = json!({
+        let mut v = serde_json::json!({
             "id": "job-1", "run_id": "run-1", "phase": "plan",
             "organization": { "name": "acme", "id": "org-1" },
             "project": { "name": "Default Project", "id": "prj-1" },
@@ -449,7 +353,7 @@ mod tests {
             "timeout_seconds": timeout_seconds, "is_destroy": false, "plan_only": false, "variables": [],
         });
         if let Some(max) = max_token_ttl_seconds {
-            v["max_token_ttl_seconds"] = json!(max);
+            v["max_token_ttl_seconds"] = serde_json::json!(max);
         }
         serde_json::from_value(v).unwrap()
     }

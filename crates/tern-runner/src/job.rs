@@ -14,7 +14,7 @@ use tern_types::{RunPhase, Ttl};
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
-use crate::client::{JobClient, JobSpec, ServerMinter};
+use crate::client::{JobClient, JobSpec, Outcome as JobOutcome, ServerMinter, TokenLifetimes};
 use crate::mask::{MaskingMinter, SharedMasker};
 use crate::terraform::{TerraformBinary, TerraformSet};
 
@@ -324,9 +324,9 @@ pub async fn run_job(client: JobClient, settings: &RunnerSettings) -> PhaseResul
     }
     pump.close().await;
     let (outcome, has_changes, reason) = match &result {
-        PhaseResult::Succeeded { has_changes } => ("succeeded", *has_changes, None),
-        PhaseResult::Failed(r) => ("failed", false, Some(r.as_str())),
-        PhaseResult::Canceled => ("canceled", false, None),
+        PhaseResult::Succeeded { has_changes } => (JobOutcome::Succeeded, *has_changes, None),
+        PhaseResult::Failed(r) => (JobOutcome::Failed, false, Some(r.as_str())),
+        PhaseResult::Canceled => (JobOutcome::Canceled, false, None),
     };
     match client.finish(outcome, has_changes, reason).await {
         Ok(status) => tracing::info!(job = client.id(), "phase over: run is {status}"),
@@ -353,10 +353,7 @@ async fn execute(
     started: std::time::Instant,
 ) -> PhaseResult {
     let deadline = Instant::now() + Duration::from_secs(spec.timeout_seconds);
-    let phase: RunPhase = match spec.phase.parse() {
-        Ok(p) => p,
-        Err(e) => return PhaseResult::Failed(format!("{e}")),
-    };
+    let phase: RunPhase = spec.phase;
     let binary = match select_terraform(&settings.terraform, &spec.terraform_version) {
         Ok(b) => b,
         Err(reason) => return PhaseResult::Failed(reason),
@@ -434,11 +431,13 @@ async fn execute(
     let mut env_vars: Vec<(String, String)> = Vec::new();
     let mut tfvars = String::new();
     for v in &spec.variables {
+        // Where the values leave their wrapper: into Terraform's environment and tfvars.
+        let plain = v.value.expose_secret();
         if v.category == "env" {
-            variables.insert(v.key.clone(), v.value.clone(), v.sensitive);
-            env_vars.push((v.key.clone(), v.value.clone()));
+            variables.insert(v.key.clone(), plain.to_owned(), v.sensitive);
+            env_vars.push((v.key.clone(), plain.to_owned()));
         } else {
-            let value = if v.hcl { v.value.clone() } else { hcl_string(&v.value) };
+            let value = if v.hcl { plain.to_owned() } else { hcl_string(plain) };
             tfvars.push_str(&format!("{} = {}\n", v.key, value));
         }
     }

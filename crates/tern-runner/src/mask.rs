@@ -321,7 +321,7 @@ impl SharedMasker {
             .filter(|v| v.sensitive)
             .map(|v| {
                 let kind = if v.category == "env" { "environment variable" } else { "Terraform variable" };
-                (format!("sensitive {kind} {:?}", v.key), SecretString::new(v.value.clone()))
+                (format!("sensitive {kind} {:?}", v.key), v.value.clone())
             })
             .collect();
         let learned = self.lock().add_secrets(named.iter().map(|(what, value)| (what.as_str(), value)));
@@ -585,7 +585,7 @@ mod tests {
     fn sensitive_variables_of_both_categories_are_learned_and_short_ones_named() {
         let var = |key: &str, value: &str, category: &str, sensitive: bool| JobVariable {
             key: key.into(),
-            value: value.into(),
+            value: SecretString::new(value.into()),
             category: category.into(),
             hcl: false,
             sensitive,

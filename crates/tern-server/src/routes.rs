@@ -214,19 +214,7 @@ async fn not_found(method: axum::http::Method, uri: Uri) -> Response {
         Some(feature) => format!("tern does not support {feature}"),
         None => format!("no resource at {}", uri.path()),
     };
-    let body = serde_json::json!({
-        "errors": [{
-            "status": "404",
-            "title": "not found",
-            "detail": detail,
-        }]
-    });
-    (
-        StatusCode::NOT_FOUND,
-        [(CONTENT_TYPE, HeaderValue::from_static("application/vnd.api+json"))],
-        body.to_string(),
-    )
-        .into_response()
+    crate::api::ApiError::not_found(detail).into_response()
 }
 
 #[cfg(test)]

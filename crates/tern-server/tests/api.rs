@@ -12,6 +12,9 @@ use std::time::Duration;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tern_identity::{ClaimPolicy, IssuerDocuments, KeyRing, SigningKey};
+use tern_protocol::agent as protocol;
+use tern_protocol::jsonapi::Document;
+use tern_protocol::resources as r;
 use tern_server::api::{ApiLimits, ApiState, ENDPOINTS, Signer};
 use tern_server::{CachePolicy, IssuerState, ServeOptions, app_with, serve};
 use tern_store::{EncryptionKey, Store, TokenKind};
@@ -738,17 +741,20 @@ async fn runs_state_and_the_agent_api(api: Api) {
         .unwrap();
 
     // The agent claims both jobs; each job token works for its own job only.
-    let agent = api.ok(Method::POST, "/api/v2/organizations/acme/agent-tokens", None).await["data"]["attributes"]["token"].as_str().unwrap().to_owned();
+    // The agent's side is written with the protocol's shared types, as the runner does.
+    let agent: Document<r::AuthenticationToken> =
+        typed(&api.ok(Method::POST, "/api/v2/organizations/acme/agent-tokens", None).await);
+    let agent = agent.data.attributes.token.unwrap().expose_secret().to_owned();
     let claim = |token: String| {
         let api = &api;
         async move {
-            api.call(
-                Method::POST,
-                "/api/agent/jobs/claim",
-                Some(&token),
-                Some(json!({"agent":"a1","wait_seconds":0,"terraform_versions":["1.11.4"]})),
-            )
-            .await
+            let request = protocol::ClaimRequest {
+                agent: "a1".into(),
+                wait_seconds: 0,
+                restarted: false,
+                terraform_versions: Some(vec!["1.11.4".into()]),
+            };
+            api.call(Method::POST, protocol::CLAIM_PATH, Some(&token), body(&request)).await
         }
     };
     assert_eq!(claim(api.admin.clone()).await.0, StatusCode::FORBIDDEN, "claiming needs an agent token");
@@ -757,10 +763,10 @@ async fn runs_state_and_the_agent_api(api: Api) {
     let (_, second) = claim(agent.clone()).await;
     let (status, _) = claim(agent.clone()).await;
     assert_eq!(status, StatusCode::NO_CONTENT, "nothing left");
-    let (job, job_token) =
-        (first["job"]["id"].as_str().unwrap().to_owned(), first["token"].as_str().unwrap().to_owned());
-    assert_eq!(first["job"]["run_id"].as_str(), Some(run_id.as_str()));
-    let other_job = second["job"]["id"].as_str().unwrap().to_owned();
+    let first: protocol::ClaimResponse = typed(&first);
+    let (job, job_token) = (first.job.id.clone(), first.token.expose_secret().to_owned());
+    assert_eq!((first.job.run_id.as_str(), first.job.phase), (run_id.as_str(), tern_types::RunPhase::Plan));
+    let other_job = typed::<protocol::ClaimResponse>(&second).job.id;
     assert_eq!(
         api.call(Method::GET, &format!("/api/agent/jobs/{other_job}"), Some(&job_token), None).await.0,
         StatusCode::NOT_FOUND,
@@ -776,19 +782,14 @@ async fn runs_state_and_the_agent_api(api: Api) {
         StatusCode::FORBIDDEN,
         "job token on the user API"
     );
-    let (status, spec) =
-        api.call(Method::GET, &format!("/api/agent/jobs/{job}"), Some(&job_token), None).await;
+    let (status, spec) = api.call(Method::GET, &protocol::job_path(&job, ""), Some(&job_token), None).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(
-        (spec["phase"].as_str(), spec["project"]["name"].as_str()),
-        (Some("plan"), Some("Default Project"))
-    );
-    assert_eq!(spec["variables"][0]["value"], "for-the-job-only", "the job gets sensitive values");
-    assert_eq!(
-        (spec["terraform_version"].as_str(), spec.get("terraform_bin")),
-        (Some("1.11.4"), None),
-        "a version the agent has (the run's, pinned at the claim), never a program"
-    );
+    assert!(spec.get("terraform_bin").is_none(), "a version the agent has, never a program: {spec}");
+    let spec: protocol::JobSpec = typed(&spec);
+    assert_eq!((spec.phase, spec.project.name.as_str()), (tern_types::RunPhase::Plan, "Default Project"));
+    assert_eq!(spec.variables[0].value.expose_secret(), "for-the-job-only", "the job gets sensitive values");
+    assert!(!format!("{spec:?}").contains("for-the-job-only"), "the job's Debug never shows a value");
+    assert_eq!(spec.terraform_version, "1.11.4", "the run's version, pinned at the claim");
     let tarball_bytes = api
         .http
         .get(format!("{}/api/agent/jobs/{job}/configuration", api.base))
@@ -812,21 +813,18 @@ async fn runs_state_and_the_agent_api(api: Api) {
     );
 
     // Minting: the token names the job's own run and phase, and verifies against the JWKS.
-    let (status, minted) = api
-        .call(
-            Method::POST,
-            &format!("/api/agent/jobs/{job}/token"),
-            Some(&job_token),
-            Some(json!({"audience":"aws.workload.identity","ttl_seconds":600})),
-        )
-        .await;
+    let mint = protocol::MintRequest { audience: "aws.workload.identity".into(), ttl_seconds: 600 };
+    let (status, minted) =
+        api.call(Method::POST, &protocol::job_path(&job, "/token"), Some(&job_token), body(&mint)).await;
     assert_eq!(status, StatusCode::OK, "{minted}");
-    assert_eq!(minted["subject"], "organization:acme:project:Default Project:workspace:app:run_phase:plan");
+    assert_eq!(
+        typed::<protocol::MintResponse>(&minted).subject,
+        "organization:acme:project:Default Project:workspace:app:run_phase:plan"
+    );
     // Issue 15: a job's tokens never outlive the server's token lifetime, whatever the phase's
     // timeout; the job says what that lifetime is, so that its runner asks for no more.
     let max = Ttl::default().as_secs();
-    assert_eq!(spec["timeout_seconds"], 86400);
-    assert_eq!(spec["max_token_ttl_seconds"], max);
+    assert_eq!((spec.timeout_seconds, spec.max_token_ttl_seconds), (86400, Some(max)));
     let lifetime = |m: &Value| m["expires_at"].as_u64().unwrap() - m["issued_at"].as_u64().unwrap();
     assert_eq!(lifetime(&minted), 600, "a shorter lifetime is granted as asked");
     for asked in [86400, max + 1] {
@@ -913,15 +911,12 @@ async fn runs_state_and_the_agent_api(api: Api) {
         StatusCode::FORBIDDEN,
         "plans store no state"
     );
-    let (status, done) = api
-        .call(
-            Method::POST,
-            &format!("/api/agent/jobs/{job}/finish"),
-            Some(&job_token),
-            Some(json!({"outcome":"succeeded","has_changes":true})),
-        )
-        .await;
-    assert_eq!((status, done["run_status"].as_str()), (StatusCode::OK, Some("planned")));
+    let finish =
+        protocol::FinishRequest { outcome: protocol::Outcome::Succeeded, has_changes: true, reason: None };
+    let (status, done) =
+        api.call(Method::POST, &protocol::job_path(&job, "/finish"), Some(&job_token), body(&finish)).await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+    assert_eq!(typed::<protocol::FinishResponse>(&done).run_status, "planned");
     assert_eq!(
         api.call(Method::GET, &format!("/api/agent/jobs/{job}"), Some(&job_token), None).await.0,
         StatusCode::UNAUTHORIZED,
@@ -2059,6 +2054,16 @@ async fn agent_pools_run_their_workspaces_and_nothing_else(api: Api) {
         as_org(Method::GET, format!("/api/v2/agent-pools/{pool_id}"), None).await.0,
         StatusCode::NOT_FOUND
     );
+}
+
+/// A body read as the shared wire type the runner and the CLI read it as.
+fn typed<T: serde::de::DeserializeOwned>(v: &Value) -> T {
+    serde_json::from_value(v.clone()).unwrap_or_else(|e| panic!("{e}: {v}"))
+}
+
+/// A request body written from the shared wire type.
+fn body(v: &impl serde::Serialize) -> Option<Value> {
+    Some(serde_json::to_value(v).unwrap())
 }
 
 fn token_of_claim(claimed: &Value) -> String {
@@ -3424,6 +3429,29 @@ fn changed_rows(before: &[(String, Vec<String>)], after: &[(String, Vec<String>)
     let set = |d: &[(String, Vec<String>)]| -> std::collections::BTreeSet<String> {
         d.iter().flat_map(|(t, rows)| rows.iter().map(move |r| format!("{t}: {r}"))).collect()
     };
-    let (b, a) = (set(before), set(after));
+    let (mut b, mut a) = (set(before), set(after));
+    // A token that authenticated was used: recording when (at most every 15 s, so only in a
+    // slow run) is not a change the refused request made. A token row that differs only in
+    // one timestamp that was set or grew is that record.
+    let last_use_only = |old: &str, new: &str| {
+        let (o, n): (Vec<&str>, Vec<&str>) = (old.split('|').collect(), new.split('|').collect());
+        let differing: Vec<usize> = (0..o.len()).filter(|&i| o.get(i) != n.get(i)).collect();
+        old.starts_with("tokens: ")
+            && o.len() == n.len()
+            && differing.len() == 1
+            && n[differing[0]].parse::<i64>().is_ok_and(|y| {
+                o[differing[0]] == "NULL" || o[differing[0]].parse::<i64>().is_ok_and(|x| y > x)
+            })
+    };
+    let pairs: Vec<(String, String)> = b
+        .difference(&a)
+        .filter_map(|old| {
+            a.difference(&b).find(|new| last_use_only(old, new)).map(|new| (old.clone(), new.clone()))
+        })
+        .collect();
+    for (old, new) in pairs {
+        b.remove(&old);
+        a.remove(&new);
+    }
     b.difference(&a).map(|r| format!("- {r}")).chain(a.difference(&b).map(|r| format!("+ {r}"))).collect()
 }

@@ -8,13 +8,16 @@ use std::time::Duration;
 
 use anyhow::{Context as _, anyhow};
 use reqwest::Method;
+use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
+use tern_protocol::jsonapi::{Attributes, Document, ErrorDocument, ListDocument, Resource};
+use tern_protocol::resources as r;
 use tern_types::SecretString;
 
 use crate::UsageError;
 use crate::cli::{
     AgentPoolCommand, AgentTokenCommand, ClientArgs, LoginArgs, OrgCommand, ProjectCommand, RunCommand,
-    StateCommand, VarCommand, WorkspaceCommand,
+    StateCommand, VarCommand, VarOwner, VarsetCommand, VarsetTargets, WorkspaceCommand,
 };
 use crate::settings::Env;
 
@@ -207,14 +210,27 @@ fn did_you_mean(name: &str, what: &str, names: &[String], list: &str, create: &s
     }
 }
 
-/// The names in a JSON:API list: `attributes.name`, else the id (organizations).
-fn names(list: &Value) -> Vec<String> {
-    list["data"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|d| attr(d, "name").as_str().map_or_else(|| text(&d["id"]), str::to_owned))
-        .collect()
+/// A resource whose attributes have a name.
+trait HasName {
+    fn name(&self) -> &str;
+}
+
+macro_rules! has_name {
+    ($($t:ty),*) => {$(impl HasName for $t { fn name(&self) -> &str { &self.name } })*};
+}
+has_name!(r::OrganizationAttributes, r::ProjectAttributes, r::WorkspaceAttributes, r::AgentPoolAttributes);
+
+/// The names in a list.
+fn names<A: Attributes + HasName>(list: &ListDocument<Resource<A>>) -> Vec<String> {
+    list.data.iter().map(|d| d.attributes.name().to_owned()).collect()
+}
+
+/// A list's resource called `name`.
+fn named<'a, A: Attributes + HasName>(
+    list: &'a ListDocument<Resource<A>>,
+    name: &str,
+) -> Option<&'a Resource<A>> {
+    list.data.iter().find(|d| d.attributes.name() == name)
 }
 
 struct Client {
@@ -310,9 +326,9 @@ impl Client {
         }
         let status = response.status();
         let text = response.text().await.unwrap_or_default();
-        let detail = serde_json::from_str::<Value>(&text)
+        let detail = serde_json::from_str::<ErrorDocument>(&text)
             .ok()
-            .and_then(|v| v["errors"][0]["detail"].as_str().map(str::to_owned))
+            .and_then(|d| d.detail().map(str::to_owned))
             .unwrap_or(text);
         Ok(Err(ApiError { method, path: path.to_owned(), status, detail, hint: None }))
     }
@@ -320,44 +336,53 @@ impl Client {
     /// The organizations that exist, and the closest to `org` (None if they cannot be listed).
     async fn org_hint(&self, org: &str) -> Option<String> {
         let list = self.send_once(Method::GET, "/api/v2/organizations?page%5Bsize%5D=100", None, false).await;
-        let list: Value = list.ok()?.ok()?.json().await.ok()?;
+        let list: ListDocument<r::Organization> = list.ok()?.ok()?.json().await.ok()?;
         Some(did_you_mean(org, "organization", &names(&list), "tern org list", "tern org create NAME"))
     }
 
-    async fn get(&self, path: &str) -> anyhow::Result<Value> {
-        Ok(self.send(Method::GET, path, None, false).await?.json().await?)
+    /// `GET path`, read as the shared type `T` (a document of the API).
+    async fn get<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
+        let text = self.send(Method::GET, path, None, false).await?.text().await?;
+        read_answer(&Method::GET, path, &text)
     }
 
-    async fn write(&self, method: Method, path: &str, body: Value) -> anyhow::Result<Value> {
-        let response = self.send(method, path, Some(body.to_string().into_bytes()), true).await?;
-        let text = response.text().await?;
-        Ok(if text.is_empty() { Value::Null } else { serde_json::from_str(&text)? })
+    /// A request with a JSON:API body whose answer is the shared type `T`.
+    async fn write<T: DeserializeOwned>(&self, method: Method, path: &str, body: Value) -> anyhow::Result<T> {
+        let response = self.send(method.clone(), path, Some(body.to_string().into_bytes()), true).await?;
+        read_answer(&method, path, &response.text().await?)
     }
 
-    /// The id of a workspace's variable of that key and category.
-    async fn find_var(&self, ws_id: &str, key: &str, category: &str) -> anyhow::Result<Option<String>> {
-        let vars = self.get(&format!("/api/v2/workspaces/{ws_id}/vars")).await?;
-        Ok(vars["data"]
-            .as_array()
+    /// A request with a JSON:API body whose answer (if any) says nothing more.
+    async fn act(&self, method: Method, path: &str, body: Value) -> anyhow::Result<()> {
+        self.send(method, path, Some(body.to_string().into_bytes()), true).await.map(drop)
+    }
+
+    /// The id of the variable of that key and category in the list at `list`.
+    async fn find_var(&self, list: &str, key: &str, category: &str) -> anyhow::Result<Option<String>> {
+        let vars: Document<Vec<r::Variable>> = self.get(list).await?;
+        Ok(vars
+            .data
             .into_iter()
-            .flatten()
-            .find(|v| attr(v, "key") == &json!(key) && attr(v, "category") == &json!(category))
-            .map(|v| text(&v["id"])))
+            .find(|v| v.attributes.key == key && v.attributes.category == category)
+            .map(|v| v.id))
     }
 
     /// Workspace `name` of `org`; if there is none (404), the error names the workspaces that
     /// exist and the closest (one more request).
-    async fn workspace(&self, org: &str, name: &str) -> anyhow::Result<Value> {
+    async fn workspace(&self, org: &str, name: &str) -> anyhow::Result<r::Workspace> {
         let path = format!("/api/v2/organizations/{}/workspaces/{}", enc(org), enc(name));
         match self.send(Method::GET, &path, None, false).await {
-            Ok(response) => Ok(response.json::<Value>().await?["data"].clone()),
+            Ok(response) => {
+                read_answer::<Document<r::Workspace>>(&Method::GET, &path, &response.text().await?)
+                    .map(|d| d.data)
+            }
             Err(e) => match e.downcast::<ApiError>() {
                 Ok(mut api)
                     if api.status == reqwest::StatusCode::NOT_FOUND && missing_org(&api.detail).is_none() =>
                 {
                     let list = format!("/api/v2/organizations/{}/workspaces?page%5Bsize%5D=100", enc(org));
                     if let Ok(Ok(list)) = self.send_once(Method::GET, &list, None, false).await
-                        && let Ok(list) = list.json::<Value>().await
+                        && let Ok(list) = list.json::<ListDocument<r::Workspace>>().await
                     {
                         api.hint = Some(did_you_mean(
                             name,
@@ -380,39 +405,36 @@ impl Client {
         if pool.starts_with("apool-") {
             return Ok(pool.to_owned());
         }
-        let list =
+        let list: ListDocument<r::AgentPool> =
             self.get(&format!("/api/v2/organizations/{}/agent-pools?page%5Bsize%5D=100", enc(org))).await?;
-        list["data"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|p| attr(p, "name") == &json!(pool))
-            .map(|p| text(&p["id"]))
-            .ok_or_else(|| {
-                let hint = did_you_mean(
-                    pool,
-                    "agent pool",
-                    &names(&list),
-                    &format!("tern agent-pool list --org {org}"),
-                    &format!("tern agent-pool create NAME --org {org}"),
-                );
-                anyhow!("organization {org} has no agent pool {pool:?}: {hint}")
-            })
+        named(&list, pool).map(|p| p.id.clone()).ok_or_else(|| {
+            let hint = did_you_mean(
+                pool,
+                "agent pool",
+                &names(&list),
+                &format!("tern agent-pool list --org {org}"),
+                &format!("tern agent-pool create NAME --org {org}"),
+            );
+            anyhow!("organization {org} has no agent pool {pool:?}: {hint}")
+        })
     }
 }
 
+/// What a path segment may hold as it is: RFC 3986's unreserved characters.
+const SEGMENT: &percent_encoding::AsciiSet =
+    &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+
 /// Percent-encode a path segment.
 fn enc(segment: &str) -> String {
-    segment
-        .bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-                char::from(b).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
+    percent_encoding::utf8_percent_encode(segment, SEGMENT).to_string()
+}
+
+/// An answer read as the shared type `T`; an answer that is not one is a tern of another
+/// version (or not tern at all), and the error says which request got it.
+fn read_answer<T: DeserializeOwned>(method: &Method, path: &str, text: &str) -> anyhow::Result<T> {
+    serde_json::from_str(text).with_context(|| {
+        format!("the answer to {method} {path} is not the document tern's API sends (is the server another version of tern?)")
+    })
 }
 
 /// The organization of a 404 "organization \"NAME\" not found".
@@ -421,16 +443,9 @@ fn missing_org(detail: &str) -> Option<String> {
     serde_json::from_str::<String>(quoted).ok()
 }
 
-fn attr<'a>(v: &'a Value, name: &str) -> &'a Value {
-    &v["attributes"][name]
-}
-
-fn text(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        Value::Null => "-".into(),
-        other => other.to_string(),
-    }
+/// A value that may be absent, as a table shows it.
+fn or_dash(v: Option<&str>) -> &str {
+    v.unwrap_or("-")
 }
 
 fn block_on<F: std::future::Future<Output = anyhow::Result<ExitCode>>>(f: F) -> anyhow::Result<ExitCode> {
@@ -462,7 +477,7 @@ pub fn login(args: LoginArgs, env: Env<'_>) -> anyhow::Result<ExitCode> {
         Client::new(&ClientArgs { server: Some(args.server.clone()), token: Some(token.clone()) }, env)?;
     client.token_source = TokenSource::Login;
     block_on(async move {
-        client.get("/api/v2/ping").await.context("checking the token")?;
+        client.get::<Value>("/api/v2/ping").await.context("checking the token")?;
         Ok(ExitCode::SUCCESS)
     })?;
     let path = config_path(env).ok_or_else(|| anyhow!("neither XDG_CONFIG_HOME nor HOME is set"))?;
@@ -493,11 +508,9 @@ pub fn org(command: OrgCommand, env: Env<'_>) -> anyhow::Result<ExitCode> {
             let c = Client::new(&client, env)?;
             block_on(async move {
                 let body = json!({ "data": { "type": "organizations", "attributes": { "name": name, "email": email } } });
-                let org = c.write(Method::POST, "/api/v2/organizations", body).await?;
-                outln!(
-                    "created organization {} (with project \"Default Project\")",
-                    text(&org["data"]["id"])
-                );
+                let org: Document<r::Organization> =
+                    c.write(Method::POST, "/api/v2/organizations", body).await?;
+                outln!("created organization {} (with project \"Default Project\")", org.data.id);
                 Ok(ExitCode::SUCCESS)
             })
         }
@@ -512,12 +525,10 @@ pub fn org(command: OrgCommand, env: Env<'_>) -> anyhow::Result<ExitCode> {
         OrgCommand::List { client } => {
             let c = Client::new(&client, env)?;
             block_on(async move {
-                for o in c.get("/api/v2/organizations?page%5Bsize%5D=100").await?["data"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                {
-                    outln!("{}", text(&o["id"]));
+                let list: ListDocument<r::Organization> =
+                    c.get("/api/v2/organizations?page%5Bsize%5D=100").await?;
+                for o in list.data {
+                    outln!("{}", o.id);
                 }
                 Ok(ExitCode::SUCCESS)
             })
@@ -531,21 +542,21 @@ pub fn project(command: ProjectCommand, env: Env<'_>) -> anyhow::Result<ExitCode
             let c = Client::new(&client, env)?;
             block_on(async move {
                 let body = json!({ "data": { "type": "projects", "attributes": { "name": name } } });
-                let p = c
+                let p: Document<r::Project> = c
                     .write(Method::POST, &format!("/api/v2/organizations/{}/projects", enc(&org)), body)
                     .await?;
-                outln!("created project {:?} ({})", text(attr(&p["data"], "name")), text(&p["data"]["id"]));
+                outln!("created project {:?} ({})", p.data.attributes.name, p.data.id);
                 Ok(ExitCode::SUCCESS)
             })
         }
         ProjectCommand::List { org, client } => {
             let c = Client::new(&client, env)?;
             block_on(async move {
-                let list = c
+                let list: ListDocument<r::Project> = c
                     .get(&format!("/api/v2/organizations/{}/projects?page%5Bsize%5D=100", enc(&org)))
                     .await?;
-                for p in list["data"].as_array().into_iter().flatten() {
-                    outln!("{}\t{}", text(&p["id"]), text(attr(p, "name")));
+                for p in list.data {
+                    outln!("{}\t{}", p.id, p.attributes.name);
                 }
                 Ok(ExitCode::SUCCESS)
             })
@@ -595,26 +606,20 @@ pub fn workspace(command: WorkspaceCommand, env: Env<'_>) -> anyhow::Result<Exit
             block_on(async move {
                 let mut relationships = json!({});
                 if let Some(p) = project {
-                    let list = c
+                    let list: ListDocument<r::Project> = c
                         .get(&format!("/api/v2/organizations/{}/projects?page%5Bsize%5D=100", enc(&org)))
                         .await?;
-                    let found = list["data"]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .find(|x| attr(x, "name") == &json!(p))
-                        .ok_or_else(|| {
-                            let hint = did_you_mean(
-                                &p,
-                                "project",
-                                &names(&list),
-                                &format!("tern project list --org {org}"),
-                                &format!("tern project create NAME --org {org}"),
-                            );
-                            anyhow!("organization {org} has no project {p:?}: {hint}")
-                        })?;
-                    relationships =
-                        json!({ "project": { "data": { "type": "projects", "id": found["id"] } } });
+                    let found = named(&list, &p).ok_or_else(|| {
+                        let hint = did_you_mean(
+                            &p,
+                            "project",
+                            &names(&list),
+                            &format!("tern project list --org {org}"),
+                            &format!("tern project create NAME --org {org}"),
+                        );
+                        anyhow!("organization {org} has no project {p:?}: {hint}")
+                    })?;
+                    relationships = json!({ "project": { "data": { "type": "projects", "id": found.id } } });
                 }
                 let mut attributes = json!({ "name": name, "auto-apply": auto_apply });
                 if let Some(pool) = agent_pool {
@@ -637,10 +642,10 @@ pub fn workspace(command: WorkspaceCommand, env: Env<'_>) -> anyhow::Result<Exit
                     relationships["tags"] = json!({ "data": tags });
                 }
                 let body = json!({ "data": { "type": "workspaces", "attributes": attributes, "relationships": relationships } });
-                let ws = c
+                let ws: Document<r::Workspace> = c
                     .write(Method::POST, &format!("/api/v2/organizations/{}/workspaces", enc(&org)), body)
                     .await?;
-                outln!("created workspace {} ({})", text(attr(&ws["data"], "name")), text(&ws["data"]["id"]));
+                outln!("created workspace {} ({})", ws.data.attributes.name, ws.data.id);
                 Ok(ExitCode::SUCCESS)
             })
         }
@@ -656,11 +661,11 @@ pub fn workspace(command: WorkspaceCommand, env: Env<'_>) -> anyhow::Result<Exit
                     if let Some(s) = &search {
                         path.push_str(&format!("&search%5Bname%5D={}", enc(s)));
                     }
-                    let list = c.get(&path).await?;
-                    for w in list["data"].as_array().into_iter().flatten() {
-                        outln!("{}\t{}", text(attr(w, "name")), text(&w["id"]));
+                    let list: ListDocument<r::Workspace> = c.get(&path).await?;
+                    for w in &list.data {
+                        outln!("{}\t{}", w.attributes.name, w.id);
                     }
-                    match list["meta"]["pagination"]["next-page"].as_u64() {
+                    match list.meta.and_then(|m| m.pagination.next_page) {
                         Some(n) => page = n,
                         None => break,
                     }
@@ -717,9 +722,9 @@ pub fn workspace(command: WorkspaceCommand, env: Env<'_>) -> anyhow::Result<Exit
                     attributes["agent-pool-id"] = json!(c.pool_id(&org, &pool).await?);
                 }
                 let body = json!({ "data": { "type": "workspaces", "attributes": attributes } });
-                let updated =
-                    c.write(Method::PATCH, &format!("/api/v2/workspaces/{}", text(&ws["id"])), body).await?;
-                outln!("updated workspace {}", text(attr(&updated["data"], "name")));
+                let updated: Document<r::Workspace> =
+                    c.write(Method::PATCH, &format!("/api/v2/workspaces/{}", ws.id), body).await?;
+                outln!("updated workspace {}", updated.data.attributes.name);
                 Ok(ExitCode::SUCCESS)
             })
         }
@@ -733,9 +738,9 @@ pub fn workspace(command: WorkspaceCommand, env: Env<'_>) -> anyhow::Result<Exit
             let c = Client::new(&client, env)?;
             block_on(async move {
                 let ws = c.workspace(&org, &name).await?;
-                let id = text(&ws["id"]);
+                let id = ws.id;
                 if safe {
-                    c.write(Method::POST, &format!("/api/v2/workspaces/{id}/actions/safe-delete"), json!({}))
+                    c.act(Method::POST, &format!("/api/v2/workspaces/{id}/actions/safe-delete"), json!({}))
                         .await?;
                 } else {
                     c.send(Method::DELETE, &format!("/api/v2/workspaces/{id}"), None, false).await?;
@@ -749,12 +754,8 @@ pub fn workspace(command: WorkspaceCommand, env: Env<'_>) -> anyhow::Result<Exit
             let c = Client::new(&client, env)?;
             block_on(async move {
                 let ws = c.workspace(&org, &name).await?;
-                c.write(
-                    Method::POST,
-                    &format!("/api/v2/workspaces/{}/actions/{action}", text(&ws["id"])),
-                    json!({}),
-                )
-                .await?;
+                c.act(Method::POST, &format!("/api/v2/workspaces/{}/actions/{action}", ws.id), json!({}))
+                    .await?;
                 outln!("{action}ed workspace {name}");
                 Ok(ExitCode::SUCCESS)
             })
@@ -763,46 +764,87 @@ pub fn workspace(command: WorkspaceCommand, env: Env<'_>) -> anyhow::Result<Exit
             let c = Client::new(&client, env)?;
             block_on(async move {
                 let ws = c.workspace(&org, &name).await?;
-                let project = c
-                    .get(&format!("/api/v2/projects/{}", text(&ws["relationships"]["project"]["data"]["id"])))
-                    .await?;
-                outln!("name:              {}", text(attr(&ws, "name")));
-                outln!("id:                {}", text(&ws["id"]));
+                let project = match ws.relationships.project.id() {
+                    Some(id) => {
+                        c.get::<Document<r::Project>>(&format!("/api/v2/projects/{}", enc(id)))
+                            .await?
+                            .data
+                            .attributes
+                            .name
+                    }
+                    None => "-".to_owned(),
+                };
+                let a = &ws.attributes;
+                outln!("name:              {}", a.name);
+                outln!("id:                {}", ws.id);
                 outln!("organization:      {org}");
-                outln!("project:           {}", text(attr(&project["data"], "name")));
-                for (label, key) in [
-                    ("execution mode", "execution-mode"),
-                    ("agent pool", "agent-pool-id"),
-                    ("auto-apply", "auto-apply"),
-                    ("terraform", "terraform-version"),
-                    ("working directory", "working-directory"),
-                    ("plan timeout (s)", "plan-timeout"),
-                    ("apply timeout (s)", "apply-timeout"),
-                    ("locked", "locked"),
+                outln!("project:           {project}");
+                for (label, value) in [
+                    ("execution mode", a.execution_mode.clone()),
+                    ("agent pool", or_dash(a.agent_pool_id.as_deref()).to_owned()),
+                    ("auto-apply", a.auto_apply.to_string()),
+                    ("terraform", a.terraform_version.clone()),
+                    ("working directory", a.working_directory.clone()),
+                    ("plan timeout (s)", a.plan_timeout.to_string()),
+                    ("apply timeout (s)", a.apply_timeout.to_string()),
+                    ("locked", a.locked.to_string()),
                 ] {
-                    outln!("{:<19}{}", format!("{label}:"), text(attr(&ws, key)));
+                    outln!("{:<19}{value}", format!("{label}:"));
                 }
-                let tags: Vec<&str> = attr(&ws, "tag-names")
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(Value::as_str)
-                    .collect();
                 outln!(
                     "tags:              {}",
-                    if tags.is_empty() { "-".to_owned() } else { tags.join(", ") }
+                    if a.tag_names.is_empty() { "-".to_owned() } else { a.tag_names.join(", ") }
                 );
                 // The run that holds the workspace (tern's `active-run`), and the newest (TFE's
                 // `current-run`, whatever its status).
-                outln!("active run:        {}", text(&ws["relationships"]["active-run"]["data"]["id"]));
-                outln!("latest run:        {}", text(&ws["relationships"]["current-run"]["data"]["id"]));
-                outln!(
-                    "current state:     {}",
-                    text(&ws["relationships"]["current-state-version"]["data"]["id"])
-                );
+                let rels = &ws.relationships;
+                outln!("active run:        {}", or_dash(rels.active_run.id()));
+                outln!("latest run:        {}", or_dash(rels.current_run.id()));
+                outln!("current state:     {}", or_dash(rels.current_state_version.id()));
                 Ok(ExitCode::SUCCESS)
             })
         }
+    }
+}
+
+/// Where a variable command acts: the list path of the variables and how to name the owner.
+struct VarPlace {
+    /// `GET`/`POST` here lists and creates; `{list}/{id}` is one variable.
+    list: String,
+    /// "workspace prod" or "variable set aws".
+    owner: String,
+}
+
+impl Client {
+    async fn var_place(&self, org: &str, owner: &VarOwner) -> anyhow::Result<VarPlace> {
+        match (&owner.workspace, &owner.varset) {
+            (Some(ws), _) => Ok(VarPlace {
+                list: format!("/api/v2/workspaces/{}/vars", enc(&self.workspace(org, ws).await?.id)),
+                owner: format!("workspace {ws}"),
+            }),
+            (None, Some(set)) => Ok(VarPlace {
+                list: format!("/api/v2/varsets/{}/relationships/vars", enc(&self.varset(org, set).await?.id)),
+                owner: format!("variable set {set}"),
+            }),
+            (None, None) => Err(UsageError("give --workspace NAME or --varset NAME".into()).into()),
+        }
+    }
+
+    /// Variable set `name` of `org`; if there is none, the error names the closest.
+    async fn varset(&self, org: &str, name: &str) -> anyhow::Result<r::VariableSet> {
+        let list: ListDocument<r::VariableSet> =
+            self.get(&format!("/api/v2/organizations/{}/varsets?page%5Bsize%5D=100", enc(org))).await?;
+        let names: Vec<String> = list.data.iter().map(|s| s.attributes.name.clone()).collect();
+        list.data.into_iter().find(|s| s.attributes.name == name).ok_or_else(|| {
+            let hint = did_you_mean(
+                name,
+                "variable set",
+                &names,
+                &format!("tern varset list --org {org}"),
+                &format!("tern varset create NAME --org {org}"),
+            );
+            anyhow!("organization {org} has no variable set {name:?}: {hint}")
+        })
     }
 }
 
@@ -811,7 +853,7 @@ pub fn var(command: VarCommand, env: Env<'_>) -> anyhow::Result<ExitCode> {
         VarCommand::Set {
             assignment,
             org,
-            workspace,
+            owner,
             env: _,
             terraform,
             sensitive,
@@ -826,9 +868,8 @@ pub fn var(command: VarCommand, env: Env<'_>) -> anyhow::Result<ExitCode> {
             let category = if terraform { "terraform" } else { "env" };
             let c = Client::new(&client, env)?;
             block_on(async move {
-                let ws = c.workspace(&org, &workspace).await?;
-                let ws_id = text(&ws["id"]);
-                let existing = c.find_var(&ws_id, &key, category).await?;
+                let place = c.var_place(&org, &owner).await?;
+                let existing = c.find_var(&place.list, &key, category).await?;
                 let mut attributes = json!({ "key": key, "value": value, "category": category, "hcl": hcl, "description": description });
                 if sensitive {
                     attributes["sensitive"] = json!(true);
@@ -836,52 +877,223 @@ pub fn var(command: VarCommand, env: Env<'_>) -> anyhow::Result<ExitCode> {
                 let body = json!({ "data": { "type": "vars", "attributes": attributes } });
                 match existing {
                     Some(id) => {
-                        c.write(Method::PATCH, &format!("/api/v2/workspaces/{ws_id}/vars/{id}"), body)
-                            .await?;
-                        outln!("updated {category} variable {key}");
+                        c.act(Method::PATCH, &format!("{}/{}", place.list, enc(&id)), body).await?;
+                        outln!("updated {category} variable {key} of {}", place.owner);
                     }
                     None => {
-                        c.write(Method::POST, &format!("/api/v2/workspaces/{ws_id}/vars"), body).await?;
+                        c.act(Method::POST, &place.list, body).await?;
                         outln!(
-                            "created {category} variable {key}{}",
-                            if sensitive { " (sensitive)" } else { "" }
+                            "created {category} variable {key}{} of {}",
+                            if sensitive { " (sensitive)" } else { "" },
+                            place.owner
                         );
                     }
                 }
                 Ok(ExitCode::SUCCESS)
             })
         }
-        VarCommand::List { org, workspace, client } => {
+        VarCommand::List { org, owner, client } => {
             let c = Client::new(&client, env)?;
             block_on(async move {
-                let ws = c.workspace(&org, &workspace).await?;
-                let vars = c.get(&format!("/api/v2/workspaces/{}/vars", text(&ws["id"]))).await?;
-                for v in vars["data"].as_array().into_iter().flatten() {
-                    let value = if attr(v, "sensitive") == &json!(true) {
-                        "<sensitive>".to_owned()
+                let place = c.var_place(&org, &owner).await?;
+                let vars: Document<Vec<r::Variable>> = c.get(&place.list).await?;
+                print_vars(&vars.data);
+                Ok(ExitCode::SUCCESS)
+            })
+        }
+        VarCommand::Delete { key, org, owner, terraform, client } => {
+            let category = if terraform { "terraform" } else { "env" };
+            let c = Client::new(&client, env)?;
+            block_on(async move {
+                let place = c.var_place(&org, &owner).await?;
+                let id = c
+                    .find_var(&place.list, &key, category)
+                    .await?
+                    .ok_or_else(|| anyhow!("{} has no {category} variable {key}", place.owner))?;
+                c.send(Method::DELETE, &format!("{}/{}", place.list, enc(&id)), None, false).await?;
+                outln!("deleted {category} variable {key} of {}", place.owner);
+                Ok(ExitCode::SUCCESS)
+            })
+        }
+    }
+}
+
+/// One variable per line: kind, name, value (`<sensitive>` for write-only ones).
+fn print_vars(vars: &[r::Variable]) {
+    for v in vars {
+        let a = &v.attributes;
+        let value = if a.sensitive { "<sensitive>" } else { or_dash(a.value.as_deref()) };
+        outln!("{:<9}\t{}\t{}", a.category, a.key, value);
+    }
+}
+
+pub fn varset(command: VarsetCommand, env: Env<'_>) -> anyhow::Result<ExitCode> {
+    match command {
+        VarsetCommand::Create { name, org, description, global, client } => {
+            let c = Client::new(&client, env)?;
+            block_on(async move {
+                let body = json!({ "data": { "type": "varsets", "attributes": {
+                    "name": name, "description": description, "global": global,
+                } } });
+                let set: Document<r::VariableSet> = c
+                    .write(Method::POST, &format!("/api/v2/organizations/{}/varsets", enc(&org)), body)
+                    .await?;
+                outln!("created variable set {} ({})", set.data.attributes.name, set.data.id);
+                eprintln!(
+                    "next: its variables with `tern var set KEY=VALUE --varset {name} --org {org}`{}",
+                    if global {
+                        " (it applies to every workspace)"
                     } else {
-                        text(attr(v, "value"))
+                        ", then `tern varset apply` to workspaces or projects"
+                    }
+                );
+                Ok(ExitCode::SUCCESS)
+            })
+        }
+        VarsetCommand::List { org, client } => {
+            let c = Client::new(&client, env)?;
+            block_on(async move {
+                let list: ListDocument<r::VariableSet> =
+                    c.get(&format!("/api/v2/organizations/{}/varsets?page%5Bsize%5D=100", enc(&org))).await?;
+                for s in list.data {
+                    let a = &s.attributes;
+                    let scope = if a.global {
+                        "global".to_owned()
+                    } else {
+                        format!("{} workspaces, {} projects", a.workspace_count, a.project_count)
                     };
-                    outln!("{:<9}\t{}\t{}", text(attr(v, "category")), text(attr(v, "key")), value);
+                    outln!("{}\t{}\t{} variables\t{scope}", s.id, a.name, a.var_count);
                 }
                 Ok(ExitCode::SUCCESS)
             })
         }
-        VarCommand::Delete { key, org, workspace, terraform, client } => {
-            let category = if terraform { "terraform" } else { "env" };
+        VarsetCommand::Show { name, org, client } => {
             let c = Client::new(&client, env)?;
             block_on(async move {
-                let ws = c.workspace(&org, &workspace).await?;
-                let ws_id = text(&ws["id"]);
-                let id = c
-                    .find_var(&ws_id, &key, category)
-                    .await?
-                    .ok_or_else(|| anyhow!("workspace {workspace} has no {category} variable {key}"))?;
-                c.send(Method::DELETE, &format!("/api/v2/workspaces/{ws_id}/vars/{id}"), None, false).await?;
-                outln!("deleted {category} variable {key}");
+                let set = c.varset(&org, &name).await?;
+                let a = &set.attributes;
+                outln!("name:         {}", a.name);
+                outln!("id:           {}", set.id);
+                outln!("description:  {}", if a.description.is_empty() { "-" } else { &a.description });
+                if a.global {
+                    outln!("applies to:   every workspace of {org}");
+                } else {
+                    let workspaces = c.names_of_workspaces(set.relationships.workspaces.ids()).await?;
+                    let projects = c.names_of_projects(set.relationships.projects.ids()).await?;
+                    outln!(
+                        "workspaces:   {}",
+                        if workspaces.is_empty() { "-".into() } else { workspaces.join(", ") }
+                    );
+                    outln!(
+                        "projects:     {}",
+                        if projects.is_empty() { "-".into() } else { projects.join(", ") }
+                    );
+                }
+                let vars: Document<Vec<r::Variable>> =
+                    c.get(&format!("/api/v2/varsets/{}/relationships/vars", enc(&set.id))).await?;
+                outln!("variables:");
+                print_vars(&vars.data);
                 Ok(ExitCode::SUCCESS)
             })
         }
+        VarsetCommand::Apply { name, org, targets, client } => {
+            varset_targets(true, &name, &org, targets, &client, env)
+        }
+        VarsetCommand::Remove { name, org, targets, client } => {
+            varset_targets(false, &name, &org, targets, &client, env)
+        }
+        VarsetCommand::Delete { name, org, yes, client } => {
+            if !yes {
+                return Err(UsageError(format!(
+                    "deleting variable set {name} removes its variables from every workspace it applies to: add --yes"
+                ))
+                .into());
+            }
+            let c = Client::new(&client, env)?;
+            block_on(async move {
+                let set = c.varset(&org, &name).await?;
+                c.send(Method::DELETE, &format!("/api/v2/varsets/{}", enc(&set.id)), None, false).await?;
+                outln!("deleted variable set {name}");
+                Ok(ExitCode::SUCCESS)
+            })
+        }
+    }
+}
+
+/// Apply variable set `name` to (or, `apply` false, remove it from) workspaces and projects.
+fn varset_targets(
+    apply: bool,
+    name: &str,
+    org: &str,
+    targets: VarsetTargets,
+    client: &ClientArgs,
+    env: Env<'_>,
+) -> anyhow::Result<ExitCode> {
+    let c = Client::new(client, env)?;
+    block_on(async move {
+        let set = c.varset(org, name).await?;
+        let method = if apply { Method::POST } else { Method::DELETE };
+        let mut workspaces = Vec::new();
+        for ws in &targets.workspace {
+            workspaces.push(json!({ "type": "workspaces", "id": c.workspace(org, ws).await?.id }));
+        }
+        let mut projects = Vec::new();
+        if !targets.project.is_empty() {
+            let list: ListDocument<r::Project> =
+                c.get(&format!("/api/v2/organizations/{}/projects?page%5Bsize%5D=100", enc(org))).await?;
+            for p in &targets.project {
+                let found = named(&list, p).ok_or_else(|| {
+                    let hint = did_you_mean(
+                        p,
+                        "project",
+                        &names(&list),
+                        &format!("tern project list --org {org}"),
+                        &format!("tern project create NAME --org {org}"),
+                    );
+                    anyhow!("organization {org} has no project {p:?}: {hint}")
+                })?;
+                projects.push(json!({ "type": "projects", "id": found.id }));
+            }
+        }
+        let base = format!("/api/v2/varsets/{}/relationships", enc(&set.id));
+        for (kind, list) in [("workspaces", workspaces), ("projects", projects)] {
+            if !list.is_empty() {
+                c.act(method.clone(), &format!("{base}/{kind}"), json!({ "data": list })).await?;
+            }
+        }
+        let mut what: Vec<String> = targets.workspace.iter().map(|w| format!("workspace {w}")).collect();
+        what.extend(targets.project.iter().map(|p| format!("project {p}")));
+        if apply {
+            outln!("variable set {name} now applies to {}", what.join(", "));
+        } else {
+            outln!("variable set {name} no longer applies to {}", what.join(", "));
+        }
+        if set.attributes.global {
+            eprintln!("note: {name} is global, so it still applies to every workspace of {org}");
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+impl Client {
+    /// The names of workspaces by id.
+    async fn names_of_workspaces(&self, ids: impl Iterator<Item = &str>) -> anyhow::Result<Vec<String>> {
+        let mut out = Vec::new();
+        for id in ids {
+            let ws: Document<r::Workspace> = self.get(&format!("/api/v2/workspaces/{}", enc(id))).await?;
+            out.push(ws.data.attributes.name);
+        }
+        Ok(out)
+    }
+
+    /// The names of projects by id.
+    async fn names_of_projects(&self, ids: impl Iterator<Item = &str>) -> anyhow::Result<Vec<String>> {
+        let mut out = Vec::new();
+        for id in ids {
+            let p: Document<r::Project> = self.get(&format!("/api/v2/projects/{}", enc(id))).await?;
+            out.push(p.data.attributes.name);
+        }
+        Ok(out)
     }
 }
 
@@ -929,17 +1141,19 @@ async fn follow(c: &Client, run_id: &str, from_apply: bool) -> anyhow::Result<Ex
         None
     };
     let mut offsets = [0usize, 0usize];
-    let phases = [("plans", "plan"), ("applies", "apply")];
+    type Related = fn(&r::Run) -> &tern_protocol::jsonapi::ToOne;
+    let phases: [(&str, Related); 2] =
+        [("plans", |r| &r.relationships.plan), ("applies", |r| &r.relationships.apply)];
     let start = usize::from(from_apply);
     let mut told = String::new();
     loop {
-        let run = c.get(&format!("/api/v2/runs/{run_id}")).await?["data"].clone();
-        let status = text(attr(&run, "status"));
+        let run = c.get::<Document<r::Run>>(&format!("/api/v2/runs/{}", enc(run_id))).await?.data;
+        let status = run.attributes.status.clone();
         if let Some(bar) = &progress {
             bar.set_message(format!("run {run_id}: {status}"));
         }
         // Why it waits, once per change (no agent of its pool, no worker with its version, …).
-        let waiting = attr(&run, "waiting-reason").as_str().unwrap_or_default().to_owned();
+        let waiting = run.attributes.waiting_reason.clone().unwrap_or_default();
         if waiting != told {
             if !waiting.is_empty() {
                 match &progress {
@@ -950,7 +1164,7 @@ async fn follow(c: &Client, run_id: &str, from_apply: bool) -> anyhow::Result<Ex
             told = waiting;
         }
         for (i, (kind, rel)) in phases.iter().enumerate().skip(start) {
-            let id = text(&run["relationships"][*rel]["data"]["id"]);
+            let id = or_dash(rel(&run).id());
             let response = c
                 .send(Method::GET, &format!("/api/v2/{kind}/{id}/logs?offset={}", offsets[i]), None, false)
                 .await?;
@@ -972,7 +1186,7 @@ async fn follow(c: &Client, run_id: &str, from_apply: bool) -> anyhow::Result<Ex
             if let Some(bar) = progress {
                 bar.finish_and_clear();
             }
-            let reason = attr(&run, "error-message");
+            let reason = run.attributes.error_message.as_deref();
             match status.as_str() {
                 "planned" => {
                     eprintln!(
@@ -987,7 +1201,7 @@ async fn follow(c: &Client, run_id: &str, from_apply: bool) -> anyhow::Result<Ex
                 _ => {
                     eprintln!(
                         "run {run_id}: {status}{}",
-                        if reason.is_null() { String::new() } else { format!(": {}", text(reason)) }
+                        reason.map(|r| format!(": {r}")).unwrap_or_default()
                     );
                     return Ok(ExitCode::FAILURE);
                 }
@@ -1017,9 +1231,9 @@ pub fn run(command: RunCommand, env: Env<'_>) -> anyhow::Result<ExitCode> {
             let c = Client::new(&client, env)?;
             block_on(async move {
                 let ws = c.workspace(&org, &workspace).await?;
-                let ws_id = text(&ws["id"]);
+                let ws_id = ws.id.clone();
                 // A directory without Terraform files plans to destroy everything: say so here.
-                let working = attr(&ws, "working-directory").as_str().unwrap_or_default();
+                let working = ws.attributes.working_directory.as_str();
                 let holds = if working.is_empty() { dir.clone() } else { dir.join(working) };
                 let has_tf = std::fs::read_dir(&holds).is_ok_and(|entries| {
                     entries.flatten().any(|e| tern_archive::is_terraform_file(&e.path()))
@@ -1033,10 +1247,12 @@ pub fn run(command: RunCommand, env: Env<'_>) -> anyhow::Result<ExitCode> {
                     .into());
                 }
                 let body = json!({ "data": { "type": "configuration-versions", "attributes": { "auto-queue-runs": false } } });
-                let cv = c
+                let cv: Document<r::ConfigurationVersion> = c
                     .write(Method::POST, &format!("/api/v2/workspaces/{ws_id}/configuration-versions"), body)
                     .await?;
-                let upload = text(attr(&cv["data"], "upload-url"));
+                let upload = cv.data.attributes.upload_url.clone().ok_or_else(|| {
+                    anyhow!("the server gave configuration version {} no upload URL", cv.data.id)
+                })?;
                 c.send(Method::PUT, &upload, Some(tarball.clone()), false)
                     .await
                     .context("uploading the configuration")?;
@@ -1050,10 +1266,10 @@ pub fn run(command: RunCommand, env: Env<'_>) -> anyhow::Result<ExitCode> {
                 }
                 let body = json!({ "data": { "type": "runs", "attributes": attributes, "relationships": {
                     "workspace": { "data": { "type": "workspaces", "id": ws_id } },
-                    "configuration-version": { "data": { "type": "configuration-versions", "id": cv["data"]["id"] } },
+                    "configuration-version": { "data": { "type": "configuration-versions", "id": cv.data.id } },
                 } } });
-                let run = c.write(Method::POST, "/api/v2/runs", body).await?;
-                let run_id = text(&run["data"]["id"]);
+                let run: Document<r::Run> = c.write(Method::POST, "/api/v2/runs", body).await?;
+                let run_id = run.data.id;
                 outln!("{run_id}");
                 if no_follow {
                     return Ok(ExitCode::SUCCESS);
@@ -1064,21 +1280,22 @@ pub fn run(command: RunCommand, env: Env<'_>) -> anyhow::Result<ExitCode> {
         RunCommand::Show { run, client } => {
             let c = Client::new(&client, env)?;
             block_on(async move {
-                let r = c.get(&format!("/api/v2/runs/{}", enc(&run))).await?["data"].clone();
-                outln!("run:          {}", text(&r["id"]));
-                outln!("status:       {}", text(attr(&r, "status")));
-                outln!("message:      {}", text(attr(&r, "message")));
-                outln!("has changes:  {}", text(attr(&r, "has-changes")));
-                outln!("auto-apply:   {}", text(attr(&r, "auto-apply")));
-                outln!("created:      {}", text(attr(&r, "created-at")));
-                if !attr(&r, "terraform-version").is_null() {
-                    outln!("terraform:    {}", text(attr(&r, "terraform-version")));
+                let r = c.get::<Document<r::Run>>(&format!("/api/v2/runs/{}", enc(&run))).await?.data;
+                let a = &r.attributes;
+                outln!("run:          {}", r.id);
+                outln!("status:       {}", a.status);
+                outln!("message:      {}", a.message);
+                outln!("has changes:  {}", a.has_changes);
+                outln!("auto-apply:   {}", a.auto_apply);
+                outln!("created:      {}", a.created_at);
+                if let Some(v) = &a.terraform_version {
+                    outln!("terraform:    {v}");
                 }
-                if !attr(&r, "waiting-reason").is_null() {
-                    outln!("waiting:      {}", text(attr(&r, "waiting-reason")));
+                if let Some(w) = &a.waiting_reason {
+                    outln!("waiting:      {w}");
                 }
-                if !attr(&r, "error-message").is_null() {
-                    outln!("error:        {}", text(attr(&r, "error-message")));
+                if let Some(e) = &a.error_message {
+                    outln!("error:        {e}");
                 }
                 Ok(ExitCode::SUCCESS)
             })
@@ -1087,16 +1304,11 @@ pub fn run(command: RunCommand, env: Env<'_>) -> anyhow::Result<ExitCode> {
             let c = Client::new(&client, env)?;
             block_on(async move {
                 let ws = c.workspace(&org, &workspace).await?;
-                let runs =
-                    c.get(&format!("/api/v2/workspaces/{}/runs?page%5Bsize%5D=50", text(&ws["id"]))).await?;
-                for r in runs["data"].as_array().into_iter().flatten() {
-                    outln!(
-                        "{}\t{:<20}\t{}\t{}",
-                        text(&r["id"]),
-                        text(attr(r, "status")),
-                        text(attr(r, "created-at")),
-                        text(attr(r, "message"))
-                    );
+                let runs: ListDocument<r::Run> =
+                    c.get(&format!("/api/v2/workspaces/{}/runs?page%5Bsize%5D=50", ws.id)).await?;
+                for r in runs.data {
+                    let a = r.attributes;
+                    outln!("{}\t{:<20}\t{}\t{}", r.id, a.status, a.created_at, a.message);
                 }
                 Ok(ExitCode::SUCCESS)
             })
@@ -1104,8 +1316,7 @@ pub fn run(command: RunCommand, env: Env<'_>) -> anyhow::Result<ExitCode> {
         RunCommand::Apply { run, follow: f, client } => {
             let c = Client::new(&client, env)?;
             block_on(async move {
-                c.write(Method::POST, &format!("/api/v2/runs/{}/actions/apply", enc(&run)), json!({}))
-                    .await?;
+                c.act(Method::POST, &format!("/api/v2/runs/{}/actions/apply", enc(&run)), json!({})).await?;
                 eprintln!("run {run} confirmed: the apply is queued");
                 if f { follow(&c, &run, true).await } else { Ok(ExitCode::SUCCESS) }
             })
@@ -1113,7 +1324,7 @@ pub fn run(command: RunCommand, env: Env<'_>) -> anyhow::Result<ExitCode> {
         RunCommand::Discard { run, client } => {
             let c = Client::new(&client, env)?;
             block_on(async move {
-                c.write(Method::POST, &format!("/api/v2/runs/{}/actions/discard", enc(&run)), json!({}))
+                c.act(Method::POST, &format!("/api/v2/runs/{}/actions/discard", enc(&run)), json!({}))
                     .await?;
                 eprintln!("run {run} discarded");
                 Ok(ExitCode::SUCCESS)
@@ -1122,8 +1333,7 @@ pub fn run(command: RunCommand, env: Env<'_>) -> anyhow::Result<ExitCode> {
         RunCommand::Cancel { run, client } => {
             let c = Client::new(&client, env)?;
             block_on(async move {
-                c.write(Method::POST, &format!("/api/v2/runs/{}/actions/cancel", enc(&run)), json!({}))
-                    .await?;
+                c.act(Method::POST, &format!("/api/v2/runs/{}/actions/cancel", enc(&run)), json!({})).await?;
                 eprintln!(
                     "run {run}: cancel requested (a running phase is interrupted, then killed after its grace period)"
                 );
@@ -1136,9 +1346,9 @@ pub fn run(command: RunCommand, env: Env<'_>) -> anyhow::Result<ExitCode> {
                 if f {
                     return follow(&c, &run, false).await;
                 }
-                let r = c.get(&format!("/api/v2/runs/{}", enc(&run))).await?["data"].clone();
-                for (kind, rel) in [("plans", "plan"), ("applies", "apply")] {
-                    let id = text(&r["relationships"][rel]["data"]["id"]);
+                let r = c.get::<Document<r::Run>>(&format!("/api/v2/runs/{}", enc(&run))).await?.data;
+                for (kind, rel) in [("plans", &r.relationships.plan), ("applies", &r.relationships.apply)] {
+                    let id = or_dash(rel.id());
                     let bytes = c
                         .send(Method::GET, &format!("/api/v2/{kind}/{id}/logs"), None, false)
                         .await?
@@ -1159,9 +1369,14 @@ pub fn state(command: StateCommand, env: Env<'_>) -> anyhow::Result<ExitCode> {
             let c = Client::new(&client, env)?;
             block_on(async move {
                 let ws = c.workspace(&org, &workspace).await?;
-                let sv =
-                    c.get(&format!("/api/v2/workspaces/{}/current-state-version", text(&ws["id"]))).await?;
-                let url = text(attr(&sv["data"], "hosted-state-download-url"));
+                let sv: Document<r::StateVersion> =
+                    c.get(&format!("/api/v2/workspaces/{}/current-state-version", ws.id)).await?;
+                let url = sv.data.attributes.hosted_state_download_url.ok_or_else(|| {
+                    anyhow!(
+                        "state version {} has no download URL yet (its state was never uploaded)",
+                        sv.data.id
+                    )
+                })?;
                 let bytes = c.send(Method::GET, &url, None, false).await?.bytes().await?;
                 if let Err(e) = std::io::stdout().write_all(&bytes) {
                     crate::stdout_failed(&e);
@@ -1173,16 +1388,15 @@ pub fn state(command: StateCommand, env: Env<'_>) -> anyhow::Result<ExitCode> {
             let c = Client::new(&client, env)?;
             block_on(async move {
                 let ws = c.workspace(&org, &workspace).await?;
-                let list = c
-                    .get(&format!("/api/v2/workspaces/{}/state-versions?page%5Bsize%5D=100", text(&ws["id"])))
-                    .await?;
-                for v in list["data"].as_array().into_iter().flatten() {
+                let list: ListDocument<r::StateVersion> =
+                    c.get(&format!("/api/v2/workspaces/{}/state-versions?page%5Bsize%5D=100", ws.id)).await?;
+                for v in list.data {
                     outln!(
                         "{}\tserial {}\t{}\trun {}",
-                        text(&v["id"]),
-                        text(attr(v, "serial")),
-                        text(attr(v, "created-at")),
-                        text(&v["relationships"]["run"]["data"]["id"])
+                        v.id,
+                        v.attributes.serial,
+                        v.attributes.created_at,
+                        or_dash(v.relationships.run.id())
                     );
                 }
                 Ok(ExitCode::SUCCESS)
@@ -1198,9 +1412,15 @@ async fn create_token(c: &Client, path: &str, description: &str, hint: &str) -> 
         attributes["description"] = json!(description);
     }
     let body = json!({ "data": { "type": "authentication-tokens", "attributes": attributes } });
-    let t = c.write(Method::POST, path, body).await?;
+    let t: Document<r::AuthenticationToken> = c.write(Method::POST, path, body).await?;
+    let token = t
+        .data
+        .attributes
+        .token
+        .ok_or_else(|| anyhow!("the server created token {} but did not show it", t.data.id))?;
     eprintln!("{hint}");
-    outln!("{}", text(attr(&t["data"], "token")));
+    // The one place a created token is shown: to the user who asked for it, once.
+    outln!("{}", token.expose_secret());
     Ok(ExitCode::SUCCESS)
 }
 
@@ -1222,17 +1442,13 @@ pub fn agent_pool(command: AgentPoolCommand, env: Env<'_>) -> anyhow::Result<Exi
             let c = Client::new(&client, env)?;
             block_on(async move {
                 let body = json!({ "data": { "type": "agent-pools", "attributes": { "name": name } } });
-                let p = c
+                let p: Document<r::AgentPool> = c
                     .write(Method::POST, &format!("/api/v2/organizations/{}/agent-pools", enc(&org)), body)
                     .await?;
-                outln!(
-                    "created agent pool {:?} ({})",
-                    text(attr(&p["data"], "name")),
-                    text(&p["data"]["id"])
-                );
+                let name = &p.data.attributes.name;
+                outln!("created agent pool {name:?} ({})", p.data.id);
                 eprintln!(
-                    "next: a token for its agents with `tern agent-pool token {} --org {org}`, and workspaces with --agent-pool",
-                    text(attr(&p["data"], "name"))
+                    "next: a token for its agents with `tern agent-pool token {name} --org {org}`, and workspaces with --agent-pool"
                 );
                 Ok(ExitCode::SUCCESS)
             })
@@ -1240,16 +1456,16 @@ pub fn agent_pool(command: AgentPoolCommand, env: Env<'_>) -> anyhow::Result<Exi
         AgentPoolCommand::List { org, client } => {
             let c = Client::new(&client, env)?;
             block_on(async move {
-                let list = c
+                let list: ListDocument<r::AgentPool> = c
                     .get(&format!("/api/v2/organizations/{}/agent-pools?page%5Bsize%5D=100", enc(&org)))
                     .await?;
-                for p in list["data"].as_array().into_iter().flatten() {
+                for p in list.data {
                     outln!(
                         "{}\t{}\t{} agents\t{} workspaces",
-                        text(&p["id"]),
-                        text(attr(p, "name")),
-                        text(attr(p, "agent-count")),
-                        p["relationships"]["workspaces"]["data"].as_array().map_or(0, Vec::len)
+                        p.id,
+                        p.attributes.name,
+                        p.attributes.agent_count,
+                        p.relationships.workspaces.data.len()
                     );
                 }
                 Ok(ExitCode::SUCCESS)
@@ -1280,16 +1496,17 @@ pub fn agent_pool(command: AgentPoolCommand, env: Env<'_>) -> anyhow::Result<Exi
 
 pub fn keys(command: crate::cli::KeysCommand, env: Env<'_>) -> anyhow::Result<ExitCode> {
     use crate::cli::KeysCommand;
-    let print = |list: &Value| {
+    let print = |list: &Document<Vec<r::SigningKey>>| {
         outln!("{:<44} {:<6} {:<8} {:<21} PUBLISHED UNTIL", "KID", "ALG", "STATE", "SIGNS FROM");
-        for k in list["data"].as_array().into_iter().flatten() {
+        for k in &list.data {
+            let a = &k.attributes;
             outln!(
                 "{:<44} {:<6} {:<8} {:<21} {}",
-                text(&k["id"]),
-                text(attr(k, "algorithm")),
-                text(attr(k, "state")),
-                text(attr(k, "activates-at")),
-                text(attr(k, "publish-until"))
+                k.id,
+                a.algorithm,
+                a.state,
+                a.activates_at,
+                or_dash(a.publish_until.as_deref())
             );
         }
     };
@@ -1310,12 +1527,11 @@ pub fn keys(command: crate::cli::KeysCommand, env: Env<'_>) -> anyhow::Result<Ex
                     attributes["activate-in"] = json!(s);
                 }
                 let body = json!({ "data": { "type": "signing-keys", "attributes": attributes } });
-                let key = c.write(Method::POST, "/api/v2/admin/signing-keys/actions/rotate", body).await?;
+                let key: Document<r::SigningKey> =
+                    c.write(Method::POST, "/api/v2/admin/signing-keys/actions/rotate", body).await?;
                 eprintln!(
                     "published key {} ({}); it signs from {}, and the current key then stays published until its tokens expire",
-                    text(&key["data"]["id"]),
-                    text(attr(&key["data"], "algorithm")),
-                    text(attr(&key["data"], "activates-at"))
+                    key.data.id, key.data.attributes.algorithm, key.data.attributes.activates_at
                 );
                 Ok(ExitCode::SUCCESS)
             })
@@ -1325,7 +1541,7 @@ pub fn keys(command: crate::cli::KeysCommand, env: Env<'_>) -> anyhow::Result<Ex
             block_on(async move {
                 let body =
                     json!({ "data": { "type": "signing-keys", "attributes": { "unpublish": unpublish } } });
-                let list = c
+                let list: Document<Vec<r::SigningKey>> = c
                     .write(
                         Method::POST,
                         &format!("/api/v2/admin/signing-keys/{}/actions/retire", enc(&kid)),

@@ -257,3 +257,83 @@ fn workspaces_are_updated_and_deleted_from_the_cli() {
     let err = failed(&tern(&["workspace", "show", "api"]), 1);
     assert!(err.contains("not found"), "{err}");
 }
+
+#[test]
+fn variable_sets_are_made_filled_applied_and_removed_from_the_cli() {
+    let s = Scratch::new();
+    let server = serve(&s, &[]);
+    let tern = |args: &[&str]| run(cli(&s, &server).env("TERN_ORG", "acme").args(args));
+    tern(&["org", "create", "acme"]).success();
+    tern(&["project", "create", "prod"]).success();
+    tern(&["workspace", "create", "network", "--project", "prod"]).success();
+    tern(&["workspace", "create", "app"]).success();
+    let made = tern(&["varset", "create", "aws", "--description", "AWS role"]);
+    made.success();
+    assert!(made.stderr.contains("tern var set KEY=VALUE --varset aws"), "{made}");
+    tern(&["var", "set", "TFC_AWS_PROVIDER_AUTH=true", "--varset", "aws"]).success();
+    tern(&["var", "set", "db_password=hunter2", "--varset", "aws", "--terraform", "--sensitive"]).success();
+    let updated = tern(&["var", "set", "TFC_AWS_PROVIDER_AUTH=false", "--varset", "aws"]);
+    updated.success();
+    assert!(
+        updated.stdout.contains("updated env variable TFC_AWS_PROVIDER_AUTH of variable set aws"),
+        "{updated}"
+    );
+    let usage = |args: &[&str]| {
+        let out = tern(args);
+        out.failure(2);
+        out.stderr
+    };
+    let err = usage(&["var", "list"]);
+    assert!(err.contains("--workspace") && err.contains("--varset"), "one owner is required: {err}");
+    let err = usage(&["var", "list", "--workspace", "app", "--varset", "aws"]);
+    assert!(err.contains("cannot be used with"), "{err}");
+    let err = usage(&["varset", "apply", "aws"]);
+    assert!(err.contains("--workspace") && err.contains("--project"), "{err}");
+
+    tern(&["varset", "apply", "aws", "--project", "prod", "--workspace", "app"]).success();
+    let listed = tern(&["varset", "list"]);
+    listed.success();
+    assert!(listed.stdout.contains("aws\t2 variables\t1 workspaces, 1 projects"), "{listed}");
+    let shown = tern(&["varset", "show", "aws"]);
+    shown.success();
+    for line in [
+        "workspaces:   app",
+        "projects:     prod",
+        "TFC_AWS_PROVIDER_AUTH\tfalse",
+        "db_password\t<sensitive>",
+    ] {
+        assert!(shown.stdout.contains(line), "{line}\n{shown}");
+    }
+    assert!(!shown.stdout.contains("hunter2") && !shown.stderr.contains("hunter2"), "{shown}");
+    // Where it applies, a run gets it: the workspace's effective variables say so.
+    let effective = |ws: &str| {
+        let list = tern(&["workspace", "show", ws]);
+        let id = list.stdout.lines().find_map(|l| l.strip_prefix("id:")).unwrap().trim().to_owned();
+        let (status, body) = crate::runs::call(
+            "GET",
+            &format!("{}/api/v2/workspaces/{id}/all-vars", server.base),
+            ADMIN,
+            None,
+        );
+        assert_eq!(status, 200, "{body}");
+        body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v["attributes"]["key"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    assert!(effective("network").contains(&"db_password".to_owned()), "through its project");
+    assert!(effective("app").contains(&"TFC_AWS_PROVIDER_AUTH".to_owned()), "directly");
+    tern(&["varset", "remove", "aws", "--project", "prod"]).success();
+    assert!(effective("network").is_empty(), "no longer through its project");
+    assert!(!effective("app").is_empty());
+
+    let typo = failed(&tern(&["varset", "show", "asw"]), 1);
+    assert!(typo.contains("did you mean \"aws\""), "{typo}");
+    tern(&["var", "delete", "db_password", "--varset", "aws", "--terraform"]).success();
+    let err = failed(&tern(&["varset", "delete", "aws"]), 2);
+    assert!(err.contains("add --yes"), "{err}");
+    tern(&["varset", "delete", "aws", "--yes"]).success();
+    assert!(effective("app").is_empty(), "a deleted set applies nowhere");
+}

@@ -46,15 +46,24 @@ pub(crate) fn terraform_at_least(test: &str, min_minor: u32) -> Option<(PathBuf,
 /// A server with both Terraforms registered (a workspace the `cloud` block creates is pinned to
 /// the CLI's version, as HCP Terraform pins it), organization acme, and a configuration `dir`.
 fn setup(w: &World, modern: &std::path::Path) -> crate::runs::Https {
+    setup_on(w, modern, None)
+}
+
+/// [`setup`] with the store at `database_url` (PostgreSQL), or SQLite.
+fn setup_on(w: &World, modern: &std::path::Path, database_url: Option<&str>) -> crate::runs::Https {
     let old = w.tools.join("terraform");
-    let h = w.serve_https(&[
+    let mut args = vec![
         "--terraform",
         old.to_str().unwrap(),
         "--terraform",
         modern.to_str().unwrap(),
         "--terraform-config",
         w.tfrc.to_str().unwrap(),
-    ]);
+    ];
+    if let Some(url) = database_url {
+        args.extend(["--database-url", url]);
+    }
+    let h = w.serve_https(&args);
     let out = w.tern_https(&h, &["org", "create", "acme"]);
     out.success();
     h
@@ -155,12 +164,23 @@ fn the_remote_backend_of_current_terraform_plans_and_applies() {
 /// of the file applies exactly that run.
 #[test]
 fn the_cloud_block_saves_a_plan_and_applies_it_later() {
-    let Some((terraform, _)) = modern_terraform("cloud::the_cloud_block_saves_a_plan_and_applies_it_later")
-    else {
+    saved_plan("cloud::the_cloud_block_saves_a_plan_and_applies_it_later", None);
+}
+
+/// The same on PostgreSQL: the plan file, the sealed JSON plan and its counts, the structured
+/// plan and the run variables all go through the other backend's queries.
+#[test]
+fn the_cloud_block_saves_a_plan_and_applies_it_later_on_postgres() {
+    let db = tern_testkit::db::TestDatabase::postgres();
+    saved_plan("cloud::the_cloud_block_saves_a_plan_and_applies_it_later_on_postgres", Some(&db.url));
+}
+
+fn saved_plan(test: &str, database_url: Option<&str>) {
+    let Some((terraform, _)) = modern_terraform(test) else {
         return;
     };
     let w = World::new();
-    let h = setup(&w, &terraform);
+    let h = setup_on(&w, &terraform, database_url);
     let dir = cloud_config(&w, &h, "saved-plan", r#"name = "saved""#);
     let tf = |args: &[&str]| laptop_terraform_with(&terraform, &w, &dir, &h.host, ADMIN, &h.ca.ca_cert, args);
     tf(&["init", "-input=false"]).success();
@@ -190,13 +210,25 @@ fn the_cloud_block_saves_a_plan_and_applies_it_later() {
 /// signed upload URL (and the JSON state to the JSON one).
 #[test]
 fn the_cloud_block_in_local_execution_keeps_its_state_in_tern() {
-    let Some((terraform, _)) =
-        modern_terraform("cloud::the_cloud_block_in_local_execution_keeps_its_state_in_tern")
-    else {
+    local_execution("cloud::the_cloud_block_in_local_execution_keeps_its_state_in_tern", None);
+}
+
+/// The same on PostgreSQL: pending state versions and their single-use upload URLs.
+#[test]
+fn the_cloud_block_in_local_execution_keeps_its_state_in_tern_on_postgres() {
+    let db = tern_testkit::db::TestDatabase::postgres();
+    local_execution(
+        "cloud::the_cloud_block_in_local_execution_keeps_its_state_in_tern_on_postgres",
+        Some(&db.url),
+    );
+}
+
+fn local_execution(test: &str, database_url: Option<&str>) {
+    let Some((terraform, _)) = modern_terraform(test) else {
         return;
     };
     let w = World::new();
-    let h = setup(&w, &terraform);
+    let h = setup_on(&w, &terraform, database_url);
     w.tern_https(&h, &["workspace", "create", "here", "--execution-mode", "local"]).success();
     let dir = cloud_config(&w, &h, "local-cloud", r#"name = "here""#);
     let tf = |args: &[&str]| laptop_terraform_with(&terraform, &w, &dir, &h.host, ADMIN, &h.ca.ca_cert, args);

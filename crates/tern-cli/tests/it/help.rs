@@ -21,6 +21,8 @@ fn help_output_of_every_command() {
         &["org", "create"],
         &["workspace", "create"],
         &["var", "set"],
+        &["varset"],
+        &["varset", "apply"],
         &["run"],
         &["run", "start"],
         &["state", "pull"],

@@ -8,7 +8,8 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
-use serde_json::{Value, json};
+use tern_protocol::jsonapi::{NoRelationships, Resource};
+use tern_protocol::resources as r;
 use tern_store::ManagedKey;
 
 use super::docs::{self, Doc};
@@ -24,19 +25,19 @@ pub(crate) fn routes() -> Router<ApiState> {
         .route("/api/v2/admin/signing-keys/{kid}/actions/retire", post(retire))
 }
 
-fn key_doc(k: &ManagedKey) -> Value {
-    json!({
-        "id": k.kid,
-        "type": "signing-keys",
-        "attributes": {
-            "algorithm": k.algorithm,
-            "state": k.state.as_str(),
-            "created-at": docs::time(k.created_at),
-            "activates-at": docs::time(k.activates_at),
-            "retired-at": k.retired_at.map(docs::time),
-            "publish-until": k.publish_until.map(docs::time),
+fn key_doc(k: &ManagedKey) -> r::SigningKey {
+    Resource::new(
+        k.kid.clone(),
+        r::SigningKeyAttributes {
+            algorithm: k.algorithm.clone(),
+            state: k.state.as_str().to_owned(),
+            created_at: docs::time(k.created_at),
+            activates_at: docs::time(k.activates_at),
+            retired_at: k.retired_at.map(docs::time),
+            publish_until: k.publish_until.map(docs::time),
         },
-    })
+        NoRelationships {},
+    )
 }
 
 impl From<KeysError> for ApiError {
@@ -62,7 +63,7 @@ fn managed<'a>(s: &'a ApiState, caller: &Caller) -> Result<&'a ManagedKeys, ApiE
 
 async fn list(State(s): State<ApiState>, caller: Caller) -> ApiResult {
     let keys = managed(&s, &caller)?.list().await?;
-    Ok(docs::one(json!(keys.iter().map(key_doc).collect::<Vec<_>>())))
+    Ok(docs::one(keys.iter().map(key_doc).collect::<Vec<_>>()))
 }
 
 async fn rotate(State(s): State<ApiState>, caller: Caller, body: Bytes) -> ApiResult {
@@ -99,5 +100,5 @@ async fn retire(
     };
     keys.retire(s.store.unix_now(), &kid, unpublish).await?;
     let list = keys.list().await?;
-    Ok(docs::one(json!(list.iter().map(key_doc).collect::<Vec<_>>())))
+    Ok(docs::one(list.iter().map(key_doc).collect::<Vec<_>>()))
 }

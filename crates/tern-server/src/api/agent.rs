@@ -12,12 +12,13 @@ use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 use tern_identity::{Jti, RunContext, TokenRequest};
+use tern_protocol::agent::{self as protocol, Outcome};
 use tern_store::{Claimant, Job, JobOutcome, Run, TokenKind, Workspace};
 use tern_types::{
-    Audience, OrganizationName, ProjectName, ResourceId, RunId, RunPhase, Ttl, Version, WorkspaceName,
+    Audience, OrganizationName, ProjectName, ResourceId, RunId, RunPhase, SecretString, Ttl, Version,
+    WorkspaceName,
 };
 
 use super::{ApiError, ApiLimits, ApiState, Caller};
@@ -26,7 +27,7 @@ type ApiResult = Result<Response, ApiError>;
 
 pub(crate) fn routes(limits: ApiLimits) -> Router<ApiState> {
     Router::new()
-        .route("/api/agent/jobs/claim", post(claim))
+        .route(protocol::CLAIM_PATH, post(claim))
         .route("/api/agent/jobs/{id}", get(spec))
         .route("/api/agent/jobs/{id}/configuration", get(configuration))
         .route(
@@ -54,8 +55,14 @@ pub(crate) fn routes(limits: ApiLimits) -> Router<ApiState> {
         .route("/api/agent/jobs/{id}/finish", post(finish))
 }
 
-fn json_ok(value: &serde_json::Value) -> Response {
-    (StatusCode::OK, [(CONTENT_TYPE, "application/json")], value.to_string()).into_response()
+fn json_ok(value: &impl Serialize) -> Response {
+    match serde_json::to_string(value) {
+        Ok(text) => (StatusCode::OK, [(CONTENT_TYPE, "application/json")], text).into_response(),
+        Err(e) => {
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error", format!("rendering: {e}"))
+                .into_response()
+        }
+    }
 }
 
 /// Decode an agent API body, naming the field that is wrong ("ttl_seconds: invalid type…").
@@ -74,23 +81,10 @@ pub(crate) fn parse<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, ApiE
     })
 }
 
-#[derive(Deserialize)]
-pub(crate) struct ClaimRequest {
-    agent: String,
-    #[serde(default)]
-    wait_seconds: u64,
-    #[serde(default)]
-    restarted: bool,
-    /// The exact Terraform versions the agent can run; it is offered only jobs that need one of
-    /// them. Absent: an agent older than this server, which would run a program it cannot.
-    #[serde(default)]
-    terraform_versions: Option<Vec<String>>,
-}
-
 /// Most versions an agent may advertise.
 const MAX_VERSIONS: usize = 100;
 
-fn claimed_versions(request: &ClaimRequest) -> Result<Vec<Version>, ApiError> {
+fn claimed_versions(request: &protocol::ClaimRequest) -> Result<Vec<Version>, ApiError> {
     let Some(versions) = &request.terraform_versions else {
         return Err(ApiError::bad_request(
             "terraform_versions is missing: this agent is older than the server; upgrade tern on it (agents now say which Terraform versions they have)",
@@ -116,7 +110,7 @@ fn claimed_versions(request: &ClaimRequest) -> Result<Vec<Version>, ApiError> {
 
 async fn claim(State(s): State<ApiState>, caller: Caller, body: Bytes) -> ApiResult {
     let (token, scope) = caller.check_claim()?;
-    let request: ClaimRequest = parse(&body)?;
+    let request: protocol::ClaimRequest = parse(&body)?;
     if request.agent.is_empty() || request.agent.len() > 200 || request.agent.chars().any(char::is_control) {
         return Err(ApiError::bad_request("agent must be a name of 1 to 200 printable characters"));
     }
@@ -150,9 +144,10 @@ async fn claim(State(s): State<ApiState>, caller: Caller, body: Bytes) -> ApiRes
                 )
                 .await?;
             tracing::info!(job = %job.id, run = %run.id, phase = %job.phase, agent = %request.agent, "job claimed");
-            return Ok(json_ok(
-                &json!({ "job": { "id": job.id, "run_id": run.id, "phase": job.phase.as_str() }, "token": secret.expose_secret() }),
-            ));
+            return Ok(json_ok(&protocol::ClaimResponse {
+                job: protocol::ClaimedJob { id: job.id, run_id: run.id, phase: job.phase },
+                token: secret,
+            }));
         }
         let now = tokio::time::Instant::now();
         if now >= deadline {
@@ -187,36 +182,47 @@ async fn spec(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>)
     let overridden = |key: &str, category: tern_store::Category| {
         category == tern_store::Category::Terraform && run_vars.iter().any(|r| r.key == key)
     };
-    let variables: Vec<serde_json::Value> = vars
-        .iter()
+    let variables: Vec<protocol::JobVariable> = vars
+        .into_iter()
         .filter(|v| !overridden(&v.key, v.category))
-        .map(|v| json!({ "key": v.key, "value": v.value.expose_secret(), "category": v.category.as_str(), "hcl": v.hcl, "sensitive": v.sensitive }))
-        .chain(run_vars.iter().map(|r| {
-            json!({ "key": r.key, "value": r.value.expose_secret(), "category": "terraform", "hcl": true, "sensitive": false })
+        .map(|v| protocol::JobVariable {
+            key: v.key,
+            value: v.value,
+            category: v.category.as_str().to_owned(),
+            hcl: v.hcl,
+            sensitive: v.sensitive,
+        })
+        .chain(run_vars.iter().map(|r| protocol::JobVariable {
+            key: r.key.clone(),
+            value: r.value.clone(),
+            category: "terraform".into(),
+            hcl: true,
+            sensitive: false,
         }))
         .collect();
-    Ok(json_ok(&json!({
-        "id": job.id,
-        "run_id": run.id,
-        "phase": job.phase.as_str(),
-        "organization": { "name": ws.organization, "id": ws.organization_id },
-        "project": { "name": ws.project, "id": ws.project_id },
-        "workspace": { "name": ws.name, "id": ws.id },
+    let timeout_seconds = u64::try_from(phase_timeout(&ws, job.phase)).unwrap_or(0);
+    Ok(json_ok(&protocol::JobSpec {
+        id: job.id,
+        run_id: run.id,
+        phase: job.phase,
+        organization: protocol::Named { name: ws.organization, id: ws.organization_id },
+        project: protocol::Named { name: ws.project, id: ws.project_id },
+        workspace: protocol::Named { name: ws.name, id: ws.id },
         // The exact version, pinned when the run's first phase was claimed by a runner that
         // has it (the claim offers a runner only jobs whose version it advertised).
-        "terraform_version": run.terraform_version.clone().unwrap_or_else(|| ws.terraform_version.to_string()),
-        "working_directory": ws.working_directory,
-        "timeout_seconds": phase_timeout(&ws, job.phase),
+        terraform_version: run.terraform_version.unwrap_or_else(|| ws.terraform_version.to_string()),
+        working_directory: ws.working_directory,
+        timeout_seconds,
         // Every token minted for the job is capped at this: runners size their tokens to it.
-        "max_token_ttl_seconds": s.signer.max_ttl.as_secs(),
-        "is_destroy": run.is_destroy,
-        "plan_only": run.plan_only,
-        "variables": variables,
-        "target_addrs": run.options.target_addrs,
-        "replace_addrs": run.options.replace_addrs,
-        "refresh": run.options.refresh,
-        "refresh_only": run.options.refresh_only,
-    })))
+        max_token_ttl_seconds: Some(s.signer.max_ttl.as_secs()),
+        is_destroy: run.is_destroy,
+        plan_only: run.plan_only,
+        variables,
+        target_addrs: run.options.target_addrs,
+        replace_addrs: run.options.replace_addrs,
+        refresh: run.options.refresh,
+        refresh_only: run.options.refresh_only,
+    }))
 }
 
 async fn configuration(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
@@ -247,7 +253,7 @@ async fn upload_state(
         return Err(ApiError::forbidden("only the apply phase stores state"));
     }
     let v = s.store.create_state_version(&ws.id, Some(&run.id), &body).await?;
-    Ok(json_ok(&json!({ "id": v.id, "serial": v.serial })))
+    Ok(json_ok(&protocol::StateStored { id: v.id, serial: v.serial }))
 }
 
 async fn plan_file(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
@@ -338,12 +344,6 @@ async fn save_plan_json_redacted(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-#[derive(Deserialize)]
-pub(crate) struct MintRequest {
-    audience: String,
-    ttl_seconds: u64,
-}
-
 async fn mint(
     State(s): State<ApiState>,
     headers: HeaderMap,
@@ -367,7 +367,7 @@ async fn mint(
         }
     };
     let job = &scope.job;
-    let request: MintRequest = parse(&body)?;
+    let request: protocol::MintRequest = parse(&body)?;
     let audience =
         Audience::parse(&request.audience).map_err(|e| ApiError::bad_request(format!("audience: {e}")))?;
     // Never longer than the server's token lifetime, whatever the phase's timeout (a tenant
@@ -406,55 +406,41 @@ async fn mint(
     let token =
         tern_identity::mint(ring.signing_key(), &s.signer.issuer, &request).map_err(|e| bad("token", &e))?;
     tracing::info!(job = %job.id, run = %job.run_id, phase = %job.phase, aud = %audience.as_str(), kid = %token.kid, jti = %token.jti.as_str(), "minted a workload identity token");
-    Ok(json_ok(&json!({
-        "token": token.jwt.expose_secret(),
-        "kid": token.kid.to_string(),
-        "jti": token.jti.as_str(),
-        "subject": token.subject,
-        "issued_at": token.issued_at,
-        "expires_at": token.expires_at,
-    })))
+    Ok(json_ok(&protocol::MintResponse {
+        token: SecretString::new(token.jwt.expose_secret().to_owned()),
+        kid: token.kid.to_string(),
+        jti: token.jti.as_str().to_owned(),
+        subject: token.subject,
+        issued_at: token.issued_at,
+        expires_at: token.expires_at,
+    }))
 }
 
 async fn logs(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>, body: Bytes) -> ApiResult {
     let (job, run, _) = load(&s, &caller, &id).await?;
     s.store.append_log(&run.id, job.phase, &body).await?;
     let cancel = s.store.heartbeat(&job.id, i64::try_from(s.job_lease.as_secs()).unwrap_or(60)).await?;
-    Ok(json_ok(&json!({ "cancel": cancel })))
+    Ok(json_ok(&protocol::JobControl { cancel }))
 }
 
 async fn heartbeat(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
     let (job, _, _) = load(&s, &caller, &id).await?;
     let cancel = s.store.heartbeat(&job.id, i64::try_from(s.job_lease.as_secs()).unwrap_or(60)).await?;
-    Ok(json_ok(&json!({ "cancel": cancel })))
-}
-
-#[derive(Deserialize)]
-pub(crate) struct FinishRequest {
-    outcome: String,
-    #[serde(default)]
-    has_changes: bool,
-    #[serde(default)]
-    reason: Option<String>,
+    Ok(json_ok(&protocol::JobControl { cancel }))
 }
 
 async fn finish(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>, body: Bytes) -> ApiResult {
     let (job, _, _) = load(&s, &caller, &id).await?;
-    let request: FinishRequest = parse(&body)?;
-    let outcome = match request.outcome.as_str() {
-        "succeeded" => JobOutcome::Succeeded { has_changes: request.has_changes },
-        "failed" => JobOutcome::Failed(request.reason.unwrap_or_else(|| "the phase failed".into())),
-        "canceled" => JobOutcome::Canceled,
-        other => {
-            return Err(ApiError::bad_request(format!(
-                "outcome {other:?} is not one of: succeeded, failed, canceled"
-            )));
-        }
+    let request: protocol::FinishRequest = parse(&body)?;
+    let outcome = match request.outcome {
+        Outcome::Succeeded => JobOutcome::Succeeded { has_changes: request.has_changes },
+        Outcome::Failed => JobOutcome::Failed(request.reason.unwrap_or_else(|| "the phase failed".into())),
+        Outcome::Canceled => JobOutcome::Canceled,
     };
     let run = s.store.finish_job(&job.id, &outcome).await?;
     if run.status == tern_store::RunStatus::Confirmed {
         s.jobs_queued.notify_waiters();
     }
     tracing::info!(job = %job.id, run = %run.id, status = %run.status, "job finished");
-    Ok(json_ok(&json!({ "run_status": run.status.as_str() })))
+    Ok(json_ok(&protocol::FinishResponse { run_status: run.status.as_str().to_owned() }))
 }

@@ -1,13 +1,18 @@
 //! JSON:API documents: rendering tern's records in TFE's shapes, reading request documents,
 //! and pagination.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, UNIX_EPOCH};
 
 use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
-use serde_json::{Map, Value, json};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use tern_protocol::jsonapi::{
+    Document, ListDocument, ListMeta, MEDIA_TYPE, PageLinks, Pagination, Resource, ToMany, ToOne,
+};
+use tern_protocol::resources as r;
 use tern_store::{
     ConfigurationVersion, Organization, Page, Paged, Project, Run, RunStatus, StateVersion, Variable,
     VariableOwner, VariableSet, Workspace,
@@ -22,20 +27,41 @@ pub(crate) fn time(unix: i64) -> String {
 }
 
 /// A JSON:API response.
-pub(crate) fn respond(status: StatusCode, body: &Value) -> Response {
-    (status, [(CONTENT_TYPE, "application/vnd.api+json")], body.to_string()).into_response()
+pub(crate) fn respond(status: StatusCode, body: &impl Serialize) -> Response {
+    match serde_json::to_string(body) {
+        Ok(text) => (status, [(CONTENT_TYPE, MEDIA_TYPE)], text).into_response(),
+        Err(e) => {
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error", format!("rendering: {e}"))
+                .into_response()
+        }
+    }
 }
 
-pub(crate) fn one(data: Value) -> Response {
-    respond(StatusCode::OK, &json!({ "data": data }))
+/// A resource as a JSON value (for `included`, which mixes types).
+pub(crate) fn value(resource: &impl Serialize) -> Value {
+    serde_json::to_value(resource).unwrap_or(Value::Null)
 }
 
-pub(crate) fn created(data: Value) -> Response {
-    respond(StatusCode::CREATED, &json!({ "data": data }))
+pub(crate) fn one(data: impl Serialize) -> Response {
+    respond(StatusCode::OK, &Document::new(data))
+}
+
+/// A resource and the resources an `include` asked for.
+pub(crate) fn with_included(data: impl Serialize, included: Vec<Value>) -> Response {
+    respond(StatusCode::OK, &Document { data, included })
+}
+
+pub(crate) fn created(data: impl Serialize) -> Response {
+    respond(StatusCode::CREATED, &Document::new(data))
+}
+
+/// A complete list on one page, with TFE's pagination.
+pub(crate) fn single_page<T: Serialize>(items: Vec<T>) -> Response {
+    respond(StatusCode::OK, &ListDocument::single_page(items))
 }
 
 /// A page of a list with TFE's `meta.pagination` and `links`.
-pub(crate) fn list<T>(paged: &Paged<T>, path: &str, render: impl Fn(&T) -> Value) -> Response {
+pub(crate) fn list<T, R: Serialize>(paged: &Paged<T>, path: &str, render: impl Fn(&T) -> R) -> Response {
     let size = paged.page.size.clamp(1, Page::MAX_SIZE);
     let total_pages = paged.total.div_ceil(u64::from(size)).max(1);
     let current = u64::from(paged.page.number.max(1));
@@ -44,24 +70,27 @@ pub(crate) fn list<T>(paged: &Paged<T>, path: &str, render: impl Fn(&T) -> Value
     let next = (current < total_pages).then(|| current + 1);
     respond(
         StatusCode::OK,
-        &json!({
-            "data": paged.items.iter().map(render).collect::<Vec<_>>(),
-            "links": {
-                "self": link(current),
-                "first": link(1),
-                "prev": prev.map(link),
-                "next": next.map(link),
-                "last": link(total_pages),
-            },
-            "meta": { "pagination": {
-                "current-page": current,
-                "page-size": size,
-                "prev-page": prev,
-                "next-page": next,
-                "total-pages": total_pages,
-                "total-count": paged.total,
-            }},
-        }),
+        &ListDocument {
+            data: paged.items.iter().map(render).collect(),
+            links: Some(PageLinks {
+                self_: link(current),
+                first: link(1),
+                prev: prev.map(link),
+                next: next.map(link),
+                last: link(total_pages),
+            }),
+            meta: Some(ListMeta {
+                pagination: Pagination {
+                    current_page: current,
+                    page_size: Some(u64::from(size)),
+                    prev_page: prev,
+                    next_page: next,
+                    total_pages,
+                    total_count: paged.total,
+                },
+            }),
+            included: Vec::new(),
+        },
     )
 }
 
@@ -235,269 +264,262 @@ fn kind(v: &Value) -> &'static str {
     }
 }
 
-pub(crate) fn rel(id: Option<&str>, kind: &str) -> Value {
-    match id {
-        Some(id) => json!({ "data": { "id": id, "type": kind } }),
-        None => json!({ "data": null }),
-    }
+/// A to-one relationship (`{"data": null}` without an id).
+pub(crate) fn rel(id: Option<&str>, kind: &str) -> ToOne {
+    ToOne::maybe(id, kind)
 }
 
-pub(crate) fn organization(o: &Organization) -> Value {
-    json!({
-        "id": o.name,
-        "type": "organizations",
-        "attributes": {
-            "name": o.name,
-            "email": o.email,
-            "external-id": o.id,
-            "created-at": time(o.created_at),
-            "default-execution-mode": "remote",
-            "cost-estimation-enabled": false,
-            "assessments-enforced": false,
-            "permissions": { "can-update": true, "can-create-workspace": true },
+fn times(stamps: impl Iterator<Item = (impl Into<String>, i64)>) -> BTreeMap<String, String> {
+    stamps.map(|(k, v)| (k.into(), time(v))).collect()
+}
+
+pub(crate) fn organization(o: &Organization) -> r::Organization {
+    Resource::new(
+        o.name.clone(),
+        r::OrganizationAttributes {
+            name: o.name.clone(),
+            email: o.email.clone(),
+            external_id: o.id.clone(),
+            created_at: time(o.created_at),
+            default_execution_mode: "remote".into(),
+            cost_estimation_enabled: false,
+            assessments_enforced: false,
+            permissions: r::OrganizationPermissions { can_update: true, can_create_workspace: true },
         },
-        "links": { "self": format!("/api/v2/organizations/{}", o.name) },
-    })
+        Default::default(),
+    )
+    .with_self_link(format!("/api/v2/organizations/{}", o.name))
 }
 
-pub(crate) fn project(p: &Project) -> Value {
-    json!({
-        "id": p.id,
-        "type": "projects",
-        "attributes": { "name": p.name, "description": p.description, "created-at": time(p.created_at) },
-        "relationships": { "organization": rel(Some(&p.organization), "organizations") },
-        "links": { "self": format!("/api/v2/projects/{}", p.id) },
-    })
-}
-
-pub(crate) fn workspace(w: &Workspace) -> Value {
-    json!({
-        "id": w.id,
-        "type": "workspaces",
-        "attributes": {
-            "name": w.name,
-            "description": w.description,
-            "auto-apply": w.auto_apply,
-            "execution-mode": w.execution_mode.as_str(),
-            "agent-pool-id": w.agent_pool_id,
-            "operations": w.execution_mode != tern_store::ExecutionMode::Local,
-            "working-directory": w.working_directory,
-            "terraform-version": w.terraform_version.to_string(),
-            "plan-timeout": w.plan_timeout_s,
-            "apply-timeout": w.apply_timeout_s,
-            "locked": w.locked,
-            "tag-names": w.tag_names,
-            "created-at": time(w.created_at),
-            "updated-at": time(w.updated_at),
-            "actions": { "is-destroyable": w.active_run_id.is_none() },
-            "permissions": {
-                "can-update": true, "can-destroy": true, "can-queue-run": true, "can-queue-apply": true,
-                "can-queue-destroy": true, "can-lock": true, "can-unlock": true, "can-read-state-versions": true,
-                "can-create-state-versions": true, "can-read-variable": true, "can-update-variable": true,
-                "can-force-unlock": true, "can-read-settings": true,
-            },
+pub(crate) fn project(p: &Project) -> r::Project {
+    Resource::new(
+        p.id.clone(),
+        r::ProjectAttributes {
+            name: p.name.clone(),
+            description: p.description.clone(),
+            created_at: time(p.created_at),
         },
-        "relationships": {
-            "organization": rel(Some(&w.organization), "organizations"),
-            "project": rel(Some(&w.project_id), "projects"),
-            "agent-pool": rel(w.agent_pool_id.as_deref(), "agent-pools"),
-            "current-run": rel(w.latest_run_id.as_deref(), "runs"),
-            "latest-run": rel(w.latest_run_id.as_deref(), "runs"),
-            // tern's: the run that holds the workspace (none when it is free).
-            "active-run": rel(w.active_run_id.as_deref(), "runs"),
-            "current-state-version": rel(w.current_state_version_id.as_deref(), "state-versions"),
-        },
-        "links": { "self": format!("/api/v2/organizations/{}/workspaces/{}", w.organization, w.name) },
-    })
+        r::OrganizationRelationship { organization: ToOne::to(p.organization.clone(), "organizations") },
+    )
+    .with_self_link(format!("/api/v2/projects/{}", p.id))
 }
 
-pub(crate) fn variable(v: &Variable) -> Value {
-    let (owner, kind) = match &v.owner {
-        VariableOwner::Workspace(id) => (id, "workspaces"),
-        VariableOwner::VariableSet(id) => (id, "varsets"),
+pub(crate) fn workspace(w: &Workspace) -> r::Workspace {
+    Resource::new(
+        w.id.clone(),
+        r::WorkspaceAttributes {
+            name: w.name.clone(),
+            description: w.description.clone(),
+            auto_apply: w.auto_apply,
+            execution_mode: w.execution_mode.as_str().to_owned(),
+            agent_pool_id: w.agent_pool_id.clone(),
+            operations: w.execution_mode != tern_store::ExecutionMode::Local,
+            working_directory: w.working_directory.clone(),
+            terraform_version: w.terraform_version.to_string(),
+            plan_timeout: w.plan_timeout_s,
+            apply_timeout: w.apply_timeout_s,
+            locked: w.locked,
+            tag_names: w.tag_names.clone(),
+            created_at: time(w.created_at),
+            updated_at: time(w.updated_at),
+            actions: r::WorkspaceActions { is_destroyable: w.active_run_id.is_none() },
+            permissions: r::WorkspacePermissions::all(),
+        },
+        r::WorkspaceRelationships {
+            organization: ToOne::to(w.organization.clone(), "organizations"),
+            project: ToOne::to(w.project_id.clone(), "projects"),
+            agent_pool: rel(w.agent_pool_id.as_deref(), "agent-pools"),
+            current_run: rel(w.latest_run_id.as_deref(), "runs"),
+            latest_run: rel(w.latest_run_id.as_deref(), "runs"),
+            active_run: rel(w.active_run_id.as_deref(), "runs"),
+            current_state_version: rel(w.current_state_version_id.as_deref(), "state-versions"),
+        },
+    )
+    .with_self_link(format!("/api/v2/organizations/{}/workspaces/{}", w.organization, w.name))
+}
+
+pub(crate) fn variable(v: &Variable) -> r::Variable {
+    let configurable = match &v.owner {
+        VariableOwner::Workspace(id) => ToOne::to(id.clone(), "workspaces"),
+        VariableOwner::VariableSet(id) => ToOne::to(id.clone(), "varsets"),
     };
-    json!({
-        "id": v.id,
-        "type": "vars",
-        "attributes": {
-            "key": v.key,
-            "value": v.value,
-            "sensitive": v.sensitive,
-            "category": v.category.as_str(),
-            "hcl": v.hcl,
-            "description": v.description,
-            "created-at": time(v.created_at),
+    Resource::new(
+        v.id.clone(),
+        r::VariableAttributes {
+            key: v.key.clone(),
+            value: v.value.clone(),
+            sensitive: v.sensitive,
+            category: v.category.as_str().to_owned(),
+            hcl: v.hcl,
+            description: v.description.clone(),
+            created_at: time(v.created_at),
         },
-        "relationships": { "configurable": rel(Some(owner), kind) },
-    })
+        r::VariableRelationships { configurable },
+    )
 }
 
-pub(crate) fn variable_set(s: &VariableSet, vars: &[Variable]) -> Value {
-    json!({
-        "id": s.id,
-        "type": "varsets",
-        "attributes": {
-            "name": s.name,
-            "description": s.description,
-            "global": s.global,
-            "var-count": vars.len(),
-            "workspace-count": s.workspace_ids.len(),
-            "project-count": s.project_ids.len(),
-            "priority": false,
-            "created-at": time(s.created_at),
+pub(crate) fn variable_set(s: &VariableSet, vars: &[Variable]) -> r::VariableSet {
+    Resource::new(
+        s.id.clone(),
+        r::VariableSetAttributes {
+            name: s.name.clone(),
+            description: s.description.clone(),
+            global: s.global,
+            var_count: vars.len() as u64,
+            workspace_count: s.workspace_ids.len() as u64,
+            project_count: s.project_ids.len() as u64,
+            priority: false,
+            created_at: time(s.created_at),
         },
-        "relationships": {
-            "workspaces": { "data": s.workspace_ids.iter().map(|id| json!({ "id": id, "type": "workspaces" })).collect::<Vec<_>>() },
-            "projects": { "data": s.project_ids.iter().map(|id| json!({ "id": id, "type": "projects" })).collect::<Vec<_>>() },
-            "vars": { "data": vars.iter().map(|v| json!({ "id": v.id, "type": "vars" })).collect::<Vec<_>>() },
+        r::VariableSetRelationships {
+            workspaces: ToMany::of(&s.workspace_ids, "workspaces"),
+            projects: ToMany::of(&s.project_ids, "projects"),
+            vars: ToMany::of(vars.iter().map(|v| &v.id), "vars"),
         },
-    })
+    )
 }
 
 /// A configuration version; `upload` is its signed upload URL while it is pending.
-pub(crate) fn configuration_version(cv: &ConfigurationVersion, upload: Option<String>) -> Value {
-    let upload = upload.filter(|_| cv.status == "pending");
-    json!({
-        "id": cv.id,
-        "type": "configuration-versions",
-        "attributes": {
-            "status": cv.status,
-            "error-message": cv.error_message,
-            "speculative": cv.speculative,
-            "auto-queue-runs": cv.auto_queue_runs,
-            "source": "tfe-api",
-            "upload-url": upload,
-            "created-at": time(cv.created_at),
-            "status-timestamps": match cv.uploaded_at {
-                Some(at) => json!({ "queued-at": time(cv.created_at), "uploaded-at": time(at) }),
-                None => json!({ "queued-at": time(cv.created_at) }),
-            },
+pub(crate) fn configuration_version(
+    cv: &ConfigurationVersion,
+    upload: Option<String>,
+) -> r::ConfigurationVersion {
+    let mut stamps = BTreeMap::from([("queued-at".to_owned(), time(cv.created_at))]);
+    if let Some(at) = cv.uploaded_at {
+        stamps.insert("uploaded-at".to_owned(), time(at));
+    }
+    Resource::new(
+        cv.id.clone(),
+        r::ConfigurationVersionAttributes {
+            status: cv.status.clone(),
+            error_message: cv.error_message.clone(),
+            speculative: cv.speculative,
+            auto_queue_runs: cv.auto_queue_runs,
+            source: "tfe-api".into(),
+            upload_url: upload.filter(|_| cv.status == "pending"),
+            created_at: time(cv.created_at),
+            status_timestamps: stamps,
         },
-        "relationships": { "workspace": rel(Some(&cv.workspace_id), "workspaces") },
-    })
-}
-
-fn stamps(run: &Run) -> Value {
-    Value::Object(run.run_timestamps().map(|(k, v)| (k.to_owned(), Value::String(time(v)))).collect())
-}
-
-/// A plan's or an apply's own `status-timestamps` (`queued-at`, `started-at`, `finished-at`…).
-fn phase_stamps(run: &Run, phase: tern_types::RunPhase) -> Value {
-    Value::Object(run.phase_timestamps(phase).map(|(k, v)| (k.to_owned(), Value::String(time(v)))).collect())
+        r::WorkspaceRelationship { workspace: ToOne::to(cv.workspace_id.clone(), "workspaces") },
+    )
 }
 
 /// A run; `waiting` says why it has not started yet, when tern can tell (a tern attribute,
-/// `waiting-reason`, which TFE clients ignore).
-pub(crate) fn run(r: &Run, waiting: Option<&str>) -> Value {
-    json!({
-        "id": r.id,
-        "type": "runs",
-        "attributes": {
-            "status": r.status.as_str(),
-            "message": r.message,
-            "is-destroy": r.is_destroy,
-            "auto-apply": r.auto_apply,
-            "plan-only": r.plan_only,
-            "has-changes": r.has_changes.unwrap_or(false),
-            "error-message": r.error_message,
-            "waiting-reason": waiting,
-            "terraform-version": r.terraform_version,
-            "refresh": r.options.refresh,
-            "refresh-only": r.options.refresh_only,
-            "save-plan": r.options.save_plan,
-            "target-addrs": r.options.target_addrs,
-            "replace-addrs": r.options.replace_addrs,
-            "source": "tfe-api",
-            "position-in-queue": 0,
-            "created-at": time(r.created_at),
-            "status-timestamps": stamps(r),
-            "actions": {
-                "is-cancelable": matches!(r.status, RunStatus::Pending | RunStatus::Planning | RunStatus::Planned | RunStatus::PlannedAndSaved | RunStatus::Confirmed | RunStatus::Applying),
-                "is-confirmable": matches!(r.status, RunStatus::Planned | RunStatus::PlannedAndSaved),
-                "is-discardable": matches!(r.status, RunStatus::Planned | RunStatus::PlannedAndSaved),
-                "is-force-cancelable": false,
+/// `waiting-reason`, which TFE clients ignore); `position` is its place in the queue.
+pub(crate) fn run(r: &Run, waiting: Option<&str>) -> r::Run {
+    use RunStatus::{Applying, Confirmed, Pending, Planned, PlannedAndSaved, Planning};
+    let s = r.status;
+    let confirmable = matches!(s, Planned | PlannedAndSaved);
+    Resource::new(
+        r.id.clone(),
+        r::RunAttributes {
+            status: s.as_str().to_owned(),
+            message: r.message.clone(),
+            is_destroy: r.is_destroy,
+            auto_apply: r.auto_apply,
+            plan_only: r.plan_only,
+            has_changes: r.has_changes.unwrap_or(false),
+            error_message: r.error_message.clone(),
+            waiting_reason: waiting.map(str::to_owned),
+            terraform_version: r.terraform_version.clone(),
+            refresh: r.options.refresh,
+            refresh_only: r.options.refresh_only,
+            save_plan: r.options.save_plan,
+            target_addrs: r.options.target_addrs.clone(),
+            replace_addrs: r.options.replace_addrs.clone(),
+            source: "tfe-api".into(),
+            position_in_queue: 0,
+            created_at: time(r.created_at),
+            status_timestamps: times(r.run_timestamps()),
+            actions: r::RunActions {
+                is_cancelable: matches!(
+                    s,
+                    Pending | Planning | Planned | PlannedAndSaved | Confirmed | Applying
+                ),
+                is_confirmable: confirmable,
+                is_discardable: confirmable,
+                is_force_cancelable: false,
             },
-            "permissions": { "can-apply": true, "can-cancel": true, "can-discard": true, "can-force-execute": false, "can-force-cancel": false },
+            permissions: r::RunPermissions {
+                can_apply: true,
+                can_cancel: true,
+                can_discard: true,
+                can_force_execute: false,
+                can_force_cancel: false,
+            },
         },
-        "relationships": {
-            "workspace": rel(Some(&r.workspace_id), "workspaces"),
-            "configuration-version": rel(Some(&r.configuration_version_id), "configuration-versions"),
-            "plan": rel(Some(&r.plan_id()), "plans"),
-            "apply": rel(Some(&r.apply_id()), "applies"),
+        r::RunRelationships {
+            workspace: ToOne::to(r.workspace_id.clone(), "workspaces"),
+            configuration_version: ToOne::to(r.configuration_version_id.clone(), "configuration-versions"),
+            plan: ToOne::to(r.plan_id(), "plans"),
+            apply: ToOne::to(r.apply_id(), "applies"),
         },
-        "links": { "self": format!("/api/v2/runs/{}", r.id) },
-    })
+    )
+    .with_self_link(format!("/api/v2/runs/{}", r.id))
+}
+
+fn counts(c: tern_store::ResourceCounts) -> [u64; 4] {
+    [c.additions, c.changes, c.destructions, c.imports]
 }
 
 /// A plan: its resource counts come from its JSON plan (0 until it has one).
-pub(crate) fn plan(r: &Run, log_url: &str) -> Value {
-    let id = r.plan_id();
-    let counts = r.resource_counts.unwrap_or_default();
-    json!({
-        "id": id,
-        "type": "plans",
-        "attributes": {
-            "status": r.plan_status.as_str(),
-            "has-changes": r.has_changes.unwrap_or(false),
-            "log-read-url": log_url,
-            "status-timestamps": phase_stamps(r, tern_types::RunPhase::Plan),
-            "resource-additions": counts.additions,
-            "resource-changes": counts.changes,
-            "resource-destructions": counts.destructions,
-            "resource-imports": counts.imports,
-            "execution-details": { "mode": "remote" },
-        },
-        "relationships": { "run": rel(Some(&r.id), "runs") },
-    })
+pub(crate) fn plan(r: &Run, log_url: &str) -> r::Plan {
+    Resource::new(
+        r.plan_id(),
+        r::PhaseAttributes::new(
+            r.plan_status.as_str(),
+            Some(r.has_changes.unwrap_or(false)),
+            log_url.to_owned(),
+            times(r.phase_timestamps(tern_types::RunPhase::Plan)),
+            counts(r.resource_counts.unwrap_or_default()),
+        ),
+        r::RunRelationship { run: ToOne::to(r.id.clone(), "runs") },
+    )
 }
 
 /// An apply: it applies the saved plan exactly, so once it has finished its counts are the
 /// plan's (0 before, and for an apply that failed part-way: tern does not count those).
-pub(crate) fn apply(r: &Run, log_url: &str) -> Value {
-    let id = r.apply_id();
-    let counts = if r.apply_status == tern_store::PhaseStatus::Finished {
+pub(crate) fn apply(r: &Run, log_url: &str) -> r::Apply {
+    let c = if r.apply_status == tern_store::PhaseStatus::Finished {
         r.resource_counts.unwrap_or_default()
     } else {
         tern_store::ResourceCounts::default()
     };
-    json!({
-        "id": id,
-        "type": "applies",
-        "attributes": {
-            "status": r.apply_status.as_str(),
-            "log-read-url": log_url,
-            "status-timestamps": phase_stamps(r, tern_types::RunPhase::Apply),
-            "resource-additions": counts.additions,
-            "resource-changes": counts.changes,
-            "resource-destructions": counts.destructions,
-            "resource-imports": counts.imports,
-            "execution-details": { "mode": "remote" },
-        },
-        "relationships": { "run": rel(Some(&r.id), "runs") },
-    })
+    Resource::new(
+        r.apply_id(),
+        r::PhaseAttributes::new(
+            r.apply_status.as_str(),
+            None,
+            log_url.to_owned(),
+            times(r.phase_timestamps(tern_types::RunPhase::Apply)),
+            counts(c),
+        ),
+        r::RunRelationship { run: ToOne::to(r.id.clone(), "runs") },
+    )
 }
 
-pub(crate) fn state_version(v: &StateVersion, public_url: &str) -> Value {
-    json!({
-        "id": v.id,
-        "type": "state-versions",
-        "attributes": {
-            "serial": v.serial,
-            "lineage": v.lineage,
-            "md5": v.md5,
-            "size": v.size,
-            "status": "finalized",
-            "state-version": 4,
-            "terraform-version": v.terraform_version,
-            "resources-processed": true,
-            "created-at": time(v.created_at),
-            "hosted-state-download-url": format!("{public_url}/api/v2/state-versions/{}/download", v.id),
+pub(crate) fn state_version(v: &StateVersion, public_url: &str) -> r::StateVersion {
+    Resource::new(
+        v.id.clone(),
+        r::StateVersionAttributes {
+            serial: v.serial,
+            lineage: v.lineage.clone(),
+            md5: v.md5.clone(),
+            size: v.size,
+            status: "finalized".into(),
+            state_version: Some(4),
+            terraform_version: Some(v.terraform_version.clone()),
+            resources_processed: Some(true),
+            created_at: time(v.created_at),
+            hosted_state_download_url: Some(format!("{public_url}/api/v2/state-versions/{}/download", v.id)),
             // TFE's JSON state (`terraform show -json` of the state) is not produced by tern.
-            "hosted-json-state-download-url": null,
+            hosted_json_state_download_url: None,
+            hosted_state_upload_url: None,
+            hosted_json_state_upload_url: None,
         },
-        "relationships": {
-            "run": rel(v.run_id.as_deref(), "runs"),
-            "workspace": rel(Some(&v.workspace_id), "workspaces"),
+        r::StateVersionRelationships {
+            run: rel(v.run_id.as_deref(), "runs"),
+            workspace: ToOne::to(v.workspace_id.clone(), "workspaces"),
         },
-    })
+    )
 }

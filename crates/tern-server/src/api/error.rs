@@ -3,7 +3,7 @@
 use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use tern_protocol::jsonapi::{ErrorDocument, ErrorObject, ErrorSource, MEDIA_TYPE};
 use tern_store::StoreError;
 
 /// An error response: status, a short title, and a detail that says what to change.
@@ -70,20 +70,16 @@ impl From<StoreError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut error = json!({
-            "status": self.status.as_u16().to_string(),
-            "title": self.title,
-            "detail": self.detail,
-        });
-        if let Some(p) = &self.pointer {
-            error["source"] = json!({ "pointer": p });
-        }
-        let mut response = (
-            self.status,
-            [(CONTENT_TYPE, "application/vnd.api+json")],
-            json!({ "errors": [error] }).to_string(),
-        )
-            .into_response();
+        let document = ErrorDocument {
+            errors: vec![ErrorObject {
+                status: self.status.as_u16().to_string(),
+                title: self.title.to_string(),
+                detail: self.detail.clone(),
+                source: self.pointer.clone().map(|pointer| ErrorSource { pointer }),
+            }],
+        };
+        let body = serde_json::to_string(&document).unwrap_or_default();
+        let mut response = (self.status, [(CONTENT_TYPE, MEDIA_TYPE)], body).into_response();
         if self.status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 axum::http::header::WWW_AUTHENTICATE,

@@ -66,9 +66,9 @@ pub mod fuzzing {
             }));
         }
         seen(id_list(body, "workspaces").map(drop));
-        seen(agent::parse::<agent::ClaimRequest>(body).map(drop));
-        seen(agent::parse::<agent::MintRequest>(body).map(drop));
-        seen(agent::parse::<agent::FinishRequest>(body).map(drop));
+        seen(agent::parse::<tern_protocol::agent::ClaimRequest>(body).map(drop));
+        seen(agent::parse::<tern_protocol::agent::MintRequest>(body).map(drop));
+        seen(agent::parse::<tern_protocol::agent::FinishRequest>(body).map(drop));
         seen(
             tern_store::parse_state(body).map(drop).map_err(|e| super::ApiError::bad_request(e.to_string())),
         );
@@ -243,3 +243,6 @@ pub fn router(state: ApiState) -> Router {
         .layer(axum::middleware::map_response(api_version))
         .with_state(state)
 }
+
+#[cfg(test)]
+mod docs_golden;

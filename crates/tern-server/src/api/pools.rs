@@ -11,8 +11,10 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use serde_json::{Value, json};
+use tern_protocol::jsonapi::{Resource, ToMany};
+use tern_protocol::resources as r;
 use tern_store::{AgentPool, Token, TokenKind};
+use tern_types::SecretString;
 
 use super::docs::{self, Doc, rel};
 use super::user::{hidden, load_org};
@@ -28,37 +30,36 @@ pub(crate) fn routes() -> Router<ApiState> {
         .route("/api/v2/authentication-tokens/{id}", get(show_token).delete(delete_token))
 }
 
-fn pool(p: &AgentPool) -> Value {
-    json!({
-        "id": p.id,
-        "type": "agent-pools",
-        "attributes": {
-            "name": p.name,
-            "created-at": docs::time(p.created_at),
-            "organization-scoped": true,
-            "agent-count": p.agent_count,
+fn pool(p: &AgentPool) -> r::AgentPool {
+    Resource::new(
+        p.id.clone(),
+        r::AgentPoolAttributes {
+            name: p.name.clone(),
+            created_at: docs::time(p.created_at),
+            organization_scoped: true,
+            agent_count: p.agent_count,
         },
-        "relationships": {
-            "organization": rel(Some(&p.organization), "organizations"),
-            "workspaces": { "data": p.workspace_ids.iter().map(|id| json!({ "id": id, "type": "workspaces" })).collect::<Vec<_>>() },
+        r::AgentPoolRelationships {
+            organization: rel(Some(&p.organization), "organizations"),
+            workspaces: ToMany::of(&p.workspace_ids, "workspaces"),
         },
-        "links": { "self": format!("/api/v2/agent-pools/{}", p.id) },
-    })
+    )
+    .with_self_link(format!("/api/v2/agent-pools/{}", p.id))
 }
 
 /// An agent token as TFE shows it; the secret only when just created.
-fn token(t: &Token, secret: Option<&str>) -> Value {
-    json!({
-        "id": t.id,
-        "type": "authentication-tokens",
-        "attributes": {
-            "token": secret,
-            "description": t.description,
-            "created-at": docs::time(t.created_at),
-            "last-used-at": t.last_used_at.map(docs::time),
+fn token(t: &Token, secret: Option<SecretString>) -> r::AuthenticationToken {
+    Resource::new(
+        t.id.clone(),
+        r::TokenAttributes {
+            token: secret,
+            description: t.description.clone(),
+            created_at: docs::time(t.created_at),
+            last_used_at: Some(t.last_used_at.map(docs::time)),
+            expired_at: None,
         },
-        "relationships": { "agent-pool": rel(t.agent_pool_id.as_deref(), "agent-pools") },
-    })
+        r::TokenRelationships { agent_pool: Some(rel(t.agent_pool_id.as_deref(), "agent-pools")) },
+    )
 }
 
 /// The pool `id`, if the caller may act on its organization (else "not found").
@@ -139,7 +140,7 @@ async fn delete_pool(State(s): State<ApiState>, caller: Caller, Path(id): Path<S
 async fn list_tokens(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
     let p = load_pool(&s, &caller, &id).await?;
     let tokens = s.store.list_pool_tokens(&p.id).await?;
-    Ok(docs::one(json!(tokens.iter().map(|t| token(t, None)).collect::<Vec<_>>())))
+    Ok(docs::one(tokens.iter().map(|t| token(t, None)).collect::<Vec<_>>()))
 }
 
 async fn create_token(
@@ -159,7 +160,7 @@ async fn create_token(
     };
     let description = description.unwrap_or_else(|| format!("agents of pool {}", p.name));
     let (created, secret) = s.store.create_pool_token(&p.id, &description).await?;
-    Ok(docs::created(token(&created, Some(secret.expose_secret()))))
+    Ok(docs::created(token(&created, Some(secret))))
 }
 
 async fn show_token(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {

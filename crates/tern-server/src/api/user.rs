@@ -9,7 +9,8 @@ use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
-use serde_json::json;
+use tern_protocol::jsonapi::{NoRelationships, Resource, ToOne};
+use tern_protocol::resources as r;
 use tern_store::{
     Category, ConfigurationVersion, ExecutionMode, Organization, PhaseStatus, Run, RunFilter, RunInput,
     RunOperation, RunOptions, RunScope, RunStatus, RunVariable, SetScope, TokenKind, VariableInput,
@@ -127,7 +128,7 @@ pub(crate) fn routes(limits: ApiLimits) -> Router<ApiState> {
 }
 
 async fn ping(_caller: Caller) -> Response {
-    docs::respond(StatusCode::OK, &json!({ "data": { "type": "ping" } }))
+    docs::respond(StatusCode::OK, &serde_json::json!({ "data": { "type": "ping" } }))
 }
 
 // ---------------------------------------------------------------- loading with authorization
@@ -228,19 +229,19 @@ async fn delete_org(State(s): State<ApiState>, caller: Caller, Path(org): Path<S
 /// What this organization may do, as the `remote` backend asks before it runs anything.
 async fn entitlements(State(s): State<ApiState>, caller: Caller, Path(org): Path<String>) -> ApiResult {
     let org = load_org(&s, &caller, &org).await?;
-    Ok(docs::one(json!({
-        "id": org.id,
-        "type": "entitlement-sets",
-        "attributes": {
-            "operations": true,
-            "state-storage": true,
-            "private-module-registry": false,
-            "sentinel": false,
-            "teams": false,
-            "vcs-integrations": false,
-            "agents": true,
+    Ok(docs::one(Resource::new(
+        org.id,
+        r::EntitlementAttributes {
+            operations: true,
+            state_storage: true,
+            private_module_registry: false,
+            sentinel: false,
+            teams: false,
+            vcs_integrations: false,
+            agents: true,
         },
-    })))
+        NoRelationships {},
+    )))
 }
 
 async fn list_projects(
@@ -554,12 +555,18 @@ async fn remove_tags(
 
 async fn list_tags(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
     let ws = load_ws(&s, &caller, &id).await?;
-    let tags: Vec<serde_json::Value> = ws
+    let tags: Vec<r::Tag> = ws
         .tag_names
         .iter()
-        .map(|n| json!({ "id": tag_id(&s, &ws.organization_id, n), "type": "tags", "attributes": { "name": n } }))
+        .map(|n| {
+            Resource::new(
+                tag_id(&s, &ws.organization_id, n),
+                r::TagAttributes { name: n.clone() },
+                NoRelationships {},
+            )
+        })
         .collect();
-    Ok(docs::respond(StatusCode::OK, &json!({ "data": tags })))
+    Ok(docs::one(tags))
 }
 
 async fn create_workspace(
@@ -605,13 +612,13 @@ async fn workspace_with_included(s: &ApiState, ws: &Workspace, q: &HashMap<Strin
     let mut included: Vec<serde_json::Value> = Vec::new();
     for name in q.get("include").map(String::as_str).unwrap_or_default().split(',').map(str::trim) {
         match name {
-            "project" => included.push(docs::project(&s.store.project(&ws.project_id).await?)),
-            "organization" => {
-                included.push(docs::organization(&s.store.organization_by_id(&ws.organization_id).await?))
-            }
+            "project" => included.push(docs::value(&docs::project(&s.store.project(&ws.project_id).await?))),
+            "organization" => included.push(docs::value(&docs::organization(
+                &s.store.organization_by_id(&ws.organization_id).await?,
+            ))),
             "current_run" | "latest_run" => {
                 if let Some(id) = &ws.latest_run_id {
-                    included.push(run_doc(s, &s.store.run(id).await?).await?);
+                    included.push(docs::value(&run_doc(s, &s.store.run(id).await?).await?));
                 }
             }
             _ => {}
@@ -622,7 +629,7 @@ async fn workspace_with_included(s: &ApiState, ws: &Workspace, q: &HashMap<Strin
         return Ok(docs::one(data));
     }
     included.dedup_by(|a, b| a["id"] == b["id"]);
-    Ok(docs::respond(StatusCode::OK, &json!({ "data": data, "included": included })))
+    Ok(docs::with_included(data, included))
 }
 
 async fn update_workspace_by_name(
@@ -676,12 +683,12 @@ async fn all_vars(State(s): State<ApiState>, caller: Caller, Path(id): Path<Stri
         vars.extend(s.store.list_variables(&VariableOwner::VariableSet(set.id.clone())).await?);
     }
     let mut seen = std::collections::HashSet::new();
-    let effective: Vec<serde_json::Value> = vars
+    let effective: Vec<_> = vars
         .iter()
         .filter(|v| seen.insert((v.category.as_str(), v.key.clone())))
         .map(docs::variable)
         .collect();
-    Ok(docs::one(json!(effective)))
+    Ok(docs::one(effective))
 }
 
 async fn update_workspace(
@@ -776,7 +783,7 @@ pub(crate) fn variable_input(doc: &Doc) -> Result<VariableInput, ApiError> {
 async fn list_vars(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
     let ws = load_ws(&s, &caller, &id).await?;
     let vars = s.store.list_variables(&VariableOwner::Workspace(ws.id)).await?;
-    Ok(docs::one(json!(vars.iter().map(docs::variable).collect::<Vec<_>>())))
+    Ok(docs::one(vars.iter().map(docs::variable).collect::<Vec<_>>()))
 }
 
 async fn create_var(
@@ -841,7 +848,10 @@ async fn load_varset(s: &ApiState, caller: &Caller, id: &str) -> Result<tern_sto
     Ok(set)
 }
 
-async fn varset_doc(s: &ApiState, set: &tern_store::VariableSet) -> Result<serde_json::Value, ApiError> {
+async fn varset_doc(
+    s: &ApiState,
+    set: &tern_store::VariableSet,
+) -> Result<tern_protocol::resources::VariableSet, ApiError> {
     let vars = s.store.list_variables(&VariableOwner::VariableSet(set.id.clone())).await?;
     Ok(docs::variable_set(set, &vars))
 }
@@ -852,14 +862,7 @@ async fn varset_list(s: &ApiState, sets: &[tern_store::VariableSet]) -> ApiResul
     for set in sets {
         out.push(varset_doc(s, set).await?);
     }
-    let n = out.len();
-    Ok(docs::respond(
-        StatusCode::OK,
-        &json!({
-            "data": out,
-            "meta": { "pagination": { "current-page": 1, "prev-page": null, "next-page": null, "total-pages": 1, "total-count": n } },
-        }),
-    ))
+    Ok(docs::single_page(out))
 }
 
 async fn list_varsets(State(s): State<ApiState>, caller: Caller, Path(org): Path<String>) -> ApiResult {
@@ -987,8 +990,8 @@ async fn show_varset(
         return Ok(docs::one(data));
     }
     let vars = s.store.list_variables(&VariableOwner::VariableSet(set.id)).await?;
-    let included: Vec<serde_json::Value> = vars.iter().map(docs::variable).collect();
-    Ok(docs::respond(StatusCode::OK, &json!({ "data": data, "included": included })))
+    let included = vars.iter().map(|v| docs::value(&docs::variable(v))).collect();
+    Ok(docs::with_included(data, included))
 }
 
 async fn delete_varset(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
@@ -1000,7 +1003,7 @@ async fn delete_varset(State(s): State<ApiState>, caller: Caller, Path(id): Path
 async fn list_varset_vars(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
     let set = load_varset(&s, &caller, &id).await?;
     let vars = s.store.list_variables(&VariableOwner::VariableSet(set.id)).await?;
-    Ok(docs::one(json!(vars.iter().map(docs::variable).collect::<Vec<_>>())))
+    Ok(docs::one(vars.iter().map(docs::variable).collect::<Vec<_>>()))
 }
 
 async fn create_varset_var(
@@ -1477,16 +1480,20 @@ async fn run_queue(
 /// One run's document with what only a single run shows: its place in the queue. Never its
 /// variables (TFE shows them; `-var` may carry secrets, and tern keeps them sealed; names
 /// without values would break SDKs that expect a string).
-async fn run_doc(s: &ApiState, run: &Run) -> Result<serde_json::Value, ApiError> {
+async fn run_doc(s: &ApiState, run: &Run) -> Result<tern_protocol::resources::Run, ApiError> {
     let waiting = s.store.run_waiting_reason(run).await?;
     let mut data = docs::run(run, waiting.as_deref());
     add_run_details(s, run, &mut data).await?;
     Ok(data)
 }
 
-async fn add_run_details(s: &ApiState, run: &Run, data: &mut serde_json::Value) -> Result<(), ApiError> {
+async fn add_run_details(
+    s: &ApiState,
+    run: &Run,
+    data: &mut tern_protocol::resources::Run,
+) -> Result<(), ApiError> {
     if let Some(position) = s.store.queue_position(run).await? {
-        data["attributes"]["position-in-queue"] = json!(position);
+        data.attributes.position_in_queue = position;
     }
     Ok(())
 }
@@ -1515,12 +1522,14 @@ async fn show_run(
     let mut included: Vec<serde_json::Value> = Vec::new();
     for name in q.get("include").map(String::as_str).unwrap_or_default().split(',').map(str::trim) {
         match name {
-            "workspace" => included.push(docs::workspace(&ws)),
-            "plan" => included.push(docs::plan(&run, &log_url(&s, "plans", &run.plan_id()))),
-            "apply" => included.push(docs::apply(&run, &log_url(&s, "applies", &run.apply_id()))),
+            "workspace" => included.push(docs::value(&docs::workspace(&ws))),
+            "plan" => included.push(docs::value(&docs::plan(&run, &log_url(&s, "plans", &run.plan_id())))),
+            "apply" => {
+                included.push(docs::value(&docs::apply(&run, &log_url(&s, "applies", &run.apply_id()))))
+            }
             "configuration_version" | "configuration-version" => {
                 let cv = s.store.configuration_version(&run.configuration_version_id).await?;
-                included.push(docs::configuration_version(&cv, None));
+                included.push(docs::value(&docs::configuration_version(&cv, None)));
             }
             _ => {}
         }
@@ -1530,27 +1539,26 @@ async fn show_run(
     if included.is_empty() {
         return Ok(docs::one(data));
     }
-    Ok(docs::respond(StatusCode::OK, &json!({ "data": data, "included": included })))
+    Ok(docs::with_included(data, included))
 }
 
 /// A run's events (TFE's `run-events`), from its status timestamps, oldest first.
-fn events_of(run: &Run) -> Vec<serde_json::Value> {
+fn events_of(run: &Run) -> Vec<r::RunEvent> {
     let mut stamps: Vec<(&str, i64)> = run.run_timestamps().collect();
     stamps.sort_by_key(|(name, at)| (*at, *name));
     stamps
         .iter()
         .enumerate()
         .map(|(i, (name, at))| {
-            json!({
-                "id": format!("re-{}-{i}", run.id.trim_start_matches("run-")),
-                "type": "run-events",
-                "attributes": {
-                    "action": name.trim_end_matches("-at"),
-                    "description": serde_json::Value::Null,
-                    "created-at": docs::time(*at),
+            Resource::new(
+                format!("re-{}-{i}", run.id.trim_start_matches("run-")),
+                r::RunEventAttributes {
+                    action: name.trim_end_matches("-at").to_owned(),
+                    description: None,
+                    created_at: docs::time(*at),
                 },
-                "relationships": { "run": docs::rel(Some(&run.id), "runs") },
-            })
+                r::RunRelationship { run: ToOne::to(run.id.clone(), "runs") },
+            )
         })
         .collect()
 }
@@ -1558,15 +1566,7 @@ fn events_of(run: &Run) -> Vec<serde_json::Value> {
 /// A run's events: Terraform's `cloud` block reads them right after creating a run.
 async fn run_events(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
     let (run, _) = load_run(&s, &caller, &id).await?;
-    let events = events_of(&run);
-    let n = events.len();
-    Ok(docs::respond(
-        StatusCode::OK,
-        &json!({
-            "data": events,
-            "meta": { "pagination": { "current-page": 1, "prev-page": null, "next-page": null, "total-pages": 1, "total-count": n } },
-        }),
-    ))
+    Ok(docs::single_page(events_of(&run)))
 }
 
 /// One run event, by the id `re-<run>-<n>` the list gave it.
@@ -1615,11 +1615,7 @@ async fn list_org_runs(
 async fn capacity(State(s): State<ApiState>, caller: Caller, Path(org): Path<String>) -> ApiResult {
     let org = load_org(&s, &caller, &org).await?;
     let (pending, running) = s.store.run_capacity(&org.id).await?;
-    Ok(docs::one(json!({
-        "id": org.name,
-        "type": "organization-capacity",
-        "attributes": { "pending": pending, "running": running },
-    })))
+    Ok(docs::one(Resource::new(org.name, r::CapacityAttributes { pending, running }, NoRelationships {})))
 }
 
 async fn apply_run(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
@@ -1898,28 +1894,30 @@ fn pending_state_doc(
     s: &ApiState,
     v: &tern_store::PendingStateVersion,
     creator: Option<&str>,
-) -> serde_json::Value {
+) -> r::StateVersion {
     let url = |kind: &str| creator.map(|c| state_upload_url(s, &v.id, kind, c));
-    json!({
-        "id": v.id,
-        "type": "state-versions",
-        "attributes": {
-            "serial": v.serial,
-            "lineage": v.lineage,
-            "md5": v.md5,
-            "status": "pending",
-            "size": 0,
-            "created-at": docs::time(v.created_at),
-            "hosted-state-upload-url": url("upload"),
-            "hosted-json-state-upload-url": url("json-upload"),
-            "hosted-state-download-url": null,
-            "hosted-json-state-download-url": null,
+    Resource::new(
+        v.id.clone(),
+        r::StateVersionAttributes {
+            serial: v.serial,
+            lineage: v.lineage.clone(),
+            md5: v.md5.clone(),
+            status: "pending".into(),
+            size: 0,
+            created_at: docs::time(v.created_at),
+            hosted_state_upload_url: Some(url("upload")),
+            hosted_json_state_upload_url: Some(url("json-upload")),
+            hosted_state_download_url: None,
+            hosted_json_state_download_url: None,
+            state_version: None,
+            terraform_version: None,
+            resources_processed: None,
         },
-        "relationships": {
-            "run": docs::rel(v.run_id.as_deref(), "runs"),
-            "workspace": docs::rel(Some(&v.workspace_id), "workspaces"),
+        r::StateVersionRelationships {
+            run: docs::rel(v.run_id.as_deref(), "runs"),
+            workspace: ToOne::to(v.workspace_id.clone(), "workspaces"),
         },
-    })
+    )
 }
 
 /// A signed, short-lived URL that takes the state (`kind` "upload") or its JSON form
@@ -2015,25 +2013,28 @@ async fn download_state(State(s): State<ApiState>, caller: Caller, Path(id): Pat
 /// The outputs of a state version as TFE lists them; sensitive values are not returned.
 /// An output's id is derived from its state version and name (`wsout-…`), so it can be found
 /// again: [`show_state_output`] looks through the workspace's state versions.
-async fn output_docs(s: &ApiState, v: &tern_store::StateVersion) -> Result<Vec<serde_json::Value>, ApiError> {
+async fn output_docs(
+    s: &ApiState,
+    v: &tern_store::StateVersion,
+) -> Result<Vec<r::StateVersionOutput>, ApiError> {
     let bytes = s.store.state_bytes(&v.id).await?;
     let state: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
     let mut out = Vec::new();
     if let Some(outputs) = state.get("outputs").and_then(serde_json::Value::as_object) {
         for (name, o) in outputs {
             let sensitive = o.get("sensitive").and_then(serde_json::Value::as_bool).unwrap_or(false);
-            out.push(json!({
-                "id": output_id(s, &v.id, name),
-                "type": "state-version-outputs",
-                "attributes": {
-                    "name": name,
-                    "sensitive": sensitive,
-                    "type": o.get("type").and_then(|t| t.as_str()).unwrap_or("string"),
-                    "detailed-type": o.get("type").cloned().unwrap_or(serde_json::Value::Null),
-                    "value": if sensitive { serde_json::Value::Null } else { o.get("value").cloned().unwrap_or(serde_json::Value::Null) },
+            let null = serde_json::Value::Null;
+            out.push(Resource::new(
+                output_id(s, &v.id, name),
+                r::StateVersionOutputAttributes {
+                    name: name.clone(),
+                    sensitive,
+                    kind: o.get("type").and_then(|t| t.as_str()).unwrap_or("string").to_owned(),
+                    detailed_type: o.get("type").cloned().unwrap_or(null.clone()),
+                    value: if sensitive { null } else { o.get("value").cloned().unwrap_or(null) },
                 },
-                "relationships": { "state-version": docs::rel(Some(&v.id), "state-versions") },
-            }));
+                r::StateVersionRelationship { state_version: ToOne::to(v.id.clone(), "state-versions") },
+            ));
         }
     }
     Ok(out)
@@ -2050,15 +2051,7 @@ fn output_id(s: &ApiState, state_version: &str, name: &str) -> String {
 }
 
 async fn outputs_of(s: &ApiState, v: &tern_store::StateVersion) -> ApiResult {
-    let out = output_docs(s, v).await?;
-    let n = out.len();
-    Ok(docs::respond(
-        StatusCode::OK,
-        &json!({
-            "data": out,
-            "meta": { "pagination": { "current-page": 1, "prev-page": null, "next-page": null, "total-pages": 1, "total-count": n } },
-        }),
-    ))
+    Ok(docs::single_page(output_docs(s, v).await?))
 }
 
 /// One output by id: `wsout-<state version suffix>-<signature>`.
@@ -2069,12 +2062,7 @@ async fn show_state_output(State(s): State<ApiState>, caller: Caller, Path(id): 
     let v = load_state(&s, &caller, &format!("sv-{suffix}"))
         .await
         .map_err(|e| hidden(e, format!("state version output {id:?} not found")))?;
-    output_docs(&s, &v)
-        .await?
-        .into_iter()
-        .find(|o| o.get("id").and_then(serde_json::Value::as_str) == Some(id.as_str()))
-        .map(docs::one)
-        .ok_or_else(not_found)
+    output_docs(&s, &v).await?.into_iter().find(|o| o.id == id).map(docs::one).ok_or_else(not_found)
 }
 
 async fn state_outputs(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
@@ -2113,15 +2101,17 @@ async fn create_token(
     };
     let (token, secret) =
         s.store.create_token(kind, Some(&org.id), None, &description.unwrap_or(default), None).await?;
-    Ok(docs::created(json!({
-        "id": token.id,
-        "type": "authentication-tokens",
-        "attributes": {
-            "token": secret.expose_secret(),
-            "description": token.description,
-            "created-at": docs::time(token.created_at),
+    Ok(docs::created(Resource::new(
+        token.id,
+        r::TokenAttributes {
+            token: Some(secret),
+            description: token.description,
+            created_at: docs::time(token.created_at),
+            last_used_at: None,
+            expired_at: None,
         },
-    })))
+        r::TokenRelationships::default(),
+    )))
 }
 
 async fn create_org_token(
@@ -2145,17 +2135,17 @@ async fn show_org_token(State(s): State<ApiState>, caller: Caller, Path(org): Pa
     let token = tokens.last().ok_or_else(|| {
         ApiError::not_found(format!("organization {:?} has no organization token", org.name))
     })?;
-    Ok(docs::one(json!({
-        "id": token.id,
-        "type": "authentication-tokens",
-        "attributes": {
-            "description": token.description,
-            "created-at": docs::time(token.created_at),
-            "last-used-at": token.last_used_at.map(docs::time),
-            "expired-at": token.expires_at.map(docs::time),
-            "token": null,
+    Ok(docs::one(Resource::new(
+        token.id.clone(),
+        r::TokenAttributes {
+            token: None,
+            description: token.description.clone(),
+            created_at: docs::time(token.created_at),
+            last_used_at: Some(token.last_used_at.map(docs::time)),
+            expired_at: Some(token.expires_at.map(docs::time)),
         },
-    })))
+        r::TokenRelationships::default(),
+    )))
 }
 
 /// Revoke the organization's organization tokens (TFE has one; tern may have made several).
