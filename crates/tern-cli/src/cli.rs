@@ -394,8 +394,10 @@ pub enum KeysCommand {
     /// Publish a new key now; it signs once --activate-in has passed (default: the server's
     /// --key-publish-lead), and the current key then retires.
     Rotate {
-        /// How long to publish the new key before it signs, e.g. 1h. Keep it longer than
-        /// the JWKS max-age.
+        /// How long to publish the new key before it signs, e.g. 1h. The server refuses less
+        /// than the JWKS max-age plus its key refresh interval (a third of --key-publish-lead,
+        /// 1 to 10 s): a relying party may cache the JWKS for max-age, and another replica
+        /// serves the new key only after its next refresh.
         #[arg(long, value_name = "DURATION")]
         activate_in: Option<String>,
         #[command(flatten)]
@@ -1174,7 +1176,9 @@ pub struct ServeArgs {
     #[arg(long, value_name = "URL", env = "TERN_PUBLIC_URL")]
     pub public_url: Option<String>,
 
-    /// How long an agent keeps a job without reporting; after that the run is errored.
+    /// How long a runner keeps a job without reporting (a heartbeat or log), after which the run
+    /// is errored: it covers `tern agent` and this server's own workers alike (a worker of a
+    /// replica that died loses its job after this long).
     #[arg(long, value_name = "DURATION", env = "TERN_JOB_LEASE", default_value = "60s")]
     pub job_lease: String,
 
@@ -1191,8 +1195,10 @@ pub struct ServeArgs {
     #[arg(long, value_name = "DURATION", env = "TERN_ROTATE_KEYS_EVERY", default_value = "30d")]
     pub rotate_keys_every: String,
 
-    /// Managed keys: how long a new key is published before it signs. At least --jwks-max-age,
-    /// so every relying party has fetched it before it sees a token signed with it.
+    /// Managed keys: how long a new key is published before it signs. At least --jwks-max-age
+    /// plus the key refresh interval (a third of this, 1 to 10 s, the longest a key takes to
+    /// reach every replica), so every relying party has fetched it before it sees a token
+    /// signed with it.
     #[arg(long, value_name = "DURATION", env = "TERN_KEY_PUBLISH_LEAD", default_value = "1h")]
     pub key_publish_lead: String,
 

@@ -31,6 +31,18 @@ pub enum KeysError {
     /// There is no current key (another replica is creating the first one).
     #[error("the database has no current signing key")]
     NoCurrentKey,
+    /// A key would sign before every relying party and replica can know it.
+    #[error(
+        "activate-in {given}s is too short: a new key must be published for at least {min}s (the JWKS max-age, which relying parties may cache, plus the {refresh}s every replica takes to refresh its keys) before it signs"
+    )]
+    TooSoon {
+        /// Asked for.
+        given: u64,
+        /// The least allowed.
+        min: u64,
+        /// The refresh interval in it.
+        refresh: u64,
+    },
 }
 
 /// How keys rotate.
@@ -47,6 +59,20 @@ pub struct RotationPolicy {
 }
 
 impl RotationPolicy {
+    /// How often each replica refreshes its key ring: the longest a key that one replica
+    /// publishes or promotes takes to reach another's JWKS (a third of the publish lead, 1 to
+    /// 10 s).
+    pub fn refresh_interval(&self) -> Duration {
+        (self.lead / 3).clamp(Duration::from_secs(1), Duration::from_secs(10))
+    }
+
+    /// The least a new key must be published before it signs: the JWKS max-age (relying
+    /// parties may cache it that long) plus the refresh interval (another replica may serve the
+    /// older JWKS until its next refresh).
+    pub fn min_publish_lead(&self, jwks_max_age: Duration) -> Duration {
+        jwks_max_age + self.refresh_interval()
+    }
+
     /// A retired key stays published for the longest lifetime a token can have (an inline token
     /// lives as long as its phase, at most 24 h), plus five minutes.
     pub fn default_window() -> Duration {
@@ -60,6 +86,8 @@ pub struct ManagedKeys {
     issuer: IssuerUrl,
     policy: ClaimPolicy,
     rotation: RotationPolicy,
+    /// How long relying parties may cache the JWKS.
+    jwks_max_age: Duration,
     documents: Arc<IssuerState>,
     signer: Arc<Signer>,
     loaded: Mutex<Vec<(String, KeyState)>>,
@@ -111,7 +139,16 @@ impl ManagedKeys {
             policy: policy.clone(),
             max_ttl,
         });
-        Ok(Arc::new(Self { store, issuer, policy, rotation, documents, signer, loaded: Mutex::new(loaded) }))
+        Ok(Arc::new(Self {
+            store,
+            issuer,
+            policy,
+            rotation,
+            jwks_max_age: cache.jwks_max_age,
+            documents,
+            signer,
+            loaded: Mutex::new(loaded),
+        }))
     }
 
     /// The documents to serve.
@@ -189,8 +226,17 @@ impl ManagedKeys {
         Ok(self.store.managed_keys().await?.into_iter().find(|k| k.kid == kid))
     }
 
-    /// Publish a new key that signs from `now + activate_in`.
+    /// Publish a new key that signs from `now + activate_in` (refused when that is sooner than
+    /// [`RotationPolicy::min_publish_lead`]).
     pub async fn rotate(&self, now: i64, activate_in: Duration) -> Result<ManagedKey, KeysError> {
+        let min = self.rotation.min_publish_lead(self.jwks_max_age);
+        if activate_in < min {
+            return Err(KeysError::TooSoon {
+                given: activate_in.as_secs(),
+                min: min.as_secs(),
+                refresh: self.rotation.refresh_interval().as_secs(),
+            });
+        }
         if let Some(next) = self.store.managed_keys().await?.into_iter().find(|k| k.state == KeyState::Next) {
             return Err(StoreError::Conflict(format!(
                 "key {} is already published as the next key (it signs from {}); retire it first to replace it",

@@ -37,6 +37,20 @@ fn prefix(kind: TokenKind) -> &'static str {
     }
 }
 
+/// What [`Store::bootstrap_admin_token`] did.
+#[derive(Debug)]
+pub enum AdminBootstrap {
+    /// TERN_ADMIN_TOKEN is the admin token; `revoked` other admin tokens were revoked.
+    Given {
+        /// How many.
+        revoked: u64,
+    },
+    /// An admin token existed (an earlier start, or a replica that started at the same time).
+    Existing,
+    /// The first start: this new token, to show once.
+    Created(SecretString),
+}
+
 impl Store {
     /// Create a token; the secret is returned here and never again.
     pub async fn create_token(
@@ -81,27 +95,6 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         Ok(rows.iter().map(token).collect::<Result<_, _>>()?)
-    }
-
-    /// Register a token the operator chose (e.g. the admin token from the environment).
-    pub async fn import_token(
-        &self,
-        kind: TokenKind,
-        description: &str,
-        secret: &SecretString,
-    ) -> Result<Token, StoreError> {
-        if secret.len() < 32 {
-            return Err(StoreError::Invalid("a token must be at least 32 characters long".into()));
-        }
-        let hash = token_hash(secret.expose_secret());
-        let existing: Option<(String,)> = sqlx::query_as("SELECT id FROM tokens WHERE hash = $1")
-            .bind(&hash)
-            .fetch_optional(&self.pool)
-            .await?;
-        if let Some((id,)) = existing {
-            return self.token(&id).await;
-        }
-        Ok(self.insert_token(kind, None, None, None, description, None, secret.expose_secret()).await?.0)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -177,11 +170,83 @@ impl Store {
         Ok(rows)
     }
 
-    /// Whether any admin token exists.
-    pub async fn has_admin_token(&self) -> Result<bool, StoreError> {
-        let n: (i64,) =
-            sqlx::query_as("SELECT COUNT(*) FROM tokens WHERE kind = 'admin'").fetch_one(&self.pool).await?;
-        Ok(n.0 > 0)
+    /// The admin token at start, safe when replicas start at the same instant on one database
+    /// (each step runs under one row lock, so the second replica sees what the first did):
+    /// - `given` (TERN_ADMIN_TOKEN) becomes *the* admin token: registered if new, and every other
+    ///   admin token is revoked, so that rotating the variable invalidates the old token (and the
+    ///   one created on first start);
+    /// - otherwise, the first start creates one and returns its secret (shown once); later
+    ///   starts, and a replica that lost the race, find it and create none.
+    pub async fn bootstrap_admin_token(
+        &self,
+        given: Option<&SecretString>,
+    ) -> Result<AdminBootstrap, StoreError> {
+        if let Some(secret) = given
+            && secret.len() < 32
+        {
+            return Err(StoreError::Invalid("a token must be at least 32 characters long".into()));
+        }
+        let mut tx = self.pool.begin().await?;
+        // The lock: a write first, so that on SQLite this transaction holds the write lock from
+        // its start, and on PostgreSQL a concurrent bootstrap waits on the row until we commit.
+        sqlx::query(
+            "INSERT INTO settings (name, value) VALUES ('lock:admin-bootstrap', '') \
+             ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+        )
+        .execute(&mut *tx)
+        .await?;
+        let outcome = match given {
+            Some(secret) => {
+                let hash = token_hash(secret.expose_secret());
+                let known: Option<(String,)> =
+                    sqlx::query_as("SELECT id FROM tokens WHERE hash = $1 AND kind = 'admin'")
+                        .bind(&hash)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                if known.is_none() {
+                    let other: Option<(String,)> = sqlx::query_as("SELECT kind FROM tokens WHERE hash = $1")
+                        .bind(&hash)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    if other.is_some() {
+                        return Err(StoreError::Invalid(
+                            "this token is already another kind of token; choose a new random one".into(),
+                        ));
+                    }
+                    sqlx::query("INSERT INTO tokens (id, hash, kind, description, created_at) VALUES ($1, $2, 'admin', 'from TERN_ADMIN_TOKEN', $3)")
+                        .bind(new_id("at")?)
+                        .bind(&hash)
+                        .bind(self.now())
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                let revoked = sqlx::query("DELETE FROM tokens WHERE kind = 'admin' AND hash <> $1")
+                    .bind(&hash)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                AdminBootstrap::Given { revoked }
+            }
+            None => {
+                let n: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM tokens WHERE kind = 'admin'")
+                    .fetch_one(&mut *tx)
+                    .await?;
+                if n.0 > 0 {
+                    AdminBootstrap::Existing
+                } else {
+                    let secret = new_token_secret(prefix(TokenKind::Admin))?;
+                    sqlx::query("INSERT INTO tokens (id, hash, kind, description, created_at) VALUES ($1, $2, 'admin', 'created on first start', $3)")
+                        .bind(new_id("at")?)
+                        .bind(token_hash(&secret))
+                        .bind(self.now())
+                        .execute(&mut *tx)
+                        .await?;
+                    AdminBootstrap::Created(SecretString::new(secret.to_string()))
+                }
+            }
+        };
+        tx.commit().await?;
+        Ok(outcome)
     }
 
     /// Tokens of a kind (and organization), oldest first.

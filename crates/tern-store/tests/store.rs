@@ -59,7 +59,31 @@ both!(
     a_runs_terraform_version_is_pinned_when_its_plan_is_claimed,
     a_waiting_run_says_what_it_waits_for,
     run_variables_are_sealed_and_options_kept,
+    replicas_bootstrapping_at_once_agree_on_one_admin_token,
 );
+
+/// Two replicas (two stores, two pools) starting at the same instant: one creates the admin
+/// token and the other finds it; both given TERN_ADMIN_TOKEN register it once. Ten times over.
+async fn replicas_bootstrapping_at_once_agree_on_one_admin_token(f: Fixture) {
+    let other = Store::open(&f.db.url, &f.key, f.clock.clone()).await.unwrap();
+    let chosen = SecretString::new("an-admin-token-both-replicas-were-given-0123456".into());
+    for round in 0..10 {
+        for t in f.store.list_tokens(TokenKind::Admin, None).await.unwrap() {
+            f.store.revoke_token(&t.id).await.unwrap();
+        }
+        let given = (round % 2 == 1).then_some(&chosen);
+        let (a, b) = tokio::join!(f.store.bootstrap_admin_token(given), other.bootstrap_admin_token(given));
+        let (a, b) = (a.unwrap(), b.unwrap());
+        let created = [&a, &b].iter().filter(|o| matches!(o, AdminBootstrap::Created(_))).count();
+        match given {
+            None => assert_eq!(created, 1, "round {round}: exactly one creates it: {a:?} {b:?}"),
+            Some(_) => {
+                assert!(matches!((&a, &b), (AdminBootstrap::Given { .. }, AdminBootstrap::Given { .. })))
+            }
+        }
+        assert_eq!(f.store.list_tokens(TokenKind::Admin, None).await.unwrap().len(), 1, "round {round}");
+    }
+}
 
 async fn run_variables_are_sealed_and_options_kept(f: Fixture) {
     let o = org(&f, "acme").await;
@@ -676,18 +700,37 @@ async fn tokens_are_hashed_and_expire(f: Fixture) {
     assert_eq!(f.store.authenticate("tern-org.nope").await.unwrap(), None);
     f.clock.advance(Duration::from_secs(100));
     assert_eq!(f.store.authenticate(secret.expose_secret()).await.unwrap(), None, "expired");
-    assert!(!f.store.has_admin_token().await.unwrap());
+    // First start: an admin token is created once; later starts find it.
+    let first = match f.store.bootstrap_admin_token(None).await.unwrap() {
+        AdminBootstrap::Created(secret) => secret,
+        other => panic!("{other:?}"),
+    };
+    assert!(first.expose_secret().starts_with("tern-admin."));
+    assert!(matches!(f.store.bootstrap_admin_token(None).await.unwrap(), AdminBootstrap::Existing));
+    // TERN_ADMIN_TOKEN becomes the admin token and revokes the others; again, it changes nothing.
     let chosen = SecretString::new("an-admin-token-chosen-by-the-operator-0123456789".into());
-    let admin = f.store.import_token(TokenKind::Admin, "from TERN_ADMIN_TOKEN", &chosen).await.unwrap();
+    assert!(matches!(
+        f.store.bootstrap_admin_token(Some(&chosen)).await.unwrap(),
+        AdminBootstrap::Given { revoked: 1 }
+    ));
+    assert!(matches!(
+        f.store.bootstrap_admin_token(Some(&chosen)).await.unwrap(),
+        AdminBootstrap::Given { revoked: 0 }
+    ));
     assert_eq!(
-        f.store.import_token(TokenKind::Admin, "again", &chosen).await.unwrap().id,
-        admin.id,
-        "idempotent"
+        f.store.authenticate(first.expose_secret()).await.unwrap(),
+        None,
+        "the first-start token died"
     );
-    assert!(f.store.has_admin_token().await.unwrap());
-    assert!(
-        f.store.import_token(TokenKind::Admin, "short", &SecretString::new("short".into())).await.is_err()
-    );
+    assert_eq!(f.store.authenticate(chosen.expose_secret()).await.unwrap().unwrap().kind, TokenKind::Admin);
+    // A rotation: the new one works, the old one no longer.
+    let rotated = SecretString::new("the-next-admin-token-chosen-by-the-operator-987".into());
+    f.store.bootstrap_admin_token(Some(&rotated)).await.unwrap();
+    assert_eq!(f.store.authenticate(chosen.expose_secret()).await.unwrap(), None, "rotated out");
+    assert!(f.store.authenticate(rotated.expose_secret()).await.unwrap().is_some());
+    assert!(f.store.bootstrap_admin_token(Some(&SecretString::new("short".into()))).await.is_err());
+    // Another kind's token is never promoted to admin.
+    assert!(f.store.bootstrap_admin_token(Some(&secret)).await.is_err(), "an organization token");
     assert_eq!(f.store.list_tokens(TokenKind::Organization, Some(&o.id)).await.unwrap().len(), 1);
     f.store.revoke_token(&t.id).await.unwrap();
     assert!(f.store.list_tokens(TokenKind::Organization, None).await.unwrap().is_empty());

@@ -103,11 +103,20 @@ impl ServeSettings {
                 return Err(UsageError("--managed-keys keeps the keys in the database: drop --signing-key (and the OTF/Terrakube key settings)".into()));
             }
             let lead = settings::duration("--key-publish-lead", &args.key_publish_lead)?;
-            if lead < cache.jwks_max_age {
+            let probe = RotationPolicy {
+                spec: KeySpec::EcP256,
+                every: None,
+                lead,
+                window: RotationPolicy::default_window(),
+            };
+            let min = probe.min_publish_lead(cache.jwks_max_age);
+            if lead < min {
                 return Err(UsageError(format!(
-                    "--key-publish-lead ({}) must be at least --jwks-max-age ({}): relying parties may use a cached JWKS that long, and must know a key before it signs",
+                    "--key-publish-lead ({}) must be at least {} (--jwks-max-age {} plus the {} every replica takes to refresh its keys): relying parties may use a cached JWKS that long, and must know a key before it signs",
                     humantime::format_duration(lead),
-                    humantime::format_duration(cache.jwks_max_age)
+                    humantime::format_duration(min),
+                    humantime::format_duration(cache.jwks_max_age),
+                    humantime::format_duration(probe.refresh_interval()),
                 )));
             }
             let every = match args.rotate_keys_every.as_str() {
@@ -241,7 +250,7 @@ pub fn run(args: ServeArgs, env: Env<'_>) -> anyhow::Result<ExitCode> {
         let store = Store::open(&settings.database_url, &encryption_key, clock.clone())
             .await
             .with_context(|| format!("opening the database {}", redact_url(&settings.database_url)))?;
-        let admin = ensure_admin_token(&store, admin_token).await?;
+        let admin = ensure_admin_token(&store, admin_token, &settings.data_dir).await?;
 
         // Keys: files (static), or the managed ring in the database.
         let (issuer_state, signer, managed) = match (ring, settings.managed) {
@@ -371,7 +380,7 @@ pub fn run(args: ServeArgs, env: Env<'_>) -> anyhow::Result<ExitCode> {
         // Managed keys: promote, schedule and drop on time, on every replica.
         let key_task = managed.clone().map(|keys| {
             let clock = Arc::new(SystemClock);
-            let every = (keys.rotation().lead / 3).clamp(Duration::from_secs(1), Duration::from_secs(10));
+            let every = keys.rotation().refresh_interval();
             tokio::spawn(async move {
                 let mut tick = tokio::time::interval(every);
                 loop {
@@ -524,26 +533,44 @@ fn ensure_private_dir(dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The admin token: TERN_ADMIN_TOKEN registered as given; otherwise one is created on first
-/// start and returned so it can be printed once.
+/// The admin token: TERN_ADMIN_TOKEN is *the* admin token (any other is revoked: changing the
+/// variable rotates it); without it, one is created on first start and returned so it can be
+/// saved once. Safe when replicas start together on one database.
 async fn ensure_admin_token(
     store: &Store,
     given: Option<tern_types::SecretString>,
+    data_dir: &Path,
 ) -> anyhow::Result<Option<tern_types::SecretString>> {
-    if let Some(token) = given {
-        store
-            .import_token(TokenKind::Admin, "from TERN_ADMIN_TOKEN", &token)
-            .await
-            .context("TERN_ADMIN_TOKEN")?;
-        tracing::info!("admin token taken from TERN_ADMIN_TOKEN");
-        return Ok(None);
+    match store.bootstrap_admin_token(given.as_ref()).await.context("TERN_ADMIN_TOKEN")? {
+        tern_store::AdminBootstrap::Given { revoked } => {
+            tracing::info!("admin token taken from TERN_ADMIN_TOKEN");
+            if revoked > 0 {
+                tracing::warn!(
+                    revoked,
+                    "revoked the admin tokens other than TERN_ADMIN_TOKEN (a rotation, or the one created on first start)"
+                );
+            }
+            // The token saved on first start no longer works: do not leave it to be tried.
+            let saved = data_dir.join("admin-token");
+            if let (Ok(text), Some(given)) = (std::fs::read_to_string(&saved), &given)
+                && text.trim() != given.expose_secret()
+            {
+                match std::fs::remove_file(&saved) {
+                    Ok(()) => tracing::info!(
+                        "removed {}: TERN_ADMIN_TOKEN replaced the token it held",
+                        saved.display()
+                    ),
+                    Err(e) => tracing::warn!(
+                        "{} holds a revoked admin token and cannot be removed: {e}",
+                        saved.display()
+                    ),
+                }
+            }
+            Ok(None)
+        }
+        tern_store::AdminBootstrap::Existing => Ok(None),
+        tern_store::AdminBootstrap::Created(secret) => Ok(Some(secret)),
     }
-    if store.has_admin_token().await? {
-        return Ok(None);
-    }
-    let (_, secret) =
-        store.create_token(TokenKind::Admin, None, None, "created on first start", None).await?;
-    Ok(Some(secret))
 }
 
 pub(crate) fn loopback_host(bound: &SocketAddr) -> String {

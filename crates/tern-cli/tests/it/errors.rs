@@ -198,6 +198,12 @@ fn cases() -> Vec<Case> {
             2,
         ),
         (
+            "serve: a key publish lead that replicas and caches do not cover",
+            vec!["serve", "--managed-keys", "--key-publish-lead", "5m", "--jwks-max-age", "5m"],
+            vec![],
+            2,
+        ),
+        (
             "serve: bad --jwks-max-age",
             vec!["serve", "--signing-key", ok, "--jwks-max-age", "soon"],
             vec![],

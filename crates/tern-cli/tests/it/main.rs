@@ -18,6 +18,7 @@ mod load;
 mod masking;
 mod peers;
 mod pytfe;
+mod replicas;
 mod runs;
 mod serve;
 mod support;

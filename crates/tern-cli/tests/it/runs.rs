@@ -670,16 +670,24 @@ fn managed_key_rotation_keeps_every_token_verifiable_until_it_expires() {
     assert!(verifies(&before));
     assert_eq!(jwks_kids(), std::slice::from_ref(&kid_a));
 
-    let out = run(w.cli(&server).args(["keys", "rotate", "--activate-in", "4s"]));
+    // Sooner than max-age (1 s) plus the replicas' refresh (1 s): a relying party could meet a
+    // token signed by a key it was never shown.
+    let early = run(w.cli(&server).args(["keys", "rotate", "--activate-in", "1s"]));
+    early.failure(1);
+    assert!(early.stderr.contains("at least 2s"), "{early}");
+    assert_eq!(jwks_kids(), std::slice::from_ref(&kid_a), "nothing was published");
+    // What happens before the new key signs is checked first, with the fast calls only (the
+    // verifiers start Python processes, slow on a loaded machine): 8 s is then plenty.
+    let out = run(w.cli(&server).args(["keys", "rotate", "--activate-in", "8s"]));
     out.success();
     let kids = jwks_kids();
     assert_eq!(kids.len(), 2, "the next key is published before it signs: {kids:?}");
     let kid_b = kids.iter().find(|k| **k != kid_a).unwrap().clone();
     let (during, kid) = mint();
-    assert_eq!(kid, kid_a, "still signing with the current key while the next one is only published");
-    assert!(verifies(&before) && verifies(&during));
     let listed = w.ok(&server, &["keys", "list"]);
+    assert_eq!(kid, kid_a, "still signing with the current key while the next one is only published");
     assert!(listed.contains(&kid_b) && listed.contains("next"), "{listed}");
+    assert!(verifies(&before) && verifies(&during));
 
     let deadline = Instant::now() + Duration::from_secs(30);
     let after = loop {

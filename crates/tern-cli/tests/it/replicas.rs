@@ -1,0 +1,112 @@
+//! Replicas: several `tern serve` on one PostgreSQL database, as a Deployment runs them. Every
+//! step of a start is safe when they start at the same instant, and a rotation of the admin
+//! token (a new TERN_ADMIN_TOKEN) invalidates the old one.
+
+use std::process::Command;
+
+use base64::Engine as _;
+
+use crate::runs::ADMIN;
+use crate::support::{Scratch, Server};
+
+/// `tern serve` with its own data directory `name` on the shared database, managed keys, no
+/// workers; with `admin` as TERN_ADMIN_TOKEN when given.
+fn replica(s: &Scratch, name: &str, database_url: &str, admin: Option<&str>) -> Server {
+    let mut cmd: Command = s.tern_plain();
+    // Replicas share the key that seals secrets in the database.
+    cmd.env("TERN_ENCRYPTION_KEY", base64::engine::general_purpose::STANDARD.encode([7u8; 32]));
+    if let Some(token) = admin {
+        cmd.env("TERN_ADMIN_TOKEN", token);
+    }
+    let data = s.path().join(name);
+    Server::start(
+        cmd,
+        &[
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--database-url",
+            database_url,
+            "--managed-keys",
+            "--workers",
+            "0",
+        ],
+    )
+}
+
+fn status(server: &Server, token: &str) -> u16 {
+    crate::runs::call("GET", &format!("{}/api/v2/organizations", server.base), token, None).0
+}
+
+fn jwks_kids(server: &Server) -> Vec<String> {
+    let (status, jwks) = crate::runs::call("GET", &format!("{}/.well-known/jwks", server.issuer), "", None);
+    assert_eq!(status, 200, "{jwks}");
+    let mut kids: Vec<String> =
+        jwks["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap().to_owned()).collect();
+    kids.sort();
+    kids
+}
+
+/// Two replicas started at the same instant on a new database both come up, 20 times in a row:
+/// with TERN_ADMIN_TOKEN (a Deployment's secret) every other round, without it (the first
+/// start creates one token, which both accept) in the others; both serve the same signing key.
+#[test]
+fn two_replicas_started_together_on_a_new_database_both_come_up() {
+    let s = Scratch::new();
+    for round in 0..20 {
+        let db = tern_testkit::db::TestDatabase::postgres();
+        let admin = (round % 2 == 0).then_some(ADMIN);
+        let (a, b) = std::thread::scope(|scope| {
+            let a = scope.spawn(|| replica(&s, &format!("r{round}-a"), &db.url, admin));
+            let b = scope.spawn(|| replica(&s, &format!("r{round}-b"), &db.url, admin));
+            (a.join(), b.join())
+        });
+        let (Ok(a), Ok(b)) = (a, b) else {
+            panic!("round {round}: a replica did not come up (its log is above)")
+        };
+        let token = match admin {
+            Some(token) => token.to_owned(),
+            None => {
+                let saved: Vec<String> = ["a", "b"]
+                    .iter()
+                    .filter_map(|r| {
+                        std::fs::read_to_string(s.path().join(format!("r{round}-{r}/admin-token"))).ok()
+                    })
+                    .collect();
+                assert_eq!(saved.len(), 1, "round {round}: exactly one replica created the admin token");
+                saved[0].trim().to_owned()
+            }
+        };
+        assert_eq!((status(&a, &token), status(&b, &token)), (200, 200), "round {round}");
+        assert_eq!(jwks_kids(&a), jwks_kids(&b), "round {round}: one signing key");
+        assert_eq!(jwks_kids(&a).len(), 1, "round {round}: one signing key");
+    }
+}
+
+/// A new TERN_ADMIN_TOKEN is a rotation: the token created on first start (and any earlier
+/// TERN_ADMIN_TOKEN) stops working, and its file goes away.
+#[test]
+fn a_new_admin_token_revokes_the_old_ones() {
+    let s = Scratch::new();
+    let db = tern_testkit::db::TestDatabase::sqlite();
+    let first = replica(&s, "data", &db.url, None);
+    let file = s.path().join("data/admin-token");
+    let created = std::fs::read_to_string(&file).unwrap().trim().to_owned();
+    assert_eq!(status(&first, &created), 200);
+    drop(first);
+
+    let second = replica(&s, "data", &db.url, Some(ADMIN));
+    assert_eq!(status(&second, ADMIN), 200);
+    assert_eq!(status(&second, &created), 401, "the first-start token was revoked");
+    assert!(!file.exists(), "the revoked token's file was removed");
+    assert!(
+        second.logs().contains("revoked the admin tokens other than TERN_ADMIN_TOKEN"),
+        "{}",
+        second.logs()
+    );
+    drop(second);
+
+    let rotated = "tern-admin-rotated-0123456789abcdef0123456789";
+    let third = replica(&s, "data", &db.url, Some(rotated));
+    assert_eq!(status(&third, rotated), 200);
+    assert_eq!(status(&third, ADMIN), 401, "the previous TERN_ADMIN_TOKEN was revoked");
+}
