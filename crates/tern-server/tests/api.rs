@@ -134,7 +134,7 @@ fn concrete(path: &str) -> String {
 }
 
 async fn every_endpoint_needs_a_valid_token(api: Api) {
-    for (method, path, _) in ENDPOINTS {
+    for (method, path, _) in ENDPOINTS.iter() {
         let method = Method::from_bytes(method.as_bytes()).unwrap();
         let path = concrete(path);
         if scope_of(method.as_str(), &path) == Scope::Public {
@@ -2354,7 +2354,7 @@ async fn every_endpoint_refuses_every_credential_it_must(api: Api) {
     let body_for = |template: &str| (template == "/api/v2/runs").then(|| run_body.clone());
     let mut tried = 0;
     let mut failures = Vec::new();
-    for (method_name, template, _) in ENDPOINTS {
+    for (method_name, template, _) in ENDPOINTS.iter() {
         let scope = scope_of(method_name, template);
         let method = Method::from_bytes(method_name.as_bytes()).unwrap();
         let mut path = concrete(template);
@@ -2393,7 +2393,7 @@ async fn every_endpoint_refuses_every_credential_it_must(api: Api) {
     // tests make them with the allowed credentials.
     let mut allowed = 0;
     let mut happy_path_only = Vec::new();
-    for (method_name, template, _) in ENDPOINTS {
+    for (method_name, template, _) in ENDPOINTS.iter() {
         let scope = scope_of(method_name, template);
         let method = Method::from_bytes(method_name.as_bytes()).unwrap();
         let mut path = concrete(template);

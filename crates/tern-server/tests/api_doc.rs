@@ -12,7 +12,7 @@ use tern_server::api::{ENDPOINTS, unsupported_features};
 fn the_api_endpoint_document_lists_every_endpoint_and_every_unsupported_feature() {
     let mut doc = String::from(
         "# tern's API, endpoint by endpoint\n\n\
-         Generated from the server's endpoint table (`crates/tern-server/src/api/openapi.rs`) and\n\
+         Generated from the server's endpoint table (`crates/tern-server/src/api/table.rs`) and\n\
          its table of TFE features it does not have (`crates/tern-server/src/api/mod.rs`) by\n\
          `crates/tern-server/tests/api_doc.rs`; `GET /api/v2/openapi.json` serves the same list.\n\
          [`tfe-api.md`](tfe-api.md) says how tern's API differs from TFE's and how it is tested.\n\n\

@@ -2,27 +2,35 @@
 
 use std::time::Duration;
 
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::{get, post};
 use tern_protocol::jsonapi::{NoRelationships, Resource};
 use tern_protocol::resources as r;
 use tern_store::ManagedKey;
 
 use super::docs::{self, Doc};
+use super::table::{Table, Verb};
 use super::{ApiError, ApiState, Caller};
 use crate::keys::{KeysError, ManagedKeys};
 
 type ApiResult = Result<Response, ApiError>;
 
-pub(crate) fn routes() -> Router<ApiState> {
-    Router::new()
-        .route("/api/v2/admin/signing-keys", get(list))
-        .route("/api/v2/admin/signing-keys/actions/rotate", post(rotate))
-        .route("/api/v2/admin/signing-keys/{kid}/actions/retire", post(retire))
+pub(crate) fn endpoints(t: Table) -> Table {
+    t.add(Verb::Get, "/api/v2/admin/signing-keys", "List the managed signing keys (admin)", list)
+        .add(
+            Verb::Post,
+            "/api/v2/admin/signing-keys/actions/rotate",
+            "Publish the next signing key (admin)",
+            rotate,
+        )
+        .add(
+            Verb::Post,
+            "/api/v2/admin/signing-keys/{kid}/actions/retire",
+            "Retire a signing key (admin)",
+            retire,
+        )
 }
 
 fn key_doc(k: &ManagedKey) -> r::SigningKey {

@@ -5,13 +5,11 @@
 
 use std::time::Duration;
 
-use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{Path, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
 use serde::{Deserialize, Serialize};
 use tern_identity::{Jti, RunContext, TokenRequest};
 use tern_protocol::agent::{self as protocol, Outcome};
@@ -21,38 +19,77 @@ use tern_types::{
     WorkspaceName,
 };
 
+use super::table::{Table, Verb};
 use super::{ApiError, ApiLimits, ApiState, Caller};
 
 type ApiResult = Result<Response, ApiError>;
 
-pub(crate) fn routes(limits: ApiLimits) -> Router<ApiState> {
-    Router::new()
-        .route(protocol::CLAIM_PATH, post(claim))
-        .route("/api/agent/jobs/{id}", get(spec))
-        .route("/api/agent/jobs/{id}/configuration", get(configuration))
-        .route(
+pub(crate) fn endpoints(t: Table, limits: ApiLimits) -> Table {
+    t.add(Verb::Post, protocol::CLAIM_PATH, "Claim a job (agent token; long-polls up to wait_seconds)", claim)
+        .add(Verb::Get, "/api/agent/jobs/{id}", "A job's specification with its variables (job token)", spec)
+        .add(Verb::Get, "/api/agent/jobs/{id}/configuration", "A job's configuration tarball", configuration)
+        .add_with_limit(
+            Verb::Get,
             "/api/agent/jobs/{id}/state",
-            get(state).put(upload_state).layer(DefaultBodyLimit::max(tern_store::MAX_STATE_BYTES)),
+            "The workspace's current state (204: none)",
+            tern_store::MAX_STATE_BYTES,
+            state,
         )
-        .route(
+        .add_with_limit(
+            Verb::Put,
+            "/api/agent/jobs/{id}/state",
+            "Store the state an apply produced",
+            tern_store::MAX_STATE_BYTES,
+            upload_state,
+        )
+        .add_with_limit(
+            Verb::Get,
             "/api/agent/jobs/{id}/plan",
-            get(plan_file).put(save_plan_file).layer(DefaultBodyLimit::max(limits.max_upload_bytes)),
+            "The saved plan, for the apply phase",
+            limits.max_upload_bytes,
+            plan_file,
         )
-        .route(
+        .add_with_limit(
+            Verb::Put,
+            "/api/agent/jobs/{id}/plan",
+            "Save the plan of the plan phase",
+            limits.max_upload_bytes,
+            save_plan_file,
+        )
+        .add_with_limit(
+            Verb::Put,
             "/api/agent/jobs/{id}/plan-json",
-            put(save_plan_json).layer(DefaultBodyLimit::max(tern_types::MAX_PLAN_JSON_BYTES)),
+            "Save the plan phase's JSON plan (terraform show -json)",
+            tern_types::MAX_PLAN_JSON_BYTES,
+            save_plan_json,
         )
-        .route(
+        .add_with_limit(
+            Verb::Put,
             "/api/agent/jobs/{id}/plan-json-redacted",
-            put(save_plan_json_redacted).layer(DefaultBodyLimit::max(tern_types::MAX_PLAN_JSON_BYTES)),
+            "Save the plan phase's redacted, structured plan",
+            tern_types::MAX_PLAN_JSON_BYTES,
+            save_plan_json_redacted,
         )
-        .route("/api/agent/jobs/{id}/token", post(mint))
-        .route(
+        .add(
+            Verb::Post,
+            "/api/agent/jobs/{id}/token",
+            "Mint a workload identity token for the job's run and phase",
+            mint,
+        )
+        .add_with_limit(
+            Verb::Post,
             "/api/agent/jobs/{id}/logs",
-            post(logs).layer(DefaultBodyLimit::max(limits.max_log_chunk_bytes)),
+            "Append to the phase's log; renews the lease, answers whether to cancel",
+            limits.max_log_chunk_bytes,
+            logs,
         )
-        .route("/api/agent/jobs/{id}/heartbeat", post(heartbeat))
-        .route("/api/agent/jobs/{id}/finish", post(finish))
+        .add(
+            Verb::Post,
+            "/api/agent/jobs/{id}/heartbeat",
+            "Renew the lease; answers whether to cancel",
+            heartbeat,
+        )
+        .add(Verb::Post, "/api/agent/jobs/{id}/finish", "Report how the phase ended", finish)
 }
 
 fn json_ok(value: &impl Serialize) -> Response {

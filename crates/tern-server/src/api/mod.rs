@@ -11,6 +11,7 @@ mod docs;
 mod error;
 mod openapi;
 mod pools;
+mod table;
 mod user;
 
 use std::sync::Arc;
@@ -27,6 +28,7 @@ use tokio::sync::Notify;
 pub use auth::Caller;
 pub use error::ApiError;
 pub use openapi::ENDPOINTS;
+pub use table::{Endpoint, Verb};
 
 /// Entry points for the fuzz targets in `fuzz/` (not an API: hidden, may change at any time).
 #[doc(hidden)]
@@ -230,14 +232,22 @@ pub fn unsupported_features() -> impl Iterator<Item = (&'static str, &'static st
     UNSUPPORTED.iter().copied()
 }
 
+/// The endpoint table: every module adds its endpoints, and the router and the listing come
+/// out of it together.
+fn table(limits: ApiLimits) -> (Router<ApiState>, Vec<Endpoint>) {
+    let t = table::Table::new();
+    let t = user::endpoints(t, limits);
+    let t = agent::endpoints(t, limits);
+    let t = pools::endpoints(t);
+    let t = openapi::endpoints(t);
+    admin::endpoints(t).into_parts()
+}
+
 /// The API routes, to be merged into the server's router.
 pub fn router(state: ApiState) -> Router {
     let limits = state.limits;
-    user::routes(limits)
-        .merge(agent::routes(limits))
-        .merge(pools::routes())
-        .merge(openapi::routes())
-        .merge(admin::routes())
+    table(limits)
+        .0
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limits.max_json_bytes))
         .layer(axum::middleware::map_response(api_version))

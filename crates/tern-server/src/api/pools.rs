@@ -5,29 +5,52 @@
 
 use std::collections::HashMap;
 
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use tern_protocol::jsonapi::{Resource, ToMany};
 use tern_protocol::resources as r;
 use tern_store::{AgentPool, Token, TokenKind};
 use tern_types::SecretString;
 
 use super::docs::{self, Doc, rel};
+use super::table::{Table, Verb};
 use super::user::{hidden, load_org};
 use super::{ApiError, ApiState, Caller};
 
 type ApiResult = Result<Response, ApiError>;
 
-pub(crate) fn routes() -> Router<ApiState> {
-    Router::new()
-        .route("/api/v2/organizations/{org}/agent-pools", get(list_pools).post(create_pool))
-        .route("/api/v2/agent-pools/{id}", get(show_pool).patch(update_pool).delete(delete_pool))
-        .route("/api/v2/agent-pools/{id}/authentication-tokens", get(list_tokens).post(create_token))
-        .route("/api/v2/authentication-tokens/{id}", get(show_token).delete(delete_token))
+pub(crate) fn endpoints(t: Table) -> Table {
+    t.add(Verb::Get, "/api/v2/organizations/{org}/agent-pools", "List agent pools", list_pools)
+        .add(Verb::Post, "/api/v2/organizations/{org}/agent-pools", "Create an agent pool", create_pool)
+        .add(
+            Verb::Get,
+            "/api/v2/agent-pools/{id}",
+            "Show an agent pool (agent-count: agents seen in the last minute)",
+            show_pool,
+        )
+        .add(Verb::Patch, "/api/v2/agent-pools/{id}", "Rename an agent pool", update_pool)
+        .add(
+            Verb::Delete,
+            "/api/v2/agent-pools/{id}",
+            "Delete an agent pool and its tokens (refused while workspaces use it)",
+            delete_pool,
+        )
+        .add(
+            Verb::Get,
+            "/api/v2/agent-pools/{id}/authentication-tokens",
+            "List an agent pool's tokens (never their secrets)",
+            list_tokens,
+        )
+        .add(
+            Verb::Post,
+            "/api/v2/agent-pools/{id}/authentication-tokens",
+            "Create an agent pool token (shown once): its agents run the pool's agent-mode workspaces",
+            create_token,
+        )
+        .add(Verb::Get, "/api/v2/authentication-tokens/{id}", "Show an agent pool token", show_token)
+        .add(Verb::Delete, "/api/v2/authentication-tokens/{id}", "Revoke an agent pool token", delete_token)
 }
 
 fn pool(p: &AgentPool) -> r::AgentPool {

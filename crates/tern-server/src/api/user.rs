@@ -2,13 +2,11 @@
 
 use std::collections::HashMap;
 
-use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
 use tern_protocol::jsonapi::{NoRelationships, Resource, ToOne};
 use tern_protocol::resources as r;
 use tern_store::{
@@ -19,112 +17,413 @@ use tern_store::{
 use tern_types::{RunPhase, SecretString, TerraformVersion};
 
 use super::docs::{self, Doc};
+use super::table::{Table, Verb};
 use super::{ApiError, ApiLimits, ApiState, Caller};
 
 type Q = Query<HashMap<String, String>>;
 type ApiResult = Result<Response, ApiError>;
 
-pub(crate) fn routes(limits: ApiLimits) -> Router<ApiState> {
-    Router::new()
-        .route("/api/v2/ping", get(ping))
-        .route("/api/v2/organizations", get(list_orgs).post(create_org))
-        .route("/api/v2/organizations/{org}", get(show_org).patch(update_org).delete(delete_org))
-        .route("/api/v2/organizations/{org}/entitlement-set", get(entitlements))
-        .route("/api/v2/organizations/{org}/runs/queue", get(run_queue))
-        .route("/api/v2/organizations/{org}/runs", get(list_org_runs))
-        .route("/api/v2/organizations/{org}/capacity", get(capacity))
-        .route("/api/v2/organizations/{org}/projects", get(list_projects).post(create_project))
-        .route("/api/v2/projects/{id}", get(show_project).patch(update_project).delete(delete_project))
-        .route("/api/v2/projects/{id}/varsets", get(project_varsets))
-        .route("/api/v2/organizations/{org}/workspaces", get(list_workspaces).post(create_workspace))
-        .route(
+pub(crate) fn endpoints(t: Table, limits: ApiLimits) -> Table {
+    t.add(Verb::Get, "/api/v2/ping", "Check the API and the token", ping)
+        .add(
+            Verb::Get,
+            "/api/v2/organizations",
+            "List organizations (admin: all; organization token: its own)",
+            list_orgs,
+        )
+        .add(
+            Verb::Post,
+            "/api/v2/organizations",
+            "Create an organization with its Default Project (admin)",
+            create_org,
+        )
+        .add(Verb::Get, "/api/v2/organizations/{org}", "Show an organization", show_org)
+        .add(
+            Verb::Patch,
+            "/api/v2/organizations/{org}",
+            "Rename an organization or change its email (admin)",
+            update_org,
+        )
+        .add(
+            Verb::Delete,
+            "/api/v2/organizations/{org}",
+            "Delete an organization and everything in it (admin; refused while a run is active)",
+            delete_org,
+        )
+        .add(
+            Verb::Get,
+            "/api/v2/organizations/{org}/entitlement-set",
+            "What the organization may do (Terraform's remote backend asks)",
+            entitlements,
+        )
+        .add(
+            Verb::Get,
+            "/api/v2/organizations/{org}/runs/queue",
+            "Runs of the organization waiting for or holding a worker",
+            run_queue,
+        )
+        .add(
+            Verb::Get,
+            "/api/v2/organizations/{org}/runs",
+            "List an organization's runs, newest first (filter[status], filter[operation])",
+            list_org_runs,
+        )
+        .add(
+            Verb::Get,
+            "/api/v2/organizations/{org}/capacity",
+            "How many of the organization's runs wait and run",
+            capacity,
+        )
+        .add(Verb::Get, "/api/v2/organizations/{org}/projects", "List projects", list_projects)
+        .add(Verb::Post, "/api/v2/organizations/{org}/projects", "Create a project", create_project)
+        .add(Verb::Get, "/api/v2/projects/{id}", "Show a project", show_project)
+        .add(
+            Verb::Patch,
+            "/api/v2/projects/{id}",
+            "Rename a project or change its description",
+            update_project,
+        )
+        .add(Verb::Delete, "/api/v2/projects/{id}", "Delete an empty project", delete_project)
+        .add(
+            Verb::Get,
+            "/api/v2/projects/{id}/varsets",
+            "Variable sets applied to a project",
+            project_varsets,
+        )
+        .add(
+            Verb::Get,
+            "/api/v2/organizations/{org}/workspaces",
+            "List workspaces (search[name], search[tags], search[exclude-tags], filter[project][id])",
+            list_workspaces,
+        )
+        .add(Verb::Post, "/api/v2/organizations/{org}/workspaces", "Create a workspace", create_workspace)
+        .add(
+            Verb::Get,
             "/api/v2/organizations/{org}/workspaces/{name}",
-            get(show_workspace_by_name).patch(update_workspace_by_name).delete(delete_workspace_by_name),
+            "Show a workspace by name",
+            show_workspace_by_name,
         )
-        .route(
+        .add(
+            Verb::Patch,
+            "/api/v2/organizations/{org}/workspaces/{name}",
+            "Update a workspace by name",
+            update_workspace_by_name,
+        )
+        .add(
+            Verb::Delete,
+            "/api/v2/organizations/{org}/workspaces/{name}",
+            "Delete a workspace by name",
+            delete_workspace_by_name,
+        )
+        .add(
+            Verb::Post,
             "/api/v2/organizations/{org}/workspaces/{name}/actions/safe-delete",
-            post(safe_delete_workspace_by_name),
+            "Delete a workspace by name if its state manages no resource",
+            safe_delete_workspace_by_name,
         )
-        .route(
-            "/api/v2/workspaces/{id}",
-            get(show_workspace).patch(update_workspace).delete(delete_workspace),
-        )
-        .route(
+        .add(Verb::Get, "/api/v2/workspaces/{id}", "Show a workspace", show_workspace)
+        .add(Verb::Patch, "/api/v2/workspaces/{id}", "Update a workspace", update_workspace)
+        .add(Verb::Delete, "/api/v2/workspaces/{id}", "Delete a workspace", delete_workspace)
+        .add(Verb::Get, "/api/v2/workspaces/{id}/relationships/tags", "A workspace's tags", list_tags)
+        .add(
+            Verb::Post,
             "/api/v2/workspaces/{id}/relationships/tags",
-            get(list_tags).post(add_tags).delete(remove_tags),
+            "Add tags to a workspace (by name)",
+            add_tags,
         )
-        .route("/api/v2/workspaces/{id}/actions/lock", post(lock_workspace))
-        .route("/api/v2/workspaces/{id}/actions/unlock", post(unlock_workspace))
-        .route("/api/v2/workspaces/{id}/actions/force-unlock", post(unlock_workspace))
-        .route("/api/v2/workspaces/{id}/actions/safe-delete", post(safe_delete_workspace))
-        .route("/api/v2/workspaces/{id}/varsets", get(workspace_varsets))
-        .route("/api/v2/workspaces/{id}/all-vars", get(all_vars))
-        .route("/api/v2/workspaces/{id}/vars", get(list_vars).post(create_var))
-        .route("/api/v2/workspaces/{id}/vars/{var}", get(show_var).patch(update_var).delete(delete_var))
-        .route("/api/v2/organizations/{org}/varsets", get(list_varsets).post(create_varset))
-        .route("/api/v2/varsets/{id}", get(show_varset).patch(update_varset).delete(delete_varset))
-        .route("/api/v2/varsets/{id}/relationships/vars", get(list_varset_vars).post(create_varset_var))
-        .route(
+        .add(
+            Verb::Delete,
+            "/api/v2/workspaces/{id}/relationships/tags",
+            "Remove tags from a workspace",
+            remove_tags,
+        )
+        .add(Verb::Post, "/api/v2/workspaces/{id}/actions/lock", "Lock a workspace", lock_workspace)
+        .add(Verb::Post, "/api/v2/workspaces/{id}/actions/unlock", "Unlock a workspace", unlock_workspace)
+        .add(
+            Verb::Post,
+            "/api/v2/workspaces/{id}/actions/force-unlock",
+            "Unlock a workspace, whoever locked it",
+            unlock_workspace,
+        )
+        .add(
+            Verb::Post,
+            "/api/v2/workspaces/{id}/actions/safe-delete",
+            "Delete a workspace if its state manages no resource",
+            safe_delete_workspace,
+        )
+        .add(
+            Verb::Get,
+            "/api/v2/workspaces/{id}/varsets",
+            "Variable sets that apply to a workspace (global, applied to it or to its project)",
+            workspace_varsets,
+        )
+        .add(
+            Verb::Get,
+            "/api/v2/workspaces/{id}/all-vars",
+            "Every variable a run in the workspace gets, the winner of each name",
+            all_vars,
+        )
+        .add(
+            Verb::Get,
+            "/api/v2/workspaces/{id}/vars",
+            "List workspace variables (sensitive values are never returned)",
+            list_vars,
+        )
+        .add(Verb::Post, "/api/v2/workspaces/{id}/vars", "Create a workspace variable", create_var)
+        .add(Verb::Get, "/api/v2/workspaces/{id}/vars/{var}", "Show a workspace variable", show_var)
+        .add(Verb::Patch, "/api/v2/workspaces/{id}/vars/{var}", "Update a workspace variable", update_var)
+        .add(Verb::Delete, "/api/v2/workspaces/{id}/vars/{var}", "Delete a workspace variable", delete_var)
+        .add(Verb::Get, "/api/v2/organizations/{org}/varsets", "List variable sets", list_varsets)
+        .add(
+            Verb::Post,
+            "/api/v2/organizations/{org}/varsets",
+            "Create a variable set (optionally applied to workspaces and projects)",
+            create_varset,
+        )
+        .add(Verb::Get, "/api/v2/varsets/{id}", "Show a variable set", show_varset)
+        .add(
+            Verb::Patch,
+            "/api/v2/varsets/{id}",
+            "Change a variable set's name, description or global flag",
+            update_varset,
+        )
+        .add(Verb::Delete, "/api/v2/varsets/{id}", "Delete a variable set", delete_varset)
+        .add(Verb::Get, "/api/v2/varsets/{id}/relationships/vars", "List a set's variables", list_varset_vars)
+        .add(
+            Verb::Post,
+            "/api/v2/varsets/{id}/relationships/vars",
+            "Add a variable to a set",
+            create_varset_var,
+        )
+        .add(
+            Verb::Get,
             "/api/v2/varsets/{id}/relationships/vars/{var}",
-            get(show_varset_var).patch(update_varset_var).delete(delete_varset_var),
+            "Show a set's variable",
+            show_varset_var,
         )
-        .route("/api/v2/varsets/{id}/relationships/workspaces", post(attach_varset).delete(detach_varset))
-        .route(
+        .add(
+            Verb::Patch,
+            "/api/v2/varsets/{id}/relationships/vars/{var}",
+            "Update a set's variable",
+            update_varset_var,
+        )
+        .add(
+            Verb::Delete,
+            "/api/v2/varsets/{id}/relationships/vars/{var}",
+            "Delete a set's variable",
+            delete_varset_var,
+        )
+        .add(
+            Verb::Post,
+            "/api/v2/varsets/{id}/relationships/workspaces",
+            "Apply a set to workspaces",
+            attach_varset,
+        )
+        .add(
+            Verb::Delete,
+            "/api/v2/varsets/{id}/relationships/workspaces",
+            "Remove a set from workspaces",
+            detach_varset,
+        )
+        .add(
+            Verb::Post,
             "/api/v2/varsets/{id}/relationships/projects",
-            post(attach_varset_projects).delete(detach_varset_projects),
+            "Apply a set to projects (every workspace in them)",
+            attach_varset_projects,
         )
-        .route("/api/v2/workspaces/{id}/configuration-versions", get(list_cvs).post(create_cv))
-        .route("/api/v2/configuration-versions/{id}", get(show_cv))
-        .route("/api/v2/configuration-versions/{id}/download", get(download_cv))
-        .route(
+        .add(
+            Verb::Delete,
+            "/api/v2/varsets/{id}/relationships/projects",
+            "Remove a set from projects",
+            detach_varset_projects,
+        )
+        .add(
+            Verb::Get,
+            "/api/v2/workspaces/{id}/configuration-versions",
+            "List configuration versions",
+            list_cvs,
+        )
+        .add(
+            Verb::Post,
+            "/api/v2/workspaces/{id}/configuration-versions",
+            "Create a configuration version (returns its upload-url)",
+            create_cv,
+        )
+        .add(Verb::Get, "/api/v2/configuration-versions/{id}", "Show a configuration version", show_cv)
+        .add(
+            Verb::Get,
+            "/api/v2/configuration-versions/{id}/download",
+            "Download an uploaded configuration (.tar.gz)",
+            download_cv,
+        )
+        .add_with_limit(
+            Verb::Put,
             "/api/v2/configuration-versions/{id}/upload",
-            put(upload_cv).layer(DefaultBodyLimit::max(limits.max_upload_bytes)),
+            "Upload a configuration (.tar.gz)",
+            limits.max_upload_bytes,
+            upload_cv,
         )
-        .route("/api/v2/configuration-versions/{id}/upload/{signature}", put(upload_cv_signed))
-        .route("/api/v2/runs", post(create_run))
-        .route("/api/v2/runs/{id}", get(show_run))
-        .route("/api/v2/runs/{id}/run-events", get(run_events))
-        .route("/api/v2/run-events/{id}", get(show_run_event))
-        .route("/api/v2/runs/{id}/plan", get(show_run_plan))
-        .route("/api/v2/runs/{id}/apply", get(show_run_apply))
-        .route("/api/v2/workspaces/{id}/runs", get(list_runs).post(create_run_in_workspace))
-        .route("/api/v2/runs/{id}/actions/apply", post(apply_run))
-        .route("/api/v2/runs/{id}/actions/discard", post(discard_run))
-        .route("/api/v2/runs/{id}/actions/cancel", post(cancel_run))
-        .route("/api/v2/plans/{id}", get(show_plan))
-        .route("/api/v2/plans/{id}/json-output", get(plan_json_output))
-        .route("/api/v2/runs/{id}/plan/json-output", get(run_plan_json_output))
-        .route("/api/v2/plans/{id}/json-output-redacted", get(plan_json_output_redacted))
-        .route("/api/v2/runs/{id}/plan/json-output-redacted", get(run_plan_json_output_redacted))
-        .route("/api/v2/plans/{id}/logs", get(plan_logs))
-        .route("/api/v2/plans/{id}/logs/{signature}", get(signed_plan_logs))
-        .route("/api/v2/applies/{id}", get(show_apply))
-        .route("/api/v2/applies/{id}/logs", get(apply_logs))
-        .route("/api/v2/applies/{id}/logs/{signature}", get(signed_apply_logs))
-        .route("/api/v2/workspaces/{id}/current-state-version", get(current_state))
-        .route(
+        .add(
+            Verb::Put,
+            "/api/v2/configuration-versions/{id}/upload/{signature}",
+            "Upload a configuration through its signed upload-url (no token; expires in an hour)",
+            upload_cv_signed,
+        )
+        .add(Verb::Post, "/api/v2/runs", "Create a run", create_run)
+        .add(
+            Verb::Get,
+            "/api/v2/runs/{id}",
+            "Show a run (include: workspace, plan, apply, configuration_version)",
+            show_run,
+        )
+        .add(
+            Verb::Get,
+            "/api/v2/runs/{id}/run-events",
+            "A run's events, from its status timestamps",
+            run_events,
+        )
+        .add(Verb::Get, "/api/v2/run-events/{id}", "One run event", show_run_event)
+        .add(Verb::Get, "/api/v2/runs/{id}/plan", "A run's plan", show_run_plan)
+        .add(Verb::Get, "/api/v2/runs/{id}/apply", "A run's apply", show_run_apply)
+        .add(Verb::Get, "/api/v2/workspaces/{id}/runs", "List a workspace's runs (filter[status])", list_runs)
+        .add(
+            Verb::Post,
+            "/api/v2/workspaces/{id}/runs",
+            "Create a run in a workspace",
+            create_run_in_workspace,
+        )
+        .add(Verb::Post, "/api/v2/runs/{id}/actions/apply", "Confirm a planned run", apply_run)
+        .add(Verb::Post, "/api/v2/runs/{id}/actions/discard", "Discard a planned run", discard_run)
+        .add(Verb::Post, "/api/v2/runs/{id}/actions/cancel", "Cancel a run", cancel_run)
+        .add(Verb::Get, "/api/v2/plans/{id}", "Show a plan", show_plan)
+        .add(
+            Verb::Get,
+            "/api/v2/plans/{id}/json-output",
+            "The plan as JSON (terraform show -json; holds sensitive values)",
+            plan_json_output,
+        )
+        .add(
+            Verb::Get,
+            "/api/v2/runs/{id}/plan/json-output",
+            "A run's plan as JSON (terraform show -json; holds sensitive values)",
+            run_plan_json_output,
+        )
+        .add(
+            Verb::Get,
+            "/api/v2/plans/{id}/json-output-redacted",
+            "The structured plan the cloud block renders, sensitive values removed",
+            plan_json_output_redacted,
+        )
+        .add(
+            Verb::Get,
+            "/api/v2/runs/{id}/plan/json-output-redacted",
+            "A run's structured plan, sensitive values removed",
+            run_plan_json_output_redacted,
+        )
+        .add(
+            Verb::Get,
+            "/api/v2/plans/{id}/logs",
+            "A plan's log (STX, text, ETX when over; offset and limit)",
+            plan_logs,
+        )
+        .add(
+            Verb::Get,
+            "/api/v2/plans/{id}/logs/{signature}",
+            "A plan's log through its signed log-read-url (no token)",
+            signed_plan_logs,
+        )
+        .add(Verb::Get, "/api/v2/applies/{id}", "Show an apply", show_apply)
+        .add(Verb::Get, "/api/v2/applies/{id}/logs", "An apply's log", apply_logs)
+        .add(
+            Verb::Get,
+            "/api/v2/applies/{id}/logs/{signature}",
+            "An apply's log through its signed log-read-url (no token)",
+            signed_apply_logs,
+        )
+        .add(
+            Verb::Get,
+            "/api/v2/workspaces/{id}/current-state-version",
+            "The current state version",
+            current_state,
+        )
+        .add_with_limit(
+            Verb::Get,
             "/api/v2/workspaces/{id}/state-versions",
-            get(list_states).post(create_state).layer(DefaultBodyLimit::max(tern_store::MAX_STATE_BYTES * 2)),
+            "List state versions",
+            tern_store::MAX_STATE_BYTES * 2,
+            list_states,
         )
-        .route("/api/v2/state-versions", get(filter_states))
-        .route("/api/v2/state-versions/{id}", get(show_state))
-        .route("/api/v2/state-versions/{id}/download", get(download_state))
-        .route(
+        .add_with_limit(
+            Verb::Post,
+            "/api/v2/workspaces/{id}/state-versions",
+            "Upload a state version (workspace locked)",
+            tern_store::MAX_STATE_BYTES * 2,
+            create_state,
+        )
+        .add(
+            Verb::Get,
+            "/api/v2/state-versions",
+            "List state versions by filter[organization][name] and filter[workspace][name]",
+            filter_states,
+        )
+        .add(Verb::Get, "/api/v2/state-versions/{id}", "Show a state version", show_state)
+        .add(Verb::Get, "/api/v2/state-versions/{id}/download", "Download a state version", download_state)
+        .add_with_limit(
+            Verb::Put,
             "/api/v2/state-versions/{id}/upload/{signature}",
-            put(upload_state_signed).layer(DefaultBodyLimit::max(tern_store::MAX_STATE_BYTES)),
+            "Upload a pending state version's state (signed URL, no token)",
+            tern_store::MAX_STATE_BYTES,
+            upload_state_signed,
         )
-        .route(
+        .add_with_limit(
+            Verb::Put,
             "/api/v2/state-versions/{id}/json-upload/{signature}",
-            put(upload_json_state_signed).layer(DefaultBodyLimit::max(tern_store::MAX_STATE_BYTES)),
+            "Upload a pending state version's JSON state (signed URL, no token; not kept)",
+            tern_store::MAX_STATE_BYTES,
+            upload_json_state_signed,
         )
-        .route("/api/v2/state-versions/{id}/outputs", get(state_outputs))
-        .route("/api/v2/state-version-outputs/{id}", get(show_state_output))
-        .route("/api/v2/workspaces/{id}/current-state-version-outputs", get(current_state_outputs))
-        .route(
+        .add(
+            Verb::Get,
+            "/api/v2/state-versions/{id}/outputs",
+            "A state version's outputs (sensitive values withheld)",
+            state_outputs,
+        )
+        .add(
+            Verb::Get,
+            "/api/v2/state-version-outputs/{id}",
+            "One output of a state version (sensitive value withheld)",
+            show_state_output,
+        )
+        .add(
+            Verb::Get,
+            "/api/v2/workspaces/{id}/current-state-version-outputs",
+            "The current state's outputs (sensitive values withheld)",
+            current_state_outputs,
+        )
+        .add(
+            Verb::Get,
             "/api/v2/organizations/{org}/authentication-token",
-            get(show_org_token).post(create_org_token).delete(delete_org_token),
+            "Show the newest organization token (admin; never its secret)",
+            show_org_token,
         )
-        .route("/api/v2/organizations/{org}/agent-tokens", post(create_agent_token))
+        .add(
+            Verb::Post,
+            "/api/v2/organizations/{org}/authentication-token",
+            "Create an organization token (admin)",
+            create_org_token,
+        )
+        .add(
+            Verb::Delete,
+            "/api/v2/organizations/{org}/authentication-token",
+            "Revoke the organization's organization tokens (admin)",
+            delete_org_token,
+        )
+        .add(
+            Verb::Post,
+            "/api/v2/organizations/{org}/agent-tokens",
+            "Create an organization-wide agent token (runs remote-mode workspaces; prefer an agent pool's)",
+            create_agent_token,
+        )
 }
 
 async fn ping(_caller: Caller) -> Response {
