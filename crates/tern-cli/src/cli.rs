@@ -464,6 +464,10 @@ pub enum OrgCommand {
         /// Free text shown with the token.
         #[arg(long, default_value = "")]
         description: String,
+        /// Make the token expire after this long, e.g. 90d or 12h (default: it does not expire;
+        /// `tern token revoke` ends it at any time).
+        #[arg(long, value_name = "DURATION")]
+        expires_in: Option<String>,
         #[command(flatten)]
         client: ClientArgs,
     },
@@ -968,6 +972,10 @@ pub enum AgentPoolCommand {
         /// Free text shown with the token.
         #[arg(long, default_value = "")]
         description: String,
+        /// Make the token expire after this long, e.g. 90d or 12h (default: it does not expire;
+        /// `tern token revoke` ends it at any time).
+        #[arg(long, value_name = "DURATION")]
+        expires_in: Option<String>,
         #[command(flatten)]
         client: ClientArgs,
     },
@@ -995,6 +1003,10 @@ pub enum AgentTokenCommand {
         /// Free text shown with the token.
         #[arg(long, default_value = "")]
         description: String,
+        /// Make the token expire after this long, e.g. 90d or 12h (default: it does not expire;
+        /// `tern token revoke` ends it at any time).
+        #[arg(long, value_name = "DURATION")]
+        expires_in: Option<String>,
         #[command(flatten)]
         client: ClientArgs,
     },
@@ -1444,6 +1456,25 @@ pub enum TokenCommand {
         --audience aws.workload.identity"
     )]
     Verify(VerifyArgs),
+    /// List the server's API tokens (never their secrets): kind, description, when created,
+    /// last used and expiring. With --org, the organization's organization and agent tokens;
+    /// without, every token (admin token needed).
+    List {
+        /// Only this organization's tokens.
+        #[arg(long, value_name = "ORG")]
+        org: Option<String>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Revoke an API token by id (as `tern token list` shows it): it stops working at once, on
+    /// every replica. An organization token needs the admin token; the admin token itself is
+    /// rotated by restarting with a new TERN_ADMIN_TOKEN.
+    Revoke {
+        /// Token id (`at-…`).
+        id: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
 }
 
 #[derive(Debug, Args)]

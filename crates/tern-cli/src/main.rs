@@ -54,6 +54,12 @@ fn main() -> ExitCode {
         Command::Token(TokenCommand::Mint(args)) => commands::token::mint(args, &env),
         Command::Token(TokenCommand::Inspect(args)) => commands::token::inspect(args),
         Command::Token(TokenCommand::Verify(args)) => commands::token::verify(args),
+        Command::Token(TokenCommand::List { org, client }) => {
+            commands::client::token_list(org, &client, &env)
+        }
+        Command::Token(TokenCommand::Revoke { id, client }) => {
+            commands::client::token_revoke(&id, &client, &env)
+        }
         Command::Agent(args) => commands::agent::run(args, &env),
         Command::Login(args) => commands::client::login(args, &env),
         Command::Org(c) => commands::client::org(c, &env),

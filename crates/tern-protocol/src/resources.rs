@@ -735,6 +735,9 @@ pub struct TokenAttributes {
     /// The token itself: only when just created.
     #[serde(with = "crate::secret::option")]
     pub token: Option<SecretString>,
+    /// tern's: what it may do — `admin`, `organization` or `agent` (in lists and shows).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
     /// Free text.
     pub description: String,
     /// When.

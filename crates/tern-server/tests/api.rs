@@ -125,8 +125,110 @@ both!(
     runs_state_and_the_agent_api,
     every_other_endpoint_has_a_happy_path,
     agent_pools_run_their_workspaces_and_nothing_else,
-    what_the_sdks_call_on_organizations_projects_and_sets
+    what_the_sdks_call_on_organizations_projects_and_sets,
+    tokens_are_listed_expire_and_are_revoked
 );
+
+/// API tokens with a lifecycle: listed with kind, last use and expiry (never the secret), an
+/// expiry in the past refused, an expired token refused, a revoked one refused at once; the
+/// admin token is rotated, not revoked; another organization's tokens do not exist for it.
+async fn tokens_are_listed_expire_and_are_revoked(api: Api) {
+    for org in ["acme", "other"] {
+        api.ok(
+            Method::POST,
+            "/api/v2/organizations",
+            Some(
+                json!({"data":{"type":"organizations","attributes":{"name":org,"email":"ops@example.com"}}}),
+            ),
+        )
+        .await;
+    }
+    let create = |path: &'static str, attributes: Value| {
+        let api = &api;
+        async move {
+            api.call(
+                Method::POST,
+                path,
+                Some(&api.admin),
+                Some(json!({"data":{"type":"authentication-tokens","attributes":attributes}})),
+            )
+            .await
+        }
+    };
+    let (status, e) = create(
+        "/api/v2/organizations/acme/authentication-token",
+        json!({"expired-at":"2001-01-01T00:00:00Z"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+    assert!(e.to_string().contains("not in the future"), "{e}");
+    let (status, e) =
+        create("/api/v2/organizations/acme/authentication-token", json!({"expired-at":"tomorrow"})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+    let (status, ci) = create(
+        "/api/v2/organizations/acme/authentication-token",
+        json!({"description":"ci","expired-at":"2099-01-01T00:00:00Z"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{ci}");
+    let ci: Document<r::AuthenticationToken> = typed(&ci);
+    assert_eq!(ci.data.attributes.expired_at, Some(Some("2099-01-01T00:00:00Z".to_owned())));
+    let ci_secret = ci.data.attributes.token.clone().unwrap().expose_secret().to_owned();
+    let (_, agents) = create("/api/v2/organizations/acme/agent-tokens", json!({"description":"rack"})).await;
+    let agents: Document<r::AuthenticationToken> = typed(&agents);
+    // The organization's list: its organization and agent tokens, no secrets, nobody else's.
+    api.call(Method::GET, "/api/v2/ping", Some(&ci_secret), None).await;
+    let (status, list) = api
+        .call(Method::GET, "/api/v2/organizations/acme/authentication-tokens", Some(&ci_secret), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    assert!(!list.to_string().contains(&ci_secret), "never a secret in a list");
+    let list: tern_protocol::jsonapi::ListDocument<r::AuthenticationToken> = typed(&list);
+    let kinds: Vec<(&str, Option<&str>)> =
+        list.data.iter().map(|t| (t.attributes.description.as_str(), t.attributes.kind.as_deref())).collect();
+    assert_eq!(kinds, [("ci", Some("organization")), ("rack", Some("agent"))]);
+    assert!(list.data[0].attributes.last_used_at.clone().flatten().is_some(), "its use is recorded");
+    let (status, _) = api
+        .call(Method::GET, "/api/v2/organizations/other/authentication-tokens", Some(&ci_secret), None)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "another organization does not exist for it");
+    // The administrator's list holds the admin token too; the admin token is rotated, not revoked.
+    let all: tern_protocol::jsonapi::ListDocument<r::AuthenticationToken> =
+        typed(&api.ok(Method::GET, "/api/v2/admin/authentication-tokens", None).await);
+    let admin = all.data.iter().find(|t| t.attributes.kind.as_deref() == Some("admin")).unwrap();
+    let (status, e) = api
+        .call(Method::DELETE, &format!("/api/v2/authentication-tokens/{}", admin.id), Some(&api.admin), None)
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{e}");
+    assert!(e.to_string().contains("TERN_ADMIN_TOKEN"), "{e}");
+    let (status, _) = api
+        .call(Method::GET, &format!("/api/v2/authentication-tokens/{}", admin.id), Some(&ci_secret), None)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "the admin token does not exist for an organization");
+    // The organization revokes its agent token; its organization token needs the admin.
+    let (status, _) = api
+        .call(
+            Method::DELETE,
+            &format!("/api/v2/authentication-tokens/{}", agents.data.id),
+            Some(&ci_secret),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = api
+        .call(
+            Method::DELETE,
+            &format!("/api/v2/authentication-tokens/{}", ci.data.id),
+            Some(&api.admin),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = api.call(Method::GET, "/api/v2/ping", Some(&ci_secret), None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "revoked: refused on the next request");
+    let list = api.ok(Method::GET, "/api/v2/organizations/acme/authentication-tokens", None).await;
+    assert_eq!(list["data"].as_array().unwrap().len(), 0, "{list}");
+}
 
 /// Concrete paths for the templates of ENDPOINTS.
 fn concrete(path: &str) -> String {
@@ -1897,11 +1999,20 @@ async fn agent_pools_run_their_workspaces_and_nothing_else(api: Api) {
     let (_, shown) =
         as_org(Method::GET, format!("/api/v2/authentication-tokens/{pool_token_id}"), None).await;
     assert_eq!(shown["data"]["relationships"]["agent-pool"]["data"]["id"].as_str(), Some(pool_id.as_str()));
+    // Its own organization token is shown (never the secret), but only an administrator
+    // revokes an organization token.
+    let (status, own) =
+        as_org(Method::GET, format!("/api/v2/authentication-tokens/{org_token_id}"), None).await;
     assert_eq!(
-        as_org(Method::GET, format!("/api/v2/authentication-tokens/{org_token_id}"), None).await.0,
-        StatusCode::NOT_FOUND,
-        "only agent pool tokens are reachable there"
+        (status, own["data"]["attributes"]["kind"].as_str()),
+        (StatusCode::OK, Some("organization")),
+        "{own}"
     );
+    assert!(own["data"]["attributes"]["token"].is_null(), "{own}");
+    let (status, refused) =
+        as_org(Method::DELETE, format!("/api/v2/authentication-tokens/{org_token_id}"), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{refused}");
+    assert!(refused.to_string().contains("revoked by an administrator"), "{refused}");
     let staging_token = token_of(
         &api.ok(Method::POST, &format!("/api/v2/agent-pools/{staging}/authentication-tokens"), None).await,
     );

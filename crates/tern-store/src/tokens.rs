@@ -71,6 +71,7 @@ impl Store {
         &self,
         pool_id: &str,
         description: &str,
+        expires_at: Option<i64>,
     ) -> Result<(Token, SecretString), StoreError> {
         let pool = self.agent_pool(pool_id).await?;
         let secret = new_token_secret(prefix(TokenKind::Agent))?;
@@ -80,7 +81,7 @@ impl Store {
             None,
             Some(&pool.id),
             description,
-            None,
+            expires_at,
             &secret,
         )
         .await
@@ -146,9 +147,10 @@ impl Store {
         if t.expires_at.is_some_and(|e| e <= now) {
             return Ok(None);
         }
-        if t.kind == TokenKind::Agent && t.last_used_at.is_none_or(|at| at < now - 15) {
-            // When an agent was last seen (for `tern doctor`): written at most every 15 s, and
-            // only then, so that an agent's polling takes no write lock.
+        if t.kind != TokenKind::Job && t.last_used_at.is_none_or(|at| at < now - 15) {
+            // When a token was last used (token lists; when an agent was last seen, for `tern
+            // doctor`): written at most every 15 s, and only then, so that polling takes no
+            // write lock.
             sqlx::query("UPDATE tokens SET last_used_at = $1 WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $3)")
                 .bind(now)
                 .bind(&t.id)
@@ -247,6 +249,18 @@ impl Store {
         };
         tx.commit().await?;
         Ok(outcome)
+    }
+
+    /// The API tokens (every kind but job tokens) of an organization, or all of them (`None`:
+    /// admin tokens and the server's own workers' too), oldest first.
+    pub async fn list_api_tokens(&self, organization_id: Option<&str>) -> Result<Vec<Token>, StoreError> {
+        let rows = sqlx::query(sql(format!(
+            "SELECT {COLUMNS} FROM tokens WHERE kind <> 'job' AND ($1 = '' OR organization_id = $1) ORDER BY seq"
+        )))
+        .bind(organization_id.unwrap_or(""))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(token).collect::<Result<_, _>>()?)
     }
 
     /// Tokens of a kind (and organization), oldest first.

@@ -514,13 +514,14 @@ pub fn org(command: OrgCommand, env: Env<'_>) -> anyhow::Result<ExitCode> {
                 Ok(ExitCode::SUCCESS)
             })
         }
-        OrgCommand::Token { name, description, client } => {
+        OrgCommand::Token { name, description, expires_in, client } => {
+            let expires = expires_at(expires_in.as_deref())?;
             let c = Client::new(&client, env)?;
             let path = format!("/api/v2/organizations/{}/authentication-token", enc(&name));
             let hint = format!(
                 "token for organization {name} (shown once; put it in Terraform's credentials block or TERN_TOKEN):"
             );
-            block_on(async move { create_token(&c, &path, &description, &hint).await })
+            block_on(async move { create_token(&c, &path, &description, expires.as_deref(), &hint).await })
         }
         OrgCommand::List { client } => {
             let c = Client::new(&client, env)?;
@@ -1405,11 +1406,30 @@ pub fn state(command: StateCommand, env: Env<'_>) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// `--expires-in`: the RFC 3339 time the token expires at (TFE's `expired-at`).
+fn expires_at(expires_in: Option<&str>) -> Result<Option<String>, UsageError> {
+    let Some(d) = expires_in else { return Ok(None) };
+    let d = crate::settings::duration("--expires-in", d)?;
+    if d.is_zero() {
+        return Err(UsageError("--expires-in must be longer than 0s".into()));
+    }
+    Ok(Some(humantime::format_rfc3339_seconds(tern_types::Clock::now(&tern_types::SystemClock) + d).to_string()))
+}
+
 /// Create a token at `path`; the hint goes to stderr, the token (shown once) to stdout.
-async fn create_token(c: &Client, path: &str, description: &str, hint: &str) -> anyhow::Result<ExitCode> {
+async fn create_token(
+    c: &Client,
+    path: &str,
+    description: &str,
+    expires: Option<&str>,
+    hint: &str,
+) -> anyhow::Result<ExitCode> {
     let mut attributes = json!({});
     if !description.is_empty() {
         attributes["description"] = json!(description);
+    }
+    if let Some(at) = expires {
+        attributes["expired-at"] = json!(at);
     }
     let body = json!({ "data": { "type": "authentication-tokens", "attributes": attributes } });
     let t: Document<r::AuthenticationToken> = c.write(Method::POST, path, body).await?;
@@ -1418,7 +1438,10 @@ async fn create_token(c: &Client, path: &str, description: &str, hint: &str) -> 
         .attributes
         .token
         .ok_or_else(|| anyhow!("the server created token {} but did not show it", t.data.id))?;
-    eprintln!("{hint}");
+    match &t.data.attributes.expired_at {
+        Some(Some(at)) => eprintln!("{hint} (expires {at}; id {})", t.data.id),
+        _ => eprintln!("{hint} (id {}; `tern token revoke` ends it)", t.data.id),
+    }
     // The one place a created token is shown: to the user who asked for it, once.
     outln!("{}", token.expose_secret());
     Ok(ExitCode::SUCCESS)
@@ -1426,12 +1449,13 @@ async fn create_token(c: &Client, path: &str, description: &str, hint: &str) -> 
 
 pub fn agent_token(command: AgentTokenCommand, env: Env<'_>) -> anyhow::Result<ExitCode> {
     match command {
-        AgentTokenCommand::Create { org, description, client } => {
+        AgentTokenCommand::Create { org, description, expires_in, client } => {
+            let expires = expires_at(expires_in.as_deref())?;
             let c = Client::new(&client, env)?;
             let path = format!("/api/v2/organizations/{}/agent-tokens", enc(&org));
             let hint =
                 format!("agent token for {org} (shown once; give it to `tern agent` as TERN_AGENT_TOKEN):");
-            block_on(async move { create_token(&c, &path, &description, &hint).await })
+            block_on(async move { create_token(&c, &path, &description, expires.as_deref(), &hint).await })
         }
     }
 }
@@ -1471,7 +1495,8 @@ pub fn agent_pool(command: AgentPoolCommand, env: Env<'_>) -> anyhow::Result<Exi
                 Ok(ExitCode::SUCCESS)
             })
         }
-        AgentPoolCommand::Token { pool, org, description, client } => {
+        AgentPoolCommand::Token { pool, org, description, expires_in, client } => {
+            let expires = expires_at(expires_in.as_deref())?;
             let c = Client::new(&client, env)?;
             block_on(async move {
                 let id = c.pool_id(&org, &pool).await?;
@@ -1479,7 +1504,7 @@ pub fn agent_pool(command: AgentPoolCommand, env: Env<'_>) -> anyhow::Result<Exi
                 let hint = format!(
                     "token for the agents of pool {pool} (shown once; give it to `tern agent` as TERN_AGENT_TOKEN):"
                 );
-                create_token(&c, &path, &description, &hint).await
+                create_token(&c, &path, &description, expires.as_deref(), &hint).await
             })
         }
         AgentPoolCommand::Delete { pool, org, client } => {
@@ -1554,4 +1579,58 @@ pub fn keys(command: crate::cli::KeysCommand, env: Env<'_>) -> anyhow::Result<Ex
             })
         }
     }
+}
+
+/// `tern token list`: the server's API tokens, never their secrets.
+pub fn token_list(org: Option<String>, client: &ClientArgs, env: Env<'_>) -> anyhow::Result<ExitCode> {
+    let c = Client::new(client, env)?;
+    block_on(async move {
+        let path = match &org {
+            Some(org) => format!("/api/v2/organizations/{}/authentication-tokens", enc(org)),
+            None => "/api/v2/admin/authentication-tokens".to_owned(),
+        };
+        let list: ListDocument<r::AuthenticationToken> = c.get(&path).await?;
+        let now = humantime::format_rfc3339_seconds(tern_types::Clock::now(&tern_types::SystemClock)).to_string();
+        outln!(
+            "{:<24} {:<13} {:<21} {:<21} {:<21} DESCRIPTION",
+            "ID",
+            "KIND",
+            "CREATED",
+            "LAST USED",
+            "EXPIRES"
+        );
+        for t in list.data {
+            let a = &t.attributes;
+            let expires = match a.expired_at.clone().flatten() {
+                // RFC 3339 times of one format compare as text.
+                Some(at) if at <= now => format!("{at} (expired)"),
+                Some(at) => at,
+                None => "never".to_owned(),
+            };
+            let kind = match (a.kind.as_deref(), t.relationships.agent_pool.as_ref().and_then(|p| p.id())) {
+                (Some("agent"), Some(_)) => "agent (pool)".to_owned(),
+                (kind, _) => or_dash(kind).to_owned(),
+            };
+            outln!(
+                "{:<24} {:<13} {:<21} {:<21} {:<21} {}",
+                t.id,
+                kind,
+                a.created_at,
+                or_dash(a.last_used_at.clone().flatten().as_deref()),
+                expires,
+                a.description
+            );
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// `tern token revoke ID`.
+pub fn token_revoke(id: &str, client: &ClientArgs, env: Env<'_>) -> anyhow::Result<ExitCode> {
+    let c = Client::new(client, env)?;
+    block_on(async move {
+        c.send(Method::DELETE, &format!("/api/v2/authentication-tokens/{}", enc(id)), None, false).await?;
+        outln!("revoked token {id}");
+        Ok(ExitCode::SUCCESS)
+    })
 }

@@ -337,3 +337,57 @@ fn variable_sets_are_made_filled_applied_and_removed_from_the_cli() {
     tern(&["varset", "delete", "aws", "--yes"]).success();
     assert!(effective("app").is_empty(), "a deleted set applies nowhere");
 }
+
+#[test]
+fn tokens_are_listed_expire_and_are_revoked_from_the_cli() {
+    let s = Scratch::new();
+    let server = serve(&s, &[]);
+    let tern = |args: &[&str]| run(cli(&s, &server).env("TERN_ORG", "acme").args(args));
+    tern(&["org", "create", "acme"]).success();
+    let made = tern(&["org", "token", "acme", "--description", "ci", "--expires-in", "30d"]);
+    made.success();
+    assert!(made.stderr.contains("expires 20"), "the expiry is said: {made}");
+    let secret = made.stdout.trim().to_owned();
+    tern(&["agent-token", "create", "--description", "rack 1"]).success();
+    let bad = tern(&["org", "token", "acme", "--expires-in", "soon"]);
+    bad.failure(2);
+
+    let listed = tern(&["token", "list", "--org", "acme"]);
+    listed.success();
+    assert!(!listed.stdout.contains(&secret), "never a secret: {listed}");
+    let ci = listed.stdout.lines().find(|l| l.ends_with(" ci")).unwrap_or_else(|| panic!("{listed}"));
+    assert!(ci.contains("organization") && !ci.contains("never"), "it expires: {ci}");
+    assert!(listed.stdout.lines().any(|l| l.contains("agent") && l.ends_with("rack 1")), "{listed}");
+    let all = tern(&["token", "list"]);
+    assert!(
+        all.stdout.lines().any(|l| l.contains(" admin ")),
+        "the admin's list holds the admin token: {all}"
+    );
+
+    // The organization token works until it is revoked; then it is refused at once.
+    let with_token = |token: &str, args: &[&str]| {
+        let mut cmd = s.tern_plain();
+        cmd.env("TERN_SERVER", &server.base).env("TERN_TOKEN", token).args(args);
+        run(&mut cmd)
+    };
+    with_token(&secret, &["workspace", "list", "--org", "acme"]).success();
+    let id = ci.split_whitespace().next().unwrap();
+    let refused = with_token(&secret, &["token", "revoke", id]);
+    refused.failure(1);
+    assert!(refused.stderr.contains("revoked by an administrator"), "{refused}");
+    tern(&["token", "revoke", id]).success();
+    let gone = with_token(&secret, &["workspace", "list", "--org", "acme"]);
+    gone.failure(1);
+    assert!(gone.stderr.contains("TERN_TOKEN"), "a refused token names its source: {gone}");
+    let admin = all
+        .stdout
+        .lines()
+        .find(|l| l.contains(" admin "))
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    let err = failed(&tern(&["token", "revoke", &admin]), 1);
+    assert!(err.contains("TERN_ADMIN_TOKEN"), "the admin token is rotated: {err}");
+}

@@ -23,6 +23,7 @@ fn help_output_of_every_command() {
         &["var", "set"],
         &["varset"],
         &["varset", "apply"],
+        &["token", "list"],
         &["run"],
         &["run", "start"],
         &["state", "pull"],

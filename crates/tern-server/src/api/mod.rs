@@ -12,6 +12,7 @@ mod error;
 mod openapi;
 mod pools;
 mod table;
+mod tokens;
 mod user;
 
 use std::sync::Arc;
@@ -239,6 +240,7 @@ fn table(limits: ApiLimits) -> (Router<ApiState>, Vec<Endpoint>) {
     let t = user::endpoints(t, limits);
     let t = agent::endpoints(t, limits);
     let t = pools::endpoints(t);
+    let t = tokens::endpoints(t);
     let t = openapi::endpoints(t);
     admin::endpoints(t).into_parts()
 }

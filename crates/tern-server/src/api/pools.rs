@@ -11,8 +11,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use tern_protocol::jsonapi::{Resource, ToMany};
 use tern_protocol::resources as r;
-use tern_store::{AgentPool, Token, TokenKind};
-use tern_types::SecretString;
+use tern_store::AgentPool;
 
 use super::docs::{self, Doc, rel};
 use super::table::{Table, Verb};
@@ -49,8 +48,6 @@ pub(crate) fn endpoints(t: Table) -> Table {
             "Create an agent pool token (shown once): its agents run the pool's agent-mode workspaces",
             create_token,
         )
-        .add(Verb::Get, "/api/v2/authentication-tokens/{id}", "Show an agent pool token", show_token)
-        .add(Verb::Delete, "/api/v2/authentication-tokens/{id}", "Revoke an agent pool token", delete_token)
 }
 
 fn pool(p: &AgentPool) -> r::AgentPool {
@@ -70,42 +67,12 @@ fn pool(p: &AgentPool) -> r::AgentPool {
     .with_self_link(format!("/api/v2/agent-pools/{}", p.id))
 }
 
-/// An agent token as TFE shows it; the secret only when just created.
-fn token(t: &Token, secret: Option<SecretString>) -> r::AuthenticationToken {
-    Resource::new(
-        t.id.clone(),
-        r::TokenAttributes {
-            token: secret,
-            description: t.description.clone(),
-            created_at: docs::time(t.created_at),
-            last_used_at: Some(t.last_used_at.map(docs::time)),
-            expired_at: None,
-        },
-        r::TokenRelationships { agent_pool: Some(rel(t.agent_pool_id.as_deref(), "agent-pools")) },
-    )
-}
-
 /// The pool `id`, if the caller may act on its organization (else "not found").
 async fn load_pool(s: &ApiState, caller: &Caller, id: &str) -> Result<AgentPool, ApiError> {
     let p = s.store.agent_pool(id).await?;
     let org = s.store.organization_by_id(&p.organization_id).await?;
     caller.check_org(&org).map_err(|e| hidden(e, format!("agent pool {id:?} not found")))?;
     Ok(p)
-}
-
-/// The agent-pool token `id`, if the caller may act on its pool. Tokens of other kinds are not
-/// reachable here: this endpoint revokes agents, not users.
-async fn load_token(s: &ApiState, caller: &Caller, id: &str) -> Result<Token, ApiError> {
-    let missing = || ApiError::not_found(format!("authentication token {id:?} not found"));
-    let t = s.store.token(id).await.map_err(|_| missing())?;
-    let pool = match (&t.kind, &t.agent_pool_id) {
-        (TokenKind::Agent, Some(pool)) => pool.clone(),
-        _ => return Err(missing()),
-    };
-    load_pool(s, caller, &pool)
-        .await
-        .map_err(|e| hidden(e, format!("authentication token {id:?} not found")))?;
-    Ok(t)
 }
 
 fn pool_name(doc: &Doc) -> Result<String, ApiError> {
@@ -163,7 +130,7 @@ async fn delete_pool(State(s): State<ApiState>, caller: Caller, Path(id): Path<S
 async fn list_tokens(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
     let p = load_pool(&s, &caller, &id).await?;
     let tokens = s.store.list_pool_tokens(&p.id).await?;
-    Ok(docs::one(tokens.iter().map(|t| token(t, None)).collect::<Vec<_>>()))
+    Ok(docs::one(tokens.iter().map(|t| super::tokens::token_doc(t, None)).collect::<Vec<_>>()))
 }
 
 async fn create_token(
@@ -174,24 +141,14 @@ async fn create_token(
 ) -> ApiResult {
     let p = load_pool(&s, &caller, &id).await?;
     // go-tfe sends `agent-tokens`; the resource it gets back is `authentication-tokens`.
-    let description = if body.is_empty() {
+    let doc = if body.is_empty() {
         None
     } else {
-        Doc::parse(&body, "authentication-tokens")
-            .or_else(|_| Doc::parse(&body, "agent-tokens"))?
-            .string("description")?
+        Some(Doc::parse(&body, "authentication-tokens").or_else(|_| Doc::parse(&body, "agent-tokens"))?)
     };
+    let description = doc.as_ref().map(|d| d.string("description")).transpose()?.flatten();
+    let expires = super::tokens::expiry(doc.as_ref(), s.store.unix_now())?;
     let description = description.unwrap_or_else(|| format!("agents of pool {}", p.name));
-    let (created, secret) = s.store.create_pool_token(&p.id, &description).await?;
-    Ok(docs::created(token(&created, Some(secret))))
-}
-
-async fn show_token(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
-    Ok(docs::one(token(&load_token(&s, &caller, &id).await?, None)))
-}
-
-async fn delete_token(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
-    let t = load_token(&s, &caller, &id).await?;
-    s.store.revoke_token(&t.id).await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
+    let (created, secret) = s.store.create_pool_token(&p.id, &description, expires).await?;
+    Ok(docs::created(super::tokens::token_doc(&created, Some(secret))))
 }

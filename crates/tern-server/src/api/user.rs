@@ -2389,28 +2389,20 @@ async fn create_token(
     body: &[u8],
     default: String,
 ) -> ApiResult {
-    let description = if body.is_empty() {
+    let doc = if body.is_empty() {
         None
     } else {
         // go-tfe sends the plural type, pytfe the singular: both name this resource.
-        match Doc::parse(body, "authentication-tokens") {
-            Ok(doc) => doc.string("description")?,
-            Err(_) => Doc::parse(body, "authentication-token")?.string("description")?,
-        }
+        Some(match Doc::parse(body, "authentication-tokens") {
+            Ok(doc) => doc,
+            Err(_) => Doc::parse(body, "authentication-token")?,
+        })
     };
+    let description = doc.as_ref().map(|d| d.string("description")).transpose()?.flatten();
+    let expires = super::tokens::expiry(doc.as_ref(), s.store.unix_now())?;
     let (token, secret) =
-        s.store.create_token(kind, Some(&org.id), None, &description.unwrap_or(default), None).await?;
-    Ok(docs::created(Resource::new(
-        token.id,
-        r::TokenAttributes {
-            token: Some(secret),
-            description: token.description,
-            created_at: docs::time(token.created_at),
-            last_used_at: None,
-            expired_at: None,
-        },
-        r::TokenRelationships::default(),
-    )))
+        s.store.create_token(kind, Some(&org.id), None, &description.unwrap_or(default), expires).await?;
+    Ok(docs::created(super::tokens::token_doc(&token, Some(secret))))
 }
 
 async fn create_org_token(
@@ -2434,17 +2426,7 @@ async fn show_org_token(State(s): State<ApiState>, caller: Caller, Path(org): Pa
     let token = tokens.last().ok_or_else(|| {
         ApiError::not_found(format!("organization {:?} has no organization token", org.name))
     })?;
-    Ok(docs::one(Resource::new(
-        token.id.clone(),
-        r::TokenAttributes {
-            token: None,
-            description: token.description.clone(),
-            created_at: docs::time(token.created_at),
-            last_used_at: Some(token.last_used_at.map(docs::time)),
-            expired_at: Some(token.expires_at.map(docs::time)),
-        },
-        r::TokenRelationships::default(),
-    )))
+    Ok(docs::one(super::tokens::token_doc(token, None)))
 }
 
 /// Revoke the organization's organization tokens (TFE has one; tern may have made several).

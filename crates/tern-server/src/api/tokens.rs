@@ -1,0 +1,142 @@
+//! API tokens with a lifecycle: listed (never their secrets) with their kind, description,
+//! creation, last use and expiry, shown and revoked. An organization's tokens are listed to
+//! whoever may act on the organization; an organization token is revoked only by an
+//! administrator (an organization token cannot remove another), agent tokens by the
+//! organization. Revocation deletes the record every replica checks on every request, so it
+//! takes effect everywhere at once.
+
+use std::time::SystemTime;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use tern_protocol::jsonapi::Resource;
+use tern_protocol::resources as r;
+use tern_store::{Token, TokenKind};
+use tern_types::SecretString;
+
+use super::docs::{self, Doc, rel};
+use super::table::{Table, Verb};
+use super::user::{hidden, load_org};
+use super::{ApiError, ApiState, Caller};
+
+type ApiResult = Result<Response, ApiError>;
+
+pub(crate) fn endpoints(t: Table) -> Table {
+    t.add(
+        Verb::Get,
+        "/api/v2/organizations/{org}/authentication-tokens",
+        "List the organization's organization and agent tokens (never their secrets)",
+        list_org_tokens,
+    )
+    .add(
+        Verb::Get,
+        "/api/v2/admin/authentication-tokens",
+        "List every API token: admin, organization and agent tokens (admin)",
+        list_all_tokens,
+    )
+    .add(Verb::Get, "/api/v2/authentication-tokens/{id}", "Show a token (never its secret)", show_token)
+    .add(
+        Verb::Delete,
+        "/api/v2/authentication-tokens/{id}",
+        "Revoke a token (an organization token: admin only; the admin token: by rotation only)",
+        delete_token,
+    )
+}
+
+/// A token as the API shows it: the secret only in the answer that created it.
+pub(crate) fn token_doc(t: &Token, secret: Option<SecretString>) -> r::AuthenticationToken {
+    Resource::new(
+        t.id.clone(),
+        r::TokenAttributes {
+            token: secret,
+            kind: Some(t.kind.as_str().to_owned()),
+            description: t.description.clone(),
+            created_at: docs::time(t.created_at),
+            last_used_at: Some(t.last_used_at.map(docs::time)),
+            expired_at: Some(t.expires_at.map(docs::time)),
+        },
+        r::TokenRelationships {
+            agent_pool: (t.kind == TokenKind::Agent).then(|| rel(t.agent_pool_id.as_deref(), "agent-pools")),
+        },
+    )
+}
+
+/// The `expired-at` of a token being created (TFE's name): an RFC 3339 time in the future, as
+/// unix seconds; `None` when the document gives none (a token that does not expire).
+pub(crate) fn expiry(doc: Option<&Doc>, now: i64) -> Result<Option<i64>, ApiError> {
+    let Some(text) = doc.map(|d| d.string("expired-at")).transpose()?.flatten() else {
+        return Ok(None);
+    };
+    let pointer = "/data/attributes/expired-at";
+    let at = humantime::parse_rfc3339_weak(&text).map_err(|e| {
+        ApiError::invalid(
+            pointer,
+            format!("expired-at must be an RFC 3339 time such as 2027-01-31T12:00:00Z ({e})"),
+        )
+    })?;
+    let at = at
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .ok()
+        .and_then(|d| i64::try_from(d.as_secs()).ok())
+        .ok_or_else(|| ApiError::invalid(pointer, "expired-at is before 1970"))?;
+    if at <= now {
+        return Err(ApiError::invalid(pointer, format!("expired-at {text} is not in the future")));
+    }
+    Ok(Some(at))
+}
+
+async fn list_org_tokens(State(s): State<ApiState>, caller: Caller, Path(org): Path<String>) -> ApiResult {
+    let org = load_org(&s, &caller, &org).await?;
+    let tokens = s.store.list_api_tokens(Some(&org.id)).await?;
+    Ok(docs::single_page(tokens.iter().map(|t| token_doc(t, None)).collect()))
+}
+
+async fn list_all_tokens(State(s): State<ApiState>, caller: Caller) -> ApiResult {
+    caller.check_admin()?;
+    let tokens = s.store.list_api_tokens(None).await?;
+    Ok(docs::single_page(tokens.iter().map(|t| token_doc(t, None)).collect()))
+}
+
+/// Token `id`, if the caller may see it: an organization's tokens to whoever may act on the
+/// organization; the others (admin tokens, the server's own workers') to an administrator.
+/// Anything else, and job tokens, "not found".
+async fn load_token(s: &ApiState, caller: &Caller, id: &str) -> Result<Token, ApiError> {
+    let missing = || ApiError::not_found(format!("authentication token {id:?} not found"));
+    let t = s.store.token(id).await.map_err(|_| missing())?;
+    if t.kind == TokenKind::Job {
+        return Err(missing());
+    }
+    match &t.organization_id {
+        Some(org_id) => {
+            let org = s.store.organization_by_id(org_id).await.map_err(|_| missing())?;
+            caller
+                .check_org(&org)
+                .map_err(|e| hidden(e, format!("authentication token {id:?} not found")))?;
+        }
+        None => caller.check_admin().map_err(|_| missing())?,
+    }
+    Ok(t)
+}
+
+async fn show_token(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
+    Ok(docs::one(token_doc(&load_token(&s, &caller, &id).await?, None)))
+}
+
+async fn delete_token(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
+    let t = load_token(&s, &caller, &id).await?;
+    match t.kind {
+        TokenKind::Admin => {
+            return Err(ApiError::conflict(
+                "an admin token is revoked by rotation: restart tern serve with a new TERN_ADMIN_TOKEN (every other admin token then stops working)",
+            ));
+        }
+        TokenKind::Organization => caller.check_admin().map_err(|_| {
+            ApiError::forbidden("an organization token is revoked by an administrator (the admin token)")
+        })?,
+        TokenKind::Agent | TokenKind::Job => {}
+    }
+    s.store.revoke_token(&t.id).await?;
+    tracing::info!(token = %t.id, kind = %t.kind, "revoked an API token");
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
