@@ -1413,7 +1413,9 @@ fn expires_at(expires_in: Option<&str>) -> Result<Option<String>, UsageError> {
     if d.is_zero() {
         return Err(UsageError("--expires-in must be longer than 0s".into()));
     }
-    Ok(Some(humantime::format_rfc3339_seconds(tern_types::Clock::now(&tern_types::SystemClock) + d).to_string()))
+    Ok(Some(
+        humantime::format_rfc3339_seconds(tern_types::Clock::now(&tern_types::SystemClock) + d).to_string(),
+    ))
 }
 
 /// Create a token at `path`; the hint goes to stderr, the token (shown once) to stdout.
@@ -1590,7 +1592,8 @@ pub fn token_list(org: Option<String>, client: &ClientArgs, env: Env<'_>) -> any
             None => "/api/v2/admin/authentication-tokens".to_owned(),
         };
         let list: ListDocument<r::AuthenticationToken> = c.get(&path).await?;
-        let now = humantime::format_rfc3339_seconds(tern_types::Clock::now(&tern_types::SystemClock)).to_string();
+        let now =
+            humantime::format_rfc3339_seconds(tern_types::Clock::now(&tern_types::SystemClock)).to_string();
         outln!(
             "{:<24} {:<13} {:<21} {:<21} {:<21} DESCRIPTION",
             "ID",
