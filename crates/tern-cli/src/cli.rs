@@ -80,6 +80,9 @@ pub enum Command {
     Agent(AgentArgs),
     /// Store the server address and a token for the client commands.
     Login(LoginArgs),
+    /// The audit trail: who did what, and every workload identity token minted (never a
+    /// secret). Oldest first; --json prints JSON lines to keep or ship elsewhere.
+    Audit(AuditArgs),
     /// Organizations.
     #[command(subcommand, name = "org")]
     Org(OrgCommand),
@@ -697,6 +700,44 @@ pub enum VarCommand {
         #[command(flatten)]
         client: ClientArgs,
     },
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Each event names who acted (a token id, or the job id for what a run's phase did), the action
+(token.minted, run.created, run.applied, run.discarded, run.canceled, variable.created,
+variable.updated, variable.deleted, token.created, token.revoked, key.rotated, key.retired),
+where (workspace, run) and its details — for token.minted the jti, subject, audience, key and
+expiry of the token, never the token itself.
+
+Examples:
+  tern audit --org acme --since 24h
+  tern audit --org acme --action token.minted --workspace prod --json > minted.jsonl
+  tern audit --since 2026-12-01T00:00:00Z            # every organization (admin token)")]
+pub struct AuditArgs {
+    /// Only this organization's events (without it: every event, which needs the admin token).
+    #[arg(long, value_name = "ORG", env = "TERN_ORG")]
+    pub org: Option<String>,
+    /// Events since: a duration back from now (24h, 7d) or an RFC 3339 time.
+    #[arg(long, value_name = "WHEN")]
+    pub since: Option<String>,
+    /// Events before: a duration back from now or an RFC 3339 time.
+    #[arg(long, value_name = "WHEN")]
+    pub until: Option<String>,
+    /// Only what this actor did (a token id `at-…`, or a job id).
+    #[arg(long, value_name = "ID")]
+    pub actor: Option<String>,
+    /// Only this workspace (a name with --org, or a `ws-…` id).
+    #[arg(long, value_name = "NAME")]
+    pub workspace: Option<String>,
+    /// Only this action, e.g. token.minted.
+    #[arg(long, value_name = "ACTION")]
+    pub action: Option<String>,
+    /// One JSON object per line (every attribute), for export.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub client: ClientArgs,
 }
 
 /// Whose variables: a workspace's, or a variable set's.

@@ -67,6 +67,7 @@ fn main() -> ExitCode {
         Command::Workspace(c) => commands::client::workspace(c, &env),
         Command::Var(c) => commands::client::var(c, &env),
         Command::Varset(c) => commands::client::varset(c, &env),
+        Command::Audit(args) => commands::client::audit(args, &env),
         Command::Run(c) => commands::client::run(c, &env),
         Command::State(c) => commands::client::state(c, &env),
         Command::AgentToken(c) => commands::client::agent_token(c, &env),

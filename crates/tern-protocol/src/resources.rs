@@ -829,6 +829,45 @@ impl Attributes for SigningKeyAttributes {
     type Relationships = NoRelationships;
 }
 
+// -------------------------------------------------------------------------------- audit trail
+
+/// An event of the audit trail (`audit-events`, tern's).
+pub type AuditEvent = Resource<AuditEventAttributes>;
+
+/// Who did what, when.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "kebab-case")]
+pub struct AuditEventAttributes {
+    /// When (RFC 3339).
+    pub timestamp: String,
+    /// Who: a token id (`at-…`), a job id (what a run's phase did), or `system`.
+    pub actor: String,
+    /// `admin`, `organization`, `agent`, `job` or `system`.
+    pub actor_kind: String,
+    /// What: `token.minted`, `run.created`, `run.applied`, `variable.updated`, `token.revoked`…
+    pub action: String,
+    /// The rest (never a secret: no variable value, no token).
+    pub details: Value,
+}
+
+impl Attributes for AuditEventAttributes {
+    const TYPE: &'static str = "audit-events";
+    type Relationships = AuditEventRelationships;
+}
+
+/// Where it happened.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AuditEventRelationships {
+    /// The organization (by its internal id: it may have been renamed or deleted since).
+    pub organization: ToOne,
+    /// The workspace.
+    pub workspace: ToOne,
+    /// The run.
+    pub run: ToOne,
+}
+relationships!(AuditEventRelationships);
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

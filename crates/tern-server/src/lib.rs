@@ -9,6 +9,7 @@
 //! (JSON:API error object) for unknown paths; 405 for other methods on known paths.
 
 pub mod api;
+pub mod audit;
 pub mod keys;
 mod routes;
 mod serve;

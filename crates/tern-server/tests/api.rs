@@ -58,6 +58,7 @@ async fn start(db: TestDatabase) -> Api {
         job_lease: Duration::from_secs(60),
         jobs_queued: Arc::new(Notify::new()),
         keys: None,
+        audit: tern_server::audit::Auditor::start(store.clone()),
     };
     let router = app_with(
         Arc::new(IssuerState::new(&docs, CachePolicy::default())),
@@ -126,8 +127,154 @@ both!(
     every_other_endpoint_has_a_happy_path,
     agent_pools_run_their_workspaces_and_nothing_else,
     what_the_sdks_call_on_organizations_projects_and_sets,
-    tokens_are_listed_expire_and_are_revoked
+    tokens_are_listed_expire_and_are_revoked,
+    the_audit_trail_records_who_did_what_and_every_minted_token
 );
+
+/// The audit trail: variable changes (never values), runs, tokens created, and every workload
+/// identity token minted (its jti, subject, audience, run; never the token), for the
+/// organization's eyes only, filtered by action, workspace and time.
+async fn the_audit_trail_records_who_did_what_and_every_minted_token(api: Api) {
+    for org in ["acme", "other"] {
+        api.ok(
+            Method::POST,
+            "/api/v2/organizations",
+            Some(
+                json!({"data":{"type":"organizations","attributes":{"name":org,"email":"ops@example.com"}}}),
+            ),
+        )
+        .await;
+    }
+    let ws = api
+        .ok(
+            Method::POST,
+            "/api/v2/organizations/acme/workspaces",
+            Some(json!({"data":{"type":"workspaces","attributes":{"name":"app","terraform-version":"1.11.4"}}})),
+        )
+        .await;
+    let ws_id = ws["data"]["id"].as_str().unwrap().to_owned();
+    let (status, _) = api
+        .call(
+            Method::POST,
+            &format!("/api/v2/workspaces/{ws_id}/vars"),
+            Some(&api.admin),
+            Some(json!({"data":{"type":"vars","attributes":{
+                "key":"db_password","value":"hunter2-audit-secret","category":"terraform","sensitive":true}}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let run_id = queued_run(&api, &ws_id).await;
+    let agent: Document<r::AuthenticationToken> =
+        typed(&api.ok(Method::POST, "/api/v2/organizations/acme/agent-tokens", None).await);
+    let agent = agent.data.attributes.token.unwrap().expose_secret().to_owned();
+    let claim = protocol::ClaimRequest {
+        agent: "a1".into(),
+        wait_seconds: 0,
+        restarted: false,
+        terraform_versions: Some(vec!["1.11.4".into()]),
+    };
+    let (status, claimed) = api.call(Method::POST, protocol::CLAIM_PATH, Some(&agent), body(&claim)).await;
+    assert_eq!(status, StatusCode::OK, "{claimed}");
+    let claimed: protocol::ClaimResponse = typed(&claimed);
+    let mint = protocol::MintRequest { audience: "sts.amazonaws.com".into(), ttl_seconds: 600 };
+    let (status, minted) = api
+        .call(
+            Method::POST,
+            &protocol::job_path(&claimed.job.id, "/token"),
+            Some(claimed.token.expose_secret()),
+            body(&mint),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{minted}");
+    let minted: protocol::MintResponse = typed(&minted);
+    api.call(Method::POST, &format!("/api/v2/runs/{run_id}/actions/cancel"), Some(&api.admin), None).await;
+
+    let trail = api.ok(Method::GET, "/api/v2/organizations/acme/audit-trail", None).await;
+    let text = trail.to_string();
+    for secret in
+        ["hunter2-audit-secret", minted.token.expose_secret(), &agent, claimed.token.expose_secret()]
+    {
+        assert!(!text.contains(secret), "a secret in the audit trail: {trail}");
+    }
+    let trail: tern_protocol::jsonapi::ListDocument<r::AuditEvent> = typed(&trail);
+    let actions: Vec<&str> = trail.data.iter().map(|e| e.attributes.action.as_str()).collect();
+    assert_eq!(actions, ["variable.created", "run.created", "token.created", "token.minted", "run.canceled"]);
+    let var = &trail.data[0];
+    assert_eq!(var.attributes.details["key"], "db_password");
+    assert_eq!(var.attributes.details["sensitive"], true);
+    assert_eq!(var.attributes.actor_kind, "admin");
+    let m = &trail.data[3];
+    assert_eq!(
+        (m.attributes.actor.as_str(), m.attributes.actor_kind.as_str()),
+        (claimed.job.id.as_str(), "job")
+    );
+    assert_eq!(m.attributes.details["jti"], minted.jti.as_str());
+    assert_eq!(m.attributes.details["subject"], minted.subject.as_str());
+    assert_eq!(m.attributes.details["audience"], "sts.amazonaws.com");
+    assert_eq!(m.attributes.details["expires-at"], minted.expires_at);
+    assert_eq!(m.relationships.run.id(), Some(run_id.as_str()));
+    assert_eq!(m.relationships.workspace.id(), Some(ws_id.as_str()));
+
+    // Filters: by action, by workspace name, by time; unknown filters are refused.
+    let only: tern_protocol::jsonapi::ListDocument<r::AuditEvent> = typed(
+        &api.ok(Method::GET, "/api/v2/organizations/acme/audit-trail?filter%5Baction%5D=token.minted", None)
+            .await,
+    );
+    assert_eq!(only.data.len(), 1);
+    let in_ws =
+        api.ok(Method::GET, "/api/v2/organizations/acme/audit-trail?filter%5Bworkspace%5D=app", None).await;
+    assert_eq!(
+        in_ws["data"].as_array().unwrap().len(),
+        4,
+        "the token's creation is the organization's: {in_ws}"
+    );
+    let later = api
+        .ok(
+            Method::GET,
+            "/api/v2/organizations/acme/audit-trail?filter%5Bsince%5D=2999-01-01T00:00:00Z",
+            None,
+        )
+        .await;
+    assert_eq!(later["data"].as_array().unwrap().len(), 0);
+    let (status, e) = api
+        .call(
+            Method::GET,
+            "/api/v2/organizations/acme/audit-trail?filter%5Buser%5D=x",
+            Some(&api.admin),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{e}");
+    let (status, _) = api
+        .call(
+            Method::GET,
+            "/api/v2/organizations/acme/audit-trail?filter%5Bsince%5D=yesterday",
+            Some(&api.admin),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    // Another organization's token: acme's trail does not exist for it, and its own is empty.
+    let (_, other) = api
+        .call(
+            Method::POST,
+            "/api/v2/organizations/other/authentication-token",
+            Some(&api.admin),
+            Some(json!({"data":{"type":"authentication-tokens"}})),
+        )
+        .await;
+    let other = other["data"]["attributes"]["token"].as_str().unwrap().to_owned();
+    let (status, _) =
+        api.call(Method::GET, "/api/v2/organizations/acme/audit-trail", Some(&other), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, own) =
+        api.call(Method::GET, "/api/v2/organizations/other/audit-trail", Some(&other), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        own["data"].as_array().unwrap().iter().all(|e| e["attributes"]["action"] == "token.created"),
+        "{own}"
+    );
+}
 
 /// API tokens with a lifecycle: listed with kind, last use and expiry (never the secret), an
 /// expiry in the past refused, an expired token refused, a revoked one refused at once; the

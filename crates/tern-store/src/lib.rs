@@ -11,6 +11,7 @@
 //! along TFE's edges.
 //! It knows nothing of HTTP.
 
+mod audit;
 mod claims;
 mod crypto;
 mod keys;
@@ -30,6 +31,7 @@ use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Executor as _};
 use tern_types::{Clock, unix_seconds};
 
+pub use audit::{AuditEvent, AuditFilter, AuditInput};
 pub use crypto::{Cipher, CryptoError, EncryptionKey, token_hash};
 pub use keys::{KeyState, ManagedKey};
 pub use migrate::MigrationStatus;

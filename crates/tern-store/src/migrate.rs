@@ -63,6 +63,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0008_plan_json_and_counts.sql"),
         postgres: include_str!("../migrations/postgres/0008_plan_json_and_counts.sql"),
     },
+    Migration {
+        version: 9,
+        name: "the audit trail",
+        sqlite: include_str!("../migrations/sqlite/0009_audit_trail.sql"),
+        postgres: include_str!("../migrations/postgres/0009_audit_trail.sql"),
+    },
 ];
 
 /// Arbitrary, fixed: the advisory lock id tern's replicas agree on.

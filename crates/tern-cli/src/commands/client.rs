@@ -16,8 +16,8 @@ use tern_types::SecretString;
 
 use crate::UsageError;
 use crate::cli::{
-    AgentPoolCommand, AgentTokenCommand, ClientArgs, LoginArgs, OrgCommand, ProjectCommand, RunCommand,
-    StateCommand, VarCommand, VarOwner, VarsetCommand, VarsetTargets, WorkspaceCommand,
+    AgentPoolCommand, AgentTokenCommand, AuditArgs, ClientArgs, LoginArgs, OrgCommand, ProjectCommand,
+    RunCommand, StateCommand, VarCommand, VarOwner, VarsetCommand, VarsetTargets, WorkspaceCommand,
 };
 use crate::settings::Env;
 
@@ -1634,6 +1634,86 @@ pub fn token_revoke(id: &str, client: &ClientArgs, env: Env<'_>) -> anyhow::Resu
     block_on(async move {
         c.send(Method::DELETE, &format!("/api/v2/authentication-tokens/{}", enc(id)), None, false).await?;
         outln!("revoked token {id}");
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// `--since`/`--until`: a duration back from now, or an RFC 3339 time; as RFC 3339.
+fn when(flag: &str, value: Option<&str>) -> Result<Option<String>, UsageError> {
+    let Some(v) = value else { return Ok(None) };
+    if humantime::parse_rfc3339_weak(v).is_ok() {
+        return Ok(Some(v.to_owned()));
+    }
+    let back = crate::settings::duration(flag, v).map_err(|_| {
+        UsageError(format!(
+            "{flag} {v:?}: give a duration back from now (24h, 7d) or an RFC 3339 time (2026-12-01T00:00:00Z)"
+        ))
+    })?;
+    let now = tern_types::Clock::now(&tern_types::SystemClock);
+    let at = now.checked_sub(back).unwrap_or(std::time::UNIX_EPOCH);
+    Ok(Some(humantime::format_rfc3339_seconds(at).to_string()))
+}
+
+/// `tern audit`: every page of the trail, as a table or JSON lines.
+pub fn audit(args: AuditArgs, env: Env<'_>) -> anyhow::Result<ExitCode> {
+    let since = when("--since", args.since.as_deref())?;
+    let until = when("--until", args.until.as_deref())?;
+    let c = Client::new(&args.client, env)?;
+    block_on(async move {
+        let base = match &args.org {
+            Some(org) => format!("/api/v2/organizations/{}/audit-trail", enc(org)),
+            None => "/api/v2/admin/audit-trail".to_owned(),
+        };
+        let mut query = String::new();
+        for (name, value) in [
+            ("since", &since),
+            ("until", &until),
+            ("actor", &args.actor),
+            ("workspace", &args.workspace),
+            ("action", &args.action),
+        ] {
+            if let Some(v) = value {
+                query.push_str(&format!("&filter%5B{name}%5D={}", enc(v)));
+            }
+        }
+        if !args.json {
+            outln!("{:<21} {:<16} {:<26} {:<24} DETAILS", "TIME", "ACTION", "ACTOR", "WORKSPACE / RUN");
+        }
+        let mut page = 1;
+        loop {
+            let path = format!("{base}?page%5Bsize%5D=100&page%5Bnumber%5D={page}{query}");
+            let list: ListDocument<r::AuditEvent> = c.get(&path).await?;
+            for e in &list.data {
+                let a = &e.attributes;
+                if args.json {
+                    let line = json!({
+                        "id": e.id, "timestamp": a.timestamp, "action": a.action, "actor": a.actor,
+                        "actor-kind": a.actor_kind, "organization": e.relationships.organization.id(),
+                        "workspace": e.relationships.workspace.id(), "run": e.relationships.run.id(),
+                        "details": a.details,
+                    });
+                    outln!("{line}");
+                } else {
+                    let place = match (e.relationships.workspace.id(), e.relationships.run.id()) {
+                        (Some(ws), Some(run)) => format!("{ws} {run}"),
+                        (Some(ws), None) => ws.to_owned(),
+                        _ => "-".to_owned(),
+                    };
+                    outln!(
+                        "{:<21} {:<16} {:<26} {:<24} {}",
+                        a.timestamp,
+                        a.action,
+                        format!("{} ({})", a.actor, a.actor_kind),
+                        place,
+                        a.details
+                    );
+                }
+            }
+            match list.meta.and_then(|m| m.pagination.next_page) {
+                Some(n) => page = n,
+                None => break,
+            }
+        }
         Ok(ExitCode::SUCCESS)
     })
 }

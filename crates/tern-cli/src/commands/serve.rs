@@ -294,6 +294,7 @@ pub fn run(args: ServeArgs, env: Env<'_>) -> anyhow::Result<ExitCode> {
             job_lease: settings.job_lease,
             jobs_queued: Arc::new(Notify::new()),
             keys: managed.clone(),
+            audit: tern_server::audit::Auditor::start(store.clone()),
         };
         let router = tern_server::app_with(issuer_state, issuer.path(), tern_server::api::router(api));
 

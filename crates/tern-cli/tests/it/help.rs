@@ -24,6 +24,7 @@ fn help_output_of_every_command() {
         &["varset"],
         &["varset", "apply"],
         &["token", "list"],
+        &["audit"],
         &["run"],
         &["run", "start"],
         &["state", "pull"],

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail by panicking
 
 mod agent;
+mod audit;
 mod client;
 mod cloud;
 mod crash;

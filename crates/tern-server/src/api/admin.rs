@@ -92,6 +92,9 @@ async fn rotate(State(s): State<ApiState>, caller: Caller, body: Bytes) -> ApiRe
         }
     };
     let key = keys.rotate(s.store.unix_now(), lead).await?;
+    let details =
+        serde_json::json!({ "kid": key.kid, "algorithm": key.algorithm, "activates-at": key.activates_at });
+    s.audit(&caller, "key.rotated", super::Scope::default(), details).await?;
     Ok(docs::created(key_doc(&key)))
 }
 
@@ -108,6 +111,8 @@ async fn retire(
         Doc::parse(&body, "signing-keys")?.boolean("unpublish")?.unwrap_or(false)
     };
     keys.retire(s.store.unix_now(), &kid, unpublish).await?;
+    let details = serde_json::json!({ "kid": kid, "unpublished": unpublish });
+    s.audit(&caller, "key.retired", super::Scope::default(), details).await?;
     let list = keys.list().await?;
     Ok(docs::one(list.iter().map(key_doc).collect::<Vec<_>>()))
 }

@@ -443,6 +443,19 @@ async fn mint(
     let token =
         tern_identity::mint(ring.signing_key(), &s.signer.issuer, &request).map_err(|e| bad("token", &e))?;
     tracing::info!(job = %job.id, run = %job.run_id, phase = %job.phase, aud = %audience.as_str(), kid = %token.kid, jti = %token.jti.as_str(), "minted a workload identity token");
+    // Durable before the token leaves: "which run got into my account with which token" must
+    // have an answer even if the server dies right after answering.
+    let details = serde_json::json!({
+        "jti": token.jti.as_str(), "subject": token.subject, "audience": audience.as_str(),
+        "kid": token.kid.to_string(), "phase": job.phase.as_str(),
+        "issued-at": token.issued_at, "expires-at": token.expires_at,
+    });
+    let scope = super::Scope {
+        organization: Some(&job.organization_id),
+        workspace: Some(&scope.workspace_id),
+        run: Some(&job.run_id),
+    };
+    s.record(&job.id, "job", "token.minted", scope, details).await?;
     Ok(json_ok(&protocol::MintResponse {
         token: SecretString::new(token.jwt.expose_secret().to_owned()),
         kid: token.kid.to_string(),

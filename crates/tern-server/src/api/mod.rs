@@ -13,6 +13,7 @@ mod openapi;
 mod pools;
 mod table;
 mod tokens;
+mod trail;
 mod user;
 
 use std::sync::Arc;
@@ -134,6 +135,72 @@ pub struct ApiState {
     pub jobs_queued: Arc<Notify>,
     /// The managed key ring (None: static key files).
     pub keys: Option<Arc<crate::keys::ManagedKeys>>,
+    /// The audit trail.
+    pub audit: crate::audit::Auditor,
+}
+
+/// Where an audited action happened: organization, workspace, run (each when there is one).
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Scope<'a> {
+    pub(crate) organization: Option<&'a str>,
+    pub(crate) workspace: Option<&'a str>,
+    pub(crate) run: Option<&'a str>,
+}
+
+impl<'a> Scope<'a> {
+    /// A workspace of an organization.
+    pub(crate) fn workspace(ws: &'a tern_store::Workspace) -> Self {
+        Self { organization: Some(&ws.organization_id), workspace: Some(&ws.id), run: None }
+    }
+
+    /// A run of a workspace.
+    pub(crate) fn run(ws: &'a tern_store::Workspace, run: &'a str) -> Self {
+        Self { run: Some(run), ..Self::workspace(ws) }
+    }
+}
+
+impl ApiState {
+    /// Record what `caller` did in the audit trail; returns once it is durable. `details`
+    /// must hold no secret (a variable's value, a token).
+    pub(crate) async fn audit(
+        &self,
+        caller: &Caller,
+        action: &str,
+        scope: Scope<'_>,
+        details: serde_json::Value,
+    ) -> Result<(), ApiError> {
+        let token = caller.token();
+        self.record(&token.id, token.kind.as_str(), action, scope, details).await
+    }
+
+    /// [`ApiState::audit`] with the actor given.
+    pub(crate) async fn record(
+        &self,
+        actor: &str,
+        actor_kind: &str,
+        action: &str,
+        scope: Scope<'_>,
+        details: serde_json::Value,
+    ) -> Result<(), ApiError> {
+        self.audit
+            .record(tern_store::AuditInput {
+                organization_id: scope.organization.map(str::to_owned),
+                actor: actor.to_owned(),
+                actor_kind: actor_kind.to_owned(),
+                action: action.to_owned(),
+                workspace_id: scope.workspace.map(str::to_owned),
+                run_id: scope.run.map(str::to_owned),
+                details,
+            })
+            .await
+            .map_err(|e| {
+                ApiError::new(
+                    axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                    "audit trail unavailable",
+                    e.to_string(),
+                )
+            })
+    }
 }
 
 impl std::fmt::Debug for ApiState {
@@ -241,6 +308,7 @@ fn table(limits: ApiLimits) -> (Router<ApiState>, Vec<Endpoint>) {
     let t = agent::endpoints(t, limits);
     let t = pools::endpoints(t);
     let t = tokens::endpoints(t);
+    let t = trail::endpoints(t);
     let t = openapi::endpoints(t);
     admin::endpoints(t).into_parts()
 }

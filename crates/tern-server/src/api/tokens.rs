@@ -62,6 +62,14 @@ pub(crate) fn token_doc(t: &Token, secret: Option<SecretString>) -> r::Authentic
     )
 }
 
+/// What the audit trail says of an API token: never the token.
+pub(crate) fn audit_details(t: &Token) -> serde_json::Value {
+    serde_json::json!({
+        "id": t.id, "kind": t.kind.as_str(), "description": t.description,
+        "agent-pool": t.agent_pool_id, "expires-at": t.expires_at,
+    })
+}
+
 /// The `expired-at` of a token being created (TFE's name): an RFC 3339 time in the future, as
 /// unix seconds; `None` when the document gives none (a token that does not expire).
 pub(crate) fn expiry(doc: Option<&Doc>, now: i64) -> Result<Option<i64>, ApiError> {
@@ -138,5 +146,7 @@ async fn delete_token(State(s): State<ApiState>, caller: Caller, Path(id): Path<
     }
     s.store.revoke_token(&t.id).await?;
     tracing::info!(token = %t.id, kind = %t.kind, "revoked an API token");
+    let scope = super::Scope { organization: t.organization_id.as_deref(), ..Default::default() };
+    s.audit(&caller, "token.revoked", scope, audit_details(&t)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -18,7 +18,20 @@ use tern_types::{RunPhase, SecretString, TerraformVersion};
 
 use super::docs::{self, Doc};
 use super::table::{Table, Verb};
-use super::{ApiError, ApiLimits, ApiState, Caller};
+use super::{ApiError, ApiLimits, ApiState, Caller, Scope};
+
+/// What the audit trail says of a variable: never its value.
+fn var_details(v: &tern_store::Variable) -> serde_json::Value {
+    serde_json::json!({
+        "id": v.id, "key": v.key, "category": v.category.as_str(), "sensitive": v.sensitive, "hcl": v.hcl,
+        "variable-set": match &v.owner { VariableOwner::VariableSet(id) => Some(id.as_str()), VariableOwner::Workspace(_) => None },
+    })
+}
+
+/// An organization's scope in the audit trail.
+fn org_scope(organization_id: &str) -> Scope<'_> {
+    Scope { organization: Some(organization_id), ..Scope::default() }
+}
 
 type Q = Query<HashMap<String, String>>;
 type ApiResult = Result<Response, ApiError>;
@@ -678,7 +691,7 @@ async fn list_workspaces(
 
 /// The query parameters a list takes besides paging: anything else that filters is refused,
 /// never ignored (a loop over one project's workspaces must not act on all of them).
-fn check_query(q: &HashMap<String, String>, known: &[&str]) -> Result<(), ApiError> {
+pub(crate) fn check_query(q: &HashMap<String, String>, known: &[&str]) -> Result<(), ApiError> {
     // An empty value filters nothing (pytfe sends `search[user]=` and the like): not refused.
     let filters = q
         .iter()
@@ -1093,7 +1106,8 @@ async fn create_var(
 ) -> ApiResult {
     let ws = load_ws(&s, &caller, &id).await?;
     let input = variable_input(&Doc::parse(&body, "vars")?)?;
-    let var = s.store.create_variable(&VariableOwner::Workspace(ws.id), &input).await?;
+    let var = s.store.create_variable(&VariableOwner::Workspace(ws.id.clone()), &input).await?;
+    s.audit(&caller, "variable.created", Scope::workspace(&ws), var_details(&var)).await?;
     Ok(docs::created(docs::variable(&var)))
 }
 
@@ -1127,7 +1141,10 @@ async fn update_var(
 ) -> ApiResult {
     let v = ws_var(&s, &caller, &id, &var).await?;
     let input = variable_input(&Doc::parse(&body, "vars")?)?;
-    Ok(docs::one(docs::variable(&s.store.update_variable(&v.id, &input).await?)))
+    let updated = s.store.update_variable(&v.id, &input).await?;
+    let ws = load_ws(&s, &caller, &id).await?;
+    s.audit(&caller, "variable.updated", Scope::workspace(&ws), var_details(&updated)).await?;
+    Ok(docs::one(docs::variable(&updated)))
 }
 
 async fn delete_var(
@@ -1137,6 +1154,8 @@ async fn delete_var(
 ) -> ApiResult {
     let v = ws_var(&s, &caller, &id, &var).await?;
     s.store.delete_variable(&v.id).await?;
+    let ws = load_ws(&s, &caller, &id).await?;
+    s.audit(&caller, "variable.deleted", Scope::workspace(&ws), var_details(&v)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -1313,9 +1332,9 @@ async fn create_varset_var(
 ) -> ApiResult {
     let set = load_varset(&s, &caller, &id).await?;
     let input = variable_input(&Doc::parse(&body, "vars")?)?;
-    Ok(docs::created(docs::variable(
-        &s.store.create_variable(&VariableOwner::VariableSet(set.id), &input).await?,
-    )))
+    let var = s.store.create_variable(&VariableOwner::VariableSet(set.id.clone()), &input).await?;
+    s.audit(&caller, "variable.created", org_scope(&set.organization_id), var_details(&var)).await?;
+    Ok(docs::created(docs::variable(&var)))
 }
 
 async fn set_var(
@@ -1348,7 +1367,10 @@ async fn update_varset_var(
 ) -> ApiResult {
     let v = set_var(&s, &caller, &id, &var).await?;
     let input = variable_input(&Doc::parse(&body, "vars")?)?;
-    Ok(docs::one(docs::variable(&s.store.update_variable(&v.id, &input).await?)))
+    let updated = s.store.update_variable(&v.id, &input).await?;
+    let set = load_varset(&s, &caller, &id).await?;
+    s.audit(&caller, "variable.updated", org_scope(&set.organization_id), var_details(&updated)).await?;
+    Ok(docs::one(docs::variable(&updated)))
 }
 
 async fn delete_varset_var(
@@ -1357,7 +1379,9 @@ async fn delete_varset_var(
     Path((id, var)): Path<(String, String)>,
 ) -> ApiResult {
     let v = set_var(&s, &caller, &id, &var).await?;
+    let set = load_varset(&s, &caller, &id).await?;
     s.store.delete_variable(&v.id).await?;
+    s.audit(&caller, "variable.deleted", org_scope(&set.organization_id), var_details(&v)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -1734,6 +1758,11 @@ async fn start_run(s: &ApiState, caller: &Caller, ws: &Workspace, doc: &Doc) -> 
         options,
     };
     let run = s.store.create_run(&ws.id, &input, &caller.token().id).await?;
+    let details = serde_json::json!({
+        "is-destroy": run.is_destroy, "plan-only": run.plan_only, "auto-apply": run.auto_apply,
+        "message": run.message, "configuration-version": run.configuration_version_id,
+    });
+    s.audit(caller, "run.created", Scope::run(ws, &run.id), details).await?;
     s.jobs_queued.notify_waiters();
     Ok(docs::created(run_doc(s, &run).await?))
 }
@@ -1918,21 +1947,24 @@ async fn capacity(State(s): State<ApiState>, caller: Caller, Path(org): Path<Str
 }
 
 async fn apply_run(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
-    load_run(&s, &caller, &id).await?;
+    let (run, ws) = load_run(&s, &caller, &id).await?;
     s.store.apply_run(&id).await?;
     s.jobs_queued.notify_waiters();
+    s.audit(&caller, "run.applied", Scope::run(&ws, &run.id), serde_json::json!({})).await?;
     Ok(StatusCode::ACCEPTED.into_response())
 }
 
 async fn discard_run(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
-    load_run(&s, &caller, &id).await?;
+    let (run, ws) = load_run(&s, &caller, &id).await?;
     s.store.discard_run(&id).await?;
+    s.audit(&caller, "run.discarded", Scope::run(&ws, &run.id), serde_json::json!({})).await?;
     Ok(StatusCode::ACCEPTED.into_response())
 }
 
 async fn cancel_run(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
-    load_run(&s, &caller, &id).await?;
+    let (run, ws) = load_run(&s, &caller, &id).await?;
     s.store.cancel_run(&id, &format!("canceled by token {}", caller.token().id)).await?;
+    s.audit(&caller, "run.canceled", Scope::run(&ws, &run.id), serde_json::json!({})).await?;
     Ok(StatusCode::ACCEPTED.into_response())
 }
 
@@ -2384,6 +2416,7 @@ async fn current_state_outputs(
 /// A new token of `kind` for `org`, shown once in the response.
 async fn create_token(
     s: &ApiState,
+    caller: &Caller,
     org: &Organization,
     kind: TokenKind,
     body: &[u8],
@@ -2402,6 +2435,7 @@ async fn create_token(
     let expires = super::tokens::expiry(doc.as_ref(), s.store.unix_now())?;
     let (token, secret) =
         s.store.create_token(kind, Some(&org.id), None, &description.unwrap_or(default), expires).await?;
+    s.audit(caller, "token.created", org_scope(&org.id), super::tokens::audit_details(&token)).await?;
     Ok(docs::created(super::tokens::token_doc(&token, Some(secret))))
 }
 
@@ -2414,7 +2448,7 @@ async fn create_org_token(
     caller.check_admin()?;
     let org = load_org(&s, &caller, &org).await?;
     let default = format!("organization {}", org.name);
-    create_token(&s, &org, TokenKind::Organization, &body, default).await
+    create_token(&s, &caller, &org, TokenKind::Organization, &body, default).await
 }
 
 /// The organization's newest organization token, as TFE shows its one organization token
@@ -2439,6 +2473,7 @@ async fn delete_org_token(State(s): State<ApiState>, caller: Caller, Path(org): 
     }
     for token in tokens {
         s.store.revoke_token(&token.id).await?;
+        s.audit(&caller, "token.revoked", org_scope(&org.id), super::tokens::audit_details(&token)).await?;
     }
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -2451,5 +2486,5 @@ async fn create_agent_token(
 ) -> ApiResult {
     let org = load_org(&s, &caller, &org).await?;
     let default = format!("agents of {}", org.name);
-    create_token(&s, &org, TokenKind::Agent, &body, default).await
+    create_token(&s, &caller, &org, TokenKind::Agent, &body, default).await
 }

@@ -1,0 +1,73 @@
+//! Durable audit records at little cost: [`Auditor::record`] returns once the event is
+//! committed, and concurrent records share one commit (group commit). A writer task takes
+//! whatever has queued while the previous commit ran and writes it in one transaction, so under
+//! load a commit carries many events; alone, an event waits for one commit, as any write would.
+
+use tern_store::{AuditInput, Store};
+use tokio::sync::{mpsc, oneshot};
+
+/// Most events in one commit.
+const MAX_BATCH: usize = 512;
+
+/// Why an event could not be recorded.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("the audit trail could not record {action}: {cause}")]
+pub struct AuditError {
+    /// What was being recorded.
+    pub action: String,
+    /// Why.
+    pub cause: String,
+}
+
+struct Pending {
+    event: AuditInput,
+    done: oneshot::Sender<Result<(), String>>,
+}
+
+/// The audit trail's writer (cheap to clone).
+#[derive(Clone)]
+pub struct Auditor {
+    queue: mpsc::Sender<Pending>,
+}
+
+impl std::fmt::Debug for Auditor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Auditor").finish_non_exhaustive()
+    }
+}
+
+impl Auditor {
+    /// Start the writer on the current runtime.
+    pub fn start(store: Store) -> Self {
+        let (queue, mut pending) = mpsc::channel::<Pending>(4 * MAX_BATCH);
+        tokio::spawn(async move {
+            while let Some(first) = pending.recv().await {
+                let mut batch = vec![first];
+                while batch.len() < MAX_BATCH {
+                    match pending.try_recv() {
+                        Ok(p) => batch.push(p),
+                        Err(_) => break,
+                    }
+                }
+                let events: Vec<AuditInput> = batch.iter().map(|p| p.event.clone()).collect();
+                let result = store.append_audit(&events).await.map_err(|e| e.to_string());
+                if let Err(e) = &result {
+                    tracing::error!(events = events.len(), "recording audit events failed: {e}");
+                }
+                for p in batch {
+                    let _ = p.done.send(result.clone());
+                }
+            }
+        });
+        Self { queue }
+    }
+
+    /// Record `event`; returns once it is durable.
+    pub async fn record(&self, event: AuditInput) -> Result<(), AuditError> {
+        let action = event.action.clone();
+        let fail = |cause: &str| AuditError { action: action.clone(), cause: cause.to_owned() };
+        let (done, committed) = oneshot::channel();
+        self.queue.send(Pending { event, done }).await.map_err(|_| fail("the writer has stopped"))?;
+        committed.await.map_err(|_| fail("the writer has stopped"))?.map_err(|e| fail(&e))
+    }
+}
