@@ -53,6 +53,9 @@ pub struct AuditFilter {
     pub action: Option<String>,
 }
 
+/// Events per INSERT statement (9 parameters each: well under SQLite's and PostgreSQL's limits).
+const INSERT_CHUNK: usize = 128;
+
 const COLUMNS: &str = "id, at, organization_id, actor, actor_kind, action, workspace_id, run_id, details";
 
 fn event(row: &AnyRow) -> Result<AuditEvent, sqlx::Error> {
@@ -87,23 +90,56 @@ impl Store {
             return Ok(());
         }
         let now = self.now();
+        // One statement per chunk, not per event: a batch costs one round trip to the database
+        // (on SQLite through sqlx's worker thread, each statement is two thread hand-offs). A
+        // batch of one chunk is one statement, atomic by itself: no BEGIN and COMMIT around it.
+        let mut statements = Vec::new();
+        for chunk in events.chunks(INSERT_CHUNK) {
+            let rows: Vec<String> = (0..chunk.len())
+                .map(|i| {
+                    let b = i * 9;
+                    format!(
+                        "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                        b + 1,
+                        b + 2,
+                        b + 3,
+                        b + 4,
+                        b + 5,
+                        b + 6,
+                        b + 7,
+                        b + 8,
+                        b + 9
+                    )
+                })
+                .collect();
+            let statement = format!(
+                "INSERT INTO audit_events (id, at, organization_id, actor, actor_kind, action, workspace_id, run_id, details) VALUES {}",
+                rows.join(", ")
+            );
+            let mut insert = sqlx::query(sql(statement));
+            for e in chunk {
+                insert = insert
+                    .bind(new_id("ae")?)
+                    .bind(now)
+                    .bind(e.organization_id.clone())
+                    .bind(e.actor.clone())
+                    .bind(e.actor_kind.clone())
+                    .bind(e.action.clone())
+                    .bind(e.workspace_id.clone())
+                    .bind(e.run_id.clone())
+                    .bind(e.details.to_string());
+            }
+            statements.push(insert);
+        }
+        if statements.len() == 1 {
+            for insert in statements {
+                insert.execute(&self.pool).await?;
+            }
+            return Ok(());
+        }
         let mut tx = self.pool.begin().await?;
-        for e in events {
-            sqlx::query(
-                "INSERT INTO audit_events (id, at, organization_id, actor, actor_kind, action, workspace_id, run_id, details) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-            )
-            .bind(new_id("ae")?)
-            .bind(now)
-            .bind(e.organization_id.as_deref())
-            .bind(&e.actor)
-            .bind(&e.actor_kind)
-            .bind(&e.action)
-            .bind(e.workspace_id.as_deref())
-            .bind(e.run_id.as_deref())
-            .bind(e.details.to_string())
-            .execute(&mut *tx)
-            .await?;
+        for insert in statements {
+            insert.execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())
