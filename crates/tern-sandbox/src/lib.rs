@@ -665,11 +665,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let phase =
             Phase { writable: vec![], read_only: vec![dir.path().to_owned()], cwd: dir.path().to_owned() };
-        // A daemon that leaves the process group and the session, then the command exits.
+        // A daemon that leaves the process group and the session, then the command exits. Its
+        // duration is unique to this test process, so that the scan below of every process on
+        // the machine finds it and nothing another test (or anyone) runs.
+        let marker = format!("sleep 3{:07}", std::process::id());
         let w = sb.wrap(
             &phase,
             "/bin/sh".as_ref(),
-            &["-c".into(), "setsid sleep 300 </dev/null >/dev/null 2>&1 & sleep 0.2".into()],
+            &["-c".into(), format!("setsid {marker} </dev/null >/dev/null 2>&1 & sleep 0.2").into()],
             &[("PATH".into(), "/usr/bin".into())],
         );
         let status =
@@ -683,7 +686,7 @@ mod tests {
                 .flatten()
                 .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
                 .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
-                .filter(|c| c.starts_with("sleep 300"))
+                .filter(|c| c.trim_end() == marker)
                 .collect()
         };
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
