@@ -706,7 +706,9 @@ pub enum VarCommand {
 #[command(after_help = "\
 Each event names who acted (a token id, or the job id for what a run's phase did), the action
 (token.minted, run.created, run.applied, run.discarded, run.canceled, variable.created,
-variable.updated, variable.deleted, token.created, token.revoked, key.rotated, key.retired),
+variable.updated, variable.deleted, variable-set.created, variable-set.applied,
+variable-set.removed, variable-set.deleted, token.created, token.revoked, key.rotated,
+key.retired),
 where (workspace, run) and its details — for token.minted the jti, subject, audience, key and
 expiry of the token, never the token itself.
 

@@ -254,6 +254,32 @@ async fn the_audit_trail_records_who_did_what_and_every_minted_token(api: Api) {
         )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+    // Where a variable set applies changes what a run gets: recorded too.
+    let set = api
+        .ok(
+            Method::POST,
+            "/api/v2/organizations/acme/varsets",
+            Some(json!({"data":{"type":"varsets","attributes":{"name":"aws"}}})),
+        )
+        .await;
+    let set_id = set["data"]["id"].as_str().unwrap();
+    let (status, _) = api
+        .call(
+            Method::POST,
+            &format!("/api/v2/varsets/{set_id}/relationships/workspaces"),
+            Some(&api.admin),
+            Some(json!({"data":[{"type":"workspaces","id":ws_id}]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let applied = api
+        .ok(
+            Method::GET,
+            "/api/v2/organizations/acme/audit-trail?filter%5Baction%5D=variable-set.applied",
+            None,
+        )
+        .await;
+    assert_eq!(applied["data"][0]["attributes"]["details"]["workspaces"], json!([ws_id]), "{applied}");
     // Another organization's token: acme's trail does not exist for it, and its own is empty.
     let (_, other) = api
         .call(
@@ -375,6 +401,22 @@ async fn tokens_are_listed_expire_and_are_revoked(api: Api) {
     assert_eq!(status, StatusCode::UNAUTHORIZED, "revoked: refused on the next request");
     let list = api.ok(Method::GET, "/api/v2/organizations/acme/authentication-tokens", None).await;
     assert_eq!(list["data"].as_array().unwrap().len(), 0, "{list}");
+    // A tern serve's own workers' token is replaced at its next start, not revoked here.
+    let (workers, _) = api
+        .store
+        .create_token(TokenKind::Agent, None, None, "workers of tern-serve@x:1", None)
+        .await
+        .unwrap();
+    let (status, e) = api
+        .call(
+            Method::DELETE,
+            &format!("/api/v2/authentication-tokens/{}", workers.id),
+            Some(&api.admin),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{e}");
+    assert!(e.to_string().contains("--workers 0"), "{e}");
 }
 
 /// Concrete paths for the templates of ENDPOINTS.

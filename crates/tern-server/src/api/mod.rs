@@ -194,10 +194,14 @@ impl ApiState {
             })
             .await
             .map_err(|e| {
+                // The cause (a database error) goes to the log, as for every storage error.
+                tracing::error!(error = %e, "audit trail");
                 ApiError::new(
                     axum::http::StatusCode::SERVICE_UNAVAILABLE,
                     "audit trail unavailable",
-                    e.to_string(),
+                    format!(
+                        "tern could not record {action} in the audit trail, so it did not answer; the server log has the cause"
+                    ),
                 )
             })
     }

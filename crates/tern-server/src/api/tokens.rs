@@ -142,6 +142,12 @@ async fn delete_token(State(s): State<ApiState>, caller: Caller, Path(id): Path<
         TokenKind::Organization => caller.check_admin().map_err(|_| {
             ApiError::forbidden("an organization token is revoked by an administrator (the admin token)")
         })?,
+        // The server's own workers' token: made afresh at each start of `tern serve`.
+        TokenKind::Agent if t.organization_id.is_none() => {
+            return Err(ApiError::conflict(
+                "this is the token of a tern serve's own workers: it is replaced at each start of that server; to stop its workers, restart it with --workers 0",
+            ));
+        }
         TokenKind::Agent | TokenKind::Job => {}
     }
     s.store.revoke_token(&t.id).await?;

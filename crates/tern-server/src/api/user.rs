@@ -29,7 +29,7 @@ fn var_details(v: &tern_store::Variable) -> serde_json::Value {
 }
 
 /// An organization's scope in the audit trail.
-fn org_scope(organization_id: &str) -> Scope<'_> {
+pub(crate) fn org_scope(organization_id: &str) -> Scope<'_> {
     Scope { organization: Some(organization_id), ..Scope::default() }
 }
 
@@ -1111,18 +1111,19 @@ async fn create_var(
     Ok(docs::created(docs::variable(&var)))
 }
 
+/// Variable `var` of workspace `id`, and the workspace.
 async fn ws_var(
     s: &ApiState,
     caller: &Caller,
     id: &str,
     var: &str,
-) -> Result<tern_store::Variable, ApiError> {
+) -> Result<(tern_store::Variable, Workspace), ApiError> {
     let ws = load_ws(s, caller, id).await?;
     let v = s.store.variable(var).await?;
-    if v.owner != VariableOwner::Workspace(ws.id) {
+    if v.owner != VariableOwner::Workspace(ws.id.clone()) {
         return Err(ApiError::not_found(format!("variable {var:?} not found in this workspace")));
     }
-    Ok(v)
+    Ok((v, ws))
 }
 
 async fn show_var(
@@ -1130,7 +1131,7 @@ async fn show_var(
     caller: Caller,
     Path((id, var)): Path<(String, String)>,
 ) -> ApiResult {
-    Ok(docs::one(docs::variable(&ws_var(&s, &caller, &id, &var).await?)))
+    Ok(docs::one(docs::variable(&ws_var(&s, &caller, &id, &var).await?.0)))
 }
 
 async fn update_var(
@@ -1139,10 +1140,9 @@ async fn update_var(
     Path((id, var)): Path<(String, String)>,
     body: Bytes,
 ) -> ApiResult {
-    let v = ws_var(&s, &caller, &id, &var).await?;
+    let (v, ws) = ws_var(&s, &caller, &id, &var).await?;
     let input = variable_input(&Doc::parse(&body, "vars")?)?;
     let updated = s.store.update_variable(&v.id, &input).await?;
-    let ws = load_ws(&s, &caller, &id).await?;
     s.audit(&caller, "variable.updated", Scope::workspace(&ws), var_details(&updated)).await?;
     Ok(docs::one(docs::variable(&updated)))
 }
@@ -1152,9 +1152,8 @@ async fn delete_var(
     caller: Caller,
     Path((id, var)): Path<(String, String)>,
 ) -> ApiResult {
-    let v = ws_var(&s, &caller, &id, &var).await?;
+    let (v, ws) = ws_var(&s, &caller, &id, &var).await?;
     s.store.delete_variable(&v.id).await?;
-    let ws = load_ws(&s, &caller, &id).await?;
     s.audit(&caller, "variable.deleted", Scope::workspace(&ws), var_details(&v)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -1256,6 +1255,11 @@ async fn create_varset(
         s.store.delete_variable_set(&set.id).await?;
         return Err(e.into());
     }
+    let details = serde_json::json!({
+        "id": set.id, "name": set.name, "global": set.global,
+        "workspaces": set.workspace_ids, "projects": set.project_ids,
+    });
+    s.audit(&caller, "variable-set.created", org_scope(&org.id), details).await?;
     Ok(docs::created(varset_doc(&s, &set).await?))
 }
 
@@ -1315,6 +1319,8 @@ async fn show_varset(
 async fn delete_varset(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
     let set = load_varset(&s, &caller, &id).await?;
     s.store.delete_variable_set(&set.id).await?;
+    let details = serde_json::json!({ "id": set.id, "name": set.name });
+    s.audit(&caller, "variable-set.deleted", org_scope(&set.organization_id), details).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -1405,6 +1411,10 @@ async fn change_varset_scope(
     } else {
         s.store.remove_variable_set(&set.id, scope, &ids).await?;
     }
+    // What a run gets changes with where a set applies.
+    let action = if apply { "variable-set.applied" } else { "variable-set.removed" };
+    let details = serde_json::json!({ "id": set.id, "name": set.name, kind: ids });
+    s.audit(caller, action, org_scope(&set.organization_id), details).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
