@@ -86,6 +86,12 @@ pub enum Command {
     /// Organizations.
     #[command(subcommand, name = "org")]
     Org(OrgCommand),
+    /// Users: create them, give them tokens, make them administrators.
+    #[command(subcommand, after_help = USER_AFTER_HELP)]
+    User(UserCommand),
+    /// Teams of an organization: members, permissions, access to workspaces and projects.
+    #[command(subcommand, after_help = TEAM_AFTER_HELP)]
+    Team(TeamCommand),
     /// Projects.
     #[command(subcommand)]
     Project(ProjectCommand),
@@ -474,6 +480,312 @@ pub enum OrgCommand {
         #[command(flatten)]
         client: ClientArgs,
     },
+}
+
+const USER_AFTER_HELP: &str = "\
+What a user may do comes from their teams, as in HCP Terraform: every organization has an
+`owners` team that may do everything in it, and other teams get organization permissions and
+access to workspaces (read < plan < write < admin) or projects (tern team --help). A user's token
+acts as their teams allow; an administrator's (--admin) may do everything in every organization.
+
+Without an identity provider, make the first administrator with the admin token:
+  tern user create alice --admin && tern user token alice > alice.token
+  tern login --server https://tern.example.com --token-file alice.token";
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user (admin token); they act through their teams, with their own token.
+    #[command(after_help = "Examples:\n  \
+        tern user create alice --email alice@example.com\n  \
+        tern team add-member --org acme devs alice\n  \
+        tern user create root --admin        # an administrator of the installation")]
+    Create {
+        /// Username, unique in the installation: letters, digits, '-', '_' and '.'.
+        username: String,
+        /// Contact address.
+        #[arg(long, value_name = "EMAIL", default_value = "")]
+        email: String,
+        /// Make them an administrator of the installation: they may do everything, everywhere.
+        #[arg(long)]
+        admin: bool,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// List every user (admin token).
+    #[command(after_help = "Examples:\n  \
+        tern user list\n  \
+        tern user list --json | jq -r 'select(.\"is-admin\") | .username'")]
+    List {
+        /// One JSON object per line (id, username, email, is-admin).
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Delete a user (admin token): their tokens stop working at once, and they leave every team.
+    #[command(after_help = "Example:\n  tern user delete bob")]
+    Delete {
+        /// Username.
+        username: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Create an API token for a user, printed once: an administrator makes one for anyone, a
+    /// user for themselves. It may do what the user's teams allow.
+    #[command(
+        after_help = "The token goes to stdout alone (what to know about it to stderr), so that it can be captured.\n\n\
+        Examples:\n  \
+        export TERN_TOKEN=$(tern user token alice --expires-in 90d)\n  \
+        tern user token alice --description laptop > alice.token"
+    )]
+    Token {
+        /// Username.
+        username: String,
+        /// Free text shown with the token.
+        #[arg(long, default_value = "")]
+        description: String,
+        /// Make the token expire after this long, e.g. 90d or 12h (default: it does not expire;
+        /// `tern token revoke` ends it at any time).
+        #[arg(long, value_name = "DURATION")]
+        expires_in: Option<String>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Make a user an administrator of the installation (admin token).
+    #[command(after_help = "Example:\n  tern user grant-admin alice")]
+    GrantAdmin {
+        /// Username.
+        username: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Make a user no longer an administrator (admin token); what their teams allow remains.
+    #[command(after_help = "Example:\n  tern user revoke-admin alice")]
+    RevokeAdmin {
+        /// Username.
+        username: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+}
+
+const TEAM_AFTER_HELP: &str = "\
+Every organization has an `owners` team whose members may do everything in it. Other teams get
+organization permissions (tern team create --permission) and access to workspaces (read < plan <
+write < admin) or projects (read < write < maintain < admin), as in HCP Terraform. A user's token
+acts as all their teams allow together; a team's token (tern team token), as that team.
+
+Example:
+  tern team create --org acme devs --permission read-workspaces
+  tern team add-member --org acme devs alice bob
+  tern team access --org acme devs --workspace prod --level plan";
+
+/// The organization permissions a team may hold, in HCP Terraform's names (the keys of
+/// `organization-access`), with what each lets a team do in tern. A unit test keeps them the
+/// keys of `tern_access::OrgPermissions`.
+pub const ORG_PERMISSIONS: [(&str, &str); 16] = [
+    ("manage-workspaces", "create workspaces, administer every workspace, manage variable sets"),
+    (
+        "manage-projects",
+        "create, rename and delete projects, administer every project (needs manage-workspaces)",
+    ),
+    ("read-workspaces", "read every workspace: runs, variables, state"),
+    ("read-projects", "see every project (needs read-workspaces)"),
+    ("manage-membership", "add users to teams and remove them"),
+    ("manage-teams", "create, rename and delete teams, manage their tokens (and members)"),
+    ("manage-organization-access", "change teams' organization permissions"),
+    ("manage-agent-pools", "create and delete agent pools and their tokens"),
+    ("manage-policies", "kept for TFE clients; tern has no policies"),
+    ("manage-policy-overrides", "kept for TFE clients; tern has no policies"),
+    ("delegate-policy-overrides", "kept for TFE clients; tern has no policies"),
+    ("manage-vcs-settings", "kept for TFE clients; tern has no VCS settings"),
+    ("manage-providers", "kept for TFE clients; tern has no private registry"),
+    ("manage-modules", "kept for TFE clients; tern has no private registry"),
+    ("manage-run-tasks", "kept for TFE clients; tern has no run tasks"),
+    ("access-secret-teams", "kept for TFE clients; tern shows every team to the organization's members"),
+];
+
+fn org_permission() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(
+        ORG_PERMISSIONS.map(|(name, help)| clap::builder::PossibleValue::new(name).help(help)),
+    )
+}
+
+#[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once per process
+pub enum TeamCommand {
+    /// Create a team, with the organization permissions given (manage-teams; permissions need
+    /// manage-organization-access).
+    #[command(after_help = "Examples:\n  \
+        tern team create --org acme devs\n  \
+        tern team create --org acme platform --permission manage-workspaces --permission manage-projects\n  \
+        tern team create --org acme auditors --permission read-workspaces --sso-team-id audit-group")]
+    Create {
+        /// Name, unique in the organization: letters, digits, '-', '_' and '.'.
+        name: String,
+        /// Organization name.
+        #[arg(long, value_name = "ORG", env = "TERN_ORG")]
+        org: String,
+        /// An organization permission the team holds (repeatable). Without any, the team may do
+        /// only what its access to workspaces and projects allows (tern team access).
+        #[arg(long = "permission", value_name = "PERMISSION", value_parser = org_permission())]
+        permissions: Vec<String>,
+        /// The identity provider's group this team stands for (TFE's SSO team id).
+        #[arg(long, value_name = "GROUP")]
+        sso_team_id: Option<String>,
+        /// organization or secret (default), as TFE shows it; in tern every member of the
+        /// organization sees every team.
+        #[arg(long, value_name = "VISIBILITY", value_parser = ["organization", "secret"])]
+        visibility: Option<String>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// List the organization's teams: members, permissions.
+    #[command(after_help = "Examples:\n  \
+        tern team list --org acme\n  \
+        tern team list --org acme --json")]
+    List {
+        /// Organization name.
+        #[arg(long, value_name = "ORG", env = "TERN_ORG")]
+        org: String,
+        /// One JSON object per line (id, name, users-count, organization-access, visibility,
+        /// sso-team-id).
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Show a team: its permissions, members and identity provider group.
+    #[command(after_help = "Example:\n  tern team show --org acme devs")]
+    Show {
+        /// Team name.
+        name: String,
+        /// Organization name.
+        #[arg(long, value_name = "ORG", env = "TERN_ORG")]
+        org: String,
+        /// One JSON object (its members by username).
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Delete a team with its access and tokens (never owners; manage-teams).
+    #[command(after_help = "Example:\n  tern team delete --org acme devs")]
+    Delete {
+        /// Team name.
+        name: String,
+        /// Organization name.
+        #[arg(long, value_name = "ORG", env = "TERN_ORG")]
+        org: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Add users to a team (manage-membership).
+    #[command(after_help = "Example:\n  tern team add-member --org acme devs alice bob")]
+    AddMember {
+        /// Team name.
+        team: String,
+        /// Usernames (tern user list).
+        #[arg(required = true, value_name = "USERNAME")]
+        usernames: Vec<String>,
+        /// Organization name.
+        #[arg(long, value_name = "ORG", env = "TERN_ORG")]
+        org: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Remove users from a team (manage-membership).
+    #[command(after_help = "Example:\n  tern team remove-member --org acme devs bob")]
+    RemoveMember {
+        /// Team name.
+        team: String,
+        /// Usernames.
+        #[arg(required = true, value_name = "USERNAME")]
+        usernames: Vec<String>,
+        /// Organization name.
+        #[arg(long, value_name = "ORG", env = "TERN_ORG")]
+        org: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Give a team access to a workspace or a project, change it, or remove it (--remove); needs
+    /// admin access to the workspace (project).
+    #[command(after_help = TEAM_ACCESS_AFTER_HELP)]
+    Access {
+        /// Team name.
+        team: String,
+        /// Organization name.
+        #[arg(long, value_name = "ORG", env = "TERN_ORG")]
+        org: String,
+        #[command(flatten)]
+        target: TeamAccessTarget,
+        /// On a workspace: read, plan, write or admin; on a project: read, write, maintain or
+        /// admin.
+        #[arg(long, value_name = "LEVEL", required_unless_present = "remove", conflicts_with = "remove")]
+        level: Option<String>,
+        /// Remove the team's access instead.
+        #[arg(long)]
+        remove: bool,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Create an API token for a team, printed once: it may do what the team may (manage-teams).
+    #[command(
+        after_help = "The token goes to stdout alone (what to know about it to stderr), so that it can be captured.\n\n\
+        Examples:\n  \
+        tern team token --org acme ci --description 'GitHub Actions' --expires-in 90d > ci.token\n  \
+        tern team token --org acme ci --replace      # and revoke the team's other tokens"
+    )]
+    Token {
+        /// Team name.
+        team: String,
+        /// Organization name.
+        #[arg(long, value_name = "ORG", env = "TERN_ORG")]
+        org: String,
+        /// Free text shown with the token.
+        #[arg(long, default_value = "")]
+        description: String,
+        /// Make the token expire after this long, e.g. 90d or 12h (default: it does not expire;
+        /// `tern token revoke` ends it at any time).
+        #[arg(long, value_name = "DURATION")]
+        expires_in: Option<String>,
+        /// Revoke the team's other tokens (TFE's one team token).
+        #[arg(long)]
+        replace: bool,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+}
+
+const TEAM_ACCESS_AFTER_HELP: &str = "\
+Workspace levels, each with everything of the one before, as in HCP Terraform:
+  read      read runs, variables and state
+  plan      also start plans
+  write     also apply, write variables and state, lock and unlock
+  admin     also change settings, delete the workspace, manage teams' access to it
+Project levels reach every workspace of the project:
+  read      read the project and its workspaces
+  write     write its workspaces (as workspace write)
+  maintain  administer its workspaces, create and delete them
+  admin     also rename and delete the project, manage teams' access to it
+custom (permission by permission) is set through the API only: POST /api/v2/team-workspaces or
+/api/v2/team-projects with access \"custom\".
+
+Examples:
+  tern team access --org acme devs --workspace prod --level plan
+  tern team access --org acme platform --project infra --level maintain
+  tern team access --org acme devs --workspace prod --remove";
+
+/// The workspace or the project of `tern team access`.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct TeamAccessTarget {
+    /// Workspace name.
+    #[arg(long, value_name = "NAME")]
+    pub workspace: Option<String>,
+    /// Project name: the access reaches every workspace in it.
+    #[arg(long, value_name = "NAME")]
+    pub project: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -1510,7 +1822,7 @@ pub enum TokenCommand {
         client: ClientArgs,
     },
     /// Revoke an API token by id (as `tern token list` shows it): it stops working at once, on
-    /// every replica. An organization token needs the admin token; the admin token itself is
+    /// every replica. An organization token needs an administrator or an owner; the admin token itself is
     /// rotated by restarting with a new TERN_ADMIN_TOKEN.
     Revoke {
         /// Token id (`at-…`).

@@ -63,6 +63,8 @@ fn main() -> ExitCode {
         Command::Agent(args) => commands::agent::run(args, &env),
         Command::Login(args) => commands::client::login(args, &env),
         Command::Org(c) => commands::client::org(c, &env),
+        Command::User(c) => commands::client::user(c, &env),
+        Command::Team(c) => commands::client::team(c, &env),
         Command::Project(c) => commands::client::project(c, &env),
         Command::Workspace(c) => commands::client::workspace(c, &env),
         Command::Var(c) => commands::client::var(c, &env),

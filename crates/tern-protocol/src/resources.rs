@@ -14,6 +14,9 @@ use tern_types::SecretString;
 
 use crate::jsonapi::{Attributes, NoRelationships, Relationships, Resource, ToMany, ToOne};
 
+/// A team's organization permissions, with TFE's names (for readers of [`TeamAttributes`]).
+pub use tern_access::OrgPermissions;
+
 macro_rules! relationships {
     ($name:ident) => {
         impl Relationships for $name {}
@@ -903,3 +906,223 @@ mod tests {
         assert_eq!(w.relationships.current_run.id(), None);
     }
 }
+
+// ------------------------------------------------------------------------------ people and teams
+
+/// A user (`users`).
+pub type User = Resource<UserAttributes>;
+
+/// What a user's document says.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, rename_all = "kebab-case")]
+pub struct UserAttributes {
+    /// Unique in the installation.
+    pub username: String,
+    /// Contact address.
+    pub email: String,
+    /// True for the account behind an admin, organization or team token (its id is the token's),
+    /// as TFE answers `account/details` for such tokens; false for people.
+    pub is_service_account: bool,
+    /// Administers the installation.
+    pub is_admin: bool,
+    /// The same (TFE's older name).
+    pub is_site_admin: bool,
+    /// Empty: tern keeps no avatars.
+    pub avatar_url: String,
+    /// Two-factor authentication is the identity provider's business: shown as off.
+    pub two_factor: TwoFactor,
+    /// What the user may do with their own account.
+    pub permissions: UserPermissions,
+}
+
+/// TFE's two-factor block.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TwoFactor {
+    /// Enabled.
+    pub enabled: bool,
+    /// Verified.
+    pub verified: bool,
+}
+
+/// A user's permissions on their own account.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, rename_all = "kebab-case")]
+pub struct UserPermissions {
+    /// Only administrators create organizations in tern.
+    pub can_create_organizations: bool,
+    /// The same (the spelling of TFE's description).
+    pub can_create_organization: bool,
+    /// Names and addresses come from the identity provider or an administrator.
+    pub can_change_email: bool,
+    /// As above.
+    pub can_change_username: bool,
+    /// A user creates and revokes their own tokens.
+    pub can_manage_user_tokens: bool,
+}
+
+impl Attributes for UserAttributes {
+    const TYPE: &'static str = "users";
+    type Relationships = NoRelationships;
+}
+
+/// A team (`teams`).
+pub type Team = Resource<TeamAttributes>;
+
+/// What a team's document says.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, rename_all = "kebab-case")]
+pub struct TeamAttributes {
+    /// Unique in the organization.
+    pub name: String,
+    /// The identity provider's group mapped to it, if named.
+    pub sso_team_id: Option<String>,
+    /// Members.
+    pub users_count: u64,
+    /// `organization` or `secret`.
+    pub visibility: String,
+    /// Always false: a team's tokens are managed by those who manage teams.
+    pub allow_member_token_management: bool,
+    /// Its organization permissions.
+    pub organization_access: OrgPermissions,
+    /// What the caller may do to it.
+    pub permissions: TeamPermissions,
+}
+
+/// What the caller may do to a team.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, rename_all = "kebab-case")]
+pub struct TeamPermissions {
+    /// Delete it.
+    pub can_destroy: bool,
+    /// Add and remove members.
+    pub can_update_membership: bool,
+    /// Change its organization permissions.
+    pub can_update_organization_access: bool,
+    /// Create and revoke its token.
+    pub can_update_api_token: bool,
+    /// Change its visibility.
+    pub can_update_visibility: bool,
+    /// Rename it.
+    pub can_update_name: bool,
+}
+
+impl Attributes for TeamAttributes {
+    const TYPE: &'static str = "teams";
+    type Relationships = TeamRelationships;
+}
+
+/// A team's organization and members.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TeamRelationships {
+    /// Its organization.
+    pub organization: ToOne,
+    /// Its members (users, by id).
+    pub users: ToMany,
+}
+relationships!(TeamRelationships);
+
+/// A team's access to a workspace (`team-workspaces`).
+pub type TeamWorkspace = Resource<TeamWorkspaceAttributes>;
+
+/// What a team's workspace access says: the level, and the permissions it gives.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, rename_all = "kebab-case")]
+pub struct TeamWorkspaceAttributes {
+    /// `read`, `plan`, `write`, `admin` or `custom`.
+    pub access: String,
+    /// `read`, `plan`, `apply`.
+    pub runs: String,
+    /// `none`, `read`, `write`.
+    pub variables: String,
+    /// `none`, `read-outputs`, `read`, `write`.
+    pub state_versions: String,
+    /// `none` (tern has no Sentinel).
+    pub sentinel_mocks: String,
+    /// Lock and unlock.
+    pub workspace_locking: bool,
+    /// Always false (tern has no run tasks).
+    pub run_tasks: bool,
+}
+
+impl Attributes for TeamWorkspaceAttributes {
+    const TYPE: &'static str = "team-workspaces";
+    type Relationships = TeamWorkspaceRelationships;
+}
+
+/// The team and the workspace.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TeamWorkspaceRelationships {
+    /// The team.
+    pub team: ToOne,
+    /// The workspace.
+    pub workspace: ToOne,
+}
+relationships!(TeamWorkspaceRelationships);
+
+/// A team's access to a project (`team-projects`).
+pub type TeamProject = Resource<TeamProjectAttributes>;
+
+/// What a team's project access says.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, rename_all = "kebab-case")]
+pub struct TeamProjectAttributes {
+    /// `read`, `write`, `maintain`, `admin` or `custom`.
+    pub access: String,
+    /// On the project itself.
+    pub project_access: ProjectAccessAttributes,
+    /// On its workspaces.
+    pub workspace_access: ProjectWorkspaceAccessAttributes,
+}
+
+/// A custom project access, on the project.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, rename_all = "kebab-case")]
+pub struct ProjectAccessAttributes {
+    /// `read`, `update`, `delete`.
+    pub settings: String,
+    /// `none`, `read`, `manage`.
+    pub teams: String,
+}
+
+/// A custom project access, on the project's workspaces.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, rename_all = "kebab-case")]
+pub struct ProjectWorkspaceAccessAttributes {
+    /// `read`, `plan`, `apply`.
+    pub runs: String,
+    /// `none`, `read`, `write`.
+    pub variables: String,
+    /// `none`, `read-outputs`, `read`, `write`.
+    pub state_versions: String,
+    /// `none`.
+    pub sentinel_mocks: String,
+    /// Create workspaces in the project.
+    pub create: bool,
+    /// Always false (tern does not move workspaces between projects this way).
+    pub r#move: bool,
+    /// Lock and unlock.
+    pub locking: bool,
+    /// Delete workspaces.
+    pub delete: bool,
+    /// Always false.
+    pub run_tasks: bool,
+}
+
+impl Attributes for TeamProjectAttributes {
+    const TYPE: &'static str = "team-projects";
+    type Relationships = TeamProjectRelationships;
+}
+
+/// The team and the project.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TeamProjectRelationships {
+    /// The team.
+    pub team: ToOne,
+    /// The project.
+    pub project: ToOne,
+}
+relationships!(TeamProjectRelationships);

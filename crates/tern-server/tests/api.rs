@@ -128,8 +128,344 @@ both!(
     agent_pools_run_their_workspaces_and_nothing_else,
     what_the_sdks_call_on_organizations_projects_and_sets,
     tokens_are_listed_expire_and_are_revoked,
-    the_audit_trail_records_who_did_what_and_every_minted_token
+    the_audit_trail_records_who_did_what_and_every_minted_token,
+    every_endpoint_decides_by_the_callers_teams,
+    teams_members_tokens_and_access_through_the_tfe_api
 );
+
+/// Teams as HCP Terraform's API has them: the owners team every organization gets, teams with
+/// organization permissions (changed key by key), members by username, access to workspaces and
+/// projects (levels and custom), team and user tokens, the account behind a token — each change
+/// in effect at the next request and in the audit trail.
+async fn teams_members_tokens_and_access_through_the_tfe_api(api: Api) {
+    let data = |v: &Value, key: &str| v["data"][key].as_str().unwrap().to_owned();
+    api.ok(
+        Method::POST,
+        "/api/v2/organizations",
+        Some(json!({"data":{"type":"organizations","attributes":{"name":"acme"}}})),
+    )
+    .await;
+    let ws = data(
+        &api.ok(
+            Method::POST,
+            "/api/v2/organizations/acme/workspaces",
+            Some(json!({"data":{"type":"workspaces","attributes":{"name":"app"}}})),
+        )
+        .await,
+        "id",
+    );
+    // The owners team: there from the start, everything, never renamed nor deleted.
+    let teams = api.ok(Method::GET, "/api/v2/organizations/acme/teams", None).await;
+    assert_eq!(teams["data"].as_array().unwrap().len(), 1, "{teams}");
+    let owners = &teams["data"][0];
+    assert_eq!(owners["attributes"]["name"], "owners");
+    assert_eq!(owners["attributes"]["organization-access"]["manage-teams"], true, "{owners}");
+    assert_eq!(owners["attributes"]["permissions"]["can-destroy"], false, "{owners}");
+    let owners_id = owners["id"].as_str().unwrap().to_owned();
+    let (status, e) =
+        api.call(Method::DELETE, &format!("/api/v2/teams/{owners_id}"), Some(&api.admin), None).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+    let rename = json!({"data":{"type":"teams","attributes":{"name":"bosses"}}});
+    let (status, e) =
+        api.call(Method::PATCH, &format!("/api/v2/teams/{owners_id}"), Some(&api.admin), Some(rename)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+
+    // A team with one organization permission; others added key by key; HCP's rules hold.
+    let devs = api
+        .ok(
+            Method::POST,
+            "/api/v2/organizations/acme/teams",
+            Some(json!({"data":{"type":"teams","attributes":{"name":"devs","organization-access":{"read-workspaces":true}}}})),
+        )
+        .await;
+    assert_eq!(devs["data"]["type"], "teams");
+    assert_eq!(devs["data"]["attributes"]["visibility"], "secret");
+    let devs_id = data(&devs, "id");
+    let patched = api
+        .ok(
+            Method::PATCH,
+            &format!("/api/v2/teams/{devs_id}"),
+            Some(json!({"data":{"type":"teams","attributes":{"organization-access":{"manage-agent-pools":true}}}})),
+        )
+        .await;
+    let access = &patched["data"]["attributes"]["organization-access"];
+    assert_eq!(
+        (access["read-workspaces"].as_bool(), access["manage-agent-pools"].as_bool()),
+        (Some(true), Some(true)),
+        "{patched}"
+    );
+    for (bad, says) in [
+        (json!({"manage-projects": true}), "manage-projects needs manage-workspaces"),
+        (json!({"manage-everything": true}), "not an organization permission"),
+        (json!({"manage-teams": "yes"}), "true or false"),
+    ] {
+        let body = json!({"data":{"type":"teams","attributes":{"organization-access":bad}}});
+        let (status, e) =
+            api.call(Method::PATCH, &format!("/api/v2/teams/{devs_id}"), Some(&api.admin), Some(body)).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+        assert!(e.to_string().contains(says), "{e}");
+    }
+    let (status, e) = api
+        .call(
+            Method::POST,
+            "/api/v2/organizations/acme/teams",
+            Some(&api.admin),
+            Some(json!({"data":{"type":"teams","attributes":{"name":"devs"}}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{e}");
+
+    // Members by username; TFE's 400s for the unknown and the already there.
+    let mut users = Vec::new();
+    for name in ["alice", "bob"] {
+        users.push(data(
+            &api.ok(Method::POST, "/api/v2/admin/users", Some(json!({"data":{"type":"users","attributes":{"username":name,"email":format!("{name}@acme.test")}}}))).await,
+            "id",
+        ));
+    }
+    let members = format!("/api/v2/teams/{devs_id}/relationships/users");
+    let (status, _) = api
+        .call(Method::POST, &members, Some(&api.admin), Some(json!({"data":[{"type":"users","id":"alice"}]})))
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    for (who, says) in [("alice", "already"), ("carol", "does not exist")] {
+        let (status, e) = api
+            .call(Method::POST, &members, Some(&api.admin), Some(json!({"data":[{"type":"users","id":who}]})))
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{e}");
+        assert!(e.to_string().contains(says), "{e}");
+    }
+    let bob_probe = api
+        .ok(Method::POST, &format!("/api/v2/users/{}/authentication-tokens", users[1]), None)
+        .await["data"]["attributes"]["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let admins = api.ok(Method::GET, "/api/v2/admin/users?q=ALI", None).await;
+    assert_eq!(admins["data"].as_array().unwrap().len(), 1, "{admins}");
+    let (status, e) =
+        api.call(Method::GET, "/api/v2/admin/users?filter[suspended]=true", Some(&api.admin), None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{e}");
+    let shown = api.ok(Method::GET, &format!("/api/v2/teams/{devs_id}?include=users"), None).await;
+    assert_eq!(shown["data"]["attributes"]["users-count"], 1, "{shown}");
+    assert_eq!(shown["included"][0]["attributes"]["username"], "alice", "{shown}");
+
+    // Alice's token: she reads every workspace (read-workspaces), plans none of them.
+    let alice_token = api
+        .ok(
+            Method::POST,
+            &format!("/api/v2/users/{}/authentication-tokens", users[0]),
+            Some(json!({"data":{"type":"authentication-tokens","attributes":{"description":"laptop"}}})),
+        )
+        .await["data"]["attributes"]["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(alice_token.starts_with("tern-user."));
+    let me = api.call(Method::GET, "/api/v2/account/details", Some(&alice_token), None).await.1;
+    assert_eq!(
+        (me["data"]["type"].as_str(), me["data"]["attributes"]["username"].as_str()),
+        (Some("users"), Some("alice")),
+        "{me}"
+    );
+    let admin_account = api.ok(Method::GET, "/api/v2/account/details", None).await;
+    assert_eq!(admin_account["data"]["attributes"]["is-service-account"], true, "{admin_account}");
+    let (status, _) =
+        api.call(Method::GET, &format!("/api/v2/workspaces/{ws}"), Some(&alice_token), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let lock = format!("/api/v2/workspaces/{ws}/actions/lock");
+    let (status, e) = api.call(Method::POST, &lock, Some(&alice_token), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{e}");
+    let detail = e["errors"][0]["detail"].as_str().unwrap();
+    assert!(detail.contains("workspace-locking") && detail.contains("\"devs\""), "{e}");
+
+    // Access to the workspace: `plan`, with TFE's implied permissions; custom ones refused with
+    // a fixed level; changed to custom with locking; the change holds at the next request.
+    let tws = api
+        .ok(
+            Method::POST,
+            "/api/v2/team-workspaces",
+            Some(json!({"data":{"type":"team-workspaces","attributes":{"access":"plan"},"relationships":{
+                "team":{"data":{"type":"teams","id":devs_id}},"workspace":{"data":{"type":"workspaces","id":ws}}}}})),
+        )
+        .await;
+    let a = &tws["data"]["attributes"];
+    assert_eq!(
+        (a["runs"].as_str(), a["variables"].as_str(), a["state-versions"].as_str()),
+        (Some("plan"), Some("read"), Some("read")),
+        "{tws}"
+    );
+    let tws_id = data(&tws, "id");
+    let (status, e) = api
+        .call(
+            Method::PATCH,
+            &format!("/api/v2/team-workspaces/{tws_id}"),
+            Some(&api.admin),
+            Some(json!({"data":{"type":"team-workspaces","attributes":{"access":"plan","runs":"apply"}}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+    assert!(e["errors"][0]["detail"].as_str().unwrap().contains("only with access \"custom\""), "{e}");
+    let custom = api
+        .ok(
+            Method::PATCH,
+            &format!("/api/v2/team-workspaces/{tws_id}"),
+            Some(json!({"data":{"type":"team-workspaces","attributes":{"access":"custom","runs":"plan","workspace-locking":true,"variables":"none"}}})),
+        )
+        .await;
+    assert_eq!(custom["data"]["attributes"]["workspace-locking"], true, "{custom}");
+    let (status, e) = api.call(Method::POST, &lock, Some(&alice_token), None).await;
+    assert_eq!(status, StatusCode::OK, "{e}");
+    let listed =
+        api.ok(Method::GET, &format!("/api/v2/team-workspaces?filter[workspace][id]={ws}"), None).await;
+    assert_eq!(listed["data"].as_array().unwrap().len(), 1, "{listed}");
+    let (status, e) = api.call(Method::GET, "/api/v2/team-workspaces", Some(&api.admin), None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{e}");
+    let by_team =
+        api.ok(Method::GET, &format!("/api/v2/team-workspaces?filter[team][id]={devs_id}"), None).await;
+    assert_eq!(by_team["data"][0]["relationships"]["workspace"]["data"]["id"], ws.as_str(), "{by_team}");
+    let (_, none) = api
+        .call(
+            Method::GET,
+            &format!("/api/v2/team-workspaces?filter[team][id]={devs_id}"),
+            Some(&bob_probe),
+            None,
+        )
+        .await;
+    assert_eq!(none["errors"][0]["status"], "404", "bob is in no team of acme: {none}");
+    let (status, e) = api
+        .call(
+            Method::POST,
+            "/api/v2/team-workspaces",
+            Some(&api.admin),
+            Some(json!({"data":{"type":"team-workspaces","attributes":{"access":"read"},"relationships":{
+                "team":{"data":{"type":"teams","id":devs_id}},"workspace":{"data":{"type":"workspaces","id":ws}}}}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{e}");
+
+    // Access to a project: maintain creates workspaces in it.
+    let project = api.ok(Method::GET, "/api/v2/organizations/acme/projects", None).await["data"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let new_ws = json!({"data":{"type":"workspaces","attributes":{"name":"alices"}}});
+    let (status, e) = api
+        .call(Method::POST, "/api/v2/organizations/acme/workspaces", Some(&alice_token), Some(new_ws.clone()))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{e}");
+    let tprj = api
+        .ok(
+            Method::POST,
+            "/api/v2/team-projects",
+            Some(json!({"data":{"type":"team-projects","attributes":{"access":"maintain"},"relationships":{
+                "team":{"data":{"type":"teams","id":devs_id}},"project":{"data":{"type":"projects","id":project}}}}})),
+        )
+        .await;
+    assert_eq!(tprj["data"]["attributes"]["workspace-access"]["create"], true, "{tprj}");
+    assert_eq!(tprj["data"]["attributes"]["project-access"]["settings"], "read", "{tprj}");
+    let (status, e) = api
+        .call(Method::POST, "/api/v2/organizations/acme/workspaces", Some(&alice_token), Some(new_ws))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{e}");
+
+    // A team token acts as the team; a new legacy token revokes the old one.
+    let team_token_path = format!("/api/v2/teams/{devs_id}/authentication-token");
+    let first = api.ok(Method::POST, &team_token_path, None).await["data"]["attributes"]["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(first.starts_with("tern-team."));
+    let (status, _) = api.call(Method::GET, &format!("/api/v2/workspaces/{ws}"), Some(&first), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let second = api.ok(Method::POST, &team_token_path, None).await["data"]["attributes"]["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(api.call(Method::GET, "/api/v2/ping", Some(&first), None).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(api.call(Method::GET, "/api/v2/ping", Some(&second), None).await.0, StatusCode::OK);
+    let account = api.call(Method::GET, "/api/v2/account/details", Some(&second), None).await.1;
+    assert_eq!(account["data"]["attributes"]["username"], "api-team-devs", "{account}");
+
+    // Bob is in no team: acme does not exist for him. An owner may make organization tokens.
+    let bob_token = api
+        .ok(Method::POST, &format!("/api/v2/users/{}/authentication-tokens", users[1]), None)
+        .await["data"]["attributes"]["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, _) = api.call(Method::GET, "/api/v2/organizations/acme", Some(&bob_token), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let org_token = "/api/v2/organizations/acme/authentication-token";
+    assert_eq!(api.call(Method::POST, org_token, Some(&bob_token), None).await.0, StatusCode::NOT_FOUND);
+    api.ok(
+        Method::POST,
+        &format!("/api/v2/teams/{owners_id}/relationships/users"),
+        Some(json!({"data":[{"type":"users","id":"bob"}]})),
+    )
+    .await;
+    assert_eq!(api.call(Method::POST, org_token, Some(&bob_token), None).await.0, StatusCode::CREATED);
+    // Users see their own account and tokens, nobody else's.
+    let (status, _) =
+        api.call(Method::GET, &format!("/api/v2/users/{}", users[1]), Some(&alice_token), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let mine = api
+        .call(
+            Method::GET,
+            &format!("/api/v2/users/{}/authentication-tokens", users[0]),
+            Some(&alice_token),
+            None,
+        )
+        .await
+        .1;
+    assert_eq!(mine["data"][0]["attributes"]["description"], "laptop", "{mine}");
+
+    // Deleting a user ends their tokens; deleting a team, its token and access.
+    assert_eq!(
+        api.call(Method::DELETE, &format!("/api/v2/admin/users/{}", users[0]), Some(&api.admin), None)
+            .await
+            .0,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        api.call(Method::GET, "/api/v2/ping", Some(&alice_token), None).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        api.call(Method::DELETE, &format!("/api/v2/teams/{devs_id}"), Some(&api.admin), None).await.0,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(api.call(Method::GET, "/api/v2/ping", Some(&second), None).await.0, StatusCode::UNAUTHORIZED);
+    let listed =
+        api.ok(Method::GET, &format!("/api/v2/team-workspaces?filter[workspace][id]={ws}"), None).await;
+    assert!(listed["data"].as_array().unwrap().is_empty(), "{listed}");
+
+    // The trail has each of these, by whom.
+    let trail = api.ok(Method::GET, "/api/v2/organizations/acme/audit-trail?page[size]=100", None).await;
+    let actions: Vec<&str> = trail["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["attributes"]["action"].as_str().unwrap())
+        .collect();
+    for want in [
+        "team.created",
+        "team.updated",
+        "team.members-added",
+        "team-access.created",
+        "team-access.updated",
+        "team-project-access.created",
+        "token.created",
+        "team.deleted",
+    ] {
+        assert!(actions.contains(&want), "{want} missing from {actions:?}");
+    }
+    let all = api
+        .ok(Method::GET, "/api/v2/admin/audit-trail?page[size]=100&filter[action]=user.created", None)
+        .await;
+    assert_eq!(all["data"].as_array().unwrap().len(), 2, "{all}");
+    assert!(!trail.to_string().contains(&alice_token) && !trail.to_string().contains(&second));
+}
 
 /// The audit trail: variable changes (never values), runs, tokens created, and every workload
 /// identity token minted (its jti, subject, audience, run; never the token), for the
@@ -2201,7 +2537,10 @@ async fn agent_pools_run_their_workspaces_and_nothing_else(api: Api) {
     let (status, refused) =
         as_org(Method::DELETE, format!("/api/v2/authentication-tokens/{org_token_id}"), None).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{refused}");
-    assert!(refused.to_string().contains("revoked by an administrator"), "{refused}");
+    assert!(
+        refused.to_string().contains("revoked by an administrator or a member of the owners team"),
+        "{refused}"
+    );
     let staging_token = token_of(
         &api.ok(Method::POST, &format!("/api/v2/agent-pools/{staging}/authentication-tokens"), None).await,
     );
@@ -2381,6 +2720,10 @@ enum Scope {
     UserToken,
     /// Admin token only.
     Admin,
+    /// The organization's tokens: the admin token or its owners, never the organization token.
+    OrgTokens,
+    /// A user's own account: the admin token (or the user); everyone else "not found".
+    UserSelf,
     /// Admin, or a token of the organization that owns the resource.
     Organization,
     /// Agent tokens: claiming a job.
@@ -2401,7 +2744,10 @@ fn scope_of(method: &str, path: &str) -> Scope {
         ("POST", "/api/v2/organizations") | ("PATCH" | "DELETE", "/api/v2/organizations/{org}") => {
             Scope::Admin
         }
-        (_, p) if p.ends_with("/authentication-token") || p.starts_with("/api/v2/admin/") => Scope::Admin,
+        (_, "/api/v2/organizations/{org}/authentication-token") => Scope::OrgTokens,
+        (_, p) if p.starts_with("/api/v2/admin/") => Scope::Admin,
+        ("GET", "/api/v2/account/details") => Scope::UserToken,
+        (_, p) if p.starts_with("/api/v2/users/") => Scope::UserSelf,
         (_, "/api/agent/jobs/claim") => Scope::Claim,
         (_, p) if p.starts_with("/api/agent/jobs/") => Scope::Job,
         _ => Scope::Organization,
@@ -2452,6 +2798,11 @@ fn expected(scope: Scope, credential: Credential) -> Option<u16> {
         (S::UserToken, _) => Some(403),
         (S::Admin, C::Admin) => None,
         (S::Admin, _) => Some(403),
+        (S::OrgTokens, C::Admin) => None,
+        (S::OrgTokens, C::OtherOrgToken) => Some(404),
+        (S::OrgTokens, _) => Some(403),
+        (S::UserSelf, C::Admin) => None,
+        (S::UserSelf, _) => Some(404),
         (S::Organization, C::Admin | C::OrgToken) => None,
         // Another organization's resources do not exist for it: 404, never 403 (no oracle).
         (S::Organization, C::OtherOrgToken) => Some(404),
@@ -2464,11 +2815,7 @@ fn expected(scope: Scope, credential: Credential) -> Option<u16> {
     }
 }
 
-/// Every endpoint × every credential kind, from [`expected`]: resources are real (so that
-/// "another organization" cannot pass by the resource not existing); denials must have their
-/// status, and allowed calls are made only where [`harmless_probe`] can make them without
-/// changing anything, so the matrix changes nothing.
-async fn every_endpoint_refuses_every_credential_it_must(api: Api) {
+async fn fixture(api: &Api) -> Fixture {
     for org in ["acme", "other"] {
         api.ok(
             Method::POST,
@@ -2548,7 +2895,7 @@ async fn every_endpoint_refuses_every_credential_it_must(api: Api) {
         )
         .await;
     assert!(finished.get("run_status").is_some(), "{finished}");
-    let (ws_id, cv_id, run, _) = &ids[0];
+    let (ws_id, _, run, _) = &ids[0];
     let run_id = run["id"].as_str().unwrap();
     let plan_id = run["relationships"]["plan"]["data"]["id"].as_str().unwrap();
     let apply_id = run["relationships"]["apply"]["data"]["id"].as_str().unwrap();
@@ -2609,74 +2956,199 @@ async fn every_endpoint_refuses_every_credential_it_must(api: Api) {
         .to_owned();
 
     let run_event = format!("re-{}-0", run_id.trim_start_matches("run-"));
-    // Concrete paths: each template's ids are acme's real resources of the right kind.
-    let concrete = |path: &str| -> String {
-        let id = if path.starts_with("/api/v2/workspaces/") {
-            ws_id.as_str()
-        } else if path.starts_with("/api/v2/varsets/") {
-            &set_id
-        } else if path.starts_with("/api/v2/configuration-versions/") {
-            cv_id
-        } else if path.starts_with("/api/v2/runs/") {
-            run_id
-        } else if path.starts_with("/api/v2/plans/") {
-            plan_id
-        } else if path.starts_with("/api/v2/applies/") {
-            apply_id
-        } else if path.starts_with("/api/v2/state-versions/") {
-            &sv.id
-        } else if path.starts_with("/api/v2/state-version-outputs/") {
-            &output
-        } else if path.starts_with("/api/v2/run-events/") {
-            &run_event
-        } else if path.starts_with("/api/v2/projects/") {
-            &project
-        } else if path.starts_with("/api/v2/agent-pools/") {
-            &pool
-        } else if path.starts_with("/api/v2/authentication-tokens/") {
-            &pool_token
-        } else {
-            "x-1"
-        };
-        let var = if path.starts_with("/api/v2/varsets/") { &set_var_id } else { &var_id };
-        path.replace("{org}", "acme")
+    // People and teams: a team with access to the workspace and the project, a user in it.
+    let team = api
+        .ok(
+            Method::POST,
+            "/api/v2/organizations/acme/teams",
+            Some(json!({"data":{"type":"teams","attributes":{"name":"devs"}}})),
+        )
+        .await["data"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let tws = api
+        .ok(
+            Method::POST,
+            "/api/v2/team-workspaces",
+            Some(json!({"data":{"type":"team-workspaces","attributes":{"access":"read"},"relationships":{
+                "team":{"data":{"type":"teams","id":team}},"workspace":{"data":{"type":"workspaces","id":ws_id}}}}})),
+        )
+        .await["data"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let tprj = api
+        .ok(
+            Method::POST,
+            "/api/v2/team-projects",
+            Some(json!({"data":{"type":"team-projects","attributes":{"access":"read"},"relationships":{
+                "team":{"data":{"type":"teams","id":team}},"project":{"data":{"type":"projects","id":project}}}}})),
+        )
+        .await["data"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let user = api
+        .ok(
+            Method::POST,
+            "/api/v2/admin/users",
+            Some(json!({"data":{"type":"users","attributes":{"username":"alice"}}})),
+        )
+        .await["data"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    api.ok(
+        Method::POST,
+        &format!("/api/v2/teams/{team}/relationships/users"),
+        Some(json!({"data":[{"type":"users","id":"alice"}]})),
+    )
+    .await;
+    let (ws_id, cv_id, run, _) = ids[0].clone();
+    let ids_by_prefix: Vec<(&'static str, String)> = vec![
+        ("/api/v2/workspaces/", ws_id.clone()),
+        ("/api/v2/varsets/", set_id),
+        ("/api/v2/configuration-versions/", cv_id.clone()),
+        ("/api/v2/runs/", run_id.to_owned()),
+        ("/api/v2/plans/", plan_id.to_owned()),
+        ("/api/v2/applies/", apply_id.to_owned()),
+        ("/api/v2/state-versions/", sv.id.clone()),
+        ("/api/v2/state-version-outputs/", output),
+        ("/api/v2/run-events/", run_event),
+        ("/api/v2/projects/", project.clone()),
+        ("/api/v2/agent-pools/", pool),
+        ("/api/v2/authentication-tokens/", pool_token),
+        ("/api/v2/teams/", team.clone()),
+        ("/api/v2/team-workspaces/", tws),
+        ("/api/v2/team-projects/", tprj),
+        ("/api/v2/users/", user.clone()),
+        ("/api/v2/admin/users/", user),
+    ];
+    let _ = run;
+    Fixture {
+        org_token,
+        other_token,
+        agent,
+        expired: expired.expose_secret().to_owned(),
+        ids,
+        ids_by_prefix,
+        var_id,
+        set_var_id,
+        ws_id,
+        cv_id,
+        project,
+        team,
+    }
+}
+
+/// Real resources of every kind in `acme` (and an `other` organization), with tokens of every
+/// kind: what the authorization matrices try each endpoint on.
+struct Fixture {
+    org_token: String,
+    other_token: String,
+    agent: String,
+    expired: String,
+    /// Per workspace (app, app2, app3): workspace id, configuration version id, run, claimed job.
+    ids: Vec<(String, String, Value, Value)>,
+    ids_by_prefix: Vec<(&'static str, String)>,
+    var_id: String,
+    set_var_id: String,
+    ws_id: String,
+    cv_id: String,
+    project: String,
+    team: String,
+}
+
+impl Fixture {
+    fn job_id(&self, i: usize) -> String {
+        self.ids[i].3["job"]["id"].as_str().unwrap().to_owned()
+    }
+
+    fn job_token(&self, i: usize) -> String {
+        self.ids[i].3["token"].as_str().unwrap().to_owned()
+    }
+
+    /// Concrete paths: each template's ids are acme's real resources of the right kind.
+    fn concrete(&self, path: &str) -> String {
+        let id = self
+            .ids_by_prefix
+            .iter()
+            .filter(|(prefix, _)| path.starts_with(prefix))
+            .max_by_key(|(prefix, _)| prefix.len())
+            .map_or("x-1", |(_, id)| id.as_str());
+        let var = if path.starts_with("/api/v2/varsets/") { &self.set_var_id } else { &self.var_id };
+        let mut path = path
+            .replace("{org}", "acme")
             .replace("{name}", "app")
             .replace("{var}", var)
             .replace("{kid}", "no-such-kid")
             .replace("{signature}", "0.00")
-            .replace("/api/agent/jobs/{id}", &format!("/api/agent/jobs/{}", job_id(0)))
-            .replace("{id}", id)
-    };
-    // A body where the endpoint reads one before it can tell whose resource it is.
-    let run_body = json!({"data":{"type":"runs","attributes":{},"relationships":{
-        "workspace":{"data":{"type":"workspaces","id":ws_id}},
-        "configuration-version":{"data":{"type":"configuration-versions","id":cv_id}}}}});
-    let body_for = |template: &str| (template == "/api/v2/runs").then(|| run_body.clone());
+            .replace("/api/agent/jobs/{id}", &format!("/api/agent/jobs/{}", self.job_id(0)))
+            .replace("{id}", id);
+        // Lists that need a filter get the one naming acme's resource.
+        match path.as_str() {
+            "/api/v2/state-versions" => {
+                path.push_str("?filter[organization][name]=acme&filter[workspace][name]=app")
+            }
+            "/api/v2/team-workspaces" => path.push_str(&format!("?filter[workspace][id]={}", self.ws_id)),
+            "/api/v2/team-projects" => path.push_str(&format!("?filter[project][id]={}", self.project)),
+            _ => {}
+        }
+        path
+    }
+
+    /// A body where the endpoint reads one before it can tell whose resource it is.
+    fn body_for(&self, template: &str) -> Option<Value> {
+        match template {
+            "/api/v2/runs" => Some(json!({"data":{"type":"runs","attributes":{},"relationships":{
+                "workspace":{"data":{"type":"workspaces","id":self.ws_id}},
+                "configuration-version":{"data":{"type":"configuration-versions","id":self.cv_id}}}}})),
+            "/api/v2/organizations/{org}/workspaces" => {
+                Some(json!({"data":{"type":"workspaces","attributes":{"name":"made-by-matrix"}}}))
+            }
+            "/api/v2/team-workspaces" => Some(
+                json!({"data":{"type":"team-workspaces","attributes":{"access":"nonsense"},"relationships":{
+                "team":{"data":{"type":"teams","id":self.team}},"workspace":{"data":{"type":"workspaces","id":self.ws_id}}}}}),
+            ),
+            "/api/v2/team-projects" => Some(
+                json!({"data":{"type":"team-projects","attributes":{"access":"nonsense"},"relationships":{
+                "team":{"data":{"type":"teams","id":self.team}},"project":{"data":{"type":"projects","id":self.project}}}}}),
+            ),
+            _ => None,
+        }
+    }
+}
+
+/// Every endpoint × every credential kind, from [`expected`]: resources are real (so that
+/// "another organization" cannot pass by the resource not existing); denials must have their
+/// status, and allowed calls are made only where [`harmless_probe`] can make them without
+/// changing anything, so the matrix changes nothing.
+async fn every_endpoint_refuses_every_credential_it_must(api: Api) {
+    let f = fixture(&api).await;
     let mut tried = 0;
     let mut failures = Vec::new();
     for (method_name, template, _) in ENDPOINTS.iter() {
         let scope = scope_of(method_name, template);
         let method = Method::from_bytes(method_name.as_bytes()).unwrap();
-        let mut path = concrete(template);
-        if path == "/api/v2/state-versions" {
-            path.push_str("?filter[organization][name]=acme&filter[workspace][name]=app");
-        }
+        let path = f.concrete(template);
         for credential in CREDENTIALS {
             let Some(want) = expected(scope, credential) else { continue };
             let token: Option<String> = match credential {
                 Credential::None => None,
                 Credential::Malformed => Some("not a token at all".into()),
                 Credential::Unknown => Some("tern-org.forged-forged-forged-forged-forged".into()),
-                Credential::ExpiredOrgToken => Some(expired.expose_secret().to_owned()),
-                Credential::OrgToken => Some(org_token.clone()),
-                Credential::OtherOrgToken => Some(other_token.clone()),
-                Credential::AgentToken => Some(agent.clone()),
-                Credential::JobToken => Some(job_token(0)),
-                Credential::JobTokenOfAnotherJob => Some(job_token(1)),
-                Credential::JobTokenAfterItsPhase => Some(job_token(2)),
+                Credential::ExpiredOrgToken => Some(f.expired.clone()),
+                Credential::OrgToken => Some(f.org_token.clone()),
+                Credential::OtherOrgToken => Some(f.other_token.clone()),
+                Credential::AgentToken => Some(f.agent.clone()),
+                Credential::JobToken => Some(f.job_token(0)),
+                Credential::JobTokenOfAnotherJob => Some(f.job_token(1)),
+                Credential::JobTokenAfterItsPhase => Some(f.job_token(2)),
                 Credential::Admin => Some(api.admin.clone()),
             };
-            let (status, body) = api.call(method.clone(), &path, token.as_deref(), body_for(template)).await;
+            let (status, body) =
+                api.call(method.clone(), &path, token.as_deref(), f.body_for(template)).await;
             tried += 1;
             if status.as_u16() != want {
                 failures.push(format!(
@@ -2696,10 +3168,7 @@ async fn every_endpoint_refuses_every_credential_it_must(api: Api) {
     for (method_name, template, _) in ENDPOINTS.iter() {
         let scope = scope_of(method_name, template);
         let method = Method::from_bytes(method_name.as_bytes()).unwrap();
-        let mut path = concrete(template);
-        if path == "/api/v2/state-versions" {
-            path.push_str("?filter[organization][name]=acme&filter[workspace][name]=app");
-        }
+        let path = f.concrete(template);
         for credential in CREDENTIALS {
             if expected(scope, credential).is_some() {
                 continue;
@@ -2713,11 +3182,11 @@ async fn every_endpoint_refuses_every_credential_it_must(api: Api) {
                 continue;
             };
             let token = match credential {
-                Credential::OrgToken => org_token.clone(),
-                Credential::OtherOrgToken => other_token.clone(),
-                Credential::AgentToken => agent.clone(),
-                Credential::JobToken => job_token(0),
-                Credential::JobTokenOfAnotherJob => job_token(1),
+                Credential::OrgToken => f.org_token.clone(),
+                Credential::OtherOrgToken => f.other_token.clone(),
+                Credential::AgentToken => f.agent.clone(),
+                Credential::JobToken => f.job_token(0),
+                Credential::JobTokenOfAnotherJob => f.job_token(1),
                 Credential::Admin => api.admin.clone(),
                 // Public: no token at all.
                 Credential::None => String::new(),
@@ -2746,8 +3215,264 @@ async fn every_endpoint_refuses_every_credential_it_must(api: Api) {
         happy_path_only.join(", ")
     );
     // Nothing changed: the target job still runs, its run is still planning.
-    let job = api.store.job(&job_id(0)).await.unwrap();
+    let job = api.store.job(&f.job_id(0)).await.unwrap();
     assert_eq!(job.status.to_string(), "running");
+}
+
+/// HCP Terraform's workspace access levels, lowest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Level {
+    Read,
+    Plan,
+    Write,
+    Admin,
+}
+
+/// The level an endpoint about one workspace (its runs, variables, state, configurations,
+/// access) needs — HCP Terraform's permission table, written here apart from the server's code.
+/// `None`: the endpoint is not about one workspace.
+fn level_needed(method: &str, template: &str) -> Option<Level> {
+    let about_a_workspace = [
+        "/api/v2/workspaces/",
+        "/api/v2/runs",
+        "/api/v2/plans/",
+        "/api/v2/applies/",
+        "/api/v2/state-version",
+        "/api/v2/configuration-versions/",
+        "/api/v2/run-events/",
+        "/api/v2/organizations/{org}/workspaces/{name}",
+        "/api/v2/team-workspaces",
+    ];
+    if !about_a_workspace.iter().any(|p| template.starts_with(p)) || template.contains("{signature}") {
+        return None;
+    }
+    Some(match (method, template) {
+        ("GET", "/api/v2/configuration-versions/{id}/download") => Level::Plan,
+        ("GET", _) => Level::Read,
+        ("POST", "/api/v2/workspaces/{id}/configuration-versions" | "/api/v2/runs" | "/api/v2/workspaces/{id}/runs")
+        | ("PUT", "/api/v2/configuration-versions/{id}/upload")
+        // The run is still planning: stopping it is what a planner may do.
+        | ("POST", "/api/v2/runs/{id}/actions/cancel") => Level::Plan,
+        ("POST", "/api/v2/runs/{id}/actions/apply" | "/api/v2/runs/{id}/actions/discard")
+        | (_, "/api/v2/workspaces/{id}/vars" | "/api/v2/workspaces/{id}/vars/{var}")
+        | ("POST", "/api/v2/workspaces/{id}/state-versions")
+        | ("POST", "/api/v2/workspaces/{id}/actions/lock" | "/api/v2/workspaces/{id}/actions/unlock") => Level::Write,
+        _ => Level::Admin,
+    })
+}
+
+/// What a member of `acme` whose teams hold no organization permission gets on an endpoint that
+/// is not about one workspace: `None` allowed, else the status.
+fn member_gets(method: &str, template: &str) -> Option<u16> {
+    match (method, template) {
+        (_, p) if p.contains("{signature}") => Some(401),
+        (_, p) if p.starts_with("/api/agent/") || p.starts_with("/api/v2/admin/") => Some(403),
+        (
+            "GET",
+            "/api/v2/ping" | "/api/v2/openapi.json" | "/api/v2/organizations" | "/api/v2/account/details",
+        ) => None,
+        // Another user's account does not exist for them.
+        (_, p) if p.starts_with("/api/v2/users/") => Some(404),
+        // Seen by every member (lists filtered to what they may see).
+        (
+            "GET",
+            "/api/v2/organizations/{org}"
+            | "/api/v2/organizations/{org}/entitlement-set"
+            | "/api/v2/organizations/{org}/capacity"
+            | "/api/v2/organizations/{org}/projects"
+            | "/api/v2/organizations/{org}/workspaces"
+            | "/api/v2/organizations/{org}/agent-pools"
+            | "/api/v2/agent-pools/{id}"
+            | "/api/v2/organizations/{org}/teams"
+            | "/api/v2/teams/{id}",
+        ) => None,
+        // A project nobody gave them: it does not exist for them.
+        (_, p) if p.starts_with("/api/v2/projects/") || p.starts_with("/api/v2/team-projects") => Some(404),
+        _ => Some(403),
+    }
+}
+
+/// Users × their teams' access × every endpoint: users whose teams give `read`, `plan`,
+/// `write` or `admin` on the workspace `app` (and a team token of the `plan` team), a member
+/// with no access, and a user in no team of the organization. Each endpoint about the workspace
+/// needs its level ([`level_needed`]): below it 403 naming the permission, no access at all 404;
+/// the rest of the organization as [`member_gets`] says; and the lists show only what each may
+/// see.
+async fn every_endpoint_decides_by_the_callers_teams(api: Api) {
+    let f = fixture(&api).await;
+    let mut callers: Vec<(String, Option<Level>, bool, String)> = Vec::new(); // name, level, member, token
+    for (name, level) in [
+        ("reader", Some(Level::Read)),
+        ("planner", Some(Level::Plan)),
+        ("writer", Some(Level::Write)),
+        ("wsadmin", Some(Level::Admin)),
+        ("bystander", None),
+        ("stranger", None),
+    ] {
+        let user = api
+            .ok(
+                Method::POST,
+                "/api/v2/admin/users",
+                Some(json!({"data":{"type":"users","attributes":{"username":name}}})),
+            )
+            .await["data"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let token = api.ok(Method::POST, &format!("/api/v2/users/{user}/authentication-tokens"), None).await
+            ["data"]["attributes"]["token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        if name != "stranger" {
+            let team = api
+                .ok(
+                    Method::POST,
+                    "/api/v2/organizations/acme/teams",
+                    Some(json!({"data":{"type":"teams","attributes":{"name":format!("t-{name}")}}})),
+                )
+                .await["data"]["id"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            api.ok(
+                Method::POST,
+                &format!("/api/v2/teams/{team}/relationships/users"),
+                Some(json!({"data":[{"type":"users","id":name}]})),
+            )
+            .await;
+            if let Some(level) = level {
+                let access = format!("{level:?}").to_lowercase();
+                api.ok(
+                    Method::POST,
+                    "/api/v2/team-workspaces",
+                    Some(json!({"data":{"type":"team-workspaces","attributes":{"access":access},"relationships":{
+                        "team":{"data":{"type":"teams","id":team}},"workspace":{"data":{"type":"workspaces","id":f.ws_id}}}}})),
+                )
+                .await;
+            }
+            if name == "planner" {
+                let team_token = api
+                    .ok(Method::POST, &format!("/api/v2/teams/{team}/authentication-tokens"), None)
+                    .await["data"]["attributes"]["token"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned();
+                callers.push(("team token of t-planner".into(), level, true, team_token));
+            }
+        }
+        callers.push((name.into(), level, name != "stranger", token));
+    }
+
+    let (mut tried, mut allowed) = (0, 0);
+    let mut failures = Vec::new();
+    for (method_name, template, _) in ENDPOINTS.iter() {
+        if scope_of(method_name, template) == Scope::Public {
+            continue;
+        }
+        let method = Method::from_bytes(method_name.as_bytes()).unwrap();
+        let path = f.concrete(template);
+        for (who, level, member, token) in &callers {
+            let want: Option<u16> = match level_needed(method_name, template) {
+                Some(needed) => match level {
+                    Some(l) if *l >= needed => None,
+                    Some(_) => Some(403),
+                    None => Some(404),
+                },
+                None if *member => member_gets(method_name, template),
+                None => match member_gets(method_name, template) {
+                    // Outside the organization, all of it is "not found"; what is not the
+                    // organization's stays as it is.
+                    Some(403)
+                        if !template.starts_with("/api/agent/")
+                            && !template.starts_with("/api/v2/admin/")
+                            && !matches!(
+                                (*method_name, *template),
+                                ("POST", "/api/v2/organizations")
+                                    | ("PATCH" | "DELETE", "/api/v2/organizations/{org}")
+                            ) =>
+                    {
+                        Some(404)
+                    }
+                    None if template.starts_with("/api/v2/organizations/{org}")
+                        || template.starts_with("/api/v2/teams/")
+                        || template.starts_with("/api/v2/agent-pools/") =>
+                    {
+                        Some(404)
+                    }
+                    other => other,
+                },
+            };
+            match want {
+                Some(status) => {
+                    let (got, body) =
+                        api.call(method.clone(), &path, Some(token), f.body_for(template)).await;
+                    tried += 1;
+                    if got.as_u16() != status {
+                        failures.push(format!("{method} {path} as {who}: {got}, want {status}: {body}"));
+                    } else if status == 403
+                        && !template.starts_with("/api/agent/")
+                        && !body.to_string().contains("needs")
+                    {
+                        failures.push(format!(
+                            "{method} {path} as {who}: the 403 does not say what is needed: {body}"
+                        ));
+                    }
+                }
+                None => {
+                    let Some((body, status)) = harmless_probe(method_name, template) else { continue };
+                    let (got, response) = api.call(method.clone(), &path, Some(token), body).await;
+                    allowed += 1;
+                    if got.as_u16() != status {
+                        failures.push(format!(
+                            "{method} {path} as {who} (allowed): {got}, want {status}: {response}"
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{} wrong:\n{}", failures.len(), failures.join("\n"));
+    assert!(tried > 500 && allowed > 100, "{tried} denials, {allowed} allowed calls");
+    println!("users × levels matrix: {tried} denials and {allowed} allowed calls");
+
+    // The lists show each caller only what it may see.
+    let token_of = |who: &str| callers.iter().find(|c| c.0 == who).unwrap().3.clone();
+    let names = |v: &Value| -> Vec<String> {
+        v["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| w["attributes"]["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (_, listed) =
+        api.call(Method::GET, "/api/v2/organizations/acme/workspaces", Some(&token_of("reader")), None).await;
+    assert_eq!(names(&listed), ["app"], "{listed}");
+    assert_eq!(listed["meta"]["pagination"]["total-count"], 1, "{listed}");
+    let (_, listed) = api
+        .call(Method::GET, "/api/v2/organizations/acme/workspaces", Some(&token_of("bystander")), None)
+        .await;
+    assert!(names(&listed).is_empty(), "{listed}");
+    let (_, listed) = api
+        .call(Method::GET, "/api/v2/organizations/acme/projects", Some(&token_of("bystander")), None)
+        .await;
+    assert!(names(&listed).is_empty(), "{listed}");
+    let (_, orgs) = api.call(Method::GET, "/api/v2/organizations", Some(&token_of("reader")), None).await;
+    assert_eq!(names(&orgs), ["acme"], "{orgs}");
+    let (_, orgs) = api.call(Method::GET, "/api/v2/organizations", Some(&token_of("stranger")), None).await;
+    assert!(names(&orgs).is_empty(), "{orgs}");
+    // The alice of the fixture's team devs sees every workspace of the project (read on it).
+    // A planner plans but never applies: a run that would apply by itself is refused too.
+    let auto = json!({"data":{"type":"runs","attributes":{"auto-apply":true},"relationships":{
+        "workspace":{"data":{"type":"workspaces","id":f.ws_id}},
+        "configuration-version":{"data":{"type":"configuration-versions","id":f.cv_id}}}}});
+    let (status, refused) =
+        api.call(Method::POST, "/api/v2/runs", Some(&token_of("planner")), Some(auto)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{refused}");
+    assert!(refused.to_string().contains("runs: apply"), "{refused}");
+    // Nothing changed: the target job still runs.
+    assert_eq!(api.store.job(&f.job_id(0)).await.unwrap().status.to_string(), "running");
 }
 
 /// How an allowed call is made without changing anything, and the status it must get: a read
@@ -2763,6 +3488,8 @@ fn harmless_probe(method: &str, template: &str) -> Option<(Option<Value>, u16)> 
         ("GET", "/api/v2/admin/signing-keys") => Some((None, 409)),
         // The workspace has a state; the job, a plan phase, has no saved plan yet.
         ("GET", "/api/agent/jobs/{id}/plan") => Some((None, 404)),
+        // The team has no token yet.
+        ("GET", "/api/v2/teams/{id}/authentication-token") => Some((None, 404)),
         // The run is still planning: no JSON plan yet.
         (
             "GET",
@@ -2806,7 +3533,17 @@ fn harmless_probe(method: &str, template: &str) -> Option<(Option<Value>, u16)> 
         )
         | ("POST", "/api/v2/varsets/{id}/relationships/projects")
         | ("PATCH", "/api/v2/organizations/{org}" | "/api/v2/projects/{id}" | "/api/v2/varsets/{id}")
-        | ("POST", "/api/v2/workspaces/{id}/runs") => Some((Some(not_a_document), 422)),
+        | ("POST", "/api/v2/workspaces/{id}/runs")
+        | (
+            "POST",
+            "/api/v2/organizations/{org}/teams" | "/api/v2/team-workspaces" | "/api/v2/team-projects",
+        )
+        | ("PATCH", "/api/v2/teams/{id}" | "/api/v2/team-workspaces/{id}" | "/api/v2/team-projects/{id}")
+        | ("POST" | "DELETE", "/api/v2/teams/{id}/relationships/users")
+        | ("POST", "/api/v2/admin/users" | "/api/v2/users/{id}/authentication-tokens")
+        | ("POST", "/api/v2/teams/{id}/authentication-tokens" | "/api/v2/teams/{id}/authentication-token") => {
+            Some((Some(not_a_document), 422))
+        }
         _ => None,
     }
 }

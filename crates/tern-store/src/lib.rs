@@ -20,6 +20,7 @@ mod pools;
 mod records;
 mod runs;
 mod state;
+mod teams;
 mod tokens;
 mod variables;
 mod workspaces;
@@ -40,6 +41,7 @@ pub use runs::JobOutcome;
 pub use state::{
     MAX_STATE_BYTES, StateError, StateHeader, managed_resources, md5_hex, parse_state, parse_state_header,
 };
+pub use teams::{Holder, OWNERS, Team, TeamChanges, TeamProject, TeamWorkspace, User};
 pub use tokens::AdminBootstrap;
 pub use variables::{MAX_VALUE_BYTES, valid_variable_name};
 pub use workspaces::{DEFAULT_TIMEOUT_S, MAX_TIMEOUT_S, check_tag};

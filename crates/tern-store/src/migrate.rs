@@ -69,6 +69,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0009_audit_trail.sql"),
         postgres: include_str!("../migrations/postgres/0009_audit_trail.sql"),
     },
+    Migration {
+        version: 10,
+        name: "users, teams and their access",
+        sqlite: include_str!("../migrations/sqlite/0010_users_and_teams.sql"),
+        postgres: include_str!("../migrations/postgres/0010_users_and_teams.sql"),
+    },
 ];
 
 /// Arbitrary, fixed: the advisory lock id tern's replicas agree on.

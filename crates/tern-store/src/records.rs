@@ -66,6 +66,11 @@ string_enum!(
 );
 
 impl RunStatus {
+    /// Whether the run has not finished its plan yet (pending or planning).
+    pub fn is_before_plan_end(self) -> bool {
+        matches!(self, Self::Pending | Self::Planning)
+    }
+
     /// Whether nothing more will happen to the run.
     pub fn is_final(self) -> bool {
         matches!(
@@ -159,6 +164,10 @@ string_enum!(
         Agent = "agent",
         /// Act on one job: its run and phase only.
         Job = "job",
+        /// A user's: what the user's teams may do.
+        User = "user",
+        /// A team's: what the team may do.
+        Team = "team",
     }
 );
 
@@ -341,6 +350,9 @@ pub struct WorkspaceFilter {
     pub wildcard_name: Option<String>,
     /// The newest run has one of these statuses (`filter[current-run][status]`).
     pub current_run_statuses: Vec<RunStatus>,
+    /// Only these workspaces (ids) and the workspaces of these projects (ids): what the caller
+    /// may see. `None`: every workspace.
+    pub visible: Option<(Vec<String>, Vec<String>)>,
 }
 
 /// Settings of a new workspace, or changes to one (`None`: default, or unchanged).
@@ -721,6 +733,10 @@ pub struct Token {
     pub job_id: Option<String>,
     /// Agent pool it is bound to (agent tokens of a pool).
     pub agent_pool_id: Option<String>,
+    /// The user whose token it is (user tokens).
+    pub user_id: Option<String>,
+    /// The team whose token it is (team tokens).
+    pub team_id: Option<String>,
     /// Free text.
     pub description: String,
     /// Unix seconds.

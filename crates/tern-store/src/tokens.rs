@@ -8,10 +8,9 @@ use tern_types::SecretString;
 use crate::crypto::{new_id, new_token_secret, token_hash};
 use crate::{Store, StoreError, Token, TokenKind, not_found, sql};
 
-const COLUMNS: &str =
-    "id, kind, organization_id, job_id, agent_pool_id, description, expires_at, created_at, last_used_at";
+pub(crate) const COLUMNS: &str = "id, kind, organization_id, job_id, agent_pool_id, user_id, team_id, description, expires_at, created_at, last_used_at";
 
-fn token(row: &AnyRow) -> Result<Token, sqlx::Error> {
+pub(crate) fn token(row: &AnyRow) -> Result<Token, sqlx::Error> {
     let kind: String = row.try_get("kind")?;
     Ok(Token {
         id: row.try_get("id")?,
@@ -19,6 +18,8 @@ fn token(row: &AnyRow) -> Result<Token, sqlx::Error> {
         organization_id: row.try_get("organization_id")?,
         job_id: row.try_get("job_id")?,
         agent_pool_id: row.try_get("agent_pool_id")?,
+        user_id: row.try_get("user_id")?,
+        team_id: row.try_get("team_id")?,
         description: row.try_get("description")?,
         expires_at: row.try_get("expires_at")?,
         created_at: row.try_get("created_at")?,
@@ -34,6 +35,8 @@ fn prefix(kind: TokenKind) -> &'static str {
         TokenKind::Organization => "tern-org",
         TokenKind::Agent => "tern-agent",
         TokenKind::Job => "tern-job",
+        TokenKind::User => "tern-user",
+        TokenKind::Team => "tern-team",
     }
 }
 

@@ -190,6 +190,7 @@ impl Store {
             .bind(now)
             .execute(&mut *tx)
             .await?;
+        Self::insert_owners_team(&mut tx, &org.id, now).await?;
         tx.commit().await?;
         Ok(org)
     }
@@ -214,26 +215,38 @@ impl Store {
         Ok(organization(&row)?)
     }
 
-    /// Organizations, by name; only `only` when given.
+    /// Organizations, by name; only those with the ids in `only` when given.
     pub async fn list_organizations(
         &self,
-        only: Option<&str>,
+        only: Option<&[String]>,
         page: Page,
     ) -> Result<Paged<Organization>, StoreError> {
-        let filter = if only.is_some() { "WHERE id = $1" } else { "WHERE $1 = $1" };
-        let only = only.unwrap_or("");
-        let total: (i64,) = sqlx::query_as(sql(format!("SELECT COUNT(*) FROM organizations {filter}")))
-            .bind(only)
-            .fetch_one(&self.pool)
-            .await?;
-        let rows = sqlx::query(sql(format!(
-            "SELECT id, name, email, created_at FROM organizations {filter} ORDER BY name LIMIT $2 OFFSET $3"
-        )))
-        .bind(only)
-        .bind(page.limit())
-        .bind(page.offset())
-        .fetch_all(&self.pool)
-        .await?;
+        // Every id is bound: `$1`… for the ids, then limit and offset.
+        let filter = match only {
+            None => String::new(),
+            Some([]) => "WHERE 1 = 0".to_owned(),
+            Some(ids) => format!(
+                "WHERE id IN ({})",
+                (1..=ids.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+            ),
+        };
+        let ids = only.unwrap_or(&[]);
+        let mut total =
+            sqlx::query_as::<_, (i64,)>(sql(format!("SELECT COUNT(*) FROM organizations {filter}")));
+        for id in ids {
+            total = total.bind(id);
+        }
+        let total = total.fetch_one(&self.pool).await?;
+        let n = ids.len();
+        let mut rows = sqlx::query(sql(format!(
+            "SELECT id, name, email, created_at FROM organizations {filter} ORDER BY name LIMIT ${} OFFSET ${}",
+            n + 1,
+            n + 2
+        )));
+        for id in ids {
+            rows = rows.bind(id);
+        }
+        let rows = rows.bind(page.limit()).bind(page.offset()).fetch_all(&self.pool).await?;
         let items = rows.iter().map(organization).collect::<Result<_, _>>()?;
         Ok(Paged { items, total: count(total.0), page })
     }
@@ -619,6 +632,18 @@ impl Store {
                     " AND {not}EXISTS (SELECT 1 FROM workspace_tags t WHERE t.workspace_id = w.id AND t.name = {p})"
                 ));
             }
+        }
+        if let Some((workspaces, projects)) = &filter.visible {
+            let ws: Vec<String> = workspaces.iter().map(|w| param(w.clone())).collect();
+            let prj: Vec<String> = projects.iter().map(|p| param(p.clone())).collect();
+            let mut any = vec!["1 = 0".to_owned()];
+            if !ws.is_empty() {
+                any.push(format!("w.id IN ({})", ws.join(", ")));
+            }
+            if !prj.is_empty() {
+                any.push(format!("w.project_id IN ({})", prj.join(", ")));
+            }
+            condition.push_str(&format!(" AND ({})", any.join(" OR ")));
         }
         if !filter.current_run_statuses.is_empty() {
             let ps: Vec<String> =

@@ -230,7 +230,7 @@ async fn organizations_start_with_a_default_project(f: Fixture) {
     org(&f, "beta").await;
     let all = f.store.list_organizations(None, Page { number: 1, size: 1 }).await.unwrap();
     assert_eq!((all.total, all.items[0].name.as_str()), (2, "acme"));
-    let only = f.store.list_organizations(Some(&o.id), Page::default()).await.unwrap();
+    let only = f.store.list_organizations(Some(std::slice::from_ref(&o.id)), Page::default()).await.unwrap();
     assert_eq!(only.total, 1);
 }
 

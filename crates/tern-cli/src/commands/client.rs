@@ -1,5 +1,10 @@
 //! The everyday client commands: organizations, projects, workspaces, variables, runs, state,
-//! agent tokens and pools, and `tern login`. They speak the same API as any TFE client.
+//! agent tokens and pools, and `tern login`; users and teams in [`teams`]. They speak the same
+//! API as any TFE client.
+
+mod teams;
+
+pub use teams::{team, user};
 
 use std::io::{IsTerminal as _, Read as _, Write as _};
 use std::path::PathBuf;
@@ -42,7 +47,7 @@ enum TokenSource {
 impl TokenSource {
     /// What to do about a token the server does not accept (401).
     fn advice(&self, server: &str) -> String {
-        let fresh = "the admin token (<data dir>/admin-token of tern serve) or an organization token (`tern org token ORG`)";
+        let fresh = "the admin token (<data dir>/admin-token of tern serve), a user's token (`tern user token USERNAME`) or an organization token (`tern org token ORG`)";
         match self {
             Self::Flag => {
                 format!("the token given with --token was refused: give --token a valid token, {fresh}")
@@ -218,7 +223,13 @@ trait HasName {
 macro_rules! has_name {
     ($($t:ty),*) => {$(impl HasName for $t { fn name(&self) -> &str { &self.name } })*};
 }
-has_name!(r::OrganizationAttributes, r::ProjectAttributes, r::WorkspaceAttributes, r::AgentPoolAttributes);
+has_name!(
+    r::OrganizationAttributes,
+    r::ProjectAttributes,
+    r::WorkspaceAttributes,
+    r::AgentPoolAttributes,
+    r::TeamAttributes
+);
 
 /// The names in a list.
 fn names<A: Attributes + HasName>(list: &ListDocument<Resource<A>>) -> Vec<String> {
@@ -337,6 +348,16 @@ impl Client {
     async fn org_hint(&self, org: &str) -> Option<String> {
         let list = self.send_once(Method::GET, "/api/v2/organizations?page%5Bsize%5D=100", None, false).await;
         let list: ListDocument<r::Organization> = list.ok()?.ok()?.json().await.ok()?;
+        // A user who is in no team sees no organization: creating one is not what they need.
+        if list.data.is_empty()
+            && let Some(me) = self.me().await
+            && !me.attributes.is_admin
+        {
+            let name = &me.attributes.username;
+            return Some(format!(
+                "user {name} is in no team of any organization: an owner of {org} can add them with `tern team add-member --org {org} TEAM {name}`"
+            ));
+        }
         Some(did_you_mean(org, "organization", &names(&list), "tern org list", "tern org create NAME"))
     }
 

@@ -391,3 +391,104 @@ fn tokens_are_listed_expire_and_are_revoked_from_the_cli() {
     let err = failed(&tern(&["token", "revoke", &admin]), 1);
     assert!(err.contains("TERN_ADMIN_TOKEN"), "the admin token is rotated: {err}");
 }
+
+/// Users and teams from the CLI, as an administrator sets them up without an identity provider:
+/// each token does what its teams allow, and no more.
+#[test]
+fn users_and_teams_decide_what_each_token_may_do() {
+    let s = Scratch::new();
+    let server = serve(&s, &[]);
+    let as_token = |token: &str, args: &[&str]| {
+        run(cli(&s, &server).env("TERN_ORG", "acme").env("TERN_TOKEN", token).args(args))
+    };
+    let tern = |args: &[&str]| as_token(ADMIN, args);
+    let token = |out: &Run| {
+        out.success();
+        assert_eq!(out.stdout.lines().count(), 1, "the token alone on stdout\n{out}");
+        let token = out.stdout.trim().to_owned();
+        assert!(!out.stderr.contains(&token), "{out}");
+        token
+    };
+    tern(&["org", "create", "acme"]).success();
+    tern(&["workspace", "create", "app"]).success();
+
+    // The first administrator, bootstrapped with the admin token.
+    tern(&["user", "create", "root", "--admin"]).success();
+    let root = token(&tern(&["user", "token", "root"]));
+    let orgs = as_token(&root, &["org", "list"]);
+    assert_eq!(orgs.success().stdout, "acme\n", "an administrator sees every organization");
+
+    let made = tern(&["user", "create", "alice", "--email", "alice@example.com"]);
+    made.success();
+    assert!(made.stdout.starts_with("created user alice (user-"), "{made}");
+    assert!(made.stderr.contains("give them a token: `tern user token alice`"), "{made}");
+    assert!(made.stderr.contains("`tern team add-member --org ORG TEAM alice`"), "{made}");
+    as_token(&root, &["user", "create", "bob"]).success();
+    let users = tern(&["user", "list"]);
+    let lines: Vec<&str> = users.success().stdout.lines().collect();
+    assert!(lines[0].starts_with("USERNAME  ADMIN  EMAIL"), "{users}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("alice ") && l.contains(" no ") && l.contains("alice@example.com"))
+    );
+    assert!(lines.iter().any(|l| l.starts_with("root ") && l.contains(" yes ")), "{users}");
+
+    // devs: no organization permission, plan on the workspace.
+    tern(&["team", "create", "devs"]).success();
+    tern(&["team", "add-member", "devs", "alice"]).success();
+    let granted = tern(&["team", "access", "devs", "--workspace", "app", "--level", "write"]);
+    assert_eq!(granted.success().stdout, "team devs now has write access to workspace app\n");
+    let changed = tern(&["team", "access", "devs", "--workspace", "app", "--level", "plan"]);
+    assert!(changed.success().stdout.contains("plan access to workspace app (was write)"), "{changed}");
+    let err = failed(&tern(&["team", "access", "devs", "--workspace", "app", "--level", "maintain"]), 2);
+    assert!(err.contains("a workspace's levels are read, plan, write, admin"), "{err}");
+    let shown = tern(&["team", "show", "devs"]);
+    assert!(shown.success().stdout.contains("members:       alice\n"), "{shown}");
+
+    let alice = token(&tern(&["user", "token", "alice"]));
+    let bob = token(&tern(&["user", "token", "bob", "--expires-in", "1h"]));
+
+    // alice sees the workspace and may plan, but not write its variables.
+    let listed = as_token(&alice, &["workspace", "list"]);
+    assert!(listed.success().stdout.starts_with("app\t"), "{listed}");
+    let err = failed(&as_token(&alice, &["var", "set", "FOO=bar", "--workspace", "app"]), 1);
+    assert!(err.contains("403 Forbidden: this needs variables: write on workspace \"app\""), "{err}");
+    assert!(err.contains("your team \"devs\" grant variables: read"), "{err}");
+    let teams = as_token(&alice, &["team", "list"]);
+    let lines: Vec<&str> = teams.success().stdout.lines().collect();
+    assert!(lines[0].starts_with("NAME    MEMBERS  PERMISSIONS  ID"), "{teams}");
+    assert!(lines.iter().any(|l| l.split_whitespace().take(3).eq(["devs", "1", "-"])), "{teams}");
+    assert!(lines.iter().any(|l| l.split_whitespace().take(3).eq(["owners", "0", "all"])), "{teams}");
+    let err = failed(&as_token(&alice, &["team", "token", "devs"]), 1);
+    assert!(err.contains("needs the organization permission manage-teams"), "{err}");
+    let err = failed(&as_token(&alice, &["user", "token", "bob"]), 1);
+    assert!(err.contains("only an administrator acts on other users"), "{err}");
+
+    // bob is in no team: the organization does not exist for him.
+    let err = failed(&as_token(&bob, &["workspace", "list"]), 1);
+    assert!(err.contains("organization \"acme\" not found"), "{err}");
+    assert!(err.contains("`tern team add-member --org acme TEAM bob`"), "{err}");
+
+    // A team's token does what the team may; --replace revokes the team's earlier ones.
+    let team = token(&tern(&["team", "token", "devs", "--description", "ci"]));
+    assert!(as_token(&team, &["workspace", "list"]).success().stdout.starts_with("app\t"));
+    let replaced = token(&tern(&["team", "token", "devs", "--replace"]));
+    let err = failed(&as_token(&team, &["workspace", "list"]), 1);
+    assert!(err.contains("401 Unauthorized"), "{err}");
+    as_token(&replaced, &["workspace", "list"]).success();
+
+    // Names that are not there.
+    let err = failed(&tern(&["team", "show", "dev"]), 1);
+    assert!(err.contains("organization acme has no team \"dev\": did you mean \"devs\"?"), "{err}");
+    let err = failed(&tern(&["user", "token", "alicee"]), 1);
+    assert!(err.contains("there is no user \"alicee\": did you mean \"alice\"?"), "{err}");
+
+    // A deleted user's token is refused at once.
+    tern(&["user", "delete", "bob"]).success();
+    let err = failed(&as_token(&bob, &["workspace", "list"]), 1);
+    assert!(err.contains("401 Unauthorized"), "{err}");
+    tern(&["user", "revoke-admin", "root"]).success();
+    let err = failed(&as_token(&root, &["user", "list"]), 1);
+    assert!(err.contains("403 Forbidden"), "{err}");
+}

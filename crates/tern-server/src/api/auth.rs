@@ -2,14 +2,15 @@
 //!
 //! Rules: an admin token may do everything; an organization token acts within its
 //! organization (other organizations' resources are "not found", so a token cannot probe for
-//! names); an agent token may only claim jobs — which ones, the store decides from the token
+//! names); a user token acts as its user's teams allow, a team token as its team's permissions
+//! allow (what exactly: `access.rs`, which asks `tern-access`); an agent token may only claim jobs — which ones, the store decides from the token
 //! ([`ClaimScope`]: its agent pool, its organization, or the server's own workers); a job token
 //! may only act on its own job — its run and phase — while that job runs.
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
-use tern_store::{ClaimScope, Job, JobStatus, Organization, Token, TokenKind};
+use tern_store::{ClaimScope, Job, JobStatus, Token, TokenKind, User};
 
 use super::{ApiError, ApiState};
 
@@ -20,6 +21,10 @@ pub enum Caller {
     Admin(Token),
     /// One organization.
     Organization(Token),
+    /// A user: as their teams allow (everything, for a site administrator).
+    User(Token, User),
+    /// A team: as the team's permissions allow.
+    Team(Token),
     /// Claims jobs.
     Agent(Token),
     /// One job.
@@ -30,21 +35,20 @@ impl Caller {
     /// The token record.
     pub fn token(&self) -> &Token {
         match self {
-            Self::Admin(t) | Self::Organization(t) | Self::Agent(t) | Self::Job(t) => t,
+            Self::Admin(t)
+            | Self::Organization(t)
+            | Self::User(t, _)
+            | Self::Team(t)
+            | Self::Agent(t)
+            | Self::Job(t) => t,
         }
     }
 
-    /// May act on `org`'s resources through the user API.
-    pub(crate) fn check_org(&self, org: &Organization) -> Result<(), ApiError> {
+    /// Who it is in the audit trail: `(actor, kind)` — a user by username, a token by its id.
+    pub(crate) fn actor(&self) -> (&str, &str) {
         match self {
-            Self::Admin(_) => Ok(()),
-            Self::Organization(t) if t.organization_id.as_deref() == Some(org.id.as_str()) => Ok(()),
-            Self::Organization(_) => {
-                Err(ApiError::not_found(format!("organization {:?} not found", org.name)))
-            }
-            Self::Agent(_) | Self::Job(_) => Err(ApiError::forbidden(
-                "agent and job tokens work only on the agent API (/api/agent); use an organization or admin token",
-            )),
+            Self::User(_, u) => (&u.username, "user"),
+            other => (&other.token().id, other.token().kind.as_str()),
         }
     }
 
@@ -52,7 +56,10 @@ impl Caller {
     pub(crate) fn check_admin(&self) -> Result<(), ApiError> {
         match self {
             Self::Admin(_) => Ok(()),
-            _ => Err(ApiError::forbidden("this needs the admin token")),
+            Self::User(_, u) if u.site_admin => Ok(()),
+            _ => {
+                Err(ApiError::forbidden("this needs the admin token (or a site administrator's user token)"))
+            }
         }
     }
 
@@ -114,16 +121,25 @@ impl Caller {
     /// Who sent a request with these headers.
     pub(crate) async fn from_headers(headers: &HeaderMap, state: &ApiState) -> Result<Self, ApiError> {
         let presented = bearer(headers)?;
-        let token = state.store.authenticate(presented).await?.ok_or_else(|| {
-            ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "unauthorized",
-                "the token is not valid: unknown, revoked, or expired",
-            )
-        })?;
+        let token = state.store.authenticate(presented).await?.ok_or_else(ApiError::unauthorized_token)?;
         Ok(match token.kind {
             TokenKind::Admin => Self::Admin(token),
             TokenKind::Organization => Self::Organization(token),
+            TokenKind::User => {
+                // A user deleted since (their tokens go with them): as if revoked.
+                let user = match token.user_id.as_deref() {
+                    Some(id) => match state.store.user(id).await {
+                        Ok(user) => user,
+                        Err(tern_store::StoreError::NotFound { .. }) => {
+                            return Err(ApiError::unauthorized_token());
+                        }
+                        Err(e) => return Err(e.into()),
+                    },
+                    None => return Err(ApiError::unauthorized_token()),
+                };
+                Self::User(token, user)
+            }
+            TokenKind::Team => Self::Team(token),
             TokenKind::Agent => Self::Agent(token),
             TokenKind::Job => Self::Job(token),
         })

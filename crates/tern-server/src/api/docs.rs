@@ -60,8 +60,26 @@ pub(crate) fn single_page<T: Serialize>(items: Vec<T>) -> Response {
     respond(StatusCode::OK, &ListDocument::single_page(items))
 }
 
+/// One page of `items` (all there are), for lists filtered after reading.
+pub(crate) fn paged_in_memory<T>(items: Vec<T>, page: Page) -> Paged<T> {
+    let total = items.len() as u64;
+    let size = page.size.clamp(1, Page::MAX_SIZE) as usize;
+    let skip = (page.number.max(1) as usize - 1).saturating_mul(size);
+    Paged { items: items.into_iter().skip(skip).take(size).collect(), total, page }
+}
+
 /// A page of a list with TFE's `meta.pagination` and `links`.
 pub(crate) fn list<T, R: Serialize>(paged: &Paged<T>, path: &str, render: impl Fn(&T) -> R) -> Response {
+    list_with_included(paged, path, render, Vec::new())
+}
+
+/// [`list`] with the resources an `include` asked for.
+pub(crate) fn list_with_included<T, R: Serialize>(
+    paged: &Paged<T>,
+    path: &str,
+    render: impl Fn(&T) -> R,
+    included: Vec<Value>,
+) -> Response {
     let size = paged.page.size.clamp(1, Page::MAX_SIZE);
     let total_pages = paged.total.div_ceil(u64::from(size)).max(1);
     let current = u64::from(paged.page.number.max(1));
@@ -89,7 +107,7 @@ pub(crate) fn list<T, R: Serialize>(paged: &Paged<T>, path: &str, render: impl F
                     total_count: paged.total,
                 },
             }),
-            included: Vec::new(),
+            included,
         },
     )
 }
@@ -113,6 +131,19 @@ pub(crate) struct Doc {
 }
 
 impl Doc {
+    /// Parse a request body whose `data` may have any `type`, or none (go-tfe's token options
+    /// carry none).
+    pub(crate) fn parse_untyped(body: &[u8]) -> Result<Self, ApiError> {
+        let value: Value = serde_json::from_slice(body)
+            .map_err(|e| ApiError::bad_request(format!("the request body is not a JSON document ({e})")))?;
+        let data = value
+            .get("data")
+            .and_then(Value::as_object)
+            .cloned()
+            .ok_or_else(|| ApiError::invalid("/data", "the document needs a \"data\" object"))?;
+        Ok(Self { data })
+    }
+
     /// Parse a request body and check `data.type`.
     pub(crate) fn parse(body: &[u8], expected_type: &str) -> Result<Self, ApiError> {
         let value: Value = serde_json::from_slice(body)

@@ -4,6 +4,7 @@
 //! store, and render JSON:API documents ([`docs`]); the store owns the rules. Errors are JSON:API
 //! error objects whose `detail` says what to change.
 
+mod access;
 mod admin;
 mod agent;
 mod auth;
@@ -12,9 +13,11 @@ mod error;
 mod openapi;
 mod pools;
 mod table;
+mod teams;
 mod tokens;
 mod trail;
 mod user;
+mod users;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -169,8 +172,8 @@ impl ApiState {
         scope: Scope<'_>,
         details: serde_json::Value,
     ) -> Result<(), ApiError> {
-        let token = caller.token();
-        self.record(&token.id, token.kind.as_str(), action, scope, details).await
+        let (actor, kind) = caller.actor();
+        self.record(actor, kind, action, scope, details).await
     }
 
     /// [`ApiState::audit`] with the actor given.
@@ -313,6 +316,8 @@ fn table(limits: ApiLimits) -> (Router<ApiState>, Vec<Endpoint>) {
     let t = pools::endpoints(t);
     let t = tokens::endpoints(t);
     let t = trail::endpoints(t);
+    let t = teams::endpoints(t);
+    let t = users::endpoints(t);
     let t = openapi::endpoints(t);
     admin::endpoints(t).into_parts()
 }

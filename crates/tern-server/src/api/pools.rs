@@ -1,7 +1,7 @@
 //! Agent pools and their tokens, in TFE's shapes (`agent-pools`, `authentication-tokens`).
 //! A workspace in `agent` execution mode names a pool; only agents holding one of the pool's
 //! tokens run its jobs (the store's `claims.rs` decides). Who may manage a pool: whoever may act
-//! on its organization ([`Caller::check_org`]).
+//! its organization's permission manage-agent-pools; seeing one: any member (`access.rs`).
 
 use std::collections::HashMap;
 
@@ -13,10 +13,12 @@ use tern_protocol::jsonapi::{Resource, ToMany};
 use tern_protocol::resources as r;
 use tern_store::AgentPool;
 
+use super::access;
 use super::docs::{self, Doc, rel};
 use super::table::{Table, Verb};
-use super::user::{hidden, load_org};
+use super::user::load_org;
 use super::{ApiError, ApiState, Caller};
+use tern_access::OrgAction as OA;
 
 type ApiResult = Result<Response, ApiError>;
 
@@ -67,11 +69,10 @@ fn pool(p: &AgentPool) -> r::AgentPool {
     .with_self_link(format!("/api/v2/agent-pools/{}", p.id))
 }
 
-/// The pool `id`, if the caller may act on its organization (else "not found").
-async fn load_pool(s: &ApiState, caller: &Caller, id: &str) -> Result<AgentPool, ApiError> {
+/// The pool `id`, if the caller may do `action` in its organization (else "not found").
+async fn load_pool(s: &ApiState, caller: &Caller, id: &str, action: OA) -> Result<AgentPool, ApiError> {
     let p = s.store.agent_pool(id).await?;
-    let org = s.store.organization_by_id(&p.organization_id).await?;
-    caller.check_org(&org).map_err(|e| hidden(e, format!("agent pool {id:?} not found")))?;
+    access::in_org(s, caller, &p.organization_id, action, || format!("agent pool {id:?} not found")).await?;
     Ok(p)
 }
 
@@ -85,7 +86,7 @@ async fn list_pools(
     Path(org): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult {
-    let org = load_org(&s, &caller, &org).await?;
+    let org = load_org(&s, &caller, &org, OA::See).await?;
     let paged = s.store.list_agent_pools(&org.id, docs::page(&q)?).await?;
     Ok(docs::list(&paged, &format!("/api/v2/organizations/{}/agent-pools", org.name), pool))
 }
@@ -96,14 +97,14 @@ async fn create_pool(
     Path(org): Path<String>,
     body: Bytes,
 ) -> ApiResult {
-    let org = load_org(&s, &caller, &org).await?;
+    let org = load_org(&s, &caller, &org, OA::ManageAgentPools).await?;
     let doc = Doc::parse(&body, "agent-pools")?;
     let created = s.store.create_agent_pool(&org.id, &pool_name(&doc)?).await?;
     Ok(docs::created(pool(&created)))
 }
 
 async fn show_pool(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
-    Ok(docs::one(pool(&load_pool(&s, &caller, &id).await?)))
+    Ok(docs::one(pool(&load_pool(&s, &caller, &id, OA::See).await?)))
 }
 
 async fn update_pool(
@@ -112,7 +113,7 @@ async fn update_pool(
     Path(id): Path<String>,
     body: Bytes,
 ) -> ApiResult {
-    let p = load_pool(&s, &caller, &id).await?;
+    let p = load_pool(&s, &caller, &id, OA::ManageAgentPools).await?;
     let doc = Doc::parse(&body, "agent-pools")?;
     let updated = match doc.string("name")? {
         Some(name) => s.store.rename_agent_pool(&p.id, &name).await?,
@@ -122,13 +123,13 @@ async fn update_pool(
 }
 
 async fn delete_pool(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
-    let p = load_pool(&s, &caller, &id).await?;
+    let p = load_pool(&s, &caller, &id, OA::ManageAgentPools).await?;
     s.store.delete_agent_pool(&p.id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 async fn list_tokens(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
-    let p = load_pool(&s, &caller, &id).await?;
+    let p = load_pool(&s, &caller, &id, OA::ManageAgentPools).await?;
     let tokens = s.store.list_pool_tokens(&p.id).await?;
     Ok(docs::one(tokens.iter().map(|t| super::tokens::token_doc(t, None)).collect::<Vec<_>>()))
 }
@@ -139,7 +140,7 @@ async fn create_token(
     Path(id): Path<String>,
     body: Bytes,
 ) -> ApiResult {
-    let p = load_pool(&s, &caller, &id).await?;
+    let p = load_pool(&s, &caller, &id, OA::ManageAgentPools).await?;
     // go-tfe sends `agent-tokens`; the resource it gets back is `authentication-tokens`.
     let doc = if body.is_empty() {
         None

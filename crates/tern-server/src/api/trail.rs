@@ -1,4 +1,4 @@
-//! The audit trail, read: an organization's events to whoever may act on the organization,
+//! The audit trail, read: an organization's events to its owners (and its organization token),
 //! every event (the installation's too: key rotations) to an administrator. Oldest first,
 //! paginated, filtered by time, actor, workspace and action.
 
@@ -105,7 +105,7 @@ async fn org_trail(
     Path(org): Path<String>,
     Query(q): Q,
 ) -> ApiResult {
-    let org = load_org(&s, &caller, &org).await?;
+    let org = load_org(&s, &caller, &org, tern_access::OrgAction::ReadAuditTrail).await?;
     let filter = filter(&s, &q, Some(&org.id)).await?;
     let paged = s.store.audit_events(Some(&org.id), &filter, docs::page(&q)?).await?;
     Ok(docs::list(&paged, &format!("/api/v2/organizations/{}/audit-trail", org.name), event_doc))

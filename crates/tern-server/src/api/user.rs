@@ -16,9 +16,11 @@ use tern_store::{
 };
 use tern_types::{RunPhase, SecretString, TerraformVersion};
 
+use super::access;
 use super::docs::{self, Doc};
 use super::table::{Table, Verb};
 use super::{ApiError, ApiLimits, ApiState, Caller, Scope};
+use tern_access::{OrgAction as OA, ProjectAction as PA, WorkspaceAction as WA};
 
 /// What the audit trail says of a variable: never its value.
 fn var_details(v: &tern_store::Variable) -> serde_json::Value {
@@ -156,7 +158,7 @@ pub(crate) fn endpoints(t: Table, limits: ApiLimits) -> Table {
             Verb::Post,
             "/api/v2/workspaces/{id}/actions/force-unlock",
             "Unlock a workspace, whoever locked it",
-            unlock_workspace,
+            force_unlock_workspace,
         )
         .add(
             Verb::Post,
@@ -451,17 +453,17 @@ pub(crate) fn hidden(e: ApiError, detail: String) -> ApiError {
     if e.status == StatusCode::NOT_FOUND { ApiError::not_found(detail) } else { e }
 }
 
-pub(crate) async fn load_org(s: &ApiState, caller: &Caller, name: &str) -> Result<Organization, ApiError> {
-    let org = s.store.organization(name).await?;
-    caller.check_org(&org)?;
-    Ok(org)
+pub(crate) async fn load_org(
+    s: &ApiState,
+    caller: &Caller,
+    name: &str,
+    action: OA,
+) -> Result<Organization, ApiError> {
+    Ok(access::org_for(s, caller, name, action).await?.0)
 }
 
-async fn load_ws(s: &ApiState, caller: &Caller, id: &str) -> Result<Workspace, ApiError> {
-    let ws = s.store.workspace(id).await?;
-    let org = s.store.organization_by_id(&ws.organization_id).await?;
-    caller.check_org(&org).map_err(|e| hidden(e, format!("workspace {id:?} not found")))?;
-    Ok(ws)
+async fn load_ws(s: &ApiState, caller: &Caller, id: &str, action: WA) -> Result<Workspace, ApiError> {
+    access::ws_for(s, caller, id, action).await
 }
 
 async fn load_ws_by_name(
@@ -469,14 +471,17 @@ async fn load_ws_by_name(
     caller: &Caller,
     org: &str,
     name: &str,
+    action: WA,
 ) -> Result<Workspace, ApiError> {
-    let org = load_org(s, caller, org).await?;
-    Ok(s.store.workspace_by_name(&org.id, name).await?)
+    let (org, standing) = access::org_for(s, caller, org, OA::See).await?;
+    let ws = s.store.workspace_by_name(&org.id, name).await?;
+    access::decide_ws(&standing, &ws, action, name)?;
+    Ok(ws)
 }
 
-async fn load_run(s: &ApiState, caller: &Caller, id: &str) -> Result<(Run, Workspace), ApiError> {
+async fn load_run(s: &ApiState, caller: &Caller, id: &str, action: WA) -> Result<(Run, Workspace), ApiError> {
     let run = s.store.run(id).await?;
-    let ws = load_ws(s, caller, &run.workspace_id)
+    let ws = load_ws(s, caller, &run.workspace_id, action)
         .await
         .map_err(|e| hidden(e, format!("run {id:?} not found")))?;
     Ok((run, ws))
@@ -493,10 +498,19 @@ fn run_of(id: &str, prefix: &str) -> Result<String, ApiError> {
 // ---------------------------------------------------------------- organizations and projects
 
 async fn list_orgs(State(s): State<ApiState>, caller: Caller, Query(q): Q) -> ApiResult {
-    let only = match &caller {
+    let only: Option<Vec<String>> = match &caller {
         Caller::Admin(_) => None,
-        Caller::Organization(t) => t.organization_id.clone(),
-        _ => return Err(ApiError::forbidden("agent and job tokens cannot list organizations")),
+        Caller::User(_, u) if u.site_admin => None,
+        Caller::Organization(t) | Caller::Team(t) => Some(t.organization_id.iter().cloned().collect()),
+        Caller::User(_, u) => {
+            let mut ids: Vec<String> =
+                s.store.teams_of_user(&u.id).await?.into_iter().map(|t| t.organization_id).collect();
+            ids.dedup();
+            Some(ids)
+        }
+        Caller::Agent(_) | Caller::Job(_) => {
+            return Err(ApiError::forbidden("agent and job tokens cannot list organizations"));
+        }
     };
     let paged = s.store.list_organizations(only.as_deref(), docs::page(&q)?).await?;
     Ok(docs::list(&paged, "/api/v2/organizations", docs::organization))
@@ -512,7 +526,7 @@ async fn create_org(State(s): State<ApiState>, caller: Caller, body: Bytes) -> A
 }
 
 async fn show_org(State(s): State<ApiState>, caller: Caller, Path(org): Path<String>) -> ApiResult {
-    Ok(docs::one(docs::organization(&load_org(&s, &caller, &org).await?)))
+    Ok(docs::one(docs::organization(&load_org(&s, &caller, &org, OA::See).await?)))
 }
 
 async fn update_org(
@@ -522,7 +536,7 @@ async fn update_org(
     body: Bytes,
 ) -> ApiResult {
     caller.check_admin()?;
-    let org = load_org(&s, &caller, &org).await?;
+    let org = load_org(&s, &caller, &org, OA::See).await?;
     let doc = Doc::parse(&body, "organizations")?;
     let name = doc.string("name")?;
     let email = doc.string("email")?;
@@ -533,14 +547,14 @@ async fn update_org(
 
 async fn delete_org(State(s): State<ApiState>, caller: Caller, Path(org): Path<String>) -> ApiResult {
     caller.check_admin()?;
-    let org = load_org(&s, &caller, &org).await?;
+    let org = load_org(&s, &caller, &org, OA::See).await?;
     s.store.delete_organization(&org.id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// What this organization may do, as the `remote` backend asks before it runs anything.
 async fn entitlements(State(s): State<ApiState>, caller: Caller, Path(org): Path<String>) -> ApiResult {
-    let org = load_org(&s, &caller, &org).await?;
+    let org = load_org(&s, &caller, &org, OA::See).await?;
     Ok(docs::one(Resource::new(
         org.id,
         r::EntitlementAttributes {
@@ -548,7 +562,7 @@ async fn entitlements(State(s): State<ApiState>, caller: Caller, Path(org): Path
             state_storage: true,
             private_module_registry: false,
             sentinel: false,
-            teams: false,
+            teams: true,
             vcs_integrations: false,
             agents: true,
         },
@@ -562,14 +576,35 @@ async fn list_projects(
     Path(org): Path<String>,
     Query(q): Q,
 ) -> ApiResult {
-    let org = load_org(&s, &caller, &org).await?;
+    let (org, standing) = access::org_for(&s, &caller, &org, OA::See).await?;
     check_query(&q, &["filter[names]", "q"])?;
     let names: Vec<String> = q
         .get("filter[names]")
         .map(|n| n.split(',').map(str::trim).filter(|n| !n.is_empty()).map(str::to_owned).collect())
         .unwrap_or_default();
-    let paged =
-        s.store.list_projects(&org.id, &names, q.get("q").map(String::as_str), docs::page(&q)?).await?;
+    let page = docs::page(&q)?;
+    let search = q.get("q").map(String::as_str);
+    let paged = match standing.visible_projects() {
+        Some(tern_access::Visible::All) => s.store.list_projects(&org.id, &names, search, page).await?,
+        // A member who sees only some projects: few, filtered here and paged in memory.
+        other => {
+            let allowed = match other {
+                Some(tern_access::Visible::Only { projects, .. }) => projects,
+                _ => Vec::new(),
+            };
+            let mut seen = Vec::new();
+            for id in allowed {
+                let p = s.store.project(&id).await?;
+                let named = names.is_empty() || names.contains(&p.name);
+                let found = search.is_none_or(|q| p.name.to_lowercase().contains(&q.to_lowercase()));
+                if named && found && !seen.iter().any(|x: &tern_store::Project| x.id == p.id) {
+                    seen.push(p);
+                }
+            }
+            seen.sort_by(|a, b| a.name.cmp(&b.name));
+            docs::paged_in_memory(seen, page)
+        }
+    };
     Ok(docs::list(&paged, &format!("/api/v2/organizations/{}/projects", org.name), docs::project))
 }
 
@@ -579,22 +614,24 @@ async fn create_project(
     Path(org): Path<String>,
     body: Bytes,
 ) -> ApiResult {
-    let org = load_org(&s, &caller, &org).await?;
+    let org = load_org(&s, &caller, &org, OA::ManageProjects).await?;
     let doc = Doc::parse(&body, "projects")?;
     let description = doc.string("description")?.unwrap_or_default();
     let project = s.store.create_project(&org.id, &doc.required("name")?, &description).await?;
     Ok(docs::created(docs::project(&project)))
 }
 
-async fn load_project(s: &ApiState, caller: &Caller, id: &str) -> Result<tern_store::Project, ApiError> {
-    let project = s.store.project(id).await?;
-    let org = s.store.organization_by_id(&project.organization_id).await?;
-    caller.check_org(&org).map_err(|e| hidden(e, format!("project {id:?} not found")))?;
-    Ok(project)
+async fn load_project(
+    s: &ApiState,
+    caller: &Caller,
+    id: &str,
+    action: PA,
+) -> Result<tern_store::Project, ApiError> {
+    access::project_for(s, caller, id, action).await
 }
 
 async fn show_project(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
-    Ok(docs::one(docs::project(&load_project(&s, &caller, &id).await?)))
+    Ok(docs::one(docs::project(&load_project(&s, &caller, &id, PA::See).await?)))
 }
 
 async fn update_project(
@@ -603,7 +640,7 @@ async fn update_project(
     Path(id): Path<String>,
     body: Bytes,
 ) -> ApiResult {
-    let project = load_project(&s, &caller, &id).await?;
+    let project = load_project(&s, &caller, &id, PA::Update).await?;
     let doc = Doc::parse(&body, "projects")?;
     let (name, description) = (doc.string("name")?, doc.string("description")?);
     Ok(docs::one(docs::project(
@@ -612,13 +649,13 @@ async fn update_project(
 }
 
 async fn delete_project(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
-    let project = load_project(&s, &caller, &id).await?;
+    let project = load_project(&s, &caller, &id, PA::Delete).await?;
     s.store.delete_project(&project.id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 async fn project_varsets(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
-    let project = load_project(&s, &caller, &id).await?;
+    let project = load_project(&s, &caller, &id, PA::See).await?;
     let sets = s.store.project_variable_sets(&project.id).await?;
     varset_list(&s, &sets).await
 }
@@ -683,8 +720,9 @@ async fn list_workspaces(
     Path(org): Path<String>,
     Query(q): Q,
 ) -> ApiResult {
-    let org = load_org(&s, &caller, &org).await?;
-    let filter = workspace_filter(&s, &org, &q).await?;
+    let (org, standing) = access::org_for(&s, &caller, &org, OA::See).await?;
+    let mut filter = workspace_filter(&s, &org, &q).await?;
+    filter.visible = access::workspace_scope(&standing);
     let paged = s.store.list_workspaces(&org.id, &filter, docs::page(&q)?).await?;
     Ok(docs::list(&paged, &format!("/api/v2/organizations/{}/workspaces", org.name), docs::workspace))
 }
@@ -755,6 +793,7 @@ async fn workspace_filter(
         project_id,
         wildcard_name: q.get("search[wildcard-name]").cloned(),
         current_run_statuses: run_statuses(q, "filter[current-run][status]")?,
+        visible: None,
     })
 }
 
@@ -849,7 +888,7 @@ async fn add_tags(
     Path(id): Path<String>,
     body: Bytes,
 ) -> ApiResult {
-    let ws = load_ws(&s, &caller, &id).await?;
+    let ws = load_ws(&s, &caller, &id, WA::UpdateSettings).await?;
     s.store.add_workspace_tags(&ws.id, &tags_in_body(&s, &ws.organization_id, &body).await?).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -860,13 +899,13 @@ async fn remove_tags(
     Path(id): Path<String>,
     body: Bytes,
 ) -> ApiResult {
-    let ws = load_ws(&s, &caller, &id).await?;
+    let ws = load_ws(&s, &caller, &id, WA::UpdateSettings).await?;
     s.store.remove_workspace_tags(&ws.id, &tags_in_body(&s, &ws.organization_id, &body).await?).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 async fn list_tags(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
-    let ws = load_ws(&s, &caller, &id).await?;
+    let ws = load_ws(&s, &caller, &id, WA::Read).await?;
     let tags: Vec<r::Tag> = ws
         .tag_names
         .iter()
@@ -887,11 +926,31 @@ async fn create_workspace(
     Path(org): Path<String>,
     body: Bytes,
 ) -> ApiResult {
-    let org = load_org(&s, &caller, &org).await?;
+    let org = load_org(&s, &caller, &org, OA::See).await?;
     let doc = Doc::parse(&body, "workspaces")?;
     let settings = workspace_settings(&doc)?;
     if settings.name.is_none() {
         return Err(ApiError::invalid("/data/attributes/name", "name is required"));
+    }
+    // Created in a project: the caller may create workspaces there.
+    let project = match &settings.project_id {
+        Some(id) => id.clone(),
+        None => s.store.project_by_name(&org.id, tern_store::DEFAULT_PROJECT).await?.id,
+    };
+    let in_project = s.store.project(&project).await?;
+    if in_project.organization_id == org.id {
+        let implicit = settings.project_id.is_none();
+        load_project(&s, &caller, &project, PA::CreateWorkspace).await.map_err(|e| {
+            // The Default Project, not named by the caller: say what is missing, not "not found".
+            if implicit && e.status == StatusCode::NOT_FOUND {
+                ApiError::forbidden(format!(
+                    "creating a workspace in the {:?} needs the organization permission manage-workspaces, or maintain access to that project",
+                    tern_store::DEFAULT_PROJECT
+                ))
+            } else {
+                e
+            }
+        })?;
     }
     // Tags as relationships (current go-tfe) or as the `tag-names` attribute (older clients).
     let mut tags =
@@ -914,7 +973,7 @@ async fn show_workspace_by_name(
     Path((org, name)): Path<(String, String)>,
     Query(q): Q,
 ) -> ApiResult {
-    workspace_with_included(&s, &load_ws_by_name(&s, &caller, &org, &name).await?, &q).await
+    workspace_with_included(&s, &load_ws_by_name(&s, &caller, &org, &name, WA::Read).await?, &q).await
 }
 
 /// A workspace with the related resources `include` asks for that tern has (`project`,
@@ -950,7 +1009,7 @@ async fn update_workspace_by_name(
     Path((org, name)): Path<(String, String)>,
     body: Bytes,
 ) -> ApiResult {
-    let ws = load_ws_by_name(&s, &caller, &org, &name).await?;
+    let ws = load_ws_by_name(&s, &caller, &org, &name, WA::UpdateSettings).await?;
     let settings = workspace_settings(&Doc::parse(&body, "workspaces")?)?;
     Ok(docs::one(docs::workspace(&s.store.update_workspace(&ws.id, &settings).await?)))
 }
@@ -960,7 +1019,7 @@ async fn delete_workspace_by_name(
     caller: Caller,
     Path((org, name)): Path<(String, String)>,
 ) -> ApiResult {
-    let ws = load_ws_by_name(&s, &caller, &org, &name).await?;
+    let ws = load_ws_by_name(&s, &caller, &org, &name, WA::Delete).await?;
     s.store.delete_workspace(&ws.id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -971,14 +1030,14 @@ async fn show_workspace(
     Path(id): Path<String>,
     Query(q): Q,
 ) -> ApiResult {
-    workspace_with_included(&s, &load_ws(&s, &caller, &id).await?, &q).await
+    workspace_with_included(&s, &load_ws(&s, &caller, &id, WA::Read).await?, &q).await
 }
 
 /// Every variable a run in the workspace gets, each name once, the one that wins: the
 /// workspace's own, then sets applied to it, then sets applied to its project, then global
 /// sets (sensitive values withheld, as everywhere).
 async fn all_vars(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
-    let ws = load_ws(&s, &caller, &id).await?;
+    let ws = load_ws(&s, &caller, &id, WA::ReadVariables).await?;
     let mut sets = s.store.workspace_variable_sets(&ws.id).await?;
     let level = |set: &tern_store::VariableSet| {
         if set.workspace_ids.contains(&ws.id) {
@@ -1009,13 +1068,13 @@ async fn update_workspace(
     Path(id): Path<String>,
     body: Bytes,
 ) -> ApiResult {
-    let ws = load_ws(&s, &caller, &id).await?;
+    let ws = load_ws(&s, &caller, &id, WA::UpdateSettings).await?;
     let settings = workspace_settings(&Doc::parse(&body, "workspaces")?)?;
     Ok(docs::one(docs::workspace(&s.store.update_workspace(&ws.id, &settings).await?)))
 }
 
 async fn delete_workspace(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
-    let ws = load_ws(&s, &caller, &id).await?;
+    let ws = load_ws(&s, &caller, &id, WA::Delete).await?;
     s.store.delete_workspace(&ws.id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -1041,7 +1100,7 @@ async fn safe_delete_workspace(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult {
-    let ws = load_ws(&s, &caller, &id).await?;
+    let ws = load_ws(&s, &caller, &id, WA::Delete).await?;
     safe_delete(&s, &ws).await
 }
 
@@ -1050,23 +1109,32 @@ async fn safe_delete_workspace_by_name(
     caller: Caller,
     Path((org, name)): Path<(String, String)>,
 ) -> ApiResult {
-    let ws = load_ws_by_name(&s, &caller, &org, &name).await?;
+    let ws = load_ws_by_name(&s, &caller, &org, &name, WA::Delete).await?;
     safe_delete(&s, &ws).await
 }
 
 async fn workspace_varsets(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
-    let ws = load_ws(&s, &caller, &id).await?;
+    let ws = load_ws(&s, &caller, &id, WA::ReadVariables).await?;
     let sets = s.store.workspace_variable_sets(&ws.id).await?;
     varset_list(&s, &sets).await
 }
 
 async fn lock_workspace(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
-    let ws = load_ws(&s, &caller, &id).await?;
+    let ws = load_ws(&s, &caller, &id, WA::Lock).await?;
     Ok(docs::one(docs::workspace(&s.store.set_workspace_lock(&ws.id, true).await?)))
 }
 
+async fn force_unlock_workspace(
+    State(s): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult {
+    let ws = load_ws(&s, &caller, &id, WA::ForceUnlock).await?;
+    Ok(docs::one(docs::workspace(&s.store.set_workspace_lock(&ws.id, false).await?)))
+}
+
 async fn unlock_workspace(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
-    let ws = load_ws(&s, &caller, &id).await?;
+    let ws = load_ws(&s, &caller, &id, WA::Lock).await?;
     Ok(docs::one(docs::workspace(&s.store.set_workspace_lock(&ws.id, false).await?)))
 }
 
@@ -1093,7 +1161,7 @@ pub(crate) fn variable_input(doc: &Doc) -> Result<VariableInput, ApiError> {
 }
 
 async fn list_vars(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
-    let ws = load_ws(&s, &caller, &id).await?;
+    let ws = load_ws(&s, &caller, &id, WA::ReadVariables).await?;
     let vars = s.store.list_variables(&VariableOwner::Workspace(ws.id)).await?;
     Ok(docs::one(vars.iter().map(docs::variable).collect::<Vec<_>>()))
 }
@@ -1104,7 +1172,7 @@ async fn create_var(
     Path(id): Path<String>,
     body: Bytes,
 ) -> ApiResult {
-    let ws = load_ws(&s, &caller, &id).await?;
+    let ws = load_ws(&s, &caller, &id, WA::WriteVariables).await?;
     let input = variable_input(&Doc::parse(&body, "vars")?)?;
     let var = s.store.create_variable(&VariableOwner::Workspace(ws.id.clone()), &input).await?;
     s.audit(&caller, "variable.created", Scope::workspace(&ws), var_details(&var)).await?;
@@ -1117,8 +1185,9 @@ async fn ws_var(
     caller: &Caller,
     id: &str,
     var: &str,
+    action: WA,
 ) -> Result<(tern_store::Variable, Workspace), ApiError> {
-    let ws = load_ws(s, caller, id).await?;
+    let ws = load_ws(s, caller, id, action).await?;
     let v = s.store.variable(var).await?;
     if v.owner != VariableOwner::Workspace(ws.id.clone()) {
         return Err(ApiError::not_found(format!("variable {var:?} not found in this workspace")));
@@ -1131,7 +1200,7 @@ async fn show_var(
     caller: Caller,
     Path((id, var)): Path<(String, String)>,
 ) -> ApiResult {
-    Ok(docs::one(docs::variable(&ws_var(&s, &caller, &id, &var).await?.0)))
+    Ok(docs::one(docs::variable(&ws_var(&s, &caller, &id, &var, WA::ReadVariables).await?.0)))
 }
 
 async fn update_var(
@@ -1140,7 +1209,7 @@ async fn update_var(
     Path((id, var)): Path<(String, String)>,
     body: Bytes,
 ) -> ApiResult {
-    let (v, ws) = ws_var(&s, &caller, &id, &var).await?;
+    let (v, ws) = ws_var(&s, &caller, &id, &var, WA::WriteVariables).await?;
     let input = variable_input(&Doc::parse(&body, "vars")?)?;
     let updated = s.store.update_variable(&v.id, &input).await?;
     s.audit(&caller, "variable.updated", Scope::workspace(&ws), var_details(&updated)).await?;
@@ -1152,16 +1221,21 @@ async fn delete_var(
     caller: Caller,
     Path((id, var)): Path<(String, String)>,
 ) -> ApiResult {
-    let (v, ws) = ws_var(&s, &caller, &id, &var).await?;
+    let (v, ws) = ws_var(&s, &caller, &id, &var, WA::WriteVariables).await?;
     s.store.delete_variable(&v.id).await?;
     s.audit(&caller, "variable.deleted", Scope::workspace(&ws), var_details(&v)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-async fn load_varset(s: &ApiState, caller: &Caller, id: &str) -> Result<tern_store::VariableSet, ApiError> {
+async fn load_varset(
+    s: &ApiState,
+    caller: &Caller,
+    id: &str,
+    action: OA,
+) -> Result<tern_store::VariableSet, ApiError> {
     let set = s.store.variable_set(id).await?;
-    let org = s.store.organization_by_id(&set.organization_id).await?;
-    caller.check_org(&org).map_err(|e| hidden(e, format!("variable set {id:?} not found")))?;
+    access::in_org(s, caller, &set.organization_id, action, || format!("variable set {id:?} not found"))
+        .await?;
     Ok(set)
 }
 
@@ -1183,7 +1257,7 @@ async fn varset_list(s: &ApiState, sets: &[tern_store::VariableSet]) -> ApiResul
 }
 
 async fn list_varsets(State(s): State<ApiState>, caller: Caller, Path(org): Path<String>) -> ApiResult {
-    let org = load_org(&s, &caller, &org).await?;
+    let org = load_org(&s, &caller, &org, OA::ReadAllWorkspaces).await?;
     let sets = s.store.list_variable_sets(&org.id).await?;
     varset_list(&s, &sets).await
 }
@@ -1228,7 +1302,7 @@ async fn create_varset(
     Path(org): Path<String>,
     body: Bytes,
 ) -> ApiResult {
-    let org = load_org(&s, &caller, &org).await?;
+    let org = load_org(&s, &caller, &org, OA::ManageVariableSets).await?;
     let doc = Doc::parse(&body, "varsets")?;
     refuse_varset_features(&doc)?;
     let (workspaces, projects) = (relationship_ids(&doc, "workspaces")?, relationship_ids(&doc, "projects")?);
@@ -1269,7 +1343,7 @@ async fn update_varset(
     Path(id): Path<String>,
     body: Bytes,
 ) -> ApiResult {
-    let set = load_varset(&s, &caller, &id).await?;
+    let set = load_varset(&s, &caller, &id, OA::ManageVariableSets).await?;
     let doc = Doc::parse(&body, "varsets")?;
     refuse_varset_features(&doc)?;
     let (name, description) = (doc.string("name")?, doc.string("description")?);
@@ -1305,7 +1379,7 @@ async fn show_varset(
     Path(id): Path<String>,
     Query(q): Q,
 ) -> ApiResult {
-    let set = load_varset(&s, &caller, &id).await?;
+    let set = load_varset(&s, &caller, &id, OA::ReadAllWorkspaces).await?;
     let data = varset_doc(&s, &set).await?;
     let wants_vars = q.get("include").is_some_and(|i| i.split(',').any(|n| n.trim() == "vars"));
     if !wants_vars {
@@ -1317,7 +1391,7 @@ async fn show_varset(
 }
 
 async fn delete_varset(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
-    let set = load_varset(&s, &caller, &id).await?;
+    let set = load_varset(&s, &caller, &id, OA::ManageVariableSets).await?;
     s.store.delete_variable_set(&set.id).await?;
     let details = serde_json::json!({ "id": set.id, "name": set.name });
     s.audit(&caller, "variable-set.deleted", org_scope(&set.organization_id), details).await?;
@@ -1325,7 +1399,7 @@ async fn delete_varset(State(s): State<ApiState>, caller: Caller, Path(id): Path
 }
 
 async fn list_varset_vars(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
-    let set = load_varset(&s, &caller, &id).await?;
+    let set = load_varset(&s, &caller, &id, OA::ReadAllWorkspaces).await?;
     let vars = s.store.list_variables(&VariableOwner::VariableSet(set.id)).await?;
     Ok(docs::one(vars.iter().map(docs::variable).collect::<Vec<_>>()))
 }
@@ -1336,7 +1410,7 @@ async fn create_varset_var(
     Path(id): Path<String>,
     body: Bytes,
 ) -> ApiResult {
-    let set = load_varset(&s, &caller, &id).await?;
+    let set = load_varset(&s, &caller, &id, OA::ManageVariableSets).await?;
     let input = variable_input(&Doc::parse(&body, "vars")?)?;
     let var = s.store.create_variable(&VariableOwner::VariableSet(set.id.clone()), &input).await?;
     s.audit(&caller, "variable.created", org_scope(&set.organization_id), var_details(&var)).await?;
@@ -1349,7 +1423,7 @@ async fn set_var(
     id: &str,
     var: &str,
 ) -> Result<tern_store::Variable, ApiError> {
-    let set = load_varset(s, caller, id).await?;
+    let set = load_varset(s, caller, id, OA::ReadAllWorkspaces).await?;
     let v = s.store.variable(var).await?;
     if v.owner != VariableOwner::VariableSet(set.id) {
         return Err(ApiError::not_found(format!("variable {var:?} not found in this variable set")));
@@ -1374,7 +1448,7 @@ async fn update_varset_var(
     let v = set_var(&s, &caller, &id, &var).await?;
     let input = variable_input(&Doc::parse(&body, "vars")?)?;
     let updated = s.store.update_variable(&v.id, &input).await?;
-    let set = load_varset(&s, &caller, &id).await?;
+    let set = load_varset(&s, &caller, &id, OA::ManageVariableSets).await?;
     s.audit(&caller, "variable.updated", org_scope(&set.organization_id), var_details(&updated)).await?;
     Ok(docs::one(docs::variable(&updated)))
 }
@@ -1385,7 +1459,7 @@ async fn delete_varset_var(
     Path((id, var)): Path<(String, String)>,
 ) -> ApiResult {
     let v = set_var(&s, &caller, &id, &var).await?;
-    let set = load_varset(&s, &caller, &id).await?;
+    let set = load_varset(&s, &caller, &id, OA::ManageVariableSets).await?;
     s.store.delete_variable(&v.id).await?;
     s.audit(&caller, "variable.deleted", org_scope(&set.organization_id), var_details(&v)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -1400,7 +1474,7 @@ async fn change_varset_scope(
     scope: SetScope,
     apply: bool,
 ) -> ApiResult {
-    let set = load_varset(s, caller, id).await?;
+    let set = load_varset(s, caller, id, OA::ManageVariableSets).await?;
     let kind = match scope {
         SetScope::Workspaces => "workspaces",
         SetScope::Projects => "projects",
@@ -1462,7 +1536,7 @@ async fn list_cvs(
     Path(id): Path<String>,
     Query(q): Q,
 ) -> ApiResult {
-    let ws = load_ws(&s, &caller, &id).await?;
+    let ws = load_ws(&s, &caller, &id, WA::Read).await?;
     let paged = s.store.list_configuration_versions(&ws.id, docs::page(&q)?).await?;
     Ok(docs::list(&paged, &format!("/api/v2/workspaces/{}/configuration-versions", ws.id), |cv| {
         docs::configuration_version(cv, Some(upload_url(&s, &cv.id, &caller.token().id)))
@@ -1475,7 +1549,7 @@ async fn create_cv(
     Path(id): Path<String>,
     body: Bytes,
 ) -> ApiResult {
-    let ws = load_ws(&s, &caller, &id).await?;
+    let ws = load_ws(&s, &caller, &id, WA::QueuePlan).await?;
     let (speculative, auto_queue) = if body.is_empty() {
         (false, true)
     } else {
@@ -1520,7 +1594,7 @@ fn check_upload_signature(s: &ApiState, cv: &str, signed: &str) -> Result<String
 
 async fn show_cv(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
     let cv = s.store.configuration_version(&id).await?;
-    load_ws(&s, &caller, &cv.workspace_id)
+    load_ws(&s, &caller, &cv.workspace_id, WA::Read)
         .await
         .map_err(|e| hidden(e, format!("configuration version {id:?} not found")))?;
     Ok(docs::one(docs::configuration_version(&cv, Some(upload_url(&s, &cv.id, &caller.token().id)))))
@@ -1529,7 +1603,7 @@ async fn show_cv(State(s): State<ApiState>, caller: Caller, Path(id): Path<Strin
 /// The uploaded configuration, as TFE's download: the tarball as it was uploaded.
 async fn download_cv(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
     let cv = s.store.configuration_version(&id).await?;
-    load_ws(&s, &caller, &cv.workspace_id)
+    load_ws(&s, &caller, &cv.workspace_id, WA::QueuePlan)
         .await
         .map_err(|e| hidden(e, format!("configuration version {id:?} not found")))?;
     let tarball = s.store.configuration_tarball(&cv.id).await.map_err(|_| {
@@ -1545,7 +1619,7 @@ async fn upload_cv(
     body: Bytes,
 ) -> ApiResult {
     let cv = s.store.configuration_version(&id).await?;
-    let ws = load_ws(&s, &caller, &cv.workspace_id)
+    let ws = load_ws(&s, &caller, &cv.workspace_id, WA::QueuePlan)
         .await
         .map_err(|e| hidden(e, format!("configuration version {id:?} not found")))?;
     accept_upload(&s, cv, &ws, &caller.token().id, body).await
@@ -1767,6 +1841,11 @@ async fn start_run(s: &ApiState, caller: &Caller, ws: &Workspace, doc: &Doc) -> 
         variables: run_variables(doc)?,
         options,
     };
+    // A run that will apply without confirmation is an apply: it needs what confirming needs.
+    let plan_only = input.plan_only;
+    if !plan_only && input.auto_apply.unwrap_or(ws.auto_apply) {
+        access::ws_checked(s, caller, ws.clone(), WA::Apply, &ws.name).await?;
+    }
     let run = s.store.create_run(&ws.id, &input, &caller.token().id).await?;
     let details = serde_json::json!({
         "is-destroy": run.is_destroy, "plan-only": run.plan_only, "auto-apply": run.auto_apply,
@@ -1782,7 +1861,7 @@ async fn create_run(State(s): State<ApiState>, caller: Caller, body: Bytes) -> A
     let ws_id = doc.relationship("workspace")?.ok_or_else(|| {
         ApiError::invalid("/data/relationships/workspace/data/id", "a run needs its workspace")
     })?;
-    let ws = load_ws(&s, &caller, &ws_id).await?;
+    let ws = load_ws(&s, &caller, &ws_id, WA::QueuePlan).await?;
     start_run(&s, &caller, &ws, &doc).await
 }
 
@@ -1792,7 +1871,7 @@ async fn create_run_in_workspace(
     Path(id): Path<String>,
     body: Bytes,
 ) -> ApiResult {
-    let ws = load_ws(&s, &caller, &id).await?;
+    let ws = load_ws(&s, &caller, &id, WA::QueuePlan).await?;
     let doc = if body.is_empty() {
         Doc::parse(br#"{"data":{"type":"runs"}}"#, "runs")?
     } else {
@@ -1807,7 +1886,7 @@ async fn run_queue(
     Path(org): Path<String>,
     Query(q): Q,
 ) -> ApiResult {
-    let org = load_org(&s, &caller, &org).await?;
+    let org = load_org(&s, &caller, &org, OA::ReadAllWorkspaces).await?;
     let paged = s.store.queued_runs(&org.id, docs::page(&q)?).await?;
     let waiting = waiting_reasons(&s, &paged.items).await?;
     Ok(docs::list(&paged, &format!("/api/v2/organizations/{}/runs/queue", org.name), |r| {
@@ -1853,7 +1932,7 @@ async fn show_run(
     Path(id): Path<String>,
     Query(q): Q,
 ) -> ApiResult {
-    let (run, ws) = load_run(&s, &caller, &id).await?;
+    let (run, ws) = load_run(&s, &caller, &id, WA::Read).await?;
     let waiting = s.store.run_waiting_reason(&run).await?;
     // `include`: the related resources tern has; others (task_stages, cost_estimate…) are
     // tolerated and have nothing to include, as on a TFE without those features.
@@ -1903,7 +1982,7 @@ fn events_of(run: &Run) -> Vec<r::RunEvent> {
 
 /// A run's events: Terraform's `cloud` block reads them right after creating a run.
 async fn run_events(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
-    let (run, _) = load_run(&s, &caller, &id).await?;
+    let (run, _) = load_run(&s, &caller, &id, WA::Read).await?;
     Ok(docs::single_page(events_of(&run)))
 }
 
@@ -1912,7 +1991,7 @@ async fn show_run_event(State(s): State<ApiState>, caller: Caller, Path(id): Pat
     let not_found = || ApiError::not_found(format!("run event {id:?} not found"));
     let (run_part, n) = id.strip_prefix("re-").and_then(|r| r.rsplit_once('-')).ok_or_else(not_found)?;
     let n: usize = n.parse().map_err(|_| not_found())?;
-    let (run, _) = load_run(&s, &caller, &format!("run-{run_part}"))
+    let (run, _) = load_run(&s, &caller, &format!("run-{run_part}"), WA::Read)
         .await
         .map_err(|e| hidden(e, format!("run event {id:?} not found")))?;
     events_of(&run).into_iter().nth(n).map(docs::one).ok_or_else(not_found)
@@ -1924,7 +2003,7 @@ async fn list_runs(
     Path(id): Path<String>,
     Query(q): Q,
 ) -> ApiResult {
-    let ws = load_ws(&s, &caller, &id).await?;
+    let ws = load_ws(&s, &caller, &id, WA::Read).await?;
     let filter = run_filter(&q)?;
     let paged = s.store.list_runs(RunScope::Workspace(&ws.id), &filter, docs::page(&q)?).await?;
     let waiting = waiting_reasons(&s, &paged.items).await?;
@@ -1940,7 +2019,7 @@ async fn list_org_runs(
     Path(org): Path<String>,
     Query(q): Q,
 ) -> ApiResult {
-    let org = load_org(&s, &caller, &org).await?;
+    let org = load_org(&s, &caller, &org, OA::ReadAllWorkspaces).await?;
     let filter = run_filter(&q)?;
     let paged = s.store.list_runs(RunScope::Organization(&org.id), &filter, docs::page(&q)?).await?;
     let waiting = waiting_reasons(&s, &paged.items).await?;
@@ -1951,13 +2030,13 @@ async fn list_org_runs(
 
 /// How many of an organization's runs wait for a worker and how many run.
 async fn capacity(State(s): State<ApiState>, caller: Caller, Path(org): Path<String>) -> ApiResult {
-    let org = load_org(&s, &caller, &org).await?;
+    let org = load_org(&s, &caller, &org, OA::See).await?;
     let (pending, running) = s.store.run_capacity(&org.id).await?;
     Ok(docs::one(Resource::new(org.name, r::CapacityAttributes { pending, running }, NoRelationships {})))
 }
 
 async fn apply_run(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
-    let (run, ws) = load_run(&s, &caller, &id).await?;
+    let (run, ws) = load_run(&s, &caller, &id, WA::Apply).await?;
     s.store.apply_run(&id).await?;
     s.jobs_queued.notify_waiters();
     s.audit(&caller, "run.applied", Scope::run(&ws, &run.id), serde_json::json!({})).await?;
@@ -1965,28 +2044,31 @@ async fn apply_run(State(s): State<ApiState>, caller: Caller, Path(id): Path<Str
 }
 
 async fn discard_run(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
-    let (run, ws) = load_run(&s, &caller, &id).await?;
+    let (run, ws) = load_run(&s, &caller, &id, WA::Apply).await?;
     s.store.discard_run(&id).await?;
     s.audit(&caller, "run.discarded", Scope::run(&ws, &run.id), serde_json::json!({})).await?;
     Ok(StatusCode::ACCEPTED.into_response())
 }
 
 async fn cancel_run(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
-    let (run, ws) = load_run(&s, &caller, &id).await?;
-    s.store.cancel_run(&id, &format!("canceled by token {}", caller.token().id)).await?;
+    // Stopping a plan needs what starting it did; stopping anything later, what applying does.
+    let run = s.store.run(&id).await?;
+    let needs = if run.status.is_before_plan_end() { WA::QueuePlan } else { WA::Apply };
+    let (run, ws) = load_run(&s, &caller, &run.id, needs).await?;
+    s.store.cancel_run(&id, &format!("canceled by {}", caller.actor().0)).await?;
     s.audit(&caller, "run.canceled", Scope::run(&ws, &run.id), serde_json::json!({})).await?;
     Ok(StatusCode::ACCEPTED.into_response())
 }
 
 async fn show_plan(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
-    let (run, _) = load_run(&s, &caller, &run_of(&id, "plan-")?).await?;
+    let (run, _) = load_run(&s, &caller, &run_of(&id, "plan-")?, WA::Read).await?;
     Ok(docs::one(docs::plan(&run, &log_url(&s, "plans", &id))))
 }
 
 /// The plan as JSON (`terraform show -json` of the saved plan), as TFE's `json-output`: it holds
 /// every planned value, sensitive ones included, so it needs the same access as the state.
 async fn plan_json_output(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
-    let (run, _) = load_run(&s, &caller, &run_of(&id, "plan-")?).await?;
+    let (run, _) = load_run(&s, &caller, &run_of(&id, "plan-")?, WA::ReadState).await?;
     json_plan_response_of(&s, &run, false).await
 }
 
@@ -1995,7 +2077,7 @@ async fn run_plan_json_output(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult {
-    let (run, _) = load_run(&s, &caller, &id).await?;
+    let (run, _) = load_run(&s, &caller, &id, WA::ReadState).await?;
     json_plan_response_of(&s, &run, false).await
 }
 
@@ -2006,7 +2088,7 @@ async fn plan_json_output_redacted(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult {
-    let (run, _) = load_run(&s, &caller, &run_of(&id, "plan-")?).await?;
+    let (run, _) = load_run(&s, &caller, &run_of(&id, "plan-")?, WA::Read).await?;
     json_plan_response_of(&s, &run, true).await
 }
 
@@ -2015,7 +2097,7 @@ async fn run_plan_json_output_redacted(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult {
-    let (run, _) = load_run(&s, &caller, &id).await?;
+    let (run, _) = load_run(&s, &caller, &id, WA::Read).await?;
     json_plan_response_of(&s, &run, true).await
 }
 
@@ -2033,17 +2115,17 @@ async fn json_plan_response_of(s: &ApiState, run: &Run, redacted: bool) -> ApiRe
 }
 
 async fn show_run_plan(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
-    let (run, _) = load_run(&s, &caller, &id).await?;
+    let (run, _) = load_run(&s, &caller, &id, WA::Read).await?;
     Ok(docs::one(docs::plan(&run, &log_url(&s, "plans", &run.plan_id()))))
 }
 
 async fn show_run_apply(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
-    let (run, _) = load_run(&s, &caller, &id).await?;
+    let (run, _) = load_run(&s, &caller, &id, WA::Read).await?;
     Ok(docs::one(docs::apply(&run, &log_url(&s, "applies", &run.apply_id()))))
 }
 
 async fn show_apply(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
-    let (run, _) = load_run(&s, &caller, &run_of(&id, "apply-")?).await?;
+    let (run, _) = load_run(&s, &caller, &run_of(&id, "apply-")?, WA::Read).await?;
     Ok(docs::one(docs::apply(&run, &log_url(&s, "applies", &id))))
 }
 
@@ -2125,7 +2207,7 @@ async fn plan_logs(
     Path(id): Path<String>,
     Query(q): Q,
 ) -> ApiResult {
-    let (run, _) = load_run(&s, &caller, &run_of(&id, "plan-")?).await?;
+    let (run, _) = load_run(&s, &caller, &run_of(&id, "plan-")?, WA::Read).await?;
     logs(&s, &run, RunPhase::Plan, &q).await
 }
 
@@ -2135,14 +2217,14 @@ async fn apply_logs(
     Path(id): Path<String>,
     Query(q): Q,
 ) -> ApiResult {
-    let (run, _) = load_run(&s, &caller, &run_of(&id, "apply-")?).await?;
+    let (run, _) = load_run(&s, &caller, &run_of(&id, "apply-")?, WA::Read).await?;
     logs(&s, &run, RunPhase::Apply, &q).await
 }
 
 // ---------------------------------------------------------------- state versions
 
 async fn current_state(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
-    let ws = load_ws(&s, &caller, &id).await?;
+    let ws = load_ws(&s, &caller, &id, WA::ReadState).await?;
     Ok(docs::one(docs::state_version(&s.store.current_state_version(&ws.id).await?, &s.public_url)))
 }
 
@@ -2152,7 +2234,7 @@ async fn list_states(
     Path(id): Path<String>,
     Query(q): Q,
 ) -> ApiResult {
-    let ws = load_ws(&s, &caller, &id).await?;
+    let ws = load_ws(&s, &caller, &id, WA::ReadState).await?;
     let paged = s.store.list_state_versions(&ws.id, docs::page(&q)?).await?;
     let url = s.public_url.clone();
     Ok(docs::list(&paged, &format!("/api/v2/workspaces/{}/state-versions", ws.id), |v| {
@@ -2165,7 +2247,7 @@ async fn filter_states(State(s): State<ApiState>, caller: Caller, Query(q): Q) -
     else {
         return Err(ApiError::bad_request("give filter[organization][name] and filter[workspace][name]"));
     };
-    let ws = load_ws_by_name(&s, &caller, org, name).await?;
+    let ws = load_ws_by_name(&s, &caller, org, name, WA::ReadState).await?;
     let paged = s.store.list_state_versions(&ws.id, docs::page(&q)?).await?;
     let url = s.public_url.clone();
     Ok(docs::list(&paged, "/api/v2/state-versions", |v| docs::state_version(v, &url)))
@@ -2178,7 +2260,7 @@ async fn create_state(
     body: Bytes,
 ) -> ApiResult {
     use base64::Engine as _;
-    let ws = load_ws(&s, &caller, &id).await?;
+    let ws = load_ws(&s, &caller, &id, WA::WriteState).await?;
     if !ws.locked {
         return Err(ApiError::conflict(format!(
             "workspace {:?} must be locked to upload state (POST /api/v2/workspaces/{}/actions/lock)",
@@ -2326,9 +2408,14 @@ async fn read_state_body(request: axum::extract::Request) -> Result<Bytes, ApiEr
     })
 }
 
-async fn load_state(s: &ApiState, caller: &Caller, id: &str) -> Result<tern_store::StateVersion, ApiError> {
+async fn load_state(
+    s: &ApiState,
+    caller: &Caller,
+    id: &str,
+    action: WA,
+) -> Result<tern_store::StateVersion, ApiError> {
     let v = s.store.state_version(id).await?;
-    load_ws(s, caller, &v.workspace_id)
+    load_ws(s, caller, &v.workspace_id, action)
         .await
         .map_err(|e| hidden(e, format!("state version {id:?} not found")))?;
     Ok(v)
@@ -2337,16 +2424,16 @@ async fn load_state(s: &ApiState, caller: &Caller, id: &str) -> Result<tern_stor
 async fn show_state(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
     // A version still waiting for its upload reads as `pending`, as in TFE.
     if let Ok(pending) = s.store.pending_state_version(&id).await {
-        load_ws(&s, &caller, &pending.workspace_id)
+        load_ws(&s, &caller, &pending.workspace_id, WA::ReadState)
             .await
             .map_err(|e| hidden(e, format!("state version {id:?} not found")))?;
         return Ok(docs::one(pending_state_doc(&s, &pending, None)));
     }
-    Ok(docs::one(docs::state_version(&load_state(&s, &caller, &id).await?, &s.public_url)))
+    Ok(docs::one(docs::state_version(&load_state(&s, &caller, &id, WA::ReadState).await?, &s.public_url)))
 }
 
 async fn download_state(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
-    let v = load_state(&s, &caller, &id).await?;
+    let v = load_state(&s, &caller, &id, WA::ReadState).await?;
     let bytes = s.store.state_bytes(&v.id).await?;
     Ok((StatusCode::OK, [(CONTENT_TYPE, "application/json")], bytes).into_response())
 }
@@ -2400,14 +2487,14 @@ async fn show_state_output(State(s): State<ApiState>, caller: Caller, Path(id): 
     let not_found = || ApiError::not_found(format!("state version output {id:?} not found"));
     let rest = id.strip_prefix("wsout-").ok_or_else(not_found)?;
     let (suffix, _) = rest.rsplit_once('-').ok_or_else(not_found)?;
-    let v = load_state(&s, &caller, &format!("sv-{suffix}"))
+    let v = load_state(&s, &caller, &format!("sv-{suffix}"), WA::ReadStateOutputs)
         .await
         .map_err(|e| hidden(e, format!("state version output {id:?} not found")))?;
     output_docs(&s, &v).await?.into_iter().find(|o| o.id == id).map(docs::one).ok_or_else(not_found)
 }
 
 async fn state_outputs(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
-    let v = load_state(&s, &caller, &id).await?;
+    let v = load_state(&s, &caller, &id, WA::ReadStateOutputs).await?;
     outputs_of(&s, &v).await
 }
 
@@ -2416,7 +2503,7 @@ async fn current_state_outputs(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult {
-    let ws = load_ws(&s, &caller, &id).await?;
+    let ws = load_ws(&s, &caller, &id, WA::ReadStateOutputs).await?;
     let v = s.store.current_state_version(&ws.id).await?;
     outputs_of(&s, &v).await
 }
@@ -2455,8 +2542,7 @@ async fn create_org_token(
     Path(org): Path<String>,
     body: Bytes,
 ) -> ApiResult {
-    caller.check_admin()?;
-    let org = load_org(&s, &caller, &org).await?;
+    let org = load_org(&s, &caller, &org, OA::ManageOrganizationTokens).await?;
     let default = format!("organization {}", org.name);
     create_token(&s, &caller, &org, TokenKind::Organization, &body, default).await
 }
@@ -2464,8 +2550,7 @@ async fn create_org_token(
 /// The organization's newest organization token, as TFE shows its one organization token
 /// (never the secret).
 async fn show_org_token(State(s): State<ApiState>, caller: Caller, Path(org): Path<String>) -> ApiResult {
-    caller.check_admin()?;
-    let org = load_org(&s, &caller, &org).await?;
+    let org = load_org(&s, &caller, &org, OA::ManageOrganizationTokens).await?;
     let tokens = s.store.list_tokens(TokenKind::Organization, Some(&org.id)).await?;
     let token = tokens.last().ok_or_else(|| {
         ApiError::not_found(format!("organization {:?} has no organization token", org.name))
@@ -2475,8 +2560,7 @@ async fn show_org_token(State(s): State<ApiState>, caller: Caller, Path(org): Pa
 
 /// Revoke the organization's organization tokens (TFE has one; tern may have made several).
 async fn delete_org_token(State(s): State<ApiState>, caller: Caller, Path(org): Path<String>) -> ApiResult {
-    caller.check_admin()?;
-    let org = load_org(&s, &caller, &org).await?;
+    let org = load_org(&s, &caller, &org, OA::ManageOrganizationTokens).await?;
     let tokens = s.store.list_tokens(TokenKind::Organization, Some(&org.id)).await?;
     if tokens.is_empty() {
         return Err(ApiError::not_found(format!("organization {:?} has no organization token", org.name)));
@@ -2494,7 +2578,7 @@ async fn create_agent_token(
     Path(org): Path<String>,
     body: Bytes,
 ) -> ApiResult {
-    let org = load_org(&s, &caller, &org).await?;
+    let org = load_org(&s, &caller, &org, OA::ManageAgentPools).await?;
     let default = format!("agents of {}", org.name);
     create_token(&s, &caller, &org, TokenKind::Agent, &body, default).await
 }

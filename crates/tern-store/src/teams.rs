@@ -1,0 +1,840 @@
+//! People and teams: users, teams per organization with their organization permissions,
+//! memberships, teams' access to workspaces and projects, user and team tokens, and the grants
+//! a caller holds in an organization ([`Store::grants`]), which `tern-access` decides on.
+//!
+//! Rules held here whatever the caller does: usernames unique in the installation, team names
+//! unique in an organization; every organization has its `owners` team (created with it, never
+//! renamed, deleted or given other permissions); a team's access to a workspace or project is
+//! one record per pair; a user token belongs to a user and dies with it, a team token to a team.
+
+use sqlx::Row as _;
+use sqlx::any::AnyRow;
+use tern_access::{OrgPermissions, ProjectGrant, TeamGrants, WorkspaceGrant};
+use tern_types::SecretString;
+
+use crate::crypto::{new_id, new_token_secret, token_hash};
+use crate::{Page, Paged, Store, StoreError, Token, count, flag, not_found, sql};
+
+/// The team every organization has, which may do everything in it.
+pub const OWNERS: &str = "owners";
+
+/// A person (or a service account) who signs in and holds user tokens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    /// `user-…`.
+    pub id: String,
+    /// Unique in the installation; the id TFE's membership calls use.
+    pub username: String,
+    /// Contact address (may be empty).
+    pub email: String,
+    /// May administer the installation, as the admin token does.
+    pub site_admin: bool,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
+/// A team of an organization.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Team {
+    /// `team-…`.
+    pub id: String,
+    /// Organization id.
+    pub organization_id: String,
+    /// Organization name.
+    pub organization: String,
+    /// Unique in the organization.
+    pub name: String,
+    /// The identity provider's group that maps to this team, if named explicitly.
+    pub sso_team_id: Option<String>,
+    /// `organization` or `secret` (shown; every team is visible to the organization's members).
+    pub visibility: String,
+    /// Its organization permissions (all of them for `owners`).
+    pub access: OrgPermissions,
+    /// How many users are members.
+    pub users_count: u64,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
+impl Team {
+    /// The organization's owners team.
+    pub fn is_owners(&self) -> bool {
+        self.name == OWNERS
+    }
+}
+
+/// What a team update changes (`None`: unchanged).
+#[derive(Debug, Clone, Default)]
+pub struct TeamChanges {
+    /// New name.
+    pub name: Option<String>,
+    /// New group mapping (`Some(None)` removes it).
+    pub sso_team_id: Option<Option<String>>,
+    /// New visibility.
+    pub visibility: Option<String>,
+    /// New organization permissions.
+    pub access: Option<OrgPermissions>,
+}
+
+/// A team's access to a workspace (TFE's `team-workspaces`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TeamWorkspace {
+    /// `tws-…`.
+    pub id: String,
+    /// Team id.
+    pub team_id: String,
+    /// Workspace id.
+    pub workspace_id: String,
+    /// Organization id.
+    pub organization_id: String,
+    /// The access.
+    pub grant: WorkspaceGrant,
+}
+
+/// A team's access to a project (TFE's `team-projects`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TeamProject {
+    /// `tprj-…`.
+    pub id: String,
+    /// Team id.
+    pub team_id: String,
+    /// Project id.
+    pub project_id: String,
+    /// Organization id.
+    pub organization_id: String,
+    /// The access.
+    pub grant: ProjectGrant,
+}
+
+/// Whose grants: a user's (through every team they are a member of), or one team's (its token).
+#[derive(Debug, Clone, Copy)]
+pub enum Holder<'a> {
+    /// A user id.
+    User(&'a str),
+    /// A team id.
+    Team(&'a str),
+}
+
+/// A username or team name: 1 to 90 of letters, digits, `-`, `_` and `.` (TFE's characters;
+/// `.` for usernames taken from e-mail-like identities).
+fn check_handle(what: &str, name: &str) -> Result<(), StoreError> {
+    let ok = !name.is_empty()
+        && name.len() <= 90
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(StoreError::Invalid(format!("{what} {name:?} must be 1 to 90 letters, digits, '-', '_' or '.'")))
+    }
+}
+
+fn check_visibility(v: &str) -> Result<(), StoreError> {
+    if matches!(v, "organization" | "secret") {
+        Ok(())
+    } else {
+        Err(StoreError::Invalid(format!("visibility must be \"organization\" or \"secret\", not {v:?}")))
+    }
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
+    serde_json::to_string(v).map_err(|e| StoreError::Invalid(e.to_string()))
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, sqlx::Error> {
+    serde_json::from_str(text).map_err(|e| sqlx::Error::Decode(Box::new(e)))
+}
+
+const USER_COLUMNS: &str = "id, username, email, site_admin, created_at FROM users";
+
+fn user(row: &AnyRow) -> Result<User, sqlx::Error> {
+    Ok(User {
+        id: row.try_get("id")?,
+        username: row.try_get("username")?,
+        email: row.try_get("email")?,
+        site_admin: flag(row, "site_admin")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+const TEAM_COLUMNS: &str = "t.id, t.organization_id, o.name AS organization, t.name, t.sso_team_id, t.visibility, t.organization_access, t.created_at, \
+    (SELECT COUNT(*) FROM team_members m WHERE m.team_id = t.id) AS users_count \
+    FROM teams t JOIN organizations o ON o.id = t.organization_id";
+
+fn team(row: &AnyRow) -> Result<Team, sqlx::Error> {
+    let name: String = row.try_get("name")?;
+    let access_text: String = row.try_get("organization_access")?;
+    let access = if name == OWNERS { OrgPermissions::all() } else { from_json(&access_text)? };
+    Ok(Team {
+        id: row.try_get("id")?,
+        organization_id: row.try_get("organization_id")?,
+        organization: row.try_get("organization")?,
+        name,
+        sso_team_id: row.try_get("sso_team_id")?,
+        visibility: row.try_get("visibility")?,
+        access,
+        users_count: count(row.try_get("users_count")?),
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+fn team_workspace(row: &AnyRow) -> Result<TeamWorkspace, sqlx::Error> {
+    let access: String = row.try_get("access")?;
+    Ok(TeamWorkspace {
+        id: row.try_get("id")?,
+        team_id: row.try_get("team_id")?,
+        workspace_id: row.try_get("workspace_id")?,
+        organization_id: row.try_get("organization_id")?,
+        grant: from_json(&access)?,
+    })
+}
+
+fn team_project(row: &AnyRow) -> Result<TeamProject, sqlx::Error> {
+    let access: String = row.try_get("access")?;
+    Ok(TeamProject {
+        id: row.try_get("id")?,
+        team_id: row.try_get("team_id")?,
+        project_id: row.try_get("project_id")?,
+        organization_id: row.try_get("organization_id")?,
+        grant: from_json(&access)?,
+    })
+}
+
+const TWS_COLUMNS: &str = "a.id, a.team_id, a.workspace_id, t.organization_id, a.access FROM team_workspaces a JOIN teams t ON t.id = a.team_id";
+const TPRJ_COLUMNS: &str = "a.id, a.team_id, a.project_id, t.organization_id, a.access FROM team_projects a JOIN teams t ON t.id = a.team_id";
+
+fn renamed_conflict<'a>(what: &'static str, name: &'a str) -> impl Fn(sqlx::Error) -> StoreError + 'a {
+    move |e| match StoreError::from(e) {
+        StoreError::Conflict(_) => StoreError::Conflict(format!("{what} {name:?} already exists")),
+        other => other,
+    }
+}
+
+impl Store {
+    // ------------------------------------------------------------------------------ users
+
+    /// Create a user.
+    pub async fn create_user(
+        &self,
+        username: &str,
+        email: &str,
+        site_admin: bool,
+    ) -> Result<User, StoreError> {
+        check_handle("username", username)?;
+        let id = new_id("user")?;
+        sqlx::query(
+            "INSERT INTO users (id, username, email, site_admin, created_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&id)
+        .bind(username)
+        .bind(email)
+        .bind(site_admin)
+        .bind(self.now())
+        .execute(&self.pool)
+        .await
+        .map_err(renamed_conflict("user", username))?;
+        self.user(&id).await
+    }
+
+    /// A user by id.
+    pub async fn user(&self, id: &str) -> Result<User, StoreError> {
+        let row = sqlx::query(sql(format!("SELECT {USER_COLUMNS} WHERE id = $1")))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| not_found("user", id))?;
+        Ok(user(&row)?)
+    }
+
+    /// A user by username.
+    pub async fn user_by_name(&self, username: &str) -> Result<User, StoreError> {
+        let row = sqlx::query(sql(format!("SELECT {USER_COLUMNS} WHERE username = $1")))
+            .bind(username)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| not_found("user", username))?;
+        Ok(user(&row)?)
+    }
+
+    /// Users by username: all, or those whose username or email contains `search` (case
+    /// insensitive), or only administrators (or only others).
+    pub async fn list_users(
+        &self,
+        search: Option<&str>,
+        admin: Option<bool>,
+        page: Page,
+    ) -> Result<Paged<User>, StoreError> {
+        let pattern = search.map(|s| {
+            let escaped = s.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+            format!("%{escaped}%")
+        });
+        let condition = "($1 IS NULL OR LOWER(username) LIKE $1 ESCAPE '\\' OR LOWER(email) LIKE $1 ESCAPE '\\') \
+            AND ($2 IS NULL OR site_admin = $2)";
+        let total: (i64,) = sqlx::query_as(sql(format!("SELECT COUNT(*) FROM users WHERE {condition}")))
+            .bind(pattern.as_deref())
+            .bind(admin)
+            .fetch_one(&self.pool)
+            .await?;
+        let rows = sqlx::query(sql(format!(
+            "SELECT {USER_COLUMNS} WHERE {condition} ORDER BY username LIMIT $3 OFFSET $4"
+        )))
+        .bind(pattern.as_deref())
+        .bind(admin)
+        .bind(page.limit())
+        .bind(page.offset())
+        .fetch_all(&self.pool)
+        .await?;
+        let items = rows.iter().map(user).collect::<Result<_, _>>()?;
+        Ok(Paged { items, total: count(total.0), page })
+    }
+
+    /// Make a user a site administrator, or not.
+    pub async fn set_site_admin(&self, id: &str, site_admin: bool) -> Result<User, StoreError> {
+        let done = sqlx::query("UPDATE users SET site_admin = $2 WHERE id = $1")
+            .bind(id)
+            .bind(site_admin)
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(not_found("user", id));
+        }
+        self.user(id).await
+    }
+
+    /// Delete a user, their memberships and their tokens.
+    pub async fn delete_user(&self, id: &str) -> Result<(), StoreError> {
+        let done = sqlx::query("DELETE FROM users WHERE id = $1").bind(id).execute(&self.pool).await?;
+        if done.rows_affected() == 0 {
+            return Err(not_found("user", id));
+        }
+        Ok(())
+    }
+
+    /// Create a token for a user; the secret is returned here and never again.
+    pub async fn create_user_token(
+        &self,
+        user_id: &str,
+        description: &str,
+        expires_at: Option<i64>,
+    ) -> Result<(Token, SecretString), StoreError> {
+        self.user(user_id).await?;
+        let secret = new_token_secret("tern-user")?;
+        let id = new_id("at")?;
+        sqlx::query("INSERT INTO tokens (id, hash, kind, user_id, description, expires_at, created_at) VALUES ($1, $2, 'user', $3, $4, $5, $6)")
+            .bind(&id)
+            .bind(token_hash(&secret))
+            .bind(user_id)
+            .bind(description)
+            .bind(expires_at)
+            .bind(self.now())
+            .execute(&self.pool)
+            .await?;
+        Ok((self.token(&id).await?, SecretString::new(secret.to_string())))
+    }
+
+    /// A user's tokens, oldest first.
+    pub async fn list_user_tokens(&self, user_id: &str) -> Result<Vec<Token>, StoreError> {
+        self.tokens_where("kind = 'user' AND user_id = $1", user_id).await
+    }
+
+    // ------------------------------------------------------------------------------ teams
+
+    /// Create a team in an organization.
+    pub async fn create_team(
+        &self,
+        organization_id: &str,
+        name: &str,
+        access: OrgPermissions,
+        visibility: &str,
+        sso_team_id: Option<&str>,
+    ) -> Result<Team, StoreError> {
+        check_handle("team name", name)?;
+        check_visibility(visibility)?;
+        if name == OWNERS {
+            return Err(StoreError::Conflict("every organization has its owners team already".into()));
+        }
+        let id = new_id("team")?;
+        sqlx::query("INSERT INTO teams (id, organization_id, name, sso_team_id, visibility, organization_access, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+            .bind(&id)
+            .bind(organization_id)
+            .bind(name)
+            .bind(sso_team_id)
+            .bind(visibility)
+            .bind(to_json(&access)?)
+            .bind(self.now())
+            .execute(&self.pool)
+            .await
+            .map_err(renamed_conflict("team", name))?;
+        self.team(&id).await
+    }
+
+    /// The owners team of an organization (made with it).
+    pub(crate) async fn insert_owners_team(
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        organization_id: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO teams (id, organization_id, name, sso_team_id, visibility, organization_access, created_at) VALUES ($1, $2, $3, NULL, 'organization', '{}', $4)")
+            .bind(new_id("team")?)
+            .bind(organization_id)
+            .bind(OWNERS)
+            .bind(now)
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
+    /// A team by id.
+    pub async fn team(&self, id: &str) -> Result<Team, StoreError> {
+        let row = sqlx::query(sql(format!("SELECT {TEAM_COLUMNS} WHERE t.id = $1")))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| not_found("team", id))?;
+        Ok(team(&row)?)
+    }
+
+    /// A team by name in an organization.
+    pub async fn team_by_name(&self, organization_id: &str, name: &str) -> Result<Team, StoreError> {
+        let row =
+            sqlx::query(sql(format!("SELECT {TEAM_COLUMNS} WHERE t.organization_id = $1 AND t.name = $2")))
+                .bind(organization_id)
+                .bind(name)
+                .fetch_optional(&self.pool)
+                .await?
+                .ok_or_else(|| not_found("team", name))?;
+        Ok(team(&row)?)
+    }
+
+    /// An organization's teams by name: all, or those whose name contains `q` (case
+    /// insensitive), or those named in `names`.
+    pub async fn list_teams(
+        &self,
+        organization_id: &str,
+        q: Option<&str>,
+        names: &[String],
+        page: Page,
+    ) -> Result<Paged<Team>, StoreError> {
+        let rows =
+            sqlx::query(sql(format!("SELECT {TEAM_COLUMNS} WHERE t.organization_id = $1 ORDER BY t.name")))
+                .bind(organization_id)
+                .fetch_all(&self.pool)
+                .await?;
+        let needle = q.map(str::to_lowercase);
+        let mut all: Vec<Team> = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let t = team(row)?;
+            if needle.as_deref().is_some_and(|n| !t.name.to_lowercase().contains(n)) {
+                continue;
+            }
+            if !names.is_empty() && !names.contains(&t.name) {
+                continue;
+            }
+            all.push(t);
+        }
+        let total = all.len() as u64;
+        let items = all
+            .into_iter()
+            .skip(usize::try_from(page.offset()).unwrap_or(0))
+            .take(usize::try_from(page.limit()).unwrap_or(20))
+            .collect();
+        Ok(Paged { items, total, page })
+    }
+
+    /// Change a team. The owners team keeps its name and its permissions.
+    pub async fn update_team(&self, id: &str, changes: TeamChanges) -> Result<Team, StoreError> {
+        let current = self.team(id).await?;
+        if current.is_owners()
+            && (changes.name.as_ref().is_some_and(|n| n != OWNERS) || changes.access.is_some())
+        {
+            return Err(StoreError::Invalid(
+                "the owners team cannot be renamed, and may always do everything in its organization".into(),
+            ));
+        }
+        let name = changes.name.unwrap_or(current.name.clone());
+        check_handle("team name", &name)?;
+        if name == OWNERS && !current.is_owners() {
+            return Err(StoreError::Conflict("every organization has its owners team already".into()));
+        }
+        let visibility = changes.visibility.unwrap_or(current.visibility.clone());
+        check_visibility(&visibility)?;
+        let sso = changes.sso_team_id.unwrap_or(current.sso_team_id.clone());
+        let access = if current.is_owners() {
+            "{}".to_owned()
+        } else {
+            to_json(&changes.access.unwrap_or(current.access))?
+        };
+        sqlx::query("UPDATE teams SET name = $2, sso_team_id = $3, visibility = $4, organization_access = $5 WHERE id = $1")
+            .bind(id)
+            .bind(&name)
+            .bind(sso)
+            .bind(&visibility)
+            .bind(access)
+            .execute(&self.pool)
+            .await
+            .map_err(renamed_conflict("team", &name))?;
+        self.team(id).await
+    }
+
+    /// Delete a team, its memberships, access and tokens. The owners team stays.
+    pub async fn delete_team(&self, id: &str) -> Result<(), StoreError> {
+        let t = self.team(id).await?;
+        if t.is_owners() {
+            return Err(StoreError::Invalid("the owners team cannot be deleted".into()));
+        }
+        sqlx::query("DELETE FROM teams WHERE id = $1").bind(id).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// A team's members, by username.
+    pub async fn team_members(&self, team_id: &str) -> Result<Vec<User>, StoreError> {
+        let rows = sqlx::query(sql(format!(
+            "SELECT {USER_COLUMNS} WHERE id IN (SELECT user_id FROM team_members WHERE team_id = $1) ORDER BY username"
+        )))
+        .bind(team_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(user).collect::<Result<_, _>>()?)
+    }
+
+    /// Add users (by username) to a team: all or none. Unknown users and users who are
+    /// members already are refused, as TFE refuses them.
+    pub async fn add_team_members(&self, team_id: &str, usernames: &[String]) -> Result<(), StoreError> {
+        self.change_members(team_id, usernames, true).await
+    }
+
+    /// Remove users (by username) from a team: all or none.
+    pub async fn remove_team_members(&self, team_id: &str, usernames: &[String]) -> Result<(), StoreError> {
+        self.change_members(team_id, usernames, false).await
+    }
+
+    async fn change_members(&self, team_id: &str, usernames: &[String], add: bool) -> Result<(), StoreError> {
+        self.team(team_id).await?;
+        if usernames.is_empty() {
+            return Err(StoreError::Invalid("name at least one user".into()));
+        }
+        let mut tx = self.pool.begin().await?;
+        for name in usernames {
+            let found: Option<(String,)> = sqlx::query_as("SELECT id FROM users WHERE username = $1")
+                .bind(name)
+                .fetch_optional(&mut *tx)
+                .await?;
+            let Some((user_id,)) = found else {
+                return Err(StoreError::Invalid(format!("user {name:?} does not exist")));
+            };
+            let done = if add {
+                sqlx::query(
+                    "INSERT INTO team_members (team_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                )
+            } else {
+                sqlx::query("DELETE FROM team_members WHERE team_id = $1 AND user_id = $2")
+            }
+            .bind(team_id)
+            .bind(&user_id)
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::Invalid(if add {
+                    format!("user {name:?} is a member of this team already")
+                } else {
+                    format!("user {name:?} is not a member of this team")
+                }));
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The teams a user is a member of, in every organization.
+    pub async fn teams_of_user(&self, user_id: &str) -> Result<Vec<Team>, StoreError> {
+        let rows = sqlx::query(sql(format!(
+            "SELECT {TEAM_COLUMNS} WHERE t.id IN (SELECT team_id FROM team_members WHERE user_id = $1) ORDER BY o.name, t.name"
+        )))
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(team).collect::<Result<_, _>>()?)
+    }
+
+    /// Create a team's token; with `replace`, the team's other tokens are revoked (TFE's one
+    /// legacy team token). The secret is returned here and never again.
+    pub async fn create_team_token(
+        &self,
+        team_id: &str,
+        description: &str,
+        expires_at: Option<i64>,
+        replace: bool,
+    ) -> Result<(Token, SecretString), StoreError> {
+        let t = self.team(team_id).await?;
+        let secret = new_token_secret("tern-team")?;
+        let id = new_id("at")?;
+        let mut tx = self.pool.begin().await?;
+        if replace {
+            sqlx::query("DELETE FROM tokens WHERE kind = 'team' AND team_id = $1")
+                .bind(team_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query("INSERT INTO tokens (id, hash, kind, organization_id, team_id, description, expires_at, created_at) VALUES ($1, $2, 'team', $3, $4, $5, $6, $7)")
+            .bind(&id)
+            .bind(token_hash(&secret))
+            .bind(&t.organization_id)
+            .bind(team_id)
+            .bind(description)
+            .bind(expires_at)
+            .bind(self.now())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok((self.token(&id).await?, SecretString::new(secret.to_string())))
+    }
+
+    /// A team's tokens, oldest first.
+    pub async fn list_team_tokens(&self, team_id: &str) -> Result<Vec<Token>, StoreError> {
+        self.tokens_where("kind = 'team' AND team_id = $1", team_id).await
+    }
+
+    // ------------------------------------------------------------------------------ access
+
+    /// Give a team access to a workspace (one record per pair).
+    pub async fn create_team_workspace(
+        &self,
+        team_id: &str,
+        workspace_id: &str,
+        grant: WorkspaceGrant,
+    ) -> Result<TeamWorkspace, StoreError> {
+        let t = self.team(team_id).await?;
+        let ws = self.workspace(workspace_id).await?;
+        if ws.organization_id != t.organization_id {
+            return Err(StoreError::Invalid(format!(
+                "team {:?} and workspace {:?} are in different organizations",
+                t.name, ws.name
+            )));
+        }
+        let id = new_id("tws")?;
+        sqlx::query("INSERT INTO team_workspaces (id, team_id, workspace_id, access, created_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(&id)
+            .bind(team_id)
+            .bind(workspace_id)
+            .bind(to_json(&grant)?)
+            .bind(self.now())
+            .execute(&self.pool)
+            .await
+            .map_err(|e| match StoreError::from(e) {
+                StoreError::Conflict(_) => StoreError::Conflict(format!(
+                    "team {:?} has access to workspace {:?} already: change that access instead",
+                    t.name, ws.name
+                )),
+                other => other,
+            })?;
+        self.team_workspace(&id).await
+    }
+
+    /// A team's access to a workspace, by id.
+    pub async fn team_workspace(&self, id: &str) -> Result<TeamWorkspace, StoreError> {
+        let row = sqlx::query(sql(format!("SELECT {TWS_COLUMNS} WHERE a.id = $1")))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| not_found("team access", id))?;
+        Ok(team_workspace(&row)?)
+    }
+
+    /// The teams' access to a workspace (or one team's access to workspaces).
+    pub async fn list_team_workspaces(
+        &self,
+        workspace_id: Option<&str>,
+        team_id: Option<&str>,
+    ) -> Result<Vec<TeamWorkspace>, StoreError> {
+        let rows = sqlx::query(sql(format!(
+            "SELECT {TWS_COLUMNS} WHERE ($1 IS NULL OR a.workspace_id = $1) AND ($2 IS NULL OR a.team_id = $2) ORDER BY a.seq"
+        )))
+        .bind(workspace_id)
+        .bind(team_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(team_workspace).collect::<Result<_, _>>()?)
+    }
+
+    /// Change a team's access to a workspace.
+    pub async fn update_team_workspace(
+        &self,
+        id: &str,
+        grant: WorkspaceGrant,
+    ) -> Result<TeamWorkspace, StoreError> {
+        let done = sqlx::query("UPDATE team_workspaces SET access = $2 WHERE id = $1")
+            .bind(id)
+            .bind(to_json(&grant)?)
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(not_found("team access", id));
+        }
+        self.team_workspace(id).await
+    }
+
+    /// Remove a team's access to a workspace.
+    pub async fn delete_team_workspace(&self, id: &str) -> Result<(), StoreError> {
+        let done =
+            sqlx::query("DELETE FROM team_workspaces WHERE id = $1").bind(id).execute(&self.pool).await?;
+        if done.rows_affected() == 0 {
+            return Err(not_found("team access", id));
+        }
+        Ok(())
+    }
+
+    /// Give a team access to a project (one record per pair).
+    pub async fn create_team_project(
+        &self,
+        team_id: &str,
+        project_id: &str,
+        grant: ProjectGrant,
+    ) -> Result<TeamProject, StoreError> {
+        let t = self.team(team_id).await?;
+        let p = self.project(project_id).await?;
+        if p.organization_id != t.organization_id {
+            return Err(StoreError::Invalid(format!(
+                "team {:?} and project {:?} are in different organizations",
+                t.name, p.name
+            )));
+        }
+        let id = new_id("tprj")?;
+        sqlx::query("INSERT INTO team_projects (id, team_id, project_id, access, created_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(&id)
+            .bind(team_id)
+            .bind(project_id)
+            .bind(to_json(&grant)?)
+            .bind(self.now())
+            .execute(&self.pool)
+            .await
+            .map_err(|e| match StoreError::from(e) {
+                StoreError::Conflict(_) => StoreError::Conflict(format!(
+                    "team {:?} has access to project {:?} already: change that access instead",
+                    t.name, p.name
+                )),
+                other => other,
+            })?;
+        self.team_project(&id).await
+    }
+
+    /// A team's access to a project, by id.
+    pub async fn team_project(&self, id: &str) -> Result<TeamProject, StoreError> {
+        let row = sqlx::query(sql(format!("SELECT {TPRJ_COLUMNS} WHERE a.id = $1")))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| not_found("team project access", id))?;
+        Ok(team_project(&row)?)
+    }
+
+    /// The teams' access to a project (or one team's access to projects).
+    pub async fn list_team_projects(
+        &self,
+        project_id: Option<&str>,
+        team_id: Option<&str>,
+    ) -> Result<Vec<TeamProject>, StoreError> {
+        let rows = sqlx::query(sql(format!(
+            "SELECT {TPRJ_COLUMNS} WHERE ($1 IS NULL OR a.project_id = $1) AND ($2 IS NULL OR a.team_id = $2) ORDER BY a.seq"
+        )))
+        .bind(project_id)
+        .bind(team_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(team_project).collect::<Result<_, _>>()?)
+    }
+
+    /// Change a team's access to a project.
+    pub async fn update_team_project(
+        &self,
+        id: &str,
+        grant: ProjectGrant,
+    ) -> Result<TeamProject, StoreError> {
+        let done = sqlx::query("UPDATE team_projects SET access = $2 WHERE id = $1")
+            .bind(id)
+            .bind(to_json(&grant)?)
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(not_found("team project access", id));
+        }
+        self.team_project(id).await
+    }
+
+    /// Remove a team's access to a project.
+    pub async fn delete_team_project(&self, id: &str) -> Result<(), StoreError> {
+        let done =
+            sqlx::query("DELETE FROM team_projects WHERE id = $1").bind(id).execute(&self.pool).await?;
+        if done.rows_affected() == 0 {
+            return Err(not_found("team project access", id));
+        }
+        Ok(())
+    }
+
+    /// What a user (through their teams) or a team holds in an organization; `None` where they
+    /// are in none of its teams.
+    pub async fn grants(
+        &self,
+        organization_id: &str,
+        holder: Holder<'_>,
+    ) -> Result<Option<TeamGrants>, StoreError> {
+        let (user_id, team_id) = match holder {
+            Holder::User(u) => (Some(u), None),
+            Holder::Team(t) => (None, Some(t)),
+        };
+        let teams: Vec<(String, String, String)> = sqlx::query_as(
+            "SELECT id, name, organization_access FROM teams WHERE organization_id = $1 AND \
+             (id = $2 OR id IN (SELECT team_id FROM team_members WHERE user_id = $3)) ORDER BY name",
+        )
+        .bind(organization_id)
+        .bind(team_id)
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await?;
+        if teams.is_empty() {
+            return Ok(None);
+        }
+        let mut g = TeamGrants::default();
+        for (_, name, access) in &teams {
+            if name == OWNERS {
+                g.owners = true;
+                g.org = OrgPermissions::all();
+            } else {
+                g.org = g.org.union(from_json(access)?);
+            }
+            g.teams.push(name.clone());
+        }
+        if g.owners {
+            return Ok(Some(g));
+        }
+        // Each team's access, team by team (a handful of rows each).
+        for (id, _, _) in &teams {
+            let ws: Vec<(String, String)> =
+                sqlx::query_as("SELECT workspace_id, access FROM team_workspaces WHERE team_id = $1")
+                    .bind(id)
+                    .fetch_all(&self.pool)
+                    .await?;
+            for (w, a) in ws {
+                g.workspaces.push((w, from_json(&a)?));
+            }
+            let prj: Vec<(String, String)> =
+                sqlx::query_as("SELECT project_id, access FROM team_projects WHERE team_id = $1")
+                    .bind(id)
+                    .fetch_all(&self.pool)
+                    .await?;
+            for (p, a) in prj {
+                g.projects.push((p, from_json(&a)?));
+            }
+        }
+        Ok(Some(g))
+    }
+
+    async fn tokens_where(&self, condition: &str, value: &str) -> Result<Vec<Token>, StoreError> {
+        let rows = sqlx::query(sql(format!(
+            "SELECT {} FROM tokens WHERE {condition} ORDER BY seq",
+            crate::tokens::COLUMNS
+        )))
+        .bind(value)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(crate::tokens::token).collect::<Result<_, _>>()?)
+    }
+}
