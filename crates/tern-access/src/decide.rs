@@ -75,6 +75,10 @@ pub enum OrgAction {
     ReadAuditTrail,
     /// List and read the organization's API tokens (never their secrets).
     ReadTokens,
+    /// Change the owners team: its members, tokens, group mapping. Owners and administrators
+    /// only — not `manage-teams`/`manage-membership`, not the organization token — or either
+    /// could make itself an owner.
+    ManageOwners,
 }
 
 /// What a caller does to one project.
@@ -173,12 +177,14 @@ impl Standing {
             Self::Outsider => return Err(Denied::Hidden),
             Self::SiteAdmin => return Ok(()),
             Self::OrganizationToken => {
-                return if action == OrgAction::ManageOrganizationTokens {
-                    Err(Denied::Missing(
+                return match action {
+                    OrgAction::ManageOrganizationTokens => Err(Denied::Missing(
                         "organization tokens are created and revoked by an administrator or a member of the owners team, not by an organization token".into(),
-                    ))
-                } else {
-                    Ok(())
+                    )),
+                    OrgAction::ManageOwners => Err(Denied::Missing(
+                        "the owners team is changed by an administrator or one of its members, not by an organization token".into(),
+                    )),
+                    _ => Ok(()),
                 };
             }
             Self::Member(g) if g.owners => return Ok(()),
@@ -205,9 +211,10 @@ impl Standing {
             OrgAction::ManageOrganizationAccess => {
                 (o.manage_organization_access, "the organization permission manage-organization-access")
             }
-            OrgAction::ManageOrganizationTokens | OrgAction::ReadAuditTrail | OrgAction::ReadTokens => {
-                (false, "membership of the owners team")
-            }
+            OrgAction::ManageOrganizationTokens
+            | OrgAction::ReadAuditTrail
+            | OrgAction::ReadTokens
+            | OrgAction::ManageOwners => (false, "membership of the owners team"),
         };
         if held {
             Ok(())
@@ -308,6 +315,7 @@ impl Standing {
             .reduce(|a, b| crate::levels::ProjectCustom {
                 settings: a.settings.max(b.settings),
                 teams: a.teams.max(b.teams),
+                variable_sets: a.variable_sets.max(b.variable_sets),
                 workspace: a.workspace,
                 create_workspaces: a.create_workspaces || b.create_workspaces,
                 delete_workspaces: a.delete_workspaces || b.delete_workspaces,
@@ -477,10 +485,16 @@ mod tests {
             assert_eq!(s.project("prj-a", "a", ProjectAction::Delete), Ok(()));
         }
         assert_eq!(owners.organization(OrgAction::ManageOrganizationTokens), Ok(()));
-        assert!(matches!(
-            Standing::OrganizationToken.organization(OrgAction::ManageOrganizationTokens),
-            Err(Denied::Missing(_))
-        ));
+        for a in [OrgAction::ManageOrganizationTokens, OrgAction::ManageOwners] {
+            assert!(matches!(Standing::OrganizationToken.organization(a), Err(Denied::Missing(_))));
+        }
+        let manager = Standing::Member(TeamGrants {
+            teams: vec!["people".into()],
+            org: OrgPermissions { manage_teams: true, manage_membership: true, ..OrgPermissions::default() },
+            ..TeamGrants::default()
+        });
+        assert_eq!(manager.organization(OrgAction::ManageMembership), Ok(()));
+        assert!(manager.organization(OrgAction::ManageOwners).is_err(), "no way into owners");
         assert_eq!(Standing::Outsider.organization(OrgAction::See), Err(Denied::Hidden));
         assert_eq!(Standing::Outsider.workspace(APP, WorkspaceAction::Read), Err(Denied::Hidden));
     }

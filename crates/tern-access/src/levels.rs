@@ -74,6 +74,11 @@ named!(
     ProjectSettingsPermission("project-access.settings") { Read = "read", Update = "update", Delete = "delete" }
 );
 named!(
+    /// A custom project access: what the team may do to the variable sets of the project (kept
+    /// and shown; tern's variable sets are managed with manage-workspaces).
+    VariableSetsPermission("project-access.variable-sets") { None = "none", Read = "read", Write = "write" }
+);
+named!(
     /// A custom project access: what the team may do to other teams' access to the project.
     ProjectTeamsPermission("project-access.teams") { None = "none", Read = "read", Manage = "manage" }
 );
@@ -158,6 +163,9 @@ pub struct ProjectCustom {
     pub settings: ProjectSettingsPermission,
     /// Other teams' access to the project.
     pub teams: ProjectTeamsPermission,
+    /// The project's variable sets (kept and shown, not enforced).
+    #[serde(default = "no_variable_sets")]
+    pub variable_sets: VariableSetsPermission,
     /// On every workspace of the project.
     pub workspace: WorkspacePermissions,
     /// May create workspaces in the project.
@@ -166,11 +174,16 @@ pub struct ProjectCustom {
     pub delete_workspaces: bool,
 }
 
+fn no_variable_sets() -> VariableSetsPermission {
+    VariableSetsPermission::None
+}
+
 impl Default for ProjectCustom {
     fn default() -> Self {
         Self {
             settings: ProjectSettingsPermission::Read,
             teams: ProjectTeamsPermission::None,
+            variable_sets: VariableSetsPermission::None,
             workspace: WorkspacePermissions::default(),
             create_workspaces: false,
             delete_workspaces: false,
@@ -205,6 +218,11 @@ impl ProjectGrant {
         let level = |settings, teams, workspace, create, delete| ProjectCustom {
             settings,
             teams,
+            variable_sets: if self.access == ProjectAccessLevel::Admin {
+                VariableSetsPermission::Write
+            } else {
+                VariableSetsPermission::None
+            },
             workspace,
             create_workspaces: create,
             delete_workspaces: delete,

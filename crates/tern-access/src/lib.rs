@@ -21,6 +21,6 @@ pub use decide::{
 };
 pub use levels::{
     AccessLevel, Effective, LevelError, OrgPermissions, ProjectAccessLevel, ProjectCustom, ProjectGrant,
-    ProjectSettingsPermission, ProjectTeamsPermission, RunsPermission, StatePermission, VariablesPermission,
-    WorkspaceGrant, WorkspacePermissions,
+    ProjectSettingsPermission, ProjectTeamsPermission, RunsPermission, StatePermission,
+    VariableSetsPermission, VariablesPermission, WorkspaceGrant, WorkspacePermissions,
 };

@@ -1543,6 +1543,91 @@ pub struct ServeArgs {
     #[arg(long, value_name = "URL", env = "TERN_PUBLIC_URL")]
     pub public_url: Option<String>,
 
+    /// Sign people in through this OpenID Connect provider (its issuer URL; tern reads
+    /// <issuer>/.well-known/openid-configuration). Register tern there as a confidential client
+    /// with the redirect URI <public URL>/oauth/callback; users then sign in at <public URL>/app
+    /// and with `terraform login`. Without it, users sign in with a token from `tern user token`.
+    #[arg(long, value_name = "URL", env = "TERN_OIDC_ISSUER", help_heading = "Sign-in")]
+    pub oidc_issuer: Option<String>,
+
+    /// tern's client id at the provider.
+    #[arg(
+        long,
+        value_name = "ID",
+        env = "TERN_OIDC_CLIENT_ID",
+        requires = "oidc_issuer",
+        help_heading = "Sign-in"
+    )]
+    pub oidc_client_id: Option<String>,
+
+    /// A file holding tern's client secret at the provider (or set TERN_OIDC_CLIENT_SECRET).
+    #[arg(
+        long,
+        value_name = "PATH",
+        env = "TERN_OIDC_CLIENT_SECRET_FILE",
+        requires = "oidc_issuer",
+        help_heading = "Sign-in"
+    )]
+    pub oidc_client_secret_file: Option<PathBuf>,
+
+    /// The ID token claim that names the user (a claim the provider controls: preferred_username,
+    /// email or sub).
+    #[arg(
+        long,
+        value_name = "CLAIM",
+        env = "TERN_OIDC_USERNAME_CLAIM",
+        default_value = "preferred_username",
+        help_heading = "Sign-in"
+    )]
+    pub oidc_username_claim: String,
+
+    /// The ID token claim that lists the user's groups: a team whose sso-team-id is one of them
+    /// gets the user as a member (and loses them when the group is gone).
+    #[arg(
+        long,
+        value_name = "CLAIM",
+        env = "TERN_OIDC_GROUPS_CLAIM",
+        default_value = "groups",
+        help_heading = "Sign-in"
+    )]
+    pub oidc_groups_claim: String,
+
+    /// Scopes asked besides openid, comma-separated.
+    #[arg(
+        long,
+        value_name = "SCOPES",
+        env = "TERN_OIDC_SCOPES",
+        default_value = "profile,email,groups",
+        value_delimiter = ',',
+        help_heading = "Sign-in"
+    )]
+    pub oidc_scopes: Vec<String>,
+
+    /// Also make a user a member of teams named like their groups (teams without an
+    /// sso-team-id; they are left only by hand).
+    #[arg(long, env = "TERN_OIDC_GROUPS_BY_NAME", help_heading = "Sign-in")]
+    pub oidc_groups_by_name: bool,
+
+    /// A browser session ends after this long without a request.
+    #[arg(
+        long,
+        value_name = "DURATION",
+        env = "TERN_SESSION_IDLE",
+        default_value = "1h",
+        help_heading = "Sign-in"
+    )]
+    pub session_idle: String,
+
+    /// A browser session ends this long after sign-in, whatever happens.
+    #[arg(
+        long,
+        value_name = "DURATION",
+        env = "TERN_SESSION_MAX",
+        default_value = "12h",
+        help_heading = "Sign-in"
+    )]
+    pub session_max: String,
+
     /// How long a runner keeps a job without reporting (a heartbeat or log), after which the run
     /// is errored: it covers `tern agent` and this server's own workers alike (a worker of a
     /// replica that died loses its job after this long).

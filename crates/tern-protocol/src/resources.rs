@@ -765,11 +765,17 @@ pub struct TokenRelationships {
     /// Agent tokens of a pool: the pool.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub agent_pool: Option<ToOne>,
+    /// A team's token: the team.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub team: Option<ToOne>,
+    /// A user's token: the user (TFE's `created-by`).
+    #[serde(rename = "created-by", skip_serializing_if = "Option::is_none")]
+    pub created_by: Option<ToOne>,
 }
 
 impl Relationships for TokenRelationships {
     fn is_absent(&self) -> bool {
-        self.agent_pool.is_none()
+        self.agent_pool.is_none() && self.team.is_none() && self.created_by.is_none()
     }
 }
 
@@ -1085,6 +1091,8 @@ pub struct ProjectAccessAttributes {
     pub settings: String,
     /// `none`, `read`, `manage`.
     pub teams: String,
+    /// `none`, `read`, `write`.
+    pub variable_sets: String,
 }
 
 /// A custom project access, on the project's workspaces.

@@ -14,6 +14,7 @@ pub mod keys;
 mod routes;
 mod serve;
 mod tls;
+pub mod web;
 
 pub use routes::{CachePolicy, IssuerState, app, app_with};
 pub use serve::{ServeError, ServeOptions, serve};

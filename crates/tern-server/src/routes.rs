@@ -95,7 +95,6 @@ pub fn app_with(state: Arc<IssuerState>, issuer_path: &str, more: Router) -> Rou
         .route("/.well-known/jwks", get(jwks))
         .route("/healthz", get(health))
         .route("/.well-known/terraform.json", get(terraform_discovery))
-        .route("/app", get(web_ui))
         .route("/app/{*rest}", get(web_ui));
     if !issuer_path.is_empty() && issuer_path.starts_with('/') {
         router = router
@@ -163,7 +162,13 @@ async fn terraform_discovery() -> Response {
     (
         StatusCode::OK,
         [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
-        "{\"tfe.v2\":\"/api/v2/\",\"tfe.v2.1\":\"/api/v2/\",\"tfe.v2.2\":\"/api/v2/\"}\n",
+        format!(
+            "{}\n",
+            serde_json::json!({
+                "tfe.v2": "/api/v2/", "tfe.v2.1": "/api/v2/", "tfe.v2.2": "/api/v2/",
+                "login.v1": crate::web::login_service(),
+            })
+        ),
     )
         .into_response()
 }

@@ -59,6 +59,7 @@ async fn start(db: TestDatabase) -> Api {
         jobs_queued: Arc::new(Notify::new()),
         keys: None,
         audit: tern_server::audit::Auditor::start(store.clone()),
+        signin: Arc::new(tern_server::web::SignIn::default()),
     };
     let router = app_with(
         Arc::new(IssuerState::new(&docs, CachePolicy::default())),
@@ -130,8 +131,181 @@ both!(
     tokens_are_listed_expire_and_are_revoked,
     the_audit_trail_records_who_did_what_and_every_minted_token,
     every_endpoint_decides_by_the_callers_teams,
-    teams_members_tokens_and_access_through_the_tfe_api
+    teams_members_tokens_and_access_through_the_tfe_api,
+    the_ways_into_more_power_that_a_review_found_are_closed
 );
+
+/// An attacker's review of the permission model found these ways to more than a grant gives;
+/// each is refused, and nothing changes.
+async fn the_ways_into_more_power_that_a_review_found_are_closed(api: Api) {
+    let id_of = |v: &Value| v["data"]["id"].as_str().unwrap().to_owned();
+    api.ok(
+        Method::POST,
+        "/api/v2/organizations",
+        Some(json!({"data":{"type":"organizations","attributes":{"name":"acme"}}})),
+    )
+    .await;
+    let ws = id_of(
+        &api.ok(
+            Method::POST,
+            "/api/v2/organizations/acme/workspaces",
+            Some(json!({"data":{"type":"workspaces","attributes":{"name":"app","auto-apply":true}}})),
+        )
+        .await,
+    );
+    let owners = api.ok(Method::GET, "/api/v2/organizations/acme/teams?filter[names]=owners", None).await["data"][0]["id"].as_str().unwrap().to_owned();
+    // A user per team: one that reads everything, one that manages teams and membership, one
+    // that plans the workspace.
+    let mut tokens = Vec::new();
+    for (name, access) in [
+        ("readers", json!({"read-workspaces": true})),
+        ("people", json!({"manage-teams": true, "manage-membership": true})),
+        ("planners", json!({})),
+    ] {
+        let team = id_of(
+            &api.ok(
+                Method::POST,
+                "/api/v2/organizations/acme/teams",
+                Some(
+                    json!({"data":{"type":"teams","attributes":{"name":name,"organization-access":access}}}),
+                ),
+            )
+            .await,
+        );
+        let user = id_of(
+            &api.ok(
+                Method::POST,
+                "/api/v2/admin/users",
+                Some(json!({"data":{"type":"users","attributes":{"username":format!("{name}-1")}}})),
+            )
+            .await,
+        );
+        api.ok(
+            Method::POST,
+            &format!("/api/v2/teams/{team}/relationships/users"),
+            Some(json!({"data":[{"type":"users","id":format!("{name}-1")}]})),
+        )
+        .await;
+        tokens.push(
+            api.ok(Method::POST, &format!("/api/v2/users/{user}/authentication-tokens"), None).await["data"]
+                ["attributes"]["token"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+        if name == "planners" {
+            api.ok(Method::POST, "/api/v2/team-workspaces", Some(json!({"data":{"type":"team-workspaces","attributes":{"access":"plan"},"relationships":{
+                "team":{"data":{"type":"teams","id":team}},"workspace":{"data":{"type":"workspaces","id":ws}}}}}))).await;
+        }
+    }
+    let (reader, manager, planner) = (&tokens[0], &tokens[1], &tokens[2]);
+    let org_token = api.ok(Method::POST, "/api/v2/organizations/acme/authentication-token", None).await["data"]["attributes"]["token"].as_str().unwrap().to_owned();
+    let set = id_of(
+        &api.ok(
+            Method::POST,
+            "/api/v2/organizations/acme/varsets",
+            Some(json!({"data":{"type":"varsets","attributes":{"name":"shared","global":true}}})),
+        )
+        .await,
+    );
+    let var = id_of(&api.ok(Method::POST, &format!("/api/v2/varsets/{set}/relationships/vars"), Some(json!({"data":{"type":"vars","attributes":{"key":"TF_CLI_ARGS","value":"-no-color","category":"env"}}}))).await);
+    // Each token used once first: its last-use stamp is then not written again for 15 s.
+    for token in [reader, manager, planner, &org_token] {
+        assert_eq!(api.call(Method::GET, "/api/v2/ping", Some(token), None).await.0, StatusCode::OK);
+    }
+    let before = api.store.dump().await.unwrap();
+
+    let refused = [
+        // Reading the organization's sets is not writing them.
+        (
+            Method::PATCH,
+            format!("/api/v2/varsets/{set}/relationships/vars/{var}"),
+            reader,
+            Some(json!({"data":{"type":"vars","attributes":{"value":"-chdir=/"}}})),
+        ),
+        (Method::DELETE, format!("/api/v2/varsets/{set}/relationships/vars/{var}"), reader, None),
+        // Managing teams and membership is no way into owners, nor is an organization token.
+        (
+            Method::POST,
+            format!("/api/v2/teams/{owners}/relationships/users"),
+            manager,
+            Some(json!({"data":[{"type":"users","id":"people-1"}]})),
+        ),
+        (Method::POST, format!("/api/v2/teams/{owners}/authentication-tokens"), manager, None),
+        (Method::POST, format!("/api/v2/teams/{owners}/authentication-token"), manager, None),
+        (
+            Method::PATCH,
+            format!("/api/v2/teams/{owners}"),
+            manager,
+            Some(json!({"data":{"type":"teams","attributes":{"sso-team-id":"everyone"}}})),
+        ),
+        (Method::POST, format!("/api/v2/teams/{owners}/authentication-tokens"), &org_token, None),
+        (
+            Method::POST,
+            format!("/api/v2/teams/{owners}/relationships/users"),
+            &org_token,
+            Some(json!({"data":[{"type":"users","id":"people-1"}]})),
+        ),
+    ];
+    for (method, path, token, body) in refused {
+        let (status, e) = api.call(method.clone(), &path, Some(token), body).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{method} {path}: {e}");
+    }
+    assert_eq!(api.store.dump().await.unwrap(), before, "nothing changed");
+
+    // A planner's upload to an auto-apply workspace would queue a run that applies: refused
+    // before the upload is taken, whether with a bearer token or through the signed URL.
+    let cv = api
+        .call(
+            Method::POST,
+            &format!("/api/v2/workspaces/{ws}/configuration-versions"),
+            Some(planner),
+            Some(json!({"data":{"type":"configuration-versions","attributes":{"auto-queue-runs":true}}})),
+        )
+        .await
+        .1;
+    let upload = cv["data"]["attributes"]["upload-url"].as_str().unwrap().to_owned();
+    let r = api.http.put(&upload).body(tarball(&[("main.tf", "# x\n")])).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = api
+        .http
+        .put(format!("{}/api/v2/configuration-versions/{}/upload", api.base, id_of(&cv)))
+        .bearer_auth(planner)
+        .body(tarball(&[("main.tf", "# x\n")]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let runs = api.ok(Method::GET, &format!("/api/v2/workspaces/{ws}/runs"), None).await;
+    assert!(runs["data"].as_array().unwrap().is_empty(), "{runs}");
+    // Without auto-queue, the planner's signed URL works (the cloud block's upload with a user
+    // token), and a reader is handed no upload URL at all.
+    let cv = api
+        .call(
+            Method::POST,
+            &format!("/api/v2/workspaces/{ws}/configuration-versions"),
+            Some(planner),
+            Some(json!({"data":{"type":"configuration-versions","attributes":{"auto-queue-runs":false}}})),
+        )
+        .await
+        .1;
+    let upload = cv["data"]["attributes"]["upload-url"].as_str().unwrap().to_owned();
+    let r = api.http.put(&upload).body(tarball(&[("main.tf", "# x\n")])).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let listed = api
+        .call(Method::GET, &format!("/api/v2/workspaces/{ws}/configuration-versions"), Some(reader), None)
+        .await
+        .1;
+    assert!(listed["data"][0]["attributes"]["upload-url"].is_null(), "{listed}");
+    // The workspace's permissions block is the caller's.
+    let shown = api.call(Method::GET, &format!("/api/v2/workspaces/{ws}"), Some(planner), None).await.1;
+    let p = &shown["data"]["attributes"]["permissions"];
+    assert_eq!(
+        (p["can-queue-run"].as_bool(), p["can-queue-apply"].as_bool(), p["can-update"].as_bool()),
+        (Some(true), Some(false), Some(false)),
+        "{shown}"
+    );
+}
 
 /// Teams as HCP Terraform's API has them: the owners team every organization gets, teams with
 /// organization permissions (changed key by key), members by username, access to workspaces and

@@ -19,6 +19,7 @@ mod migrate;
 mod pools;
 mod records;
 mod runs;
+mod sessions;
 mod state;
 mod teams;
 mod tokens;
@@ -38,6 +39,7 @@ pub use keys::{KeyState, ManagedKey};
 pub use migrate::MigrationStatus;
 pub use records::*;
 pub use runs::JobOutcome;
+pub use sessions::{AuthorizationCode, MembershipChanges, Session, SigninAttempt};
 pub use state::{
     MAX_STATE_BYTES, StateError, StateHeader, managed_resources, md5_hex, parse_state, parse_state_header,
 };

@@ -75,6 +75,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0010_users_and_teams.sql"),
         postgres: include_str!("../migrations/postgres/0010_users_and_teams.sql"),
     },
+    Migration {
+        version: 11,
+        name: "sessions and sign-in",
+        sqlite: include_str!("../migrations/sqlite/0011_sessions_and_sign_in.sql"),
+        postgres: include_str!("../migrations/postgres/0011_sessions_and_sign_in.sql"),
+    },
 ];
 
 /// Arbitrary, fixed: the advisory lock id tern's replicas agree on.

@@ -737,6 +737,8 @@ pub struct Token {
     pub user_id: Option<String>,
     /// The team whose token it is (team tokens).
     pub team_id: Option<String>,
+    /// Who made it, as `<type>:<id>` (`users:user-…`, `teams:team-…`, `organizations:acme`).
+    pub created_by: Option<String>,
     /// Free text.
     pub description: String,
     /// Unix seconds.

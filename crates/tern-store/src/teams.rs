@@ -319,7 +319,7 @@ impl Store {
         self.user(user_id).await?;
         let secret = new_token_secret("tern-user")?;
         let id = new_id("at")?;
-        sqlx::query("INSERT INTO tokens (id, hash, kind, user_id, description, expires_at, created_at) VALUES ($1, $2, 'user', $3, $4, $5, $6)")
+        sqlx::query("INSERT INTO tokens (id, hash, kind, user_id, description, expires_at, created_at, created_by) VALUES ($1, $2, 'user', $3, $4, $5, $6, 'users:' || $3)")
             .bind(&id)
             .bind(token_hash(&secret))
             .bind(user_id)
@@ -563,6 +563,7 @@ impl Store {
         description: &str,
         expires_at: Option<i64>,
         replace: bool,
+        created_by: Option<&str>,
     ) -> Result<(Token, SecretString), StoreError> {
         let t = self.team(team_id).await?;
         let secret = new_token_secret("tern-team")?;
@@ -574,7 +575,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
-        sqlx::query("INSERT INTO tokens (id, hash, kind, organization_id, team_id, description, expires_at, created_at) VALUES ($1, $2, 'team', $3, $4, $5, $6, $7)")
+        sqlx::query("INSERT INTO tokens (id, hash, kind, organization_id, team_id, description, expires_at, created_at, created_by) VALUES ($1, $2, 'team', $3, $4, $5, $6, $7, $8)")
             .bind(&id)
             .bind(token_hash(&secret))
             .bind(&t.organization_id)
@@ -582,6 +583,7 @@ impl Store {
             .bind(description)
             .bind(expires_at)
             .bind(self.now())
+            .bind(created_by)
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;

@@ -8,7 +8,7 @@ use tern_types::SecretString;
 use crate::crypto::{new_id, new_token_secret, token_hash};
 use crate::{Store, StoreError, Token, TokenKind, not_found, sql};
 
-pub(crate) const COLUMNS: &str = "id, kind, organization_id, job_id, agent_pool_id, user_id, team_id, description, expires_at, created_at, last_used_at";
+pub(crate) const COLUMNS: &str = "id, kind, organization_id, job_id, agent_pool_id, user_id, team_id, created_by, description, expires_at, created_at, last_used_at";
 
 pub(crate) fn token(row: &AnyRow) -> Result<Token, sqlx::Error> {
     let kind: String = row.try_get("kind")?;
@@ -20,6 +20,7 @@ pub(crate) fn token(row: &AnyRow) -> Result<Token, sqlx::Error> {
         agent_pool_id: row.try_get("agent_pool_id")?,
         user_id: row.try_get("user_id")?,
         team_id: row.try_get("team_id")?,
+        created_by: row.try_get("created_by")?,
         description: row.try_get("description")?,
         expires_at: row.try_get("expires_at")?,
         created_at: row.try_get("created_at")?,

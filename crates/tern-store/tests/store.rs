@@ -61,7 +61,117 @@ both!(
     run_variables_are_sealed_and_options_kept,
     replicas_bootstrapping_at_once_agree_on_one_admin_token,
     audit_events_are_appended_in_batches_and_read_back_filtered,
+    sessions_end_when_idle_at_their_limit_or_at_sign_out,
+    sign_ins_and_codes_are_used_once_by_whoever_started_them,
+    provider_groups_set_the_memberships_of_mapped_teams,
 );
+
+/// A session lives while used within the idle limit, up to its absolute end; sign-out and the
+/// user's deletion end it; only its hash is stored.
+async fn sessions_end_when_idle_at_their_limit_or_at_sign_out(f: Fixture) {
+    use std::time::Duration;
+    let u = f.store.create_user("alice", "", false).await.unwrap();
+    let now = f.store.unix_now();
+    let (_, secret) = f.store.create_session(&u.id, now + 7200).await.unwrap();
+    assert!(!format!("{:?}", f.store.dump().await.unwrap()).contains(secret.expose_secret()), "hash only");
+    let (s, user) = f.store.session(secret.expose_secret(), 600).await.unwrap().unwrap();
+    assert_eq!(user.username, "alice");
+    // Used every 9 minutes with a 10-minute idle limit: alive until the absolute end.
+    for _ in 0..13 {
+        f.clock.advance(Duration::from_secs(540));
+        assert!(f.store.session(secret.expose_secret(), 600).await.unwrap().is_some());
+    }
+    f.clock.advance(Duration::from_secs(540));
+    assert!(f.store.session(secret.expose_secret(), 600).await.unwrap().is_none(), "past {}", s.expires_at);
+    // Idle too long.
+    let (_, idle) = f.store.create_session(&u.id, f.store.unix_now() + 7200).await.unwrap();
+    f.clock.advance(Duration::from_secs(601));
+    assert!(f.store.session(idle.expose_secret(), 600).await.unwrap().is_none());
+    // Sign-out, and the user's deletion.
+    let (_, a) = f.store.create_session(&u.id, f.store.unix_now() + 7200).await.unwrap();
+    let (_, b) = f.store.create_session(&u.id, f.store.unix_now() + 7200).await.unwrap();
+    assert!(f.store.end_session(a.expose_secret()).await.unwrap());
+    assert!(f.store.session(a.expose_secret(), 600).await.unwrap().is_none());
+    assert!(f.store.session(b.expose_secret(), 600).await.unwrap().is_some());
+    f.store.delete_user(&u.id).await.unwrap();
+    assert!(f.store.session(b.expose_secret(), 600).await.unwrap().is_none());
+}
+
+/// A sign-in in flight is taken once, by the browser that started it, before it expires; its
+/// verifier is sealed. A code is taken once, before it expires.
+async fn sign_ins_and_codes_are_used_once_by_whoever_started_them(f: Fixture) {
+    use std::time::Duration;
+    let s = |v: &str| SecretString::new(v.to_owned());
+    let later = f.store.unix_now() + 600;
+    f.store
+        .put_signin_attempt(
+            &s("state-1"),
+            &s("browser-1"),
+            "nonce-1",
+            &s("verifier-secret-1"),
+            "/app/x",
+            later,
+        )
+        .await
+        .unwrap();
+    assert!(!format!("{:?}", f.store.dump().await.unwrap()).contains("verifier-secret-1"), "sealed");
+    assert!(f.store.take_signin_attempt("state-1", "browser-2").await.unwrap().is_none(), "another browser");
+    // Taken (and gone) even when refused: a guessed browser cannot retry.
+    assert!(f.store.take_signin_attempt("state-1", "browser-1").await.unwrap().is_none(), "used once");
+    f.store
+        .put_signin_attempt(&s("state-2"), &s("browser-1"), "nonce-2", &s("verifier-2"), "/app", later)
+        .await
+        .unwrap();
+    let a = f.store.take_signin_attempt("state-2", "browser-1").await.unwrap().unwrap();
+    assert_eq!(
+        (a.nonce.as_str(), a.verifier.expose_secret(), a.return_to.as_str()),
+        ("nonce-2", "verifier-2", "/app")
+    );
+    assert!(f.store.take_signin_attempt("state-2", "browser-1").await.unwrap().is_none(), "replayed");
+    f.store.put_signin_attempt(&s("state-3"), &s("browser-1"), "n", &s("v"), "/app", later).await.unwrap();
+    f.clock.advance(Duration::from_secs(601));
+    assert!(f.store.take_signin_attempt("state-3", "browser-1").await.unwrap().is_none(), "expired");
+
+    let u = f.store.create_user("alice", "", false).await.unwrap();
+    let code = tern_store::AuthorizationCode {
+        user_id: u.id.clone(),
+        client_id: "terraform-cli".into(),
+        redirect_uri: "http://localhost:10000/login".into(),
+        challenge: "c".repeat(43),
+    };
+    let secret = f.store.create_authorization_code(&code, f.store.unix_now() + 60).await.unwrap();
+    assert_eq!(f.store.take_authorization_code(secret.expose_secret()).await.unwrap(), Some(code.clone()));
+    assert_eq!(f.store.take_authorization_code(secret.expose_secret()).await.unwrap(), None, "once");
+    let secret = f.store.create_authorization_code(&code, f.store.unix_now() + 60).await.unwrap();
+    f.clock.advance(Duration::from_secs(61));
+    assert_eq!(f.store.take_authorization_code(secret.expose_secret()).await.unwrap(), None, "expired");
+}
+
+/// The provider's groups: teams with that `sso-team-id` are joined and left with the group;
+/// teams named like a group are joined with `by_name` and never left by it; the owners team
+/// only through an explicit mapping. A provider identity links to a user made beforehand.
+async fn provider_groups_set_the_memberships_of_mapped_teams(f: Fixture) {
+    let org = f.store.create_organization("acme", "").await.unwrap();
+    let none = tern_access::OrgPermissions::default();
+    let mapped =
+        f.store.create_team(&org.id, "platform", none, "organization", Some("grp-platform")).await.unwrap();
+    let named = f.store.create_team(&org.id, "devs", none, "organization", None).await.unwrap();
+    // Made by an administrator before the first sign-in: linked, not duplicated.
+    let made = f.store.create_user("alice", "", false).await.unwrap();
+    let u = f.store.user_for_identity("https://idp#1", "alice", "alice@acme.test").await.unwrap();
+    assert_eq!(u.id, made.id);
+    assert_eq!(f.store.user_for_identity("https://idp#1", "alice", "").await.unwrap().id, made.id);
+    // Another identity cannot take the name.
+    assert!(f.store.user_for_identity("https://idp#2", "alice", "").await.is_err());
+    let groups = vec!["grp-platform".to_owned(), "devs".to_owned(), "owners".to_owned()];
+    let c = f.store.sync_groups(&u.id, &groups, true).await.unwrap();
+    let names = |v: &[(String, String)]| v.iter().map(|(_, n)| n.clone()).collect::<Vec<_>>();
+    assert_eq!(names(&c.added), ["platform", "devs"], "never owners by name");
+    let c = f.store.sync_groups(&u.id, &[], true).await.unwrap();
+    assert_eq!(names(&c.removed), ["platform"], "only the explicitly mapped team is left");
+    assert_eq!(f.store.team_members(&named.id).await.unwrap().len(), 1);
+    assert!(f.store.team_members(&mapped.id).await.unwrap().is_empty());
+}
 
 /// A batch of 300 events (more than one INSERT statement) lands whole and in order; filters
 /// and pages read it back.

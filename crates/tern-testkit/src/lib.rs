@@ -254,11 +254,21 @@ pub mod peers {
         require("OpenBao (bao)", dir().join("venv").join("bin").join("bao"))
     }
 
-    /// `tests/peers/node`, with jose installed in its node_modules.
+    /// `tests/peers/node`, with jose, oidc-provider and playwright-core installed in its
+    /// node_modules.
     pub fn node_dir() -> PathBuf {
         let node_dir = crate::workspace_root().join("tests").join("peers").join("node");
-        require("jose (npm)", node_dir.join("node_modules").join("jose"));
+        for package in ["jose", "oidc-provider", "playwright-core"] {
+            require(&format!("{package} (npm)"), node_dir.join("node_modules").join(package));
+        }
         node_dir
+    }
+
+    /// Debian's Chromium, which the browser tests drive (no browser download is possible).
+    pub fn chromium() -> PathBuf {
+        let path = std::env::var_os("TERN_TEST_CHROMIUM")
+            .map_or_else(|| PathBuf::from("/usr/bin/chromium"), PathBuf::from);
+        require("Chromium (Debian's chromium package)", path)
     }
 
     /// `tests/peers/python`, where the PyJWT verifier script lives.

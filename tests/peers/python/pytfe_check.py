@@ -5,7 +5,9 @@
 TOKEN acts within ORG (an organization token, or the admin token); ORG exists; DIR holds a
 configuration that needs no provider (e.g. `output "x" { value = 1 }`). The checks that need more
 (resources, variables, a slow apply) write their own small configurations using only Terraform's
-built-in `terraform_data` (Terraform >= 1.4).
+built-in `terraform_data` (Terraform >= 1.4). The checks of users and team membership need
+--admin-token: an administrator creates users (tern's POST /api/v2/admin/users, which pytfe has no
+call for) and their first tokens.
 
 Each named check creates its own uniquely named objects, removes them at the end, and asserts
 TFE's shape as pytfe parses it (id prefixes, attributes TFE always sets, relationships), not just
@@ -30,6 +32,7 @@ import tempfile
 import time
 import traceback
 from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import httpx
@@ -75,6 +78,36 @@ from pytfe.models import (
     WorkspaceReadOptions,
     WorkspaceRemoveTagsOptions,
     WorkspaceUpdateOptions,
+)
+from pytfe.models.admin_user import AdminUserListOptions
+from pytfe.models.team import (
+    OrganizationAccessOptions,
+    TeamCreateOptions,
+    TeamIncludeOpt,
+    TeamListOptions,
+    TeamReadOptions,
+    TeamUpdateOptions,
+)
+from pytfe.models.team import Team as TeamRef
+from pytfe.models.team_project_access import (
+    ProjectSettingsPermissionType,
+    ProjectTeamsPermissionType,
+    TeamProjectAccessAddOptions,
+    TeamProjectAccessListOptions,
+    TeamProjectAccessProjectPermissionsOptions,
+    TeamProjectAccessType,
+    TeamProjectAccessUpdateOptions,
+    TeamProjectAccessWorkspacePermissionsOptions,
+    WorkspaceRunsPermissionType,
+)
+from pytfe.models.team_token import TeamTokenCreateOptions, TeamTokenListOptions
+from pytfe.models.team_workspace_access import (
+    TeamWorkspaceAccessAddOptions,
+    TeamWorkspaceAccessType,
+    TeamWorkspaceAccessUpdateOptions,
+    TeamWorkspaceRunsPermission,
+    TeamWorkspaceStateVersionsPermission,
+    TeamWorkspaceVariablesPermission,
 )
 from pytfe.models.variable import CategoryType
 from pytfe.models.variable_set import Parent
@@ -186,6 +219,7 @@ class Ctx:
         self.name = name
         self.org: str = args.org
         self.url: str = args.url.rstrip("/")
+        self.http_log = http_log
         self.client = make_client(args.url, args.token, http_log)
         self.admin = make_client(args.url, args.admin_token, http_log) if args.admin_token else None
         self.config_dir: str = args.config_dir
@@ -325,6 +359,62 @@ class Ctx:
         cv = self.upload(ws_id, directory)
         run = self.run(ws_id, cv.id, auto_apply=True, **options)
         return self.wait(run.id, {"applied", "planned_and_finished"})
+
+    # ---- teams and users
+
+    def team(self, what: str = "team", **options: Any) -> Any:
+        options.setdefault("name", self.unique(what))
+        t = self.client.teams.create(self.org, TeamCreateOptions(**options))
+        tid = t.id
+        self.defer(lambda: self.client.teams.delete(tid))
+        return t
+
+    def api(self, method: str, path: str, token: str, body: Any = None) -> httpx.Response:
+        """A request pytfe has no call for, with plain httpx (what pytfe itself sends with)."""
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/vnd.api+json"}
+        r = httpx.request(method, f"{self.url}{path}", headers=headers, json=body, timeout=30)
+        if r.status_code >= 400:
+            self.http_log.append(f"{method} {path} -> {r.status_code} {r.text[:400]}")
+        return r
+
+    def user(self, what: str = "user") -> dict[str, Any]:
+        """A user made by an administrator with tern's POST /api/v2/admin/users (pytfe has no
+        call for it), deleted afterwards with pytfe's admin.users.delete."""
+        expect(self.admin is not None, "this check needs --admin-token (users are made by an administrator)")
+        username = self.unique(what)
+        body = {
+            "data": {
+                "type": "users",
+                "attributes": {"username": username, "email": f"{username}@example.com", "is-admin": False},
+            }
+        }
+        r = self.api("POST", "/api/v2/admin/users", self.args.admin_token, body)
+        expect(r.status_code == 201, f"POST /api/v2/admin/users answered {r.status_code}: {r.text[:300]!r}")
+        data = r.json()["data"]
+        uid = data["id"]
+        self.defer(lambda: self.admin.admin.users.delete(uid))
+        return {"id": uid, "username": username, "email": data["attributes"].get("email")}
+
+    def user_token(self, user_id: str, token: str | None = None) -> str:
+        """A user token (POST /api/v2/users/{id}/authentication-tokens: pytfe has no call for it),
+        made by the administrator or, given `token`, by the user."""
+        body = {"data": {"type": "authentication-tokens", "attributes": {"description": f"pytfe {self.name}"}}}
+        r = self.api("POST", f"/api/v2/users/{user_id}/authentication-tokens", token or self.args.admin_token, body)
+        expect(
+            r.status_code == 201,
+            f"POST /users/{{id}}/authentication-tokens answered {r.status_code}: {r.text[:300]!r}",
+        )
+        data = r.json()["data"]
+        prefixed(data.get("id"), "at-", "user token id")
+        secret = data["attributes"].get("token")
+        expect(isinstance(secret, str) and secret, f"a new user token shows its secret once: {data!r}")
+        return secret
+
+    def as_token(self, token: str) -> TFEClient:
+        """A pytfe client acting with `token` (closed afterwards)."""
+        client = make_client(self.url, token, self.http_log)
+        self.defer(client.close)
+        return client
 
 
 def make_client(url: str, token: str, http_log: list[str]) -> TFEClient:
@@ -1715,6 +1805,491 @@ def state_version_rollback(c: Ctx) -> None:
         c.client.workspaces.unlock(ws.id)
 
 
+# ---- teams, their members, access and tokens; users
+
+
+def ev(x: Any) -> Any:
+    """An enum's value (pytfe parses access levels into enums), else the thing itself."""
+    return getattr(x, "value", x)
+
+
+def check_team(t: Any, org: str, name: str, s: Shape) -> None:
+    s.prefixed(t.id, "team-", "team id")
+    s.expect(t.name == name, f"team name {t.name!r}, expected {name!r}")
+    s.expect(t.organization_access is not None, "organization-access is always shown")
+    s.expect(t.visibility in ("secret", "organization"), f"visibility {t.visibility!r}")
+    s.expect(t.permissions is not None, f"permissions {t.permissions!r}")
+    rel = (t.relationships.get("organization") or {}).get("data") or {}
+    s.expect(rel.get("id") == org, f"organization relationship {t.relationships.get('organization')!r}")
+
+
+def refused_auth(call: Callable[[], Any], what: str) -> None:
+    """`call` must fail as a revoked or unknown token does in TFE: 401."""
+    try:
+        call()
+    except AuthError as e:
+        expect(e.status == 401, f"{what}: status {e.status}, TFE answers 401")
+        return
+    raise CheckFailed(f"{what}: the call succeeded")
+
+
+def not_found(call: Callable[[], Any], what: str) -> None:
+    try:
+        call()
+    except NotFound:
+        return
+    raise CheckFailed(f"{what}: expected 'not found', but the call succeeded")
+
+
+@check
+def team_create_read(c: Ctx) -> None:
+    name = c.unique("team")
+    t = c.team(
+        name=name,
+        visibility="organization",
+        organization_access=OrganizationAccessOptions(read_workspaces=True, read_projects=True),
+    )
+    s = Shape()
+    check_team(t, c.org, name, s)
+    s.expect(t.visibility == "organization", f"visibility {t.visibility!r} (sent: organization)")
+    oa = t.organization_access
+    s.expect(
+        oa is not None and oa.read_workspaces and oa.read_projects and not oa.manage_workspaces,
+        f"organization-access {oa!r} (sent: read-workspaces, read-projects)",
+    )
+    s.expect(
+        t.permissions is not None and t.permissions.can_destroy and t.permissions.can_update_membership,
+        f"permissions of an organization token on a team: {t.permissions!r}",
+    )
+    s.expect(t.users == [], f"a new team has no users: {t.users!r}")
+    r = c.client.teams.read(t.id)
+    check_team(r, c.org, name, s)
+    s.expect(r.organization_access == oa, f"read: organization-access {r.organization_access!r}")
+    s.expect(r.visibility == "organization", f"read: visibility {r.visibility!r}")
+    s.done()
+
+
+@check
+def team_list_query_names(c: Ctx) -> None:
+    a = c.team("alpha")
+    b = c.team("beta")
+    s = Shape()
+    s.expect(b.visibility == "secret", f"a team's visibility defaults to secret in TFE; got {b.visibility!r}")
+    every = {t.id for t in c.client.teams.list(c.org)}
+    s.expect({a.id, b.id} <= every, f"teams not listed: {sorted({a.id, b.id} - every)}")
+    got = [t.id for t in c.client.teams.list(c.org, TeamListOptions(query=f"alpha-{c.suffix}"))]
+    s.expect(got == [a.id], f"q=alpha-{c.suffix} listed {got}")
+    got = [t.id for t in c.client.teams.list(c.org, TeamListOptions(names=[b.name]))]
+    s.expect(got == [b.id], f"filter[names]={b.name} listed {got}")
+    s.done()
+
+
+@check
+def team_update(c: Ctx) -> None:
+    t = c.team(organization_access=OrganizationAccessOptions(read_workspaces=True))
+    # organization-access is partial: the permissions not named keep their values.
+    u = c.client.teams.update(
+        t.id,
+        TeamUpdateOptions(organization_access=OrganizationAccessOptions(read_projects=True, manage_membership=True)),
+    )
+    oa = u.organization_access
+    expect(
+        oa is not None and oa.read_workspaces and oa.read_projects and oa.manage_membership,
+        f"after PATCH read-projects, manage-membership: {oa!r} (read-workspaces must stay)",
+    )
+    expect(not oa.manage_workspaces and not oa.manage_teams, f"permissions not sent were granted: {oa!r}")
+    new = c.unique("renamed")
+    u = c.client.teams.update(t.id, TeamUpdateOptions(name=new, visibility="organization"))
+    expect(u.name == new and u.visibility == "organization", f"renamed: {u.name!r}/{u.visibility!r}")
+    expect(u.organization_access == oa, f"a rename changed organization-access: {u.organization_access!r}")
+    r = c.client.teams.read(t.id)
+    expect(r.name == new and r.organization_access == oa, f"not kept: {r.name!r} {r.organization_access!r}")
+    # HCP Terraform's rule: managing projects includes managing workspaces.
+    expect_refusal(
+        lambda: c.client.teams.update(
+            t.id, TeamUpdateOptions(organization_access=OrganizationAccessOptions(manage_projects=True))
+        ),
+        "manage-workspaces",
+    )
+
+
+@check
+def team_delete(c: Ctx) -> None:
+    t = c.client.teams.create(c.org, TeamCreateOptions(name=c.unique("team")))
+    c.defer(lambda: c.client.teams.delete(t.id))
+    c.client.teams.delete(t.id)
+    gone(lambda: c.client.teams.read(t.id), "team")
+    expect(t.id not in {x.id for x in c.client.teams.list(c.org)}, "a deleted team is still listed")
+
+
+@check
+def team_owners(c: Ctx) -> None:
+    owners = list(c.client.teams.list(c.org, TeamListOptions(names=["owners"])))
+    expect(len(owners) == 1, f"filter[names]=owners listed {[(t.id, t.name) for t in owners]}")
+    o = owners[0]
+    s = Shape()
+    check_team(o, c.org, "owners", s)
+    oa = o.organization_access
+    s.expect(
+        oa is not None
+        and all(
+            (
+                oa.manage_workspaces,
+                oa.manage_projects,
+                oa.manage_teams,
+                oa.manage_membership,
+                oa.manage_organization_access,
+                oa.read_workspaces,
+            )
+        ),
+        f"the owners team holds every organization permission: {oa!r}",
+    )
+    s.expect(o.permissions is not None and o.permissions.can_destroy is False, f"owners can-destroy {o.permissions!r}")
+    s.done()
+    expect_refusal(lambda: c.client.teams.delete(o.id), "owners")
+    expect_refusal(lambda: c.client.teams.update(o.id, TeamUpdateOptions(name=c.unique("not-owners"))), "owners")
+    expect(c.client.teams.read(o.id).name == "owners", "the owners team changed")
+
+
+@check
+def team_members(c: Ctx) -> None:
+    t = c.team()
+    a = c.user("alice")
+    b = c.user("bob")
+    names = sorted([a["username"], b["username"]])
+    c.client.teams.add_users(t.id, [a["username"], b["username"]])
+    r = c.client.teams.read(t.id, TeamReadOptions(include=[TeamIncludeOpt.TEAM_USERS]))
+    s = Shape()
+    ids = sorted(u.id for u in r.users)
+    s.expect(ids == sorted([a["id"], b["id"]]), f"users relationship {ids}")
+    s.expect(
+        sorted(u.username for u in r.users) == names,
+        f"include=users: members {[u.username for u in r.users]!r}, expected {names} (not hydrated?)",
+    )
+    # pytfe's Team reads `user-count`; TFE's attribute is `users-count`: read it as sent.
+    s.expect((r.model_extra or {}).get("users-count") == 2, f"users-count {(r.model_extra or {}).get('users-count')!r}")
+    listed = sorted(u.username for u in c.client.teams.list_users(t.id))
+    s.expect(listed == names, f"list_users (GET /teams/{{id}}?include=users): {listed}")
+    c.client.teams.remove_users(t.id, [a["username"]])
+    r = c.client.teams.read(t.id, TeamReadOptions(include=[TeamIncludeOpt.TEAM_USERS]))
+    s.expect([u.username for u in r.users] == [b["username"]], f"after removing {a['username']}: {r.users!r}")
+    s.done()
+    ghost = c.unique("ghost")
+    expect_refusal(lambda: c.client.teams.add_users(t.id, [ghost]), ghost)
+    expect_refusal(lambda: c.client.teams.remove_users(t.id, [a["username"]]), a["username"])
+
+
+@check
+def team_organization_memberships(c: Ctx) -> None:
+    # tern has no organization memberships: a user is in an organization by being on one of its
+    # teams, added by username (relationships/users). pytfe's membership calls are refused by name.
+    t = c.team()
+    feature = ("does not support", "organization memberships")
+    expect_refusal(lambda: c.client.teams.add_organization_memberships(t.id, ["ou-aaaaaaaaaaaaaaaa"]), *feature)
+    expect_refusal(lambda: list(c.client.teams.list_organization_memberships(t.id)), *feature)
+    expect_refusal(lambda: list(c.client.organization_memberships.list(c.org)), *feature)
+    expect_refusal(
+        lambda: c.client.teams.read(t.id, TeamReadOptions(include=[TeamIncludeOpt.TEAM_ORGANIZATION_MEMBERSHIPS])),
+        "organization-memberships",
+    )
+
+
+def check_tws(a: Any, team_id: str, ws_id: str, s: Shape) -> None:
+    s.prefixed(a.id, "tws-", "team workspace access id")
+    s.expect(a.team_id == team_id, f"team relationship {a.team_id!r}, expected {team_id}")
+    s.expect(a.workspace_id == ws_id, f"workspace relationship {a.workspace_id!r}, expected {ws_id}")
+    s.expect(ev(a.sentinel_mocks) in ("none", "read"), f"sentinel-mocks {a.sentinel_mocks!r}")
+    s.expect(isinstance(a.run_tasks, bool), f"run-tasks {a.run_tasks!r}")
+
+
+def tws_levels(a: Any) -> tuple[Any, ...]:
+    return (ev(a.access), ev(a.runs), ev(a.variables), ev(a.state_versions), a.workspace_locking)
+
+
+@check
+def team_workspace_access(c: Ctx) -> None:
+    t = c.team()
+    ws = c.workspace()
+    A = c.client.team_workspace_accesses
+    a = A.add(TeamWorkspaceAccessAddOptions(team_id=t.id, workspace_id=ws.id, access=TeamWorkspaceAccessType.READ))
+    s = Shape()
+    check_tws(a, t.id, ws.id, s)
+    s.expect(tws_levels(a) == ("read", "read", "read", "read", False), f"read access: {tws_levels(a)}")
+    s.expect([x.id for x in A.list(ws.id)] == [a.id], "not listed by filter[workspace][id]")
+    r = A.read(a.id)
+    check_tws(r, t.id, ws.id, s)
+    s.expect(tws_levels(r) == tws_levels(a), f"read: {tws_levels(r)}")
+    u = A.update(
+        a.id,
+        TeamWorkspaceAccessUpdateOptions(
+            access=TeamWorkspaceAccessType.CUSTOM,
+            runs=TeamWorkspaceRunsPermission.PLAN,
+            variables=TeamWorkspaceVariablesPermission.NONE,
+            state_versions=TeamWorkspaceStateVersionsPermission.READ_OUTPUTS,
+            workspace_locking=True,
+        ),
+    )
+    s.expect(tws_levels(u) == ("custom", "plan", "none", "read-outputs", True), f"custom: {tws_levels(u)}")
+    u = A.update(a.id, TeamWorkspaceAccessUpdateOptions(variables=TeamWorkspaceVariablesPermission.READ))
+    s.expect(
+        tws_levels(u) == ("custom", "plan", "read", "read-outputs", True),
+        f"a partial custom update keeps the other permissions: {tws_levels(u)}",
+    )
+    u = A.update(a.id, TeamWorkspaceAccessUpdateOptions(access=TeamWorkspaceAccessType.WRITE))
+    s.expect(tws_levels(u) == ("write", "apply", "write", "write", True), f"write: {tws_levels(u)}")
+    u = A.update(a.id, TeamWorkspaceAccessUpdateOptions(access=TeamWorkspaceAccessType.ADMIN))
+    s.expect(ev(u.access) == "admin", f"admin: {tws_levels(u)}")
+    s.expect(tws_levels(A.read(a.id)) == tws_levels(u), "the update was not kept")
+    s.done()
+    # Custom permissions go only with access "custom", as TFE says.
+    expect_refusal(
+        lambda: A.update(
+            a.id,
+            TeamWorkspaceAccessUpdateOptions(
+                access=TeamWorkspaceAccessType.READ, runs=TeamWorkspaceRunsPermission.APPLY
+            ),
+        ),
+        "custom",
+    )
+    A.remove(a.id)
+    gone(lambda: A.read(a.id), "team workspace access")
+    expect(list(A.list(ws.id)) == [], "removed access still listed")
+
+
+def tprj_levels(a: Any) -> tuple[Any, ...]:
+    pa, wa = a.project_access, a.workspace_access
+    return (
+        ev(a.access),
+        ev(pa.project_settings_permission) if pa else None,
+        ev(pa.project_teams_permission) if pa else None,
+        ev(wa.runs) if wa else None,
+        wa.create if wa else None,
+        wa.locking if wa else None,
+    )
+
+
+@check
+def team_project_access(c: Ctx) -> None:
+    t = c.team()
+    p = c.project()
+    A = c.client.team_project_accesses
+    a = A.add(
+        TeamProjectAccessAddOptions(
+            access=TeamProjectAccessType.TEAM_PROJECT_ACCESS_READ, team=TeamRef(id=t.id), project=Project(id=p.id)
+        )
+    )
+    s = Shape()
+    s.prefixed(a.id, "tprj-", "team project access id")
+    s.expect(a.team is not None and a.team.id == t.id, f"team relationship {a.team!r}")
+    s.expect(a.project is not None and a.project.id == p.id, f"project relationship {a.project!r}")
+    s.expect(tprj_levels(a) == ("read", "read", "none", "read", False, False), f"read access: {tprj_levels(a)}")
+    s.expect(
+        a.project_access is not None and ev(a.project_access.project_variable_sets_permission) == "none",
+        f"project-access variable-sets {a.project_access!r}",
+    )
+    r = A.read(a.id)
+    s.expect(r.id == a.id and tprj_levels(r) == tprj_levels(a), f"read: {tprj_levels(r)}")
+    got = [x.id for x in A.list(TeamProjectAccessListOptions(project_id=p.id))]
+    s.expect(got == [a.id], f"filter[project][id] listed {got}")
+    u = A.update(
+        a.id,
+        TeamProjectAccessUpdateOptions(
+            access=TeamProjectAccessType.TEAM_PROJECT_ACCESS_CUSTOM,
+            project_access=TeamProjectAccessProjectPermissionsOptions(
+                settings=ProjectSettingsPermissionType.PROJECT_SETTINGS_PERMISSION_UPDATE,
+                teams=ProjectTeamsPermissionType.PROJECT_TEAMS_PERMISSION_MANAGE,
+            ),
+            workspace_access=TeamProjectAccessWorkspacePermissionsOptions(
+                runs=WorkspaceRunsPermissionType.WORKSPACE_RUNS_PERMISSION_PLAN, locking=True, create=True
+            ),
+        ),
+    )
+    s.expect(tprj_levels(u) == ("custom", "update", "manage", "plan", True, True), f"custom: {tprj_levels(u)}")
+    u = A.update(a.id, TeamProjectAccessUpdateOptions(access=TeamProjectAccessType.TEAM_PROJECT_ACCESS_ADMIN))
+    s.expect(tprj_levels(u) == ("admin", "delete", "manage", "apply", True, True), f"admin: {tprj_levels(u)}")
+    s.expect(tprj_levels(A.read(a.id)) == tprj_levels(u), "the update was not kept")
+    s.done()
+    A.remove(a.id)
+    gone(lambda: A.read(a.id), "team project access")
+
+
+@check
+def team_token(c: Ctx) -> None:
+    t = c.team()
+    ws = c.workspace()
+    c.client.team_workspace_accesses.add(
+        TeamWorkspaceAccessAddOptions(team_id=t.id, workspace_id=ws.id, access=TeamWorkspaceAccessType.READ)
+    )
+    T = c.client.team_tokens
+    first = T.create(t.id)
+    s = Shape()
+    s.prefixed(first.id, "at-", "team token id")
+    expect(isinstance(first.token, str) and first.token, f"a new team token shows its secret once: {first!r}")
+    s.expect(first.created_at is not None, f"created-at {first.created_at!r}")
+    # TFE's token documents relate the team and who made the token.
+    s.expect(first.team is not None and first.team.id == t.id, f"team relationship {first.team!r}")
+    s.expect(first.created_by is not None, f"created-by relationship {first.relationships.get('created-by')!r}")
+    shown = T.read(t.id)
+    s.expect(shown.id == first.id, f"GET /teams/{{id}}/authentication-token answered {shown.id!r}, not {first.id}")
+    s.expect(not shown.token, "the secret is shown again")
+    by_id = T.read_by_id(first.id)
+    s.expect(by_id.id == first.id and not by_id.token, f"GET /authentication-tokens/{{id}}: {by_id!r}")
+    expect(c.as_token(first.token).workspaces.read_by_id(ws.id).id == ws.id, "the team token cannot read")
+    # The team's token (the legacy endpoint) replaces the earlier one.
+    second = T.create(t.id)
+    expect(second.id != first.id and second.token, f"second token {second!r}")
+    refused_auth(lambda: c.as_token(first.token).workspaces.read_by_id(ws.id), "a replaced team token")
+    second_client = c.as_token(second.token)
+    expect(second_client.workspaces.read_by_id(ws.id).id == ws.id, "the new team token cannot read")
+    # With a description: another token (authentication-tokens), the team's token kept.
+    expires = (datetime.now(timezone.utc) + timedelta(days=30)).replace(microsecond=0)
+    third = T.create_with_options(t.id, TeamTokenCreateOptions(description="ci", expired_at=expires))
+    s.prefixed(third.id, "at-", "team token id")
+    s.expect(third.description == "ci", f"description {third.description!r}")
+    s.expect(third.expired_at == expires, f"expired-at {third.expired_at!r}, sent {expires.isoformat()}")
+    third_client = c.as_token(third.token)
+    expect(third_client.workspaces.read_by_id(ws.id).id == ws.id, "the described token cannot read")
+    expect(second_client.workspaces.read_by_id(ws.id).id == ws.id, "another token revoked the team's token")
+    T.delete_by_id(third.id)
+    refused_auth(lambda: third_client.workspaces.read_by_id(ws.id), "a deleted team token")
+    T.delete(t.id)
+    refused_auth(
+        lambda: second_client.workspaces.read_by_id(ws.id), "a team token after DELETE /teams/{id}/authentication-token"
+    )
+    gone(lambda: T.read(t.id), "team token")
+    s.done()
+
+
+@check
+def team_token_permissions(c: Ctx) -> None:
+    t = c.team()
+    seen = c.workspace(what="seen")
+    hidden = c.workspace(what="hidden")
+    c.client.team_workspace_accesses.add(
+        TeamWorkspaceAccessAddOptions(team_id=t.id, workspace_id=seen.id, access=TeamWorkspaceAccessType.PLAN)
+    )
+    tc = c.as_token(c.client.team_tokens.create(t.id).token)
+    s = Shape()
+    me = tc.users.read_current()
+    s.expect(me.is_service_account is True, f"account/details of a team token: {me!r}")
+    ws = tc.workspaces.read_by_id(seen.id)
+    expect(ws.id == seen.id, "another workspace")
+    perms = ws.permissions
+    # TFE's workspace permissions are the caller's: plan access queues plans, no more.
+    s.expect(
+        perms is not None
+        and perms.can_queue_run
+        and not perms.can_queue_apply
+        and not perms.can_lock
+        and not perms.can_update
+        and not perms.can_destroy,
+        f"permissions of a team with plan access: {perms!r}",
+    )
+    listed = {w.id for w in tc.workspaces.list(c.org)}
+    s.expect(listed == {seen.id}, f"the team lists {sorted(listed)}; it may see only {seen.id}")
+    not_found(lambda: tc.workspaces.read_by_id(hidden.id), "a workspace the team has no access to")
+    e = expect_refusal(lambda: tc.workspaces.lock(seen.id, WorkspaceLockOptions(reason="team")), "workspace-locking")
+    expect(e.status == 403, f"lock without the permission: status {e.status}, TFE answers 403")
+    run = c.run(seen.id, c.upload(seen.id).id)
+    c.wait(run.id, {"planned"})
+    e = expect_refusal(lambda: tc.runs.apply(run.id), "runs: apply")
+    expect(e.status == 403, f"apply without the permission: status {e.status}, TFE answers 403")
+    s.done()
+
+
+@check
+def team_token_list_for_organization(c: Ctx) -> None:
+    t = c.team()
+    tok = c.client.team_tokens.create_with_options(t.id, TeamTokenCreateOptions(description="listed"))
+    got = {x.id for x in c.client.team_tokens.list(c.org)}
+    expect(tok.id in got, f"GET /organizations/{{org}}/team-tokens listed {sorted(got)}, not {tok.id}")
+    got = {x.id for x in c.client.team_tokens.list(c.org, TeamTokenListOptions(query=t.name))}
+    expect(got == {tok.id}, f"q={t.name} listed {sorted(got)}")
+
+
+@check
+def user_account_details(c: Ctx) -> None:
+    u = c.user("alice")
+    other = c.user("bob")
+    token = c.user_token(u["id"])
+    uc = c.as_token(token)
+    me = uc.users.read_current()
+    s = Shape()
+    s.expect(me.id == u["id"], f"account/details id {me.id!r}, expected {u['id']}")
+    s.expect(me.username == u["username"], f"username {me.username!r}")
+    s.expect(me.email == u["email"], f"email {me.email!r}")
+    s.expect(me.is_service_account is False and me.is_admin is False, f"a person, no administrator: {me!r}")
+    s.expect(me.two_factor is not None, f"two-factor {me.two_factor!r}")
+    s.expect(
+        me.permissions is not None and me.permissions.can_manage_user_tokens, f"permissions {me.permissions!r}"
+    )
+    r = uc.users.read(u["id"])
+    s.expect(r.id == u["id"] and r.username == u["username"], f"GET /users/{{own id}}: {r!r}")
+    s.done()
+    not_found(lambda: uc.users.read(other["id"]), "a user reading another user")
+    # A user makes their own tokens, and no one else's.
+    own = c.user_token(u["id"], token=token)
+    expect(c.as_token(own).users.read_current().id == u["id"], "the user's own new token is someone else's")
+    body = {"data": {"type": "authentication-tokens", "attributes": {}}}
+    r2 = c.api("POST", f"/api/v2/users/{other['id']}/authentication-tokens", token, body)
+    expect(r2.status_code == 404, f"a token for another user: {r2.status_code} {r2.text[:200]!r}")
+    # The organization token's account is a service account.
+    org_me = c.client.users.read_current()
+    expect(org_me.is_service_account is True, f"account/details of an organization token: {org_me!r}")
+    # An administrator reads anyone.
+    assert c.admin is not None
+    expect(c.admin.users.read(other["id"]).username == other["username"], "the administrator cannot read a user")
+
+
+@check
+def user_in_no_team_sees_nothing(c: Ctx) -> None:
+    ws = c.workspace()
+    t = c.team(organization_access=OrganizationAccessOptions(read_workspaces=True))
+    u = c.user()
+    uc = c.as_token(c.user_token(u["id"]))
+    # In none of its teams, a user cannot tell the organization exists.
+    not_found(lambda: uc.organizations.read(c.org), "the organization, to a user in none of its teams")
+    not_found(lambda: list(uc.workspaces.list(c.org)), "the organization's workspaces, to an outsider")
+    not_found(lambda: uc.workspaces.read_by_id(ws.id), "a workspace, to an outsider")
+    not_found(lambda: uc.teams.read(t.id), "a team, to an outsider")
+    # On a team with read-workspaces: the organization, its workspaces, read only.
+    c.client.teams.add_users(t.id, [u["username"]])
+    expect(uc.organizations.read(c.org).name == c.org, "a member cannot read the organization")
+    expect(uc.workspaces.read_by_id(ws.id).id == ws.id, "a member with read-workspaces cannot read a workspace")
+    expect(ws.id in {w.id for w in uc.workspaces.list(c.org)}, "a member with read-workspaces lists no workspace")
+    e = expect_refusal(lambda: uc.workspaces.lock(ws.id, WorkspaceLockOptions(reason="member")), "workspace-locking")
+    expect(e.status == 403, f"lock without the permission: status {e.status}, TFE answers 403")
+    # Off the team: an outsider again.
+    c.client.teams.remove_users(t.id, [u["username"]])
+    not_found(lambda: uc.organizations.read(c.org), "the organization, to a user removed from its teams")
+
+
+@check
+def admin_users(c: Ctx) -> None:
+    expect(c.admin is not None, "this check needs --admin-token")
+    assert c.admin is not None
+    users = c.admin.admin.users
+    a = c.user("listed")
+    b = c.user("admin")
+    got = list(users.list(AdminUserListOptions(query=a["username"])))
+    expect([x.id for x in got] == [a["id"]], f"q={a['username']} listed {[x.id for x in got]}")
+    x = got[0]
+    expect(
+        x.username == a["username"] and x.email == a["email"] and x.is_admin is False,
+        f"listed user {x!r}",
+    )
+    expect_refusal(lambda: list(c.client.admin.users.list()), "")
+    users.delete(a["id"])
+    expect(list(users.list(AdminUserListOptions(query=a["username"]))) == [], "a deleted user is still listed")
+    # pytfe (as go-tfe and TFE's docs) posts to actions/grant_admin and actions/revoke_admin.
+    g = users.grant_admin(b["id"])
+    expect(g.id == b["id"] and g.is_admin is True, f"grant_admin answered {g!r}")
+    admins = {y.id for y in users.list(AdminUserListOptions(query=b["username"], administrators=True))}
+    expect(admins == {b["id"]}, f"filter[admin]=true listed {admins}")
+    r = users.revoke_admin(b["id"])
+    expect(r.id == b["id"] and r.is_admin is False, f"revoke_admin answered {r!r}")
+
+
 # ---------------------------------------------------------------- main
 
 
@@ -1744,7 +2319,8 @@ def main() -> int:
     p.add_argument("--config-dir", required=False)
     p.add_argument("--only", nargs="+", metavar="NAME", help="run only these checks")
     p.add_argument(
-        "--admin-token", help="for organization create/update/delete (else --token is used, as TFE's org token)"
+        "--admin-token",
+        help="for organization create/update/delete (else --token is used, as TFE's org token) and users",
     )
     p.add_argument("--run-timeout", type=float, default=180, help="seconds a run may take to reach a state")
     p.add_argument("--list", action="store_true", help="print the check names and exit")

@@ -43,6 +43,67 @@ pub(crate) struct ServeSettings {
     pub(crate) runner: RunnerSettings,
     pub(crate) terraform: TerraformSources,
     pub(crate) managed: Option<RotationPolicy>,
+    pub(crate) signin: SignInSettings,
+}
+
+/// Sign-in, validated: the provider's settings (the redirect URI is known once the public URL
+/// is) and the session lifetimes.
+#[derive(Debug)]
+pub(crate) struct SignInSettings {
+    pub(crate) oidc: Option<(url::Url, String, tern_types::SecretString)>,
+    pub(crate) username_claim: String,
+    pub(crate) groups_claim: String,
+    pub(crate) scopes: Vec<String>,
+    pub(crate) groups_by_name: bool,
+    pub(crate) idle: Duration,
+    pub(crate) max: Duration,
+}
+
+fn signin_settings(args: &ServeArgs, env: Env<'_>) -> Result<SignInSettings, UsageError> {
+    let idle = settings::duration("--session-idle", &args.session_idle)?;
+    let max = settings::duration("--session-max", &args.session_max)?;
+    if idle < Duration::from_secs(60) || max < idle {
+        return Err(UsageError(
+            "--session-idle must be at least 1m and --session-max at least --session-idle".into(),
+        ));
+    }
+    let oidc = match &args.oidc_issuer {
+        None => None,
+        Some(issuer) => {
+            let url = url::Url::parse(issuer).map_err(|e| {
+                UsageError(format!(
+                    "--oidc-issuer {issuer:?} is not a URL ({e}), e.g. https://login.example.com/realms/acme"
+                ))
+            })?;
+            let client_id = args.oidc_client_id.clone().ok_or_else(|| {
+                UsageError("--oidc-issuer needs --oidc-client-id (tern's client id at the provider)".into())
+            })?;
+            let secret = match (&args.oidc_client_secret_file, env("TERN_OIDC_CLIENT_SECRET")) {
+                (Some(path), _) => std::fs::read_to_string(path)
+                    .map(|s| s.trim().to_owned())
+                    .map_err(|e| UsageError(format!("--oidc-client-secret-file {}: {e}", path.display())))?,
+                (None, Some(secret)) => secret.trim().to_owned(),
+                (None, None) => {
+                    return Err(UsageError(
+                        "--oidc-issuer needs the client secret: --oidc-client-secret-file PATH or TERN_OIDC_CLIENT_SECRET".into(),
+                    ));
+                }
+            };
+            if secret.is_empty() {
+                return Err(UsageError("the OIDC client secret is empty".into()));
+            }
+            Some((url, client_id, tern_types::SecretString::new(secret)))
+        }
+    };
+    Ok(SignInSettings {
+        oidc,
+        username_claim: args.oidc_username_claim.clone(),
+        groups_claim: args.oidc_groups_claim.clone(),
+        scopes: args.oidc_scopes.iter().filter(|s| !s.is_empty()).cloned().collect(),
+        groups_by_name: args.oidc_groups_by_name,
+        idle,
+        max,
+    })
 }
 
 impl ServeSettings {
@@ -139,7 +200,9 @@ impl ServeSettings {
         } else {
             None
         };
+        let signin = signin_settings(args, env)?;
         Ok(Self {
+            signin,
             managed,
             database_url,
             encryption_key_file: args.encryption_key_file.clone(),
@@ -295,6 +358,7 @@ pub fn run(args: ServeArgs, env: Env<'_>) -> anyhow::Result<ExitCode> {
             jobs_queued: Arc::new(Notify::new()),
             keys: managed.clone(),
             audit: tern_server::audit::Auditor::start(store.clone()),
+            signin: Arc::new(signin_of(&settings.signin, &public_url)?),
         };
         let router = tern_server::app_with(issuer_state, issuer.path(), tern_server::api::router(api));
 
@@ -661,6 +725,10 @@ tern is running in development mode. Next steps:\n\
 4. For production: a key from `{tern} keygen`, the https URL clouds reach, PostgreSQL:\n       \
 {tern} serve --signing-key /etc/tern/signing-key.pem --issuer-url https://tern.example.com \\\n         \
 --listen 0.0.0.0:{port} --tls-cert cert.pem --tls-key key.pem --database-url postgres://…\n\
+\n  \
+5. People: give someone a user and a token, then they sign in at {server}/app\n     \
+   (or add --oidc-issuer … to sign in through your identity provider; `terraform login` works too):\n       \
+{tern} user create alice --admin && {tern} user token alice\n\
 \n\
 Stop with Ctrl-C.\n"
     );
@@ -785,4 +853,33 @@ fn write_private(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
         .open(path)
         .with_context(|| format!("writing {}", path.display()))?;
     f.write_all(bytes).with_context(|| format!("writing {}", path.display()))
+}
+
+/// The server's sign-in from the settings, now that the public URL is known.
+fn signin_of(s: &SignInSettings, public_url: &str) -> anyhow::Result<tern_server::web::SignIn> {
+    let provider = match &s.oidc {
+        None => None,
+        Some((issuer, client_id, secret)) => {
+            let redirect_uri = url::Url::parse(&format!("{public_url}/oauth/callback"))
+                .map_err(|e| anyhow!("the sign-in redirect URI from {public_url}: {e}"))?;
+            Some(tern_oidc::Provider::new(tern_oidc::ProviderConfig {
+                issuer: issuer.clone(),
+                client_id: client_id.clone(),
+                client_secret: secret.clone(),
+                redirect_uri,
+                scopes: s.scopes.clone(),
+                username_claim: s.username_claim.clone(),
+                groups_claim: s.groups_claim.clone(),
+            })?)
+        }
+    };
+    let provider_name =
+        s.oidc.as_ref().and_then(|(u, _, _)| u.host_str().map(str::to_owned)).unwrap_or_default();
+    Ok(tern_server::web::SignIn {
+        provider,
+        provider_name,
+        idle: s.idle,
+        max: s.max,
+        groups_by_name: s.groups_by_name,
+    })
 }

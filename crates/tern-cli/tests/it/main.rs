@@ -22,6 +22,7 @@ mod pytfe;
 mod replicas;
 mod runs;
 mod serve;
+mod signin;
 mod support;
 mod tokens;
 mod trust;

@@ -160,3 +160,54 @@ pub(crate) fn workspace_scope(standing: &Standing) -> Option<(Vec<String>, Vec<S
         None => Some((Vec::new(), Vec::new())),
     }
 }
+
+/// The workspace's `permissions` block as TFE shows it: what this caller may do to it.
+pub(crate) fn permissions_block(
+    standing: &Standing,
+    ws: &Workspace,
+) -> tern_protocol::resources::WorkspacePermissions {
+    use tern_access::{RunsPermission as R, StatePermission as S, VariablesPermission as V};
+    let Some(e) = standing.effective(ws_ref(ws)) else {
+        return tern_protocol::resources::WorkspacePermissions::default();
+    };
+    let p = e.permissions;
+    tern_protocol::resources::WorkspacePermissions {
+        can_update: e.admin,
+        can_destroy: e.delete,
+        can_queue_run: p.runs >= R::Plan,
+        can_queue_apply: p.runs >= R::Apply,
+        can_queue_destroy: p.runs >= R::Apply,
+        can_lock: p.workspace_locking,
+        can_unlock: p.workspace_locking,
+        can_read_state_versions: p.state_versions >= S::Read,
+        can_create_state_versions: p.state_versions >= S::Write,
+        can_read_variable: p.variables >= V::Read,
+        can_update_variable: p.variables >= V::Write,
+        can_force_unlock: e.admin,
+        can_read_settings: true,
+    }
+}
+
+/// A workspace's document for this caller (its `permissions` are the caller's).
+pub(crate) async fn workspace_doc(
+    s: &ApiState,
+    caller: &Caller,
+    ws: &Workspace,
+) -> Result<tern_protocol::resources::Workspace, ApiError> {
+    let org = s.store.organization_by_id(&ws.organization_id).await?;
+    let standing = caller.standing(s, &org).await?;
+    Ok(super::docs::workspace_with(ws, permissions_block(&standing, ws)))
+}
+
+/// Whether the caller may do `action` to a workspace it may already see (for what a document
+/// offers: upload URLs only to uploaders).
+pub(crate) async fn allows(
+    s: &ApiState,
+    caller: &Caller,
+    ws: &Workspace,
+    action: WorkspaceAction,
+) -> Result<bool, ApiError> {
+    let org = s.store.organization_by_id(&ws.organization_id).await?;
+    let standing = caller.standing(s, &org).await?;
+    Ok(standing.workspace(ws_ref(ws), action).is_ok())
+}

@@ -44,6 +44,17 @@ impl Caller {
         }
     }
 
+    /// Who made something in organization `org` (its name), as TFE's `created-by` names it:
+    /// `users:<id>`, `teams:<id>`, `organizations:<name>` (the admin token: nobody TFE names).
+    pub(crate) fn creator(&self, org: &str) -> Option<String> {
+        match self {
+            Self::User(_, u) => Some(format!("users:{}", u.id)),
+            Self::Team(t) => t.team_id.as_ref().map(|id| format!("teams:{id}")),
+            Self::Organization(_) => Some(format!("organizations:{org}")),
+            Self::Admin(_) | Self::Agent(_) | Self::Job(_) => None,
+        }
+    }
+
     /// Who it is in the audit trail: `(actor, kind)` — a user by username, a token by its id.
     pub(crate) fn actor(&self) -> (&str, &str) {
         match self {
@@ -122,6 +133,11 @@ impl Caller {
     pub(crate) async fn from_headers(headers: &HeaderMap, state: &ApiState) -> Result<Self, ApiError> {
         let presented = bearer(headers)?;
         let token = state.store.authenticate(presented).await?.ok_or_else(ApiError::unauthorized_token)?;
+        Self::of_token(token, state).await
+    }
+
+    /// The caller a stored token makes (a signed URL names the token it was handed to).
+    pub(crate) async fn of_token(token: Token, state: &ApiState) -> Result<Self, ApiError> {
         Ok(match token.kind {
             TokenKind::Admin => Self::Admin(token),
             TokenKind::Organization => Self::Organization(token),

@@ -335,7 +335,14 @@ pub(crate) fn project(p: &Project) -> r::Project {
     .with_self_link(format!("/api/v2/projects/{}", p.id))
 }
 
+/// A workspace with every permission (the golden documents).
+#[cfg(test)]
 pub(crate) fn workspace(w: &Workspace) -> r::Workspace {
+    workspace_with(w, r::WorkspacePermissions::all())
+}
+
+/// A workspace with the `permissions` of the caller it is shown to.
+pub(crate) fn workspace_with(w: &Workspace, permissions: r::WorkspacePermissions) -> r::Workspace {
     Resource::new(
         w.id.clone(),
         r::WorkspaceAttributes {
@@ -354,7 +361,7 @@ pub(crate) fn workspace(w: &Workspace) -> r::Workspace {
             created_at: time(w.created_at),
             updated_at: time(w.updated_at),
             actions: r::WorkspaceActions { is_destroyable: w.active_run_id.is_none() },
-            permissions: r::WorkspacePermissions::all(),
+            permissions,
         },
         r::WorkspaceRelationships {
             organization: ToOne::to(w.organization.clone(), "organizations"),

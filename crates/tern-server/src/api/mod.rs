@@ -34,6 +34,7 @@ pub use auth::Caller;
 pub use error::ApiError;
 pub use openapi::ENDPOINTS;
 pub use table::{Endpoint, Verb};
+pub(crate) use tokens::audit_details as token_audit_details;
 
 /// Entry points for the fuzz targets in `fuzz/` (not an API: hidden, may change at any time).
 #[doc(hidden)]
@@ -140,6 +141,8 @@ pub struct ApiState {
     pub keys: Option<Arc<crate::keys::ManagedKeys>>,
     /// The audit trail.
     pub audit: crate::audit::Auditor,
+    /// How people sign in (identity provider, session lifetimes).
+    pub signin: Arc<crate::web::SignIn>,
 }
 
 /// Where an audited action happened: organization, workspace, run (each when there is one).
@@ -275,7 +278,21 @@ const UNSUPPORTED: &[(&str, &str, &str)] = &[
     ("*", "/api/v2/runs/*/task-stages", "run tasks"),
     ("*", "/api/v2/runs/*/cost-estimate", "cost estimation"),
     ("*", "/api/v2/cost-estimates/*", "cost estimation"),
-    ("*", "/api/v2/organizations/*/teams", "teams yet"),
+    (
+        "*",
+        "/api/v2/organizations/*/organization-memberships",
+        "organization memberships (a user is in an organization through its teams: POST /api/v2/teams/{id}/relationships/users)",
+    ),
+    (
+        "*",
+        "/api/v2/teams/*/relationships/organization-memberships",
+        "organization memberships (add users by username: POST /api/v2/teams/{id}/relationships/users)",
+    ),
+    (
+        "*",
+        "/api/v2/organization-memberships/*",
+        "organization memberships (a user is in an organization through its teams)",
+    ),
     ("*", "/api/v2/organizations/*/oauth-clients", "VCS connections (oauth-clients) yet"),
     ("*", "/api/v2/organizations/*/policy-sets", "policy sets"),
     ("*", "/api/v2/organizations/*/registry-modules", "a private module registry"),
@@ -325,12 +342,14 @@ fn table(limits: ApiLimits) -> (Router<ApiState>, Vec<Endpoint>) {
 /// The API routes, to be merged into the server's router.
 pub fn router(state: ApiState) -> Router {
     let limits = state.limits;
+    let web = crate::web::router(state.clone());
     table(limits)
         .0
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limits.max_json_bytes))
         .layer(axum::middleware::map_response(api_version))
         .with_state(state)
+        .merge(web)
 }
 
 #[cfg(test)]

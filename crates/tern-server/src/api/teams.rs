@@ -15,7 +15,7 @@ use serde_json::Value;
 use tern_access::{
     AccessLevel, OrgAction as OA, OrgPermissions, ProjectAccessLevel, ProjectAction as PA, ProjectCustom,
     ProjectGrant, ProjectSettingsPermission, ProjectTeamsPermission, RunsPermission, Standing,
-    StatePermission, VariablesPermission, WorkspaceAction as WA, WorkspaceGrant,
+    StatePermission, VariableSetsPermission, VariablesPermission, WorkspaceAction as WA, WorkspaceGrant,
 };
 use tern_protocol::jsonapi::{Resource, ToMany, ToOne};
 use tern_protocol::resources as r;
@@ -81,6 +81,12 @@ pub(crate) fn endpoints(t: Table) -> Table {
         delete_legacy_token,
     )
     .add(Verb::Get, "/api/v2/teams/{id}/authentication-tokens", "List the team's tokens", list_team_tokens)
+    .add(
+        Verb::Get,
+        "/api/v2/organizations/{org}/team-tokens",
+        "List the tokens of the organization's teams (manage-teams; q: part of the team's name)",
+        list_org_team_tokens,
+    )
     .add(
         Verb::Post,
         "/api/v2/teams/{id}/authentication-tokens",
@@ -223,6 +229,7 @@ fn team_project_doc(a: &TeamProject) -> r::TeamProject {
             project_access: r::ProjectAccessAttributes {
                 settings: c.settings.to_string(),
                 teams: c.teams.to_string(),
+                variable_sets: c.variable_sets.to_string(),
             },
             workspace_access: r::ProjectWorkspaceAccessAttributes {
                 runs: c.workspace.runs.to_string(),
@@ -395,6 +402,10 @@ fn project_grant(doc: &Doc, base: Option<ProjectGrant>) -> Result<ProjectGrant, 
         c.settings =
             ProjectSettingsPermission::parse(&v).map_err(|e| bad("project-access", "settings", e))?;
     }
+    if let Some(v) = text("project-access", &pa, "variable-sets")? {
+        c.variable_sets =
+            VariableSetsPermission::parse(&v).map_err(|e| bad("project-access", "variable-sets", e))?;
+    }
     if let Some(v) = text("project-access", &pa, "teams")? {
         c.teams = ProjectTeamsPermission::parse(&v).map_err(|e| bad("project-access", "teams", e))?;
     }
@@ -442,7 +453,9 @@ fn project_grant(doc: &Doc, base: Option<ProjectGrant>) -> Result<ProjectGrant, 
 
 // ---------------------------------------------------------------- teams
 
-/// Team `id`, if the caller may do `action` in its organization (else "not found").
+/// Team `id`, if the caller may do `action` in its organization (else "not found"). Anything
+/// but seeing the owners team needs owners' rights too (`ManageOwners`): managing teams or
+/// membership must not be a way into owners.
 async fn load_team(
     s: &ApiState,
     caller: &Caller,
@@ -452,6 +465,9 @@ async fn load_team(
     let t = s.store.team(id).await?;
     let (_, standing) =
         access::in_org(s, caller, &t.organization_id, action, || format!("team {id:?} not found")).await?;
+    if t.is_owners() && action != OA::See {
+        standing.organization(OA::ManageOwners).map_err(|d| access::refuse(d, String::new))?;
+    }
     Ok((t, standing))
 }
 
@@ -536,6 +552,9 @@ async fn update_team(
     body: Bytes,
 ) -> ApiResult {
     let (t, standing) = load_team(&s, &caller, &id, OA::See).await?;
+    if t.is_owners() {
+        standing.organization(OA::ManageOwners).map_err(|d| access::refuse(d, String::new))?;
+    }
     // Either permission lets a caller in; which one the change needs is checked below.
     if standing.organization(OA::ManageOrganizationAccess).is_err() {
         standing.organization(OA::ManageTeams).map_err(|d| access::refuse(d, String::new))?;
@@ -624,7 +643,9 @@ async fn make_team_token(s: &ApiState, caller: &Caller, id: &str, body: &[u8], r
     let description = doc.as_ref().map(|d| d.string("description")).transpose()?.flatten();
     let expires = super::tokens::expiry(doc.as_ref(), s.store.unix_now())?;
     let description = description.unwrap_or_else(|| format!("token of team {}", t.name));
-    let (created, secret) = s.store.create_team_token(&t.id, &description, expires, replace).await?;
+    let creator = caller.creator(&t.organization);
+    let (created, secret) =
+        s.store.create_team_token(&t.id, &description, expires, replace, creator.as_deref()).await?;
     s.audit(caller, "token.created", org_scope(&t.organization_id), super::tokens::audit_details(&created))
         .await?;
     Ok(docs::created(super::tokens::token_doc(&created, Some(secret))))
@@ -673,6 +694,39 @@ async fn delete_legacy_token(State(s): State<ApiState>, caller: Caller, Path(id)
 async fn list_team_tokens(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
     let (t, _) = load_team(&s, &caller, &id, OA::ManageTeams).await?;
     let tokens = s.store.list_team_tokens(&t.id).await?;
+    Ok(docs::single_page(tokens.iter().map(|t| super::tokens::token_doc(t, None)).collect()))
+}
+
+async fn list_org_team_tokens(
+    State(s): State<ApiState>,
+    caller: Caller,
+    Path(org): Path<String>,
+    Query(q): Q,
+) -> ApiResult {
+    let (org, _) = access::org_for(&s, &caller, &org, OA::ManageTeams).await?;
+    check_query(&q, &["q"])?;
+    // TFE's `q`: part of the team's name.
+    let needle = q.get("q").map(|v| v.to_lowercase()).filter(|v| !v.is_empty());
+    let all = tern_store::Page { number: 1, size: tern_store::Page::MAX_SIZE };
+    let mut names = std::collections::HashMap::new();
+    for page in 1.. {
+        let teams = s.store.list_teams(&org.id, None, &[], tern_store::Page { number: page, ..all }).await?;
+        let done = teams.items.len() < all.size as usize;
+        names.extend(teams.items.into_iter().map(|t| (t.id, t.name.to_lowercase())));
+        if done {
+            break;
+        }
+    }
+    let tokens: Vec<_> = s
+        .store
+        .list_tokens(tern_store::TokenKind::Team, Some(&org.id))
+        .await?
+        .into_iter()
+        .filter(|t| {
+            let team = t.team_id.as_ref().and_then(|id| names.get(id)).map_or("", String::as_str);
+            needle.as_ref().is_none_or(|n| team.contains(n.as_str()))
+        })
+        .collect();
     Ok(docs::single_page(tokens.iter().map(|t| super::tokens::token_doc(t, None)).collect()))
 }
 
@@ -805,7 +859,8 @@ async fn list_team_projects(State(s): State<ApiState>, caller: Caller, Query(q):
 }
 
 async fn create_team_project(State(s): State<ApiState>, caller: Caller, body: Bytes) -> ApiResult {
-    let doc = Doc::parse(&body, "team-projects")?;
+    // pytfe sends `team-project-access`, go-tfe `team-projects`.
+    let doc = Doc::parse(&body, "team-projects").or_else(|_| Doc::parse(&body, "team-project-access"))?;
     let project_id = doc
         .relationship("project")?
         .ok_or_else(|| ApiError::invalid("/data/relationships/project/data/id", "the project is required"))?;
@@ -851,7 +906,8 @@ async fn update_team_project(
     body: Bytes,
 ) -> ApiResult {
     let (a, p) = load_team_project(&s, &caller, &id, PA::ManageAccess).await?;
-    let doc = Doc::parse(&body, "team-projects")?;
+    // pytfe sends `team-project-access`, go-tfe `team-projects`.
+    let doc = Doc::parse(&body, "team-projects").or_else(|_| Doc::parse(&body, "team-project-access"))?;
     let grant = project_grant(&doc, Some(a.grant))?;
     let updated = s.store.update_team_project(&a.id, grant).await?;
     let details = serde_json::json!({"team": a.team_id, "project": p.id, "access": updated.grant});

@@ -61,6 +61,12 @@ pub(crate) fn token_doc(t: &Token, secret: Option<SecretString>) -> r::Authentic
         },
         r::TokenRelationships {
             agent_pool: (t.kind == TokenKind::Agent).then(|| rel(t.agent_pool_id.as_deref(), "agent-pools")),
+            team: (t.kind == TokenKind::Team).then(|| rel(t.team_id.as_deref(), "teams")),
+            created_by: t
+                .created_by
+                .as_deref()
+                .and_then(|c| c.split_once(':'))
+                .map(|(kind, id)| rel(Some(id), kind)),
         },
     )
 }

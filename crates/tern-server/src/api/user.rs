@@ -656,6 +656,8 @@ async fn delete_project(State(s): State<ApiState>, caller: Caller, Path(id): Pat
 
 async fn project_varsets(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
     let project = load_project(&s, &caller, &id, PA::See).await?;
+    // Which sets apply where, with their names: what reading the organization's sets needs.
+    access::in_org(&s, &caller, &project.organization_id, OA::ReadAllWorkspaces, String::new).await?;
     let sets = s.store.project_variable_sets(&project.id).await?;
     varset_list(&s, &sets).await
 }
@@ -724,7 +726,9 @@ async fn list_workspaces(
     let mut filter = workspace_filter(&s, &org, &q).await?;
     filter.visible = access::workspace_scope(&standing);
     let paged = s.store.list_workspaces(&org.id, &filter, docs::page(&q)?).await?;
-    Ok(docs::list(&paged, &format!("/api/v2/organizations/{}/workspaces", org.name), docs::workspace))
+    Ok(docs::list(&paged, &format!("/api/v2/organizations/{}/workspaces", org.name), |w| {
+        docs::workspace_with(w, access::permissions_block(&standing, w))
+    }))
 }
 
 /// The query parameters a list takes besides paging: anything else that filters is refused,
@@ -964,7 +968,7 @@ async fn create_workspace(
     if !tags.is_empty() {
         ws = s.store.add_workspace_tags(&ws.id, &tags).await?;
     }
-    Ok(docs::created(docs::workspace(&ws)))
+    Ok(docs::created(access::workspace_doc(&s, &caller, &ws).await?))
 }
 
 async fn show_workspace_by_name(
@@ -973,13 +977,19 @@ async fn show_workspace_by_name(
     Path((org, name)): Path<(String, String)>,
     Query(q): Q,
 ) -> ApiResult {
-    workspace_with_included(&s, &load_ws_by_name(&s, &caller, &org, &name, WA::Read).await?, &q).await
+    workspace_with_included(&s, &caller, &load_ws_by_name(&s, &caller, &org, &name, WA::Read).await?, &q)
+        .await
 }
 
 /// A workspace with the related resources `include` asks for that tern has (`project`,
 /// `organization`, `current_run`/`latest_run`); other names are tolerated with nothing to
 /// include, as on a TFE without those features.
-async fn workspace_with_included(s: &ApiState, ws: &Workspace, q: &HashMap<String, String>) -> ApiResult {
+async fn workspace_with_included(
+    s: &ApiState,
+    caller: &Caller,
+    ws: &Workspace,
+    q: &HashMap<String, String>,
+) -> ApiResult {
     let mut included: Vec<serde_json::Value> = Vec::new();
     for name in q.get("include").map(String::as_str).unwrap_or_default().split(',').map(str::trim) {
         match name {
@@ -995,7 +1005,7 @@ async fn workspace_with_included(s: &ApiState, ws: &Workspace, q: &HashMap<Strin
             _ => {}
         }
     }
-    let data = docs::workspace(ws);
+    let data = access::workspace_doc(s, caller, ws).await?;
     if included.is_empty() {
         return Ok(docs::one(data));
     }
@@ -1011,7 +1021,8 @@ async fn update_workspace_by_name(
 ) -> ApiResult {
     let ws = load_ws_by_name(&s, &caller, &org, &name, WA::UpdateSettings).await?;
     let settings = workspace_settings(&Doc::parse(&body, "workspaces")?)?;
-    Ok(docs::one(docs::workspace(&s.store.update_workspace(&ws.id, &settings).await?)))
+    let ws = s.store.update_workspace(&ws.id, &settings).await?;
+    Ok(docs::one(access::workspace_doc(&s, &caller, &ws).await?))
 }
 
 async fn delete_workspace_by_name(
@@ -1030,7 +1041,7 @@ async fn show_workspace(
     Path(id): Path<String>,
     Query(q): Q,
 ) -> ApiResult {
-    workspace_with_included(&s, &load_ws(&s, &caller, &id, WA::Read).await?, &q).await
+    workspace_with_included(&s, &caller, &load_ws(&s, &caller, &id, WA::Read).await?, &q).await
 }
 
 /// Every variable a run in the workspace gets, each name once, the one that wins: the
@@ -1070,7 +1081,8 @@ async fn update_workspace(
 ) -> ApiResult {
     let ws = load_ws(&s, &caller, &id, WA::UpdateSettings).await?;
     let settings = workspace_settings(&Doc::parse(&body, "workspaces")?)?;
-    Ok(docs::one(docs::workspace(&s.store.update_workspace(&ws.id, &settings).await?)))
+    let ws = s.store.update_workspace(&ws.id, &settings).await?;
+    Ok(docs::one(access::workspace_doc(&s, &caller, &ws).await?))
 }
 
 async fn delete_workspace(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
@@ -1121,7 +1133,8 @@ async fn workspace_varsets(State(s): State<ApiState>, caller: Caller, Path(id): 
 
 async fn lock_workspace(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
     let ws = load_ws(&s, &caller, &id, WA::Lock).await?;
-    Ok(docs::one(docs::workspace(&s.store.set_workspace_lock(&ws.id, true).await?)))
+    let ws = s.store.set_workspace_lock(&ws.id, true).await?;
+    Ok(docs::one(access::workspace_doc(&s, &caller, &ws).await?))
 }
 
 async fn force_unlock_workspace(
@@ -1130,12 +1143,14 @@ async fn force_unlock_workspace(
     Path(id): Path<String>,
 ) -> ApiResult {
     let ws = load_ws(&s, &caller, &id, WA::ForceUnlock).await?;
-    Ok(docs::one(docs::workspace(&s.store.set_workspace_lock(&ws.id, false).await?)))
+    let ws = s.store.set_workspace_lock(&ws.id, false).await?;
+    Ok(docs::one(access::workspace_doc(&s, &caller, &ws).await?))
 }
 
 async fn unlock_workspace(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
     let ws = load_ws(&s, &caller, &id, WA::Lock).await?;
-    Ok(docs::one(docs::workspace(&s.store.set_workspace_lock(&ws.id, false).await?)))
+    let ws = s.store.set_workspace_lock(&ws.id, false).await?;
+    Ok(docs::one(access::workspace_doc(&s, &caller, &ws).await?))
 }
 
 // ---------------------------------------------------------------- variables and sets
@@ -1422,8 +1437,9 @@ async fn set_var(
     caller: &Caller,
     id: &str,
     var: &str,
+    action: OA,
 ) -> Result<tern_store::Variable, ApiError> {
-    let set = load_varset(s, caller, id, OA::ReadAllWorkspaces).await?;
+    let set = load_varset(s, caller, id, action).await?;
     let v = s.store.variable(var).await?;
     if v.owner != VariableOwner::VariableSet(set.id) {
         return Err(ApiError::not_found(format!("variable {var:?} not found in this variable set")));
@@ -1436,7 +1452,7 @@ async fn show_varset_var(
     caller: Caller,
     Path((id, var)): Path<(String, String)>,
 ) -> ApiResult {
-    Ok(docs::one(docs::variable(&set_var(&s, &caller, &id, &var).await?)))
+    Ok(docs::one(docs::variable(&set_var(&s, &caller, &id, &var, OA::ReadAllWorkspaces).await?)))
 }
 
 async fn update_varset_var(
@@ -1445,10 +1461,11 @@ async fn update_varset_var(
     Path((id, var)): Path<(String, String)>,
     body: Bytes,
 ) -> ApiResult {
-    let v = set_var(&s, &caller, &id, &var).await?;
+    // Decided before anything is written.
+    let v = set_var(&s, &caller, &id, &var, OA::ManageVariableSets).await?;
+    let set = s.store.variable_set(&id).await?;
     let input = variable_input(&Doc::parse(&body, "vars")?)?;
     let updated = s.store.update_variable(&v.id, &input).await?;
-    let set = load_varset(&s, &caller, &id, OA::ManageVariableSets).await?;
     s.audit(&caller, "variable.updated", org_scope(&set.organization_id), var_details(&updated)).await?;
     Ok(docs::one(docs::variable(&updated)))
 }
@@ -1458,8 +1475,8 @@ async fn delete_varset_var(
     caller: Caller,
     Path((id, var)): Path<(String, String)>,
 ) -> ApiResult {
-    let v = set_var(&s, &caller, &id, &var).await?;
-    let set = load_varset(&s, &caller, &id, OA::ManageVariableSets).await?;
+    let v = set_var(&s, &caller, &id, &var, OA::ManageVariableSets).await?;
+    let set = s.store.variable_set(&id).await?;
     s.store.delete_variable(&v.id).await?;
     s.audit(&caller, "variable.deleted", org_scope(&set.organization_id), var_details(&v)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -1537,9 +1554,11 @@ async fn list_cvs(
     Query(q): Q,
 ) -> ApiResult {
     let ws = load_ws(&s, &caller, &id, WA::Read).await?;
+    // Upload URLs only to those who may upload.
+    let uploads = access::allows(&s, &caller, &ws, WA::QueuePlan).await?;
     let paged = s.store.list_configuration_versions(&ws.id, docs::page(&q)?).await?;
     Ok(docs::list(&paged, &format!("/api/v2/workspaces/{}/configuration-versions", ws.id), |cv| {
-        docs::configuration_version(cv, Some(upload_url(&s, &cv.id, &caller.token().id)))
+        docs::configuration_version(cv, uploads.then(|| upload_url(&s, &cv.id, &caller.token().id)))
     }))
 }
 
@@ -1594,10 +1613,14 @@ fn check_upload_signature(s: &ApiState, cv: &str, signed: &str) -> Result<String
 
 async fn show_cv(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
     let cv = s.store.configuration_version(&id).await?;
-    load_ws(&s, &caller, &cv.workspace_id, WA::Read)
+    let ws = load_ws(&s, &caller, &cv.workspace_id, WA::Read)
         .await
         .map_err(|e| hidden(e, format!("configuration version {id:?} not found")))?;
-    Ok(docs::one(docs::configuration_version(&cv, Some(upload_url(&s, &cv.id, &caller.token().id)))))
+    let uploads = access::allows(&s, &caller, &ws, WA::QueuePlan).await?;
+    Ok(docs::one(docs::configuration_version(
+        &cv,
+        uploads.then(|| upload_url(&s, &cv.id, &caller.token().id)),
+    )))
 }
 
 /// The uploaded configuration, as TFE's download: the tarball as it was uploaded.
@@ -1622,7 +1645,7 @@ async fn upload_cv(
     let ws = load_ws(&s, &caller, &cv.workspace_id, WA::QueuePlan)
         .await
         .map_err(|e| hidden(e, format!("configuration version {id:?} not found")))?;
-    accept_upload(&s, cv, &ws, &caller.token().id, body).await
+    accept_upload(&s, cv, &ws, &caller, body).await
 }
 
 /// `PUT` to a signed `upload-url`: no bearer token; the signature names the configuration
@@ -1637,7 +1660,7 @@ async fn upload_cv_signed(
     let creator = check_upload_signature(&s, &id, &signed)?;
     let cv = s.store.configuration_version(&id).await?;
     let ws = s.store.workspace(&cv.workspace_id).await?;
-    check_upload_creator(&s, &creator, &ws.organization_id).await?;
+    let caller = check_upload_creator(&s, &creator, &ws, WA::QueuePlan).await?;
     let body = axum::body::to_bytes(request.into_body(), s.limits.max_upload_bytes).await.map_err(|_| {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -1645,12 +1668,17 @@ async fn upload_cv_signed(
             format!("a configuration upload is at most {} bytes", s.limits.max_upload_bytes),
         )
     })?;
-    accept_upload(&s, cv, &ws, &creator, body).await
+    accept_upload(&s, cv, &ws, &caller, body).await
 }
 
 /// The token an upload URL was handed to must still be valid and may still write to
 /// `organization_id`: revoking it revokes its URLs.
-async fn check_upload_creator(s: &ApiState, creator: &str, organization_id: &str) -> Result<(), ApiError> {
+async fn check_upload_creator(
+    s: &ApiState,
+    creator: &str,
+    ws: &Workspace,
+    action: WA,
+) -> Result<Caller, ApiError> {
     let refused = || {
         ApiError::new(
             StatusCode::UNAUTHORIZED,
@@ -1659,22 +1687,29 @@ async fn check_upload_creator(s: &ApiState, creator: &str, organization_id: &str
         )
     };
     let token = s.store.token(creator).await.map_err(|_| refused())?;
-    let expired = token.expires_at.is_some_and(|at| at <= s.store.unix_now());
-    let other_org = token.organization_id.as_ref().is_some_and(|org| org != organization_id);
-    if expired || other_org || !matches!(token.kind, TokenKind::Organization | TokenKind::Admin) {
+    if token.expires_at.is_some_and(|at| at <= s.store.unix_now()) {
         return Err(refused());
     }
-    Ok(())
+    // Whoever it was handed to must still be allowed to do this (a team's access may have
+    // changed since); decided as for a bearer token.
+    let caller = Caller::of_token(token, s).await.map_err(|_| refused())?;
+    access::ws_checked(s, &caller, ws.clone(), action, &ws.name).await.map_err(|_| refused())?;
+    Ok(caller)
 }
 
 async fn accept_upload(
     s: &ApiState,
     cv: ConfigurationVersion,
     ws: &Workspace,
-    creator: &str,
+    caller: &Caller,
     body: Bytes,
 ) -> ApiResult {
     let id = cv.id.clone();
+    // A run queued by the upload that will apply by itself is an apply: refused before the
+    // upload is taken, to whoever may only plan.
+    if cv.auto_queue_runs && !cv.speculative && ws.auto_apply {
+        access::ws_checked(s, caller, ws.clone(), WA::Apply, &ws.name).await?;
+    }
     if cv.status != "pending" {
         return Err(ApiError::conflict(format!(
             "configuration version {id} is {}; only a pending one accepts an upload",
@@ -1701,7 +1736,8 @@ async fn accept_upload(
     }
     let cv = s.store.upload_configuration(&id, &body).await?;
     if cv.auto_queue_runs {
-        s.store
+        let run = s
+            .store
             .create_run(
                 &ws.id,
                 &RunInput {
@@ -1709,9 +1745,14 @@ async fn accept_upload(
                     message: Some("Triggered via API".into()),
                     ..Default::default()
                 },
-                creator,
+                &caller.token().id,
             )
             .await?;
+        let details = serde_json::json!({
+            "is-destroy": run.is_destroy, "plan-only": run.plan_only, "auto-apply": run.auto_apply,
+            "message": run.message, "configuration-version": run.configuration_version_id,
+        });
+        s.audit(caller, "run.created", Scope::run(ws, &run.id), details).await?;
         s.jobs_queued.notify_waiters();
     }
     Ok(StatusCode::OK.into_response())
@@ -1939,7 +1980,7 @@ async fn show_run(
     let mut included: Vec<serde_json::Value> = Vec::new();
     for name in q.get("include").map(String::as_str).unwrap_or_default().split(',').map(str::trim) {
         match name {
-            "workspace" => included.push(docs::value(&docs::workspace(&ws))),
+            "workspace" => included.push(docs::value(&access::workspace_doc(&s, &caller, &ws).await?)),
             "plan" => included.push(docs::value(&docs::plan(&run, &log_url(&s, "plans", &run.plan_id())))),
             "apply" => {
                 included.push(docs::value(&docs::apply(&run, &log_url(&s, "applies", &run.apply_id()))))
@@ -2370,7 +2411,7 @@ async fn check_state_upload(
     }
     let pending = s.store.pending_state_version(id).await?;
     let ws = s.store.workspace(&pending.workspace_id).await?;
-    check_upload_creator(s, creator, &ws.organization_id).await?;
+    check_upload_creator(s, creator, &ws, WA::WriteState).await?;
     Ok(pending)
 }
 

@@ -54,13 +54,13 @@ pub(crate) fn endpoints(t: Table) -> Table {
     .add(Verb::Delete, "/api/v2/admin/users/{id}", "Delete a user and their tokens (admin)", delete_user)
     .add(
         Verb::Post,
-        "/api/v2/admin/users/{id}/actions/grant-admin",
+        "/api/v2/admin/users/{id}/actions/grant_admin",
         "Make a user an administrator of the installation (admin)",
         grant_admin,
     )
     .add(
         Verb::Post,
-        "/api/v2/admin/users/{id}/actions/revoke-admin",
+        "/api/v2/admin/users/{id}/actions/revoke_admin",
         "Make a user no longer an administrator (admin)",
         revoke_admin,
     )

@@ -255,7 +255,7 @@ fn set_admin(
     let c = Client::new(client, env)?;
     block_on(async move {
         let u = c.user(username).await?;
-        let action = if admin { "grant-admin" } else { "revoke-admin" };
+        let action = if admin { "grant_admin" } else { "revoke_admin" };
         let path = format!("/api/v2/admin/users/{}/actions/{action}", enc(&u.id));
         let _: Document<r::User> = c.write(Method::POST, &path, json!({})).await?;
         if admin {

@@ -1,0 +1,281 @@
+//! People signing in, for real: a certified OpenID provider (the npm package `oidc-provider`,
+//! its development login and consent pages), Debian's Chromium driven by `playwright-core`, and
+//! the real `terraform login` of both Terraform versions completing its browser step there —
+//! against `tern serve` over https. Plus what an attacker tries at the edges: a replayed or
+//! foreign `state`, a return URL to another site, a form without its CSRF token, a session
+//! cookie after sign-out.
+
+use std::io::{BufRead as _, BufReader, Write as _};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::runs::ADMIN;
+use crate::support::{Scratch, Server, run};
+
+/// The test identity provider, killed on drop.
+struct Idp {
+    child: Child,
+    issuer: String,
+}
+
+impl Drop for Idp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn idp(redirect_uri: &str) -> Idp {
+    let dir = tern_testkit::peers::node_dir();
+    let mut child = Command::new("node")
+        .arg(dir.join("oidc-provider.mjs"))
+        .args(["--redirect-uri", redirect_uri, "--client-secret", "tern-test-client-secret"])
+        .current_dir(&dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("node runs oidc-provider.mjs");
+    let mut line = String::new();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    stdout.read_line(&mut line).unwrap();
+    let ready: Value = serde_json::from_str(&line).unwrap_or_else(|_| panic!("oidc-provider said {line:?}"));
+    // Keep reading what it prints (its warnings): a closed pipe would end it at its next line.
+    std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+    Idp { child, issuer: ready["issuer"].as_str().unwrap().to_owned() }
+}
+
+/// A port free now, for a server whose URL the provider must know before it starts.
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// `tern serve` over https on `port`, signing people in through `idp`.
+fn serve(s: &Scratch, port: u16, idp: &Idp, ca: &tern_testkit::tls::TestCa) -> Server {
+    std::fs::write(s.path().join("client-secret"), "tern-test-client-secret\n").unwrap();
+    let mut cmd = s.tern_plain();
+    cmd.env("TERN_ADMIN_TOKEN", ADMIN);
+    let listen = format!("127.0.0.1:{port}");
+    let data = s.path().join("data");
+    let secret = s.path().join("client-secret");
+    Server::start(
+        cmd,
+        &[
+            "--listen",
+            &listen,
+            "--workers",
+            "0",
+            "--signing-key",
+            "keys/rsa-2048.pem",
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--tls-cert",
+            ca.server_cert.to_str().unwrap(),
+            "--tls-key",
+            ca.server_key.to_str().unwrap(),
+            "--oidc-issuer",
+            &idp.issuer,
+            "--oidc-client-id",
+            "tern",
+            "--oidc-client-secret-file",
+            secret.to_str().unwrap(),
+        ],
+    )
+}
+
+fn browser(args: &[&str]) -> Value {
+    let dir = tern_testkit::peers::node_dir();
+    tern_testkit::peers::chromium();
+    let out = run(Command::new("node").arg(dir.join("browser.mjs")).args(args).current_dir(&dir));
+    let last = out.stdout.lines().last().unwrap_or_default().to_owned();
+    let v: Value = serde_json::from_str(&last).unwrap_or_else(|_| panic!("browser.mjs said:\n{out}"));
+    assert_eq!(v["ok"], true, "the browser failed: {v}\n{out}");
+    v
+}
+
+fn tern(s: &Scratch, server: &Server, ca: &tern_testkit::tls::TestCa, args: &[&str]) -> String {
+    let out = run(s
+        .tern_plain()
+        .env("TERN_SERVER", &server.issuer)
+        .env("TERN_TOKEN", ADMIN)
+        .env("SSL_CERT_FILE", &ca.ca_cert)
+        .args(args));
+    out.success();
+    out.stdout.clone()
+}
+
+fn http(ca: &tern_testkit::tls::TestCa) -> reqwest::blocking::Client {
+    let pem = std::fs::read(&ca.ca_cert).unwrap();
+    reqwest::blocking::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn people_sign_in_through_a_real_identity_provider_and_terraform_login_gets_them_a_token() {
+    let s = Scratch::new();
+    let ca = tern_testkit::tls::TestCa::generate(s.path());
+    let port = free_port();
+    let base = format!("https://localhost:{port}");
+    let provider = idp(&format!("{base}/oauth/callback"));
+    let server = serve(&s, port, &provider, &ca);
+    assert_eq!(server.issuer, base);
+    tern(&s, &server, &ca, &["org", "create", "acme"]);
+    // The provider's group `devs` maps to team devs, which plans workspace app.
+    tern(&s, &server, &ca, &["team", "create", "--org", "acme", "devs", "--sso-team-id", "devs"]);
+    tern(&s, &server, &ca, &["workspace", "create", "app", "--org", "acme"]);
+    tern(
+        &s,
+        &server,
+        &ca,
+        &["team", "access", "--org", "acme", "devs", "--workspace", "app", "--level", "plan"],
+    );
+
+    // In the browser: /app → sign-in → the provider → back, signed in, in the team; sign out.
+    let seen = browser(&["sign-in", "--tern", &base, "--user", "alice"]);
+    assert_eq!(seen["signInPage"], "/app/sign-in", "{seen}");
+    assert_eq!(seen["username"], "alice", "{seen}");
+    assert_eq!(seen["teams"], serde_json::json!(["acme / devs"]), "the group made alice a member: {seen}");
+    assert_eq!(
+        (seen["cookie"]["httpOnly"].as_bool(), seen["cookie"]["sameSite"].as_str()),
+        (Some(true), Some("Lax"))
+    );
+    assert_eq!(seen["afterSignOut"], "/app/sign-in", "{seen}");
+
+    // The session cookie after sign-out opens nothing.
+    let client = http(&ca);
+    let cookie = format!("tern_session={}", seen["cookie"]["value"].as_str().unwrap());
+    let r = client.get(format!("{base}/app")).header("cookie", &cookie).send().unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::SEE_OTHER);
+    assert!(r.headers()["location"].to_str().unwrap().starts_with("/app/sign-in"));
+
+    // A callback with an unknown (or replayed) state, or from another browser: refused, no session.
+    let r = client.get(format!("{base}/oauth/callback?code=x&state=forged")).send().unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::BAD_REQUEST);
+    assert!(r.headers().get("set-cookie").is_none_or(|c| !c.to_str().unwrap().contains("tern_session=tern")));
+    // A return URL to another site is not followed: the sign-in page keeps /app.
+    let page = client
+        .get(format!("{base}/app/sign-in?return_to=https://evil.example/"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(page.contains("return_to=%2Fapp") && !page.contains("evil.example"), "{page}");
+    // A form without its CSRF token is refused.
+    let r = client
+        .post(format!("{base}/app/sign-in/token"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("token={ADMIN}&csrf=forged"))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::FORBIDDEN);
+
+    // `terraform login`, both versions: the browser step in Chromium (already signed in? no:
+    // each browser is new, so it signs in through the provider, then allows).
+    let mut terraforms = vec![(tern_testkit::peers::terraform(), "1.0.3".to_owned())];
+    if let Some(found) = crate::cloud::terraform_at_least("signin::terraform_login", 0) {
+        terraforms.push(found);
+    }
+    assert!(
+        terraforms.len() == 2 || std::env::var("TERN_TEST_TERRAFORM").as_deref() == Ok("none"),
+        "both Terraforms"
+    );
+    for (terraform, version) in &terraforms {
+        let home = s.path().join(format!("home-{version}"));
+        std::fs::create_dir_all(home.join(".terraform.d")).unwrap();
+        let token = terraform_login(terraform, &home, &ca.ca_cert, &format!("localhost:{port}"), &base);
+        assert!(token.starts_with("tern-user."), "Terraform {version} saved a user token");
+        let me: Value = client
+            .get(format!("{base}/api/v2/account/details"))
+            .bearer_auth(&token)
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        assert_eq!(me["data"]["attributes"]["username"], "alice", "Terraform {version}: {me}");
+        // The token acts as alice: she sees the workspace her team plans.
+        let ws = client
+            .get(format!("{base}/api/v2/organizations/acme/workspaces/app"))
+            .bearer_auth(&token)
+            .send()
+            .unwrap();
+        assert_eq!(ws.status(), reqwest::StatusCode::OK, "Terraform {version}");
+    }
+
+    // The audit trail: the sign-ins with the team joined, the sign-out, the tokens.
+    let trail = tern(&s, &server, &ca, &["audit", "--json"]);
+    for want in ["user.signed-in", "user.signed-out", "\"via\":\"terraform login\""] {
+        assert!(trail.contains(want), "{want} missing:\n{trail}");
+    }
+    assert!(trail.contains("devs (team-"), "the team joined through the group: {trail}");
+}
+
+/// Run `terraform login host` to the point where it prints the authorization URL, complete the
+/// browser step in Chromium, and return the token it saved.
+fn terraform_login(terraform: &Path, home: &Path, ca: &Path, host: &str, base: &str) -> String {
+    let empty_config = home.join("terraformrc");
+    std::fs::write(&empty_config, "").unwrap();
+    let mut child = Command::new(terraform)
+        .args(["login", host])
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("HOME", home)
+        .env("SSL_CERT_FILE", ca)
+        .env("TF_CLI_CONFIG_FILE", &empty_config)
+        .env("CHECKPOINT_DISABLE", "1")
+        // No browser can open here: Terraform prints the URL instead.
+        .env("BROWSER", "/bin/false")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"yes\n").unwrap();
+    let stdout = BufReader::new(child.stdout.take().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in stdout.lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut seen = String::new();
+    let url = loop {
+        let line = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())).unwrap_or_else(|_| {
+            let _ = child.kill();
+            panic!("terraform login printed no URL:\n{seen}")
+        });
+        seen.push_str(&line);
+        seen.push('\n');
+        let trimmed = line.trim();
+        if trimmed.starts_with(&format!("{base}/app/oauth/authorize?")) {
+            break trimmed.to_owned();
+        }
+    };
+    let done = browser(&["authorize", "--url", &url, "--tern", base, "--user", "alice"]);
+    assert!(done["body"].as_str().unwrap_or_default().contains("Terraform"), "{done}");
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "terraform login did not finish:\n{seen}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    while let Ok(line) = rx.try_recv() {
+        seen.push_str(&line);
+        seen.push('\n');
+    }
+    let mut stderr = String::new();
+    let _ = std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr);
+    assert!(status.success(), "terraform login failed:\n{seen}\n{stderr}");
+    assert!(seen.contains("Success!"), "{seen}");
+    let saved: Value =
+        serde_json::from_slice(&std::fs::read(home.join(".terraform.d/credentials.tfrc.json")).unwrap())
+            .unwrap();
+    saved["credentials"][host]["token"].as_str().unwrap().to_owned()
+}
