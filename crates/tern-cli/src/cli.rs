@@ -498,9 +498,10 @@ pub enum UserCommand {
     #[command(after_help = "Examples:\n  \
         tern user create alice --email alice@example.com\n  \
         tern team add-member --org acme devs alice\n  \
-        tern user create root --admin        # an administrator of the installation")]
+        tern user create root --admin        # an administrator of the installation\n  \
+        tern user create bob --identity 'https://login.example.com/realms/acme#0b6f…'   # signs in there")]
     Create {
-        /// Username, unique in the installation: letters, digits, '-', '_' and '.'.
+        /// Username, unique in the installation: letters, digits, '-', '_', '.' (and one '@').
         username: String,
         /// Contact address.
         #[arg(long, value_name = "EMAIL", default_value = "")]
@@ -508,6 +509,11 @@ pub enum UserCommand {
         /// Make them an administrator of the installation: they may do everything, everywhere.
         #[arg(long)]
         admin: bool,
+        /// Who they are at the identity provider, `<issuer>#<sub>` (the ID token's `iss` and
+        /// `sub`): their sign-in there reaches this user. Without it, a provider sign-in never
+        /// reaches a user made here (a provider's username is no proof of being that person).
+        #[arg(long, value_name = "ISSUER#SUB")]
+        identity: Option<String>,
         #[command(flatten)]
         client: ClientArgs,
     },

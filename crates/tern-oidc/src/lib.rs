@@ -379,7 +379,11 @@ fn identity_of(
     Ok(Identity {
         identity: format!("{}#{sub}", issuer.trim_end_matches('/')),
         username: username.to_owned(),
-        email: claims.get("email").and_then(Value::as_str).unwrap_or_default().to_owned(),
+        // An address the provider says it has not verified is not taken.
+        email: match claims.get("email_verified") {
+            Some(Value::Bool(false)) => String::new(),
+            _ => claims.get("email").and_then(Value::as_str).unwrap_or_default().to_owned(),
+        },
         groups,
     })
 }

@@ -185,7 +185,7 @@ impl ManagedKeys {
 
     /// Advance the ring and serve it if it changed. Returns whether it changed.
     pub async fn refresh(&self, now: i64) -> Result<bool, KeysError> {
-        self.store.advance_managed_keys(secs(self.rotation.window)).await?;
+        let mut moved = self.store.advance_managed_keys(secs(self.rotation.window)).await?;
         if let Some(every) = self.rotation.every {
             let keys = self.store.managed_keys().await?;
             let due = keys
@@ -193,8 +193,12 @@ impl ManagedKeys {
                 .find(|k| k.state == KeyState::Current)
                 .is_some_and(|c| c.activates_at + secs(every) - secs(self.rotation.lead) <= now);
             if due && !keys.iter().any(|k| k.state == KeyState::Next) {
-                self.add_next(now + secs(self.rotation.lead)).await?;
+                moved |= self.add_next(now + secs(self.rotation.lead)).await?.is_some();
             }
+        }
+        if moved {
+            // What this replica changed, the others load now rather than at their next refresh.
+            self.announce().await;
         }
         let keys = self.store.managed_keys().await?;
         let now_loaded: Vec<(String, KeyState)> = keys.iter().map(|k| (k.kid.clone(), k.state)).collect();
@@ -249,6 +253,7 @@ impl ManagedKeys {
                 "another replica published a next key at the same moment".into(),
             ))
         })?;
+        self.announce().await;
         self.refresh(now).await?;
         Ok(key)
     }
@@ -256,8 +261,30 @@ impl ManagedKeys {
     /// Retire a key (see `Store::retire_managed_key`).
     pub async fn retire(&self, now: i64, kid: &str, unpublish: bool) -> Result<(), KeysError> {
         self.store.retire_managed_key(kid, secs(self.rotation.window), unpublish).await?;
+        self.announce().await;
         self.refresh(now).await?;
         Ok(())
+    }
+
+    /// Tell the other replicas the ring changed; a failure costs only promptness (they still
+    /// refresh on their own schedule).
+    async fn announce(&self) {
+        if let Err(e) = self.store.announce_key_change().await {
+            tracing::warn!("announcing a key change to the other replicas: {e}");
+        }
+    }
+
+    /// Key ring changes announced by any replica (PostgreSQL), to refresh at once.
+    pub async fn changes(&self) -> Option<tern_store::KeyChanges> {
+        match self.store.key_changes().await {
+            Ok(listener) => listener,
+            Err(e) => {
+                tracing::warn!(
+                    "listening for the other replicas' key changes (refreshing on schedule only): {e}"
+                );
+                None
+            }
+        }
     }
 
     /// The keys, signing key first.

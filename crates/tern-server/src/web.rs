@@ -8,7 +8,7 @@
 //! carries a CSRF token bound to the browser's session (or, before sign-in, to a pre-session
 //! cookie) and is refused from another origin; a sign-in's `state` is used once, only by the
 //! browser that started it; a return URL is a path on this server, never another site; pages
-//! are never cached, never framed, and send no referrer (the callback's URL holds a code).
+//! are never cached, never framed, and send no referrer to another site.
 
 use std::time::Duration;
 
@@ -55,6 +55,12 @@ impl Default for SignIn {
 const SESSION_COOKIE: &str = "tern_session";
 const PRE_COOKIE: &str = "tern_presession";
 const SIGNIN_COOKIE: &str = "tern_signin";
+
+/// A cookie's name: over https with the `__Host-` prefix, which the browser keeps from being
+/// set by another host (a sibling subdomain cannot plant a session or a pre-session).
+fn cookie_name(s: &ApiState, base: &str) -> String {
+    if secure(s) { format!("__Host-{base}") } else { base.to_owned() }
+}
 /// A sign-in in flight, and a `terraform login` code, live this long.
 const FLOW_TTL_S: i64 = 600;
 const CODE_TTL_S: i64 = 120;
@@ -137,7 +143,7 @@ fn page(status: StatusCode, html: Result<String, askama::Error>) -> Response {
     h.insert(CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
     h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert("x-frame-options", HeaderValue::from_static("DENY"));
-    h.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+    h.insert("referrer-policy", HeaderValue::from_static("same-origin"));
     h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
     h.insert(
         "content-security-policy",
@@ -158,7 +164,7 @@ fn redirect(to: &str) -> Response {
         r.headers_mut().insert(LOCATION, v);
     }
     r.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    r.headers_mut().insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+    r.headers_mut().insert("referrer-policy", HeaderValue::from_static("same-origin"));
     r
 }
 
@@ -176,7 +182,7 @@ fn secure(s: &ApiState) -> bool {
 }
 
 fn set_cookie(r: &mut Response, s: &ApiState, name: &str, value: &str, max_age: Option<Duration>) {
-    let mut c = cookie::Cookie::build((name.to_owned(), value.to_owned()))
+    let mut c = cookie::Cookie::build((cookie_name(s, name), value.to_owned()))
         .path("/")
         .http_only(true)
         .same_site(cookie::SameSite::Lax)
@@ -190,14 +196,15 @@ fn set_cookie(r: &mut Response, s: &ApiState, name: &str, value: &str, max_age: 
     }
 }
 
-fn cookie_of(headers: &HeaderMap, name: &str) -> Option<String> {
+fn cookie_of(s: &ApiState, headers: &HeaderMap, name: &str) -> Option<String> {
+    let name = cookie_name(s, name);
     headers
         .get_all(COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(cookie::Cookie::split_parse)
         .filter_map(Result::ok)
-        .find(|c| c.name() == name)
+        .find(|c| c.name() == name.as_str())
         .map(|c| c.value().to_owned())
 }
 
@@ -208,7 +215,7 @@ pub(crate) fn safe_return(to: Option<&str>) -> String {
             if p.starts_with('/')
                 && !p.starts_with("//")
                 && !p.starts_with("/\\")
-                && p.len() <= 2048
+                && p.len() <= 512
                 && !p.chars().any(|c| c.is_control() || c == '\\') =>
         {
             p.to_owned()
@@ -239,11 +246,13 @@ fn check_csrf(
             "This form was not sent by a page of this server (or the page is too old). Reload it and try again.",
         ))
     };
-    if let Some(origin) = headers.get("origin").and_then(|v| v.to_str().ok())
-        && origin != "null"
-        && !s.public_url.starts_with(origin)
-    {
-        return Err(forbidden());
+    // The form's origin, when the browser says it, is exactly this server's (`null`: refused;
+    // pages send their referrer to this server only, so a browser names their origin).
+    if let Some(origin) = headers.get("origin") {
+        let ours = url::Url::parse(&s.public_url).ok().map(|u| u.origin().ascii_serialization());
+        if origin.to_str().ok() != ours.as_deref() {
+            return Err(forbidden());
+        }
     }
     match cookie_secret {
         Some(secret) if s.store.verify_signature(&format!("csrf:{secret}"), given) => Ok(()),
@@ -258,7 +267,7 @@ pub(crate) async fn session_of(
     s: &ApiState,
     headers: &HeaderMap,
 ) -> Result<Option<(Session, User, String)>, Box<Response>> {
-    let Some(secret) = cookie_of(headers, SESSION_COOKIE) else { return Ok(None) };
+    let Some(secret) = cookie_of(s, headers, SESSION_COOKIE) else { return Ok(None) };
     let idle = i64::try_from(s.signin.idle.as_secs()).unwrap_or(i64::MAX);
     match s.store.session(&secret, idle).await {
         Ok(Some((session, user))) => Ok(Some((session, user, secret))),
@@ -270,14 +279,23 @@ pub(crate) async fn session_of(
 /// Start a session for `user` and send the browser to `to`.
 async fn start_session(
     s: &ApiState,
+    headers: &HeaderMap,
     user: &User,
+    from_token: Option<&tern_store::Token>,
     to: &str,
     how: &str,
     details: serde_json::Value,
 ) -> Response {
+    // A new sign-in never keeps the browser's previous session.
+    if let Some(old) = cookie_of(s, headers, SESSION_COOKIE)
+        && let Err(e) = s.store.end_session(&old).await
+    {
+        return storage_error(e);
+    }
     let now = s.store.unix_now();
     let max = i64::try_from(s.signin.max.as_secs()).unwrap_or(i64::MAX);
-    let (session, secret) = match s.store.create_session(&user.id, now.saturating_add(max)).await {
+    let (session, secret) = match s.store.create_session(&user.id, now.saturating_add(max), from_token).await
+    {
         Ok(v) => v,
         Err(e) => return storage_error(e),
     };
@@ -325,7 +343,9 @@ async fn sign_in_page(State(s): State<ApiState>, headers: HeaderMap, Query(q): Q
         return redirect(&return_to);
     }
     // The token form's CSRF token is bound to a pre-session cookie.
-    let pre = match cookie_of(&headers, PRE_COOKIE) {
+    // A pre-session the browser brings is kept only if it has our shape; any other is replaced
+    // (a value an attacker chose must not get a CSRF token).
+    let pre = match cookie_of(&s, &headers, PRE_COOKIE).filter(|p| is_random(p)) {
         Some(p) => p,
         None => match random() {
             Some(r) => r,
@@ -339,6 +359,11 @@ async fn sign_in_page(State(s): State<ApiState>, headers: HeaderMap, Query(q): Q
     );
     set_cookie(&mut r, &s, PRE_COOKIE, &pre, Some(Duration::from_secs(3600)));
     r
+}
+
+/// The shape of [`random`]'s values.
+fn is_random(v: &str) -> bool {
+    v.len() == 43 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// 256 random bits, base64url: a cookie's secret.
@@ -402,8 +427,17 @@ async fn callback(State(s): State<ApiState>, headers: HeaderMap, Query(q): Query
         );
     };
     if let Some(e) = q.error {
-        let detail = format!("The identity provider said: {e} {}", q.error_description.unwrap_or_default());
-        return error_page(StatusCode::FORBIDDEN, "Sign-in refused", detail.trim());
+        // The provider's words go to the log, not to a page of ours: anyone can put text in
+        // this URL.
+        tracing::info!(error = %e, description = q.error_description.as_deref().unwrap_or(""), "the identity provider refused a sign-in");
+        let detail = if e == "access_denied" {
+            "The sign-in was declined at the identity provider.".to_owned()
+        } else if e.len() <= 40 && e.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
+            format!("The identity provider refused the sign-in ({e}). The server log has its reason.")
+        } else {
+            "The identity provider refused the sign-in. The server log has its reason.".to_owned()
+        };
+        return error_page(StatusCode::FORBIDDEN, "Sign-in refused", &detail);
     }
     let (Some(code), Some(state)) = (q.code, q.state) else {
         return error_page(
@@ -412,7 +446,7 @@ async fn callback(State(s): State<ApiState>, headers: HeaderMap, Query(q): Query
             "The identity provider sent no code or no state.",
         );
     };
-    let browser = cookie_of(&headers, SIGNIN_COOKIE).unwrap_or_default();
+    let browser = cookie_of(&s, &headers, SIGNIN_COOKIE).unwrap_or_default();
     let attempt = match s.store.take_signin_attempt(&state, &browser).await {
         Ok(Some(a)) => a,
         Ok(None) => {
@@ -452,7 +486,7 @@ async fn callback(State(s): State<ApiState>, headers: HeaderMap, Query(q): Query
         "identity": identity.identity, "groups": identity.groups,
         "teams-joined": names(&changes.added), "teams-left": names(&changes.removed),
     });
-    let mut r = start_session(&s, &user, &attempt.return_to, "oidc", details).await;
+    let mut r = start_session(&s, &headers, &user, None, &attempt.return_to, "oidc", details).await;
     set_cookie(&mut r, &s, SIGNIN_COOKIE, "", None);
     r
 }
@@ -469,7 +503,7 @@ async fn sign_in_with_token(
     headers: HeaderMap,
     Form(f): Form<TokenForm>,
 ) -> Response {
-    if let Err(r) = check_csrf(&s, &headers, cookie_of(&headers, PRE_COOKIE).as_deref(), &f.csrf) {
+    if let Err(r) = check_csrf(&s, &headers, cookie_of(&s, &headers, PRE_COOKIE).as_deref(), &f.csrf) {
         return *r;
     }
     let refused = || {
@@ -488,14 +522,9 @@ async fn sign_in_with_token(
         Ok(u) => u,
         Err(_) => return refused(),
     };
-    start_session(
-        &s,
-        &user,
-        &safe_return(f.return_to.as_deref()),
-        "token",
-        serde_json::json!({"token": token.id}),
-    )
-    .await
+    let details = serde_json::json!({"token": token.id});
+    start_session(&s, &headers, &user, Some(&token), &safe_return(f.return_to.as_deref()), "token", details)
+        .await
 }
 
 #[derive(Deserialize)]
@@ -547,7 +576,9 @@ fn loopback_redirect(uri: &str) -> bool {
         && u.port().is_some_and(|p| TERRAFORM_PORTS.contains(&p))
         && u.path() == "/login"
         && u.query().is_none()
+        && u.fragment().is_none()
         && u.username().is_empty()
+        && u.password().is_none()
 }
 
 fn check_authorize(q: &AuthorizeQuery) -> Result<(&str, &str, &str, &str), &'static str> {
@@ -788,6 +819,8 @@ mod tests {
             "http://localhost:10000/login?x=1",
             "http://user@localhost:10000/login",
             "http://localhost/login",
+            "http://localhost:10000/login#x",
+            "http://:pw@localhost:10000/login",
         ] {
             assert!(!loopback_redirect(bad), "{bad}");
         }

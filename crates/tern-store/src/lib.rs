@@ -16,6 +16,7 @@ mod claims;
 mod crypto;
 mod keys;
 mod migrate;
+mod notify;
 mod pools;
 mod records;
 mod runs;
@@ -37,6 +38,7 @@ pub use audit::{AuditEvent, AuditFilter, AuditInput};
 pub use crypto::{Cipher, CryptoError, EncryptionKey, token_hash};
 pub use keys::{KeyState, ManagedKey};
 pub use migrate::MigrationStatus;
+pub use notify::KeyChanges;
 pub use records::*;
 pub use runs::JobOutcome;
 pub use sessions::{AuthorizationCode, MembershipChanges, Session, SigninAttempt};
@@ -152,6 +154,8 @@ pub struct Store {
     cipher: Arc<Cipher>,
     url_key: Arc<aws_lc_rs::hmac::Key>,
     clock: Arc<dyn Clock>,
+    /// The database URL (PostgreSQL: a listener connects separately).
+    url: Arc<str>,
 }
 
 impl std::fmt::Debug for Store {
@@ -201,7 +205,7 @@ impl Store {
         migrate::run(&pool, backend).await?;
         let cipher = Arc::new(Cipher::new(key)?);
         let url_key = Arc::new(key.derive_hmac_key("tern signed URLs"));
-        let store = Self { pool, backend, cipher, url_key, clock };
+        let store = Self { pool, backend, cipher, url_key, clock, url: Arc::from(url.as_ref()) };
         store.check_key().await?;
         let sealed = store.seal_legacy().await?;
         if sealed > 0 {
@@ -246,7 +250,7 @@ impl Store {
             Some(key) if status.is_current() => {
                 let cipher = Arc::new(Cipher::new(key)?);
                 let url_key = Arc::new(key.derive_hmac_key("tern signed URLs"));
-                let store = Self { pool, backend, cipher, url_key, clock };
+                let store = Self { pool, backend, cipher, url_key, clock, url: Arc::from(url.as_str()) };
                 if let Some(sealed) = store.setting(KEK_CHECK).await? {
                     let bytes = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, sealed)
                         .map_err(|_| StoreError::Crypto(CryptoError::Open))?;

@@ -64,6 +64,8 @@ pub struct MembershipChanges {
 }
 
 const ONE_MINUTE: i64 = 60;
+/// Sign-ins started and not finished, at most (each lives 10 minutes).
+const MAX_SIGNINS_IN_FLIGHT: i64 = 10_000;
 
 impl Store {
     // ------------------------------------------------------------------------ sign-in attempts
@@ -82,11 +84,19 @@ impl Store {
         let state_hash = token_hash(state.expose_secret());
         let context = format!("signin:{}", context_of(&state_hash));
         let sealed = self.cipher.seal(&context, verifier.expose_secret().as_bytes())?;
-        // Expired attempts of abandoned sign-ins go with each new one.
+        // Expired attempts of abandoned sign-ins go with each new one; past a bound, new ones
+        // wait (a flood of sign-in starts fills nothing).
         sqlx::query("DELETE FROM signin_attempts WHERE expires_at < $1")
             .bind(self.now())
             .execute(&self.pool)
             .await?;
+        let (in_flight,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM signin_attempts").fetch_one(&self.pool).await?;
+        if in_flight >= MAX_SIGNINS_IN_FLIGHT {
+            return Err(StoreError::Conflict(
+                "too many sign-ins are in progress; try again in a few minutes".into(),
+            ));
+        }
         sqlx::query("INSERT INTO signin_attempts (state_hash, browser_hash, nonce, verifier, return_to, expires_at) VALUES ($1, $2, $3, $4, $5, $6)")
             .bind(&state_hash)
             .bind(token_hash(browser.expose_secret()))
@@ -132,9 +142,10 @@ impl Store {
 
     // ------------------------------------------------------------------------ users from the provider
 
-    /// The user the identity provider vouches for: found by `identity` (issuer and subject);
-    /// else an existing user named `username` that has no identity yet is linked to it (an
-    /// administrator may create users before they first sign in); else created.
+    /// The user the identity provider vouches for: found by `identity` (issuer and subject),
+    /// else created with it. A user who exists under that name but is not linked to this
+    /// identity is refused, never linked: anyone may hold any username at a provider (an
+    /// administrator pre-creates a user with their identity instead).
     pub async fn user_for_identity(
         &self,
         identity: &str,
@@ -155,28 +166,11 @@ impl Store {
             }
             return self.user(&id).await;
         }
-        let linked = sqlx::query("UPDATE users SET identity = $1 WHERE username = $2 AND identity IS NULL")
-            .bind(identity)
-            .bind(username)
-            .execute(&self.pool)
-            .await?;
-        if linked.rows_affected() == 1 {
-            return self.user_by_name(username).await;
-        }
-        match self.user_by_name(username).await {
-            Ok(_) => Err(StoreError::Conflict(format!(
-                "the username {username:?} belongs to another identity; an administrator must rename or delete that user first"
+        match self.create_user_with_identity(username, email, false, Some(identity)).await {
+            Err(StoreError::Conflict(_)) => Err(StoreError::Conflict(format!(
+                "the username {username:?} belongs to a user who does not sign in as this identity; an administrator can create users for the identity provider with `tern user create NAME --identity '{identity}'`"
             ))),
-            Err(StoreError::NotFound { .. }) => {
-                let u = self.create_user(username, email, false).await?;
-                sqlx::query("UPDATE users SET identity = $1 WHERE id = $2")
-                    .bind(identity)
-                    .bind(&u.id)
-                    .execute(&self.pool)
-                    .await?;
-                Ok(u)
-            }
-            Err(e) => Err(e),
+            other => other,
         }
     }
 
@@ -230,20 +224,29 @@ impl Store {
     // ------------------------------------------------------------------------ sessions
 
     /// Start a session for a user, ending at `expires_at`; its secret is returned here only.
+    /// A session opened with a token (`from_token`) ends with it: revoked, or expired.
     pub async fn create_session(
         &self,
         user_id: &str,
         expires_at: i64,
+        from_token: Option<&crate::Token>,
     ) -> Result<(Session, SecretString), StoreError> {
         let secret = new_token_secret("tern-session")?;
         let id = new_id("ses")?;
         let now = self.now();
-        sqlx::query("INSERT INTO sessions (id, hash, user_id, created_at, last_seen_at, expires_at) VALUES ($1, $2, $3, $4, $4, $5)")
+        let expires_at = match from_token.and_then(|t| t.expires_at) {
+            Some(end) => expires_at.min(end),
+            None => expires_at,
+        };
+        // Ended sessions whose cookie never came back go with each new one.
+        sqlx::query("DELETE FROM sessions WHERE expires_at < $1").bind(now).execute(&self.pool).await?;
+        sqlx::query("INSERT INTO sessions (id, hash, user_id, created_at, last_seen_at, expires_at, token_id) VALUES ($1, $2, $3, $4, $4, $5, $6)")
             .bind(&id)
             .bind(token_hash(&secret))
             .bind(user_id)
             .bind(now)
             .bind(expires_at)
+            .bind(from_token.map(|t| t.id.as_str()))
             .execute(&self.pool)
             .await?;
         let session =
@@ -269,11 +272,11 @@ impl Store {
             expires_at: row.try_get("expires_at")?,
         };
         let now = self.now();
-        if s.expires_at <= now || s.last_seen_at + idle_s <= now {
+        if s.expires_at <= now || s.last_seen_at.saturating_add(idle_s) <= now {
             sqlx::query("DELETE FROM sessions WHERE id = $1").bind(&s.id).execute(&self.pool).await?;
             return Ok(None);
         }
-        if s.last_seen_at + ONE_MINUTE <= now {
+        if s.last_seen_at.saturating_add(ONE_MINUTE) <= now {
             sqlx::query("UPDATE sessions SET last_seen_at = $2 WHERE id = $1")
                 .bind(&s.id)
                 .bind(now)

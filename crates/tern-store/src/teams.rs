@@ -115,16 +115,23 @@ pub enum Holder<'a> {
     Team(&'a str),
 }
 
-/// A username or team name: 1 to 90 of letters, digits, `-`, `_` and `.` (TFE's characters;
-/// `.` for usernames taken from e-mail-like identities).
+/// A team name: 1 to 90 of letters, digits, `-`, `_` and `.` (TFE's characters); a username
+/// may also hold one `@` (an identity provider may name people by e-mail address). ASCII only:
+/// no look-alike names.
 fn check_handle(what: &str, name: &str) -> Result<(), StoreError> {
+    let at_ok = what == "username" && name.matches('@').count() <= 1 && !name.starts_with('@');
     let ok = !name.is_empty()
         && name.len() <= 90
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') || (c == '@' && at_ok));
     if ok {
         Ok(())
     } else {
-        Err(StoreError::Invalid(format!("{what} {name:?} must be 1 to 90 letters, digits, '-', '_' or '.'")))
+        Err(StoreError::Invalid(format!(
+            "{what} {name:?} must be 1 to 90 letters, digits, '-', '_' or '.'{}",
+            if what == "username" { " (and at most one '@')" } else { "" }
+        )))
     }
 }
 
@@ -219,16 +226,35 @@ impl Store {
         email: &str,
         site_admin: bool,
     ) -> Result<User, StoreError> {
+        self.create_user_with_identity(username, email, site_admin, None).await
+    }
+
+    /// Create a user who signs in through the identity provider as `identity` (`<issuer>#<sub>`):
+    /// the only way an existing user is ever reached by a provider sign-in (names are never
+    /// matched: a provider's username is not proof of being that person).
+    pub async fn create_user_with_identity(
+        &self,
+        username: &str,
+        email: &str,
+        site_admin: bool,
+        identity: Option<&str>,
+    ) -> Result<User, StoreError> {
         check_handle("username", username)?;
+        if identity.is_some_and(|i| !i.contains('#') || i.len() > 2048) {
+            return Err(StoreError::Invalid(
+                "an identity is the provider's issuer and the user's subject: <issuer>#<sub>".into(),
+            ));
+        }
         let id = new_id("user")?;
         sqlx::query(
-            "INSERT INTO users (id, username, email, site_admin, created_at) VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO users (id, username, email, site_admin, created_at, identity) VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(&id)
         .bind(username)
         .bind(email)
         .bind(site_admin)
         .bind(self.now())
+        .bind(identity)
         .execute(&self.pool)
         .await
         .map_err(renamed_conflict("user", username))?;

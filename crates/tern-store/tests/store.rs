@@ -72,7 +72,7 @@ async fn sessions_end_when_idle_at_their_limit_or_at_sign_out(f: Fixture) {
     use std::time::Duration;
     let u = f.store.create_user("alice", "", false).await.unwrap();
     let now = f.store.unix_now();
-    let (_, secret) = f.store.create_session(&u.id, now + 7200).await.unwrap();
+    let (_, secret) = f.store.create_session(&u.id, now + 7200, None).await.unwrap();
     assert!(!format!("{:?}", f.store.dump().await.unwrap()).contains(secret.expose_secret()), "hash only");
     let (s, user) = f.store.session(secret.expose_secret(), 600).await.unwrap().unwrap();
     assert_eq!(user.username, "alice");
@@ -84,12 +84,12 @@ async fn sessions_end_when_idle_at_their_limit_or_at_sign_out(f: Fixture) {
     f.clock.advance(Duration::from_secs(540));
     assert!(f.store.session(secret.expose_secret(), 600).await.unwrap().is_none(), "past {}", s.expires_at);
     // Idle too long.
-    let (_, idle) = f.store.create_session(&u.id, f.store.unix_now() + 7200).await.unwrap();
+    let (_, idle) = f.store.create_session(&u.id, f.store.unix_now() + 7200, None).await.unwrap();
     f.clock.advance(Duration::from_secs(601));
     assert!(f.store.session(idle.expose_secret(), 600).await.unwrap().is_none());
     // Sign-out, and the user's deletion.
-    let (_, a) = f.store.create_session(&u.id, f.store.unix_now() + 7200).await.unwrap();
-    let (_, b) = f.store.create_session(&u.id, f.store.unix_now() + 7200).await.unwrap();
+    let (_, a) = f.store.create_session(&u.id, f.store.unix_now() + 7200, None).await.unwrap();
+    let (_, b) = f.store.create_session(&u.id, f.store.unix_now() + 7200, None).await.unwrap();
     assert!(f.store.end_session(a.expose_secret()).await.unwrap());
     assert!(f.store.session(a.expose_secret(), 600).await.unwrap().is_none());
     assert!(f.store.session(b.expose_secret(), 600).await.unwrap().is_some());
@@ -156,13 +156,20 @@ async fn provider_groups_set_the_memberships_of_mapped_teams(f: Fixture) {
     let mapped =
         f.store.create_team(&org.id, "platform", none, "organization", Some("grp-platform")).await.unwrap();
     let named = f.store.create_team(&org.id, "devs", none, "organization", None).await.unwrap();
-    // Made by an administrator before the first sign-in: linked, not duplicated.
-    let made = f.store.create_user("alice", "", false).await.unwrap();
+    // Made by an administrator for the provider's identity: reached by it, not duplicated.
+    let made = f.store.create_user_with_identity("alice", "", false, Some("https://idp#1")).await.unwrap();
     let u = f.store.user_for_identity("https://idp#1", "alice", "alice@acme.test").await.unwrap();
     assert_eq!(u.id, made.id);
     assert_eq!(f.store.user_for_identity("https://idp#1", "alice", "").await.unwrap().id, made.id);
-    // Another identity cannot take the name.
+    // Another identity cannot take the name, nor can any identity take a user made without one
+    // (a provider's username is no proof: the admin-takeover a review found).
     assert!(f.store.user_for_identity("https://idp#2", "alice", "").await.is_err());
+    f.store.create_user("root", "", true).await.unwrap();
+    let e = f.store.user_for_identity("https://idp#3", "root", "").await.unwrap_err();
+    assert!(e.to_string().contains("--identity"), "{e}");
+    // A new identity makes a new user; e-mail-like names are fine.
+    let new = f.store.user_for_identity("https://idp#4", "carol@acme.test", "").await.unwrap();
+    assert!(!new.site_admin);
     let groups = vec!["grp-platform".to_owned(), "devs".to_owned(), "owners".to_owned()];
     let c = f.store.sync_groups(&u.id, &groups, true).await.unwrap();
     let names = |v: &[(String, String)]| v.iter().map(|(_, n)| n.clone()).collect::<Vec<_>>();

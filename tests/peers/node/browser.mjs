@@ -43,12 +43,18 @@ try {
     out.signInPage = new URL(page.url()).pathname;
     await Promise.all([page.waitForNavigation(wait), page.locator("#sign-in-oidc").click()]);
     await signInAtProvider(args.user);
+    if (await page.locator("#error").count()) {
+      // tern refused the sign-in: say why.
+      out.refused = await page.locator("#error").textContent();
+      console.log(JSON.stringify({ ok: true, ...out }));
+      process.exit(0);
+    }
     await page.waitForURL(`${args.tern}/app`, wait);
     out.username = await page.locator("#username").textContent();
     out.teams = await page.locator("#teams li").allTextContents();
     const cookies = await page.context().cookies(args.tern);
-    const session = cookies.find((c) => c.name === "tern_session");
-    out.cookie = session && { httpOnly: session.httpOnly, sameSite: session.sameSite, value: session.value };
+    const session = cookies.find((c) => c.name.endsWith("tern_session"));
+    out.cookie = session && { name: session.name, httpOnly: session.httpOnly, secure: session.secure, sameSite: session.sameSite, value: session.value };
     await Promise.all([page.waitForNavigation(wait), page.locator("#sign-out").click()]);
     out.afterSignOut = new URL(page.url()).pathname;
   } else if (scenario === "authorize") {

@@ -448,8 +448,30 @@ pub fn run(args: ServeArgs, env: Env<'_>) -> anyhow::Result<ExitCode> {
             let every = keys.rotation().refresh_interval();
             tokio::spawn(async move {
                 let mut tick = tokio::time::interval(every);
+                // Another replica's rotation is loaded as soon as it announces it (PostgreSQL);
+                // the periodic refresh stays, for schedules and for a lost announcement.
+                let mut changes = keys.changes().await;
                 loop {
-                    tick.tick().await;
+                    let heard = tokio::select! {
+                        _ = tick.tick() => false,
+                        r = async {
+                            match changes.as_mut() {
+                                Some(c) => c.next().await,
+                                None => std::future::pending().await,
+                            }
+                        } => {
+                            if let Err(e) = r {
+                                tracing::warn!("lost the other replicas' key announcements, listening again: {e}");
+                                changes = keys.changes().await;
+                            }
+                            true
+                        }
+                    };
+                    if heard {
+                        tracing::debug!("another replica changed the key ring");
+                    } else if changes.is_none() {
+                        changes = keys.changes().await;
+                    }
                     let now = i64::try_from(tern_types::unix_seconds(tern_types::Clock::now(clock.as_ref()))).unwrap_or(i64::MAX);
                     if let Err(e) = keys.refresh(now).await {
                         tracing::error!("refreshing the managed keys: {e}");

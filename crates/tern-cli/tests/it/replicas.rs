@@ -110,3 +110,34 @@ fn a_new_admin_token_revokes_the_old_ones() {
     assert_eq!(status(&third, rotated), 200);
     assert_eq!(status(&third, ADMIN), 401, "the previous TERN_ADMIN_TOKEN was revoked");
 }
+
+/// A key rotated on one replica is in the other's JWKS within moments (PostgreSQL NOTIFY),
+/// not at its next periodic refresh (10 s with the default publish lead).
+#[test]
+fn a_key_rotated_on_one_replica_reaches_the_others_jwks_at_once() {
+    let s = Scratch::new();
+    let db = tern_testkit::db::TestDatabase::postgres();
+    let a = replica(&s, "a", &db.url, Some(ADMIN));
+    let b = replica(&s, "b", &db.url, Some(ADMIN));
+    let before = jwks_kids(&b);
+    assert_eq!(before, jwks_kids(&a));
+    let out =
+        crate::support::run(s.tern_plain().env("TERN_SERVER", &a.base).env("TERN_TOKEN", ADMIN).args([
+            "keys",
+            "rotate",
+            "--activate-in",
+            "2h",
+        ]));
+    out.success();
+    let rotated = std::time::Instant::now();
+    let mut seen = jwks_kids(&b);
+    while seen == before && rotated.elapsed() < std::time::Duration::from_secs(10) {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        seen = jwks_kids(&b);
+    }
+    let took = rotated.elapsed();
+    assert_eq!(seen.len(), before.len() + 1, "the next key is published on b: {seen:?}");
+    assert_eq!(seen, jwks_kids(&a));
+    assert!(took < std::time::Duration::from_secs(3), "b served the new key after {took:?}: not announced");
+    println!("a rotation on one replica reached the other's JWKS in {took:?}");
+}

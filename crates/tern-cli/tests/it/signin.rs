@@ -142,14 +142,20 @@ fn people_sign_in_through_a_real_identity_provider_and_terraform_login_gets_them
     assert_eq!(seen["username"], "alice", "{seen}");
     assert_eq!(seen["teams"], serde_json::json!(["acme / devs"]), "the group made alice a member: {seen}");
     assert_eq!(
-        (seen["cookie"]["httpOnly"].as_bool(), seen["cookie"]["sameSite"].as_str()),
-        (Some(true), Some("Lax"))
+        (
+            seen["cookie"]["name"].as_str(),
+            seen["cookie"]["httpOnly"].as_bool(),
+            seen["cookie"]["secure"].as_bool(),
+            seen["cookie"]["sameSite"].as_str()
+        ),
+        (Some("__Host-tern_session"), Some(true), Some(true), Some("Lax")),
+        "{seen}"
     );
     assert_eq!(seen["afterSignOut"], "/app/sign-in", "{seen}");
 
     // The session cookie after sign-out opens nothing.
     let client = http(&ca);
-    let cookie = format!("tern_session={}", seen["cookie"]["value"].as_str().unwrap());
+    let cookie = format!("__Host-tern_session={}", seen["cookie"]["value"].as_str().unwrap());
     let r = client.get(format!("{base}/app")).header("cookie", &cookie).send().unwrap();
     assert_eq!(r.status(), reqwest::StatusCode::SEE_OTHER);
     assert!(r.headers()["location"].to_str().unwrap().starts_with("/app/sign-in"));
@@ -166,6 +172,42 @@ fn people_sign_in_through_a_real_identity_provider_and_terraform_login_gets_them
         .text()
         .unwrap();
     assert!(page.contains("return_to=%2Fapp") && !page.contains("evil.example"), "{page}");
+    // A user made here without an identity is never reached by a provider sign-in under the
+    // same name (an account takeover a review found), an administrator least of all.
+    tern(&s, &server, &ca, &["user", "create", "root", "--admin"]);
+    let refused = browser(&["sign-in", "--tern", &base, "--user", "root"]);
+    assert!(refused["refused"].as_str().unwrap_or_default().contains("--identity"), "{refused}");
+
+    // A session opened with a user token ends when the token is revoked.
+    let token = tern(&s, &server, &ca, &["user", "token", "root"]).trim().to_owned();
+    let page = client.get(format!("{base}/app/sign-in")).send().unwrap();
+    let pre = set_cookie(&page, "__Host-tern_presession");
+    let html = page.text().unwrap();
+    let csrf = html.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    let signed_in = client
+        .post(format!("{base}/app/sign-in/token"))
+        .header("cookie", format!("__Host-tern_presession={pre}"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("token={token}&csrf={csrf}&return_to=%2Fapp"))
+        .send()
+        .unwrap();
+    assert_eq!(signed_in.status(), reqwest::StatusCode::SEE_OTHER);
+    let session = format!("__Host-tern_session={}", set_cookie(&signed_in, "__Host-tern_session"));
+    let home = client.get(format!("{base}/app")).header("cookie", &session).send().unwrap();
+    assert_eq!(home.status(), reqwest::StatusCode::OK);
+    let id = tern(&s, &server, &ca, &["token", "list"]);
+    let id = id
+        .lines()
+        .find(|l| l.contains("token of root"))
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    tern(&s, &server, &ca, &["token", "revoke", &id]);
+    let home = client.get(format!("{base}/app")).header("cookie", &session).send().unwrap();
+    assert_eq!(home.status(), reqwest::StatusCode::SEE_OTHER, "the session ended with its token");
+
     // A form without its CSRF token is refused.
     let r = client
         .post(format!("{base}/app/sign-in/token"))
@@ -213,6 +255,18 @@ fn people_sign_in_through_a_real_identity_provider_and_terraform_login_gets_them
         assert!(trail.contains(want), "{want} missing:\n{trail}");
     }
     assert!(trail.contains("devs (team-"), "the team joined through the group: {trail}");
+}
+
+/// The value of cookie `name` a response sets.
+fn set_cookie(r: &reqwest::blocking::Response, name: &str) -> String {
+    r.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|c| {
+            c.strip_prefix(&format!("{name}=")).map(|rest| rest.split(';').next().unwrap_or("").to_owned())
+        })
+        .unwrap_or_else(|| panic!("no {name} cookie set: {:?}", r.headers()))
 }
 
 /// Run `terraform login host` to the point where it prints the authorization URL, complete the

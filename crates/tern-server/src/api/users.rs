@@ -193,7 +193,10 @@ async fn create_user(State(s): State<ApiState>, caller: Caller, body: Bytes) -> 
     let username = doc.required("username")?;
     let email = doc.string("email")?.unwrap_or_default();
     let admin = doc.boolean("is-admin")?.unwrap_or(false);
-    let u = s.store.create_user(&username, &email, admin).await?;
+    // tern's: who this user is at the identity provider (`<issuer>#<sub>`), so that their first
+    // sign-in there reaches this user (a provider's username alone never does).
+    let identity = doc.string("identity")?;
+    let u = s.store.create_user_with_identity(&username, &email, admin, identity.as_deref()).await?;
     s.audit(&caller, "user.created", Scope::default(), user_details(&u)).await?;
     Ok(docs::created(user_doc(&u)))
 }

@@ -17,9 +17,11 @@ CREATE TABLE sessions (
     user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
     created_at INTEGER NOT NULL,
     last_seen_at INTEGER NOT NULL,
-    expires_at INTEGER NOT NULL
+    expires_at INTEGER NOT NULL,
+    token_id TEXT REFERENCES tokens(id) ON DELETE CASCADE
 );
 CREATE INDEX sessions_by_user ON sessions (user_id);
+CREATE INDEX sessions_by_end ON sessions (expires_at);
 
 CREATE TABLE signin_attempts (
     state_hash BLOB PRIMARY KEY,
@@ -29,6 +31,7 @@ CREATE TABLE signin_attempts (
     return_to TEXT NOT NULL,
     expires_at INTEGER NOT NULL
 );
+CREATE INDEX signin_attempts_by_end ON signin_attempts (expires_at);
 
 CREATE TABLE authorization_codes (
     code_hash BLOB PRIMARY KEY,
@@ -38,3 +41,4 @@ CREATE TABLE authorization_codes (
     challenge TEXT NOT NULL,
     expires_at INTEGER NOT NULL
 );
+CREATE INDEX authorization_codes_by_end ON authorization_codes (expires_at);

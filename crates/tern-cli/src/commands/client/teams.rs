@@ -168,11 +168,11 @@ impl Client {
 
 pub fn user(command: UserCommand, env: Env<'_>) -> anyhow::Result<ExitCode> {
     match command {
-        UserCommand::Create { username, email, admin, client } => {
+        UserCommand::Create { username, email, admin, identity, client } => {
             let c = Client::new(&client, env)?;
             block_on(async move {
                 let body = json!({ "data": { "type": "users", "attributes": {
-                    "username": username, "email": email, "is-admin": admin,
+                    "username": username, "email": email, "is-admin": admin, "identity": identity,
                 } } });
                 let u: Document<r::User> = c.write(Method::POST, "/api/v2/admin/users", body).await?;
                 let name = &u.data.attributes.username;
