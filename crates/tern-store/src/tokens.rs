@@ -204,6 +204,19 @@ impl Store {
         let outcome = match given {
             Some(secret) => {
                 let hash = token_hash(secret.expose_secret());
+                // A TERN_ADMIN_TOKEN that a newer one replaced: a replica still configured with
+                // it (restarted mid-rollout, or forgotten) must not take the admin token back
+                // from the replicas that have the new one.
+                let tombstone = format!("rotated-admin-token:{}", tombstone_of(&hash));
+                let rotated: Option<(String,)> = sqlx::query_as("SELECT value FROM settings WHERE name = $1")
+                    .bind(&tombstone)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                if let Some((when,)) = rotated {
+                    return Err(StoreError::Conflict(format!(
+                        "this TERN_ADMIN_TOKEN was replaced by a newer one (at unix time {when}); give this replica the current TERN_ADMIN_TOKEN"
+                    )));
+                }
                 let known: Option<(String,)> =
                     sqlx::query_as("SELECT id FROM tokens WHERE hash = $1 AND kind = 'admin'")
                         .bind(&hash)
@@ -225,6 +238,21 @@ impl Store {
                         .bind(self.now())
                         .execute(&mut *tx)
                         .await?;
+                }
+                // The replaced admin tokens: remembered (as hashes of their hashes), then revoked.
+                let replaced: Vec<(Vec<u8>,)> =
+                    sqlx::query_as("SELECT hash FROM tokens WHERE kind = 'admin' AND hash <> $1")
+                        .bind(&hash)
+                        .fetch_all(&mut *tx)
+                        .await?;
+                for (old,) in &replaced {
+                    sqlx::query(
+                        "INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+                    )
+                    .bind(format!("rotated-admin-token:{}", tombstone_of(old)))
+                    .bind(self.now().to_string())
+                    .execute(&mut *tx)
+                    .await?;
                 }
                 let revoked = sqlx::query("DELETE FROM tokens WHERE kind = 'admin' AND hash <> $1")
                     .bind(&hash)
@@ -291,4 +319,12 @@ impl Store {
         }
         Ok(())
     }
+}
+
+/// What a replaced admin token is remembered by: a hash of its stored hash, base64url (the
+/// settings table holds text, and even the stored hash is not kept twice).
+fn tombstone_of(hash: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(token_hash(&base64::engine::general_purpose::STANDARD.encode(hash)))
 }

@@ -236,6 +236,21 @@ async fn replicas_bootstrapping_at_once_agree_on_one_admin_token(f: Fixture) {
         }
         assert_eq!(f.store.list_tokens(TokenKind::Admin, None).await.unwrap().len(), 1, "round {round}");
     }
+    // A rolling rotation: T1 → T2. A replica still given T1 (restarted mid-rollout) is refused,
+    // and T2 stays the admin token; T2 given again is fine.
+    let t1 = SecretString::new("the-first-admin-token-0123456789abcdef-0123".into());
+    let t2 = SecretString::new("the-second-admin-token-0123456789abcdef-012".into());
+    f.store.bootstrap_admin_token(Some(&t1)).await.unwrap();
+    f.store.bootstrap_admin_token(Some(&t2)).await.unwrap();
+    let e = other.bootstrap_admin_token(Some(&t1)).await.unwrap_err();
+    assert!(e.to_string().contains("replaced by a newer one"), "{e}");
+    assert!(f.store.authenticate(t2.expose_secret()).await.unwrap().is_some(), "T2 still works");
+    assert!(f.store.authenticate(t1.expose_secret()).await.unwrap().is_none());
+    assert!(matches!(
+        other.bootstrap_admin_token(Some(&t2)).await.unwrap(),
+        AdminBootstrap::Given { revoked: 0 }
+    ));
+    assert!(!format!("{:?}", f.store.dump().await.unwrap()).contains(t1.expose_secret()));
 }
 
 async fn run_variables_are_sealed_and_options_kept(f: Fixture) {

@@ -65,10 +65,19 @@ try {
     }
     await page.locator("#allow").waitFor();
     out.consent = await page.locator("h1").textContent();
-    // The redirect goes to Terraform's listener on localhost, which answers and ends.
-    await Promise.all([page.waitForURL(/localhost|127\.0\.0\.1:100/, wait), page.locator("#allow").click()]);
-    out.redirectedTo = new URL(page.url()).origin;
-    out.body = await page.locator("body").textContent();
+    // The redirect goes to Terraform's listener on a loopback port (10000-10010), which takes
+    // the code and stops: its answer may not reach the browser before it closes (an empty
+    // response is fine). Whether Terraform got the code, its own exit says.
+    const loopback = /^http:\/\/(localhost|127\.0\.0\.1):100\d\d\/login\?/;
+    const redirected = new Promise((resolve) => {
+      page.on("request", (r) => loopback.test(r.url()) && resolve(r.url()));
+    });
+    await page.locator("#allow").click({ noWaitAfter: true });
+    const to = await Promise.race([redirected, new Promise((r) => setTimeout(() => r(null), 30000))]);
+    if (!to) throw new Error("the browser was not sent to Terraform's loopback listener");
+    const u = new URL(to);
+    out.redirectedTo = `${u.origin}${u.pathname}`;
+    out.gotCode = u.searchParams.has("code") && u.searchParams.has("state");
   } else {
     throw new Error(`unknown scenario ${scenario}`);
   }
@@ -77,5 +86,8 @@ try {
   console.log(JSON.stringify({ ok: false, error: String(e), url: page.url(), html: (await page.content()).slice(0, 2000), ...out }));
   process.exitCode = 1;
 } finally {
-  await browser.close();
+  // A navigation to Terraform's listener that stopped may hang the close: bounded, then the
+  // process exits (playwright kills the browser it launched).
+  await Promise.race([browser.close(), new Promise((r) => setTimeout(r, 3000))]);
+  process.exit();
 }

@@ -109,6 +109,29 @@ fn a_new_admin_token_revokes_the_old_ones() {
     let third = replica(&s, "data", &db.url, Some(rotated));
     assert_eq!(status(&third, rotated), 200);
     assert_eq!(status(&third, ADMIN), 401, "the previous TERN_ADMIN_TOKEN was revoked");
+
+    // A replica still given the previous TERN_ADMIN_TOKEN (restarted in the middle of a rolling
+    // rotation) does not start, and does not take the admin token back.
+    let mut stale = s.tern_plain();
+    stale
+        .env("TERN_ENCRYPTION_KEY", base64::engine::general_purpose::STANDARD.encode([7u8; 32]))
+        .env("TERN_ADMIN_TOKEN", ADMIN);
+    let data = s.path().join("stale");
+    let out = crate::support::run(stale.args([
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--database-url",
+        &db.url,
+        "--managed-keys",
+        "--workers",
+        "0",
+    ]));
+    out.failure(1);
+    assert!(out.stderr.contains("replaced by a newer one"), "{out}");
+    assert_eq!(status(&third, rotated), 200, "the current one still works");
 }
 
 /// A key rotated on one replica is in the other's JWKS within moments (PostgreSQL NOTIFY),
