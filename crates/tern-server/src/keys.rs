@@ -186,19 +186,29 @@ impl ManagedKeys {
     /// Advance the ring and serve it if it changed. Returns whether it changed.
     pub async fn refresh(&self, now: i64) -> Result<bool, KeysError> {
         let mut moved = self.store.advance_managed_keys(secs(self.rotation.window)).await?;
+        let mut scheduled: Option<String> = None;
         if let Some(every) = self.rotation.every {
             let keys = self.store.managed_keys().await?;
             let due = keys
                 .iter()
                 .find(|k| k.state == KeyState::Current)
                 .is_some_and(|c| c.activates_at + secs(every) - secs(self.rotation.lead) <= now);
-            if due && !keys.iter().any(|k| k.state == KeyState::Next) {
-                moved |= self.add_next(now + secs(self.rotation.lead)).await?.is_some();
+            if due
+                && !keys.iter().any(|k| k.state == KeyState::Next)
+                && let Some(key) = self.add_next(now + secs(self.rotation.lead)).await?
+            {
+                moved = true;
+                scheduled = Some(key.kid.clone());
+                tracing::info!(kid = %key.kid, "scheduled rotation: published the next key");
             }
         }
         if moved {
             // What this replica changed, the others load now rather than at their next refresh.
             self.announce().await;
+        }
+        if let Some(kid) = scheduled {
+            let details = serde_json::json!({"kid": kid, "by": "the rotation schedule"});
+            self.system_event("key.rotated", details).await?;
         }
         let keys = self.store.managed_keys().await?;
         let now_loaded: Vec<(String, KeyState)> = keys.iter().map(|k| (k.kid.clone(), k.state)).collect();
@@ -264,6 +274,22 @@ impl ManagedKeys {
         self.announce().await;
         self.refresh(now).await?;
         Ok(())
+    }
+
+    /// An event of the installation itself (a scheduled rotation) in the audit trail.
+    async fn system_event(&self, action: &str, details: serde_json::Value) -> Result<(), KeysError> {
+        Ok(self
+            .store
+            .append_audit(&[tern_store::AuditInput {
+                organization_id: None,
+                actor: "system".into(),
+                actor_kind: "system".into(),
+                action: action.into(),
+                workspace_id: None,
+                run_id: None,
+                details,
+            }])
+            .await?)
     }
 
     /// Tell the other replicas the ring changed; a failure costs only promptness (they still

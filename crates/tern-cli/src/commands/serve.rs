@@ -636,6 +636,19 @@ async fn ensure_admin_token(
                     revoked,
                     "revoked the admin tokens other than TERN_ADMIN_TOKEN (a rotation, or the one created on first start)"
                 );
+                // In the trail as the installation's own act.
+                store
+                    .append_audit(&[tern_store::AuditInput {
+                        organization_id: None,
+                        actor: "system".into(),
+                        actor_kind: "system".into(),
+                        action: "token.revoked".into(),
+                        workspace_id: None,
+                        run_id: None,
+                        details: serde_json::json!({"kind": "admin", "count": revoked, "reason": "a new TERN_ADMIN_TOKEN"}),
+                    }])
+                    .await
+                    .context("recording the admin token rotation in the audit trail")?;
             }
             // The token saved on first start no longer works: do not leave it to be tried.
             let saved = data_dir.join("admin-token");

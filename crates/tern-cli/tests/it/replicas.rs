@@ -109,6 +109,15 @@ fn a_new_admin_token_revokes_the_old_ones() {
     let third = replica(&s, "data", &db.url, Some(rotated));
     assert_eq!(status(&third, rotated), 200);
     assert_eq!(status(&third, ADMIN), 401, "the previous TERN_ADMIN_TOKEN was revoked");
+    // The installation's own act, in the audit trail.
+    let (code, trail) = crate::runs::call(
+        "GET",
+        &format!("{}/api/v2/admin/audit-trail?filter[action]=token.revoked", third.base),
+        rotated,
+        None,
+    );
+    assert_eq!(code, 200, "{trail}");
+    assert_eq!(trail["data"][0]["attributes"]["actor"], "system", "{trail}");
 
     // A replica still given the previous TERN_ADMIN_TOKEN (restarted in the middle of a rolling
     // rotation) does not start, and does not take the admin token back.
