@@ -2935,6 +2935,7 @@ enum Credential {
     Malformed,
     Unknown,
     ExpiredOrgToken,
+    RevokedUserToken,
     OrgToken,
     OtherOrgToken,
     AgentToken,
@@ -2944,11 +2945,12 @@ enum Credential {
     Admin,
 }
 
-const CREDENTIALS: [Credential; 11] = [
+const CREDENTIALS: [Credential; 12] = [
     Credential::None,
     Credential::Malformed,
     Credential::Unknown,
     Credential::ExpiredOrgToken,
+    Credential::RevokedUserToken,
     Credential::OrgToken,
     Credential::OtherOrgToken,
     Credential::AgentToken,
@@ -2966,7 +2968,15 @@ fn expected(scope: Scope, credential: Credential) -> Option<u16> {
     match (scope, credential) {
         (S::Public, _) => None,
         (S::Signed, _) => Some(401), // a wrong signature, whatever token comes with it
-        (_, C::None | C::Malformed | C::Unknown | C::ExpiredOrgToken | C::JobTokenAfterItsPhase) => Some(401),
+        (
+            _,
+            C::None
+            | C::Malformed
+            | C::Unknown
+            | C::ExpiredOrgToken
+            | C::RevokedUserToken
+            | C::JobTokenAfterItsPhase,
+        ) => Some(401),
         (S::AnyToken, _) => None,
         (S::UserToken, C::Admin | C::OrgToken | C::OtherOrgToken) => None,
         (S::UserToken, _) => Some(403),
@@ -3179,6 +3189,39 @@ async fn fixture(api: &Api) -> Fixture {
         Some(json!({"data":[{"type":"users","id":"alice"}]})),
     )
     .await;
+    // An owner's user token, revoked: refused everywhere, as if it never existed.
+    let owner = api
+        .ok(
+            Method::POST,
+            "/api/v2/admin/users",
+            Some(json!({"data":{"type":"users","attributes":{"username":"gone-owner"}}})),
+        )
+        .await["data"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let owners = api.ok(Method::GET, "/api/v2/organizations/acme/teams?filter[names]=owners", None).await["data"][0]
+        ["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    api.ok(
+        Method::POST,
+        &format!("/api/v2/teams/{owners}/relationships/users"),
+        Some(json!({"data":[{"type":"users","id":"gone-owner"}]})),
+    )
+    .await;
+    let made = api.ok(Method::POST, &format!("/api/v2/users/{owner}/authentication-tokens"), None).await;
+    let revoked = made["data"]["attributes"]["token"].as_str().unwrap().to_owned();
+    let (status, _) = api
+        .call(
+            Method::DELETE,
+            &format!("/api/v2/authentication-tokens/{}", made["data"]["id"].as_str().unwrap()),
+            Some(&api.admin),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
     let (ws_id, cv_id, run, _) = ids[0].clone();
     let ids_by_prefix: Vec<(&'static str, String)> = vec![
         ("/api/v2/workspaces/", ws_id.clone()),
@@ -3205,6 +3248,7 @@ async fn fixture(api: &Api) -> Fixture {
         other_token,
         agent,
         expired: expired.expose_secret().to_owned(),
+        revoked,
         ids,
         ids_by_prefix,
         var_id,
@@ -3223,6 +3267,8 @@ struct Fixture {
     other_token: String,
     agent: String,
     expired: String,
+    /// A user token of an owner, revoked.
+    revoked: String,
     /// Per workspace (app, app2, app3): workspace id, configuration version id, run, claimed job.
     ids: Vec<(String, String, Value, Value)>,
     ids_by_prefix: Vec<(&'static str, String)>,
@@ -3313,6 +3359,7 @@ async fn every_endpoint_refuses_every_credential_it_must(api: Api) {
                 Credential::Malformed => Some("not a token at all".into()),
                 Credential::Unknown => Some("tern-org.forged-forged-forged-forged-forged".into()),
                 Credential::ExpiredOrgToken => Some(f.expired.clone()),
+                Credential::RevokedUserToken => Some(f.revoked.clone()),
                 Credential::OrgToken => Some(f.org_token.clone()),
                 Credential::OtherOrgToken => Some(f.other_token.clone()),
                 Credential::AgentToken => Some(f.agent.clone()),
