@@ -3679,6 +3679,16 @@ async fn every_endpoint_decides_by_the_callers_teams(api: Api) {
         .call(Method::GET, "/api/v2/organizations/acme/projects", Some(&token_of("bystander")), None)
         .await;
     assert!(names(&listed).is_empty(), "{listed}");
+    // A project the reader may not see is not included with the workspace.
+    let (_, shown) = api
+        .call(
+            Method::GET,
+            &format!("/api/v2/workspaces/{}?include=project", f.ws_id),
+            Some(&token_of("reader")),
+            None,
+        )
+        .await;
+    assert!(shown.get("included").is_none_or(|i| i.as_array().unwrap().is_empty()), "{shown}");
     let (_, orgs) = api.call(Method::GET, "/api/v2/organizations", Some(&token_of("reader")), None).await;
     assert_eq!(names(&orgs), ["acme"], "{orgs}");
     let (_, orgs) = api.call(Method::GET, "/api/v2/organizations", Some(&token_of("stranger")), None).await;

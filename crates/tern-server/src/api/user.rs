@@ -725,6 +725,7 @@ async fn list_workspaces(
     let (org, standing) = access::org_for(&s, &caller, &org, OA::See).await?;
     let mut filter = workspace_filter(&s, &org, &q).await?;
     filter.visible = access::workspace_scope(&standing);
+
     let paged = s.store.list_workspaces(&org.id, &filter, docs::page(&q)?).await?;
     Ok(docs::list(&paged, &format!("/api/v2/organizations/{}/workspaces", org.name), |w| {
         docs::workspace_with(w, access::permissions_block(&standing, w))
@@ -993,7 +994,12 @@ async fn workspace_with_included(
     let mut included: Vec<serde_json::Value> = Vec::new();
     for name in q.get("include").map(String::as_str).unwrap_or_default().split(',').map(str::trim) {
         match name {
-            "project" => included.push(docs::value(&docs::project(&s.store.project(&ws.project_id).await?))),
+            // A project the caller may not see is not included (the workspace still names its id).
+            "project" => {
+                if let Ok(p) = access::project_for(s, caller, &ws.project_id, PA::See).await {
+                    included.push(docs::value(&docs::project(&p)));
+                }
+            }
             "organization" => included.push(docs::value(&docs::organization(
                 &s.store.organization_by_id(&ws.organization_id).await?,
             ))),
