@@ -297,6 +297,35 @@ async fn the_ways_into_more_power_that_a_review_found_are_closed(api: Api) {
         .await
         .1;
     assert!(listed["data"][0]["attributes"]["upload-url"].is_null(), "{listed}");
+    // An agent pool shows a member only the workspaces they may see.
+    let pool = id_of(
+        &api.ok(
+            Method::POST,
+            "/api/v2/organizations/acme/agent-pools",
+            Some(json!({"data":{"type":"agent-pools","attributes":{"name":"rack"}}})),
+        )
+        .await,
+    );
+    let hidden = id_of(
+        &api.ok(
+            Method::POST,
+            "/api/v2/organizations/acme/workspaces",
+            Some(json!({"data":{"type":"workspaces","attributes":{"name":"hidden","execution-mode":"agent"},
+                "relationships":{"agent-pool":{"data":{"type":"agent-pools","id":pool}}}}})),
+        )
+        .await,
+    );
+    let shown_pool = api.ok(Method::GET, &format!("/api/v2/agent-pools/{pool}"), None).await;
+    assert_eq!(
+        shown_pool["data"]["relationships"]["workspaces"]["data"][0]["id"],
+        hidden.as_str(),
+        "{shown_pool}"
+    );
+    for path in [format!("/api/v2/agent-pools/{pool}"), "/api/v2/organizations/acme/agent-pools".to_owned()] {
+        let (status, seen) = api.call(Method::GET, &path, Some(planner), None).await;
+        assert_eq!(status, StatusCode::OK, "{seen}");
+        assert!(!seen.to_string().contains(&hidden), "{path}: {seen}");
+    }
     // The workspace's permissions block is the caller's.
     let shown = api.call(Method::GET, &format!("/api/v2/workspaces/{ws}"), Some(planner), None).await.1;
     let p = &shown["data"]["attributes"]["permissions"];

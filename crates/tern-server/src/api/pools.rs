@@ -18,7 +18,7 @@ use super::docs::{self, Doc, rel};
 use super::table::{Table, Verb};
 use super::user::load_org;
 use super::{ApiError, ApiState, Caller};
-use tern_access::OrgAction as OA;
+use tern_access::{OrgAction as OA, Standing, Visible, WorkspaceAction};
 
 type ApiResult = Result<Response, ApiError>;
 
@@ -76,6 +76,22 @@ async fn load_pool(s: &ApiState, caller: &Caller, id: &str, action: OA) -> Resul
     Ok(p)
 }
 
+/// The pool as `standing` may see it: the workspaces that use it, only those it may see (a
+/// member of the organization sees every pool, not every workspace).
+async fn as_seen(s: &ApiState, standing: &Standing, mut p: AgentPool) -> Result<AgentPool, ApiError> {
+    if standing.visible_workspaces() != Some(Visible::All) {
+        let mut seen = Vec::with_capacity(p.workspace_ids.len());
+        for id in std::mem::take(&mut p.workspace_ids) {
+            let ws = s.store.workspace(&id).await?;
+            if access::decide_ws(standing, &ws, WorkspaceAction::Read, &id).is_ok() {
+                seen.push(id);
+            }
+        }
+        p.workspace_ids = seen;
+    }
+    Ok(p)
+}
+
 fn pool_name(doc: &Doc) -> Result<String, ApiError> {
     doc.required("name")
 }
@@ -86,8 +102,13 @@ async fn list_pools(
     Path(org): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult {
-    let org = load_org(&s, &caller, &org, OA::See).await?;
+    let (org, standing) = access::org_for(&s, &caller, &org, OA::See).await?;
     let paged = s.store.list_agent_pools(&org.id, docs::page(&q)?).await?;
+    let mut items = Vec::with_capacity(paged.items.len());
+    for p in paged.items {
+        items.push(as_seen(&s, &standing, p).await?);
+    }
+    let paged = tern_store::Paged { items, total: paged.total, page: paged.page };
     Ok(docs::list(&paged, &format!("/api/v2/organizations/{}/agent-pools", org.name), pool))
 }
 
@@ -104,7 +125,11 @@ async fn create_pool(
 }
 
 async fn show_pool(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
-    Ok(docs::one(pool(&load_pool(&s, &caller, &id, OA::See).await?)))
+    let p = s.store.agent_pool(&id).await?;
+    let (_, standing) =
+        access::in_org(&s, &caller, &p.organization_id, OA::See, || format!("agent pool {id:?} not found"))
+            .await?;
+    Ok(docs::one(pool(&as_seen(&s, &standing, p).await?)))
 }
 
 async fn update_pool(
