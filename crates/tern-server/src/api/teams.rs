@@ -483,10 +483,7 @@ async fn list_teams(
 ) -> ApiResult {
     let (org, standing) = access::org_for(&s, &caller, &org, OA::See).await?;
     check_query(&q, &["q", "filter[names]"])?;
-    let names: Vec<String> = q
-        .get("filter[names]")
-        .map(|n| n.split(',').map(str::trim).filter(|n| !n.is_empty()).map(str::to_owned).collect())
-        .unwrap_or_default();
+    let names = super::user::comma_list(&q, "filter[names]");
     let paged = s
         .store
         .list_teams(

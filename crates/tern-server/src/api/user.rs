@@ -578,10 +578,7 @@ async fn list_projects(
 ) -> ApiResult {
     let (org, standing) = access::org_for(&s, &caller, &org, OA::See).await?;
     check_query(&q, &["filter[names]", "q"])?;
-    let names: Vec<String> = q
-        .get("filter[names]")
-        .map(|n| n.split(',').map(str::trim).filter(|n| !n.is_empty()).map(str::to_owned).collect())
-        .unwrap_or_default();
+    let names = comma_list(&q, "filter[names]");
     let page = docs::page(&q)?;
     let search = q.get("q").map(String::as_str);
     let paged = match standing.visible_projects() {
@@ -732,6 +729,13 @@ async fn list_workspaces(
     }))
 }
 
+/// A comma-separated query parameter (`filter[names]`, `search[tags]`…): its non-empty items.
+pub(crate) fn comma_list(q: &HashMap<String, String>, key: &str) -> Vec<String> {
+    q.get(key)
+        .map(|v| v.split(',').map(str::trim).filter(|i| !i.is_empty()).map(str::to_owned).collect())
+        .unwrap_or_default()
+}
+
 /// The query parameters a list takes besides paging: anything else that filters is refused,
 /// never ignored (a loop over one project's workspaces must not act on all of them).
 pub(crate) fn check_query(q: &HashMap<String, String>, known: &[&str]) -> Result<(), ApiError> {
@@ -771,12 +775,7 @@ async fn workspace_filter(
             "filter[current-run][status]",
         ],
     )?;
-    let list = |name: &str| -> Vec<String> {
-        q.get(name)
-            .map(|t| t.split(',').map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned).collect())
-            .unwrap_or_default()
-    };
-    let (tags, exclude_tags) = (list("search[tags]"), list("search[exclude-tags]"));
+    let (tags, exclude_tags) = (comma_list(q, "search[tags]"), comma_list(q, "search[exclude-tags]"));
     let project_id = match q.get("filter[project][id]") {
         None => None,
         Some(id) => {
