@@ -9,11 +9,13 @@
 //! (JSON:API error object) for unknown paths; 405 for other methods on known paths.
 
 pub mod api;
+mod app;
 pub mod audit;
 pub mod keys;
 mod routes;
 mod serve;
 mod tls;
+mod ui;
 pub mod web;
 
 pub use routes::{CachePolicy, IssuerState, app, app_with};

@@ -94,8 +94,7 @@ pub fn app_with(state: Arc<IssuerState>, issuer_path: &str, more: Router) -> Rou
         .route("/.well-known/openid-configuration", get(discovery))
         .route("/.well-known/jwks", get(jwks))
         .route("/healthz", get(health))
-        .route("/.well-known/terraform.json", get(terraform_discovery))
-        .route("/app/{*rest}", get(web_ui));
+        .route("/.well-known/terraform.json", get(terraform_discovery));
     if !issuer_path.is_empty() && issuer_path.starts_with('/') {
         router = router
             .route(&format!("{issuer_path}/.well-known/openid-configuration"), get(discovery))
@@ -173,35 +172,6 @@ async fn terraform_discovery() -> Response {
         .into_response()
 }
 
-/// The web UI's URLs (TFE's `/app/…`, which Terraform prints for every run) until the UI
-/// exists: say where the same thing is, instead of a bare JSON 404.
-async fn web_ui(uri: Uri) -> Response {
-    let parts: Vec<&str> =
-        uri.path().trim_start_matches("/app").split('/').filter(|p| !p.is_empty()).collect();
-    let clean =
-        |p: &str| p.chars().filter(|c| c.is_ascii_alphanumeric() || "-_.".contains(*c)).collect::<String>();
-    let hint = match parts.as_slice() {
-        [org, ws, "runs", run, ..] => format!(
-            "Run {run} of workspace {ws} (organization {org}):\n  tern run show {run}\n  tern run logs {run} --follow\n  GET /api/v2/runs/{run}\n",
-            run = clean(run),
-            ws = clean(ws),
-            org = clean(org)
-        ),
-        [org, ws, ..] => format!(
-            "Workspace {ws} of organization {org}:\n  tern workspace show {ws} --org {org}\n  tern run list --workspace {ws} --org {org}\n",
-            ws = clean(ws),
-            org = clean(org)
-        ),
-        _ => "tern run list --workspace NAME, tern workspace list, or the API at /api/v2/\n".to_owned(),
-    };
-    (
-        StatusCode::NOT_FOUND,
-        [(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"))],
-        format!("tern has no web UI yet. The same information, from the tern CLI or the API:\n\n{hint}\nAPI reference: /api/v2/openapi.json\n"),
-    )
-        .into_response()
-}
-
 async fn health() -> Response {
     (
         StatusCode::OK,
@@ -224,21 +194,6 @@ async fn not_found(method: axum::http::Method, uri: Uri) -> Response {
 
 #[cfg(test)]
 mod tests {
-    #[tokio::test]
-    async fn web_ui_urls_say_where_to_look() {
-        use axum::body::to_bytes;
-        let r = super::web_ui("/app/acme/laptop/runs/run-abc123".parse().unwrap()).await;
-        assert_eq!(r.status(), axum::http::StatusCode::NOT_FOUND);
-        let body = String::from_utf8(to_bytes(r.into_body(), 1 << 16).await.unwrap().to_vec()).unwrap();
-        assert!(
-            body.contains("tern has no web UI yet") && body.contains("tern run show run-abc123"),
-            "{body}"
-        );
-        let r = super::web_ui("/app/acme/%3Cscript%3E".parse().unwrap()).await;
-        let body = String::from_utf8(to_bytes(r.into_body(), 1 << 16).await.unwrap().to_vec()).unwrap();
-        assert!(!body.contains('<') && !body.contains('%'), "only safe characters are echoed: {body}");
-    }
-
     #[test]
     fn signed_log_urls_are_not_logged() {
         assert_eq!(

@@ -106,10 +106,10 @@ struct SignInPage<'a> {
 #[derive(Template)]
 #[template(path = "home.html")]
 struct HomePage<'a> {
-    username: &'a str,
+    nav: &'a crate::ui::Nav,
     site_admin: bool,
+    orgs: Vec<String>,
     teams: Vec<(String, String)>,
-    csrf: String,
 }
 
 #[derive(Template)]
@@ -134,7 +134,7 @@ struct ErrorPage<'a> {
 
 /// Headers every page carries: never cached, framed or leaking its URL; nothing but its own
 /// forms (and `terraform login`'s loopback redirect) as a form target.
-fn page(status: StatusCode, html: Result<String, askama::Error>) -> Response {
+pub(crate) fn page(status: StatusCode, html: Result<String, askama::Error>) -> Response {
     let Ok(body) = html else {
         return (StatusCode::INTERNAL_SERVER_ERROR, "the page could not be rendered").into_response();
     };
@@ -148,7 +148,7 @@ fn page(status: StatusCode, html: Result<String, askama::Error>) -> Response {
     h.insert(
         "content-security-policy",
         HeaderValue::from_static(
-            "default-src 'none'; form-action 'self' http://localhost:* http://127.0.0.1:*; frame-ancestors 'none'; base-uri 'none'",
+            "default-src 'none'; style-src 'self'; form-action 'self' http://localhost:* http://127.0.0.1:*; frame-ancestors 'none'; base-uri 'none'",
         ),
     );
     r
@@ -158,7 +158,7 @@ fn error_page(status: StatusCode, title: &str, detail: &str) -> Response {
     page(status, ErrorPage { title, detail }.render())
 }
 
-fn redirect(to: &str) -> Response {
+pub(crate) fn redirect(to: &str) -> Response {
     let mut r = StatusCode::SEE_OTHER.into_response();
     if let Ok(v) = HeaderValue::from_str(to) {
         r.headers_mut().insert(LOCATION, v);
@@ -227,13 +227,13 @@ pub(crate) fn safe_return(to: Option<&str>) -> String {
 // ------------------------------------------------------------------------------ CSRF
 
 /// The CSRF token of a browser: bound to its session (or pre-session) secret.
-fn csrf_for(s: &ApiState, secret: &str) -> String {
+pub(crate) fn csrf_for(s: &ApiState, secret: &str) -> String {
     s.store.sign(&format!("csrf:{secret}"))
 }
 
 /// A state-changing form is accepted only with the CSRF token of the cookie it came with, and
 /// never from another origin.
-fn check_csrf(
+pub(crate) fn check_csrf(
     s: &ApiState,
     headers: &HeaderMap,
     cookie_secret: Option<&str>,
@@ -320,21 +320,23 @@ struct ReturnTo {
     return_to: Option<String>,
 }
 
-async fn home(State(s): State<ApiState>, headers: HeaderMap) -> Response {
-    let (_, user, secret) = match session_of(&s, &headers).await {
-        Ok(Some(v)) => v,
-        Ok(None) => return redirect("/app/sign-in?return_to=/app"),
-        Err(r) => return *r,
+async fn home(State(s): State<ApiState>, headers: HeaderMap, uri: axum::http::Uri) -> Response {
+    let v = match crate::ui::viewer(&s, &headers, &uri).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let crate::api::Caller::User(_, user) = &v.caller else {
+        return redirect("/app/sign-in");
     };
     let teams = match s.store.teams_of_user(&user.id).await {
         Ok(t) => t.into_iter().map(|t| (t.organization, t.name)).collect(),
         Err(e) => return storage_error(e),
     };
-    let csrf = csrf_for(&s, &secret);
-    page(
-        StatusCode::OK,
-        HomePage { username: &user.username, site_admin: user.site_admin, teams, csrf }.render(),
-    )
+    let orgs = match crate::app::workspaces::organizations(&s, &v.caller).await {
+        Ok(orgs) => orgs.into_iter().map(|o| o.name).collect(),
+        Err(e) => return crate::ui::failure(&v.nav, &e),
+    };
+    page(StatusCode::OK, HomePage { nav: &v.nav, site_admin: user.site_admin, orgs, teams }.render())
 }
 
 async fn sign_in_page(State(s): State<ApiState>, headers: HeaderMap, Query(q): Query<ReturnTo>) -> Response {

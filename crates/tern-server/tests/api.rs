@@ -132,7 +132,8 @@ both!(
     the_audit_trail_records_who_did_what_and_every_minted_token,
     every_endpoint_decides_by_the_callers_teams,
     teams_members_tokens_and_access_through_the_tfe_api,
-    the_ways_into_more_power_that_a_review_found_are_closed
+    the_ways_into_more_power_that_a_review_found_are_closed,
+    the_web_ui_shows_runs_and_decides_as_the_api_does
 );
 
 /// An attacker's review of the permission model found these ways to more than a grant gives;
@@ -4751,4 +4752,292 @@ fn changed_rows(before: &[(String, Vec<String>)], after: &[(String, Vec<String>)
         a.remove(&new);
     }
     b.difference(&a).map(|r| format!("- {r}")).chain(a.difference(&b).map(|r| format!("+ {r}"))).collect()
+}
+
+/// A signed-in browser's GET or form POST (`cookie`: the session secret, `None`: no session).
+async fn page(
+    api: &Api,
+    method: Method,
+    path: &str,
+    cookie: Option<&str>,
+    form: Option<&[(&str, &str)]>,
+    origin: Option<&str>,
+) -> (StatusCode, String, Option<String>) {
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let mut r = http.request(method, format!("{}{path}", api.base));
+    if let Some(c) = cookie {
+        r = r.header("cookie", format!("tern_session={c}"));
+    }
+    if let Some(o) = origin {
+        r = r.header("origin", o);
+    }
+    if let Some(f) = form {
+        let mut body = url::form_urlencoded::Serializer::new(String::new());
+        for (k, v) in f {
+            body.append_pair(k, v);
+        }
+        r = r.header("content-type", "application/x-www-form-urlencoded").body(body.finish());
+    }
+    let response = r.send().await.unwrap();
+    let status = response.status();
+    let location = response.headers().get("location").map(|l| l.to_str().unwrap().to_owned());
+    (status, response.text().await.unwrap(), location)
+}
+
+/// The CSRF token a page's forms carry.
+fn csrf_of(html: &str) -> String {
+    let at = html.find("name=\"csrf\" value=\"").expect("a form with a CSRF token")
+        + "name=\"csrf\" value=\"".len();
+    html[at..].split('"').next().unwrap().to_owned()
+}
+
+/// The web UI over the application layer: a reader sees the run, its log and plan but no
+/// Confirm button, and a forged or a reader's post is refused (403, run unchanged); an owner
+/// confirms with a comment and the page says who did; tenant text is escaped; sensitive outputs
+/// never reach a page; Terraform's printed run link opens the run.
+async fn the_web_ui_shows_runs_and_decides_as_the_api_does(api: Api) {
+    use base64::Engine as _;
+    let id_of = |v: &Value| v["data"]["id"].as_str().unwrap().to_owned();
+    api.ok(
+        Method::POST,
+        "/api/v2/organizations",
+        Some(json!({"data":{"type":"organizations","attributes":{"name":"acme","email":"ops@example.com"}}})),
+    )
+    .await;
+    let ws = id_of(
+        &api.ok(
+            Method::POST,
+            "/api/v2/organizations/acme/workspaces",
+            Some(json!({"data":{"type":"workspaces","attributes":{"name":"web"}}})),
+        )
+        .await,
+    );
+    let owners = api.ok(Method::GET, "/api/v2/organizations/acme/teams?filter[names]=owners", None).await["data"][0]["id"].as_str().unwrap().to_owned();
+    let readers = id_of(
+        &api.ok(
+            Method::POST,
+            "/api/v2/organizations/acme/teams",
+            Some(json!({"data":{"type":"teams","attributes":{"name":"ui-readers"}}})),
+        )
+        .await,
+    );
+    api.ok(
+        Method::POST,
+        "/api/v2/team-workspaces",
+        Some(json!({"data":{"type":"team-workspaces","attributes":{"access":"read"},"relationships":{
+        "team":{"data":{"type":"teams","id":readers}},"workspace":{"data":{"type":"workspaces","id":ws}}}}})),
+    )
+    .await;
+    let mut sessions = Vec::new();
+    for (name, team) in [("olivia", Some(&owners)), ("rita", Some(&readers)), ("nobody", None)] {
+        let user = id_of(
+            &api.ok(
+                Method::POST,
+                "/api/v2/admin/users",
+                Some(json!({"data":{"type":"users","attributes":{"username":name}}})),
+            )
+            .await,
+        );
+        if let Some(team) = team {
+            api.ok(
+                Method::POST,
+                &format!("/api/v2/teams/{team}/relationships/users"),
+                Some(json!({"data":[{"type":"users","id":name}]})),
+            )
+            .await;
+        }
+        let (_, secret) = api.store.create_session(&user, api.store.unix_now() + 3600, None).await.unwrap();
+        sessions.push(secret.expose_secret().to_owned());
+    }
+    let (olivia, rita, nobody) = (&sessions[0], &sessions[1], &sessions[2]);
+
+    // A state with a sensitive output, and a run planned by an agent with a log and a JSON plan.
+    let state = r#"{"version":4,"serial":1,"lineage":"L","outputs":{"endpoint":{"value":"https://web.example","type":"string"},"db_password":{"value":"s3cr3t-never-shown","type":"string","sensitive":true}},"resources":[{"mode":"managed","type":"null_resource","name":"web","instances":[{"attributes":{}}]}]}"#;
+    api.ok(Method::POST, &format!("/api/v2/workspaces/{ws}/actions/lock"), None).await;
+    api.ok(Method::POST, &format!("/api/v2/workspaces/{ws}/state-versions"), Some(json!({"data":{"type":"state-versions","attributes":{"serial":1,"md5":tern_store::md5_hex(state.as_bytes()),"lineage":"L","state":base64::engine::general_purpose::STANDARD.encode(state)}}}))).await;
+    api.ok(Method::POST, &format!("/api/v2/workspaces/{ws}/actions/unlock"), None).await;
+    let run = queued_run(&api, &ws).await;
+    let agent: Document<r::AuthenticationToken> =
+        typed(&api.ok(Method::POST, "/api/v2/organizations/acme/agent-tokens", None).await);
+    let agent = agent.data.attributes.token.unwrap().expose_secret().to_owned();
+    let request = protocol::ClaimRequest {
+        agent: "a1".into(),
+        wait_seconds: 0,
+        restarted: false,
+        terraform_versions: Some(vec!["1.11.4".into()]),
+    };
+    let (status, claimed) = api.call(Method::POST, protocol::CLAIM_PATH, Some(&agent), body(&request)).await;
+    assert_eq!(status, StatusCode::OK, "{claimed}");
+    let claimed: protocol::ClaimResponse = typed(&claimed);
+    let (job, job_token) = (claimed.job.id.clone(), claimed.token.expose_secret().to_owned());
+    let put = |path: String, bytes: Vec<u8>| {
+        let (api, job_token) = (&api, &job_token);
+        async move {
+            let r = api
+                .http
+                .request(
+                    if path.ends_with("/logs") { Method::POST } else { Method::PUT },
+                    format!("{}{path}", api.base),
+                )
+                .bearer_auth(job_token)
+                .body(bytes)
+                .send()
+                .await
+                .unwrap();
+            assert!(r.status().is_success(), "{path}: {}", r.status());
+        }
+    };
+    put(format!("/api/agent/jobs/{job}/logs"), b"\x1b[1mPlan:\x1b[0m 1 to add <b>bold</b>\n".to_vec()).await;
+    let plan = br#"{"format_version":"1.2","resource_changes":[{"address":"null_resource.new","mode":"managed","type":"null_resource","name":"new","change":{"actions":["create"]}}]}"#;
+    put(format!("/api/agent/jobs/{job}/plan"), b"planfile".to_vec()).await;
+    put(format!("/api/agent/jobs/{job}/plan-json"), plan.to_vec()).await;
+    let structured = br#"{"plan_format_version":"1.2","resource_changes":[{"address":"null_resource.new","mode":"managed","type":"null_resource","name":"new","change":{"actions":["create"]}}]}"#;
+    put(format!("/api/agent/jobs/{job}/plan-json-redacted"), structured.to_vec()).await;
+    let finish =
+        protocol::FinishRequest { outcome: protocol::Outcome::Succeeded, has_changes: true, reason: None };
+    let (status, done) =
+        api.call(Method::POST, &protocol::job_path(&job, "/finish"), Some(&job_token), body(&finish)).await;
+    assert_eq!(
+        (status, typed::<protocol::FinishResponse>(&done).run_status.as_str()),
+        (StatusCode::OK, "planned")
+    );
+
+    // No session: to the sign-in page, coming back here.
+    let (status, _, to) = page(&api, Method::GET, "/app/acme/workspaces?search=w", None, None, None).await;
+    assert_eq!(
+        (status, to.as_deref()),
+        (StatusCode::SEE_OTHER, Some("/app/sign-in?return_to=%2Fapp%2Facme%2Fworkspaces%3Fsearch%3Dw"))
+    );
+    // Organizations and workspaces a person may see; someone in no team sees none.
+    let (status, home, _) = page(&api, Method::GET, "/app", Some(rita), None, None).await;
+    assert_eq!(status, StatusCode::OK, "{home}");
+    assert!(home.contains(r#"<a href="/app/acme/workspaces">acme</a>"#), "{home}");
+    let (_, home, _) = page(&api, Method::GET, "/app", Some(nobody), None, None).await;
+    assert!(!home.contains("/app/acme/"), "{home}");
+    assert_eq!(
+        page(&api, Method::GET, "/app/acme/workspaces", Some(nobody), None, None).await.0,
+        StatusCode::NOT_FOUND
+    );
+    let (status, list, _) = page(&api, Method::GET, "/app/acme/workspaces", Some(rita), None, None).await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    assert!(
+        list.contains(">web</a>") && list.contains(">planned</span>") && list.contains("1 workspace<"),
+        "{list}"
+    );
+    let (_, none, _) =
+        page(&api, Method::GET, "/app/acme/workspaces?status=applied", Some(rita), None, None).await;
+    assert!(none.contains("0 workspaces<"), "{none}");
+    assert_eq!(
+        page(&api, Method::GET, "/app/acme/workspaces?status=nonsense", Some(rita), None, None).await.0,
+        StatusCode::BAD_REQUEST
+    );
+
+    // The workspace: outputs without the sensitive value, resources.
+    let (status, overview, _) =
+        page(&api, Method::GET, "/app/acme/workspaces/web", Some(rita), None, None).await;
+    assert_eq!(status, StatusCode::OK, "{overview}");
+    assert!(overview.contains("https://web.example") && overview.contains("db_password"), "{overview}");
+    assert!(!overview.contains("s3cr3t-never-shown"), "a sensitive output reached a page");
+    let (_, owners_view, _) =
+        page(&api, Method::GET, "/app/acme/workspaces/web", Some(olivia), None, None).await;
+    assert!(
+        owners_view.contains("null_resource.web") && !owners_view.contains("s3cr3t-never-shown"),
+        "{owners_view}"
+    );
+    assert!(overview.contains("null_resource.web"), "read access includes the state (as in TFE)");
+
+    // The run: a reader sees the log (escapes gone, HTML escaped) and the plan, no buttons.
+    let run_page = format!("/app/acme/workspaces/web/runs/{run}");
+    let (status, seen, _) = page(&api, Method::GET, &run_page, Some(rita), None, None).await;
+    assert_eq!(status, StatusCode::OK, "{seen}");
+    assert!(
+        seen.contains("Plan: 1 to add &#60;b&#62;bold&#60;/b&#62;")
+            || seen.contains("Plan: 1 to add &lt;b&gt;bold&lt;/b&gt;"),
+        "{seen}"
+    );
+    assert!(!seen.contains("<b>bold</b>") && !seen.contains('\u{1b}'), "{seen}");
+    assert!(seen.contains("+1 to add") && seen.contains("null_resource.new"), "{seen}");
+    assert!(
+        !seen.contains("confirm-apply") && !seen.contains("run-actions"),
+        "a reader is offered no action"
+    );
+    let rita_csrf = csrf_of(&seen);
+    let act = format!("{run_page}/actions");
+    let (status, refused, _) =
+        page(&api, Method::POST, &act, Some(rita), Some(&[("csrf", &rita_csrf), ("action", "apply")]), None)
+            .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "a reader's own form post: {refused}");
+    assert_eq!(run_status(&api, &run).await, "planned");
+
+    // An owner is offered Confirm & apply; a post without the session's CSRF token, or from
+    // another origin, is refused; then confirming works and the timeline says who.
+    let (_, seen, _) = page(&api, Method::GET, &run_page, Some(olivia), None, None).await;
+    assert!(seen.contains("id=\"confirm-apply\"") && seen.contains("id=\"discard\""), "{seen}");
+    let csrf = csrf_of(&seen);
+    for (token, origin) in
+        [(rita_csrf.as_str(), None), ("", None), (csrf.as_str(), Some("https://evil.example"))]
+    {
+        let (status, _, _) = page(
+            &api,
+            Method::POST,
+            &act,
+            Some(olivia),
+            Some(&[("csrf", token), ("action", "apply")]),
+            origin,
+        )
+        .await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "forged post (token {token:?}, origin {origin:?})");
+    }
+    assert_eq!(
+        page(&api, Method::POST, &act, None, Some(&[("csrf", &csrf), ("action", "apply")]), None).await.0,
+        StatusCode::SEE_OTHER,
+        "no session: to sign-in"
+    );
+    assert_eq!(run_status(&api, &run).await, "planned", "nothing forged changed the run");
+    let (status, _, to) = page(
+        &api,
+        Method::POST,
+        &act,
+        Some(olivia),
+        Some(&[("csrf", &csrf), ("action", "apply"), ("comment", "ship <it>")]),
+        Some(&api.base),
+    )
+    .await;
+    assert_eq!((status, to.as_deref()), (StatusCode::SEE_OTHER, Some(run_page.as_str())));
+    assert_eq!(run_status(&api, &run).await, "confirmed");
+    let (_, seen, _) = page(&api, Method::GET, &run_page, Some(rita), None, None).await;
+    assert!(
+        seen.contains("by olivia: “ship &#60;it&#62;”") || seen.contains("by olivia: “ship &lt;it&gt;”"),
+        "{seen}"
+    );
+    let trail =
+        api.ok(Method::GET, "/api/v2/organizations/acme/audit-trail?filter[action]=run.applied", None).await;
+    assert_eq!(trail["data"][0]["attributes"]["actor"], "olivia", "{trail}");
+
+    // Terraform's printed link, and only names go into its redirect.
+    let (status, _, to) =
+        page(&api, Method::GET, &format!("/app/acme/web/runs/{run}"), None, None, None).await;
+    assert_eq!((status, to), (StatusCode::SEE_OTHER, Some(run_page.clone())));
+    // A run under another workspace's path is not found; the stylesheet is immutable.
+    assert_eq!(
+        page(&api, Method::GET, &format!("/app/acme/workspaces/other/runs/{run}"), Some(olivia), None, None)
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+    let css = seen.split("href=\"/app/assets/").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    let r = reqwest::get(format!("{}/app/assets/{css}", api.base)).await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["cache-control"], "public, max-age=31536000, immutable");
+    assert_eq!(
+        reqwest::get(format!("{}/app/assets/tern-old.css", api.base)).await.unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
+}
+
+async fn run_status(api: &Api, run: &str) -> String {
+    api.ok(Method::GET, &format!("/api/v2/runs/{run}"), None).await["data"]["attributes"]["status"]
+        .as_str()
+        .unwrap()
+        .to_owned()
 }

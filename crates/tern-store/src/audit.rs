@@ -51,6 +51,8 @@ pub struct AuditFilter {
     pub workspace_id: Option<String>,
     /// This action only.
     pub action: Option<String>,
+    /// This run only (id).
+    pub run_id: Option<String>,
 }
 
 /// Events per INSERT statement (9 parameters each: well under SQLite's and PostgreSQL's limits).
@@ -177,6 +179,9 @@ impl Store {
         }
         if let Some(action) = &filter.action {
             add("action", "=", Bind::Text(action));
+        }
+        if let Some(run) = &filter.run_id {
+            add("run_id", "=", Bind::Text(run));
         }
         let condition = if conditions.is_empty() { "1 = 1".to_owned() } else { conditions.join(" AND ") };
         let mut total =

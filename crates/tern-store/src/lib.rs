@@ -146,6 +146,17 @@ pub struct Paged<T> {
     pub page: Page,
 }
 
+impl<T> Paged<T> {
+    /// Page `items` (all of them, already in order) in memory: for short lists filtered by
+    /// the caller, not by a query.
+    pub fn in_memory(items: Vec<T>, page: Page) -> Self {
+        let total = items.len() as u64;
+        let size = usize::try_from(page.limit()).unwrap_or(usize::MAX);
+        let skip = usize::try_from(page.offset()).unwrap_or(usize::MAX);
+        Self { items: items.into_iter().skip(skip).take(size).collect(), total, page }
+    }
+}
+
 /// The store.
 #[derive(Clone)]
 pub struct Store {

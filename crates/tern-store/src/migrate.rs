@@ -81,6 +81,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0011_sessions_and_sign_in.sql"),
         postgres: include_str!("../migrations/postgres/0011_sessions_and_sign_in.sql"),
     },
+    Migration {
+        version: 12,
+        name: "audit trail indexes",
+        sqlite: include_str!("../migrations/sqlite/0012_audit_trail_indexes.sql"),
+        postgres: include_str!("../migrations/postgres/0012_audit_trail_indexes.sql"),
+    },
 ];
 
 /// Arbitrary, fixed: the advisory lock id tern's replicas agree on.

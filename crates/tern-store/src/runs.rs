@@ -420,6 +420,24 @@ impl Store {
         Ok(run(&row)?)
     }
 
+    /// The runs with these ids (those that exist), in one query: a list page shows each
+    /// workspace's latest run without a query per row.
+    pub async fn runs_by_ids(&self, ids: &[String]) -> Result<Vec<Run>, StoreError> {
+        let mut out = Vec::with_capacity(ids.len());
+        // In chunks well under both backends' parameter limits.
+        for chunk in ids.chunks(500) {
+            let params = (1..=chunk.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
+            let mut q = sqlx::query(sql(format!("SELECT {RUN_COLUMNS} FROM runs WHERE id IN ({params})")));
+            for id in chunk {
+                q = q.bind(id);
+            }
+            for row in q.fetch_all(&self.pool).await? {
+                out.push(run(&row)?);
+            }
+        }
+        Ok(out)
+    }
+
     /// Runs of a workspace, newest first; only those in one of `statuses` when given.
     pub async fn list_runs(
         &self,

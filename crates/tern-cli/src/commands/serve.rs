@@ -750,7 +750,8 @@ tern is running in development mode. Next steps:\n\
 \n  \
 2. Run Terraform in it (plan, then confirm the apply), with the logs as they come:\n       \
 {tern} run start --org acme --workspace app --dir ./my-terraform-config\n       \
-{tern} run apply <run-id> --follow\n\
+{tern} run apply <run-id> --follow\n     \
+   or follow it and confirm the apply in the web UI (step 5): {server}/app/acme/workspaces/app\n\
 \n  \
 3. Mint a token for the workspace and verify it the way a cloud would:\n       \
 {tern} token mint --signing-key {key} --issuer-url {issuer} \\\n         \
@@ -761,7 +762,7 @@ tern is running in development mode. Next steps:\n\
 {tern} serve --signing-key /etc/tern/signing-key.pem --issuer-url https://tern.example.com \\\n         \
 --listen 0.0.0.0:{port} --tls-cert cert.pem --tls-key key.pem --database-url postgres://…\n\
 \n  \
-5. People: give someone a user and a token, then they sign in at {server}/app\n     \
+5. The web UI, for people: give someone a user and a token, then they sign in at {server}/app\n     \
    (or add --oidc-issuer … to sign in through your identity provider; `terraform login` works too):\n       \
 {tern} user create alice --admin && {tern} user token alice\n\
 \n\

@@ -42,6 +42,12 @@ impl Caller {
     }
 }
 
+/// Another organization's resource is "not found" under its own name (no oracle for ids);
+/// anything else (an agent or job token on the user API: 403) stays as it is.
+pub(crate) fn hidden(e: ApiError, detail: String) -> ApiError {
+    if e.status == axum::http::StatusCode::NOT_FOUND { ApiError::not_found(detail) } else { e }
+}
+
 /// The API's answer to a refusal: hidden → "`missing`" as 404, a missing permission → 403.
 pub(crate) fn refuse(denied: Denied, missing: impl FnOnce() -> String) -> ApiError {
     match denied {

@@ -60,14 +60,6 @@ pub(crate) fn single_page<T: Serialize>(items: Vec<T>) -> Response {
     respond(StatusCode::OK, &ListDocument::single_page(items))
 }
 
-/// One page of `items` (all there are), for lists filtered after reading.
-pub(crate) fn paged_in_memory<T>(items: Vec<T>, page: Page) -> Paged<T> {
-    let total = items.len() as u64;
-    let size = page.size.clamp(1, Page::MAX_SIZE) as usize;
-    let skip = (page.number.max(1) as usize - 1).saturating_mul(size);
-    Paged { items: items.into_iter().skip(skip).take(size).collect(), total, page }
-}
-
 /// A page of a list with TFE's `meta.pagination` and `links`.
 pub(crate) fn list<T, R: Serialize>(paged: &Paged<T>, path: &str, render: impl Fn(&T) -> R) -> Response {
     list_with_included(paged, path, render, Vec::new())

@@ -54,6 +54,16 @@ impl ApiError {
         )
     }
 
+    /// Something went wrong inside the server; `cause` goes to the log, not to the caller.
+    pub(crate) fn internal(cause: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %cause, "internal error");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal error",
+            "tern failed to answer; the server log has the cause",
+        )
+    }
+
     pub(crate) fn conflict(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::CONFLICT, "conflict", detail)
     }

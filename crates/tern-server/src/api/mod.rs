@@ -4,7 +4,7 @@
 //! store, and render JSON:API documents ([`docs`]); the store owns the rules. Errors are JSON:API
 //! error objects whose `detail` says what to change.
 
-mod access;
+pub(crate) mod access;
 mod admin;
 mod agent;
 mod auth;
@@ -348,8 +348,9 @@ pub fn router(state: ApiState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limits.max_json_bytes))
         .layer(axum::middleware::map_response(api_version))
-        .with_state(state)
+        .with_state(state.clone())
         .merge(web)
+        .merge(crate::ui::router(state))
 }
 
 #[cfg(test)]

@@ -96,6 +96,7 @@ async fn filter(
         actor: text("filter[actor]"),
         workspace_id,
         action: text("filter[action]"),
+        run_id: None,
     })
 }
 

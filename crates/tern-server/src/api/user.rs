@@ -447,11 +447,7 @@ async fn ping(_caller: Caller) -> Response {
 
 // ---------------------------------------------------------------- loading with authorization
 
-/// Another organization's resource is "not found" under its own name (no oracle for ids);
-/// anything else (an agent or job token on the user API: 403) stays as it is.
-pub(crate) fn hidden(e: ApiError, detail: String) -> ApiError {
-    if e.status == StatusCode::NOT_FOUND { ApiError::not_found(detail) } else { e }
-}
+pub(crate) use super::access::hidden;
 
 pub(crate) async fn load_org(
     s: &ApiState,
@@ -480,11 +476,7 @@ async fn load_ws_by_name(
 }
 
 async fn load_run(s: &ApiState, caller: &Caller, id: &str, action: WA) -> Result<(Run, Workspace), ApiError> {
-    let run = s.store.run(id).await?;
-    let ws = load_ws(s, caller, &run.workspace_id, action)
-        .await
-        .map_err(|e| hidden(e, format!("run {id:?} not found")))?;
-    Ok((run, ws))
+    crate::app::runs::run_for(s, caller, id, action).await
 }
 
 /// `plan-X` / `apply-X` → `run-X`.
@@ -581,27 +573,7 @@ async fn list_projects(
     let names = comma_list(&q, "filter[names]");
     let page = docs::page(&q)?;
     let search = q.get("q").map(String::as_str);
-    let paged = match standing.visible_projects() {
-        Some(tern_access::Visible::All) => s.store.list_projects(&org.id, &names, search, page).await?,
-        // A member who sees only some projects: few, filtered here and paged in memory.
-        other => {
-            let allowed = match other {
-                Some(tern_access::Visible::Only { projects, .. }) => projects,
-                _ => Vec::new(),
-            };
-            let mut seen = Vec::new();
-            for id in allowed {
-                let p = s.store.project(&id).await?;
-                let named = names.is_empty() || names.contains(&p.name);
-                let found = search.is_none_or(|q| p.name.to_lowercase().contains(&q.to_lowercase()));
-                if named && found && !seen.iter().any(|x: &tern_store::Project| x.id == p.id) {
-                    seen.push(p);
-                }
-            }
-            seen.sort_by(|a, b| a.name.cmp(&b.name));
-            docs::paged_in_memory(seen, page)
-        }
-    };
+    let paged = crate::app::workspaces::projects(&s, &standing, &org, &names, search, page).await?;
     Ok(docs::list(&paged, &format!("/api/v2/organizations/{}/projects", org.name), docs::project))
 }
 
@@ -2081,28 +2053,48 @@ async fn capacity(State(s): State<ApiState>, caller: Caller, Path(org): Path<Str
     Ok(docs::one(Resource::new(org.name, r::CapacityAttributes { pending, running }, NoRelationships {})))
 }
 
-async fn apply_run(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
-    let (run, ws) = load_run(&s, &caller, &id, WA::Apply).await?;
-    s.store.apply_run(&id).await?;
-    s.jobs_queued.notify_waiters();
-    s.audit(&caller, "run.applied", Scope::run(&ws, &run.id), serde_json::json!({})).await?;
+/// TFE's optional `{"comment": "…"}` of a run action (an empty body: none).
+fn action_comment(body: &[u8]) -> Result<Option<String>, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    let v: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
+        ApiError::bad_request(format!("the body must be JSON like {{\"comment\": \"…\"}}: {e}"))
+    })?;
+    match v.get("comment") {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::String(c)) => Ok(Some(c.clone())),
+        Some(_) => Err(ApiError::bad_request("comment must be a string")),
+    }
+}
+
+async fn apply_run(
+    State(s): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult {
+    crate::app::runs::apply(&s, &caller, &id, action_comment(&body)?.as_deref()).await?;
     Ok(StatusCode::ACCEPTED.into_response())
 }
 
-async fn discard_run(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
-    let (run, ws) = load_run(&s, &caller, &id, WA::Apply).await?;
-    s.store.discard_run(&id).await?;
-    s.audit(&caller, "run.discarded", Scope::run(&ws, &run.id), serde_json::json!({})).await?;
+async fn discard_run(
+    State(s): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult {
+    crate::app::runs::discard(&s, &caller, &id, action_comment(&body)?.as_deref()).await?;
     Ok(StatusCode::ACCEPTED.into_response())
 }
 
-async fn cancel_run(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
-    // Stopping a plan needs what starting it did; stopping anything later, what applying does.
-    let run = s.store.run(&id).await?;
-    let needs = if run.status.is_before_plan_end() { WA::QueuePlan } else { WA::Apply };
-    let (run, ws) = load_run(&s, &caller, &run.id, needs).await?;
-    s.store.cancel_run(&id, &format!("canceled by {}", caller.actor().0)).await?;
-    s.audit(&caller, "run.canceled", Scope::run(&ws, &run.id), serde_json::json!({})).await?;
+async fn cancel_run(
+    State(s): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult {
+    crate::app::runs::cancel(&s, &caller, &id, action_comment(&body)?.as_deref()).await?;
     Ok(StatusCode::ACCEPTED.into_response())
 }
 

@@ -1,0 +1,584 @@
+//! The pages: organizations, workspaces, a workspace, its runs, a run (and its actions).
+
+use std::collections::HashMap;
+
+use askama::Template;
+use axum::extract::{Form, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::Response;
+use serde::Deserialize;
+use tern_access::WorkspaceAction as WA;
+use tern_store::{AuditFilter, Page, ResourceCounts, Run, RunStatus, Workspace, WorkspaceFilter};
+use tern_types::RunPhase;
+
+use super::{Nav, failure, tone, viewer, when};
+use crate::api::{ApiError, ApiState};
+use crate::app;
+use crate::app::runs::Offered;
+use crate::app::workspaces::Output;
+use crate::web;
+
+/// Rows per list page.
+const PAGE_SIZE: u32 = 25;
+/// A log longer than this shows its end (the API serves all of it).
+const MAX_LOG_BYTES: usize = 2 * 1024 * 1024;
+/// Resource changes listed on a run page.
+const MAX_CHANGES: usize = 1000;
+
+/// `Ok(value)`, or the failure page for the application layer's refusal.
+macro_rules! or_page {
+    ($nav:expr, $e:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(e) => return failure($nav, &e),
+        }
+    };
+}
+
+/// An organization or workspace name, or a run id, as a URL path segment: nothing else is
+/// put into a redirect.
+fn is_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 128
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+/// Links to the pages before and after this one, keeping the list's filters.
+#[derive(Debug)]
+pub(crate) struct Pager {
+    number: u32,
+    pages: u64,
+    previous: Option<String>,
+    next: Option<String>,
+}
+
+fn pager(path: &str, params: &[(&str, &str)], total: u64, page: Page) -> Pager {
+    let pages = total.div_ceil(u64::from(PAGE_SIZE)).max(1);
+    let link = |n: u32| {
+        let mut q = url::form_urlencoded::Serializer::new(String::new());
+        for (k, v) in params.iter().filter(|(_, v)| !v.is_empty()) {
+            q.append_pair(k, v);
+        }
+        q.append_pair("page", &n.to_string());
+        format!("{path}?{}", q.finish())
+    };
+    Pager {
+        number: page.number,
+        pages,
+        previous: (page.number > 1).then(|| link(page.number - 1)),
+        next: (u64::from(page.number) < pages).then(|| link(page.number + 1)),
+    }
+}
+
+fn page_of(n: Option<u32>) -> Page {
+    Page { number: n.unwrap_or(1).max(1), size: PAGE_SIZE }
+}
+
+/// A run as lists and the overview show it.
+#[derive(Debug)]
+pub(crate) struct RunLine {
+    id: String,
+    status: &'static str,
+    tone: &'static str,
+    message: String,
+    when: (String, String),
+    counts: Option<ResourceCounts>,
+}
+
+impl RunLine {
+    fn of(run: &Run) -> Self {
+        Self {
+            id: run.id.clone(),
+            status: run.status.as_str(),
+            tone: tone(run.status),
+            message: run.message.clone(),
+            when: when(run.created_at),
+            counts: run.resource_counts,
+        }
+    }
+}
+
+// ------------------------------------------------------------------------------ organization
+
+/// `/app/{org}`: its workspaces.
+pub(crate) async fn organization(Path(org): Path<String>) -> Response {
+    if !is_name(&org) {
+        return web::redirect("/app");
+    }
+    web::redirect(&format!("/app/{org}/workspaces"))
+}
+
+// ------------------------------------------------------------------------------ workspaces
+
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct WorkspacesQuery {
+    #[serde(default)]
+    search: String,
+    #[serde(default)]
+    project: String,
+    #[serde(default)]
+    tag: String,
+    #[serde(default)]
+    status: String,
+    page: Option<u32>,
+}
+
+#[derive(Debug)]
+struct WorkspaceRow {
+    name: String,
+    project: String,
+    locked: bool,
+    status: Option<(&'static str, &'static str)>,
+    when: Option<(String, String)>,
+    terraform: String,
+    tags: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "workspaces.html")]
+struct WorkspacesPage<'a> {
+    nav: &'a Nav,
+    org: &'a str,
+    search: &'a str,
+    tag: &'a str,
+    projects: Vec<(String, String, bool)>,
+    statuses: Vec<(&'static str, bool)>,
+    total: u64,
+    rows: Vec<WorkspaceRow>,
+    pager: Pager,
+}
+
+pub(crate) async fn workspaces(
+    State(s): State<ApiState>,
+    headers: HeaderMap,
+    uri: Uri,
+    Path(org): Path<String>,
+    Query(q): Query<WorkspacesQuery>,
+) -> Response {
+    let mut v = match viewer(&s, &headers, &uri).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let (org, standing) = or_page!(&v.nav, app::workspaces::organization(&s, &v.caller, &org).await);
+    v.nav.org = Some(org.name.clone());
+    let status = match q.status.as_str() {
+        "" => Vec::new(),
+        st => match RunStatus::parse(st) {
+            Some(st) => vec![st],
+            None => return failure(&v.nav, &ApiError::bad_request(format!("there is no run status {st:?}"))),
+        },
+    };
+    let filter = WorkspaceFilter {
+        name: Some(q.search.trim().to_owned()).filter(|n| !n.is_empty()),
+        tags: Some(q.tag.trim().to_owned()).into_iter().filter(|t| !t.is_empty()).collect(),
+        project_id: Some(q.project.clone()).filter(|p| !p.is_empty()),
+        current_run_statuses: status,
+        ..WorkspaceFilter::default()
+    };
+    let page = page_of(q.page);
+    let paged = or_page!(&v.nav, app::workspaces::list(&s, &standing, &org, filter, page).await);
+    let all = Page { number: 1, size: Page::MAX_SIZE };
+    let projects = or_page!(&v.nav, app::workspaces::projects(&s, &standing, &org, &[], None, all).await);
+    let rows = paged
+        .items
+        .iter()
+        .map(|r| WorkspaceRow {
+            name: r.ws.name.clone(),
+            project: r.ws.project.clone(),
+            locked: r.ws.locked,
+            status: r.latest.as_ref().map(|run| (run.status.as_str(), tone(run.status))),
+            when: r.latest.as_ref().map(|run| when(run.created_at)),
+            terraform: r.ws.terraform_version.to_string(),
+            tags: r.ws.tag_names.clone(),
+        })
+        .collect();
+    let path = format!("/app/{}/workspaces", org.name);
+    let params =
+        [("search", q.search.as_str()), ("project", &q.project), ("tag", &q.tag), ("status", &q.status)];
+    let html = WorkspacesPage {
+        nav: &v.nav,
+        org: &org.name,
+        search: &q.search,
+        tag: &q.tag,
+        projects: projects.items.into_iter().map(|p| (p.id.clone(), p.name, p.id == q.project)).collect(),
+        statuses: RunStatus::ALL.iter().map(|st| (st.as_str(), st.as_str() == q.status)).collect(),
+        total: paged.total,
+        rows,
+        pager: pager(&path, &params, paged.total, page),
+    }
+    .render();
+    web::page(StatusCode::OK, html)
+}
+
+// ------------------------------------------------------------------------------ a workspace
+
+#[derive(Template)]
+#[template(path = "workspace.html")]
+struct WorkspacePage<'a> {
+    nav: &'a Nav,
+    org: &'a str,
+    ws: &'a Workspace,
+    latest: Option<RunLine>,
+    outputs: Option<Vec<Output>>,
+    resources: Option<Vec<String>>,
+    serial: Option<i64>,
+    no_state: &'a str,
+}
+
+pub(crate) async fn workspace(
+    State(s): State<ApiState>,
+    headers: HeaderMap,
+    uri: Uri,
+    Path((org, ws)): Path<(String, String)>,
+) -> Response {
+    let mut v = match viewer(&s, &headers, &uri).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let (ws, standing) = or_page!(&v.nav, app::workspaces::by_name(&s, &v.caller, &org, &ws, WA::Read).await);
+    v.nav.org = Some(ws.organization.clone());
+    let o = or_page!(&v.nav, app::workspaces::overview(&s, &standing, &ws).await);
+    let no_state = if ws.current_state_version_id.is_none() {
+        "No state yet: the first apply makes one."
+    } else {
+        "Your access to this workspace does not include its outputs."
+    };
+    let html = WorkspacePage {
+        nav: &v.nav,
+        org: &ws.organization,
+        ws: &ws,
+        latest: o.latest.as_ref().map(RunLine::of),
+        outputs: o.outputs,
+        resources: o.resources,
+        serial: o.serial,
+        no_state,
+    }
+    .render();
+    web::page(StatusCode::OK, html)
+}
+
+// ------------------------------------------------------------------------------ runs
+
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct PageQuery {
+    page: Option<u32>,
+}
+
+#[derive(Template)]
+#[template(path = "runs.html")]
+struct RunsPage<'a> {
+    nav: &'a Nav,
+    org: &'a str,
+    ws: &'a str,
+    runs: Vec<RunLine>,
+    pager: Pager,
+}
+
+pub(crate) async fn runs(
+    State(s): State<ApiState>,
+    headers: HeaderMap,
+    uri: Uri,
+    Path((org, ws)): Path<(String, String)>,
+    Query(q): Query<PageQuery>,
+) -> Response {
+    let mut v = match viewer(&s, &headers, &uri).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let (ws, _) = or_page!(&v.nav, app::workspaces::by_name(&s, &v.caller, &org, &ws, WA::Read).await);
+    v.nav.org = Some(ws.organization.clone());
+    let page = page_of(q.page);
+    let paged = or_page!(&v.nav, app::workspaces::runs(&s, &ws, page).await);
+    let path = format!("/app/{}/workspaces/{}/runs", ws.organization, ws.name);
+    let html = RunsPage {
+        nav: &v.nav,
+        org: &ws.organization,
+        ws: &ws.name,
+        runs: paged.items.iter().map(RunLine::of).collect(),
+        pager: pager(&path, &[], paged.total, page),
+    }
+    .render();
+    web::page(StatusCode::OK, html)
+}
+
+// ------------------------------------------------------------------------------ a run
+
+#[derive(Template)]
+#[template(path = "run.html")]
+struct RunPage<'a> {
+    nav: &'a Nav,
+    org: &'a str,
+    ws: &'a str,
+    run: RunLine,
+    error: Option<&'a str>,
+    /// (step, RFC 3339, shown time, who and their comment)
+    timeline: Vec<(String, String, String, String)>,
+    /// (symbol and action, class, address)
+    changes: Vec<(&'static str, &'static str, String)>,
+    offered: Offered,
+    csrf: &'a str,
+    plan_log: String,
+    apply_log: String,
+    live: bool,
+}
+
+/// The run `id`, if it is one of workspace `ws` of `org` and the caller may see it.
+async fn run_in(
+    s: &ApiState,
+    caller: &crate::api::Caller,
+    org: &str,
+    ws: &str,
+    id: &str,
+) -> Result<(Run, Workspace), ApiError> {
+    let (run, workspace) = app::runs::run_for(s, caller, id, WA::Read).await?;
+    if workspace.name != ws || workspace.organization != org {
+        return Err(ApiError::not_found(format!("run {id:?} not found in workspace {ws:?}")));
+    }
+    Ok((run, workspace))
+}
+
+pub(crate) async fn run(
+    State(s): State<ApiState>,
+    headers: HeaderMap,
+    uri: Uri,
+    Path((org, ws, id)): Path<(String, String, String)>,
+) -> Response {
+    let mut v = match viewer(&s, &headers, &uri).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let (run, ws) = or_page!(&v.nav, run_in(&s, &v.caller, &org, &ws, &id).await);
+    v.nav.org = Some(ws.organization.clone());
+    let offered = or_page!(&v.nav, app::runs::offered(&s, &v.caller, &run, &ws).await);
+    let acts = or_page!(&v.nav, acts_on(&s, &ws, &run).await);
+    let changes = or_page!(&v.nav, resource_changes(&s, &run).await);
+    let plan_log = or_page!(&v.nav, log_text(&s, &run, RunPhase::Plan).await);
+    let apply_log = or_page!(&v.nav, log_text(&s, &run, RunPhase::Apply).await);
+    let live =
+        !run.status.is_final() && !matches!(run.status, RunStatus::Planned | RunStatus::PlannedAndSaved);
+    let html = RunPage {
+        nav: &v.nav,
+        org: &ws.organization,
+        ws: &ws.name,
+        run: RunLine::of(&run),
+        error: run.error_message.as_deref(),
+        timeline: timeline(&run, &acts),
+        changes,
+        offered,
+        csrf: &v.nav.csrf,
+        plan_log,
+        apply_log,
+        live,
+    }
+    .render();
+    web::page(StatusCode::OK, html)
+}
+
+/// Who confirmed, discarded or canceled the run, and what they said: from the audit trail,
+/// by the timeline step each act leads to.
+async fn acts_on(s: &ApiState, ws: &Workspace, run: &Run) -> Result<HashMap<&'static str, String>, ApiError> {
+    let filter = AuditFilter { run_id: Some(run.id.clone()), ..AuditFilter::default() };
+    let events = s
+        .store
+        .audit_events(Some(&ws.organization_id), &filter, Page { number: 1, size: Page::MAX_SIZE })
+        .await?;
+    let mut out = HashMap::new();
+    for e in events.items {
+        let step = match e.event.action.as_str() {
+            "run.applied" => "confirmed",
+            "run.discarded" => "discarded",
+            "run.canceled" => "canceled",
+            _ => continue,
+        };
+        let comment = e.event.details.get("comment").and_then(serde_json::Value::as_str);
+        let who = match comment {
+            Some(c) => format!("by {}: “{c}”", e.event.actor),
+            None => format!("by {}", e.event.actor),
+        };
+        out.insert(step, who);
+    }
+    Ok(out)
+}
+
+/// The run's steps in the order they happened.
+fn timeline(run: &Run, acts: &HashMap<&'static str, String>) -> Vec<(String, String, String, String)> {
+    let mut stamps: Vec<(&str, i64)> = run.run_timestamps().collect();
+    stamps.sort_by_key(|(k, at)| (*at, *k));
+    stamps
+        .into_iter()
+        .map(|(key, at)| {
+            let step = key.trim_end_matches("-at").replace(['_', '-'], " ");
+            let who = acts.get(key.trim_end_matches("-at")).cloned().unwrap_or_default();
+            let (iso, shown) = when(at);
+            (step, iso, shown, who)
+        })
+        .collect()
+}
+
+/// The plan's resource changes (from its redacted JSON plan), decoded off the async runtime.
+async fn resource_changes(
+    s: &ApiState,
+    run: &Run,
+) -> Result<Vec<(&'static str, &'static str, String)>, ApiError> {
+    if run.resource_counts.is_none() {
+        return Ok(Vec::new());
+    }
+    let json = match s.store.plan_json_redacted(&run.id).await {
+        Ok(j) => j,
+        Err(tern_store::StoreError::NotFound { .. }) => return Ok(Vec::new()),
+        Err(e) => return Err(e.into()),
+    };
+    tokio::task::spawn_blocking(move || changes_of(&json)).await.map_err(ApiError::internal)
+}
+
+fn changes_of(json: &[u8]) -> Vec<(&'static str, &'static str, String)> {
+    let plan: serde_json::Value = serde_json::from_slice(json).unwrap_or_default();
+    let mut out = Vec::new();
+    for rc in plan.get("resource_changes").and_then(serde_json::Value::as_array).into_iter().flatten() {
+        let Some(address) = rc.get("address").and_then(serde_json::Value::as_str) else { continue };
+        let actions: Vec<&str> = rc
+            .pointer("/change/actions")
+            .and_then(serde_json::Value::as_array)
+            .map(|a| a.iter().filter_map(serde_json::Value::as_str).collect())
+            .unwrap_or_default();
+        let (shown, class) = match actions.as_slice() {
+            ["create"] => ("+ create", "add"),
+            ["update"] => ("~ update", "change"),
+            ["delete"] => ("− destroy", "destroy"),
+            ["delete", "create"] | ["create", "delete"] => ("± replace", "change"),
+            ["read"] => ("≤ read", "change"),
+            _ => continue,
+        };
+        out.push((shown, class, address.to_owned()));
+        if out.len() == MAX_CHANGES {
+            break;
+        }
+    }
+    out
+}
+
+/// A phase's log as text to show: its end when it is long, without terminal escapes or other
+/// control characters (the template escapes HTML).
+async fn log_text(s: &ApiState, run: &Run, phase: RunPhase) -> Result<String, ApiError> {
+    let bytes = s.store.log(&run.id, phase).await?;
+    let start = bytes.len().saturating_sub(MAX_LOG_BYTES);
+    let text = String::from_utf8_lossy(&bytes[start..]);
+    Ok(clean_log(&text))
+}
+
+fn clean_log(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            // CSI sequences (colours, cursor moves): ESC [ … final byte.
+            '\u{1b}' => {
+                if chars.peek() == Some(&'[') {
+                    chars.next();
+                    for n in chars.by_ref() {
+                        if ('@'..='~').contains(&n) {
+                            break;
+                        }
+                    }
+                }
+            }
+            '\n' | '\t' => out.push(c),
+            c if c.is_control() => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct ActionForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    action: String,
+    #[serde(default)]
+    comment: String,
+}
+
+/// `POST …/runs/{run}/actions`: confirm & apply, discard or cancel, as the application layer
+/// allows (a forged or unallowed post is refused there, whatever the page showed).
+pub(crate) async fn run_action(
+    State(s): State<ApiState>,
+    headers: HeaderMap,
+    uri: Uri,
+    Path((org, ws, id)): Path<(String, String, String)>,
+    Form(f): Form<ActionForm>,
+) -> Response {
+    let v = match viewer(&s, &headers, &uri).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    if let Err(r) = v.check_form(&s, &headers, &f.csrf) {
+        return *r;
+    }
+    let (run, ws) = or_page!(&v.nav, run_in(&s, &v.caller, &org, &ws, &id).await);
+    let comment = Some(f.comment.as_str());
+    let done = match f.action.as_str() {
+        "apply" => app::runs::apply(&s, &v.caller, &run.id, comment).await,
+        "discard" => app::runs::discard(&s, &v.caller, &run.id, comment).await,
+        "cancel" => app::runs::cancel(&s, &v.caller, &run.id, comment).await,
+        other => {
+            Err(ApiError::bad_request(format!("there is no run action {other:?}: apply, discard or cancel")))
+        }
+    };
+    or_page!(&v.nav, done);
+    web::redirect(&format!("/app/{}/workspaces/{}/runs/{}", ws.organization, ws.name, run.id))
+}
+
+/// `/app/{org}/{ws}/runs/{run}`, the link Terraform prints: the run's page.
+pub(crate) async fn printed_run_link(Path((org, ws, run)): Path<(String, String, String)>) -> Response {
+    if ![&org, &ws, &run].iter().all(|s| is_name(s)) {
+        return web::redirect("/app");
+    }
+    web::redirect(&format!("/app/{org}/workspaces/{ws}/runs/{run}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logs_lose_terminal_escapes_and_control_characters() {
+        assert_eq!(
+            clean_log("\u{1b}[1m\u{1b}[32mApply complete!\u{1b}[0m\r\n\u{7}x\ty"),
+            "Apply complete!\nx\ty"
+        );
+    }
+
+    #[test]
+    fn plan_changes_read_as_terraform_prints_them() {
+        let plan = br#"{"resource_changes":[
+            {"address":"a.b","change":{"actions":["create"]}},
+            {"address":"a.c","change":{"actions":["no-op"]}},
+            {"address":"a.d","change":{"actions":["delete","create"]}},
+            {"address":"a.e","change":{"actions":["delete"]}}]}"#;
+        let got: Vec<String> = changes_of(plan).into_iter().map(|(s, _, a)| format!("{s} {a}")).collect();
+        assert_eq!(got, ["+ create a.b", "± replace a.d", "− destroy a.e"]);
+    }
+
+    #[test]
+    fn pages_link_with_their_filters() {
+        let p = pager(
+            "/app/acme/workspaces",
+            &[("search", "a b"), ("tag", "")],
+            60,
+            Page { number: 2, size: 25 },
+        );
+        assert_eq!(p.pages, 3);
+        assert_eq!(p.previous.as_deref(), Some("/app/acme/workspaces?search=a+b&page=1"));
+        assert_eq!(p.next.as_deref(), Some("/app/acme/workspaces?search=a+b&page=3"));
+    }
+
+    #[test]
+    fn only_names_go_into_a_redirect() {
+        assert!(is_name("run-abc_1.2"));
+        for bad in ["", "//evil.example", "a/b", "a b", "x\\y", "%2F"] {
+            assert!(!is_name(bad), "{bad}");
+        }
+    }
+}
