@@ -3,14 +3,23 @@
 //! Afterwards no run is stuck, no credential file remains, every run's apply ran at most once and
 //! only while its run was alive, state versions form one unbroken lineage, and no Vault token of
 //! a dead phase is left (they are revoked when the killed process starts again).
+//!
+//! Also: `kill -9` of the server while clients mint job tokens as fast as they can, on both
+//! backends: every token a client received has its `token.minted` record in the audit trail
+//! after the restart, once (the record is committed before the token is returned).
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use serde_json::{Value, json};
 
 use crate::peers::{free_port, openbao_role, openbao_trusts};
 use crate::runs::{ADMIN, World, call};
-use crate::support::{Server, run};
+use crate::support::{Scratch, Server, run};
 
 /// xorshift64*: tiny, deterministic, enough to pick kill points.
 struct Rng(u64);
@@ -353,4 +362,193 @@ fn vault_tokens_of_dead_phases(w: &World, logs: &str) {
         );
         std::thread::sleep(Duration::from_millis(500));
     }
+}
+
+/// Threads minting at once in the minting crash test.
+const MINT_CLIENTS: usize = 8;
+
+#[test]
+fn kill_9_while_minting_loses_no_audit_record_of_a_returned_token() {
+    mint_crash_rounds(None, 6);
+}
+
+#[test]
+fn kill_9_while_minting_loses_no_audit_record_of_a_returned_token_on_postgres() {
+    let db = tern_testkit::db::TestDatabase::postgres();
+    mint_crash_rounds(Some(&db.url), 6);
+}
+
+/// `tern serve` with no workers (the test claims the job itself) on `database_url`, or on the
+/// SQLite file of the scratch directory's data directory.
+fn mint_serve(s: &Scratch, database_url: Option<&str>) -> Server {
+    let mut cmd = s.tern_plain();
+    cmd.env("TERN_ADMIN_TOKEN", ADMIN);
+    // A lease longer than the test: the claimed job stays alive across the restarts.
+    let mut args = vec!["--signing-key", "keys/rsa-2048.pem", "--workers", "0", "--job-lease", "10m"];
+    if let Some(url) = database_url {
+        args.extend(["--database-url", url]);
+    }
+    Server::start(cmd, &args)
+}
+
+/// The `jti` in a JWT's payload.
+fn jti_of(jwt: &str) -> String {
+    let payload = jwt.split('.').nth(1).unwrap_or_else(|| panic!("not a JWT: {jwt:?}"));
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .unwrap_or_else(|e| panic!("the JWT's payload is not base64url ({e}): {payload:?}"));
+    let claims: Value = serde_json::from_slice(&bytes).unwrap();
+    claims["jti"].as_str().unwrap_or_else(|| panic!("no jti in {claims}")).to_owned()
+}
+
+/// What one client thread got in one round.
+#[derive(Default)]
+struct Minted {
+    /// The jti of every token received in full.
+    jtis: Vec<String>,
+    /// Answers other than 200 (status and body).
+    refused: Vec<String>,
+}
+
+/// Mint as fast as possible until `stop`; a request that fails in transit (the server is being
+/// killed) returned no token and is simply tried again.
+fn mint_until(url: &str, job_token: &str, stop: &AtomicBool, received: &AtomicUsize) -> Minted {
+    let client = reqwest::blocking::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
+    let body = json!({"audience": "sts.amazonaws.com", "ttl_seconds": 600}).to_string();
+    let mut minted = Minted::default();
+    while !stop.load(Ordering::SeqCst) {
+        let Ok(response) = client.post(url).bearer_auth(job_token).body(body.clone()).send() else {
+            continue;
+        };
+        let status = response.status().as_u16();
+        let Ok(text) = response.text() else { continue };
+        if status != 200 {
+            minted.refused.push(format!("{status}: {text}"));
+            continue;
+        }
+        let answer: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+        let jti = jti_of(answer["token"].as_str().unwrap_or_else(|| panic!("no token in {answer}")));
+        assert_eq!(answer["jti"].as_str(), Some(jti.as_str()), "the answer's jti is the token's");
+        minted.jtis.push(jti);
+        received.fetch_add(1, Ordering::SeqCst);
+    }
+    minted
+}
+
+/// Rounds of: clients mint from several threads, the server is killed with `kill -9` at a
+/// random moment while their requests are in flight, and started again on the same database.
+/// Then every jti a client received must be in the trail, and none twice.
+fn mint_crash_rounds(database_url: Option<&str>, default_rounds: u64) {
+    let started = Instant::now();
+    let seed = env_u64("TERN_CRASH_SEED", 0x7e41_2026);
+    let rounds = env_u64("TERN_CRASH_ROUNDS", default_rounds);
+    let backend = if database_url.is_some() { "PostgreSQL" } else { "SQLite" };
+    eprintln!(
+        "minting crash test ({backend}): seed {seed:#x}, {rounds} rounds, {MINT_CLIENTS} clients (set TERN_CRASH_SEED / TERN_CRASH_ROUNDS)"
+    );
+    let mut rng = Rng(seed | 1);
+    let s = Scratch::new();
+    let tern = |server: &Server, args: &[&str]| {
+        let mut cmd = s.tern_plain();
+        cmd.env("TERN_SERVER", &server.base).env("TERN_TOKEN", ADMIN).env("TERN_ORG", "acme").args(args);
+        let out = run(&mut cmd);
+        out.success();
+        out.stdout
+    };
+
+    // A claimed job and its token, as an agent holds them.
+    let mut server = mint_serve(&s, database_url);
+    tern(&server, &["org", "create", "acme"]);
+    tern(&server, &["workspace", "create", "app", "--terraform-version", "1.11.4"]);
+    let dir = s.path().join("config");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("main.tf"), "# nothing\n").unwrap();
+    tern(&server, &["run", "start", "--workspace", "app", "--dir", dir.to_str().unwrap(), "--no-follow"]);
+    let agent = tern(&server, &["agent-token", "create"]).trim().to_owned();
+    let (status, claimed) = call(
+        "POST",
+        &format!("{}/api/agent/jobs/claim", server.base),
+        &agent,
+        Some(json!({"agent": "mint-crash", "wait_seconds": 5, "terraform_versions": ["1.11.4"]})),
+    );
+    assert_eq!(status, 200, "{claimed}");
+    let job = claimed["job"]["id"].as_str().unwrap().to_owned();
+    let job_token = claimed["token"].as_str().unwrap().to_owned();
+
+    let mut received: Vec<String> = Vec::new();
+    let mut refused: Vec<String> = Vec::new();
+    let mut server_logs = String::new();
+    for round in 0..rounds {
+        let url = format!("{}/api/agent/jobs/{job}/token", server.base);
+        let stop = Arc::new(AtomicBool::new(false));
+        let count = Arc::new(AtomicUsize::new(0));
+        let clients: Vec<_> = (0..MINT_CLIENTS)
+            .map(|_| {
+                let (url, job_token, stop, count) =
+                    (url.clone(), job_token.clone(), stop.clone(), count.clone());
+                std::thread::spawn(move || mint_until(&url, &job_token, &stop, &count))
+            })
+            .collect();
+        // Kill once the mints are under way, at a random moment.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while count.load(Ordering::SeqCst) == 0 {
+            if Instant::now() > deadline {
+                stop.store(true, Ordering::SeqCst);
+                let refusals: Vec<String> =
+                    clients.into_iter().flat_map(|c| c.join().unwrap().refused).take(5).collect();
+                panic!("round {round}: no token minted within 10 s: {refusals:#?}\n{}", server.logs());
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let delay = Duration::from_millis(rng.below(1500));
+        std::thread::sleep(delay);
+        let at_kill = count.load(Ordering::SeqCst);
+        server_logs.push_str(&server.kill9());
+        stop.store(true, Ordering::SeqCst);
+        let mut in_round = 0;
+        for client in clients {
+            let minted = client.join().unwrap();
+            in_round += minted.jtis.len();
+            received.extend(minted.jtis);
+            refused.extend(minted.refused);
+        }
+        eprintln!(
+            "{backend} round {round}: kill -9 {} ms into the mints, {at_kill} tokens received before it, {in_round} in all",
+            delay.as_millis()
+        );
+        server = mint_serve(&s, database_url);
+    }
+
+    // The trail, read by a server started again on the same database.
+    let exported = tern(&server, &["audit", "--action", "token.minted", "--json"]);
+    let mut in_trail = std::collections::BTreeMap::<String, usize>::new();
+    for line in exported.lines() {
+        let event: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        assert_eq!(event["actor"].as_str(), Some(job.as_str()), "{event}");
+        let jti = event["details"]["jti"].as_str().unwrap_or_else(|| panic!("no jti: {event}"));
+        *in_trail.entry(jti.to_owned()).or_default() += 1;
+    }
+    let (_, logs) = server.stop();
+    server_logs.push_str(&logs);
+    eprintln!(
+        "minting crash test ({backend}): {} tokens received, {} token.minted records ({} committed but not received), {rounds} kills, {:.1} s",
+        received.len(),
+        in_trail.len(),
+        in_trail.len().saturating_sub(received.len()),
+        started.elapsed().as_secs_f64()
+    );
+    assert!(refused.is_empty(), "mints refused while the server ran: {refused:#?}");
+    let mut seen = std::collections::BTreeSet::new();
+    let twice: Vec<&String> = received.iter().filter(|j| !seen.insert(*j)).collect();
+    assert!(twice.is_empty(), "tokens with the same jti were returned: {twice:?}");
+    let missing: Vec<&String> = received.iter().filter(|j| !in_trail.contains_key(*j)).collect();
+    assert!(
+        missing.is_empty(),
+        "{} of the {} tokens returned to clients have no token.minted record after the kill -9 (jti): {missing:?}",
+        missing.len(),
+        received.len()
+    );
+    let duplicated: Vec<(&String, &usize)> = in_trail.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(duplicated.is_empty(), "jti recorded more than once (jti, times): {duplicated:?}");
+    assert!(!server_logs.contains("panicked"), "{server_logs}");
 }
