@@ -148,7 +148,7 @@ pub(crate) fn page(status: StatusCode, html: Result<String, askama::Error>) -> R
     h.insert(
         "content-security-policy",
         HeaderValue::from_static(
-            "default-src 'none'; style-src 'self'; form-action 'self' http://localhost:* http://127.0.0.1:*; frame-ancestors 'none'; base-uri 'none'",
+            "default-src 'none'; style-src 'self'; script-src 'self'; connect-src 'self'; form-action 'self' http://localhost:* http://127.0.0.1:*; frame-ancestors 'none'; base-uri 'none'",
         ),
     );
     r

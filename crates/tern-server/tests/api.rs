@@ -4887,7 +4887,49 @@ async fn the_web_ui_shows_runs_and_decides_as_the_api_does(api: Api) {
             assert!(r.status().is_success(), "{path}: {}", r.status());
         }
     };
+    // While it plans, the run page follows it: the page shows the log so far, and its event
+    // stream sends only what comes after, then the status, then the end once it is planned; a
+    // reconnect with Last-Event-ID repeats nothing.
+    put(format!("/api/agent/jobs/{job}/logs"), b"Initializing the backend...\n".to_vec()).await;
+    let (status, live, _) =
+        page(&api, Method::GET, &format!("/app/acme/workspaces/web/runs/{run}"), Some(rita), None, None)
+            .await;
+    assert_eq!(status, StatusCode::OK, "{live}");
+    assert!(live.contains("Initializing the backend") && live.contains("http-equiv=\"refresh\""), "{live}");
+    let events = live
+        .split("data-events=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .replace("&#38;", "&")
+        .replace("&amp;", "&");
+    let follow = |last: Option<String>| {
+        let (api, events, rita) = (&api, events.clone(), rita.clone());
+        async move {
+            let mut r = api
+                .http
+                .get(format!("{}{events}", api.base))
+                .header("cookie", format!("tern_session={rita}"));
+            if let Some(id) = last {
+                r = r.header("last-event-id", id);
+            }
+            let r = r.send().await.unwrap();
+            assert_eq!(r.headers()["content-type"], "text/event-stream");
+            r
+        }
+    };
+    let mut stream = follow(None).await;
+    let mut seen = String::new();
+    read_until(&mut stream, &mut seen, "event: status").await;
     put(format!("/api/agent/jobs/{job}/logs"), b"\x1b[1mPlan:\x1b[0m 1 to add <b>bold</b>\n".to_vec()).await;
+    read_until(&mut stream, &mut seen, "1 to add").await;
+    assert!(
+        !seen.contains("Initializing") && !seen.contains("\\u001b"),
+        "the stream repeated what the page shows, or sent escapes: {seen}"
+    );
+    let last_id = seen.lines().filter_map(|l| l.strip_prefix("id: ")).next_back().unwrap().to_owned();
     let plan = br#"{"format_version":"1.2","resource_changes":[{"address":"null_resource.new","mode":"managed","type":"null_resource","name":"new","change":{"actions":["create"]}}]}"#;
     put(format!("/api/agent/jobs/{job}/plan"), b"planfile".to_vec()).await;
     put(format!("/api/agent/jobs/{job}/plan-json"), plan.to_vec()).await;
@@ -4901,6 +4943,12 @@ async fn the_web_ui_shows_runs_and_decides_as_the_api_does(api: Api) {
         (status, typed::<protocol::FinishResponse>(&done).run_status.as_str()),
         (StatusCode::OK, "planned")
     );
+    read_until(&mut stream, &mut seen, "event: end").await;
+    assert!(seen.contains("\"status\":\"planned\""), "{seen}");
+    let mut resumed = follow(Some(last_id)).await;
+    let mut again = String::new();
+    read_until(&mut resumed, &mut again, "event: end").await;
+    assert!(!again.contains("1 to add"), "a reconnect repeated a line: {again}");
 
     // No session: to the sign-in page, coming back here.
     let (status, _, to) = page(&api, Method::GET, "/app/acme/workspaces?search=w", None, None, None).await;
@@ -5040,4 +5088,19 @@ async fn run_status(api: &Api, run: &str) -> String {
         .as_str()
         .unwrap()
         .to_owned()
+}
+
+/// Read an event stream until `want` has arrived (bounded).
+async fn read_until(r: &mut reqwest::Response, seen: &mut String, want: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !seen.contains(want) {
+        let chunk = tokio::time::timeout_at(deadline, r.chunk())
+            .await
+            .unwrap_or_else(|_| panic!("no {want:?} in the event stream within 10 s: {seen}"))
+            .unwrap();
+        match chunk {
+            Some(c) => seen.push_str(&String::from_utf8_lossy(&c)),
+            None => panic!("the event stream ended without {want:?}: {seen}"),
+        }
+    }
 }

@@ -87,6 +87,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0012_audit_trail_indexes.sql"),
         postgres: include_str!("../migrations/postgres/0012_audit_trail_indexes.sql"),
     },
+    Migration {
+        version: 13,
+        name: "log chunk offsets",
+        sqlite: include_str!("../migrations/sqlite/0013_log_offsets.sql"),
+        postgres: include_str!("../migrations/postgres/0013_log_offsets.sql"),
+    },
 ];
 
 /// Arbitrary, fixed: the advisory lock id tern's replicas agree on.

@@ -997,7 +997,11 @@ impl Store {
         if data.is_empty() {
             return Ok(());
         }
-        sqlx::query("INSERT INTO log_chunks (run_id, phase, data) VALUES ($1, $2, $3)")
+        // Only the phase's one runner appends, in order: the previous chunk's end is this start.
+        sqlx::query(
+            "INSERT INTO log_chunks (run_id, phase, data, start_at) VALUES ($1, $2, $3, COALESCE(\
+             (SELECT start_at + LENGTH(data) FROM log_chunks WHERE run_id = $1 AND phase = $2 ORDER BY seq DESC LIMIT 1), 0))",
+        )
             .bind(run_id)
             .bind(phase.as_str())
             .bind(data)
@@ -1015,6 +1019,82 @@ impl Store {
                 .fetch_all(&self.pool)
                 .await?;
         Ok(chunks.into_iter().flat_map(|c| c.0).collect())
+    }
+
+    /// At most `limit` bytes of a phase's log from byte `offset`, and the log's length so far.
+    /// Reads only the chunks it returns (and the one the offset falls in).
+    pub async fn log_range(
+        &self,
+        run_id: &str,
+        phase: RunPhase,
+        offset: u64,
+        limit: u64,
+    ) -> Result<(Vec<u8>, u64), StoreError> {
+        let (length,): (i64,) = sqlx::query_as(
+            "SELECT COALESCE((SELECT start_at + LENGTH(data) FROM log_chunks WHERE run_id = $1 AND phase = $2 \
+             ORDER BY seq DESC LIMIT 1), 0)",
+        )
+        .bind(run_id)
+        .bind(phase.as_str())
+        .fetch_one(&self.pool)
+        .await?;
+        let length = u64::try_from(length).unwrap_or(0);
+        if offset >= length || limit == 0 {
+            return Ok((Vec::new(), length));
+        }
+        let from = i64::try_from(offset).unwrap_or(i64::MAX);
+        let to = i64::try_from(offset.saturating_add(limit)).unwrap_or(i64::MAX);
+        let chunks: Vec<(i64, Vec<u8>)> = sqlx::query_as(
+            "SELECT start_at, data FROM log_chunks WHERE run_id = $1 AND phase = $2 AND start_at < $4 AND start_at >= \
+             (SELECT COALESCE(MAX(start_at), 0) FROM log_chunks WHERE run_id = $1 AND phase = $2 AND start_at <= $3) \
+             ORDER BY seq",
+        )
+        .bind(run_id)
+        .bind(phase.as_str())
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::new();
+        for (start, data) in chunks {
+            let start = u64::try_from(start).unwrap_or(0);
+            let skip = usize::try_from(offset.saturating_sub(start)).unwrap_or(usize::MAX).min(data.len());
+            out.extend_from_slice(&data[skip..]);
+        }
+        out.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        Ok((out, length))
+    }
+
+    /// The chunks of a phase's log after chunk `after` (0: from the start), at most `max`, each
+    /// with its number: a follower asks again from the last one it got, and never sees a chunk
+    /// twice or misses one.
+    pub async fn log_after(
+        &self,
+        run_id: &str,
+        phase: RunPhase,
+        after: i64,
+        max: u32,
+    ) -> Result<Vec<(i64, Vec<u8>)>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT seq, data FROM log_chunks WHERE run_id = $1 AND phase = $2 AND seq > $3 ORDER BY seq LIMIT $4",
+        )
+        .bind(run_id)
+        .bind(phase.as_str())
+        .bind(after)
+        .bind(i64::from(max))
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// The number of a phase's last log chunk (0: none yet).
+    pub async fn log_last_chunk(&self, run_id: &str, phase: RunPhase) -> Result<i64, StoreError> {
+        let (last,): (i64,) =
+            sqlx::query_as("SELECT COALESCE(MAX(seq), 0) FROM log_chunks WHERE run_id = $1 AND phase = $2")
+                .bind(run_id)
+                .bind(phase.as_str())
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(last)
     }
 
     /// Keep the plan file of a run's plan phase, for its apply phase.

@@ -624,6 +624,24 @@ async fn a_run_goes_through_plan_and_apply(f: Fixture) {
         f.store.log(&run.id, RunPhase::Plan).await.unwrap(),
         b"Terraform will perform the following actions\n"
     );
+    // Ranges across chunk boundaries read as slices of the whole; followers resume by chunk.
+    let whole = b"Terraform will perform the following actions\n";
+    for (offset, limit) in [(0, 5), (20, 6), (23, 100), (22, 1), (46, 10), (45, 1), (100, 1), (3, 0)] {
+        let (got, length) = f.store.log_range(&run.id, RunPhase::Plan, offset, limit).await.unwrap();
+        let from = (offset as usize).min(whole.len());
+        let to = (offset + limit).min(whole.len() as u64) as usize;
+        assert_eq!(
+            (got.as_slice(), length),
+            (&whole[from..to.max(from)], whole.len() as u64),
+            "offset {offset} limit {limit}"
+        );
+    }
+    let chunks = f.store.log_after(&run.id, RunPhase::Plan, 0, 10).await.unwrap();
+    assert_eq!(chunks.len(), 2);
+    let rest = f.store.log_after(&run.id, RunPhase::Plan, chunks[0].0, 10).await.unwrap();
+    assert_eq!(rest, chunks[1..].to_vec());
+    assert_eq!(f.store.log_last_chunk(&run.id, RunPhase::Plan).await.unwrap(), chunks[1].0);
+    assert_eq!(f.store.log_range(&run.id, RunPhase::Apply, 0, 10).await.unwrap(), (Vec::new(), 0));
     assert!(!f.store.heartbeat(&job.id, 30).await.unwrap());
     f.store.set_plan_file(&run.id, b"planfile with a sensitive value").await.unwrap();
     assert_eq!(f.store.plan_file(&run.id).await.unwrap(), b"planfile with a sensitive value");

@@ -2171,24 +2171,32 @@ async fn show_apply(State(s): State<ApiState>, caller: Caller, Path(id): Path<St
 /// over, from byte `offset`, at most `limit` bytes.
 async fn logs(s: &ApiState, run: &Run, phase: RunPhase, q: &HashMap<String, String>) -> ApiResult {
     let status = if phase == RunPhase::Plan { run.plan_status } else { run.apply_status };
-    let mut framed = vec![0x02];
-    framed.extend(s.store.log(&run.id, phase).await?);
-    if matches!(
+    let over = matches!(
         status,
         PhaseStatus::Finished | PhaseStatus::Errored | PhaseStatus::Canceled | PhaseStatus::Unreachable
-    ) {
-        framed.push(0x03);
-    }
-    let number = |name: &str, default: usize| -> Result<usize, ApiError> {
+    );
+    let number = |name: &str, default: u64| -> Result<u64, ApiError> {
         q.get(name).map_or(Ok(default), |v| {
             v.parse().map_err(|_| ApiError::bad_request(format!("{name} must be a non-negative integer")))
         })
     };
-    let offset = number("offset", 0)?.min(framed.len());
-    let limit = number("limit", usize::MAX)?;
-    let end = offset.saturating_add(limit).min(framed.len());
-    Ok((StatusCode::OK, [(CONTENT_TYPE, "text/plain; charset=utf-8")], framed[offset..end].to_vec())
-        .into_response())
+    let (offset, limit) = (number("offset", 0)?, number("limit", u64::MAX)?);
+    // Framed: byte 0 is STX, the log's byte n is byte n + 1, then ETX once the phase is over.
+    // Only the asked-for range of the log is read (a follower polls with a growing offset).
+    let from = offset.saturating_sub(1);
+    let want = if offset == 0 { limit.saturating_sub(1) } else { limit };
+    let (data, length) = s.store.log_range(&run.id, phase, from, want).await?;
+    let mut framed = Vec::with_capacity(data.len() + 2);
+    if offset == 0 && limit > 0 {
+        framed.push(0x02);
+    }
+    let end = from.saturating_add(data.len() as u64);
+    framed.extend(data);
+    if over && from <= length && end >= length {
+        framed.push(0x03);
+    }
+    framed.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    Ok((StatusCode::OK, [(CONTENT_TYPE, "text/plain; charset=utf-8")], framed).into_response())
 }
 
 /// How long a log-read URL works without a token (TFE's archivist URLs are signed the same way).

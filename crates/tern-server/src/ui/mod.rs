@@ -28,6 +28,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/app/{org}/workspaces/{ws}/runs", get(pages::runs))
         .route("/app/{org}/workspaces/{ws}/runs/{run}", get(pages::run))
         .route("/app/{org}/workspaces/{ws}/runs/{run}/actions", post(pages::run_action))
+        .route("/app/{org}/workspaces/{ws}/runs/{run}/events", get(pages::run_events))
         // The link Terraform prints ("To view this run in a browser, visit: …").
         .route("/app/{org}/{ws}/runs/{run}", get(pages::printed_run_link))
         .with_state(state)
@@ -70,7 +71,12 @@ pub(crate) async fn viewer(s: &ApiState, headers: &HeaderMap, uri: &Uri) -> Resu
 
 impl Viewer {
     /// Refuse a form without this session's CSRF token or from another origin.
-    pub(crate) fn check_form(&self, s: &ApiState, headers: &HeaderMap, csrf: &str) -> Result<(), Box<Response>> {
+    pub(crate) fn check_form(
+        &self,
+        s: &ApiState,
+        headers: &HeaderMap,
+        csrf: &str,
+    ) -> Result<(), Box<Response>> {
         web::check_csrf(s, headers, Some(&self.secret), csrf)
     }
 }

@@ -1,11 +1,13 @@
 //! The pages: organizations, workspaces, a workspace, its runs, a run (and its actions).
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use askama::Template;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
-use axum::response::Response;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse as _, Response};
 use serde::Deserialize;
 use tern_access::WorkspaceAction as WA;
 use tern_store::{AuditFilter, Page, ResourceCounts, Run, RunStatus, Workspace, WorkspaceFilter};
@@ -320,6 +322,8 @@ struct RunPage<'a> {
     plan_log: String,
     apply_log: String,
     live: bool,
+    /// Where the page's script follows the run from (the chunks the page already shows).
+    events: String,
 }
 
 /// The run `id`, if it is one of workspace `ws` of `org` and the caller may see it.
@@ -352,8 +356,8 @@ pub(crate) async fn run(
     let offered = or_page!(&v.nav, app::runs::offered(&s, &v.caller, &run, &ws).await);
     let acts = or_page!(&v.nav, acts_on(&s, &ws, &run).await);
     let changes = or_page!(&v.nav, resource_changes(&s, &run).await);
-    let plan_log = or_page!(&v.nav, log_text(&s, &run, RunPhase::Plan).await);
-    let apply_log = or_page!(&v.nav, log_text(&s, &run, RunPhase::Apply).await);
+    let (plan_log, plan_after) = or_page!(&v.nav, log_text(&s, &run, RunPhase::Plan).await);
+    let (apply_log, apply_after) = or_page!(&v.nav, log_text(&s, &run, RunPhase::Apply).await);
     let live =
         !run.status.is_final() && !matches!(run.status, RunStatus::Planned | RunStatus::PlannedAndSaved);
     let html = RunPage {
@@ -369,6 +373,10 @@ pub(crate) async fn run(
         plan_log,
         apply_log,
         live,
+        events: format!(
+            "/app/{}/workspaces/{}/runs/{}/events?plan={plan_after}&apply={apply_after}",
+            ws.organization, ws.name, run.id
+        ),
     }
     .render();
     web::page(StatusCode::OK, html)
@@ -457,13 +465,17 @@ fn changes_of(json: &[u8]) -> Vec<(&'static str, &'static str, String)> {
     out
 }
 
-/// A phase's log as text to show: its end when it is long, without terminal escapes or other
-/// control characters (the template escapes HTML).
-async fn log_text(s: &ApiState, run: &Run, phase: RunPhase) -> Result<String, ApiError> {
-    let bytes = s.store.log(&run.id, phase).await?;
-    let start = bytes.len().saturating_sub(MAX_LOG_BYTES);
-    let text = String::from_utf8_lossy(&bytes[start..]);
-    Ok(clean_log(&text))
+/// A phase's log as text to show (its end when it is long, without terminal escapes or other
+/// control characters; the template escapes HTML), and the number of its last chunk: the text
+/// and the number come from one read, so a follower resumes exactly after what is shown.
+async fn log_text(s: &ApiState, run: &Run, phase: RunPhase) -> Result<(String, i64), ApiError> {
+    let chunks = s.store.log_after(&run.id, phase, 0, u32::MAX).await?;
+    let last = chunks.last().map_or(0, |c| c.0);
+    let mut bytes: Vec<u8> = chunks.into_iter().flat_map(|c| c.1).collect();
+    if bytes.len() > MAX_LOG_BYTES {
+        bytes.drain(..bytes.len() - MAX_LOG_BYTES);
+    }
+    Ok((clean_log(&String::from_utf8_lossy(&bytes)), last))
 }
 
 fn clean_log(text: &str) -> String {
@@ -528,6 +540,105 @@ pub(crate) async fn run_action(
     };
     or_page!(&v.nav, done);
     web::redirect(&format!("/app/{}/workspaces/{}/runs/{}", ws.organization, ws.name, run.id))
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct EventsQuery {
+    #[serde(default)]
+    plan: i64,
+    #[serde(default)]
+    apply: i64,
+}
+
+/// How long one event stream lasts: the browser reconnects (and is authorized again) after.
+const STREAM_LIFETIME: Duration = Duration::from_secs(300);
+/// How often a stream looks for new lines and a new status.
+const POLL: Duration = Duration::from_millis(200);
+
+struct Follow {
+    s: ApiState,
+    run: String,
+    after: [i64; 2],
+    status: Option<RunStatus>,
+    ends_at: tokio::time::Instant,
+    done: bool,
+}
+
+impl Follow {
+    fn id(&self) -> String {
+        format!("{}.{}", self.after[0], self.after[1])
+    }
+
+    /// The next event: new log chunks first, then a changed status, then the end.
+    async fn next(&mut self) -> Option<Event> {
+        while !self.done {
+            for (i, phase) in [RunPhase::Plan, RunPhase::Apply].into_iter().enumerate() {
+                let chunks = self.s.store.log_after(&self.run, phase, self.after[i], 64).await.ok()?;
+                if let Some((last, _)) = chunks.last() {
+                    self.after[i] = *last;
+                    let bytes: Vec<u8> = chunks.into_iter().flat_map(|c| c.1).collect();
+                    let text = clean_log(&String::from_utf8_lossy(&bytes));
+                    let data = serde_json::json!({"phase": phase.as_str(), "text": text});
+                    return Some(Event::default().event("log").id(self.id()).data(data.to_string()));
+                }
+            }
+            let run = self.s.store.run(&self.run).await.ok()?;
+            if self.status != Some(run.status) {
+                self.status = Some(run.status);
+                let data = serde_json::json!({"status": run.status.as_str(), "tone": tone(run.status)});
+                return Some(Event::default().event("status").id(self.id()).data(data.to_string()));
+            }
+            // Nothing more will arrive without a person (or at all): the page reloads.
+            if run.status.is_final() || matches!(run.status, RunStatus::Planned | RunStatus::PlannedAndSaved)
+            {
+                self.done = true;
+                return Some(Event::default().event("end").id(self.id()).data(run.status.as_str()));
+            }
+            if tokio::time::Instant::now() >= self.ends_at {
+                return None;
+            }
+            tokio::time::sleep(POLL).await;
+        }
+        None
+    }
+}
+
+/// `GET …/runs/{run}/events`: Server-Sent Events that follow a run — `log` (new text of a
+/// phase), `status`, and `end` when the run needs a person or is over. Each event's id names
+/// the last chunk of each log sent, so a reconnecting browser (`Last-Event-ID`) resumes
+/// without a line twice or lost.
+pub(crate) async fn run_events(
+    State(s): State<ApiState>,
+    headers: HeaderMap,
+    uri: Uri,
+    Path((org, ws, id)): Path<(String, String, String)>,
+    Query(q): Query<EventsQuery>,
+) -> Response {
+    let v = match viewer(&s, &headers, &uri).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let (run, _) = or_page!(&v.nav, run_in(&s, &v.caller, &org, &ws, &id).await);
+    let resumed = headers
+        .get("last-event-id")
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.split_once('.'))
+        .and_then(|(p, a)| Some([p.parse().ok()?, a.parse().ok()?]));
+    let follow = Follow {
+        s,
+        run: run.id,
+        after: resumed.unwrap_or([q.plan, q.apply]),
+        status: None,
+        ends_at: tokio::time::Instant::now() + STREAM_LIFETIME,
+        done: false,
+    };
+    let events = futures_util::stream::unfold(follow, |mut f| async move {
+        f.next().await.map(|e| (Ok::<_, std::convert::Infallible>(e), f))
+    });
+    let mut r = Sse::new(events).keep_alive(KeepAlive::default()).into_response();
+    r.headers_mut()
+        .insert(axum::http::header::CACHE_CONTROL, axum::http::HeaderValue::from_static("no-store"));
+    r
 }
 
 /// `/app/{org}/{ws}/runs/{run}`, the link Terraform prints: the run's page.
