@@ -5062,6 +5062,125 @@ async fn the_web_ui_shows_runs_and_decides_as_the_api_does(api: Api) {
         api.ok(Method::GET, "/api/v2/organizations/acme/audit-trail?filter[action]=run.applied", None).await;
     assert_eq!(trail["data"][0]["attributes"]["actor"], "olivia", "{trail}");
 
+    // Variables: a reader sees them but no form, and a reader's post is refused; an owner adds
+    // a plain and a sensitive one, changes and deletes; the sensitive value reaches no page and
+    // no audit record.
+    let vars_page = "/app/acme/workspaces/web/variables";
+    let (status, seen, _) = page(&api, Method::GET, vars_page, Some(rita), None, None).await;
+    assert_eq!(status, StatusCode::OK, "{seen}");
+    assert!(!seen.contains("id=\"add-variable\""), "{seen}");
+    let reader_form = [("csrf", rita_csrf.as_str()), ("key", "sneaky"), ("value", "x"), ("category", "env")];
+    assert_eq!(
+        page(&api, Method::POST, vars_page, Some(rita), Some(&reader_form), None).await.0,
+        StatusCode::FORBIDDEN
+    );
+    let (_, seen, _) = page(&api, Method::GET, vars_page, Some(olivia), None, None).await;
+    assert!(seen.contains("id=\"add-variable\""), "{seen}");
+    for form in [
+        [
+            ("csrf", csrf.as_str()),
+            ("key", "region"),
+            ("value", "eu-west-1"),
+            ("category", "terraform"),
+            ("description", ""),
+        ],
+        [
+            ("csrf", csrf.as_str()),
+            ("key", "db_password"),
+            ("value", "hunter2-never-shown"),
+            ("category", "env"),
+            ("sensitive", "on"),
+        ],
+    ] {
+        let (status, body, to) = page(&api, Method::POST, vars_page, Some(olivia), Some(&form), None).await;
+        assert_eq!((status, to.as_deref()), (StatusCode::SEE_OTHER, Some(vars_page)), "{body}");
+    }
+    let vars = api.ok(Method::GET, &format!("/api/v2/workspaces/{ws}/vars"), None).await;
+    let var_id = |key: &str| {
+        vars["data"].as_array().unwrap().iter().find(|v| v["attributes"]["key"] == key).unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let (region, password) = (var_id("region"), var_id("db_password"));
+    let keep = [("csrf", csrf.as_str()), ("action", "update"), ("value", "")];
+    assert_eq!(
+        page(&api, Method::POST, &format!("{vars_page}/{password}"), Some(olivia), Some(&keep), None).await.0,
+        StatusCode::SEE_OTHER
+    );
+    let change = [("csrf", csrf.as_str()), ("action", "update"), ("value", "us-east-1")];
+    assert_eq!(
+        page(&api, Method::POST, &format!("{vars_page}/{region}"), Some(olivia), Some(&change), None).await.0,
+        StatusCode::SEE_OTHER
+    );
+    let (_, seen, _) = page(&api, Method::GET, vars_page, Some(rita), None, None).await;
+    assert!(seen.contains("us-east-1") && seen.contains("db_password"), "{seen}");
+    assert!(!seen.contains("hunter2-never-shown"), "a sensitive value reached a page");
+    assert_eq!(
+        page(
+            &api,
+            Method::POST,
+            &format!("{vars_page}/{region}"),
+            Some(rita),
+            Some(&[("csrf", rita_csrf.as_str()), ("action", "delete")]),
+            None
+        )
+        .await
+        .0,
+        StatusCode::FORBIDDEN
+    );
+    let delete = [("csrf", csrf.as_str()), ("action", "delete")];
+    assert_eq!(
+        page(&api, Method::POST, &format!("{vars_page}/{region}"), Some(olivia), Some(&delete), None).await.0,
+        StatusCode::SEE_OTHER
+    );
+    let vars = api.ok(Method::GET, &format!("/api/v2/workspaces/{ws}/vars"), None).await;
+    assert_eq!(vars["data"].as_array().unwrap().len(), 1, "{vars}");
+    let trail =
+        api.ok(Method::GET, "/api/v2/organizations/acme/audit-trail?page[size]=100", None).await.to_string();
+    assert!(
+        trail.contains("variable.created") && !trail.contains("hunter2") && !trail.contains("us-east-1"),
+        "{trail}"
+    );
+
+    // Dynamic credentials before any run: a missing role is the run's own error; once set, each
+    // phase's sub and role, with a sensitive role masked.
+    let env_var = |key: &str, value: &str, sensitive: bool| json!({"data":{"type":"vars","attributes":{"key":key,"value":value,"category":"env","sensitive":sensitive}}});
+    let vars_path = format!("/api/v2/workspaces/{ws}/vars");
+    api.ok(Method::POST, &vars_path, Some(env_var("TFC_AWS_PROVIDER_AUTH", "true", false))).await;
+    let creds_page = "/app/acme/workspaces/web/credentials";
+    let (status, seen, _) = page(&api, Method::GET, creds_page, Some(rita), None, None).await;
+    assert_eq!(status, StatusCode::OK, "{seen}");
+    assert!(seen.contains("A run would fail now") && seen.contains("TFC_AWS_RUN_ROLE_ARN"), "{seen}");
+    api.ok(
+        Method::POST,
+        &vars_path,
+        Some(env_var("TFC_AWS_RUN_ROLE_ARN", "arn:aws:iam::222222222222:role/apply", false)),
+    )
+    .await;
+    api.ok(
+        Method::POST,
+        &vars_path,
+        Some(env_var("TFC_AWS_PLAN_ROLE_ARN", "arn:aws:iam::111111111111:role/secret-planner", true)),
+    )
+    .await;
+    let (_, seen, _) = page(&api, Method::GET, creds_page, Some(rita), None, None).await;
+    assert!(!seen.contains("A run would fail now"), "{seen}");
+    assert!(
+        seen.contains("organization:acme:project:Default Project:workspace:web:run_phase:plan"),
+        "{seen}"
+    );
+    assert!(
+        seen.contains("run_phase:apply") && seen.contains("arn:aws:iam::222222222222:role/apply"),
+        "{seen}"
+    );
+    assert!(
+        !seen.contains("secret-planner") && seen.contains("(sensitive)"),
+        "a sensitive value reached the page: {seen}"
+    );
+    assert!(seen.contains("aws.workload.identity"), "the default audience: {seen}");
+    assert_eq!(page(&api, Method::GET, creds_page, Some(nobody), None, None).await.0, StatusCode::NOT_FOUND);
+
     // Terraform's printed link, and only names go into its redirect.
     let (status, _, to) =
         page(&api, Method::GET, &format!("/app/acme/web/runs/{run}"), None, None, None).await;

@@ -254,11 +254,11 @@ pub mod peers {
         require("OpenBao (bao)", dir().join("venv").join("bin").join("bao"))
     }
 
-    /// `tests/peers/node`, with jose, oidc-provider and playwright-core installed in its
+    /// `tests/peers/node`, with jose, oidc-provider, playwright-core and axe-core installed in its
     /// node_modules.
     pub fn node_dir() -> PathBuf {
         let node_dir = crate::workspace_root().join("tests").join("peers").join("node");
-        for package in ["jose", "oidc-provider", "playwright-core"] {
+        for package in ["jose", "oidc-provider", "playwright-core", "axe-core"] {
             require(&format!("{package} (npm)"), node_dir.join("node_modules").join(package));
         }
         node_dir

@@ -26,3 +26,4 @@ mod signin;
 mod support;
 mod tokens;
 mod trust;
+mod ui;

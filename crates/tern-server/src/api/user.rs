@@ -22,13 +22,7 @@ use super::table::{Table, Verb};
 use super::{ApiError, ApiLimits, ApiState, Caller, Scope};
 use tern_access::{OrgAction as OA, ProjectAction as PA, WorkspaceAction as WA};
 
-/// What the audit trail says of a variable: never its value.
-fn var_details(v: &tern_store::Variable) -> serde_json::Value {
-    serde_json::json!({
-        "id": v.id, "key": v.key, "category": v.category.as_str(), "sensitive": v.sensitive, "hcl": v.hcl,
-        "variable-set": match &v.owner { VariableOwner::VariableSet(id) => Some(id.as_str()), VariableOwner::Workspace(_) => None },
-    })
-}
+use crate::app::variables::details as var_details;
 
 /// An organization's scope in the audit trail.
 pub(crate) fn org_scope(organization_id: &str) -> Scope<'_> {
@@ -1153,8 +1147,7 @@ pub(crate) fn variable_input(doc: &Doc) -> Result<VariableInput, ApiError> {
 }
 
 async fn list_vars(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
-    let ws = load_ws(&s, &caller, &id, WA::ReadVariables).await?;
-    let vars = s.store.list_variables(&VariableOwner::Workspace(ws.id)).await?;
+    let (_, vars) = crate::app::variables::list(&s, &caller, &id).await?;
     Ok(docs::one(vars.iter().map(docs::variable).collect::<Vec<_>>()))
 }
 
@@ -1164,27 +1157,10 @@ async fn create_var(
     Path(id): Path<String>,
     body: Bytes,
 ) -> ApiResult {
-    let ws = load_ws(&s, &caller, &id, WA::WriteVariables).await?;
+    // Who may is decided before the body is read (a refusal names the permission, not a field).
+    access::ws_for(&s, &caller, &id, WA::WriteVariables).await?;
     let input = variable_input(&Doc::parse(&body, "vars")?)?;
-    let var = s.store.create_variable(&VariableOwner::Workspace(ws.id.clone()), &input).await?;
-    s.audit(&caller, "variable.created", Scope::workspace(&ws), var_details(&var)).await?;
-    Ok(docs::created(docs::variable(&var)))
-}
-
-/// Variable `var` of workspace `id`, and the workspace.
-async fn ws_var(
-    s: &ApiState,
-    caller: &Caller,
-    id: &str,
-    var: &str,
-    action: WA,
-) -> Result<(tern_store::Variable, Workspace), ApiError> {
-    let ws = load_ws(s, caller, id, action).await?;
-    let v = s.store.variable(var).await?;
-    if v.owner != VariableOwner::Workspace(ws.id.clone()) {
-        return Err(ApiError::not_found(format!("variable {var:?} not found in this workspace")));
-    }
-    Ok((v, ws))
+    Ok(docs::created(docs::variable(&crate::app::variables::create(&s, &caller, &id, &input).await?)))
 }
 
 async fn show_var(
@@ -1192,7 +1168,8 @@ async fn show_var(
     caller: Caller,
     Path((id, var)): Path<(String, String)>,
 ) -> ApiResult {
-    Ok(docs::one(docs::variable(&ws_var(&s, &caller, &id, &var, WA::ReadVariables).await?.0)))
+    let (v, _) = crate::app::variables::of_workspace(&s, &caller, &id, &var, WA::ReadVariables).await?;
+    Ok(docs::one(docs::variable(&v)))
 }
 
 async fn update_var(
@@ -1201,11 +1178,9 @@ async fn update_var(
     Path((id, var)): Path<(String, String)>,
     body: Bytes,
 ) -> ApiResult {
-    let (v, ws) = ws_var(&s, &caller, &id, &var, WA::WriteVariables).await?;
+    crate::app::variables::of_workspace(&s, &caller, &id, &var, WA::WriteVariables).await?;
     let input = variable_input(&Doc::parse(&body, "vars")?)?;
-    let updated = s.store.update_variable(&v.id, &input).await?;
-    s.audit(&caller, "variable.updated", Scope::workspace(&ws), var_details(&updated)).await?;
-    Ok(docs::one(docs::variable(&updated)))
+    Ok(docs::one(docs::variable(&crate::app::variables::update(&s, &caller, &id, &var, &input).await?)))
 }
 
 async fn delete_var(
@@ -1213,9 +1188,7 @@ async fn delete_var(
     caller: Caller,
     Path((id, var)): Path<(String, String)>,
 ) -> ApiResult {
-    let (v, ws) = ws_var(&s, &caller, &id, &var, WA::WriteVariables).await?;
-    s.store.delete_variable(&v.id).await?;
-    s.audit(&caller, "variable.deleted", Scope::workspace(&ws), var_details(&v)).await?;
+    crate::app::variables::delete(&s, &caller, &id, &var).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

@@ -8,5 +8,7 @@
 //! TFE API's handlers for the same acts call these very functions, so a page and an API call
 //! can never disagree.
 
+pub(crate) mod credentials;
 pub(crate) mod runs;
+pub(crate) mod variables;
 pub(crate) mod workspaces;

@@ -641,6 +641,234 @@ pub(crate) async fn run_events(
     r
 }
 
+// ------------------------------------------------------------------------------ variables
+
+#[derive(Debug)]
+struct VariableRow {
+    id: String,
+    key: String,
+    value: String,
+    description: String,
+    category: &'static str,
+    hcl: bool,
+    sensitive: bool,
+}
+
+#[derive(Template)]
+#[template(path = "variables.html")]
+struct VariablesPage<'a> {
+    nav: &'a Nav,
+    org: &'a str,
+    ws: &'a str,
+    base: String,
+    vars: Vec<VariableRow>,
+    can_write: bool,
+    csrf: &'a str,
+}
+
+pub(crate) async fn variables(
+    State(s): State<ApiState>,
+    headers: HeaderMap,
+    uri: Uri,
+    Path((org, ws)): Path<(String, String)>,
+) -> Response {
+    let mut v = match viewer(&s, &headers, &uri).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let (ws, _) =
+        or_page!(&v.nav, app::workspaces::by_name(&s, &v.caller, &org, &ws, WA::ReadVariables).await);
+    v.nav.org = Some(ws.organization.clone());
+    let (ws, vars) = or_page!(&v.nav, app::variables::list(&s, &v.caller, &ws.id).await);
+    let can_write =
+        or_page!(&v.nav, crate::api::access::allows(&s, &v.caller, &ws, WA::WriteVariables).await);
+    let vars = vars
+        .into_iter()
+        .map(|var| VariableRow {
+            id: var.id,
+            key: var.key,
+            // A sensitive value is not in the record at all (the store keeps it sealed).
+            value: if var.sensitive { String::new() } else { var.value.unwrap_or_default() },
+            description: var.description,
+            category: var.category.as_str(),
+            hcl: var.hcl,
+            sensitive: var.sensitive,
+        })
+        .collect();
+    let html = VariablesPage {
+        nav: &v.nav,
+        org: &ws.organization,
+        ws: &ws.name,
+        base: format!("/app/{}/workspaces/{}/variables", ws.organization, ws.name),
+        vars,
+        can_write,
+        csrf: &v.nav.csrf,
+    }
+    .render();
+    web::page(StatusCode::OK, html)
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct VariableForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    action: String,
+    key: Option<String>,
+    value: Option<String>,
+    category: Option<String>,
+    description: Option<String>,
+    hcl: Option<String>,
+    sensitive: Option<String>,
+}
+
+impl VariableForm {
+    /// What the form changes. An empty value of a sensitive variable keeps its value; a
+    /// checkbox absent from the form is off (sensitivity only ever turns on).
+    fn input(&self, sensitive_now: bool) -> Result<tern_store::VariableInput, ApiError> {
+        let category = match self.category.as_deref() {
+            None => None,
+            Some(c) => Some(tern_store::Category::parse(c).ok_or_else(|| {
+                ApiError::bad_request(format!("category {c:?} is not one of: terraform, env"))
+            })?),
+        };
+        let value = match self.value.as_deref() {
+            Some("") if sensitive_now => None,
+            // Browsers send CRLF line ends from a textarea; Terraform's values use LF.
+            v => v.map(|v| tern_types::SecretString::new(v.replace("\r\n", "\n"))),
+        };
+        Ok(tern_store::VariableInput {
+            key: self.key.as_ref().map(|k| k.trim().to_owned()),
+            value,
+            description: self.description.clone(),
+            category,
+            hcl: Some(self.hcl.is_some()),
+            sensitive: self.sensitive.is_some().then_some(true),
+        })
+    }
+}
+
+/// `POST …/variables`: add one.
+pub(crate) async fn add_variable(
+    State(s): State<ApiState>,
+    headers: HeaderMap,
+    uri: Uri,
+    Path((org, ws)): Path<(String, String)>,
+    Form(f): Form<VariableForm>,
+) -> Response {
+    let v = match viewer(&s, &headers, &uri).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    if let Err(r) = v.check_form(&s, &headers, &f.csrf) {
+        return *r;
+    }
+    let (ws, _) = or_page!(&v.nav, app::workspaces::by_name(&s, &v.caller, &org, &ws, WA::Read).await);
+    let input = or_page!(&v.nav, f.input(false));
+    or_page!(&v.nav, app::variables::create(&s, &v.caller, &ws.id, &input).await);
+    web::redirect(&format!("/app/{}/workspaces/{}/variables", ws.organization, ws.name))
+}
+
+/// `POST …/variables/{var}`: save or delete one.
+pub(crate) async fn change_variable(
+    State(s): State<ApiState>,
+    headers: HeaderMap,
+    uri: Uri,
+    Path((org, ws, var)): Path<(String, String, String)>,
+    Form(f): Form<VariableForm>,
+) -> Response {
+    let v = match viewer(&s, &headers, &uri).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    if let Err(r) = v.check_form(&s, &headers, &f.csrf) {
+        return *r;
+    }
+    let (ws, _) = or_page!(&v.nav, app::workspaces::by_name(&s, &v.caller, &org, &ws, WA::Read).await);
+    let done = match f.action.as_str() {
+        "delete" => app::variables::delete(&s, &v.caller, &ws.id, &var).await,
+        "update" => {
+            let (current, _) = or_page!(
+                &v.nav,
+                app::variables::of_workspace(&s, &v.caller, &ws.id, &var, WA::WriteVariables).await
+            );
+            let input = or_page!(&v.nav, f.input(current.sensitive));
+            app::variables::update(&s, &v.caller, &ws.id, &var, &input).await.map(drop)
+        }
+        other => {
+            Err(ApiError::bad_request(format!("there is no variable action {other:?}: update or delete")))
+        }
+    };
+    or_page!(&v.nav, done);
+    web::redirect(&format!("/app/{}/workspaces/{}/variables", ws.organization, ws.name))
+}
+
+// ------------------------------------------------------------------------------ credentials
+
+#[derive(Template)]
+#[template(path = "credentials.html")]
+struct CredentialsPage<'a> {
+    nav: &'a Nav,
+    org: &'a str,
+    ws: &'a str,
+    c: app::credentials::Credentials,
+    /// (when, run, phase, audience, jti, expires)
+    minted: Vec<(String, String, String, String, String, String)>,
+}
+
+pub(crate) async fn credentials(
+    State(s): State<ApiState>,
+    headers: HeaderMap,
+    uri: Uri,
+    Path((org, ws)): Path<(String, String)>,
+) -> Response {
+    let mut v = match viewer(&s, &headers, &uri).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let (ws, _) =
+        or_page!(&v.nav, app::workspaces::by_name(&s, &v.caller, &org, &ws, WA::ReadVariables).await);
+    v.nav.org = Some(ws.organization.clone());
+    let (ws, c) = or_page!(&v.nav, app::credentials::of_workspace(&s, &v.caller, &ws.id).await);
+    let filter = AuditFilter {
+        workspace_id: Some(ws.id.clone()),
+        action: Some("token.minted".to_owned()),
+        ..AuditFilter::default()
+    };
+    let events = or_page!(
+        &v.nav,
+        s.store
+            .audit_events(Some(&ws.organization_id), &filter, Page { number: 1, size: 20 })
+            .await
+            .map_err(ApiError::from)
+    );
+    let text = |d: &serde_json::Value, k: &str| {
+        d.get(k).and_then(serde_json::Value::as_str).unwrap_or("").to_owned()
+    };
+    let minted = events
+        .items
+        .iter()
+        .map(|e| {
+            let d = &e.event.details;
+            let expires = d
+                .get("expires-at")
+                .and_then(serde_json::Value::as_i64)
+                .map(|t| when(t).1)
+                .unwrap_or_default();
+            (
+                when(e.at).1,
+                e.event.run_id.clone().unwrap_or_default(),
+                text(d, "phase"),
+                text(d, "audience"),
+                text(d, "jti"),
+                expires,
+            )
+        })
+        .collect();
+    let html = CredentialsPage { nav: &v.nav, org: &ws.organization, ws: &ws.name, c, minted }.render();
+    web::page(StatusCode::OK, html)
+}
+
 /// `/app/{org}/{ws}/runs/{run}`, the link Terraform prints: the run's page.
 pub(crate) async fn printed_run_link(Path((org, ws, run)): Path<(String, String, String)>) -> Response {
     if ![&org, &ws, &run].iter().all(|s| is_name(s)) {
@@ -683,6 +911,30 @@ mod tests {
         assert_eq!(p.pages, 3);
         assert_eq!(p.previous.as_deref(), Some("/app/acme/workspaces?search=a+b&page=1"));
         assert_eq!(p.next.as_deref(), Some("/app/acme/workspaces?search=a+b&page=3"));
+    }
+
+    #[test]
+    fn an_empty_value_keeps_a_sensitive_variables_value_and_only_that() {
+        let form = |value: &str| VariableForm {
+            csrf: String::new(),
+            action: "update".into(),
+            key: None,
+            value: Some(value.into()),
+            category: None,
+            description: None,
+            hcl: None,
+            sensitive: None,
+        };
+        let value = |i: tern_store::VariableInput| i.value.map(|v| v.expose_secret().to_owned());
+        assert_eq!(value(form("").input(true).unwrap()), None, "kept");
+        assert_eq!(value(form("").input(false).unwrap()), Some(String::new()), "emptied");
+        assert_eq!(value(form("a\r\nb").input(true).unwrap()), Some("a\nb".to_owned()));
+        let i = form("x").input(false).unwrap();
+        assert_eq!(
+            (i.hcl, i.sensitive),
+            (Some(false), None),
+            "an unchecked box turns HCL off, never sensitivity"
+        );
     }
 
     #[test]
