@@ -5164,7 +5164,17 @@ async fn the_web_ui_shows_runs_and_decides_as_the_api_does(api: Api) {
         Some(env_var("TFC_AWS_PLAN_ROLE_ARN", "arn:aws:iam::111111111111:role/secret-planner", true)),
     )
     .await;
+    // A sensitive value as a message would change it (trimmed, without its trailing slash).
+    api.ok(Method::POST, &vars_path, Some(env_var("TFC_VAULT_PROVIDER_AUTH", "true", false))).await;
+    api.ok(Method::POST, &vars_path, Some(env_var("TFC_VAULT_RUN_ROLE", "tern", false))).await;
+    api.ok(
+        Method::POST,
+        &vars_path,
+        Some(env_var("TFC_VAULT_ADDR", " https://vault.secret-corp.internal:8200/\n", true)),
+    )
+    .await;
     let (_, seen, _) = page(&api, Method::GET, creds_page, Some(rita), None, None).await;
+    assert!(!seen.contains("secret-corp"), "a sensitive value reached the page: {seen}");
     assert!(!seen.contains("A run would fail now"), "{seen}");
     assert!(
         seen.contains("organization:acme:project:Default Project:workspace:web:run_phase:plan"),
@@ -5175,7 +5185,8 @@ async fn the_web_ui_shows_runs_and_decides_as_the_api_does(api: Api) {
         "{seen}"
     );
     assert!(
-        !seen.contains("secret-planner") && seen.contains("(sensitive)"),
+        !seen.contains("secret-planner")
+            && seen.contains("concerns the sensitive variable TFC_AWS_PLAN_ROLE_ARN"),
         "a sensitive value reached the page: {seen}"
     );
     assert!(seen.contains("aws.workload.identity"), "the default audience: {seen}");

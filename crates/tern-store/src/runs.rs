@@ -1045,9 +1045,9 @@ impl Store {
         let from = i64::try_from(offset).unwrap_or(i64::MAX);
         let to = i64::try_from(offset.saturating_add(limit)).unwrap_or(i64::MAX);
         let chunks: Vec<(i64, Vec<u8>)> = sqlx::query_as(
-            "SELECT start_at, data FROM log_chunks WHERE run_id = $1 AND phase = $2 AND start_at < $4 AND start_at >= \
+            "SELECT start_at, data FROM log_chunks WHERE run_id = $1 AND phase = $2 AND start_at >= \
              (SELECT COALESCE(MAX(start_at), 0) FROM log_chunks WHERE run_id = $1 AND phase = $2 AND start_at <= $3) \
-             ORDER BY seq",
+             AND start_at < $4 ORDER BY seq",
         )
         .bind(run_id)
         .bind(phase.as_str())
@@ -1084,6 +1084,45 @@ impl Store {
         .bind(i64::from(max))
         .fetch_all(&self.pool)
         .await?)
+    }
+
+    /// The end of a phase's log: at most about `max` bytes (whole chunks, from the one the cut
+    /// falls in), and the number of the last chunk read — one read, so a follower resumes
+    /// exactly after what is shown, whatever the log's size.
+    pub async fn log_tail(
+        &self,
+        run_id: &str,
+        phase: RunPhase,
+        max: u64,
+    ) -> Result<(Vec<u8>, i64), StoreError> {
+        let last: Option<(i64, i64)> = sqlx::query_as(
+            "SELECT seq, start_at + LENGTH(data) FROM log_chunks WHERE run_id = $1 AND phase = $2 ORDER BY seq DESC LIMIT 1",
+        )
+        .bind(run_id)
+        .bind(phase.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some((last, length)) = last else { return Ok((Vec::new(), 0)) };
+        let from = length.saturating_sub(i64::try_from(max).unwrap_or(i64::MAX)).max(0);
+        let chunks: Vec<(i64, Vec<u8>)> = sqlx::query_as(
+            "SELECT start_at, data FROM log_chunks WHERE run_id = $1 AND phase = $2 AND start_at >= \
+             (SELECT COALESCE(MAX(start_at), 0) FROM log_chunks WHERE run_id = $1 AND phase = $2 AND start_at <= $3) \
+             AND seq <= $4 ORDER BY seq",
+        )
+        .bind(run_id)
+        .bind(phase.as_str())
+        .bind(from)
+        .bind(last)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::new();
+        for (start, data) in chunks {
+            // A chunk after the cut is whole; the one the cut falls in loses its head.
+            let skip =
+                usize::try_from(from.saturating_sub(start).max(0)).unwrap_or(usize::MAX).min(data.len());
+            out.extend_from_slice(&data[skip..]);
+        }
+        Ok((out, last))
     }
 
     /// The number of a phase's last log chunk (0: none yet).

@@ -641,6 +641,12 @@ async fn a_run_goes_through_plan_and_apply(f: Fixture) {
     let rest = f.store.log_after(&run.id, RunPhase::Plan, chunks[0].0, 10).await.unwrap();
     assert_eq!(rest, chunks[1..].to_vec());
     assert_eq!(f.store.log_last_chunk(&run.id, RunPhase::Plan).await.unwrap(), chunks[1].0);
+    assert_eq!(f.store.log_tail(&run.id, RunPhase::Plan, 1000).await.unwrap(), (whole.to_vec(), chunks[1].0));
+    assert_eq!(
+        f.store.log_tail(&run.id, RunPhase::Plan, 10).await.unwrap(),
+        (whole[35..].to_vec(), chunks[1].0)
+    );
+    assert_eq!(f.store.log_tail(&run.id, RunPhase::Apply, 10).await.unwrap(), (Vec::new(), 0));
     assert_eq!(f.store.log_range(&run.id, RunPhase::Apply, 0, 10).await.unwrap(), (Vec::new(), 0));
     assert!(!f.store.heartbeat(&job.id, 30).await.unwrap());
     f.store.set_plan_file(&run.id, b"planfile with a sensitive value").await.unwrap();

@@ -44,17 +44,40 @@ pub(crate) async fn of_workspace(
     let vars = s.store.job_variables(&ws.id).await?;
     let mut variables = tern_credentials::Variables::new();
     let mut secrets: Vec<String> = Vec::new();
+    let mut sensitive_names: Vec<String> = Vec::new();
     for v in vars.iter().filter(|v| v.category == Category::Env) {
         let plain = v.value.expose_secret();
         variables.insert(v.key.clone(), plain.to_owned(), v.sensitive);
-        if v.sensitive && !plain.is_empty() {
-            secrets.push(plain.to_owned());
+        if v.sensitive {
+            sensitive_names.push(v.key.clone());
+            // The forms a message may quote: as given, trimmed, without a trailing slash, line by
+            // line, and escaped as `{:?}` escapes it. Short ones are not masked (masking "a"
+            // would reveal it); the lines that name a sensitive variable are withheld anyway.
+            let trimmed = plain.trim();
+            let escaped = format!("{trimmed:?}");
+            for form in [plain, trimmed, trimmed.trim_end_matches('/'), escaped.trim_matches('"')]
+                .into_iter()
+                .chain(plain.lines().map(str::trim))
+            {
+                if form.chars().count() >= 4 {
+                    secrets.push(form.to_owned());
+                }
+            }
         }
     }
     // The longest first, so that a secret containing another is masked whole.
     secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
-    let mask =
-        |text: String| secrets.iter().fold(text, |t, secret| t.replace(secret.as_str(), "(sensitive)"));
+    secrets.dedup();
+    // A line that names a sensitive variable may carry its value, whole or in part, in any
+    // form: it is withheld, saying which variable; other lines are masked besides.
+    let mask = |text: String| -> String {
+        if let Some(name) = sensitive_names.iter().find(|n| text.contains(n.as_str())) {
+            return format!(
+                "(withheld: this line concerns the sensitive variable {name}, whose value is never shown)"
+            );
+        }
+        secrets.iter().fold(text, |t, secret| t.replace(secret.as_str(), "(sensitive)"))
+    };
     let issuer = s.signer.issuer.as_str().to_owned();
     let template = s.signer.policy.subject_template();
     Ok((

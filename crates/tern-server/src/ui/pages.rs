@@ -385,19 +385,19 @@ pub(crate) async fn run(
 /// Who confirmed, discarded or canceled the run, and what they said: from the audit trail,
 /// by the timeline step each act leads to.
 async fn acts_on(s: &ApiState, ws: &Workspace, run: &Run) -> Result<HashMap<&'static str, String>, ApiError> {
-    let filter = AuditFilter { run_id: Some(run.id.clone()), ..AuditFilter::default() };
-    let events = s
-        .store
-        .audit_events(Some(&ws.organization_id), &filter, Page { number: 1, size: Page::MAX_SIZE })
-        .await?;
     let mut out = HashMap::new();
-    for e in events.items {
-        let step = match e.event.action.as_str() {
-            "run.applied" => "confirmed",
-            "run.discarded" => "discarded",
-            "run.canceled" => "canceled",
-            _ => continue,
+    // One query per act (a run has many other events: a token minted per phase and more).
+    for (action, step) in
+        [("run.applied", "confirmed"), ("run.discarded", "discarded"), ("run.canceled", "canceled")]
+    {
+        let filter = AuditFilter {
+            run_id: Some(run.id.clone()),
+            action: Some(action.to_owned()),
+            ..AuditFilter::default()
         };
+        let events =
+            s.store.audit_events(Some(&ws.organization_id), &filter, Page { number: 1, size: 10 }).await?;
+        let Some(e) = events.items.last() else { continue };
         let comment = e.event.details.get("comment").and_then(serde_json::Value::as_str);
         let who = match comment {
             Some(c) => format!("by {}: “{c}”", e.event.actor),
@@ -469,12 +469,7 @@ fn changes_of(json: &[u8]) -> Vec<(&'static str, &'static str, String)> {
 /// control characters; the template escapes HTML), and the number of its last chunk: the text
 /// and the number come from one read, so a follower resumes exactly after what is shown.
 async fn log_text(s: &ApiState, run: &Run, phase: RunPhase) -> Result<(String, i64), ApiError> {
-    let chunks = s.store.log_after(&run.id, phase, 0, u32::MAX).await?;
-    let last = chunks.last().map_or(0, |c| c.0);
-    let mut bytes: Vec<u8> = chunks.into_iter().flat_map(|c| c.1).collect();
-    if bytes.len() > MAX_LOG_BYTES {
-        bytes.drain(..bytes.len() - MAX_LOG_BYTES);
-    }
+    let (bytes, last) = s.store.log_tail(&run.id, phase, MAX_LOG_BYTES as u64).await?;
     Ok((clean_log(&String::from_utf8_lossy(&bytes)), last))
 }
 
@@ -555,7 +550,17 @@ const STREAM_LIFETIME: Duration = Duration::from_secs(300);
 /// How often a stream looks for new lines and a new status.
 const POLL: Duration = Duration::from_millis(200);
 
+/// Log bytes in one event, about.
+const EVENT_BYTES: usize = 256 * 1024;
+/// Event streams this server follows at once (each polls the store); beyond, the browser is
+/// told to come back (EventSource retries by itself) and the page still works without.
+const MAX_STREAMS: usize = 256;
+static STREAMS: std::sync::LazyLock<std::sync::Arc<tokio::sync::Semaphore>> =
+    std::sync::LazyLock::new(|| std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_STREAMS)));
+
 struct Follow {
+    /// Held while the stream lives.
+    _slot: tokio::sync::OwnedSemaphorePermit,
     s: ApiState,
     run: String,
     after: [i64; 2],
@@ -573,10 +578,18 @@ impl Follow {
     async fn next(&mut self) -> Option<Event> {
         while !self.done {
             for (i, phase) in [RunPhase::Plan, RunPhase::Apply].into_iter().enumerate() {
-                let chunks = self.s.store.log_after(&self.run, phase, self.after[i], 64).await.ok()?;
-                if let Some((last, _)) = chunks.last() {
-                    self.after[i] = *last;
-                    let bytes: Vec<u8> = chunks.into_iter().flat_map(|c| c.1).collect();
+                let chunks = self.s.store.log_after(&self.run, phase, self.after[i], 16).await.ok()?;
+                if !chunks.is_empty() {
+                    // At most about EVENT_BYTES an event (always one chunk at least): a long log
+                    // is caught up with in steps, never held whole.
+                    let mut bytes: Vec<u8> = Vec::new();
+                    for (seq, data) in chunks {
+                        if !bytes.is_empty() && bytes.len() + data.len() > EVENT_BYTES {
+                            break;
+                        }
+                        self.after[i] = seq;
+                        bytes.extend(data);
+                    }
                     let text = clean_log(&String::from_utf8_lossy(&bytes));
                     let data = serde_json::json!({"phase": phase.as_str(), "text": text});
                     return Some(Event::default().event("log").id(self.id()).data(data.to_string()));
@@ -624,7 +637,16 @@ pub(crate) async fn run_events(
         .and_then(|h| h.to_str().ok())
         .and_then(|h| h.split_once('.'))
         .and_then(|(p, a)| Some([p.parse().ok()?, a.parse().ok()?]));
+    let Ok(slot) = STREAMS.clone().try_acquire_owned() else {
+        let busy = ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "busy",
+            "this server follows as many live pages as it can; reload the page to see the run",
+        );
+        return failure(&v.nav, &busy);
+    };
     let follow = Follow {
+        _slot: slot,
         s,
         run: run.id,
         after: resumed.unwrap_or([q.plan, q.apply]),
@@ -814,6 +836,7 @@ struct CredentialsPage<'a> {
     c: app::credentials::Credentials,
     /// (when, run, phase, audience, jti, expires)
     minted: Vec<(String, String, String, String, String, String)>,
+    may_read_trail: bool,
 }
 
 pub(crate) async fn credentials(
@@ -826,27 +849,57 @@ pub(crate) async fn credentials(
         Ok(v) => v,
         Err(r) => return r,
     };
-    let (ws, _) =
+    let (ws, standing) =
         or_page!(&v.nav, app::workspaces::by_name(&s, &v.caller, &org, &ws, WA::ReadVariables).await);
     v.nav.org = Some(ws.organization.clone());
+    // The minted tokens come from the audit trail: shown to those who may read it, as the API.
+    let may_read_trail = standing.organization(tern_access::OrgAction::ReadAuditTrail).is_ok();
     let (ws, c) = or_page!(&v.nav, app::credentials::of_workspace(&s, &v.caller, &ws.id).await);
     let filter = AuditFilter {
         workspace_id: Some(ws.id.clone()),
         action: Some("token.minted".to_owned()),
         ..AuditFilter::default()
     };
-    let events = or_page!(
+    // The newest 20: the trail reads oldest first, so the last page of 20.
+    let count = or_page!(
         &v.nav,
         s.store
-            .audit_events(Some(&ws.organization_id), &filter, Page { number: 1, size: 20 })
+            .audit_events(Some(&ws.organization_id), &filter, Page { number: 1, size: 1 })
             .await
             .map_err(ApiError::from)
     );
+    let last = u32::try_from(count.total.div_ceil(20)).unwrap_or(u32::MAX).max(1);
+    let mut events = if may_read_trail {
+        or_page!(
+            &v.nav,
+            s.store
+                .audit_events(Some(&ws.organization_id), &filter, Page { number: last, size: 20 })
+                .await
+                .map_err(ApiError::from)
+        )
+        .items
+    } else {
+        Vec::new()
+    };
+    if count.total % 20 != 0 && last > 1 {
+        // The last page is short: the page before it holds the rest of the newest 20.
+        let before = or_page!(
+            &v.nav,
+            s.store
+                .audit_events(Some(&ws.organization_id), &filter, Page { number: last - 1, size: 20 })
+                .await
+                .map_err(ApiError::from)
+        );
+        if may_read_trail {
+            events.splice(0..0, before.items);
+        }
+    }
+    events.reverse();
+    events.truncate(20);
     let text = |d: &serde_json::Value, k: &str| {
         d.get(k).and_then(serde_json::Value::as_str).unwrap_or("").to_owned()
     };
     let minted = events
-        .items
         .iter()
         .map(|e| {
             let d = &e.event.details;
@@ -865,7 +918,9 @@ pub(crate) async fn credentials(
             )
         })
         .collect();
-    let html = CredentialsPage { nav: &v.nav, org: &ws.organization, ws: &ws.name, c, minted }.render();
+    let html =
+        CredentialsPage { nav: &v.nav, org: &ws.organization, ws: &ws.name, c, minted, may_read_trail }
+            .render();
     web::page(StatusCode::OK, html)
 }
 

@@ -2,8 +2,11 @@
 -- TFE log endpoint's `offset`, polled again and again while a phase runs) reads the chunks it
 -- returns, not the whole log. Keep in step with ../sqlite/0013_log_offsets.sql.
 ALTER TABLE log_chunks ADD COLUMN start_at BIGINT;
-UPDATE log_chunks SET start_at = (
-    SELECT COALESCE(SUM(LENGTH(c.data)), 0) FROM log_chunks c
-    WHERE c.run_id = log_chunks.run_id AND c.phase = log_chunks.phase AND c.seq < log_chunks.seq
-);
+-- One pass (a window over each run's phase), not a sum per row.
+UPDATE log_chunks SET start_at = w.start_at
+FROM (
+    SELECT seq, SUM(LENGTH(data)) OVER (PARTITION BY run_id, phase ORDER BY seq) - LENGTH(data) AS start_at
+    FROM log_chunks
+) AS w
+WHERE w.seq = log_chunks.seq;
 CREATE INDEX log_chunks_at ON log_chunks (run_id, phase, start_at);
