@@ -284,7 +284,7 @@ async fn connection(addr: SocketAddr, template: Arc<Template>, shared: Arc<Share
 }
 
 /// CPU time this process has used, seconds (user + system, all threads), from /proc.
-fn own_cpu_seconds() -> f64 {
+pub(crate) fn own_cpu_seconds() -> f64 {
     let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else { return 0.0 };
     // Fields after the command name (which is in parentheses and may hold spaces).
     let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else { return 0.0 };

@@ -56,6 +56,7 @@ pub fn run(args: MintArgs) -> anyhow::Result<(serde_json::Value, bool)> {
     let audience = Arc::new(Audience::parse("aws.workload.identity")?);
     let ctx = Arc::new(context()?);
     let minted = Arc::new(AtomicU64::new(0));
+    let cpu_before = crate::load::own_cpu_seconds();
     let limit = Duration::from_secs_f64(args.seconds.max(0.1));
     let start = Instant::now();
     let threads: Vec<_> = (0..args.threads.max(1))
@@ -89,6 +90,8 @@ pub fn run(args: MintArgs) -> anyhow::Result<(serde_json::Value, bool)> {
         token_bytes = token_bytes.max(b);
     }
     let seconds = start.elapsed().as_secs_f64();
+    // All the CPU minting took (every thread), to set against a server's CPU per token.
+    let cpu_seconds = crate::load::own_cpu_seconds() - cpu_before;
     Ok((
         json!({
             "threads": args.threads.max(1),
@@ -98,6 +101,8 @@ pub fn run(args: MintArgs) -> anyhow::Result<(serde_json::Value, bool)> {
             "seconds": seconds,
             "per_second": total as f64 / seconds,
             "token_bytes": token_bytes,
+            "cpu_seconds": cpu_seconds,
+            "cpu_us_per_token": if total > 0 { cpu_seconds / total as f64 * 1e6 } else { 0.0 },
         }),
         total > 0,
     ))
