@@ -325,7 +325,7 @@ async fn home(State(s): State<ApiState>, headers: HeaderMap, uri: axum::http::Ur
         Ok(v) => v,
         Err(r) => return r,
     };
-    let crate::api::Caller::User(_, user) = &v.caller else {
+    let crate::api::Caller::User(_, user, _) = &v.caller else {
         return redirect("/app/sign-in");
     };
     let teams = match s.store.teams_of_user(&user.id).await {

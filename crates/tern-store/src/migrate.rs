@@ -93,6 +93,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0013_log_offsets.sql"),
         postgres: include_str!("../migrations/postgres/0013_log_offsets.sql"),
     },
+    Migration {
+        version: 14,
+        name: "workspaces by project",
+        sqlite: include_str!("../migrations/sqlite/0014_workspaces_by_project.sql"),
+        postgres: include_str!("../migrations/postgres/0014_workspaces_by_project.sql"),
+    },
 ];
 
 /// Arbitrary, fixed: the advisory lock id tern's replicas agree on.

@@ -808,50 +808,47 @@ impl Store {
             Holder::User(u) => (Some(u), None),
             Holder::Team(t) => (None, Some(t)),
         };
-        let teams: Vec<(String, String, String)> = sqlx::query_as(
-            "SELECT id, name, organization_access FROM teams WHERE organization_id = $1 AND \
-             (id = $2 OR id IN (SELECT team_id FROM team_members WHERE user_id = $3)) ORDER BY name",
+        // One round trip, whatever the number of teams: the teams themselves (`t`), then each
+        // one's workspace (`w`) and project (`p`) grants. Authorization runs on every request;
+        // a query per team made a member of many teams pay for each (docs/benchmarks.md, §8).
+        let rows: Vec<(String, String, String)> = sqlx::query_as(
+            "WITH mine AS (SELECT id, name, organization_access FROM teams WHERE organization_id = $1 AND \
+             (id = $2 OR id IN (SELECT team_id FROM team_members WHERE user_id = $3))) \
+             SELECT 't', name, organization_access FROM mine \
+             UNION ALL SELECT 'w', g.workspace_id, g.access FROM team_workspaces g JOIN mine ON g.team_id = mine.id \
+             UNION ALL SELECT 'p', g.project_id, g.access FROM team_projects g JOIN mine ON g.team_id = mine.id",
         )
         .bind(organization_id)
         .bind(team_id)
         .bind(user_id)
         .fetch_all(&self.pool)
         .await?;
-        if teams.is_empty() {
+        let mut g = TeamGrants::default();
+        for (kind, name, access) in &rows {
+            match kind.as_str() {
+                "t" if name == OWNERS => {
+                    g.owners = true;
+                    g.org = OrgPermissions::all();
+                    g.teams.push(name.clone());
+                }
+                "t" => {
+                    g.org = g.org.union(from_json(access)?);
+                    g.teams.push(name.clone());
+                }
+                "w" => g.workspaces.push((name.clone(), from_json(access)?)),
+                _ => g.projects.push((name.clone(), from_json(access)?)),
+            }
+        }
+        if g.teams.is_empty() {
             return Ok(None);
         }
-        let mut g = TeamGrants::default();
-        for (_, name, access) in &teams {
-            if name == OWNERS {
-                g.owners = true;
-                g.org = OrgPermissions::all();
-            } else {
-                g.org = g.org.union(from_json(access)?);
-            }
-            g.teams.push(name.clone());
-        }
+        // Owners hold everything: their grants say nothing more.
         if g.owners {
-            return Ok(Some(g));
+            g.org = OrgPermissions::all();
+            g.workspaces.clear();
+            g.projects.clear();
         }
-        // Each team's access, team by team (a handful of rows each).
-        for (id, _, _) in &teams {
-            let ws: Vec<(String, String)> =
-                sqlx::query_as("SELECT workspace_id, access FROM team_workspaces WHERE team_id = $1")
-                    .bind(id)
-                    .fetch_all(&self.pool)
-                    .await?;
-            for (w, a) in ws {
-                g.workspaces.push((w, from_json(&a)?));
-            }
-            let prj: Vec<(String, String)> =
-                sqlx::query_as("SELECT project_id, access FROM team_projects WHERE team_id = $1")
-                    .bind(id)
-                    .fetch_all(&self.pool)
-                    .await?;
-            for (p, a) in prj {
-                g.projects.push((p, from_json(&a)?));
-            }
-        }
+        g.teams.sort();
         Ok(Some(g))
     }
 

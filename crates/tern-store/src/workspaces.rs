@@ -636,12 +636,16 @@ impl Store {
         if let Some((workspaces, projects)) = &filter.visible {
             let ws: Vec<String> = workspaces.iter().map(|w| param(w.clone())).collect();
             let prj: Vec<String> = projects.iter().map(|p| param(p.clone())).collect();
-            let mut any = vec!["1 = 0".to_owned()];
+            // Only the terms that can match, so that each side of the OR is an index lookup.
+            let mut any = Vec::new();
             if !ws.is_empty() {
                 any.push(format!("w.id IN ({})", ws.join(", ")));
             }
             if !prj.is_empty() {
                 any.push(format!("w.project_id IN ({})", prj.join(", ")));
+            }
+            if any.is_empty() {
+                any.push("1 = 0".to_owned());
             }
             condition.push_str(&format!(" AND ({})", any.join(" OR ")));
         }

@@ -13,19 +13,49 @@ impl Caller {
     /// How the caller stands in `org`. Agent and job tokens have no standing anywhere on the
     /// user API: 403, so that a misplaced agent token is told where it belongs.
     pub(crate) async fn standing(&self, s: &ApiState, org: &Organization) -> Result<Standing, ApiError> {
+        let memo = match self {
+            Self::User(_, user, _) if user.site_admin => return Ok(Standing::SiteAdmin),
+            Self::User(_, _, memo) | Self::Team(_, memo) => memo,
+            _ => return self.standing_unmemoized(s, org).await,
+        };
+        if let Some((_, standing)) = memo.get(&org.id) {
+            return Ok(standing);
+        }
+        let standing = self.standing_unmemoized(s, org).await?;
+        memo.put(org, &standing);
+        Ok(standing)
+    }
+
+    /// Organization `id` and how the caller stands there (both loaded once per request).
+    pub(crate) async fn in_organization(
+        &self,
+        s: &ApiState,
+        organization_id: &str,
+    ) -> Result<(Organization, Standing), ApiError> {
+        if let Self::User(_, _, memo) | Self::Team(_, memo) = self
+            && let Some(known) = memo.get(organization_id)
+        {
+            return Ok(known);
+        }
+        let org = s.store.organization_by_id(organization_id).await?;
+        let standing = self.standing(s, &org).await?;
+        Ok((org, standing))
+    }
+
+    async fn standing_unmemoized(&self, s: &ApiState, org: &Organization) -> Result<Standing, ApiError> {
         Ok(match self {
             Self::Admin(_) => Standing::SiteAdmin,
-            Self::User(_, user) if user.site_admin => Standing::SiteAdmin,
+            Self::User(_, user, _) if user.site_admin => Standing::SiteAdmin,
             Self::Organization(t) if t.organization_id.as_deref() == Some(org.id.as_str()) => {
                 Standing::OrganizationToken
             }
             Self::Organization(_) => Standing::Outsider,
-            Self::User(_, user) => s
+            Self::User(_, user, _) => s
                 .store
                 .grants(&org.id, Holder::User(&user.id))
                 .await?
                 .map_or(Standing::Outsider, Standing::Member),
-            Self::Team(t) => match (&t.team_id, &t.organization_id) {
+            Self::Team(t, _) => match (&t.team_id, &t.organization_id) {
                 (Some(team), Some(o)) if *o == org.id => s
                     .store
                     .grants(&org.id, Holder::Team(team))
@@ -115,8 +145,7 @@ pub(crate) async fn ws_checked(
     action: WorkspaceAction,
     shown: &str,
 ) -> Result<Workspace, ApiError> {
-    let org = s.store.organization_by_id(&ws.organization_id).await?;
-    let standing = caller.standing(s, &org).await?;
+    let (_, standing) = caller.in_organization(s, &ws.organization_id).await?;
     decide_ws(&standing, &ws, action, shown)?;
     Ok(ws)
 }
@@ -129,8 +158,7 @@ pub(crate) async fn project_for(
     action: ProjectAction,
 ) -> Result<Project, ApiError> {
     let p = s.store.project(id).await?;
-    let org = s.store.organization_by_id(&p.organization_id).await?;
-    let standing = caller.standing(s, &org).await?;
+    let (_, standing) = caller.in_organization(s, &p.organization_id).await?;
     standing
         .project(&p.id, &p.name, action)
         .map_err(|d| refuse(d, || format!("project {id:?} not found")))?;
@@ -146,8 +174,7 @@ pub(crate) async fn in_org(
     action: OrgAction,
     missing: impl FnOnce() -> String,
 ) -> Result<(Organization, Standing), ApiError> {
-    let org = s.store.organization_by_id(organization_id).await?;
-    let standing = caller.standing(s, &org).await?;
+    let (org, standing) = caller.in_organization(s, organization_id).await?;
     match standing.organization(OrgAction::See) {
         Ok(()) => {}
         Err(d) => return Err(refuse(d, missing)),
@@ -200,8 +227,7 @@ pub(crate) async fn workspace_doc(
     caller: &Caller,
     ws: &Workspace,
 ) -> Result<tern_protocol::resources::Workspace, ApiError> {
-    let org = s.store.organization_by_id(&ws.organization_id).await?;
-    let standing = caller.standing(s, &org).await?;
+    let (_, standing) = caller.in_organization(s, &ws.organization_id).await?;
     Ok(super::docs::workspace_with(ws, permissions_block(&standing, ws)))
 }
 
@@ -213,7 +239,6 @@ pub(crate) async fn allows(
     ws: &Workspace,
     action: WorkspaceAction,
 ) -> Result<bool, ApiError> {
-    let org = s.store.organization_by_id(&ws.organization_id).await?;
-    let standing = caller.standing(s, &org).await?;
+    let (_, standing) = caller.in_organization(s, &ws.organization_id).await?;
     Ok(standing.workspace(ws_ref(ws), action).is_ok())
 }

@@ -10,7 +10,8 @@
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
-use tern_store::{ClaimScope, Job, JobStatus, Token, TokenKind, User};
+use tern_access::Standing;
+use tern_store::{ClaimScope, Job, JobStatus, Organization, Token, TokenKind, User};
 
 use super::{ApiError, ApiState};
 
@@ -22,13 +23,41 @@ pub enum Caller {
     /// One organization.
     Organization(Token),
     /// A user: as their teams allow (everything, for a site administrator).
-    User(Token, User),
+    User(Token, User, Memo),
     /// A team: as the team's permissions allow.
-    Team(Token),
+    Team(Token, Memo),
     /// Claims jobs.
     Agent(Token),
     /// One job.
     Job(Token),
+}
+
+/// What this request has already learned of the caller's standing, by organization: a
+/// request that checks several things in one organization (a workspace, then its document's
+/// permissions) loads the caller's teams and grants once. It lives as long as the [`Caller`],
+/// one request, so a revoked grant is seen by the very next request on every replica.
+#[derive(Clone, Default)]
+pub struct Memo(std::sync::Arc<std::sync::Mutex<Vec<(Organization, Standing)>>>);
+
+impl std::fmt::Debug for Memo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Memo")
+    }
+}
+
+impl Memo {
+    /// The organization `id` and the standing in it, if this request has loaded them.
+    pub(crate) fn get(&self, organization_id: &str) -> Option<(Organization, Standing)> {
+        let seen = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        seen.iter().find(|(o, _)| o.id == organization_id).cloned()
+    }
+
+    pub(crate) fn put(&self, org: &Organization, standing: &Standing) {
+        let mut seen = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !seen.iter().any(|(o, _)| o.id == org.id) {
+            seen.push((org.clone(), standing.clone()));
+        }
+    }
 }
 
 impl Caller {
@@ -37,8 +66,8 @@ impl Caller {
         match self {
             Self::Admin(t)
             | Self::Organization(t)
-            | Self::User(t, _)
-            | Self::Team(t)
+            | Self::User(t, _, _)
+            | Self::Team(t, _)
             | Self::Agent(t)
             | Self::Job(t) => t,
         }
@@ -48,8 +77,8 @@ impl Caller {
     /// `users:<id>`, `teams:<id>`, `organizations:<name>` (the admin token: nobody TFE names).
     pub(crate) fn creator(&self, org: &str) -> Option<String> {
         match self {
-            Self::User(_, u) => Some(format!("users:{}", u.id)),
-            Self::Team(t) => t.team_id.as_ref().map(|id| format!("teams:{id}")),
+            Self::User(_, u, _) => Some(format!("users:{}", u.id)),
+            Self::Team(t, _) => t.team_id.as_ref().map(|id| format!("teams:{id}")),
             Self::Organization(_) => Some(format!("organizations:{org}")),
             Self::Admin(_) | Self::Agent(_) | Self::Job(_) => None,
         }
@@ -58,7 +87,7 @@ impl Caller {
     /// Who it is in the audit trail: `(actor, kind)` — a user by username, a token by its id.
     pub(crate) fn actor(&self) -> (&str, &str) {
         match self {
-            Self::User(_, u) => (&u.username, "user"),
+            Self::User(_, u, _) => (&u.username, "user"),
             other => (&other.token().id, other.token().kind.as_str()),
         }
     }
@@ -67,7 +96,7 @@ impl Caller {
     pub(crate) fn check_admin(&self) -> Result<(), ApiError> {
         match self {
             Self::Admin(_) => Ok(()),
-            Self::User(_, u) if u.site_admin => Ok(()),
+            Self::User(_, u, _) if u.site_admin => Ok(()),
             _ => {
                 Err(ApiError::forbidden("this needs the admin token (or a site administrator's user token)"))
             }
@@ -153,9 +182,9 @@ impl Caller {
                     },
                     None => return Err(ApiError::unauthorized_token()),
                 };
-                Self::User(token, user)
+                Self::User(token, user, Memo::default())
             }
-            TokenKind::Team => Self::Team(token),
+            TokenKind::Team => Self::Team(token, Memo::default()),
             TokenKind::Agent => Self::Agent(token),
             TokenKind::Job => Self::Job(token),
         })

@@ -30,7 +30,7 @@ use tern_store::Store;
 use tern_types::{Clock, IssuerUrl, Ttl};
 use tokio::sync::Notify;
 
-pub use auth::Caller;
+pub use auth::{Caller, Memo};
 pub use error::ApiError;
 pub use openapi::ENDPOINTS;
 pub use table::{Endpoint, Verb};

@@ -128,7 +128,7 @@ async fn load_token(s: &ApiState, caller: &Caller, id: &str, revoke: bool) -> Re
         Err(e) => return Err(e.into()),
     };
     if t.kind == TokenKind::User {
-        let own = matches!(caller, Caller::User(_, u) if t.user_id.as_deref() == Some(u.id.as_str()));
+        let own = matches!(caller, Caller::User(_, u, _) if t.user_id.as_deref() == Some(u.id.as_str()));
         if !own {
             caller.check_admin().map_err(|_| ApiError::not_found(missing()))?;
         }

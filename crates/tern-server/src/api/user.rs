@@ -486,9 +486,9 @@ fn run_of(id: &str, prefix: &str) -> Result<String, ApiError> {
 async fn list_orgs(State(s): State<ApiState>, caller: Caller, Query(q): Q) -> ApiResult {
     let only: Option<Vec<String>> = match &caller {
         Caller::Admin(_) => None,
-        Caller::User(_, u) if u.site_admin => None,
-        Caller::Organization(t) | Caller::Team(t) => Some(t.organization_id.iter().cloned().collect()),
-        Caller::User(_, u) => {
+        Caller::User(_, u, _) if u.site_admin => None,
+        Caller::Organization(t) | Caller::Team(t, _) => Some(t.organization_id.iter().cloned().collect()),
+        Caller::User(_, u, _) => {
             let mut ids: Vec<String> =
                 s.store.teams_of_user(&u.id).await?.into_iter().map(|t| t.organization_id).collect();
             ids.dedup();

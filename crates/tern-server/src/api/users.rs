@@ -99,7 +99,7 @@ fn service_or_user(id: &str, username: &str, email: &str, admin: bool, service: 
 /// token — `terraform login` shows this name when it greets.
 async fn account(State(s): State<ApiState>, caller: Caller) -> ApiResult {
     let doc = match &caller {
-        Caller::User(_, u) => user_doc(u),
+        Caller::User(_, u, _) => user_doc(u),
         Caller::Admin(t) => service_or_user(&t.id, "api-admin", "", true, true),
         Caller::Organization(t) => {
             let org = match &t.organization_id {
@@ -108,7 +108,7 @@ async fn account(State(s): State<ApiState>, caller: Caller) -> ApiResult {
             };
             service_or_user(&t.id, &format!("api-org-{org}"), "", false, true)
         }
-        Caller::Team(t) => {
+        Caller::Team(t, _) => {
             let team = match &t.team_id {
                 Some(id) => s.store.team(id).await?.name,
                 None => String::new(),
@@ -124,7 +124,7 @@ async fn account(State(s): State<ApiState>, caller: Caller) -> ApiResult {
 
 /// User `id`, if it is the caller or the caller administers the installation.
 async fn load_user(s: &ApiState, caller: &Caller, id: &str) -> Result<User, ApiError> {
-    let own = matches!(caller, Caller::User(_, u) if u.id == id);
+    let own = matches!(caller, Caller::User(_, u, _) if u.id == id);
     if !own {
         caller.check_admin().map_err(|_| ApiError::not_found(format!("user {id:?} not found")))?;
     }
@@ -204,7 +204,7 @@ async fn create_user(State(s): State<ApiState>, caller: Caller, body: Bytes) -> 
 async fn delete_user(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
     caller.check_admin()?;
     let u = s.store.user(&id).await?;
-    if matches!(&caller, Caller::User(_, me) if me.id == u.id) {
+    if matches!(&caller, Caller::User(_, me, _) if me.id == u.id) {
         return Err(ApiError::conflict("you cannot delete yourself; another administrator can"));
     }
     s.store.delete_user(&u.id).await?;

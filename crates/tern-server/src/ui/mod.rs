@@ -15,7 +15,7 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use tern_store::{RunStatus, Token, TokenKind, User};
 
-use crate::api::{ApiError, ApiState, Caller};
+use crate::api::{ApiError, ApiState, Caller, Memo};
 use crate::web;
 
 /// The pages (merged with the sign-in routes of [`web`]).
@@ -69,7 +69,7 @@ pub(crate) async fn viewer(s: &ApiState, headers: &HeaderMap, uri: &Uri) -> Resu
         Err(r) => return Err(*r),
     };
     let nav = Nav { username: user.username.clone(), csrf: web::csrf_for(s, &secret), org: None };
-    Ok(Viewer { caller: Caller::User(session_token(&session, &user), user), nav, secret })
+    Ok(Viewer { caller: Caller::User(session_token(&session, &user), user, Memo::default()), nav, secret })
 }
 
 impl Viewer {
