@@ -136,6 +136,9 @@ both!(
     the_web_ui_shows_runs_and_decides_as_the_api_does
 );
 
+#[path = "api/ui_settings.rs"]
+mod ui_settings;
+
 /// An attacker's review of the permission model found these ways to more than a grant gives;
 /// each is refused, and nothing changes.
 async fn the_ways_into_more_power_that_a_review_found_are_closed(api: Api) {

@@ -22,6 +22,8 @@ use super::table::{Table, Verb};
 use super::{ApiError, ApiLimits, ApiState, Caller, Scope};
 use tern_access::{OrgAction as OA, ProjectAction as PA, WorkspaceAction as WA};
 
+use crate::app;
+use crate::app::settings::LockChange;
 use crate::app::variables::details as var_details;
 
 /// An organization's scope in the audit trail.
@@ -992,7 +994,7 @@ async fn update_workspace_by_name(
 ) -> ApiResult {
     let ws = load_ws_by_name(&s, &caller, &org, &name, WA::UpdateSettings).await?;
     let settings = workspace_settings(&Doc::parse(&body, "workspaces")?)?;
-    let ws = s.store.update_workspace(&ws.id, &settings).await?;
+    let ws = app::settings::update(&s, &caller, &ws.id, &settings).await?;
     Ok(docs::one(access::workspace_doc(&s, &caller, &ws).await?))
 }
 
@@ -1002,7 +1004,7 @@ async fn delete_workspace_by_name(
     Path((org, name)): Path<(String, String)>,
 ) -> ApiResult {
     let ws = load_ws_by_name(&s, &caller, &org, &name, WA::Delete).await?;
-    s.store.delete_workspace(&ws.id).await?;
+    app::settings::delete(&s, &caller, &ws.id, false).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -1050,31 +1052,15 @@ async fn update_workspace(
     Path(id): Path<String>,
     body: Bytes,
 ) -> ApiResult {
+    // Who may comes first: a refused caller learns nothing from a body's errors.
     let ws = load_ws(&s, &caller, &id, WA::UpdateSettings).await?;
     let settings = workspace_settings(&Doc::parse(&body, "workspaces")?)?;
-    let ws = s.store.update_workspace(&ws.id, &settings).await?;
+    let ws = app::settings::update(&s, &caller, &ws.id, &settings).await?;
     Ok(docs::one(access::workspace_doc(&s, &caller, &ws).await?))
 }
 
 async fn delete_workspace(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
-    let ws = load_ws(&s, &caller, &id, WA::Delete).await?;
-    s.store.delete_workspace(&ws.id).await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
-}
-
-/// TFE's safe delete: only a workspace whose current state manages no resource.
-async fn safe_delete(s: &ApiState, ws: &Workspace) -> ApiResult {
-    if let Some(state_id) = &ws.current_state_version_id {
-        let bytes = s.store.state_bytes(state_id).await?;
-        let resources = tern_store::managed_resources(&bytes);
-        if resources > 0 {
-            return Err(ApiError::conflict(format!(
-                "workspace {:?} is managing {resources} resource(s): destroy them first (a destroy run), or delete it without safe-delete",
-                ws.name
-            )));
-        }
-    }
-    s.store.delete_workspace(&ws.id).await?;
+    app::settings::delete(&s, &caller, &id, false).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -1083,8 +1069,8 @@ async fn safe_delete_workspace(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult {
-    let ws = load_ws(&s, &caller, &id, WA::Delete).await?;
-    safe_delete(&s, &ws).await
+    app::settings::delete(&s, &caller, &id, true).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 async fn safe_delete_workspace_by_name(
@@ -1093,7 +1079,8 @@ async fn safe_delete_workspace_by_name(
     Path((org, name)): Path<(String, String)>,
 ) -> ApiResult {
     let ws = load_ws_by_name(&s, &caller, &org, &name, WA::Delete).await?;
-    safe_delete(&s, &ws).await
+    app::settings::delete(&s, &caller, &ws.id, true).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 async fn workspace_varsets(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
@@ -1103,8 +1090,7 @@ async fn workspace_varsets(State(s): State<ApiState>, caller: Caller, Path(id): 
 }
 
 async fn lock_workspace(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
-    let ws = load_ws(&s, &caller, &id, WA::Lock).await?;
-    let ws = s.store.set_workspace_lock(&ws.id, true).await?;
+    let ws = app::settings::set_lock(&s, &caller, &id, LockChange::Lock).await?;
     Ok(docs::one(access::workspace_doc(&s, &caller, &ws).await?))
 }
 
@@ -1113,14 +1099,12 @@ async fn force_unlock_workspace(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult {
-    let ws = load_ws(&s, &caller, &id, WA::ForceUnlock).await?;
-    let ws = s.store.set_workspace_lock(&ws.id, false).await?;
+    let ws = app::settings::set_lock(&s, &caller, &id, LockChange::ForceUnlock).await?;
     Ok(docs::one(access::workspace_doc(&s, &caller, &ws).await?))
 }
 
 async fn unlock_workspace(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
-    let ws = load_ws(&s, &caller, &id, WA::Lock).await?;
-    let ws = s.store.set_workspace_lock(&ws.id, false).await?;
+    let ws = app::settings::set_lock(&s, &caller, &id, LockChange::Unlock).await?;
     Ok(docs::one(access::workspace_doc(&s, &caller, &ws).await?))
 }
 

@@ -5,8 +5,20 @@
 //! calls it, and renders. Forms that change something carry the session's CSRF token and are
 //! refused from another origin (`web::check_csrf`). Pages work without JavaScript.
 
+/// `Ok(value)`, or the failure page for the application layer's refusal (`failure` must be
+/// in scope where it is used).
+macro_rules! or_page {
+    ($nav:expr, $e:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(e) => return failure($nav, &e),
+        }
+    };
+}
+
 pub(crate) mod assets;
 mod pages;
+mod settings;
 
 use askama::Template;
 use axum::Router;
@@ -29,6 +41,9 @@ pub fn router(state: ApiState) -> Router {
         .route("/app/{org}/workspaces/{ws}/variables", get(pages::variables).post(pages::add_variable))
         .route("/app/{org}/workspaces/{ws}/variables/{var}", post(pages::change_variable))
         .route("/app/{org}/workspaces/{ws}/credentials", get(pages::credentials))
+        .route("/app/{org}/workspaces/{ws}/settings", get(settings::settings).post(settings::save))
+        .route("/app/{org}/workspaces/{ws}/settings/lock", post(settings::lock))
+        .route("/app/{org}/workspaces/{ws}/settings/delete", post(settings::delete))
         .route("/app/{org}/workspaces/{ws}/runs/{run}", get(pages::run))
         .route("/app/{org}/workspaces/{ws}/runs/{run}/actions", post(pages::run_action))
         .route("/app/{org}/workspaces/{ws}/runs/{run}/events", get(pages::run_events))

@@ -27,16 +27,6 @@ const MAX_LOG_BYTES: usize = 2 * 1024 * 1024;
 /// Resource changes listed on a run page.
 const MAX_CHANGES: usize = 1000;
 
-/// `Ok(value)`, or the failure page for the application layer's refusal.
-macro_rules! or_page {
-    ($nav:expr, $e:expr) => {
-        match $e {
-            Ok(v) => v,
-            Err(e) => return failure($nav, &e),
-        }
-    };
-}
-
 /// An organization or workspace name, or a run id, as a URL path segment: nothing else is
 /// put into a redirect.
 fn is_name(s: &str) -> bool {
