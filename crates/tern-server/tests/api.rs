@@ -135,6 +135,8 @@ both!(
     the_ways_into_more_power_that_a_review_found_are_closed,
     the_web_ui_shows_runs_and_decides_as_the_api_does
 );
+#[path = "api/ui_state.rs"]
+mod ui_state;
 
 #[path = "api/ui_settings.rs"]
 mod ui_settings;

@@ -307,6 +307,23 @@ impl Store {
         Ok(Paged { items, total: count(total.0), page })
     }
 
+    /// The workspace's state version just before serial `serial` (what a comparison with the
+    /// previous version compares against), if any.
+    pub async fn previous_state_version(
+        &self,
+        workspace_id: &str,
+        serial: i64,
+    ) -> Result<Option<StateVersion>, StoreError> {
+        let row = sqlx::query(sql(format!(
+            "SELECT {COLUMNS} FROM state_versions WHERE workspace_id = $1 AND serial < $2 ORDER BY serial DESC LIMIT 1"
+        )))
+        .bind(workspace_id)
+        .bind(serial)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(version).transpose()?)
+    }
+
     /// The bytes of a state version.
     pub async fn state_bytes(&self, id: &str) -> Result<Vec<u8>, StoreError> {
         let row: Option<(Vec<u8>, i64)> =

@@ -876,6 +876,8 @@ async fn state_versions_move_forward_only(f: Fixture) {
     }
     let list = f.store.list_state_versions(&ws.id, Page::default()).await.unwrap();
     assert_eq!(list.items.iter().map(|v| v.serial).collect::<Vec<_>>(), [2, 1]);
+    assert_eq!(f.store.previous_state_version(&ws.id, 2).await.unwrap(), Some(v1));
+    assert_eq!(f.store.previous_state_version(&ws.id, 1).await.unwrap(), None);
     assert!(matches!(f.store.create_state_version(&ws.id, None, b"{}").await, Err(StoreError::Invalid(_))));
 }
 

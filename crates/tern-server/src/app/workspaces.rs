@@ -155,15 +155,36 @@ pub(crate) async fn overview(
 /// resources' addresses of a Terraform state document.
 fn read_state(bytes: &[u8]) -> (Vec<Output>, Vec<String>) {
     let state: serde_json::Value = serde_json::from_slice(bytes).unwrap_or_default();
-    let mut outputs = Vec::new();
-    if let Some(map) = state.get("outputs").and_then(serde_json::Value::as_object) {
-        for (name, o) in map {
-            let sensitive = o.get("sensitive").and_then(serde_json::Value::as_bool).unwrap_or(false);
-            let value = if sensitive { None } else { o.get("value").map(|v| v.to_string()) };
-            outputs.push(Output { name: name.clone(), sensitive, value });
-        }
+    let outputs =
+        state_outputs(&state).map(|(name, sensitive, value)| Output::shown(name, sensitive, value)).collect();
+    let resources = managed_instances(&state).into_iter().map(|(address, _)| address).collect();
+    (outputs, resources)
+}
+
+impl Output {
+    /// An output as a page may show it: the one place a sensitive output loses its value.
+    pub(crate) fn shown(name: &str, sensitive: bool, value: Option<&serde_json::Value>) -> Self {
+        let value = if sensitive { None } else { value.map(serde_json::Value::to_string) };
+        Self { name: name.to_owned(), sensitive, value }
     }
-    let mut resources = Vec::new();
+}
+
+/// A decoded state's outputs: name, whether sensitive, and the raw value — which only
+/// [`Output::shown`] may turn into text, so that a sensitive one never reaches a page.
+pub(crate) fn state_outputs(
+    state: &serde_json::Value,
+) -> impl Iterator<Item = (&str, bool, Option<&serde_json::Value>)> {
+    state.get("outputs").and_then(serde_json::Value::as_object).into_iter().flatten().map(|(name, o)| {
+        let sensitive = o.get("sensitive").and_then(serde_json::Value::as_bool).unwrap_or(false);
+        (name.as_str(), sensitive, o.get("value"))
+    })
+}
+
+/// A decoded state's managed resource instances by address, as Terraform writes them
+/// (`module.m.type.name["key"]`), each with its instance object; a resource without instances
+/// is listed once, by its address, with none. Data sources are read, not managed: left out.
+pub(crate) fn managed_instances(state: &serde_json::Value) -> Vec<(String, Option<&serde_json::Value>)> {
+    let mut out = Vec::new();
     for r in state.get("resources").and_then(serde_json::Value::as_array).into_iter().flatten() {
         if r.get("mode").and_then(serde_json::Value::as_str) != Some("managed") {
             continue;
@@ -183,13 +204,13 @@ fn read_state(bytes: &[u8]) -> (Vec<Output>, Vec<String>) {
                 Some(serde_json::Value::String(k)) => format!("[{}]", serde_json::Value::String(k.clone())),
                 _ => String::new(),
             };
-            resources.push(format!("{module}{kind}.{name}{key}"));
+            out.push((format!("{module}{kind}.{name}{key}"), Some(i)));
         }
         if instances == 0 {
-            resources.push(format!("{module}{kind}.{name}"));
+            out.push((format!("{module}{kind}.{name}"), None));
         }
     }
-    (outputs, resources)
+    out
 }
 
 /// A workspace's runs, newest first, one page.

@@ -19,6 +19,7 @@ macro_rules! or_page {
 pub(crate) mod assets;
 mod pages;
 mod settings;
+mod state;
 
 use askama::Template;
 use axum::Router;
@@ -40,6 +41,9 @@ pub fn router(state: ApiState) -> Router {
         .route("/app/{org}/workspaces/{ws}/runs", get(pages::runs))
         .route("/app/{org}/workspaces/{ws}/variables", get(pages::variables).post(pages::add_variable))
         .route("/app/{org}/workspaces/{ws}/variables/{var}", post(pages::change_variable))
+        .route("/app/{org}/workspaces/{ws}/states", get(state::list))
+        .route("/app/{org}/workspaces/{ws}/states/{sv}", get(state::compare))
+        .route("/app/{org}/workspaces/{ws}/states/{sv}/download", get(state::download))
         .route("/app/{org}/workspaces/{ws}/credentials", get(pages::credentials))
         .route("/app/{org}/workspaces/{ws}/settings", get(settings::settings).post(settings::save))
         .route("/app/{org}/workspaces/{ws}/settings/lock", post(settings::lock))

@@ -38,13 +38,13 @@ fn is_name(s: &str) -> bool {
 /// Links to the pages before and after this one, keeping the list's filters.
 #[derive(Debug)]
 pub(crate) struct Pager {
-    number: u32,
-    pages: u64,
-    previous: Option<String>,
-    next: Option<String>,
+    pub(super) number: u32,
+    pub(super) pages: u64,
+    pub(super) previous: Option<String>,
+    pub(super) next: Option<String>,
 }
 
-fn pager(path: &str, params: &[(&str, &str)], total: u64, page: Page) -> Pager {
+pub(super) fn pager(path: &str, params: &[(&str, &str)], total: u64, page: Page) -> Pager {
     let pages = total.div_ceil(u64::from(PAGE_SIZE)).max(1);
     let link = |n: u32| {
         let mut q = url::form_urlencoded::Serializer::new(String::new());
@@ -62,7 +62,7 @@ fn pager(path: &str, params: &[(&str, &str)], total: u64, page: Page) -> Pager {
     }
 }
 
-fn page_of(n: Option<u32>) -> Page {
+pub(super) fn page_of(n: Option<u32>) -> Page {
     Page { number: n.unwrap_or(1).max(1), size: PAGE_SIZE }
 }
 
@@ -253,7 +253,7 @@ pub(crate) async fn workspace(
 
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct PageQuery {
-    page: Option<u32>,
+    pub(super) page: Option<u32>,
 }
 
 #[derive(Template)]
