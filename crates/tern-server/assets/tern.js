@@ -1,6 +1,7 @@
-// tern's web UI: the one script. Pages work without it; with it, a live run's page follows the
+// tern's web UI: the one script. Pages work without it. With it, a live run's page follows the
 // run as it happens — its log lines appear as Terraform prints them, its status changes in
-// place, and the page reloads when the run needs a person (Confirm & apply) or is over.
+// place, and the page reloads when the run needs a person (Confirm & apply) or is over — and
+// the credentials page shows each cloud's trust formats as tabs with a Copy button per block.
 "use strict";
 (() => {
   const root = document.querySelector("[data-events]");
@@ -28,3 +29,77 @@
     window.location.reload();
   });
 })();
+
+// Tabs (the WAI-ARIA tabs pattern, automatic activation): each [data-tabs] holds sections with
+// a heading; the headings become tabs, the sections their panels. Without the script the
+// sections simply follow one another.
+document.querySelectorAll("[data-tabs]").forEach((set) => {
+  const panels = [...set.children].filter((el) => el.tagName === "SECTION");
+  if (panels.length < 2) return;
+  const list = document.createElement("div");
+  list.setAttribute("role", "tablist");
+  list.setAttribute("aria-label", set.dataset.tabs);
+  list.className = "tablist";
+  const tabs = panels.map((panel) => {
+    const heading = panel.querySelector("h4");
+    const tab = document.createElement("button");
+    tab.type = "button";
+    tab.id = `${panel.id}-tab`;
+    tab.setAttribute("role", "tab");
+    tab.setAttribute("aria-controls", panel.id);
+    tab.textContent = heading.textContent;
+    heading.classList.add("visually-hidden");
+    panel.setAttribute("role", "tabpanel");
+    panel.setAttribute("aria-labelledby", tab.id);
+    list.append(tab);
+    return tab;
+  });
+  const select = (i, focus) => {
+    tabs.forEach((tab, j) => {
+      tab.setAttribute("aria-selected", String(i === j));
+      tab.tabIndex = i === j ? 0 : -1;
+      panels[j].hidden = i !== j;
+    });
+    if (focus) tabs[i].focus();
+  };
+  list.addEventListener("click", (e) => {
+    const i = tabs.indexOf(e.target.closest("[role=tab]"));
+    if (i >= 0) select(i, false);
+  });
+  list.addEventListener("keydown", (e) => {
+    const i = tabs.indexOf(document.activeElement);
+    const to = { ArrowRight: i + 1, ArrowLeft: i - 1, Home: 0, End: tabs.length - 1 }[e.key];
+    if (i < 0 || to === undefined) return;
+    e.preventDefault();
+    select((to + tabs.length) % tabs.length, true);
+  });
+  set.prepend(list);
+  select(0, false);
+});
+
+// Copy: a button after each [data-copy] block puts its text on the clipboard and says so in a
+// status message beside it (announced by screen readers). Only where the browser allows it.
+if (navigator.clipboard) {
+  document.querySelectorAll("pre[data-copy]").forEach((pre) => {
+    const bar = document.createElement("div");
+    bar.className = "copybar";
+    const button = document.createElement("button");
+    button.type = "button";
+    button.textContent = "Copy";
+    button.setAttribute("aria-label", `Copy ${pre.dataset.copy}`);
+    const said = document.createElement("span");
+    said.setAttribute("role", "status");
+    said.className = "muted";
+    let clear;
+    button.addEventListener("click", () => {
+      navigator.clipboard.writeText(pre.textContent).then(
+        () => { said.textContent = "Copied"; },
+        () => { said.textContent = "Copy failed: select the text and copy it"; },
+      );
+      clearTimeout(clear);
+      clear = setTimeout(() => { said.textContent = ""; }, 4000);
+    });
+    bar.append(button, said);
+    pre.before(bar);
+  });
+}

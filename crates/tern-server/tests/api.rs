@@ -140,6 +140,8 @@ mod ui_state;
 
 #[path = "api/ui_settings.rs"]
 mod ui_settings;
+#[path = "api/ui_trust.rs"]
+mod ui_trust;
 
 /// An attacker's review of the permission model found these ways to more than a grant gives;
 /// each is refused, and nothing changes.

@@ -12,5 +12,6 @@ pub(crate) mod credentials;
 pub(crate) mod runs;
 pub(crate) mod settings;
 pub(crate) mod state;
+pub(crate) mod trust;
 pub(crate) mod variables;
 pub(crate) mod workspaces;

@@ -17,6 +17,7 @@ macro_rules! or_page {
 }
 
 pub(crate) mod assets;
+mod credentials;
 mod pages;
 mod settings;
 mod state;
@@ -44,10 +45,11 @@ pub fn router(state: ApiState) -> Router {
         .route("/app/{org}/workspaces/{ws}/states", get(state::list))
         .route("/app/{org}/workspaces/{ws}/states/{sv}", get(state::compare))
         .route("/app/{org}/workspaces/{ws}/states/{sv}/download", get(state::download))
-        .route("/app/{org}/workspaces/{ws}/credentials", get(pages::credentials))
         .route("/app/{org}/workspaces/{ws}/settings", get(settings::settings).post(settings::save))
         .route("/app/{org}/workspaces/{ws}/settings/lock", post(settings::lock))
         .route("/app/{org}/workspaces/{ws}/settings/delete", post(settings::delete))
+        .route("/app/{org}/workspaces/{ws}/credentials", get(credentials::credentials))
+        .route("/app/{org}/workspaces/{ws}/credentials/check", post(credentials::check))
         .route("/app/{org}/workspaces/{ws}/runs/{run}", get(pages::run))
         .route("/app/{org}/workspaces/{ws}/runs/{run}/actions", post(pages::run_action))
         .route("/app/{org}/workspaces/{ws}/runs/{run}/events", get(pages::run_events))
