@@ -7,7 +7,7 @@ use arc_swap::ArcSwap;
 use axum::Router;
 use axum::extract::State;
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_NONE_MATCH, X_CONTENT_TYPE_OPTIONS};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use bytes::Bytes;
@@ -184,7 +184,11 @@ async fn health() -> Response {
         .into_response()
 }
 
-async fn not_found(method: axum::http::Method, uri: Uri) -> Response {
+async fn not_found(method: Method, uri: Uri) -> Response {
+    let path = uri.path();
+    if (path == "/app" || path.starts_with("/app/")) && matches!(method, Method::GET | Method::HEAD) {
+        return crate::web::no_such_page(path);
+    }
     let detail = match crate::api::unsupported_feature(method.as_str(), uri.path()) {
         Some(feature) => format!("tern does not support {feature}"),
         None => format!("no resource at {}", uri.path()),

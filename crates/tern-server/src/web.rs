@@ -128,6 +128,8 @@ struct ConsentPage<'a> {
 struct ErrorPage<'a> {
     title: &'a str,
     detail: &'a str,
+    /// Offer the way home rather than signing in again (nothing went wrong with signing in).
+    home: bool,
 }
 
 // ------------------------------------------------------------------------------ responses
@@ -155,7 +157,14 @@ pub(crate) fn page(status: StatusCode, html: Result<String, askama::Error>) -> R
 }
 
 fn error_page(status: StatusCode, title: &str, detail: &str) -> Response {
-    page(status, ErrorPage { title, detail }.render())
+    page(status, ErrorPage { title, detail, home: false }.render())
+}
+
+/// A path under `/app` that no page answers: a page saying so, not the API's JSON (its routes
+/// cannot hold a catch-all beside the pages' parameters, so the server's fallback asks here).
+pub(crate) fn no_such_page(path: &str) -> Response {
+    let detail = format!("there is no page at {path}");
+    page(StatusCode::NOT_FOUND, ErrorPage { title: "Not found", detail: &detail, home: true }.render())
 }
 
 pub(crate) fn redirect(to: &str) -> Response {

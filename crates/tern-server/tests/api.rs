@@ -5203,6 +5203,14 @@ async fn the_web_ui_shows_runs_and_decides_as_the_api_does(api: Api) {
     let (status, _, to) =
         page(&api, Method::GET, &format!("/app/acme/web/runs/{run}"), None, None, None).await;
     assert_eq!((status, to), (StatusCode::SEE_OTHER, Some(run_page.clone())));
+    // A path that is no page: a page saying so (not the API's JSON), signed in or not.
+    for cookie in [Some(olivia.as_str()), None] {
+        let (status, html, _) =
+            page(&api, Method::GET, "/app/acme/workspaces/web/no-such-tab/x", cookie, None, None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert!(html.to_lowercase().starts_with("<!doctype html"), "{html}");
+        assert!(html.contains("there is no page at /app/acme/workspaces/web/no-such-tab/x"), "{html}");
+    }
     // A run under another workspace's path is not found; the stylesheet is immutable.
     assert_eq!(
         page(&api, Method::GET, &format!("/app/acme/workspaces/other/runs/{run}"), Some(olivia), None, None)
