@@ -86,6 +86,8 @@ struct Shared {
 #[derive(Default)]
 struct Stats {
     latencies_us: Vec<u64>,
+    /// Until the response's head arrived: time to first byte.
+    first_byte_us: Vec<u64>,
     statuses: BTreeMap<u16, u64>,
     errors: u64,
     bytes: u64,
@@ -170,10 +172,12 @@ pub fn run(args: LoadArgs) -> anyhow::Result<(serde_json::Value, bool)> {
     let client_cpu = own_cpu_seconds() - cpu_before;
     let start = shared.measure_start.lock().ok().and_then(|s| *s);
     let mut latencies: Vec<u64> = Vec::new();
+    let mut first_bytes: Vec<u64> = Vec::new();
     let mut statuses: BTreeMap<u16, u64> = BTreeMap::new();
     let (mut errors, mut bytes, mut last) = (0u64, 0u64, None::<Instant>);
     for s in all {
         latencies.extend(s.latencies_us);
+        first_bytes.extend(s.first_byte_us);
         for (k, v) in s.statuses {
             *statuses.entry(k).or_default() += v;
         }
@@ -182,6 +186,7 @@ pub fn run(args: LoadArgs) -> anyhow::Result<(serde_json::Value, bool)> {
         last = last.max(s.last_done);
     }
     latencies.sort_unstable();
+    first_bytes.sort_unstable();
     let seconds = match (start, last) {
         (Some(s), Some(l)) if l > s => (l - s).as_secs_f64(),
         _ => 0.0,
@@ -204,6 +209,8 @@ pub fn run(args: LoadArgs) -> anyhow::Result<(serde_json::Value, bool)> {
         "rps": if seconds > 0.0 { ok as f64 / seconds } else { 0.0 },
         "bytes_per_response": bytes.checked_div(measured).unwrap_or(0),
         "latency_ms": crate::percentiles(&latencies),
+        // Until the response's head: what a browser waits before it can start rendering.
+        "first_byte_ms": crate::percentiles(&first_bytes),
         "complete": measured >= args.requests,
         // CPU the client used (warm-up included), for the share of the machine it took.
         "client_cpu_seconds": client_cpu,
@@ -264,6 +271,7 @@ async fn connection(addr: SocketAddr, template: Arc<Template>, shared: Arc<Share
                     continue 'connect;
                 }
             };
+            let head = Instant::now();
             let status = response.status().as_u16();
             let body = match response.into_body().collect().await {
                 Ok(b) => b.to_bytes(),
@@ -275,6 +283,7 @@ async fn connection(addr: SocketAddr, template: Arc<Template>, shared: Arc<Share
             let done = Instant::now();
             if i >= shared.warmup {
                 stats.latencies_us.push((done - t0).as_micros() as u64);
+                stats.first_byte_us.push((head - t0).as_micros() as u64);
                 *stats.statuses.entry(status).or_default() += 1;
                 stats.bytes += body.len() as u64;
                 stats.last_done = Some(done);

@@ -210,7 +210,7 @@ pub fn latency(args: LatencyArgs) -> anyhow::Result<(Value, bool)> {
     })
 }
 
-fn tarball() -> anyhow::Result<Vec<u8>> {
+pub(crate) fn tarball() -> anyhow::Result<Vec<u8>> {
     let mut builder =
         tar::Builder::new(flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast()));
     let text = b"# an empty configuration: the synthetic agents never run Terraform\n";

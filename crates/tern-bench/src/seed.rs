@@ -50,6 +50,11 @@ pub struct SeedArgs {
     /// Required with --teams.
     #[arg(long)]
     token_file: Option<PathBuf>,
+    /// Runs the first workspace (ws-000000) should have, for run lists at scale. It is set to
+    /// agent execution in a pool with no agent (`bench-idle`), so the runs stay queued and no
+    /// server worker picks them up.
+    #[arg(long, default_value_t = 0)]
+    runs: usize,
     /// Workspaces created at once.
     #[arg(long, default_value_t = 8)]
     concurrency: usize,
@@ -144,13 +149,17 @@ async fn seed(args: SeedArgs) -> anyhow::Result<(serde_json::Value, bool)> {
         write_tokens(path, &people.tokens)?;
         map.insert("people".to_owned(), people.report);
     }
+    if args.runs > 0
+        && let Some(map) = report.as_object_mut()
+    {
+        map.insert("runs".to_owned(), seed_runs(&store, &org.id, &args).await?);
+    }
     Ok((report, true))
 }
 
 struct People {
     report: serde_json::Value,
-    /// (owner, member) user tokens.
-    tokens: (String, String),
+    tokens: Secrets,
 }
 
 /// A user by name, created if missing.
@@ -251,6 +260,10 @@ async fn seed_people(
     join(store, &owner, &store.team_by_name(org_id, OWNERS).await?.id).await?;
     let (_, owner_token) = store.create_user_token(&owner.id, "tern-bench", None).await?;
     let (_, member_token) = store.create_user_token(&member.id, "tern-bench", None).await?;
+    // Browser sessions for the web UI's pages (a day: longer than any benchmark).
+    let day = store.unix_now() + 86_400;
+    let (_, owner_session) = store.create_session(&owner.id, day, None).await?;
+    let (_, member_session) = store.create_session(&member.id, day, None).await?;
     // A workspace the member reaches through a direct grant of their first team (and, with
     // projects, through that team's project too).
     let member_workspace =
@@ -267,15 +280,88 @@ async fn seed_people(
             "member_workspace": member_workspace,
             "seconds": seconds,
         }),
-        tokens: (owner_token.expose_secret().to_owned(), member_token.expose_secret().to_owned()),
+        tokens: Secrets {
+            owner: owner_token.expose_secret().to_owned(),
+            member: member_token.expose_secret().to_owned(),
+            owner_session: owner_session.expose_secret().to_owned(),
+            member_session: member_session.expose_secret().to_owned(),
+        },
     })
 }
 
+/// The user tokens and session secrets of `bench-owner` and `bench-member`.
+struct Secrets {
+    owner: String,
+    member: String,
+    owner_session: String,
+    member_session: String,
+}
+
 /// The tokens as JSON in a new file only this user may read.
-fn write_tokens(path: &std::path::Path, (owner, member): &(String, String)) -> anyhow::Result<()> {
-    let json = json!({ "owner": owner, "member": member }).to_string();
+fn write_tokens(path: &std::path::Path, s: &Secrets) -> anyhow::Result<()> {
+    let json = json!({
+        "owner": s.owner, "member": s.member,
+        "owner_session": s.owner_session, "member_session": s.member_session,
+    })
+    .to_string();
     tern_handoff::files::write_private(path, json.as_bytes())
         .with_context(|| format!("writing {}", path.display()))
+}
+
+/// `--runs` queued runs in ws-000000 (kept queued: agent execution, in a pool no agent serves).
+async fn seed_runs(store: &Arc<Store>, org_id: &str, args: &SeedArgs) -> anyhow::Result<serde_json::Value> {
+    let start = Instant::now();
+    let ws = store.workspace_by_name(org_id, &workspace_name(0)).await.context("the runs' workspace")?;
+    let pools = store.list_agent_pools(org_id, Page { number: 1, size: 100 }).await?;
+    let pool = match pools.items.into_iter().find(|p| p.name == "bench-idle") {
+        Some(p) => p,
+        None => store.create_agent_pool(org_id, "bench-idle").await?,
+    };
+    let settings = WorkspaceSettings {
+        execution_mode: Some(tern_store::ExecutionMode::Agent),
+        agent_pool_id: Some(pool.id),
+        ..Default::default()
+    };
+    store.update_workspace(&ws.id, &settings).await?;
+    let existing = store
+        .list_runs(
+            tern_store::RunScope::Workspace(&ws.id),
+            &tern_store::RunFilter::default(),
+            Page { number: 1, size: 1 },
+        )
+        .await?
+        .total as usize;
+    if existing >= args.runs {
+        return Ok(json!({ "workspace": ws.name, "runs": existing, "created": 0, "seconds": 0.0 }));
+    }
+    let cv = store.create_configuration_version(&ws.id, false, false).await?;
+    store.upload_configuration(&cv.id, &crate::runs::tarball()?).await?;
+    let input = tern_store::RunInput {
+        configuration_version_id: Some(cv.id),
+        message: Some("seeded by tern-bench".to_owned()),
+        ..Default::default()
+    };
+    // SQLite has one writer: one at a time there.
+    let concurrency = if args.database_url.starts_with("sqlite:") { 1 } else { args.concurrency.max(1) };
+    let next = Arc::new(AtomicUsize::new(existing));
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..concurrency {
+        let (store, next, ws_id, input, target) =
+            (store.clone(), next.clone(), ws.id.clone(), input.clone(), args.runs);
+        tasks.spawn(async move {
+            while next.fetch_add(1, Ordering::Relaxed) < target {
+                store.create_run(&ws_id, &input, "tern-bench").await?;
+            }
+            Ok::<(), anyhow::Error>(())
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done??;
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    Ok(
+        json!({ "workspace": ws.name, "runs": args.runs, "created": args.runs - existing, "seconds": seconds }),
+    )
 }
 
 async fn count(store: &Store, organization_id: &str) -> anyhow::Result<usize> {
