@@ -53,6 +53,10 @@ pub struct AuditFilter {
     pub action: Option<String>,
     /// This run only (id).
     pub run_id: Option<String>,
+    /// Actions that start with this (`token.` for every token event); literal text.
+    pub action_prefix: Option<String>,
+    /// Newest first (the web UI's order); oldest first otherwise (the API's).
+    pub newest_first: bool,
 }
 
 /// Events per INSERT statement (9 parameters each: well under SQLite's and PostgreSQL's limits).
@@ -147,7 +151,7 @@ impl Store {
         Ok(())
     }
 
-    /// Events, oldest first: an organization's (`Some`), or all of them.
+    /// Events, oldest first (or newest, as `filter` says): an organization's (`Some`), or all of them.
     pub async fn audit_events(
         &self,
         organization_id: Option<&str>,
@@ -183,6 +187,15 @@ impl Store {
         if let Some(run) = &filter.run_id {
             add("run_id", "=", Bind::Text(run));
         }
+        let prefix = filter
+            .action_prefix
+            .as_deref()
+            .filter(|p| !p.is_empty())
+            .map(|p| format!("{}%", p.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")));
+        if let Some(prefix) = &prefix {
+            binds.push(Bind::Text(prefix));
+            conditions.push(format!("action LIKE ${} ESCAPE '\\'", binds.len()));
+        }
         let condition = if conditions.is_empty() { "1 = 1".to_owned() } else { conditions.join(" AND ") };
         let mut total =
             sqlx::query_as::<_, (i64,)>(sql(format!("SELECT COUNT(*) FROM audit_events WHERE {condition}")));
@@ -194,8 +207,9 @@ impl Store {
         }
         let total = total.fetch_one(&self.pool).await?;
         let n = binds.len();
+        let order = if filter.newest_first { "seq DESC" } else { "seq" };
         let mut rows = sqlx::query(sql(format!(
-            "SELECT {COLUMNS} FROM audit_events WHERE {condition} ORDER BY seq LIMIT ${} OFFSET ${}",
+            "SELECT {COLUMNS} FROM audit_events WHERE {condition} ORDER BY {order} LIMIT ${} OFFSET ${}",
             n + 1,
             n + 2
         )));

@@ -89,6 +89,19 @@ impl Store {
         Ok(p)
     }
 
+    /// The agents of pool `id` as they last asked for work: `(name, Terraform versions
+    /// (comma-separated), last asked at)`, the most recent first. One agent started with two
+    /// tokens of the pool is listed twice.
+    pub async fn pool_agents(&self, id: &str) -> Result<Vec<(String, String, i64)>, StoreError> {
+        let rows: Vec<(String, String, i64)> = sqlx::query_as(
+            "SELECT name, terraform_versions, last_ping_at FROM agents WHERE agent_pool_id = $1 ORDER BY last_ping_at DESC, name",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows)
+    }
+
     /// Agent pools of an organization, by name.
     pub async fn list_agent_pools(
         &self,

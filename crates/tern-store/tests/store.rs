@@ -210,6 +210,16 @@ async fn audit_events_are_appended_in_batches_and_read_back_filtered(f: Fixture)
     let mine = f.store.audit_events(Some("org-a"), &filter, page(1)).await.unwrap();
     assert!(mine.items.iter().all(|e| e.event.actor == "at-1" && e.event.action == "run.created"));
     assert_eq!(mine.total, 20, "odd multiples of 5 not divisible by 3");
+    // A prefix is literal text (`_` and `%` match only themselves), and newest come first.
+    let runs =
+        AuditFilter { action_prefix: Some("run.".into()), newest_first: true, ..AuditFilter::default() };
+    let runs = f.store.audit_events(None, &runs, page(1)).await.unwrap();
+    assert_eq!(runs.total, 60);
+    assert_eq!(runs.items[0].event.details["n"], 295, "newest first");
+    for literal in ["run%", "run_created", "ru_"] {
+        let f2 = AuditFilter { action_prefix: Some(literal.into()), ..AuditFilter::default() };
+        assert_eq!(f.store.audit_events(None, &f2, page(1)).await.unwrap().total, 0, "{literal}");
+    }
     let later = AuditFilter { since: Some(1_800_000_001), ..AuditFilter::default() };
     assert_eq!(f.store.audit_events(None, &later, page(1)).await.unwrap().total, 0);
     assert!(f.store.append_audit(&[]).await.is_ok());

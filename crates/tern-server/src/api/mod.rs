@@ -13,7 +13,7 @@ mod error;
 mod openapi;
 mod pools;
 mod table;
-mod teams;
+pub(crate) mod teams;
 mod tokens;
 mod trail;
 mod user;

@@ -456,7 +456,7 @@ fn project_grant(doc: &Doc, base: Option<ProjectGrant>) -> Result<ProjectGrant, 
 /// Team `id`, if the caller may do `action` in its organization (else "not found"). Anything
 /// but seeing the owners team needs owners' rights too (`ManageOwners`): managing teams or
 /// membership must not be a way into owners.
-async fn load_team(
+pub(crate) async fn load_team(
     s: &ApiState,
     caller: &Caller,
     id: &str,
@@ -587,21 +587,7 @@ async fn delete_team(State(s): State<ApiState>, caller: Caller, Path(id): Path<S
 }
 
 async fn change_members(s: &ApiState, caller: &Caller, id: &str, body: &[u8], add: bool) -> ApiResult {
-    let (t, _) = load_team(s, caller, id, OA::ManageMembership).await?;
-    let usernames = docs::id_list(body, "users")?;
-    if add {
-        s.store.add_team_members(&t.id, &usernames).await
-    } else {
-        s.store.remove_team_members(&t.id, &usernames).await
-    }
-    .map_err(|e| match e {
-        // TFE answers an unknown user, or one already (not) a member, with 400.
-        tern_store::StoreError::Invalid(m) => ApiError::bad_request(m),
-        other => other.into(),
-    })?;
-    let action = if add { "team.members-added" } else { "team.members-removed" };
-    let details = serde_json::json!({"team": t.id, "name": t.name, "users": usernames});
-    s.audit(caller, action, org_scope(&t.organization_id), details).await?;
+    crate::app::organization::change_members(s, caller, id, || docs::id_list(body, "users"), add).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

@@ -16,12 +16,9 @@ use tern_protocol::resources as r;
 use tern_store::{Token, TokenKind};
 use tern_types::SecretString;
 
-use super::access;
 use super::docs::{self, Doc, rel};
 use super::table::{Table, Verb};
-use super::user::load_org;
 use super::{ApiError, ApiState, Caller};
-use tern_access::OrgAction as OA;
 
 type ApiResult = Result<Response, ApiError>;
 
@@ -104,8 +101,7 @@ pub(crate) fn expiry(doc: Option<&Doc>, now: i64) -> Result<Option<i64>, ApiErro
 }
 
 async fn list_org_tokens(State(s): State<ApiState>, caller: Caller, Path(org): Path<String>) -> ApiResult {
-    let org = load_org(&s, &caller, &org, OA::ReadTokens).await?;
-    let tokens = s.store.list_api_tokens(Some(&org.id)).await?;
+    let (_, _, tokens) = crate::app::organization::tokens(&s, &caller, &org).await?;
     Ok(docs::single_page(tokens.iter().map(|t| token_doc(t, None)).collect()))
 }
 
@@ -115,64 +111,11 @@ async fn list_all_tokens(State(s): State<ApiState>, caller: Caller) -> ApiResult
     Ok(docs::single_page(tokens.iter().map(|t| token_doc(t, None)).collect()))
 }
 
-/// Token `id`, if the caller may see it (`revoke`: and revoke it). Tokens of an organization:
-/// seen by its owners, revoked by whoever manages that kind (organization tokens: owners;
-/// agent tokens: manage-agent-pools; team tokens: manage-teams). A user's tokens: that user.
-/// The others (admin tokens, the server's own workers') are an administrator's. Anything else,
-/// and job tokens: "not found".
-async fn load_token(s: &ApiState, caller: &Caller, id: &str, revoke: bool) -> Result<Token, ApiError> {
-    let missing = || format!("authentication token {id:?} not found");
-    let t = match s.store.token(id).await {
-        Ok(t) if t.kind != TokenKind::Job => t,
-        Ok(_) | Err(tern_store::StoreError::NotFound { .. }) => return Err(ApiError::not_found(missing())),
-        Err(e) => return Err(e.into()),
-    };
-    if t.kind == TokenKind::User {
-        let own = matches!(caller, Caller::User(_, u, _) if t.user_id.as_deref() == Some(u.id.as_str()));
-        if !own {
-            caller.check_admin().map_err(|_| ApiError::not_found(missing()))?;
-        }
-        return Ok(t);
-    }
-    match &t.organization_id {
-        Some(org_id) => {
-            let action = match (revoke, t.kind) {
-                (false, _) => OA::ReadTokens,
-                (true, TokenKind::Agent) => OA::ManageAgentPools,
-                (true, TokenKind::Team) => OA::ManageTeams,
-                (true, _) => OA::ManageOrganizationTokens,
-            };
-            access::in_org(s, caller, org_id, action, missing).await?;
-        }
-        None => caller.check_admin().map_err(|_| ApiError::not_found(missing()))?,
-    }
-    Ok(t)
-}
-
 async fn show_token(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
-    Ok(docs::one(token_doc(&load_token(&s, &caller, &id, false).await?, None)))
+    Ok(docs::one(token_doc(&crate::app::organization::token_for(&s, &caller, &id, false).await?, None)))
 }
 
 async fn delete_token(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
-    let t = load_token(&s, &caller, &id, true).await?;
-    match t.kind {
-        TokenKind::Admin => {
-            return Err(ApiError::conflict(
-                "an admin token is revoked by rotation: restart tern serve with a new TERN_ADMIN_TOKEN (every other admin token then stops working)",
-            ));
-        }
-        TokenKind::Organization => {}
-        // The server's own workers' token: made afresh at each start of `tern serve`.
-        TokenKind::Agent if t.organization_id.is_none() => {
-            return Err(ApiError::conflict(
-                "this is the token of a tern serve's own workers: it is replaced at each start of that server; to stop its workers, restart it with --workers 0",
-            ));
-        }
-        TokenKind::Agent | TokenKind::Job | TokenKind::User | TokenKind::Team => {}
-    }
-    s.store.revoke_token(&t.id).await?;
-    tracing::info!(token = %t.id, kind = %t.kind, "revoked an API token");
-    let scope = super::Scope { organization: t.organization_id.as_deref(), ..Default::default() };
-    s.audit(&caller, "token.revoked", scope, audit_details(&t)).await?;
+    crate::app::organization::revoke_token(&s, &caller, &id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -97,6 +97,8 @@ async fn filter(
         workspace_id,
         action: text("filter[action]"),
         run_id: None,
+        action_prefix: None,
+        newest_first: false,
     })
 }
 

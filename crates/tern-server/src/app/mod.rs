@@ -9,6 +9,7 @@
 //! can never disagree.
 
 pub(crate) mod credentials;
+pub(crate) mod organization;
 pub(crate) mod runs;
 pub(crate) mod settings;
 pub(crate) mod state;

@@ -18,6 +18,7 @@ macro_rules! or_page {
 
 pub(crate) mod assets;
 mod credentials;
+mod organization;
 mod pages;
 mod settings;
 mod state;
@@ -38,6 +39,14 @@ pub fn router(state: ApiState) -> Router {
         .route("/app/assets/{name}", get(assets::serve))
         .route("/app/{org}", get(pages::organization))
         .route("/app/{org}/workspaces", get(pages::workspaces))
+        .route("/app/{org}/settings", get(organization::index))
+        .route("/app/{org}/settings/audit-trail", get(organization::trail))
+        .route("/app/{org}/settings/tokens", get(organization::tokens).post(organization::create_token))
+        .route("/app/{org}/settings/tokens/{id}/revoke", post(organization::revoke_token))
+        .route("/app/{org}/settings/teams", get(organization::teams))
+        .route("/app/{org}/settings/teams/{team}", get(organization::team))
+        .route("/app/{org}/settings/teams/{team}/members", post(organization::change_members))
+        .route("/app/{org}/settings/agents", get(organization::agents))
         .route("/app/{org}/workspaces/{ws}", get(pages::workspace))
         .route("/app/{org}/workspaces/{ws}/runs", get(pages::runs))
         .route("/app/{org}/workspaces/{ws}/variables", get(pages::variables).post(pages::add_variable))
