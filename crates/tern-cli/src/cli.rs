@@ -116,7 +116,8 @@ pub enum Command {
     /// Agent pools: the agents that run the workspaces in agent execution mode.
     #[command(subcommand, name = "agent-pool", after_help = AGENT_POOL_AFTER_HELP)]
     AgentPool(AgentPoolCommand),
-    /// Managed signing keys of a server started with --managed-keys (admin token).
+    /// Managed signing keys of a server started with --managed-keys, and the issuer's JWKS (admin
+    /// token).
     #[command(subcommand)]
     Keys(KeysCommand),
     /// Print what a cloud must be told to trust this server's tokens (Terraform, JSON or CLI).
@@ -298,6 +299,11 @@ pub struct TrustArgs {
     #[arg(long, value_name = "EMAIL", help_heading = "Cloud settings")]
     pub service_account: Option<String>,
 
+    /// Google Cloud, private issuer: upload this JWKS (`tern keys export-jwks`) to the provider
+    /// instead of letting Google fetch the issuer's; public keys only. Stale after a rotation.
+    #[arg(long, value_name = "FILE", help_heading = "Cloud settings")]
+    pub jwks_file: Option<PathBuf>,
+
     /// Object id of the Entra ID application.
     #[arg(long, value_name = "ID", help_heading = "Cloud settings")]
     pub azure_application_id: Option<String>,
@@ -421,6 +427,20 @@ pub enum KeysCommand {
         /// Remove it from the JWKS now: tokens it signed stop verifying (a compromised key).
         #[arg(long)]
         unpublish: bool,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Print the issuer's public JWKS, for a cloud that cannot reach this server (private issuer).
+    ///
+    /// Exactly the document /.well-known/jwks serves: the signing key, a next key and retired
+    /// keys still published. A cloud given it instead of the issuer's URL (`tern trust gcp
+    /// --jwks-file`) must be given it again before each next key signs (`tern keys list` shows
+    /// when). Works with key files too.
+    #[command(name = "export-jwks")]
+    ExportJwks {
+        /// Write it to this file instead of standard output.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
         #[command(flatten)]
         client: ClientArgs,
     },

@@ -166,6 +166,11 @@ impl ManagedKeys {
         self.rotation
     }
 
+    /// How long relying parties may cache the JWKS.
+    pub fn jwks_max_age(&self) -> Duration {
+        self.jwks_max_age
+    }
+
     async fn load(store: &Store) -> Result<(KeyRing, Vec<(String, KeyState)>), KeysError> {
         let keys = store.managed_keys().await?;
         let mut current = None;

@@ -138,6 +138,8 @@ both!(
 #[path = "api/ui_state.rs"]
 mod ui_state;
 
+#[path = "api/ui_admin.rs"]
+mod ui_admin;
 #[path = "api/ui_org.rs"]
 mod ui_org;
 #[path = "api/ui_settings.rs"]

@@ -285,6 +285,24 @@ fn gcp_condition(ctx: &Ctx<'_>) -> String {
     terms.join(" && ")
 }
 
+/// The comment lines of a configuration with an uploaded JWKS: which keys, and that it goes
+/// stale at the next rotation.
+fn gcp_jwks_note(out: &mut String, o: &CloudOptions) {
+    if let Some(jwks) = &o.gcp_jwks {
+        let _ = writeln!(
+            out,
+            "# Private issuer: Google verifies tokens with the JWKS uploaded here (keys {}), never fetching the issuer's.",
+            jwks.kids().join(", ")
+        );
+        out.push_str(
+            "# A key rotation makes it stale: upload the new one (`tern keys export-jwks`) before the next\n",
+        );
+        out.push_str(
+            "# key signs (`tern keys list` shows when), or Google refuses the tokens that key signs.\n",
+        );
+    }
+}
+
 fn gcp(ctx: &Ctx<'_>, format: Format) -> String {
     let o = ctx.opts;
     let pool: String = o.gcp_pool_id.clone().unwrap_or_else(|| ctx.base.chars().take(32).collect());
@@ -321,6 +339,7 @@ fn gcp(ctx: &Ctx<'_>, format: Format) -> String {
     match format {
         Format::Terraform => {
             let mut out = ctx.header(Cloud::Gcp, "#");
+            gcp_jwks_note(&mut out, o);
             out.push('\n');
             terraform_variable(
                 &mut out,
@@ -349,6 +368,9 @@ fn gcp(ctx: &Ctx<'_>, format: Format) -> String {
             let _ = writeln!(out, "  attribute_condition = {}", hcl(&condition));
             out.push_str("  oidc {\n");
             let _ = writeln!(out, "    issuer_uri = {}", hcl(ctx.issuer()));
+            if let Some(jwks) = &o.gcp_jwks {
+                let _ = writeln!(out, "    jwks_json  = {}", hcl(jwks.json()));
+            }
             if audiences.is_empty() {
                 out.push_str(
                     "    # allowed_audiences: none, so Google accepts the provider's own resource name,\n",
@@ -390,6 +412,9 @@ fn gcp(ctx: &Ctx<'_>, format: Format) -> String {
             if !audiences.is_empty() {
                 oidc["allowedAudiences"] = json!(audiences);
             }
+            if let Some(jwks) = &o.gcp_jwks {
+                oidc["jwksJson"] = json!(jwks.json());
+            }
             let map: serde_json::Map<String, Value> =
                 mapping.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect();
             let bindings: Vec<Value> = bindings
@@ -421,6 +446,7 @@ fn gcp(ctx: &Ctx<'_>, format: Format) -> String {
         Format::Cli => {
             let mut out = String::from("#!/bin/sh\n");
             out.push_str(&ctx.header(Cloud::Gcp, "#"));
+            gcp_jwks_note(&mut out, o);
             out.push_str("set -eu\n");
             match &o.gcp_project_id {
                 Some(p) => {
@@ -452,7 +478,7 @@ fn gcp(ctx: &Ctx<'_>, format: Format) -> String {
             let map: Vec<String> = mapping.iter().map(|(k, v)| format!("{k}={v}")).collect();
             let _ = writeln!(
                 out,
-                "gcloud iam workload-identity-pools providers create-oidc {} --project \"$PROJECT_ID\" --location global \\\n  --workload-identity-pool {} \\\n  --issuer-uri {} \\\n  --attribute-mapping {} \\\n  --attribute-condition {}{}",
+                "gcloud iam workload-identity-pools providers create-oidc {} --project \"$PROJECT_ID\" --location global \\\n  --workload-identity-pool {} \\\n  --issuer-uri {} \\\n  --attribute-mapping {} \\\n  --attribute-condition {}{}{}",
                 sh(&provider),
                 sh(&pool),
                 sh(ctx.issuer()),
@@ -462,6 +488,10 @@ fn gcp(ctx: &Ctx<'_>, format: Format) -> String {
                     String::new()
                 } else {
                     format!(" \\\n  --allowed-audiences {}", sh(&audiences.join(",")))
+                },
+                match &o.gcp_jwks {
+                    Some(jwks) => format!(" \\\n  --jwk-json-path {}", sh(jwks.path())),
+                    None => String::new(),
                 }
             );
             out.push_str("PROJECT_NUMBER=\"$(gcloud projects describe \"$PROJECT_ID\" --format 'value(projectNumber)')\"\n");

@@ -10,6 +10,9 @@
 //! federated credentials, Vault JWT roles) and says, per condition, the actual and expected value
 //! and the first segment where they differ.
 //!
+//! [`UploadedJwks`] checks a JWKS given to a cloud instead of the issuer's URL (a private issuer:
+//! Google Cloud's providers take one), public keys only.
+//!
 //! Invariants: no I/O and no clock (callers pass the time); nothing here sees a signature or a
 //! key: a token's signature is `tern token verify`'s business.
 
@@ -17,7 +20,9 @@ mod diff;
 pub mod explain;
 mod generate;
 mod glob;
+mod jwks;
 mod scope;
 
 pub use generate::render;
+pub use jwks::{JwksError, UploadedJwks};
 pub use scope::{Cloud, CloudOptions, Format, PhaseScope, Subject, TrustError, TrustScope};

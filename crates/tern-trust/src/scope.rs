@@ -220,6 +220,8 @@ pub struct CloudOptions {
     pub gcp_provider_id: Option<String>,
     /// Service account email to impersonate.
     pub gcp_service_account: Option<String>,
+    /// The issuer's JWKS, uploaded to the provider instead of fetched (a private issuer).
+    pub gcp_jwks: Option<crate::UploadedJwks>,
     /// Entra ID application (client) object id.
     pub azure_application_id: Option<String>,
     /// Vault JWT auth mount path (default `jwt`).

@@ -221,3 +221,27 @@ fn custom_subject_templates_reach_the_trust() {
         "{out}"
     );
 }
+
+/// A private issuer's JWKS (`--jwks-file`), public keys only.
+const PRIVATE_JWKS: &str = r#"{"keys":[{"kty":"EC","kid":"tern-k1","alg":"ES256","use":"sig","crv":"P-256","x":"WKn-ZIGevcwGIyyrzFoZNBdaq9_TsqzGl96oc0CWuis","y":"y77t-RvAHRKTsSGdIYUfweuOvwrvDD-Q3Hv5J0fSKbE"}]}"#;
+
+#[test]
+fn a_private_issuer_uploads_its_jwks_to_google() {
+    let jwks = tern_trust::UploadedJwks::parse("jwks.json", PRIVATE_JWKS).unwrap();
+    let opts = CloudOptions { gcp_jwks: Some(jwks), ..options() };
+    let s = scope(ClaimProfile::Tfc, PhaseScope::Both, None);
+    for (format, ext) in [(Format::Terraform, "tf"), (Format::Json, "json"), (Format::Cli, "sh")] {
+        let out = render(Cloud::Gcp, format, &s, &opts).unwrap();
+        tern_testkit::assert_golden(&golden_dir(), &format!("gcp-tfc-private.{ext}"), out.as_bytes());
+        let plain = render(Cloud::Gcp, format, &s, &options()).unwrap();
+        assert!(!plain.contains("jwks") && !plain.contains("jwk-json"), "{plain}");
+    }
+    // The JSON carries the document itself, as Google's API takes it (a string).
+    let out: Value = serde_json::from_str(&render(Cloud::Gcp, Format::Json, &s, &opts).unwrap()).unwrap();
+    let uploaded: Value =
+        serde_json::from_str(out["provider"]["oidc"]["jwksJson"].as_str().unwrap()).unwrap();
+    assert_eq!(uploaded, serde_json::from_str::<Value>(PRIVATE_JWKS).unwrap());
+    // Other clouds fetch the issuer's JWKS whatever is given.
+    let aws = render(Cloud::Aws, Format::Terraform, &s, &opts).unwrap();
+    assert!(!aws.contains("tern-k1"), "{aws}");
+}

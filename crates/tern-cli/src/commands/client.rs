@@ -1601,6 +1601,31 @@ pub fn keys(command: crate::cli::KeysCommand, env: Env<'_>) -> anyhow::Result<Ex
                 Ok(ExitCode::SUCCESS)
             })
         }
+        KeysCommand::ExportJwks { out, client } => {
+            let c = Client::new(&client, env)?;
+            block_on(async move {
+                let path = "/api/v2/admin/jwks";
+                let body = c.send(Method::GET, path, None, false).await?.bytes().await?;
+                // Only what is a JWKS is written: a proxy's page would be uploaded to a cloud.
+                let jwks = tern_trust::UploadedJwks::parse("(the server's answer)", &String::from_utf8_lossy(&body))
+                    .with_context(|| format!("the answer to GET {path} is not the issuer's JWKS (is the server another version of tern?)"))?;
+                match out {
+                    Some(file) => {
+                        std::fs::write(&file, &body)
+                            .with_context(|| format!("writing {}", file.display()))?;
+                        eprintln!(
+                            "wrote the JWKS (keys {}) to {}; upload it again before the next key signs (`tern keys list` shows when)",
+                            jwks.kids().join(", "),
+                            file.display()
+                        );
+                    }
+                    None => {
+                        out!("{}", String::from_utf8_lossy(&body));
+                    }
+                }
+                Ok(ExitCode::SUCCESS)
+            })
+        }
     }
 }
 

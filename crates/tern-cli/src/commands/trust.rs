@@ -59,6 +59,16 @@ pub fn trust(args: TrustArgs, env: Env<'_>) -> anyhow::Result<ExitCode> {
         TrustFormat::Json => Format::Json,
         TrustFormat::Cli => Format::Cli,
     };
+    let gcp_jwks = match (&args.jwks_file, cloud) {
+        (None, _) => None,
+        (Some(path), Cloud::Gcp) => Some(read_jwks(path)?),
+        (Some(_), other) => {
+            return Err(UsageError(format!(
+                "--jwks-file is for gcp (Google Cloud's providers take an uploaded JWKS); {other} fetches the issuer's JWKS, so the issuer must be reachable from it"
+            ))
+            .into());
+        }
+    };
     let options = CloudOptions {
         name: args.name,
         aws_account_id: args.aws_account_id,
@@ -67,6 +77,7 @@ pub fn trust(args: TrustArgs, env: Env<'_>) -> anyhow::Result<ExitCode> {
         gcp_pool_id: args.gcp_pool_id,
         gcp_provider_id: args.gcp_provider_id,
         gcp_service_account: args.service_account,
+        gcp_jwks,
         azure_application_id: args.azure_application_id,
         vault_mount: args.vault_mount,
         eks_cluster: args.eks_cluster,
@@ -75,6 +86,23 @@ pub fn trust(args: TrustArgs, env: Env<'_>) -> anyhow::Result<ExitCode> {
     let out = tern_trust::render(cloud, format, &scope, &options).map_err(|e| UsageError(e.to_string()))?;
     out!("{out}");
     Ok(ExitCode::SUCCESS)
+}
+
+/// A private issuer's JWKS, checked (public keys only) before it goes into the configuration.
+fn read_jwks(path: &Path) -> Result<tern_trust::UploadedJwks, UsageError> {
+    // A JWKS of a few keys is a few kilobytes; a bigger file is not one.
+    const MAX: u64 = 1024 * 1024;
+    let shown = path.display().to_string();
+    let file =
+        std::fs::File::open(path).map_err(|e| UsageError(format!("reading --jwks-file {shown}: {e}")))?;
+    let mut text = String::new();
+    file.take(MAX + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| UsageError(format!("reading --jwks-file {shown}: {e}")))?;
+    if text.len() as u64 > MAX {
+        return Err(UsageError(format!("--jwks-file {shown} is larger than 1 MiB: it is not a JWKS")));
+    }
+    tern_trust::UploadedJwks::parse(&shown, &text).map_err(|e| UsageError(e.to_string()))
 }
 
 fn read_json(what: &str, path: &Path) -> Result<Value, UsageError> {

@@ -34,6 +34,7 @@ fn help_output_of_every_command() {
         &["state", "pull"],
         &["keys"],
         &["keys", "rotate"],
+        &["keys", "export-jwks"],
         &["trust"],
         &["explain"],
         &["doctor"],

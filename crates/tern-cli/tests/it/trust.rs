@@ -456,3 +456,146 @@ fn doctor_passes_a_healthy_server_and_names_what_is_broken() {
     assert!(finding(&out.stdout, "TLS certificate").contains("expired at"), "{}", out.stdout);
     assert!(finding(&out.stdout, "discovery document").starts_with("  FAIL"), "{}", out.stdout);
 }
+
+/// A private issuer: `tern keys export-jwks` prints the JWKS the server publishes (next key
+/// included), and `tern trust gcp --jwks-file` uploads it — public keys only.
+#[test]
+fn a_private_issuer_exports_its_jwks_and_google_is_given_it() {
+    let s = Scratch::new();
+    let mut serve = s.tern_plain();
+    serve.env("TERN_ADMIN_TOKEN", crate::runs::ADMIN);
+    let data = s.path().join("data");
+    let server = Server::start(
+        serve,
+        &[
+            "--managed-keys",
+            "--key-publish-lead",
+            "3s",
+            "--jwks-max-age",
+            "1s",
+            "--rotate-keys-every",
+            "off",
+            "--workers",
+            "0",
+            "--data-dir",
+            data.to_str().unwrap(),
+        ],
+    );
+    let cli = || {
+        let mut cmd = s.tern_plain();
+        cmd.env("TERN_SERVER", &server.base).env("TERN_TOKEN", crate::runs::ADMIN);
+        cmd
+    };
+    let served = || crate::support::http_get(&format!("{}/.well-known/jwks", server.base));
+    let kids = |text: &str| -> Vec<String> {
+        let v: Value = serde_json::from_str(text).unwrap();
+        v["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap().to_owned()).collect()
+    };
+
+    let out = run(cli().args(["keys", "export-jwks"]));
+    out.success();
+    assert_eq!(out.stdout, served(), "exactly the document the issuer serves");
+    assert_eq!(kids(&out.stdout).len(), 1);
+
+    // The next key is in it as soon as it is published, long before it signs.
+    run(cli().args(["keys", "rotate", "--activate-in", "1h"])).success();
+    let file = s.path().join("exported.json");
+    let out = run(cli().args(["keys", "export-jwks", "--out", file.to_str().unwrap()]));
+    out.success();
+    assert!(out.stdout.is_empty(), "{out}");
+    let exported = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(exported, served());
+    let both = kids(&exported);
+    assert_eq!(both.len(), 2, "{exported}");
+    assert!(out.stderr.contains(&both[1]) && out.stderr.contains("tern keys list"), "{out}");
+    for private in ["\"d\"", "\"p\"", "\"q\"", "PRIVATE"] {
+        assert!(!exported.contains(private), "{exported}");
+    }
+
+    // tern trust gcp uploads it.
+    let out = run(cli().args([
+        "trust",
+        "gcp",
+        "--issuer-url",
+        ISSUER,
+        "--organization",
+        "acme",
+        "--workspace",
+        "prod",
+        "--format",
+        "json",
+        "--jwks-file",
+        file.to_str().unwrap(),
+    ]));
+    out.success();
+    let doc: Value = serde_json::from_str(&out.stdout).unwrap();
+    let uploaded: Value =
+        serde_json::from_str(doc["provider"]["oidc"]["jwksJson"].as_str().unwrap()).unwrap();
+    assert_eq!(uploaded, serde_json::from_str::<Value>(&exported).unwrap());
+
+    // Only an administrator may export (the JWKS is public, but this is the admin API).
+    let out = run(cli().env("TERN_TOKEN", "not-a-token").args(["keys", "export-jwks"]));
+    out.failure(1);
+    assert!(out.stdout.is_empty() && out.stderr.contains("401"), "{out}");
+}
+
+#[test]
+fn trust_gcp_with_a_jwks_file_prints_the_library_goldens_and_refuses_private_keys() {
+    let s = Scratch::new();
+    // As the library's golden test reads it.
+    let jwks = r#"{"keys":[{"kty":"EC","kid":"tern-k1","alg":"ES256","use":"sig","crv":"P-256","x":"WKn-ZIGevcwGIyyrzFoZNBdaq9_TsqzGl96oc0CWuis","y":"y77t-RvAHRKTsSGdIYUfweuOvwrvDD-Q3Hv5J0fSKbE"}]}"#;
+    std::fs::write(s.path().join("jwks.json"), jwks).unwrap();
+    let trust = |args: &[&str]| {
+        let mut cmd = s.tern_plain();
+        cmd.args(["trust", "--issuer-url", ISSUER, "--organization", "acme"]).args(args);
+        run(&mut cmd)
+    };
+    for (format, golden) in
+        [("terraform", "gcp-tfc-private.tf"), ("json", "gcp-tfc-private.json"), ("cli", "gcp-tfc-private.sh")]
+    {
+        let out = trust(&[
+            "gcp",
+            "--project",
+            "Default Project",
+            "--workspace",
+            "prod",
+            "--gcp-project-number",
+            "123456789012",
+            "--format",
+            format,
+            "--jwks-file",
+            "jwks.json",
+        ]);
+        out.success();
+        let expected = std::fs::read_to_string(goldens().join(golden)).unwrap();
+        assert_eq!(
+            out.stdout, expected,
+            "tern trust gcp --format {format} --jwks-file differs from {golden}"
+        );
+    }
+    let gcp = ["gcp", "--workspace", "prod", "--jwks-file"];
+    // A private key is refused, and its value is not repeated.
+    let private = jwks.replace("\"use\"", "\"d\":\"c2VjcmV0LXNjYWxhcg\",\"use\"");
+    std::fs::write(s.path().join("private.json"), private).unwrap();
+    let out = trust(&[&gcp[..], &["private.json"]].concat());
+    out.failure(2);
+    assert!(out.stderr.contains("private key") && out.stderr.contains("\"d\""), "{out}");
+    assert!(!out.stderr.contains("c2VjcmV0") && out.stdout.is_empty(), "{out}");
+    for (name, text, expected) in [
+        ("empty.json", "{\"keys\": []}", "has no key"),
+        ("one-key.json", "{\"kty\":\"RSA\",\"n\":\"x\",\"e\":\"AQAB\"}", "no \"keys\" member"),
+        ("garbage.json", "<html>", "is not JSON"),
+    ] {
+        std::fs::write(s.path().join(name), text).unwrap();
+        let out = trust(&[&gcp[..], &[name]].concat());
+        out.failure(2);
+        assert!(out.stderr.contains(expected) && out.stderr.contains(name), "{name}: {out}");
+    }
+    let out = trust(&[&gcp[..], &["missing.json"]].concat());
+    out.failure(2);
+    assert!(out.stderr.contains("reading --jwks-file missing.json"), "{out}");
+    // Other clouds fetch the issuer's keys.
+    let out = trust(&["aws", "--workspace", "prod", "--jwks-file", "jwks.json"]);
+    out.failure(2);
+    assert!(out.stderr.contains("--jwks-file is for gcp"), "{out}");
+}

@@ -5,7 +5,8 @@ use std::time::Duration;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use axum::response::{IntoResponse as _, Response};
 use tern_protocol::jsonapi::{NoRelationships, Resource};
 use tern_protocol::resources as r;
 use tern_store::ManagedKey;
@@ -13,7 +14,8 @@ use tern_store::ManagedKey;
 use super::docs::{self, Doc};
 use super::table::{Table, Verb};
 use super::{ApiError, ApiState, Caller};
-use crate::keys::{KeysError, ManagedKeys};
+use crate::app;
+use crate::keys::KeysError;
 
 type ApiResult = Result<Response, ApiError>;
 
@@ -30,6 +32,12 @@ pub(crate) fn endpoints(t: Table) -> Table {
             "/api/v2/admin/signing-keys/{kid}/actions/retire",
             "Retire a signing key (admin)",
             retire,
+        )
+        .add(
+            Verb::Get,
+            "/api/v2/admin/jwks",
+            "The issuer's public JWKS, as /.well-known/jwks serves it (admin)",
+            jwks,
         )
 }
 
@@ -61,40 +69,29 @@ impl From<KeysError> for ApiError {
     }
 }
 
-fn managed<'a>(s: &'a ApiState, caller: &Caller) -> Result<&'a ManagedKeys, ApiError> {
-    caller.check_admin()?;
-    s.keys.as_deref().ok_or_else(|| {
-        ApiError::conflict(
-            "this server signs with key files (--signing-key); rotate them by restarting with the next key listed second (see `tern serve --help`), or start it with --managed-keys",
-        )
-    })
-}
-
 async fn list(State(s): State<ApiState>, caller: Caller) -> ApiResult {
-    let keys = managed(&s, &caller)?.list().await?;
+    let keys = app::keys::list(&s, &caller).await?;
     Ok(docs::one(keys.iter().map(key_doc).collect::<Vec<_>>()))
 }
 
 async fn rotate(State(s): State<ApiState>, caller: Caller, body: Bytes) -> ApiResult {
-    let keys = managed(&s, &caller)?;
-    let lead = if body.is_empty() {
-        keys.rotation().lead
+    // Who may is decided before the body is read.
+    app::keys::managed(&s, &caller)?;
+    let activate_in = if body.is_empty() {
+        None
     } else {
         match Doc::parse(&body, "signing-keys")?.integer("activate-in")? {
-            Some(n) if n >= 0 => Duration::from_secs(n.unsigned_abs()),
+            Some(n) if n >= 0 => Some(Duration::from_secs(n.unsigned_abs())),
             Some(_) => {
                 return Err(ApiError::invalid(
                     "/data/attributes/activate-in",
                     "activate-in must not be negative",
                 ));
             }
-            None => keys.rotation().lead,
+            None => None,
         }
     };
-    let key = keys.rotate(s.store.unix_now(), lead).await?;
-    let details =
-        serde_json::json!({ "kid": key.kid, "algorithm": key.algorithm, "activates-at": key.activates_at });
-    s.audit(&caller, "key.rotated", super::Scope::default(), details).await?;
+    let key = app::keys::rotate(&s, &caller, activate_in).await?;
     Ok(docs::created(key_doc(&key)))
 }
 
@@ -104,15 +101,19 @@ async fn retire(
     Path(kid): Path<String>,
     body: Bytes,
 ) -> ApiResult {
-    let keys = managed(&s, &caller)?;
+    app::keys::managed(&s, &caller)?;
     let unpublish = if body.is_empty() {
         false
     } else {
         Doc::parse(&body, "signing-keys")?.boolean("unpublish")?.unwrap_or(false)
     };
-    keys.retire(s.store.unix_now(), &kid, unpublish).await?;
-    let details = serde_json::json!({ "kid": kid, "unpublished": unpublish });
-    s.audit(&caller, "key.retired", super::Scope::default(), details).await?;
-    let list = keys.list().await?;
+    let list = app::keys::retire(&s, &caller, &kid, unpublish).await?;
     Ok(docs::one(list.iter().map(key_doc).collect::<Vec<_>>()))
+}
+
+/// The issuer's public JWKS, exactly as `/.well-known/jwks` serves it (a private issuer uploads
+/// it to the cloud).
+async fn jwks(State(s): State<ApiState>, caller: Caller) -> ApiResult {
+    let body = app::keys::jwks(&s, &caller)?;
+    Ok(([(CONTENT_TYPE, "application/json"), (CACHE_CONTROL, "no-store")], body).into_response())
 }

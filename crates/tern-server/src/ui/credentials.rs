@@ -254,7 +254,12 @@ mod tests {
         let context = Context::for_tests(vars);
         let trust = app::trust::configurations(&issuer, &ClaimPolicy::default(), &context).unwrap();
         let again = app::trust::configurations(&issuer, &ClaimPolicy::default(), &context).unwrap().unwrap();
-        let nav = Nav { username: "olivia".into(), csrf: "t0ken".into(), org: Some("acme".into()) };
+        let nav = Nav {
+            username: "olivia".into(),
+            csrf: "t0ken".into(),
+            org: Some("acme".into()),
+            site_admin: false,
+        };
         let html = CredentialsPage {
             nav: &nav,
             org: "acme",

@@ -16,6 +16,7 @@ macro_rules! or_page {
     };
 }
 
+mod admin;
 pub(crate) mod assets;
 mod credentials;
 mod organization;
@@ -37,6 +38,10 @@ use crate::web;
 pub fn router(state: ApiState) -> Router {
     Router::new()
         .route("/app/assets/{name}", get(assets::serve))
+        .route("/app/admin/keys", get(admin::keys))
+        .route("/app/admin/keys/rotate", post(admin::rotate))
+        .route("/app/admin/keys/retire", post(admin::retire))
+        .route("/app/admin/keys/jwks.json", get(admin::jwks))
         .route("/app/{org}", get(pages::organization))
         .route("/app/{org}/workspaces", get(pages::workspaces))
         .route("/app/{org}/settings", get(organization::index))
@@ -73,6 +78,8 @@ pub(crate) struct Nav {
     pub(crate) username: String,
     pub(crate) csrf: String,
     pub(crate) org: Option<String>,
+    /// Shows the Admin link (a site administrator).
+    pub(crate) site_admin: bool,
 }
 
 /// The signed-in person looking at a page.
@@ -98,7 +105,12 @@ pub(crate) async fn viewer(s: &ApiState, headers: &HeaderMap, uri: &Uri) -> Resu
         }
         Err(r) => return Err(*r),
     };
-    let nav = Nav { username: user.username.clone(), csrf: web::csrf_for(s, &secret), org: None };
+    let nav = Nav {
+        username: user.username.clone(),
+        csrf: web::csrf_for(s, &secret),
+        org: None,
+        site_admin: user.site_admin,
+    };
     Ok(Viewer { caller: Caller::User(session_token(&session, &user), user, Memo::default()), nav, secret })
 }
 

@@ -1,0 +1,228 @@
+//! The admin page of the signing keys, over the application layer the API's admin endpoints
+//! use: a site administrator sees the keys and rotates through the page (the API then lists a
+//! next key, and the page warns that an uploaded JWKS must be replaced before it signs); a
+//! signed-in user who is not one gets 403 and changes nothing; a forged form is refused; the
+//! JWKS download is exactly `/.well-known/jwks`, public keys only; a browser without a session
+//! is sent to sign in.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+use tern_identity::{ClaimPolicy, KeySpec};
+use tern_server::api::{ApiLimits, ApiState};
+use tern_server::keys::{ManagedKeys, RotationPolicy};
+use tern_server::{CachePolicy, ServeOptions, app_with, serve};
+use tern_store::{EncryptionKey, Store, TokenKind};
+use tern_types::{IssuerUrl, SystemClock, Ttl};
+use tokio::sync::Notify;
+
+use super::{Api, TestDatabase, csrf_of, page};
+
+/// `super::start`, but with the managed key ring (`tern serve --managed-keys`).
+async fn start(db: TestDatabase) -> Api {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let issuer = IssuerUrl::parse(&base).unwrap();
+    let store =
+        Store::open(&db.url, &EncryptionKey::generate().unwrap(), Arc::new(SystemClock)).await.unwrap();
+    let (_, admin) = store.create_token(TokenKind::Admin, None, None, "test", None).await.unwrap();
+    let rotation = RotationPolicy {
+        spec: KeySpec::EcP256,
+        every: None,
+        lead: Duration::from_secs(3600),
+        window: RotationPolicy::default_window(),
+    };
+    let keys = ManagedKeys::start(
+        store.clone(),
+        issuer,
+        ClaimPolicy::default(),
+        CachePolicy::default(),
+        rotation,
+        Ttl::default(),
+        store.unix_now(),
+    )
+    .await
+    .unwrap();
+    let api = ApiState {
+        store: store.clone(),
+        signer: keys.signer(),
+        clock: Arc::new(SystemClock),
+        public_url: base.clone(),
+        limits: ApiLimits::default(),
+        job_lease: Duration::from_secs(60),
+        jobs_queued: Arc::new(Notify::new()),
+        keys: Some(keys.clone()),
+        audit: tern_server::audit::Auditor::start(store.clone()),
+        signin: Arc::new(tern_server::web::SignIn::default()),
+    };
+    let router = app_with(keys.documents(), "", tern_server::api::router(api));
+    tokio::spawn(async move {
+        serve(listener, None, router, ServeOptions::default(), std::future::pending()).await.unwrap();
+    });
+    Api { base, store, admin: admin.expose_secret().to_owned(), http: reqwest::Client::new(), _db: db }
+}
+
+both!(the_admin_page_rotates_keys_for_site_administrators_only);
+
+/// `(kid, state)` of every key, as the API lists them.
+async fn listed(api: &Api) -> Vec<(String, String)> {
+    let v = api.ok(Method::GET, "/api/v2/admin/signing-keys", None).await;
+    v["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| {
+            (k["id"].as_str().unwrap().to_owned(), k["attributes"]["state"].as_str().unwrap().to_owned())
+        })
+        .collect()
+}
+
+async fn session(api: &Api, name: &str, site_admin: bool) -> String {
+    let user = api.store.create_user(name, &format!("{name}@example.com"), site_admin).await.unwrap();
+    let (_, secret) = api.store.create_session(&user.id, api.store.unix_now() + 3600, None).await.unwrap();
+    secret.expose_secret().to_owned()
+}
+
+async fn the_admin_page_rotates_keys_for_site_administrators_only(api: Api) {
+    let ada = session(&api, "ada", true).await;
+    let nora = session(&api, "nora", false).await;
+    let keys = "/app/admin/keys";
+    let before = listed(&api).await;
+    assert_eq!(before.len(), 1);
+    let (current, _) = before[0].clone();
+
+    // No session: sent to sign in, and back here after.
+    let (status, _, location) = page(&api, Method::GET, keys, None, None, None).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(location.as_deref(), Some("/app/sign-in?return_to=%2Fapp%2Fadmin%2Fkeys"));
+
+    // Someone who is not a site administrator sees nothing of it, nor an Admin link.
+    for path in [keys, "/app/admin/keys/jwks.json"] {
+        let (status, html, _) = page(&api, Method::GET, path, Some(&nora), None, None).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{path}: {html}");
+        assert!(!html.contains(&current) && !html.contains("id=\"admin-link\""), "{html}");
+        assert!(html.contains("admin token (or a site administrator"), "{html}");
+    }
+    let (_, html, _) = page(&api, Method::GET, keys, Some(&nora), None, None).await;
+    let nora_csrf = csrf_of(&html);
+    for (path, form) in [
+        ("/app/admin/keys/rotate", vec![("csrf", nora_csrf.as_str()), ("activate_in", "")]),
+        ("/app/admin/keys/retire", vec![("csrf", nora_csrf.as_str()), ("kid", current.as_str())]),
+    ] {
+        let (status, html, _) = page(&api, Method::POST, path, Some(&nora), Some(&form), None).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{path}: {html}");
+    }
+    assert_eq!(listed(&api).await, before, "nothing changed");
+
+    // A site administrator sees the keys, the Admin link, and the forms.
+    let (status, html, _) = page(&api, Method::GET, keys, Some(&ada), None, None).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(html.contains("id=\"admin-link\""), "{html}");
+    assert!(html.contains(&format!("id=\"key-{current}\"")) && html.contains(">current<"), "{html}");
+    assert!(html.contains("max-age (300 s)") && html.contains("at least 310 s"), "{html}");
+    assert!(!html.contains("id=\"next-warning\""), "no next key yet: {html}");
+    let csrf = csrf_of(&html);
+
+    // A forged form, or one from another origin, is refused and changes nothing.
+    let forged = [("csrf", "forged"), ("activate_in", "")];
+    let (status, _, _) =
+        page(&api, Method::POST, "/app/admin/keys/rotate", Some(&ada), Some(&forged), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let good = [("csrf", csrf.as_str()), ("activate_in", "")];
+    let (status, _, _) = page(
+        &api,
+        Method::POST,
+        "/app/admin/keys/rotate",
+        Some(&ada),
+        Some(&good),
+        Some("https://evil.example.com"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    // Sooner than relying parties' caches allow: refused with the API's words.
+    let early = [("csrf", csrf.as_str()), ("activate_in", "10")];
+    let (status, html, _) =
+        page(&api, Method::POST, "/app/admin/keys/rotate", Some(&ada), Some(&early), None).await;
+    assert!(status.is_client_error() && html.contains("activate-in 10s is too short"), "{status}: {html}");
+    assert_eq!(listed(&api).await, before, "nothing changed");
+
+    // Rotate: the API lists the next key, and the page warns about uploaded JWKS.
+    let (status, _, location) =
+        page(&api, Method::POST, "/app/admin/keys/rotate", Some(&ada), Some(&good), None).await;
+    assert_eq!((status, location.as_deref()), (StatusCode::SEE_OTHER, Some(keys)));
+    let after = listed(&api).await;
+    assert_eq!(after.len(), 2, "{after:?}");
+    let next = after.iter().find(|(_, state)| state == "next").expect("a next key").0.clone();
+    assert!(after.contains(&(current.clone(), "current".to_owned())), "{after:?}");
+    let (_, html, _) = page(&api, Method::GET, keys, Some(&ada), None, None).await;
+    assert!(html.contains(&format!("id=\"key-{next}\"")) && html.contains(">next<"), "{html}");
+    assert!(html.contains("an uploaded JWKS (private issuers) must be replaced before <time"), "{html}");
+    // The act is in the audit trail, by the person (it is written in the background).
+    let mut audit = Value::Null;
+    for _ in 0..50 {
+        audit = api.ok(Method::GET, "/api/v2/admin/audit-trail", None).await;
+        if audit.to_string().contains("key.rotated") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(audit.to_string().contains("key.rotated") && audit.to_string().contains("ada"), "{audit}");
+
+    // The download is the issuer's JWKS, byte for byte, as the API's; public keys only.
+    let served = api.http.get(format!("{}/.well-known/jwks", api.base)).send().await.unwrap();
+    let served = served.text().await.unwrap();
+    let http = reqwest::Client::new();
+    let download = http
+        .get(format!("{}/app/admin/keys/jwks.json", api.base))
+        .header("cookie", format!("tern_session={ada}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(download.status(), StatusCode::OK);
+    assert_eq!(download.headers()["content-disposition"], "attachment; filename=\"jwks.json\"");
+    assert_eq!(download.headers()["content-type"], "application/json");
+    let downloaded = download.text().await.unwrap();
+    assert_eq!(downloaded, served);
+    let (status, from_api) = api.call(Method::GET, "/api/v2/admin/jwks", Some(&api.admin), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(from_api, serde_json::from_str::<Value>(&served).unwrap());
+    let jwks: Value = serde_json::from_str(&downloaded).unwrap();
+    let kids: Vec<&str> =
+        jwks["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap()).collect();
+    assert_eq!(kids.len(), 2);
+    assert!(kids.contains(&current.as_str()) && kids.contains(&next.as_str()), "{kids:?}");
+    for key in jwks["keys"].as_array().unwrap() {
+        for private in ["d", "p", "q", "dp", "dq", "qi", "k"] {
+            assert!(key.get(private).is_none(), "{key}");
+        }
+    }
+    assert!(!downloaded.contains("PRIVATE KEY"));
+    tern_trust::UploadedJwks::parse("jwks.json", &downloaded).unwrap();
+
+    // Retire the current key at once (a compromised key): the next one signs, and the
+    // download no longer has the old one.
+    let retire = [("csrf", csrf.as_str()), ("kid", current.as_str()), ("unpublish", "on")];
+    let (status, html, location) =
+        page(&api, Method::POST, "/app/admin/keys/retire", Some(&ada), Some(&retire), None).await;
+    assert_eq!((status, location.as_deref()), (StatusCode::SEE_OTHER, Some(keys)), "{html}");
+    let after = listed(&api).await;
+    assert!(after.contains(&(next.clone(), "current".to_owned())), "{after:?}");
+    assert!(!after.iter().any(|(_, state)| state == "next"), "{after:?}");
+    let (_, html, _) = page(&api, Method::GET, "/app/admin/keys/jwks.json", Some(&ada), None, None).await;
+    assert!(html.contains(&next) && !html.contains(&current), "{html}");
+    let (_, html, _) = page(&api, Method::GET, keys, Some(&ada), None, None).await;
+    assert!(!html.contains("id=\"next-warning\""), "{html}");
+
+    // An organization named admin keeps its pages: only /app/admin/keys… is taken.
+    api.ok(
+        Method::POST,
+        "/api/v2/organizations",
+        Some(serde_json::json!({"data":{"type":"organizations","attributes":{"name":"admin"}}})),
+    )
+    .await;
+    let (status, html, _) = page(&api, Method::GET, "/app/admin/workspaces", Some(&ada), None, None).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+}
