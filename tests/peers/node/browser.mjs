@@ -5,14 +5,20 @@
 //   tern's /app → sign-in page → the provider's login and consent → back; then sign out.
 // node browser.mjs authorize --url URL [--tern URL --user NAME]
 //   a `terraform login` authorization URL: sign in if asked, then Allow.
-// node browser.mjs ui --tern URL --org ORG --workspace WS --run RUN --secret VALUE [--screenshots DIR]
+// node browser.mjs ui --tern URL --org ORG --workspace WS --run RUN --secret VALUE --throwaway WS2
+//     [--screenshots DIR]
 //   the web UI, two people (user tokens in TERN_UI_OWNER_TOKEN and TERN_UI_READER_TOKEN):
 //   the owner signs in, walks organizations → workspaces → workspace → runs → the planned RUN,
 //   confirms it with a comment and waits (the page follows the run by itself) until it is
 //   applied, then sees the outputs (never the sensitive VALUE). It prints {"phase":"owner-done"}
 //   and reads a second planned run's id from stdin: the reader, in a context of their own, opens
-//   it, has no buttons, and forges the form's POST with their own CSRF token. axe-core checks
-//   every page (also dark, and at a phone's width); with --screenshots, PNGs go to DIR.
+//   it, has no buttons, and forges the form's POST with their own CSRF token. Then the other
+//   tabs: State (a version, its comparison, its download), Settings (save and put back, lock
+//   and unlock, delete the --throwaway workspace by its name; the reader's disabled form), and
+//   Credentials (AWS and Vault set on the Variables page; trust formats as tabs, Copy, a checked
+//   trust document; the page without JavaScript); someone with outputs-only access
+//   (TERN_UI_OUTSIDER_TOKEN) is refused State and Credentials. axe-core checks every page (also
+//   dark, and at a phone's width); with --screenshots, PNGs go to DIR.
 import { createRequire } from "node:module";
 import { createInterface } from "node:readline";
 import { chromium } from "playwright-core";
@@ -109,7 +115,7 @@ async function checkPhone(p, name) {
   out.phoneOverflow[name] = await p.evaluate(() => {
     const wide = [...document.querySelectorAll("body *")]
       .filter((e) => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1)
-      .filter((e) => !e.closest(".scroll") && !e.closest(".skip"))
+      .filter((e) => !e.closest(".scroll, pre") && !e.closest(".skip"))
       .map((e) => `${e.tagName.toLowerCase()}${e.id ? "#" + e.id : ""}${e.className ? "." + String(e.className).replace(/ /g, ".") : ""}`);
     return { scrollWidth: document.documentElement.scrollWidth, clientWidth: document.documentElement.clientWidth, wide: wide.slice(0, 10) };
   });
@@ -124,11 +130,12 @@ async function shot(p, file) {
   out.screenshots.push(path);
 }
 
-/// /app → the sign-in page → a user token → back at /app, signed in.
-async function signInWithToken(p, token, who) {
+/// /app → the sign-in page → a user token → back at /app, signed in. axe-core checks the
+/// sign-in page (not where JavaScript is off: axe-core needs it).
+async function signInWithToken(p, token, who, axe = true) {
   await p.goto(`${args.tern}/app`, wait);
   out[who].signInPage = new URL(p.url()).pathname;
-  await check(p, `${who}: sign-in`);
+  if (axe) await check(p, `${who}: sign-in`);
   await p.locator("#token").fill(token);
   await click(p, p.locator('form[action="/app/sign-in/token"] button[type="submit"]'));
   if (new URL(p.url()).pathname !== "/app") throw new Error(`${who}'s sign-in ended at ${p.url()}: ${await p.content()}`);
@@ -280,6 +287,273 @@ async function ui() {
   page = owner;
   await owner.goto(`${tern}/app/${org}/workspaces/${workspace}/runs/${second}`, wait);
   out.owner.secondRunConfirmButtons = await owner.locator("#confirm-apply").count();
+
+  // The workspace's other tabs, once both runs are where the test wants them.
+  await stateTab(owner, reader);
+  await settingsTab(owner, reader);
+  await credentialsTab(owner);
+  await outsider();
+}
+
+/// A workspace tab, by the link in its tab bar.
+const tab = (p, name) => click(p, p.locator("nav.tabs a", { hasText: name }));
+
+/// The State tab: the version the first run made, compared with the one before (none), and its
+/// file downloaded with the page's cookies. The reader (read access includes state versions)
+/// sees the list too.
+async function stateTab(owner, reader) {
+  const { tern, org, workspace } = args;
+  const s = (out.owner.state = {});
+  await owner.goto(`${tern}/app/${org}/workspaces/${workspace}`, wait);
+  await tab(owner, "State");
+  s.path = new URL(owner.url()).pathname;
+  await check(owner, "states");
+  s.rows = await rows(owner, "#states");
+  await checkDark(owner, "states");
+  await checkPhone(owner, "states");
+  await click(owner, owner.locator("#states tbody tr").first().locator("a", { hasText: "Compare with previous" }));
+  s.comparePath = new URL(owner.url()).pathname;
+  await check(owner, "state (compare)");
+  s.heading = await textOf(owner.locator("h1"));
+  s.base = await textOf(owner.locator("#base"));
+  s.counts = await textOf(owner.locator("#resource-counts"));
+  s.resourceChanges = await rows(owner, "#resource-changes");
+  s.outputChanges = await rows(owner, "#output-changes");
+  await shot(owner, "ui-state.png");
+  await checkDark(owner, "state (compare)");
+  await checkPhone(owner, "state (compare)");
+  // The file, fetched as the link would be, with this person's cookies.
+  const href = new URL(await owner.locator("#download").getAttribute("href"), owner.url()).href;
+  const r = await owner.request.get(href, { maxRedirects: 0 });
+  const h = r.headers();
+  let state = null;
+  try {
+    state = JSON.parse(await r.text());
+  } catch {}
+  s.download = {
+    path: new URL(href).pathname,
+    status: r.status(),
+    contentType: h["content-type"],
+    disposition: h["content-disposition"],
+    cacheControl: h["cache-control"],
+    nosniff: h["x-content-type-options"],
+    json: state !== null,
+    serial: state?.serial,
+    resources: (state?.resources ?? []).map((x) => `${x.type}.${x.name}`),
+    outputs: Object.fromEntries(Object.entries(state?.outputs ?? {}).map(([k, o]) => [k, { sensitive: !!o.sensitive, value: o.sensitive ? "(not copied)" : o.value }])),
+  };
+
+  page = reader;
+  const listed = await reader.goto(`${tern}/app/${org}/workspaces/${workspace}/states`, wait);
+  out.reader.states = { status: listed.status(), rows: await rows(reader, "#states") };
+  await check(reader, "reader: states");
+}
+
+/// The Settings tab: the owner changes auto-apply and the working directory (then puts them
+/// back), locks and unlocks, and deletes a throwaway workspace by typing its name (a wrong name
+/// first); the reader sees the form disabled and no button, and a forged lock is refused.
+async function settingsTab(owner, reader) {
+  const { tern, org, workspace, throwaway } = args;
+  const s = (out.owner.settings = {});
+  page = owner;
+  await owner.goto(`${tern}/app/${org}/workspaces/${workspace}`, wait);
+  await tab(owner, "Settings");
+  s.path = new URL(owner.url()).pathname;
+  await check(owner, "settings");
+  await shot(owner, "ui-settings.png");
+  await checkDark(owner, "settings");
+  await checkPhone(owner, "settings");
+  const form = async () => ({
+    path: new URL(owner.url()).pathname,
+    autoApply: await owner.locator('input[name="auto_apply"]').isChecked(),
+    workingDirectory: await owner.locator("#working-directory").inputValue(),
+  });
+  s.before = await form();
+  s.buttons = await owner.locator("#save, #lock, #unlock, #delete-workspace").evaluateAll((bs) => bs.map((b) => b.id));
+  await owner.locator('input[name="auto_apply"]').check();
+  await owner.locator("#working-directory").fill("infra/web");
+  await click(owner, owner.locator("#save"));
+  s.saved = await form();
+  await owner.locator('input[name="auto_apply"]').uncheck();
+  await owner.locator("#working-directory").fill("");
+  await click(owner, owner.locator("#save"));
+  s.restored = await form();
+  await click(owner, owner.locator("#lock"));
+  s.locked = { state: await textOf(owner.locator("#lock-state")), unlock: await owner.locator("#unlock").count() };
+  await check(owner, "settings (locked)");
+  await click(owner, owner.locator("#unlock"));
+  s.unlocked = { state: await textOf(owner.locator("#lock-state")), lock: await owner.locator("#lock").count() };
+
+  // Delete the throwaway workspace: a wrong name is refused, its own name deletes it.
+  await owner.goto(`${tern}/app/${org}/workspaces/${throwaway}/settings`, wait);
+  await owner.locator("#confirm").fill(workspace);
+  const [refused] = await click(owner, owner.locator("#delete-workspace"));
+  s.wrongName = { status: refused.status(), title: await textOf(owner.locator("h1")), error: await textOf(owner.locator("#error")) };
+  await check(owner, "settings: delete refused");
+  await owner.goto(`${tern}/app/${org}/workspaces/${throwaway}/settings`, wait);
+  await owner.locator("#confirm").fill(throwaway);
+  await click(owner, owner.locator("#delete-workspace"));
+  s.deleted = { path: new URL(owner.url()).pathname, workspaces: (await rows(owner, "#workspaces")).map((r) => r[0]) };
+
+  page = reader;
+  await reader.goto(`${tern}/app/${org}/workspaces/${workspace}/settings`, wait);
+  await check(reader, "reader: settings");
+  await checkDark(reader, "reader: settings");
+  out.reader.settings = {
+    readOnly: await textOf(reader.locator("#read-only")),
+    fieldsets: await reader.locator("#settings fieldset").count(),
+    disabledFieldsets: await reader.locator("#settings fieldset[disabled]").count(),
+    enabledInputs: await reader.locator("#settings :is(input, select, textarea):not([type=hidden]):enabled").count(),
+    buttons: await reader.locator("main button").count(),
+    lockState: await textOf(reader.locator("#lock-state")),
+  };
+  const csrf = await reader.locator('input[name="csrf"]').first().inputValue();
+  const r = await reader.request.post(`${tern}/app/${org}/workspaces/${workspace}/settings/lock`, {
+    form: { csrf, action: "lock" },
+    headers: { origin: new URL(tern).origin },
+    maxRedirects: 0,
+  });
+  const body = await r.text();
+  out.reader.forgedLock = { status: r.status(), error: (body.match(/<p id="error">([^<]*)<\/p>/) ?? [])[1] ?? body.slice(0, 300) };
+}
+
+/// A trust section's tabs: their labels, the selected one, the formats shown, and the focus.
+const tabState = (p, section) =>
+  p.locator(section).evaluate((s) => ({
+    tabs: [...s.querySelectorAll("[role=tab]")].map((t) => t.textContent),
+    selected: [...s.querySelectorAll('[role=tab][aria-selected="true"]')].map((t) => t.textContent),
+    shown: [...s.querySelectorAll("section.format")].filter((f) => f.checkVisibility()).map((f) => f.id),
+    focused: document.activeElement?.id ?? null,
+  }));
+
+/// The Credentials tab: AWS and Vault configured through the variables page; their trust
+/// formats as tabs (click, arrow keys), a block copied, a trust document checked; and the same
+/// page without JavaScript.
+async function credentialsTab(owner) {
+  const { tern, org, workspace } = args;
+  const c = (out.owner.credentials = {});
+  page = owner;
+  await owner.goto(`${tern}/app/${org}/workspaces/${workspace}`, wait);
+  await tab(owner, "Variables");
+  for (const [key, value] of Object.entries(credentialVariables)) {
+    await owner.locator("#new-key").fill(key);
+    await owner.locator("#new-value").fill(value);
+    await owner.locator("#new-category").selectOption("env");
+    await click(owner, owner.locator("#add"));
+  }
+  c.variables = (await rows(owner, "#variables")).map((r) => r.slice(0, 3));
+  await tab(owner, "Credentials");
+  c.path = new URL(owner.url()).pathname;
+  await owner.locator("#trust-aws [role=tablist]").waitFor({ timeout: 5000 });
+  c.problems = await owner.locator("#problems li").allTextContents();
+  c.clouds = await owner.locator("#trust section.trust").evaluateAll((ss) => ss.map((s) => s.id));
+  c.tablists = await owner.locator("[role=tablist]").evaluateAll((ls) => ls.map((l) => l.getAttribute("aria-label")));
+  c.initial = await tabState(owner, "#trust-aws");
+  await check(owner, "credentials");
+  await checkDark(owner, "credentials");
+  await checkPhone(owner, "credentials");
+
+  // Click a tab; then the arrow keys, Home and End move the selection and the focus.
+  const aws = owner.locator("#trust-aws");
+  await aws.getByRole("tab", { name: "AWS JSON" }).click();
+  c.clicked = await tabState(owner, "#trust-aws");
+  c.keys = [];
+  for (const key of ["ArrowRight", "ArrowRight", "ArrowLeft", "End", "Home"]) {
+    await owner.keyboard.press(key);
+    c.keys.push({ key, ...(await tabState(owner, "#trust-aws")) });
+  }
+  await aws.getByRole("tab", { name: "AWS JSON" }).click();
+  c.vault = await tabState(owner, "#trust-vault");
+
+  // Copy: the status says so, and the clipboard holds the block's text.
+  await owner.context().grantPermissions(["clipboard-read", "clipboard-write"], { origin: new URL(tern).origin });
+  const panel = owner.locator("#trust-aws-json");
+  await panel.getByRole("button", { name: "Copy AWS, AWS JSON" }).click();
+  const said = panel.getByRole("status");
+  await said.filter({ hasText: /\S/ }).waitFor({ timeout: 5000 }).catch(() => {});
+  c.copy = {
+    buttons: await owner.locator("#trust button", { hasText: "Copy" }).count(),
+    status: await textOf(said),
+    clipboard: await owner.evaluate(() => navigator.clipboard.readText()),
+    block: await owner.locator("#trust-aws-json-text").textContent(),
+  };
+  await check(owner, "credentials (copied)");
+  await owner.locator("#trust-aws").scrollIntoViewIfNeeded();
+  await shot(owner, "ui-credentials.png");
+
+  // Check a trust policy: the AWS JSON block itself is accepted; one for another workspace not.
+  const verdict = async (name) => {
+    await check(owner, name);
+    return {
+      path: new URL(owner.url()).pathname,
+      heading: await textOf(owner.locator("#check-result-h")),
+      firstFailure: (await owner.locator("#first-failure").count()) ? await textOf(owner.locator("#first-failure")) : null,
+      conditions: await owner.locator("#check-conditions > li").evaluateAll((ls) => ls.map((l) => l.className)),
+      refused: (await owner.locator("#check-refused").count()) ? await textOf(owner.locator("#check-refused")) : null,
+    };
+  };
+  const checkDocument = async (document) => {
+    await owner.locator("#check-cloud").selectOption("aws");
+    await owner.locator("#check-phase").selectOption("apply");
+    await owner.locator("#check-document").fill(document);
+    await click(owner, owner.locator("#check-submit"));
+  };
+  await checkDocument(c.copy.block);
+  c.accepted = await verdict("credentials: check (accepted)");
+  await checkDark(owner, "credentials: check (accepted)");
+  await checkPhone(owner, "credentials: check (accepted)");
+  const elsewhere = c.copy.block.replaceAll(`workspace:${workspace}:`, "workspace:elsewhere:");
+  c.tampered = elsewhere !== c.copy.block;
+  await checkDocument(elsewhere);
+  c.rejected = await verdict("credentials: check (rejected)");
+
+  // Without JavaScript: every format is a section of its own, one after another. (axe-core
+  // needs JavaScript: it checks the same page with the script blocked instead.)
+  const context = await browser.newContext({ ignoreHTTPSErrors: true, javaScriptEnabled: false, viewport: { width: 1000, height: 700 }, colorScheme: "light" });
+  const plain = await context.newPage();
+  page = plain;
+  out.noScript = {};
+  await signInWithToken(plain, process.env.TERN_UI_OWNER_TOKEN, "noScript", false);
+  await plain.goto(`${tern}/app/${org}/workspaces/${workspace}/credentials`, wait);
+  out.noScript.credentials = {
+    tablists: await plain.locator("[role=tablist]").count(),
+    copyButtons: await plain.locator("#trust button").count(),
+    shown: await plain.locator("#trust section.format").evaluateAll((fs) => fs.filter((f) => f.checkVisibility()).map((f) => f.id)),
+    headings: await plain.locator("#trust section.format h4").evaluateAll((hs) => hs.filter((h) => h.checkVisibility()).map((h) => h.textContent)),
+  };
+  await context.close();
+  const blocked = await owner.context().newPage();
+  await blocked.route(/\/app\/assets\/tern-[^/]*\.js$/, (r) => r.abort());
+  await blocked.goto(`${tern}/app/${org}/workspaces/${workspace}/credentials`, wait);
+  out.noScript.blockedTablists = await blocked.locator("[role=tablist]").count();
+  await check(blocked, "credentials (no script)");
+  await checkDark(blocked, "credentials (no script)");
+  await blocked.close();
+  page = owner;
+}
+
+/// What the owner sets on the Variables page: AWS and Vault dynamic credentials.
+const credentialVariables = {
+  TFC_AWS_PROVIDER_AUTH: "true",
+  TFC_AWS_RUN_ROLE_ARN: "arn:aws:iam::123456789012:role/tern-web",
+  TFC_VAULT_PROVIDER_AUTH: "true",
+  TFC_VAULT_ADDR: "https://vault.example",
+  TFC_VAULT_RUN_ROLE: "tern-web",
+};
+
+/// Someone whose access to the workspace stops at its outputs: the State and Credentials tabs
+/// refuse them with a page that says why.
+async function outsider() {
+  const { tern, org, workspace } = args;
+  const p = await personPage();
+  page = p;
+  out.outsider = {};
+  await signInWithToken(p, process.env.TERN_UI_OUTSIDER_TOKEN, "outsider");
+  for (const [name, path] of [["states", "states"], ["credentials", "credentials"]]) {
+    const r = await p.goto(`${tern}/app/${org}/workspaces/${workspace}/${path}`, wait);
+    out.outsider[name] = { status: r.status(), title: await textOf(p.locator("h1")), error: await textOf(p.locator("#error")) };
+    await check(p, `outsider: ${name} (refused)`);
+  }
 }
 
 try {

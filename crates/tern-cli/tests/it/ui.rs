@@ -4,7 +4,11 @@
 //! with their user token, walks from the organizations to a planned run, confirms it with a
 //! comment and watches it apply; the workspace then shows the outputs, never a sensitive value.
 //! A reader sees a planned run without buttons, and a forged POST with their own valid CSRF
-//! token is refused by the server. axe-core checks every page visited — light, dark, and at a
+//! token is refused by the server. The State, Settings and Credentials tabs follow: the state
+//! version and its download, settings saved and put back, a lock, a workspace deleted by typing
+//! its name, trust formats as tabs with Copy buttons, a checked trust policy, the page without
+//! JavaScript; the reader's settings are read-only, and someone with outputs-only access is
+//! refused State and Credentials. axe-core checks every page visited — light, dark, and at a
 //! phone's width — and no serious or critical violation may remain.
 //!
 //! `TERN_UPDATE_SCREENSHOTS=1` also writes `docs/screenshots/ui-*.png`.
@@ -131,6 +135,49 @@ fn status_of(s: &Scratch, server: &Server, ca: &tern_testkit::tls::TestCa, run_i
         .unwrap_or_else(|| panic!("`tern run show` says no status: {shown}"))
 }
 
+/// The pages of the State, Settings and Credentials tabs axe-core checks.
+const TABS_PAGES: [&str; 26] = [
+    "states",
+    "states (dark)",
+    "states (phone)",
+    "state (compare)",
+    "state (compare) (dark)",
+    "state (compare) (phone)",
+    "settings",
+    "settings (dark)",
+    "settings (phone)",
+    "settings (locked)",
+    "settings: delete refused",
+    "credentials",
+    "credentials (dark)",
+    "credentials (phone)",
+    "credentials (copied)",
+    "credentials: check (accepted)",
+    "credentials: check (accepted) (dark)",
+    "credentials: check (accepted) (phone)",
+    "credentials: check (rejected)",
+    "credentials (no script)",
+    "credentials (no script) (dark)",
+    "reader: states",
+    "reader: settings",
+    "reader: settings (dark)",
+    "outsider: states (refused)",
+    "outsider: credentials (refused)",
+];
+
+/// The workspace the owner deletes by typing its name.
+const THROWAWAY: &str = "throwaway";
+
+/// A client of `server` that trusts the test CA and follows no redirect.
+fn http(ca: &tern_testkit::tls::TestCa) -> reqwest::blocking::Client {
+    let pem = std::fs::read(&ca.ca_cert).unwrap();
+    reqwest::blocking::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
 /// What the browser said, line by line, and what it wrote to stderr.
 struct Browser {
     child: Daemon,
@@ -190,6 +237,32 @@ fn an_owner_confirms_a_run_in_the_browser_a_reader_cannot_and_every_page_passes_
     let owner_token = cli(&["user", "token", "alice"]).trim().to_owned();
     let reader_token = cli(&["user", "token", "bob"]).trim().to_owned();
     assert!(owner_token.starts_with("tern-user.") && reader_token.starts_with("tern-user."));
+    // Carol, whose custom access to web reaches its runs and outputs but neither its state
+    // versions nor its variables (the CLI grants levels only: the custom grant goes through the
+    // API).
+    cli(&["user", "create", "carol"]);
+    cli(&["team", "create", "--org", "acme", "outputs"]);
+    cli(&["team", "add-member", "--org", "acme", "outputs", "carol"]);
+    let team: Value =
+        serde_json::from_str(&cli(&["team", "show", "--org", "acme", "outputs", "--json"])).unwrap();
+    let shown = cli(&["workspace", "show", "web"]);
+    let ws_id = shown.lines().find_map(|l| l.strip_prefix("id:")).unwrap_or_else(|| panic!("{shown}")).trim();
+    let grant = json!({ "data": { "type": "team-workspaces", "attributes": {
+        "access": "custom", "runs": "read", "variables": "none", "state-versions": "read-outputs",
+        "workspace-locking": false,
+    }, "relationships": {
+        "workspace": { "data": { "type": "workspaces", "id": ws_id } },
+        "team": { "data": { "type": "teams", "id": team["id"] } },
+    } } });
+    let granted = http(&ca)
+        .post(format!("{base}/api/v2/team-workspaces"))
+        .bearer_auth(ADMIN)
+        .header("content-type", "application/vnd.api+json")
+        .body(grant.to_string())
+        .send()
+        .unwrap();
+    assert!(granted.status().is_success(), "the custom grant: {}", granted.text().unwrap());
+    let outsider_token = cli(&["user", "token", "carol"]).trim().to_owned();
 
     // The first run: uploaded, planned, waiting for confirmation.
     // A value no page may show: unique to this test's run (its scratch directory's random name).
@@ -230,9 +303,10 @@ fn an_owner_confirms_a_run_in_the_browser_a_reader_cannot_and_every_page_passes_
     let mut cmd = Command::new("node");
     cmd.arg(node_dir.join("browser.mjs"))
         .args(["ui", "--tern", &base, "--org", "acme", "--workspace", "web", "--run", &run1])
-        .args(["--secret", &secret])
+        .args(["--secret", &secret, "--throwaway", THROWAWAY])
         .env("TERN_UI_OWNER_TOKEN", &owner_token)
         .env("TERN_UI_READER_TOKEN", &reader_token)
+        .env("TERN_UI_OUTSIDER_TOKEN", &outsider_token)
         .current_dir(&node_dir)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -265,6 +339,9 @@ fn an_owner_confirms_a_run_in_the_browser_a_reader_cannot_and_every_page_passes_
         browser.next(deadline).unwrap_or_else(|| panic!("the browser said nothing:\n{}", browser.said()));
     let seen = if said["phase"] == "owner-done" {
         assert_eq!(status_of(&s, &server, &ca, &run1), "applied");
+        // A workspace the owner deletes from its settings page (made now: not in the
+        // screenshots of the workspaces).
+        cli(&["workspace", "create", THROWAWAY]);
         let second = cli(&[
             "run",
             "start",
@@ -289,8 +366,8 @@ fn an_owner_confirms_a_run_in_the_browser_a_reader_cannot_and_every_page_passes_
 
     // What axe-core saw (its serious and critical violations are asserted last, one per line,
     // so that any other failure shows first).
-    let problems: Vec<&str> =
-        seen["a11yProblems"].as_array().unwrap().iter().map(|p| p.as_str().unwrap()).collect();
+    let mut problems: Vec<String> =
+        seen["a11yProblems"].as_array().unwrap().iter().map(|p| p.as_str().unwrap().to_owned()).collect();
     let checked: Vec<String> = seen["axe"]
         .as_array()
         .unwrap()
@@ -328,11 +405,21 @@ fn an_owner_confirms_a_run_in_the_browser_a_reader_cannot_and_every_page_passes_
         "workspaces (dark) (phone)",
         "reader: sign-in",
         "reader: run (planned)",
-    ] {
+    ]
+    .into_iter()
+    .chain(TABS_PAGES)
+    {
         assert!(
             seen["axe"].as_array().unwrap().iter().any(|a| a["page"] == page),
             "axe never checked {page}"
         );
+    }
+    // The State, Settings and Credentials tabs hold no violation at all, whatever its impact.
+    for a in seen["axe"].as_array().unwrap() {
+        let violations = a["violations"].as_array().unwrap();
+        if TABS_PAGES.iter().any(|p| a["page"] == *p) && !violations.is_empty() {
+            problems.push(format!("{}: {} violation(s) of any impact: {}", a["page"], violations.len(), a));
+        }
     }
 
     // The owner's walk.
@@ -408,7 +495,8 @@ fn an_owner_confirms_a_run_in_the_browser_a_reader_cannot_and_every_page_passes_
     assert_eq!(row(&owner["workspacesAfter"])[2], "applied", "{owner}");
     assert_eq!(owner["secondRunConfirmButtons"], 1, "the owner may confirm the second run: {owner}");
 
-    // The dark checks ran dark; nothing but a table's own scroller is wider than a phone.
+    // The dark checks ran dark; nothing but a scroller (a table's, a code block) is wider than a
+    // phone.
     for (page, bg) in seen["darkBackgrounds"].as_object().unwrap() {
         assert_eq!(bg, "rgb(13, 17, 23)", "{page} in the dark palette");
     }
@@ -451,14 +539,167 @@ fn an_owner_confirms_a_run_in_the_browser_a_reader_cannot_and_every_page_passes_
         );
     }
 
+    tabs(&seen, &run1);
+    // Through the API: the settings are back as they were, unlocked; the throwaway is gone.
+    let shown = cli(&["workspace", "show", "web"]);
+    for line in ["auto-apply:        false", "locked:            false"] {
+        assert!(shown.lines().any(|l| l.trim_end() == line), "{line}: {shown}");
+    }
+    assert!(shown.lines().any(|l| l.trim_end() == "working directory:"), "{shown}");
+    assert!(!cli(&["workspace", "list"]).contains(THROWAWAY));
+    let trail = cli(&["audit", "--json"]);
+    for act in ["workspace.locked", "workspace.unlocked", "workspace.deleted"] {
+        assert!(trail.lines().any(|l| l.contains(act) && l.contains("alice")), "no {act} by alice: {trail}");
+    }
+
     if let Some(dir) = &screenshots {
-        for name in ["ui-workspaces.png", "ui-workspace.png", "ui-run.png", "ui-run-dark.png"] {
+        for name in [
+            "ui-workspaces.png",
+            "ui-workspace.png",
+            "ui-run.png",
+            "ui-run-dark.png",
+            "ui-state.png",
+            "ui-settings.png",
+            "ui-credentials.png",
+        ] {
             let png = std::fs::read(dir.join(name)).unwrap();
             assert!(png.starts_with(b"\x89PNG"), "{name}");
         }
         eprintln!("ui: screenshots in {}", dir.display());
     }
 
-    assert!(problems.is_empty(), "axe-core found serious or critical violations:\n{}", problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "axe-core found violations (serious or critical on any page; any on the State, Settings and Credentials tabs):\n{}",
+        problems.join("\n")
+    );
     eprintln!("ui: done in {:.1} s", started.elapsed().as_secs_f64());
+}
+
+/// What the browser saw on the State, Settings and Credentials tabs.
+fn tabs(seen: &Value, run1: &str) {
+    // State: the first run's version, compared with nothing before it, and its file.
+    let state = &seen["owner"]["state"];
+    assert_eq!(state["path"], "/app/acme/workspaces/web/states", "{state}");
+    let rows = state["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 1, "one state version: {state}");
+    assert_eq!(rows[0][2], run1, "made by the first run: {state}");
+    assert_eq!(rows[0][3], "1", "one resource: {state}");
+    assert!(
+        state["comparePath"].as_str().unwrap().starts_with("/app/acme/workspaces/web/states/sv-"),
+        "{state}"
+    );
+    assert!(state["heading"].as_str().unwrap().starts_with("State serial "), "{state}");
+    assert!(state["base"].as_str().unwrap().starts_with("nothing: this is the workspace's first"), "{state}");
+    assert_eq!(state["counts"], "+1 added ~0 changed −0 removed", "{state}");
+    assert_eq!(state["resourceChanges"][0][1], "null_resource.web", "{state}");
+    let outputs: Vec<&Value> = state["outputChanges"].as_array().unwrap().iter().collect();
+    assert!(outputs.iter().any(|o| o[1] == "greeting" && o[3] == "\"hello from the web UI\""), "{state}");
+    assert!(outputs.iter().any(|o| o[1] == "secret" && o[2] == "sensitive value not shown"), "{state}");
+    let download = &state["download"];
+    assert_eq!(download["status"], 200, "{download}");
+    assert_eq!(download["json"], true, "the state's JSON: {download}");
+    assert_eq!(download["contentType"], "application/json", "{download}");
+    assert!(
+        download["disposition"].as_str().unwrap().starts_with("attachment; filename=\"web-"),
+        "{download}"
+    );
+    assert_eq!(download["cacheControl"], "no-store", "{download}");
+    assert_eq!(download["nosniff"], "nosniff", "{download}");
+    assert_eq!(download["resources"], json!(["null_resource.web"]), "{download}");
+    assert_eq!(download["outputs"]["secret"]["sensitive"], true, "{download}");
+    assert_eq!(download["outputs"]["greeting"]["value"], "hello from the web UI", "{download}");
+    let reader = &seen["reader"];
+    assert_eq!(reader["states"]["status"], 200, "read access includes state versions: {reader}");
+    assert_eq!(reader["states"]["rows"].as_array().unwrap().len(), 1, "{reader}");
+
+    // Settings: saved, put back, locked and unlocked; the throwaway deleted by its name only.
+    let settings = &seen["owner"]["settings"];
+    let form = |k: &str| (settings[k]["autoApply"].clone(), settings[k]["workingDirectory"].clone());
+    assert_eq!(settings["buttons"], json!(["save", "lock", "delete-workspace"]), "{settings}");
+    assert_eq!(form("before"), (json!(false), json!("")), "{settings}");
+    assert_eq!(form("saved"), (json!(true), json!("infra/web")), "{settings}");
+    assert_eq!(settings["saved"]["path"], "/app/acme/workspaces/web/settings", "{settings}");
+    assert_eq!(form("restored"), (json!(false), json!("")), "{settings}");
+    assert!(settings["locked"]["state"].as_str().unwrap().starts_with("locked"), "{settings}");
+    assert_eq!(settings["locked"]["unlock"], 1, "{settings}");
+    assert!(settings["unlocked"]["state"].as_str().unwrap().starts_with("unlocked"), "{settings}");
+    assert_eq!(settings["unlocked"]["lock"], 1, "{settings}");
+    let wrong = &settings["wrongName"];
+    assert_eq!(wrong["status"], 400, "{wrong}");
+    assert!(
+        wrong["error"].as_str().unwrap().contains("type its name exactly; nothing was deleted"),
+        "{wrong}"
+    );
+    assert_eq!(settings["deleted"]["path"], "/app/acme/workspaces", "{settings}");
+    let left = settings["deleted"]["workspaces"].as_array().unwrap();
+    assert!(left.iter().any(|w| w.as_str().unwrap().starts_with("web")), "{settings}");
+    assert!(!left.iter().any(|w| w.as_str().unwrap().starts_with(THROWAWAY)), "{settings}");
+    let read_only = &reader["settings"];
+    assert!(read_only["readOnly"].as_str().unwrap().contains("needs admin access"), "{read_only}");
+    assert_eq!(read_only["fieldsets"], 2, "{read_only}");
+    assert_eq!(read_only["disabledFieldsets"], 2, "{read_only}");
+    assert_eq!(read_only["enabledInputs"], 0, "{read_only}");
+    assert_eq!(read_only["buttons"], 0, "no Save, Lock or Delete: {read_only}");
+    assert!(read_only["lockState"].as_str().unwrap().starts_with("unlocked"), "{read_only}");
+    assert_eq!(reader["forgedLock"]["status"], 403, "{reader}");
+    assert!(
+        reader["forgedLock"]["error"].as_str().unwrap().contains("this needs workspace-locking"),
+        "{reader}"
+    );
+
+    // Credentials: AWS and Vault, each with its formats as tabs.
+    let c = &seen["owner"]["credentials"];
+    assert_eq!(c["problems"], json!([]), "{c}");
+    assert_eq!(c["clouds"], json!(["trust-aws", "trust-vault"]), "{c}");
+    assert_eq!(c["tablists"], json!(["AWS: formats", "Vault: formats"]), "{c}");
+    let tabs = |state: &Value, selected: &str, shown: &str, focused: Option<&str>| {
+        assert_eq!(state["selected"], json!([selected]), "{state}");
+        assert_eq!(state["shown"], json!([shown]), "one panel shown: {state}");
+        if let Some(f) = focused {
+            assert_eq!(state["focused"], f, "{state}");
+        }
+    };
+    assert_eq!(c["initial"]["tabs"], json!(["Terraform", "AWS JSON", "AWS CLI"]), "{c}");
+    tabs(&c["initial"], "Terraform", "trust-aws-terraform", None);
+    tabs(&c["clicked"], "AWS JSON", "trust-aws-json", None);
+    let keys: Vec<&Value> = c["keys"].as_array().unwrap().iter().collect();
+    tabs(keys[0], "AWS CLI", "trust-aws-cli", Some("trust-aws-cli-tab"));
+    tabs(keys[1], "Terraform", "trust-aws-terraform", Some("trust-aws-terraform-tab"));
+    tabs(keys[2], "AWS CLI", "trust-aws-cli", Some("trust-aws-cli-tab"));
+    tabs(keys[3], "AWS CLI", "trust-aws-cli", Some("trust-aws-cli-tab"));
+    tabs(keys[4], "Terraform", "trust-aws-terraform", Some("trust-aws-terraform-tab"));
+    tabs(&c["vault"], "Terraform", "trust-vault-terraform", None);
+    let copy = &c["copy"];
+    assert_eq!(copy["buttons"], 6, "a Copy button per block: {copy}");
+    assert_eq!(copy["status"], "Copied", "{copy}");
+    assert_eq!(copy["clipboard"], copy["block"], "{copy}");
+    assert!(copy["block"].as_str().unwrap().contains("arn:aws:iam::"), "{copy}");
+    let accepted = &c["accepted"];
+    assert_eq!(accepted["path"], "/app/acme/workspaces/web/credentials/check", "{accepted}");
+    assert_eq!(accepted["heading"], "Verdict: would be accepted", "{accepted}");
+    assert!(!accepted["conditions"].as_array().unwrap().is_empty(), "{accepted}");
+    assert!(accepted["conditions"].as_array().unwrap().iter().all(|k| k == "ok"), "{accepted}");
+    assert_eq!(c["tampered"], true, "the JSON names the workspace: {c}");
+    let rejected = &c["rejected"];
+    assert_eq!(rejected["heading"], "Verdict: would be rejected", "{rejected}");
+    assert!(rejected["firstFailure"].as_str().is_some(), "{rejected}");
+    let plain = &seen["noScript"]["credentials"];
+    assert_eq!(plain["tablists"], 0, "{plain}");
+    assert_eq!(plain["copyButtons"], 0, "{plain}");
+    let formats = ["terraform", "json", "cli"];
+    let all: Vec<String> =
+        ["aws", "vault"].iter().flat_map(|c| formats.iter().map(move |f| format!("trust-{c}-{f}"))).collect();
+    assert_eq!(plain["shown"], json!(all), "every format, one after another: {plain}");
+    assert_eq!(plain["headings"].as_array().unwrap().len(), 6, "{plain}");
+    assert_eq!(seen["noScript"]["blockedTablists"], 0, "the script blocked: {}", seen["noScript"]);
+
+    // Outputs only: the State and Credentials tabs refuse, saying why.
+    let outsider = &seen["outsider"];
+    for (tab, needs) in [("states", "state-versions: read"), ("credentials", "variables: read")] {
+        let r = &outsider[tab];
+        assert_eq!(r["status"], 403, "{tab}: {r}");
+        assert_eq!(r["title"], "Not allowed", "{tab}: {r}");
+        assert!(r["error"].as_str().unwrap().contains(&format!("this needs {needs}")), "{tab}: {r}");
+    }
 }
