@@ -218,7 +218,6 @@ impl Store {
         let url_key = Arc::new(key.derive_hmac_key("tern signed URLs"));
         let store = Self { pool, backend, cipher, url_key, clock, url: Arc::from(url.as_ref()) };
         store.check_key().await?;
-        store.optimize().await?;
         let sealed = store.seal_legacy().await?;
         if sealed > 0 {
             tracing::info!(
@@ -226,21 +225,6 @@ impl Store {
             );
         }
         Ok(store)
-    }
-
-    /// Refresh the query planner's statistics where they are missing or stale. SQLite has none
-    /// until asked (`PRAGMA optimize`, each table sampled within `analysis_limit` rows, so it
-    /// stays quick on large tables); without them it guessed, and counted a team member's
-    /// workspace list by reading every workspace of the organization (docs/benchmarks.md, §8).
-    /// PostgreSQL's autovacuum keeps its own statistics: nothing to do there. `tern serve` calls
-    /// this at start and every hour.
-    pub async fn optimize(&self) -> Result<(), StoreError> {
-        if self.backend == Backend::Sqlite {
-            let mut conn = self.pool.acquire().await?;
-            sqlx::Executor::execute(&mut *conn, "PRAGMA analysis_limit = 1000; PRAGMA optimize = 0x10002;")
-                .await?;
-        }
-        Ok(())
     }
 
     /// Connect to an existing database without changing it (no migrations, no setup): for

@@ -442,19 +442,6 @@ pub fn run(args: ServeArgs, env: Env<'_>) -> anyhow::Result<ExitCode> {
             }
         });
 
-        // The query planner's statistics follow the data (SQLite; a no-op on PostgreSQL).
-        let stats_store = store.clone();
-        let stats = tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(3600));
-            tick.tick().await; // the store refreshed them as it opened
-            loop {
-                tick.tick().await;
-                if let Err(e) = stats_store.optimize().await {
-                    tracing::warn!("refreshing the database's query statistics: {e}");
-                }
-            }
-        });
-
         // Managed keys: promote, schedule and drop on time, on every replica.
         let key_task = managed.clone().map(|keys| {
             let clock = Arc::new(SystemClock);
@@ -538,7 +525,6 @@ pub fn run(args: ServeArgs, env: Env<'_>) -> anyhow::Result<ExitCode> {
         };
         tern_server::serve(listener, tls, router, ServeOptions::default(), shutdown).await?;
         reaper.abort();
-        stats.abort();
         if let Some(t) = key_task {
             t.abort();
         }
