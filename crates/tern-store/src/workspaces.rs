@@ -610,7 +610,15 @@ impl Store {
             format!("${}", binds.len())
         };
         let like_escape = |v: &str| v.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-        let mut condition = "w.organization_id = $1".to_owned();
+        // A member's list names what they may see (ids and projects); with the organization's
+        // index usable SQLite walked all its workspaces to count a member's few (100 000 rows
+        // for 3 027: docs/benchmarks.md, section 8). `|| ''` keeps the organization check but
+        // makes the id and project indexes the only way in. The owner's list keeps the index.
+        let mut condition = if filter.visible.is_some() {
+            "(w.organization_id || '') = $1".to_owned()
+        } else {
+            "w.organization_id = $1".to_owned()
+        };
         if let Some(name) = filter.name.as_deref().filter(|n| !n.is_empty()) {
             let p = param(format!("%{}%", like_escape(name)));
             condition.push_str(&format!(" AND w.name LIKE {p} ESCAPE '\\'"));
