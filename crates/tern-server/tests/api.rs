@@ -221,6 +221,9 @@ async fn the_ways_into_more_power_that_a_review_found_are_closed(api: Api) {
         .await,
     );
     let var = id_of(&api.ok(Method::POST, &format!("/api/v2/varsets/{set}/relationships/vars"), Some(json!({"data":{"type":"vars","attributes":{"key":"TF_CLI_ARGS","value":"-no-color","category":"env"}}}))).await);
+    // The owners team's own token: revoking it is owners' business, not team managers'.
+    let owners_token =
+        id_of(&api.ok(Method::POST, &format!("/api/v2/teams/{owners}/authentication-tokens"), None).await);
     // Each token used once first: its last-use stamp is then not written again for 15 s.
     for token in [reader, manager, planner, &org_token] {
         assert_eq!(api.call(Method::GET, "/api/v2/ping", Some(token), None).await.0, StatusCode::OK);
@@ -252,6 +255,7 @@ async fn the_ways_into_more_power_that_a_review_found_are_closed(api: Api) {
             Some(json!({"data":{"type":"teams","attributes":{"sso-team-id":"everyone"}}})),
         ),
         (Method::POST, format!("/api/v2/teams/{owners}/authentication-tokens"), &org_token, None),
+        (Method::DELETE, format!("/api/v2/authentication-tokens/{owners_token}"), manager, None),
         (
             Method::POST,
             format!("/api/v2/teams/{owners}/relationships/users"),

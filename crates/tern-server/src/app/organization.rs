@@ -140,11 +140,14 @@ fn unrevocable(t: &Token) -> Option<&'static str> {
 
 /// Whether `standing` (in the token's organization) may revoke `t`: what a page offers.
 /// [`revoke_token`] decides again.
-pub(crate) fn may_revoke(standing: &Standing, t: &Token) -> bool {
+/// `of_owners`: `t` is a token of the owners team, which only owners may revoke (managing
+/// teams must not be a way to cut the owners off).
+pub(crate) fn may_revoke(standing: &Standing, t: &Token, of_owners: bool) -> bool {
     unrevocable(t).is_none()
         && t.kind != TokenKind::User
         && t.kind != TokenKind::Job
         && standing.organization(revoke_action(t.kind)).is_ok()
+        && (!of_owners || standing.organization(OA::ManageOwners).is_ok())
 }
 
 /// Token `id`, if the caller may see it (`revoke`: and revoke it). Tokens of an organization:
@@ -174,7 +177,14 @@ pub(crate) async fn token_for(
     match &t.organization_id {
         Some(org_id) => {
             let action = if revoke { revoke_action(t.kind) } else { OA::ReadTokens };
-            access::in_org(s, caller, org_id, action, missing).await?;
+            let (_, standing) = access::in_org(s, caller, org_id, action, missing).await?;
+            // The owners team's tokens, as the owners team itself: owners' business only.
+            if revoke && let Some(team) = &t.team_id {
+                let team = s.store.team(team).await?;
+                if team.is_owners() {
+                    standing.organization(OA::ManageOwners).map_err(|d| access::refuse(d, missing))?;
+                }
+            }
         }
         None => caller.check_admin().map_err(|_| ApiError::not_found(missing()))?,
     }

@@ -260,7 +260,11 @@ async fn tokens_page(
             creator: app::organization::creator_name(s, t.created_by.as_deref(), &teams).await,
             last_used: t.last_used_at.map(when),
             expires: t.expires_at.map(when),
-            can_revoke: app::organization::may_revoke(&standing, t),
+            can_revoke: app::organization::may_revoke(
+                &standing,
+                t,
+                teams.iter().any(|team| team.is_owners() && Some(&team.id) == t.team_id.as_ref()),
+            ),
         });
     }
     let can_org = standing.organization(OA::ManageOrganizationTokens).is_ok();
