@@ -43,7 +43,18 @@ pub enum KeysError {
         /// The refresh interval in it.
         refresh: u64,
     },
+    /// A key would be published for longer than anyone plans ahead.
+    #[error("activate-in {given}s is too long: at most {max}s (10 years)")]
+    TooLate {
+        /// Asked for.
+        given: u64,
+        /// The most allowed.
+        max: u64,
+    },
 }
+
+/// The longest a next key may wait before it signs.
+pub const MAX_ACTIVATE_IN: Duration = Duration::from_secs(10 * 365 * 86_400);
 
 /// How keys rotate.
 #[derive(Debug, Clone, Copy)]
@@ -263,7 +274,11 @@ impl ManagedKeys {
             ))
             .into());
         }
-        let key = self.add_next(now + secs(activate_in)).await?.ok_or_else(|| {
+        // Bounded: a delay past any real plan must not wrap into the past (a key signing at once).
+        if activate_in > MAX_ACTIVATE_IN {
+            return Err(KeysError::TooLate { given: activate_in.as_secs(), max: MAX_ACTIVATE_IN.as_secs() });
+        }
+        let key = self.add_next(now.saturating_add(secs(activate_in))).await?.ok_or_else(|| {
             KeysError::Store(StoreError::Conflict(
                 "another replica published a next key at the same moment".into(),
             ))

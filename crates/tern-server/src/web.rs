@@ -329,11 +329,7 @@ struct ReturnTo {
     return_to: Option<String>,
 }
 
-async fn home(State(s): State<ApiState>, headers: HeaderMap, uri: axum::http::Uri) -> Response {
-    let v = match crate::ui::viewer(&s, &headers, &uri).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
+async fn home(State(s): State<ApiState>, v: crate::ui::Viewer) -> Response {
     let crate::api::Caller::User(_, user, _) = &v.caller else {
         return redirect("/app/sign-in");
     };

@@ -87,6 +87,13 @@ impl UploadedJwks {
         for (index, key) in keys.iter().enumerate() {
             let key = key.as_object().ok_or_else(|| not(format!("key {index} is not an object")))?;
             let kid = key.get("kid").and_then(Value::as_str).unwrap_or("-").to_owned();
+            // A key id goes into comments of the Terraform and of a script meant for `sh`: only
+            // printable ASCII (a newline would end the comment and start a command).
+            if kid.is_empty() || kid.len() > 256 || !kid.bytes().all(|b| b.is_ascii_graphic() || b == b' ') {
+                return Err(not(format!(
+                    "key {index} has a \"kid\" that is empty, longer than 256 bytes, or not printable ASCII"
+                )));
+            }
             if let Some(member) = PRIVATE_MEMBERS.into_iter().find(|m| key.contains_key(*m)) {
                 return Err(JwksError::PrivateKey { path, index, kid, member });
             }
@@ -187,5 +194,16 @@ mod tests {
             assert!(err.starts_with("--jwks-file jwks.json"), "{err}");
         }
         assert_eq!(parse("{\"keys\": []}").unwrap_err(), JwksError::Empty { path: "jwks.json".into() });
+    }
+
+    #[test]
+    fn a_key_id_that_could_break_out_of_a_comment_is_refused() {
+        for kid in ["k1\ntouch /tmp/pwned\n#", "tab\there", "", "\u{1b}[31m"] {
+            let doc =
+                serde_json::json!({"keys": [{"kty": "OKP", "crv": "Ed25519", "x": "AAAA", "kid": kid}]});
+            let e = super::UploadedJwks::parse("f.json", &doc.to_string()).unwrap_err().to_string();
+            assert!(e.contains("printable ASCII"), "{kid:?}: {e}");
+            assert!(!e.contains("pwned"), "the kid is not echoed: {e}");
+        }
     }
 }

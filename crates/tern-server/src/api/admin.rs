@@ -60,7 +60,9 @@ impl From<KeysError> for ApiError {
     fn from(e: KeysError) -> Self {
         match e {
             KeysError::Store(s) => s.into(),
-            e @ KeysError::TooSoon { .. } => ApiError::invalid("/data/attributes/activate-in", e.to_string()),
+            e @ (KeysError::TooSoon { .. } | KeysError::TooLate { .. }) => {
+                ApiError::invalid("/data/attributes/activate-in", e.to_string())
+            }
             other => {
                 tracing::error!(error = %other, "managed keys");
                 ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "key ring error", other.to_string())

@@ -22,6 +22,10 @@ pub(crate) const MAX_CHANGES: usize = 1000;
 /// State bytes a list page decodes to count resources: past it, a version's count is not
 /// worked out (a page of large states would otherwise decode up to 25 × 64 MiB).
 const COUNT_BUDGET: i64 = 16 * 1024 * 1024;
+/// The most state (both versions, bytes) one comparison decodes.
+const MAX_COMPARED_BYTES: i64 = 32 * 1024 * 1024;
+/// Comparisons decoding at once.
+static COMPARING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
 /// Characters of an output's value a comparison shows.
 const MAX_VALUE_CHARS: usize = 2000;
 
@@ -118,6 +122,20 @@ pub(crate) async fn compare(
         Some(other) => Some(of_workspace(s, &ws, other).await?),
         None => s.store.previous_state_version(&ws.id, version.serial).await?,
     };
+    // Two decoded states at once, per request: refused above a bound, and one comparison at a
+    // time, so a few requests cannot hold gigabytes (`terraform state pull` and a local diff
+    // serve larger states).
+    let size = version.size + base.as_ref().map_or(0, |b| b.size);
+    if size > MAX_COMPARED_BYTES {
+        return Err(ApiError::new(
+            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+            "too large",
+            format!(
+                "these two state versions hold {size} bytes together; the page compares at most {MAX_COMPARED_BYTES}: download them and compare locally"
+            ),
+        ));
+    }
+    let _one_at_a_time = COMPARING.acquire().await;
     let after = s.store.state_bytes(&version.id).await?;
     let before = match &base {
         Some(b) => s.store.state_bytes(&b.id).await?,

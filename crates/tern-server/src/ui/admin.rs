@@ -8,12 +8,12 @@ use std::time::Duration;
 use askama::Template;
 use axum::extract::{Form, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_TYPE, X_CONTENT_TYPE_OPTIONS};
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse as _, Response};
 use serde::Deserialize;
 use tern_store::{KeyState, ManagedKey};
 
-use super::{Nav, failure, viewer, when};
+use super::{Nav, Viewer, failure, when};
 use crate::api::{ApiError, ApiState};
 use crate::app;
 use crate::web;
@@ -74,11 +74,7 @@ struct KeysPage<'a> {
 }
 
 /// `GET /app/admin/keys`.
-pub(crate) async fn keys(State(s): State<ApiState>, headers: HeaderMap, uri: Uri) -> Response {
-    let v = match viewer(&s, &headers, &uri).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
+pub(crate) async fn keys(State(s): State<ApiState>, v: Viewer) -> Response {
     let ring = match app::keys::managed(&s, &v.caller) {
         Ok(ring) => Some(ring),
         // Key files: nothing to rotate here, but the JWKS is still theirs to download.
@@ -127,14 +123,10 @@ pub(crate) struct RotateForm {
 /// `POST /app/admin/keys/rotate`: publish the next key.
 pub(crate) async fn rotate(
     State(s): State<ApiState>,
+    v: Viewer,
     headers: HeaderMap,
-    uri: Uri,
     Form(f): Form<RotateForm>,
 ) -> Response {
-    let v = match viewer(&s, &headers, &uri).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
     if let Err(r) = v.check_form(&s, &headers, &f.csrf) {
         return *r;
     }
@@ -171,14 +163,10 @@ pub(crate) struct RetireForm {
 /// `POST /app/admin/keys/retire`: retire a key.
 pub(crate) async fn retire(
     State(s): State<ApiState>,
+    v: Viewer,
     headers: HeaderMap,
-    uri: Uri,
     Form(f): Form<RetireForm>,
 ) -> Response {
-    let v = match viewer(&s, &headers, &uri).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
     if let Err(r) = v.check_form(&s, &headers, &f.csrf) {
         return *r;
     }
@@ -187,11 +175,7 @@ pub(crate) async fn retire(
 }
 
 /// `GET /app/admin/keys/jwks.json`: the public JWKS the issuer serves, as a download.
-pub(crate) async fn jwks(State(s): State<ApiState>, headers: HeaderMap, uri: Uri) -> Response {
-    let v = match viewer(&s, &headers, &uri).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
+pub(crate) async fn jwks(State(s): State<ApiState>, v: Viewer) -> Response {
     let body = or_page!(&v.nav, app::keys::jwks(&s, &v.caller));
     (
         StatusCode::OK,

@@ -6,14 +6,14 @@
 
 use askama::Template;
 use axum::extract::{Form, Path, State};
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::Deserialize;
 use tern_access::WorkspaceAction as WA;
 use tern_store::{AuditFilter, Page, Workspace};
 use tern_types::unix_seconds;
 
-use super::{Nav, Viewer, failure, viewer, when};
+use super::{Nav, Viewer, failure, when};
 use crate::api::{ApiError, ApiState};
 use crate::app;
 #[cfg(test)]
@@ -44,17 +44,16 @@ struct CredentialsPage<'a> {
     max_kib: usize,
 }
 
+/// Trust checks evaluated at once: one, so a costly pasted document holds one thread, never all.
+static CHECKS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
+
 /// `GET …/credentials`.
 pub(crate) async fn credentials(
     State(s): State<ApiState>,
-    headers: HeaderMap,
-    uri: Uri,
+    v: Viewer,
     Path((org, ws)): Path<(String, String)>,
 ) -> Response {
-    match viewer(&s, &headers, &uri).await {
-        Ok(v) => show(&s, v, &org, &ws, None).await,
-        Err(r) => r,
-    }
+    show(&s, v, &org, &ws, None).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -72,15 +71,11 @@ pub(crate) struct CheckForm {
 /// `POST …/credentials/check`: the page again, with the verdict on the pasted document.
 pub(crate) async fn check(
     State(s): State<ApiState>,
+    v: Viewer,
     headers: HeaderMap,
-    uri: Uri,
     Path((org, ws)): Path<(String, String)>,
     Form(f): Form<CheckForm>,
 ) -> Response {
-    let v = match viewer(&s, &headers, &uri).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
     if let Err(r) = v.check_form(&s, &headers, &f.csrf) {
         return *r;
     }
@@ -130,7 +125,11 @@ async fn page(
                 now: unix_seconds(s.clock.now()),
                 ttl_seconds: s.signer.max_ttl.as_secs(),
             };
-            let result = app::trust::check(&signing, &context, &input);
+            // A pasted condition is evaluated on this thread (it borrows the request's data); at
+            // most one at a time, and the runtime moves its other tasks to other threads meanwhile.
+            let permit = CHECKS.acquire().await;
+            let result = tokio::task::block_in_place(|| app::trust::check(&signing, &context, &input));
+            drop(permit);
             if input.document.len() > MAX_DOCUMENT_BYTES {
                 // Not echoed: the message says how large it was.
                 input.document.clear();
@@ -141,7 +140,7 @@ async fn page(
             }
         }
     };
-    let minted = minted(s, &context.ws, may_read_trail).await?;
+    let minted = minted(s, &context.ws, &context.masker, may_read_trail).await?;
     let html = CredentialsPage {
         nav: &v.nav,
         org: &ws.organization,
@@ -160,8 +159,14 @@ async fn page(
 }
 
 /// The newest 20 tokens minted for the workspace, newest first, when the caller may read the
-/// audit trail (else none).
-async fn minted(s: &ApiState, ws: &Workspace, may_read_trail: bool) -> Result<Vec<Minted>, ApiError> {
+/// audit trail (else none); an audience that is a sensitive variable's value is masked, as
+/// everything else on the page is.
+async fn minted(
+    s: &ApiState,
+    ws: &Workspace,
+    masker: &app::credentials::Masker,
+    may_read_trail: bool,
+) -> Result<Vec<Minted>, ApiError> {
     let filter = AuditFilter {
         workspace_id: Some(ws.id.clone()),
         action: Some("token.minted".to_owned()),
@@ -204,7 +209,7 @@ async fn minted(s: &ApiState, ws: &Workspace, may_read_trail: bool) -> Result<Ve
                 when(e.at).1,
                 e.event.run_id.clone().unwrap_or_default(),
                 text(d, "phase"),
-                text(d, "audience"),
+                masker.line(text(d, "audience")),
                 text(d, "jti"),
                 expires,
             )

@@ -114,6 +114,18 @@ pub(crate) async fn viewer(s: &ApiState, headers: &HeaderMap, uri: &Uri) -> Resu
     Ok(Viewer { caller: Caller::User(session_token(&session, &user), user, Memo::default()), nav, secret })
 }
 
+/// A page handler's signed-in person: extracting it redirects anyone else to sign in (and back).
+impl axum::extract::FromRequestParts<ApiState> for Viewer {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &ApiState,
+    ) -> Result<Self, Self::Rejection> {
+        viewer(state, &parts.headers, &parts.uri).await
+    }
+}
+
 impl Viewer {
     /// Refuse a form without this session's CSRF token or from another origin.
     pub(crate) fn check_form(

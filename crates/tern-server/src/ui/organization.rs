@@ -8,7 +8,7 @@ use std::time::SystemTime;
 
 use askama::Template;
 use axum::extract::{Form, Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::Deserialize;
 use tern_access::OrgAction as OA;
@@ -16,7 +16,7 @@ use tern_store::{Token, TokenKind};
 use tern_types::SecretString;
 
 use super::pages::{Pager, page_of, pager};
-use super::{Nav, failure, viewer, when};
+use super::{Nav, Viewer, failure, when};
 use crate::api::{ApiError, ApiState};
 use crate::app;
 use crate::app::organization::TrailQuery;
@@ -129,15 +129,10 @@ struct TrailPage<'a> {
 /// `GET /app/{org}/settings/audit-trail`.
 pub(crate) async fn trail(
     State(s): State<ApiState>,
-    headers: HeaderMap,
-    uri: Uri,
+    mut v: Viewer,
     Path(org): Path<String>,
     Query(f): Query<TrailForm>,
 ) -> Response {
-    let mut v = match viewer(&s, &headers, &uri).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
     let q = or_page!(&v.nav, f.query());
     let page = page_of(f.page);
     let (org, paged) = or_page!(&v.nav, app::organization::audit_trail(&s, &v.caller, &org, &q, page).await);
@@ -214,6 +209,8 @@ struct TokensPage<'a> {
     nav: &'a Nav,
     org: &'a str,
     rows: Vec<TokenRow>,
+    /// The caller may see the organization's tokens (else only the one just created).
+    can_list: bool,
     created: Option<NewToken<'a>>,
     can_org: bool,
     /// Teams the caller may create tokens for: (id, name).
@@ -224,17 +221,21 @@ struct TokensPage<'a> {
 /// The tokens page, with a token just created (`created`) shown once.
 async fn tokens_page(
     s: &ApiState,
-    headers: &HeaderMap,
-    uri: &Uri,
+    mut v: Viewer,
     org: &str,
     created: Option<(&Token, &SecretString)>,
 ) -> Response {
-    let mut v = match viewer(s, headers, uri).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    let (org, standing, tokens) = or_page!(&v.nav, app::organization::tokens(s, &v.caller, org).await);
+    let (org, standing) = or_page!(&v.nav, app::organization::organization(s, &v.caller, org, OA::See).await);
     v.nav.org = Some(org.name.clone());
+    // Someone who may make a token (a team's manager) but not list them (owners) is still
+    // shown the one they just made: its secret exists nowhere else.
+    let tokens = match app::organization::tokens(s, &v.caller, &org.name).await {
+        Ok((_, _, tokens)) => Some(tokens),
+        Err(e) if created.is_some() && e.status == StatusCode::FORBIDDEN => None,
+        Err(e) => return failure(&v.nav, &e),
+    };
+    let can_list = tokens.is_some();
+    let tokens = tokens.unwrap_or_default();
     let teams = or_page!(&v.nav, app::organization::teams(s, &org).await);
     let pools = or_page!(&v.nav, app::organization::pools(s, &org).await);
     let mut rows = Vec::with_capacity(tokens.len());
@@ -278,19 +279,23 @@ async fn tokens_page(
         description: &t.description,
         secret: secret.expose_secret(),
     });
-    let html =
-        TokensPage { nav: &v.nav, org: &org.name, rows, created, can_org, teams, csrf: &v.nav.csrf }.render();
+    let html = TokensPage {
+        nav: &v.nav,
+        org: &org.name,
+        rows,
+        can_list,
+        created,
+        can_org,
+        teams,
+        csrf: &v.nav.csrf,
+    }
+    .render();
     web::page(StatusCode::OK, html)
 }
 
 /// `GET /app/{org}/settings/tokens`.
-pub(crate) async fn tokens(
-    State(s): State<ApiState>,
-    headers: HeaderMap,
-    uri: Uri,
-    Path(org): Path<String>,
-) -> Response {
-    tokens_page(&s, &headers, &uri, &org, None).await
+pub(crate) async fn tokens(State(s): State<ApiState>, v: Viewer, Path(org): Path<String>) -> Response {
+    tokens_page(&s, v, &org, None).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -339,15 +344,11 @@ impl CreateForm {
 /// `POST /app/{org}/settings/tokens`: create a token; the answer shows its secret, once.
 pub(crate) async fn create_token(
     State(s): State<ApiState>,
+    v: Viewer,
     headers: HeaderMap,
-    uri: Uri,
     Path(org): Path<String>,
     Form(f): Form<CreateForm>,
 ) -> Response {
-    let v = match viewer(&s, &headers, &uri).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
     if let Err(r) = v.check_form(&s, &headers, &f.csrf) {
         return *r;
     }
@@ -362,7 +363,7 @@ pub(crate) async fn create_token(
         }
     };
     let (token, secret) = or_page!(&v.nav, made);
-    tokens_page(&s, &headers, &uri, &org, Some((&token, &secret))).await
+    tokens_page(&s, v, &org, Some((&token, &secret))).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -374,21 +375,18 @@ pub(crate) struct RevokeForm {
 /// `POST /app/{org}/settings/tokens/{id}/revoke`.
 pub(crate) async fn revoke_token(
     State(s): State<ApiState>,
+    v: Viewer,
     headers: HeaderMap,
-    uri: Uri,
     Path((org, id)): Path<(String, String)>,
     Form(f): Form<RevokeForm>,
 ) -> Response {
-    let v = match viewer(&s, &headers, &uri).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
     if let Err(r) = v.check_form(&s, &headers, &f.csrf) {
         return *r;
     }
     // The organization in the address must be the token's (a token is revoked from its own page).
     let (org, _) = or_page!(&v.nav, app::organization::organization(&s, &v.caller, &org, OA::See).await);
-    let t = or_page!(&v.nav, app::organization::token_for(&s, &v.caller, &id, false).await);
+    // As the API decides: whoever may revoke it (who need not be able to list the tokens).
+    let t = or_page!(&v.nav, app::organization::token_for(&s, &v.caller, &id, true).await);
     if t.organization_id.as_deref() != Some(org.id.as_str()) {
         return failure(&v.nav, &ApiError::not_found(format!("authentication token {id:?} not found")));
     }
@@ -414,16 +412,7 @@ struct TeamsPage<'a> {
 }
 
 /// `GET /app/{org}/settings/teams`: every member sees the teams.
-pub(crate) async fn teams(
-    State(s): State<ApiState>,
-    headers: HeaderMap,
-    uri: Uri,
-    Path(org): Path<String>,
-) -> Response {
-    let mut v = match viewer(&s, &headers, &uri).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
+pub(crate) async fn teams(State(s): State<ApiState>, mut v: Viewer, Path(org): Path<String>) -> Response {
     let (org, _, teams) = or_page!(&v.nav, app::organization::team_list(&s, &v.caller, &org).await);
     v.nav.org = Some(org.name.clone());
     let rows = teams
@@ -451,14 +440,9 @@ struct TeamPage<'a> {
 /// `GET /app/{org}/settings/teams/{team}`: its members and its access (read-only).
 pub(crate) async fn team(
     State(s): State<ApiState>,
-    headers: HeaderMap,
-    uri: Uri,
+    mut v: Viewer,
     Path((org, team)): Path<(String, String)>,
 ) -> Response {
-    let mut v = match viewer(&s, &headers, &uri).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
     let view = or_page!(&v.nav, app::organization::team(&s, &v.caller, &org, &team).await);
     v.nav.org = Some(view.team.organization.clone());
     let html = TeamPage {
@@ -486,15 +470,11 @@ pub(crate) struct MembersForm {
 /// `POST /app/{org}/settings/teams/{team}/members`: add or remove one member.
 pub(crate) async fn change_members(
     State(s): State<ApiState>,
+    v: Viewer,
     headers: HeaderMap,
-    uri: Uri,
     Path((org, team)): Path<(String, String)>,
     Form(f): Form<MembersForm>,
 ) -> Response {
-    let v = match viewer(&s, &headers, &uri).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
     if let Err(r) = v.check_form(&s, &headers, &f.csrf) {
         return *r;
     }
@@ -553,16 +533,7 @@ struct AgentsPage<'a> {
 }
 
 /// `GET /app/{org}/settings/agents`: pools, their agents and workspaces (read-only).
-pub(crate) async fn agents(
-    State(s): State<ApiState>,
-    headers: HeaderMap,
-    uri: Uri,
-    Path(org): Path<String>,
-) -> Response {
-    let mut v = match viewer(&s, &headers, &uri).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
+pub(crate) async fn agents(State(s): State<ApiState>, mut v: Viewer, Path(org): Path<String>) -> Response {
     let (org, pools) = or_page!(&v.nav, app::organization::pool_list(&s, &v.caller, &org).await);
     v.nav.org = Some(org.name.clone());
     let pools = pools

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use askama::Template;
 use axum::extract::{Form, Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse as _, Response};
 use serde::Deserialize;
@@ -13,7 +13,7 @@ use tern_access::WorkspaceAction as WA;
 use tern_store::{AuditFilter, Page, ResourceCounts, Run, RunStatus, Workspace, WorkspaceFilter};
 use tern_types::RunPhase;
 
-use super::{Nav, failure, tone, viewer, when};
+use super::{Nav, Viewer, failure, tone, when};
 use crate::api::{ApiError, ApiState};
 use crate::app;
 use crate::app::runs::Offered;
@@ -142,15 +142,10 @@ struct WorkspacesPage<'a> {
 
 pub(crate) async fn workspaces(
     State(s): State<ApiState>,
-    headers: HeaderMap,
-    uri: Uri,
+    mut v: Viewer,
     Path(org): Path<String>,
     Query(q): Query<WorkspacesQuery>,
 ) -> Response {
-    let mut v = match viewer(&s, &headers, &uri).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
     let (org, standing) = or_page!(&v.nav, app::workspaces::organization(&s, &v.caller, &org).await);
     v.nav.org = Some(org.name.clone());
     let status = match q.status.as_str() {
@@ -219,14 +214,9 @@ struct WorkspacePage<'a> {
 
 pub(crate) async fn workspace(
     State(s): State<ApiState>,
-    headers: HeaderMap,
-    uri: Uri,
+    mut v: Viewer,
     Path((org, ws)): Path<(String, String)>,
 ) -> Response {
-    let mut v = match viewer(&s, &headers, &uri).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
     let (ws, standing) = or_page!(&v.nav, app::workspaces::by_name(&s, &v.caller, &org, &ws, WA::Read).await);
     v.nav.org = Some(ws.organization.clone());
     let o = or_page!(&v.nav, app::workspaces::overview(&s, &standing, &ws).await);
@@ -268,15 +258,10 @@ struct RunsPage<'a> {
 
 pub(crate) async fn runs(
     State(s): State<ApiState>,
-    headers: HeaderMap,
-    uri: Uri,
+    mut v: Viewer,
     Path((org, ws)): Path<(String, String)>,
     Query(q): Query<PageQuery>,
 ) -> Response {
-    let mut v = match viewer(&s, &headers, &uri).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
     let (ws, _) = or_page!(&v.nav, app::workspaces::by_name(&s, &v.caller, &org, &ws, WA::Read).await);
     v.nav.org = Some(ws.organization.clone());
     let page = page_of(q.page);
@@ -333,14 +318,9 @@ async fn run_in(
 
 pub(crate) async fn run(
     State(s): State<ApiState>,
-    headers: HeaderMap,
-    uri: Uri,
+    mut v: Viewer,
     Path((org, ws, id)): Path<(String, String, String)>,
 ) -> Response {
-    let mut v = match viewer(&s, &headers, &uri).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
     let (run, ws) = or_page!(&v.nav, run_in(&s, &v.caller, &org, &ws, &id).await);
     v.nav.org = Some(ws.organization.clone());
     let offered = or_page!(&v.nav, app::runs::offered(&s, &v.caller, &run, &ws).await);
@@ -501,15 +481,11 @@ pub(crate) struct ActionForm {
 /// allows (a forged or unallowed post is refused there, whatever the page showed).
 pub(crate) async fn run_action(
     State(s): State<ApiState>,
+    v: Viewer,
     headers: HeaderMap,
-    uri: Uri,
     Path((org, ws, id)): Path<(String, String, String)>,
     Form(f): Form<ActionForm>,
 ) -> Response {
-    let v = match viewer(&s, &headers, &uri).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
     if let Err(r) = v.check_form(&s, &headers, &f.csrf) {
         return *r;
     }
@@ -612,15 +588,11 @@ impl Follow {
 /// without a line twice or lost.
 pub(crate) async fn run_events(
     State(s): State<ApiState>,
+    v: Viewer,
     headers: HeaderMap,
-    uri: Uri,
     Path((org, ws, id)): Path<(String, String, String)>,
     Query(q): Query<EventsQuery>,
 ) -> Response {
-    let v = match viewer(&s, &headers, &uri).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
     let (run, _) = or_page!(&v.nav, run_in(&s, &v.caller, &org, &ws, &id).await);
     let resumed = headers
         .get("last-event-id")
@@ -680,14 +652,9 @@ struct VariablesPage<'a> {
 
 pub(crate) async fn variables(
     State(s): State<ApiState>,
-    headers: HeaderMap,
-    uri: Uri,
+    mut v: Viewer,
     Path((org, ws)): Path<(String, String)>,
 ) -> Response {
-    let mut v = match viewer(&s, &headers, &uri).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
     let (ws, _) =
         or_page!(&v.nav, app::workspaces::by_name(&s, &v.caller, &org, &ws, WA::ReadVariables).await);
     v.nav.org = Some(ws.organization.clone());
@@ -763,15 +730,11 @@ impl VariableForm {
 /// `POST …/variables`: add one.
 pub(crate) async fn add_variable(
     State(s): State<ApiState>,
+    v: Viewer,
     headers: HeaderMap,
-    uri: Uri,
     Path((org, ws)): Path<(String, String)>,
     Form(f): Form<VariableForm>,
 ) -> Response {
-    let v = match viewer(&s, &headers, &uri).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
     if let Err(r) = v.check_form(&s, &headers, &f.csrf) {
         return *r;
     }
@@ -784,15 +747,11 @@ pub(crate) async fn add_variable(
 /// `POST …/variables/{var}`: save or delete one.
 pub(crate) async fn change_variable(
     State(s): State<ApiState>,
+    v: Viewer,
     headers: HeaderMap,
-    uri: Uri,
     Path((org, ws, var)): Path<(String, String, String)>,
     Form(f): Form<VariableForm>,
 ) -> Response {
-    let v = match viewer(&s, &headers, &uri).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
     if let Err(r) = v.check_form(&s, &headers, &f.csrf) {
         return *r;
     }

@@ -5,14 +5,14 @@
 
 use askama::Template;
 use axum::extract::{Form, Path, State};
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::Deserialize;
 use tern_access::WorkspaceAction as WA;
 use tern_store::{ExecutionMode, Workspace, WorkspaceSettings};
 use tern_types::TerraformVersion;
 
-use super::{Nav, failure, viewer};
+use super::{Nav, Viewer, failure};
 use crate::api::{ApiError, ApiState, access};
 use crate::app;
 use crate::app::settings::LockChange;
@@ -46,14 +46,9 @@ struct SettingsPage<'a> {
 /// `GET …/settings`.
 pub(crate) async fn settings(
     State(s): State<ApiState>,
-    headers: HeaderMap,
-    uri: Uri,
+    mut v: Viewer,
     Path((org, ws)): Path<(String, String)>,
 ) -> Response {
-    let mut v = match viewer(&s, &headers, &uri).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
     let (ws, standing) = or_page!(&v.nav, app::workspaces::by_name(&s, &v.caller, &org, &ws, WA::Read).await);
     v.nav.org = Some(ws.organization.clone());
     let may = |action| access::decide_ws(&standing, &ws, action, &ws.name).is_ok();
@@ -161,15 +156,11 @@ impl SettingsForm {
 /// `POST …/settings`: save the settings.
 pub(crate) async fn save(
     State(s): State<ApiState>,
+    v: Viewer,
     headers: HeaderMap,
-    uri: Uri,
     Path((org, ws)): Path<(String, String)>,
     Form(f): Form<SettingsForm>,
 ) -> Response {
-    let v = match viewer(&s, &headers, &uri).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
     if let Err(r) = v.check_form(&s, &headers, &f.csrf) {
         return *r;
     }
@@ -190,15 +181,11 @@ pub(crate) struct LockForm {
 /// `POST …/settings/lock`: lock, unlock or force-unlock.
 pub(crate) async fn lock(
     State(s): State<ApiState>,
+    v: Viewer,
     headers: HeaderMap,
-    uri: Uri,
     Path((org, ws)): Path<(String, String)>,
     Form(f): Form<LockForm>,
 ) -> Response {
-    let v = match viewer(&s, &headers, &uri).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
     if let Err(r) = v.check_form(&s, &headers, &f.csrf) {
         return *r;
     }
@@ -234,15 +221,11 @@ pub(crate) struct DeleteForm {
 /// `POST …/settings/delete`: delete the workspace once its name is typed exactly.
 pub(crate) async fn delete(
     State(s): State<ApiState>,
+    v: Viewer,
     headers: HeaderMap,
-    uri: Uri,
     Path((org, ws)): Path<(String, String)>,
     Form(f): Form<DeleteForm>,
 ) -> Response {
-    let v = match viewer(&s, &headers, &uri).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
     if let Err(r) = v.check_form(&s, &headers, &f.csrf) {
         return *r;
     }

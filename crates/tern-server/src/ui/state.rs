@@ -5,12 +5,12 @@
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_TYPE};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse as _, Response};
 use serde::Deserialize;
 
 use super::pages::{PageQuery, Pager, page_of, pager};
-use super::{Nav, failure, viewer, when};
+use super::{Nav, Viewer, failure, when};
 use crate::api::{ApiError, ApiState};
 use crate::app;
 use crate::app::state::Diff;
@@ -39,15 +39,10 @@ struct StatesPage<'a> {
 /// `GET …/states`: the workspace's state versions, newest first.
 pub(crate) async fn list(
     State(s): State<ApiState>,
-    headers: HeaderMap,
-    uri: Uri,
+    mut v: Viewer,
     Path((org, ws)): Path<(String, String)>,
     Query(q): Query<PageQuery>,
 ) -> Response {
-    let mut v = match viewer(&s, &headers, &uri).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
     let page = page_of(q.page);
     let listing = or_page!(&v.nav, app::state::list(&s, &v.caller, &org, &ws, page).await);
     let ws = &listing.ws;
@@ -112,15 +107,10 @@ struct StatePage<'a> {
 /// version) to `sv`.
 pub(crate) async fn compare(
     State(s): State<ApiState>,
-    headers: HeaderMap,
-    uri: Uri,
+    mut v: Viewer,
     Path((org, ws, id)): Path<(String, String, String)>,
     Query(q): Query<CompareQuery>,
 ) -> Response {
-    let mut v = match viewer(&s, &headers, &uri).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
     let with = Some(q.compare.trim()).filter(|c| !c.is_empty());
     let c = or_page!(&v.nav, app::state::compare(&s, &v.caller, &org, &ws, &id, with).await);
     v.nav.org = Some(c.ws.organization.clone());
@@ -140,14 +130,9 @@ pub(crate) async fn compare(
 /// in state: an attachment, never cached, never sniffed into something a browser would run.
 pub(crate) async fn download(
     State(s): State<ApiState>,
-    headers: HeaderMap,
-    uri: Uri,
+    v: Viewer,
     Path((org, ws, id)): Path<(String, String, String)>,
 ) -> Response {
-    let v = match viewer(&s, &headers, &uri).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
     let d = or_page!(&v.nav, app::state::download(&s, &v.caller, &org, &ws, &id).await);
     let name = file_name(&d.ws.name, d.version.serial);
     let Ok(disposition) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) else {

@@ -148,6 +148,12 @@ async fn the_admin_page_rotates_keys_for_site_administrators_only(api: Api) {
         page(&api, Method::POST, "/app/admin/keys/rotate", Some(&ada), Some(&early), None).await;
     assert!(status.is_client_error() && html.contains("activate-in 10s is too short"), "{status}: {html}");
     assert_eq!(listed(&api).await, before, "nothing changed");
+    // So late it would wrap into the past (a key signing at once): refused, not overflowed.
+    let late = [("csrf", csrf.as_str()), ("activate_in", "9223372036854775807")];
+    let (status, html, _) =
+        page(&api, Method::POST, "/app/admin/keys/rotate", Some(&ada), Some(&late), None).await;
+    assert!(status.is_client_error() && html.contains("is too long"), "{status}: {html}");
+    assert_eq!(listed(&api).await, before, "nothing changed");
 
     // Rotate: the API lists the next key, and the page warns about uploaded JWKS.
     let (status, _, location) =
