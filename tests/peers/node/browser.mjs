@@ -6,7 +6,7 @@
 // node browser.mjs authorize --url URL [--tern URL --user NAME]
 //   a `terraform login` authorization URL: sign in if asked, then Allow.
 // node browser.mjs ui --tern URL --org ORG --workspace WS --run RUN --secret VALUE --throwaway WS2
-//     [--screenshots DIR]
+//     --team TEAM --member USER [--screenshots DIR]
 //   the web UI, two people (user tokens in TERN_UI_OWNER_TOKEN and TERN_UI_READER_TOKEN):
 //   the owner signs in, walks organizations → workspaces → workspace → runs → the planned RUN,
 //   confirms it with a comment and waits (the page follows the run by itself) until it is
@@ -17,8 +17,13 @@
 //   and unlock, delete the --throwaway workspace by its name; the reader's disabled form), and
 //   Credentials (AWS and Vault set on the Variables page; trust formats as tabs, Copy, a checked
 //   trust document; the page without JavaScript); someone with outputs-only access
-//   (TERN_UI_OUTSIDER_TOKEN) is refused State and Credentials. axe-core checks every page (also
-//   dark, and at a phone's width); with --screenshots, PNGs go to DIR.
+//   (TERN_UI_OUTSIDER_TOKEN) is refused State and Credentials. Then the organization's settings
+//   (--team TEAM gets --member USER added and removed; an organization token created, used with
+//   Node's fetch, revoked; the audit trail filtered and paged; agent pools), which the reader sees
+//   only where the API lets them; and the admin page, refused to the reader, then the owner made
+//   a site administrator with TERN_UI_ADMIN_TOKEN: the keys, a rotation, the JWKS download.
+//   axe-core checks every page (also dark, and at a phone's width); with --screenshots, PNGs go
+//   to DIR.
 import { createRequire } from "node:module";
 import { createInterface } from "node:readline";
 import { chromium } from "playwright-core";
@@ -291,8 +296,230 @@ async function ui() {
   // The workspace's other tabs, once both runs are where the test wants them.
   await stateTab(owner, reader);
   await settingsTab(owner, reader);
+  const t0 = Date.now();
   await credentialsTab(owner);
   await outsider();
+  const t1 = Date.now();
+  await orgSettings(owner, reader);
+  const t2 = Date.now();
+  await admin(owner, reader);
+  out.timings = { tabs: t1 - t0, org: t2 - t1, admin: Date.now() - t2 };
+}
+
+/// The API, from Node (not a page): `fetch` with a bearer token; its status and JSON.
+async function api(method, path, token) {
+  const r = await fetch(`${args.tern}${path}`, { method, headers: { authorization: `Bearer ${token}`, accept: "application/vnd.api+json" } });
+  let body = null;
+  try {
+    body = JSON.parse(await r.text());
+  } catch {}
+  return { status: r.status, body };
+}
+
+/// A page refused: its status, heading and error.
+async function refused(p, path, name) {
+  const r = await p.goto(`${args.tern}${path}`, wait);
+  const seen = { status: r.status(), title: await textOf(p.locator("h1")), error: (await p.locator("#error").count()) ? await textOf(p.locator("#error")) : null };
+  await check(p, name);
+  return seen;
+}
+
+/// light, dark and a phone's width.
+async function checkAll(p, name, screenshot) {
+  await check(p, name);
+  if (screenshot) await shot(p, screenshot);
+  await checkDark(p, name);
+  await checkPhone(p, name);
+}
+
+/// The organization's settings: Teams (a member added and removed through the form), API
+/// tokens (one created, its secret shown once; used and then revoked against the API), the
+/// audit trail (filtered, the pager keeping the filters) and the agent pools. The reader sees
+/// what the API lets them see and is refused the rest.
+async function orgSettings(owner, reader) {
+  const { tern, org, workspace } = args;
+  const o = (out.owner.org = {});
+  page = owner;
+  await owner.goto(`${tern}/app/${org}/workspaces`, wait);
+  await click(owner, owner.locator("#org-settings-link"));
+  o.settingsPath = new URL(owner.url()).pathname;
+  o.tabs = await owner.locator('nav.tabs[aria-label="Organization settings"] a').allTextContents();
+  o.teams = await rows(owner, "#teams");
+  await checkAll(owner, "org: teams");
+
+  // A team: add a member through the form, then remove them.
+  await click(owner, owner.locator("#teams a", { hasText: args.team }));
+  o.teamPath = new URL(owner.url()).pathname;
+  o.membersBefore = await owner.locator("#members li").evaluateAll((ls) => ls.map((l) => l.firstChild.textContent.trim()));
+  await checkAll(owner, "org: team");
+  await owner.locator("#new-member").fill(args.member);
+  await click(owner, owner.locator("#add-member-button"));
+  o.added = { path: new URL(owner.url()).pathname, members: await owner.locator("#members li").evaluateAll((ls) => ls.map((l) => l.firstChild.textContent.trim())) };
+  await check(owner, "org: team (member added)");
+  await click(owner, owner.getByRole("button", { name: `Remove ${args.member} from the team` }));
+  o.removed = { path: new URL(owner.url()).pathname, members: await owner.locator("#members li").evaluateAll((ls) => ls.map((l) => l.firstChild.textContent.trim())) };
+
+  // Tokens: an organization token, its secret shown once, with a warning.
+  await tab(owner, "API tokens");
+  o.tokensPath = new URL(owner.url()).pathname;
+  await checkAll(owner, "org: tokens");
+  const description = "from the browser test";
+  await owner.locator("#for").selectOption("organization");
+  await owner.locator("#description").fill(description);
+  await owner.locator("#expires").selectOption("30");
+  await click(owner, owner.locator("#create-token"));
+  const secret = await owner.locator("#secret").inputValue();
+  o.created = {
+    path: new URL(owner.url()).pathname,
+    heading: await textOf(owner.locator("#new-h")),
+    warning: await textOf(owner.locator("#new-token p")),
+    label: await textOf(owner.locator('label[for="secret"]')),
+    secretLength: secret.length,
+    secretPrefix: secret.split(".")[0],
+  };
+  await checkAll(owner, "org: token created");
+  await owner.goto(`${tern}/app/${org}/settings/tokens`, wait);
+  const listed = await rows(owner, "#tokens");
+  o.afterReload = {
+    newToken: await owner.locator("#new-token").count(),
+    secretInHtml: (await owner.content()).includes(secret),
+    row: listed.find((r) => r[1] === description) ?? null,
+  };
+  o.apiWithToken = (await api("GET", `/api/v2/organizations/${org}`, secret)).status;
+  await click(owner, owner.getByRole("button", { name: `Revoke token ${description}` }));
+  o.revoked = {
+    path: new URL(owner.url()).pathname,
+    listed: (await owner.locator("#tokens").count()) ? (await rows(owner, "#tokens")).some((r) => r[1] === description) : false,
+  };
+  o.apiAfterRevoke = (await api("GET", `/api/v2/organizations/${org}`, secret)).status;
+
+  // The audit trail: events enough for two pages of the owner's workspace events (locked and
+  // unlocked through the API), then filters.
+  const ws = await api("GET", `/api/v2/organizations/${org}/workspaces/${workspace}`, process.env.TERN_UI_OWNER_TOKEN);
+  const wsId = ws.body?.data?.id;
+  for (let i = 0; i < 13; i++) {
+    for (const a of ["lock", "unlock"]) {
+      const r = await fetch(`${tern}/api/v2/workspaces/${wsId}/actions/${a}`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${process.env.TERN_UI_OWNER_TOKEN}`, "content-type": "application/vnd.api+json" },
+        body: JSON.stringify({ reason: "events for the audit trail's pager" }),
+      });
+      if (!r.ok) throw new Error(`${a} through the API: ${r.status} ${await r.text()}`);
+    }
+  }
+  await tab(owner, "Audit trail");
+  o.trailPath = new URL(owner.url()).pathname;
+  o.trailSecret = (await owner.content()).includes(secret);
+  const trail = async () => ({
+    path: new URL(owner.url()).pathname,
+    query: Object.fromEntries(new URL(owner.url()).searchParams),
+    filters: { action: await owner.locator('input[name="action"]').inputValue(), actor: await owner.locator('input[name="actor"]').inputValue() },
+    count: await textOf(owner.locator("#count")),
+    rows: (await owner.locator("#events").count()) ? (await rows(owner, "#events")).map((r) => [r[1], r[2]]) : [],
+    pager: (await owner.locator("nav.pager").count()) ? await textOf(owner.locator("nav.pager span")) : null,
+    next: (await owner.locator('nav.pager a[rel="next"]').count()) ? await owner.locator('nav.pager a[rel="next"]').getAttribute("href") : null,
+  });
+  const filter = async (action, actor) => {
+    await owner.locator('input[name="action"]').fill(action);
+    await owner.locator('input[name="actor"]').fill(actor);
+    await click(owner, owner.getByRole("button", { name: "Filter" }));
+  };
+  await filter("run.", "");
+  o.runs = await trail();
+  await checkAll(owner, "org: audit trail (run.)", "ui-org-audit.png");
+  await filter("workspace.", "alice");
+  o.workspaceByAlice = await trail();
+  await check(owner, "org: audit trail (workspace., alice)");
+  if (o.workspaceByAlice.next) {
+    await click(owner, owner.locator('nav.pager a[rel="next"]'));
+    o.page2 = await trail();
+    await checkAll(owner, "org: audit trail (page 2)");
+  }
+
+  await tab(owner, "Agents");
+  o.agentsPath = new URL(owner.url()).pathname;
+  o.pools = await owner.locator("main section h2").allTextContents();
+  o.poolText = await owner.locator("main section").allTextContents();
+  await checkAll(owner, "org: agents");
+
+  // The reader: the pages the API lets every member see, and refusals for the rest.
+  page = reader;
+  const r = (out.reader.org = {});
+  await reader.goto(`${tern}/app/${org}/workspaces`, wait);
+  await click(reader, reader.locator("#org-settings-link"));
+  r.teams = { path: new URL(reader.url()).pathname, rows: await rows(reader, "#teams") };
+  await check(reader, "reader: org: teams");
+  await click(reader, reader.locator("#teams a", { hasText: args.team }));
+  r.team = {
+    members: await reader.locator("#members li").count(),
+    addForms: await reader.locator("#add-member").count(),
+    buttons: await reader.locator("main button").count(),
+  };
+  await check(reader, "reader: org: team");
+  const agents = await click(reader, reader.locator("nav.tabs a", { hasText: "Agents" })).then(([r]) => r);
+  r.agents = { status: agents.status(), pools: await reader.locator("main section h2").allTextContents(), text: await reader.locator("main section").allTextContents() };
+  await check(reader, "reader: org: agents");
+  r.tokens = await refused(reader, `/app/${org}/settings/tokens`, "reader: org: tokens (refused)");
+  r.trail = await refused(reader, `/app/${org}/settings/audit-trail?action=run.`, "reader: org: audit trail (refused)");
+  r.tokensApi = (await api("GET", `/api/v2/organizations/${org}/authentication-tokens`, process.env.TERN_UI_READER_TOKEN)).status;
+  r.trailApi = (await api("GET", `/api/v2/organizations/${org}/audit-trail`, process.env.TERN_UI_READER_TOKEN)).status;
+  r.teamsApi = (await api("GET", `/api/v2/organizations/${org}/teams`, process.env.TERN_UI_READER_TOKEN)).status;
+  r.agentsApi = (await api("GET", `/api/v2/organizations/${org}/agent-pools`, process.env.TERN_UI_READER_TOKEN)).status;
+  page = owner;
+}
+
+/// The admin pages: nobody but a site administrator sees the Admin link or the keys page; the
+/// owner, made one through the API, rotates the key and downloads the JWKS.
+async function admin(owner, reader) {
+  const { tern } = args;
+  const a = (out.owner.admin = {});
+  page = reader;
+  await reader.goto(`${tern}/app`, wait);
+  out.reader.adminLink = await reader.locator("#admin-link").count();
+  out.reader.adminKeys = await refused(reader, "/app/admin/keys", "reader: admin keys (refused)");
+
+  page = owner;
+  await owner.goto(`${tern}/app`, wait);
+  a.linkBefore = await owner.locator("#admin-link").count();
+  a.keysBefore = (await owner.goto(`${tern}/app/admin/keys`, wait)).status();
+  const me = await api("GET", "/api/v2/account/details", process.env.TERN_UI_OWNER_TOKEN);
+  a.granted = (await api("POST", `/api/v2/admin/users/${me.body?.data?.id}/actions/grant_admin`, process.env.TERN_UI_ADMIN_TOKEN)).status;
+  await owner.goto(`${tern}/app`, wait);
+  a.linkAfter = await owner.locator("#admin-link").count();
+  await click(owner, owner.locator("#admin-link"));
+  a.path = new URL(owner.url()).pathname;
+  const keys = async () => ({
+    rows: (await owner.locator("#keys").count()) ? (await rows(owner, "#keys")).map((r) => r.slice(0, 3)) : [],
+    keyFiles: (await owner.locator("#key-files").count()) ? await textOf(owner.locator("#key-files")) : null,
+    warning: (await owner.locator("#next-warning").count()) ? await textOf(owner.locator("#next-warning")) : null,
+  });
+  a.before = await keys();
+  await checkAll(owner, "admin: keys");
+  if (await owner.locator("#rotate-key").count()) {
+    await click(owner, owner.locator("#rotate-key"));
+    a.rotatedPath = new URL(owner.url()).pathname;
+    a.after = await keys();
+    await checkAll(owner, "admin: keys (rotated)", "ui-admin-keys.png");
+  }
+  const href = new URL(await owner.locator("#download-jwks").getAttribute("href"), owner.url()).href;
+  const d = await owner.request.get(href, { maxRedirects: 0 });
+  const wellKnown = await fetch(`${tern}/.well-known/jwks`);
+  const served = await wellKnown.text();
+  const body = await d.text();
+  a.download = {
+    status: d.status(),
+    disposition: d.headers()["content-disposition"],
+    contentType: d.headers()["content-type"],
+    same: body === served,
+    keys: (() => {
+      try {
+        return JSON.parse(body).keys.map((k) => k.kid);
+      } catch {
+        return null;
+      }
+    })(),
+    servedKeys: JSON.parse(served).keys.map((k) => k.kid),
+  };
 }
 
 /// A workspace tab, by the link in its tab bar.

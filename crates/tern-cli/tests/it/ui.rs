@@ -8,8 +8,13 @@
 //! version and its download, settings saved and put back, a lock, a workspace deleted by typing
 //! its name, trust formats as tabs with Copy buttons, a checked trust policy, the page without
 //! JavaScript; the reader's settings are read-only, and someone with outputs-only access is
-//! refused State and Credentials. axe-core checks every page visited — light, dark, and at a
-//! phone's width — and no serious or critical violation may remain.
+//! refused State and Credentials. The organization's settings follow (a member added to a team
+//! and removed, an organization token shown once, used against the API and revoked, the audit
+//! trail filtered and paged, the agent pools), the reader refused what the API refuses them; then
+//! the admin page, refused until the owner is made a site administrator: the keys (the server
+//! manages them), a rotation and its warning, the JWKS download. axe-core checks every page
+//! visited — light, dark, and at a phone's width — and no serious or critical violation may
+//! remain (none at all on the tabs and settings pages).
 //!
 //! `TERN_UPDATE_SCREENSHOTS=1` also writes `docs/screenshots/ui-*.png`.
 
@@ -109,6 +114,8 @@ fn serve(s: &Scratch, ca: &tern_testkit::tls::TestCa, terraform: &std::path::Pat
             terraform.to_str().unwrap(),
             "--terraform-config",
             tfrc.to_str().unwrap(),
+            // Keys in the database: the admin page rotates them.
+            "--managed-keys",
         ],
     )
 }
@@ -163,6 +170,45 @@ const TABS_PAGES: [&str; 26] = [
     "reader: settings (dark)",
     "outsider: states (refused)",
     "outsider: credentials (refused)",
+];
+
+/// The organization's settings pages and the admin page axe-core checks.
+const ORG_PAGES: [&str; 35] = [
+    "org: teams",
+    "org: teams (dark)",
+    "org: teams (phone)",
+    "org: team",
+    "org: team (dark)",
+    "org: team (phone)",
+    "org: team (member added)",
+    "org: tokens",
+    "org: tokens (dark)",
+    "org: tokens (phone)",
+    "org: token created",
+    "org: token created (dark)",
+    "org: token created (phone)",
+    "org: audit trail (run.)",
+    "org: audit trail (run.) (dark)",
+    "org: audit trail (run.) (phone)",
+    "org: audit trail (workspace., alice)",
+    "org: audit trail (page 2)",
+    "org: audit trail (page 2) (dark)",
+    "org: audit trail (page 2) (phone)",
+    "org: agents",
+    "org: agents (dark)",
+    "org: agents (phone)",
+    "reader: org: teams",
+    "reader: org: team",
+    "reader: org: agents",
+    "reader: org: tokens (refused)",
+    "reader: org: audit trail (refused)",
+    "reader: admin keys (refused)",
+    "admin: keys",
+    "admin: keys (dark)",
+    "admin: keys (phone)",
+    "admin: keys (rotated)",
+    "admin: keys (rotated) (dark)",
+    "admin: keys (rotated) (phone)",
 ];
 
 /// The workspace the owner deletes by typing its name.
@@ -263,6 +309,9 @@ fn an_owner_confirms_a_run_in_the_browser_a_reader_cannot_and_every_page_passes_
         .unwrap();
     assert!(granted.status().is_success(), "the custom grant: {}", granted.text().unwrap());
     let outsider_token = cli(&["user", "token", "carol"]).trim().to_owned();
+    // Dave, whom the owner adds to a team on its page (and removes); a pool for the Agents page.
+    cli(&["user", "create", "dave"]);
+    cli(&["agent-pool", "create", "builders", "--org", "acme"]);
 
     // The first run: uploaded, planned, waiting for confirmation.
     // A value no page may show: unique to this test's run (its scratch directory's random name).
@@ -303,10 +352,14 @@ fn an_owner_confirms_a_run_in_the_browser_a_reader_cannot_and_every_page_passes_
     let mut cmd = Command::new("node");
     cmd.arg(node_dir.join("browser.mjs"))
         .args(["ui", "--tern", &base, "--org", "acme", "--workspace", "web", "--run", &run1])
-        .args(["--secret", &secret, "--throwaway", THROWAWAY])
+        .args(["--secret", &secret, "--throwaway", THROWAWAY, "--team", "readers", "--member", "dave"])
         .env("TERN_UI_OWNER_TOKEN", &owner_token)
         .env("TERN_UI_READER_TOKEN", &reader_token)
         .env("TERN_UI_OUTSIDER_TOKEN", &outsider_token)
+        // The admin token makes the owner a site administrator (through the API) for the admin
+        // page; Node's own `fetch` calls the API trusting the test CA.
+        .env("TERN_UI_ADMIN_TOKEN", ADMIN)
+        .env("NODE_EXTRA_CA_CERTS", &ca.ca_cert)
         .current_dir(&node_dir)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -363,6 +416,7 @@ fn an_owner_confirms_a_run_in_the_browser_a_reader_cannot_and_every_page_passes_
     assert_eq!(seen["ok"], true, "the browser failed: {}\n{}", seen, browser.said());
     let _ = browser.child.0.wait();
     let run2 = seen["secondRun"].as_str().unwrap().to_owned();
+    eprintln!("ui: the browser's timings (ms): {}", seen["timings"]);
 
     // What axe-core saw (its serious and critical violations are asserted last, one per line,
     // so that any other failure shows first).
@@ -408,16 +462,18 @@ fn an_owner_confirms_a_run_in_the_browser_a_reader_cannot_and_every_page_passes_
     ]
     .into_iter()
     .chain(TABS_PAGES)
+    .chain(ORG_PAGES)
     {
         assert!(
             seen["axe"].as_array().unwrap().iter().any(|a| a["page"] == page),
             "axe never checked {page}"
         );
     }
-    // The State, Settings and Credentials tabs hold no violation at all, whatever its impact.
+    // The State, Settings and Credentials tabs, the organization's settings and the admin page
+    // hold no violation at all, whatever its impact.
     for a in seen["axe"].as_array().unwrap() {
         let violations = a["violations"].as_array().unwrap();
-        if TABS_PAGES.iter().any(|p| a["page"] == *p) && !violations.is_empty() {
+        if TABS_PAGES.iter().chain(&ORG_PAGES).any(|p| a["page"] == *p) && !violations.is_empty() {
             problems.push(format!("{}: {} violation(s) of any impact: {}", a["page"], violations.len(), a));
         }
     }
@@ -552,6 +608,22 @@ fn an_owner_confirms_a_run_in_the_browser_a_reader_cannot_and_every_page_passes_
         assert!(trail.lines().any(|l| l.contains(act) && l.contains("alice")), "no {act} by alice: {trail}");
     }
 
+    organization_settings(&seen);
+    admin_keys(&seen, &base);
+    let trail = cli(&["audit", "--json"]);
+    for act in ["team.members-added", "team.members-removed"] {
+        assert!(
+            trail.lines().any(|l| l.contains(act) && l.contains("\"dave\"")),
+            "no {act} of dave: {trail}"
+        );
+    }
+    for act in ["token.created", "token.revoked"] {
+        assert!(
+            trail.lines().any(|l| l.contains(act) && l.contains("from the browser test")),
+            "no {act}: {trail}"
+        );
+    }
+
     if let Some(dir) = &screenshots {
         for name in [
             "ui-workspaces.png",
@@ -561,6 +633,8 @@ fn an_owner_confirms_a_run_in_the_browser_a_reader_cannot_and_every_page_passes_
             "ui-state.png",
             "ui-settings.png",
             "ui-credentials.png",
+            "ui-org-audit.png",
+            "ui-admin-keys.png",
         ] {
             let png = std::fs::read(dir.join(name)).unwrap();
             assert!(png.starts_with(b"\x89PNG"), "{name}");
@@ -570,7 +644,7 @@ fn an_owner_confirms_a_run_in_the_browser_a_reader_cannot_and_every_page_passes_
 
     assert!(
         problems.is_empty(),
-        "axe-core found violations (serious or critical on any page; any on the State, Settings and Credentials tabs):\n{}",
+        "axe-core found violations (serious or critical on any page; any on the State, Settings and Credentials tabs, the organization settings and the admin page):\n{}",
         problems.join("\n")
     );
     eprintln!("ui: done in {:.1} s", started.elapsed().as_secs_f64());
@@ -702,4 +776,127 @@ fn tabs(seen: &Value, run1: &str) {
         assert_eq!(r["title"], "Not allowed", "{tab}: {r}");
         assert!(r["error"].as_str().unwrap().contains(&format!("this needs {needs}")), "{tab}: {r}");
     }
+}
+
+/// What the browser saw in the organization's settings: teams, tokens, the audit trail, agents;
+/// and what the reader may see there.
+fn organization_settings(seen: &Value) {
+    let o = &seen["owner"]["org"];
+    eprintln!("ui: organization settings: {o}");
+    assert_eq!(o["settingsPath"], "/app/acme/settings/teams", "the header's Settings link: {o}");
+    assert_eq!(o["tabs"], json!(["Audit trail", "API tokens", "Teams", "Agents"]), "{o}");
+    let teams: Vec<&str> = o["teams"].as_array().unwrap().iter().map(|r| r[0].as_str().unwrap()).collect();
+    for t in ["owners", "readers", "outputs"] {
+        assert!(teams.contains(&t), "{t} listed: {o}");
+    }
+
+    // A member added through the team's form and removed again.
+    assert_eq!(o["teamPath"], "/app/acme/settings/teams/readers", "{o}");
+    assert_eq!(o["membersBefore"], json!(["bob"]), "{o}");
+    assert_eq!(o["added"]["path"], "/app/acme/settings/teams/readers", "{o}");
+    assert_eq!(o["added"]["members"], json!(["bob", "dave"]), "{o}");
+    assert_eq!(o["removed"]["members"], json!(["bob"]), "{o}");
+
+    // A token: its secret on the answer to the form only, with the warning; it works against
+    // the API until it is revoked from the page.
+    let created = &o["created"];
+    assert_eq!(created["path"], "/app/acme/settings/tokens", "{created}");
+    assert_eq!(created["heading"], "Your new organization token", "{created}");
+    assert!(
+        created["warning"].as_str().unwrap().starts_with("Copy it now: it is shown only this once."),
+        "{created}"
+    );
+    assert!(created["secretLength"].as_u64().unwrap() >= 32, "{created}");
+    let after = &o["afterReload"];
+    assert_eq!(after["newToken"], 0, "{after}");
+    assert_eq!(after["secretInHtml"], false, "the secret is shown once only: {after}");
+    assert_eq!(after["row"][0], "organization", "the new token listed: {after}");
+    // (An organization token records no creator: the column is empty.)
+    assert_eq!(o["trailSecret"], false, "the audit trail holds no secret: {o}");
+    assert_eq!(o["apiWithToken"], 200, "the new token works against the API: {o}");
+    assert_eq!(o["revoked"]["path"], "/app/acme/settings/tokens", "{o}");
+    assert_eq!(o["revoked"]["listed"], false, "{o}");
+    assert_eq!(o["apiAfterRevoke"], 401, "a revoked token is refused: {o}");
+
+    // The audit trail, filtered: only matching rows; the pager keeps the filters.
+    let runs = &o["runs"];
+    assert_eq!(runs["query"]["action"], "run.", "{runs}");
+    let rows = runs["rows"].as_array().unwrap();
+    assert!(!rows.is_empty(), "{runs}");
+    assert!(rows.iter().all(|r| r[1].as_str().unwrap().starts_with("run.")), "{runs}");
+    let mine = &o["workspaceByAlice"];
+    assert_eq!(mine["filters"], json!({"action": "workspace.", "actor": "alice"}), "{mine}");
+    let rows = mine["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 25, "a full first page: {mine}");
+    let matching = |rows: &[Value]| {
+        rows.iter().all(|r| {
+            r[0].as_str().unwrap().starts_with("alice ") && r[1].as_str().unwrap().starts_with("workspace.")
+        })
+    };
+    assert!(matching(rows), "{mine}");
+    assert_eq!(mine["pager"], "Page 1 of 2", "{mine}");
+    let page2 = &o["page2"];
+    assert_eq!(page2["query"], json!({"action": "workspace.", "actor": "alice", "page": "2"}), "{page2}");
+    assert_eq!(page2["filters"], json!({"action": "workspace.", "actor": "alice"}), "{page2}");
+    assert_eq!(page2["pager"], "Page 2 of 2", "{page2}");
+    assert!(!page2["rows"].as_array().unwrap().is_empty(), "{page2}");
+    assert!(matching(page2["rows"].as_array().unwrap()), "{page2}");
+    assert_eq!(page2["count"], mine["count"], "{page2}");
+
+    assert_eq!(o["agentsPath"], "/app/acme/settings/agents", "{o}");
+    assert_eq!(o["pools"], json!(["builders"]), "{o}");
+
+    // The reader: teams and agents as every member; tokens and the audit trail refused, as the
+    // API refuses them.
+    let r = &seen["reader"]["org"];
+    eprintln!("ui: the reader's organization settings: {r}");
+    assert_eq!(r["teams"]["path"], "/app/acme/settings/teams", "{r}");
+    assert!(!r["teams"]["rows"].as_array().unwrap().is_empty(), "{r}");
+    assert_eq!(r["team"]["members"], 1, "{r}");
+    assert_eq!(r["team"]["addForms"], 0, "{r}");
+    assert_eq!(r["team"]["buttons"], 0, "no Add or Remove: {r}");
+    assert_eq!(r["agents"]["status"], 200, "{r}");
+    assert_eq!((&r["teamsApi"], &r["agentsApi"]), (&json!(200), &json!(200)), "as the API: {r}");
+    assert_eq!(r["agents"]["pools"], json!(["builders"]), "{r}");
+    for (page, api) in [("tokens", "tokensApi"), ("trail", "trailApi")] {
+        let refused = &r[page];
+        assert_eq!(refused["status"], r[api], "the page refuses as the API does: {r}");
+        assert!([403, 404].contains(&refused["status"].as_u64().unwrap()), "{page}: {r}");
+        assert!(refused["error"].as_str().is_some_and(|e| !e.is_empty()), "{page} says why: {r}");
+    }
+}
+
+/// What the browser saw of the admin page: refused to the reader and to the owner until they
+/// are made a site administrator; the keys, a rotation and its warning, the JWKS download.
+fn admin_keys(seen: &Value, base: &str) {
+    let reader = &seen["reader"];
+    assert_eq!(reader["adminLink"], 0, "{reader}");
+    assert_eq!(reader["adminKeys"]["status"], 403, "{reader}");
+    let a = &seen["owner"]["admin"];
+    eprintln!("ui: admin: {a}");
+    assert_eq!(a["linkBefore"], 0, "{a}");
+    assert_eq!(a["keysBefore"], 403, "{a}");
+    assert_eq!(a["granted"], 200, "{a}");
+    assert_eq!(a["linkAfter"], 1, "{a}");
+    assert_eq!(a["path"], "/app/admin/keys", "{a}");
+    let before = a["before"]["rows"].as_array().unwrap();
+    assert_eq!(before.len(), 1, "{a}");
+    assert_eq!(before[0][2], "current", "{a}");
+    assert_eq!(a["before"]["warning"], Value::Null, "{a}");
+    assert_eq!(a["rotatedPath"], "/app/admin/keys", "{a}");
+    let after = a["after"]["rows"].as_array().unwrap();
+    let states: Vec<&str> = after.iter().map(|r| r[2].as_str().unwrap()).collect();
+    assert_eq!(states, ["current", "next"], "{a}");
+    assert!(
+        a["after"]["warning"]
+            .as_str()
+            .unwrap()
+            .contains("an uploaded JWKS (private issuers) must be replaced before"),
+        "{a}"
+    );
+    let d = &a["download"];
+    assert_eq!(d["status"], 200, "{d}");
+    assert_eq!(d["disposition"], "attachment; filename=\"jwks.json\"", "{d}");
+    assert_eq!(d["same"], true, "the download is {base}/.well-known/jwks: {d}");
+    assert_eq!(d["keys"].as_array().unwrap().len(), 2, "the current and the next key: {d}");
 }
