@@ -99,6 +99,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0014_workspaces_by_project.sql"),
         postgres: include_str!("../migrations/postgres/0014_workspaces_by_project.sql"),
     },
+    Migration {
+        version: 15,
+        name: "jobs by run",
+        sqlite: include_str!("../migrations/sqlite/0015_jobs_by_run.sql"),
+        postgres: include_str!("../migrations/postgres/0015_jobs_by_run.sql"),
+    },
 ];
 
 /// Arbitrary, fixed: the advisory lock id tern's replicas agree on.
