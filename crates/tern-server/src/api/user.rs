@@ -2438,7 +2438,13 @@ async fn show_state(State(s): State<ApiState>, caller: Caller, Path(id): Path<St
 async fn download_state(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
     let v = load_state(&s, &caller, &id, WA::ReadState).await?;
     let bytes = s.store.state_bytes(&v.id).await?;
-    Ok((StatusCode::OK, [(CONTENT_TYPE, "application/json")], bytes).into_response())
+    // A state holds secrets: no cache (a proxy's, a browser's) keeps a copy.
+    let headers = [
+        (CONTENT_TYPE, "application/json"),
+        (axum::http::header::CACHE_CONTROL, "no-store"),
+        (axum::http::header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+    ];
+    Ok((StatusCode::OK, headers, bytes).into_response())
 }
 
 /// The outputs of a state version as TFE lists them; sensitive values are not returned.

@@ -228,6 +228,11 @@ async fn the_state_tab_lists_downloads_and_compares_without_showing_a_secret(api
     let token = token["data"]["attributes"]["token"].as_str().unwrap();
     let api_download = format!("/api/v2/state-versions/{v2}/download");
     assert_eq!(api.call(Method::GET, &api_download, Some(token), None).await.0, StatusCode::FORBIDDEN);
+    // The API's download of the same file is never cached either.
+    let r = api.http.get(format!("{}{api_download}", api.base)).bearer_auth(&api.admin).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    assert_eq!(r.headers()["x-content-type-options"], "nosniff");
 
     // No team: not found, whatever the page.
     for path in [base.to_owned(), format!("{base}/{v2}"), format!("{base}/{v2}/download")] {
