@@ -20,7 +20,8 @@
 use tern_types::{TerraformVersion, Version};
 
 use crate::{
-    AGENT_SEEN_WINDOW_S, ClaimScope, Claimant, ExecutionMode, Run, RunStatus, Store, StoreError, sql,
+    AGENT_SEEN_WINDOW_S, ClaimScope, Claimant, ExecutionMode, Run, RunStatus, Store, StoreError, Workspace,
+    sql,
 };
 
 /// The condition, over `w` (workspaces), of the jobs `scope` may claim, with its one value to
@@ -95,40 +96,56 @@ impl Store {
     /// lately, or none of those has the Terraform version it needs. `None` when it is simply
     /// next in line (or not waiting at all).
     pub async fn run_waiting_reason(&self, run: &Run) -> Result<Option<String>, StoreError> {
-        if !matches!(run.status, RunStatus::Pending | RunStatus::Confirmed) {
-            return Ok(None);
+        Ok(self.run_waiting_reasons(std::slice::from_ref(run)).await?.remove(&run.id))
+    }
+
+    /// [`Store::run_waiting_reason`] for a page of runs, by run id: one query for which of them
+    /// still have a queued job, then the workspace and its runners once per workspace, however
+    /// many runs of it the page lists.
+    pub async fn run_waiting_reasons(
+        &self,
+        runs: &[Run],
+    ) -> Result<std::collections::HashMap<String, String>, StoreError> {
+        let mut out = std::collections::HashMap::new();
+        let waiting: Vec<&Run> =
+            runs.iter().filter(|r| matches!(r.status, RunStatus::Pending | RunStatus::Confirmed)).collect();
+        if waiting.is_empty() {
+            return Ok(out);
         }
-        let queued: Option<(String,)> =
-            sqlx::query_as("SELECT phase FROM jobs WHERE run_id = $1 AND status = 'queued' LIMIT 1")
-                .bind(&run.id)
-                .fetch_optional(&self.pool)
-                .await?;
-        if queued.is_none() {
-            return Ok(None);
+        let params: Vec<String> = (1..=waiting.len()).map(|i| format!("${i}")).collect();
+        let query = format!(
+            "SELECT DISTINCT run_id FROM jobs WHERE status = 'queued' AND run_id IN ({})",
+            params.join(", ")
+        );
+        let mut queued = sqlx::query_as::<_, (String,)>(sql(query));
+        for run in &waiting {
+            queued = queued.bind(&run.id);
         }
-        let ws = self.workspace(&run.workspace_id).await?;
-        if !run.plan_only
-            && let Some(other) = ws.active_run_id.as_deref().filter(|other| *other != run.id)
-        {
-            return Ok(Some(format!(
-                "waiting for run {other} to finish: the runs of a workspace take turns"
-            )));
+        let queued: std::collections::HashSet<String> =
+            queued.fetch_all(&self.pool).await?.into_iter().map(|(id,)| id).collect();
+        let mut runners: std::collections::HashMap<String, (Workspace, Runners)> =
+            std::collections::HashMap::new();
+        for run in waiting.into_iter().filter(|r| queued.contains(&r.id)) {
+            if !runners.contains_key(&run.workspace_id) {
+                let ws = self.workspace(&run.workspace_id).await?;
+                let seen = self.runners_of(&ws).await?;
+                runners.insert(run.workspace_id.clone(), (ws, seen));
+            }
+            if let Some((ws, seen)) = runners.get(&run.workspace_id)
+                && let Some(reason) = waiting_reason(run, ws, seen)
+            {
+                out.insert(run.id.clone(), reason);
+            }
         }
-        let requested = run.terraform_version.clone().unwrap_or_else(|| ws.terraform_version.to_string());
-        // The runners that may claim it, by the rules of `scope_condition`.
+        Ok(out)
+    }
+
+    /// Who may claim `ws`'s runs (by the rules of `scope_condition`) and the Terraform versions
+    /// those seen lately have.
+    async fn runners_of(&self, ws: &Workspace) -> Result<Runners, StoreError> {
         let (condition, value, pool) = match (ws.execution_mode, &ws.agent_pool_id) {
-            (ExecutionMode::Local, _) => {
-                return Ok(Some(format!(
-                    "workspace {:?} uses local execution: no runner takes its runs; set execution-mode to \"remote\" or \"agent\", or cancel this run",
-                    ws.name
-                )));
-            }
-            (ExecutionMode::Agent, None) => {
-                return Ok(Some(format!(
-                    "workspace {:?} is in agent mode without an agent pool (made by an earlier tern): set its agent-pool-id, or execution-mode \"remote\"",
-                    ws.name
-                )));
-            }
+            (ExecutionMode::Local, _) => return Ok(Runners::Local),
+            (ExecutionMode::Agent, None) => return Ok(Runners::AgentWithoutPool),
             (ExecutionMode::Agent, Some(pool_id)) => {
                 ("agent_pool_id = $1", pool_id.clone(), Some(self.agent_pool(pool_id).await?))
             }
@@ -145,39 +162,76 @@ impl Store {
         .bind(self.now() - AGENT_SEEN_WINDOW_S)
         .fetch_all(&self.pool)
         .await?;
-        let who = match &pool {
-            Some(p) => format!("an agent in pool {:?} ({})", p.name, p.id),
-            None => "a worker".to_owned(),
-        };
-        if seen.is_empty() {
-            let nobody = match &pool {
-                Some(_) => "no agent of this pool has asked for work".to_owned(),
-                None => format!(
-                    "neither tern serve's own workers nor an agent of organization {:?} has asked for work",
-                    ws.organization
-                ),
-            };
-            return Ok(Some(format!("waiting for {who}: {nobody} in the last {AGENT_SEEN_WINDOW_S} s")));
-        }
         let mut available: Vec<Version> = seen
             .iter()
             .flat_map(|(v,)| v.split(',').filter_map(|v| Version::parse(v).ok()).collect::<Vec<_>>())
             .collect();
         available.sort();
         available.dedup();
-        if resolve(&requested, &available).is_some() {
-            return Ok(None);
-        }
-        let have = if available.is_empty() {
-            "no Terraform at all".to_owned()
-        } else {
-            available.iter().rev().map(Version::to_string).collect::<Vec<_>>().join(", ")
-        };
-        let whom = if pool.is_some() { "the agents of this pool" } else { "the workers and agents" };
-        Ok(Some(format!(
-            "waiting for {who} with Terraform {requested}: {whom} seen in the last {AGENT_SEEN_WINDOW_S} s have {have}"
-        )))
+        Ok(Runners::Seen { pool, any: !seen.is_empty(), available })
     }
+}
+
+/// The runners that may claim a workspace's runs, as [`Store::run_waiting_reasons`] sees them.
+enum Runners {
+    /// Local execution: none.
+    Local,
+    /// Agent execution without a pool (made by an earlier tern): none.
+    AgentWithoutPool,
+    /// The pool (agent execution) or the server's workers; whether any asked for work lately,
+    /// and the Terraform versions those have.
+    Seen { pool: Option<crate::AgentPool>, any: bool, available: Vec<Version> },
+}
+
+/// Why `run` (with a queued job) waits, given its workspace and who may claim it.
+fn waiting_reason(run: &Run, ws: &Workspace, runners: &Runners) -> Option<String> {
+    if !run.plan_only
+        && let Some(other) = ws.active_run_id.as_deref().filter(|other| *other != run.id)
+    {
+        return Some(format!("waiting for run {other} to finish: the runs of a workspace take turns"));
+    }
+    let (pool, any, available) = match runners {
+        Runners::Local => {
+            return Some(format!(
+                "workspace {:?} uses local execution: no runner takes its runs; set execution-mode to \"remote\" or \"agent\", or cancel this run",
+                ws.name
+            ));
+        }
+        Runners::AgentWithoutPool => {
+            return Some(format!(
+                "workspace {:?} is in agent mode without an agent pool (made by an earlier tern): set its agent-pool-id, or execution-mode \"remote\"",
+                ws.name
+            ));
+        }
+        Runners::Seen { pool, any, available } => (pool, *any, available),
+    };
+    let requested = run.terraform_version.clone().unwrap_or_else(|| ws.terraform_version.to_string());
+    let who = match pool {
+        Some(p) => format!("an agent in pool {:?} ({})", p.name, p.id),
+        None => "a worker".to_owned(),
+    };
+    if !any {
+        let nobody = match pool {
+            Some(_) => "no agent of this pool has asked for work".to_owned(),
+            None => format!(
+                "neither tern serve's own workers nor an agent of organization {:?} has asked for work",
+                ws.organization
+            ),
+        };
+        return Some(format!("waiting for {who}: {nobody} in the last {AGENT_SEEN_WINDOW_S} s"));
+    }
+    if resolve(&requested, available).is_some() {
+        return None;
+    }
+    let have = if available.is_empty() {
+        "no Terraform at all".to_owned()
+    } else {
+        available.iter().rev().map(Version::to_string).collect::<Vec<_>>().join(", ")
+    };
+    let whom = if pool.is_some() { "the agents of this pool" } else { "the workers and agents" };
+    Some(format!(
+        "waiting for {who} with Terraform {requested}: {whom} seen in the last {AGENT_SEEN_WINDOW_S} s have {have}"
+    ))
 }
 
 #[cfg(test)]

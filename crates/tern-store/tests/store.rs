@@ -1299,6 +1299,11 @@ async fn a_waiting_run_says_what_it_waits_for(f: Fixture) {
         reason(second.clone()).await.unwrap(),
         format!("waiting for run {} to finish: the runs of a workspace take turns", run.id)
     );
+    // A page of runs at once says the same, run by run (the running one: nothing).
+    let page = [f.store.run(&run.id).await.unwrap(), second.clone()];
+    let reasons = f.store.run_waiting_reasons(&page).await.unwrap();
+    assert_eq!(reasons.len(), 1, "{reasons:?}");
+    assert_eq!(reasons.get(&second.id), reason(second.clone()).await.as_ref());
     f.store.finish_job(&job.id, &JobOutcome::Succeeded { has_changes: false }).await.unwrap();
     assert_eq!(reason(second.clone()).await, None, "an agent with 1.0.3 asked within the minute");
     f.clock.advance(Duration::from_secs(61));

@@ -1892,13 +1892,7 @@ async fn add_run_details(
 
 /// Why each of `runs` that waits does, when tern can tell (see `Store::run_waiting_reason`).
 async fn waiting_reasons(s: &ApiState, runs: &[Run]) -> Result<HashMap<String, String>, ApiError> {
-    let mut out = HashMap::new();
-    for run in runs {
-        if let Some(reason) = s.store.run_waiting_reason(run).await? {
-            out.insert(run.id.clone(), reason);
-        }
-    }
-    Ok(out)
+    Ok(s.store.run_waiting_reasons(runs).await?)
 }
 
 async fn show_run(
