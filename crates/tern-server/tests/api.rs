@@ -5110,6 +5110,37 @@ async fn the_web_ui_shows_runs_and_decides_as_the_api_does(api: Api) {
         let (status, body, to) = page(&api, Method::POST, vars_page, Some(olivia), Some(&form), None).await;
         assert_eq!((status, to.as_deref()), (StatusCode::SEE_OTHER, Some(vars_page)), "{body}");
     }
+    // Variable sets that apply: a global one whose `region` the workspace's own overrides, and
+    // a sensitive value of it never shown.
+    let set = api
+        .ok(
+            Method::POST,
+            "/api/v2/organizations/acme/varsets",
+            Some(json!({"data":{"type":"varsets","attributes":{"name":"platform-defaults","global":true}}})),
+        )
+        .await["data"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for (key, value, sensitive) in [
+        ("region", "us-east-1", false),
+        ("owner_team", "platform", false),
+        ("SET_SECRET", "set-secret-never-shown", true),
+    ] {
+        let category = if sensitive { "env" } else { "terraform" };
+        api.ok(Method::POST, &format!("/api/v2/varsets/{set}/relationships/vars"), Some(json!({"data":{"type":"vars","attributes":{"key":key,"value":value,"category":category,"sensitive":sensitive}}}))).await;
+    }
+    let (_, seen, _) = page(&api, Method::GET, vars_page, Some(rita), None, None).await;
+    let sets = seen.split("id=\"variable-sets\"").nth(1).unwrap().split("</section>").next().unwrap();
+    assert!(sets.contains("platform-defaults") && sets.contains("global: every workspace"), "{sets}");
+    assert!(sets.contains("platform") && !seen.contains("set-secret-never-shown"), "{sets}");
+    let row = |key: &str| {
+        sets.split("<tr>").find(|r| r.contains(&format!("<code>{key}</code>"))).unwrap().to_owned()
+    };
+    assert!(row("region").contains("overridden") && row("owner_team").contains(">yes<"), "{sets}");
+    // The API's effective list agrees: the workspace's region, the set's owner_team.
+    let all = api.ok(Method::GET, &format!("/api/v2/workspaces/{ws}/all-vars"), None).await.to_string();
+    assert!(all.contains("eu-west-1") && !all.contains("us-east-1") && all.contains("platform"), "{all}");
     let vars = api.ok(Method::GET, &format!("/api/v2/workspaces/{ws}/vars"), None).await;
     let var_id = |key: &str| {
         vars["data"].as_array().unwrap().iter().find(|v| v["attributes"]["key"] == key).unwrap()["id"]

@@ -1021,26 +1021,10 @@ async fn show_workspace(
 /// workspace's own, then sets applied to it, then sets applied to its project, then global
 /// sets (sensitive values withheld, as everywhere).
 async fn all_vars(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
-    let ws = load_ws(&s, &caller, &id, WA::ReadVariables).await?;
-    let mut sets = s.store.workspace_variable_sets(&ws.id).await?;
-    let level = |set: &tern_store::VariableSet| {
-        if set.workspace_ids.contains(&ws.id) {
-            0
-        } else if set.project_ids.contains(&ws.project_id) {
-            1
-        } else {
-            2
-        }
-    };
-    sets.sort_by(|a, b| (level(a), &a.name).cmp(&(level(b), &b.name)));
-    let mut vars = s.store.list_variables(&VariableOwner::Workspace(ws.id.clone())).await?;
-    for set in &sets {
-        vars.extend(s.store.list_variables(&VariableOwner::VariableSet(set.id.clone())).await?);
-    }
-    let mut seen = std::collections::HashSet::new();
-    let effective: Vec<_> = vars
+    let (_, own, sets) = app::variables::applied(&s, &caller, &id).await?;
+    let effective: Vec<_> = own
         .iter()
-        .filter(|v| seen.insert((v.category.as_str(), v.key.clone())))
+        .chain(sets.iter().flat_map(|set| set.variables.iter().filter(|(_, wins)| *wins).map(|(v, _)| v)))
         .map(docs::variable)
         .collect();
     Ok(docs::one(effective))

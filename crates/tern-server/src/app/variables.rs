@@ -3,7 +3,7 @@
 //! without its value.
 
 use tern_access::WorkspaceAction as WA;
-use tern_store::{Variable, VariableInput, VariableOwner, Workspace};
+use tern_store::{Variable, VariableInput, VariableOwner, VariableSet, Workspace};
 
 use crate::api::{ApiError, ApiState, Caller, Scope, access};
 
@@ -24,6 +24,76 @@ pub(crate) async fn list(
     let ws = access::ws_for(s, caller, ws, WA::ReadVariables).await?;
     let vars = s.store.list_variables(&VariableOwner::Workspace(ws.id.clone())).await?;
     Ok((ws, vars))
+}
+
+/// Why a variable set applies to a workspace, most specific first (the order in which one
+/// set's variable wins over another's of the same key and category).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Reach {
+    /// Applied to the workspace itself.
+    Workspace,
+    /// Applied to the workspace's project.
+    Project,
+    /// Global: every workspace of the organization.
+    Global,
+}
+
+impl Reach {
+    pub(crate) fn describe(self) -> &'static str {
+        match self {
+            Self::Workspace => "applied to this workspace",
+            Self::Project => "applied to this workspace's project",
+            Self::Global => "global: every workspace of the organization",
+        }
+    }
+}
+
+/// A variable set that applies to a workspace: why, and its variables, each with whether a run
+/// gets it (`false`: the workspace's own variable, or a more specific set's, of the same key and
+/// category wins).
+#[derive(Debug)]
+pub(crate) struct AppliedSet {
+    pub(crate) set: VariableSet,
+    pub(crate) reach: Reach,
+    pub(crate) variables: Vec<(Variable, bool)>,
+}
+
+/// Workspace `ws`'s own variables and the variable sets that apply to it, in the order a run
+/// takes them (its own, then sets applied to it, to its project, global; by name within each),
+/// if the caller may read its variables. Sensitive values are not in the records.
+pub(crate) async fn applied(
+    s: &ApiState,
+    caller: &Caller,
+    ws: &str,
+) -> Result<(Workspace, Vec<Variable>, Vec<AppliedSet>), ApiError> {
+    let ws = access::ws_for(s, caller, ws, WA::ReadVariables).await?;
+    let own = s.store.list_variables(&VariableOwner::Workspace(ws.id.clone())).await?;
+    let mut sets = s.store.workspace_variable_sets(&ws.id).await?;
+    let reach = |set: &VariableSet| {
+        if set.workspace_ids.contains(&ws.id) {
+            Reach::Workspace
+        } else if set.project_ids.contains(&ws.project_id) {
+            Reach::Project
+        } else {
+            Reach::Global
+        }
+    };
+    sets.sort_by(|a, b| (reach(a), &a.name).cmp(&(reach(b), &b.name)));
+    let mut seen: std::collections::HashSet<(&'static str, String)> =
+        own.iter().map(|v| (v.category.as_str(), v.key.clone())).collect();
+    let mut applied = Vec::with_capacity(sets.len());
+    for set in sets {
+        let vars = s.store.list_variables(&VariableOwner::VariableSet(set.id.clone())).await?;
+        let variables = vars
+            .into_iter()
+            .map(|v| {
+                let wins = seen.insert((v.category.as_str(), v.key.clone()));
+                (v, wins)
+            })
+            .collect();
+        applied.push(AppliedSet { reach: reach(&set), set, variables });
+    }
+    Ok((ws, own, applied))
 }
 
 /// Variable `var` of workspace `ws`, if the caller may do `action` to the workspace.

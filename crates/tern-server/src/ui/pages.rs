@@ -646,8 +646,35 @@ struct VariablesPage<'a> {
     ws: &'a str,
     base: String,
     vars: Vec<VariableRow>,
+    /// The variable sets that apply, in the order a run takes them.
+    sets: Vec<SetRow>,
     can_write: bool,
     csrf: &'a str,
+}
+
+/// A variable set that applies to the workspace, and its variables with whether a run gets
+/// each (`false`: overridden).
+#[derive(Debug)]
+struct SetRow {
+    name: String,
+    description: String,
+    reach: &'static str,
+    vars: Vec<(VariableRow, bool)>,
+}
+
+impl VariableRow {
+    fn of(var: tern_store::Variable) -> Self {
+        Self {
+            id: var.id,
+            key: var.key,
+            // A sensitive value is not in the record at all (the store keeps it sealed).
+            value: if var.sensitive { String::new() } else { var.value.unwrap_or_default() },
+            description: var.description,
+            category: var.category.as_str(),
+            hcl: var.hcl,
+            sensitive: var.sensitive,
+        }
+    }
 }
 
 pub(crate) async fn variables(
@@ -658,20 +685,17 @@ pub(crate) async fn variables(
     let (ws, _) =
         or_page!(&v.nav, app::workspaces::by_name(&s, &v.caller, &org, &ws, WA::ReadVariables).await);
     v.nav.org = Some(ws.organization.clone());
-    let (ws, vars) = or_page!(&v.nav, app::variables::list(&s, &v.caller, &ws.id).await);
+    let (ws, vars, sets) = or_page!(&v.nav, app::variables::applied(&s, &v.caller, &ws.id).await);
     let can_write =
         or_page!(&v.nav, crate::api::access::allows(&s, &v.caller, &ws, WA::WriteVariables).await);
-    let vars = vars
+    let vars = vars.into_iter().map(VariableRow::of).collect();
+    let sets = sets
         .into_iter()
-        .map(|var| VariableRow {
-            id: var.id,
-            key: var.key,
-            // A sensitive value is not in the record at all (the store keeps it sealed).
-            value: if var.sensitive { String::new() } else { var.value.unwrap_or_default() },
-            description: var.description,
-            category: var.category.as_str(),
-            hcl: var.hcl,
-            sensitive: var.sensitive,
+        .map(|a| SetRow {
+            name: a.set.name,
+            description: a.set.description,
+            reach: a.reach.describe(),
+            vars: a.variables.into_iter().map(|(var, wins)| (VariableRow::of(var), wins)).collect(),
         })
         .collect();
     let html = VariablesPage {
@@ -680,6 +704,7 @@ pub(crate) async fn variables(
         ws: &ws.name,
         base: format!("/app/{}/workspaces/{}/variables", ws.organization, ws.name),
         vars,
+        sets,
         can_write,
         csrf: &v.nav.csrf,
     }
