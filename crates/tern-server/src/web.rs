@@ -110,6 +110,7 @@ struct HomePage<'a> {
     site_admin: bool,
     orgs: Vec<String>,
     teams: Vec<(String, String)>,
+    pager: crate::ui::Pager,
 }
 
 #[derive(Template)]
@@ -329,7 +330,11 @@ struct ReturnTo {
     return_to: Option<String>,
 }
 
-async fn home(State(s): State<ApiState>, v: crate::ui::Viewer) -> Response {
+async fn home(
+    State(s): State<ApiState>,
+    v: crate::ui::Viewer,
+    Query(q): Query<crate::ui::PageQuery>,
+) -> Response {
     let crate::api::Caller::User(_, user, _) = &v.caller else {
         return redirect("/app/sign-in");
     };
@@ -337,11 +342,14 @@ async fn home(State(s): State<ApiState>, v: crate::ui::Viewer) -> Response {
         Ok(t) => t.into_iter().map(|t| (t.organization, t.name)).collect(),
         Err(e) => return storage_error(e),
     };
-    let orgs = match crate::app::workspaces::organizations(&s, &v.caller).await {
-        Ok(orgs) => orgs.into_iter().map(|o| o.name).collect(),
+    let paged = crate::ui::page_of(q.page);
+    let orgs = match crate::app::workspaces::organizations(&s, &v.caller, paged).await {
+        Ok(orgs) => orgs,
         Err(e) => return crate::ui::failure(&v.nav, &e),
     };
-    page(StatusCode::OK, HomePage { nav: &v.nav, site_admin: user.site_admin, orgs, teams }.render())
+    let pager = crate::ui::pager("/app", &[], orgs.total, paged);
+    let orgs = orgs.items.into_iter().map(|o| o.name).collect();
+    page(StatusCode::OK, HomePage { nav: &v.nav, site_admin: user.site_admin, orgs, teams, pager }.render())
 }
 
 async fn sign_in_page(State(s): State<ApiState>, headers: HeaderMap, Query(q): Query<ReturnTo>) -> Response {

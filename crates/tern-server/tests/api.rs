@@ -4977,6 +4977,27 @@ async fn the_web_ui_shows_runs_and_decides_as_the_api_does(api: Api) {
     assert!(home.contains(r#"<a href="/app/acme/workspaces">acme</a>"#), "{home}");
     let (_, home, _) = page(&api, Method::GET, "/app", Some(nobody), None, None).await;
     assert!(!home.contains("/app/acme/"), "{home}");
+    // Many organizations: a member sees theirs only; a site administrator sees all, 25 a page.
+    for i in 0..30 {
+        api.ok(
+            Method::POST,
+            "/api/v2/organizations",
+            Some(json!({"data":{"type":"organizations","attributes":{"name":format!("zz-org-{i:02}")}}})),
+        )
+        .await;
+    }
+    let (_, home, _) = page(&api, Method::GET, "/app", Some(rita), None, None).await;
+    assert!(home.contains("/app/acme/workspaces") && !home.contains("zz-org-"), "{home}");
+    let admin_user = api.store.user_by_name("nobody").await.unwrap();
+    api.ok(Method::POST, &format!("/api/v2/admin/users/{}/actions/grant_admin", admin_user.id), None).await;
+    let (_, home, _) = page(&api, Method::GET, "/app", Some(nobody), None, None).await;
+    assert!(
+        home.contains("Page 1 of 2") && home.contains("href=\"/app?page=2\"") && !home.contains("zz-org-29"),
+        "{home}"
+    );
+    let (_, home, _) = page(&api, Method::GET, "/app?page=2", Some(nobody), None, None).await;
+    assert!(home.contains("/app/zz-org-29/workspaces") && !home.contains("/app/acme/"), "{home}");
+    api.ok(Method::POST, &format!("/api/v2/admin/users/{}/actions/revoke_admin", admin_user.id), None).await;
     assert_eq!(
         page(&api, Method::GET, "/app/acme/workspaces", Some(nobody), None, None).await.0,
         StatusCode::NOT_FOUND

@@ -24,6 +24,8 @@ mod pages;
 mod settings;
 mod state;
 
+pub(crate) use pages::{PageQuery, Pager, page_of, pager};
+
 use askama::Template;
 use axum::Router;
 use axum::http::{HeaderMap, StatusCode, Uri};

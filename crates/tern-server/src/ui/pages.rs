@@ -38,13 +38,13 @@ fn is_name(s: &str) -> bool {
 /// Links to the pages before and after this one, keeping the list's filters.
 #[derive(Debug)]
 pub(crate) struct Pager {
-    pub(super) number: u32,
-    pub(super) pages: u64,
-    pub(super) previous: Option<String>,
-    pub(super) next: Option<String>,
+    pub(crate) number: u32,
+    pub(crate) pages: u64,
+    pub(crate) previous: Option<String>,
+    pub(crate) next: Option<String>,
 }
 
-pub(super) fn pager(path: &str, params: &[(&str, &str)], total: u64, page: Page) -> Pager {
+pub(crate) fn pager(path: &str, params: &[(&str, &str)], total: u64, page: Page) -> Pager {
     let pages = total.div_ceil(u64::from(PAGE_SIZE)).max(1);
     let link = |n: u32| {
         let mut q = url::form_urlencoded::Serializer::new(String::new());
@@ -62,7 +62,7 @@ pub(super) fn pager(path: &str, params: &[(&str, &str)], total: u64, page: Page)
     }
 }
 
-pub(super) fn page_of(n: Option<u32>) -> Page {
+pub(crate) fn page_of(n: Option<u32>) -> Page {
     Page { number: n.unwrap_or(1).max(1), size: PAGE_SIZE }
 }
 
@@ -243,7 +243,7 @@ pub(crate) async fn workspace(
 
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct PageQuery {
-    pub(super) page: Option<u32>,
+    pub(crate) page: Option<u32>,
 }
 
 #[derive(Template)]
