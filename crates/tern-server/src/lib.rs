@@ -11,6 +11,7 @@
 pub mod api;
 mod app;
 pub mod audit;
+pub mod doctor;
 pub mod keys;
 mod routes;
 mod serve;

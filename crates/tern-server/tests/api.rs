@@ -140,6 +140,8 @@ mod ui_state;
 
 #[path = "api/ui_admin.rs"]
 mod ui_admin;
+#[path = "api/ui_doctor.rs"]
+mod ui_doctor;
 #[path = "api/ui_org.rs"]
 mod ui_org;
 #[path = "api/ui_settings.rs"]

@@ -21,7 +21,8 @@
 //   (--team TEAM gets --member USER added and removed; an organization token created, used with
 //   Node's fetch, revoked; the audit trail filtered and paged; agent pools), which the reader sees
 //   only where the API lets them; and the admin page, refused to the reader, then the owner made
-//   a site administrator with TERN_UI_ADMIN_TOKEN: the keys, a rotation, the JWKS download.
+//   a site administrator with TERN_UI_ADMIN_TOKEN: the keys, a rotation, the JWKS download, and
+//   the doctor page (refused to the reader too).
 //   axe-core checks every page (also dark, and at a phone's width); with --screenshots, PNGs go
 //   to DIR.
 import { createRequire } from "node:module";
@@ -477,6 +478,7 @@ async function admin(owner, reader) {
   await reader.goto(`${tern}/app`, wait);
   out.reader.adminLink = await reader.locator("#admin-link").count();
   out.reader.adminKeys = await refused(reader, "/app/admin/keys", "reader: admin keys (refused)");
+  out.reader.adminDoctor = await refused(reader, "/app/admin/doctor", "reader: admin doctor (refused)");
 
   page = owner;
   await owner.goto(`${tern}/app`, wait);
@@ -520,6 +522,20 @@ async function admin(owner, reader) {
     })(),
     servedKeys: JSON.parse(served).keys.map((k) => k.kid),
   };
+
+  // The doctor page, from the keys page's tab: every finding as a word, a check, a detail and
+  // a fix; no token on it.
+  await owner.goto(`${tern}/app/admin/keys`, wait);
+  await click(owner, owner.locator("#admin-doctor-link"));
+  const html = await owner.content();
+  a.doctor = {
+    path: new URL(owner.url()).pathname,
+    summary: await textOf(owner.locator("#doctor-summary")),
+    findings: (await rows(owner, "#findings")).map((r) => r.slice(0, 2)),
+    tokenSeen: [process.env.TERN_UI_OWNER_TOKEN, process.env.TERN_UI_ADMIN_TOKEN].filter((t) => t && html.includes(t)).length,
+    privateKey: html.includes("PRIVATE KEY"),
+  };
+  await checkAll(owner, "admin: doctor", "ui-admin-doctor.png");
 }
 
 /// A workspace tab, by the link in its tab bar.

@@ -12,7 +12,8 @@
 //! and removed, an organization token shown once, used against the API and revoked, the audit
 //! trail filtered and paged, the agent pools), the reader refused what the API refuses them; then
 //! the admin page, refused until the owner is made a site administrator: the keys (the server
-//! manages them), a rotation and its warning, the JWKS download. axe-core checks every page
+//! manages them), a rotation and its warning, the JWKS download, and the doctor page (the
+//! server's checks of itself; no token on it). axe-core checks every page
 //! visited — light, dark, and at a phone's width — and no serious or critical violation may
 //! remain (none at all on the tabs and settings pages).
 //!
@@ -173,7 +174,7 @@ const TABS_PAGES: [&str; 26] = [
 ];
 
 /// The organization's settings pages and the admin page axe-core checks.
-const ORG_PAGES: [&str; 35] = [
+const ORG_PAGES: [&str; 39] = [
     "org: teams",
     "org: teams (dark)",
     "org: teams (phone)",
@@ -203,12 +204,16 @@ const ORG_PAGES: [&str; 35] = [
     "reader: org: tokens (refused)",
     "reader: org: audit trail (refused)",
     "reader: admin keys (refused)",
+    "reader: admin doctor (refused)",
     "admin: keys",
     "admin: keys (dark)",
     "admin: keys (phone)",
     "admin: keys (rotated)",
     "admin: keys (rotated) (dark)",
     "admin: keys (rotated) (phone)",
+    "admin: doctor",
+    "admin: doctor (dark)",
+    "admin: doctor (phone)",
 ];
 
 /// The workspace the owner deletes by typing its name.
@@ -610,6 +615,7 @@ fn an_owner_confirms_a_run_in_the_browser_a_reader_cannot_and_every_page_passes_
 
     organization_settings(&seen);
     admin_keys(&seen, &base);
+    admin_doctor(&seen);
     let trail = cli(&["audit", "--json"]);
     for act in ["team.members-added", "team.members-removed"] {
         assert!(
@@ -635,6 +641,7 @@ fn an_owner_confirms_a_run_in_the_browser_a_reader_cannot_and_every_page_passes_
             "ui-credentials.png",
             "ui-org-audit.png",
             "ui-admin-keys.png",
+            "ui-admin-doctor.png",
         ] {
             let png = std::fs::read(dir.join(name)).unwrap();
             assert!(png.starts_with(b"\x89PNG"), "{name}");
@@ -899,4 +906,44 @@ fn admin_keys(seen: &Value, base: &str) {
     assert_eq!(d["disposition"], "attachment; filename=\"jwks.json\"", "{d}");
     assert_eq!(d["same"], true, "the download is {base}/.well-known/jwks: {d}");
     assert_eq!(d["keys"].as_array().unwrap().len(), 2, "the current and the next key: {d}");
+}
+
+/// What the browser saw of the doctor page: refused to the reader; the owner, a site
+/// administrator by now, reaches it from the keys page and sees every check this server makes
+/// of itself, each with its status as a word, and no token or key on the page.
+fn admin_doctor(seen: &Value) {
+    let reader = &seen["reader"]["adminDoctor"];
+    assert_eq!(reader["status"], 403, "{reader}");
+    let d = &seen["owner"]["admin"]["doctor"];
+    eprintln!("ui: doctor: {d}");
+    assert_eq!(d["path"], "/app/admin/doctor", "{d}");
+    assert_eq!(d["tokenSeen"], 0, "{d}");
+    assert_eq!(d["privateKey"], false, "{d}");
+    let findings: Vec<(&str, &str)> = d["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f[0].as_str().unwrap(), f[1].as_str().unwrap()))
+        .collect();
+    let names: Vec<&str> = findings.iter().map(|f| f.1).collect();
+    for name in [
+        "issuer URL",
+        "https",
+        "database",
+        "signing key",
+        "discovery document",
+        "mint and verify",
+        "agents",
+        "AWS thumbprint",
+    ] {
+        assert!(names.contains(&name), "{name}: {d}");
+    }
+    for (word, _) in &findings {
+        assert!(["ok", "warning", "failure"].contains(word), "{d}");
+    }
+    // An https issuer, the database and the key the server signs with are fine from inside.
+    for name in ["https", "database", "signing key"] {
+        assert!(findings.contains(&("ok", name)), "{name}: {d}");
+    }
+    assert!(d["summary"].as_str().unwrap().contains(" ok, "), "{d}");
 }

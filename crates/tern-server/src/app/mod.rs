@@ -9,6 +9,7 @@
 //! can never disagree.
 
 pub(crate) mod credentials;
+pub(crate) mod doctor;
 pub(crate) mod keys;
 pub(crate) mod organization;
 pub(crate) mod runs;

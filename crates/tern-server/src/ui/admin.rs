@@ -1,7 +1,8 @@
 //! The installation's administration pages, for site administrators only (a user with
 //! `site_admin`): the signing keys — list, rotate, retire — and the public JWKS to download for
-//! a cloud that is given it instead of fetching it (a private issuer). Every decision is the
-//! application layer's (`app::keys`), the very functions the API's `/api/v2/admin/…` call.
+//! a cloud that is given it instead of fetching it (a private issuer); and `tern doctor`'s
+//! checks as the running server sees itself. Every decision is the application layer's
+//! (`app::keys`, the very functions the API's `/api/v2/admin/…` call, and `app::doctor`).
 
 use std::time::Duration;
 
@@ -16,6 +17,7 @@ use tern_store::{KeyState, ManagedKey};
 use super::{Nav, Viewer, failure, when};
 use crate::api::{ApiError, ApiState};
 use crate::app;
+use crate::doctor::{Finding, Status};
 use crate::web;
 
 const KEYS: &str = "/app/admin/keys";
@@ -172,6 +174,54 @@ pub(crate) async fn retire(
     }
     or_page!(&v.nav, app::keys::retire(&s, &v.caller, &f.kid, f.unpublish.is_some()).await);
     web::redirect(KEYS)
+}
+
+/// A finding as the page shows it: the status as a word and a badge tone.
+#[derive(Debug)]
+struct FindingRow {
+    name: &'static str,
+    word: &'static str,
+    tone: &'static str,
+    detail: String,
+    fix: Option<String>,
+}
+
+impl FindingRow {
+    fn of(f: Finding) -> Self {
+        let tone = match f.status {
+            Status::Pass => "ok",
+            Status::Warn => "running",
+            Status::Fail => "bad",
+        };
+        Self { name: f.name, word: f.status.word(), tone, detail: f.detail, fix: f.fix }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "admin_doctor.html")]
+struct DoctorPage<'a> {
+    nav: &'a Nav,
+    issuer: String,
+    findings: Vec<FindingRow>,
+    /// `(ok, warnings, failures)`.
+    counts: (usize, usize, usize),
+    timeout: u64,
+}
+
+/// `GET /app/admin/doctor`: `tern doctor`'s checks from inside this server.
+pub(crate) async fn doctor(State(s): State<ApiState>, v: Viewer) -> Response {
+    let findings = or_page!(&v.nav, app::doctor::run(&s, &v.caller).await);
+    let count = |st| findings.iter().filter(|f| f.status == st).count();
+    let counts = (count(Status::Pass), count(Status::Warn), count(Status::Fail));
+    let html = DoctorPage {
+        nav: &v.nav,
+        issuer: app::doctor::issuer(&s).to_string(),
+        findings: findings.into_iter().map(FindingRow::of).collect(),
+        counts,
+        timeout: app::doctor::TIMEOUT.as_secs(),
+    }
+    .render();
+    web::page(StatusCode::OK, html)
 }
 
 /// `GET /app/admin/keys/jwks.json`: the public JWKS the issuer serves, as a download.

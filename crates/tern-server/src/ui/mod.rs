@@ -40,6 +40,7 @@ use crate::web;
 pub fn router(state: ApiState) -> Router {
     Router::new()
         .route("/app/assets/{name}", get(assets::serve))
+        .route("/app/admin/doctor", get(admin::doctor))
         .route("/app/admin/keys", get(admin::keys))
         .route("/app/admin/keys/rotate", post(admin::rotate))
         .route("/app/admin/keys/retire", post(admin::retire))
