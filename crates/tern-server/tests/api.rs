@@ -140,6 +140,8 @@ mod ui_state;
 
 #[path = "api/ui_admin.rs"]
 mod ui_admin;
+#[path = "api/ui_manage.rs"]
+mod ui_manage;
 #[path = "api/ui_org.rs"]
 mod ui_org;
 #[path = "api/ui_settings.rs"]
