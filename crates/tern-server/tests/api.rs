@@ -142,6 +142,8 @@ mod ui_state;
 mod ui_admin;
 #[path = "api/ui_doctor.rs"]
 mod ui_doctor;
+#[path = "api/ui_manage.rs"]
+mod ui_manage;
 #[path = "api/ui_org.rs"]
 mod ui_org;
 #[path = "api/ui_settings.rs"]

@@ -437,6 +437,30 @@ async function orgSettings(owner, reader) {
     await checkAll(owner, "org: audit trail (page 2)");
   }
 
+  // Managing: a team created through the form; a variable set created, with a sensitive
+  // variable, through its forms.
+  await tab(owner, "Teams");
+  await owner.locator("#team-name").fill("browser-team");
+  await owner.getByRole("checkbox", { name: "manage-workspaces" }).check();
+  await click(owner, owner.locator("#create-team-button"));
+  o.teamCreated = { path: new URL(owner.url()).pathname, permissions: await owner.locator("#permissions li").allTextContents() };
+  await check(owner, "org: team created");
+  await tab(owner, "Variable sets");
+  await check(owner, "org: variable sets");
+  await owner.locator("#set-name").fill("browser-set");
+  await click(owner, owner.locator("#create-set-button"));
+  await owner.locator("#new-key").fill("BROWSER_SECRET");
+  await owner.locator("#new-value").fill("browser-secret-value-1234");
+  await owner.locator("#new-category").selectOption("env");
+  await owner.getByRole("checkbox", { name: "Sensitive (write-only)" }).check();
+  await click(owner, owner.locator("#add"));
+  o.setCreated = {
+    path: new URL(owner.url()).pathname,
+    keys: (await rows(owner, "#variables")).map((r) => r[0]),
+    secretInHtml: (await owner.content()).includes("browser-secret-value-1234"),
+  };
+  await check(owner, "org: variable set");
+
   await tab(owner, "Agents");
   o.agentsPath = new URL(owner.url()).pathname;
   o.pools = await owner.locator("main section h2").allTextContents();

@@ -174,7 +174,7 @@ const TABS_PAGES: [&str; 26] = [
 ];
 
 /// The organization's settings pages and the admin page axe-core checks.
-const ORG_PAGES: [&str; 39] = [
+const ORG_PAGES: [&str; 42] = [
     "org: teams",
     "org: teams (dark)",
     "org: teams (phone)",
@@ -182,6 +182,9 @@ const ORG_PAGES: [&str; 39] = [
     "org: team (dark)",
     "org: team (phone)",
     "org: team (member added)",
+    "org: team created",
+    "org: variable sets",
+    "org: variable set",
     "org: tokens",
     "org: tokens (dark)",
     "org: tokens (phone)",
@@ -791,7 +794,7 @@ fn organization_settings(seen: &Value) {
     let o = &seen["owner"]["org"];
     eprintln!("ui: organization settings: {o}");
     assert_eq!(o["settingsPath"], "/app/acme/settings/teams", "the header's Settings link: {o}");
-    assert_eq!(o["tabs"], json!(["Audit trail", "API tokens", "Teams", "Agents"]), "{o}");
+    assert_eq!(o["tabs"], json!(["Audit trail", "API tokens", "Teams", "Variable sets", "Agents"]), "{o}");
     let teams: Vec<&str> = o["teams"].as_array().unwrap().iter().map(|r| r[0].as_str().unwrap()).collect();
     for t in ["owners", "readers", "outputs"] {
         assert!(teams.contains(&t), "{t} listed: {o}");
@@ -849,6 +852,14 @@ fn organization_settings(seen: &Value) {
     assert!(!page2["rows"].as_array().unwrap().is_empty(), "{page2}");
     assert!(matching(page2["rows"].as_array().unwrap()), "{page2}");
     assert_eq!(page2["count"], mine["count"], "{page2}");
+
+    // A team and a variable set made through their forms; the sensitive value on no page.
+    assert_eq!(o["teamCreated"]["path"], "/app/acme/settings/teams/browser-team", "{o}");
+    assert_eq!(o["teamCreated"]["permissions"], json!(["manage-workspaces"]), "{o}");
+    let set = &o["setCreated"];
+    assert!(set["path"].as_str().unwrap().starts_with("/app/acme/settings/varsets/varset-"), "{set}");
+    assert_eq!(set["keys"], json!(["BROWSER_SECRET"]), "{set}");
+    assert_eq!(set["secretInHtml"], false, "a sensitive value is never shown: {set}");
 
     assert_eq!(o["agentsPath"], "/app/acme/settings/agents", "{o}");
     assert_eq!(o["pools"], json!(["builders"]), "{o}");

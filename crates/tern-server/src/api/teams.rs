@@ -19,12 +19,13 @@ use tern_access::{
 };
 use tern_protocol::jsonapi::{Resource, ToMany, ToOne};
 use tern_protocol::resources as r;
-use tern_store::{Team, TeamChanges, TeamProject, TeamWorkspace};
+use tern_store::{Team, TeamProject, TeamWorkspace};
 
 use super::docs::{self, Doc};
 use super::table::{Table, Verb};
 use super::user::{check_query, org_scope};
 use super::{ApiError, ApiState, Caller, access};
+use crate::app;
 
 type ApiResult = Result<Response, ApiError>;
 type Q = Query<HashMap<String, String>>;
@@ -278,14 +279,9 @@ fn org_access(doc: &Doc, current: OrgPermissions) -> Result<Option<OrgPermission
     }
     let access: OrgPermissions =
         serde_json::from_value(merged).map_err(|e| ApiError::invalid(pointer, e.to_string()))?;
-    // HCP Terraform's rules: managing projects includes managing workspaces; seeing projects,
-    // seeing workspaces.
-    if access.manage_projects && !access.manage_workspaces {
-        return Err(ApiError::invalid(pointer, "manage-projects needs manage-workspaces too"));
-    }
-    if access.read_projects && !access.read_workspaces {
-        return Err(ApiError::invalid(pointer, "read-projects needs read-workspaces too"));
-    }
+    // HCP Terraform's rules (managing projects includes managing workspaces…): checked here for
+    // the answer's order, and again by the application layer, which holds them.
+    app::teams::check_permissions(&access)?;
     Ok(Some(access))
 }
 
@@ -453,27 +449,7 @@ fn project_grant(doc: &Doc, base: Option<ProjectGrant>) -> Result<ProjectGrant, 
 
 // ---------------------------------------------------------------- teams
 
-/// Team `id`, if the caller may do `action` in its organization (else "not found"). Anything
-/// but seeing the owners team needs owners' rights too (`ManageOwners`): managing teams or
-/// membership must not be a way into owners.
-pub(crate) async fn load_team(
-    s: &ApiState,
-    caller: &Caller,
-    id: &str,
-    action: OA,
-) -> Result<(Team, Standing), ApiError> {
-    let t = s.store.team(id).await?;
-    let (_, standing) =
-        access::in_org(s, caller, &t.organization_id, action, || format!("team {id:?} not found")).await?;
-    if t.is_owners() && action != OA::See {
-        standing.organization(OA::ManageOwners).map_err(|d| access::refuse(d, String::new))?;
-    }
-    Ok((t, standing))
-}
-
-fn team_details(t: &Team) -> Value {
-    serde_json::json!({"id": t.id, "name": t.name, "organization-access": t.access, "sso-team-id": t.sso_team_id})
-}
+pub(crate) use crate::app::teams::load_team;
 
 async fn list_teams(
     State(s): State<ApiState>,
@@ -513,20 +489,16 @@ async fn create_team(
     Path(org): Path<String>,
     body: Bytes,
 ) -> ApiResult {
-    let (org, standing) = access::org_for(&s, &caller, &org, OA::ManageTeams).await?;
-    let doc = Doc::parse(&body, "teams")?;
-    let name = doc.required("name")?;
-    let permissions = org_access(&doc, OrgPermissions::default())?;
-    if permissions.is_some_and(|p| p != OrgPermissions::default()) {
-        standing.organization(OA::ManageOrganizationAccess).map_err(|d| access::refuse(d, String::new))?;
-    }
-    let visibility = doc.string("visibility")?.unwrap_or_else(|| "secret".into());
-    let sso = doc.string("sso-team-id")?;
-    let t = s
-        .store
-        .create_team(&org.id, &name, permissions.unwrap_or_default(), &visibility, sso.as_deref())
-        .await?;
-    s.audit(&caller, "team.created", org_scope(&org.id), team_details(&t)).await?;
+    let input = || {
+        let doc = Doc::parse(&body, "teams")?;
+        Ok(app::teams::NewTeam {
+            name: doc.required("name")?,
+            access: org_access(&doc, OrgPermissions::default())?,
+            visibility: doc.string("visibility")?,
+            sso_team_id: doc.string("sso-team-id")?,
+        })
+    };
+    let (t, standing) = app::teams::create(&s, &caller, &org, input).await?;
     Ok(docs::one(team_doc(&s, &t, &standing).await?))
 }
 
@@ -548,41 +520,21 @@ async fn update_team(
     Path(id): Path<String>,
     body: Bytes,
 ) -> ApiResult {
-    let (t, standing) = load_team(&s, &caller, &id, OA::See).await?;
-    if t.is_owners() {
-        standing.organization(OA::ManageOwners).map_err(|d| access::refuse(d, String::new))?;
-    }
-    // Either permission lets a caller in; which one the change needs is checked below.
-    if standing.organization(OA::ManageOrganizationAccess).is_err() {
-        standing.organization(OA::ManageTeams).map_err(|d| access::refuse(d, String::new))?;
-    }
-    let doc = Doc::parse(&body, "teams")?;
-    let access = org_access(&doc, t.access)?;
-    let changes = TeamChanges {
-        name: doc.string("name")?,
-        sso_team_id: if doc.has("sso-team-id") { Some(doc.string("sso-team-id")?) } else { None },
-        visibility: doc.string("visibility")?,
-        access: access.filter(|a| *a != t.access),
+    let input = |t: &Team| {
+        let doc = Doc::parse(&body, "teams")?;
+        Ok(app::teams::TeamUpdate {
+            name: doc.string("name")?,
+            sso_team_id: if doc.has("sso-team-id") { Some(doc.string("sso-team-id")?) } else { None },
+            visibility: doc.string("visibility")?,
+            access: org_access(&doc, t.access)?,
+        })
     };
-    let renames = changes.name.is_some() || changes.visibility.is_some() || changes.sso_team_id.is_some();
-    if renames {
-        standing.organization(OA::ManageTeams).map_err(|d| access::refuse(d, String::new))?;
-    }
-    if changes.access.is_some() {
-        standing.organization(OA::ManageOrganizationAccess).map_err(|d| access::refuse(d, String::new))?;
-    }
-    if !renames && changes.access.is_none() {
-        standing.organization(OA::ManageTeams).map_err(|d| access::refuse(d, String::new))?;
-    }
-    let updated = s.store.update_team(&t.id, changes).await?;
-    s.audit(&caller, "team.updated", org_scope(&t.organization_id), team_details(&updated)).await?;
+    let (updated, standing) = app::teams::update(&s, &caller, &id, input).await?;
     Ok(docs::one(team_doc(&s, &updated, &standing).await?))
 }
 
 async fn delete_team(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
-    let (t, _) = load_team(&s, &caller, &id, OA::ManageTeams).await?;
-    s.store.delete_team(&t.id).await?;
-    s.audit(&caller, "team.deleted", org_scope(&t.organization_id), team_details(&t)).await?;
+    app::teams::delete(&s, &caller, &id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -752,37 +704,13 @@ async fn create_team_workspace(State(s): State<ApiState>, caller: Caller, body: 
     let team_id = doc
         .relationship("team")?
         .ok_or_else(|| ApiError::invalid("/data/relationships/team/data/id", "the team is required"))?;
-    let ws = access::ws_for(&s, &caller, &ws_id, WA::ManageAccess).await?;
-    let grant = workspace_grant(&doc, None)?;
-    let team = s.store.team(&team_id).await.ok().filter(|t| t.organization_id == ws.organization_id);
-    let team = team.ok_or_else(|| {
-        ApiError::invalid(
-            "/data/relationships/team/data/id",
-            format!("team {team_id:?} not found in this organization"),
-        )
-    })?;
-    let created = s.store.create_team_workspace(&team.id, &ws.id, grant).await?;
-    let details = serde_json::json!({"team": team.id, "team-name": team.name, "access": created.grant});
-    s.audit(&caller, "team-access.created", super::Scope::workspace(&ws), details).await?;
+    let created =
+        app::teams::grant_workspace(&s, &caller, &ws_id, &team_id, || workspace_grant(&doc, None)).await?;
     Ok(docs::created(team_workspace_doc(&created)))
 }
 
-/// A team's access to a workspace, if the caller may do `action` to the workspace.
-async fn load_team_workspace(
-    s: &ApiState,
-    caller: &Caller,
-    id: &str,
-    action: WA,
-) -> Result<(TeamWorkspace, tern_store::Workspace), ApiError> {
-    let a = s.store.team_workspace(id).await?;
-    let ws = access::ws_for(s, caller, &a.workspace_id, action)
-        .await
-        .map_err(|e| super::user::hidden(e, format!("team access {id:?} not found")))?;
-    Ok((a, ws))
-}
-
 async fn show_team_workspace(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
-    Ok(docs::one(team_workspace_doc(&load_team_workspace(&s, &caller, &id, WA::Read).await?.0)))
+    Ok(docs::one(team_workspace_doc(&app::teams::workspace_access(&s, &caller, &id, WA::Read).await?.0)))
 }
 
 async fn update_team_workspace(
@@ -791,12 +719,8 @@ async fn update_team_workspace(
     Path(id): Path<String>,
     body: Bytes,
 ) -> ApiResult {
-    let (a, ws) = load_team_workspace(&s, &caller, &id, WA::ManageAccess).await?;
-    let doc = Doc::parse(&body, "team-workspaces")?;
-    let grant = workspace_grant(&doc, Some(a.grant))?;
-    let updated = s.store.update_team_workspace(&a.id, grant).await?;
-    let details = serde_json::json!({"team": a.team_id, "access": updated.grant});
-    s.audit(&caller, "team-access.updated", super::Scope::workspace(&ws), details).await?;
+    let grant = |base| workspace_grant(&Doc::parse(&body, "team-workspaces")?, Some(base));
+    let updated = app::teams::change_workspace_access(&s, &caller, &id, grant).await?;
     Ok(docs::one(team_workspace_doc(&updated)))
 }
 
@@ -805,10 +729,7 @@ async fn delete_team_workspace(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult {
-    let (a, ws) = load_team_workspace(&s, &caller, &id, WA::ManageAccess).await?;
-    s.store.delete_team_workspace(&a.id).await?;
-    let details = serde_json::json!({"team": a.team_id, "access": a.grant});
-    s.audit(&caller, "team-access.deleted", super::Scope::workspace(&ws), details).await?;
+    app::teams::revoke_workspace_access(&s, &caller, &id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -841,45 +762,26 @@ async fn list_team_projects(State(s): State<ApiState>, caller: Caller, Query(q):
     Ok(docs::single_page(list.iter().map(team_project_doc).collect()))
 }
 
+/// A `team-projects` document: pytfe sends `team-project-access`, go-tfe `team-projects`.
+fn team_project_doc_of(body: &[u8]) -> Result<Doc, ApiError> {
+    Doc::parse(body, "team-projects").or_else(|_| Doc::parse(body, "team-project-access"))
+}
+
 async fn create_team_project(State(s): State<ApiState>, caller: Caller, body: Bytes) -> ApiResult {
-    // pytfe sends `team-project-access`, go-tfe `team-projects`.
-    let doc = Doc::parse(&body, "team-projects").or_else(|_| Doc::parse(&body, "team-project-access"))?;
+    let doc = team_project_doc_of(&body)?;
     let project_id = doc
         .relationship("project")?
         .ok_or_else(|| ApiError::invalid("/data/relationships/project/data/id", "the project is required"))?;
     let team_id = doc
         .relationship("team")?
         .ok_or_else(|| ApiError::invalid("/data/relationships/team/data/id", "the team is required"))?;
-    let p = access::project_for(&s, &caller, &project_id, PA::ManageAccess).await?;
-    let grant = project_grant(&doc, None)?;
-    let team = s.store.team(&team_id).await.ok().filter(|t| t.organization_id == p.organization_id);
-    let team = team.ok_or_else(|| {
-        ApiError::invalid(
-            "/data/relationships/team/data/id",
-            format!("team {team_id:?} not found in this organization"),
-        )
-    })?;
-    let created = s.store.create_team_project(&team.id, &p.id, grant).await?;
-    let details = serde_json::json!({"team": team.id, "team-name": team.name, "project": p.id, "access": created.grant});
-    s.audit(&caller, "team-project-access.created", org_scope(&p.organization_id), details).await?;
+    let created =
+        app::teams::grant_project(&s, &caller, &project_id, &team_id, || project_grant(&doc, None)).await?;
     Ok(docs::created(team_project_doc(&created)))
 }
 
-async fn load_team_project(
-    s: &ApiState,
-    caller: &Caller,
-    id: &str,
-    action: PA,
-) -> Result<(TeamProject, tern_store::Project), ApiError> {
-    let a = s.store.team_project(id).await?;
-    let p = access::project_for(s, caller, &a.project_id, action)
-        .await
-        .map_err(|e| super::user::hidden(e, format!("team project access {id:?} not found")))?;
-    Ok((a, p))
-}
-
 async fn show_team_project(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
-    Ok(docs::one(team_project_doc(&load_team_project(&s, &caller, &id, PA::See).await?.0)))
+    Ok(docs::one(team_project_doc(&app::teams::project_access(&s, &caller, &id, PA::See).await?.0)))
 }
 
 async fn update_team_project(
@@ -888,20 +790,12 @@ async fn update_team_project(
     Path(id): Path<String>,
     body: Bytes,
 ) -> ApiResult {
-    let (a, p) = load_team_project(&s, &caller, &id, PA::ManageAccess).await?;
-    // pytfe sends `team-project-access`, go-tfe `team-projects`.
-    let doc = Doc::parse(&body, "team-projects").or_else(|_| Doc::parse(&body, "team-project-access"))?;
-    let grant = project_grant(&doc, Some(a.grant))?;
-    let updated = s.store.update_team_project(&a.id, grant).await?;
-    let details = serde_json::json!({"team": a.team_id, "project": p.id, "access": updated.grant});
-    s.audit(&caller, "team-project-access.updated", org_scope(&p.organization_id), details).await?;
+    let grant = |base| project_grant(&team_project_doc_of(&body)?, Some(base));
+    let updated = app::teams::change_project_access(&s, &caller, &id, grant).await?;
     Ok(docs::one(team_project_doc(&updated)))
 }
 
 async fn delete_team_project(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
-    let (a, p) = load_team_project(&s, &caller, &id, PA::ManageAccess).await?;
-    s.store.delete_team_project(&a.id).await?;
-    let details = serde_json::json!({"team": a.team_id, "project": p.id, "access": a.grant});
-    s.audit(&caller, "team-project-access.deleted", org_scope(&p.organization_id), details).await?;
+    app::teams::revoke_project_access(&s, &caller, &id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -24,7 +24,6 @@ use tern_access::{OrgAction as OA, ProjectAction as PA, WorkspaceAction as WA};
 
 use crate::app;
 use crate::app::settings::LockChange;
-use crate::app::variables::details as var_details;
 
 /// An organization's scope in the audit trail.
 pub(crate) fn org_scope(organization_id: &str) -> Scope<'_> {
@@ -1166,10 +1165,7 @@ async fn load_varset(
     id: &str,
     action: OA,
 ) -> Result<tern_store::VariableSet, ApiError> {
-    let set = s.store.variable_set(id).await?;
-    access::in_org(s, caller, &set.organization_id, action, || format!("variable set {id:?} not found"))
-        .await?;
-    Ok(set)
+    app::varsets::load(s, caller, id, action).await
 }
 
 async fn varset_doc(
@@ -1190,8 +1186,7 @@ async fn varset_list(s: &ApiState, sets: &[tern_store::VariableSet]) -> ApiResul
 }
 
 async fn list_varsets(State(s): State<ApiState>, caller: Caller, Path(org): Path<String>) -> ApiResult {
-    let org = load_org(&s, &caller, &org, OA::ReadAllWorkspaces).await?;
-    let sets = s.store.list_variable_sets(&org.id).await?;
+    let (_, _, sets) = app::varsets::list(&s, &caller, &org).await?;
     varset_list(&s, &sets).await
 }
 
@@ -1235,38 +1230,18 @@ async fn create_varset(
     Path(org): Path<String>,
     body: Bytes,
 ) -> ApiResult {
-    let org = load_org(&s, &caller, &org, OA::ManageVariableSets).await?;
-    let doc = Doc::parse(&body, "varsets")?;
-    refuse_varset_features(&doc)?;
-    let (workspaces, projects) = (relationship_ids(&doc, "workspaces")?, relationship_ids(&doc, "projects")?);
-    let mut set = s
-        .store
-        .create_variable_set(
-            &org.id,
-            &doc.required("name")?,
-            &doc.string("description")?.unwrap_or_default(),
-            doc.boolean("global")?.unwrap_or(false),
-        )
-        .await?;
-    let applied = async {
-        for (scope, ids) in [(SetScope::Workspaces, &workspaces), (SetScope::Projects, &projects)] {
-            if !ids.is_empty() {
-                set = s.store.apply_variable_set(&set.id, scope, ids).await?;
-            }
-        }
-        Ok::<_, tern_store::StoreError>(())
-    }
-    .await;
-    if let Err(e) = applied {
-        // All or nothing: a set applied to only some of what was asked is not what was asked.
-        s.store.delete_variable_set(&set.id).await?;
-        return Err(e.into());
-    }
-    let details = serde_json::json!({
-        "id": set.id, "name": set.name, "global": set.global,
-        "workspaces": set.workspace_ids, "projects": set.project_ids,
-    });
-    s.audit(&caller, "variable-set.created", org_scope(&org.id), details).await?;
+    let input = || {
+        let doc = Doc::parse(&body, "varsets")?;
+        refuse_varset_features(&doc)?;
+        Ok(app::varsets::NewSet {
+            workspaces: relationship_ids(&doc, "workspaces")?,
+            projects: relationship_ids(&doc, "projects")?,
+            name: doc.required("name")?,
+            description: doc.string("description")?.unwrap_or_default(),
+            global: doc.boolean("global")?.unwrap_or(false),
+        })
+    };
+    let set = app::varsets::create(&s, &caller, &org, input).await?;
     Ok(docs::created(varset_doc(&s, &set).await?))
 }
 
@@ -1276,33 +1251,26 @@ async fn update_varset(
     Path(id): Path<String>,
     body: Bytes,
 ) -> ApiResult {
-    let set = load_varset(&s, &caller, &id, OA::ManageVariableSets).await?;
-    let doc = Doc::parse(&body, "varsets")?;
-    refuse_varset_features(&doc)?;
-    let (name, description) = (doc.string("name")?, doc.string("description")?);
-    // Relationships given replace the set's workspaces or projects (TFE's update semantics);
-    // applied before the attributes, so that a refused id changes nothing else.
-    let mut wanted = Vec::new();
-    for (scope, name) in [(SetScope::Workspaces, "workspaces"), (SetScope::Projects, "projects")] {
-        if doc.relationship_data(name).is_some() {
-            wanted.push((scope, relationship_ids(&doc, name)?));
-        }
-    }
-    let mut set = set;
-    for (scope, wanted) in wanted {
-        let current = match scope {
-            SetScope::Workspaces => &set.workspace_ids,
-            SetScope::Projects => &set.project_ids,
+    let input = || {
+        let doc = Doc::parse(&body, "varsets")?;
+        refuse_varset_features(&doc)?;
+        // Relationships given replace the set's workspaces or projects (TFE's update semantics).
+        let ids = |name| {
+            if doc.relationship_data(name).is_some() {
+                relationship_ids(&doc, name).map(Some)
+            } else {
+                Ok(None)
+            }
         };
-        let gone: Vec<String> = current.iter().filter(|id| !wanted.contains(id)).cloned().collect();
-        let new: Vec<String> = wanted.iter().filter(|id| !current.contains(id)).cloned().collect();
-        set = s.store.apply_variable_set(&set.id, scope, &new).await?;
-        set = s.store.remove_variable_set(&set.id, scope, &gone).await?;
-    }
-    let set = s
-        .store
-        .update_variable_set(&set.id, name.as_deref(), description.as_deref(), doc.boolean("global")?)
-        .await?;
+        Ok(app::varsets::SetChanges {
+            name: doc.string("name")?,
+            description: doc.string("description")?,
+            global: doc.boolean("global")?,
+            workspaces: ids("workspaces")?,
+            projects: ids("projects")?,
+        })
+    };
+    let set = app::varsets::update(&s, &caller, &id, input).await?;
     Ok(docs::one(varset_doc(&s, &set).await?))
 }
 
@@ -1324,10 +1292,7 @@ async fn show_varset(
 }
 
 async fn delete_varset(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
-    let set = load_varset(&s, &caller, &id, OA::ManageVariableSets).await?;
-    s.store.delete_variable_set(&set.id).await?;
-    let details = serde_json::json!({ "id": set.id, "name": set.name });
-    s.audit(&caller, "variable-set.deleted", org_scope(&set.organization_id), details).await?;
+    app::varsets::delete(&s, &caller, &id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -1343,26 +1308,10 @@ async fn create_varset_var(
     Path(id): Path<String>,
     body: Bytes,
 ) -> ApiResult {
-    let set = load_varset(&s, &caller, &id, OA::ManageVariableSets).await?;
+    // Who may is decided before the body is read (a refusal names the permission, not a field).
+    load_varset(&s, &caller, &id, OA::ManageVariableSets).await?;
     let input = variable_input(&Doc::parse(&body, "vars")?)?;
-    let var = s.store.create_variable(&VariableOwner::VariableSet(set.id.clone()), &input).await?;
-    s.audit(&caller, "variable.created", org_scope(&set.organization_id), var_details(&var)).await?;
-    Ok(docs::created(docs::variable(&var)))
-}
-
-async fn set_var(
-    s: &ApiState,
-    caller: &Caller,
-    id: &str,
-    var: &str,
-    action: OA,
-) -> Result<tern_store::Variable, ApiError> {
-    let set = load_varset(s, caller, id, action).await?;
-    let v = s.store.variable(var).await?;
-    if v.owner != VariableOwner::VariableSet(set.id) {
-        return Err(ApiError::not_found(format!("variable {var:?} not found in this variable set")));
-    }
-    Ok(v)
+    Ok(docs::created(docs::variable(&app::varsets::create_variable(&s, &caller, &id, &input).await?)))
 }
 
 async fn show_varset_var(
@@ -1370,7 +1319,8 @@ async fn show_varset_var(
     caller: Caller,
     Path((id, var)): Path<(String, String)>,
 ) -> ApiResult {
-    Ok(docs::one(docs::variable(&set_var(&s, &caller, &id, &var, OA::ReadAllWorkspaces).await?)))
+    let (_, v) = app::varsets::variable(&s, &caller, &id, &var, OA::ReadAllWorkspaces).await?;
+    Ok(docs::one(docs::variable(&v)))
 }
 
 async fn update_varset_var(
@@ -1379,13 +1329,10 @@ async fn update_varset_var(
     Path((id, var)): Path<(String, String)>,
     body: Bytes,
 ) -> ApiResult {
-    // Decided before anything is written.
-    let v = set_var(&s, &caller, &id, &var, OA::ManageVariableSets).await?;
-    let set = s.store.variable_set(&id).await?;
+    // Decided before anything is read or written.
+    app::varsets::variable(&s, &caller, &id, &var, OA::ManageVariableSets).await?;
     let input = variable_input(&Doc::parse(&body, "vars")?)?;
-    let updated = s.store.update_variable(&v.id, &input).await?;
-    s.audit(&caller, "variable.updated", org_scope(&set.organization_id), var_details(&updated)).await?;
-    Ok(docs::one(docs::variable(&updated)))
+    Ok(docs::one(docs::variable(&app::varsets::update_variable(&s, &caller, &id, &var, &input).await?)))
 }
 
 async fn delete_varset_var(
@@ -1393,10 +1340,7 @@ async fn delete_varset_var(
     caller: Caller,
     Path((id, var)): Path<(String, String)>,
 ) -> ApiResult {
-    let v = set_var(&s, &caller, &id, &var, OA::ManageVariableSets).await?;
-    let set = s.store.variable_set(&id).await?;
-    s.store.delete_variable(&v.id).await?;
-    s.audit(&caller, "variable.deleted", org_scope(&set.organization_id), var_details(&v)).await?;
+    app::varsets::delete_variable(&s, &caller, &id, &var).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -1409,21 +1353,11 @@ async fn change_varset_scope(
     scope: SetScope,
     apply: bool,
 ) -> ApiResult {
-    let set = load_varset(s, caller, id, OA::ManageVariableSets).await?;
     let kind = match scope {
         SetScope::Workspaces => "workspaces",
         SetScope::Projects => "projects",
     };
-    let ids = docs::id_list(body, kind)?;
-    if apply {
-        s.store.apply_variable_set(&set.id, scope, &ids).await?;
-    } else {
-        s.store.remove_variable_set(&set.id, scope, &ids).await?;
-    }
-    // What a run gets changes with where a set applies.
-    let action = if apply { "variable-set.applied" } else { "variable-set.removed" };
-    let details = serde_json::json!({ "id": set.id, "name": set.name, kind: ids });
-    s.audit(caller, action, org_scope(&set.organization_id), details).await?;
+    app::varsets::change_scope(s, caller, id, scope, || docs::id_list(body, kind), apply).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

@@ -15,6 +15,8 @@ pub(crate) mod organization;
 pub(crate) mod runs;
 pub(crate) mod settings;
 pub(crate) mod state;
+pub(crate) mod teams;
 pub(crate) mod trust;
 pub(crate) mod variables;
+pub(crate) mod varsets;
 pub(crate) mod workspaces;

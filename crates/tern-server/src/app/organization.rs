@@ -234,7 +234,7 @@ pub(crate) async fn create_team_token(
     description: Option<&str>,
     expires_at: Option<i64>,
 ) -> Result<(Token, SecretString), ApiError> {
-    let (t, _) = crate::api::teams::load_team(s, caller, team_id, OA::ManageTeams).await?;
+    let (t, _) = super::teams::load_team(s, caller, team_id, OA::ManageTeams).await?;
     if t.organization != org {
         return Err(ApiError::not_found(format!("team {team_id:?} not found")));
     }
@@ -269,23 +269,44 @@ pub(crate) async fn team_list(
     Ok((org, standing, teams))
 }
 
+/// A team's access to one workspace or project, as its page shows it.
+#[derive(Debug)]
+pub(crate) struct AccessView {
+    /// The `team-workspaces` (`team-projects`) id.
+    pub(crate) id: String,
+    /// The workspace's (project's) name.
+    pub(crate) name: String,
+    pub(crate) access: &'static str,
+    /// The caller may change or remove it (manages access to that workspace or project).
+    pub(crate) can_manage: bool,
+}
+
 /// One team as its page shows it.
 #[derive(Debug)]
 pub(crate) struct TeamView {
     pub(crate) team: Team,
     pub(crate) members: Vec<tern_store::User>,
-    /// (workspace name, access level) for the workspaces the caller may see.
-    pub(crate) workspaces: Vec<(String, &'static str)>,
-    /// (project name, access level) for the projects the caller may see.
-    pub(crate) projects: Vec<(String, &'static str)>,
+    /// Its access to the workspaces the caller may see.
+    pub(crate) workspaces: Vec<AccessView>,
+    /// Its access to the projects the caller may see.
+    pub(crate) projects: Vec<AccessView>,
     /// The caller may add and remove members.
     pub(crate) can_change_members: bool,
+    /// The caller may rename and delete it.
+    pub(crate) can_rename: bool,
+    /// The caller may change its organization permissions.
+    pub(crate) can_change_permissions: bool,
+    /// Workspaces and projects (id, name) on which the caller may grant it access.
+    pub(crate) grantable_workspaces: Vec<(String, String)>,
+    pub(crate) grantable_projects: Vec<(String, String)>,
 }
 
 /// Team `name` of organization `org`, its members and its access, as the API shows them to the
 /// caller (`GET /teams/{id}?include=users`, `GET /team-workspaces?filter[team][id]=…` and
-/// `GET /team-projects?filter[team][id]=…`: access only to what the caller may see).
+/// `GET /team-projects?filter[team][id]=…`: access only to what the caller may see), and what
+/// the caller may change.
 pub(crate) async fn team(s: &ApiState, caller: &Caller, org: &str, name: &str) -> Result<TeamView, ApiError> {
+    use tern_access::{ProjectAction as PA, WorkspaceAction as WA};
     let (org, standing) = access::org_for(s, caller, org, OA::See).await?;
     let team = match s.store.team_by_name(&org.id, name).await {
         Ok(t) => t,
@@ -298,19 +319,40 @@ pub(crate) async fn team(s: &ApiState, caller: &Caller, org: &str, name: &str) -
     let mut workspaces = Vec::new();
     for a in s.store.list_team_workspaces(None, Some(&team.id)).await? {
         let ws = s.store.workspace(&a.workspace_id).await?;
-        if access::decide_ws(&standing, &ws, tern_access::WorkspaceAction::Read, &ws.id).is_ok() {
-            workspaces.push((ws.name, a.grant.access.as_str()));
+        if access::decide_ws(&standing, &ws, WA::Read, &ws.id).is_ok() {
+            let can_manage = access::decide_ws(&standing, &ws, WA::ManageAccess, &ws.id).is_ok();
+            workspaces.push(AccessView {
+                id: a.id,
+                name: ws.name,
+                access: a.grant.access.as_str(),
+                can_manage,
+            });
         }
     }
     let mut projects = Vec::new();
     for a in s.store.list_team_projects(None, Some(&team.id)).await? {
-        if standing.project(&a.project_id, "", tern_access::ProjectAction::See).is_ok() {
+        if standing.project(&a.project_id, "", PA::See).is_ok() {
             let p = s.store.project(&a.project_id).await?;
-            projects.push((p.name, a.grant.access.as_str()));
+            let can_manage = standing.project(&p.id, &p.name, PA::ManageAccess).is_ok();
+            projects.push(AccessView { id: a.id, name: p.name, access: a.grant.access.as_str(), can_manage });
         }
     }
-    let can_change_members = may_change_members(&standing, &team);
-    Ok(TeamView { team, members, workspaces, projects, can_change_members })
+    let (mut grantable_workspaces, mut grantable_projects) =
+        super::teams::grantable(s, &standing, &org.id).await?;
+    // A workspace (project) it already has access to is changed in its row, not granted again.
+    grantable_workspaces.retain(|(_, name)| !workspaces.iter().any(|w| &w.name == name));
+    grantable_projects.retain(|(_, name)| !projects.iter().any(|p| &p.name == name));
+    Ok(TeamView {
+        can_change_members: may_change_members(&standing, &team),
+        can_rename: super::teams::may_rename_or_delete(&standing, &team),
+        can_change_permissions: super::teams::may_change_permissions(&standing, &team),
+        team,
+        members,
+        workspaces,
+        projects,
+        grantable_workspaces,
+        grantable_projects,
+    })
 }
 
 /// Add users to team `id` or remove them (`POST`/`DELETE /teams/{id}/relationships/users`:
@@ -323,7 +365,7 @@ pub(crate) async fn change_members(
     usernames: impl FnOnce() -> Result<Vec<String>, ApiError>,
     add: bool,
 ) -> Result<Team, ApiError> {
-    let (t, _) = crate::api::teams::load_team(s, caller, id, OA::ManageMembership).await?;
+    let (t, _) = super::teams::load_team(s, caller, id, OA::ManageMembership).await?;
     let usernames = usernames()?;
     if add {
         s.store.add_team_members(&t.id, &usernames).await

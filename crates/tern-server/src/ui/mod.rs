@@ -23,6 +23,7 @@ mod organization;
 mod pages;
 mod settings;
 mod state;
+mod varsets;
 
 pub(crate) use pages::{PageQuery, Pager, page_of, pager};
 
@@ -51,9 +52,18 @@ pub fn router(state: ApiState) -> Router {
         .route("/app/{org}/settings/audit-trail", get(organization::trail))
         .route("/app/{org}/settings/tokens", get(organization::tokens).post(organization::create_token))
         .route("/app/{org}/settings/tokens/{id}/revoke", post(organization::revoke_token))
-        .route("/app/{org}/settings/teams", get(organization::teams))
-        .route("/app/{org}/settings/teams/{team}", get(organization::team))
+        .route("/app/{org}/settings/teams", get(organization::teams).post(organization::create_team))
+        .route("/app/{org}/settings/teams/{team}", get(organization::team).post(organization::update_team))
         .route("/app/{org}/settings/teams/{team}/members", post(organization::change_members))
+        .route("/app/{org}/settings/teams/{team}/delete", post(organization::delete_team))
+        .route("/app/{org}/settings/teams/{team}/{kind}", post(organization::grant_access))
+        .route("/app/{org}/settings/teams/{team}/{kind}/{id}", post(organization::change_access))
+        .route("/app/{org}/settings/varsets", get(varsets::list).post(varsets::create))
+        .route("/app/{org}/settings/varsets/{id}", get(varsets::show).post(varsets::update))
+        .route("/app/{org}/settings/varsets/{id}/delete", post(varsets::delete))
+        .route("/app/{org}/settings/varsets/{id}/variables", post(varsets::add_variable))
+        .route("/app/{org}/settings/varsets/{id}/variables/{var}", post(varsets::change_variable))
+        .route("/app/{org}/settings/varsets/{id}/scope", post(varsets::change_scope))
         .route("/app/{org}/settings/agents", get(organization::agents))
         .route("/app/{org}/workspaces/{ws}", get(pages::workspace))
         .route("/app/{org}/workspaces/{ws}/runs", get(pages::runs))

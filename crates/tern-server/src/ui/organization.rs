@@ -409,11 +409,16 @@ struct TeamsPage<'a> {
     nav: &'a Nav,
     org: &'a str,
     rows: Vec<TeamRow>,
+    /// The caller may create teams.
+    can_create: bool,
+    /// The organization permissions a new team may be given by the caller (none: it may not).
+    permissions: Vec<(&'static str, bool)>,
+    csrf: &'a str,
 }
 
 /// `GET /app/{org}/settings/teams`: every member sees the teams.
 pub(crate) async fn teams(State(s): State<ApiState>, mut v: Viewer, Path(org): Path<String>) -> Response {
-    let (org, _, teams) = or_page!(&v.nav, app::organization::team_list(&s, &v.caller, &org).await);
+    let (org, standing, teams) = or_page!(&v.nav, app::organization::team_list(&s, &v.caller, &org).await);
     v.nav.org = Some(org.name.clone());
     let rows = teams
         .iter()
@@ -423,7 +428,11 @@ pub(crate) async fn teams(State(s): State<ApiState>, mut v: Viewer, Path(org): P
             permissions: app::organization::permission_names(t),
         })
         .collect();
-    let html = TeamsPage { nav: &v.nav, org: &org.name, rows }.render();
+    let (can_create, can_grant) = app::teams::may_create(&standing);
+    let permissions =
+        if can_grant { app::teams::ACTED_ON.iter().map(|p| (*p, false)).collect() } else { Vec::new() };
+    let html =
+        TeamsPage { nav: &v.nav, org: &org.name, rows, can_create, permissions, csrf: &v.nav.csrf }.render();
     web::page(StatusCode::OK, html)
 }
 
@@ -434,10 +443,20 @@ struct TeamPage<'a> {
     org: &'a str,
     team: &'a app::organization::TeamView,
     permissions: Vec<String>,
+    /// Every permission a form offers, with whether the team holds it (when the caller may
+    /// change them).
+    choices: Vec<(&'static str, bool)>,
+    workspace_levels: &'static [&'static str],
+    project_levels: &'static [&'static str],
     csrf: &'a str,
 }
 
-/// `GET /app/{org}/settings/teams/{team}`: its members and its access (read-only).
+/// The access levels a form offers (`custom` is set through the API).
+const WORKSPACE_LEVELS: [&str; 4] = ["read", "plan", "write", "admin"];
+const PROJECT_LEVELS: [&str; 4] = ["read", "write", "maintain", "admin"];
+
+/// `GET /app/{org}/settings/teams/{team}`: its members and its access, with the forms the
+/// caller may use.
 pub(crate) async fn team(
     State(s): State<ApiState>,
     mut v: Viewer,
@@ -445,15 +464,202 @@ pub(crate) async fn team(
 ) -> Response {
     let view = or_page!(&v.nav, app::organization::team(&s, &v.caller, &org, &team).await);
     v.nav.org = Some(view.team.organization.clone());
+    let permissions = app::organization::permission_names(&view.team);
+    let choices = if view.can_change_permissions {
+        app::teams::ACTED_ON.iter().map(|p| (*p, permissions.iter().any(|h| h == p))).collect()
+    } else {
+        Vec::new()
+    };
     let html = TeamPage {
         nav: &v.nav,
         org: &view.team.organization,
-        permissions: app::organization::permission_names(&view.team),
+        permissions,
+        choices,
+        workspace_levels: &WORKSPACE_LEVELS,
+        project_levels: &PROJECT_LEVELS,
         team: &view,
         csrf: &v.nav.csrf,
     }
     .render();
     web::page(StatusCode::OK, html)
+}
+
+/// A posted form's fields in order (a field may repeat: a checkbox list).
+#[derive(Debug, Deserialize)]
+#[serde(transparent)]
+pub(crate) struct Fields(Vec<(String, String)>);
+
+impl Fields {
+    /// The first value of `name` (empty if absent).
+    fn one(&self, name: &str) -> &str {
+        self.0.iter().find(|(k, _)| k == name).map_or("", |(_, v)| v.as_str())
+    }
+
+    /// Every value of `name`.
+    fn all(&self, name: &str) -> Vec<String> {
+        self.0.iter().filter(|(k, _)| k == name).map(|(_, v)| v.clone()).collect()
+    }
+
+    fn has(&self, name: &str) -> bool {
+        self.0.iter().any(|(k, _)| k == name)
+    }
+}
+
+fn team_path(org: &str, team: &str) -> String {
+    let team: String = url::form_urlencoded::byte_serialize(team.as_bytes()).collect();
+    format!("/app/{org}/settings/teams/{team}")
+}
+
+/// `POST /app/{org}/settings/teams`: create a team.
+pub(crate) async fn create_team(
+    State(s): State<ApiState>,
+    v: Viewer,
+    headers: HeaderMap,
+    Path(org): Path<String>,
+    Form(f): Form<Fields>,
+) -> Response {
+    if let Err(r) = v.check_form(&s, &headers, f.one("csrf")) {
+        return *r;
+    }
+    let input = || {
+        let names = f.all("permission");
+        let access = if names.is_empty() {
+            None
+        } else {
+            Some(app::teams::permissions_named(tern_access::OrgPermissions::default(), &names)?)
+        };
+        Ok(app::teams::NewTeam { name: f.one("name").trim().to_owned(), access, ..Default::default() })
+    };
+    let (t, _) = or_page!(&v.nav, app::teams::create(&s, &v.caller, &org, input).await);
+    web::redirect(&team_path(&t.organization, &t.name))
+}
+
+/// `POST /app/{org}/settings/teams/{team}`: rename it, change its organization permissions.
+pub(crate) async fn update_team(
+    State(s): State<ApiState>,
+    v: Viewer,
+    headers: HeaderMap,
+    Path((org, team)): Path<(String, String)>,
+    Form(f): Form<Fields>,
+) -> Response {
+    if let Err(r) = v.check_form(&s, &headers, f.one("csrf")) {
+        return *r;
+    }
+    let t = or_page!(&v.nav, app::teams::by_name(&s, &v.caller, &org, &team).await);
+    let input = |t: &tern_store::Team| {
+        let name = f.one("name").trim();
+        // The checkboxes are on the form only for those who may change permissions; an
+        // unchecked box is absent, so the form says that it showed them.
+        let access = if f.has("permissions-shown") {
+            Some(app::teams::permissions_named(t.access, &f.all("permission"))?)
+        } else {
+            None
+        };
+        Ok(app::teams::TeamUpdate {
+            name: Some(name.to_owned()).filter(|n| !n.is_empty()),
+            access,
+            ..Default::default()
+        })
+    };
+    let (t, _) = or_page!(&v.nav, app::teams::update(&s, &v.caller, &t.id, input).await);
+    web::redirect(&team_path(&t.organization, &t.name))
+}
+
+/// `POST /app/{org}/settings/teams/{team}/delete`.
+pub(crate) async fn delete_team(
+    State(s): State<ApiState>,
+    v: Viewer,
+    headers: HeaderMap,
+    Path((org, team)): Path<(String, String)>,
+    Form(f): Form<Fields>,
+) -> Response {
+    if let Err(r) = v.check_form(&s, &headers, f.one("csrf")) {
+        return *r;
+    }
+    let t = or_page!(&v.nav, app::teams::by_name(&s, &v.caller, &org, &team).await);
+    let t = or_page!(&v.nav, app::teams::delete(&s, &v.caller, &t.id).await);
+    web::redirect(&format!("/app/{}/settings/teams", t.organization))
+}
+
+/// A workspace access level from a form (`custom` is set through the API).
+fn workspace_level(level: &str) -> Result<tern_access::WorkspaceGrant, ApiError> {
+    match tern_access::AccessLevel::parse(level) {
+        Ok(tern_access::AccessLevel::Custom) | Err(_) => Err(ApiError::bad_request(format!(
+            "the access level {level:?} is not one of: read, plan, write, admin"
+        ))),
+        Ok(l) => Ok(tern_access::WorkspaceGrant::level(l)),
+    }
+}
+
+/// A project access level from a form.
+fn project_level(level: &str) -> Result<tern_access::ProjectGrant, ApiError> {
+    match tern_access::ProjectAccessLevel::parse(level) {
+        Ok(tern_access::ProjectAccessLevel::Custom) | Err(_) => Err(ApiError::bad_request(format!(
+            "the access level {level:?} is not one of: read, write, maintain, admin"
+        ))),
+        Ok(l) => Ok(tern_access::ProjectGrant::level(l)),
+    }
+}
+
+/// `POST /app/{org}/settings/teams/{team}/{kind}` (`workspaces`, `projects`): give the team
+/// access to one.
+pub(crate) async fn grant_access(
+    State(s): State<ApiState>,
+    v: Viewer,
+    headers: HeaderMap,
+    Path((org, team, kind)): Path<(String, String, String)>,
+    Form(f): Form<Fields>,
+) -> Response {
+    if let Err(r) = v.check_form(&s, &headers, f.one("csrf")) {
+        return *r;
+    }
+    let t = or_page!(&v.nav, app::teams::by_name(&s, &v.caller, &org, &team).await);
+    let (target, level) = (f.one("target"), f.one("access"));
+    let done = match kind.as_str() {
+        "workspaces" => app::teams::grant_workspace(&s, &v.caller, target, &t.id, || workspace_level(level))
+            .await
+            .map(drop),
+        "projects" => {
+            app::teams::grant_project(&s, &v.caller, target, &t.id, || project_level(level)).await.map(drop)
+        }
+        _ => Err(ApiError::not_found("there is no such page")),
+    };
+    or_page!(&v.nav, done);
+    web::redirect(&team_path(&t.organization, &t.name))
+}
+
+/// `POST /app/{org}/settings/teams/{team}/{kind}/{id}`: change (`action=update`) or remove
+/// (`action=delete`) the team's access `id`.
+pub(crate) async fn change_access(
+    State(s): State<ApiState>,
+    v: Viewer,
+    headers: HeaderMap,
+    Path((org, team, kind, id)): Path<(String, String, String, String)>,
+    Form(f): Form<Fields>,
+) -> Response {
+    if let Err(r) = v.check_form(&s, &headers, f.one("csrf")) {
+        return *r;
+    }
+    let t = or_page!(&v.nav, app::teams::by_name(&s, &v.caller, &org, &team).await);
+    let level = f.one("access");
+    let done = match (kind.as_str(), f.one("action")) {
+        ("workspaces", "update") => {
+            app::teams::change_workspace_access(&s, &v.caller, &id, |_| workspace_level(level))
+                .await
+                .map(drop)
+        }
+        ("workspaces", "delete") => app::teams::revoke_workspace_access(&s, &v.caller, &id).await,
+        ("projects", "update") => {
+            app::teams::change_project_access(&s, &v.caller, &id, |_| project_level(level)).await.map(drop)
+        }
+        ("projects", "delete") => app::teams::revoke_project_access(&s, &v.caller, &id).await,
+        ("workspaces" | "projects", other) => {
+            Err(ApiError::bad_request(format!("there is no access action {other:?}: update or delete")))
+        }
+        _ => Err(ApiError::not_found("there is no such page")),
+    };
+    or_page!(&v.nav, done);
+    web::redirect(&team_path(&t.organization, &t.name))
 }
 
 #[derive(Debug, Deserialize)]
@@ -501,8 +707,7 @@ pub(crate) async fn change_members(
         &v.nav,
         app::organization::change_members(&s, &v.caller, &view.team.id, usernames, add).await
     );
-    let name: String = url::form_urlencoded::byte_serialize(t.name.as_bytes()).collect();
-    web::redirect(&format!("/app/{}/settings/teams/{name}", t.organization))
+    web::redirect(&team_path(&t.organization, &t.name))
 }
 
 // ------------------------------------------------------------------------------ agent pools

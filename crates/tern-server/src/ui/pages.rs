@@ -627,15 +627,16 @@ pub(crate) async fn run_events(
 
 // ------------------------------------------------------------------------------ variables
 
+/// A variable as a page shows it: a sensitive one without its value.
 #[derive(Debug)]
-struct VariableRow {
-    id: String,
-    key: String,
-    value: String,
-    description: String,
-    category: &'static str,
-    hcl: bool,
-    sensitive: bool,
+pub(crate) struct VariableRow {
+    pub(crate) id: String,
+    pub(crate) key: String,
+    pub(crate) value: String,
+    pub(crate) description: String,
+    pub(crate) category: &'static str,
+    pub(crate) hcl: bool,
+    pub(crate) sensitive: bool,
 }
 
 #[derive(Template)]
@@ -663,7 +664,7 @@ struct SetRow {
 }
 
 impl VariableRow {
-    fn of(var: tern_store::Variable) -> Self {
+    pub(crate) fn of(var: tern_store::Variable) -> Self {
         Self {
             id: var.id,
             key: var.key,
@@ -715,9 +716,9 @@ pub(crate) async fn variables(
 #[derive(Debug, Deserialize)]
 pub(crate) struct VariableForm {
     #[serde(default)]
-    csrf: String,
+    pub(crate) csrf: String,
     #[serde(default)]
-    action: String,
+    pub(crate) action: String,
     key: Option<String>,
     value: Option<String>,
     category: Option<String>,
@@ -729,7 +730,7 @@ pub(crate) struct VariableForm {
 impl VariableForm {
     /// What the form changes. An empty value of a sensitive variable keeps its value; a
     /// checkbox absent from the form is off (sensitivity only ever turns on).
-    fn input(&self, sensitive_now: bool) -> Result<tern_store::VariableInput, ApiError> {
+    pub(crate) fn input(&self, sensitive_now: bool) -> Result<tern_store::VariableInput, ApiError> {
         let category = match self.category.as_deref() {
             None => None,
             Some(c) => Some(tern_store::Category::parse(c).ok_or_else(|| {

@@ -13,12 +13,12 @@ both!(
 );
 
 /// A user made by the admin, in `team` (if any), with a browser session and a user token.
-struct Person {
-    session: String,
-    token: String,
+pub(super) struct Person {
+    pub(super) session: String,
+    pub(super) token: String,
 }
 
-async fn person(api: &Api, name: &str, team: Option<&str>) -> Person {
+pub(super) async fn person(api: &Api, name: &str, team: Option<&str>) -> Person {
     let user = api
         .ok(
             Method::POST,
@@ -44,7 +44,7 @@ async fn person(api: &Api, name: &str, team: Option<&str>) -> Person {
 
 /// An organization `acme` with workspace `web`, a team `devs` with no organization permission,
 /// and olivia (owners), mia (devs) and otto (no team). Returns (devs' id, olivia, mia, otto).
-async fn acme(api: &Api) -> (String, Person, Person, Person) {
+pub(super) async fn acme(api: &Api) -> (String, Person, Person, Person) {
     api.ok(
         Method::POST,
         "/api/v2/organizations",
@@ -79,14 +79,14 @@ async fn acme(api: &Api) -> (String, Person, Person, Person) {
 }
 
 /// The rows of a page's table (`<tbody>…</tbody>`), for what is listed rather than offered.
-fn tbody(html: &str) -> &str {
+pub(super) fn tbody(html: &str) -> &str {
     match (html.find("<tbody>"), html.find("</tbody>")) {
         (Some(a), Some(b)) => &html[a..b],
         _ => "",
     }
 }
 
-async fn get(api: &Api, path: &str, who: &Person) -> (StatusCode, String) {
+pub(super) async fn get(api: &Api, path: &str, who: &Person) -> (StatusCode, String) {
     let (status, html, _) = page(api, Method::GET, path, Some(&who.session), None, None).await;
     (status, html)
 }
