@@ -120,8 +120,17 @@ fn note(text: &str) -> Vec<u8> {
     format!("[tern] {text}\n").into_bytes()
 }
 
+/// How soon output is sent after the previous batch: a line Terraform prints after a quiet
+/// moment goes at once; a stream of lines goes in batches at most this often (one request
+/// each), so a busy phase costs the server a bounded number of writes.
+const LOG_BATCH_INTERVAL: Duration = Duration::from_millis(100);
+/// With nothing to send, the pump still reports this often: it renews the job's lease.
+const LOG_RENEW_INTERVAL: Duration = Duration::from_secs(5);
+/// A batch this large goes without waiting for the interval.
+const LOG_BATCH_BYTES: usize = 256 * 1024;
+
 /// Sends the log to the server in batches and learns of cancellation. Every byte goes through
-/// `masker` first: what the batches and the timer send is only what it has released.
+/// `masker` first: what the batches send is only what it has released.
 struct LogPump {
     tx: mpsc::Sender<Vec<u8>>,
     task: tokio::task::JoinHandle<()>,
@@ -140,45 +149,56 @@ impl LogPump {
         let task = tokio::spawn(async move {
             let mut written: u64 = 0;
             let mut pending: Vec<u8> = Vec::new();
-            let mut tick = tokio::time::interval(Duration::from_millis(500));
-            let mut last_sent = Instant::now();
+            // The first output goes at once.
+            let mut last_sent = Instant::now().checked_sub(LOG_BATCH_INTERVAL).unwrap_or_else(Instant::now);
             let mut open = true;
+            // While the server does not answer: since when, and when to try again.
+            let mut failing_since: Option<Instant> = None;
+            let mut retry_at = Instant::now();
             while open || !pending.is_empty() {
-                tokio::select! {
-                    chunk = rx.recv(), if open => match chunk {
-                        Some(c) => {
-                            if over.load(std::sync::atomic::Ordering::Relaxed) {
-                                continue; // dropped: the limit was reached
-                            }
-                            written = written.saturating_add(c.len() as u64);
-                            if written > limit {
-                                over.store(true, std::sync::atomic::Ordering::Relaxed);
-                                pending.extend(masking.finish());
-                                pending.extend(note(&format!(
-                                    "the phase wrote more than {} MiB to its log (the operator's --phase-log-mib): stopping it; what follows is not stored",
-                                    limit >> 20
-                                )));
-                                let _ = cancel.send(true);
-                                continue;
-                            }
-                            pending.extend(masking.push(&c));
-                            if pending.len() < 256 * 1024 { continue; }
-                        }
-                        None => {
-                            open = false;
-                            pending.extend(masking.finish());
-                        }
-                    },
-                    _ = tick.tick() => {}
+                let due = if !open || pending.len() >= LOG_BATCH_BYTES {
+                    Instant::now()
+                } else if pending.is_empty() {
+                    last_sent + LOG_RENEW_INTERVAL
+                } else {
+                    last_sent + LOG_BATCH_INTERVAL
                 }
-                // Send what we have; with nothing to send, still renew the lease every 5 s.
-                if pending.is_empty() && last_sent.elapsed() < Duration::from_secs(5) && open {
-                    continue;
+                .max(retry_at);
+                tokio::select! {
+                    chunk = rx.recv(), if open => {
+                        match chunk {
+                            Some(c) => {
+                                if over.load(std::sync::atomic::Ordering::Relaxed) {
+                                    continue; // dropped: the limit was reached
+                                }
+                                written = written.saturating_add(c.len() as u64);
+                                if written > limit {
+                                    over.store(true, std::sync::atomic::Ordering::Relaxed);
+                                    pending.extend(masking.finish());
+                                    pending.extend(note(&format!(
+                                        "the phase wrote more than {} MiB to its log (the operator's --phase-log-mib): stopping it; what follows is not stored",
+                                        limit >> 20
+                                    )));
+                                    let _ = cancel.send(true);
+                                } else {
+                                    pending.extend(masking.push(&c));
+                                }
+                            }
+                            None => {
+                                open = false;
+                                pending.extend(masking.finish());
+                            }
+                        }
+                        // Look again at what is due: more output may join this batch.
+                        continue;
+                    }
+                    _ = tokio::time::sleep_until(due) => {}
                 }
                 let chunk = std::mem::take(&mut pending);
                 match client.logs(chunk.clone()).await {
                     Ok(canceled) => {
                         last_sent = Instant::now();
+                        failing_since = None;
                         if canceled {
                             let _ = cancel.send(true);
                         }
@@ -188,13 +208,12 @@ impl LogPump {
                         let mut back = chunk;
                         back.extend(std::mem::take(&mut pending));
                         pending = back;
-                        if !open {
-                            // Give up after the phase when the server stays away.
-                            tokio::time::sleep(Duration::from_secs(1)).await;
-                            if last_sent.elapsed() > Duration::from_secs(30) {
-                                return;
-                            }
+                        let since = *failing_since.get_or_insert_with(Instant::now);
+                        // Give up after the phase when the server stays away.
+                        if !open && since.elapsed() > Duration::from_secs(30) {
+                            return;
                         }
+                        retry_at = Instant::now() + Duration::from_secs(1);
                     }
                 }
             }
@@ -641,11 +660,11 @@ async fn terraform(
 ) -> PhaseResult {
     let job_dir = sandboxed.job_dir;
     let plan_path = job_dir.join("plan.tfplan");
-    let mut steps: Vec<Vec<OsString>> = vec![vec!["init".into(), "-input=false".into(), "-no-color".into()]];
+    let mut steps: Vec<Vec<OsString>> = vec![vec!["init".into(), "-input=false".into()]];
     match phase {
         RunPhase::Plan => {
             let mut args: Vec<OsString> =
-                vec!["plan".into(), "-input=false".into(), "-no-color".into(), "-detailed-exitcode".into()];
+                vec!["plan".into(), "-input=false".into(), "-detailed-exitcode".into()];
             if spec.is_destroy {
                 args.push("-destroy".into());
             }
@@ -673,7 +692,6 @@ async fn terraform(
             steps.push(vec![
                 "apply".into(),
                 "-input=false".into(),
-                "-no-color".into(),
                 "-auto-approve".into(),
                 plan_path.clone().into_os_string(),
             ]);

@@ -1,6 +1,6 @@
 // tern's web UI: the one script. Pages work without it. With it, a live run's page follows the
 // run as it happens — its log lines appear as Terraform prints them, its status changes in
-// place, and the page reloads when the run needs a person (Confirm & apply) or is over — and
+// place (in Terraform's colours), and the page reloads when the run needs a person (Confirm & apply) or is over — and
 // the credentials page shows each cloud's trust formats as tabs with a Copy button per block.
 "use strict";
 (() => {
@@ -16,7 +16,18 @@
     const pre = logs[m.phase];
     if (!pre) return;
     const atEnd = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
-    pre.append(m.text);
+    // [text, classes] pairs: the classes are the server's fixed set (terminal colours); the
+    // text is only ever text.
+    for (const [text, cls] of m.parts) {
+      if (!cls) {
+        pre.append(text);
+        continue;
+      }
+      const span = document.createElement("span");
+      span.className = cls;
+      span.textContent = text;
+      pre.append(span);
+    }
     if (atEnd) pre.scrollTop = pre.scrollHeight;
   });
   events.addEventListener("status", (e) => {

@@ -4948,6 +4948,8 @@ async fn the_web_ui_shows_runs_and_decides_as_the_api_does(api: Api) {
         !seen.contains("Initializing") && !seen.contains("\\u001b"),
         "the stream repeated what the page shows, or sent escapes: {seen}"
     );
+    // Terminal colours arrive as classes beside the text; markup stays text.
+    assert!(seen.contains(r#"[["Plan:","t-b"],[" 1 to add <b>bold</b>\n",""]]"#), "{seen}");
     let last_id = seen.lines().filter_map(|l| l.strip_prefix("id: ")).next_back().unwrap().to_owned();
     let plan = br#"{"format_version":"1.2","resource_changes":[{"address":"null_resource.new","mode":"managed","type":"null_resource","name":"new","change":{"actions":["create"]}}]}"#;
     put(format!("/api/agent/jobs/{job}/plan"), b"planfile".to_vec()).await;
@@ -5039,8 +5041,8 @@ async fn the_web_ui_shows_runs_and_decides_as_the_api_does(api: Api) {
     let (status, seen, _) = page(&api, Method::GET, &run_page, Some(rita), None, None).await;
     assert_eq!(status, StatusCode::OK, "{seen}");
     assert!(
-        seen.contains("Plan: 1 to add &#60;b&#62;bold&#60;/b&#62;")
-            || seen.contains("Plan: 1 to add &lt;b&gt;bold&lt;/b&gt;"),
+        seen.contains(r#"<span class="t-b">Plan:</span> 1 to add &#60;b&#62;bold&#60;/b&#62;"#)
+            || seen.contains(r#"<span class="t-b">Plan:</span> 1 to add &lt;b&gt;bold&lt;/b&gt;"#),
         "{seen}"
     );
     assert!(!seen.contains("<b>bold</b>") && !seen.contains('\u{1b}'), "{seen}");

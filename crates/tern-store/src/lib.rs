@@ -38,7 +38,7 @@ pub use audit::{AuditEvent, AuditFilter, AuditInput};
 pub use crypto::{Cipher, CryptoError, EncryptionKey, token_hash};
 pub use keys::{KeyState, ManagedKey};
 pub use migrate::MigrationStatus;
-pub use notify::KeyChanges;
+pub use notify::{KeyChanges, RunChanges};
 pub use records::*;
 pub use runs::JobOutcome;
 pub use sessions::{AuthorizationCode, MembershipChanges, Session, SigninAttempt};
@@ -167,6 +167,8 @@ pub struct Store {
     clock: Arc<dyn Clock>,
     /// The database URL (PostgreSQL: a listener connects separately).
     url: Arc<str>,
+    /// Runs that changed in this process (a log appended, a status moved): see `notify.rs`.
+    runs_changed: tokio::sync::broadcast::Sender<Arc<str>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -216,7 +218,15 @@ impl Store {
         migrate::run(&pool, backend).await?;
         let cipher = Arc::new(Cipher::new(key)?);
         let url_key = Arc::new(key.derive_hmac_key("tern signed URLs"));
-        let store = Self { pool, backend, cipher, url_key, clock, url: Arc::from(url.as_ref()) };
+        let store = Self {
+            pool,
+            backend,
+            cipher,
+            url_key,
+            clock,
+            url: Arc::from(url.as_ref()),
+            runs_changed: notify::run_bell(),
+        };
         store.check_key().await?;
         let sealed = store.seal_legacy().await?;
         if sealed > 0 {
@@ -261,7 +271,15 @@ impl Store {
             Some(key) if status.is_current() => {
                 let cipher = Arc::new(Cipher::new(key)?);
                 let url_key = Arc::new(key.derive_hmac_key("tern signed URLs"));
-                let store = Self { pool, backend, cipher, url_key, clock, url: Arc::from(url.as_str()) };
+                let store = Self {
+                    pool,
+                    backend,
+                    cipher,
+                    url_key,
+                    clock,
+                    url: Arc::from(url.as_str()),
+                    runs_changed: notify::run_bell(),
+                };
                 if let Some(sealed) = store.setting(KEK_CHECK).await? {
                     let bytes = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, sealed)
                         .map_err(|_| StoreError::Crypto(CryptoError::Open))?;

@@ -601,6 +601,7 @@ impl Store {
             .await?;
         self.queue_job(&mut tx, id, &org.0, RunPhase::Apply).await?;
         tx.commit().await?;
+        self.run_changed(id);
         self.run(id).await
     }
 
@@ -609,6 +610,7 @@ impl Store {
         let (_, tx) =
             self.leave_planned(id, RunStatus::Discarded, PhaseStatus::Unreachable, "discarded").await?;
         tx.commit().await?;
+        self.run_changed(id);
         self.run(id).await
     }
 
@@ -679,6 +681,7 @@ impl Store {
                 ));
             }
         }
+        self.run_changed(id);
         self.run(id).await
     }
 
@@ -695,7 +698,10 @@ impl Store {
         // which would make the agent wait for the next poll with jobs still queued.
         for _ in 0..8 {
             match self.claim_one_of_queued(claimant, lease_s).await? {
-                Claim::Claimed(job) => return Ok(Some(*job)),
+                Claim::Claimed(job) => {
+                    self.run_changed(&job.run_id);
+                    return Ok(Some(*job));
+                }
                 Claim::Empty => return Ok(None),
                 Claim::AllTaken => continue,
             }
@@ -940,6 +946,7 @@ impl Store {
             self.queue_job(&mut tx, &job.run_id, &job.organization_id, RunPhase::Apply).await?;
         }
         tx.commit().await?;
+        self.run_changed(&job.run_id);
         self.run(&job.run_id).await
     }
 
@@ -1007,6 +1014,7 @@ impl Store {
             .bind(data)
             .execute(&self.pool)
             .await?;
+        self.run_changed(run_id);
         Ok(())
     }
 

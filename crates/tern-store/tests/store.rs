@@ -628,7 +628,16 @@ async fn a_run_goes_through_plan_and_apply(f: Fixture) {
     assert_eq!(f.store.run(&run.id).await.unwrap().status, RunStatus::Planning);
     assert_eq!(f.store.workspace(&ws.id).await.unwrap().active_run_id.as_deref(), Some(run.id.as_str()));
     assert!(claim(&f, "agent-2", None).await.is_none());
+    // A follower hears its run change (a log appended) at once, not after its patience; with
+    // no change it waits its patience out.
+    let mut changes = f.store.run_changes();
+    let waited = std::time::Instant::now();
     f.store.append_log(&run.id, RunPhase::Plan, b"Terraform will perform ").await.unwrap();
+    changes.wait_for(&run.id, std::time::Duration::from_secs(30)).await;
+    assert!(waited.elapsed() < std::time::Duration::from_secs(10), "the follower was not woken");
+    let waited = std::time::Instant::now();
+    changes.wait_for(&run.id, std::time::Duration::from_millis(200)).await;
+    assert!(waited.elapsed() >= std::time::Duration::from_millis(200), "woken without a change");
     f.store.append_log(&run.id, RunPhase::Plan, b"the following actions\n").await.unwrap();
     assert_eq!(
         f.store.log(&run.id, RunPhase::Plan).await.unwrap(),

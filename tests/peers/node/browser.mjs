@@ -25,6 +25,11 @@
 //   the doctor page (refused to the reader too).
 //   axe-core checks every page (also dark, and at a phone's width); with --screenshots, PNGs go
 //   to DIR.
+// node browser.mjs follow --tern URL --path /app/ORG/workspaces/WS/runs/RUN --lines N
+//   the log-latency benchmark (scripts/bench, section 10): signs in with TERN_UI_OWNER_TOKEN,
+//   opens the planned run's page, confirms it (the page then follows the apply) and, for each line `tern-bench-line <ns since the epoch>`
+//   the run's configuration prints, records when it became part of the page (a mutation
+//   observer; the first time only, across the page's own reloads). Prints the delays in ms.
 import { createRequire } from "node:module";
 import { createInterface } from "node:readline";
 import { chromium } from "playwright-core";
@@ -57,6 +62,52 @@ async function signInAtProvider(user) {
   if (await page.locator('input[name="prompt"][value="consent"]').count()) {
     await Promise.all([page.waitForNavigation(wait), page.locator('button[type="submit"]').click()]);
   }
+}
+
+// ------------------------------------------------------------------------------ log latency
+
+async function follow() {
+  const want = Number(args.lines);
+  const seen = new Map();
+  let done;
+  const all = new Promise((r) => { done = r; });
+  // Called from the page with the lines it has just shown and the time it showed them.
+  await page.exposeFunction("ternBenchSeen", (stamps, at) => {
+    for (const ns of stamps) if (!seen.has(ns)) seen.set(ns, at - Number(ns.slice(0, 16)) / 1000);
+    if (seen.size >= want) done();
+  });
+  await page.addInitScript(() => {
+    const scan = (text) => {
+      const at = performance.timeOrigin + performance.now();
+      const stamps = [...text.matchAll(/tern-bench-line (\d{19})/g)].map((m) => m[1]);
+      if (stamps.length) window.ternBenchSeen(stamps, at);
+    };
+    document.addEventListener("DOMContentLoaded", () => {
+      const pre = document.getElementById("apply-log");
+      if (!pre) return;
+      // From a little before the end of what was scanned: a line cut between two events
+      // is read whole once its end arrives.
+      let scanned = 0;
+      const more = () => {
+        const text = pre.textContent;
+        scan(text.slice(Math.max(0, scanned - 64)));
+        scanned = text.length;
+      };
+      more();
+      new MutationObserver(more).observe(pre, { childList: true, subtree: true, characterData: true });
+    });
+  });
+  await page.goto(`${args.tern}/app`, wait);
+  await page.locator("#token").fill(process.env.TERN_UI_OWNER_TOKEN);
+  await Promise.all([page.waitForNavigation(wait), page.locator('form[action="/app/sign-in/token"] button[type="submit"]').click()]);
+  // The run waits for a person: confirming it here starts the apply with the page open.
+  await page.goto(`${args.tern}${args.path}`, wait);
+  await Promise.all([page.waitForNavigation(wait), page.locator("#confirm-apply").click()]);
+  const limit = new Promise((r) => setTimeout(r, Number(args.seconds ?? 120) * 1000));
+  await Promise.race([all, limit]);
+  out.lines = want;
+  out.delays_ms = [...seen.values()];
+  if (seen.size < want) throw new Error(`the page showed ${seen.size} of ${want} lines in time`);
 }
 
 // ------------------------------------------------------------------------------ the web UI
@@ -864,6 +915,8 @@ try {
     const u = new URL(to);
     out.redirectedTo = `${u.origin}${u.pathname}`;
     out.gotCode = u.searchParams.has("code") && u.searchParams.has("state");
+  } else if (scenario === "follow") {
+    await follow();
   } else if (scenario === "ui") {
     // Bounded as a whole: a hang says where it was, well before the test's own limit.
     setTimeout(() => {

@@ -76,9 +76,29 @@ pub fn run_with_stdin(cmd: &mut Command, stdin: Option<&str>) -> Run {
     Run {
         command,
         status: output.status,
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        stdout: without_colours(&String::from_utf8_lossy(&output.stdout)),
+        stderr: without_colours(&String::from_utf8_lossy(&output.stderr)),
     }
+}
+
+/// `text` without terminal colour escapes (`ESC [ … m`): Terraform colours its output and the
+/// remote logs it streams (runs keep Terraform's colours, as in TFE); the tests read the text.
+pub fn without_colours(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("\u{1b}[") {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 2..];
+        match after.find(|c: char| !(c.is_ascii_digit() || c == ';')) {
+            Some(end) if after[end..].starts_with('m') => rest = &after[end + 1..],
+            _ => {
+                out.push_str(&rest[at..at + 2]);
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// A scratch directory with copies of the key fixtures under `keys/` (mode 0600, so loading them

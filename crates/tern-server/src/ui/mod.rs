@@ -17,6 +17,7 @@ macro_rules! or_page {
 }
 
 mod admin;
+mod ansi;
 pub(crate) mod assets;
 mod credentials;
 mod organization;

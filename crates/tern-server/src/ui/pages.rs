@@ -13,6 +13,7 @@ use tern_access::WorkspaceAction as WA;
 use tern_store::{AuditFilter, Page, ResourceCounts, Run, RunStatus, Workspace, WorkspaceFilter};
 use tern_types::RunPhase;
 
+use super::ansi::{self, Styled};
 use super::{Nav, Viewer, failure, tone, when};
 use crate::api::{ApiError, ApiState};
 use crate::app;
@@ -294,8 +295,8 @@ struct RunPage<'a> {
     changes: Vec<(&'static str, &'static str, String)>,
     offered: Offered,
     csrf: &'a str,
-    plan_log: String,
-    apply_log: String,
+    plan_log: Vec<Styled>,
+    apply_log: Vec<Styled>,
     live: bool,
     /// Where the page's script follows the run from (the chunks the page already shows).
     events: String,
@@ -435,36 +436,12 @@ fn changes_of(json: &[u8]) -> Vec<(&'static str, &'static str, String)> {
     out
 }
 
-/// A phase's log as text to show (its end when it is long, without terminal escapes or other
-/// control characters; the template escapes HTML), and the number of its last chunk: the text
-/// and the number come from one read, so a follower resumes exactly after what is shown.
-async fn log_text(s: &ApiState, run: &Run, phase: RunPhase) -> Result<(String, i64), ApiError> {
+/// A phase's log to show (its end when it is long): text with its terminal colours as classes,
+/// without other escapes or control characters (the template escapes the text), and the number
+/// of its last chunk. Both come from one read, so a follower resumes exactly after what is shown.
+async fn log_text(s: &ApiState, run: &Run, phase: RunPhase) -> Result<(Vec<Styled>, i64), ApiError> {
     let (bytes, last) = s.store.log_tail(&run.id, phase, MAX_LOG_BYTES as u64).await?;
-    Ok((clean_log(&String::from_utf8_lossy(&bytes)), last))
-}
-
-fn clean_log(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            // CSI sequences (colours, cursor moves): ESC [ … final byte.
-            '\u{1b}' => {
-                if chars.peek() == Some(&'[') {
-                    chars.next();
-                    for n in chars.by_ref() {
-                        if ('@'..='~').contains(&n) {
-                            break;
-                        }
-                    }
-                }
-            }
-            '\n' | '\t' => out.push(c),
-            c if c.is_control() => {}
-            c => out.push(c),
-        }
-    }
-    out
+    Ok((ansi::styled(&bytes), last))
 }
 
 #[derive(Debug, Deserialize)]
@@ -513,13 +490,15 @@ pub(crate) struct EventsQuery {
 
 /// How long one event stream lasts: the browser reconnects (and is authorized again) after.
 const STREAM_LIFETIME: Duration = Duration::from_secs(300);
-/// How often a stream looks for new lines and a new status.
-const POLL: Duration = Duration::from_millis(200);
+/// How long a stream waits for the store's bell before it looks anyway: a change made by
+/// another replica (PostgreSQL) rings no bell here.
+const RECHECK: Duration = Duration::from_secs(1);
 
 /// Log bytes in one event, about.
 const EVENT_BYTES: usize = 256 * 1024;
-/// Event streams this server follows at once (each polls the store); beyond, the browser is
-/// told to come back (EventSource retries by itself) and the page still works without.
+/// Event streams this server follows at once (each reads the store when its run changes);
+/// beyond, the browser is told to come back (EventSource retries by itself) and the page still
+/// works without.
 const MAX_STREAMS: usize = 256;
 static STREAMS: std::sync::LazyLock<std::sync::Arc<tokio::sync::Semaphore>> =
     std::sync::LazyLock::new(|| std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_STREAMS)));
@@ -529,7 +508,12 @@ struct Follow {
     _slot: tokio::sync::OwnedSemaphorePermit,
     s: ApiState,
     run: String,
+    /// Rings when a run changes in this process.
+    changes: tern_store::RunChanges,
     after: [i64; 2],
+    /// Each phase's log as a terminal: a colour, an escape or a character cut between two
+    /// chunks carries over.
+    terminals: [ansi::Terminal; 2],
     status: Option<RunStatus>,
     ends_at: tokio::time::Instant,
     done: bool,
@@ -556,8 +540,9 @@ impl Follow {
                         self.after[i] = seq;
                         bytes.extend(data);
                     }
-                    let text = clean_log(&String::from_utf8_lossy(&bytes));
-                    let data = serde_json::json!({"phase": phase.as_str(), "text": text});
+                    let parts: Vec<(String, String)> =
+                        self.terminals[i].feed(&bytes).into_iter().map(|p| (p.text, p.class)).collect();
+                    let data = serde_json::json!({"phase": phase.as_str(), "parts": parts});
                     return Some(Event::default().event("log").id(self.id()).data(data.to_string()));
                 }
             }
@@ -573,10 +558,11 @@ impl Follow {
                 self.done = true;
                 return Some(Event::default().event("end").id(self.id()).data(run.status.as_str()));
             }
-            if tokio::time::Instant::now() >= self.ends_at {
+            let now = tokio::time::Instant::now();
+            if now >= self.ends_at {
                 return None;
             }
-            tokio::time::sleep(POLL).await;
+            self.changes.wait_for(&self.run, RECHECK.min(self.ends_at - now)).await;
         }
         None
     }
@@ -609,9 +595,11 @@ pub(crate) async fn run_events(
     };
     let follow = Follow {
         _slot: slot,
+        changes: s.store.run_changes(),
         s,
         run: run.id,
         after: resumed.unwrap_or([q.plan, q.apply]),
+        terminals: Default::default(),
         status: None,
         ends_at: tokio::time::Instant::now() + STREAM_LIFETIME,
         done: false,
@@ -811,14 +799,6 @@ pub(crate) async fn printed_run_link(Path((org, ws, run)): Path<(String, String,
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn logs_lose_terminal_escapes_and_control_characters() {
-        assert_eq!(
-            clean_log("\u{1b}[1m\u{1b}[32mApply complete!\u{1b}[0m\r\n\u{7}x\ty"),
-            "Apply complete!\nx\ty"
-        );
-    }
 
     #[test]
     fn plan_changes_read_as_terraform_prints_them() {
