@@ -167,6 +167,9 @@ enum FetchError {
     Request(String),
 }
 
+/// The most of a document the checks read.
+const MAX_DOCUMENT_BYTES: usize = 1 << 20;
+
 /// A document as fetched, with the headers the checks read.
 struct Fetched {
     body: bytes::Bytes,
@@ -185,8 +188,19 @@ async fn fetch(client: &reqwest::Client, url: &str) -> Result<Fetched, FetchErro
     let header = |n: &str| resp.headers().get(n).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let (date, cache_control, etag) = (header("date"), header("cache-control"), header("etag"));
     let content_type = header("content-type").unwrap_or_default();
-    let body = resp.bytes().await.map_err(|e| FetchError::Request(http_cause(&e)))?;
-    Ok(Fetched { body, date, cache_control, etag, content_type })
+    // A discovery document or a JWKS is a few KiB: read at most MAX_DOCUMENT_BYTES of it.
+    let mut resp = resp;
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(|e| FetchError::Request(http_cause(&e)))? {
+        if body.len() + chunk.len() > MAX_DOCUMENT_BYTES {
+            return Err(FetchError::Request(format!(
+                "the answer is larger than {} KiB",
+                MAX_DOCUMENT_BYTES >> 10
+            )));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Fetched { body: body.into(), date, cache_control, etag, content_type })
 }
 
 /// What went wrong with a request, as its causes say it (reqwest's own message only names the
@@ -268,6 +282,9 @@ pub async fn issuer_documents(
             format!("jwks_uri is {jwks_uri:?}, not {}", issuer.jwks_uri()),
             "is a proxy rewriting the document?",
         );
+        // Not fetched: whatever answers at the issuer URL must not point this server anywhere
+        // else (an internal address, say). The JWKS is read where it must be.
+        return fetch_jwks(report, client, &issuer.jwks_uri(), active).await;
     } else if !resp.content_type.starts_with("application/json") {
         report.warn(
             "discovery document",

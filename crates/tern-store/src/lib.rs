@@ -39,6 +39,7 @@ pub use crypto::{Cipher, CryptoError, EncryptionKey, token_hash};
 pub use keys::{KeyState, ManagedKey};
 pub use migrate::MigrationStatus;
 pub use notify::{KeyChanges, RunChanges};
+pub use pools::{CurrentJob, PoolAgentStatus};
 pub use records::*;
 pub use runs::JobOutcome;
 pub use sessions::{AuthorizationCode, MembershipChanges, Session, SigninAttempt};

@@ -89,17 +89,41 @@ impl Store {
         Ok(p)
     }
 
-    /// The agents of pool `id` as they last asked for work: `(name, Terraform versions
-    /// (comma-separated), last asked at)`, the most recent first. One agent started with two
-    /// tokens of the pool is listed twice.
-    pub async fn pool_agents(&self, id: &str) -> Result<Vec<(String, String, i64)>, StoreError> {
-        let rows: Vec<(String, String, i64)> = sqlx::query_as(
-            "SELECT name, terraform_versions, last_ping_at FROM agents WHERE agent_pool_id = $1 ORDER BY last_ping_at DESC, name",
-        )
-        .bind(id)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows)
+    /// The agents of pool `id` as they last asked for work, the most recent first, each with
+    /// the phases it runs now. One agent started with two tokens of the pool is listed twice.
+    pub async fn pool_agents(&self, id: &str) -> Result<Vec<PoolAgentStatus>, StoreError> {
+        // One query: each agent with its running jobs (none: one row of NULLs), the jobs of
+        // this pool's workspaces only.
+        let rows: Vec<AgentJobRow> =
+            sqlx::query_as(
+                "SELECT a.token_id, a.name, a.terraform_versions, a.last_ping_at, j.run_id, r.workspace_id, j.phase
+                   FROM agents a
+                   LEFT JOIN (jobs j JOIN runs r ON r.id = j.run_id JOIN workspaces w ON w.id = r.workspace_id)
+                     ON j.status = 'running' AND j.agent = a.name AND j.organization_id = a.organization_id
+                    AND w.agent_pool_id = a.agent_pool_id
+                  WHERE a.agent_pool_id = $1
+                  ORDER BY a.last_ping_at DESC, a.name, a.token_id, j.seq",
+            )
+            .bind(id)
+            .fetch_all(&self.pool)
+            .await?;
+        let mut out: Vec<(String, PoolAgentStatus)> = Vec::new();
+        for (token, name, terraform_versions, last_seen, run_id, workspace_id, phase) in rows {
+            let job = match (run_id, workspace_id, phase) {
+                (Some(run_id), Some(workspace_id), Some(phase)) => {
+                    Some(CurrentJob { run_id, workspace_id, phase })
+                }
+                _ => None,
+            };
+            match out.last_mut() {
+                Some((t, a)) if *t == token && a.name == name => a.jobs.extend(job),
+                _ => out.push((
+                    token,
+                    PoolAgentStatus { name, terraform_versions, last_seen, jobs: job.into_iter().collect() },
+                )),
+            }
+        }
+        Ok(out.into_iter().map(|(_, a)| a).collect())
     }
 
     /// Agent pools of an organization, by name.
@@ -174,4 +198,32 @@ impl Store {
             if p.workspace_ids.len() > names.len() { ", …" } else { "" },
         )))
     }
+}
+
+/// An agent (token id, name, Terraform versions, last asked at) and one job it runs (run,
+/// workspace, phase), or none.
+type AgentJobRow = (String, String, String, i64, Option<String>, Option<String>, Option<String>);
+
+/// An agent of a pool as it last asked for work, and what it runs now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolAgentStatus {
+    /// The name it gave.
+    pub name: String,
+    /// The Terraform versions it runs, comma-separated.
+    pub terraform_versions: String,
+    /// When it last asked for work (Unix seconds).
+    pub last_seen: i64,
+    /// The phases it runs now (most often none or one).
+    pub jobs: Vec<CurrentJob>,
+}
+
+/// A phase an agent runs now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CurrentJob {
+    /// Its run.
+    pub run_id: String,
+    /// The run's workspace.
+    pub workspace_id: String,
+    /// `plan` or `apply`.
+    pub phase: String,
 }

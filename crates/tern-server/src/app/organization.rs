@@ -424,6 +424,16 @@ pub(crate) struct PoolAgent {
     pub(crate) last_seen: i64,
     /// It asked for work within the window in which a pool counts its agents.
     pub(crate) online: bool,
+    /// The phases it runs now.
+    pub(crate) jobs: Vec<AgentJob>,
+}
+
+/// A phase an agent runs now: `plan` or `apply`, and its workspace's name and run id when the
+/// caller may read that workspace.
+#[derive(Debug)]
+pub(crate) struct AgentJob {
+    pub(crate) phase: String,
+    pub(crate) run: Option<(String, String)>,
 }
 
 /// An agent pool as the agents page shows it.
@@ -457,18 +467,33 @@ pub(crate) async fn pool_list(
             }
         }
         let agents = if manages {
-            let agents = s.store.pool_agents(&pool.id).await?;
-            Some(
-                agents
-                    .into_iter()
-                    .map(|(name, terraform_versions, last_seen)| PoolAgent {
-                        name,
-                        terraform_versions,
-                        last_seen,
-                        online: last_seen >= since,
-                    })
-                    .collect(),
-            )
+            let mut listed = Vec::new();
+            for a in s.store.pool_agents(&pool.id).await? {
+                // What an agent runs now, named only where the caller may read the workspace.
+                let mut jobs = Vec::new();
+                for job in a.jobs {
+                    let ws = s.store.workspace(&job.workspace_id).await?;
+                    let visible = access::decide_ws(
+                        &standing,
+                        &ws,
+                        tern_access::WorkspaceAction::Read,
+                        &job.workspace_id,
+                    )
+                    .is_ok();
+                    jobs.push(AgentJob {
+                        phase: job.phase,
+                        run: visible.then(|| (ws.name.clone(), job.run_id)),
+                    });
+                }
+                listed.push(PoolAgent {
+                    name: a.name,
+                    terraform_versions: a.terraform_versions,
+                    last_seen: a.last_seen,
+                    online: a.last_seen >= since,
+                    jobs,
+                });
+            }
+            Some(listed)
         } else {
             None
         };

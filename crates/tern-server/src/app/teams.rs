@@ -263,6 +263,29 @@ pub(crate) async fn workspace_access(
 
 /// Change a team's access to a workspace (`PATCH /team-workspaces/{id}`); `grant` is given the
 /// current grant.
+/// Whether access row `id` (of a workspace, or of a project when `project`) belongs to team
+/// `team_id`: a page names the team in its path, and a row of another team is "not found"
+/// there, whatever the caller may do to it elsewhere.
+pub(crate) async fn access_of_team(
+    s: &ApiState,
+    project: bool,
+    id: &str,
+    team_id: &str,
+) -> Result<(), ApiError> {
+    let owner = if project {
+        s.store.team_project(id).await.map(|a| a.team_id)
+    } else {
+        s.store.team_workspace(id).await.map(|a| a.team_id)
+    };
+    match owner {
+        Ok(t) if t == team_id => Ok(()),
+        Ok(_) | Err(tern_store::StoreError::NotFound { .. }) => {
+            Err(ApiError::not_found(format!("this team has no access {id:?}")))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 pub(crate) async fn change_workspace_access(
     s: &ApiState,
     caller: &Caller,

@@ -161,18 +161,25 @@ impl Style {
     }
 }
 
+/// Styled runs in one piece of a log at most: beyond, the rest of the piece is plain text (a
+/// log that switches colour at every character would otherwise make a page of a million
+/// elements for everyone who watches the run).
+const MAX_RUNS: usize = 4096;
+
 #[derive(Default)]
 struct Sink {
     style: Style,
+    /// `style.class()`, kept as the style changes.
+    class: String,
     out: Vec<Styled>,
 }
 
 impl Sink {
     fn push(&mut self, c: char) {
-        let class = self.style.class();
+        let class = if self.out.len() < MAX_RUNS { self.class.as_str() } else { "" };
         match self.out.last_mut() {
             Some(last) if last.class == class => last.text.push(c),
-            _ => self.out.push(Styled { text: c.to_string(), class }),
+            _ => self.out.push(Styled { text: c.to_string(), class: class.to_owned() }),
         }
     }
 }
@@ -194,7 +201,11 @@ impl Perform for Sink {
 
     fn csi_dispatch(&mut self, params: &Params, intermediates: &[u8], ignore: bool, action: u8) {
         if action == b'm' && intermediates.is_empty() && !ignore {
+            let was = self.style;
             self.style.apply(params);
+            if self.style != was {
+                self.class = self.style.class();
+            }
         }
     }
 }
@@ -277,6 +288,18 @@ mod tests {
                 "cut at {cut}"
             );
         }
+    }
+
+    #[test]
+    fn a_colour_at_every_character_makes_a_bounded_number_of_runs() {
+        let mut log = Vec::new();
+        for i in 0..20_000 {
+            log.extend(format!("\x1b[3{}mx", 1 + i % 6).into_bytes());
+        }
+        let got = styled(&log);
+        assert!(got.len() <= MAX_RUNS + 1, "{}", got.len());
+        assert_eq!(plain(&got).len(), 20_000);
+        assert!(got.last().is_some_and(|r| r.class.is_empty() && r.text.len() == 20_000 - MAX_RUNS));
     }
 
     #[test]

@@ -641,6 +641,9 @@ pub(crate) async fn change_access(
         return *r;
     }
     let t = or_page!(&v.nav, app::teams::by_name(&s, &v.caller, &org, &team).await);
+    if matches!(kind.as_str(), "workspaces" | "projects") {
+        or_page!(&v.nav, app::teams::access_of_team(&s, kind == "projects", &id, &t.id).await);
+    }
     let level = f.one("access");
     let done = match (kind.as_str(), f.one("action")) {
         ("workspaces", "update") => {
@@ -718,6 +721,8 @@ struct AgentRow {
     versions: String,
     last_seen: (String, String),
     online: bool,
+    /// What it runs now: the phase, and the workspace and run when the caller may see them.
+    jobs: Vec<(String, Option<(String, String)>)>,
 }
 
 #[derive(Debug)]
@@ -756,6 +761,7 @@ pub(crate) async fn agents(State(s): State<ApiState>, mut v: Viewer, Path(org): 
                         versions: a.terraform_versions.replace(',', ", "),
                         last_seen: when(a.last_seen),
                         online: a.online,
+                        jobs: a.jobs.into_iter().map(|j| (j.phase, j.run)).collect(),
                     })
                     .collect()
             }),

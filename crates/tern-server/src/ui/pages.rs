@@ -493,6 +493,8 @@ const STREAM_LIFETIME: Duration = Duration::from_secs(300);
 /// How long a stream waits for the store's bell before it looks anyway: a change made by
 /// another replica (PostgreSQL) rings no bell here.
 const RECHECK: Duration = Duration::from_secs(1);
+/// The least time between two looks at the store by one stream.
+const READ_GAP: Duration = Duration::from_millis(50);
 
 /// Log bytes in one event, about.
 const EVENT_BYTES: usize = 256 * 1024;
@@ -516,6 +518,8 @@ struct Follow {
     terminals: [ansi::Terminal; 2],
     status: Option<RunStatus>,
     ends_at: tokio::time::Instant,
+    /// When it last looked at the store after a wait.
+    last_read: tokio::time::Instant,
     done: bool,
 }
 
@@ -563,6 +567,10 @@ impl Follow {
                 return None;
             }
             self.changes.wait_for(&self.run, RECHECK.min(self.ends_at - now)).await;
+            // At most one look a READ_GAP: a run whose log grows in tiny pieces (a hostile
+            // agent posting a byte at a time) costs each follower a bounded number of reads.
+            tokio::time::sleep_until(self.last_read + READ_GAP).await;
+            self.last_read = tokio::time::Instant::now();
         }
         None
     }
@@ -602,6 +610,7 @@ pub(crate) async fn run_events(
         terminals: Default::default(),
         status: None,
         ends_at: tokio::time::Instant::now() + STREAM_LIFETIME,
+        last_read: tokio::time::Instant::now(),
         done: false,
     };
     let events = futures_util::stream::unfold(follow, |mut f| async move {

@@ -159,6 +159,12 @@ async fn teams_are_managed_from_their_pages_as_the_api_decides(api: Api) {
     assert_eq!(status, StatusCode::SEE_OTHER);
     let (_, html) = get(&api, ops_page, &olivia).await;
     assert!(html.contains("web</a></td><td>admin</td>"), "{html}");
+    // The row under another team's path is not found there (the page names the team it acts on).
+    let elsewhere = format!("/app/acme/settings/teams/owners/workspaces/{access_id}");
+    let (status, _, _) = post(&api, &elsewhere, &olivia, &csrf, &[("action", "delete")]).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, html) = get(&api, ops_page, &olivia).await;
+    assert!(html.contains("web</a></td><td>admin</td>"), "{html}");
     let (status, _, _) = post(&api, &change, &olivia, &csrf, &[("action", "delete")]).await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     let access =

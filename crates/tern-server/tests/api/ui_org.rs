@@ -553,6 +553,16 @@ async fn the_agents_page_shows_pools_their_agents_and_visible_workspaces(api: Ap
     );
     assert!(html.contains("<td>edge-&#60;1&#62;</td>") || html.contains("<td>edge-&lt;1&gt;</td>"), "{html}");
     assert!(html.contains(">online<") && html.contains("<td>1.11.4</td>"), "{html}");
+    assert!(html.contains(">nothing<"), "the agent runs nothing yet: {html}");
+    // It takes a plan of web: the page says so, with a link to the run.
+    let run = queued_run(&api, &web).await;
+    let (status, claimed) = api.call(Method::POST, protocol::CLAIM_PATH, Some(&token), body(&request)).await;
+    assert!(status.is_success() && claimed.to_string().contains(&run), "{status} {claimed}");
+    let (_, html) = get(&api, agents, &olivia).await;
+    assert!(
+        html.contains(&format!("<a href=\"/app/acme/workspaces/web/runs/{run}\">plan of web</a>")),
+        "{html}"
+    );
     // A member: the pool and the workspaces she may see; no agent names.
     let (_, html) = get(&api, agents, &mia).await;
     assert!(html.contains("edge-pool") && html.contains("href=\"/app/acme/workspaces/web\""), "{html}");
