@@ -29,7 +29,8 @@
 //   the log-latency benchmark (scripts/bench, section 10): signs in with TERN_UI_OWNER_TOKEN,
 //   opens the planned run's page, confirms it (the page then follows the apply) and, for each line `tern-bench-line <ns since the epoch>`
 //   the run's configuration prints, records when it became part of the page (a mutation
-//   observer; the first time only, across the page's own reloads). Prints the delays in ms.
+//   observer; the first time only, across the page's own reloads). Prints the delays in ms and
+//   the addresses of the scripts the page loads.
 import { createRequire } from "node:module";
 import { createInterface } from "node:readline";
 import { chromium } from "playwright-core";
@@ -103,6 +104,8 @@ async function follow() {
   // The run waits for a person: confirming it here starts the apply with the page open.
   await page.goto(`${args.tern}${args.path}`, wait);
   await Promise.all([page.waitForNavigation(wait), page.locator("#confirm-apply").click()]);
+  // Every script the page loads (the benchmark weighs them).
+  out.scripts = await page.evaluate(() => [...document.scripts].map((s) => s.src).filter(Boolean));
   const limit = new Promise((r) => setTimeout(r, Number(args.seconds ?? 120) * 1000));
   await Promise.race([all, limit]);
   out.lines = want;
