@@ -4950,6 +4950,28 @@ async fn the_web_ui_shows_runs_and_decides_as_the_api_does(api: Api) {
     );
     // Terminal colours arrive as classes beside the text; markup stays text.
     assert!(seen.contains(r#"[["Plan:","t-b"],[" 1 to add <b>bold</b>\n",""]]"#), "{seen}");
+    // A stream of a session that ends (signed out elsewhere) stops following within seconds,
+    // not at the stream's five-minute end.
+    let (_, reader) = api.store.session(&rita, 3600).await.unwrap().unwrap();
+    let (_, second) = api.store.create_session(&reader.id, api.store.unix_now() + 3600, None).await.unwrap();
+    let second = second.expose_secret().to_owned();
+    let mut doomed = api
+        .http
+        .get(format!("{}{events}", api.base))
+        .header("cookie", format!("tern_session={second}"))
+        .send()
+        .await
+        .unwrap();
+    let mut doomed_seen = String::new();
+    read_until(&mut doomed, &mut doomed_seen, "event: status").await;
+    assert!(api.store.end_session(&second).await.unwrap());
+    let ended = tokio::time::timeout(Duration::from_secs(15), async {
+        while let Some(c) = doomed.chunk().await.unwrap() {
+            doomed_seen.push_str(&String::from_utf8_lossy(&c));
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "the stream of an ended session still follows: {doomed_seen}");
     let last_id = seen.lines().filter_map(|l| l.strip_prefix("id: ")).next_back().unwrap().to_owned();
     let plan = br#"{"format_version":"1.2","resource_changes":[{"address":"null_resource.new","mode":"managed","type":"null_resource","name":"new","change":{"actions":["create"]}}]}"#;
     put(format!("/api/agent/jobs/{job}/plan"), b"planfile".to_vec()).await;

@@ -495,6 +495,9 @@ const STREAM_LIFETIME: Duration = Duration::from_secs(300);
 const RECHECK: Duration = Duration::from_secs(1);
 /// The least time between two looks at the store by one stream.
 const READ_GAP: Duration = Duration::from_millis(50);
+/// How often a stream asks whether its session still lives: a signed-out or revoked session
+/// stops following within this, not at the stream's end.
+const SESSION_RECHECK: Duration = Duration::from_secs(5);
 
 /// Log bytes in one event, about.
 const EVENT_BYTES: usize = 256 * 1024;
@@ -520,6 +523,9 @@ struct Follow {
     ends_at: tokio::time::Instant,
     /// When it last looked at the store after a wait.
     last_read: tokio::time::Instant,
+    /// The session cookie's secret the stream was opened with, and when it was last found live.
+    session: String,
+    session_checked: tokio::time::Instant,
     done: bool,
 }
 
@@ -531,6 +537,13 @@ impl Follow {
     /// The next event: new log chunks first, then a changed status, then the end.
     async fn next(&mut self) -> Option<Event> {
         while !self.done {
+            if self.session_checked.elapsed() >= SESSION_RECHECK {
+                let idle = i64::try_from(self.s.signin.idle.as_secs()).unwrap_or(i64::MAX);
+                // Signed out, ended, expired, or the store unreachable: the stream ends (the
+                // browser reconnects, and is asked to sign in if it must).
+                self.s.store.session(&self.session, idle).await.ok()??;
+                self.session_checked = tokio::time::Instant::now();
+            }
             for (i, phase) in [RunPhase::Plan, RunPhase::Apply].into_iter().enumerate() {
                 let chunks = self.s.store.log_after(&self.run, phase, self.after[i], 16).await.ok()?;
                 if !chunks.is_empty() {
@@ -611,6 +624,8 @@ pub(crate) async fn run_events(
         status: None,
         ends_at: tokio::time::Instant::now() + STREAM_LIFETIME,
         last_read: tokio::time::Instant::now(),
+        session: v.secret.clone(),
+        session_checked: tokio::time::Instant::now(),
         done: false,
     };
     let events = futures_util::stream::unfold(follow, |mut f| async move {
