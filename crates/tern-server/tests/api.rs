@@ -4952,7 +4952,7 @@ async fn the_web_ui_shows_runs_and_decides_as_the_api_does(api: Api) {
     assert!(seen.contains(r#"[["Plan:","t-b"],[" 1 to add <b>bold</b>\n",""]]"#), "{seen}");
     // A stream of a session that ends (signed out elsewhere) stops following within seconds,
     // not at the stream's five-minute end.
-    let (_, reader) = api.store.session(&rita, 3600).await.unwrap().unwrap();
+    let (_, reader) = api.store.session(rita, 3600).await.unwrap().unwrap();
     let (_, second) = api.store.create_session(&reader.id, api.store.unix_now() + 3600, None).await.unwrap();
     let second = second.expose_secret().to_owned();
     let mut doomed = api
