@@ -585,6 +585,18 @@ pub enum UserCommand {
         #[command(flatten)]
         client: ClientArgs,
     },
+    /// Sign a user out of every browser (admin token): their web sessions end on every replica,
+    /// and a page they have open stops following within seconds. Their API tokens remain: end
+    /// those with `tern token revoke`.
+    #[command(after_help = "Example (someone leaves; their laptop is gone):\n  \
+        tern user sign-out bob\n  \
+        tern token list                   # then revoke the tokens they held")]
+    SignOut {
+        /// Username.
+        username: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
     /// Make a user no longer an administrator (admin token); what their teams allow remains.
     #[command(after_help = "Example:\n  tern user revoke-admin alice")]
     RevokeAdmin {

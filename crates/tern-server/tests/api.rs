@@ -133,7 +133,8 @@ both!(
     every_endpoint_decides_by_the_callers_teams,
     teams_members_tokens_and_access_through_the_tfe_api,
     the_ways_into_more_power_that_a_review_found_are_closed,
-    the_web_ui_shows_runs_and_decides_as_the_api_does
+    the_web_ui_shows_runs_and_decides_as_the_api_does,
+    an_administrator_signs_a_user_out_of_every_browser
 );
 #[path = "api/ui_state.rs"]
 mod ui_state;
@@ -5336,4 +5337,47 @@ async fn read_until(r: &mut reqwest::Response, seen: &mut String, want: &str) {
             None => panic!("the event stream ended without {want:?}: {seen}"),
         }
     }
+}
+
+/// `POST /api/v2/admin/users/{id}/actions/sign_out` ends every session of the user (and none
+/// of anyone else's), is audited with the count, and is refused to the user themselves.
+async fn an_administrator_signs_a_user_out_of_every_browser(api: Api) {
+    let mut users = Vec::new();
+    for name in ["leaver", "stayer"] {
+        let doc = api
+            .ok(
+                Method::POST,
+                "/api/v2/admin/users",
+                Some(json!({"data":{"type":"users","attributes":{"username":name}}})),
+            )
+            .await;
+        users.push(doc["data"]["id"].as_str().unwrap().to_owned());
+    }
+    let later = api.store.unix_now() + 3600;
+    let mut sessions = Vec::new();
+    for user in [&users[0], &users[0], &users[1]] {
+        let (_, secret) = api.store.create_session(user, later, None).await.unwrap();
+        sessions.push(secret.expose_secret().to_owned());
+    }
+    let token = api.store.create_user_token(&users[0], "laptop", None).await.unwrap();
+    let path = format!("/api/v2/admin/users/{}/actions/sign_out", users[0]);
+    let (status, _) = api.call(Method::POST, &path, Some(token.1.expose_secret()), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "only an administrator signs people out");
+    let done = api.ok(Method::POST, &path, None).await;
+    assert_eq!(done["meta"]["sessions-ended"], 2, "{done}");
+    assert_eq!(done["data"]["attributes"]["username"], "leaver", "{done}");
+    assert!(api.store.session(&sessions[0], 3600).await.unwrap().is_none());
+    assert!(api.store.session(&sessions[1], 3600).await.unwrap().is_none());
+    assert!(api.store.session(&sessions[2], 3600).await.unwrap().is_some(), "another user's session ended");
+    // Their token remains (tokens end with `tern token revoke`).
+    let (status, _) =
+        api.call(Method::GET, "/api/v2/account/details", Some(token.1.expose_secret()), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let trail = api.ok(Method::GET, "/api/v2/admin/audit-trail?filter[action]=user.signed-out", None).await;
+    assert_eq!(trail["data"][0]["attributes"]["details"]["sessions"], 2, "{trail}");
+    assert_eq!(trail["data"][0]["attributes"]["details"]["username"], "leaver", "{trail}");
+    let (status, _) = api
+        .call(Method::POST, "/api/v2/admin/users/user-nobody/actions/sign_out", Some(&api.admin), None)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
 }

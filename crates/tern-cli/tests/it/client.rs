@@ -484,6 +484,15 @@ fn users_and_teams_decide_what_each_token_may_do() {
     let err = failed(&tern(&["user", "token", "alicee"]), 1);
     assert!(err.contains("there is no user \"alicee\": did you mean \"alice\"?"), "{err}");
 
+    // Signing someone out of every browser says how many sessions ended; their token remains.
+    let out = tern(&["user", "sign-out", "bob"]);
+    assert!(out.success().stdout.contains("bob is signed out of 0 browser session(s)"), "{out}");
+    let err = failed(&as_token(&bob, &["workspace", "list"]), 1);
+    assert!(
+        err.contains("404 Not Found") && err.contains("user bob is in no team"),
+        "still authenticated: {err}"
+    );
+
     // A deleted user's token is refused at once.
     tern(&["user", "delete", "bob"]).success();
     let err = failed(&as_token(&bob, &["workspace", "list"]), 1);

@@ -60,6 +60,12 @@ pub(crate) fn endpoints(t: Table) -> Table {
     )
     .add(
         Verb::Post,
+        "/api/v2/admin/users/{id}/actions/sign_out",
+        "End every web session of a user, on every replica (admin; their tokens remain)",
+        sign_out_user,
+    )
+    .add(
+        Verb::Post,
         "/api/v2/admin/users/{id}/actions/revoke_admin",
         "Make a user no longer an administrator (admin)",
         revoke_admin,
@@ -210,6 +216,22 @@ async fn delete_user(State(s): State<ApiState>, caller: Caller, Path(id): Path<S
     s.store.delete_user(&u.id).await?;
     s.audit(&caller, "user.deleted", Scope::default(), user_details(&u)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Sign a user out of every browser: their sessions end (a page or event stream of theirs stops
+/// within seconds, on every replica: sessions are rows, read on every request); their API
+/// tokens are not touched (`tern token revoke` ends those). Answers the user, and in `meta`
+/// how many sessions ended.
+async fn sign_out_user(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
+    caller.check_admin()?;
+    let u = s.store.user(&id).await?;
+    let ended = s.store.end_user_sessions(&u.id).await?;
+    let mut details = user_details(&u);
+    details["sessions"] = serde_json::json!(ended);
+    s.audit(&caller, "user.signed-out", Scope::default(), details).await?;
+    let doc = serde_json::json!({"data": user_doc(&u), "meta": {"sessions-ended": ended}});
+    Ok((StatusCode::OK, [(axum::http::header::CONTENT_TYPE, "application/vnd.api+json")], doc.to_string())
+        .into_response())
 }
 
 async fn set_admin(s: &ApiState, caller: &Caller, id: &str, admin: bool) -> ApiResult {

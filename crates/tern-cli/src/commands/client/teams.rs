@@ -242,6 +242,19 @@ pub fn user(command: UserCommand, env: Env<'_>) -> anyhow::Result<ExitCode> {
         }
         UserCommand::GrantAdmin { username, client } => set_admin(&username, true, &client, env),
         UserCommand::RevokeAdmin { username, client } => set_admin(&username, false, &client, env),
+        UserCommand::SignOut { username, client } => {
+            let c = Client::new(&client, env)?;
+            block_on(async move {
+                let u = c.user(&username).await?;
+                let path = format!("/api/v2/admin/users/{}/actions/sign_out", enc(&u.id));
+                let done: Value = c.write(Method::POST, &path, json!({})).await?;
+                let ended = done["meta"]["sessions-ended"].as_u64().unwrap_or(0);
+                outln!(
+                    "{username} is signed out of {ended} browser session(s), on every replica; their API tokens remain (tern token list, tern token revoke)"
+                );
+                Ok(ExitCode::SUCCESS)
+            })
+        }
     }
 }
 
