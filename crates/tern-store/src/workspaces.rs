@@ -323,7 +323,8 @@ impl Store {
         }
         if let Some(q) = query.filter(|q| !q.is_empty()) {
             binds.push(format!("%{}%", q.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")));
-            condition.push_str(&format!(" AND p.name LIKE ${} ESCAPE '\\'", binds.len()));
+            // Case-insensitive on both backends (SQLite's LIKE is; PostgreSQL's is not).
+            condition.push_str(&format!(" AND LOWER(p.name) LIKE LOWER(${}) ESCAPE '\\'", binds.len()));
         }
         let mut total =
             sqlx::query_as::<_, (i64,)>(sql(format!("SELECT COUNT(*) FROM projects p WHERE {condition}")));
@@ -621,13 +622,13 @@ impl Store {
         };
         if let Some(name) = filter.name.as_deref().filter(|n| !n.is_empty()) {
             let p = param(format!("%{}%", like_escape(name)));
-            condition.push_str(&format!(" AND w.name LIKE {p} ESCAPE '\\'"));
+            condition.push_str(&format!(" AND LOWER(w.name) LIKE LOWER({p}) ESCAPE '\\'"));
         }
         if let Some(wildcard) = filter.wildcard_name.as_deref().filter(|n| !n.is_empty()) {
             // `*` matches any run of characters; everything else is literal.
             let pattern = wildcard.split('*').map(like_escape).collect::<Vec<_>>().join("%");
             let p = param(pattern);
-            condition.push_str(&format!(" AND w.name LIKE {p} ESCAPE '\\'"));
+            condition.push_str(&format!(" AND LOWER(w.name) LIKE LOWER({p}) ESCAPE '\\'"));
         }
         if let Some(project) = &filter.project_id {
             let p = param(project.clone());

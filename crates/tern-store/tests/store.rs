@@ -392,6 +392,16 @@ async fn workspaces_are_unique_validated_and_paged(f: Fixture) {
     assert_eq!(found.total, 5, "ws-20..ws-24");
     // `_` is not a wildcard in search.
     assert_eq!(f.store.list_workspaces(&o.id, &named("_"), Page::default()).await.unwrap().total, 0);
+    // Search ignores case on both backends (SQLite's LIKE did, PostgreSQL's did not).
+    workspace(&f, &o, "WebApp").await;
+    for part in ["weba", "WEBAPP", "bAp"] {
+        let found = f.store.list_workspaces(&o.id, &named(part), Page::default()).await.unwrap();
+        assert_eq!(found.total, 1, "{part}");
+    }
+    let wild = WorkspaceFilter { wildcard_name: Some("web*".into()), ..Default::default() };
+    assert_eq!(f.store.list_workspaces(&o.id, &wild, Page::default()).await.unwrap().total, 1);
+    let wild = WorkspaceFilter { wildcard_name: Some("WS-2*".into()), ..Default::default() };
+    assert_eq!(f.store.list_workspaces(&o.id, &wild, Page::default()).await.unwrap().total, 5);
     let ws = f.store.workspace_by_name(&o.id, "ws-00").await.unwrap();
     assert_eq!(
         (ws.project.as_str(), ws.terraform_version.to_string().as_str(), ws.plan_timeout_s),
