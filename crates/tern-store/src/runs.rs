@@ -621,6 +621,18 @@ impl Store {
         match current.status {
             RunStatus::Pending | RunStatus::Confirmed | RunStatus::Planned | RunStatus::PlannedAndSaved => {
                 let mut tx = self.pool.begin().await?;
+                // Only from the status read above: a run that moved on meanwhile (claimed and
+                // planned, or its apply finished) is not canceled over what it became. The
+                // write also holds the run's row (PostgreSQL) or the database (SQLite) until
+                // the commit, so nothing moves it between this check and the cancel.
+                let held = sqlx::query("UPDATE runs SET status = status WHERE id = $1 AND status = $2")
+                    .bind(id)
+                    .bind(current.status.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                if held.rows_affected() == 0 {
+                    return Err(StoreError::Conflict(format!("run {id} changed state; read it again")));
+                }
                 let done = sqlx::query("UPDATE jobs SET status = 'dropped', finished_at = $2 WHERE run_id = $1 AND status = 'queued'")
                     .bind(id)
                     .bind(self.now())
