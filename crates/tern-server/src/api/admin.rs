@@ -39,6 +39,12 @@ pub(crate) fn endpoints(t: Table) -> Table {
             "The issuer's public JWKS, as /.well-known/jwks serves it (admin)",
             jwks,
         )
+        .add(
+            Verb::Get,
+            "/api/v2/admin/doctor",
+            "tern doctor's checks from inside the server: status, name, detail, fix (admin)",
+            doctor,
+        )
 }
 
 fn key_doc(k: &ManagedKey) -> r::SigningKey {
@@ -117,5 +123,20 @@ async fn retire(
 /// it to the cloud).
 async fn jwks(State(s): State<ApiState>, caller: Caller) -> ApiResult {
     let body = app::keys::jwks(&s, &caller)?;
+    Ok(([(CONTENT_TYPE, "application/json"), (CACHE_CONTROL, "no-store")], body).into_response())
+}
+
+/// `GET /api/v2/admin/doctor`: the findings /app/admin/doctor shows, for monitoring. `ok` is
+/// false when any check failed (a warning leaves it true).
+async fn doctor(State(s): State<ApiState>, caller: Caller) -> ApiResult {
+    let findings = app::doctor::run(&s, &caller).await?;
+    let ok = findings.iter().all(|f| f.status != crate::doctor::Status::Fail);
+    let list: Vec<serde_json::Value> = findings
+        .iter()
+        .map(|f| {
+            serde_json::json!({"name": f.name, "status": f.status.word(), "detail": f.detail, "fix": f.fix})
+        })
+        .collect();
+    let body = serde_json::json!({"ok": ok, "findings": list}).to_string();
     Ok(([(CONTENT_TYPE, "application/json"), (CACHE_CONTROL, "no-store")], body).into_response())
 }

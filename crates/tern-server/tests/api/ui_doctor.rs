@@ -129,6 +129,20 @@ async fn the_doctor_page_shows_site_administrators_the_servers_findings(api: Api
     // The refusal holds on a second look too (nothing cached for the next caller).
     let (status, _, _) = page(&api, Method::GET, DOCTOR, Some(&nora), None, None).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // The same findings as JSON for monitoring (`GET /api/v2/admin/doctor`), admin only.
+    let json = api.ok(Method::GET, "/api/v2/admin/doctor", None).await;
+    let listed: Vec<(&str, &str)> = json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["status"].as_str().unwrap(), f["name"].as_str().unwrap()))
+        .collect();
+    assert_eq!(listed, expected, "{json}");
+    assert_eq!(json["ok"], true, "warnings only: {json}");
+    assert!(json["findings"][1]["fix"].is_string(), "{json}");
+    let body = json.to_string();
+    assert!(!body.contains(api.admin.as_str()) && !body.contains("PRIVATE KEY"), "{body}");
 }
 
 /// An issuer URL where something accepts connections and never answers: the discovery
