@@ -677,6 +677,26 @@ async fn a_run_goes_through_plan_and_apply(f: Fixture) {
     );
     assert_eq!(f.store.log_tail(&run.id, RunPhase::Apply, 10).await.unwrap(), (Vec::new(), 0));
     assert_eq!(f.store.log_range(&run.id, RunPhase::Apply, 0, 10).await.unwrap(), (Vec::new(), 0));
+    // Appends that overlap (a retried request beside the one still handled) each start where
+    // the log ended: the ranges read as slices of the whole log.
+    let mut overlapping = Vec::new();
+    for i in 0..16u8 {
+        let (store, id) = (f.store.clone(), run.id.clone());
+        overlapping.push(tokio::spawn(async move {
+            store.append_log(&id, RunPhase::Apply, &[b'a' + i; 7]).await.unwrap();
+        }));
+    }
+    for t in overlapping {
+        t.await.unwrap();
+    }
+    let whole_apply = f.store.log(&run.id, RunPhase::Apply).await.unwrap();
+    assert_eq!(whole_apply.len(), 16 * 7);
+    for offset in [0, 6, 7, 50, 111] {
+        let (got, length) = f.store.log_range(&run.id, RunPhase::Apply, offset, 9).await.unwrap();
+        assert_eq!(length, 16 * 7, "the log's length from its last chunk");
+        let from = offset as usize;
+        assert_eq!(got, whole_apply[from..(from + 9).min(whole_apply.len())], "at {offset}");
+    }
     assert!(!f.store.heartbeat(&job.id, 30).await.unwrap());
     f.store.set_plan_file(&run.id, b"planfile with a sensitive value").await.unwrap();
     assert_eq!(f.store.plan_file(&run.id).await.unwrap(), b"planfile with a sensitive value");
