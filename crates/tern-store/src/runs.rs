@@ -1019,24 +1019,22 @@ impl Store {
         // The previous chunk's end is this one's start. Only the phase's one runner appends, in
         // order, but a retried request can overlap one the server still handles: on PostgreSQL
         // (where two such inserts would read the same end) appends to one log take turns under
-        // a transaction-scoped advisory lock; SQLite has one writer at a time anyway.
-        let mut tx = self.pool.begin().await?;
+        // a transaction-scoped advisory lock; SQLite has one writer at a time, and a single
+        // statement needs no transaction of its own (appends come every 100 ms per phase).
+        const INSERT: &str = "INSERT INTO log_chunks (run_id, phase, data, start_at) VALUES ($1, $2, $3, COALESCE(\
+             (SELECT start_at + LENGTH(data) FROM log_chunks WHERE run_id = $1 AND phase = $2 ORDER BY seq DESC LIMIT 1), 0))";
+        let insert = sqlx::query(INSERT).bind(run_id).bind(phase.as_str()).bind(data);
         if self.backend == crate::Backend::Postgres {
+            let mut tx = self.pool.begin().await?;
             sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))::TEXT")
                 .bind(format!("log:{run_id}:{}", phase.as_str()))
                 .execute(&mut *tx)
                 .await?;
+            insert.execute(&mut *tx).await?;
+            tx.commit().await?;
+        } else {
+            insert.execute(&self.pool).await?;
         }
-        sqlx::query(
-            "INSERT INTO log_chunks (run_id, phase, data, start_at) VALUES ($1, $2, $3, COALESCE(\
-             (SELECT start_at + LENGTH(data) FROM log_chunks WHERE run_id = $1 AND phase = $2 ORDER BY seq DESC LIMIT 1), 0))",
-        )
-        .bind(run_id)
-        .bind(phase.as_str())
-        .bind(data)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
         self.run_changed(run_id);
         Ok(())
     }
