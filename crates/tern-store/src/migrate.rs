@@ -105,6 +105,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0015_jobs_by_run.sql"),
         postgres: include_str!("../migrations/postgres/0015_jobs_by_run.sql"),
     },
+    Migration {
+        version: 16,
+        name: "workspaces by project, covering",
+        sqlite: include_str!("../migrations/sqlite/0016_workspaces_by_project_covering.sql"),
+        postgres: include_str!("../migrations/postgres/0016_workspaces_by_project_covering.sql"),
+    },
 ];
 
 /// Arbitrary, fixed: the advisory lock id tern's replicas agree on.

@@ -42,6 +42,7 @@ macro_rules! both {
 both!(
     organizations_start_with_a_default_project,
     workspaces_are_unique_validated_and_paged,
+    a_members_workspace_list_pages_only_what_it_may_see,
     sensitive_values_are_sealed_and_only_jobs_read_them,
     variable_sets_apply_with_workspace_precedence,
     a_run_goes_through_plan_and_apply,
@@ -374,6 +375,68 @@ async fn organizations_start_with_a_default_project(f: Fixture) {
     assert_eq!((all.total, all.items[0].name.as_str()), (2, "acme"));
     let only = f.store.list_organizations(Some(std::slice::from_ref(&o.id)), Page::default()).await.unwrap();
     assert_eq!(only.total, 1);
+}
+
+/// A member's list (`visible`: some workspaces, and every workspace of some projects) pages by
+/// name with the right total, on every page and past the last, with the other filters; another
+/// organization's workspaces never appear, even when named.
+async fn a_members_workspace_list_pages_only_what_it_may_see(f: Fixture) {
+    let o = org(&f, "acme").await;
+    let other = org(&f, "other").await;
+    let blue = f.store.create_project(&o.id, "blue", "").await.unwrap();
+    let mut loose = Vec::new();
+    for i in 0..30 {
+        let project_id = (i % 3 == 0).then(|| blue.id.clone());
+        let settings =
+            WorkspaceSettings { name: Some(format!("ws-{i:02}")), project_id, ..Default::default() };
+        let ws = f.store.create_workspace(&o.id, &settings).await.unwrap();
+        if i % 3 != 0 && i % 4 == 0 {
+            loose.push(ws.id);
+        }
+    }
+    let theirs = workspace(&f, &other, "ws-99").await;
+    // ws-00, 03, …, 27 through the project; 04, 08, 16, 20, 28 by id; and theirs, named.
+    let mut ids = loose.clone();
+    ids.push(theirs.id.clone());
+    let visible = WorkspaceFilter { visible: Some((ids, vec![blue.id.clone()])), ..Default::default() };
+    let want: Vec<String> =
+        (0..30).filter(|i| i % 3 == 0 || i % 4 == 0).map(|i| format!("ws-{i:02}")).collect();
+    assert_eq!(want.len(), 15);
+    let mut seen = Vec::new();
+    for number in 1..=4 {
+        let page = f.store.list_workspaces(&o.id, &visible, Page { number, size: 4 }).await.unwrap();
+        assert_eq!(page.total, 15, "page {number}");
+        seen.extend(page.items.iter().map(|w| w.name.clone()));
+        assert!(
+            page.items
+                .iter()
+                .all(|w| w.project.as_str()
+                    == if w.project_id == blue.id { "blue" } else { "Default Project" })
+        );
+    }
+    assert_eq!(seen, want, "in name order, each once");
+    let past = f.store.list_workspaces(&o.id, &visible, Page { number: 9, size: 4 }).await.unwrap();
+    assert!(past.items.is_empty());
+    assert_eq!(past.total, 15, "past the last page the total is still right");
+    // With the other filters.
+    let narrowed = WorkspaceFilter { name: Some("-2".into()), ..visible.clone() };
+    let page = f.store.list_workspaces(&o.id, &narrowed, Page::default()).await.unwrap();
+    let names: Vec<&str> = page.items.iter().map(|w| w.name.as_str()).collect();
+    assert_eq!((names, page.total), (vec!["ws-20", "ws-21", "ws-24", "ws-27", "ws-28"], 5));
+    let in_blue = WorkspaceFilter { project_id: Some(blue.id.clone()), ..visible.clone() };
+    assert_eq!(f.store.list_workspaces(&o.id, &in_blue, Page::default()).await.unwrap().total, 10);
+    // Nothing visible: nothing listed.
+    let none = WorkspaceFilter { visible: Some((vec![], vec![])), ..Default::default() };
+    let page = f.store.list_workspaces(&o.id, &none, Page::default()).await.unwrap();
+    assert_eq!((page.items.len(), page.total), (0, 0));
+    // The owner's list (no `visible`) still sees all 30, in order.
+    let all = f
+        .store
+        .list_workspaces(&o.id, &WorkspaceFilter::default(), Page { number: 1, size: 50 })
+        .await
+        .unwrap();
+    assert_eq!(all.total, 30);
+    assert_eq!(all.items.last().unwrap().name, "ws-29");
 }
 
 async fn workspaces_are_unique_validated_and_paged(f: Fixture) {
