@@ -909,6 +909,23 @@ async fn tokens_are_listed_expire_and_are_revoked(api: Api) {
     let ci_secret = ci.data.attributes.token.clone().unwrap().expose_secret().to_owned();
     let (_, agents) = create("/api/v2/organizations/acme/agent-tokens", json!({"description":"rack"})).await;
     let agents: Document<r::AuthenticationToken> = typed(&agents);
+    // Who made a token is recorded (the admin token is nobody: no `created-by`).
+    assert!(ci.data.relationships.created_by.is_none(), "{:?}", ci.data.relationships);
+    let (status, by_org) = api
+        .call(
+            Method::POST,
+            "/api/v2/organizations/acme/agent-tokens",
+            Some(&ci_secret),
+            Some(json!({"data":{"type":"authentication-tokens","attributes":{"description":"made by ci"}}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{by_org}");
+    assert_eq!(
+        by_org["data"]["relationships"]["created-by"]["data"],
+        json!({"type":"organizations","id":"acme"})
+    );
+    let by_org_id = by_org["data"]["id"].as_str().unwrap().to_owned();
+    api.ok(Method::DELETE, &format!("/api/v2/authentication-tokens/{by_org_id}"), None).await;
     // The organization's list: its organization and agent tokens, no secrets, nobody else's.
     api.call(Method::GET, "/api/v2/ping", Some(&ci_secret), None).await;
     let (status, list) = api

@@ -66,16 +66,44 @@ impl Store {
         expires_at: Option<i64>,
     ) -> Result<(Token, SecretString), StoreError> {
         let secret = new_token_secret(prefix(kind))?;
-        self.insert_token(kind, organization_id, job_id, None, description, expires_at, &secret).await
+        self.insert_token(kind, organization_id, job_id, None, description, expires_at, None, &secret).await
+    }
+
+    /// Create a token of `kind` for organization `organization_id` (an organization token, or
+    /// an agent token not bound to a pool), recording who made it (`created_by`, as TFE names
+    /// a creator: `users:<id>`, `teams:<id>`, `organizations:<name>`). The secret is returned
+    /// here and never again.
+    pub async fn create_organization_scoped_token(
+        &self,
+        kind: TokenKind,
+        organization_id: &str,
+        description: &str,
+        expires_at: Option<i64>,
+        created_by: Option<&str>,
+    ) -> Result<(Token, SecretString), StoreError> {
+        let secret = new_token_secret(prefix(kind))?;
+        self.insert_token(
+            kind,
+            Some(organization_id),
+            None,
+            None,
+            description,
+            expires_at,
+            created_by,
+            &secret,
+        )
+        .await
     }
 
     /// Create an agent token bound to agent pool `pool_id`: it claims the jobs of the pool's
-    /// workspaces and nothing else. The secret is returned here and never again.
+    /// workspaces and nothing else, recording who made it (`created_by`, as in
+    /// [`Store::create_organization_scoped_token`]). The secret is returned here and never again.
     pub async fn create_pool_token(
         &self,
         pool_id: &str,
         description: &str,
         expires_at: Option<i64>,
+        created_by: Option<&str>,
     ) -> Result<(Token, SecretString), StoreError> {
         let pool = self.agent_pool(pool_id).await?;
         let secret = new_token_secret(prefix(TokenKind::Agent))?;
@@ -86,6 +114,7 @@ impl Store {
             Some(&pool.id),
             description,
             expires_at,
+            created_by,
             &secret,
         )
         .await
@@ -111,10 +140,11 @@ impl Store {
         agent_pool_id: Option<&str>,
         description: &str,
         expires_at: Option<i64>,
+        created_by: Option<&str>,
         secret: &str,
     ) -> Result<(Token, SecretString), StoreError> {
         let id = new_id("at")?;
-        sqlx::query("INSERT INTO tokens (id, hash, kind, organization_id, job_id, agent_pool_id, description, expires_at, created_at) VALUES ($1, $2, $3, $4, $5, $9, $6, $7, $8)")
+        sqlx::query("INSERT INTO tokens (id, hash, kind, organization_id, job_id, agent_pool_id, description, expires_at, created_at, created_by) VALUES ($1, $2, $3, $4, $5, $9, $6, $7, $8, $10)")
             .bind(&id)
             .bind(token_hash(secret))
             .bind(kind.as_str())
@@ -124,6 +154,7 @@ impl Store {
             .bind(expires_at)
             .bind(self.now())
             .bind(agent_pool_id)
+            .bind(created_by)
             .execute(&self.pool)
             .await?;
         Ok((self.token(&id).await?, SecretString::new(secret.to_owned())))

@@ -321,7 +321,7 @@ fn version(text: &str) -> tern_types::Version {
 /// pool's.
 async fn agent_token(f: &Fixture, org: Option<&str>, pool: Option<&str>) -> Token {
     match pool {
-        Some(pool) => f.store.create_pool_token(pool, "pool agents", None).await.unwrap().0,
+        Some(pool) => f.store.create_pool_token(pool, "pool agents", None, None).await.unwrap().0,
         None => f.store.create_token(TokenKind::Agent, org, None, "agents", None).await.unwrap().0,
     }
 }
@@ -1141,12 +1141,14 @@ async fn agent_pools_are_unique_used_and_deleted_with_their_tokens(f: Fixture) {
     let listed = f.store.list_agent_pools(&acme.id, Page::default()).await.unwrap();
     assert_eq!((listed.total, listed.items[0].name.as_str()), (1, "production"));
 
-    let (token, secret) = f.store.create_pool_token(&prod.id, "rack 1", None).await.unwrap();
+    let (token, secret) =
+        f.store.create_pool_token(&prod.id, "rack 1", None, Some("users:u-1")).await.unwrap();
     assert_eq!(
         (token.kind, token.organization_id.as_deref(), token.agent_pool_id.as_deref()),
         (TokenKind::Agent, Some(acme.id.as_str()), Some(prod.id.as_str()))
     );
     assert!(secret.expose_secret().starts_with("tern-agent."));
+    assert_eq!(token.created_by.as_deref(), Some("users:u-1"));
     assert_eq!(
         ClaimScope::of(&token),
         Some(ClaimScope::Pool { organization_id: acme.id.clone(), pool_id: prod.id.clone() })

@@ -175,7 +175,9 @@ async fn create_token(
     let description = doc.as_ref().map(|d| d.string("description")).transpose()?.flatten();
     let expires = super::tokens::expiry(doc.as_ref(), s.store.unix_now())?;
     let description = description.unwrap_or_else(|| format!("agents of pool {}", p.name));
-    let (created, secret) = s.store.create_pool_token(&p.id, &description, expires).await?;
+    let creator = caller.creator(&p.organization);
+    let (created, secret) =
+        s.store.create_pool_token(&p.id, &description, expires, creator.as_deref()).await?;
     let scope = super::user::org_scope(&p.organization_id);
     s.audit(&caller, "token.created", scope, super::tokens::audit_details(&created)).await?;
     Ok(docs::created(super::tokens::token_doc(&created, Some(secret))))

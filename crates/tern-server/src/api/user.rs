@@ -2431,15 +2431,8 @@ async fn current_state_outputs(
 
 // ---------------------------------------------------------------- tokens
 
-/// A new token of `kind` for `org`, shown once in the response.
-async fn create_token(
-    s: &ApiState,
-    caller: &Caller,
-    org: &Organization,
-    kind: TokenKind,
-    body: &[u8],
-    default: String,
-) -> ApiResult {
+/// A token request's description and expiry (an empty body asks for neither).
+fn token_request(s: &ApiState, body: &[u8]) -> Result<(Option<String>, Option<i64>), ApiError> {
     let doc = if body.is_empty() {
         None
     } else {
@@ -2451,10 +2444,7 @@ async fn create_token(
     };
     let description = doc.as_ref().map(|d| d.string("description")).transpose()?.flatten();
     let expires = super::tokens::expiry(doc.as_ref(), s.store.unix_now())?;
-    let (token, secret) =
-        s.store.create_token(kind, Some(&org.id), None, &description.unwrap_or(default), expires).await?;
-    s.audit(caller, "token.created", org_scope(&org.id), super::tokens::audit_details(&token)).await?;
-    Ok(docs::created(super::tokens::token_doc(&token, Some(secret))))
+    Ok((description, expires))
 }
 
 async fn create_org_token(
@@ -2463,9 +2453,11 @@ async fn create_org_token(
     Path(org): Path<String>,
     body: Bytes,
 ) -> ApiResult {
-    let org = load_org(&s, &caller, &org, OA::ManageOrganizationTokens).await?;
-    let default = format!("organization {}", org.name);
-    create_token(&s, &caller, &org, TokenKind::Organization, &body, default).await
+    let (description, expires) = token_request(&s, &body)?;
+    let (token, secret) =
+        crate::app::organization::create_org_token(&s, &caller, &org, description.as_deref(), expires)
+            .await?;
+    Ok(docs::created(super::tokens::token_doc(&token, Some(secret))))
 }
 
 /// The organization's newest organization token, as TFE shows its one organization token
@@ -2500,6 +2492,19 @@ async fn create_agent_token(
     body: Bytes,
 ) -> ApiResult {
     let org = load_org(&s, &caller, &org, OA::ManageAgentPools).await?;
-    let default = format!("agents of {}", org.name);
-    create_token(&s, &caller, &org, TokenKind::Agent, &body, default).await
+    let (description, expires) = token_request(&s, &body)?;
+    let description = description.unwrap_or_else(|| format!("agents of {}", org.name));
+    let creator = caller.creator(&org.name);
+    let (token, secret) = s
+        .store
+        .create_organization_scoped_token(
+            TokenKind::Agent,
+            &org.id,
+            &description,
+            expires,
+            creator.as_deref(),
+        )
+        .await?;
+    s.audit(&caller, "token.created", org_scope(&org.id), super::tokens::audit_details(&token)).await?;
+    Ok(docs::created(super::tokens::token_doc(&token, Some(secret))))
 }

@@ -216,8 +216,17 @@ pub(crate) async fn create_org_token(
 ) -> Result<(Token, SecretString), ApiError> {
     let (org, _) = access::org_for(s, caller, org, OA::ManageOrganizationTokens).await?;
     let description = description.map_or_else(|| format!("organization {}", org.name), str::to_owned);
-    let (token, secret) =
-        s.store.create_token(TokenKind::Organization, Some(&org.id), None, &description, expires_at).await?;
+    let creator = caller.creator(&org.name);
+    let (token, secret) = s
+        .store
+        .create_organization_scoped_token(
+            TokenKind::Organization,
+            &org.id,
+            &description,
+            expires_at,
+            creator.as_deref(),
+        )
+        .await?;
     let scope = Scope { organization: Some(&org.id), ..Default::default() };
     s.audit(caller, "token.created", scope, crate::api::token_audit_details(&token)).await?;
     Ok((token, secret))
