@@ -585,15 +585,36 @@ pub enum UserCommand {
         #[command(flatten)]
         client: ClientArgs,
     },
-    /// Sign a user out of every browser (admin token): their web sessions end on every replica,
-    /// and a page they have open stops following within seconds. Their API tokens remain: end
-    /// those with `tern token revoke`.
-    #[command(after_help = "Example (someone leaves; their laptop is gone):\n  \
-        tern user sign-out bob\n  \
-        tern token list                   # then revoke the tokens they held")]
+    /// Sign a user out of every browser (admin token), or out of one with --session (yours too):
+    /// the web sessions end on every replica, and a page open in them stops following within
+    /// seconds. API tokens remain: end those with `tern token revoke`.
+    #[command(after_help = "Examples:\n  \
+        tern user sign-out bob            # someone leaves; their laptop is gone\n  \
+        tern token list                   # then revoke the tokens they held\n  \
+        tern user sessions alice          # a browser you no longer use:\n  \
+        tern user sign-out alice --session ses-4kQ2rV9xTb1mZp8L")]
     SignOut {
         /// Username.
         username: String,
+        /// End only this session (its id, from `tern user sessions`): a user may end their own,
+        /// an administrator anyone's.
+        #[arg(long, value_name = "ID")]
+        session: Option<String>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// List a user's browser sessions, newest first: yours with your own token, anyone's with
+    /// the admin token. Shows ids and times, never a session's secret.
+    #[command(after_help = "Examples:\n  \
+        tern user sessions bob\n  \
+        tern user sign-out bob --session ses-4kQ2rV9xTb1mZp8L   # end one of them\n  \
+        tern user sessions bob --json | jq -r .id")]
+    Sessions {
+        /// Username.
+        username: String,
+        /// One JSON object per line (id, created-at, last-seen-at, expires-at).
+        #[arg(long)]
+        json: bool,
         #[command(flatten)]
         client: ClientArgs,
     },

@@ -972,6 +972,38 @@ impl Attributes for UserAttributes {
     type Relationships = NoRelationships;
 }
 
+/// A browser session of a user (`sessions`, tern's): its public id (`ses-…`) and times, never
+/// its secret.
+pub type Session = Resource<SessionAttributes>;
+
+/// What a session's document says.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, rename_all = "kebab-case")]
+pub struct SessionAttributes {
+    /// When the user signed in (RFC 3339).
+    pub created_at: String,
+    /// When it was last used (updated at most once a minute).
+    pub last_seen_at: String,
+    /// When it ends whatever happens (it ends earlier when idle too long).
+    pub expires_at: String,
+    /// The session this very request came with (a page of the web UI); false for a token.
+    pub current: bool,
+}
+
+impl Attributes for SessionAttributes {
+    const TYPE: &'static str = "sessions";
+    type Relationships = SessionRelationships;
+}
+
+/// Whose session it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SessionRelationships {
+    /// Its user.
+    pub user: ToOne,
+}
+relationships!(SessionRelationships);
+
 /// A team (`teams`).
 pub type Team = Resource<TeamAttributes>;
 

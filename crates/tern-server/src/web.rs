@@ -40,6 +40,13 @@ pub struct SignIn {
     pub groups_by_name: bool,
 }
 
+impl SignIn {
+    /// [`SignIn::idle`] in seconds, as the store takes it.
+    pub(crate) fn idle_s(&self) -> i64 {
+        i64::try_from(self.idle.as_secs()).unwrap_or(i64::MAX)
+    }
+}
+
 impl Default for SignIn {
     fn default() -> Self {
         Self {
@@ -278,8 +285,7 @@ pub(crate) async fn session_of(
     headers: &HeaderMap,
 ) -> Result<Option<(Session, User, String)>, Box<Response>> {
     let Some(secret) = cookie_of(s, headers, SESSION_COOKIE) else { return Ok(None) };
-    let idle = i64::try_from(s.signin.idle.as_secs()).unwrap_or(i64::MAX);
-    match s.store.session(&secret, idle).await {
+    match s.store.session(&secret, s.signin.idle_s()).await {
         Ok(Some((session, user))) => Ok(Some((session, user, secret))),
         Ok(None) => Ok(None),
         Err(e) => Err(Box::new(storage_error(e))),

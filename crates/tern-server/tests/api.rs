@@ -134,7 +134,9 @@ both!(
     teams_members_tokens_and_access_through_the_tfe_api,
     the_ways_into_more_power_that_a_review_found_are_closed,
     the_web_ui_shows_runs_and_decides_as_the_api_does,
-    an_administrator_signs_a_user_out_of_every_browser
+    an_administrator_signs_a_user_out_of_every_browser,
+    a_person_lists_and_ends_their_own_browser_sessions,
+    an_administrator_lists_and_ends_a_users_browser_sessions
 );
 #[path = "api/ui_state.rs"]
 mod ui_state;
@@ -998,7 +1000,11 @@ async fn tokens_are_listed_expire_and_are_revoked(api: Api) {
 
 /// Concrete paths for the templates of ENDPOINTS.
 fn concrete(path: &str) -> String {
-    path.replace("{org}", "acme").replace("{name}", "app").replace("{id}", "x-1").replace("{var}", "var-1")
+    path.replace("{org}", "acme")
+        .replace("{name}", "app")
+        .replace("{id}", "x-1")
+        .replace("{var}", "var-1")
+        .replace("{session}", "ses-1")
 }
 
 async fn every_endpoint_needs_a_valid_token(api: Api) {
@@ -2965,6 +2971,9 @@ enum Scope {
     OrgTokens,
     /// A user's own account: the admin token (or the user); everyone else "not found".
     UserSelf,
+    /// What only a person has (their browser sessions): a user's token; every other token is
+    /// refused, the admin token too (it is nobody's; administrators use /api/v2/admin/users).
+    Person,
     /// Admin, or a token of the organization that owns the resource.
     Organization,
     /// Agent tokens: claiming a job.
@@ -2988,6 +2997,7 @@ fn scope_of(method: &str, path: &str) -> Scope {
         (_, "/api/v2/organizations/{org}/authentication-token") => Scope::OrgTokens,
         (_, p) if p.starts_with("/api/v2/admin/") => Scope::Admin,
         ("GET", "/api/v2/account/details") => Scope::UserToken,
+        (_, p) if p.starts_with("/api/v2/account/sessions") => Scope::Person,
         (_, p) if p.starts_with("/api/v2/users/") => Scope::UserSelf,
         (_, "/api/agent/jobs/claim") => Scope::Claim,
         (_, p) if p.starts_with("/api/agent/jobs/") => Scope::Job,
@@ -3052,6 +3062,8 @@ fn expected(scope: Scope, credential: Credential) -> Option<u16> {
         (S::OrgTokens, C::Admin) => None,
         (S::OrgTokens, C::OtherOrgToken) => Some(404),
         (S::OrgTokens, _) => Some(403),
+        // No credential of the matrix is a user's token.
+        (S::Person, _) => Some(403),
         (S::UserSelf, C::Admin) => None,
         (S::UserSelf, _) => Some(404),
         (S::Organization, C::Admin | C::OrgToken) => None,
@@ -3256,6 +3268,8 @@ async fn fixture(api: &Api) -> Fixture {
         Some(json!({"data":[{"type":"users","id":"alice"}]})),
     )
     .await;
+    // alice is signed in with a browser: her session is nobody else's to end.
+    let (session, _) = api.store.create_session(&user, api.store.unix_now() + 3600, None).await.unwrap();
     // An owner's user token, revoked: refused everywhere, as if it never existed.
     let owner = api
         .ok(
@@ -3308,6 +3322,7 @@ async fn fixture(api: &Api) -> Fixture {
         ("/api/v2/team-projects/", tprj),
         ("/api/v2/users/", user.clone()),
         ("/api/v2/admin/users/", user),
+        ("/api/v2/account/sessions/", session.id.clone()),
     ];
     let _ = run;
     Fixture {
@@ -3324,6 +3339,7 @@ async fn fixture(api: &Api) -> Fixture {
         cv_id,
         project,
         team,
+        session: session.id,
     }
 }
 
@@ -3345,6 +3361,8 @@ struct Fixture {
     cv_id: String,
     project: String,
     team: String,
+    /// A browser session of alice (a member of `devs`).
+    session: String,
 }
 
 impl Fixture {
@@ -3371,6 +3389,7 @@ impl Fixture {
             .replace("{var}", var)
             .replace("{kid}", "no-such-kid")
             .replace("{signature}", "0.00")
+            .replace("{session}", &self.session)
             .replace("/api/agent/jobs/{id}", &format!("/api/agent/jobs/{}", self.job_id(0)))
             .replace("{id}", id);
         // Lists that need a filter get the one naming acme's resource.
@@ -3557,8 +3576,14 @@ fn member_gets(method: &str, template: &str) -> Option<u16> {
         (_, p) if p.starts_with("/api/agent/") || p.starts_with("/api/v2/admin/") => Some(403),
         (
             "GET",
-            "/api/v2/ping" | "/api/v2/openapi.json" | "/api/v2/organizations" | "/api/v2/account/details",
+            "/api/v2/ping"
+            | "/api/v2/openapi.json"
+            | "/api/v2/organizations"
+            | "/api/v2/account/details"
+            | "/api/v2/account/sessions",
         ) => None,
+        // The fixture's session is alice's: not theirs to end.
+        ("DELETE", "/api/v2/account/sessions/{id}") => Some(404),
         // Another user's account does not exist for them.
         (_, p) if p.starts_with("/api/v2/users/") => Some(404),
         // Seen by every member (lists filtered to what they may see).
@@ -3662,6 +3687,10 @@ async fn every_endpoint_decides_by_the_callers_teams(api: Api) {
         let path = f.concrete(template);
         for (who, level, member, token) in &callers {
             let want: Option<u16> = match level_needed(method_name, template) {
+                // A team's token is nobody's: it has no browser sessions.
+                _ if who.starts_with("team token") && template.starts_with("/api/v2/account/sessions") => {
+                    Some(403)
+                }
                 Some(needed) => match level {
                     Some(l) if *l >= needed => None,
                     Some(_) => Some(403),
@@ -5397,4 +5426,202 @@ async fn an_administrator_signs_a_user_out_of_every_browser(api: Api) {
         .call(Method::POST, "/api/v2/admin/users/user-nobody/actions/sign_out", Some(&api.admin), None)
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+/// A user and their browser sessions, made in the store as a sign-in makes them: the user's id,
+/// a token of theirs, and each session's public id and secret (newest last).
+async fn person_with_sessions(
+    api: &Api,
+    name: &str,
+    sessions: usize,
+) -> (String, String, Vec<(String, String)>) {
+    let doc = api
+        .ok(
+            Method::POST,
+            "/api/v2/admin/users",
+            Some(json!({"data":{"type":"users","attributes":{"username":name}}})),
+        )
+        .await;
+    let id = doc["data"]["id"].as_str().unwrap().to_owned();
+    let token = api.ok(Method::POST, &format!("/api/v2/users/{id}/authentication-tokens"), None).await["data"]
+        ["attributes"]["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut made = Vec::new();
+    for _ in 0..sessions {
+        let (s, secret) = api.store.create_session(&id, api.store.unix_now() + 3600, None).await.unwrap();
+        made.push((s.id, secret.expose_secret().to_owned()));
+    }
+    (id, token, made)
+}
+
+/// Whether a browser with this session cookie is signed in (the web UI's home page, or a
+/// redirect to sign in).
+async fn signed_in(api: &Api, secret: &str) -> bool {
+    let (status, _, to) = page(api, Method::GET, "/app", Some(secret), None, None).await;
+    match status {
+        StatusCode::OK => true,
+        StatusCode::SEE_OTHER => {
+            assert!(to.as_deref().is_some_and(|t| t.starts_with("/app/sign-in")), "{to:?}");
+            false
+        }
+        other => panic!("GET /app: {other}"),
+    }
+}
+
+/// Neither a session's secret nor its stored hash is in `text`.
+fn holds_no_session_secret(text: &str, sessions: &[(String, String)]) {
+    use base64::Engine as _;
+    for (id, secret) in sessions {
+        let hash = tern_store::token_hash(secret);
+        let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
+        for b64 in [
+            base64::engine::general_purpose::STANDARD.encode(&hash),
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&hash),
+        ] {
+            assert!(!text.contains(&b64), "the hash of {id} in {text}");
+        }
+        assert!(!text.contains(secret.as_str()) && !text.contains(&hex), "the secret of {id} in {text}");
+    }
+}
+
+/// `GET /api/v2/account/sessions` lists the caller's own browser sessions (ids and times, never
+/// a secret), and `DELETE …/{id}` ends one: its cookie opens nothing on the next request, the
+/// others stay, and it is in the audit trail. Another user's session is "not found" and nothing
+/// changes; tokens that are nobody's (organization, admin) are refused.
+async fn a_person_lists_and_ends_their_own_browser_sessions(api: Api) {
+    let (alice, token, mine) = person_with_sessions(&api, "alice", 2).await;
+    let (_, bob_token, theirs) = person_with_sessions(&api, "bob", 1).await;
+    let all: Vec<(String, String)> = mine.iter().chain(&theirs).cloned().collect();
+    let ids = |v: &Value| -> Vec<String> {
+        v["data"].as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap().to_owned()).collect()
+    };
+
+    let (status, listed) = api.call(Method::GET, "/api/v2/account/sessions", Some(&token), None).await;
+    assert_eq!(status, StatusCode::OK, "{listed}");
+    assert_eq!(ids(&listed), [mine[1].0.clone(), mine[0].0.clone()], "alice's, newest first: {listed}");
+    let first = &listed["data"][0];
+    assert_eq!(first["type"], "sessions", "{listed}");
+    assert_eq!(first["relationships"]["user"]["data"], json!({"id": alice, "type": "users"}), "{listed}");
+    assert_eq!(first["links"]["self"], format!("/api/v2/account/sessions/{}", mine[1].0), "{listed}");
+    let a = &first["attributes"];
+    for time in ["created-at", "last-seen-at", "expires-at"] {
+        let at = a[time].as_str().unwrap_or_else(|| panic!("{time}: {listed}"));
+        assert!(humantime::parse_rfc3339(at).is_ok(), "{time}: {at}");
+    }
+    assert_eq!(a["current"], false, "a token is no session: {listed}");
+    holds_no_session_secret(&listed.to_string(), &all);
+    let (_, bobs) = api.call(Method::GET, "/api/v2/account/sessions", Some(&bob_token), None).await;
+    assert_eq!(ids(&bobs), [theirs[0].0.clone()], "{bobs}");
+
+    // Tokens that are nobody's have no sessions: refused, saying what is needed.
+    api.ok(
+        Method::POST,
+        "/api/v2/organizations",
+        Some(json!({"data":{"type":"organizations","attributes":{"name":"acme"}}})),
+    )
+    .await;
+    let org_token = api.ok(Method::POST, "/api/v2/organizations/acme/authentication-token", None).await["data"]
+        ["attributes"]["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for who in [&org_token, &api.admin] {
+        let (status, e) = api.call(Method::GET, "/api/v2/account/sessions", Some(who), None).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{e}");
+        assert!(e.to_string().contains("needs a user's token"), "{e}");
+    }
+    // Each token used once: its last-use stamp is then not written again for a while.
+    assert_eq!(api.call(Method::GET, "/api/v2/ping", Some(&token), None).await.0, StatusCode::OK);
+
+    // Someone else's session, through one's own account: not found, and nothing changes.
+    let before = api.store.dump().await.unwrap();
+    for (who, id) in [(&token, &theirs[0].0), (&token, &"ses-nothing".to_owned()), (&org_token, &mine[0].0)] {
+        let (status, e) =
+            api.call(Method::DELETE, &format!("/api/v2/account/sessions/{id}"), Some(who), None).await;
+        let want = if *who == org_token { StatusCode::FORBIDDEN } else { StatusCode::NOT_FOUND };
+        assert_eq!(status, want, "{id}: {e}");
+    }
+    assert_eq!(api.store.dump().await.unwrap(), before, "nothing changed");
+    assert!(signed_in(&api, &theirs[0].1).await, "bob is still signed in");
+
+    // Ending one: its cookie opens nothing on the very next request; the other stays.
+    assert!(signed_in(&api, &mine[0].1).await);
+    let (status, e) = api
+        .call(Method::DELETE, &format!("/api/v2/account/sessions/{}", mine[0].0), Some(&token), None)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{e}");
+    assert!(!signed_in(&api, &mine[0].1).await, "an ended session still opens pages");
+    assert!(signed_in(&api, &mine[1].1).await, "the other session ended too");
+    let (status, _) = api
+        .call(Method::DELETE, &format!("/api/v2/account/sessions/{}", mine[0].0), Some(&token), None)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "ended once");
+    let (_, listed) = api.call(Method::GET, "/api/v2/account/sessions", Some(&token), None).await;
+    assert_eq!(ids(&listed), [mine[1].0.clone()], "{listed}");
+
+    // The audit trail names the session by its public id, and the actor.
+    let trail = api.ok(Method::GET, "/api/v2/admin/audit-trail?filter[action]=user.signed-out", None).await;
+    let event = &trail["data"][0]["attributes"];
+    assert_eq!(event["actor"], "alice", "{trail}");
+    assert_eq!(event["details"]["session"], mine[0].0.as_str(), "{trail}");
+    assert_eq!(event["details"]["username"], "alice", "{trail}");
+    assert_eq!(trail["data"].as_array().unwrap().len(), 1, "one event, for the one session ended: {trail}");
+    holds_no_session_secret(&trail.to_string(), &all);
+}
+
+/// `GET /api/v2/admin/users/{id}/sessions` and `DELETE …/sessions/{session}`: an administrator
+/// lists a user's sessions and ends one of them (the others and their tokens remain); a
+/// session of another user under this user's path is "not found" and nothing changes; the user
+/// themselves may not use the administrators' endpoints.
+async fn an_administrator_lists_and_ends_a_users_browser_sessions(api: Api) {
+    let (alice, token, mine) = person_with_sessions(&api, "alice", 2).await;
+    let (bob, _, theirs) = person_with_sessions(&api, "bob", 1).await;
+    let all: Vec<(String, String)> = mine.iter().chain(&theirs).cloned().collect();
+    let list = format!("/api/v2/admin/users/{alice}/sessions");
+
+    let listed = api.ok(Method::GET, &list, None).await;
+    let ids: Vec<&str> =
+        listed["data"].as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, [mine[1].0.as_str(), mine[0].0.as_str()], "{listed}");
+    assert_eq!(listed["data"][0]["links"]["self"], format!("{list}/{}", mine[1].0), "{listed}");
+    assert_eq!(listed["meta"]["pagination"]["total-count"], 2, "{listed}");
+    holds_no_session_secret(&listed.to_string(), &all);
+    let (status, _) =
+        api.call(Method::GET, "/api/v2/admin/users/user-nobody/sessions", Some(&api.admin), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // Not the user's own way in, nor a way to end them.
+    for (method, path) in [(Method::GET, list.clone()), (Method::DELETE, format!("{list}/{}", mine[0].0))] {
+        let (status, e) = api.call(method, &path, Some(&token), None).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{path}: {e}");
+    }
+    // bob's session under alice's path: not found, nothing changes.
+    assert_eq!(api.call(Method::GET, "/api/v2/ping", Some(&token), None).await.0, StatusCode::OK);
+    let before = api.store.dump().await.unwrap();
+    let (status, e) =
+        api.call(Method::DELETE, &format!("{list}/{}", theirs[0].0), Some(&api.admin), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{e}");
+    assert!(e.to_string().contains("user alice has no session"), "{e}");
+    assert_eq!(api.store.dump().await.unwrap(), before, "nothing changed");
+
+    let (status, e) =
+        api.call(Method::DELETE, &format!("{list}/{}", mine[0].0), Some(&api.admin), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{e}");
+    assert!(!signed_in(&api, &mine[0].1).await, "an ended session still opens pages");
+    assert!(signed_in(&api, &mine[1].1).await && signed_in(&api, &theirs[0].1).await);
+    let (status, _) = api.call(Method::GET, "/api/v2/account/details", Some(&token), None).await;
+    assert_eq!(status, StatusCode::OK, "their token remains");
+    let listed = api.ok(Method::GET, &format!("/api/v2/admin/users/{bob}/sessions"), None).await;
+    assert_eq!(listed["data"][0]["id"], theirs[0].0.as_str(), "{listed}");
+
+    let trail = api.ok(Method::GET, "/api/v2/admin/audit-trail?filter[action]=user.signed-out", None).await;
+    let event = &trail["data"][0]["attributes"];
+    assert_eq!(event["actor-kind"], "admin", "{trail}");
+    assert_eq!(
+        (&event["details"]["session"], &event["details"]["username"]),
+        (&json!(mine[0].0), &json!("alice"))
+    );
+    holds_no_session_secret(&trail.to_string(), &all);
 }

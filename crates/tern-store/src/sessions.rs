@@ -4,9 +4,10 @@
 //! Rules held here: a session, a sign-in attempt and an authorization code are stored as the
 //! SHA-256 of their secret, so a copy of the database signs nobody in; a session ends at its
 //! absolute expiry, or earlier when idle longer than the caller's limit, and deleting it (sign
-//! out, or the user's deletion) ends it on every replica at once; a sign-in attempt and a code
-//! are used at most once (taken: read and deleted in one statement), only before they expire,
-//! and an attempt only by the browser that started it.
+//! out; ending it by its public id, which ends only a session of the user named; or the user's
+//! deletion) ends it on every replica at once; a sign-in attempt and a code are used at most
+//! once (taken: read and deleted in one statement), only before they expire, and an attempt
+//! only by the browser that started it.
 
 use sqlx::Row as _;
 use tern_types::SecretString;
@@ -264,13 +265,7 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?;
         let Some(row) = row else { return Ok(None) };
-        let mut s = Session {
-            id: row.try_get("id")?,
-            user_id: row.try_get("user_id")?,
-            created_at: row.try_get("created_at")?,
-            last_seen_at: row.try_get("last_seen_at")?,
-            expires_at: row.try_get("expires_at")?,
-        };
+        let mut s = session_of_row(&row)?;
         let now = self.now();
         if s.expires_at <= now || s.last_seen_at.saturating_add(idle_s) <= now {
             sqlx::query("DELETE FROM sessions WHERE id = $1").bind(&s.id).execute(&self.pool).await?;
@@ -295,6 +290,40 @@ impl Store {
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected() > 0)
+    }
+
+    /// The live sessions of a user, newest first: those past their absolute end or idle longer
+    /// than `idle_s` are not listed (the next request with one ends it).
+    pub async fn list_user_sessions(&self, user_id: &str, idle_s: i64) -> Result<Vec<Session>, StoreError> {
+        let now = self.now();
+        let rows = sqlx::query(
+            "SELECT id, user_id, created_at, last_seen_at, expires_at FROM sessions WHERE user_id = $1 AND expires_at > $2 ORDER BY seq DESC",
+        )
+        .bind(user_id)
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let s = session_of_row(&row)?;
+            if s.last_seen_at.saturating_add(idle_s) > now {
+                out.push(s);
+            }
+        }
+        Ok(out)
+    }
+
+    /// End session `id` (its public id) if it is `user_id`'s: the session ended, or `None` when
+    /// that user has no session by that id (another user's is left alone).
+    pub async fn end_user_session(&self, user_id: &str, id: &str) -> Result<Option<Session>, StoreError> {
+        let row = sqlx::query(
+            "DELETE FROM sessions WHERE id = $1 AND user_id = $2 RETURNING id, user_id, created_at, last_seen_at, expires_at",
+        )
+        .bind(id)
+        .bind(user_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(session_of_row).transpose()
     }
 
     /// End every session of a user; how many.
@@ -349,6 +378,17 @@ impl Store {
             challenge: row.try_get("challenge")?,
         }))
     }
+}
+
+/// A session read from a row with its `id, user_id, created_at, last_seen_at, expires_at`.
+fn session_of_row(row: &sqlx::any::AnyRow) -> Result<Session, StoreError> {
+    Ok(Session {
+        id: row.try_get("id")?,
+        user_id: row.try_get("user_id")?,
+        created_at: row.try_get("created_at")?,
+        last_seen_at: row.try_get("last_seen_at")?,
+        expires_at: row.try_get("expires_at")?,
+    })
 }
 
 /// The sealing context of an attempt's verifier: its state hash, in base64url.

@@ -63,6 +63,7 @@ both!(
     replicas_bootstrapping_at_once_agree_on_one_admin_token,
     audit_events_are_appended_in_batches_and_read_back_filtered,
     sessions_end_when_idle_at_their_limit_or_at_sign_out,
+    a_users_sessions_are_listed_and_ended_by_their_public_id,
     sign_ins_and_codes_are_used_once_by_whoever_started_them,
     provider_groups_set_the_memberships_of_mapped_teams,
 );
@@ -96,6 +97,52 @@ async fn sessions_end_when_idle_at_their_limit_or_at_sign_out(f: Fixture) {
     assert!(f.store.session(b.expose_secret(), 600).await.unwrap().is_some());
     f.store.delete_user(&u.id).await.unwrap();
     assert!(f.store.session(b.expose_secret(), 600).await.unwrap().is_none());
+}
+
+/// A user's live sessions are listed newest first, by their public ids (the ended, the expired
+/// and the idle ones not); one is ended by its id, only through its own user: another user's id
+/// ends nothing and changes nothing.
+async fn a_users_sessions_are_listed_and_ended_by_their_public_id(f: Fixture) {
+    let alice = f.store.create_user("alice", "", false).await.unwrap();
+    let bob = f.store.create_user("bob", "", false).await.unwrap();
+    let later = f.store.unix_now() + 7200;
+    let (first, first_secret) = f.store.create_session(&alice.id, later, None).await.unwrap();
+    f.clock.advance(Duration::from_secs(1));
+    let (second, _) = f.store.create_session(&alice.id, later, None).await.unwrap();
+    let (short, _) = f.store.create_session(&alice.id, f.store.unix_now() + 60, None).await.unwrap();
+    let (theirs, theirs_secret) = f.store.create_session(&bob.id, later, None).await.unwrap();
+    assert!(first.id.starts_with("ses-") && first.id != second.id);
+    assert!(
+        !first.id.contains(first_secret.expose_secret()) && !first_secret.expose_secret().contains(&first.id)
+    );
+    let ids = |list: Vec<Session>| list.into_iter().map(|s| s.id).collect::<Vec<_>>();
+    let listed = f.store.list_user_sessions(&alice.id, 600).await.unwrap();
+    assert_eq!(listed[0], short, "newest first, with its times");
+    assert_eq!(ids(listed), [short.id.clone(), second.id.clone(), first.id.clone()]);
+    // Past its absolute end, or idle too long: not listed.
+    f.clock.advance(Duration::from_secs(61));
+    assert_eq!(
+        ids(f.store.list_user_sessions(&alice.id, 600).await.unwrap()),
+        [second.id.clone(), first.id.clone()]
+    );
+    assert!(f.store.list_user_sessions(&alice.id, 30).await.unwrap().is_empty(), "idle longer than 30 s");
+
+    // Another user's session, through alice: nothing ends, nothing changes.
+    let before = f.store.dump().await.unwrap();
+    assert_eq!(f.store.end_user_session(&alice.id, &theirs.id).await.unwrap(), None);
+    assert_eq!(f.store.end_user_session(&alice.id, "ses-nothing").await.unwrap(), None);
+    assert_eq!(f.store.dump().await.unwrap(), before);
+    assert!(f.store.session(theirs_secret.expose_secret(), 600).await.unwrap().is_some());
+
+    let ended = f.store.end_user_session(&alice.id, &first.id).await.unwrap().unwrap();
+    assert_eq!(ended.id, first.id);
+    assert!(
+        f.store.session(first_secret.expose_secret(), 600).await.unwrap().is_none(),
+        "its cookie opens nothing"
+    );
+    assert_eq!(f.store.end_user_session(&alice.id, &first.id).await.unwrap(), None, "ended once");
+    assert_eq!(ids(f.store.list_user_sessions(&alice.id, 600).await.unwrap()), [second.id]);
+    assert_eq!(ids(f.store.list_user_sessions(&bob.id, 600).await.unwrap()), [theirs.id]);
 }
 
 /// A sign-in in flight is taken once, by the browser that started it, before it expires; its

@@ -501,3 +501,109 @@ fn users_and_teams_decide_what_each_token_may_do() {
     let err = failed(&as_token(&root, &["user", "list"]), 1);
     assert!(err.contains("403 Forbidden"), "{err}");
 }
+
+/// A browser signed in with `token` at `server`'s sign-in form (as a person pastes their token
+/// there): the session cookie's value.
+fn browser_session(server: &Server, token: &str) -> String {
+    let http =
+        reqwest::blocking::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let form = http.get(format!("{}/app/sign-in", server.base)).send().unwrap();
+    let cookie = |r: &reqwest::blocking::Response, name: &str| -> String {
+        r.headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find_map(|c| {
+                c.strip_prefix(&format!("{name}=")).map(|rest| rest.split(';').next().unwrap().to_owned())
+            })
+            .unwrap_or_else(|| panic!("no {name} cookie: {:?}", r.headers()))
+    };
+    let pre = cookie(&form, "tern_presession");
+    let html = form.text().unwrap();
+    let csrf = html.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    let signed_in = http
+        .post(format!("{}/app/sign-in/token", server.base))
+        .header("cookie", format!("tern_presession={pre}"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("token={token}&csrf={csrf}&return_to=%2Fapp"))
+        .send()
+        .unwrap();
+    assert_eq!(signed_in.status(), reqwest::StatusCode::SEE_OTHER);
+    cookie(&signed_in, "tern_session")
+}
+
+/// Whether the browser with this session cookie is signed in.
+fn opens_pages(server: &Server, session: &str) -> bool {
+    let http =
+        reqwest::blocking::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let home =
+        http.get(format!("{}/app", server.base)).header("cookie", format!("tern_session={session}")).send();
+    home.unwrap().status() == reqwest::StatusCode::OK
+}
+
+/// `tern user sessions NAME` lists a person's browser sessions (their own token, or the admin
+/// token for anyone), never a secret; `tern user sign-out NAME --session ID` ends one of them,
+/// and that browser is signed out at its next request while the others stay.
+#[test]
+fn a_user_lists_and_ends_their_browser_sessions() {
+    let s = Scratch::new();
+    let server = serve(&s, &[]);
+    let as_token = |token: &str, args: &[&str]| run(cli(&s, &server).env("TERN_TOKEN", token).args(args));
+    let tern = |args: &[&str]| as_token(ADMIN, args);
+    let token = |out: Run| out.success().stdout.trim().to_owned();
+    tern(&["user", "create", "alice"]).success();
+    tern(&["user", "create", "bob"]).success();
+    let alice = token(tern(&["user", "token", "alice"]));
+    let bob = token(tern(&["user", "token", "bob"]));
+
+    let none = as_token(&alice, &["user", "sessions", "alice"]);
+    assert_eq!(none.success().stdout, "", "{none}");
+    assert!(none.stderr.contains("alice has no browser session"), "{none}");
+    let laptop = browser_session(&server, &alice);
+    let phone = browser_session(&server, &alice);
+
+    // Her own, with her own token: newest first, ids and times, no secret.
+    let listed = as_token(&alice, &["user", "sessions", "alice"]);
+    let lines: Vec<&str> = listed.success().stdout.lines().collect();
+    assert!(
+        lines[0].starts_with("ID") && lines[0].contains("SIGNED IN") && lines[0].contains("EXPIRES"),
+        "{listed}"
+    );
+    assert_eq!(lines.len(), 3, "{listed}");
+    assert!(lines[1].starts_with("ses-") && lines[2].starts_with("ses-"), "{listed}");
+    assert!(
+        !listed.stdout.contains(&laptop) && !listed.stdout.contains(&phone),
+        "a secret was printed: {listed}"
+    );
+    let json = tern(&["user", "sessions", "alice", "--json"]);
+    let ids: Vec<String> = json
+        .success()
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids.len(), 2, "the administrator sees them too: {json}");
+    assert!(lines[1].starts_with(&ids[0]), "the same order: {listed}\n{json}");
+    let (newest, oldest) = (&ids[0], &ids[1]);
+
+    // Not someone else's, and not someone else's to end.
+    let err = failed(&as_token(&bob, &["user", "sessions", "alice"]), 1);
+    assert!(err.contains("only an administrator acts on other users"), "{err}");
+    let err = failed(&as_token(&bob, &["user", "sign-out", "bob", "--session", oldest]), 1);
+    assert!(err.contains("404 Not Found") && err.contains("you have no session"), "{err}");
+    assert!(opens_pages(&server, &laptop));
+
+    // alice ends the oldest (her laptop's): it is signed out; her phone is not.
+    let out = as_token(&alice, &["user", "sign-out", "alice", "--session", oldest]);
+    assert!(out.success().stdout.contains(&format!("session {oldest} of alice has ended")), "{out}");
+    assert!(!opens_pages(&server, &laptop), "an ended session still opens pages");
+    assert!(opens_pages(&server, &phone));
+    // The administrator ends the other; her token remains.
+    tern(&["user", "sign-out", "alice", "--session", newest]).success();
+    assert!(!opens_pages(&server, &phone));
+    let listed = tern(&["user", "sessions", "alice"]);
+    assert!(listed.success().stderr.contains("alice has no browser session"), "{listed}");
+    as_token(&alice, &["user", "sessions", "alice"]).success();
+    let err = failed(&tern(&["user", "sign-out", "alice", "--session", newest]), 1);
+    assert!(err.contains("404 Not Found") && err.contains("user alice has no session"), "{err}");
+}

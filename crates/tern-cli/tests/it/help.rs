@@ -21,6 +21,8 @@ fn help_output_of_every_command() {
         &["org", "create"],
         &["user"],
         &["user", "create"],
+        &["user", "sessions"],
+        &["user", "sign-out"],
         &["team"],
         &["team", "access"],
         &["workspace", "create"],

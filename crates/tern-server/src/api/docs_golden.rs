@@ -185,4 +185,15 @@ fn golden_documents() {
         terraform_version: Some("1.11.4".into()),
     };
     check("state-version", &docs::state_version(&sv, "https://tern.test"));
+    let session = crate::app::users::ListedSession {
+        session: tern_store::Session {
+            id: "ses-1".into(),
+            user_id: "user-1".into(),
+            created_at: T0,
+            last_seen_at: T0 + 60,
+            expires_at: T0 + 12 * 3600,
+        },
+        current: true,
+    };
+    check("session", &super::users::session_doc("user-1", &session, "/api/v2/account/sessions"));
 }

@@ -1,7 +1,10 @@
 //! Users and their tokens, in TFE's shapes (`users`, `authentication-tokens`): the account of
 //! the token's holder, a user's own tokens, and the administrators' list of users (with tern's
 //! own `POST /api/v2/admin/users`, so that the first users exist before any identity provider
-//! is configured).
+//! is configured); and tern's `sessions`: a person's browser sessions, listed and ended by
+//! themselves (`/api/v2/account/sessions`) or an administrator.
+//!
+//! These handlers parse and render; `app::users` decides who may and records what was done.
 
 use std::collections::HashMap;
 
@@ -15,7 +18,8 @@ use tern_store::User;
 
 use super::docs::{self, Doc};
 use super::table::{Table, Verb};
-use super::{ApiError, ApiState, Caller, Scope};
+use super::{ApiError, ApiState, Caller};
+use crate::app::users::{self as app, Account, ListedSession};
 
 type ApiResult = Result<Response, ApiError>;
 
@@ -70,6 +74,30 @@ pub(crate) fn endpoints(t: Table) -> Table {
         "Make a user no longer an administrator (admin)",
         revoke_admin,
     )
+    .add(
+        Verb::Get,
+        "/api/v2/account/sessions",
+        "Your browser sessions, newest first (a user's token; tern's)",
+        list_own_sessions,
+    )
+    .add(
+        Verb::Delete,
+        "/api/v2/account/sessions/{id}",
+        "End one of your browser sessions, on every replica (a user's token; tern's)",
+        end_own_session,
+    )
+    .add(
+        Verb::Get,
+        "/api/v2/admin/users/{id}/sessions",
+        "List a user's browser sessions, newest first (admin)",
+        list_sessions,
+    )
+    .add(
+        Verb::Delete,
+        "/api/v2/admin/users/{id}/sessions/{session}",
+        "End one browser session of a user, on every replica (admin; their tokens remain)",
+        end_session,
+    )
 }
 
 /// A user as the API shows them.
@@ -104,46 +132,18 @@ fn service_or_user(id: &str, username: &str, email: &str, admin: bool, service: 
 /// Who the token belongs to: a user, or (as TFE answers) a service account named after the
 /// token — `terraform login` shows this name when it greets.
 async fn account(State(s): State<ApiState>, caller: Caller) -> ApiResult {
-    let doc = match &caller {
-        Caller::User(_, u, _) => user_doc(u),
-        Caller::Admin(t) => service_or_user(&t.id, "api-admin", "", true, true),
-        Caller::Organization(t) => {
-            let org = match &t.organization_id {
-                Some(id) => s.store.organization_by_id(id).await?.name,
-                None => String::new(),
-            };
-            service_or_user(&t.id, &format!("api-org-{org}"), "", false, true)
-        }
-        Caller::Team(t, _) => {
-            let team = match &t.team_id {
-                Some(id) => s.store.team(id).await?.name,
-                None => String::new(),
-            };
-            service_or_user(&t.id, &format!("api-team-{team}"), "", false, true)
-        }
-        Caller::Agent(_) | Caller::Job(_) => {
-            return Err(ApiError::forbidden("agent and job tokens work only on the agent API (/api/agent)"));
-        }
-    };
-    Ok(docs::one(doc))
-}
-
-/// User `id`, if it is the caller or the caller administers the installation.
-async fn load_user(s: &ApiState, caller: &Caller, id: &str) -> Result<User, ApiError> {
-    let own = matches!(caller, Caller::User(_, u, _) if u.id == id);
-    if !own {
-        caller.check_admin().map_err(|_| ApiError::not_found(format!("user {id:?} not found")))?;
-    }
-    Ok(s.store.user(id).await?)
+    Ok(docs::one(match app::account(&s, &caller).await? {
+        Account::Person(u) => user_doc(&u),
+        Account::Service { id, name, admin } => service_or_user(&id, &name, "", admin, true),
+    }))
 }
 
 async fn show_user(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
-    Ok(docs::one(user_doc(&load_user(&s, &caller, &id).await?)))
+    Ok(docs::one(user_doc(&app::show(&s, &caller, &id).await?)))
 }
 
 async fn list_user_tokens(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
-    let u = load_user(&s, &caller, &id).await?;
-    let tokens = s.store.list_user_tokens(&u.id).await?;
+    let (_, tokens) = app::tokens(&s, &caller, &id).await?;
     Ok(docs::single_page(tokens.iter().map(|t| super::tokens::token_doc(t, None)).collect()))
 }
 
@@ -153,19 +153,18 @@ async fn create_user_token(
     Path(id): Path<String>,
     body: Bytes,
 ) -> ApiResult {
-    let u = load_user(&s, &caller, &id).await?;
-    let doc = if body.is_empty() {
-        None
-    } else {
-        Some(Doc::parse(&body, "authentication-tokens").or_else(|_| Doc::parse_untyped(&body))?)
-    };
-    let description = doc.as_ref().map(|d| d.string("description")).transpose()?.flatten();
-    let expires = super::tokens::expiry(doc.as_ref(), s.store.unix_now())?;
-    let description = description.unwrap_or_else(|| format!("token of {}", u.username));
-    let (created, secret) = s.store.create_user_token(&u.id, &description, expires).await?;
-    let mut details = super::tokens::audit_details(&created);
-    details["user"] = serde_json::Value::String(u.username.clone());
-    s.audit(&caller, "token.created", Scope::default(), details).await?;
+    let now = s.store.unix_now();
+    let (created, secret) = app::create_token(&s, &caller, &id, || {
+        let doc = if body.is_empty() {
+            None
+        } else {
+            Some(Doc::parse(&body, "authentication-tokens").or_else(|_| Doc::parse_untyped(&body))?)
+        };
+        let description = doc.as_ref().map(|d| d.string("description")).transpose()?.flatten();
+        let expires_at = super::tokens::expiry(doc.as_ref(), now)?;
+        Ok(app::NewToken { description, expires_at })
+    })
+    .await?;
     Ok(docs::created(super::tokens::token_doc(&created, Some(secret))))
 }
 
@@ -174,78 +173,102 @@ async fn list_users(
     caller: Caller,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult {
-    caller.check_admin()?;
-    super::user::check_query(&q, &["q", "filter[admin]"])?;
-    let admin = match q.get("filter[admin]").map(String::as_str) {
-        None | Some("") => None,
-        Some("true") => Some(true),
-        Some("false") => Some(false),
-        Some(other) => {
-            return Err(ApiError::bad_request(format!("filter[admin] must be true or false, not {other:?}")));
-        }
-    };
-    let search = q.get("q").map(String::as_str).filter(|v| !v.is_empty());
-    let paged = s.store.list_users(search, admin, docs::page(&q)?).await?;
+    let paged = app::list(&s, &caller, || {
+        super::user::check_query(&q, &["q", "filter[admin]"])?;
+        let admin = match q.get("filter[admin]").map(String::as_str) {
+            None | Some("") => None,
+            Some("true") => Some(true),
+            Some("false") => Some(false),
+            Some(other) => {
+                return Err(ApiError::bad_request(format!(
+                    "filter[admin] must be true or false, not {other:?}"
+                )));
+            }
+        };
+        let search = q.get("q").filter(|v| !v.is_empty()).cloned();
+        Ok((app::UserFilter { search, admin }, docs::page(&q)?))
+    })
+    .await?;
     Ok(docs::list(&paged, "/api/v2/admin/users", user_doc))
 }
 
-fn user_details(u: &User) -> serde_json::Value {
-    serde_json::json!({"id": u.id, "username": u.username, "email": u.email, "is-admin": u.site_admin})
-}
-
 async fn create_user(State(s): State<ApiState>, caller: Caller, body: Bytes) -> ApiResult {
-    caller.check_admin()?;
-    let doc = Doc::parse(&body, "users")?;
-    let username = doc.required("username")?;
-    let email = doc.string("email")?.unwrap_or_default();
-    let admin = doc.boolean("is-admin")?.unwrap_or(false);
-    // tern's: who this user is at the identity provider (`<issuer>#<sub>`), so that their first
-    // sign-in there reaches this user (a provider's username alone never does).
-    let identity = doc.string("identity")?;
-    let u = s.store.create_user_with_identity(&username, &email, admin, identity.as_deref()).await?;
-    s.audit(&caller, "user.created", Scope::default(), user_details(&u)).await?;
+    let u = app::create(&s, &caller, || {
+        let doc = Doc::parse(&body, "users")?;
+        Ok(app::NewUser {
+            username: doc.required("username")?,
+            email: doc.string("email")?.unwrap_or_default(),
+            admin: doc.boolean("is-admin")?.unwrap_or(false),
+            // tern's: who this user is at the identity provider (`<issuer>#<sub>`).
+            identity: doc.string("identity")?,
+        })
+    })
+    .await?;
     Ok(docs::created(user_doc(&u)))
 }
 
 async fn delete_user(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
-    caller.check_admin()?;
-    let u = s.store.user(&id).await?;
-    if matches!(&caller, Caller::User(_, me, _) if me.id == u.id) {
-        return Err(ApiError::conflict("you cannot delete yourself; another administrator can"));
-    }
-    s.store.delete_user(&u.id).await?;
-    s.audit(&caller, "user.deleted", Scope::default(), user_details(&u)).await?;
+    app::delete(&s, &caller, &id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-/// Sign a user out of every browser: their sessions end (a page or event stream of theirs stops
-/// within seconds, on every replica: sessions are rows, read on every request); their API
-/// tokens are not touched (`tern token revoke` ends those). Answers the user, and in `meta`
+/// Sign a user out of every browser (their API tokens remain). Answers the user, and in `meta`
 /// how many sessions ended.
 async fn sign_out_user(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
-    caller.check_admin()?;
-    let u = s.store.user(&id).await?;
-    let ended = s.store.end_user_sessions(&u.id).await?;
-    let mut details = user_details(&u);
-    details["sessions"] = serde_json::json!(ended);
-    s.audit(&caller, "user.signed-out", Scope::default(), details).await?;
+    let (u, ended) = app::sign_out(&s, &caller, &id).await?;
     let doc = serde_json::json!({"data": user_doc(&u), "meta": {"sessions-ended": ended}});
-    Ok((StatusCode::OK, [(axum::http::header::CONTENT_TYPE, "application/vnd.api+json")], doc.to_string())
-        .into_response())
-}
-
-async fn set_admin(s: &ApiState, caller: &Caller, id: &str, admin: bool) -> ApiResult {
-    caller.check_admin()?;
-    let u = s.store.set_site_admin(id, admin).await?;
-    let action = if admin { "user.admin-granted" } else { "user.admin-revoked" };
-    s.audit(caller, action, Scope::default(), user_details(&u)).await?;
-    Ok(docs::one(user_doc(&u)))
+    Ok(docs::respond(StatusCode::OK, &doc))
 }
 
 async fn grant_admin(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
-    set_admin(&s, &caller, &id, true).await
+    Ok(docs::one(user_doc(&app::set_admin(&s, &caller, &id, true).await?)))
 }
 
 async fn revoke_admin(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
-    set_admin(&s, &caller, &id, false).await
+    Ok(docs::one(user_doc(&app::set_admin(&s, &caller, &id, false).await?)))
+}
+
+// ---------------------------------------------------------------- browser sessions
+
+/// A session as the API shows it (`self` under the path it was listed at): its public id and
+/// times, never its secret.
+pub(crate) fn session_doc(user_id: &str, listed: &ListedSession, base: &str) -> r::Session {
+    let s = &listed.session;
+    Resource::new(
+        s.id.clone(),
+        r::SessionAttributes {
+            created_at: docs::time(s.created_at),
+            last_seen_at: docs::time(s.last_seen_at),
+            expires_at: docs::time(s.expires_at),
+            current: listed.current,
+        },
+        r::SessionRelationships { user: docs::rel(Some(user_id), "users") },
+    )
+    .with_self_link(format!("{base}/{}", s.id))
+}
+
+async fn list_own_sessions(State(s): State<ApiState>, caller: Caller) -> ApiResult {
+    let (me, sessions) = app::own_sessions(&s, &caller).await?;
+    let base = "/api/v2/account/sessions";
+    Ok(docs::single_page(sessions.iter().map(|l| session_doc(&me.id, l, base)).collect()))
+}
+
+async fn end_own_session(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
+    app::end_own_session(&s, &caller, &id).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn list_sessions(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
+    let (u, sessions) = app::sessions(&s, &caller, &id).await?;
+    let base = format!("/api/v2/admin/users/{}/sessions", u.id);
+    Ok(docs::single_page(sessions.iter().map(|l| session_doc(&u.id, l, &base)).collect()))
+}
+
+async fn end_session(
+    State(s): State<ApiState>,
+    caller: Caller,
+    Path((id, session)): Path<(String, String)>,
+) -> ApiResult {
+    app::end_session(&s, &caller, &id, &session).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }

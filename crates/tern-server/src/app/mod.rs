@@ -17,6 +17,7 @@ pub(crate) mod settings;
 pub(crate) mod state;
 pub(crate) mod teams;
 pub(crate) mod trust;
+pub(crate) mod users;
 pub(crate) mod variables;
 pub(crate) mod varsets;
 pub(crate) mod workspaces;

@@ -538,10 +538,9 @@ impl Follow {
     async fn next(&mut self) -> Option<Event> {
         while !self.done {
             if self.session_checked.elapsed() >= SESSION_RECHECK {
-                let idle = i64::try_from(self.s.signin.idle.as_secs()).unwrap_or(i64::MAX);
                 // Signed out, ended, expired, or the store unreachable: the stream ends (the
                 // browser reconnects, and is asked to sign in if it must).
-                self.s.store.session(&self.session, idle).await.ok()??;
+                self.s.store.session(&self.session, self.s.signin.idle_s()).await.ok()??;
                 self.session_checked = tokio::time::Instant::now();
             }
             for (i, phase) in [RunPhase::Plan, RunPhase::Apply].into_iter().enumerate() {

@@ -130,6 +130,16 @@ impl Client {
         })
     }
 
+    /// Where user `username`'s browser sessions are: the token's own account's, else the
+    /// administrators' path of that user (which names the closest user if there is none).
+    async fn sessions_path(&self, username: &str) -> anyhow::Result<String> {
+        if self.me().await.is_some_and(|me| me.attributes.username == username) {
+            return Ok("/api/v2/account/sessions".to_owned());
+        }
+        let u = self.user(username).await?;
+        Ok(format!("/api/v2/admin/users/{}/sessions", enc(&u.id)))
+    }
+
     /// Team `name` of `org`; if there is none, the error names the closest (one more request).
     async fn team(&self, org: &str, name: &str) -> anyhow::Result<r::Team> {
         let path = format!("/api/v2/organizations/{}/teams?filter%5Bnames%5D={}", enc(org), enc(name));
@@ -242,7 +252,7 @@ pub fn user(command: UserCommand, env: Env<'_>) -> anyhow::Result<ExitCode> {
         }
         UserCommand::GrantAdmin { username, client } => set_admin(&username, true, &client, env),
         UserCommand::RevokeAdmin { username, client } => set_admin(&username, false, &client, env),
-        UserCommand::SignOut { username, client } => {
+        UserCommand::SignOut { username, session: None, client } => {
             let c = Client::new(&client, env)?;
             block_on(async move {
                 let u = c.user(&username).await?;
@@ -252,6 +262,48 @@ pub fn user(command: UserCommand, env: Env<'_>) -> anyhow::Result<ExitCode> {
                 outln!(
                     "{username} is signed out of {ended} browser session(s), on every replica; their API tokens remain (tern token list, tern token revoke)"
                 );
+                Ok(ExitCode::SUCCESS)
+            })
+        }
+        UserCommand::SignOut { username, session: Some(session), client } => {
+            let c = Client::new(&client, env)?;
+            block_on(async move {
+                let path = format!("{}/{}", c.sessions_path(&username).await?, enc(&session));
+                c.send(Method::DELETE, &path, None, false).await?;
+                outln!(
+                    "session {session} of {username} has ended, on every replica; their other sessions and API tokens remain"
+                );
+                Ok(ExitCode::SUCCESS)
+            })
+        }
+        UserCommand::Sessions { username, json, client } => {
+            let c = Client::new(&client, env)?;
+            block_on(async move {
+                let list: ListDocument<r::Session> = c.get(&c.sessions_path(&username).await?).await?;
+                if json {
+                    for s in &list.data {
+                        let a = &s.attributes;
+                        let line = json!({
+                            "id": s.id, "created-at": a.created_at, "last-seen-at": a.last_seen_at,
+                            "expires-at": a.expires_at,
+                        });
+                        outln!("{line}");
+                    }
+                    return Ok(ExitCode::SUCCESS);
+                }
+                if list.data.is_empty() {
+                    eprintln!("{username} has no browser session");
+                    return Ok(ExitCode::SUCCESS);
+                }
+                let rows: Vec<Vec<String>> = list
+                    .data
+                    .iter()
+                    .map(|s| {
+                        let a = &s.attributes;
+                        vec![s.id.clone(), a.created_at.clone(), a.last_seen_at.clone(), a.expires_at.clone()]
+                    })
+                    .collect();
+                table(&["ID", "SIGNED IN", "LAST SEEN", "EXPIRES"], &rows);
                 Ok(ExitCode::SUCCESS)
             })
         }
