@@ -22,3 +22,4 @@ pub mod web;
 pub use routes::{CachePolicy, IssuerState, app, app_with};
 pub use serve::{ServeError, ServeOptions, serve};
 pub use tls::{TlsError, load_tls};
+pub use ui::table::{Needs, PAGES, Page, PageMethod, Permission, WorkspaceLevel};

@@ -13,17 +13,17 @@
 use std::time::Duration;
 
 use askama::Template;
-use axum::Router;
 use axum::extract::{Form, Query, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use serde::Deserialize;
 use tern_store::{Session, User};
 use tern_types::SecretString;
 
 use crate::api::ApiState;
+use crate::ui::table::Needs::{Public, SignedIn};
+use crate::ui::table::Pages;
 
 /// How people sign in, and for how long.
 #[derive(Debug)]
@@ -75,18 +75,28 @@ const CODE_TTL_S: i64 = 120;
 const TERRAFORM_CLIENT: &str = "terraform-cli";
 const TERRAFORM_PORTS: std::ops::RangeInclusive<u16> = 10000..=10010;
 
-/// The sign-in routes (outside `/api`).
-pub fn router(state: ApiState) -> Router {
-    Router::new()
-        .route("/app", get(home))
-        .route("/app/sign-in", get(sign_in_page))
-        .route("/app/sign-in/oidc", get(start_oidc))
-        .route("/app/sign-in/token", post(sign_in_with_token))
-        .route("/app/sign-out", post(sign_out))
-        .route("/oauth/callback", get(callback))
-        .route("/app/oauth/authorize", get(authorize_page).post(authorize))
-        .route("/oauth/token", post(token))
-        .with_state(state)
+/// The sign-in routes and `terraform login`'s, added to the browser's one table of routes
+/// ([`crate::ui::table`]).
+pub(crate) fn pages(t: Pages) -> Pages {
+    t.get("/app", SignedIn, "The signed-in person's organizations and teams", home)
+        .get("/app/sign-in", Public, "Sign in (a signed-in person is sent on)", sign_in_page)
+        .get("/app/sign-in/oidc", Public, "Start signing in at the identity provider", start_oidc)
+        .post(
+            "/app/sign-in/token",
+            Public,
+            "Sign in with a user token (the pre-session's CSRF token)",
+            sign_in_with_token,
+        )
+        .post("/app/sign-out", SignedIn, "End this browser's session", sign_out)
+        .get("/oauth/callback", Public, "The identity provider's answer", callback)
+        .get("/app/oauth/authorize", SignedIn, "`terraform login`'s consent page", authorize_page)
+        .post("/app/oauth/authorize", SignedIn, "Allow or deny `terraform login` a code", authorize)
+        .post_without_csrf(
+            "/oauth/token",
+            Public,
+            "`terraform login`'s code exchanged for a user token (PKCE; no cookie)",
+            token,
+        )
 }
 
 /// The `login.v1` entry of `/.well-known/terraform.json`.

@@ -147,6 +147,8 @@ mod ui_admin;
 mod ui_doctor;
 #[path = "api/ui_manage.rs"]
 mod ui_manage;
+#[path = "api/ui_matrix.rs"]
+mod ui_matrix;
 #[path = "api/ui_org.rs"]
 mod ui_org;
 #[path = "api/ui_settings.rs"]

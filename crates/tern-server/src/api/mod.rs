@@ -342,14 +342,12 @@ fn table(limits: ApiLimits) -> (Router<ApiState>, Vec<Endpoint>) {
 /// The API routes, to be merged into the server's router.
 pub fn router(state: ApiState) -> Router {
     let limits = state.limits;
-    let web = crate::web::router(state.clone());
     table(limits)
         .0
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limits.max_json_bytes))
         .layer(axum::middleware::map_response(api_version))
         .with_state(state.clone())
-        .merge(web)
         .merge(crate::ui::router(state))
 }
 

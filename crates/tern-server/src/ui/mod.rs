@@ -24,6 +24,7 @@ mod organization;
 mod pages;
 mod settings;
 mod state;
+pub(crate) mod table;
 mod varsets;
 
 pub(crate) use pages::{PageQuery, Pager, page_of, pager};
@@ -32,58 +33,130 @@ use askama::Template;
 use axum::Router;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
-use axum::routing::{get, post};
 use tern_store::{RunStatus, Token, TokenKind, User};
 
 use crate::api::{ApiError, ApiState, Caller, Memo};
 use crate::web;
 
-/// The pages (merged with the sign-in routes of [`web`]).
+/// The browser's routes — these pages and forms, and the sign-in pages of [`web`] — all from
+/// the one table ([`table::PAGES`]).
 pub fn router(state: ApiState) -> Router {
-    Router::new()
-        .route("/app/assets/{name}", get(assets::serve))
-        .route("/app/admin/doctor", get(admin::doctor))
-        .route("/app/admin/keys", get(admin::keys))
-        .route("/app/admin/keys/rotate", post(admin::rotate))
-        .route("/app/admin/keys/retire", post(admin::retire))
-        .route("/app/admin/keys/jwks.json", get(admin::jwks))
-        .route("/app/{org}", get(pages::organization))
-        .route("/app/{org}/workspaces", get(pages::workspaces))
-        .route("/app/{org}/settings", get(organization::index))
-        .route("/app/{org}/settings/audit-trail", get(organization::trail))
-        .route("/app/{org}/settings/tokens", get(organization::tokens).post(organization::create_token))
-        .route("/app/{org}/settings/tokens/{id}/revoke", post(organization::revoke_token))
-        .route("/app/{org}/settings/teams", get(organization::teams).post(organization::create_team))
-        .route("/app/{org}/settings/teams/{team}", get(organization::team).post(organization::update_team))
-        .route("/app/{org}/settings/teams/{team}/members", post(organization::change_members))
-        .route("/app/{org}/settings/teams/{team}/delete", post(organization::delete_team))
-        .route("/app/{org}/settings/teams/{team}/{kind}", post(organization::grant_access))
-        .route("/app/{org}/settings/teams/{team}/{kind}/{id}", post(organization::change_access))
-        .route("/app/{org}/settings/varsets", get(varsets::list).post(varsets::create))
-        .route("/app/{org}/settings/varsets/{id}", get(varsets::show).post(varsets::update))
-        .route("/app/{org}/settings/varsets/{id}/delete", post(varsets::delete))
-        .route("/app/{org}/settings/varsets/{id}/variables", post(varsets::add_variable))
-        .route("/app/{org}/settings/varsets/{id}/variables/{var}", post(varsets::change_variable))
-        .route("/app/{org}/settings/varsets/{id}/scope", post(varsets::change_scope))
-        .route("/app/{org}/settings/agents", get(organization::agents))
-        .route("/app/{org}/workspaces/{ws}", get(pages::workspace))
-        .route("/app/{org}/workspaces/{ws}/runs", get(pages::runs))
-        .route("/app/{org}/workspaces/{ws}/variables", get(pages::variables).post(pages::add_variable))
-        .route("/app/{org}/workspaces/{ws}/variables/{var}", post(pages::change_variable))
-        .route("/app/{org}/workspaces/{ws}/states", get(state::list))
-        .route("/app/{org}/workspaces/{ws}/states/{sv}", get(state::compare))
-        .route("/app/{org}/workspaces/{ws}/states/{sv}/download", get(state::download))
-        .route("/app/{org}/workspaces/{ws}/settings", get(settings::settings).post(settings::save))
-        .route("/app/{org}/workspaces/{ws}/settings/lock", post(settings::lock))
-        .route("/app/{org}/workspaces/{ws}/settings/delete", post(settings::delete))
-        .route("/app/{org}/workspaces/{ws}/credentials", get(credentials::credentials))
-        .route("/app/{org}/workspaces/{ws}/credentials/check", post(credentials::check))
-        .route("/app/{org}/workspaces/{ws}/runs/{run}", get(pages::run))
-        .route("/app/{org}/workspaces/{ws}/runs/{run}/actions", post(pages::run_action))
-        .route("/app/{org}/workspaces/{ws}/runs/{run}/events", get(pages::run_events))
+    table().0.with_state(state)
+}
+
+/// The table: every route with what it needs ([`table::Needs`]) and what it does. Add a page
+/// here (or in [`web::pages`]) and nowhere else: the router and the web authorization-matrix
+/// test both come from this.
+fn table() -> (Router<ApiState>, Vec<table::Page>) {
+    use table::Needs::{Member, Organization as Org, Public, SiteAdmin, Workspace as Ws};
+    use table::Permission as P;
+    use table::WorkspaceLevel as L;
+    let t = web::pages(table::Pages::new());
+    t.get("/app/assets/{name}", Public, "The stylesheet and the script, by content-hashed name", assets::serve)
+        .get("/app/admin/doctor", SiteAdmin, "`tern doctor`'s checks as this server sees itself", admin::doctor)
+        .get("/app/admin/keys", SiteAdmin, "The signing keys, with Rotate and Retire", admin::keys)
+        .post("/app/admin/keys/rotate", SiteAdmin, "Publish the next signing key", admin::rotate)
+        .post("/app/admin/keys/retire", SiteAdmin, "Retire a signing key", admin::retire)
+        .get("/app/admin/keys/jwks.json", SiteAdmin, "The public JWKS, as a download", admin::jwks)
+        .get("/app/{org}", Public, "Redirect to the organization's workspaces (looks nothing up)", pages::organization)
+        .get("/app/{org}/workspaces", Member, "The workspaces the caller may see, filtered", pages::workspaces)
+        .get("/app/{org}/settings", Public, "Redirect to the first settings page (looks nothing up)", organization::index)
+        .get("/app/{org}/settings/audit-trail", Org(P::Owners), "The audit trail, filtered", organization::trail)
+        .get("/app/{org}/settings/tokens", Org(P::Owners), "The organization's API tokens", organization::tokens)
+        .post(
+            "/app/{org}/settings/tokens",
+            Org(P::ManageTheToken),
+            "Create an organization token (owners) or a team's (manage-teams; the owners team's: owners), shown once",
+            organization::create_token,
+        )
+        .post(
+            "/app/{org}/settings/tokens/{id}/revoke",
+            Org(P::ManageTheToken),
+            "Revoke an API token (a team's: manage-teams; an agent pool's: manage-agent-pools; the organization's and the owners team's: owners)",
+            organization::revoke_token,
+        )
+        .get("/app/{org}/settings/teams", Member, "The teams", organization::teams)
+        .post("/app/{org}/settings/teams", Org(P::ManageTeams), "Create a team (its permissions: manage-organization-access)", organization::create_team)
+        .get("/app/{org}/settings/teams/{team}", Member, "A team: members, and its access the caller may see", organization::team)
+        .post(
+            "/app/{org}/settings/teams/{team}",
+            Org(P::ManageTeams),
+            "Rename a team (its organization permissions: manage-organization-access; the owners team: owners)",
+            organization::update_team,
+        )
+        .post(
+            "/app/{org}/settings/teams/{team}/members",
+            Org(P::ManageMembership),
+            "Add or remove a member (of the owners team: owners)",
+            organization::change_members,
+        )
+        .post("/app/{org}/settings/teams/{team}/delete", Org(P::ManageTeams), "Delete a team (never owners)", organization::delete_team)
+        .post(
+            "/app/{org}/settings/teams/{team}/{kind}",
+            Ws(L::Admin),
+            "Give the team access to the workspace the form names (to a project: admin on it)",
+            organization::grant_access,
+        )
+        .post(
+            "/app/{org}/settings/teams/{team}/{kind}/{id}",
+            Ws(L::Admin),
+            "Change or remove the team's access to a workspace (to a project: admin on it)",
+            organization::change_access,
+        )
+        .get("/app/{org}/settings/varsets", Org(P::ReadWorkspaces), "The variable sets", varsets::list)
+        .post("/app/{org}/settings/varsets", Org(P::ManageWorkspaces), "Create a variable set", varsets::create)
+        .get("/app/{org}/settings/varsets/{id}", Org(P::ReadWorkspaces), "A variable set, its variables and reach", varsets::show)
+        .post("/app/{org}/settings/varsets/{id}", Org(P::ManageWorkspaces), "Rename a set, make it global or not", varsets::update)
+        .post("/app/{org}/settings/varsets/{id}/delete", Org(P::ManageWorkspaces), "Delete a variable set", varsets::delete)
+        .post("/app/{org}/settings/varsets/{id}/variables", Org(P::ManageWorkspaces), "Add a variable to a set", varsets::add_variable)
+        .post(
+            "/app/{org}/settings/varsets/{id}/variables/{var}",
+            Org(P::ManageWorkspaces),
+            "Change or delete a set's variable",
+            varsets::change_variable,
+        )
+        .post(
+            "/app/{org}/settings/varsets/{id}/scope",
+            Org(P::ManageWorkspaces),
+            "Apply a set to a workspace or project, or remove it",
+            varsets::change_scope,
+        )
+        .get("/app/{org}/settings/agents", Member, "Agent pools, their agents and the workspaces the caller may see", organization::agents)
+        .get("/app/{org}/workspaces/{ws}", Ws(L::Read), "A workspace's overview (outputs: read-outputs)", pages::workspace)
+        .get("/app/{org}/workspaces/{ws}/runs", Ws(L::Read), "A workspace's runs", pages::runs)
+        .get("/app/{org}/workspaces/{ws}/variables", Ws(L::Read), "Its variables and the sets that apply", pages::variables)
+        .post("/app/{org}/workspaces/{ws}/variables", Ws(L::Write), "Add a variable", pages::add_variable)
+        .post("/app/{org}/workspaces/{ws}/variables/{var}", Ws(L::Write), "Change or delete a variable", pages::change_variable)
+        .get("/app/{org}/workspaces/{ws}/states", Ws(L::Read), "Its state versions", state::list)
+        .get("/app/{org}/workspaces/{ws}/states/{sv}", Ws(L::Read), "A state version compared with another", state::compare)
+        .get("/app/{org}/workspaces/{ws}/states/{sv}/download", Ws(L::Read), "A state version's file", state::download)
+        .get("/app/{org}/workspaces/{ws}/settings", Ws(L::Read), "Its settings (forms only to those who may)", settings::settings)
+        .post("/app/{org}/workspaces/{ws}/settings", Ws(L::Admin), "Change its settings", settings::save)
+        .post(
+            "/app/{org}/workspaces/{ws}/settings/lock",
+            Ws(L::Write),
+            "Lock or unlock it (force-unlock: admin)",
+            settings::lock,
+        )
+        .post("/app/{org}/workspaces/{ws}/settings/delete", Ws(L::Admin), "Delete it, its name typed", settings::delete)
+        .get("/app/{org}/workspaces/{ws}/credentials", Ws(L::Read), "Its dynamic credentials and trust", credentials::credentials)
+        .post(
+            "/app/{org}/workspaces/{ws}/credentials/check",
+            Ws(L::Read),
+            "Check a pasted trust document (nothing stored)",
+            credentials::check,
+        )
+        .get("/app/{org}/workspaces/{ws}/runs/{run}", Ws(L::Read), "A run: timeline, plan, logs, its actions", pages::run)
+        .post(
+            "/app/{org}/workspaces/{ws}/runs/{run}/actions",
+            Ws(L::Write),
+            "Confirm and apply, or discard (cancel: plan while it plans, else write)",
+            pages::run_action,
+        )
+        .get("/app/{org}/workspaces/{ws}/runs/{run}/events", Ws(L::Read), "A run followed live (Server-Sent Events)", pages::run_events)
         // The link Terraform prints ("To view this run in a browser, visit: …").
-        .route("/app/{org}/{ws}/runs/{run}", get(pages::printed_run_link))
-        .with_state(state)
+        .get("/app/{org}/{ws}/runs/{run}", Public, "Redirect Terraform's printed run link (looks nothing up)", pages::printed_run_link)
+        .into_parts()
 }
 
 /// What the header of every signed-in page shows.
