@@ -3,6 +3,11 @@
 // place (in Terraform's colours), and the page reloads when the run needs a person (Confirm & apply) or is over — and
 // the credentials page shows each cloud's trust formats as tabs with a Copy button per block.
 "use strict";
+
+// A form's answer that shows a secret once (a new API token) becomes, in the browser's history,
+// a plain visit to the same address: reloading it shows the page again instead of posting the
+// form a second time, which would make a second token.
+if (document.querySelector("[data-shown-once]")) window.history.replaceState(null, "", window.location.href);
 (() => {
   const root = document.querySelector("[data-events]");
   if (!root || !window.EventSource) return;

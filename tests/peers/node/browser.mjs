@@ -433,9 +433,12 @@ async function orgSettings(owner, reader) {
     secretPrefix: secret.split(".")[0],
   };
   await checkAll(owner, "org: token created");
-  await owner.goto(`${tern}/app/${org}/settings/tokens`, wait);
+  // Reloading the answer shows the page again; it does not post the form a second time.
+  await owner.reload(wait);
   const listed = await rows(owner, "#tokens");
   o.afterReload = {
+    path: new URL(owner.url()).pathname,
+    made: listed.filter((r) => r[1] === description).length,
     newToken: await owner.locator("#new-token").count(),
     secretInHtml: (await owner.content()).includes(secret),
     row: listed.find((r) => r[1] === description) ?? null,

@@ -818,10 +818,12 @@ fn organization_settings(seen: &Value) {
     );
     assert!(created["secretLength"].as_u64().unwrap() >= 32, "{created}");
     let after = &o["afterReload"];
+    assert_eq!(after["path"], "/app/acme/settings/tokens", "{after}");
+    assert_eq!(after["made"], 1, "a reload shows the page again, it makes no second token: {after}");
     assert_eq!(after["newToken"], 0, "{after}");
     assert_eq!(after["secretInHtml"], false, "the secret is shown once only: {after}");
     assert_eq!(after["row"][0], "organization", "the new token listed: {after}");
-    // (An organization token records no creator: the column is empty.)
+    assert_eq!(after["row"][3], "alice", "who made it: {after}");
     assert_eq!(o["trailSecret"], false, "the audit trail holds no secret: {o}");
     assert_eq!(o["apiWithToken"], 200, "the new token works against the API: {o}");
     assert_eq!(o["revoked"]["path"], "/app/acme/settings/tokens", "{o}");

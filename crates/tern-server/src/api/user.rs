@@ -2453,10 +2453,8 @@ async fn create_org_token(
     Path(org): Path<String>,
     body: Bytes,
 ) -> ApiResult {
-    let (description, expires) = token_request(&s, &body)?;
-    let (token, secret) =
-        crate::app::organization::create_org_token(&s, &caller, &org, description.as_deref(), expires)
-            .await?;
+    let input = Box::new(|| token_request(&s, &body));
+    let (token, secret) = crate::app::organization::create_org_token(&s, &caller, &org, input).await?;
     Ok(docs::created(super::tokens::token_doc(&token, Some(secret))))
 }
 

@@ -205,17 +205,23 @@ pub(crate) async fn revoke_token(s: &ApiState, caller: &Caller, id: &str) -> Res
     Ok(t)
 }
 
+/// What a new token is to say of itself: a description (else a default) and an expiry (Unix
+/// seconds; else never). Read only once the caller may create the token, so that a refusal
+/// never depends on what was sent.
+pub(crate) type TokenInput<'a> =
+    Box<dyn FnOnce() -> Result<(Option<String>, Option<i64>), ApiError> + Send + 'a>;
+
 /// Create an organization token (`POST …/authentication-token`: owners and administrators).
 /// The secret is returned here, to be shown once.
 pub(crate) async fn create_org_token(
     s: &ApiState,
     caller: &Caller,
     org: &str,
-    description: Option<&str>,
-    expires_at: Option<i64>,
+    input: TokenInput<'_>,
 ) -> Result<(Token, SecretString), ApiError> {
     let (org, _) = access::org_for(s, caller, org, OA::ManageOrganizationTokens).await?;
-    let description = description.map_or_else(|| format!("organization {}", org.name), str::to_owned);
+    let (description, expires_at) = input()?;
+    let description = description.unwrap_or_else(|| format!("organization {}", org.name));
     let creator = caller.creator(&org.name);
     let (token, secret) = s
         .store
@@ -240,14 +246,14 @@ pub(crate) async fn create_team_token(
     caller: &Caller,
     org: &str,
     team_id: &str,
-    description: Option<&str>,
-    expires_at: Option<i64>,
+    input: TokenInput<'_>,
 ) -> Result<(Token, SecretString), ApiError> {
     let (t, _) = super::teams::load_team(s, caller, team_id, OA::ManageTeams).await?;
     if t.organization != org {
         return Err(ApiError::not_found(format!("team {team_id:?} not found")));
     }
-    let description = description.map_or_else(|| format!("token of team {}", t.name), str::to_owned);
+    let (description, expires_at) = input()?;
+    let description = description.unwrap_or_else(|| format!("token of team {}", t.name));
     let creator = caller.creator(&t.organization);
     let (token, secret) =
         s.store.create_team_token(&t.id, &description, expires_at, false, creator.as_deref()).await?;

@@ -352,15 +352,11 @@ pub(crate) async fn create_token(
     if let Err(r) = v.check_form(&s, &headers, &f.csrf) {
         return *r;
     }
-    let (description, expires) = or_page!(&v.nav, f.input(s.store.unix_now()));
+    let now = s.store.unix_now();
+    let input = Box::new(|| f.input(now));
     let made = match f.target.as_str() {
-        "organization" => {
-            app::organization::create_org_token(&s, &v.caller, &org, description.as_deref(), expires).await
-        }
-        team => {
-            app::organization::create_team_token(&s, &v.caller, &org, team, description.as_deref(), expires)
-                .await
-        }
+        "organization" => app::organization::create_org_token(&s, &v.caller, &org, input).await,
+        team => app::organization::create_team_token(&s, &v.caller, &org, team, input).await,
     };
     let (token, secret) = or_page!(&v.nav, made);
     tokens_page(&s, v, &org, Some((&token, &secret))).await
