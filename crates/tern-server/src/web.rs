@@ -581,8 +581,14 @@ async fn sign_out(State(s): State<ApiState>, headers: HeaderMap, Form(f): Form<C
     {
         return e.into_response();
     }
+    signed_out(&s)
+}
+
+/// The answer that signs this browser out once its session has ended: to the sign-in page, the
+/// session cookie cleared.
+pub(crate) fn signed_out(s: &ApiState) -> Response {
     let mut r = redirect("/app/sign-in");
-    set_cookie(&mut r, &s, SESSION_COOKIE, "", None);
+    set_cookie(&mut r, s, SESSION_COOKIE, "", None);
     r
 }
 

@@ -141,6 +141,8 @@ both!(
 #[path = "api/ui_state.rs"]
 mod ui_state;
 
+#[path = "api/ui_account.rs"]
+mod ui_account;
 #[path = "api/ui_admin.rs"]
 mod ui_admin;
 #[path = "api/ui_doctor.rs"]

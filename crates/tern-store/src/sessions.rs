@@ -326,6 +326,16 @@ impl Store {
         row.as_ref().map(session_of_row).transpose()
     }
 
+    /// End every session of a user but `keep` (its public id: the browser asking); how many.
+    pub async fn end_user_sessions_except(&self, user_id: &str, keep: &str) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id <> $2")
+            .bind(user_id)
+            .bind(keep)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
     /// End every session of a user; how many.
     pub async fn end_user_sessions(&self, user_id: &str) -> Result<u64, StoreError> {
         let done =

@@ -101,7 +101,7 @@ async fn sessions_end_when_idle_at_their_limit_or_at_sign_out(f: Fixture) {
 
 /// A user's live sessions are listed newest first, by their public ids (the ended, the expired
 /// and the idle ones not); one is ended by its id, only through its own user: another user's id
-/// ends nothing and changes nothing.
+/// ends nothing and changes nothing. All but one end at once ("sign out everywhere else").
 async fn a_users_sessions_are_listed_and_ended_by_their_public_id(f: Fixture) {
     let alice = f.store.create_user("alice", "", false).await.unwrap();
     let bob = f.store.create_user("bob", "", false).await.unwrap();
@@ -141,7 +141,25 @@ async fn a_users_sessions_are_listed_and_ended_by_their_public_id(f: Fixture) {
         "its cookie opens nothing"
     );
     assert_eq!(f.store.end_user_session(&alice.id, &first.id).await.unwrap(), None, "ended once");
-    assert_eq!(ids(f.store.list_user_sessions(&alice.id, 600).await.unwrap()), [second.id]);
+    assert_eq!(
+        ids(f.store.list_user_sessions(&alice.id, 600).await.unwrap()),
+        std::slice::from_ref(&second.id)
+    );
+    assert_eq!(
+        ids(f.store.list_user_sessions(&bob.id, 600).await.unwrap()),
+        std::slice::from_ref(&theirs.id)
+    );
+
+    // Every other browser: all of alice's sessions but the one kept, none of bob's.
+    let (third, _) = f.store.create_session(&alice.id, later, None).await.unwrap();
+    assert_eq!(
+        f.store.end_user_sessions_except(&alice.id, &second.id).await.unwrap(),
+        1,
+        "third (the expired one went when it was made)"
+    );
+    assert_eq!(ids(f.store.list_user_sessions(&alice.id, 600).await.unwrap()), [second.id.as_str()]);
+    assert_eq!(f.store.end_user_sessions_except(&alice.id, &second.id).await.unwrap(), 0, "nothing left");
+    assert!(f.store.end_user_session(&alice.id, &third.id).await.unwrap().is_none());
     assert_eq!(ids(f.store.list_user_sessions(&bob.id, 600).await.unwrap()), [theirs.id]);
 }
 

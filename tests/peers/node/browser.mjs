@@ -358,7 +358,17 @@ async function ui() {
   await orgSettings(owner, reader);
   const t2 = Date.now();
   await admin(owner, reader);
+  await account(owner);
   out.timings = { tabs: t1 - t0, org: t2 - t1, admin: Date.now() - t2 };
+}
+
+/// The owner's sessions, from the link on their name in the header: this browser's marked.
+async function account(owner) {
+  page = owner;
+  await owner.goto(`${args.tern}/app`, wait);
+  await click(owner, owner.locator("#account-link"));
+  out.owner.account = { path: new URL(owner.url()).pathname, sessions: await rows(owner, "#sessions") };
+  await checkAll(owner, "account: sessions");
 }
 
 /// The API, from Node (not a page): `fetch` with a bearer token; its status and JSON.

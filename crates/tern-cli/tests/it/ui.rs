@@ -13,9 +13,10 @@
 //! trail filtered and paged, the agent pools), the reader refused what the API refuses them; then
 //! the admin page, refused until the owner is made a site administrator: the keys (the server
 //! manages them), a rotation and its warning, the JWKS download, and the doctor page (the
-//! server's checks of itself; no token on it). axe-core checks every page
-//! visited — light, dark, and at a phone's width — and no serious or critical violation may
-//! remain (none at all on the tabs and settings pages).
+//! server's checks of itself; no token on it), and the owner's sessions from the link on their
+//! name (this browser's marked). axe-core checks every page visited — light, dark, and at a
+//! phone's width — and no serious or critical violation may remain (none at all on the tabs,
+//! settings, admin and account pages).
 //!
 //! `TERN_UPDATE_SCREENSHOTS=1` also writes `docs/screenshots/ui-*.png`.
 
@@ -173,8 +174,8 @@ const TABS_PAGES: [&str; 26] = [
     "outsider: credentials (refused)",
 ];
 
-/// The organization's settings pages and the admin page axe-core checks.
-const ORG_PAGES: [&str; 42] = [
+/// The organization's settings pages, the admin page and the account page axe-core checks.
+const ORG_PAGES: [&str; 45] = [
     "org: teams",
     "org: teams (dark)",
     "org: teams (phone)",
@@ -217,6 +218,9 @@ const ORG_PAGES: [&str; 42] = [
     "admin: doctor",
     "admin: doctor (dark)",
     "admin: doctor (phone)",
+    "account: sessions",
+    "account: sessions (dark)",
+    "account: sessions (phone)",
 ];
 
 /// The workspace the owner deletes by typing its name.
@@ -477,8 +481,8 @@ fn an_owner_confirms_a_run_in_the_browser_a_reader_cannot_and_every_page_passes_
             "axe never checked {page}"
         );
     }
-    // The State, Settings and Credentials tabs, the organization's settings and the admin page
-    // hold no violation at all, whatever its impact.
+    // The State, Settings and Credentials tabs, the organization's settings, the admin page and
+    // the account page hold no violation at all, whatever its impact.
     for a in seen["axe"].as_array().unwrap() {
         let violations = a["violations"].as_array().unwrap();
         if TABS_PAGES.iter().chain(&ORG_PAGES).any(|p| a["page"] == *p) && !violations.is_empty() {
@@ -619,6 +623,15 @@ fn an_owner_confirms_a_run_in_the_browser_a_reader_cannot_and_every_page_passes_
     organization_settings(&seen);
     admin_keys(&seen, &base);
     admin_doctor(&seen);
+    // The owner's sessions, from the header: this browser's among them, marked once.
+    let account = &seen["owner"]["account"];
+    assert_eq!(account["path"], "/app/account/sessions", "{account}");
+    let marked = account["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r[0].as_str().unwrap().ends_with("this browser"));
+    assert_eq!(marked.count(), 1, "{account}");
     let trail = cli(&["audit", "--json"]);
     for act in ["team.members-added", "team.members-removed"] {
         assert!(
@@ -654,7 +667,7 @@ fn an_owner_confirms_a_run_in_the_browser_a_reader_cannot_and_every_page_passes_
 
     assert!(
         problems.is_empty(),
-        "axe-core found violations (serious or critical on any page; any on the State, Settings and Credentials tabs, the organization settings and the admin page):\n{}",
+        "axe-core found violations (serious or critical on any page; any on the State, Settings and Credentials tabs, the organization settings, the admin and the account pages):\n{}",
         problems.join("\n")
     );
     eprintln!("ui: done in {:.1} s", started.elapsed().as_secs_f64());

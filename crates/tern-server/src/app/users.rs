@@ -1,7 +1,7 @@
 //! People's accounts: the account of a token's holder, a user shown, the users listed,
 //! created, deleted and made (or no longer) administrators of the installation, a user's tokens
-//! listed and created, and their browser sessions listed and ended — one at a time, or all of
-//! them at once.
+//! listed and created, and their browser sessions listed and ended — one at a time, all of
+//! them at once, or all but the browser asking.
 //!
 //! Who may: a user acts on their own account (their tokens, their sessions); a site
 //! administrator (the admin token, or a user with `site_admin`) acts on anyone's, and alone
@@ -226,13 +226,18 @@ pub(crate) struct ListedSession {
     pub(crate) current: bool,
 }
 
-fn listed(caller: &Caller, sessions: Vec<Session>) -> Vec<ListedSession> {
-    // A browser session acts with its session's id where a token's would be (`ui::viewer`);
-    // session and token ids never meet (`ses-…`, `at-…`).
-    let current = match caller {
+/// The id a person's request acts with: a browser session acts with its session's id where a
+/// token's would be (`ui::viewer`), a user token with its own; session and token ids never meet
+/// (`ses-…`, `at-…`), so a token's id names no session.
+fn current_session(caller: &Caller) -> Option<&str> {
+    match caller {
         Caller::User(t, _, _) => Some(t.id.as_str()),
         _ => None,
-    };
+    }
+}
+
+fn listed(caller: &Caller, sessions: Vec<Session>) -> Vec<ListedSession> {
+    let current = current_session(caller);
     sessions
         .into_iter()
         .map(|session| ListedSession { current: current == Some(session.id.as_str()), session })
@@ -251,14 +256,36 @@ pub(crate) async fn own_sessions(
 }
 
 /// End one of the caller's own sessions, by its id: on every replica, at its next request.
-/// Another user's session (or none by that id) is "not found", and nothing changes.
+/// Another user's session (or none by that id) is "not found", and nothing changes. The
+/// session ended, marked if it was the one this request came with (the browser asking is then
+/// signed out).
 pub(crate) async fn end_own_session(
     s: &ApiState,
     caller: &Caller,
     session: &str,
-) -> Result<Session, ApiError> {
+) -> Result<ListedSession, ApiError> {
     let me = person(caller)?.clone();
-    end(s, caller, &me, session).await
+    let ended = end(s, caller, &me, session).await?;
+    Ok(ListedSession { current: current_session(caller) == Some(ended.id.as_str()), session: ended })
+}
+
+/// Sign the caller out of every browser but the one asking ("sign out everywhere else"): every
+/// session of theirs ends but the one this request came with (a user token's request came with
+/// none: every session ends); their API tokens are not touched. How many ended; ending none
+/// changes nothing and records nothing.
+pub(crate) async fn end_other_sessions(s: &ApiState, caller: &Caller) -> Result<u64, ApiError> {
+    let me = person(caller)?;
+    let keep = current_session(caller).unwrap_or_default();
+    let ended = s.store.end_user_sessions_except(&me.id, keep).await?;
+    if ended > 0 {
+        let mut details = details(me);
+        details["sessions"] = serde_json::json!(ended);
+        if keep.starts_with("ses-") {
+            details["kept"] = serde_json::Value::String(keep.to_owned());
+        }
+        s.audit(caller, "user.signed-out", Scope::default(), details).await?;
+    }
+    Ok(ended)
 }
 
 /// User `id`'s live browser sessions, newest first (administrators only).

@@ -16,6 +16,7 @@ macro_rules! or_page {
     };
 }
 
+mod account;
 mod admin;
 mod ansi;
 pub(crate) mod assets;
@@ -48,11 +49,19 @@ pub fn router(state: ApiState) -> Router {
 /// here (or in [`web::pages`]) and nowhere else: the router and the web authorization-matrix
 /// test both come from this.
 fn table() -> (Router<ApiState>, Vec<table::Page>) {
-    use table::Needs::{Member, Organization as Org, Public, SiteAdmin, Workspace as Ws};
+    use table::Needs::{Member, Organization as Org, Public, SignedIn, SiteAdmin, Workspace as Ws};
     use table::Permission as P;
     use table::WorkspaceLevel as L;
     let t = web::pages(table::Pages::new());
     t.get("/app/assets/{name}", Public, "The stylesheet and the script, by content-hashed name", assets::serve)
+        .get("/app/account/sessions", SignedIn, "Your browser sessions, this one marked, each with End", account::sessions)
+        .post(
+            "/app/account/sessions/{id}/end",
+            SignedIn,
+            "End one of your sessions (another person's: not found; this browser's: signs it out)",
+            account::end,
+        )
+        .post("/app/account/sessions/end-others", SignedIn, "End every session of yours but this browser's", account::end_others)
         .get("/app/admin/doctor", SiteAdmin, "`tern doctor`'s checks as this server sees itself", admin::doctor)
         .get("/app/admin/keys", SiteAdmin, "The signing keys, with Rotate and Retire", admin::keys)
         .post("/app/admin/keys/rotate", SiteAdmin, "Publish the next signing key", admin::rotate)

@@ -72,9 +72,15 @@ fn needed(method: &str, template: &str) -> Needs {
             | "/app/{org}/{ws}/runs/{run}",
         )
         | ("POST", "/app/sign-in/token" | "/oauth/token") => Needs::Public,
-        ("GET", "/app" | "/app/oauth/authorize") | ("POST", "/app/sign-out" | "/app/oauth/authorize") => {
-            Needs::SignedIn
-        }
+        // One's own account: one's sessions, ended (another person's is "not found").
+        ("GET", "/app" | "/app/oauth/authorize" | "/app/account/sessions")
+        | (
+            "POST",
+            "/app/sign-out"
+            | "/app/oauth/authorize"
+            | "/app/account/sessions/{id}/end"
+            | "/app/account/sessions/end-others",
+        ) => Needs::SignedIn,
         (_, p) if p.starts_with("/app/admin/") => Needs::SiteAdmin,
         (
             "GET",
@@ -161,6 +167,8 @@ struct Fixture {
     spare_row: String,
     /// A token of team `loose`.
     team_token: String,
+    /// The public id of a session of a user who is none of the callers.
+    others_session: String,
     css: String,
 }
 
@@ -202,6 +210,13 @@ fn probe(f: &Fixture, method: &str, template: &str) -> Probe {
             (path, fields(&[("token", "tern-user.nope"), ("return_to", "/app")]), Some(401))
         }
         ("POST", "/app/sign-out") => (path, vec![], None),
+        // Someone else's session (a site administrator's own form ends only their own): "not
+        // found", nothing ended.
+        ("POST", "/app/account/sessions/{id}/end") => {
+            (path.replace("{id}", &f.others_session), vec![], Some(404))
+        }
+        // Each caller has one session, this one: none other ends, nothing is recorded.
+        ("POST", "/app/account/sessions/end-others") => (path, vec![], Some(303)),
         ("POST", "/app/oauth/authorize") => (
             path,
             fields(&[
@@ -448,6 +463,9 @@ async fn fixture(web: (&Api, &reqwest::Client)) -> (Fixture, Vec<Caller>) {
         let p = person(api, name, in_team.as_deref()).await;
         callers.push(Caller { who, name, session: Some(p.session), csrf: String::new() });
     }
+    let ghost = api.store.create_user("ghost", "", false).await.unwrap();
+    let (others_session, _) =
+        api.store.create_session(&ghost.id, api.store.unix_now() + 3600, None).await.unwrap();
     let root = api.store.create_user("root", "root@example.com", true).await.unwrap();
     let (_, secret) = api.store.create_session(&root.id, api.store.unix_now() + 3600, None).await.unwrap();
     callers.push(Caller {
@@ -465,7 +483,21 @@ async fn fixture(web: (&Api, &reqwest::Client)) -> (Fixture, Vec<Caller>) {
     let at = html.find("/app/assets/tern-").unwrap() + "/app/assets/".len();
     let css = html[at..].split('"').next().unwrap().to_owned();
     assert!(css.ends_with(".css"), "{css}");
-    (Fixture { ws, run, sv, var, set, set_var, spare_row, team_token, css }, callers)
+    (
+        Fixture {
+            ws,
+            run,
+            sv,
+            var,
+            set,
+            set_var,
+            spare_row,
+            team_token,
+            others_session: others_session.id,
+            css,
+        },
+        callers,
+    )
 }
 
 /// Every act in the audit trail, counted: the application layer records each change it makes,
