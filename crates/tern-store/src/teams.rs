@@ -13,7 +13,7 @@ use tern_access::{OrgPermissions, ProjectGrant, TeamGrants, WorkspaceGrant};
 use tern_types::SecretString;
 
 use crate::crypto::{new_id, new_token_secret, token_hash};
-use crate::{Page, Paged, Store, StoreError, Token, count, flag, not_found, sql};
+use crate::{Backend, Page, Paged, Store, StoreError, Token, count, flag, not_found, sql};
 
 /// The team every organization has, which may do everything in it.
 pub const OWNERS: &str = "owners";
@@ -814,14 +814,17 @@ impl Store {
         // The teams are found from the holder (the team by id, a user's through their
         // memberships), not by walking the organization's: with 1 001 teams that walk was
         // 0.3 ms of every request, owners' included.
-        let rows: Vec<(String, String, String)> = sqlx::query_as(
-            "WITH mine AS MATERIALIZED (SELECT id, name, organization_access FROM teams WHERE id = $2 AND organization_id = $1 \
+        // MATERIALIZED keeps SQLite from finding the teams three times; PostgreSQL (before 12 it
+        // has no such word) plans the CTE well without it.
+        let materialized = if self.backend == Backend::Sqlite { "MATERIALIZED " } else { "" };
+        let rows: Vec<(String, String, String)> = sqlx::query_as(sql(format!(
+            "WITH mine AS {materialized}(SELECT id, name, organization_access FROM teams WHERE id = $2 AND organization_id = $1 \
              UNION ALL SELECT t.id, t.name, t.organization_access FROM team_members m JOIN teams t ON t.id = m.team_id \
              WHERE m.user_id = $3 AND t.organization_id = $1) \
              SELECT 't', name, organization_access FROM mine \
              UNION ALL SELECT 'w', g.workspace_id, g.access FROM team_workspaces g JOIN mine ON g.team_id = mine.id \
              UNION ALL SELECT 'p', g.project_id, g.access FROM team_projects g JOIN mine ON g.team_id = mine.id",
-        )
+        )))
         .bind(organization_id)
         .bind(team_id)
         .bind(user_id)

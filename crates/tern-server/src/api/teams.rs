@@ -573,16 +573,14 @@ fn token_doc_of(body: &[u8]) -> Result<Option<Doc>, ApiError> {
 }
 
 async fn make_team_token(s: &ApiState, caller: &Caller, id: &str, body: &[u8], replace: bool) -> ApiResult {
-    let (t, _) = load_team(s, caller, id, OA::ManageTeams).await?;
-    let doc = token_doc_of(body)?;
-    let description = doc.as_ref().map(|d| d.string("description")).transpose()?.flatten();
-    let expires = super::tokens::expiry(doc.as_ref(), s.store.unix_now())?;
-    let description = description.unwrap_or_else(|| format!("token of team {}", t.name));
-    let creator = caller.creator(&t.organization);
+    let now = s.store.unix_now();
+    let input = Box::new(|| {
+        let doc = token_doc_of(body)?;
+        let description = doc.as_ref().map(|d| d.string("description")).transpose()?.flatten();
+        Ok((description, super::tokens::expiry(doc.as_ref(), now)?))
+    });
     let (created, secret) =
-        s.store.create_team_token(&t.id, &description, expires, replace, creator.as_deref()).await?;
-    s.audit(caller, "token.created", org_scope(&t.organization_id), super::tokens::audit_details(&created))
-        .await?;
+        crate::app::organization::create_team_token(s, caller, None, id, replace, input).await?;
     Ok(docs::created(super::tokens::token_doc(&created, Some(secret))))
 }
 

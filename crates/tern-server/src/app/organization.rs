@@ -238,25 +238,27 @@ pub(crate) async fn create_org_token(
     Ok((token, secret))
 }
 
-/// Create another token for team `team_id` of organization `org` (`POST
-/// /teams/{id}/authentication-tokens`: manage-teams; the owners team's: owners). The secret is
-/// returned here, to be shown once.
+/// Create another token for team `team_id` (`POST /teams/{id}/authentication-tokens`:
+/// manage-teams; the owners team's: owners) — of organization `org` where the address names one
+/// (the web UI's). `replace`: the team's other tokens are revoked (TFE's legacy single team
+/// token, `POST /teams/{id}/authentication-token`). The secret is returned here, to be shown once.
 pub(crate) async fn create_team_token(
     s: &ApiState,
     caller: &Caller,
-    org: &str,
+    org: Option<&str>,
     team_id: &str,
+    replace: bool,
     input: TokenInput<'_>,
 ) -> Result<(Token, SecretString), ApiError> {
     let (t, _) = super::teams::load_team(s, caller, team_id, OA::ManageTeams).await?;
-    if t.organization != org {
+    if org.is_some_and(|org| t.organization != org) {
         return Err(ApiError::not_found(format!("team {team_id:?} not found")));
     }
     let (description, expires_at) = input()?;
     let description = description.unwrap_or_else(|| format!("token of team {}", t.name));
     let creator = caller.creator(&t.organization);
     let (token, secret) =
-        s.store.create_team_token(&t.id, &description, expires_at, false, creator.as_deref()).await?;
+        s.store.create_team_token(&t.id, &description, expires_at, replace, creator.as_deref()).await?;
     let scope = Scope { organization: Some(&t.organization_id), ..Default::default() };
     s.audit(caller, "token.created", scope, crate::api::token_audit_details(&token)).await?;
     Ok((token, secret))

@@ -356,7 +356,7 @@ pub(crate) async fn create_token(
     let input = Box::new(|| f.input(now));
     let made = match f.target.as_str() {
         "organization" => app::organization::create_org_token(&s, &v.caller, &org, input).await,
-        team => app::organization::create_team_token(&s, &v.caller, &org, team, input).await,
+        team => app::organization::create_team_token(&s, &v.caller, Some(&org), team, false, input).await,
     };
     let (token, secret) = or_page!(&v.nav, made);
     tokens_page(&s, v, &org, Some((&token, &secret))).await

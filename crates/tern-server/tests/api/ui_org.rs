@@ -267,6 +267,9 @@ async fn the_tokens_page_shows_a_secret_once_and_revokes(api: Api) {
     assert!(secret.starts_with("tern-org"), "{html}");
     assert_eq!(html.matches(secret).count(), 1, "the secret is shown exactly once");
     assert!(html.contains("shown only this once"), "{html}");
+    // The one script turns this answer into a plain visit of the list (a reload posts nothing):
+    // only for a viewer who may see that list.
+    assert!(html.contains("data-shown-once") && html.contains("<script src=\"/app/assets/tern"), "{html}");
     assert!(!html.contains("<script>alert"), "tenant text is escaped");
     let secret = secret.to_owned();
     let (status, _) =
