@@ -164,7 +164,9 @@ pub(crate) async fn save(
     if let Err(r) = v.check_form(&s, &headers, &f.csrf) {
         return *r;
     }
-    let (ws, _) = or_page!(&v.nav, app::workspaces::by_name(&s, &v.caller, &org, &ws, WA::Read).await);
+    // Who may comes first: a refused caller learns nothing from the form's errors.
+    let (ws, _) =
+        or_page!(&v.nav, app::workspaces::by_name(&s, &v.caller, &org, &ws, WA::UpdateSettings).await);
     let changes = or_page!(&v.nav, f.changes());
     or_page!(&v.nav, app::settings::update(&s, &v.caller, &ws.id, &changes).await);
     web::redirect(&format!("/app/{}/workspaces/{}/settings", ws.organization, ws.name))

@@ -111,6 +111,11 @@ async fn the_settings_page_changes_locks_and_deletes_as_the_api_allows(api: Api)
     let (status, html, _) =
         post("/app/acme/workspaces/web/settings", rita, form(&csrf_rita, "remote", "", "600")).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{html}");
+    // Refused before the form is read: a bad form tells the reader nothing either.
+    let (status, html, _) =
+        post("/app/acme/workspaces/web/settings", rita, form(&csrf_rita, "nonsense", "", "not a number"))
+            .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{html}");
     for (action, path) in [("lock", "/app/acme/workspaces/web/settings/lock")] {
         let (status, _, _) =
             post(path, rita, vec![("csrf", csrf_rita.clone()), ("action", action.to_owned())]).await;
