@@ -1,7 +1,8 @@
 //! People signing in, for real: a certified OpenID provider (the npm package `oidc-provider`,
 //! its development login and consent pages), Debian's Chromium driven by `playwright-core`, and
 //! the real `terraform login` of both Terraform versions completing its browser step there —
-//! against `tern serve` over https. Plus what an attacker tries at the edges: a replayed or
+//! against `tern serve` over https; and a second, independent provider, OpenBao's
+//! (`identity/oidc/provider`). Plus what an attacker tries at the edges: a replayed or
 //! foreign `state`, a return URL to another site, a form without its CSRF token, a session
 //! cookie after sign-out.
 
@@ -337,4 +338,211 @@ fn terraform_login(terraform: &Path, home: &Path, ca: &Path, host: &str, base: &
         serde_json::from_slice(&std::fs::read(home.join(".terraform.d/credentials.tfrc.json")).unwrap())
             .unwrap();
     saved["credentials"][host]["token"].as_str().unwrap().to_owned()
+}
+
+/// A second, independent OpenID provider: OpenBao's (`identity/oidc/provider`). Alice is an
+/// OpenBao entity in group `devs`, logged in with userpass; the provider's authorize endpoint,
+/// called with her OpenBao token as a program would, gives the code that tern's callback takes
+/// (PKCE, state, nonce, client secret, OpenBao's JWKS). She arrives signed in, named by the
+/// `username` claim a scope template adds, and in team devs through the `groups` claim.
+#[test]
+fn people_sign_in_through_openbao_as_a_second_identity_provider() {
+    use crate::peers::{bao, bao_as, openbao};
+    let s = Scratch::new();
+    let ca = tern_testkit::tls::TestCa::generate(s.path());
+    let (_bao, addr) = openbao(s.path());
+    let ok = |(status, v): (u16, Value), what: &str| {
+        assert!((200..300).contains(&status), "{what}: {status} {v}");
+        v
+    };
+    let port = free_port();
+    let base = format!("https://localhost:{port}");
+    // Alice: userpass login, an entity named alice, in group devs.
+    ok(bao(&addr, "POST", "sys/auth/userpass", Some(&serde_json::json!({"type": "userpass"}))), "userpass");
+    ok(
+        bao(&addr, "POST", "auth/userpass/users/alice", Some(&serde_json::json!({"password": "wonderland"}))),
+        "user",
+    );
+    let accessor = ok(bao(&addr, "GET", "sys/auth", None), "mounts")["userpass/"]["accessor"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let entity = ok(
+        bao(&addr, "POST", "identity/entity", Some(&serde_json::json!({"name": "alice"}))),
+        "entity",
+    )["data"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    ok(
+        bao(
+            &addr,
+            "POST",
+            "identity/entity-alias",
+            Some(&serde_json::json!({"name": "alice", "canonical_id": entity, "mount_accessor": accessor})),
+        ),
+        "alias",
+    );
+    ok(
+        bao(
+            &addr,
+            "POST",
+            "identity/group",
+            Some(&serde_json::json!({"name": "devs", "member_entity_ids": [entity]})),
+        ),
+        "group",
+    );
+    // The provider: a confidential client for tern, scopes for the username and the groups.
+    ok(
+        bao(
+            &addr,
+            "POST",
+            "identity/oidc/key/tern",
+            Some(&serde_json::json!({"allowed_client_ids": ["*"], "algorithm": "RS256"})),
+        ),
+        "key",
+    );
+    ok(
+        bao(
+            &addr,
+            "POST",
+            "identity/oidc/client/tern",
+            Some(&serde_json::json!({
+                "redirect_uris": [format!("{base}/oauth/callback")],
+                "assignments": ["allow_all"],
+                "key": "tern",
+                "client_type": "confidential",
+            })),
+        ),
+        "client",
+    );
+    let client = ok(bao(&addr, "GET", "identity/oidc/client/tern", None), "client")["data"].clone();
+    let (client_id, client_secret) = (
+        client["client_id"].as_str().unwrap().to_owned(),
+        client["client_secret"].as_str().unwrap().to_owned(),
+    );
+    ok(
+        bao(
+            &addr,
+            "POST",
+            "identity/oidc/scope/user",
+            Some(&serde_json::json!({"template": r#"{"username": {{identity.entity.name}}}"#})),
+        ),
+        "scope user",
+    );
+    ok(
+        bao(
+            &addr,
+            "POST",
+            "identity/oidc/scope/groups",
+            Some(&serde_json::json!({"template": r#"{"groups": {{identity.entity.groups.names}}}"#})),
+        ),
+        "scope groups",
+    );
+    ok(
+        bao(
+            &addr,
+            "POST",
+            "identity/oidc/provider/tern",
+            Some(
+                &serde_json::json!({"allowed_client_ids": [client_id], "scopes_supported": ["user", "groups"]}),
+            ),
+        ),
+        "provider",
+    );
+    let issuer = ok(bao(&addr, "GET", "identity/oidc/provider/tern", None), "provider")["data"]["issuer"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(issuer.ends_with("/v1/identity/oidc/provider/tern"), "{issuer}");
+
+    // tern signs people in there.
+    std::fs::write(s.path().join("bao-client-secret"), format!("{client_secret}\n")).unwrap();
+    let mut cmd = s.tern_plain();
+    cmd.env("TERN_ADMIN_TOKEN", ADMIN);
+    let listen = format!("127.0.0.1:{port}");
+    let data = s.path().join("data");
+    let secret_file = s.path().join("bao-client-secret");
+    let server = Server::start(
+        cmd,
+        &[
+            "--listen",
+            &listen,
+            "--workers",
+            "0",
+            "--signing-key",
+            "keys/rsa-2048.pem",
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--tls-cert",
+            ca.server_cert.to_str().unwrap(),
+            "--tls-key",
+            ca.server_key.to_str().unwrap(),
+            "--oidc-issuer",
+            &issuer,
+            "--oidc-client-id",
+            &client_id,
+            "--oidc-client-secret-file",
+            secret_file.to_str().unwrap(),
+            "--oidc-username-claim",
+            "username",
+            "--oidc-scopes",
+            "user,groups",
+        ],
+    );
+    tern(&s, &server, &ca, &["org", "create", "acme"]);
+    tern(&s, &server, &ca, &["team", "create", "--org", "acme", "devs", "--sso-team-id", "devs"]);
+
+    // The browser's part, as a program: start signing in, which sends it off to OpenBao with
+    // a cookie that binds the sign-in to this browser.
+    let http = http(&ca);
+    let start = http.get(format!("{base}/app/sign-in/oidc?return_to=%2Fapp")).send().unwrap();
+    assert_eq!(start.status(), reqwest::StatusCode::SEE_OTHER, "{:?}", start.text());
+    let pre = format!("__Host-tern_signin={}", set_cookie(&start, "__Host-tern_signin"));
+    let authorize = start.headers()["location"].to_str().unwrap().to_owned();
+    // Its discovery document names the page of OpenBao's web UI; a program asks the API's.
+    let query = authorize
+        .strip_prefix(&format!("{addr}/ui/vault/identity/oidc/provider/tern/authorize?"))
+        .unwrap_or_else(|| panic!("not OpenBao's authorize endpoint: {authorize}"));
+    for part in ["code_challenge_method=S256", "state=", "nonce=", "response_type=code"] {
+        assert!(query.contains(part), "{part} missing: {authorize}");
+    }
+    // Alice logs in to OpenBao and allows it.
+    let login = ok(
+        bao_as(
+            &addr,
+            "",
+            "POST",
+            "auth/userpass/login/alice",
+            Some(&serde_json::json!({"password": "wonderland"})),
+        ),
+        "login",
+    );
+    let alice = login["auth"]["client_token"].as_str().unwrap().to_owned();
+    let answer = ok(
+        bao_as(&addr, &alice, "GET", &format!("identity/oidc/provider/tern/authorize?{query}"), None),
+        "authorize",
+    );
+    let enc = |v: &str| url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>();
+    let (code, state) = (enc(answer["code"].as_str().unwrap()), enc(answer["state"].as_str().unwrap()));
+    // Back at tern: a session, alice, in devs.
+    let back = http
+        .get(format!("{base}/oauth/callback?code={code}&state={state}"))
+        .header("cookie", &pre)
+        .send()
+        .unwrap();
+    let status = back.status();
+    assert_eq!(status, reqwest::StatusCode::SEE_OTHER, "{:?}", back.text());
+    let session = format!("__Host-tern_session={}", set_cookie(&back, "__Host-tern_session"));
+    let home = http.get(format!("{base}/app")).header("cookie", &session).send().unwrap().text().unwrap();
+    assert!(home.contains("alice"), "signed in as alice: {home}");
+    let members = tern(&s, &server, &ca, &["team", "show", "--org", "acme", "devs"]);
+    assert!(members.contains("alice"), "the group made alice a member of devs:\n{members}");
+    // The code is used once.
+    let again = http
+        .get(format!("{base}/oauth/callback?code={code}&state={state}"))
+        .header("cookie", &pre)
+        .send()
+        .unwrap();
+    assert_eq!(again.status(), reqwest::StatusCode::BAD_REQUEST);
 }
