@@ -54,37 +54,43 @@ fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-/// `tern serve` over https on `port`, signing people in through `idp`.
-fn serve(s: &Scratch, port: u16, idp: &Idp, ca: &tern_testkit::tls::TestCa) -> Server {
-    std::fs::write(s.path().join("client-secret"), "tern-test-client-secret\n").unwrap();
+/// `tern serve` over https on `port`, signing people in at the provider `issuer` as client
+/// `client_id` with `client_secret`, and `extra` arguments.
+fn serve(
+    s: &Scratch,
+    port: u16,
+    ca: &tern_testkit::tls::TestCa,
+    (issuer, client_id, client_secret): (&str, &str, &str),
+    extra: &[&str],
+) -> Server {
+    let secret = s.path().join("client-secret");
+    std::fs::write(&secret, format!("{client_secret}\n")).unwrap();
     let mut cmd = s.tern_plain();
     cmd.env("TERN_ADMIN_TOKEN", ADMIN);
     let listen = format!("127.0.0.1:{port}");
     let data = s.path().join("data");
-    let secret = s.path().join("client-secret");
-    Server::start(
-        cmd,
-        &[
-            "--listen",
-            &listen,
-            "--workers",
-            "0",
-            "--signing-key",
-            "keys/rsa-2048.pem",
-            "--data-dir",
-            data.to_str().unwrap(),
-            "--tls-cert",
-            ca.server_cert.to_str().unwrap(),
-            "--tls-key",
-            ca.server_key.to_str().unwrap(),
-            "--oidc-issuer",
-            &idp.issuer,
-            "--oidc-client-id",
-            "tern",
-            "--oidc-client-secret-file",
-            secret.to_str().unwrap(),
-        ],
-    )
+    let mut args = vec![
+        "--listen",
+        &listen,
+        "--workers",
+        "0",
+        "--signing-key",
+        "keys/rsa-2048.pem",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--tls-cert",
+        ca.server_cert.to_str().unwrap(),
+        "--tls-key",
+        ca.server_key.to_str().unwrap(),
+        "--oidc-issuer",
+        issuer,
+        "--oidc-client-id",
+        client_id,
+        "--oidc-client-secret-file",
+        secret.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    Server::start(cmd, &args)
 }
 
 fn browser(args: &[&str]) -> Value {
@@ -124,7 +130,7 @@ fn people_sign_in_through_a_real_identity_provider_and_terraform_login_gets_them
     let port = free_port();
     let base = format!("https://localhost:{port}");
     let provider = idp(&format!("{base}/oauth/callback"));
-    let server = serve(&s, port, &provider, &ca);
+    let server = serve(&s, port, &ca, (&provider.issuer, "tern", "tern-test-client-secret"), &[]);
     assert_eq!(server.issuer, base);
     tern(&s, &server, &ca, &["org", "create", "acme"]);
     // The provider's group `devs` maps to team devs, which plans workspace app.
@@ -457,38 +463,12 @@ fn people_sign_in_through_openbao_as_a_second_identity_provider() {
     assert!(issuer.ends_with("/v1/identity/oidc/provider/tern"), "{issuer}");
 
     // tern signs people in there.
-    std::fs::write(s.path().join("bao-client-secret"), format!("{client_secret}\n")).unwrap();
-    let mut cmd = s.tern_plain();
-    cmd.env("TERN_ADMIN_TOKEN", ADMIN);
-    let listen = format!("127.0.0.1:{port}");
-    let data = s.path().join("data");
-    let secret_file = s.path().join("bao-client-secret");
-    let server = Server::start(
-        cmd,
-        &[
-            "--listen",
-            &listen,
-            "--workers",
-            "0",
-            "--signing-key",
-            "keys/rsa-2048.pem",
-            "--data-dir",
-            data.to_str().unwrap(),
-            "--tls-cert",
-            ca.server_cert.to_str().unwrap(),
-            "--tls-key",
-            ca.server_key.to_str().unwrap(),
-            "--oidc-issuer",
-            &issuer,
-            "--oidc-client-id",
-            &client_id,
-            "--oidc-client-secret-file",
-            secret_file.to_str().unwrap(),
-            "--oidc-username-claim",
-            "username",
-            "--oidc-scopes",
-            "user,groups",
-        ],
+    let server = serve(
+        &s,
+        port,
+        &ca,
+        (&issuer, &client_id, &client_secret),
+        &["--oidc-username-claim", "username", "--oidc-scopes", "user,groups"],
     );
     tern(&s, &server, &ca, &["org", "create", "acme"]);
     tern(&s, &server, &ca, &["team", "create", "--org", "acme", "devs", "--sso-team-id", "devs"]);
