@@ -170,6 +170,8 @@ pub struct Store {
     url: Arc<str>,
     /// Runs that changed in this process (a log appended, a status moved): see `notify.rs`.
     runs_changed: tokio::sync::broadcast::Sender<Arc<str>>,
+    /// Callers' grants, parsed, per organization's grants version: see [`Store::grants`].
+    grants: Arc<teams::GrantsCache>,
 }
 
 impl std::fmt::Debug for Store {
@@ -227,6 +229,7 @@ impl Store {
             clock,
             url: Arc::from(url.as_ref()),
             runs_changed: notify::run_bell(),
+            grants: Arc::default(),
         };
         store.check_key().await?;
         let sealed = store.seal_legacy().await?;
@@ -280,6 +283,7 @@ impl Store {
                     clock,
                     url: Arc::from(url.as_str()),
                     runs_changed: notify::run_bell(),
+                    grants: Arc::default(),
                 };
                 if let Some(sealed) = store.setting(KEK_CHECK).await? {
                     let bytes = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, sealed)

@@ -111,6 +111,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0016_workspaces_by_project_covering.sql"),
         postgres: include_str!("../migrations/postgres/0016_workspaces_by_project_covering.sql"),
     },
+    Migration {
+        version: 17,
+        name: "a grants version per organization",
+        sqlite: include_str!("../migrations/sqlite/0017_grants_version.sql"),
+        postgres: include_str!("../migrations/postgres/0017_grants_version.sql"),
+    },
 ];
 
 /// Arbitrary, fixed: the advisory lock id tern's replicas agree on.

@@ -182,6 +182,11 @@ pub struct Organization {
     pub email: String,
     /// Unix seconds.
     pub created_at: i64,
+    /// Bumped by the database with every change to the organization's teams, memberships or
+    /// team access (migration 17's triggers). [`Store::grants`](crate::Store::grants) keeps a
+    /// caller's grants parsed per version, so an organization loaded in this request is all it
+    /// takes to know whether they are still current.
+    pub grants_version: i64,
 }
 
 /// A project.

@@ -12,8 +12,10 @@ use sqlx::any::AnyRow;
 use tern_access::{OrgPermissions, ProjectGrant, TeamGrants, WorkspaceGrant};
 use tern_types::SecretString;
 
+use std::sync::Arc;
+
 use crate::crypto::{new_id, new_token_secret, token_hash};
-use crate::{Backend, Page, Paged, Store, StoreError, Token, count, flag, not_found, sql};
+use crate::{Backend, Organization, Page, Paged, Store, StoreError, Token, count, flag, not_found, sql};
 
 /// The team every organization has, which may do everything in it.
 pub const OWNERS: &str = "owners";
@@ -113,6 +115,61 @@ pub enum Holder<'a> {
     User(&'a str),
     /// A team id.
     Team(&'a str),
+}
+
+/// Whose grants in which organization: a [`GrantsCache`] key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct GrantsKey {
+    organization_id: String,
+    /// `true` for a team, `false` for a user: the two kinds of id never meet.
+    team: bool,
+    holder_id: String,
+}
+
+impl GrantsKey {
+    fn new(organization_id: &str, holder: Holder<'_>) -> Self {
+        let (team, id) = match holder {
+            Holder::User(u) => (false, u),
+            Holder::Team(t) => (true, t),
+        };
+        Self { organization_id: organization_id.to_owned(), team, holder_id: id.to_owned() }
+    }
+}
+
+/// Parsed grants with the organization's grants version they were read at.
+type CachedGrants = (i64, Option<Arc<TeamGrants>>);
+
+/// Weighs an entry by the grants it holds, so that a few members of very many teams cannot
+/// make the cache large.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct GrantsWeight;
+
+impl quick_cache::Weighter<GrantsKey, CachedGrants> for GrantsWeight {
+    fn weight(&self, _: &GrantsKey, (_, grants): &CachedGrants) -> u64 {
+        let n = grants.as_ref().map_or(0, |g| g.teams.len() + g.workspaces.len() + g.projects.len());
+        1 + n as u64
+    }
+}
+
+/// Callers' grants per organization, bounded (about 100 000 grants in all, some tens of MB at
+/// most; an evicted entry is read again). Correctness never rests on eviction: an entry is used
+/// only while its version is the organization's.
+pub(crate) struct GrantsCache(quick_cache::sync::Cache<GrantsKey, CachedGrants, GrantsWeight>);
+
+impl Default for GrantsCache {
+    fn default() -> Self {
+        Self(quick_cache::sync::Cache::with_weighter(10_000, 100_000, GrantsWeight))
+    }
+}
+
+impl GrantsCache {
+    fn get(&self, key: &GrantsKey) -> Option<CachedGrants> {
+        self.0.get(key)
+    }
+
+    fn insert(&self, key: GrantsKey, value: CachedGrants) {
+        self.0.insert(key, value);
+    }
 }
 
 /// A team name: 1 to 90 of letters, digits, `-`, `_` and `.` (TFE's characters); a username
@@ -797,9 +854,33 @@ impl Store {
         Ok(())
     }
 
-    /// What a user (through their teams) or a team holds in an organization; `None` where they
-    /// are in none of its teams.
+    /// What a user (through their teams) or a team holds in `org`; `None` where they are in none
+    /// of its teams.
+    ///
+    /// Read from the database once per holder and `org.grants_version`, then from memory: the
+    /// version is bumped by the database in the same transaction as any change to the
+    /// organization's teams, memberships or team access (migration 17), and `org` is the row
+    /// this request loaded, so a change made through any replica is seen on the next request.
     pub async fn grants(
+        &self,
+        org: &Organization,
+        holder: Holder<'_>,
+    ) -> Result<Option<TeamGrants>, StoreError> {
+        let key = GrantsKey::new(&org.id, holder);
+        if let Some((version, grants)) = self.grants.get(&key)
+            && version == org.grants_version
+        {
+            return Ok(grants.as_deref().cloned());
+        }
+        // A change committed between loading `org` and this read makes the entry newer than
+        // its version says: the next request's version differs and reads again. The reverse
+        // (a version newer than the grants read) cannot happen, as `org` was read first.
+        let grants = self.grants_uncached(&org.id, holder).await?;
+        self.grants.insert(key, (org.grants_version, grants.clone().map(Arc::new)));
+        Ok(grants)
+    }
+
+    async fn grants_uncached(
         &self,
         organization_id: &str,
         holder: Holder<'_>,

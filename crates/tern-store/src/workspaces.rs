@@ -21,6 +21,7 @@ fn organization(row: &AnyRow) -> Result<Organization, sqlx::Error> {
         name: row.try_get("name")?,
         email: row.try_get("email")?,
         created_at: row.try_get("created_at")?,
+        grants_version: row.try_get("grants_version")?,
     })
 }
 
@@ -163,11 +164,12 @@ impl Store {
     pub async fn create_organization(&self, name: &str, email: &str) -> Result<Organization, StoreError> {
         OrganizationName::parse(name).map_err(invalid)?;
         let now = self.now();
-        let org = Organization {
+        let mut org = Organization {
             id: new_id("org")?,
             name: name.to_owned(),
             email: email.to_owned(),
             created_at: now,
+            grants_version: 0,
         };
         let mut tx = self.pool.begin().await?;
         sqlx::query("INSERT INTO organizations (id, name, email, created_at) VALUES ($1, $2, $3, $4)")
@@ -191,27 +193,35 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         Self::insert_owners_team(&mut tx, &org.id, now).await?;
+        (org.grants_version,) = sqlx::query_as("SELECT grants_version FROM organizations WHERE id = $1")
+            .bind(&org.id)
+            .fetch_one(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(org)
     }
 
     /// An organization by name.
     pub async fn organization(&self, name: &str) -> Result<Organization, StoreError> {
-        let row = sqlx::query("SELECT id, name, email, created_at FROM organizations WHERE name = $1")
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or_else(|| not_found("organization", name))?;
+        let row = sqlx::query(
+            "SELECT id, name, email, created_at, grants_version FROM organizations WHERE name = $1",
+        )
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| not_found("organization", name))?;
         Ok(organization(&row)?)
     }
 
     /// An organization by id.
     pub async fn organization_by_id(&self, id: &str) -> Result<Organization, StoreError> {
-        let row = sqlx::query("SELECT id, name, email, created_at FROM organizations WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or_else(|| not_found("organization", id))?;
+        let row = sqlx::query(
+            "SELECT id, name, email, created_at, grants_version FROM organizations WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| not_found("organization", id))?;
         Ok(organization(&row)?)
     }
 
@@ -239,7 +249,7 @@ impl Store {
         let total = total.fetch_one(&self.pool).await?;
         let n = ids.len();
         let mut rows = sqlx::query(sql(format!(
-            "SELECT id, name, email, created_at FROM organizations {filter} ORDER BY name LIMIT ${} OFFSET ${}",
+            "SELECT id, name, email, created_at, grants_version FROM organizations {filter} ORDER BY name LIMIT ${} OFFSET ${}",
             n + 1,
             n + 2
         )));

@@ -66,6 +66,7 @@ both!(
     a_users_sessions_are_listed_and_ended_by_their_public_id,
     sign_ins_and_codes_are_used_once_by_whoever_started_them,
     provider_groups_set_the_memberships_of_mapped_teams,
+    grants_follow_every_change_through_the_organizations_version,
 );
 
 /// A session lives while used within the idle limit, up to its absolute end; sign-out and the
@@ -244,6 +245,94 @@ async fn provider_groups_set_the_memberships_of_mapped_teams(f: Fixture) {
     assert_eq!(names(&c.removed), ["platform"], "only the explicitly mapped team is left");
     assert_eq!(f.store.team_members(&named.id).await.unwrap().len(), 1);
     assert!(f.store.team_members(&mapped.id).await.unwrap().is_empty());
+}
+
+/// Every change to teams, memberships or team access bumps its organization's grants version
+/// (and no other's), so the grants a replica keeps in memory are read again on the next request,
+/// on whichever replica made the change.
+async fn grants_follow_every_change_through_the_organizations_version(f: Fixture) {
+    use tern_access::{AccessLevel, OrgPermissions, ProjectAccessLevel, ProjectGrant, WorkspaceGrant};
+    let o = org(&f, "acme").await;
+    let other = org(&f, "other").await;
+    let ws = workspace(&f, &o, "web").await;
+    let blue = f.store.create_project(&o.id, "blue", "").await.unwrap();
+    let alice = f.store.create_user("alice", "", false).await.unwrap();
+    // A second replica on the same database: its cache is its own.
+    let replica = Store::open(&f.db.url, &f.key, f.clock.clone()).await.unwrap();
+    let fresh = |id: String| {
+        let store = f.store.clone();
+        async move { store.organization_by_id(&id).await.unwrap() }
+    };
+    let holder = Holder::User(&alice.id);
+    let mut seen = fresh(o.id.clone()).await.grants_version;
+    assert_eq!(o.grants_version, seen, "a new organization comes back with its owners team counted");
+    assert!(seen > 0);
+    let others = fresh(other.id.clone()).await.grants_version;
+    // Both replicas answer from the row they loaded; the change must have moved the version.
+    macro_rules! changed {
+        ($what:literal, $check:expr) => {{
+            let now = fresh(o.id.clone()).await;
+            assert!(now.grants_version > seen, "{}: the version did not move", $what);
+            seen = now.grants_version;
+            for store in [&f.store, &replica] {
+                let g = store.grants(&now, holder).await.unwrap();
+                let check: &dyn Fn(Option<tern_access::TeamGrants>) -> bool = &$check;
+                assert!(check(g.clone()), "{}: {g:?}", $what);
+            }
+        }};
+    }
+    assert_eq!(f.store.grants(&fresh(o.id.clone()).await, holder).await.unwrap(), None);
+    assert_eq!(replica.grants(&fresh(o.id.clone()).await, holder).await.unwrap(), None);
+
+    let devs =
+        f.store.create_team(&o.id, "devs", OrgPermissions::default(), "organization", None).await.unwrap();
+    changed!("team created", |g| g.is_none());
+    f.store.add_team_members(&devs.id, &["alice".to_owned()]).await.unwrap();
+    changed!("member added", |g| g.is_some_and(|g| g.teams == ["devs"] && g.workspaces.is_empty()));
+    let tws = f
+        .store
+        .create_team_workspace(&devs.id, &ws.id, WorkspaceGrant::level(AccessLevel::Read))
+        .await
+        .unwrap();
+    changed!("workspace access given", |g| g
+        .is_some_and(|g| g.workspaces == [(ws.id.clone(), WorkspaceGrant::level(AccessLevel::Read))]));
+    replica.update_team_workspace(&tws.id, WorkspaceGrant::level(AccessLevel::Write)).await.unwrap();
+    changed!("workspace access changed on the other replica", |g| g
+        .is_some_and(|g| g.workspaces == [(ws.id.clone(), WorkspaceGrant::level(AccessLevel::Write))]));
+    let tprj = f
+        .store
+        .create_team_project(&devs.id, &blue.id, ProjectGrant::level(ProjectAccessLevel::Read))
+        .await
+        .unwrap();
+    changed!("project access given", |g| g.is_some_and(|g| g.projects.len() == 1));
+    f.store.update_team_project(&tprj.id, ProjectGrant::level(ProjectAccessLevel::Admin)).await.unwrap();
+    changed!("project access changed", |g| g
+        .is_some_and(|g| g.projects == [(blue.id.clone(), ProjectGrant::level(ProjectAccessLevel::Admin))]));
+    replica.delete_team_project(&tprj.id).await.unwrap();
+    changed!("project access removed", |g| g.is_some_and(|g| g.projects.is_empty()));
+    f.store.delete_team_workspace(&tws.id).await.unwrap();
+    changed!("workspace access removed", |g| g.is_some_and(|g| g.workspaces.is_empty()));
+    let perms = OrgPermissions { manage_workspaces: true, ..Default::default() };
+    let changes = TeamChanges { name: Some("platform".into()), access: Some(perms), ..Default::default() };
+    f.store.update_team(&devs.id, changes).await.unwrap();
+    changed!("team renamed and given a permission", |g| g
+        .is_some_and(|g| g.teams == ["platform"] && g.org.manage_workspaces));
+    f.store.remove_team_members(&devs.id, &["alice".to_owned()]).await.unwrap();
+    changed!("member removed", |g| g.is_none());
+    f.store.sync_groups(&alice.id, &["platform".to_owned()], true).await.unwrap();
+    changed!("member added by the identity provider's groups", |g| g
+        .is_some_and(|g| g.teams == ["platform"]));
+    f.store.delete_team(&devs.id).await.unwrap();
+    changed!("team deleted", |g| g.is_none());
+    let ops =
+        f.store.create_team(&o.id, "ops", OrgPermissions::default(), "organization", None).await.unwrap();
+    f.store.add_team_members(&ops.id, &["alice".to_owned()]).await.unwrap();
+    changed!("member of a new team", |g| g.is_some_and(|g| g.teams == ["ops"]));
+    f.store.delete_user(&alice.id).await.unwrap();
+    changed!("user deleted", |g| g.is_none());
+    // Reading grants moves nothing, and nothing of it touched the other organization.
+    assert_eq!(fresh(o.id.clone()).await.grants_version, seen);
+    assert_eq!(fresh(other.id.clone()).await.grants_version, others);
 }
 
 /// A batch of 300 events (more than one INSERT statement) lands whole and in order; filters

@@ -52,13 +52,13 @@ impl Caller {
             Self::Organization(_) => Standing::Outsider,
             Self::User(_, user, _) => s
                 .store
-                .grants(&org.id, Holder::User(&user.id))
+                .grants(org, Holder::User(&user.id))
                 .await?
                 .map_or(Standing::Outsider, Standing::Member),
             Self::Team(t, _) => match (&t.team_id, &t.organization_id) {
                 (Some(team), Some(o)) if *o == org.id => s
                     .store
-                    .grants(&org.id, Holder::Team(team))
+                    .grants(org, Holder::Team(team))
                     .await?
                     .map_or(Standing::Outsider, Standing::Member),
                 _ => Standing::Outsider,

@@ -106,6 +106,7 @@ fn golden_documents() {
         name: "acme".into(),
         email: "ops@acme.test".into(),
         created_at: T0,
+        grants_version: 1,
     };
     check("organization", &docs::organization(&org));
     let project = Project {
