@@ -13,6 +13,7 @@ use tern_access::{OrgPermissions, ProjectGrant, TeamGrants, WorkspaceGrant};
 use tern_types::SecretString;
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use crate::crypto::{new_id, new_token_secret, token_hash};
 use crate::{Backend, Organization, Page, Paged, Store, StoreError, Token, count, flag, not_found, sql};
@@ -136,8 +137,13 @@ impl GrantsKey {
     }
 }
 
-/// Parsed grants with the organization's grants version they were read at.
-type CachedGrants = (i64, Option<Arc<TeamGrants>>);
+/// Parsed grants with the organization's grants version and the time they were read at.
+type CachedGrants = (i64, Instant, Option<Arc<TeamGrants>>);
+
+/// How long parsed grants are used at most, whatever the version says: a backstop for changes
+/// made around the triggers (an operator's `TRUNCATE`, a restore with triggers disabled), which
+/// then hold within a minute instead of until the next change.
+const GRANTS_MAX_AGE: Duration = Duration::from_secs(60);
 
 /// Weighs an entry by the grants it holds, so that a few members of very many teams cannot
 /// make the cache large.
@@ -145,7 +151,7 @@ type CachedGrants = (i64, Option<Arc<TeamGrants>>);
 pub(crate) struct GrantsWeight;
 
 impl quick_cache::Weighter<GrantsKey, CachedGrants> for GrantsWeight {
-    fn weight(&self, _: &GrantsKey, (_, grants): &CachedGrants) -> u64 {
+    fn weight(&self, _: &GrantsKey, (_, _, grants): &CachedGrants) -> u64 {
         let n = grants.as_ref().map_or(0, |g| g.teams.len() + g.workspaces.len() + g.projects.len());
         1 + n as u64
     }
@@ -861,14 +867,17 @@ impl Store {
     /// version is bumped by the database in the same transaction as any change to the
     /// organization's teams, memberships or team access (migration 17), and `org` is the row
     /// this request loaded, so a change made through any replica is seen on the next request.
+    /// A bump draws a random version (a database restored to an earlier point cannot repeat
+    /// one), and nothing is used for more than a minute, whatever the version says.
     pub async fn grants(
         &self,
         org: &Organization,
         holder: Holder<'_>,
     ) -> Result<Option<TeamGrants>, StoreError> {
         let key = GrantsKey::new(&org.id, holder);
-        if let Some((version, grants)) = self.grants.get(&key)
+        if let Some((version, read_at, grants)) = self.grants.get(&key)
             && version == org.grants_version
+            && read_at.elapsed() < GRANTS_MAX_AGE
         {
             return Ok(grants.as_deref().cloned());
         }
@@ -876,7 +885,7 @@ impl Store {
         // its version says: the next request's version differs and reads again. The reverse
         // (a version newer than the grants read) cannot happen, as `org` was read first.
         let grants = self.grants_uncached(&org.id, holder).await?;
-        self.grants.insert(key, (org.grants_version, grants.clone().map(Arc::new)));
+        self.grants.insert(key, (org.grants_version, Instant::now(), grants.clone().map(Arc::new)));
         Ok(grants)
     }
 
