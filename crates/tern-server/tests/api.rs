@@ -30,42 +30,74 @@ struct Api {
     _db: TestDatabase,
 }
 
+/// How a test server differs from [`start`]'s.
+#[derive(Default)]
+struct Setup {
+    /// The issuer its tokens name (default: the server's own URL).
+    issuer: Option<IssuerUrl>,
+    /// Its request limits (default: small ones, so that the size tests are quick).
+    limits: Option<ApiLimits>,
+    /// `tern serve --managed-keys` with this rotation, instead of one fixed key.
+    managed_keys: Option<tern_server::keys::RotationPolicy>,
+}
+
 async fn start(db: TestDatabase) -> Api {
-    let key = SigningKey::from_pem(&tern_testkit::read_key_fixture("rsa-2048.pem")).unwrap();
-    let ring = KeyRing::new(key, Vec::new()).unwrap();
+    start_with(db, Setup::default()).await
+}
+
+/// The real server on an ephemeral port, over `db`, with an admin token.
+async fn start_with(db: TestDatabase, setup: Setup) -> Api {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
-    let issuer = IssuerUrl::parse(&base).unwrap();
-    let docs = IssuerDocuments::build(&issuer, &ring, &ClaimPolicy::default());
+    let issuer = setup.issuer.unwrap_or_else(|| IssuerUrl::parse(&base).unwrap());
     let store =
         Store::open(&db.url, &EncryptionKey::generate().unwrap(), Arc::new(SystemClock)).await.unwrap();
     let (_, admin) = store.create_token(TokenKind::Admin, None, None, "test", None).await.unwrap();
+    let (signer, keys, documents) = match setup.managed_keys {
+        Some(rotation) => {
+            let keys = tern_server::keys::ManagedKeys::start(
+                store.clone(),
+                issuer,
+                ClaimPolicy::default(),
+                CachePolicy::default(),
+                rotation,
+                Ttl::default(),
+                store.unix_now(),
+            )
+            .await
+            .unwrap();
+            (keys.signer(), Some(keys.clone()), keys.documents())
+        }
+        None => {
+            let key = SigningKey::from_pem(&tern_testkit::read_key_fixture("rsa-2048.pem")).unwrap();
+            let ring = KeyRing::new(key, Vec::new()).unwrap();
+            let docs = IssuerDocuments::build(&issuer, &ring, &ClaimPolicy::default());
+            let signer = Signer {
+                ring: arc_swap::ArcSwap::from_pointee(ring),
+                issuer,
+                policy: ClaimPolicy::default(),
+                max_ttl: Ttl::default(),
+            };
+            (Arc::new(signer), None, Arc::new(IssuerState::new(&docs, CachePolicy::default())))
+        }
+    };
     let api = ApiState {
         store: store.clone(),
-        signer: Arc::new(Signer {
-            ring: arc_swap::ArcSwap::from_pointee(ring),
-            issuer,
-            policy: ClaimPolicy::default(),
-            max_ttl: Ttl::default(),
-        }),
+        signer,
         clock: Arc::new(SystemClock),
         public_url: base.clone(),
-        limits: ApiLimits {
+        limits: setup.limits.unwrap_or(ApiLimits {
             max_upload_bytes: 256 * 1024,
             archive: tern_archive::Limits { max_unpacked_bytes: 8 * 1024 * 1024, max_entries: 1000 },
             ..ApiLimits::default()
-        },
+        }),
         job_lease: Duration::from_secs(60),
         jobs_queued: Arc::new(Notify::new()),
-        keys: None,
+        keys,
         audit: tern_server::audit::Auditor::start(store.clone()),
         signin: Arc::new(tern_server::web::SignIn::default()),
     };
-    let router = app_with(
-        Arc::new(IssuerState::new(&docs, CachePolicy::default())),
-        "",
-        tern_server::api::router(api),
-    );
+    let router = app_with(documents, "", tern_server::api::router(api));
     tokio::spawn(async move {
         serve(listener, None, router, ServeOptions::default(), std::future::pending()).await.unwrap();
     });

@@ -5,64 +5,30 @@
 //! JWKS download is exactly `/.well-known/jwks`, public keys only; a browser without a session
 //! is sent to sign in.
 
-use std::net::TcpListener;
-use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
-use tern_identity::{ClaimPolicy, KeySpec};
-use tern_server::api::{ApiLimits, ApiState};
-use tern_server::keys::{ManagedKeys, RotationPolicy};
-use tern_server::{CachePolicy, ServeOptions, app_with, serve};
-use tern_store::{EncryptionKey, Store, TokenKind};
-use tern_types::{IssuerUrl, SystemClock, Ttl};
-use tokio::sync::Notify;
+use tern_identity::KeySpec;
+use tern_server::api::ApiLimits;
+use tern_server::keys::RotationPolicy;
 
 use super::{Api, TestDatabase, csrf_of, page};
 
 /// `super::start`, but with the managed key ring (`tern serve --managed-keys`).
 async fn start(db: TestDatabase) -> Api {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
-    let issuer = IssuerUrl::parse(&base).unwrap();
-    let store =
-        Store::open(&db.url, &EncryptionKey::generate().unwrap(), Arc::new(SystemClock)).await.unwrap();
-    let (_, admin) = store.create_token(TokenKind::Admin, None, None, "test", None).await.unwrap();
     let rotation = RotationPolicy {
         spec: KeySpec::EcP256,
         every: None,
         lead: Duration::from_secs(3600),
         window: RotationPolicy::default_window(),
     };
-    let keys = ManagedKeys::start(
-        store.clone(),
-        issuer,
-        ClaimPolicy::default(),
-        CachePolicy::default(),
-        rotation,
-        Ttl::default(),
-        store.unix_now(),
-    )
-    .await
-    .unwrap();
-    let api = ApiState {
-        store: store.clone(),
-        signer: keys.signer(),
-        clock: Arc::new(SystemClock),
-        public_url: base.clone(),
-        limits: ApiLimits::default(),
-        job_lease: Duration::from_secs(60),
-        jobs_queued: Arc::new(Notify::new()),
-        keys: Some(keys.clone()),
-        audit: tern_server::audit::Auditor::start(store.clone()),
-        signin: Arc::new(tern_server::web::SignIn::default()),
+    let setup = super::Setup {
+        managed_keys: Some(rotation),
+        limits: Some(ApiLimits::default()),
+        ..Default::default()
     };
-    let router = app_with(keys.documents(), "", tern_server::api::router(api));
-    tokio::spawn(async move {
-        serve(listener, None, router, ServeOptions::default(), std::future::pending()).await.unwrap();
-    });
-    Api { base, store, admin: admin.expose_secret().to_owned(), http: reqwest::Client::new(), _db: db }
+    super::start_with(db, setup).await
 }
 
 both!(the_admin_page_rotates_keys_for_site_administrators_only);

@@ -6,16 +6,11 @@
 //! that never answers costs the page seconds, not a hang.
 
 use std::net::TcpListener;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use reqwest::{Method, StatusCode};
-use tern_identity::{ClaimPolicy, IssuerDocuments, KeyRing, SigningKey};
-use tern_server::api::{ApiLimits, ApiState, Signer};
-use tern_server::{CachePolicy, IssuerState, ServeOptions, app_with, serve};
-use tern_store::{EncryptionKey, Store, TokenKind};
-use tern_types::{IssuerUrl, SystemClock, Ttl};
-use tokio::sync::Notify;
+use tern_server::api::ApiLimits;
+use tern_types::IssuerUrl;
 
 use super::{Api, TestDatabase, page, start};
 
@@ -153,42 +148,9 @@ async fn an_issuer_that_never_answers_costs_the_page_seconds_not_a_hang() {
     let silent = TcpListener::bind("127.0.0.1:0").unwrap();
     let issuer =
         IssuerUrl::parse(&format!("https://127.0.0.1:{}", silent.local_addr().unwrap().port())).unwrap();
-    let db = TestDatabase::sqlite();
-    let key = SigningKey::from_pem(&tern_testkit::read_key_fixture("rsa-2048.pem")).unwrap();
-    let ring = KeyRing::new(key, Vec::new()).unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
-    let docs = IssuerDocuments::build(&issuer, &ring, &ClaimPolicy::default());
-    let store =
-        Store::open(&db.url, &EncryptionKey::generate().unwrap(), Arc::new(SystemClock)).await.unwrap();
-    let (_, admin) = store.create_token(TokenKind::Admin, None, None, "test", None).await.unwrap();
-    let state = ApiState {
-        store: store.clone(),
-        signer: Arc::new(Signer {
-            ring: arc_swap::ArcSwap::from_pointee(ring),
-            issuer,
-            policy: ClaimPolicy::default(),
-            max_ttl: Ttl::default(),
-        }),
-        clock: Arc::new(SystemClock),
-        public_url: base.clone(),
-        limits: ApiLimits::default(),
-        job_lease: Duration::from_secs(60),
-        jobs_queued: Arc::new(Notify::new()),
-        keys: None,
-        audit: tern_server::audit::Auditor::start(store.clone()),
-        signin: Arc::new(tern_server::web::SignIn::default()),
-    };
-    let router = app_with(
-        Arc::new(IssuerState::new(&docs, CachePolicy::default())),
-        "",
-        tern_server::api::router(state),
-    );
-    tokio::spawn(async move {
-        serve(listener, None, router, ServeOptions::default(), std::future::pending()).await.unwrap();
-    });
-    let api =
-        Api { base, store, admin: admin.expose_secret().to_owned(), http: reqwest::Client::new(), _db: db };
+    let setup =
+        super::Setup { issuer: Some(issuer), limits: Some(ApiLimits::default()), ..Default::default() };
+    let api = super::start_with(TestDatabase::sqlite(), setup).await;
     let ada = session(&api, "ada", true).await;
 
     let started = Instant::now();

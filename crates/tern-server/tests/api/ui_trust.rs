@@ -4,19 +4,12 @@
 //! the differing segment); the check is a CSRF-checked form with a size limit; and a
 //! sensitive variable's value reaches no page.
 
-use std::net::TcpListener;
-use std::sync::Arc;
-use std::time::Duration;
-
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use tern_identity::{ClaimPolicy, IssuerDocuments, KeyRing, SigningKey};
-use tern_server::api::{ApiLimits, ApiState, Signer};
-use tern_server::{CachePolicy, IssuerState, ServeOptions, app_with, serve};
-use tern_store::{EncryptionKey, Store, TokenKind};
+use tern_identity::ClaimPolicy;
+use tern_server::api::ApiLimits;
 use tern_trust::{Cloud, CloudOptions, Format, PhaseScope, TrustScope};
-use tern_types::{IssuerUrl, OrganizationName, ProjectName, SystemClock, Ttl, WorkspaceName};
-use tokio::sync::Notify;
+use tern_types::{IssuerUrl, OrganizationName, ProjectName, WorkspaceName};
 
 use super::{Api, TestDatabase, csrf_of, page};
 
@@ -26,41 +19,9 @@ const ISSUER: &str = "https://tern.example.com";
 
 /// `super::start`, but with an https issuer, so that AWS can accept the tokens.
 async fn start(db: TestDatabase) -> Api {
-    let key = SigningKey::from_pem(&tern_testkit::read_key_fixture("rsa-2048.pem")).unwrap();
-    let ring = KeyRing::new(key, Vec::new()).unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
-    let issuer = IssuerUrl::parse(ISSUER).unwrap();
-    let docs = IssuerDocuments::build(&issuer, &ring, &ClaimPolicy::default());
-    let store =
-        Store::open(&db.url, &EncryptionKey::generate().unwrap(), Arc::new(SystemClock)).await.unwrap();
-    let (_, admin) = store.create_token(TokenKind::Admin, None, None, "test", None).await.unwrap();
-    let api = ApiState {
-        store: store.clone(),
-        signer: Arc::new(Signer {
-            ring: arc_swap::ArcSwap::from_pointee(ring),
-            issuer,
-            policy: ClaimPolicy::default(),
-            max_ttl: Ttl::default(),
-        }),
-        clock: Arc::new(SystemClock),
-        public_url: base.clone(),
-        limits: ApiLimits::default(),
-        job_lease: Duration::from_secs(60),
-        jobs_queued: Arc::new(Notify::new()),
-        keys: None,
-        audit: tern_server::audit::Auditor::start(store.clone()),
-        signin: Arc::new(tern_server::web::SignIn::default()),
-    };
-    let router = app_with(
-        Arc::new(IssuerState::new(&docs, CachePolicy::default())),
-        "",
-        tern_server::api::router(api),
-    );
-    tokio::spawn(async move {
-        serve(listener, None, router, ServeOptions::default(), std::future::pending()).await.unwrap();
-    });
-    Api { base, store, admin: admin.expose_secret().to_owned(), http: reqwest::Client::new(), _db: db }
+    let issuer = Some(IssuerUrl::parse(ISSUER).unwrap());
+    super::start_with(db, super::Setup { issuer, limits: Some(ApiLimits::default()), ..Default::default() })
+        .await
 }
 
 both!(the_credentials_page_prints_each_clouds_trust_and_checks_a_pasted_policy);
