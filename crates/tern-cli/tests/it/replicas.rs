@@ -1,6 +1,7 @@
 //! Replicas: several `tern serve` on one PostgreSQL database, as a Deployment runs them. Every
-//! step of a start is safe when they start at the same instant, and a rotation of the admin
-//! token (a new TERN_ADMIN_TOKEN) invalidates the old one.
+//! step of a start is safe when they start at the same instant, a rotation of the admin token
+//! (a new TERN_ADMIN_TOKEN) invalidates the old one, and access removed or a token revoked
+//! through one replica is refused by the others at their next request.
 
 use std::process::Command;
 
@@ -172,4 +173,64 @@ fn a_key_rotated_on_one_replica_reaches_the_others_jwks_at_once() {
     assert_eq!(seen, jwks_kids(&a));
     assert!(took < std::time::Duration::from_secs(3), "b served the new key after {took:?}: not announced");
     println!("a rotation on one replica reached the other's JWKS in {took:?}");
+}
+
+/// What one replica changes, the other holds at its next request, though each keeps callers'
+/// grants in memory: a team's access removed and given back, a member removed, a token revoked.
+#[test]
+fn access_removed_or_a_token_revoked_through_one_replica_holds_on_the_other_at_once() {
+    let s = Scratch::new();
+    let db = tern_testkit::db::TestDatabase::postgres();
+    let a = replica(&s, "a", &db.url, Some(ADMIN));
+    let b = replica(&s, "b", &db.url, Some(ADMIN));
+    let on = |server: &Server, token: &str, args: &[&str]| {
+        let mut cmd = s.tern_plain();
+        cmd.env("TERN_SERVER", &server.base).env("TERN_TOKEN", token).env("TERN_ORG", "acme").args(args);
+        crate::support::run(&mut cmd)
+    };
+    for args in [
+        &["org", "create", "acme"][..],
+        &["workspace", "create", "app"],
+        &["user", "create", "alice"],
+        &["team", "create", "devs"],
+        &["team", "add-member", "devs", "alice"],
+        &["team", "access", "devs", "--workspace", "app", "--level", "read"],
+    ] {
+        on(&a, ADMIN, args).success();
+    }
+    let made = on(&a, ADMIN, &["user", "token", "alice"]);
+    made.success();
+    let alice = made.stdout.trim().to_owned();
+    let sees_app = |server: &Server| {
+        let listed = on(server, &alice, &["workspace", "list"]);
+        listed.success();
+        listed.stdout.lines().any(|l| l.starts_with("app\t"))
+    };
+    // Both replicas have read alice's grants, and keep them.
+    assert!(sees_app(&a) && sees_app(&b));
+    assert!(sees_app(&b), "asked again: from what b keeps");
+
+    on(&a, ADMIN, &["team", "access", "devs", "--workspace", "app", "--remove"]).success();
+    assert!(!sees_app(&b), "access removed through a holds on b at once");
+    assert!(!sees_app(&a));
+    on(&b, ADMIN, &["team", "access", "devs", "--workspace", "app", "--level", "read"]).success();
+    assert!(sees_app(&a), "access given through b holds on a at once");
+
+    on(&b, ADMIN, &["team", "remove-member", "devs", "alice"]).success();
+    let out = on(&a, &alice, &["workspace", "list"]);
+    out.failure(1);
+    assert!(out.stderr.contains("organization \"acme\" not found"), "a member no longer: {out}");
+
+    let made = on(&a, ADMIN, &["org", "token", "acme", "--description", "replicated"]);
+    made.success();
+    let org_token = made.stdout.trim().to_owned();
+    on(&b, &org_token, &["workspace", "list"]).success();
+    let listed = on(&b, ADMIN, &["token", "list", "--org", "acme"]);
+    listed.success();
+    let line =
+        listed.stdout.lines().find(|l| l.ends_with(" replicated")).unwrap_or_else(|| panic!("{listed}"));
+    on(&a, ADMIN, &["token", "revoke", line.split_whitespace().next().unwrap()]).success();
+    let out = on(&b, &org_token, &["workspace", "list"]);
+    out.failure(1);
+    assert!(out.stderr.contains("401"), "revoked through a, refused by b: {out}");
 }
