@@ -612,9 +612,31 @@ pub(crate) async fn grant_access(
     let t = or_page!(&v.nav, app::teams::by_name(&s, &v.caller, &org, &team).await);
     let (target, level) = (f.one("target"), f.one("access"));
     let done = match kind.as_str() {
-        "workspaces" => app::teams::grant_workspace(&s, &v.caller, target, &t.id, || workspace_level(level))
-            .await
-            .map(drop),
+        "workspaces" => {
+            // The form names the workspace: typed, with the first hundred as suggestions, since
+            // an organization may hold far more than a pick-list can. A page rendered before
+            // this form changed sends its id as `target`.
+            let named = f.one("workspace").trim();
+            let ws_id = if named.is_empty() {
+                Ok(target.to_owned())
+            } else {
+                app::workspaces::by_name(
+                    &s,
+                    &v.caller,
+                    &org,
+                    named,
+                    tern_access::WorkspaceAction::ManageAccess,
+                )
+                .await
+                .map(|(ws, _)| ws.id)
+            };
+            match ws_id {
+                Ok(id) => app::teams::grant_workspace(&s, &v.caller, &id, &t.id, || workspace_level(level))
+                    .await
+                    .map(drop),
+                Err(e) => Err(e),
+            }
+        }
         "projects" => {
             app::teams::grant_project(&s, &v.caller, target, &t.id, || project_level(level)).await.map(drop)
         }

@@ -110,7 +110,7 @@ async fn teams_are_managed_from_their_pages_as_the_api_decides(api: Api) {
     {
         assert!(html.contains(form), "{form} missing: {html}");
     }
-    assert!(html.contains("<option value=\"{web}\">web</option>".replace("{web}", &web).as_str()), "{html}");
+    assert!(html.contains("<datalist id=\"grant-ws-names\"><option value=\"web\">"), "{html}");
     let (_, html) = get(&api, ops_page, &mia).await;
     for form in ["id=\"change-team\"", "id=\"delete-team\"", "id=\"grant-workspace\"", "id=\"grant-project\""]
     {
@@ -133,8 +133,21 @@ async fn teams_are_managed_from_their_pages_as_the_api_decides(api: Api) {
     let (status, html, _) =
         post(&api, &grant, &olivia, &csrf, &[("target", &web), ("access", "custom")]).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{html}");
+    // The form names the workspace; a name that is not one is "not found", as one mia may not
+    // see would be, and nothing is granted.
+    let (status, html, _) =
+        post(&api, &grant, &olivia, &csrf, &[("workspace", "nope"), ("access", "write")]).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{html}");
+    assert!(
+        html.contains("workspace &#34;nope&#34; not found")
+            || html.contains("workspace &quot;nope&quot; not found"),
+        "{html}"
+    );
+    let (status, _, _) =
+        post(&api, &grant, &mia, &csrf_mia, &[("workspace", "web"), ("access", "admin")]).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "mia may see web but not manage its access");
     let (status, _, location) =
-        post(&api, &grant, &olivia, &csrf, &[("target", &web), ("access", "write")]).await;
+        post(&api, &grant, &olivia, &csrf, &[("workspace", " web "), ("access", "write")]).await;
     assert_eq!((status, location.as_deref()), (StatusCode::SEE_OTHER, Some(ops_page)));
     let (_, html) = get(&api, ops_page, &olivia).await;
     assert!(html.contains("web</a></td><td>write</td>"), "{html}");
@@ -170,6 +183,22 @@ async fn teams_are_managed_from_their_pages_as_the_api_decides(api: Api) {
     let access =
         api.ok(Method::GET, &format!("/api/v2/team-workspaces?filter[team][id]={ops_id}"), None).await;
     assert!(access["data"].as_array().unwrap().is_empty(), "{access}");
+
+    // An organization with more workspaces than the suggestions hold: the last one by name is
+    // not suggested, and is granted by typing its name.
+    let acme = api.store.organization("acme").await.unwrap();
+    for name in (0..100).map(|i| format!("w-{i:03}")).chain(["zz-last".to_owned()]) {
+        let settings = tern_store::WorkspaceSettings { name: Some(name), ..Default::default() };
+        api.store.create_workspace(&acme.id, &settings).await.unwrap();
+    }
+    let (_, html) = get(&api, ops_page, &olivia).await;
+    assert_eq!(html.matches("<option value=\"w-").count(), 100, "the first hundred by name: {html}");
+    assert!(!html.contains("<option value=\"zz-last\">"), "{html}");
+    let (status, _, _) =
+        post(&api, &grant, &olivia, &csrf, &[("workspace", "zz-last"), ("access", "read")]).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, html) = get(&api, ops_page, &olivia).await;
+    assert!(html.contains("zz-last</a></td><td>read</td>"), "{html}");
 
     // Project access, the same way.
     let (status, _, _) = post(
@@ -253,6 +282,7 @@ async fn teams_are_managed_from_their_pages_as_the_api_decides(api: Api) {
             "team-access.created",
             "team-access.updated",
             "team-access.deleted",
+            "team-access.created",
             "team-project-access.created",
             "team-project-access.updated",
             "team-project-access.deleted",
