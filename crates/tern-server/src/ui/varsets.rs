@@ -286,6 +286,9 @@ pub(crate) struct ScopeForm {
     /// The workspace's or project's id.
     #[serde(default)]
     target: String,
+    /// A workspace's name, typed (the form suggests only the first hundred), instead of `target`.
+    #[serde(default)]
+    workspace: String,
 }
 
 /// `POST /app/{org}/settings/varsets/{id}/scope`: apply the set to a workspace or project, or
@@ -321,7 +324,22 @@ pub(crate) async fn change_scope(
             );
         }
     };
-    let target = f.target.trim().to_owned();
+    let named = f.workspace.trim();
+    let target = if scope == SetScope::Workspaces && !named.is_empty() {
+        // Who may change where a set applies comes before what was sent: a caller who may not
+        // learns nothing about the name, and `change_scope` refuses them.
+        let (_, standing) =
+            or_page!(&v.nav, app::organization::organization(&s, &v.caller, &org.name, OA::See).await);
+        if app::varsets::may_manage(&standing) {
+            let ws =
+                app::workspaces::by_name(&s, &v.caller, &org.name, named, tern_access::WorkspaceAction::Read);
+            or_page!(&v.nav, ws.await).0.id
+        } else {
+            String::new()
+        }
+    } else {
+        f.target.trim().to_owned()
+    };
     let ids = || {
         if target.is_empty() {
             Err(ApiError::bad_request("choose a workspace or project"))

@@ -459,9 +459,25 @@ async fn variable_sets_are_managed_and_keep_secrets(api: Api) {
     )
     .await;
     assert_eq!((status, api_status), (StatusCode::FORBIDDEN, StatusCode::FORBIDDEN));
-    for (action, kind, target) in
-        [("apply", "workspaces", &web), ("apply", "projects", &infra), ("remove", "projects", &infra)]
-    {
+    // A workspace is named (the form suggests the first hundred); rita's named post is refused
+    // before the name is looked at, and a name that is no workspace is "not found".
+    let (_, html_of_set) = get(&api, &set_page, &olivia).await;
+    assert!(html_of_set.contains("<datalist id=\"apply-ws-names\"><option value=\"web\">"), "{html_of_set}");
+    let named = [("action", "apply"), ("kind", "workspaces"), ("workspace", "nope")];
+    let (status, _, _) = post(&api, &scope, &rita, &csrf_rita, &named).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, html, _) = post(&api, &scope, &olivia, &csrf, &named).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{html}");
+    let (status, html, _) = post(
+        &api,
+        &scope,
+        &olivia,
+        &csrf,
+        &[("action", "apply"), ("kind", "workspaces"), ("workspace", "web")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{html}");
+    for (action, kind, target) in [("apply", "projects", &infra), ("remove", "projects", &infra)] {
         let (status, html, _) =
             post(&api, &scope, &olivia, &csrf, &[("action", action), ("kind", kind), ("target", target)])
                 .await;
