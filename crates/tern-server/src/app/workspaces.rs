@@ -114,6 +114,23 @@ pub(crate) async fn by_name(
     Ok((ws, standing))
 }
 
+/// Project `name` of organization `org`, if the caller may do `action` to it; one they may not
+/// see is "not found" by the name asked for, as one that does not exist.
+pub(crate) async fn project_by_name(
+    s: &ApiState,
+    caller: &Caller,
+    org: &str,
+    name: &str,
+    action: tern_access::ProjectAction,
+) -> Result<Project, ApiError> {
+    let (org, standing) = access::org_for(s, caller, org, OrgAction::See).await?;
+    let p = s.store.project_by_name(&org.id, name).await?;
+    standing
+        .project(&p.id, &p.name, action)
+        .map_err(|d| access::refuse(d, || format!("project {name:?} not found")))?;
+    Ok(p)
+}
+
 /// An output of the current state, as a page shows it: a sensitive one has no value.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct Output {

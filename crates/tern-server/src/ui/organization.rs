@@ -638,7 +638,20 @@ pub(crate) async fn grant_access(
             }
         }
         "projects" => {
-            app::teams::grant_project(&s, &v.caller, target, &t.id, || project_level(level)).await.map(drop)
+            // Named as a workspace is, above.
+            let named = f.one("project").trim();
+            let project_id = if named.is_empty() {
+                Ok(target.to_owned())
+            } else {
+                let action = tern_access::ProjectAction::ManageAccess;
+                app::workspaces::project_by_name(&s, &v.caller, &org, named, action).await.map(|p| p.id)
+            };
+            match project_id {
+                Ok(id) => app::teams::grant_project(&s, &v.caller, &id, &t.id, || project_level(level))
+                    .await
+                    .map(drop),
+                Err(e) => Err(e),
+            }
         }
         _ => Err(ApiError::not_found("there is no such page")),
     };

@@ -289,6 +289,9 @@ pub(crate) struct ScopeForm {
     /// A workspace's name, typed (the form suggests only the first hundred), instead of `target`.
     #[serde(default)]
     workspace: String,
+    /// A project's name, the same way.
+    #[serde(default)]
+    project: String,
 }
 
 /// `POST /app/{org}/settings/varsets/{id}/scope`: apply the set to a workspace or project, or
@@ -324,21 +327,33 @@ pub(crate) async fn change_scope(
             );
         }
     };
-    let named = f.workspace.trim();
-    let target = if scope == SetScope::Workspaces && !named.is_empty() {
+    let named = match scope {
+        SetScope::Workspaces => f.workspace.trim(),
+        SetScope::Projects => f.project.trim(),
+    };
+    let target = if named.is_empty() {
+        f.target.trim().to_owned()
+    } else {
         // Who may change where a set applies comes before what was sent: a caller who may not
         // learns nothing about the name, and `change_scope` refuses them.
         let (_, standing) =
             or_page!(&v.nav, app::organization::organization(&s, &v.caller, &org.name, OA::See).await);
-        if app::varsets::may_manage(&standing) {
+        if !app::varsets::may_manage(&standing) {
+            String::new()
+        } else if scope == SetScope::Workspaces {
             let ws =
                 app::workspaces::by_name(&s, &v.caller, &org.name, named, tern_access::WorkspaceAction::Read);
             or_page!(&v.nav, ws.await).0.id
         } else {
-            String::new()
+            let p = app::workspaces::project_by_name(
+                &s,
+                &v.caller,
+                &org.name,
+                named,
+                tern_access::ProjectAction::See,
+            );
+            or_page!(&v.nav, p.await).id
         }
-    } else {
-        f.target.trim().to_owned()
     };
     let ids = || {
         if target.is_empty() {

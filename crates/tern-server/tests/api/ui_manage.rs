@@ -200,19 +200,28 @@ async fn teams_are_managed_from_their_pages_as_the_api_decides(api: Api) {
     let (_, html) = get(&api, ops_page, &olivia).await;
     assert!(html.contains("zz-last</a></td><td>read</td>"), "{html}");
 
-    // Project access, the same way.
-    let (status, _, _) = post(
-        &api,
-        &format!("{ops_page}/projects"),
-        &olivia,
-        &csrf,
-        &[("target", &infra), ("access", "maintain")],
-    )
-    .await;
+    // Project access, the same way, by name.
+    let grant_project = format!("{ops_page}/projects");
+    let (_, html) = get(&api, ops_page, &olivia).await;
+    assert!(
+        html.contains("<datalist id=\"grant-pj-names\">") && html.contains("<option value=\"infra\">"),
+        "{html}"
+    );
+    let (status, html, _) =
+        post(&api, &grant_project, &olivia, &csrf, &[("project", "nope"), ("access", "maintain")]).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{html}");
+    assert!(
+        html.contains("project &#34;nope&#34; not found")
+            || html.contains("project &quot;nope&quot; not found"),
+        "{html}"
+    );
+    let (status, _, _) =
+        post(&api, &grant_project, &olivia, &csrf, &[("project", "infra"), ("access", "maintain")]).await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     let (_, html) = get(&api, ops_page, &olivia).await;
     assert!(html.contains("<td>infra</td><td>maintain</td>"), "{html}");
     let access = api.ok(Method::GET, &format!("/api/v2/team-projects?filter[team][id]={ops_id}"), None).await;
+    assert_eq!(access["data"][0]["relationships"]["project"]["data"]["id"], infra.as_str(), "{access}");
     let project_access = id_of(&json!({"data": access["data"][0]}));
     let change = format!("{ops_page}/projects/{project_access}");
     let (status, _, _) =
@@ -477,6 +486,10 @@ async fn variable_sets_are_managed_and_keep_secrets(api: Api) {
     )
     .await;
     assert_eq!(status, StatusCode::SEE_OTHER, "{html}");
+    let (status, html, _) =
+        post(&api, &scope, &olivia, &csrf, &[("action", "apply"), ("kind", "projects"), ("project", "nope")])
+            .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{html}");
     for (action, kind, target) in [("apply", "projects", &infra), ("remove", "projects", &infra)] {
         let (status, html, _) =
             post(&api, &scope, &olivia, &csrf, &[("action", action), ("kind", kind), ("target", target)])
