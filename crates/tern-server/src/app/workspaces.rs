@@ -114,6 +114,20 @@ pub(crate) async fn by_name(
     Ok((ws, standing))
 }
 
+/// Project `id` of organization `org`, if the caller may see it.
+pub(crate) async fn project_in(
+    s: &ApiState,
+    caller: &Caller,
+    org: &Organization,
+    id: &str,
+) -> Result<Project, ApiError> {
+    let p = access::project_for(s, caller, id, tern_access::ProjectAction::See).await?;
+    if p.organization_id != org.id {
+        return Err(ApiError::not_found(format!("project {id:?} not found")));
+    }
+    Ok(p)
+}
+
 /// Project `name` of organization `org`, if the caller may do `action` to it; one they may not
 /// see is "not found" by the name asked for, as one that does not exist.
 pub(crate) async fn project_by_name(

@@ -120,6 +120,7 @@ pub(crate) struct WorkspacesQuery {
 struct WorkspaceRow {
     name: String,
     project: String,
+    project_id: String,
     locked: bool,
     status: Option<(&'static str, &'static str)>,
     when: Option<(String, String)>,
@@ -167,12 +168,23 @@ pub(crate) async fn workspaces(
     let paged = or_page!(&v.nav, app::workspaces::list(&s, &standing, &org, filter, page).await);
     let all = Page { number: 1, size: Page::MAX_SIZE };
     let projects = or_page!(&v.nav, app::workspaces::projects(&s, &standing, &org, &[], None, all).await);
+    let mut project_choices: Vec<(String, String, bool)> =
+        projects.items.into_iter().map(|p| (p.id.clone(), p.name, p.id == q.project)).collect();
+    // The list offers the first hundred projects; a filter by one past them (a project's link in
+    // the table below) still shows which project it is.
+    if !q.project.is_empty()
+        && !project_choices.iter().any(|p| p.2)
+        && let Ok(p) = app::workspaces::project_in(&s, &v.caller, &org, &q.project).await
+    {
+        project_choices.push((p.id, p.name, true));
+    }
     let rows = paged
         .items
         .iter()
         .map(|r| WorkspaceRow {
             name: r.ws.name.clone(),
             project: r.ws.project.clone(),
+            project_id: r.ws.project_id.clone(),
             locked: r.ws.locked,
             status: r.latest.as_ref().map(|run| (run.status.as_str(), tone(run.status))),
             when: r.latest.as_ref().map(|run| when(run.created_at)),
@@ -188,7 +200,7 @@ pub(crate) async fn workspaces(
         org: &org.name,
         search: &q.search,
         tag: &q.tag,
-        projects: projects.items.into_iter().map(|p| (p.id.clone(), p.name, p.id == q.project)).collect(),
+        projects: project_choices,
         statuses: RunStatus::ALL.iter().map(|st| (st.as_str(), st.as_str() == q.status)).collect(),
         total: paged.total,
         rows,

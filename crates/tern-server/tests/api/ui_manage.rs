@@ -7,7 +7,11 @@
 use super::ui_org::{Person, acme, get, person, tbody};
 use super::*;
 
-both!(teams_are_managed_from_their_pages_as_the_api_decides, variable_sets_are_managed_and_keep_secrets);
+both!(
+    teams_are_managed_from_their_pages_as_the_api_decides,
+    variable_sets_are_managed_and_keep_secrets,
+    the_workspaces_page_filters_by_any_project
+);
 
 /// A form post by `who` (`csrf`: the token the form carries).
 async fn post(
@@ -587,4 +591,35 @@ async fn variable_sets_are_managed_and_keep_secrets(api: Api) {
         ]
     );
     assert!(actions_of(&api, "rita").await.is_empty(), "refusals change nothing");
+}
+
+/// The workspaces page's project filter lists the first hundred projects; every row links to
+/// its project's filter, and a filter by a project past the hundred still names it. Another
+/// organization's project id names nothing.
+async fn the_workspaces_page_filters_by_any_project(api: Api) {
+    let (_, olivia, _, _) = acme(&api).await;
+    let acme = api.store.organization("acme").await.unwrap();
+    for i in 0..100 {
+        api.store.create_project(&acme.id, &format!("p-{i:03}"), "").await.unwrap();
+    }
+    let last = api.store.create_project(&acme.id, "zz-last", "").await.unwrap();
+    let settings = tern_store::WorkspaceSettings {
+        name: Some("in-zz".into()),
+        project_id: Some(last.id.clone()),
+        ..Default::default()
+    };
+    api.store.create_workspace(&acme.id, &settings).await.unwrap();
+    let other = api.store.create_organization("other", "").await.unwrap();
+    let theirs = api.store.create_project(&other.id, "secret-project", "").await.unwrap();
+
+    let (_, html) = get(&api, "/app/acme/workspaces?search=in-zz", &olivia).await;
+    let link = format!("<a href=\"/app/acme/workspaces?project={}\"", last.id);
+    assert!(html.contains(&link), "the row links to its project: {html}");
+    assert!(!html.contains(">zz-last</option>"), "past the first hundred: {html}");
+    let (status, html) = get(&api, &format!("/app/acme/workspaces?project={}", last.id), &olivia).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(html.contains(&format!("<option value=\"{}\" selected>zz-last</option>", last.id)), "{html}");
+    assert!(html.contains(">in-zz</a>") && html.contains("1 workspace<"), "{html}");
+    let (_, html) = get(&api, &format!("/app/acme/workspaces?project={}", theirs.id), &olivia).await;
+    assert!(!html.contains("secret-project") && html.contains("0 workspaces<"), "{html}");
 }
