@@ -7,13 +7,13 @@
 //! renamed, deleted or given other permissions); a team's access to a workspace or project is
 //! one record per pair; a user token belongs to a user and dies with it, a team token to a team.
 
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
 use sqlx::Row as _;
 use sqlx::any::AnyRow;
 use tern_access::{OrgPermissions, ProjectGrant, TeamGrants, WorkspaceGrant};
 use tern_types::SecretString;
-
-use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use crate::crypto::{new_id, new_token_secret, token_hash};
 use crate::{Backend, Organization, Page, Paged, Store, StoreError, Token, count, flag, not_found, sql};

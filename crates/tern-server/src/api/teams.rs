@@ -26,6 +26,7 @@ use super::table::{Table, Verb};
 use super::user::{check_query, org_scope};
 use super::{ApiError, ApiState, Caller, access};
 use crate::app;
+use crate::app::workspaces::Named;
 
 type ApiResult = Result<Response, ApiError>;
 type Q = Query<HashMap<String, String>>;
@@ -703,7 +704,8 @@ async fn create_team_workspace(State(s): State<ApiState>, caller: Caller, body: 
         .relationship("team")?
         .ok_or_else(|| ApiError::invalid("/data/relationships/team/data/id", "the team is required"))?;
     let created =
-        app::teams::grant_workspace(&s, &caller, &ws_id, &team_id, || workspace_grant(&doc, None)).await?;
+        app::teams::grant_workspace(&s, &caller, Named::Id(&ws_id), &team_id, || workspace_grant(&doc, None))
+            .await?;
     Ok(docs::created(team_workspace_doc(&created)))
 }
 
@@ -773,8 +775,10 @@ async fn create_team_project(State(s): State<ApiState>, caller: Caller, body: By
     let team_id = doc
         .relationship("team")?
         .ok_or_else(|| ApiError::invalid("/data/relationships/team/data/id", "the team is required"))?;
-    let created =
-        app::teams::grant_project(&s, &caller, &project_id, &team_id, || project_grant(&doc, None)).await?;
+    let created = app::teams::grant_project(&s, &caller, Named::Id(&project_id), &team_id, || {
+        project_grant(&doc, None)
+    })
+    .await?;
     Ok(docs::created(team_project_doc(&created)))
 }
 

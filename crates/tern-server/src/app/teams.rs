@@ -14,6 +14,7 @@ use tern_access::{OrgAction as OA, OrgPermissions, ProjectAction as PA, ProjectG
 use tern_access::{WorkspaceAction as WA, WorkspaceGrant};
 use tern_store::{Page, Project, Team, TeamChanges, TeamProject, TeamWorkspace, Workspace};
 
+use super::workspaces::Named;
 use crate::api::{ApiError, ApiState, Caller, Scope, access};
 
 /// The organization permissions tern acts on, by TFE's names (what a form offers; the others
@@ -228,11 +229,11 @@ fn org_scope(organization_id: &str) -> Scope<'_> {
 pub(crate) async fn grant_workspace(
     s: &ApiState,
     caller: &Caller,
-    ws_id: &str,
+    ws: Named<'_>,
     team_id: &str,
     grant: impl FnOnce() -> Result<WorkspaceGrant, ApiError>,
 ) -> Result<TeamWorkspace, ApiError> {
-    let ws = access::ws_for(s, caller, ws_id, WA::ManageAccess).await?;
+    let ws = super::workspaces::workspace_named(s, caller, ws, WA::ManageAccess).await?;
     let grant = grant()?;
     let team = s.store.team(team_id).await.ok().filter(|t| t.organization_id == ws.organization_id);
     let team = team.ok_or_else(|| {
@@ -316,11 +317,11 @@ pub(crate) async fn revoke_workspace_access(s: &ApiState, caller: &Caller, id: &
 pub(crate) async fn grant_project(
     s: &ApiState,
     caller: &Caller,
-    project_id: &str,
+    project: Named<'_>,
     team_id: &str,
     grant: impl FnOnce() -> Result<ProjectGrant, ApiError>,
 ) -> Result<TeamProject, ApiError> {
-    let p = access::project_for(s, caller, project_id, PA::ManageAccess).await?;
+    let p = super::workspaces::project_named(s, caller, project, PA::ManageAccess).await?;
     let grant = grant()?;
     let team = s.store.team(team_id).await.ok().filter(|t| t.organization_id == p.organization_id);
     let team = team.ok_or_else(|| {

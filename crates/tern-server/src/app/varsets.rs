@@ -6,11 +6,12 @@
 //! handlers and the web UI's variable sets pages both call these functions; every change is in
 //! the audit trail by names and ids, never a value.
 
-use tern_access::{OrgAction as OA, Standing};
+use tern_access::{OrgAction as OA, ProjectAction as PA, Standing, WorkspaceAction as WA};
 use tern_store::{Organization, SetScope, Variable, VariableInput, VariableOwner, VariableSet};
 
 use crate::api::{ApiError, ApiState, Caller, Scope, access};
 use crate::app::variables::details as var_details;
+use crate::app::workspaces::Named;
 
 fn org_scope(organization_id: &str) -> Scope<'_> {
     Scope { organization: Some(organization_id), ..Default::default() }
@@ -169,7 +170,35 @@ pub(crate) async fn change_scope(
     apply: bool,
 ) -> Result<VariableSet, ApiError> {
     let set = load(s, caller, id, OA::ManageVariableSets).await?;
-    let ids = ids()?;
+    change(s, caller, set, scope, ids()?, apply).await
+}
+
+/// [`change_scope`] for one workspace or project a form names; the name is looked up once the
+/// caller may change where the set applies, so one who may not learns nothing about it.
+pub(crate) async fn change_scope_named(
+    s: &ApiState,
+    caller: &Caller,
+    id: &str,
+    scope: SetScope,
+    named: Named<'_>,
+    apply: bool,
+) -> Result<VariableSet, ApiError> {
+    let set = load(s, caller, id, OA::ManageVariableSets).await?;
+    let target = match scope {
+        SetScope::Workspaces => super::workspaces::workspace_named(s, caller, named, WA::Read).await?.id,
+        SetScope::Projects => super::workspaces::project_named(s, caller, named, PA::See).await?.id,
+    };
+    change(s, caller, set, scope, vec![target], apply).await
+}
+
+async fn change(
+    s: &ApiState,
+    caller: &Caller,
+    set: VariableSet,
+    scope: SetScope,
+    ids: Vec<String>,
+    apply: bool,
+) -> Result<VariableSet, ApiError> {
     let changed = if apply {
         s.store.apply_variable_set(&set.id, scope, &ids).await?
     } else {

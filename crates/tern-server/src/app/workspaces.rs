@@ -114,6 +114,43 @@ pub(crate) async fn by_name(
     Ok((ws, standing))
 }
 
+/// A workspace or project as a request names it: by id (the TFE API, older pages), or by name
+/// in an organization (a form, whose list of the first hundred is only a suggestion).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Named<'a> {
+    /// Its id.
+    Id(&'a str),
+    /// Its name in organization `org` (a name).
+    Name { org: &'a str, name: &'a str },
+}
+
+/// The workspace `named`, if the caller may do `action` to it (one they may not see is "not
+/// found", as one that does not exist).
+pub(crate) async fn workspace_named(
+    s: &ApiState,
+    caller: &Caller,
+    named: Named<'_>,
+    action: WA,
+) -> Result<Workspace, ApiError> {
+    match named {
+        Named::Id(id) => access::ws_for(s, caller, id, action).await,
+        Named::Name { org, name } => Ok(by_name(s, caller, org, name, action).await?.0),
+    }
+}
+
+/// The project `named`, if the caller may do `action` to it (as [`workspace_named`]).
+pub(crate) async fn project_named(
+    s: &ApiState,
+    caller: &Caller,
+    named: Named<'_>,
+    action: tern_access::ProjectAction,
+) -> Result<Project, ApiError> {
+    match named {
+        Named::Id(id) => access::project_for(s, caller, id, action).await,
+        Named::Name { org, name } => project_by_name(s, caller, org, name, action).await,
+    }
+}
+
 /// Project `id` of organization `org`, if the caller may see it.
 pub(crate) async fn project_in(
     s: &ApiState,
@@ -130,7 +167,7 @@ pub(crate) async fn project_in(
 
 /// Project `name` of organization `org`, if the caller may do `action` to it; one they may not
 /// see is "not found" by the name asked for, as one that does not exist.
-pub(crate) async fn project_by_name(
+async fn project_by_name(
     s: &ApiState,
     caller: &Caller,
     org: &str,

@@ -20,6 +20,7 @@ use super::{Nav, Viewer, failure, when};
 use crate::api::{ApiError, ApiState};
 use crate::app;
 use crate::app::organization::TrailQuery;
+use crate::app::workspaces::Named;
 use crate::web;
 
 /// `/app/{org}/settings`: its first page everyone who may see the organization can open.
@@ -611,47 +612,19 @@ pub(crate) async fn grant_access(
     }
     let t = or_page!(&v.nav, app::teams::by_name(&s, &v.caller, &org, &team).await);
     let (target, level) = (f.one("target"), f.one("access"));
+    // The form names the workspace (project); a page rendered before it did sends the id.
+    let named = |field: &str| match f.one(field).trim() {
+        "" => Named::Id(target),
+        name => Named::Name { org: &org, name },
+    };
     let done = match kind.as_str() {
         "workspaces" => {
-            // The form names the workspace: typed, with the first hundred as suggestions, since
-            // an organization may hold far more than a pick-list can. A page rendered before
-            // this form changed sends its id as `target`.
-            let named = f.one("workspace").trim();
-            let ws_id = if named.is_empty() {
-                Ok(target.to_owned())
-            } else {
-                app::workspaces::by_name(
-                    &s,
-                    &v.caller,
-                    &org,
-                    named,
-                    tern_access::WorkspaceAction::ManageAccess,
-                )
-                .await
-                .map(|(ws, _)| ws.id)
-            };
-            match ws_id {
-                Ok(id) => app::teams::grant_workspace(&s, &v.caller, &id, &t.id, || workspace_level(level))
-                    .await
-                    .map(drop),
-                Err(e) => Err(e),
-            }
+            let ws = named("workspace");
+            app::teams::grant_workspace(&s, &v.caller, ws, &t.id, || workspace_level(level)).await.map(drop)
         }
         "projects" => {
-            // Named as a workspace is, above.
-            let named = f.one("project").trim();
-            let project_id = if named.is_empty() {
-                Ok(target.to_owned())
-            } else {
-                let action = tern_access::ProjectAction::ManageAccess;
-                app::workspaces::project_by_name(&s, &v.caller, &org, named, action).await.map(|p| p.id)
-            };
-            match project_id {
-                Ok(id) => app::teams::grant_project(&s, &v.caller, &id, &t.id, || project_level(level))
-                    .await
-                    .map(drop),
-                Err(e) => Err(e),
-            }
+            let p = named("project");
+            app::teams::grant_project(&s, &v.caller, p, &t.id, || project_level(level)).await.map(drop)
         }
         _ => Err(ApiError::not_found("there is no such page")),
     };

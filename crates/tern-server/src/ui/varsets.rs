@@ -331,37 +331,21 @@ pub(crate) async fn change_scope(
         SetScope::Workspaces => f.workspace.trim(),
         SetScope::Projects => f.project.trim(),
     };
-    let target = if named.is_empty() {
-        f.target.trim().to_owned()
+    let changed = if named.is_empty() {
+        // A page rendered before the form named its target sends the id.
+        let target = f.target.trim().to_owned();
+        let ids = || {
+            if target.is_empty() {
+                Err(ApiError::bad_request("choose a workspace or project"))
+            } else {
+                Ok(vec![target])
+            }
+        };
+        app::varsets::change_scope(&s, &v.caller, &id, scope, ids, apply).await
     } else {
-        // Who may change where a set applies comes before what was sent: a caller who may not
-        // learns nothing about the name, and `change_scope` refuses them.
-        let (_, standing) =
-            or_page!(&v.nav, app::organization::organization(&s, &v.caller, &org.name, OA::See).await);
-        if !app::varsets::may_manage(&standing) {
-            String::new()
-        } else if scope == SetScope::Workspaces {
-            let ws =
-                app::workspaces::by_name(&s, &v.caller, &org.name, named, tern_access::WorkspaceAction::Read);
-            or_page!(&v.nav, ws.await).0.id
-        } else {
-            let p = app::workspaces::project_by_name(
-                &s,
-                &v.caller,
-                &org.name,
-                named,
-                tern_access::ProjectAction::See,
-            );
-            or_page!(&v.nav, p.await).id
-        }
+        let named = app::workspaces::Named::Name { org: &org.name, name: named };
+        app::varsets::change_scope_named(&s, &v.caller, &id, scope, named, apply).await
     };
-    let ids = || {
-        if target.is_empty() {
-            Err(ApiError::bad_request("choose a workspace or project"))
-        } else {
-            Ok(vec![target])
-        }
-    };
-    or_page!(&v.nav, app::varsets::change_scope(&s, &v.caller, &id, scope, ids, apply).await);
+    or_page!(&v.nav, changed);
     web::redirect(&set_path(&org.name, &id))
 }
