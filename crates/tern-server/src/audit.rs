@@ -3,7 +3,7 @@
 //! whatever has queued while the previous commit ran and writes it in one transaction, so under
 //! load a commit carries many events; alone, an event waits for one commit, as any write would.
 
-use tern_store::{AuditInput, Store};
+use tern_store::{AuditInput, MintCondition, Store};
 use tokio::sync::{mpsc, oneshot};
 
 /// Most events in one commit.
@@ -21,7 +21,8 @@ pub struct AuditError {
 
 struct Pending {
     event: AuditInput,
-    done: oneshot::Sender<Result<(), String>>,
+    condition: Option<MintCondition>,
+    done: oneshot::Sender<Result<bool, String>>,
 }
 
 /// The audit trail's writer (cheap to clone).
@@ -40,6 +41,7 @@ impl Auditor {
     /// Start the writer on the current runtime.
     pub fn start(store: Store) -> Self {
         let (queue, mut pending) = mpsc::channel::<Pending>(4 * MAX_BATCH);
+        let mut writer = store.audit_writer();
         tokio::spawn(async move {
             while let Some(first) = pending.recv().await {
                 let mut batch = vec![first];
@@ -49,13 +51,21 @@ impl Auditor {
                         Err(_) => break,
                     }
                 }
-                let events: Vec<AuditInput> = batch.iter().map(|p| p.event.clone()).collect();
-                let result = store.append_audit(&events).await.map_err(|e| e.to_string());
-                if let Err(e) = &result {
-                    tracing::error!(events = events.len(), "recording audit events failed: {e}");
-                }
-                for p in batch {
-                    let _ = p.done.send(result.clone());
+                let events: Vec<(AuditInput, Option<MintCondition>)> =
+                    batch.iter().map(|p| (p.event.clone(), p.condition.clone())).collect();
+                let result = writer.append_checked(&events).await.map_err(|e| e.to_string());
+                match &result {
+                    Err(e) => {
+                        tracing::error!(events = events.len(), "recording audit events failed: {e}");
+                        for p in batch {
+                            let _ = p.done.send(Err(e.clone()));
+                        }
+                    }
+                    Ok(recorded) => {
+                        for (p, recorded) in batch.into_iter().zip(recorded) {
+                            let _ = p.done.send(Ok(*recorded));
+                        }
+                    }
                 }
             }
         });
@@ -64,10 +74,37 @@ impl Auditor {
 
     /// Record `event`; returns once it is durable.
     pub async fn record(&self, event: AuditInput) -> Result<(), AuditError> {
+        self.send(event, None).await.map(|_| ())
+    }
+
+    /// Record `event` if `condition` still holds, checked in the statement that records it;
+    /// returns once it is durable, with whether it was recorded ([`Recorded`]).
+    pub async fn record_if(
+        &self,
+        event: AuditInput,
+        condition: MintCondition,
+    ) -> Result<Recorded, AuditError> {
+        let recorded = self.send(event, Some(condition)).await?;
+        Ok(if recorded { Recorded::Yes } else { Recorded::ConditionFailed })
+    }
+
+    async fn send(&self, event: AuditInput, condition: Option<MintCondition>) -> Result<bool, AuditError> {
         let action = event.action.clone();
         let fail = |cause: &str| AuditError { action: action.clone(), cause: cause.to_owned() };
         let (done, committed) = oneshot::channel();
-        self.queue.send(Pending { event, done }).await.map_err(|_| fail("the writer has stopped"))?;
+        self.queue
+            .send(Pending { event, condition, done })
+            .await
+            .map_err(|_| fail("the writer has stopped"))?;
         committed.await.map_err(|_| fail("the writer has stopped"))?.map_err(|e| fail(&e))
     }
+}
+
+/// Whether a conditional event was recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recorded {
+    /// Recorded, durably.
+    Yes,
+    /// Not recorded: its condition no longer held when it was written.
+    ConditionFailed,
 }

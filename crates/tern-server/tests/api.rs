@@ -95,6 +95,7 @@ async fn start_with(db: TestDatabase, setup: Setup) -> Api {
         jobs_queued: Arc::new(Notify::new()),
         keys,
         audit: tern_server::audit::Auditor::start(store.clone()),
+        job_scopes: Default::default(),
         signin: Arc::new(tern_server::web::SignIn::default()),
     };
     let router = app_with(documents, "", tern_server::api::router(api));
@@ -162,6 +163,7 @@ both!(
     what_the_sdks_call_on_organizations_projects_and_sets,
     tokens_are_listed_expire_and_are_revoked,
     the_audit_trail_records_who_did_what_and_every_minted_token,
+    a_remembered_job_scope_never_outlives_the_job_or_its_names,
     every_endpoint_decides_by_the_callers_teams,
     teams_members_tokens_and_access_through_the_tfe_api,
     the_ways_into_more_power_that_a_review_found_are_closed,
@@ -898,6 +900,112 @@ async fn the_audit_trail_records_who_did_what_and_every_minted_token(api: Api) {
         own["data"].as_array().unwrap().iter().all(|e| e["attributes"]["action"] == "token.created"),
         "{own}"
     );
+}
+
+/// A job token's scope is remembered after its first token, but a remembered scope is never
+/// trusted: a token is returned only when its audit record commits, and that statement checks the
+/// job token and the names again. So a rename, a move to another project, or the job's end (each
+/// made here without the mint endpoint's knowledge, as another replica would) holds at the very
+/// next mint; a token that was not returned has no audit record, and every returned one has.
+async fn a_remembered_job_scope_never_outlives_the_job_or_its_names(api: Api) {
+    api.ok(
+        Method::POST,
+        "/api/v2/organizations",
+        Some(json!({"data":{"type":"organizations","attributes":{"name":"acme","email":"ops@example.com"}}})),
+    )
+    .await;
+    let ws = api
+        .ok(
+            Method::POST,
+            "/api/v2/organizations/acme/workspaces",
+            Some(json!({"data":{"type":"workspaces","attributes":{"name":"app","terraform-version":"1.11.4"}}})),
+        )
+        .await;
+    let ws_id = ws["data"]["id"].as_str().unwrap().to_owned();
+    queued_run(&api, &ws_id).await;
+    let agent: Document<r::AuthenticationToken> =
+        typed(&api.ok(Method::POST, "/api/v2/organizations/acme/agent-tokens", None).await);
+    let agent = agent.data.attributes.token.unwrap().expose_secret().to_owned();
+    let claim = protocol::ClaimRequest {
+        agent: "a1".into(),
+        wait_seconds: 0,
+        restarted: false,
+        terraform_versions: Some(vec!["1.11.4".into()]),
+    };
+    let (status, claimed) = api.call(Method::POST, protocol::CLAIM_PATH, Some(&agent), body(&claim)).await;
+    assert_eq!(status, StatusCode::OK, "{claimed}");
+    let claimed: protocol::ClaimResponse = typed(&claimed);
+    let (job, job_token) = (claimed.job.id.clone(), claimed.token.expose_secret().to_owned());
+    let mint = || async {
+        let request = protocol::MintRequest { audience: "sts.amazonaws.com".into(), ttl_seconds: 600 };
+        api.call(Method::POST, &protocol::job_path(&job, "/token"), Some(&job_token), body(&request)).await
+    };
+    let subject = |minted: &Value| typed::<protocol::MintResponse>(minted).subject;
+    let mut returned = Vec::new();
+    for _ in 0..3 {
+        let (status, minted) = mint().await;
+        assert_eq!(status, StatusCode::OK, "{minted}");
+        assert_eq!(
+            subject(&minted),
+            "organization:acme:project:Default Project:workspace:app:run_phase:plan"
+        );
+        returned.push(minted);
+    }
+    // Renamed, then moved to a project: the next token names what is true now.
+    let (status, e) = api
+        .call(
+            Method::PATCH,
+            &format!("/api/v2/workspaces/{ws_id}"),
+            Some(&api.admin),
+            Some(json!({"data":{"type":"workspaces","attributes":{"name":"app-2"}}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{e}");
+    let (status, minted) = mint().await;
+    assert_eq!(status, StatusCode::OK, "{minted}");
+    assert_eq!(subject(&minted), "organization:acme:project:Default Project:workspace:app-2:run_phase:plan");
+    returned.push(minted);
+    let project = api
+        .ok(
+            Method::POST,
+            "/api/v2/organizations/acme/projects",
+            Some(json!({"data":{"type":"projects","attributes":{"name":"blue"}}})),
+        )
+        .await;
+    let (status, e) = api
+        .call(
+            Method::PATCH,
+            &format!("/api/v2/workspaces/{ws_id}"),
+            Some(&api.admin),
+            Some(json!({"data":{"type":"workspaces","relationships":{
+                "project":{"data":{"type":"projects","id":project["data"]["id"]}}}}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{e}");
+    let (status, minted) = mint().await;
+    assert_eq!(status, StatusCode::OK, "{minted}");
+    assert_eq!(subject(&minted), "organization:acme:project:blue:workspace:app-2:run_phase:plan");
+    returned.push(minted);
+    // The job ends (its token dies with it): the next mint is refused, as before anything was
+    // remembered, and records nothing.
+    let finish = protocol::FinishRequest {
+        outcome: protocol::Outcome::Failed,
+        has_changes: false,
+        reason: Some("x".into()),
+    };
+    let (status, e) =
+        api.call(Method::POST, &protocol::job_path(&job, "/finish"), Some(&job_token), body(&finish)).await;
+    assert_eq!(status, StatusCode::OK, "{e}");
+    let (status, refused) = mint().await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{refused}");
+    let trail: tern_protocol::jsonapi::ListDocument<r::AuditEvent> = typed(
+        &api.ok(Method::GET, "/api/v2/organizations/acme/audit-trail?filter%5Baction%5D=token.minted", None)
+            .await,
+    );
+    let recorded: Vec<&Value> = trail.data.iter().map(|e| &e.attributes.details["jti"]).collect();
+    let handed: Vec<&Value> = returned.iter().map(|m| &m["jti"]).collect();
+    assert_eq!(recorded, handed, "exactly the tokens returned are recorded, in order");
+    assert_eq!(trail.data[4].attributes.details["subject"], returned[4]["subject"]);
 }
 
 /// API tokens with a lifecycle: listed with kind, last use and expiry (never the secret), an

@@ -2,11 +2,14 @@
 //! store has no way to change or remove an event. Details are JSON the caller composes and must
 //! never hold a secret (a value, a token); the store does not look inside.
 
-use sqlx::Row as _;
+use sqlx::AnyConnection;
 use sqlx::any::AnyRow;
+use sqlx::{Connection as _, Row as _};
 
-use crate::crypto::new_id;
-use crate::{Page, Paged, Store, StoreError, count, sql};
+use std::collections::HashSet;
+
+use crate::crypto::{new_id, token_hash};
+use crate::{JobScope, Page, Paged, Store, StoreError, count, sql};
 
 /// One event to record.
 #[derive(Debug, Clone, PartialEq)]
@@ -87,45 +90,168 @@ enum Bind<'a> {
     Number(i64),
 }
 
+/// What must still hold when a minted token's event is recorded, checked by the statement that
+/// records it: the job token that asked (by its hash) still authenticates its job, the job is
+/// still running, and the organization, project and workspace still have the names the token
+/// carries. A token whose event was not recorded is never returned, so a job token revoked, or a
+/// workspace renamed, a moment before the commit gets no token with the old scope, however its
+/// scope was found (from the database or from a replica's memory).
+#[derive(Clone, PartialEq, Eq)]
+pub struct MintCondition {
+    token_hash: Vec<u8>,
+    job_id: String,
+    organization: String,
+    project_id: String,
+    project: String,
+    workspace: String,
+}
+
+impl MintCondition {
+    /// The condition for a token minted for `scope` at the request of the job token `presented`.
+    pub fn new(presented: &str, scope: &JobScope) -> Self {
+        Self::for_hash(token_hash(presented), scope)
+    }
+
+    /// The same, given the job token's hash ([`token_hash`]).
+    pub fn for_hash(token_hash: Vec<u8>, scope: &JobScope) -> Self {
+        Self {
+            token_hash,
+            job_id: scope.job.id.clone(),
+            organization: scope.organization.clone(),
+            project_id: scope.project_id.clone(),
+            project: scope.project.clone(),
+            workspace: scope.workspace.clone(),
+        }
+    }
+}
+
+impl std::fmt::Debug for MintCondition {
+    // The hash identifies a live bearer token; it stays out of logs like the token.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MintCondition")
+            .field("job_id", &self.job_id)
+            .field("organization", &self.organization)
+            .field("project", &self.project)
+            .field("workspace", &self.workspace)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The audit trail's writer: [`Store::append_audit_checked`] on a connection it keeps. A pooled
+/// connection is tested by sqlx each time it goes back to the pool — on SQLite one more round
+/// trip to the connection's worker thread, as costly as the insert itself — and every minted
+/// token pays for the writer's commits. The connection is replaced after an error.
+pub struct AuditWriter {
+    store: Store,
+    conn: Option<AnyConnection>,
+}
+
+impl std::fmt::Debug for AuditWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditWriter").field("connected", &self.conn.is_some()).finish_non_exhaustive()
+    }
+}
+
+impl AuditWriter {
+    /// [`Store::append_audit_checked`], on the writer's connection.
+    pub async fn append_checked(
+        &mut self,
+        events: &[(AuditInput, Option<MintCondition>)],
+    ) -> Result<Vec<bool>, StoreError> {
+        let mut conn = match self.conn.take() {
+            Some(conn) => conn,
+            // Out of the pool for good: the pool may open another in its place.
+            None => self.store.pool.acquire().await?.detach(),
+        };
+        let recorded = self.store.append_on(&mut conn, events).await?;
+        // Kept only after a success: after an error (a dropped connection, a failover), the
+        // next batch starts on a new one.
+        self.conn = Some(conn);
+        Ok(recorded)
+    }
+}
+
+/// The columns of one event: `(SELECT $a, … $i)`, and with a condition `WHERE EXISTS (…)`.
+const EVENT_PARAMS: usize = 9;
+/// The parameters of a [`MintCondition`].
+const CONDITION_PARAMS: usize = 6;
+
 impl Store {
     /// Record `events` in one transaction: all durable when this returns, or none. Callers
     /// batch concurrent events into one call (group commit), so that many records cost one
     /// commit.
     pub async fn append_audit(&self, events: &[AuditInput]) -> Result<(), StoreError> {
+        let events: Vec<(AuditInput, Option<MintCondition>)> =
+            events.iter().map(|e| (e.clone(), None)).collect();
+        self.append_audit_checked(&events).await.map(|_| ())
+    }
+
+    /// Record `events`, each only if its condition still holds, in one transaction (one
+    /// statement for up to 128 events). Returns, in order, whether each was recorded: an event
+    /// without a condition always is.
+    pub async fn append_audit_checked(
+        &self,
+        events: &[(AuditInput, Option<MintCondition>)],
+    ) -> Result<Vec<bool>, StoreError> {
         if events.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
+        }
+        let mut conn = self.pool.acquire().await?;
+        self.append_on(&mut conn, events).await
+    }
+
+    /// A writer with a connection of its own, for the audit trail's one writer task.
+    pub fn audit_writer(&self) -> AuditWriter {
+        AuditWriter { store: self.clone(), conn: None }
+    }
+
+    async fn append_on(
+        &self,
+        conn: &mut AnyConnection,
+        events: &[(AuditInput, Option<MintCondition>)],
+    ) -> Result<Vec<bool>, StoreError> {
+        if events.is_empty() {
+            return Ok(Vec::new());
         }
         let now = self.now();
+        let ids: Vec<String> = events.iter().map(|_| new_id("ae")).collect::<Result<_, _>>()?;
         // One statement per chunk, not per event: a batch costs one round trip to the database
         // (on SQLite through sqlx's worker thread, each statement is two thread hand-offs). A
         // batch of one chunk is one statement, atomic by itself: no BEGIN and COMMIT around it.
         let mut statements = Vec::new();
-        for chunk in events.chunks(INSERT_CHUNK) {
-            let rows: Vec<String> = (0..chunk.len())
-                .map(|i| {
-                    let b = i * 9;
-                    format!(
-                        "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
-                        b + 1,
-                        b + 2,
-                        b + 3,
-                        b + 4,
-                        b + 5,
-                        b + 6,
-                        b + 7,
-                        b + 8,
-                        b + 9
-                    )
-                })
-                .collect();
-            let statement = format!(
-                "INSERT INTO audit_events (id, at, organization_id, actor, actor_kind, action, workspace_id, run_id, details) VALUES {}",
-                rows.join(", ")
-            );
+        for (chunk, chunk_ids) in events.chunks(INSERT_CHUNK).zip(ids.chunks(INSERT_CHUNK)) {
+            let mut selects: Vec<String> = Vec::with_capacity(chunk.len());
+            let mut n = 0;
+            for (_, condition) in chunk {
+                let first = n + 1;
+                n += EVENT_PARAMS;
+                let columns: Vec<String> = (first..=n).map(|i| format!("${i}")).collect();
+                let mut select = format!("SELECT {}", columns.join(", "));
+                if condition.is_some() {
+                    let (c, at) = (n + 1, first + 1);
+                    n += CONDITION_PARAMS;
+                    select.push_str(&format!(
+                        " WHERE EXISTS (SELECT 1 FROM tokens t JOIN jobs j ON j.id = t.job_id
+                           JOIN runs r ON r.id = j.run_id JOIN workspaces w ON w.id = r.workspace_id
+                           JOIN organizations o ON o.id = w.organization_id JOIN projects p ON p.id = w.project_id
+                          WHERE t.hash = ${c} AND t.kind = 'job' AND j.id = ${} AND j.status = 'running'
+                            AND (t.expires_at IS NULL OR t.expires_at > ${at})
+                            AND o.name = ${} AND p.id = ${} AND p.name = ${} AND w.name = ${})",
+                        c + 1,
+                        c + 2,
+                        c + 3,
+                        c + 4,
+                        c + 5
+                    ));
+                }
+                selects.push(select);
+            }
+            let statement =
+                format!("INSERT INTO audit_events ({COLUMNS}) {} RETURNING id", selects.join(" UNION ALL "));
             let mut insert = sqlx::query(sql(statement));
-            for e in chunk {
+            for ((e, condition), id) in chunk.iter().zip(chunk_ids) {
                 insert = insert
-                    .bind(new_id("ae")?)
+                    .bind(id.clone())
                     .bind(now)
                     .bind(e.organization_id.clone())
                     .bind(e.actor.clone())
@@ -134,21 +260,37 @@ impl Store {
                     .bind(e.workspace_id.clone())
                     .bind(e.run_id.clone())
                     .bind(e.details.to_string());
+                if let Some(c) = condition {
+                    insert = insert
+                        .bind(c.token_hash.clone())
+                        .bind(c.job_id.clone())
+                        .bind(c.organization.clone())
+                        .bind(c.project_id.clone())
+                        .bind(c.project.clone())
+                        .bind(c.workspace.clone());
+                }
             }
             statements.push(insert);
         }
+        let mut recorded: HashSet<String> = HashSet::with_capacity(events.len());
+        let mut collect = |rows: Vec<AnyRow>| -> Result<(), sqlx::Error> {
+            for row in rows {
+                recorded.insert(row.try_get("id")?);
+            }
+            Ok(())
+        };
         if statements.len() == 1 {
             for insert in statements {
-                insert.execute(&self.pool).await?;
+                collect(insert.fetch_all(&mut *conn).await?)?;
             }
-            return Ok(());
+        } else {
+            let mut tx = conn.begin().await?;
+            for insert in statements {
+                collect(insert.fetch_all(&mut *tx).await?)?;
+            }
+            tx.commit().await?;
         }
-        let mut tx = self.pool.begin().await?;
-        for insert in statements {
-            insert.execute(&mut *tx).await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        Ok(ids.iter().map(|id| recorded.contains(id)).collect())
     }
 
     /// Events, oldest first (or newest, as `filter` says): an organization's (`Some`), or all of them.

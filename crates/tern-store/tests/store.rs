@@ -62,6 +62,7 @@ both!(
     run_variables_are_sealed_and_options_kept,
     replicas_bootstrapping_at_once_agree_on_one_admin_token,
     audit_events_are_appended_in_batches_and_read_back_filtered,
+    mint_events_are_recorded_only_while_the_job_token_and_names_hold,
     sessions_end_when_idle_at_their_limit_or_at_sign_out,
     a_users_sessions_are_listed_and_ended_by_their_public_id,
     sign_ins_and_codes_are_used_once_by_whoever_started_them,
@@ -378,6 +379,103 @@ async fn audit_events_are_appended_in_batches_and_read_back_filtered(f: Fixture)
     let later = AuditFilter { since: Some(1_800_000_001), ..AuditFilter::default() };
     assert_eq!(f.store.audit_events(None, &later, page(1)).await.unwrap().total, 0);
     assert!(f.store.append_audit(&[]).await.is_ok());
+}
+
+/// A minted token's event is recorded only while the job token that asked still authenticates
+/// its running job and the names the token carries are still the job's: checked by the
+/// statement that records it, event by event, in a batch with events that have no condition.
+async fn mint_events_are_recorded_only_while_the_job_token_and_names_hold(f: Fixture) {
+    let o = org(&f, "acme").await;
+    let ws = workspace(&f, &o, "app").await;
+    uploaded_cv(&f, &ws).await;
+    f.store.create_run(&ws.id, &RunInput::default(), "t").await.unwrap();
+    let job = claim(&f, "agent", None).await.unwrap();
+    let (_, token) =
+        f.store.create_token(TokenKind::Job, Some(&o.id), Some(&job.id), "job", None).await.unwrap();
+    let token = token.expose_secret();
+    let scope = f.store.job_token_scope(token, &job.id).await.unwrap().unwrap();
+    let minted = |n: u64| AuditInput {
+        organization_id: Some(o.id.clone()),
+        actor: job.id.clone(),
+        actor_kind: "job".into(),
+        action: "token.minted".into(),
+        workspace_id: Some(ws.id.clone()),
+        run_id: Some(job.run_id.clone()),
+        details: serde_json::json!({ "n": n }),
+    };
+    let holds = MintCondition::new(token, &scope);
+    let other_job = MintCondition::new(
+        token,
+        &JobScope { job: Job { id: "job-other".into(), ..scope.job.clone() }, ..scope.clone() },
+    );
+    let not_a_token = MintCondition::new("not-a-token", &scope);
+    let renamed =
+        |name: &str| MintCondition::new(token, &JobScope { workspace: name.into(), ..scope.clone() });
+    let recorded = f
+        .store
+        .append_audit_checked(&[
+            (minted(0), Some(holds.clone())),
+            (minted(1), Some(other_job)),
+            (minted(2), None),
+            (minted(3), Some(not_a_token)),
+            (minted(4), Some(renamed("app-old"))),
+            (minted(5), Some(holds.clone())),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(recorded, [true, false, true, false, false, true]);
+    let trail =
+        f.store.audit_events(None, &AuditFilter::default(), Page { number: 1, size: 100 }).await.unwrap();
+    let n: Vec<u64> = trail.items.iter().map(|e| e.event.details["n"].as_u64().unwrap()).collect();
+    assert_eq!(n, [0, 2, 5], "only what was recorded is in the trail, in order");
+    // A rename, a move to another project and a renamed organization each stop the old names.
+    f.store
+        .update_workspace(&ws.id, &WorkspaceSettings { name: Some("app-2".into()), ..Default::default() })
+        .await
+        .unwrap();
+    assert_eq!(f.store.append_audit_checked(&[(minted(6), Some(holds.clone()))]).await.unwrap(), [false]);
+    assert_eq!(f.store.append_audit_checked(&[(minted(7), Some(renamed("app-2")))]).await.unwrap(), [true]);
+    let fresh = f.store.job_token_scope(token, &job.id).await.unwrap().unwrap();
+    let p = f.store.create_project(&o.id, "blue", "").await.unwrap();
+    f.store
+        .update_workspace(&ws.id, &WorkspaceSettings { project_id: Some(p.id.clone()), ..Default::default() })
+        .await
+        .unwrap();
+    assert_eq!(
+        f.store.append_audit_checked(&[(minted(8), Some(MintCondition::new(token, &fresh)))]).await.unwrap(),
+        [false]
+    );
+    let fresh = f.store.job_token_scope(token, &job.id).await.unwrap().unwrap();
+    assert_eq!(fresh.project, "blue");
+    f.store.update_project(&p.id, Some("green"), None).await.unwrap();
+    assert_eq!(
+        f.store.append_audit_checked(&[(minted(9), Some(MintCondition::new(token, &fresh)))]).await.unwrap(),
+        [false]
+    );
+    let fresh = f.store.job_token_scope(token, &job.id).await.unwrap().unwrap();
+    assert_eq!(
+        f.store.append_audit_checked(&[(minted(10), Some(MintCondition::new(token, &fresh)))]).await.unwrap(),
+        [true]
+    );
+    // The job's end revokes its token: nothing more is recorded for it.
+    f.store.finish_job(&job.id, &JobOutcome::Succeeded { has_changes: false }).await.unwrap();
+    assert_eq!(
+        f.store.append_audit_checked(&[(minted(11), Some(MintCondition::new(token, &fresh)))]).await.unwrap(),
+        [false]
+    );
+    // An expired job token likewise (a job token with an expiry, on a new job).
+    f.store.create_run(&ws.id, &RunInput::default(), "t").await.unwrap();
+    let job = claim(&f, "agent", None).await.unwrap();
+    let expires = 1_800_000_060; // the fixture's clock, a minute on
+    let (_, token) =
+        f.store.create_token(TokenKind::Job, Some(&o.id), Some(&job.id), "job", Some(expires)).await.unwrap();
+    let scope = f.store.job_token_scope(token.expose_secret(), &job.id).await.unwrap().unwrap();
+    let holds = MintCondition::new(token.expose_secret(), &scope);
+    assert_eq!(f.store.append_audit_checked(&[(minted(12), Some(holds.clone()))]).await.unwrap(), [true]);
+    f.clock.advance(Duration::from_secs(60));
+    assert_eq!(f.store.append_audit_checked(&[(minted(13), Some(holds))]).await.unwrap(), [false]);
+    // The hash stays out of Debug.
+    assert!(!format!("{:?}", MintCondition::new(token.expose_secret(), &scope)).contains("hash"));
 }
 
 /// Two replicas (two stores, two pools) starting at the same instant: one creates the admin

@@ -358,6 +358,7 @@ pub fn run(args: ServeArgs, env: Env<'_>) -> anyhow::Result<ExitCode> {
             jobs_queued: Arc::new(Notify::new()),
             keys: managed.clone(),
             audit: tern_server::audit::Auditor::start(store.clone()),
+            job_scopes: Default::default(),
             signin: Arc::new(signin_of(&settings.signin, &public_url)?),
         };
         let router = tern_server::app_with(issuer_state, issuer.path(), tern_server::api::router(api));

@@ -1,7 +1,8 @@
 //! Replicas: several `tern serve` on one PostgreSQL database, as a Deployment runs them. Every
 //! step of a start is safe when they start at the same instant, a rotation of the admin token
 //! (a new TERN_ADMIN_TOKEN) invalidates the old one, and access removed or a token revoked
-//! through one replica is refused by the others at their next request.
+//! through one replica is refused by the others at their next request, and a job's end or a
+//! rename holds at the other's next mint.
 
 use std::process::Command;
 
@@ -233,4 +234,73 @@ fn access_removed_or_a_token_revoked_through_one_replica_holds_on_the_other_at_o
     let out = on(&b, &org_token, &["workspace", "list"]);
     out.failure(1);
     assert!(out.stderr.contains("401"), "revoked through a, refused by b: {out}");
+}
+
+/// The mint endpoint remembers a job token's scope per replica, but never trusts it: a rename
+/// and the job's end, made through one replica, hold at the other's very next mint, and the
+/// audit trail holds exactly the tokens that were returned.
+#[test]
+fn a_job_ended_or_its_workspace_renamed_through_one_replica_holds_on_the_others_next_mint() {
+    let s = Scratch::new();
+    let db = tern_testkit::db::TestDatabase::postgres();
+    let a = replica(&s, "a", &db.url, Some(ADMIN));
+    let b = replica(&s, "b", &db.url, Some(ADMIN));
+    let on = |server: &Server, args: &[&str]| {
+        let mut cmd = s.tern_plain();
+        cmd.env("TERN_SERVER", &server.base).env("TERN_TOKEN", ADMIN).env("TERN_ORG", "acme").args(args);
+        crate::support::run(&mut cmd)
+    };
+    on(&a, &["org", "create", "acme"]).success();
+    on(&a, &["workspace", "create", "app", "--terraform-version", "1.11.4"]).success();
+    let dir = s.path().join("config");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("main.tf"), "# nothing\n").unwrap();
+    on(&a, &["run", "start", "--workspace", "app", "--dir", dir.to_str().unwrap(), "--no-follow"]).success();
+    let agent = on(&a, &["agent-token", "create"]);
+    agent.success();
+    let (status, claimed) = crate::runs::call(
+        "POST",
+        &format!("{}/api/agent/jobs/claim", a.base),
+        agent.stdout.trim(),
+        Some(serde_json::json!({"agent": "a1", "wait_seconds": 5, "terraform_versions": ["1.11.4"]})),
+    );
+    assert_eq!(status, 200, "{claimed}");
+    let (job, job_token) = (claimed["job"]["id"].as_str().unwrap(), claimed["token"].as_str().unwrap());
+    let mint = |server: &Server| {
+        crate::runs::call(
+            "POST",
+            &format!("{}/api/agent/jobs/{job}/token", server.base),
+            job_token,
+            Some(serde_json::json!({"audience": "sts.amazonaws.com", "ttl_seconds": 600})),
+        )
+    };
+    let mut returned = Vec::new();
+    for _ in 0..2 {
+        let (status, minted) = mint(&b);
+        assert_eq!(status, 200, "{minted}");
+        assert!(minted["subject"].as_str().unwrap().contains(":workspace:app:"), "{minted}");
+        returned.push(minted["jti"].clone());
+    }
+    on(&a, &["workspace", "update", "app", "--rename", "app-2"]).success();
+    let (status, minted) = mint(&b);
+    assert_eq!(status, 200, "{minted}");
+    assert!(minted["subject"].as_str().unwrap().contains(":workspace:app-2:"), "renamed through a: {minted}");
+    returned.push(minted["jti"].clone());
+    let (status, done) = crate::runs::call(
+        "POST",
+        &format!("{}/api/agent/jobs/{job}/finish", a.base),
+        job_token,
+        Some(serde_json::json!({"outcome": "failed", "reason": "ended through a"})),
+    );
+    assert_eq!(status, 200, "{done}");
+    let (status, refused) = mint(&b);
+    assert_eq!(status, 401, "the job ended through a: {refused}");
+    let exported = on(&a, &["audit", "--action", "token.minted", "--json"]);
+    exported.success();
+    let recorded: Vec<serde_json::Value> = exported
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["details"]["jti"].clone())
+        .collect();
+    assert_eq!(recorded, returned, "exactly the tokens returned are recorded: {exported}");
 }

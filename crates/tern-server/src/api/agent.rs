@@ -3,6 +3,7 @@
 //! while it runs, and dies when it finishes. The signing key never leaves the server: an agent
 //! asks for tokens here, and they name the job's own run and phase.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Bytes;
@@ -13,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use tern_identity::{Jti, RunContext, TokenRequest};
 use tern_protocol::agent::{self as protocol, Outcome};
-use tern_store::{Claimant, Job, JobOutcome, Run, TokenKind, Workspace};
+use tern_store::{Claimant, Job, JobOutcome, JobScope, Run, TokenKind, Workspace};
 use tern_types::{
     Audience, OrganizationName, ProjectName, ResourceId, RunId, RunPhase, SecretString, Ttl, Version,
     WorkspaceName,
@@ -21,6 +22,7 @@ use tern_types::{
 
 use super::table::{Table, Verb};
 use super::{ApiError, ApiLimits, ApiState, Caller};
+use crate::audit::Recorded;
 
 type ApiResult = Result<Response, ApiError>;
 
@@ -381,30 +383,121 @@ async fn save_plan_json_redacted(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
+/// The scopes of job tokens that minted recently, by the token's hash: the mint endpoint's
+/// first look, so that a phase's tokens after the first cost no database query before the
+/// signature. Nothing here is trusted: a token minted from a remembered scope is returned only
+/// if its audit record commits, and that statement checks again, against the database, that the
+/// job token still authenticates the running job and that the names are still the job's
+/// ([`tern_store::MintCondition`]). A stale entry costs one signature and a second look.
+pub struct JobScopes {
+    cache: quick_cache::sync::Cache<Vec<u8>, Arc<JobScope>>,
+}
+
+/// Job tokens remembered per replica: far more than the jobs that run at once.
+const JOB_SCOPES: usize = 4096;
+
+impl Default for JobScopes {
+    fn default() -> Self {
+        Self { cache: quick_cache::sync::Cache::new(JOB_SCOPES) }
+    }
+}
+
+impl std::fmt::Debug for JobScopes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JobScopes").field("len", &self.cache.len()).finish()
+    }
+}
+
+impl JobScopes {
+    fn get(&self, hash: &[u8], job_id: &str) -> Option<Arc<JobScope>> {
+        self.cache.get(hash).filter(|scope| scope.job.id == job_id)
+    }
+}
+
+/// Where the scope a token is minted for came from.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Source {
+    Memory,
+    Database,
+}
+
 async fn mint(
     State(s): State<ApiState>,
     headers: HeaderMap,
     Path(id): Path<String>,
     body: Bytes,
 ) -> ApiResult {
-    // The hot path of every phase's start: the job token, the job and the names a token
-    // carries in one query. Anything else (no token, another kind, another job, a job that is
-    // over) takes the general path, which says exactly why.
-    let fast = match super::auth::bearer_of(&headers) {
-        Some(presented) => s.store.job_token_scope(presented, &id).await?,
+    let hash = super::auth::bearer_of(&headers).map(tern_store::token_hash);
+    let mut remembered = hash.as_deref().and_then(|h| s.job_scopes.get(h, &id));
+    loop {
+        let (scope, source) = match remembered.take() {
+            Some(scope) => (scope, Source::Memory),
+            None => (job_scope_of(&s, &headers, &id).await?, Source::Database),
+        };
+        // Only a job token reaches here (the general path refuses anything else).
+        let Some(hash) = hash.clone() else {
+            return Err(ApiError::forbidden("only the job token handed out with a job may act on it"));
+        };
+        let (response, event) = sign(&s, &scope, &body)?;
+        let condition = tern_store::MintCondition::for_hash(hash.clone(), &scope);
+        match s.audit.record_if(event, condition).await.map_err(|e| s.audit_unavailable(&e))? {
+            Recorded::Yes => {
+                if source == Source::Database {
+                    s.job_scopes.cache.insert(hash, scope.clone());
+                }
+                let job = &scope.job;
+                tracing::info!(job = %job.id, run = %job.run_id, phase = %job.phase, aud = %response.audience.as_str(), kid = %response.body.kid, jti = %response.body.jti, "minted a workload identity token");
+                return Ok(json_ok(&response.body));
+            }
+            Recorded::ConditionFailed => {
+                // The token is dropped unseen. Something changed since the scope was read: the
+                // job ended, its token was revoked, a name changed.
+                s.job_scopes.cache.remove(&hash);
+                if source == Source::Database {
+                    // Between the query and the commit: the general path says which, or, if
+                    // everything is fine again, the agent asks again.
+                    let caller = Caller::from_headers(&headers, &s).await?;
+                    load(&s, &caller, &id).await?;
+                    return Err(ApiError::conflict(
+                        "the job changed while its token was being minted (a rename, or the job ending); ask again",
+                    ));
+                }
+                // A remembered scope gone stale: once more with the database's answer.
+            }
+        }
+    }
+}
+
+/// The job token's scope from the database: the hot path of every phase's start — the job token,
+/// the job and the names a token carries in one query. Anything else (no token, another kind,
+/// another job, a job that is over) takes the general path, which says exactly why.
+async fn job_scope_of(s: &ApiState, headers: &HeaderMap, id: &str) -> Result<Arc<JobScope>, ApiError> {
+    let fast = match super::auth::bearer_of(headers) {
+        Some(presented) => s.store.job_token_scope(presented, id).await?,
         None => None,
     };
     let scope = match fast {
         Some(scope) => scope,
         None => {
             // The general checks say why the fast path refused (and, after a race, allow).
-            let caller = Caller::from_headers(&headers, &s).await?;
-            load(&s, &caller, &id).await?;
-            s.store.job_scope(&id).await?
+            let caller = Caller::from_headers(headers, s).await?;
+            load(s, &caller, id).await?;
+            s.store.job_scope(id).await?
         }
     };
+    Ok(Arc::new(scope))
+}
+
+/// A signed token's answer, not yet returned.
+struct Signed {
+    body: protocol::MintResponse,
+    audience: Audience,
+}
+
+/// Sign the token `body` asks for, for `scope`; returns the answer and its audit event.
+fn sign(s: &ApiState, scope: &JobScope, body: &[u8]) -> Result<(Signed, tern_store::AuditInput), ApiError> {
     let job = &scope.job;
-    let request: protocol::MintRequest = parse(&body)?;
+    let request: protocol::MintRequest = parse(body)?;
     let audience =
         Audience::parse(&request.audience).map_err(|e| ApiError::bad_request(format!("audience: {e}")))?;
     // Never longer than the server's token lifetime, whatever the phase's timeout (a tenant
@@ -442,7 +535,6 @@ async fn mint(
     };
     let token =
         tern_identity::mint(ring.signing_key(), &s.signer.issuer, &request).map_err(|e| bad("token", &e))?;
-    tracing::info!(job = %job.id, run = %job.run_id, phase = %job.phase, aud = %audience.as_str(), kid = %token.kid, jti = %token.jti.as_str(), "minted a workload identity token");
     // Durable before the token leaves: "which run got into my account with which token" must
     // have an answer even if the server dies right after answering.
     let details = serde_json::json!({
@@ -450,20 +542,24 @@ async fn mint(
         "kid": token.kid.to_string(), "phase": job.phase.as_str(),
         "issued-at": token.issued_at, "expires-at": token.expires_at,
     });
-    let scope = super::Scope {
-        organization: Some(&job.organization_id),
-        workspace: Some(&scope.workspace_id),
-        run: Some(&job.run_id),
+    let event = tern_store::AuditInput {
+        organization_id: Some(job.organization_id.clone()),
+        actor: job.id.clone(),
+        actor_kind: "job".to_owned(),
+        action: "token.minted".to_owned(),
+        workspace_id: Some(scope.workspace_id.clone()),
+        run_id: Some(job.run_id.clone()),
+        details,
     };
-    s.record(&job.id, "job", "token.minted", scope, details).await?;
-    Ok(json_ok(&protocol::MintResponse {
+    let body = protocol::MintResponse {
         token: SecretString::new(token.jwt.expose_secret().to_owned()),
         kid: token.kid.to_string(),
         jti: token.jti.as_str().to_owned(),
         subject: token.subject,
         issued_at: token.issued_at,
         expires_at: token.expires_at,
-    }))
+    };
+    Ok((Signed { body, audience }, event))
 }
 
 async fn logs(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>, body: Bytes) -> ApiResult {

@@ -30,6 +30,7 @@ use tern_store::Store;
 use tern_types::{Clock, IssuerUrl, Ttl};
 use tokio::sync::Notify;
 
+pub use agent::JobScopes;
 pub use auth::{Caller, Memo};
 pub use error::ApiError;
 pub use openapi::ENDPOINTS;
@@ -141,6 +142,8 @@ pub struct ApiState {
     pub keys: Option<Arc<crate::keys::ManagedKeys>>,
     /// The audit trail.
     pub audit: crate::audit::Auditor,
+    /// Job tokens' scopes, remembered by the mint endpoint (each replica its own).
+    pub job_scopes: Arc<JobScopes>,
     /// How people sign in (identity provider, session lifetimes).
     pub signin: Arc<crate::web::SignIn>,
 }
@@ -199,17 +202,21 @@ impl ApiState {
                 details,
             })
             .await
-            .map_err(|e| {
-                // The cause (a database error) goes to the log, as for every storage error.
-                tracing::error!(error = %e, "audit trail");
-                ApiError::new(
-                    axum::http::StatusCode::SERVICE_UNAVAILABLE,
-                    "audit trail unavailable",
-                    format!(
-                        "tern could not record {action} in the audit trail, so it did not answer; the server log has the cause"
-                    ),
-                )
-            })
+            .map_err(|e| self.audit_unavailable(&e))
+    }
+
+    /// The answer when the audit trail cannot record an action: the action's answer is withheld.
+    pub(crate) fn audit_unavailable(&self, e: &crate::audit::AuditError) -> ApiError {
+        // The cause (a database error) goes to the log, as for every storage error.
+        tracing::error!(error = %e, "audit trail");
+        ApiError::new(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "audit trail unavailable",
+            format!(
+                "tern could not record {} in the audit trail, so it did not answer; the server log has the cause",
+                e.action
+            ),
+        )
     }
 }
 
