@@ -675,6 +675,7 @@ pub fn workspace(command: WorkspaceCommand, env: Env<'_>) -> anyhow::Result<Exit
             let c = Client::new(&client, env)?;
             block_on(async move {
                 let mut page = 1;
+                let mut listed = 0;
                 loop {
                     let mut path = format!(
                         "/api/v2/organizations/{}/workspaces?page%5Bsize%5D=100&page%5Bnumber%5D={page}",
@@ -687,9 +688,21 @@ pub fn workspace(command: WorkspaceCommand, env: Env<'_>) -> anyhow::Result<Exit
                     for w in &list.data {
                         outln!("{}\t{}", w.attributes.name, w.id);
                     }
+                    listed += list.data.len();
                     match list.meta.and_then(|m| m.pagination.next_page) {
                         Some(n) => page = n,
                         None => break,
+                    }
+                }
+                if listed == 0 {
+                    // Standard output stays empty for scripts; a person learns why.
+                    match &search {
+                        Some(s) => eprintln!(
+                            "no workspace of {org} whose name contains {s:?} is visible to this token"
+                        ),
+                        None => eprintln!(
+                            "no workspace of {org} is visible to this token (`tern workspace create` makes one; a team member sees what the team's access gives)"
+                        ),
                     }
                 }
                 Ok(ExitCode::SUCCESS)

@@ -452,6 +452,15 @@ fn users_and_teams_decide_what_each_token_may_do() {
     // alice sees the workspace and may plan, but not write its variables.
     let listed = as_token(&alice, &["workspace", "list"]);
     assert!(listed.success().stdout.starts_with("app\t"), "{listed}");
+    // Nothing listed: standard output stays empty, and the person learns why.
+    let none = as_token(&alice, &["workspace", "list", "--search", "nothing-like-it"]);
+    assert_eq!(none.success().stdout, "", "{none}");
+    assert!(
+        none.stderr.contains(
+            "no workspace of acme whose name contains \"nothing-like-it\" is visible to this token"
+        ),
+        "{none}"
+    );
     let err = failed(&as_token(&alice, &["var", "set", "FOO=bar", "--workspace", "app"]), 1);
     assert!(err.contains("403 Forbidden: this needs variables: write on workspace \"app\""), "{err}");
     assert!(err.contains("your team \"devs\" grant variables: read"), "{err}");
