@@ -318,16 +318,32 @@ impl JobClient {
 #[derive(Debug, Clone)]
 pub struct ServerMinter(pub JobClient);
 
+/// The waits before asking again for a token the server could not give for a passing reason:
+/// the job changed while the token was minted (409: a rename racing the mint), or the audit
+/// trail could not record it (503: a database failover). Anything else fails at once.
+const MINT_RETRIES: [Duration; 2] = [Duration::from_millis(200), Duration::from_millis(1000)];
+
 impl TokenMinter for ServerMinter {
     async fn mint(&self, audience: &Audience, ttl: Ttl) -> Result<MintedToken, MintFailure> {
         let request =
             agent::MintRequest { audience: audience.as_str().to_owned(), ttl_seconds: ttl.as_secs() };
-        let m: agent::MintResponse = self
-            .0
-            .api
-            .json(Method::POST, &self.0.path("/token"), Some(&request), "minting a token")
-            .await
-            .map_err(|e| MintFailure(e.to_string()))?;
+        let mut waits = MINT_RETRIES.iter();
+        let m: agent::MintResponse = loop {
+            let e = match self
+                .0
+                .api
+                .json(Method::POST, &self.0.path("/token"), Some(&request), "minting a token")
+                .await
+            {
+                Ok(m) => break m,
+                Err(e) => e,
+            };
+            let passing = matches!(e, ClientError::Refused { status: 409 | 503, .. });
+            match waits.next() {
+                Some(wait) if passing => tokio::time::sleep(*wait).await,
+                _ => return Err(MintFailure(e.to_string())),
+            }
+        };
         Ok(MintedToken {
             jwt: Jwt::received(m.token),
             kid: Kid::parse(&m.kid).map_err(|e| MintFailure(e.to_string()))?,
@@ -342,6 +358,71 @@ impl TokenMinter for ServerMinter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A loopback server that answers each request with the next of `answers` (status, body),
+    /// one connection per request; returns its URL.
+    async fn answering(answers: Vec<(u16, String)>) -> String {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            for (status, body) in answers {
+                let (mut socket, _) = listener.accept().await.unwrap();
+                let mut request = Vec::new();
+                let mut buf = [0u8; 4096];
+                // The request's head, then its body (Content-Length), before answering.
+                loop {
+                    let n = socket.read(&mut buf).await.unwrap();
+                    request.extend_from_slice(&buf[..n]);
+                    let text = String::from_utf8_lossy(&request).to_lowercase();
+                    if let Some(end) = text.find("\r\n\r\n") {
+                        let length = text
+                            .lines()
+                            .find_map(|l| {
+                                l.strip_prefix("content-length:").map(|v| v.trim().parse::<usize>().unwrap())
+                            })
+                            .unwrap_or(0);
+                        if request.len() >= end + 4 + length {
+                            break;
+                        }
+                    }
+                }
+                let answer = format!(
+                    "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                socket.write_all(answer.as_bytes()).await.unwrap();
+            }
+        });
+        url
+    }
+
+    fn minter(url: &str) -> ServerMinter {
+        let api = Api::new(url, SecretString::new("job-token".into())).unwrap();
+        ServerMinter(JobClient { api, job: "job-1".into() })
+    }
+
+    const REFUSED: &str = r#"{"errors":[{"status":"409","title":"conflict","detail":"ask again"}]}"#;
+
+    #[tokio::test]
+    async fn a_mint_refused_for_a_passing_reason_is_asked_again_and_nothing_else_is() {
+        let minted = serde_json::json!({"token": "header.claims.signature", "kid": "k1", "jti": "j1",
+            "subject": "organization:acme", "issued_at": 1, "expires_at": 2})
+        .to_string();
+        let audience = Audience::parse("sts.amazonaws.com").unwrap();
+        // 409 then 503, then the token: asked three times.
+        let url = answering(vec![(409, REFUSED.into()), (503, REFUSED.into()), (200, minted)]).await;
+        let token = minter(&url).mint(&audience, Ttl::default()).await.unwrap();
+        assert_eq!(token.jti.as_str(), "j1");
+        // Three passing refusals: the last one is the answer.
+        let url = answering(vec![(409, REFUSED.into()); 3]).await;
+        let e = minter(&url).mint(&audience, Ttl::default()).await.unwrap_err();
+        assert!(e.to_string().contains("409") && e.to_string().contains("ask again"), "{e}");
+        // A refusal that will not pass (the job is over) is not asked again: one answer only.
+        let url = answering(vec![(401, REFUSED.into())]).await;
+        let e = minter(&url).mint(&audience, Ttl::default()).await.unwrap_err();
+        assert!(e.to_string().contains("401"), "{e}");
+    }
 
     fn spec(timeout_seconds: u64, max_token_ttl_seconds: Option<u64>) -> JobSpec {
         let mut v = serde_json::json!({

@@ -8,8 +8,8 @@ use sqlx::{Connection as _, Row as _};
 
 use std::collections::HashSet;
 
-use crate::crypto::{new_id, token_hash};
-use crate::{JobScope, Page, Paged, Store, StoreError, count, sql};
+use crate::crypto::{new_id_at, token_hash};
+use crate::{Backend, JobScope, Page, Paged, Store, StoreError, count, sql};
 
 /// One event to record.
 #[derive(Debug, Clone, PartialEq)]
@@ -137,10 +137,12 @@ impl std::fmt::Debug for MintCondition {
     }
 }
 
-/// The audit trail's writer: [`Store::append_audit_checked`] on a connection it keeps. A pooled
-/// connection is tested by sqlx each time it goes back to the pool — on SQLite one more round
-/// trip to the connection's worker thread, as costly as the insert itself — and every minted
-/// token pays for the writer's commits. The connection is replaced after an error.
+/// The audit trail's writer: [`Store::append_audit_checked`], on SQLite on a connection it keeps.
+/// A pooled connection is tested by sqlx each time it goes back to the pool — on SQLite one more
+/// round trip to the connection's worker thread, as costly as the insert itself — and every
+/// minted token pays for the writer's commits. A local file cannot go stale; the connection is
+/// replaced after an error. On PostgreSQL the writer uses the pool, which replaces a connection
+/// the network broke.
 pub struct AuditWriter {
     store: Store,
     conn: Option<AnyConnection>,
@@ -158,23 +160,36 @@ impl AuditWriter {
         &mut self,
         events: &[(AuditInput, Option<MintCondition>)],
     ) -> Result<Vec<bool>, StoreError> {
+        if self.store.backend != Backend::Sqlite {
+            // A connection over a network can break or hang while kept aside; the pool tests
+            // and replaces its connections.
+            return self.store.append_audit_checked(events).await;
+        }
         let mut conn = match self.conn.take() {
             Some(conn) => conn,
-            // Out of the pool for good: the pool may open another in its place.
-            None => self.store.pool.acquire().await?.detach(),
+            None => {
+                // Out of the pool for good: the pool may open another in its place.
+                let mut conn = self.store.pool.acquire().await?.detach();
+                // Durable means on the disk: a record the writer reports committed survives
+                // a power cut, not only a killed process. The server's other connections keep
+                // `NORMAL`, which in WAL mode syncs at checkpoints only.
+                sqlx::query("PRAGMA synchronous = FULL").execute(&mut conn).await?;
+                conn
+            }
         };
         let recorded = self.store.append_on(&mut conn, events).await?;
-        // Kept only after a success: after an error (a dropped connection, a failover), the
-        // next batch starts on a new one.
+        // Kept only after a success: after an error the next batch starts on a new one.
         self.conn = Some(conn);
         Ok(recorded)
     }
 }
 
-/// The columns of one event: `(SELECT $a, … $i)`, and with a condition `WHERE EXISTS (…)`.
+/// The columns of one event: `SELECT $a, … $i`.
 const EVENT_PARAMS: usize = 9;
-/// The parameters of a [`MintCondition`].
-const CONDITION_PARAMS: usize = 6;
+/// The parameters of one row: its columns, then its [`MintCondition`] (NULL: none).
+const ROW_PARAMS: usize = EVENT_PARAMS + 6;
+/// Statements of at most this many rows stay prepared on their connection.
+const PREPARED_ROWS: usize = 16;
 
 impl Store {
     /// Record `events` in one transaction: all durable when this returns, or none. Callers
@@ -214,41 +229,42 @@ impl Store {
             return Ok(Vec::new());
         }
         let now = self.now();
-        let ids: Vec<String> = events.iter().map(|_| new_id("ae")).collect::<Result<_, _>>()?;
+        let ids: Vec<String> = events.iter().map(|_| new_id_at("ae", now)).collect::<Result<_, _>>()?;
         // One statement per chunk, not per event: a batch costs one round trip to the database
         // (on SQLite through sqlx's worker thread, each statement is two thread hand-offs). A
         // batch of one chunk is one statement, atomic by itself: no BEGIN and COMMIT around it.
         let mut statements = Vec::new();
         for (chunk, chunk_ids) in events.chunks(INSERT_CHUNK).zip(ids.chunks(INSERT_CHUNK)) {
-            let mut selects: Vec<String> = Vec::with_capacity(chunk.len());
-            let mut n = 0;
-            for (_, condition) in chunk {
-                let first = n + 1;
-                n += EVENT_PARAMS;
-                let columns: Vec<String> = (first..=n).map(|i| format!("${i}")).collect();
-                let mut select = format!("SELECT {}", columns.join(", "));
-                if condition.is_some() {
-                    let (c, at) = (n + 1, first + 1);
-                    n += CONDITION_PARAMS;
-                    select.push_str(&format!(
-                        " WHERE EXISTS (SELECT 1 FROM tokens t JOIN jobs j ON j.id = t.job_id
+            // Every row has the same shape, with or without a condition (an absent one is a
+            // NULL hash), so that the statement's text depends on the number of rows alone: a
+            // mix of events cannot fill the connection's cache of prepared statements.
+            let selects: Vec<String> = (0..chunk.len())
+                .map(|row| {
+                    let first = row * ROW_PARAMS + 1;
+                    let columns: Vec<String> =
+                        (first..first + EVENT_PARAMS).map(|i| format!("${i}")).collect();
+                    let (c, at) = (first + EVENT_PARAMS, first + 1);
+                    format!(
+                        "SELECT {} WHERE ${c} IS NULL OR EXISTS (SELECT 1 FROM tokens t JOIN jobs j ON j.id = t.job_id
                            JOIN runs r ON r.id = j.run_id JOIN workspaces w ON w.id = r.workspace_id
                            JOIN organizations o ON o.id = w.organization_id JOIN projects p ON p.id = w.project_id
                           WHERE t.hash = ${c} AND t.kind = 'job' AND j.id = ${} AND j.status = 'running'
                             AND (t.expires_at IS NULL OR t.expires_at > ${at})
                             AND o.name = ${} AND p.id = ${} AND p.name = ${} AND w.name = ${})",
+                        columns.join(", "),
                         c + 1,
                         c + 2,
                         c + 3,
                         c + 4,
                         c + 5
-                    ));
-                }
-                selects.push(select);
-            }
+                    )
+                })
+                .collect();
             let statement =
                 format!("INSERT INTO audit_events ({COLUMNS}) {} RETURNING id", selects.join(" UNION ALL "));
-            let mut insert = sqlx::query(sql(statement));
+            // Kept prepared for the batch sizes of ordinary load; a larger batch is rare and
+            // its preparation shared by its many rows.
+            let mut insert = sqlx::query(sql(statement)).persistent(chunk.len() <= PREPARED_ROWS);
             for ((e, condition), id) in chunk.iter().zip(chunk_ids) {
                 insert = insert
                     .bind(id.clone())
@@ -260,15 +276,14 @@ impl Store {
                     .bind(e.workspace_id.clone())
                     .bind(e.run_id.clone())
                     .bind(e.details.to_string());
-                if let Some(c) = condition {
-                    insert = insert
-                        .bind(c.token_hash.clone())
-                        .bind(c.job_id.clone())
-                        .bind(c.organization.clone())
-                        .bind(c.project_id.clone())
-                        .bind(c.project.clone())
-                        .bind(c.workspace.clone());
-                }
+                let c = condition.as_ref();
+                insert = insert
+                    .bind(c.map(|c| c.token_hash.clone()))
+                    .bind(c.map(|c| c.job_id.clone()))
+                    .bind(c.map(|c| c.organization.clone()))
+                    .bind(c.map(|c| c.project_id.clone()))
+                    .bind(c.map(|c| c.project.clone()))
+                    .bind(c.map(|c| c.workspace.clone()));
             }
             statements.push(insert);
         }

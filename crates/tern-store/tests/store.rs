@@ -63,6 +63,7 @@ both!(
     replicas_bootstrapping_at_once_agree_on_one_admin_token,
     audit_events_are_appended_in_batches_and_read_back_filtered,
     mint_events_are_recorded_only_while_the_job_token_and_names_hold,
+    the_audit_writer_outlives_cut_connections,
     sessions_end_when_idle_at_their_limit_or_at_sign_out,
     a_users_sessions_are_listed_and_ended_by_their_public_id,
     sign_ins_and_codes_are_used_once_by_whoever_started_them,
@@ -476,6 +477,27 @@ async fn mint_events_are_recorded_only_while_the_job_token_and_names_hold(f: Fix
     assert_eq!(f.store.append_audit_checked(&[(minted(13), Some(holds))]).await.unwrap(), [false]);
     // The hash stays out of Debug.
     assert!(!format!("{:?}", MintCondition::new(token.expose_secret(), &scope)).contains("hash"));
+}
+
+/// The audit trail's writer outlives its connections: with every connection to the database cut
+/// between two batches (a PostgreSQL restart, a failover), the next batch is recorded.
+async fn the_audit_writer_outlives_cut_connections(f: Fixture) {
+    let event = |n: u64| AuditInput {
+        organization_id: None,
+        actor: "system".into(),
+        actor_kind: "system".into(),
+        action: "key.rotated".into(),
+        workspace_id: None,
+        run_id: None,
+        details: serde_json::json!({ "n": n }),
+    };
+    let mut writer = f.store.audit_writer();
+    assert_eq!(writer.append_checked(&[(event(0), None)]).await.unwrap(), [true]);
+    f.db.cut_connections();
+    assert_eq!(writer.append_checked(&[(event(1), None), (event(2), None)]).await.unwrap(), [true, true]);
+    let trail =
+        f.store.audit_events(None, &AuditFilter::default(), Page { number: 1, size: 10 }).await.unwrap();
+    assert_eq!(trail.total, 3);
 }
 
 /// Two replicas (two stores, two pools) starting at the same instant: one creates the admin

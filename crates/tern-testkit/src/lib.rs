@@ -325,6 +325,19 @@ pub mod db {
             Self { url: format!("{base}/{name}"), name: Some(name), _dir: None }
         }
 
+        /// Cut every connection to a PostgreSQL database, as a restart or a failover would
+        /// (nothing to cut for SQLite's file).
+        pub fn cut_connections(&self) {
+            if let Some(name) = &self.name {
+                let sql = format!(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}' AND pid <> pg_backend_pid()"
+                );
+                if let Err(e) = psql(&admin_url(), &sql) {
+                    panic!("cutting the connections to {name}: {e}");
+                }
+            }
+        }
+
         /// A new SQLite database file.
         pub fn sqlite() -> Self {
             let dir = tempfile::tempdir().expect("temporary directory");

@@ -414,6 +414,10 @@ impl JobScopes {
     }
 }
 
+/// How many times a mint reads its scope from the database before it gives up on a scope that
+/// keeps changing under it (each read costs a signature).
+const MINT_ATTEMPTS: u32 = 2;
+
 /// Where the scope a token is minted for came from.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Source {
@@ -429,10 +433,14 @@ async fn mint(
 ) -> ApiResult {
     let hash = super::auth::bearer_of(&headers).map(tern_store::token_hash);
     let mut remembered = hash.as_deref().and_then(|h| s.job_scopes.get(h, &id));
+    let mut from_database = 0;
     loop {
         let (scope, source) = match remembered.take() {
             Some(scope) => (scope, Source::Memory),
-            None => (job_scope_of(&s, &headers, &id).await?, Source::Database),
+            None => {
+                from_database += 1;
+                (job_scope_of(&s, &headers, &id).await?, Source::Database)
+            }
         };
         // Only a job token reaches here (the general path refuses anything else).
         let Some(hash) = hash.clone() else {
@@ -453,16 +461,17 @@ async fn mint(
                 // The token is dropped unseen. Something changed since the scope was read: the
                 // job ended, its token was revoked, a name changed.
                 s.job_scopes.cache.remove(&hash);
-                if source == Source::Database {
-                    // Between the query and the commit: the general path says which, or, if
-                    // everything is fine again, the agent asks again.
+                if source == Source::Database && from_database >= MINT_ATTEMPTS {
+                    // Between the query and the commit, each time: the general path says which,
+                    // or, if everything is fine again, the agent asks again.
                     let caller = Caller::from_headers(&headers, &s).await?;
                     load(&s, &caller, &id).await?;
                     return Err(ApiError::conflict(
                         "the job changed while its token was being minted (a rename, or the job ending); ask again",
                     ));
                 }
-                // A remembered scope gone stale: once more with the database's answer.
+                // A remembered scope gone stale, or a change between the query and the commit
+                // (a rename racing the mint): once more with the database's answer.
             }
         }
     }
