@@ -764,18 +764,7 @@ async fn the_audit_trail_records_who_did_what_and_every_minted_token(api: Api) {
         .await;
     assert_eq!(status, StatusCode::CREATED);
     let run_id = queued_run(&api, &ws_id).await;
-    let agent: Document<r::AuthenticationToken> =
-        typed(&api.ok(Method::POST, "/api/v2/organizations/acme/agent-tokens", None).await);
-    let agent = agent.data.attributes.token.unwrap().expose_secret().to_owned();
-    let claim = protocol::ClaimRequest {
-        agent: "a1".into(),
-        wait_seconds: 0,
-        restarted: false,
-        terraform_versions: Some(vec!["1.11.4".into()]),
-    };
-    let (status, claimed) = api.call(Method::POST, protocol::CLAIM_PATH, Some(&agent), body(&claim)).await;
-    assert_eq!(status, StatusCode::OK, "{claimed}");
-    let claimed: protocol::ClaimResponse = typed(&claimed);
+    let (agent, claimed) = claim_in_acme(&api).await;
     let mint = protocol::MintRequest { audience: "sts.amazonaws.com".into(), ttl_seconds: 600 };
     let (status, minted) = api
         .call(
@@ -923,18 +912,7 @@ async fn a_remembered_job_scope_never_outlives_the_job_or_its_names(api: Api) {
         .await;
     let ws_id = ws["data"]["id"].as_str().unwrap().to_owned();
     queued_run(&api, &ws_id).await;
-    let agent: Document<r::AuthenticationToken> =
-        typed(&api.ok(Method::POST, "/api/v2/organizations/acme/agent-tokens", None).await);
-    let agent = agent.data.attributes.token.unwrap().expose_secret().to_owned();
-    let claim = protocol::ClaimRequest {
-        agent: "a1".into(),
-        wait_seconds: 0,
-        restarted: false,
-        terraform_versions: Some(vec!["1.11.4".into()]),
-    };
-    let (status, claimed) = api.call(Method::POST, protocol::CLAIM_PATH, Some(&agent), body(&claim)).await;
-    assert_eq!(status, StatusCode::OK, "{claimed}");
-    let claimed: protocol::ClaimResponse = typed(&claimed);
+    let (_, claimed) = claim_in_acme(&api).await;
     let (job, job_token) = (claimed.job.id.clone(), claimed.token.expose_secret().to_owned());
     let mint = || async {
         let request = protocol::MintRequest { audience: "sts.amazonaws.com".into(), ttl_seconds: 600 };
@@ -2805,6 +2783,23 @@ async fn what_the_sdks_call_on_organizations_projects_and_sets(api: Api) {
 }
 
 /// An uploaded configuration and a run queued in workspace `ws_id`: the run's id.
+/// A new agent token of `acme` claims the next job (Terraform 1.11.4): the token, and the job
+/// with its job token.
+async fn claim_in_acme(api: &Api) -> (String, protocol::ClaimResponse) {
+    let agent: Document<r::AuthenticationToken> =
+        typed(&api.ok(Method::POST, "/api/v2/organizations/acme/agent-tokens", None).await);
+    let agent = agent.data.attributes.token.unwrap().expose_secret().to_owned();
+    let claim = protocol::ClaimRequest {
+        agent: "a1".into(),
+        wait_seconds: 0,
+        restarted: false,
+        terraform_versions: Some(vec!["1.11.4".into()]),
+    };
+    let (status, claimed) = api.call(Method::POST, protocol::CLAIM_PATH, Some(&agent), body(&claim)).await;
+    assert_eq!(status, StatusCode::OK, "{claimed}");
+    (agent, typed(&claimed))
+}
+
 async fn queued_run(api: &Api, ws_id: &str) -> String {
     let cv = api
         .ok(
@@ -5067,18 +5062,7 @@ async fn the_web_ui_shows_runs_and_decides_as_the_api_does(api: Api) {
     api.ok(Method::POST, &format!("/api/v2/workspaces/{ws}/state-versions"), Some(json!({"data":{"type":"state-versions","attributes":{"serial":1,"md5":tern_store::md5_hex(state.as_bytes()),"lineage":"L","state":base64::engine::general_purpose::STANDARD.encode(state)}}}))).await;
     api.ok(Method::POST, &format!("/api/v2/workspaces/{ws}/actions/unlock"), None).await;
     let run = queued_run(&api, &ws).await;
-    let agent: Document<r::AuthenticationToken> =
-        typed(&api.ok(Method::POST, "/api/v2/organizations/acme/agent-tokens", None).await);
-    let agent = agent.data.attributes.token.unwrap().expose_secret().to_owned();
-    let request = protocol::ClaimRequest {
-        agent: "a1".into(),
-        wait_seconds: 0,
-        restarted: false,
-        terraform_versions: Some(vec!["1.11.4".into()]),
-    };
-    let (status, claimed) = api.call(Method::POST, protocol::CLAIM_PATH, Some(&agent), body(&request)).await;
-    assert_eq!(status, StatusCode::OK, "{claimed}");
-    let claimed: protocol::ClaimResponse = typed(&claimed);
+    let (_, claimed) = claim_in_acme(&api).await;
     let (job, job_token) = (claimed.job.id.clone(), claimed.token.expose_secret().to_owned());
     let put = |path: String, bytes: Vec<u8>| {
         let (api, job_token) = (&api, &job_token);
