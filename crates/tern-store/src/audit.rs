@@ -212,7 +212,26 @@ impl Store {
             return Ok(Vec::new());
         }
         let mut conn = self.pool.acquire().await?;
-        self.append_on(&mut conn, events).await
+        if self.backend != Backend::Sqlite {
+            return self.append_on(&mut conn, events).await;
+        }
+        // Synced to disk like the writer's (see [`AuditWriter`]); the connection goes back to
+        // the pool as it came, or not at all.
+        sqlx::query("PRAGMA synchronous = FULL").execute(&mut *conn).await?;
+        let recorded = self.append_on(&mut conn, events).await;
+        if sqlx::query("PRAGMA synchronous = NORMAL").execute(&mut *conn).await.is_err() {
+            conn.close_on_drop();
+        }
+        recorded
+    }
+
+    /// Record `event` in the transaction of the act it records: both commit, or neither.
+    pub(crate) async fn audit_in(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        event: &AuditInput,
+    ) -> Result<(), StoreError> {
+        self.append_on(tx, std::slice::from_ref(&(event.clone(), None))).await.map(|_| ())
     }
 
     /// A writer with a connection of its own, for the audit trail's one writer task.

@@ -15,9 +15,9 @@ use tern_types::{RunPhase, SecretString};
 use crate::claims::{resolve, scope_condition, version_condition};
 use crate::crypto::{new_id, token_hash};
 use crate::{
-    Claimant, ConfigurationVersion, ExecutionMode, Job, JobScope, JobStatus, Page, Paged, PhaseStatus,
-    ResourceCounts, Run, RunFilter, RunInput, RunOperation, RunScope, RunStatus, RunVariable, Store,
-    StoreError, count, not_found, sql,
+    AuditInput, Claimant, ConfigurationVersion, ExecutionMode, Job, JobScope, JobStatus, Page, Paged,
+    PhaseStatus, ResourceCounts, Run, RunFilter, RunInput, RunOperation, RunScope, RunStatus, RunVariable,
+    Store, StoreError, count, not_found, sql,
 };
 
 /// How a job ended, as its agent reports it.
@@ -591,8 +591,8 @@ impl Store {
         Ok((current, tx))
     }
 
-    /// Confirm a planned run: queue its apply.
-    pub async fn apply_run(&self, id: &str) -> Result<Run, StoreError> {
+    /// Confirm a planned run: queue its apply. `audit` is recorded in the same transaction.
+    pub async fn apply_run(&self, id: &str, audit: &AuditInput) -> Result<Run, StoreError> {
         let (current, mut tx) =
             self.leave_planned(id, RunStatus::Confirmed, PhaseStatus::Queued, "applied").await?;
         let org: (String,) = sqlx::query_as("SELECT organization_id FROM workspaces WHERE id = $1")
@@ -600,23 +600,26 @@ impl Store {
             .fetch_one(&mut *tx)
             .await?;
         self.queue_job(&mut tx, id, &org.0, RunPhase::Apply).await?;
+        self.audit_in(&mut tx, audit).await?;
         tx.commit().await?;
         self.run_changed(id);
         self.run(id).await
     }
 
-    /// Discard a planned run.
-    pub async fn discard_run(&self, id: &str) -> Result<Run, StoreError> {
-        let (_, tx) =
+    /// Discard a planned run. `audit` is recorded in the same transaction.
+    pub async fn discard_run(&self, id: &str, audit: &AuditInput) -> Result<Run, StoreError> {
+        let (_, mut tx) =
             self.leave_planned(id, RunStatus::Discarded, PhaseStatus::Unreachable, "discarded").await?;
+        self.audit_in(&mut tx, audit).await?;
         tx.commit().await?;
         self.run_changed(id);
         self.run(id).await
     }
 
     /// Cancel a run: at once when it waits; by asking its agent when a phase runs (the run
-    /// becomes `canceled` when the agent reports the phase stopped).
-    pub async fn cancel_run(&self, id: &str, reason: &str) -> Result<Run, StoreError> {
+    /// becomes `canceled` when the agent reports the phase stopped). `audit` is recorded in the
+    /// same transaction as the cancel (or the request to the agent).
+    pub async fn cancel_run(&self, id: &str, reason: &str, audit: &AuditInput) -> Result<Run, StoreError> {
         let current = self.run(id).await?;
         match current.status {
             RunStatus::Pending | RunStatus::Confirmed | RunStatus::Planned | RunStatus::PlannedAndSaved => {
@@ -670,20 +673,24 @@ impl Store {
                     )
                     .await?;
                 }
+                self.audit_in(&mut tx, audit).await?;
                 tx.commit().await?;
             }
             RunStatus::Planning | RunStatus::Applying => {
+                let mut tx = self.pool.begin().await?;
                 sqlx::query(
                     "UPDATE jobs SET cancel_requested = TRUE WHERE run_id = $1 AND status = 'running'",
                 )
                 .bind(id)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await?;
                 sqlx::query("UPDATE runs SET error_message = COALESCE(error_message, $2) WHERE id = $1")
                     .bind(id)
                     .bind(reason)
-                    .execute(&self.pool)
+                    .execute(&mut *tx)
                     .await?;
+                self.audit_in(&mut tx, audit).await?;
+                tx.commit().await?;
             }
             _ => {
                 return Err(Self::wrong_state(

@@ -615,6 +615,26 @@ async fn claim(f: &Fixture, agent: &str, org: Option<&str>) -> Option<Job> {
     claim_with(f, agent, &token, &["1.11.4"]).await
 }
 
+/// The audit event of an act on run `run`, recorded with the act.
+fn act(action: &str, run: &str) -> AuditInput {
+    AuditInput {
+        organization_id: None,
+        actor: "at-test".into(),
+        actor_kind: "organization".into(),
+        action: action.into(),
+        workspace_id: None,
+        run_id: Some(run.into()),
+        details: serde_json::json!({}),
+    }
+}
+
+/// The actions recorded for run `run`, oldest first.
+async fn acts(f: &Fixture, run: &str) -> Vec<String> {
+    let filter = AuditFilter { run_id: Some(run.into()), ..AuditFilter::default() };
+    let trail = f.store.audit_events(None, &filter, Page { number: 1, size: 100 }).await.unwrap();
+    trail.items.into_iter().map(|e| e.event.action).collect()
+}
+
 fn named(part: &str) -> WorkspaceFilter {
     WorkspaceFilter { name: Some(part.into()), ..Default::default() }
 }
@@ -1047,8 +1067,11 @@ async fn a_run_goes_through_plan_and_apply(f: Fixture) {
     );
     assert!(matches!(f.store.finish_job(&job.id, &JobOutcome::Canceled).await, Err(StoreError::Conflict(_))));
     assert!(claim(&f, "agent-1", None).await.is_none(), "nothing to do until confirmed");
-    let confirmed = f.store.apply_run(&run.id).await.unwrap();
+    let confirmed = f.store.apply_run(&run.id, &act("run.applied", &run.id)).await.unwrap();
     assert_eq!((confirmed.status, confirmed.apply_status), (RunStatus::Confirmed, PhaseStatus::Queued));
+    assert_eq!(acts(&f, &run.id).await, ["run.applied"], "recorded with the act");
+    assert!(f.store.apply_run(&run.id, &act("run.applied", &run.id)).await.is_err(), "applied once");
+    assert_eq!(acts(&f, &run.id).await, ["run.applied"], "a refused act records nothing");
     let apply = claim(&f, "agent-2", Some(&o.id)).await.unwrap();
     assert_eq!(apply.phase, RunPhase::Apply);
     assert_eq!(f.store.plan_file(&run.id).await.unwrap(), b"planfile with a sensitive value");
@@ -1117,7 +1140,7 @@ async fn runs_of_a_workspace_take_turns(f: Fixture) {
     assert!(claim(&f, "x", None).await.is_none());
     f.store.finish_job(&j1.id, &JobOutcome::Succeeded { has_changes: true }).await.unwrap();
     assert!(claim(&f, "x", None).await.is_none(), "a planned run holds its workspace");
-    f.store.discard_run(&a1.id).await.unwrap();
+    f.store.discard_run(&a1.id, &act("run.discarded", &a1.id)).await.unwrap();
     let j3 = claim(&f, "x", None).await.unwrap();
     assert_eq!(j3.run_id, a2.id);
     // A plan-only run neither waits for the workspace nor takes it.
@@ -1209,16 +1232,27 @@ async fn cancel_and_discard_follow_the_state_machine(f: Fixture) {
     uploaded_cv(&f, &ws).await;
     let r = f.store.create_run(&ws.id, &RunInput::default(), "t").await.unwrap();
     assert!(
-        matches!(f.store.discard_run(&r.id).await, Err(StoreError::Conflict(m)) if m.contains("is pending"))
+        matches!(f.store.discard_run(&r.id, &act("run.discarded", &r.id)).await, Err(StoreError::Conflict(m)) if m.contains("is pending"))
     );
-    let canceled = f.store.cancel_run(&r.id, "canceled by admin").await.unwrap();
+    // An act and its audit record commit together: a refused act records nothing.
+    assert_eq!(acts(&f, &r.id).await, Vec::<String>::new());
+    let canceled = f.store.cancel_run(&r.id, "canceled by admin", &act("run.canceled", &r.id)).await.unwrap();
     assert_eq!((canceled.status, canceled.plan_status), (RunStatus::Canceled, PhaseStatus::Canceled));
+    assert_eq!(acts(&f, &r.id).await, ["run.canceled"]);
     assert!(claim(&f, "a", None).await.is_none());
-    assert!(matches!(f.store.cancel_run(&r.id, "again").await, Err(StoreError::Conflict(_))));
+    assert!(matches!(
+        f.store.cancel_run(&r.id, "again", &act("run.canceled", &r.id)).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(acts(&f, &r.id).await, ["run.canceled"]);
     // A running phase is asked to stop; the run is canceled when the agent reports.
     let r = f.store.create_run(&ws.id, &RunInput::default(), "t").await.unwrap();
     let j = claim(&f, "a", None).await.unwrap();
-    assert_eq!(f.store.cancel_run(&r.id, "stop").await.unwrap().status, RunStatus::Planning);
+    assert_eq!(
+        f.store.cancel_run(&r.id, "stop", &act("run.canceled", &r.id)).await.unwrap().status,
+        RunStatus::Planning
+    );
+    assert_eq!(acts(&f, &r.id).await, ["run.canceled"], "the request to the agent, recorded with it");
     assert!(f.store.heartbeat(&j.id, 30).await.unwrap(), "the agent learns of the cancel");
     let done = f.store.finish_job(&j.id, &JobOutcome::Failed("interrupted".into())).await.unwrap();
     assert_eq!(done.status, RunStatus::Canceled);
@@ -1621,7 +1655,7 @@ async fn a_runs_terraform_version_is_pinned_when_its_plan_is_claimed(f: Fixture)
         )
         .await
         .unwrap();
-    f.store.apply_run(&run.id).await.unwrap();
+    f.store.apply_run(&run.id, &act("run.applied", &run.id)).await.unwrap();
     f.clock.advance(Duration::from_secs(61)); // w1 has not asked for a minute
     assert_eq!(claim_with(&f, "w2", &workers, &["1.0.3"]).await, None);
     let reason = f.store.run_waiting_reason(&f.store.run(&run.id).await.unwrap()).await.unwrap().unwrap();

@@ -182,6 +182,36 @@ impl ApiState {
         self.record(actor, kind, action, scope, details).await
     }
 
+    /// What `caller` did, as an event to record in the transaction of the act itself (the
+    /// store's functions that take one). `details` must hold no secret.
+    pub(crate) fn event(
+        caller: &Caller,
+        action: &str,
+        scope: Scope<'_>,
+        details: serde_json::Value,
+    ) -> tern_store::AuditInput {
+        let (actor, kind) = caller.actor();
+        Self::input(actor, kind, action, scope, details)
+    }
+
+    fn input(
+        actor: &str,
+        actor_kind: &str,
+        action: &str,
+        scope: Scope<'_>,
+        details: serde_json::Value,
+    ) -> tern_store::AuditInput {
+        tern_store::AuditInput {
+            organization_id: scope.organization.map(str::to_owned),
+            actor: actor.to_owned(),
+            actor_kind: actor_kind.to_owned(),
+            action: action.to_owned(),
+            workspace_id: scope.workspace.map(str::to_owned),
+            run_id: scope.run.map(str::to_owned),
+            details,
+        }
+    }
+
     /// [`ApiState::audit`] with the actor given.
     pub(crate) async fn record(
         &self,
@@ -192,15 +222,7 @@ impl ApiState {
         details: serde_json::Value,
     ) -> Result<(), ApiError> {
         self.audit
-            .record(tern_store::AuditInput {
-                organization_id: scope.organization.map(str::to_owned),
-                actor: actor.to_owned(),
-                actor_kind: actor_kind.to_owned(),
-                action: action.to_owned(),
-                workspace_id: scope.workspace.map(str::to_owned),
-                run_id: scope.run.map(str::to_owned),
-                details,
-            })
+            .record(Self::input(actor, actor_kind, action, scope, details))
             .await
             .map_err(|e| self.audit_unavailable(&e))
     }

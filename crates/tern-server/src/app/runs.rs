@@ -76,9 +76,10 @@ pub(crate) async fn apply(
 ) -> Result<Run, ApiError> {
     let details = comment_details(comment)?;
     let (run, ws) = run_for(s, caller, id, WA::Apply).await?;
-    let run = s.store.apply_run(&run.id).await?;
+    // The record commits with the act: no apply without its "who".
+    let event = ApiState::event(caller, "run.applied", Scope::run(&ws, &run.id), details);
+    let run = s.store.apply_run(&run.id, &event).await?;
     s.jobs_queued.notify_waiters();
-    s.audit(caller, "run.applied", Scope::run(&ws, &run.id), details).await?;
     Ok(run)
 }
 
@@ -91,9 +92,8 @@ pub(crate) async fn discard(
 ) -> Result<Run, ApiError> {
     let details = comment_details(comment)?;
     let (run, ws) = run_for(s, caller, id, WA::Apply).await?;
-    let run = s.store.discard_run(&run.id).await?;
-    s.audit(caller, "run.discarded", Scope::run(&ws, &run.id), details).await?;
-    Ok(run)
+    let event = ApiState::event(caller, "run.discarded", Scope::run(&ws, &run.id), details);
+    s.store.discard_run(&run.id, &event).await.map_err(Into::into)
 }
 
 /// Cancel a run: what it needs depends on how far it got, so the caller must first be allowed
@@ -107,7 +107,9 @@ pub(crate) async fn cancel(
     let details = comment_details(comment)?;
     let (run, _) = run_for(s, caller, id, WA::Read).await?;
     let (run, ws) = run_for(s, caller, &run.id, cancel_needs(run.status)).await?;
-    let run = s.store.cancel_run(&run.id, &format!("canceled by {}", caller.actor().0)).await?;
-    s.audit(caller, "run.canceled", Scope::run(&ws, &run.id), details).await?;
-    Ok(run)
+    let event = ApiState::event(caller, "run.canceled", Scope::run(&ws, &run.id), details);
+    s.store
+        .cancel_run(&run.id, &format!("canceled by {}", caller.actor().0), &event)
+        .await
+        .map_err(Into::into)
 }
