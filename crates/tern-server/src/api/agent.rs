@@ -551,15 +551,12 @@ fn sign(s: &ApiState, scope: &JobScope, body: &[u8]) -> Result<(Signed, tern_sto
         "kid": token.kid.to_string(), "phase": job.phase.as_str(),
         "issued-at": token.issued_at, "expires-at": token.expires_at,
     });
-    let event = tern_store::AuditInput {
-        organization_id: Some(job.organization_id.clone()),
-        actor: job.id.clone(),
-        actor_kind: "job".to_owned(),
-        action: "token.minted".to_owned(),
-        workspace_id: Some(scope.workspace_id.clone()),
-        run_id: Some(job.run_id.clone()),
-        details,
+    let at = super::Scope {
+        organization: Some(&job.organization_id),
+        workspace: Some(&scope.workspace_id),
+        run: Some(&job.run_id),
     };
+    let event = ApiState::input(&job.id, "job", "token.minted", at, details);
     let body = protocol::MintResponse {
         token: SecretString::new(token.jwt.expose_secret().to_owned()),
         kid: token.kid.to_string(),

@@ -194,7 +194,8 @@ impl ApiState {
         Self::input(actor, kind, action, scope, details)
     }
 
-    fn input(
+    /// An event of `actor` (of `actor_kind`), not yet recorded.
+    pub(crate) fn input(
         actor: &str,
         actor_kind: &str,
         action: &str,
