@@ -15,7 +15,10 @@ use std::time::Instant;
 use anyhow::{Context as _, bail};
 use clap::Args;
 use serde_json::json;
-use tern_store::{EncryptionKey, OWNERS, Page, Store, StoreError, User, WorkspaceSettings};
+use tern_store::{
+    EncryptionKey, OWNERS, Page, Run, Store, StoreError, Team, TeamProject, TeamWorkspace, Token, User,
+    WorkspaceSettings,
+};
 use tern_types::SystemClock;
 
 #[derive(Debug, Args)]
@@ -174,7 +177,8 @@ async fn user(store: &Store, username: &str) -> anyhow::Result<User> {
 /// Make `username` a member of `team_id` unless it is one already.
 async fn join(store: &Store, user: &User, team_id: &str) -> anyhow::Result<()> {
     if !store.teams_of_user(&user.id).await?.iter().any(|t| t.id == team_id) {
-        store.add_team_members(team_id, std::slice::from_ref(&user.username)).await?;
+        let event = seeded("team.members-added", team_id);
+        store.add_team_members(team_id, std::slice::from_ref(&user.username), &event).await?;
     }
     Ok(())
 }
@@ -214,7 +218,9 @@ async fn seed_people(
                 // The types are tern-access's, reached through the store's signatures: the grants
                 // are written as the API's JSON attributes.
                 let team = store
-                    .create_team(&org_id, &name, Default::default(), "organization", None)
+                    .create_team(&org_id, &name, Default::default(), "organization", None, |t: &Team| {
+                        seeded("team.created", &t.id)
+                    })
                     .await
                     .with_context(|| name.clone())?;
                 let own = user(&store, &format!("user-{t:04}")).await?;
@@ -227,6 +233,7 @@ async fn seed_people(
                             &team.id,
                             &ws.id,
                             serde_json::from_value(json!({ "access": level }))?,
+                            |a: &TeamWorkspace| seeded("team-access.created", &a.id),
                         )
                         .await
                         .with_context(|| format!("{name} on {}", ws.name))?;
@@ -239,6 +246,7 @@ async fn seed_people(
                             &team.id,
                             project,
                             serde_json::from_value(json!({ "access": "read" }))?,
+                            |a: &TeamProject| seeded("team-project-access.created", &a.id),
                         )
                         .await
                         .with_context(|| format!("{name} on project {project}"))?;
@@ -258,8 +266,9 @@ async fn seed_people(
     }
     let owner = user(store, "bench-owner").await?;
     join(store, &owner, &store.team_by_name(org_id, OWNERS).await?.id).await?;
-    let (_, owner_token) = store.create_user_token(&owner.id, "tern-bench", None).await?;
-    let (_, member_token) = store.create_user_token(&member.id, "tern-bench", None).await?;
+    let made = |t: &Token| seeded("token.created", &t.id);
+    let (_, owner_token) = store.create_user_token(&owner.id, "tern-bench", None, made).await?;
+    let (_, member_token) = store.create_user_token(&member.id, "tern-bench", None, made).await?;
     // Browser sessions for the web UI's pages (a day: longer than any benchmark).
     let day = store.unix_now() + 86_400;
     let (_, owner_session) = store.create_session(&owner.id, day, None).await?;
@@ -322,7 +331,7 @@ async fn seed_runs(store: &Arc<Store>, org_id: &str, args: &SeedArgs) -> anyhow:
         agent_pool_id: Some(pool.id),
         ..Default::default()
     };
-    store.update_workspace(&ws.id, &settings).await?;
+    store.update_workspace(&ws.id, &settings, &seeded("workspace.updated", &ws.id)).await?;
     let existing = store
         .list_runs(
             tern_store::RunScope::Workspace(&ws.id),
@@ -350,7 +359,9 @@ async fn seed_runs(store: &Arc<Store>, org_id: &str, args: &SeedArgs) -> anyhow:
             (store.clone(), next.clone(), ws.id.clone(), input.clone(), args.runs);
         tasks.spawn(async move {
             while next.fetch_add(1, Ordering::Relaxed) < target {
-                store.create_run(&ws_id, &input, "tern-bench").await?;
+                store
+                    .create_run(&ws_id, &input, "tern-bench", |r: &Run| seeded("run.created", &r.id))
+                    .await?;
             }
             Ok::<(), anyhow::Error>(())
         });
@@ -373,6 +384,19 @@ async fn count(store: &Store, organization_id: &str) -> anyhow::Result<usize> {
         )
         .await?;
     Ok(usize::try_from(page.total)?)
+}
+
+/// The audit record of what the seed made (the store records each act with its record).
+fn seeded(action: &str, id: &str) -> tern_store::AuditInput {
+    tern_store::AuditInput {
+        organization_id: None,
+        actor: "tern-bench".into(),
+        actor_kind: "system".into(),
+        action: action.into(),
+        workspace_id: None,
+        run_id: None,
+        details: json!({ "id": id }),
+    }
 }
 
 #[cfg(test)]

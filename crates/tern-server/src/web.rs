@@ -790,21 +790,20 @@ async fn token(State(s): State<ApiState>, Form(f): Form<TokenRequest>) -> Respon
         Ok(u) => u,
         Err(_) => return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "the user is gone"),
     };
-    let (created, secret) = match s.store.create_user_token(&user.id, "terraform login", None).await {
-        Ok(v) => v,
+    // The token and the record of who got it commit together.
+    let event = |t: &tern_store::Token| {
+        let mut details = crate::api::token_audit_details(t);
+        details["user"] = user.username.clone().into();
+        details["via"] = "terraform login".into();
+        ApiState::input(&user.username, "user", "token.created", crate::api::Scope::default(), details)
+    };
+    let secret = match s.store.create_user_token(&user.id, "terraform login", None, event).await {
+        Ok((_, secret)) => secret,
         Err(e) => {
             tracing::error!(error = %e, "terraform login");
             return oauth_error(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", "storage error");
         }
     };
-    let mut details = crate::api::token_audit_details(&created);
-    details["user"] = user.username.clone().into();
-    details["via"] = "terraform login".into();
-    if let Err(e) =
-        s.record(&user.username, "user", "token.created", crate::api::Scope::default(), details).await
-    {
-        return e.into_response();
-    }
     (
         StatusCode::OK,
         [(CONTENT_TYPE, "application/json"), (CACHE_CONTROL, "no-store")],

@@ -172,6 +172,21 @@ both!(
     a_person_lists_and_ends_their_own_browser_sessions,
     an_administrator_lists_and_ends_a_users_browser_sessions
 );
+/// The audit record of a test's own act, for the store's functions that take one.
+fn by_test(
+    action: &'static str,
+) -> impl FnOnce(&tern_store::Token) -> tern_store::AuditInput + std::marker::Send {
+    move |t| tern_store::AuditInput {
+        organization_id: None,
+        actor: "test".into(),
+        actor_kind: "system".into(),
+        action: action.into(),
+        workspace_id: None,
+        run_id: None,
+        details: json!({ "id": t.id }),
+    }
+}
+
 #[path = "api/ui_state.rs"]
 mod ui_state;
 
@@ -5533,7 +5548,8 @@ async fn an_administrator_signs_a_user_out_of_every_browser(api: Api) {
         let (_, secret) = api.store.create_session(user, later, None).await.unwrap();
         sessions.push(secret.expose_secret().to_owned());
     }
-    let token = api.store.create_user_token(&users[0], "laptop", None).await.unwrap();
+    let token =
+        api.store.create_user_token(&users[0], "laptop", None, by_test("token.created")).await.unwrap();
     let path = format!("/api/v2/admin/users/{}/actions/sign_out", users[0]);
     let (status, _) = api.call(Method::POST, &path, Some(token.1.expose_secret()), None).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "only an administrator signs people out");

@@ -30,6 +30,12 @@ pub struct AuditInput {
     pub details: serde_json::Value,
 }
 
+/// How an act makes its audit record from what it left (a created variable, a changed set).
+/// The store writes the record in the act's own transaction: both commit, or neither.
+pub trait Audit<T>: FnOnce(&T) -> AuditInput + Send {}
+
+impl<T, F: FnOnce(&T) -> AuditInput + Send> Audit<T> for F {}
+
 /// A recorded event.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AuditEvent {

@@ -34,7 +34,7 @@ use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Executor as _};
 use tern_types::{Clock, unix_seconds};
 
-pub use audit::{AuditEvent, AuditFilter, AuditInput, AuditWriter, MintCondition};
+pub use audit::{Audit, AuditEvent, AuditFilter, AuditInput, AuditWriter, MintCondition};
 pub use crypto::{Cipher, CryptoError, EncryptionKey, token_hash};
 pub use keys::{KeyState, ManagedKey};
 pub use migrate::MigrationStatus;

@@ -471,6 +471,45 @@ pub struct VariableSet {
     pub created_at: i64,
 }
 
+/// Workspaces and projects (ids) a variable set is to apply to, or to be removed from.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SetReach {
+    /// Workspaces.
+    pub workspaces: Vec<String>,
+    /// Projects: every workspace in them.
+    pub projects: Vec<String>,
+}
+
+impl SetReach {
+    /// `ids` of one scope.
+    pub fn of(scope: SetScope, ids: Vec<String>) -> Self {
+        match scope {
+            SetScope::Workspaces => Self { workspaces: ids, ..Self::default() },
+            SetScope::Projects => Self { projects: ids, ..Self::default() },
+        }
+    }
+
+    /// Each scope with its ids.
+    pub(crate) fn scopes(&self) -> [(SetScope, &[String]); 2] {
+        [(SetScope::Workspaces, &self.workspaces), (SetScope::Projects, &self.projects)]
+    }
+}
+
+/// Changes to a variable set (`None`: unchanged), made in one transaction.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VariableSetChanges {
+    /// New name.
+    pub name: Option<String>,
+    /// New description.
+    pub description: Option<String>,
+    /// Whether it applies to every workspace.
+    pub global: Option<bool>,
+    /// Where it is to apply as well.
+    pub apply: SetReach,
+    /// Where it is to apply no more.
+    pub remove: SetReach,
+}
+
 /// A configuration version.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigurationVersion {

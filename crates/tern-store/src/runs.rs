@@ -12,6 +12,7 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, Row as _, Transaction};
 use tern_types::{RunPhase, SecretString};
 
+use crate::audit::Audit;
 use crate::claims::{resolve, scope_condition, version_condition};
 use crate::crypto::{new_id, token_hash};
 use crate::{
@@ -311,6 +312,7 @@ impl Store {
         workspace_id: &str,
         input: &RunInput,
         created_by: &str,
+        audit: impl Audit<Run>,
     ) -> Result<Run, StoreError> {
         let ws = self.workspace(workspace_id).await?;
         if ws.locked {
@@ -383,8 +385,10 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         self.queue_job(&mut tx, &id, &ws.organization_id, RunPhase::Plan).await?;
+        let created = run_on(&mut tx, &id).await?;
+        self.audit_in(&mut tx, &audit(&created)).await?;
         tx.commit().await?;
-        self.run(&id).await
+        Ok(created)
     }
 
     /// The variables a run was created with (`-var`), in the order given.
@@ -412,12 +416,7 @@ impl Store {
 
     /// A run.
     pub async fn run(&self, id: &str) -> Result<Run, StoreError> {
-        let row = sqlx::query(sql(format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = $1")))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or_else(|| not_found("run", id))?;
-        Ok(run(&row)?)
+        run_on(&mut *self.pool.acquire().await?, id).await
     }
 
     /// The runs with these ids (those that exist), in one query: a list page shows each
@@ -1279,4 +1278,14 @@ fn plan_json_context(run_id: &str) -> String {
 /// What a saved plan's ciphertext is bound to: its run.
 pub(crate) fn plan_context(run_id: &str) -> String {
     format!("plan file of run {run_id}")
+}
+
+/// A run, read on `conn` (a transaction's, to see what it wrote).
+async fn run_on(conn: &mut sqlx::AnyConnection, id: &str) -> Result<Run, StoreError> {
+    let row = sqlx::query(sql(format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = $1")))
+        .bind(id)
+        .fetch_optional(conn)
+        .await?
+        .ok_or_else(|| not_found("run", id))?;
+    Ok(run(&row)?)
 }

@@ -15,8 +15,11 @@ use sqlx::any::AnyRow;
 use tern_access::{OrgPermissions, ProjectGrant, TeamGrants, WorkspaceGrant};
 use tern_types::SecretString;
 
+use crate::audit::Audit;
 use crate::crypto::{new_id, new_token_secret, token_hash};
-use crate::{Backend, Organization, Page, Paged, Store, StoreError, Token, count, flag, not_found, sql};
+use crate::{
+    AuditInput, Backend, Organization, Page, Paged, Store, StoreError, Token, count, flag, not_found, sql,
+};
 
 /// The team every organization has, which may do everything in it.
 pub const OWNERS: &str = "owners";
@@ -398,16 +401,19 @@ impl Store {
         Ok(())
     }
 
-    /// Create a token for a user; the secret is returned here and never again.
+    /// Create a token for a user, recording `audit` in the same transaction; the secret is
+    /// returned here and never again.
     pub async fn create_user_token(
         &self,
         user_id: &str,
         description: &str,
         expires_at: Option<i64>,
+        audit: impl Audit<Token>,
     ) -> Result<(Token, SecretString), StoreError> {
         self.user(user_id).await?;
         let secret = new_token_secret("tern-user")?;
         let id = new_id("at")?;
+        let mut tx = self.pool.begin().await?;
         sqlx::query("INSERT INTO tokens (id, hash, kind, user_id, description, expires_at, created_at, created_by) VALUES ($1, $2, 'user', $3, $4, $5, $6, 'users:' || $3)")
             .bind(&id)
             .bind(token_hash(&secret))
@@ -415,9 +421,12 @@ impl Store {
             .bind(description)
             .bind(expires_at)
             .bind(self.now())
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
-        Ok((self.token(&id).await?, SecretString::new(secret.to_string())))
+        let created = crate::tokens::token_on(&mut tx, &id).await?;
+        self.audit_in(&mut tx, &audit(&created)).await?;
+        tx.commit().await?;
+        Ok((created, SecretString::new(secret.to_string())))
     }
 
     /// A user's tokens, oldest first.
@@ -427,7 +436,8 @@ impl Store {
 
     // ------------------------------------------------------------------------------ teams
 
-    /// Create a team in an organization.
+    /// Create a team in an organization, recording `audit`, made from it, in the same
+    /// transaction.
     pub async fn create_team(
         &self,
         organization_id: &str,
@@ -435,6 +445,7 @@ impl Store {
         access: OrgPermissions,
         visibility: &str,
         sso_team_id: Option<&str>,
+        audit: impl Audit<Team>,
     ) -> Result<Team, StoreError> {
         check_handle("team name", name)?;
         check_visibility(visibility)?;
@@ -442,6 +453,7 @@ impl Store {
             return Err(StoreError::Conflict("every organization has its owners team already".into()));
         }
         let id = new_id("team")?;
+        let mut tx = self.pool.begin().await?;
         sqlx::query("INSERT INTO teams (id, organization_id, name, sso_team_id, visibility, organization_access, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
             .bind(&id)
             .bind(organization_id)
@@ -450,10 +462,13 @@ impl Store {
             .bind(visibility)
             .bind(to_json(&access)?)
             .bind(self.now())
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await
             .map_err(renamed_conflict("team", name))?;
-        self.team(&id).await
+        let created = team_on(&mut tx, &id).await?;
+        self.audit_in(&mut tx, &audit(&created)).await?;
+        tx.commit().await?;
+        Ok(created)
     }
 
     /// The owners team of an organization (made with it).
@@ -474,12 +489,7 @@ impl Store {
 
     /// A team by id.
     pub async fn team(&self, id: &str) -> Result<Team, StoreError> {
-        let row = sqlx::query(sql(format!("SELECT {TEAM_COLUMNS} WHERE t.id = $1")))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or_else(|| not_found("team", id))?;
-        Ok(team(&row)?)
+        team_on(&mut *self.pool.acquire().await?, id).await
     }
 
     /// A team by name in an organization.
@@ -529,8 +539,14 @@ impl Store {
         Ok(Paged { items, total, page })
     }
 
-    /// Change a team. The owners team keeps its name and its permissions.
-    pub async fn update_team(&self, id: &str, changes: TeamChanges) -> Result<Team, StoreError> {
+    /// Change a team, recording `audit`, made from the changed team, in the same transaction.
+    /// The owners team keeps its name and its permissions.
+    pub async fn update_team(
+        &self,
+        id: &str,
+        changes: TeamChanges,
+        audit: impl Audit<Team>,
+    ) -> Result<Team, StoreError> {
         let current = self.team(id).await?;
         if current.is_owners()
             && (changes.name.as_ref().is_some_and(|n| n != OWNERS) || changes.access.is_some())
@@ -552,25 +568,39 @@ impl Store {
         } else {
             to_json(&changes.access.unwrap_or(current.access))?
         };
-        sqlx::query("UPDATE teams SET name = $2, sso_team_id = $3, visibility = $4, organization_access = $5 WHERE id = $1")
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query("UPDATE teams SET name = $2, sso_team_id = $3, visibility = $4, organization_access = $5 WHERE id = $1")
             .bind(id)
             .bind(&name)
             .bind(sso)
             .bind(&visibility)
             .bind(access)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await
             .map_err(renamed_conflict("team", &name))?;
-        self.team(id).await
+        if done.rows_affected() == 0 {
+            return Err(not_found("team", id));
+        }
+        let updated = team_on(&mut tx, id).await?;
+        self.audit_in(&mut tx, &audit(&updated)).await?;
+        tx.commit().await?;
+        Ok(updated)
     }
 
-    /// Delete a team, its memberships, access and tokens. The owners team stays.
-    pub async fn delete_team(&self, id: &str) -> Result<(), StoreError> {
+    /// Delete a team, its memberships, access and tokens, recording `audit` in the same
+    /// transaction. The owners team stays.
+    pub async fn delete_team(&self, id: &str, audit: &AuditInput) -> Result<(), StoreError> {
         let t = self.team(id).await?;
         if t.is_owners() {
             return Err(StoreError::Invalid("the owners team cannot be deleted".into()));
         }
-        sqlx::query("DELETE FROM teams WHERE id = $1").bind(id).execute(&self.pool).await?;
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query("DELETE FROM teams WHERE id = $1").bind(id).execute(&mut *tx).await?;
+        if done.rows_affected() == 0 {
+            return Err(not_found("team", id));
+        }
+        self.audit_in(&mut tx, audit).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -585,18 +615,34 @@ impl Store {
         Ok(rows.iter().map(user).collect::<Result<_, _>>()?)
     }
 
-    /// Add users (by username) to a team: all or none. Unknown users and users who are
-    /// members already are refused, as TFE refuses them.
-    pub async fn add_team_members(&self, team_id: &str, usernames: &[String]) -> Result<(), StoreError> {
-        self.change_members(team_id, usernames, true).await
+    /// Add users (by username) to a team: all or none, with `audit`. Unknown users and users
+    /// who are members already are refused, as TFE refuses them.
+    pub async fn add_team_members(
+        &self,
+        team_id: &str,
+        usernames: &[String],
+        audit: &AuditInput,
+    ) -> Result<(), StoreError> {
+        self.change_members(team_id, usernames, true, audit).await
     }
 
-    /// Remove users (by username) from a team: all or none.
-    pub async fn remove_team_members(&self, team_id: &str, usernames: &[String]) -> Result<(), StoreError> {
-        self.change_members(team_id, usernames, false).await
+    /// Remove users (by username) from a team: all or none, with `audit`.
+    pub async fn remove_team_members(
+        &self,
+        team_id: &str,
+        usernames: &[String],
+        audit: &AuditInput,
+    ) -> Result<(), StoreError> {
+        self.change_members(team_id, usernames, false, audit).await
     }
 
-    async fn change_members(&self, team_id: &str, usernames: &[String], add: bool) -> Result<(), StoreError> {
+    async fn change_members(
+        &self,
+        team_id: &str,
+        usernames: &[String],
+        add: bool,
+        audit: &AuditInput,
+    ) -> Result<(), StoreError> {
         self.team(team_id).await?;
         if usernames.is_empty() {
             return Err(StoreError::Invalid("name at least one user".into()));
@@ -629,6 +675,7 @@ impl Store {
                 }));
             }
         }
+        self.audit_in(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -645,7 +692,9 @@ impl Store {
     }
 
     /// Create a team's token; with `replace`, the team's other tokens are revoked (TFE's one
-    /// legacy team token). The secret is returned here and never again.
+    /// legacy team token). `audit` is recorded in the same transaction, with the ids of the
+    /// tokens it replaced added to its details (`replaced`). The secret is returned here and
+    /// never again.
     pub async fn create_team_token(
         &self,
         team_id: &str,
@@ -653,16 +702,20 @@ impl Store {
         expires_at: Option<i64>,
         replace: bool,
         created_by: Option<&str>,
+        audit: impl Audit<Token>,
     ) -> Result<(Token, SecretString), StoreError> {
         let t = self.team(team_id).await?;
         let secret = new_token_secret("tern-team")?;
         let id = new_id("at")?;
         let mut tx = self.pool.begin().await?;
+        let mut replaced: Vec<String> = Vec::new();
         if replace {
-            sqlx::query("DELETE FROM tokens WHERE kind = 'team' AND team_id = $1")
-                .bind(team_id)
-                .execute(&mut *tx)
-                .await?;
+            let gone: Vec<(String,)> =
+                sqlx::query_as("DELETE FROM tokens WHERE kind = 'team' AND team_id = $1 RETURNING id")
+                    .bind(team_id)
+                    .fetch_all(&mut *tx)
+                    .await?;
+            replaced = gone.into_iter().map(|(id,)| id).collect();
         }
         sqlx::query("INSERT INTO tokens (id, hash, kind, organization_id, team_id, description, expires_at, created_at, created_by) VALUES ($1, $2, 'team', $3, $4, $5, $6, $7, $8)")
             .bind(&id)
@@ -675,8 +728,14 @@ impl Store {
             .bind(created_by)
             .execute(&mut *tx)
             .await?;
+        let created = crate::tokens::token_on(&mut tx, &id).await?;
+        let mut event = audit(&created);
+        if replace && let Some(details) = event.details.as_object_mut() {
+            details.insert("replaced".into(), serde_json::json!(replaced));
+        }
+        self.audit_in(&mut tx, &event).await?;
         tx.commit().await?;
-        Ok((self.token(&id).await?, SecretString::new(secret.to_string())))
+        Ok((created, SecretString::new(secret.to_string())))
     }
 
     /// A team's tokens, oldest first.
@@ -692,6 +751,7 @@ impl Store {
         team_id: &str,
         workspace_id: &str,
         grant: WorkspaceGrant,
+        audit: impl Audit<TeamWorkspace>,
     ) -> Result<TeamWorkspace, StoreError> {
         let t = self.team(team_id).await?;
         let ws = self.workspace(workspace_id).await?;
@@ -702,13 +762,14 @@ impl Store {
             )));
         }
         let id = new_id("tws")?;
+        let mut tx = self.pool.begin().await?;
         sqlx::query("INSERT INTO team_workspaces (id, team_id, workspace_id, access, created_at) VALUES ($1, $2, $3, $4, $5)")
             .bind(&id)
             .bind(team_id)
             .bind(workspace_id)
             .bind(to_json(&grant)?)
             .bind(self.now())
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await
             .map_err(|e| match StoreError::from(e) {
                 StoreError::Conflict(_) => StoreError::Conflict(format!(
@@ -717,17 +778,15 @@ impl Store {
                 )),
                 other => other,
             })?;
-        self.team_workspace(&id).await
+        let created = team_workspace_on(&mut tx, &id).await?;
+        self.audit_in(&mut tx, &audit(&created)).await?;
+        tx.commit().await?;
+        Ok(created)
     }
 
     /// A team's access to a workspace, by id.
     pub async fn team_workspace(&self, id: &str) -> Result<TeamWorkspace, StoreError> {
-        let row = sqlx::query(sql(format!("SELECT {TWS_COLUMNS} WHERE a.id = $1")))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or_else(|| not_found("team access", id))?;
-        Ok(team_workspace(&row)?)
+        team_workspace_on(&mut *self.pool.acquire().await?, id).await
     }
 
     /// The teams' access to a workspace (or one team's access to workspaces).
@@ -746,30 +805,39 @@ impl Store {
         Ok(rows.iter().map(team_workspace).collect::<Result<_, _>>()?)
     }
 
-    /// Change a team's access to a workspace.
+    /// Change a team's access to a workspace, recording `audit`, made from the changed
+    /// access, in the same transaction.
     pub async fn update_team_workspace(
         &self,
         id: &str,
         grant: WorkspaceGrant,
+        audit: impl Audit<TeamWorkspace>,
     ) -> Result<TeamWorkspace, StoreError> {
+        let mut tx = self.pool.begin().await?;
         let done = sqlx::query("UPDATE team_workspaces SET access = $2 WHERE id = $1")
             .bind(id)
             .bind(to_json(&grant)?)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
         if done.rows_affected() == 0 {
             return Err(not_found("team access", id));
         }
-        self.team_workspace(id).await
+        let updated = team_workspace_on(&mut tx, id).await?;
+        self.audit_in(&mut tx, &audit(&updated)).await?;
+        tx.commit().await?;
+        Ok(updated)
     }
 
-    /// Remove a team's access to a workspace.
-    pub async fn delete_team_workspace(&self, id: &str) -> Result<(), StoreError> {
+    /// Remove a team's access to a workspace, recording `audit` in the same transaction.
+    pub async fn delete_team_workspace(&self, id: &str, audit: &AuditInput) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
         let done =
-            sqlx::query("DELETE FROM team_workspaces WHERE id = $1").bind(id).execute(&self.pool).await?;
+            sqlx::query("DELETE FROM team_workspaces WHERE id = $1").bind(id).execute(&mut *tx).await?;
         if done.rows_affected() == 0 {
             return Err(not_found("team access", id));
         }
+        self.audit_in(&mut tx, audit).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -779,6 +847,7 @@ impl Store {
         team_id: &str,
         project_id: &str,
         grant: ProjectGrant,
+        audit: impl Audit<TeamProject>,
     ) -> Result<TeamProject, StoreError> {
         let t = self.team(team_id).await?;
         let p = self.project(project_id).await?;
@@ -789,13 +858,14 @@ impl Store {
             )));
         }
         let id = new_id("tprj")?;
+        let mut tx = self.pool.begin().await?;
         sqlx::query("INSERT INTO team_projects (id, team_id, project_id, access, created_at) VALUES ($1, $2, $3, $4, $5)")
             .bind(&id)
             .bind(team_id)
             .bind(project_id)
             .bind(to_json(&grant)?)
             .bind(self.now())
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await
             .map_err(|e| match StoreError::from(e) {
                 StoreError::Conflict(_) => StoreError::Conflict(format!(
@@ -804,17 +874,15 @@ impl Store {
                 )),
                 other => other,
             })?;
-        self.team_project(&id).await
+        let created = team_project_on(&mut tx, &id).await?;
+        self.audit_in(&mut tx, &audit(&created)).await?;
+        tx.commit().await?;
+        Ok(created)
     }
 
     /// A team's access to a project, by id.
     pub async fn team_project(&self, id: &str) -> Result<TeamProject, StoreError> {
-        let row = sqlx::query(sql(format!("SELECT {TPRJ_COLUMNS} WHERE a.id = $1")))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or_else(|| not_found("team project access", id))?;
-        Ok(team_project(&row)?)
+        team_project_on(&mut *self.pool.acquire().await?, id).await
     }
 
     /// The teams' access to a project (or one team's access to projects).
@@ -833,30 +901,38 @@ impl Store {
         Ok(rows.iter().map(team_project).collect::<Result<_, _>>()?)
     }
 
-    /// Change a team's access to a project.
+    /// Change a team's access to a project, recording `audit`, made from the changed access,
+    /// in the same transaction.
     pub async fn update_team_project(
         &self,
         id: &str,
         grant: ProjectGrant,
+        audit: impl Audit<TeamProject>,
     ) -> Result<TeamProject, StoreError> {
+        let mut tx = self.pool.begin().await?;
         let done = sqlx::query("UPDATE team_projects SET access = $2 WHERE id = $1")
             .bind(id)
             .bind(to_json(&grant)?)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
         if done.rows_affected() == 0 {
             return Err(not_found("team project access", id));
         }
-        self.team_project(id).await
+        let updated = team_project_on(&mut tx, id).await?;
+        self.audit_in(&mut tx, &audit(&updated)).await?;
+        tx.commit().await?;
+        Ok(updated)
     }
 
-    /// Remove a team's access to a project.
-    pub async fn delete_team_project(&self, id: &str) -> Result<(), StoreError> {
-        let done =
-            sqlx::query("DELETE FROM team_projects WHERE id = $1").bind(id).execute(&self.pool).await?;
+    /// Remove a team's access to a project, recording `audit` in the same transaction.
+    pub async fn delete_team_project(&self, id: &str, audit: &AuditInput) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query("DELETE FROM team_projects WHERE id = $1").bind(id).execute(&mut *tx).await?;
         if done.rows_affected() == 0 {
             return Err(not_found("team project access", id));
         }
+        self.audit_in(&mut tx, audit).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -959,4 +1035,34 @@ impl Store {
         .await?;
         Ok(rows.iter().map(crate::tokens::token).collect::<Result<_, _>>()?)
     }
+}
+
+/// A team, read on `conn` (a transaction's, to see what it wrote).
+async fn team_on(conn: &mut sqlx::AnyConnection, id: &str) -> Result<Team, StoreError> {
+    let row = sqlx::query(sql(format!("SELECT {TEAM_COLUMNS} WHERE t.id = $1")))
+        .bind(id)
+        .fetch_optional(conn)
+        .await?
+        .ok_or_else(|| not_found("team", id))?;
+    Ok(team(&row)?)
+}
+
+/// A team's access to a workspace, read on `conn`.
+async fn team_workspace_on(conn: &mut sqlx::AnyConnection, id: &str) -> Result<TeamWorkspace, StoreError> {
+    let row = sqlx::query(sql(format!("SELECT {TWS_COLUMNS} WHERE a.id = $1")))
+        .bind(id)
+        .fetch_optional(conn)
+        .await?
+        .ok_or_else(|| not_found("team access", id))?;
+    Ok(team_workspace(&row)?)
+}
+
+/// A team's access to a project, read on `conn`.
+async fn team_project_on(conn: &mut sqlx::AnyConnection, id: &str) -> Result<TeamProject, StoreError> {
+    let row = sqlx::query(sql(format!("SELECT {TPRJ_COLUMNS} WHERE a.id = $1")))
+        .bind(id)
+        .fetch_optional(conn)
+        .await?
+        .ok_or_else(|| not_found("team project access", id))?;
+    Ok(team_project(&row)?)
 }

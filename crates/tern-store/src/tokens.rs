@@ -5,8 +5,9 @@ use sqlx::Row as _;
 use sqlx::any::AnyRow;
 use tern_types::SecretString;
 
+use crate::audit::Audit;
 use crate::crypto::{new_id, new_token_secret, token_hash};
-use crate::{Store, StoreError, Token, TokenKind, not_found, sql};
+use crate::{AuditInput, Store, StoreError, Token, TokenKind, not_found, sql};
 
 pub(crate) const COLUMNS: &str = "id, kind, organization_id, job_id, agent_pool_id, user_id, team_id, created_by, description, expires_at, created_at, last_used_at";
 
@@ -56,7 +57,9 @@ pub enum AdminBootstrap {
 }
 
 impl Store {
-    /// Create a token; the secret is returned here and never again.
+    /// Create a token; the secret is returned here and never again. What the server makes for
+    /// itself (a job's token, its workers'); a token someone asks for is made by a function
+    /// that records who did, in the same transaction.
     pub async fn create_token(
         &self,
         kind: TokenKind,
@@ -66,13 +69,22 @@ impl Store {
         expires_at: Option<i64>,
     ) -> Result<(Token, SecretString), StoreError> {
         let secret = new_token_secret(prefix(kind))?;
-        self.insert_token(kind, organization_id, job_id, None, description, expires_at, None, &secret).await
+        let row = NewToken {
+            kind,
+            organization_id,
+            job_id,
+            agent_pool_id: None,
+            description,
+            expires_at,
+            created_by: None,
+        };
+        self.insert_token(&row, &secret, None::<fn(&Token) -> AuditInput>).await
     }
 
     /// Create a token of `kind` for organization `organization_id` (an organization token, or
     /// an agent token not bound to a pool), recording who made it (`created_by`, as TFE names
-    /// a creator: `users:<id>`, `teams:<id>`, `organizations:<name>`). The secret is returned
-    /// here and never again.
+    /// a creator: `users:<id>`, `teams:<id>`, `organizations:<name>`) and, in the same
+    /// transaction, `audit`. The secret is returned here and never again.
     pub async fn create_organization_scoped_token(
         &self,
         kind: TokenKind,
@@ -80,44 +92,45 @@ impl Store {
         description: &str,
         expires_at: Option<i64>,
         created_by: Option<&str>,
+        audit: impl Audit<Token>,
     ) -> Result<(Token, SecretString), StoreError> {
         let secret = new_token_secret(prefix(kind))?;
-        self.insert_token(
+        let row = NewToken {
             kind,
-            Some(organization_id),
-            None,
-            None,
+            organization_id: Some(organization_id),
+            job_id: None,
+            agent_pool_id: None,
             description,
             expires_at,
             created_by,
-            &secret,
-        )
-        .await
+        };
+        self.insert_token(&row, &secret, Some(audit)).await
     }
 
     /// Create an agent token bound to agent pool `pool_id`: it claims the jobs of the pool's
     /// workspaces and nothing else, recording who made it (`created_by`, as in
-    /// [`Store::create_organization_scoped_token`]). The secret is returned here and never again.
+    /// [`Store::create_organization_scoped_token`]) and `audit`. The secret is returned here and
+    /// never again.
     pub async fn create_pool_token(
         &self,
         pool_id: &str,
         description: &str,
         expires_at: Option<i64>,
         created_by: Option<&str>,
+        audit: impl Audit<Token>,
     ) -> Result<(Token, SecretString), StoreError> {
         let pool = self.agent_pool(pool_id).await?;
         let secret = new_token_secret(prefix(TokenKind::Agent))?;
-        self.insert_token(
-            TokenKind::Agent,
-            Some(&pool.organization_id),
-            None,
-            Some(&pool.id),
+        let row = NewToken {
+            kind: TokenKind::Agent,
+            organization_id: Some(&pool.organization_id),
+            job_id: None,
+            agent_pool_id: Some(&pool.id),
             description,
             expires_at,
             created_by,
-            &secret,
-        )
-        .await
+        };
+        self.insert_token(&row, &secret, Some(audit)).await
     }
 
     /// The tokens of an agent pool, oldest first.
@@ -131,43 +144,38 @@ impl Store {
         Ok(rows.iter().map(token).collect::<Result<_, _>>()?)
     }
 
-    #[allow(clippy::too_many_arguments)]
     async fn insert_token(
         &self,
-        kind: TokenKind,
-        organization_id: Option<&str>,
-        job_id: Option<&str>,
-        agent_pool_id: Option<&str>,
-        description: &str,
-        expires_at: Option<i64>,
-        created_by: Option<&str>,
+        new: &NewToken<'_>,
         secret: &str,
+        audit: Option<impl Audit<Token>>,
     ) -> Result<(Token, SecretString), StoreError> {
         let id = new_id("at")?;
+        let mut tx = self.pool.begin().await?;
         sqlx::query("INSERT INTO tokens (id, hash, kind, organization_id, job_id, agent_pool_id, description, expires_at, created_at, created_by) VALUES ($1, $2, $3, $4, $5, $9, $6, $7, $8, $10)")
             .bind(&id)
             .bind(token_hash(secret))
-            .bind(kind.as_str())
-            .bind(organization_id)
-            .bind(job_id)
-            .bind(description)
-            .bind(expires_at)
+            .bind(new.kind.as_str())
+            .bind(new.organization_id)
+            .bind(new.job_id)
+            .bind(new.description)
+            .bind(new.expires_at)
             .bind(self.now())
-            .bind(agent_pool_id)
-            .bind(created_by)
-            .execute(&self.pool)
+            .bind(new.agent_pool_id)
+            .bind(new.created_by)
+            .execute(&mut *tx)
             .await?;
-        Ok((self.token(&id).await?, SecretString::new(secret.to_owned())))
+        let created = token_on(&mut tx, &id).await?;
+        if let Some(audit) = audit {
+            self.audit_in(&mut tx, &audit(&created)).await?;
+        }
+        tx.commit().await?;
+        Ok((created, SecretString::new(secret.to_owned())))
     }
 
     /// A token's record.
     pub async fn token(&self, id: &str) -> Result<Token, StoreError> {
-        let row = sqlx::query(sql(format!("SELECT {COLUMNS} FROM tokens WHERE id = $1")))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or_else(|| not_found("token", id))?;
-        Ok(token(&row)?)
+        token_on(&mut *self.pool.acquire().await?, id).await
     }
 
     /// The record of a presented token, if it exists and has not expired.
@@ -342,14 +350,38 @@ impl Store {
         Ok(rows.iter().map(token).collect::<Result<_, _>>()?)
     }
 
-    /// Revoke a token.
-    pub async fn revoke_token(&self, id: &str) -> Result<(), StoreError> {
-        let done = sqlx::query("DELETE FROM tokens WHERE id = $1").bind(id).execute(&self.pool).await?;
+    /// Revoke a token, recording `audit` in the same transaction.
+    pub async fn revoke_token(&self, id: &str, audit: &AuditInput) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query("DELETE FROM tokens WHERE id = $1").bind(id).execute(&mut *tx).await?;
         if done.rows_affected() == 0 {
             return Err(not_found("token", id));
         }
+        self.audit_in(&mut tx, audit).await?;
+        tx.commit().await?;
         Ok(())
     }
+}
+
+/// The columns of a token to insert.
+struct NewToken<'a> {
+    kind: TokenKind,
+    organization_id: Option<&'a str>,
+    job_id: Option<&'a str>,
+    agent_pool_id: Option<&'a str>,
+    description: &'a str,
+    expires_at: Option<i64>,
+    created_by: Option<&'a str>,
+}
+
+/// A token's record, read on `conn` (a transaction's, to see what it wrote).
+pub(crate) async fn token_on(conn: &mut sqlx::AnyConnection, id: &str) -> Result<Token, StoreError> {
+    let row = sqlx::query(sql(format!("SELECT {COLUMNS} FROM tokens WHERE id = $1")))
+        .bind(id)
+        .fetch_optional(conn)
+        .await?
+        .ok_or_else(|| not_found("token", id))?;
+    Ok(token(&row)?)
 }
 
 /// What a replaced admin token is remembered by: a hash of its stored hash, base64url (the

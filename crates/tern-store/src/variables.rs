@@ -5,10 +5,11 @@ use sqlx::Row as _;
 use sqlx::any::AnyRow;
 use tern_types::SecretString;
 
+use crate::audit::Audit;
 use crate::crypto::new_id;
 use crate::{
-    Category, JobVariable, SetScope, Store, StoreError, Variable, VariableInput, VariableOwner, VariableSet,
-    not_found, sql,
+    AuditInput, Category, JobVariable, SetReach, SetScope, Store, StoreError, Variable, VariableInput,
+    VariableOwner, VariableSet, VariableSetChanges, not_found, sql,
 };
 
 const COLUMNS: &str = "id, workspace_id, variable_set_id, key, value, value_ciphertext, description, category, hcl, sensitive, created_at";
@@ -74,12 +75,56 @@ fn check_value(value: &SecretString) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// A variable, read on `conn` (a transaction's, to see what it wrote).
+async fn variable_on(conn: &mut sqlx::AnyConnection, id: &str) -> Result<Variable, StoreError> {
+    let row = sqlx::query(sql(format!("SELECT {COLUMNS} FROM variables WHERE id = $1")))
+        .bind(id)
+        .fetch_optional(conn)
+        .await?
+        .ok_or_else(|| not_found("variable", id))?;
+    Ok(variable(&row)?)
+}
+
+/// A variable set with where it applies, read on `conn`.
+async fn variable_set_on(conn: &mut sqlx::AnyConnection, id: &str) -> Result<VariableSet, StoreError> {
+    let row = sqlx::query(
+        "SELECT id, organization_id, name, description, global, created_at FROM variable_sets WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or_else(|| not_found("variable set", id))?;
+    let workspaces: Vec<(String,)> = sqlx::query_as(
+        "SELECT workspace_id FROM variable_set_workspaces WHERE variable_set_id = $1 ORDER BY workspace_id",
+    )
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let projects: Vec<(String,)> = sqlx::query_as(
+        "SELECT project_id FROM variable_set_projects WHERE variable_set_id = $1 ORDER BY project_id",
+    )
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(VariableSet {
+        id: row.try_get("id")?,
+        organization_id: row.try_get("organization_id")?,
+        name: row.try_get("name")?,
+        description: row.try_get("description")?,
+        global: crate::flag(&row, "global")?,
+        workspace_ids: workspaces.into_iter().map(|w| w.0).collect(),
+        project_ids: projects.into_iter().map(|p| p.0).collect(),
+        created_at: row.try_get("created_at")?,
+    })
+}
+
 impl Store {
-    /// Create a variable.
+    /// Create a variable. `audit`, made from it, is recorded in the same transaction.
     pub async fn create_variable(
         &self,
         owner: &VariableOwner,
         input: &VariableInput,
+        audit: impl Audit<Variable>,
     ) -> Result<Variable, StoreError> {
         let key = input.key.as_deref().ok_or_else(|| StoreError::Invalid("a variable needs a key".into()))?;
         let category = input.category.ok_or_else(|| {
@@ -100,6 +145,7 @@ impl Store {
             VariableOwner::Workspace(id) => (Some(id.as_str()), None),
             VariableOwner::VariableSet(id) => (None, Some(id.as_str())),
         };
+        let mut tx = self.pool.begin().await?;
         sqlx::query("INSERT INTO variables (id, workspace_id, variable_set_id, key, value, value_ciphertext, description, category, hcl, sensitive, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)")
             .bind(&id)
             .bind(ws)
@@ -112,7 +158,7 @@ impl Store {
             .bind(input.hcl.unwrap_or(false))
             .bind(sensitive)
             .bind(self.now())
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await
             .map_err(|e| match StoreError::from(e) {
                 StoreError::Conflict(_) => StoreError::Conflict(format!(
@@ -120,17 +166,15 @@ impl Store {
                 )),
                 other => other,
             })?;
-        self.variable(&id).await
+        let var = variable_on(&mut tx, &id).await?;
+        self.audit_in(&mut tx, &audit(&var)).await?;
+        tx.commit().await?;
+        Ok(var)
     }
 
     /// A variable (value hidden when sensitive).
     pub async fn variable(&self, id: &str) -> Result<Variable, StoreError> {
-        let row = sqlx::query(sql(format!("SELECT {COLUMNS} FROM variables WHERE id = $1")))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or_else(|| not_found("variable", id))?;
-        Ok(variable(&row)?)
+        variable_on(&mut *self.pool.acquire().await?, id).await
     }
 
     /// Variables of a workspace or set, by key.
@@ -149,8 +193,14 @@ impl Store {
     }
 
     /// Change a variable. A sensitive variable stays sensitive (TFE's rule: the value was
-    /// promised never to be shown again).
-    pub async fn update_variable(&self, id: &str, input: &VariableInput) -> Result<Variable, StoreError> {
+    /// promised never to be shown again). `audit`, made from the changed variable, is recorded
+    /// in the same transaction.
+    pub async fn update_variable(
+        &self,
+        id: &str,
+        input: &VariableInput,
+        audit: impl Audit<Variable>,
+    ) -> Result<Variable, StoreError> {
         let current = self.variable(id).await?;
         let category = input.category.unwrap_or(current.category);
         let key = input.key.clone().unwrap_or_else(|| current.key.clone());
@@ -194,21 +244,31 @@ impl Store {
         if input.value.is_some() || (sensitive && !current.sensitive) {
             q = q.bind(plain).bind(sealed);
         }
-        q.execute(&self.pool).await.map_err(|e| match StoreError::from(e) {
+        let mut tx = self.pool.begin().await?;
+        let done = q.execute(&mut *tx).await.map_err(|e| match StoreError::from(e) {
             StoreError::Conflict(_) => {
                 StoreError::Conflict(format!("a {category} variable {key:?} already exists here"))
             }
             other => other,
         })?;
-        self.variable(id).await
-    }
-
-    /// Delete a variable.
-    pub async fn delete_variable(&self, id: &str) -> Result<(), StoreError> {
-        let done = sqlx::query("DELETE FROM variables WHERE id = $1").bind(id).execute(&self.pool).await?;
         if done.rows_affected() == 0 {
             return Err(not_found("variable", id));
         }
+        let var = variable_on(&mut tx, id).await?;
+        self.audit_in(&mut tx, &audit(&var)).await?;
+        tx.commit().await?;
+        Ok(var)
+    }
+
+    /// Delete a variable. `audit` is recorded in the same transaction.
+    pub async fn delete_variable(&self, id: &str, audit: &AuditInput) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query("DELETE FROM variables WHERE id = $1").bind(id).execute(&mut *tx).await?;
+        if done.rows_affected() == 0 {
+            return Err(not_found("variable", id));
+        }
+        self.audit_in(&mut tx, audit).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -272,18 +332,21 @@ impl Store {
             .collect())
     }
 
-    /// Create a variable set.
+    /// Create a variable set applied to `reach`, all in one transaction with `audit`, made
+    /// from the new set: a set applied to only some of what was asked is never left behind.
     pub async fn create_variable_set(
         &self,
         organization_id: &str,
         name: &str,
         description: &str,
         global: bool,
+        reach: &SetReach,
+        audit: impl Audit<VariableSet>,
     ) -> Result<VariableSet, StoreError> {
-        if name.trim().is_empty() || name.len() > 128 {
-            return Err(StoreError::Invalid("a variable set needs a name of 1 to 128 characters".into()));
-        }
+        check_set_name(name)?;
+        self.check_reach(organization_id, reach).await?;
         let id = new_id("varset")?;
+        let mut tx = self.pool.begin().await?;
         sqlx::query("INSERT INTO variable_sets (id, organization_id, name, description, global, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
             .bind(&id)
             .bind(organization_id)
@@ -291,44 +354,22 @@ impl Store {
             .bind(description)
             .bind(global)
             .bind(self.now())
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await
             .map_err(|e| match StoreError::from(e) {
                 StoreError::Conflict(_) => StoreError::Conflict(format!("variable set {name:?} already exists")),
                 other => other,
             })?;
-        self.variable_set(&id).await
+        change_reach(&mut tx, &id, reach, &SetReach::default()).await?;
+        let set = variable_set_on(&mut tx, &id).await?;
+        self.audit_in(&mut tx, &audit(&set)).await?;
+        tx.commit().await?;
+        Ok(set)
     }
 
     /// A variable set.
     pub async fn variable_set(&self, id: &str) -> Result<VariableSet, StoreError> {
-        let row = sqlx::query("SELECT id, organization_id, name, description, global, created_at FROM variable_sets WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or_else(|| not_found("variable set", id))?;
-        let workspaces: Vec<(String,)> = sqlx::query_as(
-            "SELECT workspace_id FROM variable_set_workspaces WHERE variable_set_id = $1 ORDER BY workspace_id",
-        )
-        .bind(id)
-        .fetch_all(&self.pool)
-        .await?;
-        let projects: Vec<(String,)> = sqlx::query_as(
-            "SELECT project_id FROM variable_set_projects WHERE variable_set_id = $1 ORDER BY project_id",
-        )
-        .bind(id)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(VariableSet {
-            id: row.try_get("id")?,
-            organization_id: row.try_get("organization_id")?,
-            name: row.try_get("name")?,
-            description: row.try_get("description")?,
-            global: crate::flag(&row, "global")?,
-            workspace_ids: workspaces.into_iter().map(|w| w.0).collect(),
-            project_ids: projects.into_iter().map(|p| p.0).collect(),
-            created_at: row.try_get("created_at")?,
-        })
+        variable_set_on(&mut *self.pool.acquire().await?, id).await
     }
 
     /// Variable sets of an organization, by name.
@@ -381,97 +422,135 @@ impl Store {
         Ok(out)
     }
 
-    /// Change a set's name, description or global flag.
+    /// Change a set: its name, description, global flag and where it applies, all in one
+    /// transaction with `audit`, made from the changed set. Every id it is to apply to is
+    /// checked first: a refused one changes nothing.
     pub async fn update_variable_set(
         &self,
         id: &str,
-        name: Option<&str>,
-        description: Option<&str>,
-        global: Option<bool>,
+        changes: &VariableSetChanges,
+        audit: impl Audit<VariableSet>,
     ) -> Result<VariableSet, StoreError> {
         let current = self.variable_set(id).await?;
-        if let Some(name) = name
-            && (name.trim().is_empty() || name.len() > 128)
-        {
-            return Err(StoreError::Invalid("a variable set needs a name of 1 to 128 characters".into()));
+        if let Some(name) = &changes.name {
+            check_set_name(name)?;
         }
-        sqlx::query("UPDATE variable_sets SET name = $2, description = $3, global = $4 WHERE id = $1")
-            .bind(id)
-            .bind(name.unwrap_or(&current.name))
-            .bind(description.unwrap_or(&current.description))
-            .bind(global.unwrap_or(current.global))
-            .execute(&self.pool)
-            .await
-            .map_err(|e| match StoreError::from(e) {
-                StoreError::Conflict(_) => StoreError::Conflict(format!(
-                    "variable set {:?} already exists",
-                    name.unwrap_or_default()
-                )),
-                other => other,
-            })?;
-        self.variable_set(id).await
+        self.check_reach(&current.organization_id, &changes.apply).await?;
+        let mut tx = self.pool.begin().await?;
+        let done =
+            sqlx::query("UPDATE variable_sets SET name = $2, description = $3, global = $4 WHERE id = $1")
+                .bind(id)
+                .bind(changes.name.as_deref().unwrap_or(&current.name))
+                .bind(changes.description.as_deref().unwrap_or(&current.description))
+                .bind(changes.global.unwrap_or(current.global))
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| match StoreError::from(e) {
+                    StoreError::Conflict(_) => StoreError::Conflict(format!(
+                        "variable set {:?} already exists",
+                        changes.name.as_deref().unwrap_or_default()
+                    )),
+                    other => other,
+                })?;
+        if done.rows_affected() == 0 {
+            return Err(not_found("variable set", id));
+        }
+        change_reach(&mut tx, id, &changes.apply, &changes.remove).await?;
+        let set = variable_set_on(&mut tx, id).await?;
+        self.audit_in(&mut tx, &audit(&set)).await?;
+        tx.commit().await?;
+        Ok(set)
     }
 
     /// Apply a set to workspaces, or to projects (every workspace in them), of its organization.
-    /// All or nothing: every id is checked before any is applied.
+    /// All or nothing, with `audit`: every id is checked before any is applied.
     pub async fn apply_variable_set(
         &self,
         set_id: &str,
         scope: SetScope,
         ids: &[String],
+        audit: impl Audit<VariableSet>,
     ) -> Result<VariableSet, StoreError> {
-        let set = self.variable_set(set_id).await?;
-        for id in ids {
-            let organization = match scope {
-                SetScope::Workspaces => self.workspace(id).await?.organization_id,
-                SetScope::Projects => self.project(id).await?.organization_id,
-            };
-            if organization != set.organization_id {
-                return Err(not_found(scope.what(), id));
+        let changes = VariableSetChanges { apply: SetReach::of(scope, ids.to_vec()), ..Default::default() };
+        self.update_variable_set(set_id, &changes, audit).await
+    }
+
+    /// Remove a set from workspaces or projects, with `audit`.
+    pub async fn remove_variable_set(
+        &self,
+        set_id: &str,
+        scope: SetScope,
+        ids: &[String],
+        audit: impl Audit<VariableSet>,
+    ) -> Result<VariableSet, StoreError> {
+        let changes = VariableSetChanges { remove: SetReach::of(scope, ids.to_vec()), ..Default::default() };
+        self.update_variable_set(set_id, &changes, audit).await
+    }
+
+    /// Refuses an id of `reach` that is not a workspace or project of `organization_id`.
+    async fn check_reach(&self, organization_id: &str, reach: &SetReach) -> Result<(), StoreError> {
+        for (scope, ids) in reach.scopes() {
+            for id in ids {
+                let organization = match scope {
+                    SetScope::Workspaces => self.workspace(id).await?.organization_id,
+                    SetScope::Projects => self.project(id).await?.organization_id,
+                };
+                if organization != organization_id {
+                    return Err(not_found(scope.what(), id));
+                }
             }
         }
-        let (table, column) = scope.table();
+        Ok(())
+    }
+
+    /// Delete a variable set and its variables. `audit` is recorded in the same transaction.
+    pub async fn delete_variable_set(&self, id: &str, audit: &AuditInput) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
+        let done = sqlx::query("DELETE FROM variable_sets WHERE id = $1").bind(id).execute(&mut *tx).await?;
+        if done.rows_affected() == 0 {
+            return Err(not_found("variable set", id));
+        }
+        self.audit_in(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+fn check_set_name(name: &str) -> Result<(), StoreError> {
+    if name.trim().is_empty() || name.len() > 128 {
+        return Err(StoreError::Invalid("a variable set needs a name of 1 to 128 characters".into()));
+    }
+    Ok(())
+}
+
+/// Apply set `set_id` to `apply` and remove it from `remove`, in a transaction.
+async fn change_reach(
+    conn: &mut sqlx::AnyConnection,
+    set_id: &str,
+    apply: &SetReach,
+    remove: &SetReach,
+) -> Result<(), StoreError> {
+    for (scope, ids) in apply.scopes() {
+        let (table, column) = scope.table();
         for id in ids {
             sqlx::query(sql(format!(
                 "INSERT INTO {table} (variable_set_id, {column}) VALUES ($1, $2) ON CONFLICT DO NOTHING"
             )))
             .bind(set_id)
             .bind(id)
-            .execute(&mut *tx)
+            .execute(&mut *conn)
             .await?;
         }
-        tx.commit().await?;
-        self.variable_set(set_id).await
     }
-
-    /// Remove a set from workspaces or projects.
-    pub async fn remove_variable_set(
-        &self,
-        set_id: &str,
-        scope: SetScope,
-        ids: &[String],
-    ) -> Result<VariableSet, StoreError> {
+    for (scope, ids) in remove.scopes() {
         let (table, column) = scope.table();
-        let mut tx = self.pool.begin().await?;
         for id in ids {
             sqlx::query(sql(format!("DELETE FROM {table} WHERE variable_set_id = $1 AND {column} = $2")))
                 .bind(set_id)
                 .bind(id)
-                .execute(&mut *tx)
+                .execute(&mut *conn)
                 .await?;
         }
-        tx.commit().await?;
-        self.variable_set(set_id).await
     }
-
-    /// Delete a variable set and its variables.
-    pub async fn delete_variable_set(&self, id: &str) -> Result<(), StoreError> {
-        let done =
-            sqlx::query("DELETE FROM variable_sets WHERE id = $1").bind(id).execute(&self.pool).await?;
-        if done.rows_affected() == 0 {
-            return Err(not_found("variable set", id));
-        }
-        Ok(())
-    }
+    Ok(())
 }

@@ -6,8 +6,8 @@ use tern_types::{OrganizationName, ProjectName, TerraformVersion, WorkspaceName}
 
 use crate::crypto::new_id;
 use crate::{
-    DEFAULT_PROJECT, ExecutionMode, Organization, Page, Paged, Project, Store, StoreError, Workspace,
-    WorkspaceFilter, WorkspaceSettings, count, not_found, sql,
+    AuditInput, DEFAULT_PROJECT, ExecutionMode, Organization, Page, Paged, Project, Store, StoreError,
+    Workspace, WorkspaceFilter, WorkspaceSettings, count, not_found, sql,
 };
 
 /// Default phase timeout: two hours, as TFE.
@@ -757,11 +757,12 @@ impl Store {
         Ok(total.fetch_one(&self.pool).await?.0)
     }
 
-    /// Change a workspace's settings.
+    /// Change a workspace's settings, recording `audit` in the same transaction.
     pub async fn update_workspace(
         &self,
         id: &str,
         changes: &WorkspaceSettings,
+        audit: &AuditInput,
     ) -> Result<Workspace, StoreError> {
         let mut ws = self.workspace(id).await?;
         if let Some(name) = &changes.name {
@@ -796,7 +797,8 @@ impl Store {
         if let Some(t) = changes.apply_timeout_s {
             ws.apply_timeout_s = check_timeout("apply-timeout", t)?;
         }
-        sqlx::query("UPDATE workspaces SET name = $2, project_id = $3, description = $4, terraform_version = $5, working_directory = $6, auto_apply = $7, execution_mode = $8, agent_pool_id = $12, plan_timeout_s = $9, apply_timeout_s = $10, updated_at = $11 WHERE id = $1")
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query("UPDATE workspaces SET name = $2, project_id = $3, description = $4, terraform_version = $5, working_directory = $6, auto_apply = $7, execution_mode = $8, agent_pool_id = $12, plan_timeout_s = $9, apply_timeout_s = $10, updated_at = $11 WHERE id = $1")
             .bind(id)
             .bind(&ws.name)
             .bind(&ws.project_id)
@@ -809,17 +811,23 @@ impl Store {
             .bind(ws.apply_timeout_s)
             .bind(self.now())
             .bind(&ws.agent_pool_id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await
             .map_err(|e| match StoreError::from(e) {
                 StoreError::Conflict(_) => StoreError::Conflict(format!("workspace {:?} already exists in this organization", ws.name)),
                 other => other,
             })?;
+        if done.rows_affected() == 0 {
+            return Err(not_found("workspace", id));
+        }
+        self.audit_in(&mut tx, audit).await?;
+        tx.commit().await?;
         self.workspace(id).await
     }
 
-    /// Delete a workspace with its variables, runs and state. Refused while a run is active.
-    pub async fn delete_workspace(&self, id: &str) -> Result<(), StoreError> {
+    /// Delete a workspace with its variables, runs and state, recording `audit` in the same
+    /// transaction. Refused while a run is active.
+    pub async fn delete_workspace(&self, id: &str, audit: &AuditInput) -> Result<(), StoreError> {
         let ws = self.workspace(id).await?;
         if let Some(run) = ws.active_run_id {
             return Err(StoreError::Conflict(format!(
@@ -827,21 +835,42 @@ impl Store {
                 ws.name
             )));
         }
-        sqlx::query("DELETE FROM workspaces WHERE id = $1").bind(id).execute(&self.pool).await?;
+        let mut tx = self.pool.begin().await?;
+        // Only while no run became active meanwhile (the check above is a read).
+        let done = sqlx::query("DELETE FROM workspaces WHERE id = $1 AND active_run_id IS NULL")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::Conflict(format!(
+                "workspace {:?} changed (a run started, or it was deleted); read it again",
+                ws.name
+            )));
+        }
+        self.audit_in(&mut tx, audit).await?;
+        tx.commit().await?;
         Ok(())
     }
 
-    /// Lock (`true`) or unlock a workspace. Locking a locked workspace is a conflict, as in TFE.
-    pub async fn set_workspace_lock(&self, id: &str, locked: bool) -> Result<Workspace, StoreError> {
+    /// Lock (`true`) or unlock a workspace, recording `audit` in the same transaction. Locking a
+    /// locked workspace is a conflict, as in TFE.
+    pub async fn set_workspace_lock(
+        &self,
+        id: &str,
+        locked: bool,
+        audit: &AuditInput,
+    ) -> Result<Workspace, StoreError> {
+        let mut tx = self.pool.begin().await?;
         let done =
             sqlx::query("UPDATE workspaces SET locked = $2, updated_at = $3 WHERE id = $1 AND locked = $4")
                 .bind(id)
                 .bind(locked)
                 .bind(self.now())
                 .bind(!locked)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await?;
         if done.rows_affected() == 0 {
+            drop(tx);
             let ws = self.workspace(id).await?;
             return Err(StoreError::Conflict(format!(
                 "workspace {:?} is already {}",
@@ -849,6 +878,8 @@ impl Store {
                 if locked { "locked" } else { "unlocked" }
             )));
         }
+        self.audit_in(&mut tx, audit).await?;
+        tx.commit().await?;
         self.workspace(id).await
     }
 }

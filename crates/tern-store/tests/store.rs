@@ -44,6 +44,7 @@ both!(
     workspaces_are_unique_validated_and_paged,
     a_members_workspace_list_pages_only_what_it_may_see,
     sensitive_values_are_sealed_and_only_jobs_read_them,
+    token_acts_commit_with_their_record,
     variable_sets_apply_with_workspace_precedence,
     a_run_goes_through_plan_and_apply,
     runs_of_a_workspace_take_turns,
@@ -222,9 +223,12 @@ async fn sign_ins_and_codes_are_used_once_by_whoever_started_them(f: Fixture) {
 async fn provider_groups_set_the_memberships_of_mapped_teams(f: Fixture) {
     let org = f.store.create_organization("acme", "").await.unwrap();
     let none = tern_access::OrgPermissions::default();
-    let mapped =
-        f.store.create_team(&org.id, "platform", none, "organization", Some("grp-platform")).await.unwrap();
-    let named = f.store.create_team(&org.id, "devs", none, "organization", None).await.unwrap();
+    let mapped = f
+        .store
+        .create_team(&org.id, "platform", none, "organization", Some("grp-platform"), team_made)
+        .await
+        .unwrap();
+    let named = f.store.create_team(&org.id, "devs", none, "organization", None, team_made).await.unwrap();
     // Made by an administrator for the provider's identity: reached by it, not duplicated.
     let made = f.store.create_user_with_identity("alice", "", false, Some("https://idp#1")).await.unwrap();
     let u = f.store.user_for_identity("https://idp#1", "alice", "alice@acme.test").await.unwrap();
@@ -286,55 +290,108 @@ async fn grants_follow_every_change_through_the_organizations_version(f: Fixture
     assert_eq!(f.store.grants(&fresh(o.id.clone()).await, holder).await.unwrap(), None);
     assert_eq!(replica.grants(&fresh(o.id.clone()).await, holder).await.unwrap(), None);
 
-    let devs =
-        f.store.create_team(&o.id, "devs", OrgPermissions::default(), "organization", None).await.unwrap();
+    let devs = f
+        .store
+        .create_team(&o.id, "devs", OrgPermissions::default(), "organization", None, team_made)
+        .await
+        .unwrap();
     changed!("team created", |g| g.is_none());
-    f.store.add_team_members(&devs.id, &["alice".to_owned()]).await.unwrap();
+    f.store
+        .add_team_members(&devs.id, &["alice".to_owned()], &noted("team.members-added", &devs.id))
+        .await
+        .unwrap();
     changed!("member added", |g| g.is_some_and(|g| g.teams == ["devs"] && g.workspaces.is_empty()));
     let tws = f
         .store
-        .create_team_workspace(&devs.id, &ws.id, WorkspaceGrant::level(AccessLevel::Read))
+        .create_team_workspace(
+            &devs.id,
+            &ws.id,
+            WorkspaceGrant::level(AccessLevel::Read),
+            |a: &TeamWorkspace| noted("team-access.created", &a.id),
+        )
         .await
         .unwrap();
     changed!("workspace access given", |g| g
         .is_some_and(|g| g.workspaces == [(ws.id.clone(), WorkspaceGrant::level(AccessLevel::Read))]));
-    replica.update_team_workspace(&tws.id, WorkspaceGrant::level(AccessLevel::Write)).await.unwrap();
+    replica
+        .update_team_workspace(&tws.id, WorkspaceGrant::level(AccessLevel::Write), |a: &TeamWorkspace| {
+            noted("team-access.updated", &a.id)
+        })
+        .await
+        .unwrap();
     changed!("workspace access changed on the other replica", |g| g
         .is_some_and(|g| g.workspaces == [(ws.id.clone(), WorkspaceGrant::level(AccessLevel::Write))]));
     let tprj = f
         .store
-        .create_team_project(&devs.id, &blue.id, ProjectGrant::level(ProjectAccessLevel::Read))
+        .create_team_project(
+            &devs.id,
+            &blue.id,
+            ProjectGrant::level(ProjectAccessLevel::Read),
+            |a: &TeamProject| noted("team-project-access.created", &a.id),
+        )
         .await
         .unwrap();
     changed!("project access given", |g| g.is_some_and(|g| g.projects.len() == 1));
-    f.store.update_team_project(&tprj.id, ProjectGrant::level(ProjectAccessLevel::Admin)).await.unwrap();
+    f.store
+        .update_team_project(&tprj.id, ProjectGrant::level(ProjectAccessLevel::Admin), |a: &TeamProject| {
+            noted("team-project-access.updated", &a.id)
+        })
+        .await
+        .unwrap();
     changed!("project access changed", |g| g
         .is_some_and(|g| g.projects == [(blue.id.clone(), ProjectGrant::level(ProjectAccessLevel::Admin))]));
-    replica.delete_team_project(&tprj.id).await.unwrap();
+    replica.delete_team_project(&tprj.id, &noted("team-project-access.deleted", &tprj.id)).await.unwrap();
     changed!("project access removed", |g| g.is_some_and(|g| g.projects.is_empty()));
-    f.store.delete_team_workspace(&tws.id).await.unwrap();
+    f.store.delete_team_workspace(&tws.id, &noted("team-access.deleted", &tws.id)).await.unwrap();
     changed!("workspace access removed", |g| g.is_some_and(|g| g.workspaces.is_empty()));
     let perms = OrgPermissions { manage_workspaces: true, ..Default::default() };
     let changes = TeamChanges { name: Some("platform".into()), access: Some(perms), ..Default::default() };
-    f.store.update_team(&devs.id, changes).await.unwrap();
+    f.store.update_team(&devs.id, changes, |t: &Team| noted("team.updated", &t.id)).await.unwrap();
     changed!("team renamed and given a permission", |g| g
         .is_some_and(|g| g.teams == ["platform"] && g.org.manage_workspaces));
-    f.store.remove_team_members(&devs.id, &["alice".to_owned()]).await.unwrap();
+    let removed = noted("team.members-removed", &devs.id);
+    f.store.remove_team_members(&devs.id, &["alice".to_owned()], &removed).await.unwrap();
     changed!("member removed", |g| g.is_none());
+    // Refused (nothing recorded): a member removed twice; below, a team deleted twice.
+    assert!(f.store.remove_team_members(&devs.id, &["alice".to_owned()], &removed).await.is_err());
     f.store.sync_groups(&alice.id, &["platform".to_owned()], true).await.unwrap();
     changed!("member added by the identity provider's groups", |g| g
         .is_some_and(|g| g.teams == ["platform"]));
-    f.store.delete_team(&devs.id).await.unwrap();
+    f.store.delete_team(&devs.id, &noted("team.deleted", &devs.id)).await.unwrap();
     changed!("team deleted", |g| g.is_none());
-    let ops =
-        f.store.create_team(&o.id, "ops", OrgPermissions::default(), "organization", None).await.unwrap();
-    f.store.add_team_members(&ops.id, &["alice".to_owned()]).await.unwrap();
+    assert!(f.store.delete_team(&devs.id, &noted("team.deleted", &devs.id)).await.is_err());
+    let ops = f
+        .store
+        .create_team(&o.id, "ops", OrgPermissions::default(), "organization", None, team_made)
+        .await
+        .unwrap();
+    f.store
+        .add_team_members(&ops.id, &["alice".to_owned()], &noted("team.members-added", &ops.id))
+        .await
+        .unwrap();
     changed!("member of a new team", |g| g.is_some_and(|g| g.teams == ["ops"]));
     f.store.delete_user(&alice.id).await.unwrap();
     changed!("user deleted", |g| g.is_none());
     // Reading grants moves nothing, and nothing of it touched the other organization.
     assert_eq!(fresh(o.id.clone()).await.grants_version, seen);
     assert_eq!(fresh(other.id.clone()).await.grants_version, others);
+    // Each change committed with its record, through either replica; the refused ones left none.
+    let expected = [
+        ("team.created", devs.id.as_str()),
+        ("team.members-added", devs.id.as_str()),
+        ("team-access.created", tws.id.as_str()),
+        ("team-access.updated", tws.id.as_str()),
+        ("team-project-access.created", tprj.id.as_str()),
+        ("team-project-access.updated", tprj.id.as_str()),
+        ("team-project-access.deleted", tprj.id.as_str()),
+        ("team-access.deleted", tws.id.as_str()),
+        ("team.updated", devs.id.as_str()),
+        ("team.members-removed", devs.id.as_str()),
+        ("team.deleted", devs.id.as_str()),
+        ("team.created", ops.id.as_str()),
+        ("team.members-added", ops.id.as_str()),
+    ];
+    assert_eq!(trail(&f).await, expected.map(|(a, id)| (a.to_owned(), id.to_owned())));
 }
 
 /// A batch of 300 events (more than one INSERT statement) lands whole and in order; filters
@@ -389,7 +446,7 @@ async fn mint_events_are_recorded_only_while_the_job_token_and_names_hold(f: Fix
     let o = org(&f, "acme").await;
     let ws = workspace(&f, &o, "app").await;
     uploaded_cv(&f, &ws).await;
-    f.store.create_run(&ws.id, &RunInput::default(), "t").await.unwrap();
+    f.store.create_run(&ws.id, &RunInput::default(), "t", run_made).await.unwrap();
     let job = claim(&f, "agent", None).await.unwrap();
     let (_, token) =
         f.store.create_token(TokenKind::Job, Some(&o.id), Some(&job.id), "job", None).await.unwrap();
@@ -425,13 +482,17 @@ async fn mint_events_are_recorded_only_while_the_job_token_and_names_hold(f: Fix
         .await
         .unwrap();
     assert_eq!(recorded, [true, false, true, false, false, true]);
-    let trail =
-        f.store.audit_events(None, &AuditFilter::default(), Page { number: 1, size: 100 }).await.unwrap();
+    let minted_only = AuditFilter { action: Some("token.minted".into()), ..AuditFilter::default() };
+    let trail = f.store.audit_events(None, &minted_only, Page { number: 1, size: 100 }).await.unwrap();
     let n: Vec<u64> = trail.items.iter().map(|e| e.event.details["n"].as_u64().unwrap()).collect();
     assert_eq!(n, [0, 2, 5], "only what was recorded is in the trail, in order");
     // A rename, a move to another project and a renamed organization each stop the old names.
     f.store
-        .update_workspace(&ws.id, &WorkspaceSettings { name: Some("app-2".into()), ..Default::default() })
+        .update_workspace(
+            &ws.id,
+            &WorkspaceSettings { name: Some("app-2".into()), ..Default::default() },
+            &noted("workspace.updated", ""),
+        )
         .await
         .unwrap();
     assert_eq!(f.store.append_audit_checked(&[(minted(6), Some(holds.clone()))]).await.unwrap(), [false]);
@@ -439,7 +500,11 @@ async fn mint_events_are_recorded_only_while_the_job_token_and_names_hold(f: Fix
     let fresh = f.store.job_token_scope(token, &job.id).await.unwrap().unwrap();
     let p = f.store.create_project(&o.id, "blue", "").await.unwrap();
     f.store
-        .update_workspace(&ws.id, &WorkspaceSettings { project_id: Some(p.id.clone()), ..Default::default() })
+        .update_workspace(
+            &ws.id,
+            &WorkspaceSettings { project_id: Some(p.id.clone()), ..Default::default() },
+            &noted("workspace.updated", ""),
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -465,7 +530,7 @@ async fn mint_events_are_recorded_only_while_the_job_token_and_names_hold(f: Fix
         [false]
     );
     // An expired job token likewise (a job token with an expiry, on a new job).
-    f.store.create_run(&ws.id, &RunInput::default(), "t").await.unwrap();
+    f.store.create_run(&ws.id, &RunInput::default(), "t", run_made).await.unwrap();
     let job = claim(&f, "agent", None).await.unwrap();
     let expires = 1_800_000_060; // the fixture's clock, a minute on
     let (_, token) =
@@ -507,7 +572,7 @@ async fn replicas_bootstrapping_at_once_agree_on_one_admin_token(f: Fixture) {
     let chosen = SecretString::new("an-admin-token-both-replicas-were-given-0123456".into());
     for round in 0..10 {
         for t in f.store.list_tokens(TokenKind::Admin, None).await.unwrap() {
-            f.store.revoke_token(&t.id).await.unwrap();
+            f.store.revoke_token(&t.id, &noted("token.revoked", &t.id)).await.unwrap();
         }
         let given = (round % 2 == 1).then_some(&chosen);
         let (a, b) = tokio::join!(f.store.bootstrap_admin_token(given), other.bootstrap_admin_token(given));
@@ -558,7 +623,7 @@ async fn run_variables_are_sealed_and_options_kept(f: Fixture) {
         options: options.clone(),
         ..Default::default()
     };
-    let run = f.store.create_run(&ws.id, &input, "at-x").await.unwrap();
+    let run = f.store.create_run(&ws.id, &input, "at-x", run_made).await.unwrap();
     assert_eq!(f.store.run(&run.id).await.unwrap().options, options);
     let vars = f.store.run_variables(&run.id).await.unwrap();
     let read: Vec<(&str, &str)> = vars.iter().map(|v| (v.key.as_str(), v.value.expose_secret())).collect();
@@ -570,7 +635,7 @@ async fn run_variables_are_sealed_and_options_kept(f: Fixture) {
     let needle = "run-variable-secret-value";
     assert!(!dump.contains(needle) && !dump.contains(&hex(needle.as_bytes())), "sealed at rest");
     // A run without variables has none; the defaults refresh.
-    let plain = f.store.create_run(&ws.id, &RunInput::default(), "at-x").await.unwrap();
+    let plain = f.store.create_run(&ws.id, &RunInput::default(), "at-x", run_made).await.unwrap();
     assert!(f.store.run_variables(&plain.id).await.unwrap().is_empty());
     assert_eq!(plain.options, RunOptions::default());
     assert!(plain.options.refresh);
@@ -595,7 +660,13 @@ fn version(text: &str) -> tern_types::Version {
 /// pool's.
 async fn agent_token(f: &Fixture, org: Option<&str>, pool: Option<&str>) -> Token {
     match pool {
-        Some(pool) => f.store.create_pool_token(pool, "pool agents", None, None).await.unwrap().0,
+        Some(pool) => {
+            f.store
+                .create_pool_token(pool, "pool agents", None, None, |t: &Token| noted("token.created", &t.id))
+                .await
+                .unwrap()
+                .0
+        }
         None => f.store.create_token(TokenKind::Agent, org, None, "agents", None).await.unwrap().0,
     }
 }
@@ -626,6 +697,40 @@ fn act(action: &str, run: &str) -> AuditInput {
         run_id: Some(run.into()),
         details: serde_json::json!({}),
     }
+}
+
+/// An act of a test, recorded with the id of what it made or changed.
+fn noted(action: &str, id: &str) -> AuditInput {
+    AuditInput {
+        organization_id: None,
+        actor: "at-test".into(),
+        actor_kind: "organization".into(),
+        action: action.into(),
+        workspace_id: None,
+        run_id: None,
+        details: serde_json::json!({ "id": id }),
+    }
+}
+
+/// [`noted`] for a run created.
+fn run_made(r: &Run) -> AuditInput {
+    noted("run.created", &r.id)
+}
+
+/// [`noted`] for a team created.
+fn team_made(t: &Team) -> AuditInput {
+    noted("team.created", &t.id)
+}
+
+/// Every action recorded with the id it names (`details.id`), oldest first.
+async fn trail(f: &Fixture) -> Vec<(String, String)> {
+    let trail =
+        f.store.audit_events(None, &AuditFilter::default(), Page { number: 1, size: 100 }).await.unwrap();
+    trail
+        .items
+        .into_iter()
+        .map(|e| (e.event.action, e.event.details["id"].as_str().unwrap_or_default().to_owned()))
+        .collect()
 }
 
 /// The actions recorded for run `run`, oldest first.
@@ -794,14 +899,25 @@ async fn workspaces_are_unique_validated_and_paged(f: Fixture) {
                 auto_apply: Some(true),
                 ..Default::default()
             },
+            &noted("workspace.updated", ""),
         )
         .await
         .unwrap();
     assert!(updated.auto_apply && updated.terraform_version.to_string() == "1.0.3");
-    assert!(f.store.set_workspace_lock(&ws.id, true).await.unwrap().locked);
-    assert!(matches!(f.store.set_workspace_lock(&ws.id, true).await, Err(StoreError::Conflict(_))));
-    f.store.delete_workspace(&ws.id).await.unwrap();
+    assert!(f.store.set_workspace_lock(&ws.id, true, &noted("workspace.locked", "")).await.unwrap().locked);
+    assert!(matches!(
+        f.store.set_workspace_lock(&ws.id, true, &noted("workspace.locked", "")).await,
+        Err(StoreError::Conflict(_))
+    ));
+    // A rename to a taken name changes nothing and records nothing.
+    let other = workspace(&f, &o, "taken").await;
+    let taken = WorkspaceSettings { name: Some(other.name.clone()), ..Default::default() };
+    let err = f.store.update_workspace(&ws.id, &taken, &noted("workspace.updated", "")).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err}");
+    f.store.delete_workspace(&ws.id, &noted("workspace.deleted", "")).await.unwrap();
     assert!(matches!(f.store.workspace(&ws.id).await, Err(StoreError::NotFound { .. })));
+    let acts: Vec<String> = trail(&f).await.into_iter().map(|(a, _)| a).collect();
+    assert_eq!(acts, ["workspace.updated", "workspace.locked", "workspace.deleted"]);
 }
 
 async fn sensitive_values_are_sealed_and_only_jobs_read_them(f: Fixture) {
@@ -820,6 +936,7 @@ async fn sensitive_values_are_sealed_and_only_jobs_read_them(f: Fixture) {
                 sensitive: Some(true),
                 ..Default::default()
             },
+            |v: &Variable| noted("variable.created", &v.id),
         )
         .await
         .unwrap();
@@ -832,7 +949,11 @@ async fn sensitive_values_are_sealed_and_only_jobs_read_them(f: Fixture) {
     assert!(!format!("{job:?}").contains(secret));
     let err = f
         .store
-        .update_variable(&v.id, &VariableInput { sensitive: Some(false), ..Default::default() })
+        .update_variable(
+            &v.id,
+            &VariableInput { sensitive: Some(false), ..Default::default() },
+            |v: &Variable| noted("variable.updated", &v.id),
+        )
         .await
         .unwrap_err();
     assert!(err.to_string().contains("cannot be made non-sensitive"), "{err}");
@@ -847,13 +968,18 @@ async fn sensitive_values_are_sealed_and_only_jobs_read_them(f: Fixture) {
                 category: Some(Category::Terraform),
                 ..Default::default()
             },
+            |v: &Variable| noted("variable.created", &v.id),
         )
         .await
         .unwrap();
     assert_eq!(plain.value.as_deref(), Some("eu-west-1"));
     let sealed = f
         .store
-        .update_variable(&plain.id, &VariableInput { sensitive: Some(true), ..Default::default() })
+        .update_variable(
+            &plain.id,
+            &VariableInput { sensitive: Some(true), ..Default::default() },
+            |v: &Variable| noted("variable.updated", &v.id),
+        )
         .await
         .unwrap();
     assert_eq!(sealed.value, None);
@@ -865,6 +991,7 @@ async fn sensitive_values_are_sealed_and_only_jobs_read_them(f: Fixture) {
             .create_variable(
                 &owner,
                 &VariableInput { key: Some(key.into()), category: Some(category), ..Default::default() },
+                |v: &Variable| noted("variable.created", &v.id),
             )
             .await
             .unwrap_err();
@@ -879,12 +1006,14 @@ async fn sensitive_values_are_sealed_and_only_jobs_read_them(f: Fixture) {
                 category: Some(Category::Env),
                 ..Default::default()
             },
+            |v: &Variable| noted("variable.created", &v.id),
         )
         .await
         .unwrap_err();
     assert!(matches!(dup, StoreError::Conflict(_)));
     // Same key, other category: allowed.
-    f.store
+    let other = f
+        .store
         .create_variable(
             &owner,
             &VariableInput {
@@ -892,19 +1021,49 @@ async fn sensitive_values_are_sealed_and_only_jobs_read_them(f: Fixture) {
                 category: Some(Category::Terraform),
                 ..Default::default()
             },
+            |v: &Variable| noted("variable.created", &v.id),
         )
         .await
         .unwrap();
-    f.store.delete_variable(&v.id).await.unwrap();
-    assert!(matches!(f.store.delete_variable(&v.id).await, Err(StoreError::NotFound { .. })));
+    f.store.delete_variable(&v.id, &noted("variable.deleted", &v.id)).await.unwrap();
+    assert!(matches!(
+        f.store.delete_variable(&v.id, &noted("variable.deleted", &v.id)).await,
+        Err(StoreError::NotFound { .. })
+    ));
+    // Each act is recorded with it; a refused one (a bad key, a duplicate, unsealing, a
+    // second delete) records nothing.
+    assert_eq!(
+        trail(&f).await,
+        [
+            ("variable.created", v.id.as_str()),
+            ("variable.created", plain.id.as_str()),
+            ("variable.updated", plain.id.as_str()),
+            ("variable.created", other.id.as_str()),
+            ("variable.deleted", v.id.as_str()),
+        ]
+        .map(|(a, id)| (a.to_owned(), id.to_owned()))
+    );
 }
 
 async fn variable_sets_apply_with_workspace_precedence(f: Fixture) {
     let o = org(&f, "acme").await;
     let a = workspace(&f, &o, "a").await;
     let b = workspace(&f, &o, "b").await;
-    let global = f.store.create_variable_set(&o.id, "everywhere", "", true).await.unwrap();
-    let attached = f.store.create_variable_set(&o.id, "aws", "", false).await.unwrap();
+    let global = f
+        .store
+        .create_variable_set(&o.id, "everywhere", "", true, &SetReach::default(), |s: &VariableSet| {
+            noted("variable-set.created", &s.id)
+        })
+        .await
+        .unwrap();
+    let attached = f
+        .store
+        .create_variable_set(&o.id, "aws", "", false, &SetReach::default(), |s: &VariableSet| {
+            noted("variable-set.created", &s.id)
+        })
+        .await
+        .unwrap();
+    let applied = |s: &VariableSet| noted("variable-set.applied", &s.id);
     let set = |set: &VariableSet, key: &str, value: &str| {
         let owner = VariableOwner::VariableSet(set.id.clone());
         let input = VariableInput {
@@ -914,14 +1073,19 @@ async fn variable_sets_apply_with_workspace_precedence(f: Fixture) {
             ..Default::default()
         };
         let store = f.store.clone();
-        async move { store.create_variable(&owner, &input).await.unwrap() }
+        async move {
+            store
+                .create_variable(&owner, &input, |v: &Variable| noted("variable.created", &v.id))
+                .await
+                .unwrap()
+        }
     };
     set(&global, "TFC_AWS_RUN_ROLE_ARN", "global-role").await;
     set(&global, "ONLY_GLOBAL", "g").await;
     set(&attached, "TFC_AWS_RUN_ROLE_ARN", "aws-role").await;
     set(&attached, "TFC_AWS_PROVIDER_AUTH", "true").await;
     f.store
-        .apply_variable_set(&attached.id, SetScope::Workspaces, std::slice::from_ref(&a.id))
+        .apply_variable_set(&attached.id, SetScope::Workspaces, std::slice::from_ref(&a.id), applied)
         .await
         .unwrap();
     f.store
@@ -933,6 +1097,7 @@ async fn variable_sets_apply_with_workspace_precedence(f: Fixture) {
                 category: Some(Category::Env),
                 ..Default::default()
             },
+            |v: &Variable| noted("variable.created", &v.id),
         )
         .await
         .unwrap();
@@ -952,7 +1117,12 @@ async fn variable_sets_apply_with_workspace_precedence(f: Fixture) {
     let foreign = workspace(&f, &other, "x").await;
     assert!(
         f.store
-            .apply_variable_set(&attached.id, SetScope::Workspaces, std::slice::from_ref(&foreign.id))
+            .apply_variable_set(
+                &attached.id,
+                SetScope::Workspaces,
+                std::slice::from_ref(&foreign.id),
+                applied
+            )
             .await
             .is_err()
     );
@@ -961,28 +1131,95 @@ async fn variable_sets_apply_with_workspace_precedence(f: Fixture) {
     let c = workspace(&f, &o, "c").await;
     assert!(
         f.store
-            .apply_variable_set(&attached.id, SetScope::Workspaces, &[c.id.clone(), foreign.id.clone()])
+            .apply_variable_set(
+                &attached.id,
+                SetScope::Workspaces,
+                &[c.id.clone(), foreign.id.clone()],
+                applied
+            )
             .await
             .is_err()
     );
     assert!(!f.store.variable_set(&attached.id).await.unwrap().workspace_ids.contains(&c.id));
     let detached = f
         .store
-        .remove_variable_set(&attached.id, SetScope::Workspaces, std::slice::from_ref(&a.id))
+        .remove_variable_set(
+            &attached.id,
+            SetScope::Workspaces,
+            std::slice::from_ref(&a.id),
+            |s: &VariableSet| noted("variable-set.removed", &s.id),
+        )
         .await
         .unwrap();
     assert!(detached.workspace_ids.is_empty());
     assert_eq!(f.store.list_variable_sets(&o.id).await.unwrap().len(), 2);
+    // A set created where it applies, in one act; one that may not apply everywhere asked
+    // is not created, and nothing is recorded.
+    let reach = SetReach { workspaces: vec![b.id.clone()], projects: vec![b.project_id.clone()] };
+    let created = f
+        .store
+        .create_variable_set(&o.id, "both", "", false, &reach, |s: &VariableSet| {
+            noted("variable-set.created", &s.id)
+        })
+        .await
+        .unwrap();
+    assert_eq!((created.workspace_ids, created.project_ids), (reach.workspaces, reach.projects));
+    let refused = SetReach { workspaces: vec![b.id.clone(), foreign.id.clone()], ..SetReach::default() };
+    let err = f
+        .store
+        .create_variable_set(&o.id, "half", "", false, &refused, |s: &VariableSet| {
+            noted("variable-set.created", &s.id)
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound { .. }), "{err}");
+    assert_eq!(f.store.list_variable_sets(&o.id).await.unwrap().len(), 3);
+    // A rename to a taken name changes nothing of the rest, and records nothing.
+    let changes = VariableSetChanges {
+        name: Some("aws".into()),
+        remove: SetReach::of(SetScope::Workspaces, vec![b.id.clone()]),
+        ..VariableSetChanges::default()
+    };
+    let err = f
+        .store
+        .update_variable_set(&created.id, &changes, |s: &VariableSet| noted("variable-set.updated", &s.id))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err}");
+    assert_eq!(f.store.variable_set(&created.id).await.unwrap().workspace_ids, std::slice::from_ref(&b.id));
+    let gone = noted("variable-set.deleted", &created.id);
+    f.store.delete_variable_set(&created.id, &gone).await.unwrap();
+    assert!(matches!(
+        f.store.delete_variable_set(&created.id, &gone).await,
+        Err(StoreError::NotFound { .. })
+    ));
+    let sets: Vec<(String, String)> =
+        trail(&f).await.into_iter().filter(|(a, _)| a.starts_with("variable-set.")).collect();
+    assert_eq!(
+        sets,
+        [
+            ("variable-set.created", global.id.as_str()),
+            ("variable-set.created", attached.id.as_str()),
+            ("variable-set.applied", attached.id.as_str()),
+            ("variable-set.removed", attached.id.as_str()),
+            ("variable-set.created", created.id.as_str()),
+            ("variable-set.deleted", created.id.as_str()),
+        ]
+        .map(|(a, id)| (a.to_owned(), id.to_owned()))
+    );
 }
 
 async fn a_run_goes_through_plan_and_apply(f: Fixture) {
     let o = org(&f, "acme").await;
     let ws = workspace(&f, &o, "app").await;
-    let err = f.store.create_run(&ws.id, &RunInput::default(), "at-x").await.unwrap_err();
+    let err = f.store.create_run(&ws.id, &RunInput::default(), "at-x", run_made).await.unwrap_err();
     assert!(err.to_string().contains("no uploaded configuration"), "{err}");
     let cv = uploaded_cv(&f, &ws).await;
     assert_eq!(f.store.configuration_tarball(&cv.id).await.unwrap(), b"tarball");
-    let run = f.store.create_run(&ws.id, &RunInput::default(), "at-x").await.unwrap();
+    let run = f.store.create_run(&ws.id, &RunInput::default(), "at-x", run_made).await.unwrap();
+    // The run and its record commit together; the refused one above left none.
+    let created: Vec<_> = trail(&f).await.into_iter().filter(|(a, _)| a == "run.created").collect();
+    assert_eq!(created, [("run.created".to_owned(), run.id.clone())]);
     assert_eq!(
         (run.status, run.plan_status, run.configuration_version_id.as_str()),
         (RunStatus::Pending, PhaseStatus::Queued, cv.id.as_str())
@@ -1085,7 +1322,7 @@ async fn a_run_goes_through_plan_and_apply(f: Fixture) {
     // Auto-apply and no-change plans.
     let auto = f
         .store
-        .create_run(&ws.id, &RunInput { auto_apply: Some(true), ..Default::default() }, "at-x")
+        .create_run(&ws.id, &RunInput { auto_apply: Some(true), ..Default::default() }, "at-x", run_made)
         .await
         .unwrap();
     let j = claim(&f, "a", None).await.unwrap();
@@ -1101,14 +1338,14 @@ async fn a_run_goes_through_plan_and_apply(f: Fixture) {
         (failed.status, failed.error_message.as_deref()),
         (RunStatus::Errored, Some("provider crashed"))
     );
-    f.store.create_run(&ws.id, &RunInput::default(), "at-x").await.unwrap();
+    f.store.create_run(&ws.id, &RunInput::default(), "at-x", run_made).await.unwrap();
     let j = claim(&f, "a", None).await.unwrap();
     assert_eq!(
         f.store.finish_job(&j.id, &JobOutcome::Succeeded { has_changes: false }).await.unwrap().status,
         RunStatus::PlannedAndFinished
     );
     // Another organization's agent sees nothing of acme.
-    f.store.create_run(&ws.id, &RunInput::default(), "at-x").await.unwrap();
+    f.store.create_run(&ws.id, &RunInput::default(), "at-x", run_made).await.unwrap();
     let other = org(&f, "other").await;
     assert!(claim(&f, "b", Some(&other.id)).await.is_none());
     assert_eq!(
@@ -1131,9 +1368,9 @@ async fn runs_of_a_workspace_take_turns(f: Fixture) {
     let b = workspace(&f, &o, "b").await;
     uploaded_cv(&f, &a).await;
     uploaded_cv(&f, &b).await;
-    let a1 = f.store.create_run(&a.id, &RunInput::default(), "t").await.unwrap();
-    let a2 = f.store.create_run(&a.id, &RunInput::default(), "t").await.unwrap();
-    let b1 = f.store.create_run(&b.id, &RunInput::default(), "t").await.unwrap();
+    let a1 = f.store.create_run(&a.id, &RunInput::default(), "t", run_made).await.unwrap();
+    let a2 = f.store.create_run(&a.id, &RunInput::default(), "t", run_made).await.unwrap();
+    let b1 = f.store.create_run(&b.id, &RunInput::default(), "t", run_made).await.unwrap();
     let j1 = claim(&f, "x", None).await.unwrap();
     let j2 = claim(&f, "x", None).await.unwrap();
     assert_eq!((j1.run_id.as_str(), j2.run_id.as_str()), (a1.id.as_str(), b1.id.as_str()), "a2 waits for a1");
@@ -1144,8 +1381,11 @@ async fn runs_of_a_workspace_take_turns(f: Fixture) {
     let j3 = claim(&f, "x", None).await.unwrap();
     assert_eq!(j3.run_id, a2.id);
     // A plan-only run neither waits for the workspace nor takes it.
-    let spec =
-        f.store.create_run(&a.id, &RunInput { plan_only: true, ..Default::default() }, "t").await.unwrap();
+    let spec = f
+        .store
+        .create_run(&a.id, &RunInput { plan_only: true, ..Default::default() }, "t", run_made)
+        .await
+        .unwrap();
     let j4 = claim(&f, "x", None).await.unwrap();
     assert_eq!(j4.run_id, spec.id);
     assert_eq!(f.store.workspace(&a.id).await.unwrap().active_run_id.as_deref(), Some(a2.id.as_str()));
@@ -1160,7 +1400,7 @@ async fn each_job_is_claimed_exactly_once(f: Fixture) {
     for i in 0..12 {
         let ws = workspace(&f, &o, &format!("w{i}")).await;
         uploaded_cv(&f, &ws).await;
-        runs.push(f.store.create_run(&ws.id, &RunInput::default(), "t").await.unwrap().id);
+        runs.push(f.store.create_run(&ws.id, &RunInput::default(), "t", run_made).await.unwrap().id);
     }
     let mut tasks = Vec::new();
     for agent in 0..6 {
@@ -1199,7 +1439,7 @@ async fn dead_agents_leave_errored_runs(f: Fixture) {
     let o = org(&f, "acme").await;
     let ws = workspace(&f, &o, "app").await;
     uploaded_cv(&f, &ws).await;
-    let r1 = f.store.create_run(&ws.id, &RunInput::default(), "t").await.unwrap();
+    let r1 = f.store.create_run(&ws.id, &RunInput::default(), "t", run_made).await.unwrap();
     let j = claim(&f, "doomed", None).await.unwrap();
     let (_, job_token) =
         f.store.create_token(TokenKind::Job, Some(&o.id), Some(&j.id), "job", None).await.unwrap();
@@ -1214,7 +1454,7 @@ async fn dead_agents_leave_errored_runs(f: Fixture) {
     assert!(f.store.authenticate(job_token.expose_secret()).await.unwrap().is_none(), "job token revoked");
     assert!(matches!(f.store.heartbeat(&j.id, 30).await, Err(StoreError::Conflict(_))));
     // A restarted agent errors what it held.
-    let r2 = f.store.create_run(&ws.id, &RunInput::default(), "t").await.unwrap();
+    let r2 = f.store.create_run(&ws.id, &RunInput::default(), "t", run_made).await.unwrap();
     claim(&f, "local@host", None).await.unwrap();
     let abandoned =
         f.store.abandon_agent_jobs("local@host", None, "tern restarted while this phase ran").await.unwrap();
@@ -1230,7 +1470,7 @@ async fn cancel_and_discard_follow_the_state_machine(f: Fixture) {
     let o = org(&f, "acme").await;
     let ws = workspace(&f, &o, "app").await;
     uploaded_cv(&f, &ws).await;
-    let r = f.store.create_run(&ws.id, &RunInput::default(), "t").await.unwrap();
+    let r = f.store.create_run(&ws.id, &RunInput::default(), "t", run_made).await.unwrap();
     assert!(
         matches!(f.store.discard_run(&r.id, &act("run.discarded", &r.id)).await, Err(StoreError::Conflict(m)) if m.contains("is pending"))
     );
@@ -1246,7 +1486,7 @@ async fn cancel_and_discard_follow_the_state_machine(f: Fixture) {
     ));
     assert_eq!(acts(&f, &r.id).await, ["run.canceled"]);
     // A running phase is asked to stop; the run is canceled when the agent reports.
-    let r = f.store.create_run(&ws.id, &RunInput::default(), "t").await.unwrap();
+    let r = f.store.create_run(&ws.id, &RunInput::default(), "t", run_made).await.unwrap();
     let j = claim(&f, "a", None).await.unwrap();
     assert_eq!(
         f.store.cancel_run(&r.id, "stop", &act("run.canceled", &r.id)).await.unwrap().status,
@@ -1257,10 +1497,12 @@ async fn cancel_and_discard_follow_the_state_machine(f: Fixture) {
     let done = f.store.finish_job(&j.id, &JobOutcome::Failed("interrupted".into())).await.unwrap();
     assert_eq!(done.status, RunStatus::Canceled);
     // Locked workspaces start no runs.
-    f.store.set_workspace_lock(&ws.id, true).await.unwrap();
+    f.store.set_workspace_lock(&ws.id, true, &noted("workspace.locked", "")).await.unwrap();
     assert!(
-        matches!(f.store.create_run(&ws.id, &RunInput::default(), "t").await, Err(StoreError::Conflict(m)) if m.contains("locked"))
+        matches!(f.store.create_run(&ws.id, &RunInput::default(), "t", run_made).await, Err(StoreError::Conflict(m)) if m.contains("locked"))
     );
+    let created = trail(&f).await.into_iter().filter(|(a, _)| a == "run.created").count();
+    assert_eq!(created, 2, "a run refused on a locked workspace records nothing");
 }
 
 async fn state_versions_move_forward_only(f: Fixture) {
@@ -1346,8 +1588,55 @@ async fn tokens_are_hashed_and_expire(f: Fixture) {
     // Another kind's token is never promoted to admin.
     assert!(f.store.bootstrap_admin_token(Some(&secret)).await.is_err(), "an organization token");
     assert_eq!(f.store.list_tokens(TokenKind::Organization, Some(&o.id)).await.unwrap().len(), 1);
-    f.store.revoke_token(&t.id).await.unwrap();
+    f.store.revoke_token(&t.id, &noted("token.revoked", &t.id)).await.unwrap();
     assert!(f.store.list_tokens(TokenKind::Organization, None).await.unwrap().is_empty());
+}
+
+/// A token someone asks for, and its revocation, commit with their audit record; an act that
+/// is refused records nothing.
+async fn token_acts_commit_with_their_record(f: Fixture) {
+    let o = org(&f, "acme").await;
+    let created = |t: &Token| noted("token.created", &t.id);
+    let (org_token, _) = f
+        .store
+        .create_organization_scoped_token(TokenKind::Organization, &o.id, "ci", None, None, created)
+        .await
+        .unwrap();
+    let pool = f.store.create_agent_pool(&o.id, "rack").await.unwrap();
+    let (pool_token, _) = f.store.create_pool_token(&pool.id, "rack 1", None, None, created).await.unwrap();
+    let u = f.store.create_user("alice", "", false).await.unwrap();
+    let (user_token, _) = f.store.create_user_token(&u.id, "laptop", None, created).await.unwrap();
+    let none = tern_access::OrgPermissions::default();
+    let team = f.store.create_team(&o.id, "platform", none, "organization", None, team_made).await.unwrap();
+    let (first, _) = f.store.create_team_token(&team.id, "one", None, false, None, created).await.unwrap();
+    let (second, _) = f.store.create_team_token(&team.id, "two", None, false, None, created).await.unwrap();
+    // TFE's legacy team token replaces the team's others, and its record names them.
+    let (legacy, _) = f.store.create_team_token(&team.id, "legacy", None, true, None, created).await.unwrap();
+    assert_eq!(f.store.list_team_tokens(&team.id).await.unwrap(), std::slice::from_ref(&legacy));
+    let filter = AuditFilter { action: Some("token.created".into()), ..AuditFilter::default() };
+    let events = f.store.audit_events(None, &filter, Page { number: 1, size: 100 }).await.unwrap().items;
+    let last = events.last().map(|e| e.event.details.clone()).unwrap_or_default();
+    assert_eq!(last["replaced"], serde_json::json!([first.id, second.id]));
+    // Refused: a user who does not exist, a pool that does not exist, a token revoked twice.
+    assert!(f.store.create_user_token("u-missing", "x", None, created).await.is_err());
+    assert!(f.store.create_pool_token("apool-missing", "x", None, None, created).await.is_err());
+    f.store.revoke_token(&org_token.id, &noted("token.revoked", &org_token.id)).await.unwrap();
+    let again = f.store.revoke_token(&org_token.id, &noted("token.revoked", &org_token.id)).await;
+    assert!(matches!(again, Err(StoreError::NotFound { .. })));
+    assert_eq!(
+        trail(&f).await,
+        [
+            ("token.created", org_token.id.as_str()),
+            ("token.created", pool_token.id.as_str()),
+            ("token.created", user_token.id.as_str()),
+            ("team.created", team.id.as_str()),
+            ("token.created", first.id.as_str()),
+            ("token.created", second.id.as_str()),
+            ("token.created", legacy.id.as_str()),
+            ("token.revoked", org_token.id.as_str()),
+        ]
+        .map(|(a, id)| (a.to_owned(), id.to_owned()))
+    );
 }
 
 async fn reopening_checks_migrations_and_the_key(f: Fixture) {
@@ -1449,8 +1738,13 @@ async fn agent_pools_are_unique_used_and_deleted_with_their_tokens(f: Fixture) {
     let listed = f.store.list_agent_pools(&acme.id, Page::default()).await.unwrap();
     assert_eq!((listed.total, listed.items[0].name.as_str()), (1, "production"));
 
-    let (token, secret) =
-        f.store.create_pool_token(&prod.id, "rack 1", None, Some("users:u-1")).await.unwrap();
+    let (token, secret) = f
+        .store
+        .create_pool_token(&prod.id, "rack 1", None, Some("users:u-1"), |t: &Token| {
+            noted("token.created", &t.id)
+        })
+        .await
+        .unwrap();
     assert_eq!(
         (token.kind, token.organization_id.as_deref(), token.agent_pool_id.as_deref()),
         (TokenKind::Agent, Some(acme.id.as_str()), Some(prod.id.as_str()))
@@ -1479,6 +1773,7 @@ async fn agent_pools_are_unique_used_and_deleted_with_their_tokens(f: Fixture) {
         .update_workspace(
             &ws.id,
             &WorkspaceSettings { execution_mode: Some(ExecutionMode::Remote), ..Default::default() },
+            &noted("workspace.updated", ""),
         )
         .await
         .unwrap();
@@ -1521,7 +1816,11 @@ async fn agent_workspaces_need_a_pool_of_their_organization(f: Fixture) {
     let second = pool(&f, &acme, "second").await;
     let ws = f
         .store
-        .update_workspace(&ws.id, &WorkspaceSettings { auto_apply: Some(true), ..Default::default() })
+        .update_workspace(
+            &ws.id,
+            &WorkspaceSettings { auto_apply: Some(true), ..Default::default() },
+            &noted("workspace.updated", ""),
+        )
         .await
         .unwrap();
     assert_eq!(ws.agent_pool_id.as_deref(), Some(prod.id.as_str()));
@@ -1530,6 +1829,7 @@ async fn agent_workspaces_need_a_pool_of_their_organization(f: Fixture) {
         .update_workspace(
             &ws.id,
             &WorkspaceSettings { agent_pool_id: Some(second.id.clone()), ..Default::default() },
+            &noted("workspace.updated", ""),
         )
         .await
         .unwrap();
@@ -1539,6 +1839,7 @@ async fn agent_workspaces_need_a_pool_of_their_organization(f: Fixture) {
         .update_workspace(
             &ws.id,
             &WorkspaceSettings { agent_pool_id: Some(theirs.id.clone()), ..Default::default() },
+            &noted("workspace.updated", ""),
         )
         .await
         .unwrap_err();
@@ -1549,6 +1850,7 @@ async fn agent_workspaces_need_a_pool_of_their_organization(f: Fixture) {
         .update_workspace(
             &ws.id,
             &WorkspaceSettings { execution_mode: Some(ExecutionMode::Remote), ..Default::default() },
+            &noted("workspace.updated", ""),
         )
         .await
         .unwrap();
@@ -1558,6 +1860,7 @@ async fn agent_workspaces_need_a_pool_of_their_organization(f: Fixture) {
         .update_workspace(
             &ws.id,
             &WorkspaceSettings { execution_mode: Some(ExecutionMode::Agent), ..Default::default() },
+            &noted("workspace.updated", ""),
         )
         .await
         .unwrap_err();
@@ -1572,8 +1875,8 @@ async fn each_runner_claims_only_what_its_token_and_versions_allow(f: Fixture) {
     let agent_ws = agent_workspace(&f, &acme, "on-agents", &prod, "1.0.3").await;
     let remote_ws = workspace(&f, &acme, "on-workers").await;
     uploaded_cv(&f, &remote_ws).await;
-    let agent_run = f.store.create_run(&agent_ws.id, &RunInput::default(), "t").await.unwrap();
-    let remote_run = f.store.create_run(&remote_ws.id, &RunInput::default(), "t").await.unwrap();
+    let agent_run = f.store.create_run(&agent_ws.id, &RunInput::default(), "t", run_made).await.unwrap();
+    let remote_run = f.store.create_run(&remote_ws.id, &RunInput::default(), "t", run_made).await.unwrap();
 
     let workers = agent_token(&f, None, None).await;
     let legacy_other = agent_token(&f, Some(&other.id), None).await;
@@ -1604,15 +1907,15 @@ async fn each_runner_claims_only_what_its_token_and_versions_allow(f: Fixture) {
     let legacy = agent_token(&f, Some(&acme.id), None).await;
     let second_agent_run = f
         .store
-        .create_run(&agent_ws.id, &RunInput { plan_only: true, ..Default::default() }, "t")
+        .create_run(&agent_ws.id, &RunInput { plan_only: true, ..Default::default() }, "t", run_made)
         .await
         .unwrap();
     let other_ws = workspace(&f, &other, "theirs").await;
     uploaded_cv(&f, &other_ws).await;
-    f.store.create_run(&other_ws.id, &RunInput::default(), "t").await.unwrap();
+    f.store.create_run(&other_ws.id, &RunInput::default(), "t", run_made).await.unwrap();
     let b = workspace(&f, &acme, "b").await;
     uploaded_cv(&f, &b).await;
-    let b_run = f.store.create_run(&b.id, &RunInput::default(), "t").await.unwrap();
+    let b_run = f.store.create_run(&b.id, &RunInput::default(), "t", run_made).await.unwrap();
     let j = claim_with(&f, "l", &legacy, &["1.0.3"]).await.unwrap();
     assert_eq!(j.run_id, b_run.id, "not the agent run, not the other organization's");
     assert_eq!(claim_with(&f, "l", &legacy, &["1.0.3"]).await, None);
@@ -1621,6 +1924,7 @@ async fn each_runner_claims_only_what_its_token_and_versions_allow(f: Fixture) {
         .update_workspace(
             &other_ws.id,
             &WorkspaceSettings { execution_mode: Some(ExecutionMode::Local), ..Default::default() },
+            &noted("workspace.updated", ""),
         )
         .await
         .unwrap();
@@ -1635,7 +1939,7 @@ async fn a_runs_terraform_version_is_pinned_when_its_plan_is_claimed(f: Fixture)
     let ws = workspace(&f, &acme, "app").await;
     uploaded_cv(&f, &ws).await;
     let workers = agent_token(&f, None, None).await;
-    let run = f.store.create_run(&ws.id, &RunInput::default(), "t").await.unwrap();
+    let run = f.store.create_run(&ws.id, &RunInput::default(), "t", run_made).await.unwrap();
     assert_eq!(run.terraform_version, None);
     let plan = claim_with(&f, "w1", &workers, &["1.0.3", "1.11.4", "1.12.0-beta1"]).await.unwrap();
     assert_eq!(
@@ -1652,6 +1956,7 @@ async fn a_runs_terraform_version_is_pinned_when_its_plan_is_claimed(f: Fixture)
                 terraform_version: Some(TerraformVersion::parse("1.0.3").unwrap()),
                 ..Default::default()
             },
+            &noted("workspace.updated", ""),
         )
         .await
         .unwrap();
@@ -1665,7 +1970,7 @@ async fn a_runs_terraform_version_is_pinned_when_its_plan_is_claimed(f: Fixture)
     assert_eq!(f.store.run(&run.id).await.unwrap().terraform_version.as_deref(), Some("1.11.4"));
     // An exact request is pinned as it is.
     f.store.finish_job(&apply.id, &JobOutcome::Succeeded { has_changes: true }).await.unwrap();
-    let exact = f.store.create_run(&ws.id, &RunInput::default(), "t").await.unwrap();
+    let exact = f.store.create_run(&ws.id, &RunInput::default(), "t", run_made).await.unwrap();
     claim_with(&f, "w1", &workers, &["1.0.3", "1.11.4"]).await.unwrap();
     assert_eq!(f.store.run(&exact.id).await.unwrap().terraform_version.as_deref(), Some("1.0.3"));
 }
@@ -1674,7 +1979,7 @@ async fn a_waiting_run_says_what_it_waits_for(f: Fixture) {
     let acme = org(&f, "acme").await;
     let prod = pool(&f, &acme, "prod").await;
     let ws = agent_workspace(&f, &acme, "app", &prod, "1.0.3").await;
-    let run = f.store.create_run(&ws.id, &RunInput::default(), "t").await.unwrap();
+    let run = f.store.create_run(&ws.id, &RunInput::default(), "t", run_made).await.unwrap();
     let reason = |run: Run| {
         let store = f.store.clone();
         async move { store.run_waiting_reason(&run).await.unwrap() }
@@ -1706,7 +2011,7 @@ async fn a_waiting_run_says_what_it_waits_for(f: Fixture) {
     let job = claim_with(&f, "a", &agent, &["1.0.3"]).await.unwrap();
     assert_eq!(reason(f.store.run(&run.id).await.unwrap()).await, None, "running");
     // A second run waits for the first.
-    let second = f.store.create_run(&ws.id, &RunInput::default(), "t").await.unwrap();
+    let second = f.store.create_run(&ws.id, &RunInput::default(), "t", run_made).await.unwrap();
     assert_eq!(
         reason(second.clone()).await.unwrap(),
         format!("waiting for run {} to finish: the runs of a workspace take turns", run.id)
@@ -1723,7 +2028,7 @@ async fn a_waiting_run_says_what_it_waits_for(f: Fixture) {
     // A remote workspace with nobody asking, then a local one.
     let remote = workspace(&f, &acme, "remote").await;
     uploaded_cv(&f, &remote).await;
-    let r = f.store.create_run(&remote.id, &RunInput::default(), "t").await.unwrap();
+    let r = f.store.create_run(&remote.id, &RunInput::default(), "t", run_made).await.unwrap();
     assert_eq!(
         reason(r.clone()).await.unwrap(),
         "waiting for a worker: neither tern serve's own workers nor an agent of organization \"acme\" has asked for work in the last 60 s"
@@ -1732,6 +2037,7 @@ async fn a_waiting_run_says_what_it_waits_for(f: Fixture) {
         .update_workspace(
             &remote.id,
             &WorkspaceSettings { execution_mode: Some(ExecutionMode::Local), ..Default::default() },
+            &noted("workspace.updated", ""),
         )
         .await
         .unwrap();

@@ -488,7 +488,19 @@ pub fn run(args: ServeArgs, env: Env<'_>) -> anyhow::Result<ExitCode> {
             let description = format!("workers of {local_agent}");
             for old in store.list_tokens(TokenKind::Agent, None).await? {
                 if old.description == description && old.organization_id.is_none() {
-                    store.revoke_token(&old.id).await?;
+                    let event = tern_store::AuditInput {
+                        organization_id: None,
+                        actor: "system".into(),
+                        actor_kind: "system".into(),
+                        action: "token.revoked".into(),
+                        workspace_id: None,
+                        run_id: None,
+                        details: serde_json::json!({
+                            "id": old.id, "kind": old.kind.as_str(), "description": old.description,
+                            "reason": "replaced at this server's start",
+                        }),
+                    };
+                    store.revoke_token(&old.id, &event).await?;
                 }
             }
             let (_, worker_token) = store.create_token(TokenKind::Agent, None, None, &description, None).await?;

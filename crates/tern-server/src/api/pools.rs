@@ -165,20 +165,17 @@ async fn create_token(
     Path(id): Path<String>,
     body: Bytes,
 ) -> ApiResult {
-    let p = load_pool(&s, &caller, &id, OA::ManageAgentPools).await?;
-    // go-tfe sends `agent-tokens`; the resource it gets back is `authentication-tokens`.
-    let doc = if body.is_empty() {
-        None
-    } else {
-        Some(Doc::parse(&body, "authentication-tokens").or_else(|_| Doc::parse(&body, "agent-tokens"))?)
-    };
-    let description = doc.as_ref().map(|d| d.string("description")).transpose()?.flatten();
-    let expires = super::tokens::expiry(doc.as_ref(), s.store.unix_now())?;
-    let description = description.unwrap_or_else(|| format!("agents of pool {}", p.name));
-    let creator = caller.creator(&p.organization);
-    let (created, secret) =
-        s.store.create_pool_token(&p.id, &description, expires, creator.as_deref()).await?;
-    let scope = super::user::org_scope(&p.organization_id);
-    s.audit(&caller, "token.created", scope, super::tokens::audit_details(&created)).await?;
+    let now = s.store.unix_now();
+    let input = Box::new(|| {
+        // go-tfe sends `agent-tokens`; the resource it gets back is `authentication-tokens`.
+        let doc = if body.is_empty() {
+            None
+        } else {
+            Some(Doc::parse(&body, "authentication-tokens").or_else(|_| Doc::parse(&body, "agent-tokens"))?)
+        };
+        let description = doc.as_ref().map(|d| d.string("description")).transpose()?.flatten();
+        Ok((description, super::tokens::expiry(doc.as_ref(), now)?))
+    });
+    let (created, secret) = crate::app::organization::create_pool_token(&s, &caller, &id, input).await?;
     Ok(docs::created(super::tokens::token_doc(&created, Some(secret))))
 }

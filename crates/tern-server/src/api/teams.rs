@@ -23,7 +23,7 @@ use tern_store::{Team, TeamProject, TeamWorkspace};
 
 use super::docs::{self, Doc};
 use super::table::{Table, Verb};
-use super::user::{check_query, org_scope};
+use super::user::check_query;
 use super::{ApiError, ApiState, Caller, access};
 use crate::app;
 use crate::app::workspaces::Named;
@@ -612,16 +612,7 @@ async fn show_legacy_token(State(s): State<ApiState>, caller: Caller, Path(id): 
 }
 
 async fn delete_legacy_token(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
-    let (t, _) = load_team(&s, &caller, &id, OA::ManageTeams).await?;
-    let tokens = s.store.list_team_tokens(&t.id).await?;
-    if tokens.is_empty() {
-        return Err(ApiError::not_found(format!("team {:?} has no token", t.name)));
-    }
-    for token in &tokens {
-        s.store.revoke_token(&token.id).await?;
-        s.audit(&caller, "token.revoked", org_scope(&t.organization_id), super::tokens::audit_details(token))
-            .await?;
-    }
+    crate::app::organization::revoke_team_tokens(&s, &caller, &id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

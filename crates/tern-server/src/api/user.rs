@@ -19,16 +19,11 @@ use tern_types::{RunPhase, SecretString, TerraformVersion};
 use super::access;
 use super::docs::{self, Doc};
 use super::table::{Table, Verb};
-use super::{ApiError, ApiLimits, ApiState, Caller, Scope};
+use super::{ApiError, ApiLimits, ApiState, Caller};
 use tern_access::{OrgAction as OA, ProjectAction as PA, WorkspaceAction as WA};
 
 use crate::app;
 use crate::app::settings::LockChange;
-
-/// An organization's scope in the audit trail.
-pub(crate) fn org_scope(organization_id: &str) -> Scope<'_> {
-    Scope { organization: Some(organization_id), ..Scope::default() }
-}
 
 type Q = Query<HashMap<String, String>>;
 type ApiResult = Result<Response, ApiError>;
@@ -1588,24 +1583,12 @@ async fn accept_upload(
     }
     let cv = s.store.upload_configuration(&id, &body).await?;
     if cv.auto_queue_runs {
-        let run = s
-            .store
-            .create_run(
-                &ws.id,
-                &RunInput {
-                    configuration_version_id: Some(cv.id.clone()),
-                    message: Some("Triggered via API".into()),
-                    ..Default::default()
-                },
-                &caller.token().id,
-            )
-            .await?;
-        let details = serde_json::json!({
-            "is-destroy": run.is_destroy, "plan-only": run.plan_only, "auto-apply": run.auto_apply,
-            "message": run.message, "configuration-version": run.configuration_version_id,
-        });
-        s.audit(caller, "run.created", Scope::run(ws, &run.id), details).await?;
-        s.jobs_queued.notify_waiters();
+        let input = RunInput {
+            configuration_version_id: Some(cv.id.clone()),
+            message: Some("Triggered via API".into()),
+            ..Default::default()
+        };
+        app::runs::start(s, caller, ws, &input).await?;
     }
     Ok(StatusCode::OK.into_response())
 }
@@ -1691,7 +1674,8 @@ fn run_addresses(doc: &Doc, name: &str) -> Result<Vec<String>, ApiError> {
     Ok(addrs)
 }
 
-async fn start_run(s: &ApiState, caller: &Caller, ws: &Workspace, doc: &Doc) -> ApiResult {
+/// What a run document asks for: refused where tern would not run exactly that.
+fn run_input(doc: &Doc) -> Result<RunInput, ApiError> {
     if doc.string("terraform-version")?.is_some_and(|v| !v.is_empty()) {
         return Err(ApiError::invalid(
             "/data/attributes/terraform-version",
@@ -1725,7 +1709,7 @@ async fn start_run(s: &ApiState, caller: &Caller, ws: &Workspace, doc: &Doc) -> 
             "refresh-only cannot be combined with refresh: false or is-destroy",
         ));
     }
-    let input = RunInput {
+    Ok(RunInput {
         configuration_version_id: doc.relationship("configuration-version")?,
         message: doc.string("message")?,
         is_destroy: doc.boolean("is-destroy")?.unwrap_or(false),
@@ -1733,20 +1717,7 @@ async fn start_run(s: &ApiState, caller: &Caller, ws: &Workspace, doc: &Doc) -> 
         plan_only: doc.boolean("plan-only")?.unwrap_or(false),
         variables: run_variables(doc)?,
         options,
-    };
-    // A run that will apply without confirmation is an apply: it needs what confirming needs.
-    let plan_only = input.plan_only;
-    if !plan_only && input.auto_apply.unwrap_or(ws.auto_apply) {
-        access::ws_checked(s, caller, ws.clone(), WA::Apply, &ws.name).await?;
-    }
-    let run = s.store.create_run(&ws.id, &input, &caller.token().id).await?;
-    let details = serde_json::json!({
-        "is-destroy": run.is_destroy, "plan-only": run.plan_only, "auto-apply": run.auto_apply,
-        "message": run.message, "configuration-version": run.configuration_version_id,
-    });
-    s.audit(caller, "run.created", Scope::run(ws, &run.id), details).await?;
-    s.jobs_queued.notify_waiters();
-    Ok(docs::created(run_doc(s, &run).await?))
+    })
 }
 
 async fn create_run(State(s): State<ApiState>, caller: Caller, body: Bytes) -> ApiResult {
@@ -1754,8 +1725,8 @@ async fn create_run(State(s): State<ApiState>, caller: Caller, body: Bytes) -> A
     let ws_id = doc.relationship("workspace")?.ok_or_else(|| {
         ApiError::invalid("/data/relationships/workspace/data/id", "a run needs its workspace")
     })?;
-    let ws = load_ws(&s, &caller, &ws_id, WA::QueuePlan).await?;
-    start_run(&s, &caller, &ws, &doc).await
+    let run = app::runs::create(&s, &caller, &ws_id, || run_input(&doc)).await?;
+    Ok(docs::created(run_doc(&s, &run).await?))
 }
 
 async fn create_run_in_workspace(
@@ -1764,13 +1735,16 @@ async fn create_run_in_workspace(
     Path(id): Path<String>,
     body: Bytes,
 ) -> ApiResult {
-    let ws = load_ws(&s, &caller, &id, WA::QueuePlan).await?;
-    let doc = if body.is_empty() {
-        Doc::parse(br#"{"data":{"type":"runs"}}"#, "runs")?
-    } else {
-        Doc::parse(&body, "runs")?
+    let input = || {
+        let doc = if body.is_empty() {
+            Doc::parse(br#"{"data":{"type":"runs"}}"#, "runs")?
+        } else {
+            Doc::parse(&body, "runs")?
+        };
+        run_input(&doc)
     };
-    start_run(&s, &caller, &ws, &doc).await
+    let run = app::runs::create(&s, &caller, &id, input).await?;
+    Ok(docs::created(run_doc(&s, &run).await?))
 }
 
 async fn run_queue(
@@ -2471,15 +2445,7 @@ async fn show_org_token(State(s): State<ApiState>, caller: Caller, Path(org): Pa
 
 /// Revoke the organization's organization tokens (TFE has one; tern may have made several).
 async fn delete_org_token(State(s): State<ApiState>, caller: Caller, Path(org): Path<String>) -> ApiResult {
-    let org = load_org(&s, &caller, &org, OA::ManageOrganizationTokens).await?;
-    let tokens = s.store.list_tokens(TokenKind::Organization, Some(&org.id)).await?;
-    if tokens.is_empty() {
-        return Err(ApiError::not_found(format!("organization {:?} has no organization token", org.name)));
-    }
-    for token in tokens {
-        s.store.revoke_token(&token.id).await?;
-        s.audit(&caller, "token.revoked", org_scope(&org.id), super::tokens::audit_details(&token)).await?;
-    }
+    crate::app::organization::revoke_org_tokens(&s, &caller, &org).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -2489,20 +2455,7 @@ async fn create_agent_token(
     Path(org): Path<String>,
     body: Bytes,
 ) -> ApiResult {
-    let org = load_org(&s, &caller, &org, OA::ManageAgentPools).await?;
-    let (description, expires) = token_request(&s, &body)?;
-    let description = description.unwrap_or_else(|| format!("agents of {}", org.name));
-    let creator = caller.creator(&org.name);
-    let (token, secret) = s
-        .store
-        .create_organization_scoped_token(
-            TokenKind::Agent,
-            &org.id,
-            &description,
-            expires,
-            creator.as_deref(),
-        )
-        .await?;
-    s.audit(&caller, "token.created", org_scope(&org.id), super::tokens::audit_details(&token)).await?;
+    let input = Box::new(|| token_request(&s, &body));
+    let (token, secret) = crate::app::organization::create_agent_token(&s, &caller, &org, input).await?;
     Ok(docs::created(super::tokens::token_doc(&token, Some(secret))))
 }

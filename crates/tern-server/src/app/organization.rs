@@ -198,11 +198,40 @@ pub(crate) async fn revoke_token(s: &ApiState, caller: &Caller, id: &str) -> Res
     if let Some(why) = unrevocable(&t) {
         return Err(ApiError::conflict(why));
     }
-    s.store.revoke_token(&t.id).await?;
-    tracing::info!(token = %t.id, kind = %t.kind, "revoked an API token");
     let scope = Scope { organization: t.organization_id.as_deref(), ..Default::default() };
-    s.audit(caller, "token.revoked", scope, crate::api::token_audit_details(&t)).await?;
+    let event = ApiState::event(caller, "token.revoked", scope, crate::api::token_audit_details(&t));
+    s.store.revoke_token(&t.id, &event).await?;
+    tracing::info!(token = %t.id, kind = %t.kind, "revoked an API token");
     Ok(t)
+}
+
+/// Revoke every organization token of organization `org` (`DELETE …/authentication-token`:
+/// TFE has one; tern may have made several), each as [`revoke_token`] decides and records it.
+pub(crate) async fn revoke_org_tokens(s: &ApiState, caller: &Caller, org: &str) -> Result<(), ApiError> {
+    let (org, _) = access::org_for(s, caller, org, OA::ManageOrganizationTokens).await?;
+    let tokens = s.store.list_tokens(TokenKind::Organization, Some(&org.id)).await?;
+    if tokens.is_empty() {
+        return Err(ApiError::not_found(format!("organization {:?} has no organization token", org.name)));
+    }
+    for token in tokens {
+        revoke_token(s, caller, &token.id).await?;
+    }
+    Ok(())
+}
+
+/// Revoke every token of team `team_id` (`DELETE /teams/{id}/authentication-token`, TFE's
+/// legacy single team token), each as [`revoke_token`] decides and records it: the owners
+/// team's only by owners.
+pub(crate) async fn revoke_team_tokens(s: &ApiState, caller: &Caller, team_id: &str) -> Result<(), ApiError> {
+    let (t, _) = super::teams::load_team(s, caller, team_id, OA::ManageTeams).await?;
+    let tokens = s.store.list_team_tokens(&t.id).await?;
+    if tokens.is_empty() {
+        return Err(ApiError::not_found(format!("team {:?} has no token", t.name)));
+    }
+    for token in tokens {
+        revoke_token(s, caller, &token.id).await?;
+    }
+    Ok(())
 }
 
 /// What a new token is to say of itself: a description (else a default) and an expiry (Unix
@@ -222,20 +251,60 @@ pub(crate) async fn create_org_token(
     let (org, _) = access::org_for(s, caller, org, OA::ManageOrganizationTokens).await?;
     let (description, expires_at) = input()?;
     let description = description.unwrap_or_else(|| format!("organization {}", org.name));
+    org_scoped_token(s, caller, &org, TokenKind::Organization, &description, expires_at).await
+}
+
+/// Create an agent token of organization `org`, for agents outside any pool (`POST
+/// …/agent-tokens`: manage-agent-pools). The secret is returned here, to be shown once.
+pub(crate) async fn create_agent_token(
+    s: &ApiState,
+    caller: &Caller,
+    org: &str,
+    input: TokenInput<'_>,
+) -> Result<(Token, SecretString), ApiError> {
+    let (org, _) = access::org_for(s, caller, org, OA::ManageAgentPools).await?;
+    let (description, expires_at) = input()?;
+    let description = description.unwrap_or_else(|| format!("agents of {}", org.name));
+    org_scoped_token(s, caller, &org, TokenKind::Agent, &description, expires_at).await
+}
+
+async fn org_scoped_token(
+    s: &ApiState,
+    caller: &Caller,
+    org: &Organization,
+    kind: TokenKind,
+    description: &str,
+    expires_at: Option<i64>,
+) -> Result<(Token, SecretString), ApiError> {
     let creator = caller.creator(&org.name);
-    let (token, secret) = s
-        .store
-        .create_organization_scoped_token(
-            TokenKind::Organization,
-            &org.id,
-            &description,
-            expires_at,
-            creator.as_deref(),
-        )
-        .await?;
     let scope = Scope { organization: Some(&org.id), ..Default::default() };
-    s.audit(caller, "token.created", scope, crate::api::token_audit_details(&token)).await?;
-    Ok((token, secret))
+    let event =
+        |t: &Token| ApiState::event(caller, "token.created", scope, crate::api::token_audit_details(t));
+    Ok(s.store
+        .create_organization_scoped_token(kind, &org.id, description, expires_at, creator.as_deref(), event)
+        .await?)
+}
+
+/// Create an agent token of agent pool `pool_id` (`POST /agent-pools/{id}/authentication-tokens`:
+/// manage-agent-pools). The secret is returned here, to be shown once.
+pub(crate) async fn create_pool_token(
+    s: &ApiState,
+    caller: &Caller,
+    pool_id: &str,
+    input: TokenInput<'_>,
+) -> Result<(Token, SecretString), ApiError> {
+    let p = s.store.agent_pool(pool_id).await?;
+    access::in_org(s, caller, &p.organization_id, OA::ManageAgentPools, || {
+        format!("agent pool {pool_id:?} not found")
+    })
+    .await?;
+    let (description, expires_at) = input()?;
+    let description = description.unwrap_or_else(|| format!("agents of pool {}", p.name));
+    let creator = caller.creator(&p.organization);
+    let scope = Scope { organization: Some(&p.organization_id), ..Default::default() };
+    let event =
+        |t: &Token| ApiState::event(caller, "token.created", scope, crate::api::token_audit_details(t));
+    Ok(s.store.create_pool_token(&p.id, &description, expires_at, creator.as_deref(), event).await?)
 }
 
 /// Create another token for team `team_id` (`POST /teams/{id}/authentication-tokens`:
@@ -257,11 +326,10 @@ pub(crate) async fn create_team_token(
     let (description, expires_at) = input()?;
     let description = description.unwrap_or_else(|| format!("token of team {}", t.name));
     let creator = caller.creator(&t.organization);
-    let (token, secret) =
-        s.store.create_team_token(&t.id, &description, expires_at, replace, creator.as_deref()).await?;
     let scope = Scope { organization: Some(&t.organization_id), ..Default::default() };
-    s.audit(caller, "token.created", scope, crate::api::token_audit_details(&token)).await?;
-    Ok((token, secret))
+    let event =
+        |t: &Token| ApiState::event(caller, "token.created", scope, crate::api::token_audit_details(t));
+    Ok(s.store.create_team_token(&t.id, &description, expires_at, replace, creator.as_deref(), event).await?)
 }
 
 // ---------------------------------------------------------------- teams
@@ -384,20 +452,20 @@ pub(crate) async fn change_members(
 ) -> Result<Team, ApiError> {
     let (t, _) = super::teams::load_team(s, caller, id, OA::ManageMembership).await?;
     let usernames = usernames()?;
+    let action = if add { "team.members-added" } else { "team.members-removed" };
+    let details = serde_json::json!({"team": t.id, "name": t.name, "users": usernames});
+    let scope = Scope { organization: Some(&t.organization_id), ..Default::default() };
+    let event = ApiState::event(caller, action, scope, details);
     if add {
-        s.store.add_team_members(&t.id, &usernames).await
+        s.store.add_team_members(&t.id, &usernames, &event).await
     } else {
-        s.store.remove_team_members(&t.id, &usernames).await
+        s.store.remove_team_members(&t.id, &usernames, &event).await
     }
     .map_err(|e| match e {
         // TFE answers an unknown user, or one already (not) a member, with 400.
         tern_store::StoreError::Invalid(m) => ApiError::bad_request(m),
         other => other.into(),
     })?;
-    let action = if add { "team.members-added" } else { "team.members-removed" };
-    let details = serde_json::json!({"team": t.id, "name": t.name, "users": usernames});
-    let scope = Scope { organization: Some(&t.organization_id), ..Default::default() };
-    s.audit(caller, action, scope, details).await?;
     Ok(t)
 }
 

@@ -1,7 +1,8 @@
-//! Runs: reading one, and the acts on it a person takes (confirm and apply, discard, cancel).
+//! Runs: starting one, reading one, and the acts on it a person takes (confirm and apply,
+//! discard, cancel). Each act commits with its audit record.
 
 use tern_access::WorkspaceAction as WA;
-use tern_store::{Run, RunStatus, Workspace};
+use tern_store::{Run, RunInput, RunStatus, Workspace};
 
 use crate::api::{ApiError, ApiState, Caller, Scope, access};
 
@@ -21,6 +22,43 @@ pub(crate) async fn run_for(
         .await
         .map_err(|e| access::hidden(e, format!("run {id:?} not found")))?;
     Ok((run, ws))
+}
+
+/// Start a run on workspace `ws_id` (`POST /runs`, `POST /workspaces/{id}/runs`): the caller
+/// must be allowed to queue plans there; `input` is read only then, so that a refusal never
+/// depends on what was sent.
+pub(crate) async fn create(
+    s: &ApiState,
+    caller: &Caller,
+    ws_id: &str,
+    input: impl FnOnce() -> Result<RunInput, ApiError>,
+) -> Result<Run, ApiError> {
+    let ws = access::ws_for(s, caller, ws_id, WA::QueuePlan).await?;
+    start(s, caller, &ws, &input()?).await
+}
+
+/// [`create`] on workspace `ws`, which the caller was found allowed to queue plans on (an
+/// upload that queues its run). A run that will apply without confirmation is an apply: it
+/// needs what confirming needs. The run and its record (`run.created`) commit together.
+pub(crate) async fn start(
+    s: &ApiState,
+    caller: &Caller,
+    ws: &Workspace,
+    input: &RunInput,
+) -> Result<Run, ApiError> {
+    if !input.plan_only && input.auto_apply.unwrap_or(ws.auto_apply) {
+        access::ws_checked(s, caller, ws.clone(), WA::Apply, &ws.name).await?;
+    }
+    let event = |run: &Run| {
+        let details = serde_json::json!({
+            "is-destroy": run.is_destroy, "plan-only": run.plan_only, "auto-apply": run.auto_apply,
+            "message": run.message, "configuration-version": run.configuration_version_id,
+        });
+        ApiState::event(caller, "run.created", Scope::run(ws, &run.id), details)
+    };
+    let run = s.store.create_run(&ws.id, input, &caller.token().id, event).await?;
+    s.jobs_queued.notify_waiters();
+    Ok(run)
 }
 
 /// What a run's page offers the caller now: each is true only when the run is in a state the

@@ -39,10 +39,13 @@ pub(crate) async fn update(
     changes: &WorkspaceSettings,
 ) -> Result<Workspace, ApiError> {
     let ws = access::ws_for(s, caller, id, WA::UpdateSettings).await?;
-    let ws = s.store.update_workspace(&ws.id, changes).await?;
-    s.audit(caller, "workspace.updated", Scope::workspace(&ws), json!({ "changed": changed(changes) }))
-        .await?;
-    Ok(ws)
+    let event = ApiState::event(
+        caller,
+        "workspace.updated",
+        Scope::workspace(&ws),
+        json!({ "changed": changed(changes) }),
+    );
+    Ok(s.store.update_workspace(&ws.id, changes, &event).await?)
 }
 
 /// How a lock changes.
@@ -69,9 +72,8 @@ pub(crate) async fn set_lock(
         LockChange::ForceUnlock => (WA::ForceUnlock, false, "workspace.force_unlocked"),
     };
     let ws = access::ws_for(s, caller, id, needs).await?;
-    let ws = s.store.set_workspace_lock(&ws.id, locked).await?;
-    s.audit(caller, action, Scope::workspace(&ws), json!({})).await?;
-    Ok(ws)
+    let event = ApiState::event(caller, action, Scope::workspace(&ws), json!({}));
+    Ok(s.store.set_workspace_lock(&ws.id, locked, &event).await?)
 }
 
 /// Delete workspace `id` with its runs, variables and state. `safe`: only if its current
@@ -91,10 +93,13 @@ pub(crate) async fn delete(s: &ApiState, caller: &Caller, id: &str, safe: bool) 
             )));
         }
     }
-    s.store.delete_workspace(&ws.id).await?;
-    s.audit(caller, "workspace.deleted", Scope::workspace(&ws), json!({ "name": ws.name, "safe": safe }))
-        .await?;
-    Ok(())
+    let event = ApiState::event(
+        caller,
+        "workspace.deleted",
+        Scope::workspace(&ws),
+        json!({ "name": ws.name, "safe": safe }),
+    );
+    Ok(s.store.delete_workspace(&ws.id, &event).await?)
 }
 
 /// The agent pools a workspace of this organization could run on (for the settings form of

@@ -129,6 +129,7 @@ pub(crate) async fn create(
         standing.organization(OA::ManageOrganizationAccess).map_err(|d| access::refuse(d, String::new))?;
     }
     let visibility = new.visibility.as_deref().unwrap_or("secret");
+    let event = |t: &Team| ApiState::event(caller, "team.created", org_scope(&org.id), details(t));
     let t = s
         .store
         .create_team(
@@ -137,9 +138,9 @@ pub(crate) async fn create(
             new.access.unwrap_or_default(),
             visibility,
             new.sso_team_id.as_deref(),
+            event,
         )
         .await?;
-    s.audit(caller, "team.created", org_scope(&org.id), details(&t)).await?;
     Ok((t, standing))
 }
 
@@ -192,8 +193,8 @@ pub(crate) async fn update(
     if !renames && changes.access.is_none() {
         standing.organization(OA::ManageTeams).map_err(refuse)?;
     }
-    let updated = s.store.update_team(&t.id, changes).await?;
-    s.audit(caller, "team.updated", org_scope(&t.organization_id), details(&updated)).await?;
+    let event = |u: &Team| ApiState::event(caller, "team.updated", org_scope(&t.organization_id), details(u));
+    let updated = s.store.update_team(&t.id, changes, event).await?;
     Ok((updated, standing))
 }
 
@@ -202,8 +203,8 @@ pub(crate) async fn update(
 pub(crate) async fn delete(s: &ApiState, caller: &Caller, id: &str) -> Result<Team, ApiError> {
     let (t, _) = load_team(s, caller, id, OA::ManageTeams).await?;
     // The store refuses the owners team.
-    s.store.delete_team(&t.id).await?;
-    s.audit(caller, "team.deleted", org_scope(&t.organization_id), details(&t)).await?;
+    let event = ApiState::event(caller, "team.deleted", org_scope(&t.organization_id), details(&t));
+    s.store.delete_team(&t.id, &event).await?;
     Ok(t)
 }
 
@@ -242,10 +243,11 @@ pub(crate) async fn grant_workspace(
             format!("team {team_id:?} not found in this organization"),
         )
     })?;
-    let created = s.store.create_team_workspace(&team.id, &ws.id, grant).await?;
-    let details = serde_json::json!({"team": team.id, "team-name": team.name, "access": created.grant});
-    s.audit(caller, "team-access.created", Scope::workspace(&ws), details).await?;
-    Ok(created)
+    let event = |a: &TeamWorkspace| {
+        let details = serde_json::json!({"team": team.id, "team-name": team.name, "access": a.grant});
+        ApiState::event(caller, "team-access.created", Scope::workspace(&ws), details)
+    };
+    Ok(s.store.create_team_workspace(&team.id, &ws.id, grant, event).await?)
 }
 
 /// A team's access to a workspace, if the caller may do `action` to the workspace.
@@ -262,8 +264,6 @@ pub(crate) async fn workspace_access(
     Ok((a, ws))
 }
 
-/// Change a team's access to a workspace (`PATCH /team-workspaces/{id}`); `grant` is given the
-/// current grant.
 /// Whether access row `id` (of a workspace, or of a project when `project`) belongs to team
 /// `team_id`: a page names the team in its path, and a row of another team is "not found"
 /// there, whatever the caller may do to it elsewhere.
@@ -287,6 +287,8 @@ pub(crate) async fn access_of_team(
     }
 }
 
+/// Change a team's access to a workspace (`PATCH /team-workspaces/{id}`); `grant` is given the
+/// current grant.
 pub(crate) async fn change_workspace_access(
     s: &ApiState,
     caller: &Caller,
@@ -295,19 +297,19 @@ pub(crate) async fn change_workspace_access(
 ) -> Result<TeamWorkspace, ApiError> {
     let (a, ws) = workspace_access(s, caller, id, WA::ManageAccess).await?;
     let grant = grant(a.grant)?;
-    let updated = s.store.update_team_workspace(&a.id, grant).await?;
-    let details = serde_json::json!({"team": a.team_id, "access": updated.grant});
-    s.audit(caller, "team-access.updated", Scope::workspace(&ws), details).await?;
-    Ok(updated)
+    let event = |u: &TeamWorkspace| {
+        let details = serde_json::json!({"team": u.team_id, "access": u.grant});
+        ApiState::event(caller, "team-access.updated", Scope::workspace(&ws), details)
+    };
+    Ok(s.store.update_team_workspace(&a.id, grant, event).await?)
 }
 
 /// Remove a team's access to a workspace (`DELETE /team-workspaces/{id}`).
 pub(crate) async fn revoke_workspace_access(s: &ApiState, caller: &Caller, id: &str) -> Result<(), ApiError> {
     let (a, ws) = workspace_access(s, caller, id, WA::ManageAccess).await?;
-    s.store.delete_team_workspace(&a.id).await?;
     let details = serde_json::json!({"team": a.team_id, "access": a.grant});
-    s.audit(caller, "team-access.deleted", Scope::workspace(&ws), details).await?;
-    Ok(())
+    let event = ApiState::event(caller, "team-access.deleted", Scope::workspace(&ws), details);
+    Ok(s.store.delete_team_workspace(&a.id, &event).await?)
 }
 
 // ---------------------------------------------------------------- access to projects
@@ -330,10 +332,12 @@ pub(crate) async fn grant_project(
             format!("team {team_id:?} not found in this organization"),
         )
     })?;
-    let created = s.store.create_team_project(&team.id, &p.id, grant).await?;
-    let details = serde_json::json!({"team": team.id, "team-name": team.name, "project": p.id, "access": created.grant});
-    s.audit(caller, "team-project-access.created", org_scope(&p.organization_id), details).await?;
-    Ok(created)
+    let event = |a: &TeamProject| {
+        let details =
+            serde_json::json!({"team": team.id, "team-name": team.name, "project": p.id, "access": a.grant});
+        ApiState::event(caller, "team-project-access.created", org_scope(&p.organization_id), details)
+    };
+    Ok(s.store.create_team_project(&team.id, &p.id, grant, event).await?)
 }
 
 /// A team's access to a project, if the caller may do `action` to the project.
@@ -359,19 +363,20 @@ pub(crate) async fn change_project_access(
 ) -> Result<TeamProject, ApiError> {
     let (a, p) = project_access(s, caller, id, PA::ManageAccess).await?;
     let grant = grant(a.grant)?;
-    let updated = s.store.update_team_project(&a.id, grant).await?;
-    let details = serde_json::json!({"team": a.team_id, "project": p.id, "access": updated.grant});
-    s.audit(caller, "team-project-access.updated", org_scope(&p.organization_id), details).await?;
-    Ok(updated)
+    let event = |u: &TeamProject| {
+        let details = serde_json::json!({"team": u.team_id, "project": p.id, "access": u.grant});
+        ApiState::event(caller, "team-project-access.updated", org_scope(&p.organization_id), details)
+    };
+    Ok(s.store.update_team_project(&a.id, grant, event).await?)
 }
 
 /// Remove a team's access to a project (`DELETE /team-projects/{id}`).
 pub(crate) async fn revoke_project_access(s: &ApiState, caller: &Caller, id: &str) -> Result<(), ApiError> {
     let (a, p) = project_access(s, caller, id, PA::ManageAccess).await?;
-    s.store.delete_team_project(&a.id).await?;
     let details = serde_json::json!({"team": a.team_id, "project": p.id, "access": a.grant});
-    s.audit(caller, "team-project-access.deleted", org_scope(&p.organization_id), details).await?;
-    Ok(())
+    let event =
+        ApiState::event(caller, "team-project-access.deleted", org_scope(&p.organization_id), details);
+    Ok(s.store.delete_team_project(&a.id, &event).await?)
 }
 
 /// Workspaces and projects listed in a form's choices.

@@ -209,11 +209,12 @@ pub(crate) async fn create_token(
     let u = show(s, caller, id).await?;
     let new = input()?;
     let description = new.description.unwrap_or_else(|| format!("token of {}", u.username));
-    let (created, secret) = s.store.create_user_token(&u.id, &description, new.expires_at).await?;
-    let mut details = crate::api::token_audit_details(&created);
-    details["user"] = serde_json::Value::String(u.username.clone());
-    s.audit(caller, "token.created", Scope::default(), details).await?;
-    Ok((created, secret))
+    let event = |t: &Token| {
+        let mut details = crate::api::token_audit_details(t);
+        details["user"] = serde_json::Value::String(u.username.clone());
+        ApiState::event(caller, "token.created", Scope::default(), details)
+    };
+    Ok(s.store.create_user_token(&u.id, &description, new.expires_at, event).await?)
 }
 
 // ---------------------------------------------------------------- browser sessions

@@ -120,9 +120,9 @@ pub(crate) async fn create(
     input: &VariableInput,
 ) -> Result<Variable, ApiError> {
     let ws = access::ws_for(s, caller, ws, WA::WriteVariables).await?;
-    let var = s.store.create_variable(&VariableOwner::Workspace(ws.id.clone()), input).await?;
-    s.audit(caller, "variable.created", Scope::workspace(&ws), details(&var)).await?;
-    Ok(var)
+    let event =
+        |var: &Variable| ApiState::event(caller, "variable.created", Scope::workspace(&ws), details(var));
+    Ok(s.store.create_variable(&VariableOwner::Workspace(ws.id.clone()), input, event).await?)
 }
 
 /// Change variable `var` of workspace `ws` (what `input` leaves out stays).
@@ -134,15 +134,14 @@ pub(crate) async fn update(
     input: &VariableInput,
 ) -> Result<Variable, ApiError> {
     let (v, ws) = of_workspace(s, caller, ws, var, WA::WriteVariables).await?;
-    let updated = s.store.update_variable(&v.id, input).await?;
-    s.audit(caller, "variable.updated", Scope::workspace(&ws), details(&updated)).await?;
-    Ok(updated)
+    let event =
+        |var: &Variable| ApiState::event(caller, "variable.updated", Scope::workspace(&ws), details(var));
+    Ok(s.store.update_variable(&v.id, input, event).await?)
 }
 
 /// Delete variable `var` of workspace `ws`.
 pub(crate) async fn delete(s: &ApiState, caller: &Caller, ws: &str, var: &str) -> Result<(), ApiError> {
     let (v, ws) = of_workspace(s, caller, ws, var, WA::WriteVariables).await?;
-    s.store.delete_variable(&v.id).await?;
-    s.audit(caller, "variable.deleted", Scope::workspace(&ws), details(&v)).await?;
-    Ok(())
+    let event = ApiState::event(caller, "variable.deleted", Scope::workspace(&ws), details(&v));
+    Ok(s.store.delete_variable(&v.id, &event).await?)
 }

@@ -7,7 +7,9 @@
 //! the audit trail by names and ids, never a value.
 
 use tern_access::{OrgAction as OA, ProjectAction as PA, Standing, WorkspaceAction as WA};
-use tern_store::{Organization, SetScope, Variable, VariableInput, VariableOwner, VariableSet};
+use tern_store::{
+    Organization, SetReach, SetScope, Variable, VariableInput, VariableOwner, VariableSet, VariableSetChanges,
+};
 
 use crate::api::{ApiError, ApiState, Caller, Scope, access};
 use crate::app::variables::details as var_details;
@@ -88,23 +90,11 @@ pub(crate) async fn create(
 ) -> Result<VariableSet, ApiError> {
     let (org, _) = access::org_for(s, caller, org, OA::ManageVariableSets).await?;
     let new = input()?;
-    let mut set = s.store.create_variable_set(&org.id, &new.name, &new.description, new.global).await?;
-    let applied = async {
-        for (scope, ids) in [(SetScope::Workspaces, &new.workspaces), (SetScope::Projects, &new.projects)] {
-            if !ids.is_empty() {
-                set = s.store.apply_variable_set(&set.id, scope, ids).await?;
-            }
-        }
-        Ok::<_, tern_store::StoreError>(())
-    }
-    .await;
-    if let Err(e) = applied {
-        // All or nothing: a set applied to only some of what was asked is not what was asked.
-        s.store.delete_variable_set(&set.id).await?;
-        return Err(e.into());
-    }
-    s.audit(caller, "variable-set.created", org_scope(&org.id), set_details(&set)).await?;
-    Ok(set)
+    let reach = SetReach { workspaces: new.workspaces, projects: new.projects };
+    let event = |set: &VariableSet| {
+        ApiState::event(caller, "variable-set.created", org_scope(&org.id), set_details(set))
+    };
+    Ok(s.store.create_variable_set(&org.id, &new.name, &new.description, new.global, &reach, event).await?)
 }
 
 /// Changes to a variable set (`None`: unchanged).
@@ -127,8 +117,14 @@ pub(crate) async fn update(
     id: &str,
     input: impl FnOnce() -> Result<SetChanges, ApiError>,
 ) -> Result<VariableSet, ApiError> {
-    let mut set = load(s, caller, id, OA::ManageVariableSets).await?;
+    let set = load(s, caller, id, OA::ManageVariableSets).await?;
     let changes = input()?;
+    let mut store_changes = VariableSetChanges {
+        name: changes.name,
+        description: changes.description,
+        global: changes.global,
+        ..Default::default()
+    };
     for (scope, wanted) in
         [(SetScope::Workspaces, &changes.workspaces), (SetScope::Projects, &changes.projects)]
     {
@@ -139,23 +135,29 @@ pub(crate) async fn update(
         };
         let gone: Vec<String> = current.iter().filter(|id| !wanted.contains(id)).cloned().collect();
         let new: Vec<String> = wanted.iter().filter(|id| !current.contains(id)).cloned().collect();
-        set = s.store.apply_variable_set(&set.id, scope, &new).await?;
-        set = s.store.remove_variable_set(&set.id, scope, &gone).await?;
+        match scope {
+            SetScope::Workspaces => {
+                store_changes.apply.workspaces = new;
+                store_changes.remove.workspaces = gone;
+            }
+            SetScope::Projects => {
+                store_changes.apply.projects = new;
+                store_changes.remove.projects = gone;
+            }
+        }
     }
-    let set = s
-        .store
-        .update_variable_set(&set.id, changes.name.as_deref(), changes.description.as_deref(), changes.global)
-        .await?;
-    s.audit(caller, "variable-set.updated", org_scope(&set.organization_id), set_details(&set)).await?;
-    Ok(set)
+    let event = |set: &VariableSet| {
+        ApiState::event(caller, "variable-set.updated", org_scope(&set.organization_id), set_details(set))
+    };
+    Ok(s.store.update_variable_set(&set.id, &store_changes, event).await?)
 }
 
 /// Delete set `id` and its variables (`DELETE /varsets/{id}`).
 pub(crate) async fn delete(s: &ApiState, caller: &Caller, id: &str) -> Result<VariableSet, ApiError> {
     let set = load(s, caller, id, OA::ManageVariableSets).await?;
-    s.store.delete_variable_set(&set.id).await?;
     let details = serde_json::json!({ "id": set.id, "name": set.name });
-    s.audit(caller, "variable-set.deleted", org_scope(&set.organization_id), details).await?;
+    let event = ApiState::event(caller, "variable-set.deleted", org_scope(&set.organization_id), details);
+    s.store.delete_variable_set(&set.id, &event).await?;
     Ok(set)
 }
 
@@ -199,11 +201,6 @@ async fn change(
     ids: Vec<String>,
     apply: bool,
 ) -> Result<VariableSet, ApiError> {
-    let changed = if apply {
-        s.store.apply_variable_set(&set.id, scope, &ids).await?
-    } else {
-        s.store.remove_variable_set(&set.id, scope, &ids).await?
-    };
     let kind = match scope {
         SetScope::Workspaces => "workspaces",
         SetScope::Projects => "projects",
@@ -211,7 +208,12 @@ async fn change(
     // What a run gets changes with where a set applies.
     let action = if apply { "variable-set.applied" } else { "variable-set.removed" };
     let details = serde_json::json!({ "id": set.id, "name": set.name, kind: ids });
-    s.audit(caller, action, org_scope(&set.organization_id), details).await?;
+    let event = |_: &VariableSet| ApiState::event(caller, action, org_scope(&set.organization_id), details);
+    let changed = if apply {
+        s.store.apply_variable_set(&set.id, scope, &ids, event).await?
+    } else {
+        s.store.remove_variable_set(&set.id, scope, &ids, event).await?
+    };
     Ok(changed)
 }
 
@@ -241,9 +243,10 @@ pub(crate) async fn create_variable(
     input: &VariableInput,
 ) -> Result<Variable, ApiError> {
     let set = load(s, caller, id, OA::ManageVariableSets).await?;
-    let var = s.store.create_variable(&VariableOwner::VariableSet(set.id.clone()), input).await?;
-    s.audit(caller, "variable.created", org_scope(&set.organization_id), var_details(&var)).await?;
-    Ok(var)
+    let event = |var: &Variable| {
+        ApiState::event(caller, "variable.created", org_scope(&set.organization_id), var_details(var))
+    };
+    Ok(s.store.create_variable(&VariableOwner::VariableSet(set.id.clone()), input, event).await?)
 }
 
 /// Change variable `var` of set `id` (what `input` leaves out stays).
@@ -255,9 +258,10 @@ pub(crate) async fn update_variable(
     input: &VariableInput,
 ) -> Result<Variable, ApiError> {
     let (set, v) = variable(s, caller, id, var, OA::ManageVariableSets).await?;
-    let updated = s.store.update_variable(&v.id, input).await?;
-    s.audit(caller, "variable.updated", org_scope(&set.organization_id), var_details(&updated)).await?;
-    Ok(updated)
+    let event = |var: &Variable| {
+        ApiState::event(caller, "variable.updated", org_scope(&set.organization_id), var_details(var))
+    };
+    Ok(s.store.update_variable(&v.id, input, event).await?)
 }
 
 /// Delete variable `var` of set `id`.
@@ -268,9 +272,8 @@ pub(crate) async fn delete_variable(
     var: &str,
 ) -> Result<(), ApiError> {
     let (set, v) = variable(s, caller, id, var, OA::ManageVariableSets).await?;
-    s.store.delete_variable(&v.id).await?;
-    s.audit(caller, "variable.deleted", org_scope(&set.organization_id), var_details(&v)).await?;
-    Ok(())
+    let event = ApiState::event(caller, "variable.deleted", org_scope(&set.organization_id), var_details(&v));
+    Ok(s.store.delete_variable(&v.id, &event).await?)
 }
 
 /// Workspaces and projects listed in a form's choices.

@@ -38,7 +38,8 @@ pub(super) async fn person(api: &Api, name: &str, team: Option<&str>) -> Person 
         .await;
     }
     let (_, session) = api.store.create_session(&user, api.store.unix_now() + 3600, None).await.unwrap();
-    let (_, token) = api.store.create_user_token(&user, "test", None).await.unwrap();
+    let (_, token) =
+        api.store.create_user_token(&user, "test", None, super::by_test("token.created")).await.unwrap();
     Person { session: session.expose_secret().to_owned(), token: token.expose_secret().to_owned() }
 }
 
