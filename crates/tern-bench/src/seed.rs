@@ -194,9 +194,8 @@ async fn seed_people(
     let workspaces = count(store, org_id).await?;
     let next = Arc::new(AtomicUsize::new(0));
     let grants = Arc::new(AtomicUsize::new(0));
-    // SQLite: one at a time. Adding members is a transaction that reads, then writes; in WAL
-    // mode a write committed by another connection in between fails it at once ("database is
-    // locked"), whatever the busy timeout. SQLite has one writer anyway.
+    // SQLite: one at a time. It has one writer anyway, and concurrent writers there only wait
+    // for each other.
     let concurrency = if args.database_url.starts_with("sqlite:") { 1 } else { args.concurrency.max(1) };
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..concurrency {

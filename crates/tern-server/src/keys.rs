@@ -136,6 +136,7 @@ impl ManagedKeys {
                     pem.as_bytes(),
                     KeyState::Current,
                     now,
+                    None,
                 )
                 .await?
             {
@@ -202,7 +203,6 @@ impl ManagedKeys {
     /// Advance the ring and serve it if it changed. Returns whether it changed.
     pub async fn refresh(&self, now: i64) -> Result<bool, KeysError> {
         let mut moved = self.store.advance_managed_keys(secs(self.rotation.window)).await?;
-        let mut scheduled: Option<String> = None;
         if let Some(every) = self.rotation.every {
             let keys = self.store.managed_keys().await?;
             let due = keys
@@ -211,20 +211,20 @@ impl ManagedKeys {
                 .is_some_and(|c| c.activates_at + secs(every) - secs(self.rotation.lead) <= now);
             if due
                 && !keys.iter().any(|k| k.state == KeyState::Next)
-                && let Some(key) = self.add_next(now + secs(self.rotation.lead)).await?
+                && let Some(key) = self
+                    .add_next(now + secs(self.rotation.lead), |mut details| {
+                        details["by"] = "the rotation schedule".into();
+                        system_event("key.rotated", details)
+                    })
+                    .await?
             {
                 moved = true;
-                scheduled = Some(key.kid.clone());
                 tracing::info!(kid = %key.kid, "scheduled rotation: published the next key");
             }
         }
         if moved {
             // What this replica changed, the others load now rather than at their next refresh.
             self.announce().await;
-        }
-        if let Some(kid) = scheduled {
-            let details = serde_json::json!({"kid": kid, "by": "the rotation schedule"});
-            self.system_event("key.rotated", details).await?;
         }
         let keys = self.store.managed_keys().await?;
         let now_loaded: Vec<(String, KeyState)> = keys.iter().map(|k| (k.kid.clone(), k.state)).collect();
@@ -241,13 +241,23 @@ impl ManagedKeys {
         Ok(changed)
     }
 
-    async fn add_next(&self, activates_at: i64) -> Result<Option<ManagedKey>, KeysError> {
+    /// Publish a new next key that signs from `activates_at`, with the audit record `record`
+    /// makes of its details (kid, algorithm, activation); `None` when another replica published
+    /// one first.
+    async fn add_next(
+        &self,
+        activates_at: i64,
+        record: impl FnOnce(serde_json::Value) -> tern_store::AuditInput,
+    ) -> Result<Option<ManagedKey>, KeysError> {
         let key = SigningKey::generate(self.rotation.spec)?;
         let pem = key.to_pkcs8_pem()?;
         let kid = key.kid().as_str().to_owned();
+        let algorithm = key.algorithm().to_string();
+        let event =
+            record(serde_json::json!({ "kid": kid, "algorithm": algorithm, "activates-at": activates_at }));
         if !self
             .store
-            .add_managed_key(&kid, &key.algorithm().to_string(), pem.as_bytes(), KeyState::Next, activates_at)
+            .add_managed_key(&kid, &algorithm, pem.as_bytes(), KeyState::Next, activates_at, Some(&event))
             .await?
         {
             return Ok(None);
@@ -258,7 +268,13 @@ impl ManagedKeys {
 
     /// Publish a new key that signs from `now + activate_in` (refused when that is sooner than
     /// [`RotationPolicy::min_publish_lead`]).
-    pub async fn rotate(&self, now: i64, activate_in: Duration) -> Result<ManagedKey, KeysError> {
+    /// `record` makes the audit record, committed with the key, from the key's details.
+    pub async fn rotate(
+        &self,
+        now: i64,
+        activate_in: Duration,
+        record: impl FnOnce(serde_json::Value) -> tern_store::AuditInput,
+    ) -> Result<ManagedKey, KeysError> {
         let min = self.rotation.min_publish_lead(self.jwks_max_age);
         if activate_in < min {
             return Err(KeysError::TooSoon {
@@ -278,7 +294,7 @@ impl ManagedKeys {
         if activate_in > MAX_ACTIVATE_IN {
             return Err(KeysError::TooLate { given: activate_in.as_secs(), max: MAX_ACTIVATE_IN.as_secs() });
         }
-        let key = self.add_next(now.saturating_add(secs(activate_in))).await?.ok_or_else(|| {
+        let key = self.add_next(now.saturating_add(secs(activate_in)), record).await?.ok_or_else(|| {
             KeysError::Store(StoreError::Conflict(
                 "another replica published a next key at the same moment".into(),
             ))
@@ -288,28 +304,18 @@ impl ManagedKeys {
         Ok(key)
     }
 
-    /// Retire a key (see `Store::retire_managed_key`).
-    pub async fn retire(&self, now: i64, kid: &str, unpublish: bool) -> Result<(), KeysError> {
-        self.store.retire_managed_key(kid, secs(self.rotation.window), unpublish).await?;
+    /// Retire a key (see `Store::retire_managed_key`), recording `audit` with it.
+    pub async fn retire(
+        &self,
+        now: i64,
+        kid: &str,
+        unpublish: bool,
+        audit: &tern_store::AuditInput,
+    ) -> Result<(), KeysError> {
+        self.store.retire_managed_key(kid, secs(self.rotation.window), unpublish, audit).await?;
         self.announce().await;
         self.refresh(now).await?;
         Ok(())
-    }
-
-    /// An event of the installation itself (a scheduled rotation) in the audit trail.
-    async fn system_event(&self, action: &str, details: serde_json::Value) -> Result<(), KeysError> {
-        Ok(self
-            .store
-            .append_audit(&[tern_store::AuditInput {
-                organization_id: None,
-                actor: "system".into(),
-                actor_kind: "system".into(),
-                action: action.into(),
-                workspace_id: None,
-                run_id: None,
-                details,
-            }])
-            .await?)
     }
 
     /// Tell the other replicas the ring changed; a failure costs only promptness (they still
@@ -336,5 +342,17 @@ impl ManagedKeys {
     /// The keys, signing key first.
     pub async fn list(&self) -> Result<Vec<ManagedKey>, KeysError> {
         Ok(self.store.managed_keys().await?)
+    }
+}
+/// An event of the installation itself (a scheduled rotation) for the audit trail.
+fn system_event(action: &str, details: serde_json::Value) -> tern_store::AuditInput {
+    tern_store::AuditInput {
+        organization_id: None,
+        actor: "system".into(),
+        actor_kind: "system".into(),
+        action: action.into(),
+        workspace_id: None,
+        run_id: None,
+        details,
     }
 }

@@ -373,6 +373,22 @@ async fn the_ways_into_more_power_that_a_review_found_are_closed(api: Api) {
         .await
         .1;
     assert!(listed["data"][0]["attributes"]["upload-url"].is_null(), "{listed}");
+    // A speculative configuration's run only plans: the planner's upload is taken, and the run
+    // it queues is plan-only, on this auto-apply workspace too.
+    let cv = api
+        .call(
+            Method::POST,
+            &format!("/api/v2/workspaces/{ws}/configuration-versions"),
+            Some(planner),
+            Some(json!({"data":{"type":"configuration-versions","attributes":{"auto-queue-runs":true,"speculative":true}}})),
+        )
+        .await
+        .1;
+    let upload = cv["data"]["attributes"]["upload-url"].as_str().unwrap().to_owned();
+    let r = api.http.put(&upload).body(tarball(&[("main.tf", "# x\n")])).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let runs = api.ok(Method::GET, &format!("/api/v2/workspaces/{ws}/runs"), None).await;
+    assert_eq!(runs["data"][0]["attributes"]["plan-only"], true, "{runs}");
     // An agent pool shows a member only the workspaces they may see.
     let pool = id_of(
         &api.ok(

@@ -8,7 +8,7 @@ use sqlx::Row as _;
 use sqlx::any::AnyRow;
 use zeroize::Zeroizing;
 
-use crate::{Store, StoreError, not_found};
+use crate::{AuditInput, Store, StoreError, not_found};
 
 /// A managed key's state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,8 +94,9 @@ impl Store {
         Ok(self.cipher.open(kid, &sealed)?)
     }
 
-    /// Add a key as `current` (only when there is none: the first key) or `next`. Returns
-    /// `false` when another replica added one first.
+    /// Add a key as `current` (only when there is none: the first key) or `next`, recording
+    /// `audit` (when given) in the same transaction. Returns `false`, and records nothing, when
+    /// another replica added one first.
     pub async fn add_managed_key(
         &self,
         kid: &str,
@@ -103,11 +104,13 @@ impl Store {
         private_pem: &[u8],
         state: KeyState,
         activates_at: i64,
+        audit: Option<&AuditInput>,
     ) -> Result<bool, StoreError> {
         if state == KeyState::Retired {
             return Err(StoreError::Invalid("a new key is current or next, never retired".into()));
         }
         let sealed = self.cipher.seal(kid, private_pem)?;
+        let mut tx = self.pool.begin().await?;
         let done = sqlx::query("INSERT INTO signing_keys (kid, algorithm, private_ciphertext, state, created_at, activates_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING")
             .bind(kid)
             .bind(algorithm)
@@ -115,9 +118,16 @@ impl Store {
             .bind(state.as_str())
             .bind(self.now())
             .bind(activates_at)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
-        Ok(done.rows_affected() == 1)
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        if let Some(audit) = audit {
+            self.audit_in(&mut tx, audit).await?;
+        }
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// Promote a `next` key whose time has come; the current key retires and stays published
@@ -146,11 +156,13 @@ impl Store {
     /// Retire a key now. The current key can be retired only when a next key is published (it
     /// becomes current at once). With `unpublish`, the key also leaves the JWKS at once, so
     /// tokens it signed stop verifying (a compromised key).
+    /// `audit` is recorded in the same transaction.
     pub async fn retire_managed_key(
         &self,
         kid: &str,
         publish_window_s: i64,
         unpublish: bool,
+        audit: &AuditInput,
     ) -> Result<(), StoreError> {
         let now = self.now();
         let keys = self.managed_keys().await?;
@@ -184,6 +196,7 @@ impl Store {
         if unpublish {
             sqlx::query("DELETE FROM signing_keys WHERE kid = $1").bind(kid).execute(&mut *tx).await?;
         }
+        self.audit_in(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -167,7 +167,7 @@ impl Store {
             }
             return self.user(&id).await;
         }
-        match self.create_user_with_identity(username, email, false, Some(identity)).await {
+        match self.create_signed_in_user(username, email, identity).await {
             Err(StoreError::Conflict(_)) => Err(StoreError::Conflict(format!(
                 "the username {username:?} belongs to a user who does not sign in as this identity; an administrator can create users for the identity provider with `tern user create NAME --identity '{identity}'`"
             ))),

@@ -285,25 +285,50 @@ fn renamed_conflict<'a>(what: &'static str, name: &'a str) -> impl Fn(sqlx::Erro
 impl Store {
     // ------------------------------------------------------------------------------ users
 
-    /// Create a user.
+    /// Create a user, unrecorded (a test's or a benchmark's; a person is created by
+    /// [`Store::create_user_with_identity`], with its record).
     pub async fn create_user(
         &self,
         username: &str,
         email: &str,
         site_admin: bool,
     ) -> Result<User, StoreError> {
-        self.create_user_with_identity(username, email, site_admin, None).await
+        self.insert_user(username, email, site_admin, None, None::<fn(&User) -> AuditInput>).await
     }
 
     /// Create a user who signs in through the identity provider as `identity` (`<issuer>#<sub>`):
     /// the only way an existing user is ever reached by a provider sign-in (names are never
-    /// matched: a provider's username is not proof of being that person).
+    /// matched: a provider's username is not proof of being that person). `audit`, made from
+    /// the new user, is recorded in the same transaction.
     pub async fn create_user_with_identity(
         &self,
         username: &str,
         email: &str,
         site_admin: bool,
         identity: Option<&str>,
+        audit: impl Audit<User>,
+    ) -> Result<User, StoreError> {
+        self.insert_user(username, email, site_admin, identity, Some(audit)).await
+    }
+
+    /// A user met at their first sign-in through the identity provider (recorded by the
+    /// sign-in's own event).
+    pub(crate) async fn create_signed_in_user(
+        &self,
+        username: &str,
+        email: &str,
+        identity: &str,
+    ) -> Result<User, StoreError> {
+        self.insert_user(username, email, false, Some(identity), None::<fn(&User) -> AuditInput>).await
+    }
+
+    async fn insert_user(
+        &self,
+        username: &str,
+        email: &str,
+        site_admin: bool,
+        identity: Option<&str>,
+        audit: Option<impl Audit<User>>,
     ) -> Result<User, StoreError> {
         check_handle("username", username)?;
         if identity.is_some_and(|i| !i.contains('#') || i.len() > 2048) {
@@ -312,6 +337,7 @@ impl Store {
             ));
         }
         let id = new_id("user")?;
+        let mut tx = self.pool.begin().await?;
         sqlx::query(
             "INSERT INTO users (id, username, email, site_admin, created_at, identity) VALUES ($1, $2, $3, $4, $5, $6)",
         )
@@ -321,20 +347,20 @@ impl Store {
         .bind(site_admin)
         .bind(self.now())
         .bind(identity)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(renamed_conflict("user", username))?;
-        self.user(&id).await
+        let created = user_on(&mut tx, &id).await?;
+        if let Some(audit) = audit {
+            self.audit_in(&mut tx, &audit(&created)).await?;
+        }
+        tx.commit().await?;
+        Ok(created)
     }
 
     /// A user by id.
     pub async fn user(&self, id: &str) -> Result<User, StoreError> {
-        let row = sqlx::query(sql(format!("SELECT {USER_COLUMNS} WHERE id = $1")))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or_else(|| not_found("user", id))?;
-        Ok(user(&row)?)
+        user_on(&mut *self.pool.acquire().await?, id).await
     }
 
     /// A user by username.
@@ -380,24 +406,37 @@ impl Store {
     }
 
     /// Make a user a site administrator, or not.
-    pub async fn set_site_admin(&self, id: &str, site_admin: bool) -> Result<User, StoreError> {
+    pub async fn set_site_admin(
+        &self,
+        id: &str,
+        site_admin: bool,
+        audit: impl Audit<User>,
+    ) -> Result<User, StoreError> {
+        let mut tx = self.pool.begin().await?;
         let done = sqlx::query("UPDATE users SET site_admin = $2 WHERE id = $1")
             .bind(id)
             .bind(site_admin)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
         if done.rows_affected() == 0 {
             return Err(not_found("user", id));
         }
-        self.user(id).await
+        let changed = user_on(&mut tx, id).await?;
+        self.audit_in(&mut tx, &audit(&changed)).await?;
+        tx.commit().await?;
+        Ok(changed)
     }
 
-    /// Delete a user, their memberships and their tokens.
-    pub async fn delete_user(&self, id: &str) -> Result<(), StoreError> {
-        let done = sqlx::query("DELETE FROM users WHERE id = $1").bind(id).execute(&self.pool).await?;
+    /// Delete a user, their memberships and their tokens, recording `audit` in the same
+    /// transaction.
+    pub async fn delete_user(&self, id: &str, audit: &AuditInput) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query("DELETE FROM users WHERE id = $1").bind(id).execute(&mut *tx).await?;
         if done.rows_affected() == 0 {
             return Err(not_found("user", id));
         }
+        self.audit_in(&mut tx, audit).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -649,25 +688,30 @@ impl Store {
         }
         let mut tx = self.pool.begin().await?;
         for name in usernames {
-            let found: Option<(String,)> = sqlx::query_as("SELECT id FROM users WHERE username = $1")
-                .bind(name)
-                .fetch_optional(&mut *tx)
-                .await?;
-            let Some((user_id,)) = found else {
-                return Err(StoreError::Invalid(format!("user {name:?} does not exist")));
-            };
+            // The write comes first, naming the user by username: a transaction that read first
+            // could not take SQLite's write lock once another connection had written meanwhile
+            // ("database is locked" at once, whatever the busy timeout).
             let done = if add {
                 sqlx::query(
-                    "INSERT INTO team_members (team_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                    "INSERT INTO team_members (team_id, user_id) SELECT $1, id FROM users WHERE username = $2 ON CONFLICT DO NOTHING",
                 )
             } else {
-                sqlx::query("DELETE FROM team_members WHERE team_id = $1 AND user_id = $2")
+                sqlx::query(
+                    "DELETE FROM team_members WHERE team_id = $1 AND user_id IN (SELECT id FROM users WHERE username = $2)",
+                )
             }
             .bind(team_id)
-            .bind(&user_id)
+            .bind(name)
             .execute(&mut *tx)
             .await?;
             if done.rows_affected() == 0 {
+                let found: Option<(String,)> = sqlx::query_as("SELECT id FROM users WHERE username = $1")
+                    .bind(name)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                if found.is_none() {
+                    return Err(StoreError::Invalid(format!("user {name:?} does not exist")));
+                }
                 return Err(StoreError::Invalid(if add {
                     format!("user {name:?} is a member of this team already")
                 } else {
@@ -708,14 +752,14 @@ impl Store {
         let secret = new_token_secret("tern-team")?;
         let id = new_id("at")?;
         let mut tx = self.pool.begin().await?;
-        let mut replaced: Vec<String> = Vec::new();
+        let mut replaced: Vec<(String, String)> = Vec::new();
         if replace {
-            let gone: Vec<(String,)> =
-                sqlx::query_as("DELETE FROM tokens WHERE kind = 'team' AND team_id = $1 RETURNING id")
-                    .bind(team_id)
-                    .fetch_all(&mut *tx)
-                    .await?;
-            replaced = gone.into_iter().map(|(id,)| id).collect();
+            replaced = sqlx::query_as(
+                "DELETE FROM tokens WHERE kind = 'team' AND team_id = $1 RETURNING id, description",
+            )
+            .bind(team_id)
+            .fetch_all(&mut *tx)
+            .await?;
         }
         sqlx::query("INSERT INTO tokens (id, hash, kind, organization_id, team_id, description, expires_at, created_at, created_by) VALUES ($1, $2, 'team', $3, $4, $5, $6, $7, $8)")
             .bind(&id)
@@ -731,9 +775,21 @@ impl Store {
         let created = crate::tokens::token_on(&mut tx, &id).await?;
         let mut event = audit(&created);
         if replace && let Some(details) = event.details.as_object_mut() {
-            details.insert("replaced".into(), serde_json::json!(replaced));
+            let ids: Vec<&str> = replaced.iter().map(|(id, _)| id.as_str()).collect();
+            details.insert("replaced".into(), serde_json::json!(ids));
         }
         self.audit_in(&mut tx, &event).await?;
+        // Each token it replaced is revoked by the same actor, and recorded so.
+        for (id, description) in &replaced {
+            let revoked = AuditInput {
+                action: "token.revoked".into(),
+                details: serde_json::json!({
+                    "id": id, "kind": "team", "description": description, "replaced-by": created.id,
+                }),
+                ..event.clone()
+            };
+            self.audit_in(&mut tx, &revoked).await?;
+        }
         tx.commit().await?;
         Ok((created, SecretString::new(secret.to_string())))
     }
@@ -1065,4 +1121,14 @@ async fn team_project_on(conn: &mut sqlx::AnyConnection, id: &str) -> Result<Tea
         .await?
         .ok_or_else(|| not_found("team project access", id))?;
     Ok(team_project(&row)?)
+}
+
+/// A user, read on `conn` (a transaction's, to see what it wrote).
+async fn user_on(conn: &mut sqlx::AnyConnection, id: &str) -> Result<User, StoreError> {
+    let row = sqlx::query(sql(format!("SELECT {USER_COLUMNS} WHERE id = $1")))
+        .bind(id)
+        .fetch_optional(conn)
+        .await?
+        .ok_or_else(|| not_found("user", id))?;
+    Ok(user(&row)?)
 }

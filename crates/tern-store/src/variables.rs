@@ -437,12 +437,15 @@ impl Store {
         }
         self.check_reach(&current.organization_id, &changes.apply).await?;
         let mut tx = self.pool.begin().await?;
+        // Only what changes is written (the first write also takes the write lock): a change of
+        // where the set applies never writes back a name or a global flag read before another
+        // request changed them.
         let done =
-            sqlx::query("UPDATE variable_sets SET name = $2, description = $3, global = $4 WHERE id = $1")
+            sqlx::query("UPDATE variable_sets SET name = COALESCE($2, name), description = COALESCE($3, description), global = COALESCE($4, global) WHERE id = $1")
                 .bind(id)
-                .bind(changes.name.as_deref().unwrap_or(&current.name))
-                .bind(changes.description.as_deref().unwrap_or(&current.description))
-                .bind(changes.global.unwrap_or(current.global))
+                .bind(changes.name.as_deref())
+                .bind(changes.description.as_deref())
+                .bind(changes.global)
                 .execute(&mut *tx)
                 .await
                 .map_err(|e| match StoreError::from(e) {

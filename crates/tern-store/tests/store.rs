@@ -45,6 +45,7 @@ both!(
     a_members_workspace_list_pages_only_what_it_may_see,
     sensitive_values_are_sealed_and_only_jobs_read_them,
     token_acts_commit_with_their_record,
+    user_acts_commit_with_their_record,
     variable_sets_apply_with_workspace_precedence,
     a_run_goes_through_plan_and_apply,
     runs_of_a_workspace_take_turns,
@@ -99,7 +100,7 @@ async fn sessions_end_when_idle_at_their_limit_or_at_sign_out(f: Fixture) {
     assert!(f.store.end_session(a.expose_secret()).await.unwrap());
     assert!(f.store.session(a.expose_secret(), 600).await.unwrap().is_none());
     assert!(f.store.session(b.expose_secret(), 600).await.unwrap().is_some());
-    f.store.delete_user(&u.id).await.unwrap();
+    f.store.delete_user(&u.id, &noted("user.deleted", &u.id)).await.unwrap();
     assert!(f.store.session(b.expose_secret(), 600).await.unwrap().is_none());
 }
 
@@ -230,7 +231,13 @@ async fn provider_groups_set_the_memberships_of_mapped_teams(f: Fixture) {
         .unwrap();
     let named = f.store.create_team(&org.id, "devs", none, "organization", None, team_made).await.unwrap();
     // Made by an administrator for the provider's identity: reached by it, not duplicated.
-    let made = f.store.create_user_with_identity("alice", "", false, Some("https://idp#1")).await.unwrap();
+    let made = f
+        .store
+        .create_user_with_identity("alice", "", false, Some("https://idp#1"), |u: &User| {
+            noted("user.created", &u.id)
+        })
+        .await
+        .unwrap();
     let u = f.store.user_for_identity("https://idp#1", "alice", "alice@acme.test").await.unwrap();
     assert_eq!(u.id, made.id);
     assert_eq!(f.store.user_for_identity("https://idp#1", "alice", "").await.unwrap().id, made.id);
@@ -370,7 +377,7 @@ async fn grants_follow_every_change_through_the_organizations_version(f: Fixture
         .await
         .unwrap();
     changed!("member of a new team", |g| g.is_some_and(|g| g.teams == ["ops"]));
-    f.store.delete_user(&alice.id).await.unwrap();
+    f.store.delete_user(&alice.id, &noted("user.deleted", &alice.id)).await.unwrap();
     changed!("user deleted", |g| g.is_none());
     // Reading grants moves nothing, and nothing of it touched the other organization.
     assert_eq!(fresh(o.id.clone()).await.grants_version, seen);
@@ -390,6 +397,7 @@ async fn grants_follow_every_change_through_the_organizations_version(f: Fixture
         ("team.deleted", devs.id.as_str()),
         ("team.created", ops.id.as_str()),
         ("team.members-added", ops.id.as_str()),
+        ("user.deleted", alice.id.as_str()),
     ];
     assert_eq!(trail(&f).await, expected.map(|(a, id)| (a.to_owned(), id.to_owned())));
 }
@@ -1592,6 +1600,34 @@ async fn tokens_are_hashed_and_expire(f: Fixture) {
     assert!(f.store.list_tokens(TokenKind::Organization, None).await.unwrap().is_empty());
 }
 
+/// An administrator's acts on users commit with their audit record; a refused one records
+/// nothing.
+async fn user_acts_commit_with_their_record(f: Fixture) {
+    let made = |u: &User| noted("user.created", &u.id);
+    let u = f.store.create_user_with_identity("alice", "", false, Some("https://idp#1"), made).await.unwrap();
+    assert!(f.store.create_user_with_identity("alice", "", false, None, made).await.is_err(), "taken");
+    assert!(f.store.create_user_with_identity("bad name", "", false, None, made).await.is_err());
+    let admin =
+        f.store.set_site_admin(&u.id, true, |u: &User| noted("user.admin-granted", &u.id)).await.unwrap();
+    assert!(admin.site_admin);
+    let missing =
+        f.store.set_site_admin("user-missing", true, |u: &User| noted("user.admin-granted", &u.id)).await;
+    assert!(matches!(missing, Err(StoreError::NotFound { .. })));
+    f.store.delete_user(&u.id, &noted("user.deleted", &u.id)).await.unwrap();
+    assert!(f.store.delete_user(&u.id, &noted("user.deleted", &u.id)).await.is_err());
+    // A user met at a sign-in is recorded by the sign-in's own event, not here.
+    f.store.user_for_identity("https://idp#2", "bob", "").await.unwrap();
+    assert_eq!(
+        trail(&f).await,
+        [
+            ("user.created", u.id.as_str()),
+            ("user.admin-granted", u.id.as_str()),
+            ("user.deleted", u.id.as_str())
+        ]
+        .map(|(a, id)| (a.to_owned(), id.to_owned()))
+    );
+}
+
 /// A token someone asks for, and its revocation, commit with their audit record; an act that
 /// is refused records nothing.
 async fn token_acts_commit_with_their_record(f: Fixture) {
@@ -1633,6 +1669,8 @@ async fn token_acts_commit_with_their_record(f: Fixture) {
             ("token.created", first.id.as_str()),
             ("token.created", second.id.as_str()),
             ("token.created", legacy.id.as_str()),
+            ("token.revoked", first.id.as_str()),
+            ("token.revoked", second.id.as_str()),
             ("token.revoked", org_token.id.as_str()),
         ]
         .map(|(a, id)| (a.to_owned(), id.to_owned()))
@@ -1651,16 +1689,53 @@ async fn reopening_checks_migrations_and_the_key(f: Fixture) {
 
 async fn managed_keys_rotate_in_order(f: Fixture) {
     let now = 1_800_000_000;
-    assert!(f.store.add_managed_key("k1", "RS256", b"PEM-1", KeyState::Current, now).await.unwrap());
     assert!(
-        !f.store.add_managed_key("k1b", "RS256", b"PEM-x", KeyState::Current, now).await.unwrap(),
+        f.store
+            .add_managed_key("k1", "RS256", b"PEM-1", KeyState::Current, now, Some(&noted("key.rotated", "")))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !f.store
+            .add_managed_key(
+                "k1b",
+                "RS256",
+                b"PEM-x",
+                KeyState::Current,
+                now,
+                Some(&noted("key.rotated", ""))
+            )
+            .await
+            .unwrap(),
         "one current key"
     );
-    let err = f.store.retire_managed_key("k1", 100, false).await.unwrap_err();
+    let err = f.store.retire_managed_key("k1", 100, false, &noted("key.retired", "")).await.unwrap_err();
     assert!(err.to_string().contains("run `tern keys rotate` first"), "{err}");
-    assert!(f.store.add_managed_key("k2", "ES256", b"PEM-2", KeyState::Next, now + 10).await.unwrap());
     assert!(
-        !f.store.add_managed_key("k3", "RS256", b"PEM-3", KeyState::Next, now + 10).await.unwrap(),
+        f.store
+            .add_managed_key(
+                "k2",
+                "ES256",
+                b"PEM-2",
+                KeyState::Next,
+                now + 10,
+                Some(&noted("key.rotated", ""))
+            )
+            .await
+            .unwrap()
+    );
+    assert!(
+        !f.store
+            .add_managed_key(
+                "k3",
+                "RS256",
+                b"PEM-3",
+                KeyState::Next,
+                now + 10,
+                Some(&noted("key.rotated", ""))
+            )
+            .await
+            .unwrap(),
         "one next key"
     );
     let states = |keys: Vec<ManagedKey>| keys.into_iter().map(|k| (k.kid, k.state)).collect::<Vec<_>>();
@@ -1684,10 +1759,27 @@ async fn managed_keys_rotate_in_order(f: Fixture) {
         "k1 left the JWKS after its window"
     );
     // A compromised key leaves at once, its replacement signs at once.
-    f.store.add_managed_key("k4", "RS256", b"PEM-4", KeyState::Next, now + 10_000).await.unwrap();
-    f.store.retire_managed_key("k2", 100, true).await.unwrap();
+    f.store
+        .add_managed_key(
+            "k4",
+            "RS256",
+            b"PEM-4",
+            KeyState::Next,
+            now + 10_000,
+            Some(&noted("key.rotated", "")),
+        )
+        .await
+        .unwrap();
+    f.store.retire_managed_key("k2", 100, true, &noted("key.retired", "")).await.unwrap();
     assert_eq!(states(f.store.managed_keys().await.unwrap()), [("k4".into(), KeyState::Current)]);
-    assert!(matches!(f.store.retire_managed_key("nope", 1, false).await, Err(StoreError::NotFound { .. })));
+    assert!(matches!(
+        f.store.retire_managed_key("nope", 1, false, &noted("key.retired", "")).await,
+        Err(StoreError::NotFound { .. })
+    ));
+    // Each key added and retired committed with its record; a key another replica beat, and a
+    // refused retirement, recorded nothing.
+    let acts: Vec<String> = trail(&f).await.into_iter().map(|(a, _)| a).collect();
+    assert_eq!(acts, ["key.rotated", "key.rotated", "key.rotated", "key.retired"]);
 }
 
 async fn pool(f: &Fixture, org: &Organization, name: &str) -> AgentPool {

@@ -34,11 +34,9 @@ pub(crate) async fn rotate(
 ) -> Result<ManagedKey, ApiError> {
     let keys = managed(s, caller)?;
     let lead = activate_in.unwrap_or(keys.rotation().lead);
-    let key = keys.rotate(s.store.unix_now(), lead).await?;
-    let details =
-        serde_json::json!({ "kid": key.kid, "algorithm": key.algorithm, "activates-at": key.activates_at });
-    s.audit(caller, "key.rotated", Scope::default(), details).await?;
-    Ok(key)
+    // The key and the record of who published it commit together.
+    let record = |details| ApiState::event(caller, "key.rotated", Scope::default(), details);
+    Ok(keys.rotate(s.store.unix_now(), lead, record).await?)
 }
 
 /// Retire key `kid` (and take it out of the JWKS at once with `unpublish`); the keys after.
@@ -49,9 +47,9 @@ pub(crate) async fn retire(
     unpublish: bool,
 ) -> Result<Vec<ManagedKey>, ApiError> {
     let keys = managed(s, caller)?;
-    keys.retire(s.store.unix_now(), kid, unpublish).await?;
     let details = serde_json::json!({ "kid": kid, "unpublished": unpublish });
-    s.audit(caller, "key.retired", Scope::default(), details).await?;
+    let event = ApiState::event(caller, "key.retired", Scope::default(), details);
+    keys.retire(s.store.unix_now(), kid, unpublish, &event).await?;
     Ok(keys.list().await?)
 }
 

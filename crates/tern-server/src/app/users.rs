@@ -132,12 +132,10 @@ pub(crate) async fn create(
 ) -> Result<User, ApiError> {
     caller.check_admin()?;
     let new = input()?;
-    let u = s
-        .store
-        .create_user_with_identity(&new.username, &new.email, new.admin, new.identity.as_deref())
-        .await?;
-    s.audit(caller, "user.created", Scope::default(), details(&u)).await?;
-    Ok(u)
+    let event = |u: &User| ApiState::event(caller, "user.created", Scope::default(), details(u));
+    Ok(s.store
+        .create_user_with_identity(&new.username, &new.email, new.admin, new.identity.as_deref(), event)
+        .await?)
 }
 
 /// Delete user `id` and their tokens and sessions (administrators only; never themselves, so
@@ -148,8 +146,8 @@ pub(crate) async fn delete(s: &ApiState, caller: &Caller, id: &str) -> Result<Us
     if is_self(caller, &u.id) {
         return Err(ApiError::conflict("you cannot delete yourself; another administrator can"));
     }
-    s.store.delete_user(&u.id).await?;
-    s.audit(caller, "user.deleted", Scope::default(), details(&u)).await?;
+    let event = ApiState::event(caller, "user.deleted", Scope::default(), details(&u));
+    s.store.delete_user(&u.id, &event).await?;
     Ok(u)
 }
 
@@ -161,10 +159,9 @@ pub(crate) async fn set_admin(
     admin: bool,
 ) -> Result<User, ApiError> {
     caller.check_admin()?;
-    let u = s.store.set_site_admin(id, admin).await?;
     let action = if admin { "user.admin-granted" } else { "user.admin-revoked" };
-    s.audit(caller, action, Scope::default(), details(&u)).await?;
-    Ok(u)
+    let event = |u: &User| ApiState::event(caller, action, Scope::default(), details(u));
+    Ok(s.store.set_site_admin(id, admin, event).await?)
 }
 
 /// Sign user `id` out of every browser (administrators only): their sessions end (a page or
