@@ -214,7 +214,7 @@ impl ManagedKeys {
                 && let Some(key) = self
                     .add_next(now + secs(self.rotation.lead), |mut details| {
                         details["by"] = "the rotation schedule".into();
-                        system_event("key.rotated", details)
+                        tern_store::AuditInput::system("key.rotated", details)
                     })
                     .await?
             {
@@ -342,17 +342,5 @@ impl ManagedKeys {
     /// The keys, signing key first.
     pub async fn list(&self) -> Result<Vec<ManagedKey>, KeysError> {
         Ok(self.store.managed_keys().await?)
-    }
-}
-/// An event of the installation itself (a scheduled rotation) for the audit trail.
-fn system_event(action: &str, details: serde_json::Value) -> tern_store::AuditInput {
-    tern_store::AuditInput {
-        organization_id: None,
-        actor: "system".into(),
-        actor_kind: "system".into(),
-        action: action.into(),
-        workspace_id: None,
-        run_id: None,
-        details,
     }
 }

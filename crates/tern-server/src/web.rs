@@ -314,25 +314,23 @@ async fn start_session(
 ) -> Response {
     // A new sign-in never keeps the browser's previous session.
     if let Some(old) = cookie_of(s, headers, SESSION_COOKIE)
-        && let Err(e) = s.store.end_session(&old).await
+        && let Err(e) = s.store.end_session(&old, None).await
     {
         return storage_error(e);
     }
     let now = s.store.unix_now();
     let max = i64::try_from(s.signin.max.as_secs()).unwrap_or(i64::MAX);
-    let (session, secret) = match s.store.create_session(&user.id, now.saturating_add(max), from_token).await
-    {
-        Ok(v) => v,
+    // The session and the record of the sign-in commit together.
+    let event = |session: &tern_store::Session| {
+        let mut details = details;
+        details["session"] = session.id.clone().into();
+        details["method"] = how.into();
+        ApiState::input(&user.username, "user", "user.signed-in", crate::api::Scope::default(), details)
+    };
+    let secret = match s.store.sign_in(&user.id, now.saturating_add(max), from_token, event).await {
+        Ok((_, secret)) => secret,
         Err(e) => return storage_error(e),
     };
-    let mut details = details;
-    details["session"] = session.id.clone().into();
-    details["method"] = how.into();
-    if let Err(e) =
-        s.record(&user.username, "user", "user.signed-in", crate::api::Scope::default(), details).await
-    {
-        return e.into_response();
-    }
     let mut r = redirect(to);
     set_cookie(&mut r, s, SESSION_COOKIE, secret.expose_secret(), Some(s.signin.max));
     set_cookie(&mut r, s, PRE_COOKIE, "", None);
@@ -572,14 +570,12 @@ async fn sign_out(State(s): State<ApiState>, headers: HeaderMap, Form(f): Form<C
     if let Err(r) = check_csrf(&s, &headers, Some(&secret), &f.csrf) {
         return *r;
     }
-    if let Err(e) = s.store.end_session(&secret).await {
-        return storage_error(e);
-    }
+    // The session ends with the record of who signed out.
     let details = serde_json::json!({"session": session.id});
-    if let Err(e) =
-        s.record(&user.username, "user", "user.signed-out", crate::api::Scope::default(), details).await
-    {
-        return e.into_response();
+    let event =
+        ApiState::input(&user.username, "user", "user.signed-out", crate::api::Scope::default(), details);
+    if let Err(e) = s.store.end_session(&secret, Some(&event)).await {
+        return storage_error(e);
     }
     signed_out(&s)
 }

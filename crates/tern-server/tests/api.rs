@@ -5170,7 +5170,7 @@ async fn the_web_ui_shows_runs_and_decides_as_the_api_does(api: Api) {
         .unwrap();
     let mut doomed_seen = String::new();
     read_until(&mut doomed, &mut doomed_seen, "event: status").await;
-    assert!(api.store.end_session(&second).await.unwrap());
+    assert!(api.store.end_session(&second, None).await.unwrap());
     let ended = tokio::time::timeout(Duration::from_secs(15), async {
         while let Some(c) = doomed.chunk().await.unwrap() {
             doomed_seen.push_str(&String::from_utf8_lossy(&c));

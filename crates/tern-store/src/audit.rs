@@ -30,6 +30,22 @@ pub struct AuditInput {
     pub details: serde_json::Value,
 }
 
+impl AuditInput {
+    /// An act of the installation itself (a scheduled key rotation, a token replaced at a
+    /// server's start), in no organization.
+    pub fn system(action: &str, details: serde_json::Value) -> Self {
+        Self {
+            organization_id: None,
+            actor: "system".into(),
+            actor_kind: "system".into(),
+            action: action.into(),
+            workspace_id: None,
+            run_id: None,
+            details,
+        }
+    }
+}
+
 /// How an act makes its audit record from what it left (a created variable, a changed set).
 /// The store writes the record in the act's own transaction: both commit, or neither.
 pub trait Audit<T>: FnOnce(&T) -> AuditInput + Send {}

@@ -12,9 +12,10 @@
 use sqlx::Row as _;
 use tern_types::SecretString;
 
+use crate::audit::Audit;
 use crate::crypto::{new_id, new_token_secret, token_hash};
 use crate::teams::{OWNERS, User};
-use crate::{Store, StoreError};
+use crate::{AuditInput, Store, StoreError};
 
 /// A session record (never its secret).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -232,6 +233,28 @@ impl Store {
         expires_at: i64,
         from_token: Option<&crate::Token>,
     ) -> Result<(Session, SecretString), StoreError> {
+        self.insert_session(user_id, expires_at, from_token, None::<fn(&Session) -> AuditInput>).await
+    }
+
+    /// [`Store::create_session`] for a person signing in: `audit`, made from the new session,
+    /// is recorded in the same transaction.
+    pub async fn sign_in(
+        &self,
+        user_id: &str,
+        expires_at: i64,
+        from_token: Option<&crate::Token>,
+        audit: impl Audit<Session>,
+    ) -> Result<(Session, SecretString), StoreError> {
+        self.insert_session(user_id, expires_at, from_token, Some(audit)).await
+    }
+
+    async fn insert_session(
+        &self,
+        user_id: &str,
+        expires_at: i64,
+        from_token: Option<&crate::Token>,
+        audit: Option<impl Audit<Session>>,
+    ) -> Result<(Session, SecretString), StoreError> {
         let secret = new_token_secret("tern-session")?;
         let id = new_id("ses")?;
         let now = self.now();
@@ -240,7 +263,8 @@ impl Store {
             None => expires_at,
         };
         // Ended sessions whose cookie never came back go with each new one.
-        sqlx::query("DELETE FROM sessions WHERE expires_at < $1").bind(now).execute(&self.pool).await?;
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM sessions WHERE expires_at < $1").bind(now).execute(&mut *tx).await?;
         sqlx::query("INSERT INTO sessions (id, hash, user_id, created_at, last_seen_at, expires_at, token_id) VALUES ($1, $2, $3, $4, $4, $5, $6)")
             .bind(&id)
             .bind(token_hash(&secret))
@@ -248,10 +272,14 @@ impl Store {
             .bind(now)
             .bind(expires_at)
             .bind(from_token.map(|t| t.id.as_str()))
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
         let session =
             Session { id, user_id: user_id.to_owned(), created_at: now, last_seen_at: now, expires_at };
+        if let Some(audit) = audit {
+            self.audit_in(&mut tx, &audit(&session)).await?;
+        }
+        tx.commit().await?;
         Ok((session, SecretString::new(secret.to_string())))
     }
 
@@ -283,13 +311,21 @@ impl Store {
         Ok(Some((s, user)))
     }
 
-    /// End the session `secret` opens (sign-out); whether there was one.
-    pub async fn end_session(&self, secret: &str) -> Result<bool, StoreError> {
+    /// End the session `secret` opens (sign-out); whether there was one. `audit` (a person's
+    /// sign-out; none when a new sign-in replaces the browser's session) is recorded in the same
+    /// transaction, when a session ended.
+    pub async fn end_session(&self, secret: &str, audit: Option<&AuditInput>) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
         let done = sqlx::query("DELETE FROM sessions WHERE hash = $1")
             .bind(token_hash(secret))
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
-        Ok(done.rows_affected() > 0)
+        let ended = done.rows_affected() > 0;
+        if ended && let Some(audit) = audit {
+            self.audit_in(&mut tx, audit).await?;
+        }
+        tx.commit().await?;
+        Ok(ended)
     }
 
     /// The live sessions of a user, newest first: those past their absolute end or idle longer
@@ -315,32 +351,59 @@ impl Store {
 
     /// End session `id` (its public id) if it is `user_id`'s: the session ended, or `None` when
     /// that user has no session by that id (another user's is left alone).
-    pub async fn end_user_session(&self, user_id: &str, id: &str) -> Result<Option<Session>, StoreError> {
+    /// `audit`, made from the ended session, is recorded in the same transaction.
+    pub async fn end_user_session(
+        &self,
+        user_id: &str,
+        id: &str,
+        audit: impl Audit<Session>,
+    ) -> Result<Option<Session>, StoreError> {
+        let mut tx = self.pool.begin().await?;
         let row = sqlx::query(
             "DELETE FROM sessions WHERE id = $1 AND user_id = $2 RETURNING id, user_id, created_at, last_seen_at, expires_at",
         )
         .bind(id)
         .bind(user_id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *tx)
         .await?;
-        row.as_ref().map(session_of_row).transpose()
+        let Some(ended) = row.as_ref().map(session_of_row).transpose()? else { return Ok(None) };
+        self.audit_in(&mut tx, &audit(&ended)).await?;
+        tx.commit().await?;
+        Ok(Some(ended))
     }
 
     /// End every session of a user but `keep` (its public id: the browser asking); how many.
-    pub async fn end_user_sessions_except(&self, user_id: &str, keep: &str) -> Result<u64, StoreError> {
+    /// `audit`, made from that number, is recorded in the same transaction when any ended.
+    pub async fn end_user_sessions_except(
+        &self,
+        user_id: &str,
+        keep: &str,
+        audit: impl Audit<u64>,
+    ) -> Result<u64, StoreError> {
+        let mut tx = self.pool.begin().await?;
         let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id <> $2")
             .bind(user_id)
             .bind(keep)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
-        Ok(done.rows_affected())
+        let ended = done.rows_affected();
+        if ended > 0 {
+            self.audit_in(&mut tx, &audit(&ended)).await?;
+        }
+        tx.commit().await?;
+        Ok(ended)
     }
 
-    /// End every session of a user; how many.
-    pub async fn end_user_sessions(&self, user_id: &str) -> Result<u64, StoreError> {
+    /// End every session of a user; how many. `audit`, made from that number, is recorded in
+    /// the same transaction.
+    pub async fn end_user_sessions(&self, user_id: &str, audit: impl Audit<u64>) -> Result<u64, StoreError> {
+        let mut tx = self.pool.begin().await?;
         let done =
-            sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(user_id).execute(&self.pool).await?;
-        Ok(done.rows_affected())
+            sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(user_id).execute(&mut *tx).await?;
+        let ended = done.rows_affected();
+        self.audit_in(&mut tx, &audit(&ended)).await?;
+        tx.commit().await?;
+        Ok(ended)
     }
 
     // ------------------------------------------------------------------------ authorization codes

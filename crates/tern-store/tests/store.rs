@@ -97,7 +97,7 @@ async fn sessions_end_when_idle_at_their_limit_or_at_sign_out(f: Fixture) {
     // Sign-out, and the user's deletion.
     let (_, a) = f.store.create_session(&u.id, f.store.unix_now() + 7200, None).await.unwrap();
     let (_, b) = f.store.create_session(&u.id, f.store.unix_now() + 7200, None).await.unwrap();
-    assert!(f.store.end_session(a.expose_secret()).await.unwrap());
+    assert!(f.store.end_session(a.expose_secret(), None).await.unwrap());
     assert!(f.store.session(a.expose_secret(), 600).await.unwrap().is_none());
     assert!(f.store.session(b.expose_secret(), 600).await.unwrap().is_some());
     f.store.delete_user(&u.id, &noted("user.deleted", &u.id)).await.unwrap();
@@ -111,7 +111,9 @@ async fn a_users_sessions_are_listed_and_ended_by_their_public_id(f: Fixture) {
     let alice = f.store.create_user("alice", "", false).await.unwrap();
     let bob = f.store.create_user("bob", "", false).await.unwrap();
     let later = f.store.unix_now() + 7200;
-    let (first, first_secret) = f.store.create_session(&alice.id, later, None).await.unwrap();
+    // A person's sign-in: the session commits with its record.
+    let signed_in = |s: &Session| noted("user.signed-in", &s.id);
+    let (first, first_secret) = f.store.sign_in(&alice.id, later, None, signed_in).await.unwrap();
     f.clock.advance(Duration::from_secs(1));
     let (second, _) = f.store.create_session(&alice.id, later, None).await.unwrap();
     let (short, _) = f.store.create_session(&alice.id, f.store.unix_now() + 60, None).await.unwrap();
@@ -134,18 +136,42 @@ async fn a_users_sessions_are_listed_and_ended_by_their_public_id(f: Fixture) {
 
     // Another user's session, through alice: nothing ends, nothing changes.
     let before = f.store.dump().await.unwrap();
-    assert_eq!(f.store.end_user_session(&alice.id, &theirs.id).await.unwrap(), None);
-    assert_eq!(f.store.end_user_session(&alice.id, "ses-nothing").await.unwrap(), None);
+    assert_eq!(
+        f.store
+            .end_user_session(&alice.id, &theirs.id, |s: &Session| noted("user.signed-out", &s.id))
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        f.store
+            .end_user_session(&alice.id, "ses-nothing", |s: &Session| noted("user.signed-out", &s.id))
+            .await
+            .unwrap(),
+        None
+    );
     assert_eq!(f.store.dump().await.unwrap(), before);
     assert!(f.store.session(theirs_secret.expose_secret(), 600).await.unwrap().is_some());
 
-    let ended = f.store.end_user_session(&alice.id, &first.id).await.unwrap().unwrap();
+    let ended = f
+        .store
+        .end_user_session(&alice.id, &first.id, |s: &Session| noted("user.signed-out", &s.id))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(ended.id, first.id);
     assert!(
         f.store.session(first_secret.expose_secret(), 600).await.unwrap().is_none(),
         "its cookie opens nothing"
     );
-    assert_eq!(f.store.end_user_session(&alice.id, &first.id).await.unwrap(), None, "ended once");
+    assert_eq!(
+        f.store
+            .end_user_session(&alice.id, &first.id, |s: &Session| noted("user.signed-out", &s.id))
+            .await
+            .unwrap(),
+        None,
+        "ended once"
+    );
     assert_eq!(
         ids(f.store.list_user_sessions(&alice.id, 600).await.unwrap()),
         std::slice::from_ref(&second.id)
@@ -158,14 +184,40 @@ async fn a_users_sessions_are_listed_and_ended_by_their_public_id(f: Fixture) {
     // Every other browser: all of alice's sessions but the one kept, none of bob's.
     let (third, _) = f.store.create_session(&alice.id, later, None).await.unwrap();
     assert_eq!(
-        f.store.end_user_sessions_except(&alice.id, &second.id).await.unwrap(),
+        f.store
+            .end_user_sessions_except(&alice.id, &second.id, |n: &u64| noted(
+                "user.signed-out",
+                &n.to_string()
+            ))
+            .await
+            .unwrap(),
         1,
         "third (the expired one went when it was made)"
     );
     assert_eq!(ids(f.store.list_user_sessions(&alice.id, 600).await.unwrap()), [second.id.as_str()]);
-    assert_eq!(f.store.end_user_sessions_except(&alice.id, &second.id).await.unwrap(), 0, "nothing left");
-    assert!(f.store.end_user_session(&alice.id, &third.id).await.unwrap().is_none());
+    assert_eq!(
+        f.store
+            .end_user_sessions_except(&alice.id, &second.id, |n: &u64| noted(
+                "user.signed-out",
+                &n.to_string()
+            ))
+            .await
+            .unwrap(),
+        0,
+        "nothing left"
+    );
+    assert!(
+        f.store
+            .end_user_session(&alice.id, &third.id, |s: &Session| noted("user.signed-out", &s.id))
+            .await
+            .unwrap()
+            .is_none()
+    );
     assert_eq!(ids(f.store.list_user_sessions(&bob.id, 600).await.unwrap()), [theirs.id]);
+    // Each ending committed with its record; those that ended nothing recorded nothing.
+    let recorded =
+        [("user.signed-in", first.id.as_str()), ("user.signed-out", &first.id), ("user.signed-out", "1")];
+    assert_eq!(trail(&f).await, recorded.map(|(a, id)| (a.to_owned(), id.to_owned())));
 }
 
 /// A sign-in in flight is taken once, by the browser that started it, before it expires; its

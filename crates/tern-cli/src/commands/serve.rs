@@ -488,18 +488,11 @@ pub fn run(args: ServeArgs, env: Env<'_>) -> anyhow::Result<ExitCode> {
             let description = format!("workers of {local_agent}");
             for old in store.list_tokens(TokenKind::Agent, None).await? {
                 if old.description == description && old.organization_id.is_none() {
-                    let event = tern_store::AuditInput {
-                        organization_id: None,
-                        actor: "system".into(),
-                        actor_kind: "system".into(),
-                        action: "token.revoked".into(),
-                        workspace_id: None,
-                        run_id: None,
-                        details: serde_json::json!({
-                            "id": old.id, "kind": old.kind.as_str(), "description": old.description,
-                            "reason": "replaced at this server's start",
-                        }),
-                    };
+                    let details = serde_json::json!({
+                        "id": old.id, "kind": old.kind.as_str(), "description": old.description,
+                        "reason": "replaced at this server's start",
+                    });
+                    let event = tern_store::AuditInput::system("token.revoked", details);
                     store.revoke_token(&old.id, &event).await?;
                 }
             }
@@ -650,16 +643,9 @@ async fn ensure_admin_token(
                     "revoked the admin tokens other than TERN_ADMIN_TOKEN (a rotation, or the one created on first start)"
                 );
                 // In the trail as the installation's own act.
+                let details = serde_json::json!({"kind": "admin", "count": revoked, "reason": "a new TERN_ADMIN_TOKEN"});
                 store
-                    .append_audit(&[tern_store::AuditInput {
-                        organization_id: None,
-                        actor: "system".into(),
-                        actor_kind: "system".into(),
-                        action: "token.revoked".into(),
-                        workspace_id: None,
-                        run_id: None,
-                        details: serde_json::json!({"kind": "admin", "count": revoked, "reason": "a new TERN_ADMIN_TOKEN"}),
-                    }])
+                    .append_audit(&[tern_store::AuditInput::system("token.revoked", details)])
                     .await
                     .context("recording the admin token rotation in the audit trail")?;
             }

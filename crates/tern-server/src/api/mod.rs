@@ -169,19 +169,6 @@ impl<'a> Scope<'a> {
 }
 
 impl ApiState {
-    /// Record what `caller` did in the audit trail; returns once it is durable. `details`
-    /// must hold no secret (a variable's value, a token).
-    pub(crate) async fn audit(
-        &self,
-        caller: &Caller,
-        action: &str,
-        scope: Scope<'_>,
-        details: serde_json::Value,
-    ) -> Result<(), ApiError> {
-        let (actor, kind) = caller.actor();
-        self.record(actor, kind, action, scope, details).await
-    }
-
     /// What `caller` did, as an event to record in the transaction of the act itself (the
     /// store's functions that take one). `details` must hold no secret.
     pub(crate) fn event(
@@ -211,21 +198,6 @@ impl ApiState {
             run_id: scope.run.map(str::to_owned),
             details,
         }
-    }
-
-    /// [`ApiState::audit`] with the actor given.
-    pub(crate) async fn record(
-        &self,
-        actor: &str,
-        actor_kind: &str,
-        action: &str,
-        scope: Scope<'_>,
-        details: serde_json::Value,
-    ) -> Result<(), ApiError> {
-        self.audit
-            .record(Self::input(actor, actor_kind, action, scope, details))
-            .await
-            .map_err(|e| self.audit_unavailable(&e))
     }
 
     /// The answer when the audit trail cannot record an action: the action's answer is withheld.

@@ -170,10 +170,12 @@ pub(crate) async fn set_admin(
 pub(crate) async fn sign_out(s: &ApiState, caller: &Caller, id: &str) -> Result<(User, u64), ApiError> {
     caller.check_admin()?;
     let u = s.store.user(id).await?;
-    let ended = s.store.end_user_sessions(&u.id).await?;
-    let mut details = details(&u);
-    details["sessions"] = serde_json::json!(ended);
-    s.audit(caller, "user.signed-out", Scope::default(), details).await?;
+    let event = |ended: &u64| {
+        let mut details = details(&u);
+        details["sessions"] = serde_json::json!(ended);
+        ApiState::event(caller, "user.signed-out", Scope::default(), details)
+    };
+    let ended = s.store.end_user_sessions(&u.id, event).await?;
     Ok((u, ended))
 }
 
@@ -274,16 +276,15 @@ pub(crate) async fn end_own_session(
 pub(crate) async fn end_other_sessions(s: &ApiState, caller: &Caller) -> Result<u64, ApiError> {
     let me = person(caller)?;
     let keep = current_session(caller).unwrap_or_default();
-    let ended = s.store.end_user_sessions_except(&me.id, keep).await?;
-    if ended > 0 {
+    let event = |ended: &u64| {
         let mut details = details(me);
         details["sessions"] = serde_json::json!(ended);
         if keep.starts_with("ses-") {
             details["kept"] = serde_json::Value::String(keep.to_owned());
         }
-        s.audit(caller, "user.signed-out", Scope::default(), details).await?;
-    }
-    Ok(ended)
+        ApiState::event(caller, "user.signed-out", Scope::default(), details)
+    };
+    Ok(s.store.end_user_sessions_except(&me.id, keep, event).await?)
 }
 
 /// User `id`'s live browser sessions, newest first (administrators only).
@@ -314,17 +315,19 @@ pub(crate) async fn end_session(
 
 /// End `u`'s session `session`, audited as the sign-out of one browser.
 async fn end(s: &ApiState, caller: &Caller, u: &User, session: &str) -> Result<Session, ApiError> {
-    let ended = s.store.end_user_session(&u.id, session).await?.ok_or_else(|| {
+    let event = |ended: &Session| {
+        let mut details = details(u);
+        details["session"] = serde_json::Value::String(ended.id.clone());
+        details["sessions"] = serde_json::json!(1);
+        ApiState::event(caller, "user.signed-out", Scope::default(), details)
+    };
+    let ended = s.store.end_user_session(&u.id, session, event).await?.ok_or_else(|| {
         if is_self(caller, &u.id) {
             ApiError::not_found(format!("you have no session {session:?}"))
         } else {
             ApiError::not_found(format!("user {} has no session {session:?}", u.username))
         }
     })?;
-    let mut details = details(u);
-    details["session"] = serde_json::Value::String(ended.id.clone());
-    details["sessions"] = serde_json::json!(1);
-    s.audit(caller, "user.signed-out", Scope::default(), details).await?;
     Ok(ended)
 }
 
