@@ -209,17 +209,21 @@ impl ManagedKeys {
                 .iter()
                 .find(|k| k.state == KeyState::Current)
                 .is_some_and(|c| c.activates_at + secs(every) - secs(self.rotation.lead) <= now);
-            if due
-                && !keys.iter().any(|k| k.state == KeyState::Next)
-                && let Some(key) = self
-                    .add_next(now + secs(self.rotation.lead), |mut details| {
-                        details["by"] = "the rotation schedule".into();
-                        tern_store::AuditInput::system("key.rotated", details)
-                    })
-                    .await?
-            {
-                moved = true;
-                tracing::info!(kid = %key.kid, "scheduled rotation: published the next key");
+            if due && !keys.iter().any(|k| k.state == KeyState::Next) {
+                let record = |mut details: serde_json::Value| {
+                    details["by"] = "the rotation schedule".into();
+                    tern_store::AuditInput::system("key.rotated", details)
+                };
+                // A failed rotation is tried again at the next refresh; what did change (a key
+                // promoted above, another replica's rotation) is still served now.
+                match self.add_next(now + secs(self.rotation.lead), record).await {
+                    Ok(Some(key)) => {
+                        moved = true;
+                        tracing::info!(kid = %key.kid, "scheduled rotation: published the next key");
+                    }
+                    Ok(None) => {}
+                    Err(e) => tracing::error!("scheduled rotation: publishing the next key: {e}"),
+                }
             }
         }
         if moved {

@@ -497,7 +497,17 @@ async fn callback(State(s): State<ApiState>, headers: HeaderMap, Query(q): Query
             return error_page(StatusCode::FORBIDDEN, "Sign-in failed", &e.to_string());
         }
     };
-    let user = match s.store.user_for_identity(&identity.identity, &identity.username, &identity.email).await
+    // A user met here, and the teams the provider's groups make them join or leave, are each
+    // recorded with the change (a later failure to sign in leaves no unrecorded change).
+    let actor = identity.username.clone();
+    let made = |u: &tern_store::User| {
+        let details = serde_json::json!({"id": u.id, "username": u.username, "identity": identity.identity, "via": "sign-in"});
+        ApiState::input(&actor, "user", "user.created", crate::api::Scope::default(), details)
+    };
+    let user = match s
+        .store
+        .user_for_identity(&identity.identity, &identity.username, &identity.email, made)
+        .await
     {
         Ok(u) => u,
         Err(tern_store::StoreError::Conflict(m) | tern_store::StoreError::Invalid(m)) => {
@@ -505,12 +515,20 @@ async fn callback(State(s): State<ApiState>, headers: HeaderMap, Query(q): Query
         }
         Err(e) => return storage_error(e),
     };
-    let changes = match s.store.sync_groups(&user.id, &identity.groups, s.signin.groups_by_name).await {
+    let names =
+        |v: &[(String, String)]| v.iter().map(|(id, name)| format!("{name} ({id})")).collect::<Vec<_>>();
+    let synced = |c: &tern_store::MembershipChanges| {
+        let details = serde_json::json!({
+            "user": user.username, "identity": identity.identity, "groups": identity.groups,
+            "teams-joined": names(&c.added), "teams-left": names(&c.removed),
+        });
+        ApiState::input(&user.username, "user", "team.members-synced", crate::api::Scope::default(), details)
+    };
+    let changes = match s.store.sync_groups(&user.id, &identity.groups, s.signin.groups_by_name, synced).await
+    {
         Ok(c) => c,
         Err(e) => return storage_error(e),
     };
-    let names =
-        |v: &[(String, String)]| v.iter().map(|(id, name)| format!("{name} ({id})")).collect::<Vec<_>>();
     let details = serde_json::json!({
         "identity": identity.identity, "groups": identity.groups,
         "teams-joined": names(&changes.added), "teams-left": names(&changes.removed),

@@ -181,10 +181,19 @@ impl Store {
                 .bind(until)
                 .execute(&mut *tx)
                 .await?;
-            sqlx::query("UPDATE signing_keys SET state = 'current', activates_at = $1 WHERE state = 'next'")
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
+            let promoted = sqlx::query(
+                "UPDATE signing_keys SET state = 'current', activates_at = $1 WHERE state = 'next'",
+            )
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            // The next key read above may have been retired meanwhile (another administrator,
+            // another replica): then nothing would sign. Nothing changes.
+            if promoted.rows_affected() != 1 {
+                return Err(StoreError::Conflict(format!(
+                    "the next key changed while retiring {kid}; read the keys again (`tern keys list`)"
+                )));
+            }
         } else {
             sqlx::query("UPDATE signing_keys SET state = 'retired', retired_at = COALESCE(retired_at, $2), publish_until = $3 WHERE kid = $1")
                 .bind(kid)

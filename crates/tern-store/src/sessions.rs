@@ -147,12 +147,14 @@ impl Store {
     /// The user the identity provider vouches for: found by `identity` (issuer and subject),
     /// else created with it. A user who exists under that name but is not linked to this
     /// identity is refused, never linked: anyone may hold any username at a provider (an
-    /// administrator pre-creates a user with their identity instead).
+    /// administrator pre-creates a user with their identity instead). A user created here is
+    /// recorded with `audit`, made from it, in the same transaction.
     pub async fn user_for_identity(
         &self,
         identity: &str,
         username: &str,
         email: &str,
+        audit: impl Audit<User>,
     ) -> Result<User, StoreError> {
         let found: Option<(String,)> = sqlx::query_as("SELECT id FROM users WHERE identity = $1")
             .bind(identity)
@@ -168,7 +170,7 @@ impl Store {
             }
             return self.user(&id).await;
         }
-        match self.create_signed_in_user(username, email, identity).await {
+        match self.create_user_with_identity(username, email, false, Some(identity), audit).await {
             Err(StoreError::Conflict(_)) => Err(StoreError::Conflict(format!(
                 "the username {username:?} belongs to a user who does not sign in as this identity; an administrator can create users for the identity provider with `tern user create NAME --identity '{identity}'`"
             ))),
@@ -186,6 +188,7 @@ impl Store {
         user_id: &str,
         groups: &[String],
         by_name: bool,
+        audit: impl Audit<MembershipChanges>,
     ) -> Result<MembershipChanges, StoreError> {
         let teams: Vec<(String, String, Option<String>)> =
             sqlx::query_as("SELECT id, name, sso_team_id FROM teams ORDER BY seq")
@@ -197,6 +200,8 @@ impl Store {
             .await?;
         let is_member = |id: &str| mine.iter().any(|(t,)| t == id);
         let mut changes = MembershipChanges::default();
+        // Read above, written here in one transaction with its record (when anything changes).
+        let mut tx = self.pool.begin().await?;
         for (id, name, sso) in teams {
             let wanted = match &sso {
                 Some(group) => groups.contains(group),
@@ -208,17 +213,21 @@ impl Store {
                 )
                 .bind(&id)
                 .bind(user_id)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await?;
                 changes.added.push((id, name));
             } else if !wanted && sso.is_some() && is_member(&id) {
                 sqlx::query("DELETE FROM team_members WHERE team_id = $1 AND user_id = $2")
                     .bind(&id)
                     .bind(user_id)
-                    .execute(&self.pool)
+                    .execute(&mut *tx)
                     .await?;
                 changes.removed.push((id, name));
             }
+        }
+        if changes != MembershipChanges::default() {
+            self.audit_in(&mut tx, &audit(&changes)).await?;
+            tx.commit().await?;
         }
         Ok(changes)
     }
@@ -262,9 +271,11 @@ impl Store {
             Some(end) => expires_at.min(end),
             None => expires_at,
         };
-        // Ended sessions whose cookie never came back go with each new one.
+        // Ended sessions whose cookie never came back go with each new one, in a transaction of
+        // their own: one that also inserted would wait on the user's or token's row (the new
+        // session's foreign keys) while holding expired sessions a revocation cascades to.
+        sqlx::query("DELETE FROM sessions WHERE expires_at < $1").bind(now).execute(&self.pool).await?;
         let mut tx = self.pool.begin().await?;
-        sqlx::query("DELETE FROM sessions WHERE expires_at < $1").bind(now).execute(&mut *tx).await?;
         sqlx::query("INSERT INTO sessions (id, hash, user_id, created_at, last_seen_at, expires_at, token_id) VALUES ($1, $2, $3, $4, $4, $5, $6)")
             .bind(&id)
             .bind(token_hash(&secret))

@@ -311,17 +311,6 @@ impl Store {
         self.insert_user(username, email, site_admin, identity, Some(audit)).await
     }
 
-    /// A user met at their first sign-in through the identity provider (recorded by the
-    /// sign-in's own event).
-    pub(crate) async fn create_signed_in_user(
-        &self,
-        username: &str,
-        email: &str,
-        identity: &str,
-    ) -> Result<User, StoreError> {
-        self.insert_user(username, email, false, Some(identity), None::<fn(&User) -> AuditInput>).await
-    }
-
     async fn insert_user(
         &self,
         username: &str,

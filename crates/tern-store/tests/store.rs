@@ -290,23 +290,57 @@ async fn provider_groups_set_the_memberships_of_mapped_teams(f: Fixture) {
         })
         .await
         .unwrap();
-    let u = f.store.user_for_identity("https://idp#1", "alice", "alice@acme.test").await.unwrap();
+    let u = f
+        .store
+        .user_for_identity("https://idp#1", "alice", "alice@acme.test", |u: &User| {
+            noted("user.created", &u.id)
+        })
+        .await
+        .unwrap();
     assert_eq!(u.id, made.id);
-    assert_eq!(f.store.user_for_identity("https://idp#1", "alice", "").await.unwrap().id, made.id);
+    assert_eq!(
+        f.store
+            .user_for_identity("https://idp#1", "alice", "", |u: &User| noted("user.created", &u.id))
+            .await
+            .unwrap()
+            .id,
+        made.id
+    );
     // Another identity cannot take the name, nor can any identity take a user made without one
     // (a provider's username is no proof: the admin-takeover a review found).
-    assert!(f.store.user_for_identity("https://idp#2", "alice", "").await.is_err());
+    assert!(
+        f.store
+            .user_for_identity("https://idp#2", "alice", "", |u: &User| noted("user.created", &u.id))
+            .await
+            .is_err()
+    );
     f.store.create_user("root", "", true).await.unwrap();
-    let e = f.store.user_for_identity("https://idp#3", "root", "").await.unwrap_err();
+    let e = f
+        .store
+        .user_for_identity("https://idp#3", "root", "", |u: &User| noted("user.created", &u.id))
+        .await
+        .unwrap_err();
     assert!(e.to_string().contains("--identity"), "{e}");
     // A new identity makes a new user; e-mail-like names are fine.
-    let new = f.store.user_for_identity("https://idp#4", "carol@acme.test", "").await.unwrap();
+    let new = f
+        .store
+        .user_for_identity("https://idp#4", "carol@acme.test", "", |u: &User| noted("user.created", &u.id))
+        .await
+        .unwrap();
     assert!(!new.site_admin);
     let groups = vec!["grp-platform".to_owned(), "devs".to_owned(), "owners".to_owned()];
-    let c = f.store.sync_groups(&u.id, &groups, true).await.unwrap();
+    let c = f
+        .store
+        .sync_groups(&u.id, &groups, true, |_: &MembershipChanges| noted("team.members-synced", ""))
+        .await
+        .unwrap();
     let names = |v: &[(String, String)]| v.iter().map(|(_, n)| n.clone()).collect::<Vec<_>>();
     assert_eq!(names(&c.added), ["platform", "devs"], "never owners by name");
-    let c = f.store.sync_groups(&u.id, &[], true).await.unwrap();
+    let c = f
+        .store
+        .sync_groups(&u.id, &[], true, |_: &MembershipChanges| noted("team.members-synced", ""))
+        .await
+        .unwrap();
     assert_eq!(names(&c.removed), ["platform"], "only the explicitly mapped team is left");
     assert_eq!(f.store.team_members(&named.id).await.unwrap().len(), 1);
     assert!(f.store.team_members(&mapped.id).await.unwrap().is_empty());
@@ -413,7 +447,12 @@ async fn grants_follow_every_change_through_the_organizations_version(f: Fixture
     changed!("member removed", |g| g.is_none());
     // Refused (nothing recorded): a member removed twice; below, a team deleted twice.
     assert!(f.store.remove_team_members(&devs.id, &["alice".to_owned()], &removed).await.is_err());
-    f.store.sync_groups(&alice.id, &["platform".to_owned()], true).await.unwrap();
+    f.store
+        .sync_groups(&alice.id, &["platform".to_owned()], true, |_: &MembershipChanges| {
+            noted("team.members-synced", "")
+        })
+        .await
+        .unwrap();
     changed!("member added by the identity provider's groups", |g| g
         .is_some_and(|g| g.teams == ["platform"]));
     f.store.delete_team(&devs.id, &noted("team.deleted", &devs.id)).await.unwrap();
@@ -446,6 +485,7 @@ async fn grants_follow_every_change_through_the_organizations_version(f: Fixture
         ("team-access.deleted", tws.id.as_str()),
         ("team.updated", devs.id.as_str()),
         ("team.members-removed", devs.id.as_str()),
+        ("team.members-synced", ""),
         ("team.deleted", devs.id.as_str()),
         ("team.created", ops.id.as_str()),
         ("team.members-added", ops.id.as_str()),
@@ -1667,14 +1707,17 @@ async fn user_acts_commit_with_their_record(f: Fixture) {
     assert!(matches!(missing, Err(StoreError::NotFound { .. })));
     f.store.delete_user(&u.id, &noted("user.deleted", &u.id)).await.unwrap();
     assert!(f.store.delete_user(&u.id, &noted("user.deleted", &u.id)).await.is_err());
-    // A user met at a sign-in is recorded by the sign-in's own event, not here.
-    f.store.user_for_identity("https://idp#2", "bob", "").await.unwrap();
+    // A user met at a sign-in is recorded as it is created; met again, not.
+    let made = |u: &User| noted("user.created", &u.id);
+    let bob = f.store.user_for_identity("https://idp#2", "bob", "", made).await.unwrap();
+    f.store.user_for_identity("https://idp#2", "bob", "bob@acme.test", made).await.unwrap();
     assert_eq!(
         trail(&f).await,
         [
             ("user.created", u.id.as_str()),
             ("user.admin-granted", u.id.as_str()),
-            ("user.deleted", u.id.as_str())
+            ("user.deleted", u.id.as_str()),
+            ("user.created", bob.id.as_str()),
         ]
         .map(|(a, id)| (a.to_owned(), id.to_owned()))
     );

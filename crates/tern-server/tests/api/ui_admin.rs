@@ -31,7 +31,7 @@ async fn start(db: TestDatabase) -> Api {
     super::start_with(db, setup).await
 }
 
-both!(the_admin_page_rotates_keys_for_site_administrators_only);
+both!(the_admin_page_rotates_keys_for_site_administrators_only, a_scheduled_rotation_commits_with_its_record);
 
 /// `(kid, state)` of every key, as the API lists them.
 async fn listed(api: &Api) -> Vec<(String, String)> {
@@ -197,4 +197,47 @@ async fn the_admin_page_rotates_keys_for_site_administrators_only(api: Api) {
     .await;
     let (status, html, _) = page(&api, Method::GET, "/app/admin/workspaces", Some(&ada), None, None).await;
     assert_eq!(status, StatusCode::OK, "{html}");
+}
+
+/// A replica whose schedule says a key is due publishes the next key with the system's record
+/// of it, once: the other replicas (and the same one, again) find it published and record
+/// nothing.
+async fn a_scheduled_rotation_commits_with_its_record(api: Api) {
+    let day = Duration::from_secs(86_400);
+    let rotation = RotationPolicy {
+        spec: KeySpec::EcP256,
+        every: Some(day),
+        lead: Duration::from_secs(3600),
+        window: RotationPolicy::default_window(),
+    };
+    let start = api.store.unix_now();
+    let replica = tern_server::keys::ManagedKeys::start(
+        api.store.clone(),
+        tern_types::IssuerUrl::parse(&api.base).unwrap(),
+        tern_identity::ClaimPolicy::default(),
+        tern_server::CachePolicy::default(),
+        rotation,
+        tern_types::Ttl::default(),
+        start,
+    )
+    .await
+    .unwrap();
+    let before = listed(&api).await;
+    assert!(!replica.refresh(start + 60).await.unwrap(), "not due yet");
+    assert_eq!(listed(&api).await, before);
+    let due = start + 86_400;
+    replica.refresh(due).await.unwrap();
+    replica.refresh(due).await.unwrap();
+    let after = listed(&api).await;
+    assert_eq!(after.len(), 2, "{after:?}");
+    let next = after.iter().find(|(_, state)| state == "next").expect("a next key");
+    let filter = tern_store::AuditFilter { action: Some("key.rotated".into()), ..Default::default() };
+    let trail =
+        api.store.audit_events(None, &filter, tern_store::Page { number: 1, size: 10 }).await.unwrap();
+    let events: Vec<_> = trail.items.iter().map(|e| &e.event).collect();
+    assert_eq!(events.len(), 1, "one record for one key: {events:?}");
+    assert_eq!((events[0].actor.as_str(), events[0].actor_kind.as_str()), ("system", "system"));
+    assert_eq!(events[0].details["kid"], next.0.as_str());
+    assert_eq!(events[0].details["by"], "the rotation schedule");
+    assert_eq!(events[0].details["activates-at"], due + 3600);
 }
