@@ -298,6 +298,11 @@ impl Store {
                     .execute(&mut *tx)
                     .await?
                     .rows_affected();
+                if revoked > 0 {
+                    // The installation's own act, recorded with it.
+                    let details = serde_json::json!({"kind": "admin", "count": revoked, "reason": "a new TERN_ADMIN_TOKEN"});
+                    self.audit_in(&mut tx, &AuditInput::system("token.revoked", details)).await?;
+                }
                 AdminBootstrap::Given { revoked }
             }
             None => {

@@ -1684,6 +1684,12 @@ async fn tokens_are_hashed_and_expire(f: Fixture) {
     f.store.bootstrap_admin_token(Some(&rotated)).await.unwrap();
     assert_eq!(f.store.authenticate(chosen.expose_secret()).await.unwrap(), None, "rotated out");
     assert!(f.store.authenticate(rotated.expose_secret()).await.unwrap().is_some());
+    // Each replacement that revoked something is recorded with it, as the system's act.
+    let filter = AuditFilter { action: Some("token.revoked".into()), ..AuditFilter::default() };
+    let trail = f.store.audit_events(None, &filter, Page { number: 1, size: 10 }).await.unwrap().items;
+    let counts: Vec<_> =
+        trail.iter().map(|e| (e.event.actor.as_str(), e.event.details["count"].as_u64())).collect();
+    assert_eq!(counts, [("system", Some(1)), ("system", Some(1))]);
     assert!(f.store.bootstrap_admin_token(Some(&SecretString::new("short".into()))).await.is_err());
     // Another kind's token is never promoted to admin.
     assert!(f.store.bootstrap_admin_token(Some(&secret)).await.is_err(), "an organization token");

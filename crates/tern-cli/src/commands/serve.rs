@@ -642,12 +642,6 @@ async fn ensure_admin_token(
                     revoked,
                     "revoked the admin tokens other than TERN_ADMIN_TOKEN (a rotation, or the one created on first start)"
                 );
-                // In the trail as the installation's own act.
-                let details = serde_json::json!({"kind": "admin", "count": revoked, "reason": "a new TERN_ADMIN_TOKEN"});
-                store
-                    .append_audit(&[tern_store::AuditInput::system("token.revoked", details)])
-                    .await
-                    .context("recording the admin token rotation in the audit trail")?;
             }
             // The token saved on first start no longer works: do not leave it to be tried.
             let saved = data_dir.join("admin-token");
