@@ -1,5 +1,6 @@
-//! Durable audit records at little cost: [`Auditor::record`] returns once the event is
-//! committed, and concurrent records share one commit (group commit). A writer task takes
+//! Durable records of minted tokens at little cost: [`Auditor::record_if`] returns once the
+//! event is committed, and concurrent records share one commit (group commit). (Every other
+//! act changes the database and writes its record in its own transaction, through the store.) A writer task takes
 //! whatever has queued while the previous commit ran and writes it in one transaction, so under
 //! load a commit carries many events; alone, an event waits for one commit, as any write would.
 
@@ -21,7 +22,7 @@ pub struct AuditError {
 
 struct Pending {
     event: AuditInput,
-    condition: Option<MintCondition>,
+    condition: MintCondition,
     done: oneshot::Sender<Result<bool, String>>,
 }
 
@@ -52,7 +53,7 @@ impl Auditor {
                     }
                 }
                 let events: Vec<(AuditInput, Option<MintCondition>)> =
-                    batch.iter().map(|p| (p.event.clone(), p.condition.clone())).collect();
+                    batch.iter().map(|p| (p.event.clone(), Some(p.condition.clone()))).collect();
                 let result = writer.append_checked(&events).await.map_err(|e| e.to_string());
                 match &result {
                     Err(e) => {
@@ -72,11 +73,6 @@ impl Auditor {
         Self { queue }
     }
 
-    /// Record `event`; returns once it is durable.
-    pub async fn record(&self, event: AuditInput) -> Result<(), AuditError> {
-        self.send(event, None).await.map(|_| ())
-    }
-
     /// Record `event` if `condition` still holds, checked in the statement that records it;
     /// returns once it is durable, with whether it was recorded ([`Recorded`]).
     pub async fn record_if(
@@ -84,11 +80,11 @@ impl Auditor {
         event: AuditInput,
         condition: MintCondition,
     ) -> Result<Recorded, AuditError> {
-        let recorded = self.send(event, Some(condition)).await?;
+        let recorded = self.send(event, condition).await?;
         Ok(if recorded { Recorded::Yes } else { Recorded::ConditionFailed })
     }
 
-    async fn send(&self, event: AuditInput, condition: Option<MintCondition>) -> Result<bool, AuditError> {
+    async fn send(&self, event: AuditInput, condition: MintCondition) -> Result<bool, AuditError> {
         let action = event.action.clone();
         let fail = |cause: &str| AuditError { action: action.clone(), cause: cause.to_owned() };
         let (done, committed) = oneshot::channel();

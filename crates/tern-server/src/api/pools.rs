@@ -69,13 +69,6 @@ fn pool(p: &AgentPool) -> r::AgentPool {
     .with_self_link(format!("/api/v2/agent-pools/{}", p.id))
 }
 
-/// The pool `id`, if the caller may do `action` in its organization (else "not found").
-async fn load_pool(s: &ApiState, caller: &Caller, id: &str, action: OA) -> Result<AgentPool, ApiError> {
-    let p = s.store.agent_pool(id).await?;
-    access::in_org(s, caller, &p.organization_id, action, || format!("agent pool {id:?} not found")).await?;
-    Ok(p)
-}
-
 /// The pool as `standing` may see it: the workspaces that use it, only those it may see (a
 /// member of the organization sees every pool, not every workspace).
 async fn as_seen(s: &ApiState, standing: &Standing, mut p: AgentPool) -> Result<AgentPool, ApiError> {
@@ -138,7 +131,7 @@ async fn update_pool(
     Path(id): Path<String>,
     body: Bytes,
 ) -> ApiResult {
-    let p = load_pool(&s, &caller, &id, OA::ManageAgentPools).await?;
+    let p = crate::app::organization::pool(&s, &caller, &id, OA::ManageAgentPools).await?;
     let doc = Doc::parse(&body, "agent-pools")?;
     let updated = match doc.string("name")? {
         Some(name) => s.store.rename_agent_pool(&p.id, &name).await?,
@@ -148,13 +141,13 @@ async fn update_pool(
 }
 
 async fn delete_pool(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
-    let p = load_pool(&s, &caller, &id, OA::ManageAgentPools).await?;
+    let p = crate::app::organization::pool(&s, &caller, &id, OA::ManageAgentPools).await?;
     s.store.delete_agent_pool(&p.id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 async fn list_tokens(State(s): State<ApiState>, caller: Caller, Path(id): Path<String>) -> ApiResult {
-    let p = load_pool(&s, &caller, &id, OA::ManageAgentPools).await?;
+    let p = crate::app::organization::pool(&s, &caller, &id, OA::ManageAgentPools).await?;
     let tokens = s.store.list_pool_tokens(&p.id).await?;
     Ok(docs::one(tokens.iter().map(|t| super::tokens::token_doc(t, None)).collect::<Vec<_>>()))
 }

@@ -285,6 +285,13 @@ async fn org_scoped_token(
         .await?)
 }
 
+/// Agent pool `id`, if the caller may do `action` in its organization (else "not found").
+pub(crate) async fn pool(s: &ApiState, caller: &Caller, id: &str, action: OA) -> Result<AgentPool, ApiError> {
+    let p = s.store.agent_pool(id).await?;
+    access::in_org(s, caller, &p.organization_id, action, || format!("agent pool {id:?} not found")).await?;
+    Ok(p)
+}
+
 /// Create an agent token of agent pool `pool_id` (`POST /agent-pools/{id}/authentication-tokens`:
 /// manage-agent-pools). The secret is returned here, to be shown once.
 pub(crate) async fn create_pool_token(
@@ -293,11 +300,7 @@ pub(crate) async fn create_pool_token(
     pool_id: &str,
     input: TokenInput<'_>,
 ) -> Result<(Token, SecretString), ApiError> {
-    let p = s.store.agent_pool(pool_id).await?;
-    access::in_org(s, caller, &p.organization_id, OA::ManageAgentPools, || {
-        format!("agent pool {pool_id:?} not found")
-    })
-    .await?;
+    let p = pool(s, caller, pool_id, OA::ManageAgentPools).await?;
     let (description, expires_at) = input()?;
     let description = description.unwrap_or_else(|| format!("agents of pool {}", p.name));
     let creator = caller.creator(&p.organization);
