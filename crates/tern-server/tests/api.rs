@@ -389,6 +389,13 @@ async fn the_ways_into_more_power_that_a_review_found_are_closed(api: Api) {
     assert_eq!(r.status(), StatusCode::OK);
     let runs = api.ok(Method::GET, &format!("/api/v2/workspaces/{ws}/runs"), None).await;
     assert_eq!(runs["data"][0]["attributes"]["plan-only"], true, "{runs}");
+    // So does a run the planner starts on that configuration through POST /runs.
+    let run = json!({"data":{"type":"runs","relationships":{
+        "workspace":{"data":{"type":"workspaces","id":ws}},
+        "configuration-version":{"data":{"type":"configuration-versions","id":id_of(&cv)}}}}});
+    let (status, started) = api.call(Method::POST, "/api/v2/runs", Some(planner), Some(run)).await;
+    assert_eq!(status, StatusCode::CREATED, "{started}");
+    assert_eq!(started["data"]["attributes"]["plan-only"], true, "{started}");
     // An agent pool shows a member only the workspaces they may see.
     let pool = id_of(
         &api.ok(

@@ -1583,11 +1583,9 @@ async fn accept_upload(
     }
     let cv = s.store.upload_configuration(&id, &body).await?;
     if cv.auto_queue_runs {
-        // A speculative configuration's run only plans: it needs what planning needs.
         let input = RunInput {
             configuration_version_id: Some(cv.id.clone()),
             message: Some("Triggered via API".into()),
-            plan_only: cv.speculative,
             ..Default::default()
         };
         app::runs::start(s, caller, ws, &input).await?;

@@ -46,7 +46,15 @@ pub(crate) async fn start(
     ws: &Workspace,
     input: &RunInput,
 ) -> Result<Run, ApiError> {
-    if !input.plan_only && input.auto_apply.unwrap_or(ws.auto_apply) {
+    // The run of a speculative configuration only plans, whatever the input says (the store
+    // makes it plan-only): it needs what planning needs.
+    let speculative = match &input.configuration_version_id {
+        Some(id) => {
+            s.store.configuration_version(id).await.is_ok_and(|cv| cv.speculative && cv.workspace_id == ws.id)
+        }
+        None => false,
+    };
+    if !input.plan_only && !speculative && input.auto_apply.unwrap_or(ws.auto_apply) {
         access::ws_checked(s, caller, ws.clone(), WA::Apply, &ws.name).await?;
     }
     let event = |run: &Run| {
