@@ -218,7 +218,15 @@ async function waitForStatus(p, want, seconds) {
     for (;;) {
       const status = await textOf(p.locator("#run-status")).catch(() => null);
       if (status && seen.statuses.at(-1) !== status) seen.statuses.push(status);
-      if (status === want && (await following(p).catch(() => 1)) === 0) return seen;
+      if (status === want && (await following(p).catch(() => 1)) === 0) {
+        // Read mid-reload (the old document gone, the new one not yet committed), the page
+        // follows nothing for a moment: settle, and believe it only if it still holds.
+        await p.waitForTimeout(1000);
+        await p.waitForLoadState("load").catch(() => {});
+        const settled = await textOf(p.locator("#run-status")).catch(() => null);
+        if (settled === want && (await following(p).catch(() => 1)) === 0) return seen;
+        continue;
+      }
       if (["errored", "canceled", "discarded", "force_canceled"].includes(status)) {
         const error = await textOf(p.locator("#run-error")).catch(() => "");
         throw new Error(`the run became ${status}, not ${want}: ${error}`);
